@@ -1,0 +1,62 @@
+import type { HelperRegistry } from './helpers.js';
+import type { AddressSpace, Region } from './memory.js';
+import type { CheckedProgram } from './program.js';
+
+/** EngineName names the execution engines (`--engine`). */
+export type EngineName = 'interpreter' | 'jit';
+
+/**
+ * Machine is one emulated CPU's view of the kernel: the shared memory, its own stack
+ * region, the helpers, and the hooks that reach outside the VM. A worker thread owns one.
+ */
+export interface Machine {
+  readonly memory: AddressSpace;
+  /** MAX_CALL_FRAMES * MAX_BPF_STACK bytes; r10 starts at its end. */
+  readonly stack: Region;
+  readonly helpers: HelperRegistry;
+  /** bpf_tail_call: the program at `index` of the prog array at `mapAddr`, if any. */
+  readonly tailCall?: (mapAddr: number, index: number) => Prepared | undefined;
+  /**
+   * LD_ABS/LD_IND: the big-endian value of `size` bytes at `offset` of the packet of the
+   * context at `ctx`, or undefined when out of bounds (the program then exits with 0).
+   */
+  readonly packetLoad?: (ctx: number, offset: number, size: 1 | 2 | 4) => number | undefined;
+  /** Resolves `lddw` pseudo sources (MAP_FD, MAP_VALUE, …) to addresses. */
+  readonly resolveImm64?: (src: number, imm: bigint, slot: number) => bigint;
+}
+
+/** PrepareOptions tune a prepared program. */
+export interface PrepareOptions {
+  /** Stop after this many instructions (for programs the verifier has not bounded). */
+  readonly budget?: number;
+  /** Receive one line per executed instruction with the registers it changed. */
+  readonly trace?: (line: string) => void;
+}
+
+/** RunArgs are the initial argument registers; r1 is the context pointer. */
+export interface RunArgs {
+  readonly r1?: bigint | number;
+  readonly r2?: bigint | number;
+  readonly r3?: bigint | number;
+  readonly r4?: bigint | number;
+  readonly r5?: bigint | number;
+}
+
+/** Prepared is a program ready to run on one Machine. */
+export interface Prepared {
+  /** run executes from the first instruction and returns r0 as an unsigned 64-bit value. */
+  run(args?: RunArgs): bigint;
+  /** Instructions executed by the last run (tail-called programs included). */
+  readonly executed: number;
+  /** Internal: continue a tail call into this program (count = calls so far). */
+  runTail(ctx: bigint, count: number): bigint;
+}
+
+/**
+ * Engine turns a CheckedProgram into something that runs. The interpreter and the JIT
+ * implement it and pass one conformance suite.
+ */
+export interface Engine {
+  readonly name: EngineName;
+  prepare(program: CheckedProgram, machine: Machine, options?: PrepareOptions): Prepared;
+}

@@ -1,0 +1,41 @@
+import type { AddressSpace } from './memory.js';
+
+/** HelperEnv is what a helper sees besides its arguments: the memory and the calling insn. */
+export interface HelperEnv {
+  readonly memory: AddressSpace;
+  /** Slot index of the call instruction. */
+  readonly pc: number;
+}
+
+/**
+ * HelperFn implements one helper: r1-r5 in, r0 out. Arguments arrive as unsigned 64-bit
+ * values; pointers are 32-bit addresses in the shared memory.
+ */
+export type HelperFn = (r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint, env: HelperEnv) => bigint;
+
+/** Helper is a helper function with its kernel UAPI id (`BPF_FUNC_*`) and name. */
+export interface Helper {
+  readonly id: number;
+  readonly name: string;
+  readonly fn: HelperFn;
+}
+
+/** HelperRegistry maps helper ids to implementations. */
+export class HelperRegistry {
+  readonly #byId = new Map<number, Helper>();
+
+  constructor(helpers: Iterable<Helper> = []) {
+    for (const h of helpers) this.register(h);
+  }
+
+  /** register adds or replaces a helper. */
+  register(helper: Helper): this {
+    this.#byId.set(helper.id, helper);
+    return this;
+  }
+
+  /** get returns the helper with `id`, if registered. */
+  get(id: number): Helper | undefined {
+    return this.#byId.get(id);
+  }
+}

@@ -1,0 +1,207 @@
+import { disassemble } from '../disassembler.js';
+import type { Engine, Machine, Prepared, PrepareOptions, RunArgs } from '../engine.js';
+import { InstructionError, LoadError, RuntimeError } from '../errors.js';
+import { flowOf } from '../cfg.js';
+import type { Instruction } from '../instruction.js';
+import { AluOp, Class, JmpOp, MAX_BPF_STACK, MAX_CALL_FRAMES, Mode, Pseudo, Source, opClass } from '../opcodes.js';
+import type { CheckedProgram } from '../program.js';
+import { compileAlu } from './alu.js';
+import { compileAtomic } from './atomic.js';
+import { compileCallx, compileExit, compileHelperCall, compileLocalCall } from './call.js';
+import { compileJump } from './jump.js';
+import { compileLddw, compileLoad, compilePacketLoad, compileStore } from './memops.js';
+import { ExecState, type Step, Stop } from './state.js';
+
+/** DEFAULT_BUDGET: instructions a run may execute before it is stopped. */
+export const DEFAULT_BUDGET = 100_000_000;
+
+/** usesImmediate tells whether an instruction's K operand is read like a source register. */
+function usesImmediate(i: Instruction): boolean {
+  const cls = opClass(i.opcode);
+  const op = i.opcode & 0xf0;
+  if (cls === Class.BPF_ST) return true;
+  if (cls === Class.BPF_ALU || cls === Class.BPF_ALU64) return (i.opcode & Source.BPF_X) === 0 && op !== AluOp.BPF_NEG && op !== AluOp.BPF_END;
+  if (cls === Class.BPF_JMP || cls === Class.BPF_JMP32) {
+    return (i.opcode & Source.BPF_X) === 0 && op !== JmpOp.BPF_JA && op !== JmpOp.BPF_CALL && op !== JmpOp.BPF_EXIT;
+  }
+  return false;
+}
+
+function compile(i: Instruction, slot: number, st: ExecState, src: number, program: CheckedProgram): Step {
+  const flow = flowOf(program.slots, slot);
+  const next = flow.next[0] ?? -1;
+  const cls = opClass(i.opcode);
+  const op = i.opcode & 0xf0;
+  switch (cls) {
+    case Class.BPF_ALU:
+    case Class.BPF_ALU64:
+      return compileAlu(i, st, src, next);
+    case Class.BPF_JMP:
+    case Class.BPF_JMP32:
+      if (op === JmpOp.BPF_EXIT) return compileExit(st);
+      if (op === JmpOp.BPF_CALL) {
+        if (i.opcode & Source.BPF_X) return compileCallx(i, st, slot, next);
+        if (i.src === Pseudo.BPF_PSEUDO_CALL) return compileLocalCall(st, slot, flow.call!, next);
+        if (i.src === Pseudo.BPF_PSEUDO_KFUNC_CALL) throw new RuntimeError(slot, 'kernel function calls are not supported');
+        return compileHelperCall(i, st, slot, next);
+      }
+      if (op === JmpOp.BPF_JA) return compileJump(i, st, src, next, next);
+      return compileJump(i, st, src, flow.next[1], flow.next[0]);
+    case Class.BPF_LDX:
+      return compileLoad(i, st, slot, next);
+    case Class.BPF_ST:
+      return compileStore(i, st, src, slot, next);
+    case Class.BPF_STX:
+      return (i.opcode & 0xe0) === Mode.BPF_ATOMIC ? compileAtomic(i, st, slot, next) : compileStore(i, st, i.src, slot, next);
+    default: {
+      if ((i.opcode & 0xe0) !== Mode.BPF_IMM) return compilePacketLoad(i, st, slot, next);
+      if (i.src === 0) return compileLddw(i, st, i.imm, next);
+      const resolve = st.machine.resolveImm64;
+      if (!resolve) throw new RuntimeError(slot, `lddw with pseudo source ${i.src} needs a map table`);
+      return compileLddw(i, st, resolve(i.src, i.imm, slot), next);
+    }
+  }
+}
+
+/**
+ * InterpretedProgram runs a checked program by calling one pre-built closure per
+ * instruction: each Step knows its operands and its successor, so the loop only dispatches.
+ */
+class InterpretedProgram implements Prepared {
+  readonly #st: ExecState;
+  readonly #steps: Step[];
+  readonly #program: CheckedProgram;
+  readonly #budget: number;
+  readonly #trace?: (line: string) => void;
+  executed = 0;
+
+  constructor(program: CheckedProgram, machine: Machine, options: PrepareOptions) {
+    let constants = 0;
+    for (const i of program.insns) if (usesImmediate(i)) constants++;
+    const st = new ExecState(machine, 11 + constants);
+    const steps: Step[] = new Array(program.slots.length);
+    let nextConst = 11;
+    for (let slot = 0; slot < program.slots.length; slot++) {
+      const i = program.slots.at[slot];
+      if (!i) continue;
+      let src = i.src;
+      if (usesImmediate(i)) {
+        src = nextConst++;
+        st.lo[src] = Number(BigInt.asIntN(32, i.imm));
+        st.hi[src] = st.lo[src] >> 31;
+      }
+      try {
+        steps[slot] = compile(i, slot, st, src, program);
+      } catch (e) {
+        if (e instanceof RuntimeError) throw new LoadError(new InstructionError(slot, e.message.replace(/^run: insn \d+: /, '')));
+        throw e;
+      }
+    }
+    this.#st = st;
+    this.#steps = steps;
+    this.#program = program;
+    this.#budget = options.budget ?? DEFAULT_BUDGET;
+    this.#trace = options.trace;
+  }
+
+  run(args: RunArgs = {}): bigint {
+    const st = this.#st;
+    st.refresh();
+    st.lo.fill(0, 0, 11);
+    st.hi.fill(0, 0, 11);
+    const set = (r: number, v: bigint | number | undefined) => {
+      if (v === undefined) return;
+      const b = BigInt.asUintN(64, BigInt(v));
+      st.lo[r] = Number(b & 0xffffffffn) | 0;
+      st.hi[r] = Number(b >> 32n) | 0;
+    };
+    set(1, args.r1);
+    set(2, args.r2);
+    set(3, args.r3);
+    set(4, args.r4);
+    set(5, args.r5);
+    this.executed = 0;
+    return this.#loop(0);
+  }
+
+  runTail(ctx: bigint, count: number): bigint {
+    const st = this.#st;
+    st.refresh();
+    st.lo.fill(0, 0, 11);
+    st.hi.fill(0, 0, 11);
+    st.lo[1] = Number(BigInt.asIntN(32, ctx));
+    st.hi[1] = Number(BigInt.asIntN(32, ctx >> 32n));
+    this.executed = 0;
+    return this.#loop(count);
+  }
+
+  #loop(tailCalls: number): bigint {
+    const st = this.#st;
+    const steps = this.#steps;
+    const stack = st.machine.stack;
+    st.lo[10] = stack.start + MAX_CALL_FRAMES * MAX_BPF_STACK;
+    st.depth = 0;
+    st.tailCount = tailCalls;
+    let pc = 0;
+    let n = 0;
+    const budget = this.#budget;
+    if (this.#trace) return this.#traced(tailCalls);
+    try {
+      while (pc >= 0) {
+        const step = steps[pc];
+        if (++n > budget) throw new RuntimeError(pc, `instruction budget of ${budget} exhausted`);
+        pc = step();
+      }
+    } finally {
+      this.executed = n;
+    }
+    return this.#finish(pc, tailCalls);
+  }
+
+  #finish(stop: number, tailCalls: number): bigint {
+    const st = this.#st;
+    if (stop === Stop.TAIL_CALL) {
+      const target = st.tailTarget!;
+      st.tailTarget = undefined;
+      const ctx = (BigInt(st.hi[1] >>> 0) << 32n) | BigInt(st.lo[1] >>> 0);
+      const r = target.runTail(ctx, tailCalls + 1);
+      this.executed += target.executed;
+      return r;
+    }
+    return (BigInt(st.hi[0] >>> 0) << 32n) | BigInt(st.lo[0] >>> 0);
+  }
+
+  #traced(tailCalls: number): bigint {
+    const st = this.#st;
+    const trace = this.#trace!;
+    const before = new Int32Array(22);
+    let pc = 0;
+    let n = 0;
+    while (pc >= 0) {
+      if (++n > this.#budget) throw new RuntimeError(pc, `instruction budget of ${this.#budget} exhausted`);
+      before.set(st.lo.subarray(0, 11), 0);
+      before.set(st.hi.subarray(0, 11), 11);
+      const at = pc;
+      pc = this.#steps[pc]();
+      const changed: string[] = [];
+      for (let r = 0; r < 11; r++) {
+        if (st.lo[r] !== before[r] || st.hi[r] !== before[11 + r]) {
+          const v = (BigInt(st.hi[r] >>> 0) << 32n) | BigInt(st.lo[r] >>> 0);
+          changed.push(`r${r}=0x${v.toString(16)}`);
+        }
+      }
+      const text = `${at}: ${disassemble(this.#program.slots.at[at]!)}`;
+      trace(changed.length ? `${text.padEnd(40)} ; ${changed.join(' ')}` : text);
+    }
+    this.executed = n;
+    return this.#finish(pc, tailCalls);
+  }
+}
+
+/** interpreter is the reference Engine: simple, traceable, the truth the JIT is checked against. */
+export const interpreter: Engine = {
+  name: 'interpreter',
+  prepare(program: CheckedProgram, machine: Machine, options: PrepareOptions = {}): Prepared {
+    return new InterpretedProgram(program, machine, options);
+  },
+};

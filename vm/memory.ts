@@ -1,0 +1,118 @@
+import { MemoryFault } from './errors.js';
+
+/** Permission bits of a memory region. */
+export const Perm = { READ: 1, WRITE: 2, RW: 3 } as const;
+
+/** PAGE_SIZE: the unit regions are aligned to; page 0 is never mapped, so NULL faults. */
+export const PAGE_SIZE = 4096;
+
+const WASM_PAGE = 65536;
+
+/** Region is a mapped range of the address space. */
+export interface Region {
+  readonly start: number;
+  readonly size: number;
+  readonly perm: number;
+  readonly name: string;
+}
+
+/** AddressSpaceOptions sizes the shared memory, in bytes. */
+export interface AddressSpaceOptions {
+  readonly initialBytes?: number;
+  readonly maximumBytes?: number;
+  /** Share an existing memory (a worker attaching to the appliance's address space). */
+  readonly memory?: WebAssembly.Memory;
+}
+
+/**
+ * AddressSpace is the one emulated kernel address space of DESIGN.md: a shared
+ * `WebAssembly.Memory` in which maps, stacks, contexts and packets live at 32-bit addresses.
+ *
+ *   0x0000_0000 +-------------+  page 0: never mapped (NULL)
+ *   0x0000_1000 | region ...  |  regions: page-aligned, each with bounds and permissions
+ *               | region ...  |
+ *               +-------------+  grows on demand up to maximumBytes
+ *
+ * `check` is the slow path of every access; engines keep the last region that matched.
+ */
+export class AddressSpace {
+  readonly memory: WebAssembly.Memory;
+  #regions: Region[] = [];
+  #next = PAGE_SIZE;
+  #u8: Uint8Array;
+  #view: DataView;
+
+  constructor(options: AddressSpaceOptions = {}) {
+    const initial = Math.ceil((options.initialBytes ?? 16 * 1024 * 1024) / WASM_PAGE);
+    const maximum = Math.ceil((options.maximumBytes ?? 1024 * 1024 * 1024) / WASM_PAGE);
+    this.memory = options.memory ?? new WebAssembly.Memory({ initial, maximum, shared: true });
+    this.#u8 = new Uint8Array(this.memory.buffer);
+    this.#view = new DataView(this.memory.buffer);
+  }
+
+  /** u8 is a byte view of the whole memory, refreshed after growth. */
+  get u8(): Uint8Array {
+    this.#refresh();
+    return this.#u8;
+  }
+
+  /** view is a DataView of the whole memory, refreshed after growth. */
+  get view(): DataView {
+    this.#refresh();
+    return this.#view;
+  }
+
+  /** regions lists the mapped regions in address order. */
+  get regions(): readonly Region[] {
+    return this.#regions;
+  }
+
+  #refresh(): void {
+    if (this.#u8.byteLength !== this.memory.buffer.byteLength) {
+      this.#u8 = new Uint8Array(this.memory.buffer);
+      this.#view = new DataView(this.memory.buffer);
+    }
+  }
+
+  /** map reserves a zeroed, page-aligned region of `size` bytes and returns it. */
+  map(size: number, perm: number, name: string): Region {
+    if (!Number.isInteger(size) || size <= 0) throw new RangeError(`map ${name}: size ${size} must be a positive integer`);
+    const start = this.#next;
+    const end = start + Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
+    if (end > 0x1_0000_0000) throw new RangeError(`map ${name}: the 32-bit address space is full`);
+    const need = Math.ceil(end / WASM_PAGE) - this.memory.buffer.byteLength / WASM_PAGE;
+    if (need > 0) this.memory.grow(need);
+    this.#next = end;
+    const region: Region = Object.freeze({ start, size, perm, name });
+    this.#regions.push(region);
+    this.u8.fill(0, start, start + size);
+    return region;
+  }
+
+  /** unmap removes a region; later accesses to it fault. Its pages are not reused. */
+  unmap(region: Region): void {
+    this.#regions = this.#regions.filter((r) => r !== region);
+  }
+
+  /** find returns the region holding [addr, addr+size) with permission `perm`, if any. */
+  find(addr: number, size: number, perm: number): Region | undefined {
+    const rs = this.#regions;
+    let lo = 0;
+    let hi = rs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = rs[mid];
+      if (addr < r.start) hi = mid - 1;
+      else if (addr >= r.start + r.size) lo = mid + 1;
+      else return addr + size <= r.start + r.size && (r.perm & perm) === perm ? r : undefined;
+    }
+    return undefined;
+  }
+
+  /** check returns the region for an access or throws a MemoryFault naming `pc` and the address. */
+  check(pc: number, addr: number, size: number, perm: number): Region {
+    const r = this.find(addr, size, perm);
+    if (!r) throw new MemoryFault(pc, addr, size, perm & Perm.WRITE ? 'write' : 'read');
+    return r;
+  }
+}
