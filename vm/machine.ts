@@ -1,6 +1,6 @@
 import type { Machine } from './engine.js';
 import { HelperRegistry } from './helpers.js';
-import { AddressSpace, Perm } from './memory.js';
+import { AddressSpace, Perm, type Region } from './memory.js';
 import { MAX_BPF_STACK, MAX_CALL_FRAMES } from './opcodes.js';
 
 /** MachineOptions: what a Machine is built from; everything but the memory is optional. */
@@ -12,6 +12,8 @@ export interface MachineOptions {
   readonly resolveImm64?: Machine['resolveImm64'];
   /** Name of the stack region (e.g. `stack/cpu0`). */
   readonly name?: string;
+  /** A stack region the owner mapped already (a worker attaching to a shared space). */
+  readonly stack?: Region;
 }
 
 /**
@@ -20,7 +22,7 @@ export interface MachineOptions {
  */
 export function createMachine(options: MachineOptions = {}): Machine {
   const memory = options.memory ?? new AddressSpace();
-  const stack = memory.map(MAX_CALL_FRAMES * MAX_BPF_STACK, Perm.RW, options.name ?? 'stack');
+  const stack = options.stack ?? memory.map(MAX_CALL_FRAMES * MAX_BPF_STACK, Perm.RW, options.name ?? 'stack');
   return {
     memory,
     stack,

@@ -22,6 +22,17 @@ export interface AddressSpaceOptions {
   readonly maximumBytes?: number;
   /** Share an existing memory (a worker attaching to the appliance's address space). */
   readonly memory?: WebAssembly.Memory;
+  /** The regions already mapped in `memory`, from the owner's `snapshot()`. */
+  readonly regions?: readonly Region[];
+}
+
+/**
+ * AddressSpaceSnapshot is what a worker thread needs to attach to an address space: the
+ * shared memory and the region table. Only the owner (the control plane) maps regions.
+ */
+export interface AddressSpaceSnapshot {
+  readonly memory: WebAssembly.Memory;
+  readonly regions: readonly Region[];
 }
 
 /**
@@ -48,6 +59,16 @@ export class AddressSpace {
     this.memory = options.memory ?? new WebAssembly.Memory({ initial, maximum, shared: true });
     this.#u8 = new Uint8Array(this.memory.buffer);
     this.#view = new DataView(this.memory.buffer);
+    for (const r of options.regions ?? []) {
+      this.#regions.push(Object.freeze({ ...r }));
+      this.#next = Math.max(this.#next, r.start + Math.ceil(r.size / PAGE_SIZE) * PAGE_SIZE);
+    }
+    this.#regions.sort((a, b) => a.start - b.start);
+  }
+
+  /** snapshot returns what `new AddressSpace(snapshot)` in another thread needs to attach. */
+  snapshot(): AddressSpaceSnapshot {
+    return { memory: this.memory, regions: this.#regions.map((r) => ({ ...r })) };
   }
 
   /** u8 is a byte view of the whole memory, refreshed after growth. */
