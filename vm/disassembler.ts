@@ -99,7 +99,7 @@ function ld(i: Instruction, imm: number): string {
   switch (i.src) {
     case Pseudo.BPF_PSEUDO_MAP_FD: return `r${i.dst} = map[fd:${lo}] ll`;
     case Pseudo.BPF_PSEUDO_MAP_VALUE: return `r${i.dst} = map[fd:${lo}][0]+${hi} ll`;
-    case Pseudo.BPF_PSEUDO_BTF_ID: return `r${i.dst} = btf_id[${lo}] ll`;
+    case Pseudo.BPF_PSEUDO_BTF_ID: return `r${i.dst} = btf_id[${lo}]${hi ? `[fd:${hi}]` : ''} ll`;
     case Pseudo.BPF_PSEUDO_FUNC: return `r${i.dst} = func[pc${sgn(lo | 0)}] ll`;
     case Pseudo.BPF_PSEUDO_MAP_IDX: return `r${i.dst} = map[idx:${lo}] ll`;
     case Pseudo.BPF_PSEUDO_MAP_IDX_VALUE: return `r${i.dst} = map[idx:${lo}][0]+${hi} ll`;

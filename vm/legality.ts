@@ -108,6 +108,9 @@ function buildTable(): ReadonlyMap<number, Rule> {
 /** legalityTable maps every legal opcode to the rule for its other fields. */
 export const legalityTable: ReadonlyMap<number, Rule> = buildTable();
 
+/** lddw pseudo sources whose second slot's imm must be 0 (MAP_FD, FUNC, MAP_IDX). */
+const HI_MUST_BE_ZERO = new Set([1, 4, 5]);
+
 /** MAX_BPF_REG: r0..r10. */
 export const MAX_BPF_REG = 11;
 
@@ -134,5 +137,8 @@ export function checkLegal(i: Instruction, index: number): Rule {
   if (!fieldOk(rule.src, i.src)) throw new InstructionError(index, `invalid src field ${i.src} in ${rule.name} (${hex})`);
   if (!fieldOk(rule.off, i.offset)) throw new InstructionError(index, `invalid offset ${i.offset} in ${rule.name} (${hex})`);
   if (rule.name !== 'lddw' && !fieldOk(rule.imm, imm)) throw new InstructionError(index, `invalid imm ${imm} in ${rule.name} (${hex})`);
+  if (rule.name === 'lddw' && HI_MUST_BE_ZERO.has(i.src) && i.imm >> 32n !== 0n) {
+    throw new InstructionError(index, `unrecognized bpf_ld_imm64 insn: pseudo source ${i.src} takes no second immediate`);
+  }
   return rule;
 }

@@ -18,7 +18,7 @@ function splitOperands(rest: string): string[] {
  * assemble turns assembly text into Instructions. Each line may be in the conformance
  * suite's dialect (`mov32 %r0, 1`) or in the kernel's syntax that `disassemble` prints
  * (`w0 = 1`), so a disassembly assembles back to the same bytes. `label:` lines name jump
- * targets (a jump to `exit` with no such label goes to the next `exit`); `#` and `//` start comments; a bpftool listing prefix (`  3: (b7) `) is skipped.
+ * targets (a jump to `exit` with no such label goes to the next `exit`); `#`, `//` and `;` after a space start comments (`call bpf_x#1` keeps its id); a bpftool listing prefix (`  3: (b7) `) is skipped.
  */
 export function assemble(text: string): Instruction[] {
   const items: { item: AsmItem; line: number }[] = [];
@@ -26,7 +26,7 @@ export function assemble(text: string): Instruction[] {
   let slot = 0;
   const lines = text.split('\n');
   for (let n = 0; n < lines.length; n++) {
-    let line = lines[n].replace(/(#|\/\/|;).*$/, '').trim();
+    let line = lines[n].replace(/(^|\s)(#|\/\/|;).*$/, '').trim();
     line = line.replace(/^\d+:\s*(\([0-9a-f]{2}\)\s*)?/, '');
     if (line === '') continue;
     const label = /^([A-Za-z_.][\w.]*):$/.exec(line);

@@ -29,9 +29,9 @@ const RULES: readonly Rule[] = [
   [/^exit$/, () => ({ insn: insn(Class.BPF_JMP | JmpOp.BPF_EXIT, 0, 0, 0, 0) })],
   [/^goto\s+(\S+)$/, (m) => ({ insn: insn(Class.BPF_JMP | JmpOp.BPF_JA, 0, 0, 0, 0), target: parseTarget(m[1]), field: 'offset' })],
   [/^gotol\s+(\S+)$/, (m) => ({ insn: insn(Class.BPF_JMP32 | JmpOp.BPF_JA, 0, 0, 0, 0), target: parseTarget(m[1]), field: 'imm' })],
-  [/^callx\s+r(\d+)$/, (m) => ({ insn: insn(Class.BPF_JMP | JmpOp.BPF_CALL | Source.BPF_X, parseReg(m[1]), 0, 0, 0) })],
+  [/^callx\s+(r\d+)$/, (m) => ({ insn: insn(Class.BPF_JMP | JmpOp.BPF_CALL | Source.BPF_X, parseReg(m[1]), 0, 0, 0) })],
   [/^call\s+pc([+-]\d+)$/, (m) => ({ insn: insn(Class.BPF_JMP | JmpOp.BPF_CALL, 0, Pseudo.BPF_PSEUDO_CALL, 0, Number(m[1])) })],
-  [/^call\s+kernel-function#(\d+)$/, (m) => ({ insn: insn(Class.BPF_JMP | JmpOp.BPF_CALL, 0, Pseudo.BPF_PSEUDO_KFUNC_CALL, 0, Number(m[1])) })],
+  [/^call\s+kernel-function#(-?\d+)$/, (m) => ({ insn: insn(Class.BPF_JMP | JmpOp.BPF_CALL, 0, Pseudo.BPF_PSEUDO_KFUNC_CALL, 0, Number(m[1])) })],
   [/^call\s+(?:([a-z_][\w]*)#)?(\d+)$/, (m) => ({ insn: insn(Class.BPF_JMP | JmpOp.BPF_CALL, 0, 0, 0, Number(m[2])) })],
   [/^call\s+([a-z_][\w]*)$/, (m) => {
     const id = helperId(m[1]);
@@ -70,7 +70,7 @@ const RULES: readonly Rule[] = [
     const src = m[2] === 'fd' ? (m[4] ? Pseudo.BPF_PSEUDO_MAP_VALUE : Pseudo.BPF_PSEUDO_MAP_FD) : m[4] ? Pseudo.BPF_PSEUDO_MAP_IDX_VALUE : Pseudo.BPF_PSEUDO_MAP_IDX;
     return { insn: insn(LDDW, parseReg(m[1]), src, 0, (BigInt(m[4] ?? 0) << 32n) | BigInt(m[3])) };
   }],
-  [/^r(\d+) = btf_id\[(\d+)\] ll$/, (m) => ({ insn: insn(LDDW, parseReg(m[1]), Pseudo.BPF_PSEUDO_BTF_ID, 0, BigInt(m[2])) })],
+  [/^r(\d+) = btf_id\[(\d+)\](?:\[fd:(\d+)\])? ll$/, (m) => ({ insn: insn(LDDW, parseReg(m[1]), Pseudo.BPF_PSEUDO_BTF_ID, 0, (BigInt(m[3] ?? 0) << 32n) | BigInt(m[2])) })],
   [/^r(\d+) = func\[pc([+-]\d+)\] ll$/, (m) => ({ insn: insn(LDDW, parseReg(m[1]), Pseudo.BPF_PSEUDO_FUNC, 0, BigInt.asUintN(32, BigInt(m[2]))) })],
   [new RegExp(`^${REG} = -${REG}$`), (m) => ({ insn: insn(cls64(m[1]) | AluOp.BPF_NEG, parseReg(m[1]), 0, 0, 0) })],
   [new RegExp(`^${REG} = (le|be|bswap)(16|32|64) ${REG}$`), (m) => {

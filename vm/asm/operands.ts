@@ -6,7 +6,7 @@ export type Target = { readonly label: string } | { readonly relative: number };
 
 /** parseReg reads `%rN`, `rN` or `wN` (N in 0..10). */
 export function parseReg(text: string): number {
-  const m = /^%?[rw](\d+)$/.exec(text.trim());
+  const m = /^%?[rw]?(\d+)$/.exec(text.trim());
   if (!m) throw new OperandError(`invalid register '${text.trim()}'`);
   const n = Number(m[1]);
   if (n > 10) throw new OperandError(`invalid register '${text.trim()}'`);
