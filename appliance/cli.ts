@@ -8,14 +8,16 @@ await yargs(hideBin(process.argv))
   .scriptName('bpfbox')
   .command(
     'conformance <dir>',
-    'run every .data vector of an eBPF conformance directory',
+    'run every .data vector of an eBPF conformance directory (or one .data file)',
     (y) =>
       y
         .positional('dir', { type: 'string', demandOption: true, describe: 'directory of .data files' })
         .option('engine', { choices: ['interpreter'] as const, default: 'interpreter' as const })
-        .option('json', { alias: 'j', type: 'boolean', default: false }),
+        .option('json', { alias: 'j', type: 'boolean', default: false })
+        .option('trace', { type: 'boolean', default: false, describe: 'print each executed instruction and the registers it changed' }),
     (argv) => {
-      const report = runConformanceDir(argv.dir, engineByName(argv.engine));
+      const trace = argv.trace ? (line: string) => console.log(line) : undefined;
+      const report = runConformanceDir(argv.dir, engineByName(argv.engine), { trace });
       if (argv.json) {
         const { outcomes: _outcomes, ...rest } = report;
         console.log(JSON.stringify(rest));

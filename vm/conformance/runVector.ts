@@ -9,6 +9,12 @@ import { AddressSpace, Perm } from '../memory.js';
 import { checkProgram } from '../program.js';
 import type { ConformanceVector } from './vector.js';
 
+/** RunVectorOptions: an address space to reuse, and a tracer for every executed instruction. */
+export interface RunVectorOptions {
+  readonly memory?: AddressSpace;
+  readonly trace?: (line: string) => void;
+}
+
 /** Where a vector stopped: the stage that failed, or `run` when it ran to the end. */
 export type Stage = 'assemble' | 'load' | 'run';
 
@@ -33,7 +39,8 @@ const hex = (v: bigint) => `0x${v.toString(16)}`;
  * runVector assembles (or decodes), checks, prepares and runs one vector on `engine`, with
  * r1 pointing at a copy of its memory and r2 holding the memory's length.
  */
-export function runVector(v: ConformanceVector, engine: Engine, memory?: AddressSpace): VectorOutcome {
+export function runVector(v: ConformanceVector, engine: Engine, options: RunVectorOptions = {}): VectorOutcome {
+  const { memory, trace } = options;
   const expected = v.error !== undefined ? `error${v.error ? ` '${v.error}'` : ''}` : hex(v.result!);
   const outcome = (stage: Stage, got: string, ok: boolean): VectorOutcome => ({ file: v.name, passed: ok, stage, expected, got });
   const failed = (stage: Stage, e: unknown): VectorOutcome => {
@@ -52,7 +59,7 @@ export function runVector(v: ConformanceVector, engine: Engine, memory?: Address
   try {
     let prepared;
     try {
-      prepared = engine.prepare(checkProgram(insns, { entryRegisters: [1, 2, 10] }), machine, { budget: 10_000_000 });
+      prepared = engine.prepare(checkProgram(insns, { entryRegisters: [1, 2, 10] }), machine, { budget: 10_000_000, trace });
     } catch (e) {
       return failed('load', e);
     }

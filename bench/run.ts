@@ -1,0 +1,15 @@
+import { cpus } from 'node:os';
+import { interpreter } from '../vm/interpreter/interpreter.js';
+import { measure, workloads } from './interpreter.js';
+
+// npm run bench: every hot path, with a baseline measured in the same run.
+console.log(`bpfbox bench, ${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? 'unknown cpu'}, node ${process.version}`);
+console.log('');
+console.log('interpreter: eBPF instructions per second, against plain JavaScript doing the same work');
+console.log(`${'workload'.padEnd(26)} ${'insns'.padStart(9)} ${'Minsn/s'.padStart(8)} ${'ms'.padStart(7)} ${'JS ms'.padStart(7)} ${'JS/interp'.padStart(10)}`);
+for (const w of workloads) {
+  const r = measure(w, interpreter);
+  const mips = r.instructions / r.engineSeconds / 1e6;
+  const ratio = r.baselineSeconds / r.engineSeconds;
+  console.log(`${r.name.padEnd(26)} ${String(r.instructions).padStart(9)} ${mips.toFixed(1).padStart(8)} ${(r.engineSeconds * 1e3).toFixed(2).padStart(7)} ${(r.baselineSeconds * 1e3).toFixed(2).padStart(7)} ${ratio.toFixed(2).padStart(10)}`);
+}
