@@ -4,6 +4,9 @@ import { BpfError, DecodeError, LoadError } from '../vm/errors.js';
 import { insn } from '../vm/instruction.js';
 import { checkProgram } from '../vm/program.js';
 import { legalityTable } from '../vm/legality.js';
+import { assemble } from '../vm/asm/assembler.js';
+import { AssemblyError } from '../vm/errors.js';
+import { VectorError, parseVector } from '../vm/conformance/vector.js';
 import { R0, R1, exit, ja, jeq, label, lddw, link, mov } from '../vm/dsl.js';
 
 const bytes = (...words: string[]) => Uint8Array.from(words.join(' ').split(/\s+/).map((h) => parseInt(h, 16)));
@@ -107,5 +110,34 @@ describe('bad bytecode', () => {
     // both branches must be exercised for the property above to mean anything
     assert.ok(accepted > 100, `only ${accepted} random programs were accepted`);
     assert.ok(rejected > 200, `only ${rejected} random programs were rejected`);
+  });
+});
+
+describe('bad assembly text', () => {
+  it('random text never escapes as a bare TypeError', () => {
+    // Lines are spliced from real syntax fragments, so most get deep into the parsers.
+    const parts = ['mov', 'ldxw', 'lock', 'fetch', 'add32', 'r1', '%r2', 'w3', '=', '+=', '*(u32 *)', '(r1 +4)', '[%r1+2]',
+      'if', 'goto', 'pc+1', '0x10', '-5', ',', 'exit', 'call', 'local', 'lddw', 'skb[', ']', 'll', 'map[fd:1]', '#', 'x:'];
+    let seed = 99;
+    const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+    let ok = 0;
+    let failed = 0;
+    for (let n = 0; n < 20000; n++) {
+      const line = Array.from({ length: 1 + rand(6) }, () => parts[rand(parts.length)]).join(rand(2) ? ' ' : '');
+      try {
+        assemble(line);
+        ok++;
+      } catch (e) {
+        if (!(e instanceof AssemblyError)) throw new Error(`'${line}' threw ${String(e)}`);
+        failed++;
+      }
+    }
+    assert.ok(ok > 100 && failed > 1000, `${ok} assembled, ${failed} rejected`);
+  });
+  it('a malformed conformance vector names the file and the problem', () => {
+    assert.throws(() => parseVector('x.data', '-- asm\nexit\n-- mem\nzz\n-- result\n0'), /x.data: mem: 'zz' is not a hex byte/);
+    assert.throws(() => parseVector('y.data', '-- asm\nexit\n-- result\nabc'), /y.data: result 'abc' is not a number/);
+    assert.throws(() => parseVector('z.data', '-- asm\nexit\n-- Unknown directive\n'), /z.data: unknown section/);
+    assert.throws(() => parseVector('e.data', ''), (e: unknown) => e instanceof VectorError && /no program/.test(e.message));
   });
 });
