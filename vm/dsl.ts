@@ -1,5 +1,5 @@
 import { type Instruction, insn, width } from './instruction.js';
-import { AluOp, AtomicOp, Class, JmpOp, LDDW, Mode, Pseudo, Size, Source } from './opcodes.js';
+import { AluOp, AtomicOp, Class, JmpOp, LDDW, Mode, Pseudo, Size, Source, type AluName, type CondJmpName, aluOpOf, jmpOpByName } from './opcodes.js';
 
 /**
  * dsl: write programs in TypeScript with symbolic labels instead of hand-counted offsets,
@@ -37,18 +37,11 @@ function aluItem(cls: number, op: number, dst: Reg, src: Operand, off = 0): Item
   return plain(isReg(src) ? insn(cls | op | Source.BPF_X, dst.reg, src.reg, off, 0) : insn(cls | op | Source.BPF_K, dst.reg, 0, off, src));
 }
 
-type AluName = 'add' | 'sub' | 'mul' | 'div' | 'or' | 'and' | 'lsh' | 'rsh' | 'mod' | 'xor' | 'mov' | 'arsh' | 'sdiv' | 'smod';
-const ALU_OPS: Record<AluName, number> = {
-  add: AluOp.BPF_ADD, sub: AluOp.BPF_SUB, mul: AluOp.BPF_MUL, div: AluOp.BPF_DIV, or: AluOp.BPF_OR,
-  and: AluOp.BPF_AND, lsh: AluOp.BPF_LSH, rsh: AluOp.BPF_RSH, mod: AluOp.BPF_MOD, xor: AluOp.BPF_XOR,
-  mov: AluOp.BPF_MOV, arsh: AluOp.BPF_ARSH, sdiv: AluOp.BPF_DIV, smod: AluOp.BPF_MOD,
-};
-
 /** alu64 builds a 64-bit ALU instruction (`r0 += r1`), alu32 the 32-bit form (`w0 += w1`). */
 export const alu64 = (op: AluName, dst: Reg, src: Operand): Item =>
-  aluItem(Class.BPF_ALU64, ALU_OPS[op], dst, src, op === 'sdiv' || op === 'smod' ? 1 : 0);
+  aluItem(Class.BPF_ALU64, aluOpOf(op), dst, src, op === 'sdiv' || op === 'smod' ? 1 : 0);
 export const alu32 = (op: AluName, dst: Reg, src: Operand): Item =>
-  aluItem(Class.BPF_ALU, ALU_OPS[op], dst, src, op === 'sdiv' || op === 'smod' ? 1 : 0);
+  aluItem(Class.BPF_ALU, aluOpOf(op), dst, src, op === 'sdiv' || op === 'smod' ? 1 : 0);
 
 /** Shorthands for the common 64-bit operations. */
 export const mov = (dst: Reg, src: Operand) => alu64('mov', dst, src);
@@ -69,17 +62,10 @@ export const endian = (kind: 'le' | 'be' | 'bswap', dst: Reg, bits: 16 | 32 | 64
   return plain(insn(code, dst.reg, 0, 0, bits));
 };
 
-type JmpName = 'jeq' | 'jne' | 'jgt' | 'jge' | 'jlt' | 'jle' | 'jset' | 'jsgt' | 'jsge' | 'jslt' | 'jsle';
-const JMP_OPS: Record<JmpName, number> = {
-  jeq: JmpOp.BPF_JEQ, jne: JmpOp.BPF_JNE, jgt: JmpOp.BPF_JGT, jge: JmpOp.BPF_JGE, jlt: JmpOp.BPF_JLT,
-  jle: JmpOp.BPF_JLE, jset: JmpOp.BPF_JSET, jsgt: JmpOp.BPF_JSGT, jsge: JmpOp.BPF_JSGE,
-  jslt: JmpOp.BPF_JSLT, jsle: JmpOp.BPF_JSLE,
-};
-
 /** jmp builds a conditional jump to `target` (a label); `bits` 32 makes it a JMP32. */
-export const jmp = (op: JmpName, dst: Reg, src: Operand, target: string, bits: 32 | 64 = 64): Item => {
+export const jmp = (op: CondJmpName, dst: Reg, src: Operand, target: string, bits: 32 | 64 = 64): Item => {
   const cls = bits === 64 ? Class.BPF_JMP : Class.BPF_JMP32;
-  const i = isReg(src) ? insn(cls | JMP_OPS[op] | Source.BPF_X, dst.reg, src.reg, 0, 0) : insn(cls | JMP_OPS[op] | Source.BPF_K, dst.reg, 0, 0, src);
+  const i = isReg(src) ? insn(cls | jmpOpByName[op] | Source.BPF_X, dst.reg, src.reg, 0, 0) : insn(cls | jmpOpByName[op] | Source.BPF_K, dst.reg, 0, 0, src);
   return { kind: 'insn', insn: i, target, field: 'offset' };
 };
 export const jeq = (dst: Reg, src: Operand, target: string) => jmp('jeq', dst, src, target);

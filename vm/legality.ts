@@ -1,6 +1,6 @@
 import { InstructionError } from './errors.js';
 import type { Instruction } from './instruction.js';
-import { AluOp, Class, JmpOp, Mode, Size, Source, atomicOps } from './opcodes.js';
+import { AluOp, Class, JmpOp, Mode, Size, Source, aluOpByName, atomicOps, jmpOpByName } from './opcodes.js';
 
 /** What a field of an instruction may hold: zero, anything, a register, or one of a set. */
 type Field = 'zero' | 'any' | 'reg' | readonly number[];
@@ -17,19 +17,8 @@ export interface Rule {
   readonly imm: Field;
 }
 
-const ALU_NAMES: Record<number, string> = {
-  [AluOp.BPF_ADD]: 'add', [AluOp.BPF_SUB]: 'sub', [AluOp.BPF_MUL]: 'mul', [AluOp.BPF_DIV]: 'div',
-  [AluOp.BPF_OR]: 'or', [AluOp.BPF_AND]: 'and', [AluOp.BPF_LSH]: 'lsh', [AluOp.BPF_RSH]: 'rsh',
-  [AluOp.BPF_NEG]: 'neg', [AluOp.BPF_MOD]: 'mod', [AluOp.BPF_XOR]: 'xor', [AluOp.BPF_MOV]: 'mov',
-  [AluOp.BPF_ARSH]: 'arsh', [AluOp.BPF_END]: 'end',
-};
-
-const JMP_NAMES: Record<number, string> = {
-  [JmpOp.BPF_JA]: 'ja', [JmpOp.BPF_JEQ]: 'jeq', [JmpOp.BPF_JGT]: 'jgt', [JmpOp.BPF_JGE]: 'jge',
-  [JmpOp.BPF_JSET]: 'jset', [JmpOp.BPF_JNE]: 'jne', [JmpOp.BPF_JSGT]: 'jsgt', [JmpOp.BPF_JSGE]: 'jsge',
-  [JmpOp.BPF_CALL]: 'call', [JmpOp.BPF_EXIT]: 'exit', [JmpOp.BPF_JLT]: 'jlt', [JmpOp.BPF_JLE]: 'jle',
-  [JmpOp.BPF_JSLT]: 'jslt', [JmpOp.BPF_JSLE]: 'jsle',
-};
+const ALU_NAMES: Record<number, string> = Object.fromEntries(Object.entries(aluOpByName).map(([n, op]) => [op, n]));
+const JMP_NAMES: Record<number, string> = Object.fromEntries(Object.entries(jmpOpByName).map(([n, op]) => [op, n]));
 
 const SIZE_NAMES: Record<number, string> = { [Size.BPF_W]: 'w', [Size.BPF_H]: 'h', [Size.BPF_B]: 'b', [Size.BPF_DW]: 'dw' };
 const BIT_WIDTHS = [16, 32, 64] as const;

@@ -1,18 +1,10 @@
 import { type Instruction, insn } from '../instruction.js';
-import { AluOp, AtomicOp, Class, JmpOp, LDDW, Mode, Pseudo, Size, Source } from '../opcodes.js';
+import { AluOp, AtomicOp, Class, JmpOp, LDDW, Mode, Pseudo, Size, Source, type AluName, type CondJmpName, aluOpOf, jmpOpByName } from '../opcodes.js';
 import type { AsmItem } from './item.js';
 import { OperandError, isReg, parseImm32, parseImm64, parseMem, parseReg, parseTarget } from './operands.js';
 
-const ALU: Record<string, number> = {
-  add: AluOp.BPF_ADD, sub: AluOp.BPF_SUB, mul: AluOp.BPF_MUL, div: AluOp.BPF_DIV, or: AluOp.BPF_OR,
-  and: AluOp.BPF_AND, lsh: AluOp.BPF_LSH, rsh: AluOp.BPF_RSH, mod: AluOp.BPF_MOD, xor: AluOp.BPF_XOR,
-  mov: AluOp.BPF_MOV, arsh: AluOp.BPF_ARSH, sdiv: AluOp.BPF_DIV, smod: AluOp.BPF_MOD,
-};
-const JMP: Record<string, number> = {
-  jeq: JmpOp.BPF_JEQ, jgt: JmpOp.BPF_JGT, jge: JmpOp.BPF_JGE, jset: JmpOp.BPF_JSET, jne: JmpOp.BPF_JNE,
-  jsgt: JmpOp.BPF_JSGT, jsge: JmpOp.BPF_JSGE, jlt: JmpOp.BPF_JLT, jle: JmpOp.BPF_JLE,
-  jslt: JmpOp.BPF_JSLT, jsle: JmpOp.BPF_JSLE,
-};
+const ALU = new Set(['add', 'sub', 'mul', 'div', 'or', 'and', 'lsh', 'rsh', 'mod', 'xor', 'mov', 'arsh', 'sdiv', 'smod']);
+const JMP = new Set(Object.keys(jmpOpByName).filter((n) => !['ja', 'call', 'exit'].includes(n)));
 const SIZE: Record<string, number> = { b: Size.BPF_B, h: Size.BPF_H, w: Size.BPF_W, dw: Size.BPF_DW };
 const ATOMIC: Record<string, number> = {
   add: AtomicOp.BPF_ADD, or: AtomicOp.BPF_OR, and: AtomicOp.BPF_AND, xor: AtomicOp.BPF_XOR,
@@ -45,13 +37,13 @@ export function parseDialect(mnemonic: string, ops: readonly string[]): AsmItem 
       ? { insn: insn(Class.BPF_JMP | JmpOp.BPF_JA, 0, 0, 0, 0), target: parseTarget(ops[0]), field: 'offset' }
       : { insn: insn(Class.BPF_JMP32 | JmpOp.BPF_JA, 0, 0, 0, 0), target: parseTarget(ops[0]), field: 'imm' };
   }
-  if ((r = /^(j[a-z]+?)(32)?$/.exec(m)) && r[1] in JMP) {
+  if ((r = /^(j[a-z]+?)(32)?$/.exec(m)) && JMP.has(r[1])) {
     arity(m, ops, 3);
     const cls = r[2] ? Class.BPF_JMP32 : Class.BPF_JMP;
     const dst = parseReg(ops[0]);
     const base = isReg(ops[1])
-      ? insn(cls | JMP[r[1]] | Source.BPF_X, dst, parseReg(ops[1]), 0, 0)
-      : insn(cls | JMP[r[1]] | Source.BPF_K, dst, 0, 0, parseImm32(ops[1]));
+      ? insn(cls | jmpOpByName[r[1] as CondJmpName] | Source.BPF_X, dst, parseReg(ops[1]), 0, 0)
+      : insn(cls | jmpOpByName[r[1] as CondJmpName] | Source.BPF_K, dst, 0, 0, parseImm32(ops[1]));
     return { insn: base, target: parseTarget(ops[2]), field: 'offset' };
   }
   if ((r = /^neg(32|64)?$/.exec(m))) {
@@ -68,10 +60,10 @@ export function parseDialect(mnemonic: string, ops: readonly string[]): AsmItem 
     const code = r[1] === 'le' ? Class.BPF_ALU | AluOp.BPF_END : r[1] === 'be' ? Class.BPF_ALU | AluOp.BPF_END | Source.BPF_X : Class.BPF_ALU64 | AluOp.BPF_END;
     return { insn: insn(code, parseReg(ops[0]), 0, 0, Number(r[2])) };
   }
-  if ((r = /^([a-z]+?)(32|64)?$/.exec(m)) && r[1] in ALU) {
+  if ((r = /^([a-z]+?)(32|64)?$/.exec(m)) && ALU.has(r[1])) {
     arity(m, ops, 2);
     const signed = r[1] === 'sdiv' || r[1] === 'smod' ? 1 : 0;
-    return { insn: alu(r[2] === '32' ? Class.BPF_ALU : Class.BPF_ALU64, ALU[r[1]], signed, ops) };
+    return { insn: alu(r[2] === '32' ? Class.BPF_ALU : Class.BPF_ALU64, aluOpOf(r[1] as AluName), signed, ops) };
   }
   if (m === 'lddw') {
     arity(m, ops, 2);
