@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { R0, R1, R2, R3, R6, R10, add, alu64, call, callLocal, callx, exit, ja, label, ldx, mov, st, stx } from '../vm/dsl.js';
+import { R0, R1, R2, R3, R6, R10, add, alu64, call, callLocal, callx, exit, ja, label, ldx, link, mov, st, stx } from '../vm/dsl.js';
+import type { Prepared } from '../vm/engine.js';
 import { LoadError, RuntimeError } from '../vm/errors.js';
-import type { Helper } from '../vm/helpers.js';
-import { link } from '../vm/dsl.js';
+import { type Helper, HelperRegistry } from '../vm/helpers.js';
 import { interpreter } from '../vm/interpreter/interpreter.js';
 import { createMachine } from '../vm/machine.js';
 import { checkProgram } from '../vm/program.js';
-import type { Prepared } from '../vm/engine.js';
-import { HelperRegistry } from '../vm/helpers.js';
 import { engines, run } from './support/run.js';
 
 const sum3: Helper = { id: 1, name: 'test_sum3', fn: (a, b, c) => a + b + c };

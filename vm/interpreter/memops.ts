@@ -1,6 +1,6 @@
 import { RuntimeError } from '../errors.js';
 import type { Instruction } from '../instruction.js';
-import { Class, Mode, sizeBytes } from '../opcodes.js';
+import { Mode, sizeBytes } from '../opcodes.js';
 import { type ExecState, type Step, Stop } from './state.js';
 
 /**
@@ -99,11 +99,4 @@ export function compilePacketLoad(i: Instruction, st: ExecState, slot: number, n
     hi[0] = 0;
     return v === undefined ? Stop.ABORT_ZERO : next;
   };
-}
-
-/** isLoadStore tells whether an opcode is one of LDX/ST/STX with BPF_MEM(SX). */
-export function isPlainMemory(opcode: number): boolean {
-  const cls = opcode & 0x07;
-  const mode = opcode & 0xe0;
-  return (cls === Class.BPF_LDX || cls === Class.BPF_ST || cls === Class.BPF_STX) && (mode === Mode.BPF_MEM || mode === Mode.BPF_MEMSX);
 }
