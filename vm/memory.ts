@@ -52,6 +52,7 @@ export class AddressSpace {
   #next = PAGE_SIZE;
   #u8: Uint8Array;
   #view: DataView;
+  #i32: Int32Array;
 
   constructor(options: AddressSpaceOptions = {}) {
     const initial = Math.ceil((options.initialBytes ?? 16 * 1024 * 1024) / WASM_PAGE);
@@ -59,6 +60,7 @@ export class AddressSpace {
     this.memory = options.memory ?? new WebAssembly.Memory({ initial, maximum, shared: true });
     this.#u8 = new Uint8Array(this.memory.buffer);
     this.#view = new DataView(this.memory.buffer);
+    this.#i32 = new Int32Array(this.memory.buffer);
     for (const r of options.regions ?? []) {
       this.#regions.push(Object.freeze({ ...r }));
       this.#next = Math.max(this.#next, r.start + Math.ceil(r.size / PAGE_SIZE) * PAGE_SIZE);
@@ -71,16 +73,22 @@ export class AddressSpace {
     return { memory: this.memory, regions: this.#regions.map((r) => ({ ...r })) };
   }
 
-  /** u8 is a byte view of the whole memory, refreshed after growth. */
+  /**
+   * u8 is a byte view of the whole memory. Views are refreshed by `map` and by `refresh`;
+   * a thread that did not grow the memory calls `refresh` before it runs (engines do).
+   */
   get u8(): Uint8Array {
-    this.#refresh();
     return this.#u8;
   }
 
-  /** view is a DataView of the whole memory, refreshed after growth. */
+  /** view is a DataView of the whole memory (see `u8` on refreshing). */
   get view(): DataView {
-    this.#refresh();
     return this.#view;
+  }
+
+  /** i32 is an Int32Array of the whole memory, for Atomics (see `u8` on refreshing). */
+  get i32(): Int32Array {
+    return this.#i32;
   }
 
   /** regions lists the mapped regions in address order. */
@@ -88,10 +96,13 @@ export class AddressSpace {
     return this.#regions;
   }
 
-  #refresh(): void {
-    if (this.#u8.byteLength !== this.memory.buffer.byteLength) {
-      this.#u8 = new Uint8Array(this.memory.buffer);
-      this.#view = new DataView(this.memory.buffer);
+  /** refresh re-creates the views if the memory grew (in this thread or another). */
+  refresh(): void {
+    const buf = this.memory.buffer;
+    if (this.#u8.byteLength !== buf.byteLength) {
+      this.#u8 = new Uint8Array(buf);
+      this.#view = new DataView(buf);
+      this.#i32 = new Int32Array(buf);
     }
   }
 
@@ -104,9 +115,10 @@ export class AddressSpace {
     const need = Math.ceil(end / WASM_PAGE) - this.memory.buffer.byteLength / WASM_PAGE;
     if (need > 0) this.memory.grow(need);
     this.#next = end;
+    this.refresh();
     const region: Region = Object.freeze({ start, size, perm, name });
     this.#regions.push(region);
-    this.u8.fill(0, start, start + size);
+    this.#u8.fill(0, start, start + size);
     return region;
   }
 

@@ -43,11 +43,12 @@ export class ExecState {
 
   /** refresh re-creates the memory views if the shared memory grew. */
   refresh(): void {
-    const buf = this.machine.memory.memory.buffer;
-    if (this.dv === undefined || this.dv.byteLength !== buf.byteLength) {
-      this.dv = new DataView(buf);
-      this.i32 = new Int32Array(buf);
-      this.i64 = new BigInt64Array(buf);
+    const space = this.machine.memory;
+    space.refresh();
+    if (this.dv !== space.view) {
+      this.dv = space.view;
+      this.i32 = space.i32;
+      this.i64 = new BigInt64Array(space.view.buffer);
       this.rs = this.re = this.ws = this.we = 0;
     }
   }

@@ -1,0 +1,123 @@
+import { Errno, fail } from './errno.js';
+import { MapFlag, MapType } from './mapType.js';
+
+/**
+ * MapSpec is a map as plain data (cilium/ebpf's MapSpec): what BPF_MAP_CREATE takes.
+ * `innerMap` describes the maps a map-of-maps holds; `mapExtra` is the bloom filter's
+ * number of hash functions (0 means the kernel's default, 5).
+ */
+export interface MapSpec {
+  readonly type: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly flags?: number;
+  readonly name?: string;
+  readonly mapExtra?: number;
+  readonly innerMap?: MapSpec;
+}
+
+/** BPF_OBJ_NAME_LEN: names hold at most 15 characters and a NUL. */
+export const BPF_OBJ_NAME_LEN = 16;
+
+/** KMALLOC_MAX_SIZE-ish bound on one value, as the kernel enforces (values over it: E2BIG). */
+const MAX_VALUE_SIZE = 1 << 22;
+
+/** LPM_DATA_SIZE_MAX: an LPM trie key holds at most 256 bytes of data after its prefix length. */
+const LPM_DATA_SIZE_MAX = 256;
+
+type Rule = {
+  /** Flags this type accepts. */
+  readonly flags: number;
+  /** Key size: exactly this, or any (undefined). */
+  readonly key?: number;
+  /** Value size: exactly this, or any (undefined). */
+  readonly value?: number;
+};
+
+const F = MapFlag;
+const ACCESS = F.BPF_F_RDONLY | F.BPF_F_WRONLY | F.BPF_F_NUMA_NODE;
+const PROG_ACCESS = F.BPF_F_RDONLY_PROG | F.BPF_F_WRONLY_PROG;
+
+/** Per-type creation rules (kernel/bpf/*.c `*_map_alloc_check`). */
+const RULES: Readonly<Record<number, Rule>> = {
+  [MapType.BPF_MAP_TYPE_HASH]: { flags: ACCESS | PROG_ACCESS | F.BPF_F_NO_PREALLOC | F.BPF_F_ZERO_SEED },
+  [MapType.BPF_MAP_TYPE_PERCPU_HASH]: { flags: ACCESS | PROG_ACCESS | F.BPF_F_NO_PREALLOC | F.BPF_F_ZERO_SEED },
+  [MapType.BPF_MAP_TYPE_LRU_HASH]: { flags: ACCESS | PROG_ACCESS | F.BPF_F_NO_COMMON_LRU | F.BPF_F_ZERO_SEED },
+  [MapType.BPF_MAP_TYPE_LRU_PERCPU_HASH]: { flags: ACCESS | PROG_ACCESS | F.BPF_F_NO_COMMON_LRU | F.BPF_F_ZERO_SEED },
+  [MapType.BPF_MAP_TYPE_ARRAY]: { flags: ACCESS | PROG_ACCESS | F.BPF_F_MMAPABLE | F.BPF_F_INNER_MAP, key: 4 },
+  [MapType.BPF_MAP_TYPE_PERCPU_ARRAY]: { flags: ACCESS | PROG_ACCESS, key: 4 },
+  [MapType.BPF_MAP_TYPE_PROG_ARRAY]: { flags: ACCESS, key: 4, value: 4 },
+  [MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY]: { flags: ACCESS | F.BPF_F_PRESERVE_ELEMS, key: 4, value: 4 },
+  [MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS]: { flags: ACCESS, key: 4, value: 4 },
+  [MapType.BPF_MAP_TYPE_HASH_OF_MAPS]: { flags: ACCESS | F.BPF_F_NO_PREALLOC, value: 4 },
+  [MapType.BPF_MAP_TYPE_DEVMAP]: { flags: ACCESS, key: 4 },
+  [MapType.BPF_MAP_TYPE_DEVMAP_HASH]: { flags: ACCESS, key: 4 },
+  [MapType.BPF_MAP_TYPE_CPUMAP]: { flags: ACCESS, key: 4 },
+  [MapType.BPF_MAP_TYPE_LPM_TRIE]: { flags: ACCESS | PROG_ACCESS | F.BPF_F_NO_PREALLOC },
+  [MapType.BPF_MAP_TYPE_QUEUE]: { flags: ACCESS | PROG_ACCESS, key: 0 },
+  [MapType.BPF_MAP_TYPE_STACK]: { flags: ACCESS | PROG_ACCESS, key: 0 },
+  [MapType.BPF_MAP_TYPE_RINGBUF]: { flags: ACCESS, key: 0, value: 0 },
+  [MapType.BPF_MAP_TYPE_BLOOM_FILTER]: { flags: ACCESS | PROG_ACCESS, key: 0 },
+};
+
+/** supportedMapTypes lists the map types bpfbox implements. */
+export const supportedMapTypes: readonly number[] = Object.keys(RULES).map(Number);
+
+/**
+ * checkSpec validates a MapSpec as BPF_MAP_CREATE does, throwing the kernel's errno:
+ * EINVAL for a bad type, size, flag or count, E2BIG for an absurd value size.
+ */
+export function checkSpec(s: MapSpec): void {
+  const rule = RULES[s.type];
+  if (!rule) fail(Errno.EINVAL, `map type ${s.type} is not supported`);
+  const flags = s.flags ?? 0;
+  for (const v of [s.keySize, s.valueSize, s.maxEntries, flags]) {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) fail(Errno.EINVAL, 'sizes and flags are u32');
+  }
+  if (flags & ~rule.flags) fail(Errno.EINVAL, `flags 0x${(flags & ~rule.flags).toString(16)} are not valid for this map type`);
+  if ((flags & F.BPF_F_RDONLY) && (flags & F.BPF_F_WRONLY)) fail(Errno.EINVAL, 'BPF_F_RDONLY and BPF_F_WRONLY together');
+  if ((flags & F.BPF_F_RDONLY_PROG) && (flags & F.BPF_F_WRONLY_PROG)) fail(Errno.EINVAL, 'BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together');
+  if (s.maxEntries === 0) fail(Errno.EINVAL, 'max_entries is 0');
+  if (s.name !== undefined && (s.name.length >= BPF_OBJ_NAME_LEN || !/^[A-Za-z0-9_.]*$/.test(s.name))) {
+    fail(Errno.EINVAL, `name '${s.name}': at most 15 of [A-Za-z0-9_.]`);
+  }
+  if (rule.key !== undefined && s.keySize !== rule.key) fail(Errno.EINVAL, `key size must be ${rule.key}`);
+  if (rule.value !== undefined && s.valueSize !== rule.value) fail(Errno.EINVAL, `value size must be ${rule.value}`);
+  if (s.valueSize > MAX_VALUE_SIZE) fail(Errno.E2BIG, 'value too large');
+  switch (s.type) {
+    case MapType.BPF_MAP_TYPE_HASH:
+    case MapType.BPF_MAP_TYPE_PERCPU_HASH:
+    case MapType.BPF_MAP_TYPE_LRU_HASH:
+    case MapType.BPF_MAP_TYPE_LRU_PERCPU_HASH:
+    case MapType.BPF_MAP_TYPE_HASH_OF_MAPS:
+      if (s.keySize === 0 || s.valueSize === 0) fail(Errno.EINVAL, 'key and value sizes must be positive');
+      if (s.keySize > 512) fail(Errno.E2BIG, 'key too large');
+      break;
+    case MapType.BPF_MAP_TYPE_ARRAY:
+    case MapType.BPF_MAP_TYPE_PERCPU_ARRAY:
+    case MapType.BPF_MAP_TYPE_QUEUE:
+    case MapType.BPF_MAP_TYPE_STACK:
+    case MapType.BPF_MAP_TYPE_BLOOM_FILTER:
+      if (s.valueSize === 0) fail(Errno.EINVAL, 'value size must be positive');
+      break;
+    case MapType.BPF_MAP_TYPE_LPM_TRIE:
+      if (!(flags & F.BPF_F_NO_PREALLOC)) fail(Errno.EINVAL, 'an LPM trie needs BPF_F_NO_PREALLOC');
+      if (s.keySize <= 4 || s.keySize > 4 + LPM_DATA_SIZE_MAX || s.valueSize === 0) fail(Errno.EINVAL, 'LPM key is {u32 prefixlen; 1..256 bytes}');
+      break;
+    case MapType.BPF_MAP_TYPE_RINGBUF:
+      if (s.maxEntries < 4096 || (s.maxEntries & (s.maxEntries - 1)) !== 0) fail(Errno.EINVAL, 'ring buffer size must be a power of 2 of at least a page');
+      break;
+    case MapType.BPF_MAP_TYPE_DEVMAP:
+    case MapType.BPF_MAP_TYPE_DEVMAP_HASH:
+      if (s.valueSize !== 4 && s.valueSize !== 8) fail(Errno.EINVAL, 'devmap value is an ifindex (4) or struct bpf_devmap_val (8)');
+      break;
+    case MapType.BPF_MAP_TYPE_CPUMAP:
+      if (s.valueSize !== 4 && s.valueSize !== 8) fail(Errno.EINVAL, 'cpumap value is a queue size (4) or struct bpf_cpumap_val (8)');
+      break;
+  }
+  if ((s.type === MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS || s.type === MapType.BPF_MAP_TYPE_HASH_OF_MAPS) && !s.innerMap) {
+    fail(Errno.EINVAL, 'a map of maps needs an inner map');
+  }
+  if (s.type === MapType.BPF_MAP_TYPE_BLOOM_FILTER && (s.mapExtra ?? 0) > 15) fail(Errno.EINVAL, 'bloom filter: at most 15 hash functions');
+}
