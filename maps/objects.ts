@@ -1,0 +1,69 @@
+import type { CheckedProgram } from '../vm/program.js';
+import type { BpfMap } from './bpfMap.js';
+import type { MapSpec } from './spec.js';
+
+/**
+ * KernelObject is a map or a program in the kernel's object table. It lives while
+ * `refs` > 0: each fd, pin, program using it and prog-array or map-of-maps slot holding it
+ * counts one. `release` runs when the last one goes.
+ */
+abstract class KernelObject {
+  refs = 0;
+  readonly id: number;
+  readonly loadedAt = Date.now();
+  constructor(id: number) {
+    this.id = id;
+  }
+}
+
+/** MapObject: a live map and what the kernel keeps beside it. */
+export class MapObject extends KernelObject {
+  readonly kind = 'map' as const;
+  readonly map: BpfMap;
+  readonly spec: MapSpec;
+  frozen = false;
+  /** For a prog array: the program type its first program fixed (the kernel's owner type). */
+  ownerProgType?: number;
+  /** Objects held through slots (prog array programs, inner maps), by slot key in hex. */
+  readonly slots = new Map<string, AnyObject>();
+
+  constructor(id: number, map: BpfMap, spec: MapSpec) {
+    super(id);
+    this.map = map;
+    this.spec = spec;
+  }
+}
+
+/** ProgObject: a loaded program. */
+export class ProgObject extends KernelObject {
+  readonly kind = 'prog' as const;
+  readonly type: number;
+  readonly name: string;
+  readonly bytecode: Uint8Array;
+  readonly program: CheckedProgram;
+  readonly tag: string;
+  readonly license: string;
+  /** Maps the program references, in first-use order (they hold one reference each). */
+  readonly maps: readonly MapObject[];
+  runCnt = 0;
+  runTimeNs = 0;
+
+  constructor(id: number, fields: { type: number; name: string; bytecode: Uint8Array; program: CheckedProgram; tag: string; license: string; maps: MapObject[] }) {
+    super(id);
+    this.type = fields.type;
+    this.name = fields.name;
+    this.bytecode = fields.bytecode;
+    this.program = fields.program;
+    this.tag = fields.tag;
+    this.license = fields.license;
+    this.maps = fields.maps;
+  }
+
+  /** gplCompatible: the kernel's license_is_gpl_compatible(). */
+  get gplCompatible(): boolean {
+    return ['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL'].includes(this.license);
+  }
+}
+
+/** AnyObject is a map or a program. */
+export type AnyObject = MapObject | ProgObject;
