@@ -94,7 +94,7 @@ describe('the bpf() door', () => {
       const a: MapBatchAttr = { map_fd: fd, in_batch: inBatch, out_batch: new Uint8Array(4), keys: new Uint8Array(12), values: new Uint8Array(12), count: 3 };
       const r: number = k.bpf('BPF_MAP_LOOKUP_BATCH', a);
       const dv = new DataView(a.keys.buffer);
-      const vv = new DataView(a.values.buffer);
+      const vv = new DataView(a.values!.buffer);
       for (let i = 0; i < a.count; i++) seen.set(dv.getUint32(4 * i, true), vv.getUint32(4 * i, true));
       if (r === -Errno.ENOENT) break;
       assert.equal(r, 0);
