@@ -3,33 +3,87 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { runConformanceDir } from './conformance.js';
 import { engineByName } from './engines.js';
+import { UsageError, runMapCommand } from './mapCmd.js';
+import { serve } from './serve.js';
+import { Session } from './session.js';
 
-await yargs(hideBin(process.argv))
-  .scriptName('bpfbox')
-  .command(
-    'conformance <dir>',
-    'run every .data vector of an eBPF conformance directory (or one .data file)',
-    (y) =>
-      y
-        .positional('dir', { type: 'string', demandOption: true, describe: 'directory of .data files' })
-        .option('engine', { choices: ['interpreter'] as const, default: 'interpreter' as const })
-        .option('json', { alias: 'j', type: 'boolean', default: false })
-        .option('trace', { type: 'boolean', default: false, describe: 'print each executed instruction and the registers it changed' }),
-    (argv) => {
-      const trace = argv.trace ? (line: string) => console.log(line) : undefined;
-      const report = runConformanceDir(argv.dir, engineByName(argv.engine), { trace });
-      if (argv.json) {
-        const { outcomes: _outcomes, ...rest } = report;
-        console.log(JSON.stringify(rest));
-      } else {
-        for (const f of report.failures) console.log(`FAIL ${f.file}: expected ${f.expected}, got ${f.got}`);
-        for (const s of report.skipped) console.log(`SKIP ${s.file}: ${s.reason}`);
-        console.log(`engine ${report.engine}: ${report.passed} passed, ${report.failed} failed, ${report.skipped.length} skipped`);
-      }
-      process.exitCode = report.failed > 0 ? 1 : 0;
-    },
-  )
-  .demandCommand(1)
-  .strict()
-  .help()
-  .parseAsync();
+/**
+ * bpftool-style commands (`bpfbox [-j|-p] [--bpffs DIR] map …`) are parsed by hand, as
+ * bpftool parses them: options anywhere, then OBJECT COMMAND ARGS. The rest goes to yargs.
+ */
+async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
+  let json = false;
+  let pretty = false;
+  let bpffs: string | undefined;
+  const rest: string[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const a = raw[i];
+    if (a === '-j' || a === '--json') json = true;
+    else if (a === '-p' || a === '--pretty') json = pretty = true;
+    else if (a === '--bpffs') bpffs = raw[++i];
+    else if (a.startsWith('--bpffs=')) bpffs = a.slice(8);
+    else rest.push(a);
+  }
+  if (rest[0] !== 'map') return undefined;
+  const session = new Session({ bpffs }).begin();
+  const out = { json, pretty, out: (t: string) => process.stdout.write(t + '\n'), err: (t: string) => process.stderr.write(t + '\n') };
+  try {
+    return await runMapCommand(session, rest.slice(1), out);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    if (json) out.out(JSON.stringify({ error: e.message }));
+    else out.err(`Error: ${e.message}`);
+    return 255;
+  } finally {
+    session.finish();
+  }
+}
+
+const raw = hideBin(process.argv);
+const code = await bpftoolStyle(raw);
+if (code !== undefined) {
+  process.exitCode = code;
+} else {
+  await yargs(raw)
+    .scriptName('bpfbox')
+    .command(
+      'conformance <dir>',
+      'run every .data vector of an eBPF conformance directory (or one .data file)',
+      (y) =>
+        y
+          .positional('dir', { type: 'string', demandOption: true, describe: 'directory of .data files' })
+          .option('engine', { choices: ['interpreter'] as const, default: 'interpreter' as const })
+          .option('json', { alias: 'j', type: 'boolean', default: false })
+          .option('trace', { type: 'boolean', default: false, describe: 'print each executed instruction and the registers it changed' }),
+      (argv) => {
+        const trace = argv.trace ? (line: string) => console.log(line) : undefined;
+        const report = runConformanceDir(argv.dir, engineByName(argv.engine), { trace });
+        if (argv.json) {
+          const { outcomes: _outcomes, ...rest } = report;
+          console.log(JSON.stringify(rest));
+        } else {
+          for (const f of report.failures) console.log(`FAIL ${f.file}: expected ${f.expected}, got ${f.got}`);
+          for (const s of report.skipped) console.log(`SKIP ${s.file}: ${s.reason}`);
+          console.log(`engine ${report.engine}: ${report.passed} passed, ${report.failed} failed, ${report.skipped.length} skipped`);
+        }
+        process.exitCode = report.failed > 0 ? 1 : 0;
+      },
+    )
+    .command(
+      'serve',
+      'hold the pinned BPF objects live and serve them to other bpfbox processes',
+      (y) => y.option('bpffs', { type: 'string', describe: 'state directory behind /sys/fs/bpf' }).option('flush-ms', { type: 'number', default: 1000 }),
+      async (argv) => {
+        const { stop, socket } = await serve({ bpffs: argv.bpffs, flushEveryMs: argv['flush-ms'], log: (l) => console.error(l) });
+        console.error(`bpfbox serve: listening on ${socket}`);
+        const quit = () => void stop().then(() => process.exit(0));
+        process.on('SIGINT', quit);
+        process.on('SIGTERM', quit);
+      },
+    )
+    .command('map', 'bpftool\'s map commands: show, dump, lookup, update, delete, getnext, pin, freeze, create, push, pop, peek')
+    .demandCommand(1)
+    .strict()
+    .help()
+    .parseAsync();
+}

@@ -53,6 +53,15 @@ export class BloomFilter extends BpfMap {
     return this.#bits(valueAddr, (byte, mask) => (u8[byte] & mask) !== 0) ? 0 : -Errno.ENOENT;
   }
 
+  /** bits returns the filter's bit array (to save it); setBits restores it. */
+  bits(): Uint8Array {
+    return this.copyOut(this.storage, (this.#mask + 1) / 8);
+  }
+
+  setBits(bits: Uint8Array): void {
+    this.space.u8.set(bits.subarray(0, (this.#mask + 1) / 8), this.storage);
+  }
+
   // userspace: update(NULL key) = push; lookup(NULL key, value) = peek
   override updateBytes(key: Uint8Array | null, value: Uint8Array, flags: number): void {
     if (key !== null && key.length !== 0) fail(Errno.EINVAL);

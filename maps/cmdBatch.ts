@@ -69,6 +69,7 @@ function batch(kind: Kind): (k: Kernel, p: BpfProcess, a: MapBatchAttr) => numbe
       return 0;
     } finally {
       a.count = done;
+      if (kind !== 'lookup' && done > 0) k.wrote(m);
     }
   };
 }

@@ -117,6 +117,7 @@ export const elemCommands: { [C in ElemCmd]: Handler<C> } = {
     if (!write) fail(Errno.EPERM);
     if (!a.value || a.value.length !== m.map.userValueSize) fail(Errno.EINVAL, `value must be ${m.map.userValueSize} bytes`);
     updateValue(k, p, m, keyOf(m, a.key), a.value, a.flags ?? 0);
+    k.wrote(m);
     return 0;
   },
 
@@ -125,6 +126,7 @@ export const elemCommands: { [C in ElemCmd]: Handler<C> } = {
     if (!write) fail(Errno.EPERM);
     if (KEYLESS.includes(m.spec.type)) fail(m.spec.type === T.BPF_MAP_TYPE_BLOOM_FILTER ? Errno.EOPNOTSUPP : Errno.EINVAL);
     deleteValue(k, m, keyOf(m, a.key)!);
+    k.wrote(m);
     return 0;
   },
 
@@ -142,20 +144,23 @@ export const elemCommands: { [C in ElemCmd]: Handler<C> } = {
     if (m.spec.type === T.BPF_MAP_TYPE_QUEUE || m.spec.type === T.BPF_MAP_TYPE_STACK) {
       if (a.flags) fail(Errno.EINVAL);
       out(a.value, m.map.lookupAndDeleteBytes(keyOf(m, a.key)));
+      k.wrote(m);
       return 0;
     }
     if (!HASHES.includes(m.spec.type)) fail(Errno.ENOTSUPP);
     const key = keyOf(m, a.key)!;
     out(a.value, m.map.lookupBytes(key));
     deleteValue(k, m, key);
+    k.wrote(m);
     return 0;
   },
 
-  BPF_MAP_FREEZE(_k, p, a) {
+  BPF_MAP_FREEZE(k, p, a) {
     const { map: m, write } = p.mapOf(a.map_fd);
     if (!write) fail(Errno.EPERM); // a frozen map's fds lost write access, so a second freeze is EPERM
     if (m.frozen) fail(Errno.EBUSY);
     m.frozen = true;
+    k.wrote(m);
     return 0;
   },
 };

@@ -23,6 +23,10 @@ export interface KernelOptions {
   readonly pins?: PinStore;
   /** Where ids start (ids are never reused within a Kernel). */
   readonly firstId?: number;
+  /** Hands out ids instead of the Kernel's own counter (ids shared by processes). */
+  readonly allocId?: () => number;
+  /** Called after a command changed a map from userspace (update, delete, freeze, …). */
+  readonly onWrite?: (obj: MapObject) => void;
 }
 
 /** Handler runs one command for a process. */
@@ -122,13 +126,18 @@ export class Kernel {
   readonly maps = new Map<number, MapObject>();
   readonly progs = new Map<number, ProgObject>();
   readonly #default: BpfProcess;
+  readonly #allocId?: () => number;
+  readonly #onWrite?: (obj: MapObject) => void;
   #nextId: number;
+  #wantedId = 0;
 
   constructor(options: KernelOptions = {}) {
     this.memory = options.memory ?? new AddressSpace();
     this.ncpus = options.ncpus ?? 1;
     this.pins = options.pins ?? new MemoryPinStore();
     this.#nextId = options.firstId ?? 1;
+    this.#allocId = options.allocId;
+    this.#onWrite = options.onWrite;
     this.#default = new BpfProcess(this);
   }
 
@@ -152,9 +161,25 @@ export class Kernel {
     return new BpfProcess(this);
   }
 
-  /** allocId hands out the next object id. */
+  /** allocId hands out the next object id (one no live object has). */
   allocId(): number {
-    return this.#nextId++;
+    const wanted = this.#wantedId;
+    this.#wantedId = 0;
+    if (wanted && !this.maps.has(wanted) && !this.progs.has(wanted)) return wanted;
+    for (;;) {
+      const id = this.#allocId ? this.#allocId() : this.#nextId++;
+      if (!this.maps.has(id) && !this.progs.has(id)) return id;
+    }
+  }
+
+  /** wantId asks that the next object created get `id` if it is free (restoring a pin). */
+  wantId(id: number): void {
+    this.#wantedId = id;
+  }
+
+  /** wrote tells the kernel's owner that userspace changed a map. */
+  wrote(obj: MapObject): void {
+    this.#onWrite?.(obj);
   }
 
   /** register adds a new object to the table. */

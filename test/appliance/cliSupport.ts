@@ -1,0 +1,31 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../support/paths.js';
+
+/** CLI is the built command line entry. */
+export const CLI = join(REPO_ROOT, 'dist', 'appliance', 'cli.js');
+
+/** tempState makes a fresh bpffs state directory. */
+export const tempState = () => mkdtempSync(join(tmpdir(), 'bpfbox-bpffs-'));
+
+/** bpfbox runs the CLI as a separate process and returns its output and exit code. */
+export function bpfbox(state: string, ...args: string[]): { out: string; err: string; code: number } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, BPFBOX_BPFFS: state } });
+  return { out: r.stdout, err: r.stderr, code: r.status ?? -1 };
+}
+
+/** startServe starts `bpfbox serve` and resolves once it listens. */
+export function startServe(state: string): Promise<ChildProcess> {
+  return new Promise((ok, fail) => {
+    const p = spawn(process.execPath, [CLI, 'serve', '--flush-ms', '100'], { env: { ...process.env, BPFBOX_BPFFS: state }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr!.setEncoding('utf8');
+    p.stderr!.on('data', (d: string) => {
+      err += d;
+      if (err.includes('listening on')) ok(p);
+    });
+    p.on('exit', (code) => fail(new Error(`serve exited with ${code}: ${err}`)));
+  });
+}
