@@ -8,25 +8,29 @@ import { serve } from './serve.js';
 import { Session } from './session.js';
 
 /**
- * bpftool-style commands (`bpfbox [-j|-p] [--bpffs DIR] map …`) are parsed by hand, as
- * bpftool parses them: options anywhere, then OBJECT COMMAND ARGS. The rest goes to yargs.
+ * bpftool-style commands (`bpfbox [-j|-p] [-f] [--bpffs DIR] map …`) are parsed by hand, as
+ * bpftool parses them: options anywhere, then OBJECT COMMAND ARGS. `-f` lists pinned paths as
+ * bpftool's does; `--bpffs DIR` (unlike bpftool's flag of that name) chooses the state
+ * directory behind /sys/fs/bpf. The rest goes to yargs.
  */
 async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
   let json = false;
   let pretty = false;
+  let pinned = false;
   let bpffs: string | undefined;
   const rest: string[] = [];
   for (let i = 0; i < raw.length; i++) {
     const a = raw[i];
     if (a === '-j' || a === '--json') json = true;
     else if (a === '-p' || a === '--pretty') json = pretty = true;
+    else if (a === '-f') pinned = true;
     else if (a === '--bpffs') bpffs = raw[++i];
     else if (a.startsWith('--bpffs=')) bpffs = a.slice(8);
     else rest.push(a);
   }
   if (rest[0] !== 'map') return undefined;
   const session = new Session({ bpffs }).begin();
-  const out = { json, pretty, out: (t: string) => process.stdout.write(t + '\n'), err: (t: string) => process.stderr.write(t + '\n') };
+  const out = { json, pretty, pinned, out: (t: string) => process.stdout.write(t + '\n'), err: (t: string) => process.stderr.write(t + '\n') };
   try {
     return await runMapCommand(session, rest.slice(1), out);
   } catch (e) {

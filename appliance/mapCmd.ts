@@ -7,10 +7,11 @@ import type { MapRef, Session } from './session.js';
 /** UsageError: a command line bpftool would refuse (exit 255). */
 export class UsageError extends Error {}
 
-/** Output collects what a command prints; `json` and `pretty` are -j and -p. */
+/** Output collects what a command prints; `json`, `pretty` and `pinned` are -j, -p and -f. */
 export interface Output {
   readonly json: boolean;
   readonly pretty: boolean;
+  readonly pinned?: boolean;
   out(text: string): void;
   err(text: string): void;
 }
@@ -118,7 +119,7 @@ export async function runMapCommand(s: Session, argv: readonly string[], o: Outp
       case 'list': {
         const named = !t.empty;
         const targets = named ? await s.resolve(parseMapRef(t)) : await s.all();
-        const shows = await Promise.all(targets.map((m) => m.show()));
+        const shows = (await Promise.all(targets.map((m) => m.show()))).map((m) => (o.pinned ? m : { ...m, pinned: [] }));
         shows.sort((a, b) => a.id - b.id);
         if (o.json) emit(o, !named || shows.length > 1 ? shows.map(showJson) : showJson(shows[0]));
         else for (const m of shows) o.out(showPlain(m));
@@ -129,7 +130,14 @@ export async function runMapCommand(s: Session, argv: readonly string[], o: Outp
         const json: unknown[] = [];
         for (const m of targets) {
           const info = await m.show();
-          const entries = await m.dump();
+          let entries: [Uint8Array, Uint8Array][];
+          try {
+            entries = await m.dump();
+          } catch (e) {
+            if (!(e instanceof BpfErrno) || o.json) throw e;
+            o.out('Found 0 elements');
+            return errnoExit(e);
+          }
           if (o.json) json.push(...entries.map(([k, v]) => entryJson(info, k, v)));
           else {
             if (targets.length > 1) o.out(showPlain(info).split('\n')[0]);
@@ -195,7 +203,6 @@ export async function runMapCommand(s: Session, argv: readonly string[], o: Outp
         try {
           next = await m.nextKey(key);
         } catch (e) {
-          if (!o.json && key) o.out(`key:\n${fprintHex(key)}`);
           return failed(o, "can't get next key", e);
         }
         if (o.json) emit(o, { key: key ? jsonBytes(key) : null, next_key: jsonBytes(next) });
@@ -241,13 +248,13 @@ export async function runMapCommand(s: Session, argv: readonly string[], o: Outp
         const m = await one(s, parseMapRef(t));
         try {
           const v = verb === 'peek' ? await m.lookup(null) : await m.pop();
-          if (o.json) emit(o, { value: jsonBytes(v) });
+          if (o.json) emit(o, { key: [], value: jsonBytes(v) });
           else o.out(`value: ${fprintHex(v)}`);
           return 0;
         } catch (e) {
           if (e instanceof BpfErrno && e.errno === Errno.ENOENT) {
-            if (o.json) o.out(JSON.stringify({ error: 'empty map' }));
-            else o.err('Error: empty map');
+            // bpftool prints this one on stdout
+            o.out(o.json ? JSON.stringify({ error: 'empty map' }) : 'Error: empty map');
             return errnoExit(e);
           }
           return failed(o, `${verb} failed`, e);
@@ -290,7 +297,7 @@ async function create(s: Session, t: Tokens, o: Output): Promise<number> {
       const inner = await one(s, parseMapRef(t));
       const info = await inner.show();
       const r = s.kernel.bpf('BPF_MAP_CREATE', { map_type: info.type, key_size: info.bytes_key, value_size: info.bytes_value, max_entries: info.max_entries, map_flags: info.flags });
-      if (r < 0) return failed(o, 'map create failed', new BpfErrno(-r));
+      if (r < 0) return failed(o, 'map create failed', new BpfErrno(-r)) && 255;
       a.inner_map_fd = r;
     } else usage(`unknown keyword ${word}`);
   }
@@ -301,9 +308,10 @@ async function create(s: Session, t: Tokens, o: Output): Promise<number> {
   if (a.max_entries < 0) usage('max entries expected');
   const fd = s.kernel.bpf('BPF_MAP_CREATE', { ...a, inner_map_fd: a.inner_map_fd || undefined });
   if (a.inner_map_fd) s.kernel.close(a.inner_map_fd);
-  if (fd < 0) return failed(o, 'map create failed', new BpfErrno(-fd));
+  // bpftool exits with 255 (-1) when create or pin fails, not with the errno
+  if (fd < 0) return failed(o, 'map create failed', new BpfErrno(-fd)) && 255;
   const r = s.kernel.bpf('BPF_OBJ_PIN', { pathname: file, bpf_fd: fd });
-  if (r < 0) return failed(o, `can't pin the object (${file})`, new BpfErrno(-r));
+  if (r < 0) return failed(o, `can't pin the object (${file})`, new BpfErrno(-r)) && 255;
   if (o.json) o.out('null');
   return 0;
 }

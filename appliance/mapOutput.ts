@@ -35,8 +35,8 @@ export function showPlain(m: MapShow): string {
     `${m.id}: ${mapTypeName(m.type)}  name ${m.name}  flags 0x${m.flags.toString(16)}`,
     `\tkey ${m.bytes_key}B  value ${m.bytes_value}B  max_entries ${m.max_entries}  memlock ${m.bytes_memlock}B`,
   ];
-  if (m.frozen) lines.push('\tfrozen');
   for (const p of m.pinned) lines.push(`\tpinned ${p}`);
+  if (m.frozen) lines.push('\tfrozen');
   return lines.join('\n');
 }
 

@@ -1,4 +1,4 @@
-import { BpfErrno } from '../maps/errno.js';
+import { BpfErrno, Errno } from '../maps/errno.js';
 import type { MapInfo } from '../maps/info.js';
 import type { Kernel } from '../maps/kernel.js';
 import { MapType } from '../maps/mapType.js';
@@ -85,7 +85,9 @@ export class LocalMap implements MapTarget {
     let key: Uint8Array | null = null;
     for (;;) {
       const next = new Uint8Array(m.map.keySize);
-      if (this.#k.bpf('BPF_MAP_GET_NEXT_KEY', { map_fd: this.fd, key, next_key: next }) < 0) break;
+      const r = this.#k.bpf('BPF_MAP_GET_NEXT_KEY', { map_fd: this.fd, key, next_key: next });
+      if (r === -Errno.ENOENT) break;
+      check(r, 'get next key');
       const value = new Uint8Array(m.map.userValueSize);
       if (this.#k.bpf('BPF_MAP_LOOKUP_ELEM', { map_fd: this.fd, key: next, value }) === 0) out.push([next, value]);
       key = next;

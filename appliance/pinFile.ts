@@ -15,7 +15,7 @@ export interface Owner {
 
 /**
  * PinnedMap is a pinned map on disk: its spec and contents. Keys and values are hex; a
- * queue or stack keeps its values in pop order, a bloom filter its bit array. Ring buffer
+ * queue or stack keeps its values oldest first, a bloom filter its bit array. Ring buffer
  * records and the slots of prog arrays, perf event arrays and maps of maps (which name other
  * live objects) are not kept: they come back empty.
  */

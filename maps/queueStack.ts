@@ -86,13 +86,13 @@ export class QueueStack extends BpfMap {
     return (this.#get(Desc.AUX0) - this.#get(Desc.AUX1) + this.#size) % this.#size;
   }
 
-  /** values returns the queued values in pop order, without removing them. */
+  /** values returns the values oldest first (the order they were pushed), without removing them. */
   values(): Uint8Array[] {
     const head = this.#get(Desc.AUX0);
     const tail = this.#get(Desc.AUX1);
     const out: Uint8Array[] = [];
     for (let i = tail; i !== head; i = (i + 1) % this.#size) out.push(this.copyOut(this.storage + i * this.#slot, this.valueSize));
-    return this.#stack ? out.reverse() : out;
+    return out;
   }
 
   // userspace: update = push, lookup = peek, lookup-and-delete = pop; no keys to walk

@@ -76,6 +76,14 @@ describe('FilePinStore: pins that outlive the process', () => {
     const popped: number[] = [];
     while (b.k.bpf('BPF_MAP_LOOKUP_AND_DELETE_ELEM', { map_fd: q2, key: null, value: v }) === 0) popped.push(v[0]);
     assert.deepEqual(popped, [6, 7]);
+    const st = a.k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_STACK, key_size: 0, value_size: 4, max_entries: 4 });
+    for (const x of [1, 2, 3]) a.k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: st, key: null, value: le32(x) });
+    a.k.bpf('BPF_OBJ_PIN', { pathname: '/sys/fs/bpf/st', bpf_fd: st });
+    const c = proc(dir);
+    const st2 = c.k.bpf('BPF_OBJ_GET', { pathname: '/sys/fs/bpf/st' });
+    const lifo: number[] = [];
+    while (c.k.bpf('BPF_MAP_LOOKUP_AND_DELETE_ELEM', { map_fd: st2, key: null, value: v }) === 0) lifo.push(v[0]);
+    assert.deepEqual(lifo, [3, 2, 1], 'a stack comes back in the same order');
     const f2 = b.k.bpf('BPF_OBJ_GET', { pathname: '/sys/fs/bpf/f' });
     assert.equal(b.k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: f2, key: le32(0), value: le32(1) }), -Errno.EPERM);
   });
