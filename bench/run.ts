@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import { interpreter } from '../vm/interpreter/interpreter.js';
 import { measure, workloads } from './interpreter.js';
+import { mapBenchmarks } from './maps.js';
 
 // npm run bench: every hot path, with a baseline measured in the same run.
 console.log(`bpfbox bench, ${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? 'unknown cpu'}, node ${process.version}`);
@@ -12,4 +13,13 @@ for (const w of workloads) {
   const mips = r.instructions / r.engineSeconds / 1e6;
   const ratio = r.baselineSeconds / r.engineSeconds;
   console.log(`${r.name.padEnd(26)} ${String(r.instructions).padStart(9)} ${mips.toFixed(1).padStart(8)} ${(r.engineSeconds * 1e3).toFixed(2).padStart(7)} ${(r.baselineSeconds * 1e3).toFixed(2).padStart(7)} ${ratio.toFixed(2).padStart(10)}`);
+}
+
+console.log('');
+console.log('maps, program side (the calls the map helpers make), against a JavaScript Map in the same run');
+console.log(`${'workload'.padEnd(26)} ${'ops'.padStart(9)} ${'Mops/s'.padStart(8)} ${'JS Mops/s'.padStart(10)} ${'map/JS'.padStart(7)}  note`);
+for (const r of mapBenchmarks()) {
+  const rate = r.ops / r.mapSeconds / 1e6;
+  const js = r.ops / r.baselineSeconds / 1e6;
+  console.log(`${r.name.padEnd(26)} ${String(r.ops).padStart(9)} ${rate.toFixed(1).padStart(8)} ${js.toFixed(1).padStart(10)} ${(rate / js).toFixed(2).padStart(7)}  ${r.note ?? ''}`);
 }

@@ -44,6 +44,7 @@ export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'> } = {
     const lines: string[] = [];
     let program;
     const maps: MapObject[] = [];
+    const mapFds: number[] = [];
     try {
       const insns = decode(a.insns);
       program = checkProgram(insns);
@@ -58,7 +59,10 @@ export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'> } = {
           const t = e.obj.spec.type;
           if ((t !== MapType.BPF_MAP_TYPE_ARRAY) || off >= e.obj.spec.valueSize) fail(Errno.EINVAL, 'invalid access to map value pointer');
         }
-        if (!maps.includes(e.obj)) maps.push(e.obj);
+        if (!mapFds.includes(fd)) {
+          maps.push(e.obj);
+          mapFds.push(fd);
+        }
       }
       if (level >= 2) lines.push(listing(insns));
       lines.push(`processed ${a.insns.length / 8} insns (limit ${MAX_INSNS}) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0`);
@@ -73,7 +77,7 @@ export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'> } = {
     if (level && !writeLog(a.log_buf, size, text)) return -Errno.ENOSPC;
     const obj = new ProgObject(k.allocId(), {
       type: a.prog_type, name: a.prog_name ?? '', bytecode: Uint8Array.from(a.insns), program, tag: progTag(a.insns),
-      license: a.license, maps,
+      license: a.license, maps, mapFds,
     });
     for (const m of maps) k.hold(m);
     k.register(obj);

@@ -3,7 +3,7 @@ import { BpfMap, createDescriptor } from './bpfMap.js';
 import { Desc, readDesc, round8, writeDesc } from './descriptor.js';
 import { Errno, fail } from './errno.js';
 import { bytesEqual, hashKey } from './hashKey.js';
-import { SpinLock } from './lock.js';
+import { lockWord, unlockWord } from './lock.js';
 import { MapFlag, MapType, UpdateFlag } from './mapType.js';
 import type { MapSpec } from './spec.js';
 
@@ -31,8 +31,8 @@ const E_REF = 16;
  *   storage: [header 16][bucket heads: nb x u32][bucket locks: nb x i32][elements ...]
  *   element: [next][hash]([prev][lnext][ref][pad] for LRU)[key, round 8][value(s), round 8]
  *
- * Element numbers are 1-based; 0 ends a chain. Lookups take no lock: an update links the
- * new element before unlinking the old, so a reader always finds the key. A full map gives
+ * Element numbers are 1-based; 0 ends a chain. Lookups take no lock: a new element is
+ * complete before it is linked; an existing key's value is overwritten in place. A full map gives
  * E2BIG; an LRU map evicts its least recently used element instead (second chance on the
  * reference bit that lookups set), under the map lock.
  */
@@ -46,8 +46,9 @@ export class HashMap extends BpfMap {
   readonly #valOff: number;
   readonly #slot: number;
   readonly #lru: boolean;
+  readonly #percpu: boolean;
   readonly #seed: number;
-  readonly #mapLock: SpinLock;
+  readonly #mapLockIdx: number;
 
   constructor(space: AddressSpace, desc: number) {
     super(space, desc);
@@ -57,11 +58,20 @@ export class HashMap extends BpfMap {
     this.#elems = readDesc(space, desc, Desc.AUX0);
     this.#elemSize = readDesc(space, desc, Desc.STRIDE);
     this.#lru = LRU_TYPES.includes(this.type);
+    this.#percpu = PERCPU_TYPES.includes(this.type);
     this.#keyOff = this.#lru ? 24 : 8;
     this.#valOff = this.#keyOff + round8(this.keySize);
     this.#slot = round8(this.valueSize);
     this.#seed = readDesc(space, desc, Desc.AUX2);
-    this.#mapLock = new SpinLock(space.i32, desc + Desc.LOCK);
+    this.#mapLockIdx = (desc + Desc.LOCK) >> 2;
+  }
+
+  #lock(i: number): void {
+    lockWord(this.space.i32, i);
+  }
+
+  #unlock(i: number): void {
+    unlockWord(this.space.i32, i);
   }
 
   static create(space: AddressSpace, spec: MapSpec, ncpus: number): HashMap {
@@ -87,7 +97,7 @@ export class HashMap extends BpfMap {
   }
 
   override get percpu(): boolean {
-    return PERCPU_TYPES.includes(this.type);
+    return this.#percpu;
   }
 
   #elem(e: number): number {
@@ -113,24 +123,20 @@ export class HashMap extends BpfMap {
     if (e === 0) return 0;
     const at = this.#elem(e);
     if (this.#lru) this.space.view.setUint32(at + E_REF, 1, true);
-    return at + this.#valOff + (this.percpu ? cpu * this.#slot : 0);
+    return at + this.#valOff + (this.#percpu ? cpu * this.#slot : 0);
   }
 
   #alloc(): number {
-    this.#mapLock.lock();
-    const dv = this.space.view;
-    const e = dv.getUint32(this.storage + H_FREE, true);
-    if (e !== 0) dv.setUint32(this.storage + H_FREE, dv.getUint32(this.#elem(e) + E_NEXT, true), true);
-    this.#mapLock.unlock();
+    this.#lock(this.#mapLockIdx);
+    const e = this.#allocLocked();
+    this.#unlock(this.#mapLockIdx);
     return e;
   }
 
   #free(e: number): void {
-    this.#mapLock.lock();
-    const dv = this.space.view;
-    dv.setUint32(this.#elem(e) + E_NEXT, dv.getUint32(this.storage + H_FREE, true), true);
-    dv.setUint32(this.storage + H_FREE, e, true);
-    this.#mapLock.unlock();
+    this.#lock(this.#mapLockIdx);
+    this.#freeLocked(e);
+    this.#unlock(this.#mapLockIdx);
   }
 
   /** unlink removes element `e` from bucket `b`'s chain (the bucket is locked). */
@@ -149,33 +155,37 @@ export class HashMap extends BpfMap {
     }
   }
 
-  #bucketLock(b: number): SpinLock {
-    return new SpinLock(this.space.i32, this.#locks + 4 * b);
+  /** lockIndex: the i32 index of bucket `b`'s lock, or of the map lock for LRU maps. */
+  #lockIndex(b: number): number {
+    return this.#lru ? this.#mapLockIdx : (this.#locks + 4 * b) >> 2;
   }
 
   override update(keyAddr: number, valueAddr: number, flags: number, cpu: number): number {
     if (flags > UpdateFlag.BPF_F_LOCK || (flags & 3) === 3) return -Errno.EINVAL;
     const h = hashKey(this.space.view, keyAddr, this.keySize, this.#seed);
     const b = h & (this.#nb - 1);
-    const lock = this.#lru ? this.#mapLock : this.#bucketLock(b);
-    lock.lock();
+    const lock = this.#lockIndex(b);
+    this.#lock(lock);
     try {
       const old = this.#find(keyAddr, h);
       if (old !== 0 && (flags & 3) === UpdateFlag.BPF_NOEXIST) return -Errno.EEXIST;
       if (old === 0 && (flags & 3) === UpdateFlag.BPF_EXIST) return -Errno.ENOENT;
-      if (old !== 0 && this.percpu) {
+      if (old !== 0) {
+        // an existing key is updated in place (no element swap): a concurrent reader of a
+        // value wider than 8 bytes may see it half-written, as with the kernel's array maps
         this.#copyValue(this.#elem(old), valueAddr, cpu, false);
+        if (this.#lru) this.space.view.setUint32(this.#elem(old) + E_REF, 1, true);
         return 0;
       }
       const countIdx = (this.desc + Desc.COUNT) >> 2;
-      if (old === 0 && Atomics.add(this.space.i32, countIdx, 1) >= this.maxEntries) {
+      if (Atomics.add(this.space.i32, countIdx, 1) >= this.maxEntries) {
         Atomics.sub(this.space.i32, countIdx, 1);
         if (!this.#lru || !this.#evict()) return -Errno.E2BIG;
         Atomics.add(this.space.i32, countIdx, 1);
       }
       const e = this.#lru ? this.#allocLocked() : this.#alloc();
       if (e === 0) {
-        if (old === 0) Atomics.sub(this.space.i32, countIdx, 1);
+        Atomics.sub(this.space.i32, countIdx, 1);
         return -Errno.ENOMEM;
       }
       const at = this.#elem(e);
@@ -183,28 +193,21 @@ export class HashMap extends BpfMap {
       this.space.u8.copyWithin(at + this.#keyOff, keyAddr, keyAddr + this.keySize);
       this.#copyValue(at, valueAddr, cpu, true);
       dv.setUint32(at + E_HASH, h, true);
-      // link the new element first, then unlink the old: a reader always finds the key
+      // the element is complete before it is linked, so a lock-free reader never sees it half-made
       const head = this.#buckets + 4 * b;
       dv.setUint32(at + E_NEXT, dv.getUint32(head, true), true);
       Atomics.store(this.space.i32, head >> 2, e);
       if (this.#lru) this.#lruPush(e);
-      if (old !== 0) {
-        this.#unlink(b, old);
-        if (this.#lru) {
-          this.#lruRemove(old);
-          this.#freeLocked(old);
-        } else this.#free(old);
-      }
       return 0;
     } finally {
-      lock.unlock();
+      this.#unlock(lock);
     }
   }
 
   #copyValue(at: number, valueAddr: number, cpu: number, fresh: boolean): void {
     const u8 = this.space.u8;
     const v = at + this.#valOff;
-    if (!this.percpu) {
+    if (!this.#percpu) {
       u8.copyWithin(v, valueAddr, valueAddr + this.valueSize);
     } else if (cpu < 0) {
       u8.copyWithin(v, valueAddr, valueAddr + this.#slot * this.ncpus);
@@ -217,8 +220,8 @@ export class HashMap extends BpfMap {
   override delete(keyAddr: number): number {
     const h = hashKey(this.space.view, keyAddr, this.keySize, this.#seed);
     const b = h & (this.#nb - 1);
-    const lock = this.#lru ? this.#mapLock : this.#bucketLock(b);
-    lock.lock();
+    const lock = this.#lockIndex(b);
+    this.#lock(lock);
     try {
       const e = this.#find(keyAddr, h);
       if (e === 0) return -Errno.ENOENT;
@@ -230,7 +233,7 @@ export class HashMap extends BpfMap {
       } else this.#free(e);
       return 0;
     } finally {
-      lock.unlock();
+      this.#unlock(lock);
     }
   }
 

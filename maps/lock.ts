@@ -1,7 +1,9 @@
 /**
  * SpinLock: a lock word in the shared memory, taken with Atomics so that worker threads and
- * the control plane exclude each other (the kernel's raw_spin_lock). Waiters block with
- * Atomics.wait where the thread may block, and spin where it may not (the main thread).
+ * the control plane exclude each other (the kernel's raw_spin_lock). The word is 0 when
+ * free, 1 when held, 2 when held with waiters (a futex-style mutex), so an uncontended
+ * unlock needs no Atomics.notify. Waiters block with Atomics.wait where the thread may
+ * block, and spin where it may not (the main thread of a browser; Node allows it).
  */
 export class SpinLock {
   readonly #i32: Int32Array;
@@ -14,23 +16,33 @@ export class SpinLock {
   }
 
   lock(): void {
-    const a = this.#i32;
-    const i = this.#index;
-    for (let spins = 0; Atomics.compareExchange(a, i, 0, 1) !== 0; spins++) {
-      if (spins > 100) {
-        try {
-          Atomics.wait(a, i, 1, 1);
-        } catch {
-          // the main thread may not wait: keep spinning
-        }
-      }
-    }
+    lockWord(this.#i32, this.#index);
   }
 
   unlock(): void {
-    Atomics.store(this.#i32, this.#index, 0);
-    Atomics.notify(this.#i32, this.#index, 1);
+    unlockWord(this.#i32, this.#index);
   }
+}
+
+/** lockWord takes the lock word at i32 index `i`. */
+export function lockWord(a: Int32Array, i: number): void {
+  if (Atomics.compareExchange(a, i, 0, 1) === 0) return;
+  for (let spins = 0; ; spins++) {
+    // mark contended, then wait while it stays contended
+    if (Atomics.exchange(a, i, 2) === 0) return;
+    if (spins > 50) {
+      try {
+        Atomics.wait(a, i, 2, 1);
+      } catch {
+        // a thread that may not wait keeps spinning
+      }
+    }
+  }
+}
+
+/** unlockWord releases the lock word at `i`, waking a waiter only if there is one. */
+export function unlockWord(a: Int32Array, i: number): void {
+  if (Atomics.exchange(a, i, 0) === 2) Atomics.notify(a, i, 1);
 }
 
 /** withLock runs `fn` holding `lock`. */

@@ -100,20 +100,39 @@ export class LpmTrie extends BpfMap {
   }
 
   override lookup(keyAddr: number): number {
+    // the hot path: one walk over 32-bit views, the match computed inline
+    const dv = this.space.view;
+    const u8 = this.space.u8;
+    const i32 = this.space.i32;
+    const nodes = this.#nodes;
+    const size = this.#nodeSize;
+    const keyPlen = i32[keyAddr >> 2];
+    const key = keyAddr + 4;
     let found = 0;
-    for (let n = this.#u32(this.storage + H_ROOT); n !== 0; ) {
-      const m = this.#match(n, keyAddr);
-      const at = this.#at(n);
-      if (m === this.#maxPrefix) {
-        found = n;
-        break;
+    let n = i32[(this.storage + H_ROOT) >> 2];
+    while (n !== 0) {
+      const at = nodes + (n - 1) * size;
+      const w = at >> 2;
+      const plen = i32[w + (N_PREFIXLEN >> 2)];
+      const limit = plen < keyPlen ? plen : keyPlen;
+      // compare 32 bits at a time, big-endian, so clz32 counts the shared leading bits
+      // (a last partial word may read up to 3 bytes past the data; limit masks them)
+      let m = 0;
+      for (let i = 0; m < limit; i += 4) {
+        const diff = dv.getUint32(at + N_DATA + i, false) ^ dv.getUint32(key + i, false);
+        if (diff !== 0) {
+          m += Math.clz32(diff);
+          break;
+        }
+        m += 32;
       }
-      const plen = this.#u32(at + N_PREFIXLEN);
+      if (m > limit) m = limit;
+      if (m === this.#maxPrefix) return at + this.#valOff;
       if (m < plen) break;
-      if (!(this.#u32(at + N_FLAGS) & FLAG_IM)) found = n;
-      n = this.#child(n, this.#bit(keyAddr + 4, plen));
+      if ((i32[w + (N_FLAGS >> 2)] & FLAG_IM) === 0) found = at;
+      n = i32[w + ((u8[key + (plen >> 3)] >> (7 - (plen & 7))) & 1)]; // child 0 or 1
     }
-    return found === 0 ? 0 : this.#at(found) + this.#valOff;
+    return found === 0 ? 0 : found + this.#valOff;
   }
 
   #alloc(plen: number, dataAddr: number, flags: number): number {

@@ -45,10 +45,12 @@ export class ProgObject extends KernelObject {
   readonly license: string;
   /** Maps the program references, in first-use order (they hold one reference each). */
   readonly maps: readonly MapObject[];
+  /** The fds the bytecode names its maps by (the loader's, at load time), parallel to `maps`. */
+  readonly mapFds: readonly number[];
   runCnt = 0;
   runTimeNs = 0;
 
-  constructor(id: number, fields: { type: number; name: string; bytecode: Uint8Array; program: CheckedProgram; tag: string; license: string; maps: MapObject[] }) {
+  constructor(id: number, fields: { type: number; name: string; bytecode: Uint8Array; program: CheckedProgram; tag: string; license: string; maps: MapObject[]; mapFds: number[] }) {
     super(id);
     this.type = fields.type;
     this.name = fields.name;
@@ -57,6 +59,7 @@ export class ProgObject extends KernelObject {
     this.tag = fields.tag;
     this.license = fields.license;
     this.maps = fields.maps;
+    this.mapFds = fields.mapFds;
   }
 
   /** gplCompatible: the kernel's license_is_gpl_compatible(). */

@@ -12,6 +12,16 @@ export const BPF_RINGBUF_DISCARD_BIT = 1 << 30;
 export const BPF_RINGBUF_HDR_SZ = 8;
 
 /**
+ * ringbufSubmit publishes (or discards) the record whose data is at `dataAddr`: it clears
+ * the busy bit of the header 8 bytes before. bpf_ringbuf_submit gets only that pointer.
+ */
+export function ringbufSubmit(space: AddressSpace, dataAddr: number, discard: boolean): void {
+  const hdr = (dataAddr - BPF_RINGBUF_HDR_SZ) >> 2;
+  const len = Atomics.load(space.i32, hdr) & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+  Atomics.store(space.i32, hdr, discard ? len | BPF_RINGBUF_DISCARD_BIT : len);
+}
+
+/**
  * RingBuf is `BPF_MAP_TYPE_RINGBUF`: a power-of-two data area shared by all CPUs.
  * Programs reserve a record (under the map lock), fill it in place and submit or discard
  * it; a userspace consumer reads submitted records in order.
@@ -71,9 +81,7 @@ export class RingBuf extends BpfMap {
 
   /** submit publishes a reserved record; discard drops it. */
   submit(dataAddr: number, discard = false): void {
-    const hdr = (dataAddr - BPF_RINGBUF_HDR_SZ) >> 2;
-    const len = Atomics.load(this.space.i32, hdr) & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
-    Atomics.store(this.space.i32, hdr, discard ? len | BPF_RINGBUF_DISCARD_BIT : len);
+    ringbufSubmit(this.space, dataAddr, discard);
   }
 
   /** output copies `size` bytes at `dataAddr` into a new record (bpf_ringbuf_output): 0 or -errno. */
