@@ -62,9 +62,9 @@ function hashBench(type: number, entries: number, label: string, lookups: number
     for (let i = 0; i < updates; i++) js.set(jsKey(order[i]), i);
   });
   if (sink === 0.5) console.log(sink);
-  const mib = (m.bytes / (1 << 20)).toFixed(1);
+  const mib = m.bytes >= 1 << 20 ? `${(m.bytes / (1 << 20)).toFixed(1)} MiB` : `${Math.ceil(m.bytes / 1024)} KiB`;
   return [
-    { name: `${label} lookup`, ops: lookups, mapSeconds: lookup, baselineSeconds: lookupJs, note: `${mib} MiB` },
+    { name: `${label} lookup`, ops: lookups, mapSeconds: lookup, baselineSeconds: lookupJs, note: mib },
     { name: `${label} update`, ops: updates, mapSeconds: update, baselineSeconds: updateJs },
   ];
 }
