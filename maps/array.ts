@@ -28,7 +28,7 @@ export class ArrayMap extends BpfMap {
     const percpu = spec.type === MapType.BPF_MAP_TYPE_PERCPU_ARRAY;
     const stride = round8(spec.valueSize) * (percpu ? ncpus : 1);
     const perm = (spec.flags ?? 0) & MapFlag.BPF_F_RDONLY_PROG ? Perm.READ : Perm.RW;
-    if (stride * spec.maxEntries > 0x4000_0000) fail(Errno.E2BIG, 'array too large');
+    if (stride * spec.maxEntries > 0x4000_0000) fail(Errno.ENOMEM, 'array larger than the address space allows');
     const { desc } = createDescriptor(space, spec, ncpus, { storageBytes: stride * spec.maxEntries, storagePerm: perm });
     writeDesc(space, desc, Desc.STRIDE, stride);
     return new ArrayMap(space, desc);

@@ -47,6 +47,7 @@ export class HashMap extends BpfMap {
   readonly #slot: number;
   readonly #lru: boolean;
   readonly #percpu: boolean;
+  readonly #ofMaps: boolean;
   readonly #seed: number;
   readonly #mapLockIdx: number;
 
@@ -59,6 +60,7 @@ export class HashMap extends BpfMap {
     this.#elemSize = readDesc(space, desc, Desc.STRIDE);
     this.#lru = LRU_TYPES.includes(this.type);
     this.#percpu = PERCPU_TYPES.includes(this.type);
+    this.#ofMaps = this.type === MapType.BPF_MAP_TYPE_HASH_OF_MAPS;
     this.#keyOff = this.#lru ? 24 : 8;
     this.#valOff = this.#keyOff + round8(this.keySize);
     this.#slot = round8(this.valueSize);
@@ -123,6 +125,8 @@ export class HashMap extends BpfMap {
     if (e === 0) return 0;
     const at = this.#elem(e);
     if (this.#lru) this.space.view.setUint32(at + E_REF, 1, true);
+    // a map of maps hands programs the inner map itself, not the slot holding it
+    if (this.#ofMaps) return this.space.view.getUint32(at + this.#valOff, true);
     return at + this.#valOff + (this.#percpu ? cpu * this.#slot : 0);
   }
 

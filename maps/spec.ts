@@ -20,8 +20,10 @@ export interface MapSpec {
 /** BPF_OBJ_NAME_LEN: names hold at most 15 characters and a NUL. */
 export const BPF_OBJ_NAME_LEN = 16;
 
-/** KMALLOC_MAX_SIZE-ish bound on one value, as the kernel enforces (values over it: E2BIG). */
-const MAX_VALUE_SIZE = 1 << 22;
+/** A hash map's value must fit a kmalloc'd element (KMALLOC_MAX_SIZE, 4 MiB on x86). */
+const MAX_HASH_VALUE_SIZE = (1 << 22) - 512 - 64;
+/** Any value: round_up(value_size, 8) must not overflow an int. */
+const MAX_VALUE_SIZE = 0x7fffffff;
 
 /** LPM_DATA_SIZE_MAX: an LPM trie key holds at most 256 bytes of data after its prefix length. */
 const LPM_DATA_SIZE_MAX = 256;
@@ -93,6 +95,7 @@ export function checkSpec(s: MapSpec): void {
     case MapType.BPF_MAP_TYPE_HASH_OF_MAPS:
       if (s.keySize === 0 || s.valueSize === 0) fail(Errno.EINVAL, 'key and value sizes must be positive');
       if (s.keySize > 512) fail(Errno.E2BIG, 'key too large');
+      if (s.valueSize >= MAX_HASH_VALUE_SIZE) fail(Errno.E2BIG, 'value too large');
       break;
     case MapType.BPF_MAP_TYPE_ARRAY:
     case MapType.BPF_MAP_TYPE_PERCPU_ARRAY:

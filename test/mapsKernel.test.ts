@@ -104,6 +104,10 @@ const SCRIPTS: Record<string, Script> = {
     ['map', 'create', P('x4'), 'type', 'array', 'key', '8', 'value', '4', 'entries', '4', 'name', 'x'],
     ['map', 'create', P('x5'), 'type', 'queue', 'key', '4', 'value', '4', 'entries', '4', 'name', 'x'],
     ['map', 'create', P('x6'), 'type', 'ringbuf', 'key', '0', 'value', '0', 'entries', '5000', 'name', 'x'],
+    ['map', 'create', P('x7'), 'type', 'array', 'key', '4', 'value', '8', 'entries', '4000000000', 'name', 'x'],
+    ['map', 'create', P('x8'), 'type', 'hash', 'key', '4', 'value', '8', 'entries', '4000000000', 'name', 'x'],
+    ['map', 'create', P('x9'), 'type', 'lpm_trie', 'key', '300', 'value', '4', 'entries', '4', 'name', 'x', 'flags', '1'],
+    ['map', 'create', P('x10'), 'type', 'bogus', 'key', '4', 'value', '4', 'entries', '4', 'name', 'x'],
   ],
 };
 

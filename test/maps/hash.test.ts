@@ -83,3 +83,18 @@ describe('BPF_MAP_TYPE_LRU_HASH', () => {
     assert.deepEqual([...m.entries()].map(([k]) => u32of(k)).sort(), [1, 3, 4]);
   });
 });
+
+describe('BPF_MAP_TYPE_LRU_PERCPU_HASH and BPF_MAP_TYPE_HASH_OF_MAPS', () => {
+  it('LRU per-CPU: evicts instead of E2BIG and keeps one slot per CPU', () => {
+    const m = newMap({ ...HASH, type: MapType.BPF_MAP_TYPE_LRU_PERCPU_HASH }, 2);
+    for (let k = 1; k <= 3; k++) m.updateBytes(le32(k), Uint8Array.from([k, 0, 0, 0, 0, 0, 0, 0, 10 + k, 0, 0, 0, 0, 0, 0, 0]), 0);
+    assert.equal(m.count, 2);
+    assert.deepEqual([...m.lookupBytes(le32(3))], [3, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0]);
+    assert.equal(m.space.view.getUint32(m.lookup(m.scratchKeyFor(le32(3)), 1), true), 13);
+  });
+  it('a program looking up a hash of maps gets the inner map itself', () => {
+    const m = newMap({ ...HASH, type: MapType.BPF_MAP_TYPE_HASH_OF_MAPS, innerMap: { type: MapType.BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 } });
+    m.updateBytes(le32(1), le32(0x12340), 0); // the door stores the inner map's descriptor address
+    assert.equal(m.lookup(m.scratchKeyFor(le32(1)), 0), 0x12340);
+  });
+});
