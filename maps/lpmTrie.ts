@@ -6,12 +6,17 @@ import { SpinLock, withLock } from './lock.js';
 import { UpdateFlag } from './mapType.js';
 import type { MapSpec } from './spec.js';
 
-/** Node layout: two children, prefix length, flags, then data and value (each round 8). */
+/**
+ * Node layout: two children, prefix length, flags, the first 4 data bytes as one
+ * big-endian word (the lookup's fast path for keys of up to 32 bits), then data and value
+ * (each round 8).
+ */
 const N_CHILD0 = 0;
 const N_CHILD1 = 4;
 const N_PREFIXLEN = 8;
 const N_FLAGS = 12;
-const N_DATA = 16;
+const N_WORD0 = 16;
+const N_DATA = 24;
 const FLAG_IM = 1;
 
 /** Storage header: root node, free list. */
@@ -100,7 +105,37 @@ export class LpmTrie extends BpfMap {
   }
 
   override lookup(keyAddr: number): number {
-    // the hot path: one walk over 32-bit views, the match computed inline
+    return this.#dataSize <= 4 ? this.#lookup32(keyAddr) : this.#lookupWide(keyAddr);
+  }
+
+  /** lookup32 walks the trie for keys of at most 32 bits: a level is a few i32 loads and a clz32. */
+  #lookup32(keyAddr: number): number {
+    const i32 = this.space.i32;
+    const nodes = this.#nodes;
+    const size = this.#nodeSize;
+    const max = this.#maxPrefix;
+    const keyPlen = i32[keyAddr >> 2];
+    const keyWord = this.#word0(keyAddr + 4) | 0;
+    let found = 0;
+    let n = i32[(this.storage + H_ROOT) >> 2];
+    while (n !== 0) {
+      const at = nodes + (n - 1) * size;
+      const w = at >> 2;
+      const plen = i32[w + 2];
+      const limit = plen < keyPlen ? plen : keyPlen;
+      const diff = i32[w + 4] ^ keyWord;
+      let m = diff === 0 ? 32 : Math.clz32(diff);
+      if (m > limit) m = limit;
+      if (m === max) return at + this.#valOff;
+      if (m < plen) break;
+      if ((i32[w + 3] & FLAG_IM) === 0) found = at;
+      n = i32[w + ((keyWord >>> (31 - plen)) & 1)]; // child 0 or 1 by the key's next bit
+    }
+    return found === 0 ? 0 : found + this.#valOff;
+  }
+
+  /** lookupWide walks the trie for longer keys (IPv6), comparing 32 bits at a time. */
+  #lookupWide(keyAddr: number): number {
     const dv = this.space.view;
     const u8 = this.space.u8;
     const i32 = this.space.i32;
@@ -113,10 +148,10 @@ export class LpmTrie extends BpfMap {
     while (n !== 0) {
       const at = nodes + (n - 1) * size;
       const w = at >> 2;
-      const plen = i32[w + (N_PREFIXLEN >> 2)];
+      const plen = i32[w + 2];
       const limit = plen < keyPlen ? plen : keyPlen;
-      // compare 32 bits at a time, big-endian, so clz32 counts the shared leading bits
-      // (a last partial word may read up to 3 bytes past the data; limit masks them)
+      // big-endian words, so clz32 counts shared leading bits (a last partial word may read
+      // up to 3 bytes past the data; limit masks them)
       let m = 0;
       for (let i = 0; m < limit; i += 4) {
         const diff = dv.getUint32(at + N_DATA + i, false) ^ dv.getUint32(key + i, false);
@@ -129,8 +164,8 @@ export class LpmTrie extends BpfMap {
       if (m > limit) m = limit;
       if (m === this.#maxPrefix) return at + this.#valOff;
       if (m < plen) break;
-      if ((i32[w + (N_FLAGS >> 2)] & FLAG_IM) === 0) found = at;
-      n = i32[w + ((u8[key + (plen >> 3)] >> (7 - (plen & 7))) & 1)]; // child 0 or 1
+      if ((i32[w + 3] & FLAG_IM) === 0) found = at;
+      n = i32[w + ((u8[key + (plen >> 3)] >> (7 - (plen & 7))) & 1)];
     }
     return found === 0 ? 0 : found + this.#valOff;
   }
@@ -144,7 +179,16 @@ export class LpmTrie extends BpfMap {
     this.#set(at + N_PREFIXLEN, plen);
     this.#set(at + N_FLAGS, flags);
     this.space.u8.copyWithin(at + N_DATA, dataAddr, dataAddr + this.#dataSize);
+    this.#set(at + N_WORD0, this.#word0(at + N_DATA));
     return n;
+  }
+
+  /** word0: the first (up to) 4 data bytes at `data` as a big-endian u32, zero-padded. */
+  #word0(data: number): number {
+    const u8 = this.space.u8;
+    let w = 0;
+    for (let i = 0; i < 4; i++) w = (w << 8) | (i < this.#dataSize ? u8[data + i] : 0);
+    return w >>> 0;
   }
 
   #free(n: number): void {

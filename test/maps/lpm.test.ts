@@ -67,3 +67,41 @@ describe('BPF_MAP_TYPE_LPM_TRIE', () => {
     assert.deepEqual(walked, [...ref.keys()].sort());
   });
 });
+
+describe('BPF_MAP_TYPE_LPM_TRIE with other key widths', () => {
+  // prefixes over `bytes` bytes of data, compared against a brute-force scan
+  for (const bytes of [3, 4, 16]) {
+    it(`${bytes}-byte data agrees with a brute-force scan`, () => {
+      const m = newMap({ ...LPM, keySize: 4 + bytes, maxEntries: 300 });
+      let seed = bytes;
+      const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+      const bits = 8 * bytes;
+      const ref: { plen: number; data: number[]; value: number }[] = [];
+      const bit = (d: number[], i: number) => (d[i >> 3] >> (7 - (i & 7))) & 1;
+      const masked = (d: number[], plen: number) => d.map((b, i) => (i * 8 >= plen ? 0 : i * 8 + 8 <= plen ? b : b & (0xff << (8 - (plen - i * 8))) & 0xff));
+      const covers = (e: { plen: number; data: number[] }, d: number[]) => {
+        for (let i = 0; i < e.plen; i++) if (bit(e.data, i) !== bit(d, i)) return false;
+        return true;
+      };
+      // a few shared leading bytes so prefixes nest
+      const randData = () => Array.from({ length: bytes }, (_, i) => (i < bytes - 2 ? rand(2) * 0x80 : rand(256)));
+      for (let i = 0; i < 250; i++) {
+        const plen = rand(bits + 1);
+        const data = masked(randData(), plen);
+        const dup = ref.find((e) => e.plen === plen && e.data.join() === data.join());
+        m.updateBytes(Uint8Array.from([plen, 0, 0, 0, ...data]), le32(i), 0);
+        if (dup) dup.value = i;
+        else ref.push({ plen, data, value: i });
+      }
+      for (let i = 0; i < 2000; i++) {
+        const d = randData();
+        let best: { plen: number; value: number } | undefined;
+        for (const e of ref) if (covers(e, d) && (!best || e.plen > best.plen)) best = e;
+        const key = Uint8Array.from([bits, 0, 0, 0, ...d]);
+        const got = best === undefined ? errnoOf(() => m.lookupBytes(key)) : u32of(m.lookupBytes(key));
+        assert.equal(got, best?.value ?? Errno.ENOENT, `lookup ${d.join('.')}`);
+      }
+      assert.equal(m.count, ref.length);
+    });
+  }
+});
