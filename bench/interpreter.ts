@@ -3,6 +3,7 @@ import type { Engine } from '../vm/engine.js';
 import { createMachine } from '../vm/machine.js';
 import { AddressSpace, Perm } from '../vm/memory.js';
 import { checkProgram } from '../vm/program.js';
+import { bestOf } from './timing.js';
 
 /** Workload is one benchmark: a program, and the same work in plain JavaScript. */
 export interface Workload {
@@ -84,16 +85,6 @@ export interface BenchResult {
   readonly baselineSeconds: number;
 }
 
-function best(times: number, fn: () => void): number {
-  let min = Infinity;
-  for (let i = 0; i < times; i++) {
-    const t = process.hrtime.bigint();
-    fn();
-    min = Math.min(min, Number(process.hrtime.bigint() - t) / 1e9);
-  }
-  return min;
-}
-
 /** measure runs one workload on an engine and its baseline, checking that both agree. */
 export function measure(w: Workload, engine: Engine, rounds = 7): BenchResult {
   const space = new AddressSpace({ initialBytes: 1 << 20 });
@@ -104,7 +95,7 @@ export function measure(w: Workload, engine: Engine, rounds = 7): BenchResult {
   const r0 = prepared.run({ r1: region.start });
   const expect = w.baseline(space.view, region.start);
   if (r0 !== expect) throw new Error(`${w.name}: engine returned 0x${r0.toString(16)}, baseline 0x${expect.toString(16)}`);
-  const engineSeconds = best(rounds, () => prepared.run({ r1: region.start }));
-  const baselineSeconds = best(rounds, () => w.baseline(space.view, region.start));
+  const engineSeconds = bestOf(rounds, () => prepared.run({ r1: region.start }));
+  const baselineSeconds = bestOf(rounds, () => w.baseline(space.view, region.start));
   return { name: w.name, instructions: prepared.executed, engineSeconds, baselineSeconds };
 }

@@ -2,6 +2,7 @@ import { createMap } from '../maps/factory.js';
 import { MapFlag, MapType } from '../maps/mapType.js';
 import type { BpfMap } from '../maps/bpfMap.js';
 import { AddressSpace, Perm } from '../vm/memory.js';
+import { bestOf } from './timing.js';
 
 /** MapBench is one map workload: ops per second for the map and for a JS baseline. */
 export interface MapBenchResult {
@@ -12,15 +13,7 @@ export interface MapBenchResult {
   readonly note?: string;
 }
 
-function time(fn: () => void, rounds = 3): number {
-  let best = Infinity;
-  for (let i = 0; i < rounds; i++) {
-    const t = process.hrtime.bigint();
-    fn();
-    best = Math.min(best, Number(process.hrtime.bigint() - t) / 1e9);
-  }
-  return best;
-}
+const time = (fn: () => void) => bestOf(3, fn);
 
 let seed = 12345;
 const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 0);
