@@ -1,0 +1,113 @@
+import { ProgType } from '../hooks/progType.js';
+import { BpfErrno, Errno } from '../maps/errno.js';
+import type { BpfProcess } from '../maps/kernel.js';
+import { LIBBPF_PIN_BY_NAME, type MapDef } from './mapDefs.js';
+import type { CollectionSpec } from './collection.js';
+
+/** LoadOptions: where pin-by-name maps go (libbpf's pin_root_path). */
+export interface LoadOptions {
+  readonly pinRoot?: string;
+}
+
+/** LoadedCollection: the fds of the loaded maps and programs, by name. */
+export interface LoadedCollection {
+  readonly maps: ReadonlyMap<string, number>;
+  readonly programs: ReadonlyMap<string, number>;
+  /** close releases every fd (the objects live on while pinned or used). */
+  close(): void;
+}
+
+const le32 = (n: number) => Uint8Array.from([n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24]);
+
+/** LoadError: loading a collection failed; `cause` is the BpfErrno, the message names what. */
+export class CollectionLoadError extends Error {
+  readonly errno: number;
+  constructor(what: string, errno: number, log?: string) {
+    super(`load ${what}: ${new BpfErrno(errno).message}${log ? `\n${log}` : ''}`);
+    this.errno = errno;
+  }
+}
+
+/**
+ * loadCollection loads a CollectionSpec through the bpf() door as libbpf does: maps first
+ * (a pin-by-name map reuses a compatible pin or fails naming the difference; global data is
+ * written and `.rodata` frozen), then each program with its map fds written into its
+ * `lddw`s, then the initial slots of prog arrays and maps of maps. On any failure every
+ * object created is released and the error names the map or program.
+ */
+export function loadCollection(p: BpfProcess, spec: CollectionSpec, options: LoadOptions = {}): LoadedCollection {
+  const maps = new Map<string, number>();
+  const programs = new Map<string, number>();
+  const opened: number[] = [];
+  const close = () => {
+    for (const fd of opened.splice(0)) p.close(fd);
+  };
+  const check = (r: number, what: string, log?: string): number => {
+    if (r < 0) throw new CollectionLoadError(what, -r, log);
+    return r;
+  };
+  try {
+    for (const m of spec.maps) maps.set(m.name, createMap(p, m, options, opened, check));
+    for (const prog of spec.programs) {
+      const insns = Uint8Array.from(prog.insns);
+      const dv = new DataView(insns.buffer);
+      for (const [slot, mapName] of prog.mapRefs) {
+        const fd = maps.get(mapName);
+        if (fd === undefined) throw new CollectionLoadError(`program ${prog.name}`, Errno.EINVAL, `refers to unknown map ${mapName}`);
+        dv.setInt32(slot * 8 + 4, fd, true);
+      }
+      if (prog.type === undefined) throw new CollectionLoadError(`program ${prog.name}`, Errno.EINVAL, `section ${prog.section} names no program type; give one`);
+      const log = new Uint8Array(1 << 16);
+      const fd = p.bpf('BPF_PROG_LOAD', { prog_type: prog.type, insns, license: spec.license, prog_name: prog.name.slice(0, 15), log_level: 1, log_buf: log, log_size: log.length });
+      check(fd, `program ${prog.name}`, new TextDecoder().decode(log.subarray(0, Math.max(0, log.indexOf(0)))));
+      opened.push(fd);
+      programs.set(prog.name, fd);
+    }
+    for (const m of spec.maps) {
+      for (const [slot, target] of m.slots) {
+        const fd = programs.get(target) ?? maps.get(target);
+        if (fd === undefined) throw new CollectionLoadError(`map ${m.name}`, Errno.EINVAL, `slot ${slot} names unknown ${target}`);
+        check(p.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: maps.get(m.name)!, key: le32(slot), value: le32(fd) }), `map ${m.name} slot ${slot}`);
+      }
+    }
+  } catch (e) {
+    close();
+    throw e;
+  }
+  return { maps, programs, close };
+}
+
+function createMap(p: BpfProcess, m: MapDef, options: LoadOptions, opened: number[], check: (r: number, what: string, log?: string) => number): number {
+  const s = m.spec;
+  if (m.pinning === LIBBPF_PIN_BY_NAME) {
+    const path = `${options.pinRoot ?? '/sys/fs/bpf'}/${m.name}`;
+    const fd = p.bpf('BPF_OBJ_GET', { pathname: path });
+    if (fd >= 0) {
+      opened.push(fd);
+      const have = p.mapOf(fd).map.spec;
+      const diff = (['type', 'keySize', 'valueSize', 'maxEntries', 'flags'] as const).find((k) => (have[k] ?? 0) !== (s[k] ?? 0));
+      if (diff) throw new CollectionLoadError(`map ${m.name}`, Errno.EINVAL, `pinned map at ${path} differs in ${diff}: ${have[diff]} != ${s[diff]}`);
+      return fd;
+    }
+  }
+  let inner = 0;
+  if (m.inner) {
+    const i = m.inner.spec;
+    inner = check(p.bpf('BPF_MAP_CREATE', { map_type: i.type, key_size: i.keySize, value_size: i.valueSize, max_entries: i.maxEntries, map_flags: i.flags ?? 0 }), `map ${m.name} (inner template)`);
+  }
+  const fd = p.bpf('BPF_MAP_CREATE', {
+    map_type: s.type, key_size: s.keySize, value_size: s.valueSize, max_entries: s.maxEntries,
+    map_flags: s.flags ?? 0, map_name: s.name ?? '', map_extra: s.mapExtra ?? 0, inner_map_fd: inner || undefined,
+  });
+  if (inner) p.close(inner);
+  check(fd, `map ${m.name}`);
+  opened.push(fd);
+  if (m.initial) {
+    check(p.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: fd, key: le32(0), value: m.initial }), `map ${m.name} (initial data)`);
+    if (m.internal?.readOnly) check(p.bpf('BPF_MAP_FREEZE', { map_fd: fd }), `map ${m.name} (freeze)`);
+  }
+  if (m.pinning === LIBBPF_PIN_BY_NAME) check(p.bpf('BPF_OBJ_PIN', { pathname: `${options.pinRoot ?? '/sys/fs/bpf'}/${m.name}`, bpf_fd: fd }), `map ${m.name} (pin)`);
+  return fd;
+}
+
+export { ProgType };
