@@ -1,5 +1,5 @@
-import { ProgType } from '../hooks/progType.js';
 import { BpfErrno, Errno } from '../maps/errno.js';
+import { BpfError } from '../vm/errors.js';
 import type { BpfProcess } from '../maps/kernel.js';
 import { LIBBPF_PIN_BY_NAME, type MapDef } from './mapDefs.js';
 import type { CollectionSpec } from './collection.js';
@@ -19,8 +19,8 @@ export interface LoadedCollection {
 
 const le32 = (n: number) => Uint8Array.from([n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24]);
 
-/** LoadError: loading a collection failed; `cause` is the BpfErrno, the message names what. */
-export class CollectionLoadError extends Error {
+/** CollectionLoadError: loading a collection failed; the message names the map or program and the errno. */
+export class CollectionLoadError extends BpfError {
   readonly errno: number;
   constructor(what: string, errno: number, log?: string) {
     super(`load ${what}: ${new BpfErrno(errno).message}${log ? `\n${log}` : ''}`);
@@ -110,4 +110,3 @@ function createMap(p: BpfProcess, m: MapDef, options: LoadOptions, opened: numbe
   return fd;
 }
 
-export { ProgType };
