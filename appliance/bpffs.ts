@@ -171,7 +171,7 @@ export class FilePinStore implements PinStore {
   }
 
   #write(path: string, obj: AnyObject): void {
-    const snap = obj instanceof MapObject ? snapshotMap(obj) : snapshotProg(obj);
+    const snap = obj instanceof MapObject ? snapshotMap(obj) : snapshotProg(obj, (m) => this.pathsOf(m)[0]);
     if (this.#owner) snap.owner = this.#owner;
     writeFileAtomic(this.#file(path), JSON.stringify(snap));
   }

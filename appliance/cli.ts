@@ -4,6 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { runConformanceDir } from './conformance.js';
 import { engineByName } from './engines.js';
 import { UsageError, runMapCommand } from './mapCmd.js';
+import { parseSet, runProgCommand } from './progCmd.js';
 import { serve } from './serve.js';
 import { Session } from './session.js';
 
@@ -18,6 +19,7 @@ async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
   let pretty = false;
   let pinned = false;
   let bpffs: string | undefined;
+  const set: Record<string, bigint> = {};
   const rest: string[] = [];
   for (let i = 0; i < raw.length; i++) {
     const a = raw[i];
@@ -26,13 +28,20 @@ async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
     else if (a === '-f') pinned = true;
     else if (a === '--bpffs') bpffs = raw[++i];
     else if (a.startsWith('--bpffs=')) bpffs = a.slice(8);
+    else if (a === '--set') {
+      const [k, v] = parseSet(raw[++i] ?? '');
+      set[k] = v;
+    } else if (a.startsWith('--set=')) {
+      const [k, v] = parseSet(a.slice(6));
+      set[k] = v;
+    }
     else rest.push(a);
   }
-  if (rest[0] !== 'map') return undefined;
+  if (rest[0] !== 'map' && rest[0] !== 'prog') return undefined;
   const session = new Session({ bpffs }).begin();
   const out = { json, pretty, pinned, out: (t: string) => process.stdout.write(t + '\n'), err: (t: string) => process.stderr.write(t + '\n') };
   try {
-    return await runMapCommand(session, rest.slice(1), out);
+    return rest[0] === 'map' ? await runMapCommand(session, rest.slice(1), out) : await runProgCommand(session, rest.slice(1), out, set);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     if (json) out.out(JSON.stringify({ error: e.message }));
@@ -42,6 +51,12 @@ async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
     session.finish();
   }
 }
+
+// a reader that closed the pipe (`| head`) is not an error
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
 const raw = hideBin(process.argv);
 const code = await bpftoolStyle(raw);
@@ -86,6 +101,7 @@ if (code !== undefined) {
       },
     )
     .command('map', 'bpftool\'s map commands: show, dump, lookup, update, delete, getnext, pin, freeze, create, push, pop, peek')
+    .command('prog', 'bpftool\'s prog commands: load OBJ PATH [type T] [pinmaps DIR] [--set VAR=VALUE], loadall, show, dump xlated [linum], pin')
     .demandCommand(1)
     .strict()
     .help()

@@ -40,7 +40,11 @@ export interface PinnedProg {
   readonly name: string;
   readonly license: string;
   readonly insns: string;
-  readonly maps: PinnedMap[];
+  /** Its maps in first-use order: embedded, or the pin path of a map pinned on its own. */
+  readonly maps: (PinnedMap | { readonly pinnedAt: string })[];
+  /** Source lines and function names by slot, when the program was loaded with BTF info. */
+  readonly lines?: [number, { line: string; file?: string; lineNum?: number; col?: number }][];
+  readonly funcs?: [number, string][];
   owner?: Owner;
 }
 
@@ -64,10 +68,14 @@ export function snapshotMap(m: MapObject): PinnedMap {
  * process's fds; its maps are listed in first-use order, which is how restoreProg maps them
  * back to new fds.
  */
-export function snapshotProg(p: ProgObject): PinnedProg {
+export function snapshotProg(p: ProgObject, pinnedAt: (m: MapObject) => string | undefined = () => undefined): PinnedProg {
   return {
     bpfbox: 1, kind: 'prog', id: p.id, type: p.type, name: p.name, license: p.license,
-    insns: hex(p.bytecode), maps: p.maps.map(snapshotMap),
+    insns: hex(p.bytecode), maps: p.maps.map((m) => {
+      const at = pinnedAt(m);
+      return at ? { pinnedAt: at } : snapshotMap(m);
+    }),
+    lines: [...p.lineInfo], funcs: [...p.funcInfo],
   };
 }
 
@@ -94,7 +102,12 @@ export function restoreMap(k: Kernel, f: PinnedMap): number {
 
 /** restoreProg re-creates a pinned program and its maps in `k` and returns its fd. */
 export function restoreProg(k: Kernel, f: PinnedProg): number {
-  const fds = f.maps.map((m) => restoreMap(k, m));
+  const fds = f.maps.map((m) => {
+    if (!('pinnedAt' in m)) return restoreMap(k, m);
+    const fd = k.bpf('BPF_OBJ_GET', { pathname: m.pinnedAt });
+    if (fd < 0) throw new BpfErrno(-fd, `restoring a program: its map pinned at ${m.pinnedAt}`);
+    return fd;
+  });
   const insns = unhex(f.insns);
   const dv = new DataView(insns.buffer);
   let next = 0;
@@ -109,7 +122,10 @@ export function restoreProg(k: Kernel, f: PinnedProg): number {
     }
   }
   k.wantId(f.id);
-  const fd = k.bpf('BPF_PROG_LOAD', { prog_type: f.type, insns, license: f.license, prog_name: f.name });
+  const fd = k.bpf('BPF_PROG_LOAD', {
+    prog_type: f.type, insns, license: f.license, prog_name: f.name,
+    line_info: (f.lines ?? []).map(([insn, l]) => ({ insn, ...l })), func_info: (f.funcs ?? []).map(([insn, name]) => ({ insn, name })),
+  });
   for (const m of fds) k.close(m);
   if (fd < 0) throw new BpfErrno(-fd, 'restoring a pinned program');
   return fd;

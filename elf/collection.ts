@@ -20,6 +20,8 @@ export interface CollectionSpec {
   readonly version: number;
   readonly btf?: Btf;
   readonly btfExt?: BtfExt;
+  /** C signatures of the functions, by `section:offset` (bpftool prints them in listings). */
+  readonly funcs?: ReadonlyMap<string, string>;
 }
 
 /** ReadOptions: the object's name (libbpf: the file name up to its first dot), knobs, a type override. */
@@ -69,7 +71,7 @@ export function readCollection(bytes: Uint8Array, options: ReadOptions = {}): Co
   const license = lic ? new TextDecoder().decode(lic.data.subarray(0, lic.data.indexOf(0) >= 0 ? lic.data.indexOf(0) : lic.data.length)) : '';
   const ver = elf.section('version');
   const version = ver && ver.size >= 4 ? new DataView(ver.data.buffer, ver.data.byteOffset, 4).getUint32(0, true) : 0;
-  return { name, maps, programs, license, version, btf, btfExt };
+  return { name, maps, programs, license, version, btf, btfExt, funcs: funcSignatures(elf, btf) };
 }
 
 /** setGlobal writes a global's new value into its data map, checking that the name and value fit. */
@@ -114,4 +116,32 @@ function checkCore(btf: Btf, ext: BtfExt): void {
       }
     }
   }
+}
+
+/** funcSignatures renders each function's C prototype from BTF, as bpftool does ("int f(struct xdp_md * ctx)"). */
+function funcSignatures(elf: ElfFile, btf: Btf | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!btf) return out;
+  const typeName = (id: number): string => {
+    const t = btf.get(id);
+    switch (t.kind) {
+      case Kind.PTR: return `${typeName(t.type)} *`;
+      case Kind.STRUCT: return `struct ${t.name}`;
+      case Kind.UNION: return `union ${t.name}`;
+      case Kind.ENUM: return `enum ${t.name}`;
+      case Kind.CONST: return `const ${typeName(t.type)}`;
+      case Kind.VOLATILE: return `volatile ${typeName(t.type)}`;
+      case 0: return 'void';
+      default: return t.name || 'void';
+    }
+  };
+  for (const sym of elf.symbols) {
+    if (sym.type !== STT.FUNC || sym.size === 0) continue;
+    const fn = btf.byName(Kind.FUNC, sym.name);
+    if (!fn) continue;
+    const proto = btf.get(fn.type);
+    const params = proto.members.map((m) => `${typeName(m.type)} ${m.name}`).join(', ');
+    out.set(`${elf.sections[sym.shndx].name}:${sym.value}`, `${typeName(proto.type)} ${sym.name}(${params})`);
+  }
+  return out;
 }

@@ -58,7 +58,10 @@ export function loadCollection(p: BpfProcess, spec: CollectionSpec, options: Loa
       }
       if (prog.type === undefined) throw new CollectionLoadError(`program ${prog.name}`, Errno.EINVAL, `section ${prog.section} names no program type; give one`);
       const log = new Uint8Array(1 << 16);
-      const fd = p.bpf('BPF_PROG_LOAD', { prog_type: prog.type, insns, license: spec.license, prog_name: prog.name.slice(0, 15), log_level: 1, log_buf: log, log_size: log.length });
+      const fd = p.bpf('BPF_PROG_LOAD', {
+        prog_type: prog.type, insns, license: spec.license, prog_name: prog.name.slice(0, 15),
+        log_level: 1, log_buf: log, log_size: log.length, ...lineAndFuncInfo(spec, prog),
+      });
       check(fd, `program ${prog.name}`, new TextDecoder().decode(log.subarray(0, Math.max(0, log.indexOf(0)))));
       opened.push(fd);
       programs.set(prog.name, fd);
@@ -110,3 +113,18 @@ function createMap(p: BpfProcess, m: MapDef, options: LoadOptions, opened: numbe
   return fd;
 }
 
+
+/** lineAndFuncInfo maps the object's BTF line and function info onto a linked program's slots. */
+function lineAndFuncInfo(spec: CollectionSpec, prog: CollectionSpec['programs'][number]) {
+  const lines = spec.btfExt?.lines;
+  const line_info: { insn: number; line: string; file: string; lineNum: number; col: number }[] = [];
+  const func_info: { insn: number; name: string }[] = [];
+  const funcs = spec.funcs ?? new Map<string, string>();
+  prog.origins.forEach((o, slot) => {
+    const l = lines?.get(o.section)?.find((x) => x.insnOff === o.offset);
+    if (l) line_info.push({ insn: slot, line: l.line, file: l.file, lineNum: l.lineNum, col: l.col });
+    const f = funcs.get(`${o.section}:${o.offset}`);
+    if (f) func_info.push({ insn: slot, name: f });
+  });
+  return { line_info, func_info };
+}

@@ -90,6 +90,10 @@ export interface ProgLoadAttr {
   prog_flags?: number;
   prog_name?: string;
   expected_attach_type?: number;
+  /** BTF line info (the kernel's `line_info`): the source line of instructions, by slot. */
+  line_info?: readonly { readonly insn: number; readonly line: string; readonly file?: string; readonly lineNum?: number; readonly col?: number }[];
+  /** BTF func info (the kernel's `func_info`): where each function starts, and its C signature. */
+  func_info?: readonly { readonly insn: number; readonly name: string }[];
 }
 
 /** BPF_OBJ_PIN / BPF_OBJ_GET (`file_flags`: BPF_F_RDONLY / BPF_F_WRONLY for the new fd). */
@@ -148,7 +152,7 @@ export const ATTR_FIELDS: { readonly [C in CmdName]: readonly (keyof AttrOf[C])[
   BPF_MAP_UPDATE_ELEM: ['map_fd', 'key', 'value', 'flags'],
   BPF_MAP_DELETE_ELEM: ['map_fd', 'key', 'flags'],
   BPF_MAP_GET_NEXT_KEY: ['map_fd', 'key', 'next_key'],
-  BPF_PROG_LOAD: ['prog_type', 'insns', 'license', 'log_level', 'log_buf', 'log_size', 'log_true_size', 'kern_version', 'prog_flags', 'prog_name', 'expected_attach_type'],
+  BPF_PROG_LOAD: ['prog_type', 'insns', 'license', 'log_level', 'log_buf', 'log_size', 'log_true_size', 'kern_version', 'prog_flags', 'prog_name', 'expected_attach_type', 'line_info', 'func_info'],
   BPF_OBJ_PIN: ['pathname', 'bpf_fd', 'file_flags'],
   BPF_OBJ_GET: ['pathname', 'bpf_fd', 'file_flags'],
   BPF_PROG_GET_NEXT_ID: ['start_id', 'next_id'],

@@ -78,6 +78,8 @@ export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'> } = {
     const obj = new ProgObject(k.allocId(), {
       type: a.prog_type, name: a.prog_name ?? '', bytecode: Uint8Array.from(a.insns), program, tag: progTag(a.insns),
       license: a.license, maps, mapFds,
+      lineInfo: new Map((a.line_info ?? []).map((l) => [l.insn, l])),
+      funcInfo: new Map((a.func_info ?? []).map((f) => [f.insn, f.name])),
     });
     for (const m of maps) k.hold(m);
     k.register(obj);

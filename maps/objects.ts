@@ -47,10 +47,16 @@ export class ProgObject extends KernelObject {
   readonly maps: readonly MapObject[];
   /** The fds the bytecode names its maps by (the loader's, at load time), parallel to `maps`. */
   readonly mapFds: readonly number[];
+  /** Source lines by slot and function names by first slot, when the loader gave BTF info. */
+  readonly lineInfo: ReadonlyMap<number, { line: string; file?: string; lineNum?: number; col?: number }>;
+  readonly funcInfo: ReadonlyMap<number, string>;
   runCnt = 0;
   runTimeNs = 0;
 
-  constructor(id: number, fields: { type: number; name: string; bytecode: Uint8Array; program: CheckedProgram; tag: string; license: string; maps: MapObject[]; mapFds: number[] }) {
+  constructor(id: number, fields: {
+    type: number; name: string; bytecode: Uint8Array; program: CheckedProgram; tag: string; license: string; maps: MapObject[]; mapFds: number[];
+    lineInfo?: ReadonlyMap<number, { line: string; file?: string; lineNum?: number; col?: number }>; funcInfo?: ReadonlyMap<number, string>;
+  }) {
     super(id);
     this.type = fields.type;
     this.name = fields.name;
@@ -60,6 +66,8 @@ export class ProgObject extends KernelObject {
     this.license = fields.license;
     this.maps = fields.maps;
     this.mapFds = fields.mapFds;
+    this.lineInfo = fields.lineInfo ?? new Map();
+    this.funcInfo = fields.funcInfo ?? new Map();
   }
 
   /** gplCompatible: the kernel's license_is_gpl_compatible(). */

@@ -1,0 +1,170 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { readCollection } from '../elf/collection.js';
+import { BpfError } from '../vm/errors.js';
+import { progTypeForSection } from '../elf/sectionTypes.js';
+import { loadCollection } from '../elf/load.js';
+import { BpfErrno, Errno, strerror } from '../maps/errno.js';
+import type { ProgObject } from '../maps/objects.js';
+import { UsageError, type Output } from './mapCmd.js';
+import { progShowJson, progShowOf, progShowPlain, xlatedLines, xlatedPlain } from './progOutput.js';
+import type { Session } from './session.js';
+
+/** ProgRef: `id N`, `pinned FILE`, `name NAME` or `tag TAG`. */
+type ProgRef = { id: number } | { pinned: string } | { name: string } | { tag: string };
+
+const usage = (m: string): never => {
+  throw new UsageError(m);
+};
+
+function parseProgRef(t: string[]): ProgRef {
+  const kind = t.shift() ?? usage("expected 'id', 'pinned', 'name' or 'tag'");
+  const v = t.shift() ?? usage(`expected a value after ${kind}`);
+  if (kind === 'id') return /^\d+$/.test(v) ? { id: Number(v) } : usage(`can't parse ${v} as ID`);
+  if (kind === 'pinned') return { pinned: v };
+  if (kind === 'name') return { name: v };
+  if (kind === 'tag') return /^[0-9a-f]{16}$/.test(v) ? { tag: v } : usage(`can't parse tag ${v}`);
+  return usage(`expected 'id', 'pinned', 'name' or 'tag', got: '${kind}'?`);
+}
+
+/** allProgs: every pinned program (restored here) and this process's programs. */
+function allProgs(s: Session): ProgObject[] {
+  for (const path of s.store.walk()) {
+    try {
+      if (s.store.read(path).kind === 'prog') s.store.get(path);
+    } catch (e) {
+      if (!(e instanceof BpfErrno)) throw e;
+    }
+  }
+  return [...s.kernel.progs.values()].sort((a, b) => a.id - b.id);
+}
+
+function resolve(s: Session, ref: ProgRef): ProgObject[] {
+  if ('pinned' in ref) {
+    const fd = s.kernel.bpf('BPF_OBJ_GET', { pathname: ref.pinned });
+    if (fd < 0) throw new BpfErrno(-fd, `open ${ref.pinned}`);
+    return [s.kernel.process.progOf(fd)];
+  }
+  const found = allProgs(s).filter((p) => ('id' in ref ? p.id === ref.id : 'name' in ref ? p.name === ref.name : p.tag === ref.tag));
+  if (found.length === 0) throw new BpfErrno(Errno.ENOENT, 'no such program');
+  return found;
+}
+
+/** parseSet reads `VAR=VALUE` (decimal, or 0x hex, possibly negative). */
+export function parseSet(spec: string): [string, bigint] {
+  const m = /^([A-Za-z_]\w*)=(-?(?:0x[0-9a-f]+|\d+))$/i.exec(spec);
+  if (!m) throw new UsageError(`--set ${spec}: expected VAR=VALUE`);
+  const neg = m[2].startsWith('-');
+  const v = BigInt(neg ? m[2].slice(1) : m[2]);
+  return [m[1], neg ? -v : v];
+}
+
+/** runProgCommand runs `bpfbox prog …` and returns the exit code. */
+export async function runProgCommand(s: Session, argv: readonly string[], o: Output, set: Record<string, bigint> = {}): Promise<number> {
+  const t = [...argv];
+  const verb = t.shift() ?? usage('expected a prog command');
+  const fail = (what: string, e: unknown): number => {
+    if (!(e instanceof BpfErrno)) throw e;
+    const msg = `${what}: ${strerror(e.errno)}`;
+    if (o.json) o.out(JSON.stringify({ error: msg }));
+    else o.err(`Error: ${msg}`);
+    return 255;
+  };
+  try {
+    switch (verb) {
+      case 'show':
+      case 'list': {
+        const named = t.length > 0;
+        const progs = named ? resolve(s, parseProgRef(t)) : allProgs(s);
+        const shows = progs.map((p) => progShowOf(p, o.pinned ? s.store.pathsOf(p) : []));
+        if (o.json) o.out(JSON.stringify(!named || shows.length > 1 ? shows.map(progShowJson) : progShowJson(shows[0]), null, o.pretty ? 4 : undefined));
+        else for (const p of shows) o.out(progShowPlain(p));
+        return 0;
+      }
+      case 'dump': {
+        const what = t.shift();
+        if (what !== 'xlated') usage(`only 'dump xlated' is supported${what === 'jited' ? ': bpfbox does not JIT to machine code' : ''}`);
+        const progs = resolve(s, parseProgRef(t));
+        const linum = t.includes('linum');
+        for (const p of progs) {
+          if (o.json) o.out(JSON.stringify(xlatedLines(p, linum).map((l) => ({ ...(l.source ? { src: l.source.slice(2) } : {}), disasm: l.text }))));
+          else o.out(xlatedPlain(p, linum));
+        }
+        return 0;
+      }
+      case 'pin': {
+        const [p] = resolve(s, parseProgRef(t));
+        const path = t.shift() ?? usage('expected a path');
+        const fd = s.kernel.bpf('BPF_PROG_GET_FD_BY_ID', { prog_id: p.id });
+        const r = s.kernel.bpf('BPF_OBJ_PIN', { pathname: path, bpf_fd: fd });
+        if (r < 0) return fail(`can't pin the object (${path})`, new BpfErrno(-r));
+        if (o.json) o.out('null');
+        return 0;
+      }
+      case 'load':
+      case 'loadall':
+        return load(s, verb, t, o, set);
+      default:
+        return usage(`unknown prog command '${verb}'`);
+    }
+  } catch (e) {
+    if (e instanceof BpfErrno) return fail(e.errno === Errno.ENOENT ? "can't open program" : 'failed', e);
+    throw e;
+  }
+}
+
+function load(s: Session, verb: 'load' | 'loadall', t: string[], o: Output, set: Record<string, bigint>): number {
+  const file = t.shift() ?? usage('expected an object file');
+  const path = t.shift() ?? usage('expected a pin path');
+  let type: number | undefined;
+  let pinmaps: string | undefined;
+  while (t.length) {
+    const w = t.shift()!;
+    if (w === 'type') {
+      const name = t.shift() ?? usage('expected a program type');
+      type = progTypeForSection(name) ?? usage(`unrecognized program type: ${name}`);
+    } else if (w === 'pinmaps') pinmaps = t.shift() ?? usage('expected a directory');
+    else usage(`unknown keyword ${w}`);
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    return usage(`failed to open object file ${file}: ${(e as Error).message}`);
+  }
+  try {
+    const spec = readCollection(bytes, { name: basename(file), set, type });
+    const loaded = loadCollection(s.kernel.process, spec);
+    if (pinmaps) {
+      try {
+        s.store.mkdir(pinmaps);
+      } catch (e) {
+        if (!(e instanceof BpfErrno) || e.errno !== Errno.EEXIST) throw e;
+      }
+      for (const [name, fd] of loaded.maps) s.kernel.bpf('BPF_OBJ_PIN', { pathname: `${pinmaps}/${name}`, bpf_fd: fd });
+    }
+    const progs = [...loaded.programs];
+    if (verb === 'load') {
+      const r = s.kernel.bpf('BPF_OBJ_PIN', { pathname: path, bpf_fd: progs[0][1] });
+      if (r < 0) throw new BpfErrno(-r, `pin ${path}`);
+    } else {
+      try {
+        s.store.mkdir(path);
+      } catch (e) {
+        if (!(e instanceof BpfErrno) || e.errno !== Errno.EEXIST) throw e;
+      }
+      for (const [name, fd] of progs) {
+        const r = s.kernel.bpf('BPF_OBJ_PIN', { pathname: `${path}/${name}`, bpf_fd: fd });
+        if (r < 0) throw new BpfErrno(-r, `pin ${path}/${name}`);
+      }
+    }
+    if (o.json) o.out('null');
+    return 0;
+  } catch (e) {
+    if (!(e instanceof BpfError) && !(e instanceof BpfErrno)) throw e;
+    const msg = e.message;
+    if (o.json) o.out(JSON.stringify({ error: msg }));
+    else o.err(`Error: ${msg}`);
+    return 255;
+  }
+}
