@@ -118,12 +118,17 @@ export class ElfFile {
       const sdv = new DataView(symtab.data.buffer, symtab.data.byteOffset, symtab.data.byteLength);
       for (let i = 0; i + 24 <= symtab.size; i += 24) {
         const info = sdv.getUint8(i + 4);
+        const shndx = sdv.getUint16(i + 6, true);
+        // SHN_UNDEF (0) and the reserved indexes (SHN_ABS, SHN_COMMON, …) name no section
+        if (shndx >= shnum && shndx < 0xff00) {
+          throw new ElfError(`symbol ${i / 24} is in section ${shndx}, past ${shnum} sections`, { section: symtab.name, offset: symtab.offset + i + 6 });
+        }
         syms.push({
           index: i / 24,
           name: cstring(strtab, sdv.getUint32(i, true), symtab.name),
           type: info & 0xf,
           bind: info >> 4,
-          shndx: sdv.getUint16(i + 6, true),
+          shndx: shndx < 0xff00 ? shndx : 0,
           value: Number(sdv.getBigUint64(i + 8, true)),
           size: Number(sdv.getBigUint64(i + 16, true)),
         });

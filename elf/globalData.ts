@@ -1,6 +1,10 @@
 import { MapFlag, MapType } from '../maps/mapType.js';
 import { SHT, type Section } from './elfFile.js';
 import type { MapDef } from './mapDefs.js';
+import { ElfError } from './elfError.js';
+
+/** MAX_DATA_SECTION: the largest global data section bpfbox turns into a map (256 MiB). */
+const MAX_DATA_SECTION = 256 * 1024 * 1024;
 
 /** isDataSection tells whether a section holds global data (`.data`, `.rodata`, `.bss`, `.data.*`, `.rodata.*`). */
 export function isDataSection(name: string): boolean {
@@ -25,6 +29,7 @@ export function internalMapName(objName: string, section: string): string {
  * BPF_F_MMAPABLE, and for `.rodata` BPF_F_RDONLY_PROG and frozen after load.
  */
 export function globalDataMap(objName: string, sec: Section): MapDef {
+  if (sec.size > MAX_DATA_SECTION) throw new ElfError(`a data section of ${sec.size} bytes is larger than bpfbox maps (${MAX_DATA_SECTION})`, { section: sec.name });
   const readOnly = sec.name.startsWith('.rodata');
   const flags = MapFlag.BPF_F_MMAPABLE | (readOnly ? MapFlag.BPF_F_RDONLY_PROG : 0);
   const name = internalMapName(objName, sec.name);

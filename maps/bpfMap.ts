@@ -225,8 +225,16 @@ export abstract class BpfMap {
  */
 export function createDescriptor(space: AddressSpace, spec: MapSpec, ncpus: number, layout: MapLayout): { desc: number; storage: Region } {
   const name = spec.name || 'anon';
-  const d = space.map(DESC_SIZE, Perm.READ, `map/${name}/desc`);
-  const storage = space.map(Math.max(layout.storageBytes, 8), layout.storagePerm ?? Perm.RW, `map/${name}`);
+  let d: Region;
+  let storage: Region;
+  try {
+    d = space.map(DESC_SIZE, Perm.READ, `map/${name}/desc`);
+    storage = space.map(Math.max(layout.storageBytes, 8), layout.storagePerm ?? Perm.RW, `map/${name}`);
+  } catch (e) {
+    // the shared memory is full or cannot grow: what the kernel says when it cannot allocate
+    if (e instanceof RangeError) fail(Errno.ENOMEM, `map ${name}: ${e.message}`);
+    throw e;
+  }
   const fields: [number, number][] = [
     [Desc.TYPE, spec.type], [Desc.KEY_SIZE, spec.keySize], [Desc.VALUE_SIZE, spec.valueSize],
     [Desc.MAX_ENTRIES, spec.maxEntries], [Desc.FLAGS, spec.flags ?? 0], [Desc.STORAGE, storage.start],
