@@ -7,7 +7,7 @@ import { loadCollection } from '../elf/load.js';
 import { BpfErrno, Errno, strerror } from '../maps/errno.js';
 import type { ProgObject } from '../maps/objects.js';
 import { UsageError, type Output } from './mapCmd.js';
-import { progShowJson, progShowOf, progShowPlain, xlatedLines, xlatedPlain } from './progOutput.js';
+import { displayName, progShowJson, progShowOf, progShowPlain, xlatedLines, xlatedPlain } from './progOutput.js';
 import type { Session } from './session.js';
 
 /** ProgRef: `id N`, `pinned FILE`, `name NAME` or `tag TAG`. */
@@ -45,7 +45,7 @@ function resolve(s: Session, ref: ProgRef): ProgObject[] {
     if (fd < 0) throw new BpfErrno(-fd, `open ${ref.pinned}`);
     return [s.kernel.process.progOf(fd)];
   }
-  const found = allProgs(s).filter((p) => ('id' in ref ? p.id === ref.id : 'name' in ref ? p.name === ref.name : p.tag === ref.tag));
+  const found = allProgs(s).filter((p) => ('id' in ref ? p.id === ref.id : 'name' in ref ? displayName(p) === ref.name || p.name === ref.name : p.tag === ref.tag));
   if (found.length === 0) throw new BpfErrno(Errno.ENOENT, 'no such program');
   return found;
 }

@@ -18,9 +18,19 @@ export interface ProgShow {
   pinned: string[];
 }
 
+/**
+ * displayName is the name bpftool shows: the function's full name from BTF when the program
+ * came with it (the kernel keeps only 15 characters), else the kernel's name.
+ */
+export function displayName(p: ProgObject): string {
+  const sig = p.funcInfo.get(0);
+  const m = sig ? /(\w+)\(/.exec(sig) : null;
+  return m && m[1].startsWith(p.name) ? m[1] : p.name;
+}
+
 /** progShowOf describes a loaded program. */
 export function progShowOf(p: ProgObject, pinned: string[]): ProgShow {
-  return { id: p.id, type: p.type, name: p.name, tag: p.tag, gpl: p.gplCompatible, loadedAt: p.loadedAt, bytesXlated: p.bytecode.length, mapIds: p.maps.map((m) => m.id), pinned };
+  return { id: p.id, type: p.type, name: displayName(p), tag: p.tag, gpl: p.gplCompatible, loadedAt: p.loadedAt, bytesXlated: p.bytecode.length, mapIds: p.maps.map((m) => m.id), pinned };
 }
 
 const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+0000');
