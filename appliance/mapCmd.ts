@@ -1,6 +1,7 @@
 import { BpfErrno, Errno, strerror } from '../maps/errno.js';
 import { MapType, UpdateFlag, mapTypeByName } from '../maps/mapType.js';
-import { entryJson, entryPlain, fprintHex, jsonBytes, showJson, showPlain } from './mapOutput.js';
+import { btfDumpPlain, entryJson, entryPlain, fprintHex, jsonBytes, showJson, showPlain } from './mapOutput.js';
+import { toJson } from '../maps/typeDesc.js';
 import type { MapTarget } from './mapTarget.js';
 import type { MapRef, Session } from './session.js';
 
@@ -100,7 +101,7 @@ function failed(o: Output, what: string, e: unknown): number {
 }
 
 function emit(o: Output, value: unknown): void {
-  o.out(o.pretty ? JSON.stringify(value, null, 4) : JSON.stringify(value));
+  o.out(toJson(value, o.pretty ? 4 : 0));
 }
 
 async function one(s: Session, ref: MapRef): Promise<MapTarget> {
@@ -139,7 +140,10 @@ export async function runMapCommand(s: Session, argv: readonly string[], o: Outp
             return errnoExit(e);
           }
           if (o.json) json.push(...entries.map(([k, v]) => entryJson(info, k, v)));
-          else {
+          else if (info.btf?.key && info.btf.value) {
+            if (targets.length > 1) o.out(showPlain(info).split('\n')[0]);
+            o.out(btfDumpPlain(info, entries));
+          } else {
             if (targets.length > 1) o.out(showPlain(info).split('\n')[0]);
             for (const [k, v] of entries) o.out(entryPlain(info, k, v));
             o.out(`Found ${entries.length} element${entries.length === 1 ? '' : 's'}${targets.length > 1 ? '\n' : ''}`);

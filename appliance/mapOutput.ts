@@ -1,4 +1,5 @@
 import { mapTypeName } from '../maps/mapType.js';
+import { type Formatted, type MapBtf, formatValue, toJson } from '../maps/typeDesc.js';
 
 /** MapShow is what `map show` prints for one map (bpftool's fields and spellings). */
 export interface MapShow {
@@ -14,6 +15,8 @@ export interface MapShow {
   pinned: string[];
   percpu: boolean;
   ncpus: number;
+  /** Key and value types from BTF, when the map has them. */
+  btf?: MapBtf;
 }
 
 /** fprintHex prints bytes as bpftool does: groups of 8, 16 to a line. */
@@ -70,10 +73,31 @@ export function entryPlain(m: MapShow, key: Uint8Array, value: Uint8Array): stri
   return s;
 }
 
-/** entryJson is one element of `map dump -j` (per-CPU maps list each CPU's value). */
+/** formatted is bpftool's typed form of an element, when BTF describes the map. */
+export function formatted(m: MapShow, key: Uint8Array, value: Uint8Array): Record<string, Formatted> | undefined {
+  const b = m.btf;
+  if (!b?.key || !b.value) return undefined;
+  const k = formatValue(b.key, key);
+  if (!m.percpu) return { key: k, value: formatValue(b.value, value) };
+  const step = (m.bytes_value + 7) & ~7;
+  return { key: k, values: Array.from({ length: m.ncpus }, (_, cpu) => ({ cpu: BigInt(cpu), value: formatValue(b.value!, value.subarray(cpu * step)) })) as unknown as Formatted };
+}
+
+/** entryJson is one element of `map dump -j` (per-CPU maps list each CPU's value; BTF adds "formatted"). */
 export function entryJson(m: MapShow, key: Uint8Array, value: Uint8Array): Record<string, unknown> {
-  if (!m.percpu) return { key: jsonBytes(key), value: jsonBytes(value) };
+  const f = formatted(m, key, value);
+  if (!m.percpu) return { key: jsonBytes(key), value: jsonBytes(value), ...(f ? { formatted: f } : {}) };
   const step = (m.bytes_value + 7) & ~7;
   const values = Array.from({ length: m.ncpus }, (_, cpu) => ({ cpu, value: jsonBytes(value.subarray(cpu * step, cpu * step + m.bytes_value)) }));
-  return { key: jsonBytes(key), values };
+  return { key: jsonBytes(key), values, ...(f ? { formatted: f } : {}) };
+}
+
+/**
+ * btfDumpPlain is what plain `map dump` prints for a map with BTF: the typed elements as
+ * indented JSON where an object in an array opens on the line of the `[` or of the `},`
+ * before it, as bpftool's JSON writer prints it.
+ */
+export function btfDumpPlain(m: MapShow, entries: readonly [Uint8Array, Uint8Array][]): string {
+  const doc = toJson(entries.map(([k, v]) => formatted(m, k, v)), 4);
+  return doc.replace(/\[\n +\{/g, '[{').replace(/\},\n +\{/g, '},{');
 }

@@ -88,7 +88,7 @@ export function restoreMap(k: Kernel, f: PinnedMap): number {
   k.wantId(f.id);
   const fd = k.bpf('BPF_MAP_CREATE', {
     map_type: s.type, key_size: s.keySize, value_size: s.valueSize, max_entries: s.maxEntries,
-    map_flags: s.flags ?? 0, map_name: s.name ?? '', map_extra: s.mapExtra ?? 0, inner_map_fd: innerFd || undefined,
+    map_flags: s.flags ?? 0, map_name: s.name ?? '', map_extra: s.mapExtra ?? 0, inner_map_fd: innerFd || undefined, btf_desc: s.btf,
   });
   if (innerFd > 0) k.close(innerFd);
   if (fd < 0) throw new BpfErrno(-fd, 'restoring a pinned map');

@@ -2,6 +2,7 @@ import { cpus } from 'node:os';
 import { interpreter } from '../vm/interpreter/interpreter.js';
 import { measure, workloads } from './interpreter.js';
 import { mapBenchmarks } from './maps.js';
+import { elfBenchmarks } from './elf.js';
 
 // npm run bench: every hot path, with a baseline measured in the same run.
 console.log(`bpfbox bench, ${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? 'unknown cpu'}, node ${process.version}`);
@@ -22,4 +23,11 @@ for (const r of mapBenchmarks()) {
   const rate = r.ops / r.mapSeconds / 1e6;
   const js = r.ops / r.baselineSeconds / 1e6;
   console.log(`${r.name.padEnd(26)} ${String(r.ops).padStart(9)} ${rate.toFixed(1).padStart(8)} ${js.toFixed(1).padStart(10)} ${(rate / js).toFixed(2).padStart(7)}  ${r.note ?? ''}`);
+}
+
+console.log('');
+console.log('ELF objects: median time to read (parse, link) and to read and load through the bpf() door (new Kernel each time)');
+console.log(`${'object'.padEnd(20)} ${'bytes'.padStart(7)} ${'read ms'.padStart(8)} ${'load ms'.padStart(8)}`);
+for (const r of elfBenchmarks()) {
+  console.log(`${r.file.padEnd(20)} ${String(r.bytes).padStart(7)} ${r.readMs.toFixed(3).padStart(8)} ${r.loadMs.toFixed(3).padStart(8)}`);
 }

@@ -1,3 +1,4 @@
+import type { TypeDesc } from '../maps/typeDesc.js';
 import { ElfError } from './elfError.js';
 
 /** BTF kinds (include/uapi/linux/btf.h). */
@@ -108,11 +109,13 @@ export class Btf {
           types.push({ ...base, members });
           break;
         }
-        case Kind.ENUM:
+        case Kind.ENUM: {
           need(8 * vlen);
-          p += 8 * vlen;
-          types.push({ ...base, members: [] });
+          const members: Member[] = [];
+          for (let i = 0; i < vlen; i++, p += 8) members.push({ name: str(dv.getUint32(p, true), p), type: 0, offset: dv.getInt32(p + 4, true), size: 0 });
+          types.push({ ...base, members });
           break;
+        }
         case Kind.ENUM64:
           need(12 * vlen);
           p += 12 * vlen;
@@ -207,4 +210,29 @@ export function sectionVars(btf: Btf, section: string, symbols: readonly { name:
     if (!sym) throw new ElfError(`BTF variable ${m.name} has no symbol`, { section });
     return { name: m.name, type: btf.get(m.type).type, offset: sym.value, size: m.size || sym.size };
   });
+}
+
+/**
+ * typeDesc turns a BTF type into a TypeDesc (plain data a map carries for formatted output).
+ * Pointers and functions become raw bytes; depth is bounded against cyclic types.
+ */
+export function typeDesc(btf: Btf, id: number, depth = 0): TypeDesc {
+  const t = btf.skipModifiers(id);
+  if (depth > 16) return { k: 'raw', size: btf.sizeOf(id) };
+  switch (t.kind) {
+    case Kind.INT:
+      return { k: 'int', size: t.size, signed: !!t.signed };
+    case Kind.ENUM:
+      return { k: 'enum', size: t.size, values: t.members.map((m) => [m.name, m.offset] as const) };
+    case Kind.ARRAY:
+      return { k: 'array', elem: typeDesc(btf, t.elem!, depth + 1), n: t.nelems! };
+    case Kind.STRUCT:
+    case Kind.UNION:
+      return {
+        k: 'struct', size: t.size,
+        members: t.members.map((m) => ({ name: m.name, bitOffset: m.offset, type: typeDesc(btf, m.type, depth + 1) })),
+      };
+    default:
+      return { k: 'raw', size: btf.sizeOf(id) };
+  }
 }

@@ -100,7 +100,7 @@ function createMap(p: BpfProcess, m: MapDef, options: LoadOptions, opened: numbe
   }
   const fd = p.bpf('BPF_MAP_CREATE', {
     map_type: s.type, key_size: s.keySize, value_size: s.valueSize, max_entries: s.maxEntries,
-    map_flags: s.flags ?? 0, map_name: s.name ?? '', map_extra: s.mapExtra ?? 0, inner_map_fd: inner || undefined,
+    map_flags: s.flags ?? 0, map_name: s.name ?? '', map_extra: s.mapExtra ?? 0, inner_map_fd: inner || undefined, btf_desc: s.btf,
   });
   if (inner) p.close(inner);
   check(fd, `map ${m.name}`);

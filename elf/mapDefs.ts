@@ -1,6 +1,7 @@
 import { MapType } from '../maps/mapType.js';
 import type { MapSpec } from '../maps/spec.js';
-import { type Btf, Kind, sectionVars } from './btf.js';
+import { type Btf, Kind, sectionVars, typeDesc } from './btf.js';
+import type { TypeDesc } from '../maps/typeDesc.js';
 import { ElfError } from './elfError.js';
 import type { ElfFile, Section } from './elfFile.js';
 
@@ -34,6 +35,8 @@ function parseBtfMapStruct(btf: Btf, structId: number, name: string, where: stri
   let type = 0, keySize = 0, valueSize = 0, maxEntries = 0, flags = 0, pinning = 0, mapExtra = 0;
   let valuesOff: number | undefined;
   let inner: MapDef | undefined;
+  let keyType: TypeDesc | undefined;
+  let valueType: TypeDesc | undefined;
   const uintOf = (t: number, member: string) => {
     const p = btf.skipModifiers(t);
     const arr = p.kind === Kind.PTR ? btf.skipModifiers(p.type) : undefined;
@@ -55,8 +58,14 @@ function parseBtfMapStruct(btf: Btf, structId: number, name: string, where: stri
       case 'pinning': pinning = uintOf(m.type, m.name); break;
       case 'map_extra': mapExtra = uintOf(m.type, m.name); break;
       case 'numa_node': break;
-      case 'key': keySize = pointee(m.type, m.name); break;
-      case 'value': valueSize = pointee(m.type, m.name); break;
+      case 'key':
+        keySize = pointee(m.type, m.name);
+        keyType = typeDesc(btf, btf.skipModifiers(m.type).type);
+        break;
+      case 'value':
+        valueSize = pointee(m.type, m.name);
+        valueType = typeDesc(btf, btf.skipModifiers(m.type).type);
+        break;
       case 'values': {
         valuesOff = m.offset / 8;
         const arr = btf.skipModifiers(m.type);
@@ -76,7 +85,8 @@ function parseBtfMapStruct(btf: Btf, structId: number, name: string, where: stri
     }
   }
   if (type === MapType.BPF_MAP_TYPE_RINGBUF) keySize = valueSize = 0;
-  return { spec: { type, keySize, valueSize, maxEntries, flags, name: name.slice(0, 15), mapExtra, innerMap: inner?.spec }, pinning, valuesOff, inner };
+  const btfDesc = keyType || valueType ? { key: keyType, value: valueType } : undefined;
+  return { spec: { type, keySize, valueSize, maxEntries, flags, name: name.slice(0, 15), mapExtra, innerMap: inner?.spec, btf: btfDesc }, pinning, valuesOff, inner };
 }
 
 /** btfMaps reads the BTF-defined maps of the `.maps` section, with their initial `values`. */

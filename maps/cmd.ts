@@ -1,4 +1,5 @@
 import type { MapInfo, ProgInfo } from './info.js';
+import type { MapBtf } from './typeDesc.js';
 
 /** Cmd: the `enum bpf_cmd` values of include/uapi/linux/bpf.h that bpfbox implements. */
 export const Cmd = {
@@ -35,6 +36,8 @@ export interface MapCreateAttr {
   inner_map_fd?: number;
   map_name?: string;
   map_extra?: number;
+  /** bpfbox's stand-in for btf_fd + btf_key_type_id + btf_value_type_id: the types themselves. */
+  btf_desc?: MapBtf;
 }
 
 /**
@@ -147,7 +150,7 @@ export interface AttrOf {
 
 /** The attribute fields each command reads; anything else set is EINVAL (the kernel's CHECK_ATTR). */
 export const ATTR_FIELDS: { readonly [C in CmdName]: readonly (keyof AttrOf[C])[] } = {
-  BPF_MAP_CREATE: ['map_type', 'key_size', 'value_size', 'max_entries', 'map_flags', 'inner_map_fd', 'map_name', 'map_extra'],
+  BPF_MAP_CREATE: ['map_type', 'key_size', 'value_size', 'max_entries', 'map_flags', 'inner_map_fd', 'map_name', 'map_extra', 'btf_desc'],
   BPF_MAP_LOOKUP_ELEM: ['map_fd', 'key', 'value', 'flags'],
   BPF_MAP_UPDATE_ELEM: ['map_fd', 'key', 'value', 'flags'],
   BPF_MAP_DELETE_ELEM: ['map_fd', 'key', 'flags'],

@@ -89,7 +89,7 @@ export const elemCommands: { [C in ElemCmd]: Handler<C> } = {
     const innerMap = a.inner_map_fd ? p.mapOf(a.inner_map_fd).map.spec : undefined;
     const spec: MapSpec = {
       type: a.map_type, keySize: a.key_size, valueSize: a.value_size, maxEntries: a.max_entries,
-      flags: a.map_flags ?? 0, name: a.map_name ?? '', mapExtra: a.map_extra ?? 0, innerMap,
+      flags: a.map_flags ?? 0, name: a.map_name ?? '', mapExtra: a.map_extra ?? 0, innerMap, btf: a.btf_desc,
     };
     const map = createMap(k.memory, spec, k.ncpus);
     const obj = new MapObject(k.allocId(), map, spec);

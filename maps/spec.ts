@@ -1,5 +1,6 @@
 import { Errno, fail } from './errno.js';
 import { MapFlag, MapType } from './mapType.js';
+import type { MapBtf } from './typeDesc.js';
 
 /**
  * MapSpec is a map as plain data (cilium/ebpf's MapSpec): what BPF_MAP_CREATE takes.
@@ -15,6 +16,8 @@ export interface MapSpec {
   readonly name?: string;
   readonly mapExtra?: number;
   readonly innerMap?: MapSpec;
+  /** The key and value types, when BTF described them (bpftool's formatted output). */
+  readonly btf?: MapBtf;
 }
 
 /** BPF_OBJ_NAME_LEN: names hold at most 15 characters and a NUL. */
