@@ -132,3 +132,21 @@ describe('loading through the bpf() door', () => {
     assert.throws(() => loadCollection(k.process, other), /pinned map at \/sys\/fs\/bpf\/rxcnt differs in maxEntries: 256 != 9/);
   });
 });
+
+describe('CO-RE relocations', () => {
+  it('core_ctx: field offsets relocated against the object\'s own types keep their values', () => {
+    const c = read('core_ctx');
+    const relos = c.btfExt!.core.get('xdp')!;
+    assert.deepEqual(relos.map((r) => [r.insnOff, r.access, r.kind]), [[0, '0:0', 0], [8, '0:1', 0]]);
+    const text = decode(c.programs[0].insns).map(disassemble);
+    assert.deepEqual(text.slice(0, 2), ['r2 = *(u32 *)(r1 +0)', 'r1 = *(u32 *)(r1 +4)'], 'data and data_end of struct xdp_md___local');
+  });
+  it('a relocation whose access path leaves its type is an error naming it', () => {
+    const bytes = Uint8Array.from(obj('core_ctx'));
+    // the access strings "0:0" and "0:1" live in the BTF string table: make one "0:9"
+    const at = Buffer.from(bytes).indexOf(Buffer.from('0:1\0'));
+    assert.ok(at > 0);
+    bytes[at + 2] = '9'.charCodeAt(0);
+    assert.throws(() => readCollection(bytes, { name: 'core_ctx.o' }), /section xdp: CO-RE relocation at insn 1 \(type 8, access 0:9, kind 0\): access path leaves the type/);
+  });
+});
