@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { readCollection } from '../elf/collection.js';
 import { BpfError } from '../vm/errors.js';
@@ -104,6 +104,8 @@ export async function runProgCommand(s: Session, argv: readonly string[], o: Out
       case 'load':
       case 'loadall':
         return load(s, verb, t, o, set);
+      case 'run':
+        return run(s, t, o);
       default:
         return usage(`unknown prog command '${verb}'`);
     }
@@ -167,4 +169,39 @@ function load(s: Session, verb: 'load' | 'loadall', t: string[], o: Output, set:
     else o.err(`Error: ${msg}`);
     return 255;
   }
+}
+
+/**
+ * run: `prog run PROG data_in FILE [data_out FILE] [ctx_in FILE] [ctx_out FILE] [repeat N]`,
+ * BPF_PROG_TEST_RUN through the door, printed as bpftool prints it.
+ */
+function run(s: Session, t: string[], o: Output): number {
+  const [p] = resolve(s, parseProgRef(t));
+  const args: Record<string, string> = {};
+  while (t.length) {
+    const k = t.shift()!;
+    if (!['data_in', 'data_out', 'ctx_in', 'ctx_out', 'repeat', 'data_size_out', 'ctx_size_out'].includes(k)) usage(`unknown keyword ${k}`);
+    args[k] = t.shift() ?? usage(`expected a value after ${k}`);
+  }
+  if (!args.data_in) usage('data_in expected');
+  const read = (f: string) => (f === '-' ? readFileSync(0) : readFileSync(f));
+  const repeat = args.repeat ? Number(args.repeat) : 1;
+  const fd = s.kernel.bpf('BPF_PROG_GET_FD_BY_ID', { prog_id: p.id });
+  const a = {
+    prog_fd: fd, data_in: Uint8Array.from(read(args.data_in)), ctx_in: args.ctx_in ? Uint8Array.from(read(args.ctx_in)) : undefined,
+    repeat, data_out: new Uint8Array(65536), ctx_out: new Uint8Array(256), retval: 0, duration: 0, data_size_out: 0, ctx_size_out: 0,
+  };
+  const r = s.kernel.bpf('BPF_PROG_TEST_RUN', a);
+  if (r < 0) {
+    const msg = `failed to run program: ${strerror(-r)}`;
+    if (o.json) o.out(JSON.stringify({ error: msg }));
+    else o.err(`Error: ${msg}`);
+    return 255;
+  }
+  const write = (f: string, b: Uint8Array) => (f === '-' ? process.stdout.write(b) : writeFileSync(f, b));
+  if (args.data_out) write(args.data_out, a.data_out.subarray(0, a.data_size_out));
+  if (args.ctx_out) write(args.ctx_out, a.ctx_out.subarray(0, a.ctx_size_out));
+  if (o.json) o.out(JSON.stringify({ retval: a.retval, duration: a.duration }));
+  else o.out(`Return value: ${a.retval}, duration${repeat > 1 ? ' (average)' : ''}: ${a.duration}ns`);
+  return 0;
 }

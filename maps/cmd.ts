@@ -11,6 +11,7 @@ export const Cmd = {
   BPF_PROG_LOAD: 5,
   BPF_OBJ_PIN: 6,
   BPF_OBJ_GET: 7,
+  BPF_PROG_TEST_RUN: 10,
   BPF_PROG_GET_NEXT_ID: 11,
   BPF_MAP_GET_NEXT_ID: 12,
   BPF_PROG_GET_FD_BY_ID: 13,
@@ -125,6 +126,26 @@ export interface ObjInfoAttr {
   info?: MapInfo | ProgInfo;
 }
 
+/**
+ * BPF_PROG_TEST_RUN: run a program once or `repeat` times on `data_in`. `retval`,
+ * `duration` (average ns) and the sizes come back; `data_out`/`ctx_out` receive the packet
+ * and context afterwards (ENOSPC, with as much as fits, when a buffer is too small).
+ */
+export interface ProgTestRunAttr {
+  prog_fd: number;
+  data_in: Uint8Array;
+  data_out?: Uint8Array;
+  data_size_out?: number;
+  ctx_in?: Uint8Array;
+  ctx_out?: Uint8Array;
+  ctx_size_out?: number;
+  repeat?: number;
+  retval?: number;
+  duration?: number;
+  cpu?: number;
+  flags?: number;
+}
+
 /** AttrOf maps each command to its attribute type. */
 export interface AttrOf {
   BPF_MAP_CREATE: MapCreateAttr;
@@ -135,6 +156,7 @@ export interface AttrOf {
   BPF_PROG_LOAD: ProgLoadAttr;
   BPF_OBJ_PIN: ObjPathAttr;
   BPF_OBJ_GET: ObjPathAttr;
+  BPF_PROG_TEST_RUN: ProgTestRunAttr;
   BPF_PROG_GET_NEXT_ID: GetNextIdAttr;
   BPF_MAP_GET_NEXT_ID: GetNextIdAttr;
   BPF_PROG_GET_FD_BY_ID: GetFdByIdAttr;
@@ -158,6 +180,7 @@ export const ATTR_FIELDS: { readonly [C in CmdName]: readonly (keyof AttrOf[C])[
   BPF_PROG_LOAD: ['prog_type', 'insns', 'license', 'log_level', 'log_buf', 'log_size', 'log_true_size', 'kern_version', 'prog_flags', 'prog_name', 'expected_attach_type', 'line_info', 'func_info'],
   BPF_OBJ_PIN: ['pathname', 'bpf_fd', 'file_flags'],
   BPF_OBJ_GET: ['pathname', 'bpf_fd', 'file_flags'],
+  BPF_PROG_TEST_RUN: ['prog_fd', 'data_in', 'data_out', 'data_size_out', 'ctx_in', 'ctx_out', 'ctx_size_out', 'repeat', 'retval', 'duration', 'cpu', 'flags'],
   BPF_PROG_GET_NEXT_ID: ['start_id', 'next_id'],
   BPF_MAP_GET_NEXT_ID: ['start_id', 'next_id'],
   BPF_PROG_GET_FD_BY_ID: ['prog_id', 'open_flags'],

@@ -1,7 +1,9 @@
 import { isProgType } from '../hooks/progType.js';
 import { decode } from '../vm/decode.js';
 import { listing } from '../vm/disassembler.js';
-import { BpfError } from '../vm/errors.js';
+import { BpfError, InstructionError } from '../vm/errors.js';
+import { helperName } from '../vm/helperNames.js';
+import { helperAllowed } from '../hooks/helperTable.js';
 import { checkProgram } from '../vm/program.js';
 import { LDDW, Pseudo } from '../vm/opcodes.js';
 import { Errno, fail } from './errno.js';
@@ -63,6 +65,17 @@ export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'> } = {
           maps.push(e.obj);
           mapFds.push(fd);
         }
+      }
+      // helpers: the program type must allow each one it calls (net/core/filter.c get_func_proto)
+      let slot = 0;
+      for (const i of insns) {
+        if (i.opcode === 0x85 && i.src === 0) {
+          const id = Number(i.imm);
+          const name = helperName(id);
+          if (!name) throw new InstructionError(slot, `invalid func unknown#${id}`);
+          if (!helperAllowed(a.prog_type, id)) throw new InstructionError(slot, `program of this type cannot use helper ${name}#${id}`);
+        }
+        slot += i.opcode === LDDW ? 2 : 1;
       }
       if (level >= 2) lines.push(listing(insns));
       lines.push(`processed ${a.insns.length / 8} insns (limit ${MAX_INSNS}) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0`);

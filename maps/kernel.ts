@@ -4,6 +4,8 @@ import { batchCommands } from './cmdBatch.js';
 import { elemCommands } from './cmdElem.js';
 import { objCommands } from './cmdObj.js';
 import { progCommands } from './cmdProg.js';
+import { testRunCommands } from './cmdTestRun.js';
+import { HookRuntime, type RuntimeOptions } from '../hooks/runtime.js';
 import { BpfErrno, Errno, fail } from './errno.js';
 import { MapFlag } from './mapType.js';
 import { type AnyObject, MapObject, ProgObject } from './objects.js';
@@ -27,6 +29,8 @@ export interface KernelOptions {
   readonly allocId?: () => number;
   /** Called after a command changed a map from userspace (update, delete, freeze, …). */
   readonly onWrite?: (obj: MapObject) => void;
+  /** How test runs execute: the clock, the random seed, the trace sink, the engine. */
+  readonly runtime?: Omit<RuntimeOptions, 'cpu'>;
 }
 
 /** Handler runs one command for a process. */
@@ -37,6 +41,7 @@ const HANDLERS: { [C in CmdName]: Handler<C> } = {
   ...batchCommands,
   ...progCommands,
   ...objCommands,
+  ...testRunCommands,
 };
 
 /**
@@ -128,6 +133,8 @@ export class Kernel {
   readonly #default: BpfProcess;
   readonly #allocId?: () => number;
   readonly #onWrite?: (obj: MapObject) => void;
+  readonly #runtimeOptions: Omit<RuntimeOptions, 'cpu'>;
+  readonly #runtimes = new Map<number, HookRuntime>();
   #nextId: number;
   #wantedId = 0;
 
@@ -138,6 +145,7 @@ export class Kernel {
     this.#nextId = options.firstId ?? 1;
     this.#allocId = options.allocId;
     this.#onWrite = options.onWrite;
+    this.#runtimeOptions = options.runtime ?? {};
     this.#default = new BpfProcess(this);
   }
 
@@ -170,6 +178,16 @@ export class Kernel {
       const id = this.#allocId ? this.#allocId() : this.#nextId++;
       if (!this.maps.has(id) && !this.progs.has(id)) return id;
     }
+  }
+
+  /** runtime returns the runtime that runs programs for CPU `cpu` (made on first use). */
+  runtime(cpu = 0): HookRuntime {
+    let rt = this.#runtimes.get(cpu);
+    if (!rt) {
+      rt = new HookRuntime(this, { ...this.#runtimeOptions, cpu });
+      this.#runtimes.set(cpu, rt);
+    }
+    return rt;
   }
 
   /** wantId asks that the next object created get `id` if it is free (restoring a pin). */

@@ -1,0 +1,46 @@
+import type { Helper } from '../../vm/helpers.js';
+import type { HookRuntime } from '../runtime.js';
+
+const started = process.hrtime.bigint();
+
+/**
+ * timeHelpers: bpf_ktime_get_ns (5), _boot_ns (125), _coarse_ns (160), bpf_get_prandom_u32
+ * (7, an xorshift stream from the runtime's seed), bpf_get_smp_processor_id (8),
+ * bpf_get_numa_node_id (42, always 0), bpf_trace_printk (6, to the runtime's trace sink).
+ */
+export function timeHelpers(rt: HookRuntime): Helper[] {
+  const clock = rt.options.clock ?? (() => process.hrtime.bigint() - started + 1n);
+  let state = (rt.options.seed ?? Date.now()) >>> 0 || 0x9e3779b9;
+  const next = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return BigInt(state >>> 0);
+  };
+  return [
+    { id: 5, name: 'bpf_ktime_get_ns', fn: () => clock() },
+    { id: 125, name: 'bpf_ktime_get_boot_ns', fn: () => clock() },
+    { id: 160, name: 'bpf_ktime_get_coarse_ns', fn: () => clock() - (clock() % 4_000_000n) },
+    { id: 7, name: 'bpf_get_prandom_u32', fn: next },
+    { id: 8, name: 'bpf_get_smp_processor_id', fn: () => BigInt(rt.cpu) },
+    { id: 42, name: 'bpf_get_numa_node_id', fn: () => 0n },
+    { id: 6, name: 'bpf_trace_printk', fn: (fmt, size, a1, a2, a3, env) => {
+      const u8 = env.memory.u8;
+      const start = Number(fmt);
+      let text = new TextDecoder().decode(u8.subarray(start, start + Number(size)));
+      text = text.replace(/\0.*$/s, '');
+      const args = [a1, a2, a3];
+      let n = 0;
+      const line = text.replace(/%(l{0,2})([dixu%p])/g, (m, _l, conv: string) => {
+        if (conv === '%') return '%';
+        const v = args[n++] ?? 0n;
+        if (conv === 'x') return v.toString(16);
+        if (conv === 'p') return `0x${v.toString(16)}`;
+        if (conv === 'u') return String(_l === 'll' ? v : BigInt.asUintN(_l ? 64 : 32, v));
+        return String(BigInt.asIntN(_l ? 64 : 32, v));
+      });
+      rt.options.trace?.(line.replace(/\n$/, ''));
+      return BigInt(line.length);
+    } },
+  ];
+}

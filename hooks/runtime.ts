@@ -1,0 +1,105 @@
+import type { Kernel } from '../maps/kernel.js';
+import type { ProgObject } from '../maps/objects.js';
+import { MapViews, mapHelpers, resolveMapRefs } from '../maps/programSide.js';
+import { SlotArray } from '../maps/slotArray.js';
+import type { Engine, Machine, Prepared } from '../vm/engine.js';
+import { HelperRegistry } from '../vm/helpers.js';
+import { interpreter } from '../vm/interpreter/interpreter.js';
+import { Perm, type Region } from '../vm/memory.js';
+import { MAX_BPF_STACK, MAX_CALL_FRAMES } from '../vm/opcodes.js';
+import { netHelpers } from './helpers/net.js';
+import { timeHelpers } from './helpers/time.js';
+import type { SkbPacket } from './skb.js';
+import { XDP_PACKET_HEADROOM, XDP_TAILROOM, type XdpFrame } from './xdp.js';
+
+/** RuntimeOptions: the CPU this runtime emulates, the clock, the random seed, the trace sink. */
+export interface RuntimeOptions {
+  readonly cpu?: number;
+  /** Nanoseconds for bpf_ktime_get_ns; default a monotonic clock. */
+  readonly clock?: () => bigint;
+  /** Seed for bpf_get_prandom_u32 (seeded runs repeat exactly). */
+  readonly seed?: number;
+  /** Receives bpf_trace_printk output, one line per call. */
+  readonly trace?: (line: string) => void;
+  readonly engine?: Engine;
+}
+
+/** MAX_PACKET: the largest packet a runtime frame holds (a jumbo frame and then some). */
+export const MAX_PACKET = 16384;
+
+/** Current is the packet being processed: what the context-aware helpers act on. */
+export type Current = { kind: 'xdp'; frame: XdpFrame; ctx: number } | { kind: 'skb'; pkt: SkbPacket; ctx: number; l2: boolean } | { kind: 'none' };
+
+/**
+ * HookRuntime runs loaded programs on one emulated CPU the way the kernel runs them: it owns
+ * that CPU's stack, context struct and packet frame in the shared memory, builds the
+ * helper registry (maps, time, net), and prepares each program once (tail calls reach
+ * programs through prog arrays and the same cache).
+ */
+export class HookRuntime {
+  readonly kernel: Kernel;
+  readonly cpu: number;
+  readonly stack: Region;
+  /** 256 bytes for the context struct (xdp_md or __sk_buff). */
+  readonly ctx: Region;
+  /** The packet frame: headroom, data, tailroom. */
+  readonly frame: Region;
+  readonly helpers: HelperRegistry;
+  readonly views: MapViews;
+  readonly options: RuntimeOptions;
+  current: Current = { kind: 'none' };
+  readonly #prepared = new Map<ProgObject, Prepared>();
+
+  constructor(kernel: Kernel, options: RuntimeOptions = {}) {
+    this.kernel = kernel;
+    this.options = options;
+    this.cpu = options.cpu ?? 0;
+    const mem = kernel.memory;
+    this.stack = mem.map(MAX_CALL_FRAMES * MAX_BPF_STACK, Perm.RW, `stack/cpu${this.cpu}`);
+    this.ctx = mem.map(256, Perm.RW, `ctx/cpu${this.cpu}`);
+    this.frame = mem.map(XDP_PACKET_HEADROOM + MAX_PACKET + XDP_TAILROOM, Perm.RW, `frame/cpu${this.cpu}`);
+    this.views = new MapViews(mem);
+    this.helpers = new HelperRegistry([...mapHelpers(this.views, this.cpu), ...timeHelpers(this), ...netHelpers(this)]);
+  }
+
+  /** prepare returns the program ready to run on this CPU (once per program). */
+  prepare(prog: ProgObject): Prepared {
+    let p = this.#prepared.get(prog);
+    if (!p) {
+      const machine: Machine = {
+        memory: this.kernel.memory,
+        stack: this.stack,
+        helpers: this.helpers,
+        resolveImm64: resolveMapRefs(prog),
+        tailCall: (mapAddr, index) => this.#tailTarget(mapAddr, index),
+        packetLoad: (_ctx, off, size) => this.#packetLoad(off, size),
+      };
+      p = (this.options.engine ?? interpreter).prepare(prog.program, machine);
+      this.#prepared.set(prog, p);
+    }
+    return p;
+  }
+
+  #tailTarget(mapAddr: number, index: number): Prepared | undefined {
+    const m = this.views.get(mapAddr);
+    if (!(m instanceof SlotArray)) return undefined;
+    const id = m.slotValue(index);
+    const prog = id ? this.kernel.progs.get(id) : undefined;
+    return prog ? this.prepare(prog) : undefined;
+  }
+
+  /** LD_ABS / LD_IND: big-endian bytes at `off` from where the program's packet starts. */
+  #packetLoad(off: number, size: 1 | 2 | 4): number | undefined {
+    const c = this.current;
+    if (c.kind !== 'skb') return undefined;
+    // SKF_NET_OFF / SKF_LL_OFF: offsets relative to the network or link-layer header
+    let base = c.pkt.data;
+    if (off <= -0x100000 && off > -0x200000) (base = c.pkt.network), (off += 0x100000);
+    else if (off <= -0x200000) (base = c.pkt.mac), (off += 0x200000);
+    if (off < 0 || base + off + size > c.pkt.dataEnd) return undefined;
+    const u8 = this.kernel.memory.u8;
+    let v = 0;
+    for (let i = 0; i < size; i++) v = v * 256 + u8[base + off + i];
+    return v;
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * XDP (`BPF_PROG_TYPE_XDP`): the context and the packet frame.
+ *
+ *   struct xdp_md (UAPI), 24 bytes, with real 32-bit addresses in the first three fields:
+ *   0 data | 4 data_end | 8 data_meta | 12 ingress_ifindex | 16 rx_queue_index | 20 egress_ifindex
+ *
+ *   frame: [xdp_frame 40][headroom to 256][data ... data_end][tailroom: skb_shared_info 320]
+ */
+export const XdpMd = { data: 0, data_end: 4, data_meta: 8, ingress_ifindex: 12, rx_queue_index: 16, egress_ifindex: 20, SIZE: 24 } as const;
+
+/** XDP actions (enum xdp_action). */
+export const XdpAction = { XDP_ABORTED: 0, XDP_DROP: 1, XDP_PASS: 2, XDP_TX: 3, XDP_REDIRECT: 4 } as const;
+
+/** XDP_PACKET_HEADROOM: room the kernel keeps before the packet. */
+export const XDP_PACKET_HEADROOM = 256;
+/** sizeof(struct xdp_frame): the start of the frame the data may not reach (x86-64). */
+export const XDP_FRAME_SIZE = 40;
+/** SKB_DATA_ALIGN(sizeof(struct skb_shared_info)): tailroom the kernel reserves (x86-64). */
+export const XDP_TAILROOM = 320;
+/** The largest meta area: 32 bytes, in 4-byte units. */
+export const XDP_META_MAX = 32;
+export const ETH_HLEN = 14;
+
+/** xdpActionName names a verdict (`XDP_PASS`), or `unknown (N)` for others, which the kernel counts as invalid. */
+export function xdpActionName(v: number): string {
+  return Object.entries(XdpAction).find(([, x]) => x === v)?.[0] ?? `unknown (${v})`;
+}
+
+/**
+ * XdpFrame is one packet's buffer and pointers. The helpers keep the context struct in the
+ * shared memory in step with it.
+ */
+export interface XdpFrame {
+  readonly hardStart: number;
+  readonly end: number;
+  data: number;
+  dataEnd: number;
+  dataMeta: number;
+  /** bpf_redirect / bpf_redirect_map target, for XDP_REDIRECT. */
+  redirect?: { readonly kind: 'ifindex' | 'map'; readonly target: number; readonly mapId?: number };
+}
+
+/** writeXdpMd writes the context struct for `f` at `ctx`. */
+export function writeXdpMd(dv: DataView, ctx: number, f: XdpFrame): void {
+  dv.setUint32(ctx + XdpMd.data, f.data, true);
+  dv.setUint32(ctx + XdpMd.data_end, f.dataEnd, true);
+  dv.setUint32(ctx + XdpMd.data_meta, f.dataMeta, true);
+}
+
+/**
+ * adjustHead is bpf_xdp_adjust_head: move `data` by `delta`; the data may not reach into
+ * the xdp_frame, nor leave less than an Ethernet header; the meta area moves with it.
+ * Returns 0 or -EINVAL (22).
+ */
+export function adjustHead(f: XdpFrame, delta: number, move: (from: number, to: number, len: number) => void): number {
+  const metaLen = f.data - f.dataMeta;
+  const data = f.data + delta;
+  if (data - metaLen < f.hardStart + XDP_FRAME_SIZE || data > f.dataEnd - ETH_HLEN) return -22;
+  if (metaLen) move(f.dataMeta, f.dataMeta + delta, metaLen);
+  f.dataMeta += delta;
+  f.data = data;
+  return 0;
+}
+
+/** adjustTail is bpf_xdp_adjust_tail: grow or shrink the end, keeping the kernel's tailroom and an Ethernet header. */
+export function adjustTail(f: XdpFrame, delta: number, zero: (from: number, len: number) => void): number {
+  const end = f.dataEnd + delta;
+  if (end > f.end - XDP_TAILROOM || end < f.data + ETH_HLEN) return -22;
+  if (delta > 0) zero(f.dataEnd, delta);
+  f.dataEnd = end;
+  return 0;
+}
+
+/** adjustMeta is bpf_xdp_adjust_meta: the meta area is at most 32 bytes, in 4-byte steps, before data. */
+export function adjustMeta(f: XdpFrame, delta: number): number {
+  const meta = f.dataMeta + delta;
+  const len = f.data - meta;
+  if (meta < f.hardStart + XDP_FRAME_SIZE || meta > f.data || (len & 3) !== 0 || len > XDP_META_MAX) return -22;
+  f.dataMeta = meta;
+  return 0;
+}
