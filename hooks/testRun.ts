@@ -5,7 +5,7 @@ import { ProgType } from './progType.js';
 import type { HookRuntime } from './runtime.js';
 import { MAX_PACKET } from './runtime.js';
 import { PacketType, SkBuff, type SkbPacket, pktTypeOf } from './skb.js';
-import { ETH_HLEN, XDP_PACKET_HEADROOM, XdpMd, type XdpFrame, writeXdpMd } from './xdp.js';
+import { ETH_HLEN, XDP_PACKET_HEADROOM, XDP_TAILROOM, XdpMd, type XdpFrame, writeXdpMd } from './xdp.js';
 
 /** TestRunInput mirrors BPF_PROG_TEST_RUN's inputs. */
 export interface TestRunInput {
@@ -28,6 +28,15 @@ export interface TestRunResult {
 
 const L2_SKB_TYPES: readonly number[] = [ProgType.BPF_PROG_TYPE_SCHED_CLS, ProgType.BPF_PROG_TYPE_SCHED_ACT];
 const SKB_TYPES: readonly number[] = [ProgType.BPF_PROG_TYPE_SOCKET_FILTER, ...L2_SKB_TYPES];
+/**
+ * The linear part of a test frame: a page less headroom and tailroom. An XDP packet longer
+ * than this continues in fragments the program cannot reach directly (its data_end stops
+ * here) but data_out returns whole; an skb longer than its limit is refused.
+ */
+export const XDP_MAX_LINEAR = 4096 - XDP_PACKET_HEADROOM - XDP_TAILROOM;
+/** PAGE_SIZE - (NET_SKB_PAD + NET_IP_ALIGN) - SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) on x86-64. */
+export const SKB_MAX_DATA = 4096 - 64 - XDP_TAILROOM;
+
 /** ifindex of the loopback device test-run attaches packets to. */
 const LOOPBACK = 1;
 
@@ -64,7 +73,9 @@ function runXdp(rt: HookRuntime, prog: ProgObject, input: TestRunInput): TestRun
   const hardStart = rt.frame.start;
   const data = hardStart + XDP_PACKET_HEADROOM;
   mem.u8.set(input.data, data);
-  const frame: XdpFrame = { hardStart, end: rt.frame.start + rt.frame.size, data, dataEnd: data + len, dataMeta: data };
+  const linear = Math.min(len, XDP_MAX_LINEAR);
+  const frame: XdpFrame = { hardStart, end: data + linear + XDP_TAILROOM, data, dataEnd: data + linear, dataMeta: data };
+  const frags = mem.u8.slice(data + linear, data + len); // beyond the linear part, out of the program's reach
   const ctx = rt.ctx.start;
   mem.u8.fill(0, ctx, ctx + XdpMd.SIZE);
   if (input.ctx) {
@@ -82,7 +93,7 @@ function runXdp(rt: HookRuntime, prog: ProgObject, input: TestRunInput): TestRun
     const { retval, duration } = timed(rt, prog, input.repeat ?? 1, ctx);
     return {
       retval, duration, redirect: frame.redirect,
-      data: mem.u8.slice(frame.data, frame.dataEnd),
+      data: concat(mem.u8.slice(frame.data, frame.dataEnd), frags),
       ctx: mem.u8.slice(ctx, ctx + XdpMd.SIZE),
     };
   } finally {
@@ -93,7 +104,7 @@ function runXdp(rt: HookRuntime, prog: ProgObject, input: TestRunInput): TestRun
 function runSkb(rt: HookRuntime, prog: ProgObject, input: TestRunInput): TestRunResult {
   const len = input.data.length;
   if (len < ETH_HLEN) throw new BpfErrno(Errno.EINVAL, `data_in of ${len} bytes is shorter than an Ethernet header`);
-  if (len > MAX_PACKET) throw new BpfErrno(Errno.EINVAL, `data_in of ${len} bytes is larger than a frame`);
+  if (len > SKB_MAX_DATA) throw new BpfErrno(Errno.EINVAL, `data_in of ${len} bytes is larger than an skb test run takes (${SKB_MAX_DATA})`);
   const mem = rt.kernel.memory;
   const l2 = L2_SKB_TYPES.includes(prog.type);
   const mac = rt.frame.start + XDP_PACKET_HEADROOM;
@@ -129,4 +140,12 @@ function runSkb(rt: HookRuntime, prog: ProgObject, input: TestRunInput): TestRun
   } finally {
     rt.current = { kind: 'none' };
   }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (b.length === 0) return a;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readCollection } from '../elf/collection.js';
+import { loadCollection } from '../elf/load.js';
+import { Kernel } from '../maps/kernel.js';
+import { PACKETS } from './support/packets.js';
+import { REPO_ROOT } from './support/paths.js';
+
+/**
+ * Differential: every corpus program the kernel can test-run, over the packet set, through
+ * `bpftool prog run` on the running kernel and through bpfbox's BPF_PROG_TEST_RUN: the same
+ * return value (or the same refusal), the same output packet, and the same maps afterwards.
+ * By nature they cannot agree on which CPU ran (per-CPU slots and CPU-indexed keys are
+ * compared as totals) and on time; the ring buffer's records are not compared (bpftool cannot
+ * read them).
+ */
+const DIR = `/sys/fs/bpf/bpfbox_run_${process.pid}`;
+const bt = (...a: string[]) => spawnSync('bpftool', a, { encoding: 'utf8' });
+const PROGRAMS: readonly [string, string][] = [
+  ['xdp_simple', 'xdp_simple'], ['sock_proto', 'count_proto'], ['global_data', 'load_static_data'], ['calls', 'xdp_calls'],
+  ['tail_calls', 'xdp_dispatch'], ['lpm_firewall', 'xdp_firewall'], ['ringbuf', 'xdp_ringbuf'], ['map_in_map', 'xdp_map_in_map'], ['core_ctx', 'xdp_core'],
+];
+
+describe('differential: test runs agree with the kernel packet for packet', function () {
+  this.timeout(300_000);
+  const tmp = mkdtempSync(join(tmpdir(), 'bpfbox-run-'));
+  before(function () {
+    if (bt('version').error || process.getuid?.() !== 0) {
+      console.log(`  test-run differential: SKIPPED: ${bt('version').error ? 'bpftool is not installed' : 'not root'}`);
+      this.skip();
+    }
+    mkdirSync(DIR, { recursive: true });
+  });
+  after(() => {
+    rmSync(DIR, { recursive: true, force: true });
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  for (const [obj, progName] of PROGRAMS) {
+    it(`${obj}: ${progName}`, () => {
+      const file = join(REPO_ROOT, 'bpf', `${obj}.o`);
+      const pins = `${DIR}/${obj}`;
+      const mapPins = `${DIR}/${obj}_maps`;
+      assert.equal(bt('prog', 'loadall', file, pins, 'pinmaps', mapPins).status, 0);
+      const k = new Kernel({ ncpus: 2, runtime: { seed: 1, clock: () => 1n } });
+      const l = loadCollection(k.process, readCollection(readFileSync(file), { name: `${obj}.o` }));
+      if (obj === 'lpm_firewall') {
+        // block 10.1.0.0/16 on both sides
+        const key = ['16', '0', '0', '0', '10', '1', '0', '0'];
+        assert.equal(bt('map', 'update', 'pinned', `${mapPins}/blocked`, 'key', ...key, 'value', '1', '0', '0', '0').status, 0);
+        assert.equal(k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: l.maps.get('blocked')!, key: Uint8Array.from(key.map(Number)), value: Uint8Array.from([1, 0, 0, 0]) }), 0);
+      }
+      const fd = l.programs.get(progName)!;
+      for (const [name, pkt] of Object.entries(PACKETS)) {
+        const inFile = join(tmp, 'in.bin');
+        const outFile = join(tmp, 'out.bin');
+        writeFileSync(inFile, pkt);
+        rmSync(outFile, { force: true });
+        const kr = bt('-j', 'prog', 'run', 'pinned', `${pins}/${progName}`, 'data_in', inFile, 'data_out', outFile);
+        const a = { prog_fd: fd, data_in: pkt, data_out: new Uint8Array(16384), retval: 0, data_size_out: 0 };
+        const r = k.bpf('BPF_PROG_TEST_RUN', a);
+        if (kr.status !== 0) {
+          assert.ok(r < 0, `${name}: the kernel refused (${kr.stdout.trim()}), bpfbox ran it`);
+          continue;
+        }
+        assert.equal(r, 0, `${name}: the kernel ran it, bpfbox refused: ${r}`);
+        assert.equal(a.retval, JSON.parse(kr.stdout).retval, `${name}: return value`);
+        assert.deepEqual(Buffer.from(a.data_out.subarray(0, a.data_size_out)).toString('hex'), readFileSync(outFile).toString('hex'), `${name}: data_out`);
+      }
+      // the maps afterwards
+      for (const [mapName, mapFd] of l.maps) {
+        const show = JSON.parse(bt('-j', 'map', 'show', 'pinned', `${mapPins}/${mapName}`).stdout || '{}');
+        if (!show.type || show.flags & 0x400 || ['ringbuf', 'prog_array', 'array_of_maps'].includes(show.type)) continue;
+        const kernel = JSON.parse(bt('-j', 'map', 'dump', 'pinned', `${mapPins}/${mapName}`).stdout) as { key: string[]; value?: string[]; values?: { value: string[] }[] }[];
+        const toBig = (hex: string[]) => BigInt('0x' + ([...hex].reverse().map((h) => h.slice(2)).join('') || '0'));
+        const sumOf = (e: { value?: string[]; values?: { value: string[] }[] }) => (e.values ? e.values.reduce((s, v) => s + toBig(v.value), 0n) : toBig(e.value!));
+        const cpuKeyed = obj === 'xdp_simple' && mapName === 'rxcnt';
+        const ours: bigint[] = [];
+        const theirs: bigint[] = [];
+        for (const e of kernel) {
+          const v = new Uint8Array(k.process.mapOf(mapFd).map.map.userValueSize);
+          assert.equal(k.bpf('BPF_MAP_LOOKUP_ELEM', { map_fd: mapFd, key: Uint8Array.from(e.key.map((h) => parseInt(h, 16))), value: v }), 0, `${mapName}: key ${e.key.join(' ')}`);
+          const step = (show.bytes_value + 7) & ~7;
+          const mine = e.values ? Array.from({ length: 2 }, (_, c) => toBig([...v.subarray(c * step, c * step + show.bytes_value)].map((b) => '0x' + b.toString(16).padStart(2, '0')))).reduce((a, b) => a + b) : toBig([...v].map((b) => '0x' + b.toString(16).padStart(2, '0')));
+          ours.push(mine);
+          theirs.push(sumOf(e));
+        }
+        if (cpuKeyed) assert.equal(ours.reduce((a, b) => a + b, 0n), theirs.reduce((a, b) => a + b, 0n), `${mapName}: total over CPUs`);
+        else assert.deepEqual(ours, theirs, `${mapName}: values`);
+      }
+    });
+  }
+});
