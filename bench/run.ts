@@ -3,6 +3,7 @@ import { interpreter } from '../vm/interpreter/interpreter.js';
 import { measure, workloads } from './interpreter.js';
 import { mapBenchmarks } from './maps.js';
 import { elfBenchmarks } from './elf.js';
+import { testRunBenchmarks } from './testRun.js';
 
 // npm run bench: every hot path, with a baseline measured in the same run.
 console.log(`bpfbox bench, ${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? 'unknown cpu'}, node ${process.version}`);
@@ -30,4 +31,12 @@ console.log('ELF objects: median time to read (parse, link) and to read and load
 console.log(`${'object'.padEnd(20)} ${'bytes'.padStart(7)} ${'read ms'.padStart(8)} ${'load ms'.padStart(8)}`);
 for (const r of elfBenchmarks()) {
   console.log(`${r.file.padEnd(20)} ${String(r.bytes).padStart(7)} ${r.readMs.toFixed(3).padStart(8)} ${r.loadMs.toFixed(3).padStart(8)}`);
+}
+
+console.log('');
+console.log('prog run … repeat 1000000 on a 54-byte UDP packet: average ns per run, bpfbox (interpreter) and the kernel (bpftool, same run)');
+console.log(`${'program'.padEnd(30)} ${'bpfbox ns'.padStart(10)} ${'kernel ns'.padStart(10)} ${'ratio'.padStart(7)}`);
+for (const r of testRunBenchmarks()) {
+  const ratio = r.kernelNs ? (r.bpfboxNs / r.kernelNs).toFixed(1) : '-';
+  console.log(`${r.program.padEnd(30)} ${String(r.bpfboxNs).padStart(10)} ${(r.kernelNs === undefined ? 'n/a' : String(r.kernelNs)).padStart(10)} ${ratio.padStart(7)}`);
 }

@@ -56,13 +56,13 @@ export function testRun(rt: HookRuntime, prog: ProgObject, input: TestRunInput):
 function timed(rt: HookRuntime, prog: ProgObject, repeat: number, r1: number): { retval: number; duration: number } {
   const p = rt.prepare(prog);
   const n = Math.max(1, repeat);
-  let r0 = 0n;
+  let r0 = 0;
   const t0 = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) r0 = p.run({ r1 });
+  for (let i = 0; i < n; i++) r0 = p.run32(r1);
   const ns = Number(process.hrtime.bigint() - t0);
   prog.runCnt += n;
   prog.runTimeNs += ns;
-  return { retval: Number(BigInt.asUintN(32, r0)), duration: Math.round(ns / n) };
+  return { retval: r0, duration: Math.round(ns / n) };
 }
 
 function runXdp(rt: HookRuntime, prog: ProgObject, input: TestRunInput): TestRunResult {
@@ -93,7 +93,8 @@ function runXdp(rt: HookRuntime, prog: ProgObject, input: TestRunInput): TestRun
     const { retval, duration } = timed(rt, prog, input.repeat ?? 1, ctx);
     return {
       retval, duration, redirect: frame.redirect,
-      data: concat(mem.u8.slice(frame.data, frame.dataEnd), frags),
+      // like the kernel, data_out starts at data_meta: any metadata the program added comes out too
+      data: concat(mem.u8.slice(frame.dataMeta, frame.dataEnd), frags),
       ctx: mem.u8.slice(ctx, ctx + XdpMd.SIZE),
     };
   } finally {

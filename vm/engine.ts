@@ -46,6 +46,11 @@ export interface RunArgs {
 export interface Prepared {
   /** run executes from the first instruction and returns r0 as an unsigned 64-bit value. */
   run(args?: RunArgs): bigint;
+  /**
+   * run32 is the per-packet path: r1 = `ctx`, every other register 0, and r0's low 32 bits
+   * back as an unsigned number (a verdict or a length). It allocates nothing.
+   */
+  run32(ctx: number): number;
   /** Instructions executed by the last run (tail-called programs included). */
   readonly executed: number;
   /** Internal: continue a tail call into this program (count = calls so far). */

@@ -53,6 +53,7 @@ export class AddressSpace {
   #u8: Uint8Array;
   #view: DataView;
   #i32: Int32Array;
+  #generation = -1;
 
   constructor(options: AddressSpaceOptions = {}) {
     const initial = Math.ceil((options.initialBytes ?? 16 * 1024 * 1024) / WASM_PAGE);
@@ -96,14 +97,21 @@ export class AddressSpace {
     return this.#regions;
   }
 
-  /** refresh re-creates the views if the memory grew (in this thread or another). */
+  /**
+   * refresh re-creates the views if the memory grew (in this thread or another). Growth bumps
+   * a generation word at address 0, in the page programs can never map, so the check is one
+   * atomic load rather than a fetch of `memory.buffer`.
+   */
   refresh(): void {
+    const gen = Atomics.load(this.#i32, 0);
+    if (gen === this.#generation) return;
     const buf = this.memory.buffer;
     if (this.#u8.byteLength !== buf.byteLength) {
       this.#u8 = new Uint8Array(buf);
       this.#view = new DataView(buf);
       this.#i32 = new Int32Array(buf);
     }
+    this.#generation = gen;
   }
 
   /** map reserves a zeroed, page-aligned region of `size` bytes and returns it. */
@@ -113,7 +121,11 @@ export class AddressSpace {
     const end = start + Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
     if (end > 0x1_0000_0000) throw new RangeError(`map ${name}: the 32-bit address space is full`);
     const need = Math.ceil(end / WASM_PAGE) - this.memory.buffer.byteLength / WASM_PAGE;
-    if (need > 0) this.memory.grow(need);
+    if (need > 0) {
+      this.memory.grow(need);
+      const i32 = new Int32Array(this.memory.buffer);
+      Atomics.add(i32, 0, 1); // tell every thread's refresh that the memory grew
+    }
     this.#next = end;
     this.refresh();
     const region: Region = Object.freeze({ start, size, perm, name });

@@ -39,10 +39,19 @@ export function replaceChecksum(check: number, from: number, to: number, size: 2
   return ~fold16(sum) & 0xffff;
 }
 
-/** addPartial folds a 32-bit partial sum (from csum_diff) into a stored 16-bit checksum. */
-export function addPartial(check: number, partial: number): number {
-  const sum = (~check & 0xffff) + (partial >>> 16) + (partial & 0xffff);
+/**
+ * addPartial folds a 32-bit partial sum from csum_diff into a stored 16-bit checksum. Both
+ * are in memory order read little-endian (x86's host order, as the kernel computes them);
+ * the one's complement sum does not care about byte order as long as both agree.
+ */
+export function addPartial(checkLE: number, partial: number): number {
+  const sum = (~checkLE & 0xffff) + (partial >>> 16) + (partial & 0xffff);
   return ~fold16(sum) & 0xffff;
+}
+
+/** swap16 swaps the bytes of a 16-bit value. */
+export function swap16(v: number): number {
+  return ((v & 0xff) << 8) | ((v >> 8) & 0xff);
 }
 
 /** ipChecksum computes an IPv4 header checksum from scratch (its checksum field taken as 0). */

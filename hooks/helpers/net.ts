@@ -5,7 +5,7 @@ import type { Helper } from '../../vm/helpers.js';
 import type { HookRuntime } from '../runtime.js';
 import { SkBuff } from '../skb.js';
 import { XdpAction, adjustHead, adjustMeta, adjustTail, writeXdpMd } from '../xdp.js';
-import { addPartial, csumDiff, replaceChecksum } from './checksum.js';
+import { addPartial, csumDiff, replaceChecksum, swap16 } from './checksum.js';
 
 const neg = (errno: number) => BigInt.asUintN(64, BigInt(-errno));
 const u32 = (r: bigint) => Number(BigInt.asUintN(32, r));
@@ -118,7 +118,7 @@ export function netHelpers(rt: HookRuntime): Helper[] {
       const a = at(u32(offset), 2);
       if (a < 0) return neg(Errno.EFAULT);
       const check = be16(a);
-      if (size === 0) setBe16(a, addPartial(check, u32(to)));
+      if (size === 0) setBe16(a, swap16(addPartial(swap16(check), u32(to))));
       else if (size === 2 || size === 4) setBe16(a, replaceChecksum(check, swap(u32(from), size), swap(u32(to), size), size));
       else return neg(Errno.EINVAL);
       return 0n;
@@ -132,7 +132,7 @@ export function netHelpers(rt: HookRuntime): Helper[] {
       const check = be16(a);
       if (f & BPF_F_MARK_MANGLED_0 && check === 0) return 0n; // a UDP checksum of 0 means "none": keep it
       let next: number;
-      if (size === 0) next = addPartial(check, u32(to));
+      if (size === 0) next = swap16(addPartial(swap16(check), u32(to)));
       else if (size === 2 || size === 4) next = replaceChecksum(check, swap(u32(from), size), swap(u32(to), size), size);
       else return neg(Errno.EINVAL);
       if (f & BPF_F_MARK_MANGLED_0 && next === 0) next = 0xffff; // CSUM_MANGLED_0

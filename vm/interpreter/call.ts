@@ -6,8 +6,7 @@ import { type ExecState, type Step, Stop } from './state.js';
 
 const u64 = (st: ExecState, r: number): bigint => (BigInt(st.hi[r] >>> 0) << 32n) | BigInt(st.lo[r] >>> 0);
 
-function invoke(st: ExecState, helper: Helper, slot: number): void {
-  const env = { memory: st.machine.memory, pc: slot };
+function invoke(st: ExecState, helper: Helper, slot: number, env: { memory: ExecState['machine']['memory']; pc: number }): void {
   let r0: bigint;
   try {
     r0 = helper.fn(u64(st, 1), u64(st, 2), u64(st, 3), u64(st, 4), u64(st, 5), env);
@@ -34,7 +33,8 @@ export function compileHelperCall(i: Instruction, st: ExecState, slot: number, n
   }
   const helper = st.machine.helpers.get(id);
   if (!helper) throw new RuntimeError(slot, `invalid func unknown#${id}`);
-  return () => (invoke(st, helper, slot), next);
+  const env = { memory: st.machine.memory, pc: slot };
+  return () => (invoke(st, helper, slot, env), next);
 }
 
 /** compileCallx builds the Step for `callx rN`: the helper whose id is in the register. */
@@ -44,7 +44,7 @@ export function compileCallx(i: Instruction, st: ExecState, slot: number, next: 
     const id = st.hi[r] === 0 ? st.lo[r] >>> 0 : -1;
     const helper = st.machine.helpers.get(id);
     if (!helper) throw new RuntimeError(slot, `callx r${r}: no helper with id ${u64(st, r)}`);
-    invoke(st, helper, slot);
+    invoke(st, helper, slot, { memory: st.machine.memory, pc: slot });
     return next;
   };
 }

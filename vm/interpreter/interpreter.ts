@@ -111,6 +111,11 @@ class InterpretedProgram implements Prepared {
     st.hi.fill(0, 0, 11);
     const set = (r: number, v: bigint | number | undefined) => {
       if (v === undefined) return;
+      if (typeof v === 'number' && v >= 0 && v <= 0xffffffff && Number.isInteger(v)) {
+        st.lo[r] = v | 0; // addresses and small values: no BigInt
+        st.hi[r] = 0;
+        return;
+      }
       const b = BigInt.asUintN(64, BigInt(v));
       st.lo[r] = Number(b & 0xffffffffn) | 0;
       st.hi[r] = Number(b >> 32n) | 0;
@@ -122,6 +127,19 @@ class InterpretedProgram implements Prepared {
     set(5, args.r5);
     this.executed = 0;
     return this.#loop(0);
+  }
+
+  run32(ctx: number): number {
+    const st = this.#st;
+    st.refresh();
+    const lo = st.lo;
+    const hi = st.hi;
+    for (let r = 0; r < 11; r++) lo[r] = hi[r] = 0;
+    lo[1] = ctx | 0;
+    this.executed = 0;
+    this.#run(0);
+    if (st.tailTarget) return Number(BigInt.asUintN(32, this.#finish(Stop.TAIL_CALL, 0)));
+    return lo[0] >>> 0;
   }
 
   runTail(ctx: bigint, count: number): bigint {
@@ -136,16 +154,27 @@ class InterpretedProgram implements Prepared {
   }
 
   #loop(tailCalls: number): bigint {
+    if (this.#trace) {
+      this.#enter(tailCalls);
+      return this.#traced(tailCalls);
+    }
+    return this.#finish(this.#run(tailCalls), tailCalls);
+  }
+
+  #enter(tailCalls: number): void {
     const st = this.#st;
-    const steps = this.#steps;
-    const stack = st.machine.stack;
-    st.lo[10] = stack.start + MAX_CALL_FRAMES * MAX_BPF_STACK;
+    st.lo[10] = st.machine.stack.start + MAX_CALL_FRAMES * MAX_BPF_STACK;
     st.depth = 0;
     st.tailCount = tailCalls;
+  }
+
+  /** run executes until exit and returns the stop code (tail calls are left to #finish). */
+  #run(tailCalls: number): number {
+    this.#enter(tailCalls);
+    const steps = this.#steps;
     let pc = 0;
     let n = 0;
     const budget = this.#budget;
-    if (this.#trace) return this.#traced(tailCalls);
     try {
       while (pc >= 0) {
         const step = steps[pc];
@@ -155,7 +184,7 @@ class InterpretedProgram implements Prepared {
     } finally {
       this.executed = n;
     }
-    return this.#finish(pc, tailCalls);
+    return pc;
   }
 
   #finish(stop: number, tailCalls: number): bigint {

@@ -1,0 +1,63 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readCollection } from '../elf/collection.js';
+import { loadCollection } from '../elf/load.js';
+import { Kernel } from '../maps/kernel.js';
+
+/** TestRunBench: average ns per run in bpfbox, and the kernel's figure when it can be measured here. */
+export interface TestRunBench {
+  readonly program: string;
+  readonly bpfboxNs: number;
+  readonly kernelNs?: number;
+}
+
+const PROGRAMS: readonly [string, string][] = [
+  ['xdp_simple', 'xdp_simple'], ['sock_proto', 'count_proto'], ['global_data', 'load_static_data'], ['calls', 'xdp_calls'],
+  ['tail_calls', 'xdp_dispatch'], ['lpm_firewall', 'xdp_firewall'], ['map_in_map', 'xdp_map_in_map'], ['core_ctx', 'xdp_core'],
+];
+
+/** udpPacket: the 54-byte UDP/IPv4 frame every program runs on. */
+function udpPacket(): Uint8Array {
+  const b = new Uint8Array(54);
+  b.set([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 8, 0, 0x45, 0, 0, 40, 0, 1, 0, 0, 64, 17, 0, 0, 10, 1, 2, 3, 10, 0, 0, 1, 4, 0xd2, 0, 53, 0, 20, 0, 0]);
+  return b;
+}
+
+/**
+ * testRunBenchmarks: `prog run … repeat N` for the corpus programs in bpfbox (interpreter),
+ * and, when bpftool and root are available, the kernel's own average for the same program
+ * and packet (`bpftool prog run … repeat N`), measured in the same run.
+ */
+export function testRunBenchmarks(repeat = 1_000_000): TestRunBench[] {
+  const dir = fileURLToPath(new URL('../../bpf/', import.meta.url));
+  const tmp = mkdtempSync(join(tmpdir(), 'bpfbox-bench-'));
+  const pkt = udpPacket();
+  writeFileSync(join(tmp, 'pkt.bin'), pkt);
+  const canKernel = process.getuid?.() === 0 && !spawnSync('bpftool', ['version']).error;
+  const pinRoot = `/sys/fs/bpf/bpfbox_bench_${process.pid}`;
+  if (canKernel) mkdirSync(pinRoot, { recursive: true });
+  try {
+    return PROGRAMS.map(([obj, prog]) => {
+      const k = new Kernel({ ncpus: 1 });
+      const l = loadCollection(k.process, readCollection(readFileSync(join(dir, `${obj}.o`)), { name: `${obj}.o` }));
+      const a = { prog_fd: l.programs.get(prog)!, data_in: pkt, repeat, duration: 0 };
+      k.bpf('BPF_PROG_TEST_RUN', { ...a, repeat: 10_000 }); // warm up
+      k.bpf('BPF_PROG_TEST_RUN', a);
+      let kernelNs: number | undefined;
+      if (canKernel) {
+        const pins = `${pinRoot}/${obj}`;
+        if (spawnSync('bpftool', ['prog', 'loadall', join(dir, `${obj}.o`), pins]).status === 0) {
+          const r = spawnSync('bpftool', ['-j', 'prog', 'run', 'pinned', `${pins}/${prog}`, 'data_in', join(tmp, 'pkt.bin'), 'repeat', String(repeat)], { encoding: 'utf8' });
+          if (r.status === 0) kernelNs = JSON.parse(r.stdout).duration;
+        }
+      }
+      return { program: `${obj}/${prog}`, bpfboxNs: a.duration, kernelNs };
+    });
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    if (canKernel) rmSync(pinRoot, { recursive: true, force: true });
+  }
+}
