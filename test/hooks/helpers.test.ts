@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { ProgType } from '../../hooks/progType.js';
+import { Errno } from '../../maps/errno.js';
+import { Kernel } from '../../maps/kernel.js';
+import { MapType } from '../../maps/mapType.js';
+import { encode } from '../../vm/decode.js';
+import { type Item, R0, R1, R2, R3, R4, R5, R6, R10, add, call, exit, lddw, ldx, link, mov, st, stx } from '../../vm/dsl.js';
+import { Pseudo } from '../../vm/opcodes.js';
+
+/** A kernel with a fixed clock and seed, and a trace sink. */
+function setup(trace: string[] = []) {
+  return new Kernel({ ncpus: 2, runtime: { clock: () => 123_456_789n, seed: 7, trace: (l) => trace.push(l) } });
+}
+
+function load(k: Kernel, type: number, items: Item[]): number {
+  const log = new Uint8Array(4096);
+  const fd = k.bpf('BPF_PROG_LOAD', { prog_type: type, insns: encode(link(items)), license: 'GPL', log_level: 1, log_buf: log, log_size: log.length });
+  assert.ok(fd > 0, new TextDecoder().decode(log.subarray(0, log.indexOf(0))));
+  return fd;
+}
+
+function run(k: Kernel, fd: number, data: Uint8Array) {
+  const a = { prog_fd: fd, data_in: data, data_out: new Uint8Array(4096), retval: 0, data_size_out: 0 };
+  const r = k.bpf('BPF_PROG_TEST_RUN', a);
+  assert.equal(r, 0);
+  return { retval: a.retval, data: a.data_out.slice(0, a.data_size_out) };
+}
+
+const frame = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i === 12 ? 8 : i === 13 ? 0 : i));
+const XDP = ProgType.BPF_PROG_TYPE_XDP;
+const TC = ProgType.BPF_PROG_TYPE_SCHED_CLS;
+
+describe('helpers', () => {
+  it('bpf_ktime_get_ns returns the runtime clock; bpf_get_smp_processor_id the CPU; bpf_get_numa_node_id 0', () => {
+    const k = setup();
+    assert.equal(run(k, load(k, XDP, [call(5), exit()]), frame(60)).retval, 123_456_789 >>> 0);
+    assert.equal(run(k, load(k, XDP, [call(8), exit()]), frame(60)).retval, 0);
+    assert.equal(run(k, load(k, XDP, [call(42), exit()]), frame(60)).retval, 0);
+  });
+  it('bpf_get_prandom_u32 is a seeded xorshift: the same seed gives the same stream', () => {
+    // xorshift32 from 7, by hand: 7 ^ (7 << 13) = 0xe007; 0xe007 >>> 17 = 0; 0xe007 ^ (0xe007 << 5) = 0xe007 ^ 0x1c00e0 = 0x1ce0e7
+    const a = setup();
+    const b = setup();
+    const pa = load(a, XDP, [call(7), exit()]);
+    const pb = load(b, XDP, [call(7), exit()]);
+    const sa = [1, 2, 3].map(() => run(a, pa, frame(60)).retval);
+    const sb = [1, 2, 3].map(() => run(b, pb, frame(60)).retval);
+    assert.deepEqual(sa, sb);
+    assert.equal(sa[0], 0x1ce0e7);
+    assert.notEqual(sa[0], sa[1]);
+  });
+  it('bpf_trace_printk formats %d %u %x %llx %s-less strings into the trace stream', () => {
+    const trace: string[] = [];
+    const k = setup(trace);
+    const fmt = 'n=%d u=%u x=%x\n';
+    const bytes = [...new TextEncoder().encode(fmt), 0];
+    const items: Item[] = [];
+    for (let i = 0; i < bytes.length; i++) items.push(st('u8', R10, -32 + i, bytes[i]));
+    items.push(mov(R1, R10), add(R1, -32), mov(R2, bytes.length), mov(R3, -5), mov(R4, 7), mov(R5, 255), call(6), mov(R0, 0), exit());
+    run(k, load(k, XDP, items), frame(60));
+    assert.deepEqual(trace, ['n=-5 u=7 x=ff']);
+  });
+  it('bpf_skb_load_bytes copies packet bytes; out of range is -EFAULT with the buffer zeroed', () => {
+    const k = setup();
+    // load 4 bytes at offset 20 into fp-8, return them; then an out-of-range load's result
+    const fd = load(k, TC, [
+      mov(R6, R1), mov(R2, 20), mov(R3, R10), add(R3, -8), mov(R4, 4), call(26), ldx('u32', R0, R10, -8), exit(),
+    ]);
+    assert.equal(run(k, fd, frame(60)).retval, (23 << 24) | (22 << 16) | (21 << 8) | 20);
+    const bad = load(k, TC, [mov(R2, 58), mov(R3, R10), add(R3, -8), mov(R4, 4), call(26), exit()]);
+    assert.equal(run(k, bad, frame(60)).retval, (-Errno.EFAULT) >>> 0);
+  });
+  it('bpf_skb_store_bytes writes into the packet (a tc program sees it from L2)', () => {
+    const k = setup();
+    const fd = load(k, TC, [st('u32', R10, -4, 0x44332211), mov(R2, 0), mov(R3, R10), add(R3, -4), mov(R4, 4), mov(R5, 0), call(9), mov(R0, 0), exit()]);
+    const out = run(k, fd, frame(60)).data;
+    assert.deepEqual([...out.subarray(0, 5)], [0x11, 0x22, 0x33, 0x44, 4]);
+  });
+  it('bpf_set_hash sets skb->hash, which the program then reads at offset 68', () => {
+    const k = setup();
+    const fd = load(k, TC, [mov(R6, R1), mov(R2, 0x1234), call(48), ldx('u32', R0, R6, 68), exit()]);
+    assert.equal(run(k, fd, frame(60)).retval, 0x1234);
+  });
+  it('bpf_redirect returns XDP_REDIRECT (4) for XDP, TC_ACT_REDIRECT (7) for tc', () => {
+    const k = setup();
+    assert.equal(run(k, load(k, XDP, [mov(R1, 3), mov(R2, 0), call(23), exit()]), frame(60)).retval, 4);
+    assert.equal(run(k, load(k, TC, [mov(R1, 3), mov(R2, 0), call(23), exit()]), frame(60)).retval, 7);
+  });
+  it('bpf_redirect_map: a set devmap slot redirects, an empty one returns the fallback in the flags', () => {
+    const k = setup();
+    const dm = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_DEVMAP, key_size: 4, value_size: 4, max_entries: 4 });
+    k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: dm, key: Uint8Array.from([1, 0, 0, 0]), value: Uint8Array.from([5, 0, 0, 0]) });
+    const prog = (key: number) => load(k, XDP, [lddw(R1, dm, Pseudo.BPF_PSEUDO_MAP_FD), mov(R2, key), mov(R3, 2 /* XDP_PASS as fallback */), call(51), exit()]);
+    assert.equal(run(k, prog(1), frame(60)).retval, 4);
+    assert.equal(run(k, prog(2), frame(60)).retval, 2);
+  });
+  it('bpf_xdp_adjust_head grows the packet into the headroom; data_out shows it', () => {
+    const k = setup();
+    const fd = load(k, XDP, [mov(R6, R1), mov(R2, -4), call(44), ldx('u32', R2, R6, 0), st('u32', R2, 0, 0x0d0c0b0a), mov(R0, 2), exit()]);
+    const out = run(k, fd, frame(60)).data;
+    assert.equal(out.length, 64);
+    assert.deepEqual([...out.subarray(0, 6)], [0x0a, 0x0b, 0x0c, 0x0d, 0, 1]);
+  });
+  it('bpf_l3_csum_replace updates an IPv4 checksum incrementally (RFC 1624, hand-computed)', () => {
+    const k = setup();
+    // the header of the checksum tests at offset 14: a TTL word change 0x4011 -> 0x3f11 turns b8 61 into b9 61
+    const pkt = new Uint8Array(60);
+    pkt.set([0x08, 0x00], 12);
+    pkt.set([0x45, 0, 0, 0x73, 0, 0, 0x40, 0, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8, 0, 1, 0xc0, 0xa8, 0, 0xc7], 14);
+    const fd = load(k, TC, [mov(R2, 24), mov(R3, 0x1140), mov(R4, 0x113f), mov(R5, 2), call(10), mov(R0, 0), exit()]);
+    const out = run(k, fd, pkt).data;
+    assert.deepEqual([...out.subarray(24, 26)], [0xb9, 0x61]);
+  });
+  it('bpf_spin_lock and bpf_spin_unlock take and release the lock word in a map value', () => {
+    const k = setup();
+    const m = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_ARRAY, key_size: 4, value_size: 8, max_entries: 1 });
+    const fd = load(k, XDP, [
+      st('u32', R10, -4, 0), mov(R2, R10), add(R2, -4), lddw(R1, m, Pseudo.BPF_PSEUDO_MAP_FD), call(1), mov(R6, R0),
+      mov(R1, R6), call(93), ldx('u32', R0, R6, 0), stx('u32', R6, 4, R0), mov(R1, R6), call(94), ldx('u32', R0, R6, 4), exit(),
+    ]);
+    assert.equal(run(k, fd, frame(60)).retval, 1, 'held: the lock word read 1 inside');
+    const v = new Uint8Array(8);
+    k.bpf('BPF_MAP_LOOKUP_ELEM', { map_fd: m, key: new Uint8Array(4), value: v });
+    assert.equal(v[0], 0, 'released after');
+  });
+  it('a helper the program type may not call is refused at load, naming it', () => {
+    const k = setup();
+    const log = new Uint8Array(4096);
+    const r = k.bpf('BPF_PROG_LOAD', { prog_type: ProgType.BPF_PROG_TYPE_SOCKET_FILTER, insns: encode(link([mov(R2, 0), call(44), exit()])), license: 'GPL', log_level: 1, log_buf: log, log_size: log.length });
+    assert.equal(r, -Errno.EINVAL);
+    assert.match(new TextDecoder().decode(log.subarray(0, log.indexOf(0))), /insn 1: program of this type cannot use helper bpf_xdp_adjust_head#44/);
+  });
+  it('test-run refuses packets shorter than an Ethernet header, and types without a test run', () => {
+    const k = setup();
+    const fd = load(k, XDP, [mov(R0, 2), exit()]);
+    assert.equal(k.bpf('BPF_PROG_TEST_RUN', { prog_fd: fd, data_in: new Uint8Array(13) }), -Errno.EINVAL);
+    const kp = load(k, ProgType.BPF_PROG_TYPE_KPROBE, [mov(R0, 0), exit()]);
+    assert.equal(k.bpf('BPF_PROG_TEST_RUN', { prog_fd: kp, data_in: new Uint8Array(60) }), -Errno.ENOTSUPP);
+  });
+});
