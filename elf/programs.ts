@@ -72,9 +72,12 @@ export function linkProgram(elf: ElfFile, sym: Symbol, findMap: MapLookup, type:
           if (map.internal) new DataView(slots[at + i + 1].buffer).setInt32(4, addend, true);
           mapRefs.set(at + i, map.name);
         } else if (src === Pseudo.BPF_PSEUDO_FUNC || target.flags & 4) {
-          const fn = place(target, ...funcRange(target, reloc.symbol.value / 8 + dv.getInt32(4, true)));
+          // a function pointer (bpf_loop callbacks): clang's imm is a byte offset from the symbol
+          const slot = (reloc.symbol.value + dv.getInt32(4, true)) / 8;
+          const [fStart, fLen] = funcRange(target, slot);
+          const fn = place(target, fStart, fLen);
           insn[1] = (insn[1] & 0x0f) | (Pseudo.BPF_PSEUDO_FUNC << 4);
-          dv.setInt32(4, fn + (reloc.symbol.value / 8 + dv.getInt32(4, true) - funcStart(target, reloc.symbol.value / 8 + dv.getInt32(4, true))) - (at + i + 1), true);
+          dv.setInt32(4, fn + (slot - fStart) - (at + i + 1), true);
         } else {
           throw new ElfError(`insn ${start + i} refers to ${reloc.symbol.name} in ${target.name}, which is neither a map nor code`, { section: s.name, offset: (start + i) * 8 });
         }
@@ -99,9 +102,6 @@ export function linkProgram(elf: ElfFile, sym: Symbol, findMap: MapLookup, type:
     const f = funcs(s).find((x) => x.value / 8 <= slot && slot < (x.value + x.size) / 8);
     if (!f) throw new ElfError(`no function covers insn ${slot}`, { section: s.name, offset: slot * 8 });
     return [f.value / 8, f.size / 8];
-  }
-  function funcStart(s: Section, slot: number): number {
-    return funcRange(s, slot)[0];
   }
 
   place(sec, sym.value / 8, sym.size / 8);

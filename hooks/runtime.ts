@@ -7,6 +7,7 @@ import { HelperRegistry } from '../vm/helpers.js';
 import { interpreter } from '../vm/interpreter/interpreter.js';
 import { Perm, type Region } from '../vm/memory.js';
 import { MAX_BPF_STACK, MAX_CALL_FRAMES } from '../vm/opcodes.js';
+import { callbackHelpers } from './helpers/callbacks.js';
 import { netHelpers } from './helpers/net.js';
 import { timeHelpers } from './helpers/time.js';
 import type { SkbPacket } from './skb.js';
@@ -59,7 +60,7 @@ export class HookRuntime {
     this.ctx = mem.map(256, Perm.RW, `ctx/cpu${this.cpu}`);
     this.frame = mem.map(XDP_PACKET_HEADROOM + MAX_PACKET + XDP_TAILROOM, Perm.RW, `frame/cpu${this.cpu}`);
     this.views = new MapViews(mem);
-    this.helpers = new HelperRegistry([...mapHelpers(this.views, this.cpu), ...timeHelpers(this), ...netHelpers(this)]);
+    this.helpers = new HelperRegistry([...mapHelpers(this.views, this.cpu), ...timeHelpers(this), ...netHelpers(this), ...callbackHelpers(this)]);
   }
 
   /** prepare returns the program ready to run on this CPU (once per program). */

@@ -64,6 +64,16 @@ export class ArrayMap extends BpfMap {
     return 0;
   }
 
+  override forEachElem(fn: (keyAddr: number, valueAddr: number) => boolean, cpu: number, keyScratch: number): number {
+    let n = 0;
+    for (let i = 0; i < this.maxEntries; i++) {
+      this.space.view.setUint32(keyScratch, i, true);
+      n++;
+      if (fn(keyScratch, this.valueAddr(i, cpu))) break;
+    }
+    return n;
+  }
+
   override delete(): number {
     return -Errno.EINVAL;
   }

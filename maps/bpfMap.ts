@@ -106,6 +106,15 @@ export abstract class BpfMap {
     return -Errno.EINVAL;
   }
 
+  /**
+   * forEachElem calls `fn(keyAddr, valueAddr)` for each element, for `cpu`'s slot of a per-CPU
+   * map, until it returns true (bpf_for_each_map_elem); it returns how many it visited. Array
+   * keys are written at `keyScratch`. Types without elements to walk visit none.
+   */
+  forEachElem(_fn: (keyAddr: number, valueAddr: number) => boolean, _cpu: number, _keyScratch: number): number {
+    return 0;
+  }
+
   // ---- userspace side -------------------------------------------------------------------
 
   /** scratch returns the control plane's key and value buffers in the shared memory. */

@@ -241,6 +241,19 @@ export class HashMap extends BpfMap {
     }
   }
 
+  override forEachElem(fn: (keyAddr: number, valueAddr: number) => boolean, cpu: number): number {
+    const dv = this.space.view;
+    let n = 0;
+    for (let b = 0; b < this.#nb; b++) {
+      for (let e = dv.getUint32(this.#buckets + 4 * b, true); e !== 0; e = dv.getUint32(this.#elem(e) + E_NEXT, true)) {
+        const at = this.#elem(e);
+        n++;
+        if (fn(at + this.#keyOff, at + this.#valOff + (this.#percpu ? cpu * this.#slot : 0))) return n;
+      }
+    }
+    return n;
+  }
+
   // ---- LRU (all under the map lock) ------------------------------------------------------
 
   #allocLocked(): number {

@@ -22,8 +22,14 @@ const bt = (...a: string[]) => spawnSync('bpftool', a, { encoding: 'utf8' });
 const PROGRAMS: readonly [string, string][] = [
   ['xdp_simple', 'xdp_simple'], ['sock_proto', 'count_proto'], ['global_data', 'load_static_data'], ['calls', 'xdp_calls'],
   ['tail_calls', 'xdp_dispatch'], ['lpm_firewall', 'xdp_firewall'], ['ringbuf', 'xdp_ringbuf'], ['map_in_map', 'xdp_map_in_map'], ['core_ctx', 'xdp_core'],
-  ['tc_nat', 'tc_nat'], ['xdp_encap', 'xdp_encap'],
+  ['tc_nat', 'tc_nat'], ['xdp_encap', 'xdp_encap'], ['callbacks', 'xdp_callbacks'],
 ];
+
+/** SEEDS: map contents set on both sides before the packets (map, key bytes, value bytes). */
+const SEEDS: Readonly<Record<string, readonly [string, number[], number[]][]>> = {
+  lpm_firewall: [['blocked', [16, 0, 0, 0, 10, 1, 0, 0], [1, 0, 0, 0]]], // block 10.1.0.0/16
+  callbacks: [1, 2, 3].map((k) => ['values', [k, 0, 0, 0], [k * 10, 0, 0, 0, 0, 0, 0, 0]] as [string, number[], number[]]),
+};
 
 describe('differential: test runs agree with the kernel packet for packet', function () {
   this.timeout(300_000);
@@ -48,11 +54,9 @@ describe('differential: test runs agree with the kernel packet for packet', func
       assert.equal(bt('prog', 'loadall', file, pins, 'pinmaps', mapPins).status, 0);
       const k = new Kernel({ ncpus: 2, runtime: { seed: 1, clock: () => 1n } });
       const l = loadCollection(k.process, readCollection(readFileSync(file), { name: `${obj}.o` }));
-      if (obj === 'lpm_firewall') {
-        // block 10.1.0.0/16 on both sides
-        const key = ['16', '0', '0', '0', '10', '1', '0', '0'];
-        assert.equal(bt('map', 'update', 'pinned', `${mapPins}/blocked`, 'key', ...key, 'value', '1', '0', '0', '0').status, 0);
-        assert.equal(k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: l.maps.get('blocked')!, key: Uint8Array.from(key.map(Number)), value: Uint8Array.from([1, 0, 0, 0]) }), 0);
+      for (const [map, key, value] of SEEDS[obj] ?? []) {
+        assert.equal(bt('map', 'update', 'pinned', `${mapPins}/${map}`, 'key', ...key.map(String), 'value', ...value.map(String)).status, 0);
+        assert.equal(k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: l.maps.get(map)!, key: Uint8Array.from(key), value: Uint8Array.from(value) }), 0);
       }
       const fd = l.programs.get(progName)!;
       for (const [name, pkt] of Object.entries(PACKETS)) {

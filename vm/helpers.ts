@@ -5,7 +5,15 @@ export interface HelperEnv {
   readonly memory: AddressSpace;
   /** Slot index of the call instruction. */
   readonly pc: number;
+  /**
+   * callback runs a bpf-to-bpf function of the calling program, given the value its
+   * `lddw BPF_PSEUDO_FUNC` loaded, with r1-r5 set, and returns its r0 (bpf_loop and friends).
+   */
+  readonly callback?: (fn: bigint, ...args: bigint[]) => bigint;
 }
+
+/** CALLBACK_TAG marks the value `lddw BPF_PSEUDO_FUNC` loads: the tag plus the function's slot. */
+export const CALLBACK_TAG = 0xcb00_0000;
 
 /**
  * HelperFn implements one helper: r1-r5 in, r0 out. Arguments arrive as unsigned 64-bit

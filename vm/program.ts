@@ -47,6 +47,13 @@ export function checkProgram(insns: readonly Instruction[], options: CheckOption
       if (!slots.at[s]) continue;
       const flow = flowOf(slots, s);
       if (flow.call !== undefined) functions.add(flow.call);
+      const ins = slots.at[s]!;
+      if (ins.opcode === 0x18 && ins.src === 4) {
+        // lddw BPF_PSEUDO_FUNC names a callback function
+        const to = s + 1 + Number(BigInt.asIntN(32, ins.imm));
+        if (to < 0 || to >= slots.length || !slots.at[to]) throw new InstructionError(s, `callback at ${to} is not an instruction of the program`);
+        functions.add(to);
+      }
       if (flow.next.includes(slots.length)) {
         throw new InstructionError(s, 'falls off the end of the program: last insn is not an exit or jmp');
       }

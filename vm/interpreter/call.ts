@@ -1,12 +1,12 @@
 import { RuntimeError } from '../errors.js';
-import type { Helper } from '../helpers.js';
+import type { Helper, HelperEnv } from '../helpers.js';
 import type { Instruction } from '../instruction.js';
 import { BPF_FUNC_tail_call, MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_TAIL_CALL_CNT } from '../opcodes.js';
 import { type ExecState, type Step, Stop } from './state.js';
 
 const u64 = (st: ExecState, r: number): bigint => (BigInt(st.hi[r] >>> 0) << 32n) | BigInt(st.lo[r] >>> 0);
 
-function invoke(st: ExecState, helper: Helper, slot: number, env: { memory: ExecState['machine']['memory']; pc: number }): void {
+function invoke(st: ExecState, helper: Helper, slot: number, env: HelperEnv): void {
   let r0: bigint;
   try {
     r0 = helper.fn(u64(st, 1), u64(st, 2), u64(st, 3), u64(st, 4), u64(st, 5), env);
@@ -33,7 +33,7 @@ export function compileHelperCall(i: Instruction, st: ExecState, slot: number, n
   }
   const helper = st.machine.helpers.get(id);
   if (!helper) throw new RuntimeError(slot, `invalid func unknown#${id}`);
-  const env = { memory: st.machine.memory, pc: slot };
+  const env: HelperEnv = { memory: st.machine.memory, pc: slot, callback: (fn, ...args) => st.callback!(fn, ...args) };
   return () => (invoke(st, helper, slot, env), next);
 }
 
@@ -44,7 +44,7 @@ export function compileCallx(i: Instruction, st: ExecState, slot: number, next: 
     const id = st.hi[r] === 0 ? st.lo[r] >>> 0 : -1;
     const helper = st.machine.helpers.get(id);
     if (!helper) throw new RuntimeError(slot, `callx r${r}: no helper with id ${u64(st, r)}`);
-    invoke(st, helper, slot, { memory: st.machine.memory, pc: slot });
+    invoke(st, helper, slot, { memory: st.machine.memory, pc: slot, callback: (fn, ...args) => st.callback!(fn, ...args) });
     return next;
   };
 }

@@ -11,6 +11,7 @@ import { compileCallx, compileExit, compileHelperCall, compileLocalCall } from '
 import { compileJump } from './jump.js';
 import { compileLddw, compileLoad, compilePacketLoad, compileStore } from './memops.js';
 import { ExecState, type Step, Stop } from './state.js';
+import { CALLBACK_TAG } from '../helpers.js';
 
 /** DEFAULT_BUDGET: instructions a run may execute before it is stopped. */
 export const DEFAULT_BUDGET = 100_000_000;
@@ -56,6 +57,10 @@ function compile(i: Instruction, slot: number, st: ExecState, src: number, progr
     default: {
       if ((i.opcode & 0xe0) !== Mode.BPF_IMM) return compilePacketLoad(i, st, slot, next);
       if (i.src === 0) return compileLddw(i, st, i.imm, next);
+      if (i.src === Pseudo.BPF_PSEUDO_FUNC) {
+        // a callback: the tag and the function's slot, for helpers to call back (bpf_loop)
+        return compileLddw(i, st, BigInt(CALLBACK_TAG + slot + 1 + Number(BigInt.asIntN(32, i.imm))), next);
+      }
       const resolve = st.machine.resolveImm64;
       if (!resolve) throw new RuntimeError(slot, `lddw with pseudo source ${i.src} needs a map table`);
       return compileLddw(i, st, resolve(i.src, i.imm, slot), next);
@@ -99,6 +104,7 @@ class InterpretedProgram implements Prepared {
     }
     this.#st = st;
     this.#steps = steps;
+    st.callback = (fn, ...args) => this.#callback(fn, args);
     this.#program = program;
     this.#budget = options.budget ?? DEFAULT_BUDGET;
     this.#trace = options.trace;
@@ -140,6 +146,24 @@ class InterpretedProgram implements Prepared {
     this.#run(0);
     if (st.tailTarget) return Number(BigInt.asUintN(32, this.#finish(Stop.TAIL_CALL, 0)));
     return lo[0] >>> 0;
+  }
+
+  /** callback runs the function at the slot `fn` names in a new frame, as a bpf-to-bpf call would. */
+  #callback(fn: bigint, args: bigint[]): bigint {
+    const st = this.#st;
+    const target = Number(fn) - CALLBACK_TAG;
+    if (target < 0 || target >= this.#steps.length || !this.#steps[target]) throw new RuntimeError(0, `callback 0x${fn.toString(16)} is not a function of this program`);
+    if (!st.pushFrame(Stop.CALLBACK_RETURN, MAX_CALL_FRAMES)) throw new RuntimeError(target, `the call stack of ${MAX_CALL_FRAMES + 1} frames is too deep`);
+    st.lo[10] -= MAX_BPF_STACK;
+    for (let r = 1; r <= 5; r++) {
+      const v = BigInt.asUintN(64, args[r - 1] ?? 0n);
+      st.lo[r] = Number(v & 0xffffffffn) | 0;
+      st.hi[r] = Number(v >> 32n) | 0;
+    }
+    let pc = target;
+    while (pc >= 0) pc = this.#steps[pc]();
+    if (pc !== Stop.CALLBACK_RETURN) throw new RuntimeError(target, 'a callback ended the program');
+    return (BigInt(st.hi[0] >>> 0) << 32n) | BigInt(st.lo[0] >>> 0);
   }
 
   runTail(ctx: bigint, count: number): bigint {

@@ -6,7 +6,7 @@ import { Perm } from '../memory.js';
 export type Step = () => number;
 
 /** Stop codes a Step returns instead of a slot. */
-export const Stop = { EXIT: -1, TAIL_CALL: -2, ABORT_ZERO: -3 } as const;
+export const Stop = { EXIT: -1, TAIL_CALL: -2, ABORT_ZERO: -3, CALLBACK_RETURN: -4 } as const;
 
 /** Words saved per call frame: return slot, r6-r9 (lo, hi), r10. */
 const FRAME_WORDS = 10;
@@ -33,6 +33,8 @@ export class ExecState {
   tailTarget: Prepared | undefined;
   /** Tail calls taken so far in this chain. */
   tailCount = 0;
+  /** Runs a function of this program for a helper (set by the engine). */
+  callback?: (fn: bigint, ...args: bigint[]) => bigint;
 
   constructor(machine: Machine, registerSlots: number) {
     this.machine = machine;
