@@ -9,6 +9,7 @@ import { Perm, type Region } from '../vm/memory.js';
 import { MAX_BPF_STACK, MAX_CALL_FRAMES } from '../vm/opcodes.js';
 import { callbackHelpers } from './helpers/callbacks.js';
 import { netHelpers } from './helpers/net.js';
+import { type PerfRecord, outputHelpers } from './helpers/output.js';
 import { timeHelpers } from './helpers/time.js';
 import type { SkbPacket } from './skb.js';
 import { XDP_PACKET_HEADROOM, XDP_TAILROOM, type XdpFrame } from './xdp.js';
@@ -49,6 +50,8 @@ export class HookRuntime {
   readonly views: MapViews;
   readonly options: RuntimeOptions;
   current: Current = { kind: 'none' };
+  /** Samples from bpf_perf_event_output, oldest first, for a reader to take. */
+  readonly perf: PerfRecord[] = [];
   readonly #prepared = new Map<ProgObject, Prepared>();
 
   constructor(kernel: Kernel, options: RuntimeOptions = {}) {
@@ -60,7 +63,7 @@ export class HookRuntime {
     this.ctx = mem.map(256, Perm.RW, `ctx/cpu${this.cpu}`);
     this.frame = mem.map(XDP_PACKET_HEADROOM + MAX_PACKET + XDP_TAILROOM, Perm.RW, `frame/cpu${this.cpu}`);
     this.views = new MapViews(mem);
-    this.helpers = new HelperRegistry([...mapHelpers(this.views, this.cpu), ...timeHelpers(this), ...netHelpers(this), ...callbackHelpers(this)]);
+    this.helpers = new HelperRegistry([...mapHelpers(this.views, this.cpu), ...timeHelpers(this), ...netHelpers(this), ...callbackHelpers(this), ...outputHelpers(this)]);
   }
 
   /** prepare returns the program ready to run on this CPU (once per program). */

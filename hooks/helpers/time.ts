@@ -1,5 +1,6 @@
 import type { Helper } from '../../vm/helpers.js';
 import type { HookRuntime } from '../runtime.js';
+import { formatPrintf } from './output.js';
 
 const started = process.hrtime.bigint();
 
@@ -29,16 +30,7 @@ export function timeHelpers(rt: HookRuntime): Helper[] {
       const start = Number(fmt);
       let text = new TextDecoder().decode(u8.subarray(start, start + Number(size)));
       text = text.replace(/\0.*$/s, '');
-      const args = [a1, a2, a3];
-      let n = 0;
-      const line = text.replace(/%(l{0,2})([dixu%p])/g, (m, _l, conv: string) => {
-        if (conv === '%') return '%';
-        const v = args[n++] ?? 0n;
-        if (conv === 'x') return v.toString(16);
-        if (conv === 'p') return `0x${v.toString(16)}`;
-        if (conv === 'u') return String(_l === 'll' ? v : BigInt.asUintN(_l ? 64 : 32, v));
-        return String(BigInt.asIntN(_l ? 64 : 32, v));
-      });
+      const line = formatPrintf(text, [a1, a2, a3], env);
       rt.options.trace?.(line.replace(/\n$/, ''));
       return BigInt(line.length);
     } },

@@ -138,3 +138,32 @@ describe('helpers', () => {
     assert.equal(k.bpf('BPF_PROG_TEST_RUN', { prog_fd: kp, data_in: new Uint8Array(60) }), -Errno.ENOTSUPP);
   });
 });
+
+describe('output helpers', () => {
+  it('bpf_snprintf formats u64 arguments, truncates with a NUL and returns the full length', () => {
+    const k = setup();
+    const fmt = [...new TextEncoder().encode('%d-%x|%05u'), 0];
+    const items: Item[] = [];
+    for (let i = 0; i < fmt.length; i++) items.push(st('u8', R10, -64 + i, fmt[i]));
+    // args at fp-32: -12, 255, 42 as u64
+    items.push(lddw(R2, -12n), stx('u64', R10, -32, R2), st('u64', R10, -24, 255), st('u64', R10, -16, 42));
+    // out buffer of 8 bytes at fp-48: "-12-ff|00042" needs 13 with the NUL; 7 characters fit
+    items.push(mov(R1, R10), add(R1, -48), mov(R2, 8), mov(R3, R10), add(R3, -64), mov(R4, R10), add(R4, -32), mov(R5, 24), call(165));
+    const length = load(k, XDP, [...items, exit()]);
+    assert.equal(run(k, length, frame(60)).retval, 13, '"-12-ff|00042" and its NUL');
+    const text = (off: number) => load(k, XDP, [...items, ldx('u32', R0, R10, -48 + off), exit()]);
+    const word = (s: string) => new DataView(new TextEncoder().encode(s).buffer).getUint32(0, true);
+    assert.equal(run(k, text(0), frame(60)).retval, word('-12-'));
+    assert.equal(run(k, text(4), frame(60)).retval, word('ff|\0'), 'truncated to 7 characters and a NUL');
+  });
+  it('bpf_perf_event_output sends data and the first packet bytes to this CPU\'s slot; an empty slot is -ENOENT', () => {
+    const k = setup();
+    const pa = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY, key_size: 4, value_size: 4, max_entries: 2 });
+    const prog = (flags: bigint) => load(k, XDP, [st('u32', R10, -4, 0xaabbccdd), lddw(R2, pa, Pseudo.BPF_PSEUDO_MAP_FD), lddw(R3, flags), mov(R4, R10), add(R4, -4), mov(R5, 4), call(25), exit()]);
+    const current = 0xffffffffn | (6n << 32n); // BPF_F_CURRENT_CPU, and 6 packet bytes
+    assert.equal(run(k, prog(current), frame(60)).retval, (-Errno.ENOENT) >>> 0);
+    k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: pa, key: Uint8Array.from([0, 0, 0, 0]), value: Uint8Array.from([9, 0, 0, 0]) });
+    assert.equal(run(k, prog(current), frame(60)).retval, 0);
+    assert.deepEqual(k.runtime(0).perf.map((r) => [r.cpu, [...r.data]]), [[0, [0xdd, 0xcc, 0xbb, 0xaa, 0, 1, 2, 3, 4, 5]]]);
+  });
+});
