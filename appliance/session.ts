@@ -37,6 +37,8 @@ export class Session {
       pins: this.store,
       allocId: this.store.allocId,
       onWrite: (o) => this.store.touched(o),
+      // bpf_trace_printk lines, as trace_pipe would show them
+      runtime: { trace: (line) => process.stderr.write(`bpf_trace_printk: ${line}\n`) },
     });
     this.store.attach(this.kernel);
   }

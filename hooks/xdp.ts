@@ -21,6 +21,21 @@ export const XDP_TAILROOM = 320;
 export const XDP_META_MAX = 32;
 export const ETH_HLEN = 14;
 
+/**
+ * xdpEffect is what a driver does with a verdict: pass it up, drop it, send it back out, or
+ * redirect it. Anything else, like XDP_ABORTED, is dropped with a trace (the kernel's
+ * bpf_warn_invalid_xdp_action for unknown values), so it is `aborted`.
+ */
+export function xdpEffect(v: number): 'pass' | 'drop' | 'tx' | 'redirect' | 'aborted' {
+  switch (v) {
+    case XdpAction.XDP_PASS: return 'pass';
+    case XdpAction.XDP_DROP: return 'drop';
+    case XdpAction.XDP_TX: return 'tx';
+    case XdpAction.XDP_REDIRECT: return 'redirect';
+    default: return 'aborted';
+  }
+}
+
 /** xdpActionName names a verdict (`XDP_PASS`), or `unknown (N)` for others, which the kernel counts as invalid. */
 export function xdpActionName(v: number): string {
   return Object.entries(XdpAction).find(([, x]) => x === v)?.[0] ?? `unknown (${v})`;
