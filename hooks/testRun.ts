@@ -80,15 +80,19 @@ function runXdp(rt: HookRuntime, prog: ProgObject, input: TestRunInput): TestRun
   };
   const ctx = rt.ctx.start;
   mem.u8.fill(0, ctx, ctx + XdpMd.SIZE);
+  let ifindex = LOOPBACK;
   if (input.ctx) {
     if (input.ctx.length > XdpMd.SIZE) throw new BpfErrno(Errno.EINVAL, 'ctx_in larger than struct xdp_md');
-    mem.u8.set(input.ctx, ctx);
-    const dv = new DataView(input.ctx.buffer, input.ctx.byteOffset, input.ctx.byteLength);
-    // the kernel takes only ingress_ifindex and rx_queue_index from ctx_in; data fields must be 0
-    if (input.ctx.length >= 12 && (dv.getUint32(0, true) || dv.getUint32(4, true) || dv.getUint32(8, true))) throw new BpfErrno(Errno.EINVAL, 'ctx_in: data fields must be 0');
-  } else {
-    mem.view.setUint32(ctx + XdpMd.ingress_ifindex, LOOPBACK, true);
+    const c = new Uint8Array(XdpMd.SIZE);
+    c.set(input.ctx);
+    const dv = new DataView(c.buffer);
+    // of struct xdp_md the kernel takes ingress_ifindex and rx_queue_index: loopback has one queue
+    if (dv.getUint32(XdpMd.rx_queue_index, true) !== 0) throw new BpfErrno(Errno.EINVAL, 'ctx_in: rx_queue_index past the device\'s queues');
+    const want = dv.getUint32(XdpMd.ingress_ifindex, true);
+    if (want > LOOPBACK) throw new BpfErrno(Errno.ENODEV, `ctx_in: no device with ifindex ${want}`);
+    if (want) ifindex = want;
   }
+  mem.view.setUint32(ctx + XdpMd.ingress_ifindex, ifindex, true);
   writeXdpMd(mem.view, ctx, frame);
   rt.current = { kind: 'xdp', frame, ctx };
   try {
@@ -97,7 +101,8 @@ function runXdp(rt: HookRuntime, prog: ProgObject, input: TestRunInput): TestRun
       retval, duration, redirect: frame.redirect,
       // like the kernel, data_out starts at data_meta: any metadata the program added comes out too
       data: concat(mem.u8.slice(frame.dataMeta, frame.dataEnd), frame.frags ?? new Uint8Array(0)),
-      ctx: mem.u8.slice(ctx, ctx + XdpMd.SIZE),
+      // ctx_out, only when ctx_in was given: the fields ctx_in may set, as they came in
+      ctx: input.ctx ? xdpCtxOut(input.ctx) : new Uint8Array(0),
     };
   } finally {
     rt.current = { kind: 'none' };
@@ -120,10 +125,8 @@ function runSkb(rt: HookRuntime, prog: ProgObject, input: TestRunInput): TestRun
   const ctx = rt.ctx.start;
   const dv = mem.view;
   mem.u8.fill(0, ctx, ctx + SkBuff.SIZE);
-  if (input.ctx) {
-    if (input.ctx.length > SkBuff.SIZE) throw new BpfErrno(Errno.EINVAL, 'ctx_in larger than struct __sk_buff');
-    mem.u8.set(input.ctx, ctx);
-  }
+  const given = input.ctx ? skbCtxIn(input.ctx, pkt.dataEnd - pkt.data) : undefined;
+  if (given) for (const [off, size] of SKB_CTX_FIELDS) mem.u8.set(given.subarray(off, off + size), ctx + off);
   dv.setUint32(ctx + SkBuff.len, pkt.dataEnd - pkt.data, true);
   dv.setUint32(ctx + SkBuff.pkt_type, pktTypeOf(input.data) ?? PacketType.PACKET_HOST, true);
   dv.setUint32(ctx + SkBuff.protocol, pkt.protocol, true);
@@ -131,18 +134,59 @@ function runSkb(rt: HookRuntime, prog: ProgObject, input: TestRunInput): TestRun
   dv.setUint32(ctx + SkBuff.data, pkt.data, true);
   dv.setUint32(ctx + SkBuff.data_end, pkt.dataEnd, true);
   dv.setUint32(ctx + SkBuff.data_meta, pkt.data, true);
-  dv.setUint32(ctx + SkBuff.wire_len, len, true);
-  dv.setUint32(ctx + SkBuff.gso_segs, 1, true);
+  if (!given || dv.getUint32(ctx + SkBuff.wire_len, true) === 0) dv.setUint32(ctx + SkBuff.wire_len, pkt.dataEnd - pkt.data, true);
   rt.current = { kind: 'skb', pkt, ctx, l2 };
   try {
     const { retval, duration } = timed(rt, prog, input.repeat ?? 1, ctx);
     // data_out runs from the link header; a socket filter's was pulled off and comes back as zeros
     const out = mem.u8.slice(pkt.mac, pkt.dataEnd);
     if (!l2) out.fill(0, 0, ETH_HLEN);
-    return { retval, duration, redirect: pkt.redirect, data: out, ctx: mem.u8.slice(ctx, ctx + SkBuff.SIZE) };
+    // ctx_out, only when ctx_in was given: the fields ctx_in may set, as the run left them
+    const ctxOut = new Uint8Array(given ? SkBuff.SIZE : 0);
+    if (given) {
+      for (const [off, size] of SKB_CTX_FIELDS) ctxOut.set(mem.u8.subarray(ctx + off, ctx + off + size), off);
+      new DataView(ctxOut.buffer).setUint32(SkBuff.ifindex, LOOPBACK, true);
+    }
+    return { retval, duration, redirect: pkt.redirect, data: out, ctx: ctxOut };
   } finally {
     rt.current = { kind: 'none' };
   }
+}
+
+/**
+ * SKB_CTX_FIELDS: the fields of struct __sk_buff test-run takes from ctx_in and gives back in
+ * ctx_out (net/bpf/test_run.c, convert___skb_to_skb): mark, priority, ingress_ifindex,
+ * ifindex, cb[5], tstamp, wire_len, gso_segs, gso_size, hwtstamp; [offset, size].
+ */
+const SKB_CTX_FIELDS: readonly [number, number][] = [
+  [SkBuff.mark, 4], [SkBuff.priority, 4], [SkBuff.ingress_ifindex, 4], [SkBuff.ifindex, 4], [SkBuff.cb, 20],
+  [SkBuff.tstamp, 8], [SkBuff.wire_len, 4], [SkBuff.gso_segs, 4], [SkBuff.gso_size, 4], [SkBuff.hwtstamp, 8],
+];
+
+/** skbCtxIn checks ctx_in as the kernel does: every other byte 0 (EINVAL), a known ifindex (ENODEV), a sane wire_len and gso_segs. */
+function skbCtxIn(ctxIn: Uint8Array, len: number): Uint8Array {
+  if (ctxIn.length > SkBuff.SIZE) throw new BpfErrno(Errno.EINVAL, 'ctx_in larger than struct __sk_buff');
+  const c = new Uint8Array(SkBuff.SIZE);
+  c.set(ctxIn);
+  const allowed = new Uint8Array(SkBuff.SIZE);
+  for (const [off, size] of SKB_CTX_FIELDS) allowed.fill(1, off, off + size);
+  const bad = c.findIndex((b, i) => b !== 0 && !allowed[i]);
+  if (bad >= 0) throw new BpfErrno(Errno.EINVAL, `ctx_in: byte ${bad} of struct __sk_buff may not be set`);
+  const dv = new DataView(c.buffer);
+  if (dv.getUint32(SkBuff.ifindex, true) > LOOPBACK) throw new BpfErrno(Errno.ENODEV, `ctx_in: no device with ifindex ${dv.getUint32(SkBuff.ifindex, true)}`);
+  const wire = dv.getUint32(SkBuff.wire_len, true);
+  if (wire !== 0 && (wire < len || wire > 65536)) throw new BpfErrno(Errno.EINVAL, `ctx_in: wire_len ${wire}`);
+  if (dv.getUint32(SkBuff.gso_segs, true) > 65535) throw new BpfErrno(Errno.EINVAL, 'ctx_in: gso_segs');
+  return c;
+}
+
+/** xdpCtxOut: struct xdp_md as the kernel gives it back: ingress_ifindex and rx_queue_index. */
+function xdpCtxOut(ctxIn: Uint8Array): Uint8Array {
+  const out = new Uint8Array(XdpMd.SIZE);
+  const c = new Uint8Array(XdpMd.SIZE);
+  c.set(ctxIn);
+  out.set(c.subarray(XdpMd.ingress_ifindex, XdpMd.ingress_ifindex + 8), XdpMd.ingress_ifindex);
+  return out;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

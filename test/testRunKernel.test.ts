@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { readCollection } from '../elf/collection.js';
 import { loadCollection } from '../elf/load.js';
 import { Kernel } from '../maps/kernel.js';
+import { strerror } from '../maps/errno.js';
 import { PACKETS } from './support/packets.js';
 import { REPO_ROOT } from './support/paths.js';
 
@@ -96,6 +97,49 @@ describe('differential: test runs agree with the kernel packet for packet', func
         if (cpuKeyed) assert.equal(ours.reduce((a, b) => a + b, 0n), theirs.reduce((a, b) => a + b, 0n), `${mapName}: total over CPUs`);
         else assert.deepEqual(ours, theirs, `${mapName}: values`);
       }
+    });
+  }
+});
+
+describe('differential: test-run context in and out', function () {
+  this.timeout(60_000);
+  const tmp = mkdtempSync(join(tmpdir(), 'bpfbox-ctx-'));
+  const pins = `/sys/fs/bpf/bpfbox_ctx_${process.pid}`;
+  before(function () {
+    if (bt('version').error || process.getuid?.() !== 0) this.skip();
+    mkdirSync(pins, { recursive: true });
+  });
+  after(() => {
+    rmSync(pins, { recursive: true, force: true });
+    rmSync(tmp, { recursive: true, force: true });
+  });
+  const ctxCases: Record<string, (c: DataView) => void> = {
+    'mark, priority and cb[0] go in and come back': (c) => (c.setUint32(8, 77, true), c.setUint32(32, 5, true), c.setUint32(48, 0xcafe, true)),
+    'len may not be set (EINVAL)': (c) => c.setUint32(0, 1, true),
+    'an unknown ifindex (ENODEV)': (c) => c.setUint32(40, 5, true),
+    'wire_len below the length (EINVAL)': (c) => c.setUint32(160, 10, true),
+  };
+  for (const [name, fill] of Object.entries(ctxCases)) {
+    it(`tc: ${name}`, () => {
+      const file = join(REPO_ROOT, 'bpf', 'tc_nat.o');
+      rmSync(`${pins}/tc`, { recursive: true, force: true });
+      assert.equal(bt('prog', 'loadall', file, `${pins}/tc`).status, 0);
+      const ctxIn = new Uint8Array(192);
+      fill(new DataView(ctxIn.buffer));
+      writeFileSync(join(tmp, 'ctx.bin'), ctxIn);
+      writeFileSync(join(tmp, 'pkt.bin'), PACKETS.udp4);
+      rmSync(join(tmp, 'ctxout.bin'), { force: true });
+      const kr = bt('prog', 'run', 'pinned', `${pins}/tc/tc_nat`, 'data_in', join(tmp, 'pkt.bin'), 'ctx_in', join(tmp, 'ctx.bin'), 'ctx_out', join(tmp, 'ctxout.bin'));
+      const k = new Kernel({ ncpus: 1 });
+      const l = loadCollection(k.process, readCollection(readFileSync(file), { name: 'tc_nat.o' }));
+      const a = { prog_fd: l.programs.get('tc_nat')!, data_in: PACKETS.udp4, ctx_in: ctxIn, ctx_out: new Uint8Array(192), retval: 0 };
+      const r = k.bpf('BPF_PROG_TEST_RUN', a);
+      if (kr.status !== 0) {
+        assert.equal(`Error: failed to run program: ${r < 0 ? strerror(-r) : 'ran'}`, kr.stderr.trim());
+        return;
+      }
+      assert.equal(r, 0);
+      assert.equal(Buffer.from(a.ctx_out).toString('hex'), readFileSync(join(tmp, 'ctxout.bin')).toString('hex'));
     });
   }
 });
