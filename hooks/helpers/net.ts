@@ -179,6 +179,33 @@ export function netHelpers(rt: HookRuntime): Helper[] {
       syncSkb();
       return 0n;
     } },
+    { id: 31, name: 'bpf_skb_change_proto', fn: (_skb, proto, flags) => {
+      // IPv4 <-> IPv6 (net/core/filter.c bpf_skb_proto_4_to_6 / 6_to_4): 20 bytes (the header
+      // size difference) are inserted, zeroed, or removed right after the link-layer header;
+      // skb->protocol changes, the EtherType in the packet is left to the program
+      const c = skb();
+      if (!c || flags !== 0n) return neg(Errno.EINVAL);
+      const to = u32(proto) & 0xffff;
+      const V4 = 0x0008;
+      const V6 = 0xdd86;
+      const p = c.pkt;
+      const grow = p.protocol === V4 && to === V6 ? 20 : p.protocol === V6 && to === V4 ? -20 : 0;
+      if (grow === 0) return neg(Errno.ENOTSUPP);
+      const u8 = mem().u8;
+      const at = p.network;
+      if (grow > 0) {
+        if (p.dataEnd + grow > p.end) return neg(Errno.ENOMEM);
+        u8.copyWithin(at + grow, at, p.dataEnd);
+        u8.fill(0, at, at + grow);
+      } else {
+        if (p.dataEnd - at < -grow) return neg(Errno.EINVAL);
+        u8.copyWithin(at, at - grow, p.dataEnd);
+      }
+      p.dataEnd += grow;
+      p.protocol = to;
+      syncSkb();
+      return 0n;
+    } },
     { id: 48, name: 'bpf_set_hash', fn: (_skb, hash) => {
       const c = skb();
       if (c) (c.pkt.hash = u32(hash)), syncSkb();

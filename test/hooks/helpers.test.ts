@@ -167,3 +167,20 @@ describe('output helpers', () => {
     assert.deepEqual(k.runtime(0).perf.map((r) => [r.cpu, [...r.data]]), [[0, [0xdd, 0xcc, 0xbb, 0xaa, 0, 1, 2, 3, 4, 5]]]);
   });
 });
+
+describe('bpf_skb_change_proto', () => {
+  it('IPv4 to IPv6 inserts 20 zero bytes after the link header and changes skb->protocol; the same protocol is ENOTSUPP', () => {
+    const k = setup();
+    // change to htons(ETH_P_IPV6) = 0xdd86 as the program passes it; return skb->protocol
+    const fd = load(k, TC, [mov(R6, R1), mov(R2, 0xdd86), mov(R3, 0), call(31), ldx('u32', R0, R6, 16), exit()]);
+    const pkt = frame(60);
+    const r = run(k, fd, pkt);
+    assert.equal(r.retval, 0xdd86);
+    assert.equal(r.data.length, 80);
+    assert.deepEqual([...r.data.subarray(0, 14)], [...pkt.subarray(0, 14)], 'the link header stays');
+    assert.deepEqual([...r.data.subarray(14, 34)], Array(20).fill(0), 'room for the bigger header');
+    assert.deepEqual([...r.data.subarray(34)], [...pkt.subarray(14)], 'the rest follows');
+    const same = load(k, TC, [mov(R2, 0x0008), mov(R3, 0), call(31), exit()]);
+    assert.equal(run(k, same, frame(60)).retval, (-Errno.ENOTSUPP) >>> 0);
+  });
+});
