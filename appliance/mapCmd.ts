@@ -114,6 +114,16 @@ async function one(s: Session, ref: MapRef): Promise<MapTarget> {
 export async function runMapCommand(s: Session, argv: readonly string[], o: Output): Promise<number> {
   const t = new Tokens(argv);
   const verb = t.next('a map command');
+  /** attempt runs a command that prints nothing on success (`null` with -j), or fails as bpftool does. */
+  const attempt = async (what: string, fn: () => Promise<unknown>): Promise<number> => {
+    try {
+      await fn();
+    } catch (e) {
+      return failed(o, what, e);
+    }
+    if (o.json) o.out('null');
+    return 0;
+  };
   try {
     switch (verb) {
       case 'show':
@@ -178,26 +188,14 @@ export async function runMapCommand(s: Session, argv: readonly string[], o: Outp
         let value = parseBytes(t, 'value', info.bytes_value);
         if (info.percpu) value = perCpu(value, info.ncpus);
         const flags = t.take('noexist') ? UpdateFlag.BPF_NOEXIST : t.take('exist') ? UpdateFlag.BPF_EXIST : (t.take('any'), UpdateFlag.BPF_ANY);
-        try {
-          await m.update(key, value, flags);
-        } catch (e) {
-          return failed(o, 'update failed', e);
-        }
-        if (o.json) o.out('null');
-        return 0;
+        return attempt('update failed', () => m.update(key, value, flags));
       }
       case 'delete': {
         const m = await one(s, parseMapRef(t));
         const info = await m.show();
         if (!t.take('key')) usage('key expected');
         const key = parseBytes(t, 'key', info.bytes_key);
-        try {
-          await m.delete(key);
-        } catch (e) {
-          return failed(o, 'delete failed', e);
-        }
-        if (o.json) o.out('null');
-        return 0;
+        return attempt('delete failed', () => m.delete(key));
       }
       case 'getnext': {
         const m = await one(s, parseMapRef(t));
@@ -215,36 +213,20 @@ export async function runMapCommand(s: Session, argv: readonly string[], o: Outp
       }
       case 'pin': {
         const m = await one(s, parseMapRef(t));
-        try {
-          await m.pin(t.next('a path'));
-        } catch (e) {
-          return failed(o, 'can\'t pin the object', e);
-        }
-        if (o.json) o.out('null');
-        return 0;
+        const path = t.next('a path');
+        return attempt("can't pin the object", () => m.pin(path));
       }
       case 'freeze': {
         const m = await one(s, parseMapRef(t));
-        try {
-          await m.freeze();
-        } catch (e) {
-          return failed(o, 'failed to freeze map', e);
-        }
-        if (o.json) o.out('null');
-        return 0;
+        return attempt('failed to freeze map', () => m.freeze());
       }
       case 'push':
       case 'enqueue': {
         const m = await one(s, parseMapRef(t));
         const info = await m.show();
         if (!t.take('value')) usage('value expected');
-        try {
-          await m.update(null, parseBytes(t, 'value', info.bytes_value), UpdateFlag.BPF_ANY);
-        } catch (e) {
-          return failed(o, 'update failed', e);
-        }
-        if (o.json) o.out('null');
-        return 0;
+        const value = parseBytes(t, 'value', info.bytes_value);
+        return attempt('update failed', () => m.update(null, value, UpdateFlag.BPF_ANY));
       }
       case 'pop':
       case 'dequeue':
