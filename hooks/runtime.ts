@@ -9,6 +9,7 @@ import { Perm, type Region } from '../vm/memory.js';
 import { MAX_BPF_STACK, MAX_CALL_FRAMES } from '../vm/opcodes.js';
 import { callbackHelpers } from './helpers/callbacks.js';
 import { netHelpers } from './helpers/net.js';
+import { type Route, fibHelpers } from './helpers/fib.js';
 import { type PerfRecord, outputHelpers } from './helpers/output.js';
 import { timeHelpers } from './helpers/time.js';
 import type { SkbPacket } from './skb.js';
@@ -24,6 +25,8 @@ export interface RuntimeOptions {
   /** Receives bpf_trace_printk output, one line per call. */
   readonly trace?: (line: string) => void;
   readonly engine?: Engine;
+  /** The route table bpf_fib_lookup consults (the appliance's config provides it). */
+  readonly routes?: readonly Route[];
 }
 
 /** MAX_PACKET: the largest packet a runtime frame holds (a jumbo frame and then some). */
@@ -63,7 +66,7 @@ export class HookRuntime {
     this.ctx = mem.map(256, Perm.RW, `ctx/cpu${this.cpu}`);
     this.frame = mem.map(XDP_PACKET_HEADROOM + MAX_PACKET + XDP_TAILROOM, Perm.RW, `frame/cpu${this.cpu}`);
     this.views = new MapViews(mem);
-    this.helpers = new HelperRegistry([...mapHelpers(this.views, this.cpu), ...timeHelpers(this), ...netHelpers(this), ...callbackHelpers(this), ...outputHelpers(this)]);
+    this.helpers = new HelperRegistry([...mapHelpers(this.views, this.cpu), ...timeHelpers(this), ...netHelpers(this), ...callbackHelpers(this), ...outputHelpers(this), ...fibHelpers(this)]);
   }
 
   /** prepare returns the program ready to run on this CPU (once per program). */

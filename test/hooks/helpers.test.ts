@@ -184,3 +184,35 @@ describe('bpf_skb_change_proto', () => {
     assert.equal(run(k, same, frame(60)).retval, (-Errno.ENOTSUPP) >>> 0);
   });
 });
+
+describe('bpf_fib_lookup', () => {
+  const routes = [
+    { dst: '10.0.0.0/8', ifindex: 2, gateway: '192.168.1.1', smac: '02:00:00:00:00:aa', dmac: '02:00:00:00:00:bb', mtu: 1500 },
+    { dst: '10.9.0.0/16', ifindex: 3, smac: '02:00:00:00:00:cc' },
+    { dst: '10.66.0.0/16', ifindex: 0, kind: 'blackhole' as const },
+  ];
+  /** params at fp-64: family AF_INET, tot_len, ipv4_dst; returns the code, or a field with `read`. */
+  const prog = (dst: number[], totLen: number, flags: number, read?: [number, 'u32' | 'u16']) => [
+    ...Array.from({ length: 8 }, (_, i) => st('u64', R10, -64 + 8 * i, 0)),
+    st('u8', R10, -64, 2), st('u16', R10, -64 + 6, totLen), st('u32', R10, -64 + 32, new DataView(Uint8Array.from(dst).buffer).getInt32(0, true)),
+    mov(R2, R10), add(R2, -64), mov(R3, 64), mov(R4, flags), call(69),
+    ...(read ? [ldx(read[1], R0, R10, -64 + read[0])] : []), exit(),
+  ];
+  const k = new Kernel({ ncpus: 1, runtime: { routes } });
+  const result = (dst: number[], totLen = 100, flags = 0, read?: [number, 'u32' | 'u16']) => run(k, load(k, XDP, prog(dst, totLen, flags, read)), frame(60)).retval;
+  it('forwards by the longest prefix and writes the egress and the next hop', () => {
+    assert.equal(result([10, 1, 2, 3]), 0);
+    assert.equal(result([10, 1, 2, 3], 100, 0, [8, 'u32']), 2, 'ifindex');
+    assert.equal(result([10, 1, 2, 3], 100, 0, [32, 'u32']), new DataView(Uint8Array.from([192, 168, 1, 1]).buffer).getUint32(0, true), 'the gateway as the destination');
+  });
+  it('a more specific route without a neighbour is NO_NEIGH, unless SKIP_NEIGH', () => {
+    assert.equal(result([10, 9, 0, 1]), 7);
+    assert.equal(result([10, 9, 0, 1], 100, 4), 0);
+  });
+  it('blackhole, no route, and a packet over the MTU', () => {
+    assert.equal(result([10, 66, 1, 1]), 1);
+    assert.equal(result([11, 0, 0, 1]), 4);
+    assert.equal(result([10, 1, 2, 3], 1600), 8);
+    assert.equal(result([10, 1, 2, 3], 1600, 0, [6, 'u16']), 1500, 'mtu_result');
+  });
+});

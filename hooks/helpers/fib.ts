@@ -1,0 +1,96 @@
+import { Errno } from '../../maps/errno.js';
+import type { Helper } from '../../vm/helpers.js';
+import type { HookRuntime } from '../runtime.js';
+
+/** Route is one entry of the route table bpf_fib_lookup consults (from config). */
+export interface Route {
+  /** Destination prefix: `10.0.0.0/8`, `2001:db8::/32`. */
+  readonly dst: string;
+  readonly ifindex: number;
+  /** Next hop; the destination itself when absent (a directly connected network). */
+  readonly gateway?: string;
+  /** The outgoing device's MAC and the next hop's (its neighbour entry; absent: not resolved). */
+  readonly smac?: string;
+  readonly dmac?: string;
+  readonly mtu?: number;
+  readonly kind?: 'unicast' | 'blackhole' | 'unreachable' | 'prohibit';
+}
+
+/** BPF_FIB_LKUP_RET_* codes. */
+export const FibRet = {
+  SUCCESS: 0, BLACKHOLE: 1, UNREACHABLE: 2, PROHIBIT: 3, NOT_FWDED: 4, FWD_DISABLED: 5,
+  UNSUPP_LWT: 6, NO_NEIGH: 7, FRAG_NEEDED: 8, NO_SRC_ADDR: 9,
+} as const;
+
+/** struct bpf_fib_lookup offsets (include/uapi/linux/bpf.h), 64 bytes. */
+const F = { family: 0, l4_protocol: 1, sport: 2, dport: 4, tot_len: 6, ifindex: 8, tos: 12, src: 16, dst: 32, vlan_proto: 48, vlan_tci: 50, smac: 52, dmac: 58, SIZE: 64 } as const;
+const AF_INET = 2;
+const AF_INET6 = 10;
+const BPF_FIB_LOOKUP_SKIP_NEIGH = 4;
+const KNOWN_FLAGS = 0x3f;
+const EAFNOSUPPORT = 97;
+
+/** parseAddr turns an IPv4 or IPv6 text address into bytes (network order). */
+export function parseAddr(a: string): Uint8Array {
+  if (a.includes('.')) return Uint8Array.from(a.split('.').map(Number));
+  const [head, tail = ''] = a.split('::');
+  const words = (x: string) => (x ? x.split(':').map((w) => parseInt(w, 16)) : []);
+  const h = words(head);
+  const t = words(tail);
+  const all = a.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill(0), ...t] : h;
+  return Uint8Array.from(all.flatMap((w) => [w >> 8, w & 0xff]));
+}
+
+const mac = (m: string) => Uint8Array.from(m.split(':').map((x) => parseInt(x, 16)));
+
+function covers(prefix: Uint8Array, len: number, addr: Uint8Array): boolean {
+  for (let b = 0; b < len; b++) if (((prefix[b >> 3] ^ addr[b >> 3]) >> (7 - (b & 7))) & 1) return false;
+  return true;
+}
+
+/**
+ * fibHelpers: bpf_fib_lookup (69) against the runtime's route table: longest prefix match
+ * on the destination; blackhole/unreachable/prohibit routes give their codes, no route
+ * NOT_FWDED, a packet longer than the route's MTU FRAG_NEEDED (with mtu_result), an unknown
+ * neighbour NO_NEIGH unless BPF_FIB_LOOKUP_SKIP_NEIGH; on success the egress ifindex, the
+ * MACs, and the next hop as the destination are written back.
+ */
+export function fibHelpers(rt: HookRuntime): Helper[] {
+  return [
+    { id: 69, name: 'bpf_fib_lookup', fn: (_ctx, params, plen, flags, _r5, env) => {
+      if (Number(plen) < F.SIZE || (Number(flags) & ~KNOWN_FLAGS) !== 0) return BigInt.asUintN(64, BigInt(-Errno.EINVAL));
+      const u8 = env.memory.u8;
+      const dv = env.memory.view;
+      const p = Number(params);
+      const family = u8[p + F.family];
+      if (family !== AF_INET && family !== AF_INET6) return BigInt.asUintN(64, BigInt(-EAFNOSUPPORT));
+      const size = family === AF_INET ? 4 : 16;
+      const dst = u8.slice(p + F.dst, p + F.dst + size);
+      let best: { route: Route; len: number } | undefined;
+      for (const route of rt.options.routes ?? []) {
+        const [addr, lenText] = route.dst.split('/');
+        const prefix = parseAddr(addr);
+        if (prefix.length !== size) continue;
+        const len = Number(lenText ?? 8 * size);
+        if (covers(prefix, len, dst) && (!best || len > best.len)) best = { route, len };
+      }
+      if (!best) return BigInt(FibRet.NOT_FWDED);
+      const r = best.route;
+      if (r.kind === 'blackhole') return BigInt(FibRet.BLACKHOLE);
+      if (r.kind === 'unreachable') return BigInt(FibRet.UNREACHABLE);
+      if (r.kind === 'prohibit') return BigInt(FibRet.PROHIBIT);
+      const totLen = dv.getUint16(p + F.tot_len, true);
+      if (r.mtu && totLen > r.mtu) {
+        dv.setUint16(p + F.tot_len, r.mtu, true);
+        return BigInt(FibRet.FRAG_NEEDED);
+      }
+      dv.setUint32(p + F.ifindex, r.ifindex, true);
+      if (r.gateway) u8.set(parseAddr(r.gateway), p + F.dst);
+      dv.setUint32(p + F.vlan_proto, 0, true);
+      u8.set(r.smac ? mac(r.smac) : new Uint8Array(6), p + F.smac);
+      if (!r.dmac) return BigInt(Number(flags) & BPF_FIB_LOOKUP_SKIP_NEIGH ? FibRet.SUCCESS : FibRet.NO_NEIGH);
+      u8.set(mac(r.dmac), p + F.dmac);
+      return BigInt(FibRet.SUCCESS);
+    } },
+  ];
+}
