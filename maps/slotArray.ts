@@ -7,7 +7,8 @@ import type { MapSpec } from './spec.js';
 
 /**
  * SlotArray holds the array-indexed maps whose slots can be empty: `PROG_ARRAY`,
- * `PERF_EVENT_ARRAY`, `ARRAY_OF_MAPS` (fd arrays), `DEVMAP` and `CPUMAP`.
+ * `PERF_EVENT_ARRAY`, `ARRAY_OF_MAPS` (fd arrays), `DEVMAP`, `CPUMAP` and `XSKMAP` (whose
+ * slots name AF_XDP sockets; bpfbox has none, so a slot holds any non-zero value given).
  *
  *   slot: [present u32][pad][value, round 8]
  *

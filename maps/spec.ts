@@ -59,6 +59,7 @@ const RULES: Readonly<Record<number, Rule>> = {
   [MapType.BPF_MAP_TYPE_DEVMAP]: { flags: ACCESS, key: 4 },
   [MapType.BPF_MAP_TYPE_DEVMAP_HASH]: { flags: ACCESS, key: 4 },
   [MapType.BPF_MAP_TYPE_CPUMAP]: { flags: ACCESS, key: 4 },
+  [MapType.BPF_MAP_TYPE_XSKMAP]: { flags: ACCESS, key: 4, value: 4 },
   [MapType.BPF_MAP_TYPE_LPM_TRIE]: { flags: ACCESS | PROG_ACCESS | F.BPF_F_NO_PREALLOC },
   [MapType.BPF_MAP_TYPE_QUEUE]: { flags: ACCESS | PROG_ACCESS, key: 0 },
   [MapType.BPF_MAP_TYPE_STACK]: { flags: ACCESS | PROG_ACCESS, key: 0 },

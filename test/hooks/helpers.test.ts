@@ -93,6 +93,13 @@ describe('helpers', () => {
     const prog = (key: number) => load(k, XDP, [lddw(R1, dm, Pseudo.BPF_PSEUDO_MAP_FD), mov(R2, key), mov(R3, 2 /* XDP_PASS as fallback */), call(51), exit()]);
     assert.equal(run(k, prog(1), frame(60)).retval, 4);
     assert.equal(run(k, prog(2), frame(60)).retval, 2);
+    // an XSKMAP (AF_XDP sockets) and a CPUMAP are redirect targets too
+    for (const type of [MapType.BPF_MAP_TYPE_XSKMAP, MapType.BPF_MAP_TYPE_CPUMAP]) {
+      const m = k.bpf('BPF_MAP_CREATE', { map_type: type, key_size: 4, value_size: 4, max_entries: 2 });
+      k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: m, key: Uint8Array.from([0, 0, 0, 0]), value: Uint8Array.from([7, 0, 0, 0]) });
+      const p = (key: number) => load(k, XDP, [lddw(R1, m, Pseudo.BPF_PSEUDO_MAP_FD), mov(R2, key), mov(R3, 1), call(51), exit()]);
+      assert.deepEqual([run(k, p(0), frame(60)).retval, run(k, p(1), frame(60)).retval], [4, 1]);
+    }
   });
   it('bpf_xdp_adjust_head grows the packet into the headroom; data_out shows it', () => {
     const k = setup();
