@@ -9,7 +9,7 @@ import { Perm, type Region } from '../vm/memory.js';
 import { MAX_BPF_STACK, MAX_CALL_FRAMES } from '../vm/opcodes.js';
 import { callbackHelpers } from './helpers/callbacks.js';
 import { netHelpers } from './helpers/net.js';
-import { type Route, fibHelpers } from './helpers/fib.js';
+import { type Neighbour, type Route, fibHelpers } from './helpers/fib.js';
 import { type PerfRecord, outputHelpers } from './helpers/output.js';
 import { timeHelpers } from './helpers/time.js';
 import type { SkbPacket } from './skb.js';
@@ -27,6 +27,8 @@ export interface RuntimeOptions {
   readonly engine?: Engine;
   /** The route table bpf_fib_lookup consults (the appliance's config provides it). */
   readonly routes?: readonly Route[];
+  /** The resolved neighbours (next hop → MAC) bpf_fib_lookup fills the MACs from. */
+  readonly neighbours?: readonly Neighbour[];
 }
 
 /** MAX_PACKET: the largest packet a runtime frame holds (a jumbo frame and then some). */

@@ -9,11 +9,23 @@ export interface Route {
   readonly ifindex: number;
   /** Next hop; the destination itself when absent (a directly connected network). */
   readonly gateway?: string;
-  /** The outgoing device's MAC and the next hop's (its neighbour entry; absent: not resolved). */
+  /** The outgoing device's MAC (written with the neighbour's). */
   readonly smac?: string;
-  readonly dmac?: string;
+  /**
+   * The MTU a forwarded packet must fit: the device's, or a locked route MTU (`mtu lock N`;
+   * the kernel ignores an unlocked one unless ip_forward_use_pmtu is set). Default 1500.
+   */
   readonly mtu?: number;
-  readonly kind?: 'unicast' | 'blackhole' | 'unreachable' | 'prohibit';
+  /** The route's priority as `ip route` shows it (written to rt_metric); default 0. */
+  readonly metric?: number;
+  /** `local` is an address of this host: not forwarded, like the kernel's RTN_LOCAL. */
+  readonly kind?: 'unicast' | 'local' | 'blackhole' | 'unreachable' | 'prohibit';
+}
+
+/** Neighbour is a resolved neighbour entry (`ip neigh`): the next hop's MAC. */
+export interface Neighbour {
+  readonly ip: string;
+  readonly mac: string;
 }
 
 /** BPF_FIB_LKUP_RET_* codes. */
@@ -23,7 +35,7 @@ export const FibRet = {
 } as const;
 
 /** struct bpf_fib_lookup offsets (include/uapi/linux/bpf.h), 64 bytes. */
-const F = { family: 0, l4_protocol: 1, sport: 2, dport: 4, tot_len: 6, ifindex: 8, tos: 12, src: 16, dst: 32, vlan_proto: 48, vlan_tci: 50, smac: 52, dmac: 58, SIZE: 64 } as const;
+const F = { family: 0, l4_protocol: 1, sport: 2, dport: 4, tot_len: 6, ifindex: 8, tos: 12, rt_metric: 12, src: 16, dst: 32, vlan_proto: 48, vlan_tci: 50, smac: 52, dmac: 58, SIZE: 64 } as const;
 const AF_INET = 2;
 const AF_INET6 = 10;
 const BPF_FIB_LOOKUP_SKIP_NEIGH = 4;
@@ -48,12 +60,16 @@ function covers(prefix: Uint8Array, len: number, addr: Uint8Array): boolean {
   return true;
 }
 
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+
 /**
- * fibHelpers: bpf_fib_lookup (69) against the runtime's route table: longest prefix match
- * on the destination; blackhole/unreachable/prohibit routes give their codes, no route
- * NOT_FWDED, a packet longer than the route's MTU FRAG_NEEDED (with mtu_result), an unknown
- * neighbour NO_NEIGH unless BPF_FIB_LOOKUP_SKIP_NEIGH; on success the egress ifindex, the
- * MACs, and the next hop as the destination are written back.
+ * fibHelpers: bpf_fib_lookup (69) against the runtime's route and neighbour tables, in the
+ * order the kernel (6.x) checks and writes: longest prefix match on the destination (none, or
+ * a local route: NOT_FWDED; blackhole/unreachable/prohibit: their codes, nothing written);
+ * tot_len over the route's MTU: FRAG_NEEDED with only mtu_result written; then the egress
+ * ifindex, rt_metric and the gateway as the destination are written; SKIP_NEIGH succeeds
+ * there; an unresolved next hop is NO_NEIGH; otherwise both MACs. Success clears the VLAN
+ * fields and reports the MTU in mtu_result.
  */
 export function fibHelpers(rt: HookRuntime): Helper[] {
   return [
@@ -74,22 +90,28 @@ export function fibHelpers(rt: HookRuntime): Helper[] {
         const len = Number(lenText ?? 8 * size);
         if (covers(prefix, len, dst) && (!best || len > best.len)) best = { route, len };
       }
-      if (!best) return BigInt(FibRet.NOT_FWDED);
-      const r = best.route;
+      const r = best?.route;
+      if (!r || r.kind === 'local') return BigInt(FibRet.NOT_FWDED);
       if (r.kind === 'blackhole') return BigInt(FibRet.BLACKHOLE);
       if (r.kind === 'unreachable') return BigInt(FibRet.UNREACHABLE);
       if (r.kind === 'prohibit') return BigInt(FibRet.PROHIBIT);
-      const totLen = dv.getUint16(p + F.tot_len, true);
-      if (r.mtu && totLen > r.mtu) {
-        dv.setUint16(p + F.tot_len, r.mtu, true);
+      const mtu = r.mtu ?? 1500;
+      if (dv.getUint16(p + F.tot_len, true) > mtu) {
+        dv.setUint16(p + F.tot_len, mtu, true);
         return BigInt(FibRet.FRAG_NEEDED);
       }
       dv.setUint32(p + F.ifindex, r.ifindex, true);
-      if (r.gateway) u8.set(parseAddr(r.gateway), p + F.dst);
+      dv.setUint32(p + F.rt_metric, r.metric ?? 0, true);
+      const nextHop = r.gateway ? parseAddr(r.gateway) : dst;
+      u8.set(nextHop, p + F.dst);
+      if ((Number(flags) & BPF_FIB_LOOKUP_SKIP_NEIGH) === 0) {
+        const neigh = (rt.options.neighbours ?? []).find((n) => sameBytes(parseAddr(n.ip), nextHop));
+        if (!neigh) return BigInt(FibRet.NO_NEIGH);
+        u8.set(mac(neigh.mac), p + F.dmac);
+        u8.set(r.smac ? mac(r.smac) : new Uint8Array(6), p + F.smac);
+      }
       dv.setUint32(p + F.vlan_proto, 0, true);
-      u8.set(r.smac ? mac(r.smac) : new Uint8Array(6), p + F.smac);
-      if (!r.dmac) return BigInt(Number(flags) & BPF_FIB_LOOKUP_SKIP_NEIGH ? FibRet.SUCCESS : FibRet.NO_NEIGH);
-      u8.set(mac(r.dmac), p + F.dmac);
+      dv.setUint16(p + F.tot_len, mtu, true);
       return BigInt(FibRet.SUCCESS);
     } },
   ];

@@ -194,7 +194,7 @@ describe('bpf_skb_change_proto', () => {
 
 describe('bpf_fib_lookup', () => {
   const routes = [
-    { dst: '10.0.0.0/8', ifindex: 2, gateway: '192.168.1.1', smac: '02:00:00:00:00:aa', dmac: '02:00:00:00:00:bb', mtu: 1500 },
+    { dst: '10.0.0.0/8', ifindex: 2, gateway: '192.168.1.1', smac: '02:00:00:00:00:aa', mtu: 1500 },
     { dst: '10.9.0.0/16', ifindex: 3, smac: '02:00:00:00:00:cc' },
     { dst: '10.66.0.0/16', ifindex: 0, kind: 'blackhole' as const },
   ];
@@ -205,7 +205,8 @@ describe('bpf_fib_lookup', () => {
     mov(R2, R10), add(R2, -64), mov(R3, 64), mov(R4, flags), call(69),
     ...(read ? [ldx(read[1], R0, R10, -64 + read[0])] : []), exit(),
   ];
-  const k = new Kernel({ ncpus: 1, runtime: { routes } });
+  const neighbours = [{ ip: '192.168.1.1', mac: '02:00:00:00:00:bb' }];
+  const k = new Kernel({ ncpus: 1, runtime: { routes, neighbours } });
   const result = (dst: number[], totLen = 100, flags = 0, read?: [number, 'u32' | 'u16']) => run(k, load(k, XDP, prog(dst, totLen, flags, read)), frame(60)).retval;
   it('forwards by the longest prefix and writes the egress and the next hop', () => {
     assert.equal(result([10, 1, 2, 3]), 0);
