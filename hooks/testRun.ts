@@ -5,7 +5,7 @@ import { ProgType } from './progType.js';
 import type { HookRuntime } from './runtime.js';
 import { MAX_PACKET } from './runtime.js';
 import { PacketType, SkBuff, type SkbPacket, pktTypeOf } from './skb.js';
-import { ETH_HLEN, XDP_PACKET_HEADROOM, XDP_TAILROOM, XdpMd, type XdpFrame, writeXdpMd } from './xdp.js';
+import { ETH_HLEN, XDP_FRAG_SIZE, XDP_FRAME_SIZE, XDP_PACKET_HEADROOM, XDP_TAILROOM, XdpMd, type XdpFrame, writeXdpMd, xdpMetalenInvalid } from './xdp.js';
 
 /** TestRunInput mirrors BPF_PROG_TEST_RUN's inputs. */
 export interface TestRunInput {
@@ -67,32 +67,25 @@ function timed(rt: HookRuntime, prog: ProgObject, repeat: number, r1: number): {
 
 function runXdp(rt: HookRuntime, prog: ProgObject, input: TestRunInput): TestRunResult {
   const len = input.data.length;
-  if (len < ETH_HLEN) throw new BpfErrno(Errno.EINVAL, `data_in of ${len} bytes is shorter than an Ethernet header`);
+  const ctxIn = input.ctx ? xdpCtxIn(input.ctx, len) : undefined;
+  const meta = ctxIn?.data ?? 0;
+  if (len - meta < ETH_HLEN) throw new BpfErrno(Errno.EINVAL, `data_in of ${len} bytes (${meta} of them metadata) is shorter than an Ethernet header`);
   if (len > MAX_PACKET) throw new BpfErrno(Errno.EINVAL, `data_in of ${len} bytes is larger than a frame`);
   const mem = rt.kernel.memory;
   const hardStart = rt.frame.start;
   const data = hardStart + XDP_PACKET_HEADROOM;
-  mem.u8.set(input.data, data);
-  const linear = Math.min(len, XDP_MAX_LINEAR);
+  // the meta data comes first in data_in and is allocated from the headroom; ctx_in's data_end
+  // may ask for a shorter linear part; the rest goes into page-sized fragments
+  const linear = Math.min(ctxIn?.data_end ?? len, XDP_MAX_LINEAR + meta);
+  mem.u8.set(input.data.subarray(0, linear), data - meta);
+  const frags = input.data.slice(linear);
   const frame: XdpFrame = {
-    hardStart, end: data + linear + XDP_TAILROOM, data, dataEnd: data + linear, dataMeta: data,
-    frags: mem.u8.slice(data + linear, data + len), // beyond the linear part, out of the program's reach
+    hardStart, end: hardStart + XDP_FRAG_SIZE, data, dataEnd: data - meta + linear, dataMeta: data - meta,
+    frags, fragSizes: Array.from({ length: Math.ceil(frags.length / XDP_FRAG_SIZE) }, (_, i) => Math.min(XDP_FRAG_SIZE, frags.length - i * XDP_FRAG_SIZE)),
   };
   const ctx = rt.ctx.start;
   mem.u8.fill(0, ctx, ctx + XdpMd.SIZE);
-  let ifindex = LOOPBACK;
-  if (input.ctx) {
-    if (input.ctx.length > XdpMd.SIZE) throw new BpfErrno(Errno.EINVAL, 'ctx_in larger than struct xdp_md');
-    const c = new Uint8Array(XdpMd.SIZE);
-    c.set(input.ctx);
-    const dv = new DataView(c.buffer);
-    // of struct xdp_md the kernel takes ingress_ifindex and rx_queue_index: loopback has one queue
-    if (dv.getUint32(XdpMd.rx_queue_index, true) !== 0) throw new BpfErrno(Errno.EINVAL, 'ctx_in: rx_queue_index past the device\'s queues');
-    const want = dv.getUint32(XdpMd.ingress_ifindex, true);
-    if (want > LOOPBACK) throw new BpfErrno(Errno.ENODEV, `ctx_in: no device with ifindex ${want}`);
-    if (want) ifindex = want;
-  }
-  mem.view.setUint32(ctx + XdpMd.ingress_ifindex, ifindex, true);
+  mem.view.setUint32(ctx + XdpMd.ingress_ifindex, ctxIn?.ingress_ifindex || LOOPBACK, true);
   writeXdpMd(mem.view, ctx, frame);
   rt.current = { kind: 'xdp', frame, ctx };
   try {
@@ -101,8 +94,9 @@ function runXdp(rt: HookRuntime, prog: ProgObject, input: TestRunInput): TestRun
       retval, duration, redirect: frame.redirect,
       // like the kernel, data_out starts at data_meta: any metadata the program added comes out too
       data: concat(mem.u8.slice(frame.dataMeta, frame.dataEnd), frame.frags ?? new Uint8Array(0)),
-      // ctx_out, only when ctx_in was given: the fields ctx_in may set, as they came in
-      ctx: input.ctx ? xdpCtxOut(input.ctx) : new Uint8Array(0),
+      // ctx_out, only when ctx_in was given: xdp_convert_buff_to_md's data and data_end
+      // (from data_meta), the rest as it came in
+      ctx: input.ctx ? xdpCtxOut(input.ctx, frame) : new Uint8Array(0),
     };
   } finally {
     rt.current = { kind: 'none' };
@@ -180,12 +174,39 @@ function skbCtxIn(ctxIn: Uint8Array, len: number): Uint8Array {
   return c;
 }
 
-/** xdpCtxOut: struct xdp_md as the kernel gives it back: ingress_ifindex and rx_queue_index. */
-function xdpCtxOut(ctxIn: Uint8Array): Uint8Array {
-  const out = new Uint8Array(XdpMd.SIZE);
+type XdpMdIn = Record<'data' | 'data_end' | 'ingress_ifindex', number>;
+
+/**
+ * xdpCtxIn checks ctx_in as bpf_prog_test_run_xdp (6.18) does: data_meta 0, data_end within
+ * data_in, data within data_end and a valid meta length below the xdp_frame, egress_ifindex
+ * 0, rx_queue_index only with an ingress device (here loopback, one queue), a known device.
+ */
+function xdpCtxIn(ctxIn: Uint8Array, len: number): XdpMdIn {
+  if (ctxIn.length > XdpMd.SIZE) throw new BpfErrno(Errno.EINVAL, 'ctx_in larger than struct xdp_md');
   const c = new Uint8Array(XdpMd.SIZE);
   c.set(ctxIn);
-  out.set(c.subarray(XdpMd.ingress_ifindex, XdpMd.ingress_ifindex + 8), XdpMd.ingress_ifindex);
+  const dv = new DataView(c.buffer);
+  const f = (off: number) => dv.getUint32(off, true);
+  const bad = (why: string) => new BpfErrno(Errno.EINVAL, `ctx_in: ${why}`);
+  if (f(XdpMd.data_meta) !== 0) throw bad('data_meta must be 0 (nothing precedes the metadata)');
+  if (f(XdpMd.data_end) > len) throw bad(`data_end ${f(XdpMd.data_end)} past data_in's ${len} bytes`);
+  if (f(XdpMd.data) > f(XdpMd.data_end)) throw bad(`data ${f(XdpMd.data)} past data_end ${f(XdpMd.data_end)}`);
+  if (xdpMetalenInvalid(f(XdpMd.data)) || f(XdpMd.data) > XDP_PACKET_HEADROOM - XDP_FRAME_SIZE) throw bad(`${f(XdpMd.data)} bytes of metadata`);
+  if (f(XdpMd.egress_ifindex) !== 0) throw bad('egress_ifindex must be 0');
+  const ifindex = f(XdpMd.ingress_ifindex);
+  if (!ifindex && f(XdpMd.rx_queue_index)) throw bad('rx_queue_index without ingress_ifindex');
+  if (ifindex > LOOPBACK) throw new BpfErrno(Errno.ENODEV, `ctx_in: no device with ifindex ${ifindex}`);
+  if (ifindex && f(XdpMd.rx_queue_index) !== 0) throw bad('rx_queue_index past the device\'s queues');
+  return { data: f(XdpMd.data), data_end: f(XdpMd.data_end), ingress_ifindex: ifindex };
+}
+
+/** xdpCtxOut: struct xdp_md as the kernel gives it back: data and data_end from data_meta, the rest as given. */
+function xdpCtxOut(ctxIn: Uint8Array, f: XdpFrame): Uint8Array {
+  const out = new Uint8Array(XdpMd.SIZE);
+  out.set(ctxIn);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(XdpMd.data, f.data - f.dataMeta, true);
+  dv.setUint32(XdpMd.data_end, f.dataEnd - f.dataMeta, true);
   return out;
 }
 

@@ -17,8 +17,13 @@ export const XDP_PACKET_HEADROOM = 256;
 export const XDP_FRAME_SIZE = 40;
 /** SKB_DATA_ALIGN(sizeof(struct skb_shared_info)): tailroom the kernel reserves (x86-64). */
 export const XDP_TAILROOM = 320;
-/** The largest meta area: 32 bytes, in 4-byte units. */
-export const XDP_META_MAX = 32;
+/**
+ * The largest meta area xdp_metalen_invalid() allows: what skb_shared_info's u8 meta_len
+ * holds, in 4-byte units (the xdp_frame below the headroom limits it further, to 216).
+ */
+export const XDP_META_MAX = 255;
+/** A fragment of a multi-buffer frame is one page. */
+export const XDP_FRAG_SIZE = 4096;
 export const ETH_HLEN = 14;
 
 /**
@@ -47,12 +52,15 @@ export function xdpActionName(v: number): string {
  */
 export interface XdpFrame {
   readonly hardStart: number;
+  /** hard start + frame_sz: the tail may grow to this less the tailroom. */
   readonly end: number;
   data: number;
   dataEnd: number;
   dataMeta: number;
   /** Bytes beyond the linear part (a multi-buffer frame); the program cannot reach them directly. */
   frags?: Uint8Array;
+  /** The fragments' sizes, one page each at most (sum: frags.length). */
+  fragSizes?: number[];
   /** bpf_redirect / bpf_redirect_map target, for XDP_REDIRECT. */
   redirect?: { readonly kind: 'ifindex' | 'map'; readonly target: number; readonly mapId?: number };
 }
@@ -86,15 +94,29 @@ export function adjustHead(f: XdpFrame, delta: number, move: (from: number, to: 
  */
 export function adjustTail(f: XdpFrame, delta: number, zero: (from: number, len: number) => void): number {
   if (f.frags && f.frags.length > 0) {
+    const sizes = f.fragSizes ?? [f.frags.length];
     if (delta > 0) {
+      // bpf_xdp_frags_increase_tail: only within the last fragment's page
+      if (delta > XDP_FRAG_SIZE - sizes[sizes.length - 1]) return -22;
       const grown = new Uint8Array(f.frags.length + delta);
       grown.set(f.frags);
       f.frags = grown;
+      f.fragSizes = [...sizes.slice(0, -1), sizes[sizes.length - 1] + delta];
       return 0;
     }
+    // bpf_xdp_frags_shrink_tail: the whole buffer keeps an Ethernet header; emptied fragments go
+    if (-delta > f.dataEnd - f.data + f.frags.length - ETH_HLEN) return -22;
     const fromFrags = Math.min(-delta, f.frags.length);
-    if (f.dataEnd - f.data - (-delta - fromFrags) < ETH_HLEN) return -22;
     f.frags = f.frags.subarray(0, f.frags.length - fromFrags);
+    let left = fromFrags;
+    const kept = [...sizes];
+    while (left > 0) {
+      const cut = Math.min(left, kept[kept.length - 1]);
+      kept[kept.length - 1] -= cut;
+      left -= cut;
+      if (kept[kept.length - 1] === 0) kept.pop();
+    }
+    f.fragSizes = kept;
     f.dataEnd -= -delta - fromFrags;
     return 0;
   }
@@ -105,11 +127,18 @@ export function adjustTail(f: XdpFrame, delta: number, zero: (from: number, len:
   return 0;
 }
 
-/** adjustMeta is bpf_xdp_adjust_meta: the meta area is at most 32 bytes, in 4-byte steps, before data. */
+/** xdpMetalenInvalid is the kernel's xdp_metalen_invalid(): not 4-byte aligned, or over XDP_META_MAX. */
+export const xdpMetalenInvalid = (len: number): boolean => (len & 3) !== 0 || len > XDP_META_MAX;
+
+/**
+ * adjustMeta is bpf_xdp_adjust_meta: the meta area lies between the xdp_frame and data
+ * (else -EINVAL), in 4-byte steps of at most XDP_META_MAX bytes (else -EACCES).
+ */
 export function adjustMeta(f: XdpFrame, delta: number): number {
   const meta = f.dataMeta + delta;
   const len = f.data - meta;
-  if (meta < f.hardStart + XDP_FRAME_SIZE || meta > f.data || (len & 3) !== 0 || len > XDP_META_MAX) return -22;
+  if (meta < f.hardStart + XDP_FRAME_SIZE || meta > f.data) return -22;
+  if (xdpMetalenInvalid(len)) return -13;
   f.dataMeta = meta;
   return 0;
 }
