@@ -5,6 +5,7 @@ import { runConformanceDir } from './conformance.js';
 import { engineByName } from './engines.js';
 import { UsageError, runMapCommand } from './mapCmd.js';
 import { parseSet, runProgCommand } from './progCmd.js';
+import { RouteTableError, readRouteTable } from './routes.js';
 import { serve } from './serve.js';
 import { Session } from './session.js';
 
@@ -12,13 +13,15 @@ import { Session } from './session.js';
  * bpftool-style commands (`bpfbox [-j|-p] [-f] [--bpffs DIR] map …`) are parsed by hand, as
  * bpftool parses them: options anywhere, then OBJECT COMMAND ARGS. `-f` lists pinned paths as
  * bpftool's does; `--bpffs DIR` (unlike bpftool's flag of that name) chooses the state
- * directory behind /sys/fs/bpf. The rest goes to yargs.
+ * directory behind /sys/fs/bpf; `--routes FILE` gives bpf_fib_lookup its route table. The rest
+ * goes to yargs.
  */
 async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
   let json = false;
   let pretty = false;
   let pinned = false;
   let bpffs: string | undefined;
+  let routes: string | undefined;
   const set: Record<string, bigint> = {};
   const rest: string[] = [];
   for (let i = 0; i < raw.length; i++) {
@@ -28,6 +31,8 @@ async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
     else if (a === '-f') pinned = true;
     else if (a === '--bpffs') bpffs = raw[++i];
     else if (a.startsWith('--bpffs=')) bpffs = a.slice(8);
+    else if (a === '--routes') routes = raw[++i];
+    else if (a.startsWith('--routes=')) routes = a.slice(9);
     else if (a === '--set') {
       const [k, v] = parseSet(raw[++i] ?? '');
       set[k] = v;
@@ -38,17 +43,18 @@ async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
     else rest.push(a);
   }
   if (rest[0] !== 'map' && rest[0] !== 'prog') return undefined;
-  const session = new Session({ bpffs }).begin();
   const out = { json, pretty, pinned, out: (t: string) => process.stdout.write(t + '\n'), err: (t: string) => process.stderr.write(t + '\n') };
+  let session: Session | undefined;
   try {
+    session = new Session({ bpffs, routes: routes === undefined ? undefined : readRouteTable(routes) }).begin();
     return rest[0] === 'map' ? await runMapCommand(session, rest.slice(1), out) : await runProgCommand(session, rest.slice(1), out, set);
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
+    if (!(e instanceof UsageError) && !(e instanceof RouteTableError)) throw e;
     if (json) out.out(JSON.stringify({ error: e.message }));
     else out.err(`Error: ${e.message}`);
     return 255;
   } finally {
-    session.finish();
+    session?.finish();
   }
 }
 

@@ -6,13 +6,15 @@ import { FilePinStore, stateDir } from './bpffs.js';
 import { RemoteMap, call, liveOwners } from './control.js';
 import type { MapShow } from './mapOutput.js';
 import { LocalMap, type MapTarget } from './mapTarget.js';
+import type { RouteTable } from './routes.js';
 
 /** MapRef is how bpftool names a map on its command line: `id N`, `pinned FILE`, `name NAME`. */
 export type MapRef = { readonly id: number } | { readonly pinned: string } | { readonly name: string };
 
-/** SessionOptions: the bpffs state directory (`--bpffs`). */
+/** SessionOptions: the bpffs state directory (`--bpffs`), the table bpf_fib_lookup consults (`--routes`). */
 export interface SessionOptions {
   readonly bpffs?: string;
+  readonly routes?: RouteTable;
 }
 
 /**
@@ -38,7 +40,7 @@ export class Session {
       allocId: this.store.allocId,
       onWrite: (o) => this.store.touched(o),
       // bpf_trace_printk lines, as trace_pipe would show them
-      runtime: { trace: (line) => process.stderr.write(`bpf_trace_printk: ${line}\n`) },
+      runtime: { trace: (line) => process.stderr.write(`bpf_trace_printk: ${line}\n`), ...options.routes },
     });
     this.store.attach(this.kernel);
   }

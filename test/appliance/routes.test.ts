@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readRouteTable } from '../../appliance/routes.js';
+import { REPO_ROOT } from '../support/paths.js';
+import { bpfbox, tempState } from './cliSupport.js';
+
+/** `--routes FILE`: the table bpf_fib_lookup consults, checked field by field, used by `prog run`. */
+describe('--routes: the route table for bpf_fib_lookup', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bpfbox-routes-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, doc: unknown) => {
+    const p = join(dir, name);
+    writeFileSync(p, typeof doc === 'string' ? doc : JSON.stringify(doc));
+    return p;
+  };
+  const TABLE = {
+    routes: [
+      { dst: '10.1.0.0/24', ifindex: 3, smac: '02:00:00:00:00:01' },
+      { dst: '10.2.0.0/16', ifindex: 3, gateway: '10.1.0.2', smac: '02:00:00:00:00:01', mtu: 1500, metric: 5 },
+      { dst: '10.66.0.0/16', ifindex: 0, kind: 'blackhole' },
+      { dst: '2001:db8::/32', ifindex: 4 },
+    ],
+    neighbours: [{ ip: '10.1.0.2', mac: '02:00:00:00:00:aa' }],
+  };
+
+  it('reads a table as written', () => {
+    const t = readRouteTable(file('ok.json', TABLE));
+    assert.deepEqual(t.neighbours, TABLE.neighbours);
+    assert.deepEqual(t.routes.map((r) => JSON.parse(JSON.stringify(r))), TABLE.routes);
+  });
+
+  const BAD: readonly [string, unknown, string][] = [
+    ['not JSON', '{"routes": [', '(file)'],
+    ['a list at the top', [], '(top)'],
+    ['an unknown key', { routes: [], neigbours: [] }, 'neigbours: unknown key'],
+    ['a short address', { routes: [{ dst: '10.1.0/24', ifindex: 1 }] }, 'routes[0].dst: "10.1.0/24" is not an address/prefix'],
+    ['a prefix too long', { routes: [{ dst: '10.0.0.0/33', ifindex: 1 }] }, 'routes[0].dst'],
+    ['no ifindex', { routes: [{ dst: '10.0.0.0/8' }] }, 'routes[0].ifindex: undefined is not an integer'],
+    ['a gateway of the other family', { routes: [{ dst: '10.0.0.0/8', ifindex: 1, gateway: '::1' }] }, 'routes[0].gateway'],
+    ['an unknown kind', { routes: [{ dst: '10.0.0.0/8', ifindex: 1, kind: 'throw' }] }, 'routes[0].kind: "throw" is not one of'],
+    ['a bad MAC', { neighbours: [{ ip: '10.0.0.1', mac: '02:00:00:00:00' }] }, 'neighbours[0].mac'],
+    ['a negative MTU', { routes: [{ dst: '10.0.0.0/8', ifindex: 1, mtu: -1 }] }, 'routes[0].mtu: -1'],
+  ];
+  for (const [name, doc, want] of BAD) {
+    it(`refuses ${name}, naming the file and the field`, () => {
+      const p = file('bad.json', doc);
+      assert.throws(() => readRouteTable(p), (e: Error) => e.message.startsWith(`${p}: `) && e.message.includes(want));
+    });
+  }
+
+  it('prog run: bpf/xdp_fib.o answers from the table (codes worked out by hand from it)', () => {
+    const state = tempState();
+    try {
+      assert.equal(bpfbox(state, 'prog', 'loadall', join(REPO_ROOT, 'bpf', 'xdp_fib.o'), '/sys/fs/bpf/fib').code, 0);
+      const table = file('t.json', TABLE);
+      // Ethernet + IPv4 (UDP, 10.9.0.1 -> dst) + 64 bytes of payload, flag byte 0
+      const packet = (dst: number[]) => Uint8Array.from([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 15, 8, 0, 0x45, 0, 0, 84, 0, 0, 0, 0, 64, 17, 0, 0, 10, 9, 0, 1, ...dst, ...Array(64).fill(0)]);
+      const cases: [number[], number][] = [[[10, 2, 3, 4], 0], [[10, 1, 0, 9], 7], [[10, 66, 1, 1], 1], [[11, 0, 0, 1], 4]];
+      for (const [dst, code] of cases) {
+        const pkt = file('pkt.bin', '');
+        writeFileSync(pkt, packet(dst));
+        const r = bpfbox(state, '--routes', table, '-j', 'prog', 'run', 'pinned', '/sys/fs/bpf/fib/xdp_fib', 'data_in', pkt);
+        assert.equal(r.code, 0, r.err);
+        assert.equal(JSON.parse(r.out).retval, code, dst.join('.'));
+      }
+      writeFileSync(join(dir, 'pkt.bin'), packet([10, 2, 3, 4]));
+      const noTable = bpfbox(state, '-j', 'prog', 'run', 'pinned', '/sys/fs/bpf/fib/xdp_fib', 'data_in', join(dir, 'pkt.bin'));
+      assert.equal(JSON.parse(noTable.out).retval, 4, 'without a table nothing is forwarded (10.2.3.4: NOT_FWDED)');
+      const bad = bpfbox(state, '--routes', join(dir, 'bad.json'), 'prog', 'show');
+      assert.equal(bad.code, 255);
+      assert.match(bad.err, /^Error: .*bad\.json: routes\[0\]\.mtu/);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+});
