@@ -22,3 +22,8 @@ export function helperAllowed(type: number, id: number): boolean {
   const set = TABLE[type];
   return set ? set.has(id) : true;
 }
+
+/** typeModelled tells whether bpfbox runs programs of `type` (so every helper they call must exist here). */
+export function typeModelled(type: number): boolean {
+  return TABLE[type] !== undefined;
+}

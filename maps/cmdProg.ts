@@ -3,7 +3,7 @@ import { decode } from '../vm/decode.js';
 import { listing } from '../vm/disassembler.js';
 import { BpfError, InstructionError } from '../vm/errors.js';
 import { helperName } from '../vm/helperNames.js';
-import { helperAllowed } from '../hooks/helperTable.js';
+import { helperAllowed, typeModelled } from '../hooks/helperTable.js';
 import { checkProgram } from '../vm/program.js';
 import { LDDW, Pseudo } from '../vm/opcodes.js';
 import { Errno, fail } from './errno.js';
@@ -15,6 +15,9 @@ import { progTag } from './progTag.js';
 /** BPF_MAXINSNS for privileged loaders: one million instructions. */
 const MAX_INSNS = 1_000_000;
 const NAME_RE = /^[A-Za-z0-9_.]{0,15}$/;
+
+/** bpf_tail_call is not a helper function here: the engines jump (vm/interpreter/call.ts). */
+const BPF_FUNC_tail_call = 12;
 
 /**
  * writeLog copies the log into the user's buffer as the kernel does: NUL-terminated, and
@@ -74,6 +77,7 @@ export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'> } = {
           const name = helperName(id);
           if (!name) throw new InstructionError(slot, `invalid func unknown#${id}`);
           if (!helperAllowed(a.prog_type, id)) throw new InstructionError(slot, `program of this type cannot use helper ${name}#${id}`);
+          if (typeModelled(a.prog_type) && id !== BPF_FUNC_tail_call && !k.runtime(0).helpers.get(id)) throw new InstructionError(slot, `bpfbox does not implement helper ${name}#${id}`);
         }
         slot += i.opcode === LDDW ? 2 : 1;
       }

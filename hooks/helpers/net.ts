@@ -21,7 +21,8 @@ const BPF_F_MARK_MANGLED_0 = 0x20;
  * bpf_xdp_adjust_head (44), _tail (65), _meta (54), bpf_redirect (23), bpf_redirect_map (51),
  * bpf_csum_diff (28), bpf_l3_csum_replace (10), bpf_l4_csum_replace (11), bpf_skb_load_bytes
  * (26), _relative (68), bpf_skb_store_bytes (9), bpf_skb_vlan_push (18), _pop (19),
- * bpf_set_hash (48), bpf_get_hash_recalc (34), bpf_spin_lock (93), bpf_spin_unlock (94).
+ * bpf_set_hash (48), bpf_get_hash_recalc (34), bpf_spin_lock (93), bpf_spin_unlock (94),
+ * bpf_skb_pull_data (39), bpf_xdp_get_buff_len (188), bpf_xdp_load_bytes (189), _store_bytes (190).
  */
 export function netHelpers(rt: HookRuntime): Helper[] {
   const mem = () => rt.kernel.memory;
@@ -51,6 +52,27 @@ export function netHelpers(rt: HookRuntime): Helper[] {
     if (!c || off < 0 || len < 0) return -1;
     const start = (base ?? c.pkt.data) + off;
     return start + len <= c.pkt.dataEnd ? start : -1;
+  };
+  /**
+   * xdpBytes: bpf_xdp_load_bytes / _store_bytes over the linear part and the fragments
+   * (bpf_xdp_pointer: offset or len over 0xffff EFAULT, past the buffer EINVAL).
+   */
+  const xdpBytes = (offset: number, buf: number, len: number, dir: 'load' | 'store'): bigint => {
+    const c = xdp();
+    if (!c) return neg(Errno.EINVAL);
+    if (offset > 0xffff || len > 0xffff) return neg(Errno.EFAULT);
+    const f = c.frame;
+    const linear = f.dataEnd - f.data;
+    const frags = f.frags ?? new Uint8Array(0);
+    if (offset + len > linear + frags.length) return neg(Errno.EINVAL);
+    const u8 = mem().u8;
+    for (let i = 0; i < len; i++) {
+      const o = offset + i;
+      if (dir === 'load') u8[buf + i] = o < linear ? u8[f.data + o] : frags[o - linear];
+      else if (o < linear) u8[f.data + o] = u8[buf + i];
+      else frags[o - linear] = u8[buf + i];
+    }
+    return 0n;
   };
   const be16 = (a: number) => (mem().u8[a] << 8) | mem().u8[a + 1];
   const setBe16 = (a: number, v: number) => ((mem().u8[a] = v >> 8), (mem().u8[a + 1] = v & 0xff));
@@ -154,6 +176,18 @@ export function netHelpers(rt: HookRuntime): Helper[] {
       mem().u8.copyWithin(a, u32(from), u32(from) + u32(len));
       return 0n;
     } },
+    { id: 39, name: 'bpf_skb_pull_data', fn: (_skb, len) => {
+      // skb_ensure_writable: the whole packet is linear here, so only a length past it fails
+      const c = skb();
+      if (!c) return neg(Errno.EINVAL);
+      return u32(len) > c.pkt.dataEnd - c.pkt.data ? neg(Errno.ENOMEM) : 0n;
+    } },
+    { id: 188, name: 'bpf_xdp_get_buff_len', fn: () => {
+      const c = xdp();
+      return c ? BigInt(c.frame.dataEnd - c.frame.data + (c.frame.frags?.length ?? 0)) : 0n;
+    } },
+    { id: 189, name: 'bpf_xdp_load_bytes', fn: (_xdp, offset, buf, len) => xdpBytes(u32(offset), u32(buf), u32(len), 'load') },
+    { id: 190, name: 'bpf_xdp_store_bytes', fn: (_xdp, offset, buf, len) => xdpBytes(u32(offset), u32(buf), u32(len), 'store') },
     { id: 18, name: 'bpf_skb_vlan_push', fn: (_skb, proto, tci) => {
       const c = skb();
       if (!c) return neg(Errno.EINVAL);

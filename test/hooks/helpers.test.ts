@@ -137,6 +137,16 @@ describe('helpers', () => {
     assert.equal(r, -Errno.EINVAL);
     assert.match(new TextDecoder().decode(log.subarray(0, log.indexOf(0))), /insn 1: program of this type cannot use helper bpf_xdp_adjust_head#44/);
   });
+  it('a helper the type may call but bpfbox does not implement is refused at load, not at run', () => {
+    const k = setup();
+    const log = new Uint8Array(4096);
+    const insns = encode(link([mov(R2, 0), mov(R3, 0), mov(R4, 0), call(50), exit()]));
+    const r = k.bpf('BPF_PROG_LOAD', { prog_type: ProgType.BPF_PROG_TYPE_SCHED_CLS, insns, license: 'GPL', log_level: 1, log_buf: log, log_size: log.length });
+    assert.equal(r, -Errno.EINVAL);
+    assert.match(new TextDecoder().decode(log.subarray(0, log.indexOf(0))), /insn 3: bpfbox does not implement helper bpf_skb_adjust_room#50/);
+    // a type bpfbox does not run (kprobe) loads as before
+    assert.ok(k.bpf('BPF_PROG_LOAD', { prog_type: 2, insns, license: 'GPL' }) > 0);
+  });
   it('test-run refuses packets shorter than an Ethernet header, and types without a test run', () => {
     const k = setup();
     const fd = load(k, XDP, [mov(R0, 2), exit()]);
