@@ -24,13 +24,22 @@ const PROGRAMS: readonly [string, string][] = [
   ['xdp_simple', 'xdp_simple'], ['sock_proto', 'count_proto'], ['global_data', 'load_static_data'], ['calls', 'xdp_calls'],
   ['tail_calls', 'xdp_dispatch'], ['lpm_firewall', 'xdp_firewall'], ['ringbuf', 'xdp_ringbuf'], ['map_in_map', 'xdp_map_in_map'], ['core_ctx', 'xdp_core'],
   ['tc_nat', 'tc_nat'], ['xdp_encap', 'xdp_encap'], ['callbacks', 'xdp_callbacks'], ['tc_proto', 'tc_proto'],
-  ['xdp_frags', 'xdp_frags'], ['tc_pull', 'tc_pull'],
+  ['xdp_frags', 'xdp_frags'], ['tc_pull', 'tc_pull'], ['tc_resize', 'tc_resize'],
 ];
 
 /** SEEDS: map contents set on both sides before the packets (map, key bytes, value bytes). */
 const SEEDS: Readonly<Record<string, readonly [string, number[], number[]][]>> = {
   lpm_firewall: [['blocked', [16, 0, 0, 0, 10, 1, 0, 0], [1, 0, 0, 0]]], // block 10.1.0.0/16
   callbacks: [1, 2, 3].map((k) => ['values', [k, 0, 0, 0], [k * 10, 0, 0, 0, 0, 0, 0, 0]] as [string, number[], number[]]),
+};
+
+/** EXTRA: packets a program needs beyond the common set (tc_resize: its first byte picks the change). */
+const withFirst = (p: Uint8Array, b: number) => Uint8Array.from([b, ...p.subarray(1)]);
+const EXTRA: Readonly<Record<string, Readonly<Record<string, Uint8Array>>>> = {
+  tc_resize: {
+    'tail +4': withFirst(PACKETS.udp4, 0), 'tail -4': withFirst(PACKETS.udp4, 1), 'head +8': withFirst(PACKETS.udp4, 4),
+    'tail +4 at the largest skb': withFirst(PACKETS['largest skb test run (3712)'], 0), 'tail -4 of a bare header': withFirst(PACKETS['bare ethernet header'], 1),
+  },
 };
 
 describe('differential: test runs agree with the kernel packet for packet', function () {
@@ -61,7 +70,7 @@ describe('differential: test runs agree with the kernel packet for packet', func
         assert.equal(k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: l.maps.get(map)!, key: Uint8Array.from(key), value: Uint8Array.from(value) }), 0);
       }
       const fd = l.programs.get(progName)!;
-      for (const [name, pkt] of Object.entries(PACKETS)) {
+      for (const [name, pkt] of Object.entries({ ...PACKETS, ...EXTRA[obj] })) {
         const inFile = join(tmp, 'in.bin');
         const outFile = join(tmp, 'out.bin');
         writeFileSync(inFile, pkt);
