@@ -46,5 +46,19 @@ export interface SkbPacket {
   vlanProto: number;
   vlanPresent: boolean;
   hash: number;
+  /** skb->encapsulation: set by bpf_skb_adjust_room's encapsulating grow. */
+  encapsulation?: boolean;
   redirect?: { readonly ifindex: number; readonly ingress: boolean };
+}
+
+/** writeSkbCtx brings the context struct at `ctx` in step with `p` after a helper changed it. */
+export function writeSkbCtx(dv: DataView, ctx: number, p: SkbPacket): void {
+  dv.setUint32(ctx + SkBuff.len, p.dataEnd - p.data, true);
+  dv.setUint32(ctx + SkBuff.protocol, p.protocol, true);
+  dv.setUint32(ctx + SkBuff.vlan_present, p.vlanPresent ? 1 : 0, true);
+  dv.setUint32(ctx + SkBuff.vlan_tci, p.vlanTci, true);
+  dv.setUint32(ctx + SkBuff.vlan_proto, p.vlanProto, true);
+  dv.setUint32(ctx + SkBuff.hash, p.hash, true);
+  dv.setUint32(ctx + SkBuff.data, p.data, true);
+  dv.setUint32(ctx + SkBuff.data_end, p.dataEnd, true);
 }

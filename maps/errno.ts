@@ -21,6 +21,7 @@ export const Errno = {
   ENOSPC: 28,
   ERANGE: 34,
   ENOTEMPTY: 39,
+  EALREADY: 114,
   EOPNOTSUPP: 95,
   ENOTSUPP: 524,
 } as const;
@@ -44,6 +45,7 @@ const MESSAGES: Record<number, string> = {
   [Errno.ENOSPC]: 'No space left on device',
   [Errno.ERANGE]: 'Numerical result out of range',
   [Errno.ENOTEMPTY]: 'Directory not empty',
+  [Errno.EALREADY]: 'Operation already in progress',
   [Errno.EOPNOTSUPP]: 'Operation not supported',
   [Errno.ENOTSUPP]: 'Unknown error 524',
 };

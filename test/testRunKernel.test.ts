@@ -24,7 +24,7 @@ const PROGRAMS: readonly [string, string][] = [
   ['xdp_simple', 'xdp_simple'], ['sock_proto', 'count_proto'], ['global_data', 'load_static_data'], ['calls', 'xdp_calls'],
   ['tail_calls', 'xdp_dispatch'], ['lpm_firewall', 'xdp_firewall'], ['ringbuf', 'xdp_ringbuf'], ['map_in_map', 'xdp_map_in_map'], ['core_ctx', 'xdp_core'],
   ['tc_nat', 'tc_nat'], ['xdp_encap', 'xdp_encap'], ['callbacks', 'xdp_callbacks'], ['tc_proto', 'tc_proto'],
-  ['xdp_frags', 'xdp_frags'], ['tc_pull', 'tc_pull'], ['tc_resize', 'tc_resize'],
+  ['xdp_frags', 'xdp_frags'], ['tc_pull', 'tc_pull'], ['tc_resize', 'tc_resize'], ['tc_room', 'tc_room'],
 ];
 
 /** SEEDS: map contents set on both sides before the packets (map, key bytes, value bytes). */
@@ -40,6 +40,11 @@ const EXTRA: Readonly<Record<string, Readonly<Record<string, Uint8Array>>>> = {
     'tail +4': withFirst(PACKETS.udp4, 0), 'tail -4': withFirst(PACKETS.udp4, 1), 'head +8': withFirst(PACKETS.udp4, 4),
     'tail +4 at the largest skb': withFirst(PACKETS['largest skb test run (3712)'], 0), 'tail -4 of a bare header': withFirst(PACKETS['bare ethernet header'], 1),
   },
+  tc_room: Object.fromEntries([
+    ...Array.from({ length: 12 }, (_, b) => [`udp4, case ${b}`, withFirst(PACKETS.udp4, b)]),
+    ...[0, 1, 2, 3, 7, 8].map((b) => [`ipv6, case ${b}`, withFirst(PACKETS['ipv6 with hop-by-hop and udp'], b)]),
+    ['arp, case 0', withFirst(PACKETS.arp, 0)], ['largest skb, case 0', withFirst(PACKETS['largest skb test run (3712)'], 0)],
+  ]),
 };
 
 describe('differential: test runs agree with the kernel packet for packet', function () {

@@ -3,12 +3,10 @@ import { MapType } from '../../maps/mapType.js';
 import { SlotArray } from '../../maps/slotArray.js';
 import type { Helper } from '../../vm/helpers.js';
 import type { HookRuntime } from '../runtime.js';
-import { SkBuff } from '../skb.js';
+import { writeSkbCtx } from '../skb.js';
 import { XdpAction, adjustHead, adjustMeta, adjustTail, writeXdpMd } from '../xdp.js';
 import { addPartial, csumDiff, replaceChecksum, swap16 } from './checksum.js';
 
-/** BPF_SKB_MAX_LEN: SKB_MAX_ALLOC, four pages less the shared info (x86-64). */
-const BPF_SKB_MAX_LEN = 16384 - 320;
 const neg = (errno: number) => BigInt.asUintN(64, BigInt(-errno));
 const u32 = (r: bigint) => Number(BigInt.asUintN(32, r));
 const s32 = (r: bigint) => Number(BigInt.asIntN(32, r));
@@ -24,7 +22,7 @@ const BPF_F_MARK_MANGLED_0 = 0x20;
  * bpf_csum_diff (28), bpf_l3_csum_replace (10), bpf_l4_csum_replace (11), bpf_skb_load_bytes
  * (26), _relative (68), bpf_skb_store_bytes (9), bpf_skb_vlan_push (18), _pop (19),
  * bpf_set_hash (48), bpf_get_hash_recalc (34), bpf_spin_lock (93), bpf_spin_unlock (94),
- * bpf_skb_pull_data (39), bpf_skb_change_tail (38), bpf_skb_change_head (43), bpf_xdp_get_buff_len (188), bpf_xdp_load_bytes (189), _store_bytes (190).
+ * bpf_skb_pull_data (39), bpf_xdp_get_buff_len (188), bpf_xdp_load_bytes (189), _store_bytes (190).
  */
 export function netHelpers(rt: HookRuntime): Helper[] {
   const mem = () => rt.kernel.memory;
@@ -36,17 +34,7 @@ export function netHelpers(rt: HookRuntime): Helper[] {
   };
   const syncSkb = () => {
     const c = skb();
-    if (!c) return;
-    const dv = mem().view;
-    const p = c.pkt;
-    dv.setUint32(c.ctx + SkBuff.len, p.dataEnd - p.data, true);
-    dv.setUint32(c.ctx + SkBuff.protocol, p.protocol, true);
-    dv.setUint32(c.ctx + SkBuff.vlan_present, p.vlanPresent ? 1 : 0, true);
-    dv.setUint32(c.ctx + SkBuff.vlan_tci, p.vlanTci, true);
-    dv.setUint32(c.ctx + SkBuff.vlan_proto, p.vlanProto, true);
-    dv.setUint32(c.ctx + SkBuff.hash, p.hash, true);
-    dv.setUint32(c.ctx + SkBuff.data, p.data, true);
-    dv.setUint32(c.ctx + SkBuff.data_end, p.dataEnd, true);
+    if (c) writeSkbCtx(mem().view, c.ctx, c.pkt);
   };
   /** at returns the address of [off, off+len) of the skb's packet, or -1 out of bounds. */
   const at = (off: number, len: number, base?: number) => {
@@ -183,42 +171,6 @@ export function netHelpers(rt: HookRuntime): Helper[] {
       const c = skb();
       if (!c) return neg(Errno.EINVAL);
       return u32(len) > c.pkt.dataEnd - c.pkt.data ? neg(Errno.ENOMEM) : 0n;
-    } },
-    { id: 38, name: 'bpf_skb_change_tail', fn: (_skb, newLen, flags) => {
-      // __bpf_skb_change_tail: no flags, at most BPF_SKB_MAX_LEN, not into the headers before
-      // the network header; grown bytes are zeros
-      const c = skb();
-      if (!c) return neg(Errno.EINVAL);
-      const p = c.pkt;
-      const n = u32(newLen);
-      if (flags !== 0n || n > BPF_SKB_MAX_LEN || n < p.network - p.data || p.data + n > p.end) return neg(Errno.EINVAL);
-      if (n > p.dataEnd - p.data) mem().u8.fill(0, p.dataEnd, p.data + n);
-      p.dataEnd = p.data + n;
-      syncSkb();
-      return 0n;
-    } },
-    { id: 43, name: 'bpf_skb_change_head', fn: (_skb, headRoom, flags) => {
-      // __bpf_skb_change_head: no flags, at most BPF_SKB_MAX_LEN; the new room is zeros and
-      // becomes the link header (skb_reset_mac_header); skb_cow makes room if needed
-      const c = skb();
-      if (!c) return neg(Errno.EINVAL);
-      const p = c.pkt;
-      const room = u32(headRoom);
-      if (flags !== 0n || p.dataEnd - p.data + room > BPF_SKB_MAX_LEN) return neg(Errno.EINVAL);
-      if (p.data - room < p.head) {
-        const shift = room - (p.data - p.head);
-        if (p.dataEnd + shift > p.end) return neg(Errno.ENOMEM);
-        mem().u8.copyWithin(p.data + shift, p.data, p.dataEnd);
-        p.data += shift;
-        p.dataEnd += shift;
-        p.mac += shift;
-        p.network += shift;
-      }
-      p.data -= room;
-      mem().u8.fill(0, p.data, p.data + room);
-      p.mac = p.data;
-      syncSkb();
-      return 0n;
     } },
     { id: 188, name: 'bpf_xdp_get_buff_len', fn: () => {
       const c = xdp();
