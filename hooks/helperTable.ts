@@ -23,6 +23,11 @@ export function helperAllowed(type: number, id: number): boolean {
   return set ? set.has(id) : true;
 }
 
+/** helpersOf lists the helper ids a modelled type may call. */
+export function helpersOf(type: number): readonly number[] {
+  return [...(TABLE[type] ?? [])];
+}
+
 /** typeModelled tells whether bpfbox runs programs of `type` (so every helper they call must exist here). */
 export function typeModelled(type: number): boolean {
   return TABLE[type] !== undefined;

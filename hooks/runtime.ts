@@ -10,6 +10,7 @@ import { MAX_BPF_STACK, MAX_CALL_FRAMES } from '../vm/opcodes.js';
 import { callbackHelpers } from './helpers/callbacks.js';
 import { netHelpers } from './helpers/net.js';
 import { skbResizeHelpers } from './helpers/skbResize.js';
+import { socketHelpers } from './helpers/socket.js';
 import { type Neighbour, type Route, fibHelpers } from './helpers/fib.js';
 import { type PerfRecord, outputHelpers } from './helpers/output.js';
 import { timeHelpers } from './helpers/time.js';
@@ -26,6 +27,8 @@ export interface RuntimeOptions {
   /** Receives bpf_trace_printk output, one line per call. */
   readonly trace?: (line: string) => void;
   readonly engine?: Engine;
+  /** The devices that exist (bpf_clone_redirect refuses others); default: loopback (1) only. */
+  readonly ifindexes?: readonly number[];
   /** The route table bpf_fib_lookup consults (the appliance's config provides it). */
   readonly routes?: readonly Route[];
   /** The resolved neighbours (next hop → MAC) bpf_fib_lookup fills the MACs from. */
@@ -69,7 +72,7 @@ export class HookRuntime {
     this.ctx = mem.map(256, Perm.RW, `ctx/cpu${this.cpu}`);
     this.frame = mem.map(XDP_PACKET_HEADROOM + MAX_PACKET + XDP_TAILROOM, Perm.RW, `frame/cpu${this.cpu}`);
     this.views = new MapViews(mem);
-    this.helpers = new HelperRegistry([...mapHelpers(this.views, this.cpu), ...timeHelpers(this), ...netHelpers(this), ...skbResizeHelpers(this), ...callbackHelpers(this), ...outputHelpers(this), ...fibHelpers(this)]);
+    this.helpers = new HelperRegistry([...mapHelpers(this.views, this.cpu), ...timeHelpers(this), ...netHelpers(this), ...skbResizeHelpers(this), ...socketHelpers(this), ...callbackHelpers(this), ...outputHelpers(this), ...fibHelpers(this)]);
   }
 
   /** prepare returns the program ready to run on this CPU (once per program). */

@@ -49,6 +49,10 @@ export interface SkbPacket {
   /** skb->encapsulation: set by bpf_skb_adjust_room's encapsulating grow. */
   encapsulation?: boolean;
   redirect?: { readonly ifindex: number; readonly ingress: boolean };
+  /** The socket's cookie (bpf_get_socket_cookie), given on first use. */
+  cookie?: bigint;
+  /** Copies sent by bpf_clone_redirect, in order: the packet from its link header as it was then. */
+  clones?: { readonly ifindex: number; readonly ingress: boolean; readonly data: Uint8Array }[];
 }
 
 /** writeSkbCtx brings the context struct at `ctx` in step with `p` after a helper changed it. */

@@ -24,6 +24,8 @@ export interface TestRunResult {
   readonly duration: number;
   /** XDP_REDIRECT / TC_ACT_REDIRECT target, if the program set one. */
   readonly redirect?: unknown;
+  /** Copies a tc program sent with bpf_clone_redirect. */
+  readonly clones?: SkbPacket['clones'];
 }
 
 const L2_SKB_TYPES: readonly number[] = [ProgType.BPF_PROG_TYPE_SCHED_CLS, ProgType.BPF_PROG_TYPE_SCHED_ACT];
@@ -141,7 +143,7 @@ function runSkb(rt: HookRuntime, prog: ProgObject, input: TestRunInput): TestRun
       for (const [off, size] of SKB_CTX_FIELDS) ctxOut.set(mem.u8.subarray(ctx + off, ctx + off + size), off);
       new DataView(ctxOut.buffer).setUint32(SkBuff.ifindex, LOOPBACK, true);
     }
-    return { retval, duration, redirect: pkt.redirect, data: out, ctx: ctxOut };
+    return { retval, duration, redirect: pkt.redirect, clones: pkt.clones, data: out, ctx: ctxOut };
   } finally {
     rt.current = { kind: 'none' };
   }

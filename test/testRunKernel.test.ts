@@ -24,7 +24,7 @@ const PROGRAMS: readonly [string, string][] = [
   ['xdp_simple', 'xdp_simple'], ['sock_proto', 'count_proto'], ['global_data', 'load_static_data'], ['calls', 'xdp_calls'],
   ['tail_calls', 'xdp_dispatch'], ['lpm_firewall', 'xdp_firewall'], ['ringbuf', 'xdp_ringbuf'], ['map_in_map', 'xdp_map_in_map'], ['core_ctx', 'xdp_core'],
   ['tc_nat', 'tc_nat'], ['xdp_encap', 'xdp_encap'], ['callbacks', 'xdp_callbacks'], ['tc_proto', 'tc_proto'],
-  ['xdp_frags', 'xdp_frags'], ['tc_pull', 'tc_pull'], ['tc_resize', 'tc_resize'], ['tc_room', 'tc_room'],
+  ['xdp_frags', 'xdp_frags'], ['tc_pull', 'tc_pull'], ['tc_resize', 'tc_resize'], ['tc_room', 'tc_room'], ['tc_clone', 'tc_clone'], ['sock_cookie', 'sock_cookie'],
 ];
 
 /** SEEDS: map contents set on both sides before the packets (map, key bytes, value bytes). */

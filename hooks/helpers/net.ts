@@ -7,6 +7,9 @@ import { writeSkbCtx } from '../skb.js';
 import { XdpAction, adjustHead, adjustMeta, adjustTail, writeXdpMd } from '../xdp.js';
 import { addPartial, csumDiff, replaceChecksum, swap16 } from './checksum.js';
 
+/** The loopback device: the only one a test run has, unless the runtime is told of others. */
+const LOOPBACK_IFINDEX = 1;
+const MAX_CLONES = 64;
 const neg = (errno: number) => BigInt.asUintN(64, BigInt(-errno));
 const u32 = (r: bigint) => Number(BigInt.asUintN(32, r));
 const s32 = (r: bigint) => Number(BigInt.asIntN(32, r));
@@ -22,7 +25,7 @@ const BPF_F_MARK_MANGLED_0 = 0x20;
  * bpf_csum_diff (28), bpf_l3_csum_replace (10), bpf_l4_csum_replace (11), bpf_skb_load_bytes
  * (26), _relative (68), bpf_skb_store_bytes (9), bpf_skb_vlan_push (18), _pop (19),
  * bpf_set_hash (48), bpf_get_hash_recalc (34), bpf_spin_lock (93), bpf_spin_unlock (94),
- * bpf_skb_pull_data (39), bpf_xdp_get_buff_len (188), bpf_xdp_load_bytes (189), _store_bytes (190).
+ * bpf_clone_redirect (13), bpf_skb_pull_data (39), bpf_xdp_get_buff_len (188), bpf_xdp_load_bytes (189), _store_bytes (190).
  */
 export function netHelpers(rt: HookRuntime): Helper[] {
   const mem = () => rt.kernel.memory;
@@ -102,6 +105,15 @@ export function netHelpers(rt: HookRuntime): Helper[] {
         return 7n; // TC_ACT_REDIRECT
       }
       return neg(Errno.EINVAL);
+    } },
+    { id: 13, name: 'bpf_clone_redirect', fn: (_skb, ifindex, flags) => {
+      // a copy goes out now (egress, or ingress with BPF_F_INGRESS) to a device that must exist
+      const c = skb();
+      if (!c || u32(flags) & ~1 || !(rt.options.ifindexes ?? [LOOPBACK_IFINDEX]).includes(u32(ifindex))) return neg(Errno.EINVAL);
+      const p = c.pkt;
+      // kept for the caller up to a bound: `repeat 1000000` would otherwise hold a million copies
+      if ((p.clones ??= []).length < MAX_CLONES) p.clones.push({ ifindex: u32(ifindex), ingress: (u32(flags) & 1) === 1, data: mem().u8.slice(p.mac, p.dataEnd) });
+      return 0n;
     } },
     { id: 51, name: 'bpf_redirect_map', fn: (map, key, flags) => {
       const c = xdp();
