@@ -7,7 +7,8 @@ import { REPO_ROOT } from '../support/paths.js';
 import { bpfbox, tempState } from './cliSupport.js';
 
 /** `--routes FILE`: the table bpf_fib_lookup consults, checked field by field, used by `prog run`. */
-describe('--routes: the route table for bpf_fib_lookup', () => {
+describe('--routes: the route table for bpf_fib_lookup', function () {
+  this.timeout(60_000); // the CLI cases spawn bpfbox six times
   const dir = mkdtempSync(join(tmpdir(), 'bpfbox-routes-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
   const file = (name: string, doc: unknown) => {
