@@ -1,15 +1,10 @@
 import { Errno } from '../../maps/errno.js';
-import { MapType } from '../../maps/mapType.js';
-import { SlotArray } from '../../maps/slotArray.js';
 import type { Helper } from '../../vm/helpers.js';
 import type { HookRuntime } from '../runtime.js';
 import { writeSkbCtx } from '../skb.js';
-import { XdpAction, adjustHead, adjustMeta, adjustTail, writeXdpMd } from '../xdp.js';
+import { adjustHead, adjustMeta, adjustTail, writeXdpMd } from '../xdp.js';
 import { addPartial, csumDiff, replaceChecksum, swap16 } from './checksum.js';
 
-/** The loopback device: the only one a test run has, unless the runtime is told of others. */
-const LOOPBACK_IFINDEX = 1;
-const MAX_CLONES = 64;
 const neg = (errno: number) => BigInt.asUintN(64, BigInt(-errno));
 const u32 = (r: bigint) => Number(BigInt.asUintN(32, r));
 const s32 = (r: bigint) => Number(BigInt.asIntN(32, r));
@@ -21,11 +16,11 @@ const BPF_F_MARK_MANGLED_0 = 0x20;
 
 /**
  * netHelpers: the packet helpers, acting on the runtime's current packet:
- * bpf_xdp_adjust_head (44), _tail (65), _meta (54), bpf_redirect (23), bpf_redirect_map (51),
+ * bpf_xdp_adjust_head (44), _tail (65), _meta (54),
  * bpf_csum_diff (28), bpf_l3_csum_replace (10), bpf_l4_csum_replace (11), bpf_skb_load_bytes
  * (26), _relative (68), bpf_skb_store_bytes (9), bpf_skb_vlan_push (18), _pop (19),
  * bpf_set_hash (48), bpf_get_hash_recalc (34), bpf_spin_lock (93), bpf_spin_unlock (94),
- * bpf_clone_redirect (13), bpf_skb_pull_data (39), bpf_xdp_get_buff_len (188), bpf_xdp_load_bytes (189), _store_bytes (190).
+ * bpf_skb_pull_data (39), bpf_xdp_get_buff_len (188), bpf_xdp_load_bytes (189), _store_bytes (190).
  */
 export function netHelpers(rt: HookRuntime): Helper[] {
   const mem = () => rt.kernel.memory;
@@ -91,41 +86,6 @@ export function netHelpers(rt: HookRuntime): Helper[] {
       const r = adjustMeta(c.frame, s32(delta));
       syncXdp();
       return neg(-r);
-    } },
-    { id: 23, name: 'bpf_redirect', fn: (ifindex, flags) => {
-      const c = rt.current;
-      if (c.kind === 'xdp') {
-        if (flags) return BigInt(XdpAction.XDP_ABORTED);
-        c.frame.redirect = { kind: 'ifindex', target: u32(ifindex) };
-        return BigInt(XdpAction.XDP_REDIRECT);
-      }
-      if (c.kind === 'skb') {
-        if (u32(flags) & ~1) return 2n; // TC_ACT_SHOT
-        c.pkt.redirect = { ifindex: u32(ifindex), ingress: (u32(flags) & 1) === 1 };
-        return 7n; // TC_ACT_REDIRECT
-      }
-      return neg(Errno.EINVAL);
-    } },
-    { id: 13, name: 'bpf_clone_redirect', fn: (_skb, ifindex, flags) => {
-      // a copy goes out now (egress, or ingress with BPF_F_INGRESS) to a device that must exist
-      const c = skb();
-      if (!c || u32(flags) & ~1 || !(rt.options.ifindexes ?? [LOOPBACK_IFINDEX]).includes(u32(ifindex))) return neg(Errno.EINVAL);
-      const p = c.pkt;
-      // kept for the caller up to a bound: `repeat 1000000` would otherwise hold a million copies
-      if ((p.clones ??= []).length < MAX_CLONES) p.clones.push({ ifindex: u32(ifindex), ingress: (u32(flags) & 1) === 1, data: mem().u8.slice(p.mac, p.dataEnd) });
-      return 0n;
-    } },
-    { id: 51, name: 'bpf_redirect_map', fn: (map, key, flags) => {
-      const c = xdp();
-      const m = rt.views.get(u32(map));
-      const fallback = BigInt(u32(flags) & 0x3);
-      const k = u32(key);
-      if (u32(flags) > XdpAction.XDP_TX) return BigInt(XdpAction.XDP_ABORTED);
-      // a DEVMAP or CPUMAP slot holds an ifindex or a queue size (0: empty); a DEVMAP_HASH a key
-      const present = m instanceof SlotArray ? m.slotValue(k) !== 0 : m.type === MapType.BPF_MAP_TYPE_DEVMAP_HASH && m.lookup(scratchKey(rt, k), 0) !== 0;
-      if (!present) return fallback;
-      if (c) c.frame.redirect = { kind: 'map', target: k, mapId: m.id };
-      return BigInt(XdpAction.XDP_REDIRECT);
     } },
     { id: 28, name: 'bpf_csum_diff', fn: (from, fromSize, to, toSize, seed) => {
       const fs = u32(fromSize);
@@ -298,11 +258,6 @@ function swap(v: number, size: 2 | 4): number {
   return size === 2 ? ((v & 0xff) << 8) | ((v >> 8) & 0xff) : (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
 }
 
-function scratchKey(rt: HookRuntime, k: number): number {
-  const a = rt.ctx.start + 252;
-  rt.kernel.memory.view.setUint32(a, k, true);
-  return a;
-}
 
 /** flowHash: a stable hash of the packet from its network header on (the kernel's is keyed randomly). */
 function flowHash(b: Uint8Array): number {
