@@ -171,6 +171,9 @@ function load(s: Session, verb: 'load' | 'loadall', t: string[], o: Output, set:
   }
 }
 
+/** bpftool's default data_size_out for `prog run` (a larger data_out is ENOSPC, as in bpftool). */
+const BPFTOOL_DATA_SIZE_OUT = 32768;
+
 /**
  * run: `prog run PROG data_in FILE [data_out FILE] [ctx_in FILE] [ctx_out FILE] [repeat N]`,
  * BPF_PROG_TEST_RUN through the door, printed as bpftool prints it.
@@ -189,7 +192,8 @@ function run(s: Session, t: string[], o: Output): number {
   const fd = s.kernel.bpf('BPF_PROG_GET_FD_BY_ID', { prog_id: p.id });
   const a = {
     prog_fd: fd, data_in: Uint8Array.from(read(args.data_in)), ctx_in: args.ctx_in ? Uint8Array.from(read(args.ctx_in)) : undefined,
-    repeat, data_out: new Uint8Array(65536), ctx_out: new Uint8Array(256), retval: 0, duration: 0, data_size_out: 0, ctx_size_out: 0,
+    // bpftool always passes an output buffer: data_size_out bytes, 32768 unless told
+    repeat, data_out: new Uint8Array(args.data_size_out ? Number(args.data_size_out) : BPFTOOL_DATA_SIZE_OUT), ctx_out: new Uint8Array(args.ctx_size_out ? Number(args.ctx_size_out) : 256), retval: 0, duration: 0, data_size_out: 0, ctx_size_out: 0,
   };
   const r = s.kernel.bpf('BPF_PROG_TEST_RUN', a);
   if (r < 0) {

@@ -3,7 +3,6 @@ import type { ProgObject } from '../maps/objects.js';
 import { BpfErrno } from '../maps/errno.js';
 import { ProgType } from './progType.js';
 import type { HookRuntime } from './runtime.js';
-import { MAX_PACKET } from './runtime.js';
 import { PacketType, SkBuff, type SkbPacket, pktTypeOf } from './skb.js';
 import { ETH_HLEN, XDP_FRAG_SIZE, XDP_FRAME_SIZE, XDP_PACKET_HEADROOM, XDP_TAILROOM, XdpMd, type XdpFrame, writeXdpMd, xdpMetalenInvalid } from './xdp.js';
 
@@ -39,6 +38,9 @@ export const XDP_MAX_LINEAR = 4096 - XDP_PACKET_HEADROOM - XDP_TAILROOM;
 /** PAGE_SIZE - (NET_SKB_PAD + NET_IP_ALIGN) - SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) on x86-64. */
 export const SKB_MAX_DATA = 4096 - 64 - XDP_TAILROOM;
 
+/** MAX_SKB_FRAGS: the fragments an XDP test frame may have past its linear part (x86-64 default). */
+const MAX_SKB_FRAGS = 17;
+
 /** ifindex of the loopback device test-run attaches packets to. */
 const LOOPBACK = 1;
 
@@ -72,7 +74,6 @@ function runXdp(rt: HookRuntime, prog: ProgObject, input: TestRunInput): TestRun
   const ctxIn = input.ctx ? xdpCtxIn(input.ctx, len) : undefined;
   const meta = ctxIn?.data ?? 0;
   if (len - meta < ETH_HLEN) throw new BpfErrno(Errno.EINVAL, `data_in of ${len} bytes (${meta} of them metadata) is shorter than an Ethernet header`);
-  if (len > MAX_PACKET) throw new BpfErrno(Errno.EINVAL, `data_in of ${len} bytes is larger than a frame`);
   const mem = rt.kernel.memory;
   const hardStart = rt.frame.start;
   const data = hardStart + XDP_PACKET_HEADROOM;
@@ -81,6 +82,7 @@ function runXdp(rt: HookRuntime, prog: ProgObject, input: TestRunInput): TestRun
   const linear = Math.min(ctxIn?.data_end ?? len, XDP_MAX_LINEAR + meta);
   mem.u8.set(input.data.subarray(0, linear), data - meta);
   const frags = input.data.slice(linear);
+  if (frags.length > MAX_SKB_FRAGS * XDP_FRAG_SIZE) throw new BpfErrno(Errno.ENOMEM, `data_in of ${len} bytes needs more than ${MAX_SKB_FRAGS} fragments`);
   const frame: XdpFrame = {
     hardStart, end: hardStart + XDP_FRAG_SIZE, data, dataEnd: data - meta + linear, dataMeta: data - meta,
     frags, fragSizes: Array.from({ length: Math.ceil(frags.length / XDP_FRAG_SIZE) }, (_, i) => Math.min(XDP_FRAG_SIZE, frags.length - i * XDP_FRAG_SIZE)),

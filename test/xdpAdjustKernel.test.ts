@@ -56,7 +56,11 @@ const CASES: readonly [string, Uint8Array, Uint8Array?][] = [
   ['ctx: data past data_end', pkt('tail', 0), md(8, 4)], ['ctx: egress_ifindex', pkt('tail', 0), md(0, 64, 0, 0, 0, 1)],
   ['ctx: rx queue without a device', pkt('tail', 0), md(0, 64, 0, 0, 1)], ['ctx: loopback', pkt('tail', 0), md(0, 64, 0, 1)],
   ['ctx: loopback queue 1', pkt('tail', 0), md(0, 64, 0, 1, 1)], ['ctx: no such device', pkt('tail', 0), md(0, 64, 0, 4242)],
+  ['20000 bytes: the fifth fragment grows', pkt('tail', 100, 20000)], ['17 fragments (73152 bytes)', pkt('tail', -5, 73152)],
+  ['18 fragments (ENOMEM)', pkt('tail', 0, 73153)], ['ctx: no linear part, 17 fragments and a byte', pkt('tail', 0, 17 * 4096 + 1), md()],
 ];
+/** The output buffer both sides get (bpftool's data_size_out; its default, 32768, is too small for the largest cases). */
+const DATA_SIZE_OUT = 80000;
 
 describe('differential: XDP frame edges and struct xdp_md in test runs agree with the kernel', function () {
   this.timeout(120_000);
@@ -85,8 +89,8 @@ describe('differential: XDP frame edges and struct xdp_md in test runs agree wit
       writeFileSync(f('in'), data);
       for (const n of ['out', 'ctxout']) rmSync(f(n), { force: true });
       if (ctx) writeFileSync(f('ctx'), ctx);
-      const kr = bt('-j', 'prog', 'run', 'pinned', `${DIR}/p/xdp_adjust`, 'data_in', f('in'), 'data_out', f('out'), ...(ctx ? ['ctx_in', f('ctx'), 'ctx_out', f('ctxout')] : []));
-      const a = { prog_fd: fd, data_in: data, data_out: new Uint8Array(16384), retval: 0, data_size_out: 0, ...(ctx ? { ctx_in: ctx, ctx_out: new Uint8Array(24) } : {}) };
+      const kr = bt('-j', 'prog', 'run', 'pinned', `${DIR}/p/xdp_adjust`, 'data_in', f('in'), 'data_out', f('out'), 'data_size_out', String(DATA_SIZE_OUT), ...(ctx ? ['ctx_in', f('ctx'), 'ctx_out', f('ctxout')] : []));
+      const a = { prog_fd: fd, data_in: data, data_out: new Uint8Array(DATA_SIZE_OUT), retval: 0, data_size_out: 0, ...(ctx ? { ctx_in: ctx, ctx_out: new Uint8Array(24) } : {}) };
       const r = k.bpf('BPF_PROG_TEST_RUN', a);
       if (kr.status !== 0) {
         assert.equal(JSON.parse(kr.stdout).error, `failed to run program: ${r < 0 ? strerror(-r) : 'bpfbox ran it'}`);

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../support/paths.js';
+import { bpfbox, tempState } from './cliSupport.js';
+
+/**
+ * `prog run`'s output buffer is bpftool's: data_size_out bytes, 32768 unless told (bpftool
+ * on 6.18: a 32768-byte XDP packet runs, 32769 bytes is ENOSPC with or without data_out).
+ */
+describe('prog run: the output buffer as bpftool sizes it', function () {
+  this.timeout(60_000);
+  const dir = mkdtempSync(join(tmpdir(), 'bpfbox-run-'));
+  const state = tempState();
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(state, { recursive: true, force: true });
+  });
+  const packet = (n: number) => {
+    const f = join(dir, `p${n}.bin`);
+    writeFileSync(f, new Uint8Array(n)); // xdp_adjust: byte 0 = 0, tail +0
+    return f;
+  };
+  const run = (...a: string[]) => bpfbox(state, '-j', 'prog', 'run', 'pinned', '/sys/fs/bpf/adj/xdp_adjust', ...a);
+
+  it('32768 bytes fit the default; 32769 do not, with or without data_out; data_size_out makes room', () => {
+    assert.equal(bpfbox(state, 'prog', 'loadall', join(REPO_ROOT, 'bpf', 'xdp_adjust.o'), '/sys/fs/bpf/adj').code, 0);
+    const out = join(dir, 'out.bin');
+    const fits = run('data_in', packet(32768), 'data_out', out);
+    assert.equal(fits.code, 0, fits.out);
+    assert.equal(JSON.parse(fits.out).retval, 3520, 'the linear part: a page less 256 headroom and 320 tailroom');
+    assert.equal(readFileSync(out).length, 32768);
+    for (const extra of [['data_out', out], []]) {
+      const over = run('data_in', packet(32769), ...extra);
+      assert.equal(over.code, 255);
+      assert.deepEqual(JSON.parse(over.out), { error: 'failed to run program: No space left on device' });
+    }
+    const roomy = run('data_in', packet(32769), 'data_out', out, 'data_size_out', '40000');
+    assert.equal(roomy.code, 0, roomy.out);
+    assert.equal(readFileSync(out).length, 32769);
+  });
+});
