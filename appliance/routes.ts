@@ -16,7 +16,7 @@ const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
 /**
  * readRouteTable reads the `--routes FILE` table: JSON `{"routes": [{dst, ifindex, gateway?,
- * smac?, mtu?, metric?, kind?}], "neighbours": [{ip, mac}]}`, the shape `ip route` and
+ * src?, smac?, mtu?, metric?, kind?}], "neighbours": [{ip, mac}]}`, the shape `ip route` and
  * `ip neigh` describe. Every field is checked; an error names the file and the field.
  * (The appliance's configuration file will carry the same table; see config/.)
  */
@@ -57,12 +57,13 @@ export function readRouteTable(file: string): RouteTable {
   };
   const routes = list('routes').map((o, i): Route => {
     const w = `routes[${i}]`;
-    for (const k of Object.keys(o)) if (!['dst', 'ifindex', 'gateway', 'smac', 'mtu', 'metric', 'kind'].includes(k)) fail(`${w}.${k}`, 'unknown key');
+    for (const k of Object.keys(o)) if (!['dst', 'ifindex', 'gateway', 'src', 'smac', 'mtu', 'metric', 'kind'].includes(k)) fail(`${w}.${k}`, 'unknown key');
     const dst = str(o, w, 'dst', prefix, 'an address/prefix')!;
     const gateway = str(o, w, 'gateway', (s) => isIP(s) === isIP(dst.split('/')[0]), 'an address of the destination\'s family', true);
+    const src = str(o, w, 'src', (s) => isIP(s) === isIP(dst.split('/')[0]), 'an address of the destination\'s family', true);
     const kind = str(o, w, 'kind', (s) => KINDS.includes(s), `one of ${KINDS.join(', ')}`, true) as Route['kind'];
     return {
-      dst, ifindex: num(o, w, 'ifindex', 0xffffffff, false)!, gateway, smac: str(o, w, 'smac', (s) => MAC.test(s), 'a MAC address', true),
+      dst, ifindex: num(o, w, 'ifindex', 0xffffffff, false)!, gateway, src, smac: str(o, w, 'smac', (s) => MAC.test(s), 'a MAC address', true),
       mtu: num(o, w, 'mtu', 65535), metric: num(o, w, 'metric', 0xffffffff), kind,
     };
   });

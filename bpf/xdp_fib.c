@@ -54,7 +54,7 @@ int xdp_fib(struct xdp_md *ctx)
 	if ((void *)(payload + sizeof(p)) > data_end)
 		return 200;
 	p.ifindex = ctx->ingress_ifindex;
-	rc = bpf_fib_lookup(ctx, &p, sizeof(p), payload[0] & 0x04 ? BPF_FIB_LOOKUP_SKIP_NEIGH : 0);
+	rc = bpf_fib_lookup(ctx, &p, sizeof(p), payload[0] & (BPF_FIB_LOOKUP_SKIP_NEIGH | BPF_FIB_LOOKUP_SRC));
 	__builtin_memcpy(payload, &p, sizeof(p));
 	return rc < 0 ? 100 - rc : rc;
 }

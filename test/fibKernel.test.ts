@@ -23,30 +23,31 @@ const VETH = { ifindex: 0, mac: '02:00:00:00:00:01' };
 
 /** NET: each line's `ip` arguments (inside the namespace) and what bpfbox is told for it. */
 const NET: readonly [string[], Route | Neighbour | undefined][] = [
-  [['addr', 'add', '10.1.0.1/24', 'dev', 'veth0'], { dst: '10.1.0.0/24', ifindex: -1, smac: VETH.mac }],
-  [['addr', 'add', '2001:db8:1::1/64', 'dev', 'veth0', 'nodad'], { dst: '2001:db8:1::/64', ifindex: -1, smac: VETH.mac, metric: 256 }],
-  [['route', 'add', '10.2.0.0/16', 'via', '10.1.0.2'], { dst: '10.2.0.0/16', ifindex: -1, gateway: '10.1.0.2', smac: VETH.mac }],
-  [['route', 'add', '10.3.0.0/16', 'via', '10.1.0.3', 'metric', '7'], { dst: '10.3.0.0/16', ifindex: -1, gateway: '10.1.0.3', smac: VETH.mac, metric: 7 }],
-  [['route', 'add', '10.6.0.0/16', 'via', '10.1.0.2', 'mtu', '1000'], { dst: '10.6.0.0/16', ifindex: -1, gateway: '10.1.0.2', smac: VETH.mac }],
-  [['route', 'add', '10.7.0.0/16', 'via', '10.1.0.2', 'mtu', 'lock', '1000'], { dst: '10.7.0.0/16', ifindex: -1, gateway: '10.1.0.2', smac: VETH.mac, mtu: 1000 }],
+  [['addr', 'add', '10.1.0.1/24', 'dev', 'veth0'], { dst: '10.1.0.0/24', ifindex: -1, src: '10.1.0.1', smac: VETH.mac }],
+  [['addr', 'add', '2001:db8:1::1/64', 'dev', 'veth0', 'nodad'], { dst: '2001:db8:1::/64', ifindex: -1, src: '2001:db8:1::1', smac: VETH.mac, metric: 256 }],
+  [['route', 'add', '10.2.0.0/16', 'via', '10.1.0.2'], { dst: '10.2.0.0/16', ifindex: -1, gateway: '10.1.0.2', src: '10.1.0.1', smac: VETH.mac }],
+  [['route', 'add', '10.3.0.0/16', 'via', '10.1.0.3', 'metric', '7'], { dst: '10.3.0.0/16', ifindex: -1, gateway: '10.1.0.3', src: '10.1.0.1', smac: VETH.mac, metric: 7 }],
+  [['route', 'add', '10.6.0.0/16', 'via', '10.1.0.2', 'mtu', '1000'], { dst: '10.6.0.0/16', ifindex: -1, gateway: '10.1.0.2', src: '10.1.0.1', smac: VETH.mac }],
+  [['route', 'add', '10.7.0.0/16', 'via', '10.1.0.2', 'mtu', 'lock', '1000'], { dst: '10.7.0.0/16', ifindex: -1, gateway: '10.1.0.2', src: '10.1.0.1', smac: VETH.mac, mtu: 1000 }],
   [['route', 'add', 'blackhole', '10.66.0.0/16'], { dst: '10.66.0.0/16', ifindex: 0, kind: 'blackhole' }],
   [['route', 'add', 'unreachable', '10.67.0.0/16'], { dst: '10.67.0.0/16', ifindex: 0, kind: 'unreachable' }],
   [['route', 'add', 'prohibit', '10.68.0.0/16'], { dst: '10.68.0.0/16', ifindex: 0, kind: 'prohibit' }],
-  [['route', 'add', '2001:db8:2::/48', 'via', '2001:db8:1::2'], { dst: '2001:db8:2::/48', ifindex: -1, gateway: '2001:db8:1::2', smac: VETH.mac, metric: 1024 }],
-  [['route', 'add', '2001:db8:3::/48', 'via', '2001:db8:1::3'], { dst: '2001:db8:3::/48', ifindex: -1, gateway: '2001:db8:1::3', smac: VETH.mac, metric: 1024 }],
-  [['route', 'add', '2001:db8:7::/48', 'via', '2001:db8:1::2', 'mtu', 'lock', '1280'], { dst: '2001:db8:7::/48', ifindex: -1, gateway: '2001:db8:1::2', smac: VETH.mac, metric: 1024, mtu: 1280 }],
+  [['route', 'add', '2001:db8:2::/48', 'via', '2001:db8:1::2'], { dst: '2001:db8:2::/48', ifindex: -1, gateway: '2001:db8:1::2', src: '2001:db8:1::1', smac: VETH.mac, metric: 1024 }],
+  [['route', 'add', '2001:db8:3::/48', 'via', '2001:db8:1::3'], { dst: '2001:db8:3::/48', ifindex: -1, gateway: '2001:db8:1::3', src: '2001:db8:1::1', smac: VETH.mac, metric: 1024 }],
+  [['route', 'add', '2001:db8:7::/48', 'via', '2001:db8:1::2', 'mtu', 'lock', '1280'], { dst: '2001:db8:7::/48', ifindex: -1, gateway: '2001:db8:1::2', src: '2001:db8:1::1', smac: VETH.mac, metric: 1024, mtu: 1280 }],
   [['neigh', 'add', '10.1.0.2', 'lladdr', '02:00:00:00:00:aa', 'dev', 'veth0'], { ip: '10.1.0.2', mac: '02:00:00:00:00:aa' }],
   [['neigh', 'add', '2001:db8:1::2', 'lladdr', '02:00:00:00:00:bb', 'dev', 'veth0'], { ip: '2001:db8:1::2', mac: '02:00:00:00:00:bb' }],
 ];
 /** The host's own addresses (the kernel's local table). */
 const LOCAL: Route[] = [{ dst: '10.1.0.1/32', ifindex: 0, kind: 'local' }, { dst: '2001:db8:1::1/128', ifindex: 0, kind: 'local' }];
 
-/** CASES: destination, payload flag byte (4: SKIP_NEIGH), the IP length field's claim. */
+/** CASES: destination, payload flag byte (4: SKIP_NEIGH, 16: SRC), the IP length field's claim. */
 const CASES: readonly [string, number, number?][] = [
   ['10.2.3.4', 0], ['10.2.3.4', 4], ['10.1.0.2', 0], ['10.1.0.7', 0], ['10.1.0.7', 4], ['10.3.9.9', 0], ['10.3.9.9', 4], ['10.1.0.1', 0],
   ['10.66.0.1', 0], ['10.67.0.1', 0], ['10.68.0.1', 0], ['10.6.0.1', 0, 1200], ['10.6.0.1', 0, 1600], ['10.7.0.1', 0, 1200], ['10.7.0.1', 0, 1000],
   ['10.99.0.1', 0], ['2001:db8:2::5', 0], ['2001:db8:2::5', 4], ['2001:db8:3::5', 0], ['2001:db8:1::9', 0], ['2001:db8:1::9', 4],
   ['2001:db8:1::1', 0], ['2001:db8:77::1', 0], ['2001:db8:7::1', 0, 1400], ['2001:db8:7::1', 0, 1000], ['2001:db8:2::1', 0, 1600],
+  ['10.2.3.4', 16], ['10.2.3.4', 20], ['10.1.0.7', 16], ['10.66.0.1', 16], ['10.7.0.1', 16, 1200], ['2001:db8:2::5', 16], ['2001:db8:1::9', 16], ['2001:db8:2::5', 20],
 ];
 
 const be16 = (v: number) => [v >> 8, v & 0xff];
@@ -94,7 +95,7 @@ describe('differential: bpf_fib_lookup agrees with the kernel in a network names
   });
 
   for (const [dst, flag, claim] of CASES) {
-    it(`${dst}${flag ? ' SKIP_NEIGH' : ''}${claim ? ` tot_len ${claim}` : ''}`, () => {
+    it(`${dst}${flag & 4 ? ' SKIP_NEIGH' : ''}${flag & 16 ? ' SRC' : ''}${claim ? ` tot_len ${claim}` : ''}`, () => {
       const pkt = packet(dst, flag, claim);
       const inFile = join(tmp, 'in.bin');
       const outFile = join(tmp, 'out.bin');

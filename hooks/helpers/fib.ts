@@ -16,6 +16,8 @@ export interface Route {
    * the kernel ignores an unlocked one unless ip_forward_use_pmtu is set). Default 1500.
    */
   readonly mtu?: number;
+  /** The source address for BPF_FIB_LOOKUP_SRC (the route's prefsrc, or what the kernel would select). */
+  readonly src?: string;
   /** The route's priority as `ip route` shows it (written to rt_metric); default 0. */
   readonly metric?: number;
   /** `local` is an address of this host: not forwarded, like the kernel's RTN_LOCAL. */
@@ -39,6 +41,7 @@ const F = { family: 0, l4_protocol: 1, sport: 2, dport: 4, tot_len: 6, ifindex: 
 const AF_INET = 2;
 const AF_INET6 = 10;
 const BPF_FIB_LOOKUP_SKIP_NEIGH = 4;
+const BPF_FIB_LOOKUP_SRC = 16;
 const KNOWN_FLAGS = 0x3f;
 const EAFNOSUPPORT = 97;
 
@@ -67,7 +70,8 @@ const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.e
  * order the kernel (6.x) checks and writes: longest prefix match on the destination (none, or
  * a local route: NOT_FWDED; blackhole/unreachable/prohibit: their codes, nothing written);
  * tot_len over the route's MTU: FRAG_NEEDED with only mtu_result written; then the egress
- * ifindex, rt_metric and the gateway as the destination are written; SKIP_NEIGH succeeds
+ * ifindex, rt_metric, the source (BPF_FIB_LOOKUP_SRC) and the gateway as the destination
+ * are written; SKIP_NEIGH succeeds
  * there; an unresolved next hop is NO_NEIGH; otherwise both MACs. Success clears the VLAN
  * fields and reports the MTU in mtu_result.
  */
@@ -102,6 +106,11 @@ export function fibHelpers(rt: HookRuntime): Helper[] {
       }
       dv.setUint32(p + F.ifindex, r.ifindex, true);
       dv.setUint32(p + F.rt_metric, r.metric ?? 0, true);
+      if (Number(flags) & BPF_FIB_LOOKUP_SRC) {
+        // IPv4 takes what address selection gives (none: 0.0.0.0); IPv6 without one is NO_SRC_ADDR
+        if (!r.src && family === AF_INET6) return BigInt(FibRet.NO_SRC_ADDR);
+        u8.set(r.src ? parseAddr(r.src) : new Uint8Array(4), p + F.src);
+      }
       const nextHop = r.gateway ? parseAddr(r.gateway) : dst;
       u8.set(nextHop, p + F.dst);
       if ((Number(flags) & BPF_FIB_LOOKUP_SKIP_NEIGH) === 0) {
