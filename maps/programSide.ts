@@ -1,5 +1,5 @@
 import type { Machine } from '../vm/engine.js';
-import { type Helper, HelperRegistry } from '../vm/helpers.js';
+import { type Helper, HelperRegistry, negErrno as neg } from '../vm/helpers.js';
 import { createMachine } from '../vm/machine.js';
 import type { AddressSpace, Region } from '../vm/memory.js';
 import { Pseudo } from '../vm/opcodes.js';
@@ -32,7 +32,6 @@ export class MapViews {
   }
 }
 
-const neg = (errno: number) => BigInt.asUintN(64, BigInt(-errno));
 
 /**
  * mapHelpers are the map helpers with the kernel's ids (include/uapi/linux/bpf.h):

@@ -13,6 +13,12 @@ export interface HelperEnv {
 }
 
 /** CALLBACK_TAG marks the value `lddw BPF_PSEUDO_FUNC` loads: the tag plus the function's slot. */
+/** negErrno is a helper's error return: -errno as the u64 r0 holds it. */
+export const negErrno = (errno: number): bigint => BigInt.asUintN(64, BigInt(-errno));
+/** argU32 / argS32 read a helper argument's low 32 bits, unsigned or signed. */
+export const argU32 = (r: bigint): number => Number(BigInt.asUintN(32, r));
+export const argS32 = (r: bigint): number => Number(BigInt.asIntN(32, r));
+
 export const CALLBACK_TAG = 0xcb00_0000;
 
 /**

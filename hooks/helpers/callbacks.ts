@@ -1,8 +1,7 @@
 import { Errno } from '../../maps/errno.js';
-import type { Helper } from '../../vm/helpers.js';
+import { type Helper, negErrno as neg } from '../../vm/helpers.js';
 import type { HookRuntime } from '../runtime.js';
 
-const neg = (errno: number) => BigInt.asUintN(64, BigInt(-errno));
 
 /** BPF_MAX_LOOPS: bpf_loop's limit on iterations (1 << 23). */
 const BPF_MAX_LOOPS = 1 << 23;

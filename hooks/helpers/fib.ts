@@ -1,5 +1,5 @@
 import { Errno } from '../../maps/errno.js';
-import type { Helper } from '../../vm/helpers.js';
+import { type Helper, negErrno } from '../../vm/helpers.js';
 import type { HookRuntime } from '../runtime.js';
 
 /** Route is one entry of the route table bpf_fib_lookup consults (from config). */
@@ -78,12 +78,12 @@ const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.e
 export function fibHelpers(rt: HookRuntime): Helper[] {
   return [
     { id: 69, name: 'bpf_fib_lookup', fn: (_ctx, params, plen, flags, _r5, env) => {
-      if (Number(plen) < F.SIZE || (Number(flags) & ~KNOWN_FLAGS) !== 0) return BigInt.asUintN(64, BigInt(-Errno.EINVAL));
+      if (Number(plen) < F.SIZE || (Number(flags) & ~KNOWN_FLAGS) !== 0) return negErrno(Errno.EINVAL);
       const u8 = env.memory.u8;
       const dv = env.memory.view;
       const p = Number(params);
       const family = u8[p + F.family];
-      if (family !== AF_INET && family !== AF_INET6) return BigInt.asUintN(64, BigInt(-EAFNOSUPPORT));
+      if (family !== AF_INET && family !== AF_INET6) return negErrno(EAFNOSUPPORT);
       const size = family === AF_INET ? 4 : 16;
       const dst = u8.slice(p + F.dst, p + F.dst + size);
       let best: { route: Route; len: number } | undefined;

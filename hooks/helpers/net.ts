@@ -1,13 +1,10 @@
 import { Errno } from '../../maps/errno.js';
-import type { Helper } from '../../vm/helpers.js';
+import { type Helper, negErrno as neg, argU32 as u32, argS32 as s32 } from '../../vm/helpers.js';
 import type { HookRuntime } from '../runtime.js';
 import { writeSkbCtx } from '../skb.js';
 import { adjustHead, adjustMeta, adjustTail, writeXdpMd } from '../xdp.js';
 import { addPartial, csumDiff, replaceChecksum, swap16 } from './checksum.js';
 
-const neg = (errno: number) => BigInt.asUintN(64, BigInt(-errno));
-const u32 = (r: bigint) => Number(BigInt.asUintN(32, r));
-const s32 = (r: bigint) => Number(BigInt.asIntN(32, r));
 
 /** BPF_F_* flags of the checksum helpers. */
 const BPF_F_HDR_FIELD_MASK = 0xf;

@@ -1,10 +1,9 @@
 import { Errno } from '../../maps/errno.js';
 import { MapType } from '../../maps/mapType.js';
 import { SlotArray } from '../../maps/slotArray.js';
-import type { Helper, HelperEnv } from '../../vm/helpers.js';
+import { type Helper, type HelperEnv, negErrno as neg } from '../../vm/helpers.js';
 import type { HookRuntime } from '../runtime.js';
 
-const neg = (errno: number) => BigInt.asUintN(64, BigInt(-errno));
 
 /** BPF_F_CURRENT_CPU: the perf event array index meaning "this CPU's". */
 const BPF_F_CURRENT_CPU = 0xffffffffn;

@@ -1,7 +1,7 @@
 import { Errno } from '../../maps/errno.js';
 import { MapType } from '../../maps/mapType.js';
 import { SlotArray } from '../../maps/slotArray.js';
-import type { Helper } from '../../vm/helpers.js';
+import { type Helper, negErrno as neg, argU32 as u32 } from '../../vm/helpers.js';
 import type { HookRuntime } from '../runtime.js';
 import { XdpAction } from '../xdp.js';
 
@@ -9,8 +9,6 @@ import { XdpAction } from '../xdp.js';
 const LOOPBACK_IFINDEX = 1;
 /** Clones kept per run: `repeat 1000000` would otherwise hold a million copies. */
 const MAX_CLONES = 64;
-const neg = (errno: number) => BigInt.asUintN(64, BigInt(-errno));
-const u32 = (r: bigint) => Number(BigInt.asUintN(32, r));
 
 /**
  * redirectHelpers: where a packet goes next. bpf_redirect (23) and bpf_redirect_map (51)

@@ -1,5 +1,5 @@
 import { Errno } from '../../maps/errno.js';
-import type { Helper } from '../../vm/helpers.js';
+import { type Helper, argS32, argU32, negErrno as neg } from '../../vm/helpers.js';
 import type { HookRuntime } from '../runtime.js';
 import { type SkbPacket, writeSkbCtx } from '../skb.js';
 
@@ -18,7 +18,6 @@ const ENCAP_L3 = F.ENCAP_L3_IPV4 | F.ENCAP_L3_IPV6;
 const DECAP_L3 = F.DECAP_L3_IPV4 | F.DECAP_L3_IPV6;
 const ALLOWED = F.FIXED_GSO | ENCAP_L3 | F.ENCAP_L4_GRE | F.ENCAP_L4_UDP | F.ENCAP_L2_ETH | F.ENCAP_L2_MASK | DECAP_L3 | F.NO_CSUM_RESET;
 
-const neg = (errno: number) => BigInt.asUintN(64, BigInt(-errno));
 
 /**
  * skbResizeHelpers: the tc helpers that change an skb's size, with the kernel's limits
@@ -54,7 +53,7 @@ export function skbResizeHelpers(rt: HookRuntime): Helper[] {
       const c = current();
       if (!c) return neg(Errno.EINVAL);
       const p = c.pkt;
-      const n = Number(BigInt.asUintN(32, newLen));
+      const n = argU32(newLen);
       if (flags !== 0n || n > BPF_SKB_MAX_LEN || n < p.network - p.data || p.data + n > p.end) return neg(Errno.EINVAL);
       if (n > p.dataEnd - p.data) mem().u8.fill(0, p.dataEnd, p.data + n);
       p.dataEnd = p.data + n;
@@ -66,7 +65,7 @@ export function skbResizeHelpers(rt: HookRuntime): Helper[] {
       const c = current();
       if (!c) return neg(Errno.EINVAL);
       const p = c.pkt;
-      const room = Number(BigInt.asUintN(32, headRoom));
+      const room = argU32(headRoom);
       if (flags !== 0n || p.dataEnd - p.data + room > BPF_SKB_MAX_LEN) return neg(Errno.EINVAL);
       if (!headroom(p, room)) return neg(Errno.ENOMEM);
       p.data -= room;
@@ -79,14 +78,14 @@ export function skbResizeHelpers(rt: HookRuntime): Helper[] {
       const c = current();
       if (!c) return neg(Errno.EINVAL);
       const p = c.pkt;
-      const diff = Number(BigInt.asIntN(32, lenDiff));
+      const diff = argS32(lenDiff);
       const abs = Math.abs(diff);
       const shrink = diff < 0;
       if ((flags & ~ALLOWED) !== 0n) return neg(Errno.EINVAL);
       if (abs > 0xfff) return neg(Errno.EFAULT);
       if (p.protocol !== ETH_P_IP && p.protocol !== ETH_P_IPV6) return neg(Errno.ENOTSUPP);
       let off = p.network - p.mac;
-      const m = Number(BigInt.asUintN(32, mode));
+      const m = argU32(mode);
       if (m === BPF_ADJ_ROOM_NET) off += netBaseLen(p);
       else if (m !== BPF_ADJ_ROOM_MAC) return neg(Errno.ENOTSUPP);
       let lenMin = netBaseLen(p);
