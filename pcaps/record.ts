@@ -1,0 +1,50 @@
+/**
+ * CaptureRecord is one packet read from a capture. `data` is a view into the reader's
+ * buffer, valid until the next `next()` call: copy it (into the shared memory) before then.
+ */
+export interface CaptureRecord {
+  /** The captured bytes (caplen of them). */
+  data: Uint8Array;
+  /** The length the packet had on the wire (at least data.length). */
+  origLen: number;
+  /** Timestamp: whole seconds since the epoch and nanoseconds within that second. */
+  tsSec: number;
+  tsNsec: number;
+  /** The link type of the interface it was captured on (LINKTYPE_*). */
+  linkType: number;
+  /** pcapng interface index (0 for classic pcap). */
+  ifIndex: number;
+  /** Byte offset of the record's header in the file. */
+  offset: number;
+  /** 0-based index of the record among the packets of the file. */
+  index: number;
+}
+
+/** CaptureReader streams records in file order with constant memory. */
+export interface CaptureReader {
+  readonly path: string;
+  readonly format: 'pcap' | 'pcapng';
+  /** The next record, or null at the end of the file (or at a record cut off mid-way). */
+  next(): CaptureRecord | null;
+  /** Warnings so far (a capture cut off mid-record names the offset here). */
+  readonly warnings: readonly string[];
+  /** Bytes consumed so far and the file's size, for progress. */
+  readonly position: number;
+  readonly size: number;
+  close(): void;
+}
+
+/** CaptureError: a capture that cannot be read, naming the file, the offset and the record. */
+export class CaptureError extends Error {
+  readonly path: string;
+  readonly offset: number;
+  constructor(path: string, offset: number, message: string) {
+    super(`${path}: offset ${offset}: ${message}`);
+    this.name = 'CaptureError';
+    this.path = path;
+    this.offset = offset;
+  }
+}
+
+/** MAX_RECORD: the longest packet record bpfbox reads (256 KiB, as tcpdump's MAXIMUM_SNAPLEN). */
+export const MAX_RECORD = 256 * 1024;
