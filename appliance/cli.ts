@@ -6,6 +6,7 @@ import { engineByName } from './engines.js';
 import { UsageError, runMapCommand } from './mapCmd.js';
 import { parseSet, runProgCommand } from './progCmd.js';
 import { RouteTableError, readRouteTable } from './routes.js';
+import { runReplay } from './replayCmd.js';
 import { serve } from './serve.js';
 import { Session } from './session.js';
 
@@ -92,6 +93,33 @@ if (code !== undefined) {
           console.log(`engine ${report.engine}: ${report.passed} passed, ${report.failed} failed, ${report.skipped.length} skipped`);
         }
         process.exitCode = report.failed > 0 ? 1 : 0;
+      },
+    )
+    .command(
+      'replay <captures..>',
+      'run every packet of pcap/pcapng captures through a program on per-CPU workers and report the verdicts',
+      (y) =>
+        y
+          .positional('captures', { type: 'string', array: true, demandOption: true, describe: 'pcap or pcapng files, replayed in order' })
+          .option('obj', { type: 'string', demandOption: true, describe: 'clang-compiled BPF object (.o)' })
+          .option('prog', { type: 'string', describe: 'program name (default: the first of --type)' })
+          .option('type', { choices: ['xdp', 'socket', 'tc'] as const, describe: 'program type to pick (and to give programs whose section names none)' })
+          .option('workers', { type: 'number', describe: 'worker threads = emulated CPUs (default: the number of cores)' })
+          .option('map-init', { type: 'string', describe: 'JSON file of map entries and prog-array slots set before the first packet' })
+          .option('set', { type: 'string', array: true, describe: 'VAR=VALUE: a const volatile knob set before load' })
+          .option('out', { type: 'string', describe: 'write every packet (as the program left it) here; .pcapng carries the verdicts' })
+          .option('out-pass', { type: 'string', describe: 'write the packets that go on here' })
+          .option('out-drop', { type: 'string', describe: 'write the dropped packets here' })
+          .option('deterministic', { type: 'boolean', default: false, describe: 'clock from packet timestamps, seeded random numbers: identical output every run' })
+          .option('seed', { type: 'number', default: 1, describe: 'seed for bpf_get_prandom_u32 with --deterministic' })
+          .option('routes', { type: 'string', describe: 'route table for bpf_fib_lookup (JSON)' })
+          .option('trace', { type: 'boolean', default: false, describe: 'print bpf_trace_printk output on stderr' })
+          .option('json', { alias: 'j', type: 'boolean', default: false, describe: 'print the summary as JSON' }),
+      async (argv) => {
+        await runReplay({
+          captures: argv.captures as string[], obj: argv.obj, prog: argv.prog, type: argv.type, workers: argv.workers, mapInit: argv['map-init'], set: argv.set,
+          out: argv.out, outPass: argv['out-pass'], outDrop: argv['out-drop'], deterministic: argv.deterministic, seed: argv.seed, routes: argv.routes, json: argv.json, trace: argv.trace,
+        });
       },
     )
     .command(

@@ -1,11 +1,10 @@
-import type { Kernel } from '../maps/kernel.js';
 import type { ProgObject } from '../maps/objects.js';
 import { MapViews, mapHelpers, resolveMapRefs } from '../maps/programSide.js';
 import { SlotArray } from '../maps/slotArray.js';
 import type { Engine, Machine, Prepared } from '../vm/engine.js';
 import { HelperRegistry } from '../vm/helpers.js';
 import { interpreter } from '../vm/interpreter/interpreter.js';
-import { Perm, type Region } from '../vm/memory.js';
+import { type AddressSpace, Perm, type Region } from '../vm/memory.js';
 import { MAX_BPF_STACK, MAX_CALL_FRAMES } from '../vm/opcodes.js';
 import { callbackHelpers } from './helpers/callbacks.js';
 import { netHelpers } from './helpers/net.js';
@@ -34,6 +33,33 @@ export interface RuntimeOptions {
   readonly routes?: readonly Route[];
   /** The resolved neighbours (next hop → MAC) bpf_fib_lookup fills the MACs from. */
   readonly neighbours?: readonly Neighbour[];
+  /**
+   * The CPU's stack, context and frame regions when they were mapped already (a worker
+   * thread attaching to regions the control plane mapped for it; see `cpuRegions`).
+   */
+  readonly regions?: CpuRegions;
+}
+
+/** RuntimeHost: what a runtime needs of the kernel: the shared memory and the loaded programs (tail calls find them by id). */
+export interface RuntimeHost {
+  readonly memory: AddressSpace;
+  readonly progs: ReadonlyMap<number, ProgObject>;
+}
+
+/** CpuRegions: one CPU's stack, context struct and packet frame. */
+export interface CpuRegions {
+  readonly stack: Region;
+  readonly ctx: Region;
+  readonly frame: Region;
+}
+
+/** cpuRegions maps the regions a runtime for `cpu` uses (the control plane does this for its workers). */
+export function cpuRegions(mem: AddressSpace, cpu: number): CpuRegions {
+  return {
+    stack: mem.map(MAX_CALL_FRAMES * MAX_BPF_STACK, Perm.RW, `stack/cpu${cpu}`),
+    ctx: mem.map(256, Perm.RW, `ctx/cpu${cpu}`),
+    frame: mem.map(XDP_PACKET_HEADROOM + MAX_PACKET + XDP_TAILROOM, Perm.RW, `frame/cpu${cpu}`),
+  };
 }
 
 /** MAX_PACKET: the largest packet a runtime frame holds (a jumbo frame and then some). */
@@ -49,7 +75,7 @@ export type Current = { kind: 'xdp'; frame: XdpFrame; ctx: number } | { kind: 's
  * programs through prog arrays and the same cache).
  */
 export class HookRuntime {
-  readonly kernel: Kernel;
+  readonly kernel: RuntimeHost;
   readonly cpu: number;
   readonly stack: Region;
   /** 256 bytes for the context struct (xdp_md or __sk_buff). */
@@ -64,14 +90,12 @@ export class HookRuntime {
   readonly perf: PerfRecord[] = [];
   readonly #prepared = new Map<ProgObject, Prepared>();
 
-  constructor(kernel: Kernel, options: RuntimeOptions = {}) {
+  constructor(kernel: RuntimeHost, options: RuntimeOptions = {}) {
     this.kernel = kernel;
     this.options = options;
     this.cpu = options.cpu ?? 0;
     const mem = kernel.memory;
-    this.stack = mem.map(MAX_CALL_FRAMES * MAX_BPF_STACK, Perm.RW, `stack/cpu${this.cpu}`);
-    this.ctx = mem.map(256, Perm.RW, `ctx/cpu${this.cpu}`);
-    this.frame = mem.map(XDP_PACKET_HEADROOM + MAX_PACKET + XDP_TAILROOM, Perm.RW, `frame/cpu${this.cpu}`);
+    ({ stack: this.stack, ctx: this.ctx, frame: this.frame } = options.regions ?? cpuRegions(mem, this.cpu));
     this.views = new MapViews(mem);
     this.helpers = new HelperRegistry([...mapHelpers(this.views, this.cpu), ...timeHelpers(this), ...netHelpers(this), ...redirectHelpers(this), ...skbResizeHelpers(this), ...socketHelpers(this), ...callbackHelpers(this), ...outputHelpers(this), ...fibHelpers(this)]);
   }

@@ -43,8 +43,9 @@ export function xdpEffect(v: number): 'pass' | 'drop' | 'tx' | 'redirect' | 'abo
 
 /** xdpActionName names a verdict (`XDP_PASS`), or `unknown (N)` for others, which the kernel counts as invalid. */
 export function xdpActionName(v: number): string {
-  return Object.entries(XdpAction).find(([, x]) => x === v)?.[0] ?? `unknown (${v})`;
+  return XDP_NAMES[v] ?? `unknown (${v})`;
 }
+const XDP_NAMES: readonly string[] = Object.keys(XdpAction);
 
 /**
  * XdpFrame is one packet's buffer and pointers. The helpers keep the context struct in the

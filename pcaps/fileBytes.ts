@@ -1,16 +1,26 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 /**
- * FileBytes reads a file forward through one reused buffer: `need(n)` makes n bytes at the
- * cursor available in `buf` from `at`, refilling (and moving the unread tail to the front)
- * as needed, so memory stays constant whatever the file's size.
+ * FileBytes reads a file forward through one buffer: `need(n)` makes n bytes at the cursor
+ * available in `buf` from `at`, refilling (and moving the unread tail to the front) as
+ * needed, so memory stays constant whatever the file's size.
+ *
+ * A caller that hands record bytes to other threads (the replay reads packets straight into
+ * the shared memory) gives its own buffers with `setBuffer` and turns `compact` off: then the
+ * bytes already read stay where they are, and `need` reports `full` instead of moving them;
+ * the caller moves on to its next buffer with `setBuffer`, which carries the unread tail over.
  */
 export class FileBytes {
   readonly path: string;
   readonly size: number;
   buf: Buffer;
+  /** The same bytes as a plain Uint8Array (its subarrays are cheaper to make than a Buffer's). */
+  u8: Uint8Array;
   /** Position of the cursor in `buf`. */
   at = 0;
+  /** With `compact` off: the last `need` failed because the buffer is full, not because the file ended. */
+  full = false;
+  compact = true;
   /** Bytes of `buf` that hold file data. */
   #filled = 0;
   /** File offset of buf[0]. */
@@ -22,6 +32,7 @@ export class FileBytes {
     this.#fd = openSync(path, 'r');
     this.size = fstatSync(this.#fd).size;
     this.buf = Buffer.allocUnsafe(bufferSize);
+    this.u8 = new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   }
 
   /** offset is the file offset of the cursor. */
@@ -29,25 +40,51 @@ export class FileBytes {
     return this.#base + this.at;
   }
 
-  /** need returns whether n bytes are available at the cursor (false: the file ends first). */
+  /** setBuffer moves the unread bytes to the start of `next` and reads on into it. */
+  setBuffer(next: Uint8Array): void {
+    const unread = this.#filled - this.at;
+    if (unread > next.length) throw new RangeError(`${this.path}: ${unread} unread bytes do not fit a ${next.length}-byte buffer`);
+    next.set(this.u8.subarray(this.at, this.#filled), 0);
+    this.u8 = next;
+    this.buf = Buffer.from(next.buffer, next.byteOffset, next.length);
+    this.#base += this.at;
+    this.#filled = unread;
+    this.at = 0;
+    this.full = false;
+  }
+
+  /** need returns whether n bytes are available at the cursor (false: the file ends first, or `full`). */
   need(n: number): boolean {
     if (this.#filled - this.at >= n) return true;
-    if (n > this.buf.length) {
+    if (!this.compact) {
+      if (this.at + n > this.buf.length) {
+        this.full = true;
+        return false;
+      }
+    } else if (n > this.buf.length) {
       const bigger = Buffer.allocUnsafe(Math.max(n, this.buf.length * 2));
       this.buf.copy(bigger, 0, this.at, this.#filled);
-      this.buf = bigger;
+      this.#rebase(bigger);
     } else {
       this.buf.copy(this.buf, 0, this.at, this.#filled);
+      this.#rebase(this.buf);
     }
-    this.#filled -= this.at;
-    this.#base += this.at;
-    this.at = 0;
-    while (this.#filled < n) {
-      const got = readSync(this.#fd, this.buf, this.#filled, this.buf.length - this.#filled, this.#base + this.#filled);
+    // without compaction, read in chunks so that little is left unread when the buffer changes
+    const chunk = this.compact ? this.buf.length : Math.max(n, 256 << 10);
+    while (this.#filled - this.at < n) {
+      const got = readSync(this.#fd, this.buf, this.#filled, Math.min(chunk, this.buf.length - this.#filled), this.#base + this.#filled);
       if (got === 0) return false;
       this.#filled += got;
     }
     return true;
+  }
+
+  #rebase(buf: Buffer): void {
+    this.buf = buf;
+    this.u8 = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+    this.#filled -= this.at;
+    this.#base += this.at;
+    this.at = 0;
   }
 
   /** remaining: bytes from the cursor to the end of the file. */

@@ -20,7 +20,7 @@ export class PcapReader implements CaptureReader {
   readonly nanosecond: boolean;
   readonly littleEndian: boolean;
   readonly version: string;
-  #in: FileBytes;
+  readonly #in: FileBytes;
   #index = 0;
   #done = false;
   readonly #rec: CaptureRecord;
@@ -46,6 +46,10 @@ export class PcapReader implements CaptureReader {
     this.#rec = { data: new Uint8Array(0), origLen: 0, tsSec: 0, tsNsec: 0, linkType: this.linkType, ifIndex: 0, offset: 0, index: 0 };
   }
 
+  get bytes(): FileBytes {
+    return this.#in;
+  }
+
   get size(): number {
     return this.#in.size;
   }
@@ -59,6 +63,7 @@ export class PcapReader implements CaptureReader {
     const f = this.#in;
     const offset = f.offset;
     if (!f.need(RECORD_HEADER)) {
+      if (f.full) return null;
       if (f.remaining > 0) this.#cut(offset, `a ${RECORD_HEADER}-byte record header`);
       return this.#end();
     }
@@ -74,11 +79,12 @@ export class PcapReader implements CaptureReader {
     if (this.snapLen > 0 && caplen > this.snapLen) throw new CaptureError(this.path, offset, `${name}: captured length ${caplen} is larger than the file's snap length ${this.snapLen}`);
     if (frac >= (this.nanosecond ? 1e9 : 1e6)) throw new CaptureError(this.path, offset, `${name}: timestamp fraction ${frac} is not below one second`);
     if (!f.need(RECORD_HEADER + caplen)) {
+      if (f.full) return null;
       this.#cut(offset, `${caplen} bytes of packet data`);
       return this.#end();
     }
     const r = this.#rec;
-    r.data = f.buf.subarray(f.at + RECORD_HEADER, f.at + RECORD_HEADER + caplen);
+    r.data = f.u8.subarray(f.at + RECORD_HEADER, f.at + RECORD_HEADER + caplen);
     r.origLen = Math.max(origLen, caplen);
     r.tsSec = tsSec;
     r.tsNsec = this.nanosecond ? frac : frac * 1000;

@@ -38,7 +38,7 @@ export class PcapngReader implements CaptureReader {
   /** Interfaces of the current section. */
   interfaces: PcapngInterface[] = [];
   sections = 0;
-  #in: FileBytes;
+  readonly #in: FileBytes;
   #le = true;
   #index = 0;
   #done = false;
@@ -51,6 +51,10 @@ export class PcapngReader implements CaptureReader {
     this.#readOptions = options.readOptions ?? false;
     const f = this.#in;
     if (!f.need(12) || f.buf.readUInt32LE(f.at) !== Block.SHB) throw new CaptureError(path, 0, 'not a pcapng file: it does not start with a section header block');
+  }
+
+  get bytes(): FileBytes {
+    return this.#in;
   }
 
   get size(): number {
@@ -66,13 +70,17 @@ export class PcapngReader implements CaptureReader {
       const f = this.#in;
       const offset = f.offset;
       if (!f.need(8)) {
+        if (f.full) return null;
         if (f.remaining > 0) this.#cut(offset, 'a block header');
         return this.#end();
       }
       let type = this.#u32(0);
       if (f.buf.readUInt32LE(f.at) === Block.SHB) {
         type = Block.SHB;
-        if (!f.need(12)) return this.#cut(offset, 'a section header\'s byte-order magic'), this.#end();
+        if (!f.need(12)) {
+          if (f.full) return null;
+          return this.#cut(offset, 'a section header\'s byte-order magic'), this.#end();
+        }
         const bom = f.buf.readUInt32LE(f.at + 8);
         if (bom === BYTE_ORDER_MAGIC) this.#le = true;
         else if (f.buf.readUInt32BE(f.at + 8) === BYTE_ORDER_MAGIC) this.#le = false;
@@ -82,7 +90,10 @@ export class PcapngReader implements CaptureReader {
       const what = `block ${blockName(type)}`;
       if (len < 12 || len % 4 !== 0) throw new CaptureError(this.path, offset, `${what}: total length ${len} (at least 12, a multiple of 4)`);
       if (len > MAX_BLOCK) throw new CaptureError(this.path, offset, `${what}: total length ${len} is larger than ${MAX_BLOCK} bytes (a corrupt block header?)`);
-      if (!f.need(len)) return this.#cut(offset, `the ${len} bytes of a ${blockName(type)} block`), this.#end();
+      if (!f.need(len)) {
+        if (f.full) return null;
+        return this.#cut(offset, `the ${len} bytes of a ${blockName(type)} block`), this.#end();
+      }
       if (this.#u32(len - 4) !== len) throw new CaptureError(this.path, offset, `${what}: trailing length ${this.#u32(len - 4)} differs from the leading ${len}`);
       const rec = this.#block(type, len, offset);
       f.at += len;
@@ -140,7 +151,7 @@ export class PcapngReader implements CaptureReader {
     if (dataEnd > len - 4) throw new CaptureError(this.path, offset, `${name}: captured length ${caplen} does not fit in its ${len}-byte block`);
     const f = this.#in;
     const r = this.#rec;
-    r.data = f.buf.subarray(f.at + dataAt, f.at + dataEnd);
+    r.data = f.u8.subarray(f.at + dataAt, f.at + dataEnd);
     r.origLen = Math.max(origLen, caplen);
     r.linkType = iface.linkType;
     r.ifIndex = ifIndex;

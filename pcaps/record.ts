@@ -1,3 +1,5 @@
+import type { FileBytes } from './fileBytes.js';
+
 /**
  * CaptureRecord is one packet read from a capture. `data` is a view into the reader's
  * buffer, valid until the next `next()` call: copy it (into the shared memory) before then.
@@ -24,7 +26,12 @@ export interface CaptureRecord {
 export interface CaptureReader {
   readonly path: string;
   readonly format: 'pcap' | 'pcapng';
-  /** The next record, or null at the end of the file (or at a record cut off mid-way). */
+  /** The bytes it reads through (replay gives it buffers in the shared memory). */
+  readonly bytes: FileBytes;
+  /**
+   * The next record, or null at the end of the file (or at a record cut off mid-way), or,
+   * when `bytes.compact` is off and `bytes.full`, null until the caller gives a new buffer.
+   */
   next(): CaptureRecord | null;
   /** Warnings so far (a capture cut off mid-record names the offset here). */
   readonly warnings: readonly string[];

@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs';
+import type { Kernel } from '../../maps/kernel.js';
+import { MapType } from '../../maps/mapType.js';
+import { BpfErrno } from '../../maps/errno.js';
+
+/**
+ * MapInit: `--map-init FILE`, maps seeded before the first packet:
+ *   {"maps": {"NAME": [["HEXKEY", "HEXVALUE"], ...]}, "prog_array": {"NAME": {"INDEX": "PROGRAM"}}}
+ * A per-CPU map gets the value in every CPU's slot.
+ */
+export interface MapInit {
+  readonly maps?: Readonly<Record<string, readonly (readonly [string, string])[]>>;
+  readonly prog_array?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+}
+
+/** MapInitError names the file (or config path) and the entry that does not fit. */
+export class MapInitError extends Error {
+  constructor(where: string, message: string) {
+    super(`${where}: ${message}`);
+    this.name = 'MapInitError';
+  }
+}
+
+const PERCPU: readonly number[] = [MapType.BPF_MAP_TYPE_PERCPU_ARRAY, MapType.BPF_MAP_TYPE_PERCPU_HASH, MapType.BPF_MAP_TYPE_LRU_PERCPU_HASH];
+
+/** readMapInit reads and shape-checks a map-init file. */
+export function readMapInit(path: string): MapInit {
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new MapInitError(path, (e as Error).message);
+  }
+  const obj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (!obj(v)) throw new MapInitError(path, 'expected an object with "maps" and/or "prog_array"');
+  for (const k of Object.keys(v)) if (k !== 'maps' && k !== 'prog_array') throw new MapInitError(path, `unknown key "${k}" (expected "maps" or "prog_array")`);
+  if (v.maps !== undefined) {
+    if (!obj(v.maps)) throw new MapInitError(`${path}: maps`, 'expected an object of map names');
+    for (const [name, entries] of Object.entries(v.maps)) {
+      if (!Array.isArray(entries)) throw new MapInitError(`${path}: maps.${name}`, 'expected a list of [HEXKEY, HEXVALUE]');
+      entries.forEach((e, i) => {
+        if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || typeof e[1] !== 'string') throw new MapInitError(`${path}: maps.${name}[${i}]`, 'expected [HEXKEY, HEXVALUE] (two strings)');
+      });
+    }
+  }
+  if (v.prog_array !== undefined) {
+    if (!obj(v.prog_array)) throw new MapInitError(`${path}: prog_array`, 'expected an object of map names');
+    for (const [name, slots] of Object.entries(v.prog_array)) {
+      if (!obj(slots)) throw new MapInitError(`${path}: prog_array.${name}`, 'expected {"INDEX": "PROGRAM"}');
+      for (const [i, p] of Object.entries(slots)) if (typeof p !== 'string') throw new MapInitError(`${path}: prog_array.${name}.${i}`, 'expected a program name');
+    }
+  }
+  return v as MapInit;
+}
+
+function hexBytes(where: string, s: string, want: number, what: string): Uint8Array {
+  const h = s.replace(/^0x/i, '').replace(/[\s:]/g, '');
+  if (!/^([0-9a-f]{2})*$/i.test(h)) throw new MapInitError(where, `${what}: "${s}" is not hex bytes`);
+  const b = Uint8Array.from(Buffer.from(h, 'hex'));
+  if (b.length !== want) throw new MapInitError(where, `${what}: expected ${want} bytes, got ${b.length}`);
+  return b;
+}
+
+/**
+ * applyMapInit writes the entries through the bpf() door (BPF_ANY), so they get the map's
+ * own checks; `maps` and `progs` are the loaded collection's fds by name; `where` names the
+ * source in errors ("init.json" or "programs[0].maps").
+ */
+export function applyMapInit(k: Kernel, init: MapInit, maps: ReadonlyMap<string, number>, progs: ReadonlyMap<string, number>, where: string): void {
+  const lookup = (name: string, at: string) => maps.get(name) ?? [...maps].find(([n]) => n.endsWith(`.${name}`))?.[1] ?? fail(at, `no map named ${name} (the object has ${[...maps.keys()].join(', ')})`);
+  const fail = (at: string, m: string): never => {
+    throw new MapInitError(at, m);
+  };
+  for (const [name, entries] of Object.entries(init.maps ?? {})) {
+    const fd = lookup(name, `${where}: maps.${name}`);
+    const obj = k.process.fds.get(fd)!.obj;
+    if (obj.kind !== 'map') continue;
+    const spec = obj.spec;
+    const percpu = PERCPU.includes(spec.type);
+    entries.forEach(([hk, hv], i) => {
+      const at = `${where}: maps.${name}[${i}]`;
+      const key = hexBytes(at, hk, spec.keySize, 'key');
+      const one = hexBytes(at, hv, spec.valueSize, 'value');
+      let value = one;
+      if (percpu) {
+        const stride = (spec.valueSize + 7) & ~7;
+        value = new Uint8Array(stride * k.ncpus);
+        for (let c = 0; c < k.ncpus; c++) value.set(one, c * stride);
+      }
+      const r = k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: fd, key, value, flags: 0 });
+      if (r < 0) fail(at, `update: ${new BpfErrno(-r).message}`);
+    });
+  }
+  for (const [name, slots] of Object.entries(init.prog_array ?? {})) {
+    const fd = lookup(name, `${where}: prog_array.${name}`);
+    for (const [index, prog] of Object.entries(slots)) {
+      const at = `${where}: prog_array.${name}.${index}`;
+      const pfd = progs.get(prog) ?? fail(at, `no program named ${prog} (the object has ${[...progs.keys()].join(', ')})`);
+      if (!/^\d+$/.test(index)) fail(at, `index "${index}" is not a number`);
+      const key = new Uint8Array(new Uint32Array([Number(index)]).buffer);
+      const value = new Uint8Array(new Uint32Array([pfd]).buffer);
+      const r = k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: fd, key, value, flags: 0 });
+      if (r < 0) fail(at, `update: ${new BpfErrno(-r).message}`);
+    }
+  }
+}

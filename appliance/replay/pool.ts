@@ -1,0 +1,50 @@
+import { Worker } from 'node:worker_threads';
+import type { BatchRequest, BatchResult, WorkerInit } from './protocol.js';
+
+/**
+ * WorkerPool: one worker thread per emulated CPU, each with at most one batch in flight.
+ * A worker that dies (an error outside a program run) fails the batch it was given.
+ */
+export class WorkerPool {
+  readonly #workers: Worker[] = [];
+  readonly #pending: ({ resolve: (r: BatchResult) => void; reject: (e: Error) => void } | undefined)[] = [];
+  #failure?: Error;
+
+  constructor(inits: readonly WorkerInit[]) {
+    inits.forEach((init, w) => {
+      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
+      worker.on('message', (r: BatchResult) => {
+        const p = this.#pending[w];
+        this.#pending[w] = undefined;
+        p?.resolve(r);
+      });
+      const fail = (e: Error) => {
+        this.#failure ??= new Error(`replay worker ${w} (cpu ${init.cpu}) failed: ${e.message}`, { cause: e });
+        this.#pending[w]?.reject(this.#failure);
+        this.#pending[w] = undefined;
+      };
+      worker.on('error', fail);
+      worker.on('exit', (code) => code !== 0 && fail(new Error(`exited with code ${code}`)));
+      this.#workers.push(worker);
+      this.#pending.push(undefined);
+    });
+  }
+
+  get size(): number {
+    return this.#workers.length;
+  }
+
+  /** run sends worker `w` a batch; the promise settles with its results. */
+  run(w: number, req: BatchRequest): Promise<BatchResult> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#pending[w]) return Promise.reject(new Error(`worker ${w} already has a batch in flight`));
+    return new Promise((resolve, reject) => {
+      this.#pending[w] = { resolve, reject };
+      this.#workers[w].postMessage(req, [req.packets.buffer as ArrayBuffer]);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#workers.map((w) => w.terminate()));
+  }
+}

@@ -1,0 +1,89 @@
+import cliProgress from 'cli-progress';
+import { parseSet } from './progCmd.js';
+import { readRouteTable } from './routes.js';
+import { readMapInit } from './replay/mapInit.js';
+import { type ReplayOptions, type ReplaySummary, replay } from './replay/replay.js';
+
+/** ReplayArgs: `bpfbox replay`'s parsed flags. */
+export interface ReplayArgs {
+  captures: string[];
+  obj: string;
+  prog?: string;
+  type?: string;
+  workers?: number;
+  mapInit?: string;
+  set?: string[];
+  out?: string;
+  outPass?: string;
+  outDrop?: string;
+  deterministic?: boolean;
+  seed?: number;
+  routes?: string;
+  json?: boolean;
+  trace?: boolean;
+  progress?: boolean;
+}
+
+/** replayOptions turns flags into ReplayOptions (files read, knobs parsed). */
+export function replayOptions(a: ReplayArgs): ReplayOptions {
+  const set: Record<string, bigint> = {};
+  for (const s of a.set ?? []) {
+    const [k, v] = parseSet(s);
+    set[k] = v;
+  }
+  const rt = a.routes ? readRouteTable(a.routes) : undefined;
+  return {
+    captures: a.captures, obj: a.obj, prog: a.prog, type: a.type, workers: a.workers, set,
+    mapInit: a.mapInit ? { init: readMapInit(a.mapInit), where: a.mapInit } : undefined,
+    out: a.out, outPass: a.outPass, outDrop: a.outDrop, deterministic: a.deterministic, seed: a.seed,
+    routes: rt?.routes, neighbours: rt?.neighbours,
+    trace: a.trace ? (l) => process.stderr.write(`${l}\n`) : undefined,
+  };
+}
+
+/** runReplay runs the replay with a progress bar on a terminal and prints the summary. */
+export async function runReplay(a: ReplayArgs): Promise<ReplaySummary> {
+  const o = replayOptions(a);
+  const tty = a.progress ?? (process.stderr.isTTY && !a.json);
+  const bar = tty ? new cliProgress.SingleBar({ stream: process.stderr, format: ' {bar} {percentage}% | {packets} packets | {rate} Mpps | ETA {eta_formatted}', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  const t0 = Date.now();
+  bar?.start(1, 0, { packets: 0, rate: '0.00' });
+  const warnings: string[] = [];
+  let s: ReplaySummary;
+  try {
+    s = await replay({
+      ...o,
+      warn: (w) => warnings.push(w),
+      progress: ({ packets, fileBytes, totalBytes }) => {
+        bar?.setTotal(totalBytes || 1);
+        bar?.update(fileBytes, { packets, rate: (packets / Math.max(1, Date.now() - t0) / 1000).toFixed(2) });
+      },
+    });
+  } finally {
+    bar?.stop();
+  }
+  if (a.json) {
+    process.stdout.write(JSON.stringify(s) + '\n');
+  } else {
+    for (const w of s.warnings) process.stderr.write(`warning: ${w}\n`);
+    process.stdout.write(summaryText(s));
+  }
+  return s;
+}
+
+/** summaryText: the human summary (packets, bytes, verdicts, per-CPU counts, time, rate). */
+export function summaryText(s: ReplaySummary): string {
+  const lines = [
+    `${s.type} program ${s.program}: ${s.packets} packets, ${s.bytes} bytes in ${s.seconds.toFixed(3)} s (${s.mpps.toFixed(3)} Mpps)`,
+    `verdicts: ${Object.entries(s.verdict_names).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
+    `return values: ${Object.entries(s.verdicts).map(([k, v]) => `${k}: ${v}`).join(', ') || 'none'}`,
+    `per CPU: ${s.per_cpu.map((n, i) => `cpu${i} ${n}`).join(', ')}`,
+  ];
+  if (s.errors) lines.push(`program faults: ${s.errors} (handled as aborted runs)`);
+  if (s.skipped) lines.push(`not run: ${s.skipped}`);
+  for (const [name, entries] of Object.entries(s.maps)) {
+    const n = Object.keys(entries).length;
+    lines.push(`map ${name}: ${n} entr${n === 1 ? 'y' : 'ies'}`);
+  }
+  return lines.join('\n') + '\n';
+}
