@@ -7,6 +7,7 @@ import { UsageError, runMapCommand } from './mapCmd.js';
 import { parseSet, runProgCommand } from './progCmd.js';
 import { RouteTableError, readRouteTable } from './routes.js';
 import { runReplay } from './replayCmd.js';
+import { BpfError } from '../vm/errors.js';
 import { serve } from './serve.js';
 import { Session } from './session.js';
 
@@ -56,6 +57,23 @@ async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
     return 255;
   } finally {
     session?.finish();
+  }
+}
+
+/**
+ * reportErrors runs a command and turns the errors bad input causes (a capture, an object, a
+ * config, a map-init file) into `Error: …` on stderr (or {"error": …} with -j) and exit code 1;
+ * anything else is a bug and keeps its stack.
+ */
+async function reportErrors(json: boolean, run: () => Promise<unknown>): Promise<void> {
+  try {
+    await run();
+  } catch (e) {
+    const known = ['CaptureError', 'MapInitError', 'ReplayLoadError', 'RouteTableError', 'UsageError', 'ConfigError', 'CollectionLoadError', 'ElfError', 'BtfError'];
+    if (!(e instanceof Error) || !(e instanceof BpfError || known.includes(e.name) || known.includes(e.constructor.name))) throw e;
+    if (json) console.log(JSON.stringify({ error: e.message }));
+    else console.error(`Error: ${e.message}`);
+    process.exitCode = 1;
   }
 }
 
@@ -116,10 +134,10 @@ if (code !== undefined) {
           .option('trace', { type: 'boolean', default: false, describe: 'print bpf_trace_printk output on stderr' })
           .option('json', { alias: 'j', type: 'boolean', default: false, describe: 'print the summary as JSON' }),
       async (argv) => {
-        await runReplay({
+        await reportErrors(argv.json, () => runReplay({
           captures: argv.captures as string[], obj: argv.obj, prog: argv.prog, type: argv.type, workers: argv.workers, mapInit: argv['map-init'], set: argv.set,
           out: argv.out, outPass: argv['out-pass'], outDrop: argv['out-drop'], deterministic: argv.deterministic, seed: argv.seed, routes: argv.routes, json: argv.json, trace: argv.trace,
-        });
+        }));
       },
     )
     .command(

@@ -82,8 +82,23 @@ export function summaryText(s: ReplaySummary): string {
   if (s.errors) lines.push(`program faults: ${s.errors} (handled as aborted runs)`);
   if (s.skipped) lines.push(`not run: ${s.skipped}`);
   for (const [name, entries] of Object.entries(s.maps)) {
-    const n = Object.keys(entries).length;
-    lines.push(`map ${name}: ${n} entr${n === 1 ? 'y' : 'ies'}`);
+    const keys = Object.keys(entries);
+    lines.push(`map ${name}: ${keys.length} entr${keys.length === 1 ? 'y' : 'ies'}${keys.length > 8 ? ' (first 8; --json has them all)' : ''}`);
+    for (const k of keys.slice(0, 8)) {
+      const v = entries[k];
+      lines.push(`  key ${k}  value ${typeof v === 'string' ? v : `${sumWords(v)} (summed over ${v.length} CPUs)`}`);
+    }
   }
   return lines.join('\n') + '\n';
+}
+
+/** sumWords adds per-CPU values as little-endian u64 words (counters), for the text summary. */
+function sumWords(values: readonly string[]): string {
+  const sum = Buffer.alloc(values[0].length / 2);
+  if (sum.length % 8) return values.join(' ');
+  for (const v of values) {
+    const b = Buffer.from(v, 'hex');
+    for (let o = 0; o < b.length; o += 8) sum.writeBigUInt64LE(BigInt.asUintN(64, sum.readBigUInt64LE(o) + b.readBigUInt64LE(o)), o);
+  }
+  return sum.toString('hex');
 }

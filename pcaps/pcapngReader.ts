@@ -24,6 +24,8 @@ export interface PcapngRecord extends CaptureRecord {
   /** epb_verdict values (type byte then the verdict) when the reader was asked for options. */
   verdicts?: Uint8Array[];
   comments?: string[];
+  /** epb_queue, when the reader was asked for options. */
+  queue?: number;
 }
 
 /**
@@ -162,9 +164,11 @@ export class PcapngReader implements CaptureReader {
     if (this.#readOptions) {
       r.verdicts = [];
       r.comments = [];
+      r.queue = undefined;
       this.#options((dataEnd + 3) & ~3, len - 4, offset, (code, at, n) => {
         if (code === 7) r.verdicts!.push(f.buf.slice(at, at + n));
         if (code === 1) r.comments!.push(f.buf.toString('utf8', at, at + n));
+        if (code === 6 && n === 4) r.queue = this.#le ? f.buf.readUInt32LE(at) : f.buf.readUInt32BE(at);
       });
     }
     return r;

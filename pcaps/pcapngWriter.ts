@@ -12,12 +12,15 @@ export interface PacketVerdict {
   readonly type?: number;
   readonly value?: number;
   readonly comment?: string;
+  /** epb_queue: the receive queue (replay: the worker, i.e. the CPU, that ran the packet). */
+  readonly queue?: number;
 }
 
 const OPT_COMMENT = 1;
 const OPT_SHB_USERAPPL = 4;
 const OPT_IF_TSRESOL = 9;
 const OPT_EPB_VERDICT = 7;
+const OPT_EPB_QUEUE = 6;
 
 /**
  * PcapngWriter writes a little-endian pcapng section with one interface (nanosecond
@@ -52,6 +55,7 @@ export class PcapngWriter {
       v.writeBigUInt64LE(BigInt.asUintN(64, BigInt(verdict.value)), 1);
       opts.push([OPT_EPB_VERDICT, v]);
     }
+    if (verdict?.queue !== undefined) opts.push([OPT_EPB_QUEUE, Uint8Array.from(Buffer.from(new Uint32Array([verdict.queue]).buffer))]);
     if (verdict?.comment) opts.push([OPT_COMMENT, Buffer.from(verdict.comment)]);
     const ts = BigInt(p.tsSec) * 1_000_000_000n + BigInt(p.tsNsec);
     this.#block(Block.EPB, 20 + ((n + 3) & ~3), (b, at) => {

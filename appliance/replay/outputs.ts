@@ -6,7 +6,7 @@ import type { PacketExtra } from './protocol.js';
 
 /** OutputFiles: where replayed packets go (--out all of them, --out-pass, --out-drop). */
 export interface OutputFiles {
-  packet(p: PacketOut, v: Verdict, extra: PacketExtra | undefined, faulted: boolean): void;
+  packet(p: PacketOut, cpu: number, v: Verdict, extra: PacketExtra | undefined, faulted: boolean): void;
   notRun(p: PacketOut, why: string): void;
   close(): void;
 }
@@ -30,13 +30,13 @@ export function openOutputs(o: { out?: string; outPass?: string; outDrop?: strin
     else w?.write(p);
   };
   return {
-    packet(p, v, extra, faulted) {
+    packet(p, cpu, v, extra, faulted) {
       const notes: string[] = [];
       if (vtype === undefined) notes.push(v.forward ? `socket filter: keep ${v.keep} bytes` : 'socket filter: drop');
       if (extra?.redirect) notes.push(`redirect to ${extra.redirect}`);
       if (extra?.clones) notes.push(`${extra.clones} clone(s) sent by bpf_clone_redirect`);
       if (faulted) notes.push(`program fault: ${extra?.fault}`);
-      const pv: PacketVerdict = { type: vtype, value: vtype === undefined ? undefined : v.retval, comment: notes.length ? notes.join('; ') : undefined };
+      const pv: PacketVerdict = { type: vtype, value: vtype === undefined ? undefined : v.retval, comment: notes.length ? notes.join('; ') : undefined, queue: cpu };
       write(all, p, pv);
       write(v.forward ? pass : drop, p, pv);
     },

@@ -4,9 +4,9 @@ import { ProgType } from '../../hooks/progType.js';
 import { MAX_PACKET, cpuRegions } from '../../hooks/runtime.js';
 import { type Verdict, verdictOf } from '../../hooks/verdict.js';
 import { type AddressSpace, Perm, type Region } from '../../vm/memory.js';
-import { toEthernet } from '../../pcaps/linkType.js';
+import { linkTypeName, linkTypeSupported, toEthernet } from '../../pcaps/linkType.js';
 import { openCapture } from '../../pcaps/open.js';
-import type { CaptureReader, CaptureRecord } from '../../pcaps/record.js';
+import { CaptureError, type CaptureReader, type CaptureRecord } from '../../pcaps/record.js';
 import { applyMapInit, type MapInit } from './mapInit.js';
 import { type MapsJson, mapsJson } from './mapsJson.js';
 import { flowHash } from './flowHash.js';
@@ -234,6 +234,7 @@ class Source {
       } else {
         const r = this.#next(staging, win.count === 0);
         if (!r) break;
+        if (!linkTypeSupported(r.linkType)) throw new CaptureError(this.#reader!.path, r.offset, `record ${r.index}: ${linkTypeName(r.linkType)} is not supported (Ethernet, raw IP, Linux SLL and SLL2 are)`);
         frame = toEthernet(r.linkType, r.data);
         rec = { frame: typeof frame === 'string' ? r.data : frame, tsSec: r.tsSec, tsNsec: r.tsNsec, origLen: r.origLen };
         let why: string | undefined;
@@ -329,6 +330,6 @@ function emit(win: Window, results: (BatchResult | undefined)[], s: ReplaySummar
     s.verdicts[v.retval] = (s.verdicts[v.retval] ?? 0) + 1;
     s.verdict_names[v.name] = (s.verdict_names[v.name] ?? 0) + 1;
     o.onPacket?.(w, len, v, faulted);
-    out.packet({ data, origLen: win.origLen[i], ...ts }, v, extra, faulted);
+    out.packet({ data, origLen: win.origLen[i], ...ts }, w, v, extra, faulted);
   }
 }

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../support/paths.js';
+import { bpfbox, tempState } from './cliSupport.js';
+
+const require = createRequire(import.meta.url);
+const SAMPLE = join(REPO_ROOT, 'pcaps', 'sample.pcap');
+const STATS = join(REPO_ROOT, 'bpf', 'xdp_stats.o');
+
+/** readWithPcapParser: the sample's frames through the pcap-parser package (an independent reader). */
+function readWithPcapParser(path: string): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const out: Buffer[] = [];
+    const p = require('pcap-parser').parse(path);
+    p.on('packet', (x: { data: Buffer }) => out.push(Buffer.from(x.data)));
+    p.on('end', () => resolve(out));
+    p.on('error', reject);
+  });
+}
+
+describe('bpfbox replay (CLI)', function () {
+  this.timeout(60_000);
+  let dir: string;
+  const state = tempState();
+  before(() => (dir = mkdtempSync(join(tmpdir(), 'bpfbox-replaycli-'))));
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(state, { recursive: true, force: true });
+  });
+
+  it('the sample: --json has the summary, and xdp_stats counted every protocol as the capture holds them', async () => {
+    const r = bpfbox(state, 'replay', SAMPLE, '--obj', STATS, '--workers', '2', '--set', 'drop_proto=6', '--json');
+    assert.equal(r.code, 0, r.err);
+    const s = JSON.parse(r.out);
+    assert.deepEqual(Object.keys(s).filter((k) => ['packets', 'verdicts', 'verdict_names', 'maps', 'seconds'].includes(k)).sort(), ['maps', 'packets', 'seconds', 'verdict_names', 'verdicts']);
+    const frames = await readWithPcapParser(SAMPLE);
+    const want = new Map<string, [bigint, bigint]>();
+    let tcp = 0;
+    for (const f of frames) {
+      const type = f.readUInt16BE(12);
+      const proto = type === 0x0800 ? f[23] : type === 0x86dd ? f[20] : 0;
+      if (proto === 6) tcp++;
+      const key = Buffer.from([type & 0xff, type >> 8, proto, 0]).toString('hex');
+      const [p, b] = want.get(key) ?? [0n, 0n];
+      want.set(key, [p + 1n, b + BigInt(f.length)]);
+    }
+    const got = new Map(Object.entries(s.maps.proto_stats as Record<string, string[]>).map(([k, cpus]) => {
+      const sum = cpus.map((v) => Buffer.from(v, 'hex')).reduce((a, b) => [a[0] + b.readBigUInt64LE(0), a[1] + b.readBigUInt64LE(8)], [0n, 0n]);
+      return [k, sum as [bigint, bigint]];
+    }));
+    assert.deepEqual(got, want);
+    assert.equal(s.packets, frames.length);
+    assert.deepEqual(s.verdict_names, { XDP_PASS: frames.length - tcp, XDP_DROP: tcp });
+    assert.deepEqual(s.verdicts, { 1: tcp, 2: frames.length - tcp });
+    assert.equal(s.per_cpu.length, 2);
+  });
+
+  it('the text summary names the program, the verdicts and the CPUs', () => {
+    const r = bpfbox(state, 'replay', SAMPLE, '--obj', STATS, '--workers', '1');
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^xdp program xdp_stats: 1000 packets, \d+ bytes in [\d.]+ s \([\d.]+ Mpps\)\nverdicts: XDP_PASS 1000\n/);
+    assert.match(r.out, /per CPU: cpu0 1000\n/);
+  });
+
+  it('a capture cut off mid-record: the complete records run, and a warning names the offset', () => {
+    const cut = join(dir, 'cut.pcap');
+    writeFileSync(cut, readFileSync(SAMPLE));
+    truncateSync(cut, readFileSync(SAMPLE).length - 3);
+    const r = bpfbox(state, 'replay', cut, '--obj', STATS, '--workers', '1');
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /warning: .*cut\.pcap: offset \d+: record 999 is cut off/);
+    assert.match(r.out, /999 packets/);
+  });
+
+  it('bad input: a corrupt record, an unsupported link type, a missing program, each named', () => {
+    const bad = Buffer.from(readFileSync(SAMPLE));
+    bad.writeUInt32LE(0x7fffffff, 24 + 8);
+    writeFileSync(join(dir, 'bad.pcap'), bad);
+    let r = bpfbox(state, 'replay', join(dir, 'bad.pcap'), '--obj', STATS);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^Error: .*bad\.pcap: offset 24: record 0: captured length 2147483647 is larger than 262144 bytes/);
+    const wifi = Buffer.from(readFileSync(SAMPLE));
+    wifi.writeUInt32LE(105, 20);
+    writeFileSync(join(dir, 'wifi.pcap'), wifi);
+    r = bpfbox(state, 'replay', join(dir, 'wifi.pcap'), '--obj', STATS, '-j');
+    assert.equal(r.code, 1);
+    assert.match(JSON.parse(r.out).error, /wifi\.pcap: offset 24: record 0: link type 105 is not supported/);
+    r = bpfbox(state, 'replay', SAMPLE, '--obj', STATS, '--prog', 'nosuch');
+    assert.match(r.err, /^Error: .*xdp_stats\.o: no program named nosuch \(it has xdp_stats\)/);
+    r = bpfbox(state, 'replay', SAMPLE, '--obj', join(REPO_ROOT, 'bpf', 'sock_proto.o'), '--type', 'xdp');
+    assert.match(r.err, /no xdp program/);
+  });
+});
