@@ -29,6 +29,7 @@ parentPort!.on('message', (req: BatchRequest) => {
   const n = req.packets.length / IN_FIELDS;
   const results = new Int32Array(n * OUT_FIELDS);
   const extras: PacketExtra[] = [];
+  const samples: number[] = [];
   const p = req.packets;
   space.refresh();
   const t0 = process.hrtime.bigint();
@@ -44,7 +45,11 @@ parentPort!.on('message', (req: BatchRequest) => {
     const o = i * OUT_FIELDS;
     let r: IngressResult;
     try {
-      r = run(rt, prog, slot);
+      if ((i & 63) === 0) {
+        const t = process.hrtime.bigint();
+        r = run(rt, prog, slot);
+        samples.push(Number(process.hrtime.bigint() - t));
+      } else r = run(rt, prog, slot);
     } catch (e) {
       results[o + Out.FLAGS] = OutFlag.FAULT | OutFlag.EXTRA;
       results[o + Out.START] = slot.hardStart + 256;
@@ -60,7 +65,7 @@ parentPort!.on('message', (req: BatchRequest) => {
       extras.push({ i, tail: r.tail, clones: r.clones?.length, redirect: r.redirect ? describeRedirect(r.redirect) : undefined });
     }
   }
-  const res: BatchResult = { id: req.id, results, extras, traces: traces.splice(0), ns: Number(process.hrtime.bigint() - t0) };
+  const res: BatchResult = { id: req.id, results, extras, traces: traces.splice(0), ns: Number(process.hrtime.bigint() - t0), samples };
   parentPort!.postMessage(res, [results.buffer]);
 });
 

@@ -1,0 +1,249 @@
+import { cpus } from 'node:os';
+import type { Neighbour, Route } from '../../hooks/helpers/fib.js';
+import { ProgType } from '../../hooks/progType.js';
+import { cpuRegions } from '../../hooks/runtime.js';
+import { type Verdict, verdictOf } from '../../hooks/verdict.js';
+import type { Kernel } from '../../maps/kernel.js';
+import type { ProgObject } from '../../maps/objects.js';
+import { Perm, type Region } from '../../vm/memory.js';
+import type { MapsJson } from './mapsJson.js';
+import { type OutputFiles, openOutputs } from './outputs.js';
+import { WorkerPool } from './pool.js';
+import { exportProgs } from './progTransfer.js';
+import { type BatchResult, IN_FIELDS, OUT_FIELDS, Out, OutFlag, type PacketExtra } from './protocol.js';
+import { BUF_BYTES, STAGING_BYTES, Source, WINDOW, type Window } from './source.js';
+
+/** ReplaySummary: what `--json` prints. */
+export interface ReplaySummary {
+  program: string;
+  type: string;
+  packets: number;
+  bytes: number;
+  verdicts: Record<string, number>;
+  verdict_names: Record<string, number>;
+  per_cpu: number[];
+  /** Seconds each worker spent running programs. */
+  busy_seconds: number[];
+  /** Packets whose run faulted (handled as an aborted program's). */
+  errors: number;
+  /** Packets not run: a frame that cannot become Ethernet, a runt an skb cannot hold, one longer than any device receives. */
+  skipped: number;
+  /** Packets dropped unrun because ingest ran ahead of the workers (rate-paced sources only). */
+  dropped_overload: number;
+  warnings: string[];
+  maps: MapsJson;
+  seconds: number;
+  mpps: number;
+}
+
+/** PipelineOptions: the program, its kernel, the workers and what the runtime needs. */
+export interface PipelineOptions {
+  readonly kernel: Kernel;
+  readonly prog: ProgObject;
+  /** Worker threads (emulated CPUs, at most the kernel's ncpus); default: the number of cores. */
+  readonly workers?: number;
+  readonly deterministic?: boolean;
+  readonly seed?: number;
+  readonly ifindex?: number;
+  readonly routes?: readonly Route[];
+  readonly neighbours?: readonly Neighbour[];
+  readonly trace?: (line: string) => void;
+  readonly warn?: (line: string) => void;
+  /** Every packet, in capture order, after its verdict (metrics). */
+  readonly onPacket?: (cpu: number, len: number, v: Verdict, faulted: boolean) => void;
+  /** Every batch: the worker and the run times (ns) it sampled, one packet in 64. */
+  readonly onBatch?: (cpu: number, samples: readonly number[]) => void;
+}
+
+/** RunOptions: one pass over captures: where packets go, progress, pacing. */
+export interface RunOptions {
+  readonly out?: string;
+  readonly outPass?: string;
+  readonly outDrop?: string;
+  readonly progress?: (p: { packets: number; fileBytes: number; totalBytes: number }) => void;
+  /** Packets per second to ingest at (default: as fast as the workers go). */
+  readonly rate?: number;
+  /** Packets that may wait for the workers before ingest drops them (rate-paced only). */
+  readonly queueCapacity?: number;
+  /** The packets read but not yet run (the ingest queue), after each change. */
+  readonly queueDepth?: (n: number) => void;
+  /** Stops the pass early (a service shutting down). */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Pipeline is the appliance's data path for one program: per-CPU worker threads attached to
+ * the kernel's shared memory, two sets of ingress and staging buffers, and the summary. A
+ * pass reads captures in windows: the main thread reads a window into the shared memory
+ * (each packet for the worker its flow hashes to), the workers run window k+1 while the main
+ * thread writes out window k and reads k+2; verdicts and packets come out in capture order.
+ */
+export class Pipeline {
+  readonly summary: ReplaySummary;
+  readonly #o: PipelineOptions;
+  readonly #pool: WorkerPool;
+  readonly #bufs: Region[][];
+  readonly #staging: Region[];
+  #running = false;
+
+  constructor(o: PipelineOptions) {
+    const n = Math.max(1, o.workers ?? cpus().length);
+    if (n > o.kernel.ncpus) throw new RangeError(`${n} workers but the kernel has ${o.kernel.ncpus} CPUs`);
+    this.#o = o;
+    const mem = o.kernel.memory;
+    this.#bufs = [0, 1].map((set) => Array.from({ length: n }, (_, w) => mem.map(BUF_BYTES, Perm.RW, `ingress/cpu${w}/${set}`)));
+    this.#staging = [0, 1].map((set) => mem.map(STAGING_BYTES, Perm.READ, `capture/${set}`));
+    const regions = Array.from({ length: n }, (_, w) => cpuRegions(mem, w));
+    const progs = exportProgs(o.kernel);
+    this.#pool = new WorkerPool(regions.map((r, w) => ({
+      space: mem.snapshot(), cpu: w, regions: r, progs, entry: o.prog.id, ifindex: o.ifindex ?? 1,
+      deterministic: o.deterministic ?? false, seed: o.seed ?? 1, trace: o.trace !== undefined, routes: o.routes, neighbours: o.neighbours,
+    })));
+    const type = o.prog.type === ProgType.BPF_PROG_TYPE_XDP ? 'xdp' : o.prog.type === ProgType.BPF_PROG_TYPE_SOCKET_FILTER ? 'socket' : 'tc';
+    this.summary = {
+      program: o.prog.name, type, packets: 0, bytes: 0, verdicts: {}, verdict_names: {}, per_cpu: Array(n).fill(0), busy_seconds: Array(n).fill(0),
+      errors: 0, skipped: 0, dropped_overload: 0, warnings: [], maps: {}, seconds: 0, mpps: 0,
+    };
+  }
+
+  /** run replays the captures once, in order. */
+  async run(captures: readonly string[], r: RunOptions = {}): Promise<void> {
+    if (this.#running) throw new Error('a pipeline runs one pass at a time');
+    this.#running = true;
+    const s = this.summary;
+    const t0 = process.hrtime.bigint();
+    const outputs = openOutputs(r, this.#o.prog.type);
+    try {
+      const source = new Source(captures, this.#o.kernel.memory, s, this.#o.warn, Boolean(r.out || r.outPass || r.outDrop));
+      const skb = this.#o.prog.type !== ProgType.BPF_PROG_TYPE_XDP;
+      const pace = r.rate ? new Pace(r.rate, r.queueCapacity ?? 2 * WINDOW) : undefined;
+      const fill = async (set: number): Promise<Window> => {
+        let limit = WINDOW;
+        if (pace) {
+          const { due, overflow } = await pace.next(this.summary.packets, r.signal);
+          if (overflow) s.dropped_overload += source.discard(overflow);
+          limit = due;
+        }
+        if (r.signal?.aborted) limit = 0;
+        const w = source.fill(this.#bufs[set], this.#staging[set], skb, limit);
+        pace?.sent(w.count);
+        return w;
+      };
+      let set = 0;
+      let current = await fill(0);
+      let running = this.#dispatch(current);
+      let next = await fill(1);
+      r.queueDepth?.(current.count + next.count);
+      // a window is empty only when the captures are done (or the pass was stopped)
+      while (current.count > 0) {
+        const results = await running;
+        running = this.#dispatch(next);
+        this.#emit(current, results, outputs);
+        r.progress?.({ packets: s.packets, fileBytes: source.position, totalBytes: source.size });
+        current = next;
+        next = current.count > 0 ? await fill(set) : current;
+        r.queueDepth?.(current.count + (next === current ? 0 : next.count));
+        set = 1 - set;
+      }
+      await running;
+      r.queueDepth?.(0);
+    } finally {
+      outputs.close();
+      s.seconds += Number(process.hrtime.bigint() - t0) / 1e9;
+      s.mpps = s.seconds > 0 ? s.packets / s.seconds / 1e6 : 0;
+      this.#running = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.close();
+  }
+
+  #dispatch(win: Window): Promise<(BatchResult | undefined)[]> {
+    return Promise.all(win.batches.map((b, w) => (win.batchLen[w] ? this.#pool.run(w, { id: w, packets: b.slice(0, win.batchLen[w] * IN_FIELDS) }) : Promise.resolve(undefined))));
+  }
+
+  #emit(win: Window, results: (BatchResult | undefined)[], out: OutputFiles): void {
+    const o = this.#o;
+    const s = this.summary;
+    const type = o.prog.type;
+    const u8 = o.kernel.memory.u8;
+    const extras = results.map((r) => new Map<number, PacketExtra>((r?.extras ?? []).map((e) => [e.i, e])));
+    results.forEach((r, w) => {
+      if (!r) return;
+      for (const t of r.traces) o.trace?.(t);
+      s.busy_seconds[w] += r.ns / 1e9;
+      o.onBatch?.(w, r.samples);
+    });
+    for (let i = 0; i < win.count; i++) {
+      const ts = { tsSec: win.tsSec[i], tsNsec: win.tsNsec[i] };
+      const w = win.worker[i];
+      if (w < 0) {
+        const nr = win.notRun.get(i)!;
+        out.notRun({ data: nr.data, origLen: win.origLen[i], ...ts }, nr.why);
+        continue;
+      }
+      const res = results[w]!.results;
+      const k = win.index[i];
+      const base = k * OUT_FIELDS;
+      const flags = res[base + Out.FLAGS];
+      const extra = flags & OutFlag.EXTRA ? extras[w].get(k) : undefined;
+      const faulted = (flags & OutFlag.FAULT) !== 0;
+      const start = res[base + Out.START];
+      const len = res[base + Out.LEN];
+      let data = u8.subarray(start, start + len);
+      if (extra?.tail) data = Buffer.concat([data, extra.tail]);
+      const v = verdictOf(type, res[base + Out.RETVAL], data.length, faulted);
+      if (v.keep !== undefined && v.keep < data.length) data = data.subarray(0, v.keep);
+      s.packets++;
+      s.bytes += data.length;
+      s.per_cpu[w]++;
+      if (faulted) {
+        s.errors++;
+        if (s.errors <= 10) s.warnings.push(`packet ${s.packets - 1}: the program faulted: ${extra?.fault}`);
+      }
+      s.verdicts[v.retval] = (s.verdicts[v.retval] ?? 0) + 1;
+      s.verdict_names[v.name] = (s.verdict_names[v.name] ?? 0) + 1;
+      o.onPacket?.(w, data.length, v, faulted);
+      out.packet({ data, origLen: win.origLen[i], ...ts }, w, v, extra, faulted);
+    }
+  }
+}
+
+/**
+ * Pace releases packets at a rate: `next` waits until at least one is due and says how many
+ * (at most a window); when the workers fell behind by more than the queue holds, the
+ * overflow is to be dropped, as a NIC's ring drops what the host does not take in time.
+ */
+class Pace {
+  readonly #rate: number;
+  readonly #capacity: number;
+  readonly #t0 = process.hrtime.bigint();
+  #sent = 0;
+
+  constructor(rate: number, capacity: number) {
+    this.#rate = rate;
+    this.#capacity = capacity;
+  }
+
+  #due(): number {
+    return Math.floor((Number(process.hrtime.bigint() - this.#t0) / 1e9) * this.#rate);
+  }
+
+  async next(done: number, signal?: AbortSignal): Promise<{ due: number; overflow: number }> {
+    let due = this.#due() - this.#sent;
+    while (due <= 0 && !signal?.aborted) {
+      await new Promise((ok) => setTimeout(ok, Math.max(1, Math.ceil(((1 - due) / this.#rate) * 1000))));
+      due = this.#due() - this.#sent;
+    }
+    const waiting = this.#sent - done;
+    // at least one packet goes in per window, so the pass goes on
+    const overflow = Math.max(0, Math.min(waiting + due - this.#capacity, due - 1));
+    this.#sent += overflow;
+    return { due: Math.max(0, Math.min(due - overflow, WINDOW)), overflow };
+  }
+
+  sent(n: number): void {
+    this.#sent += n;
+  }
+}

@@ -1,0 +1,205 @@
+import { MAX_PACKET } from '../../hooks/runtime.js';
+import { linkTypeName, linkTypeSupported, toEthernet } from '../../pcaps/linkType.js';
+import { openCapture } from '../../pcaps/open.js';
+import { CaptureError, type CaptureReader, type CaptureRecord } from '../../pcaps/record.js';
+import type { AddressSpace, Region } from '../../vm/memory.js';
+import { flowHash } from './flowHash.js';
+import { IN_FIELDS, In } from './protocol.js';
+
+/** Ingress buffers: two sets (one filling while the other runs), 8 MiB per worker each. */
+export const BUF_BYTES = 8 << 20;
+/** Staging: the capture file is read straight into the shared memory, one buffer per window set. */
+export const STAGING_BYTES = 4 << 20;
+export const WINDOW = 8192;
+const PAGE = 4096;
+const HEADROOM = 256;
+/** The longest packet replay runs: an XDP frame of 17 fragments past its linear part, or a 64 KiB skb. */
+const MAX_LEN = 65535;
+
+/** Tally: what a Source counts while it reads (the summary's fields). */
+export interface Tally {
+  skipped: number;
+  warnings: string[];
+}
+
+/** Window: the packets of one window, in capture order, and each worker's batch. */
+export interface Window {
+  count: number;
+  /** Per packet: worker (-1: not run), index in that worker's batch, timestamp, lengths. */
+  worker: Int32Array;
+  index: Int32Array;
+  tsSec: Float64Array;
+  tsNsec: Int32Array;
+  origLen: Int32Array;
+  /** Not run: the bytes themselves (a runt, say) and why. */
+  notRun: Map<number, { data: Uint8Array; why: string }>;
+  batches: Int32Array[];
+  batchLen: number[];
+}
+
+/** A record held over to the next window (its worker's buffer was full), copied out of the reader's buffer. */
+interface Held { frame: Uint8Array; tsSec: number; tsNsec: number; origLen: number }
+
+/** Source reads the captures one after another into windows in the shared memory. */
+export class Source {
+  readonly #paths: readonly string[];
+  readonly #s: Tally;
+  readonly #warn?: (l: string) => void;
+  readonly #mem: AddressSpace;
+  #i = 0;
+  #reader?: CaptureReader;
+  #doneBytes = 0;
+  #held?: Held;
+  #finished = false;
+  readonly size: number;
+
+  /** Whether packets are kept in slots until they are written out (else the workers reuse their frames). */
+  readonly #keep: boolean;
+
+  constructor(paths: readonly string[], mem: AddressSpace, s: Tally, warn: ((l: string) => void) | undefined, keep: boolean) {
+    this.#keep = keep;
+    this.#paths = paths;
+    this.#mem = mem;
+    this.#s = s;
+    this.#warn = warn;
+    // open each once up front: a missing or corrupt file fails before any packet runs
+    let size = 0;
+    for (const p of paths) {
+      const r = openCapture(p);
+      size += r.size;
+      r.close();
+    }
+    this.size = size;
+  }
+
+  get position(): number {
+    return this.#doneBytes + (this.#reader?.position ?? 0);
+  }
+
+  /**
+   * #next: the next record, or null when the window must end: the staging buffer is full,
+   * a file ended (a window never spans files: their records share the staging buffer), or
+   * the captures are done (then `#finished`).
+   */
+  #next(staging: Uint8Array, windowEmpty: boolean): CaptureRecord | null {
+    for (;;) {
+      if (!this.#reader) {
+        if (this.#i >= this.#paths.length) return (this.#finished = true), null;
+        if (!windowEmpty) return null;
+        this.#reader = openCapture(this.#paths[this.#i++]);
+        this.#reader.bytes.compact = false;
+        this.#reader.bytes.setBuffer(staging);
+      }
+      const r = this.#reader.next();
+      if (r) return r;
+      if (this.#reader.bytes.full) return null;
+      for (const w of this.#reader.warnings) this.#warning(w);
+      this.#doneBytes += this.#reader.size;
+      this.#reader.close();
+      this.#reader = undefined;
+    }
+  }
+
+  #warning(w: string): void {
+    this.#s.warnings.push(w);
+    this.#warn?.(w);
+  }
+
+  /** fill reads up to WINDOW packets, each into the ingress buffer of the worker its flow hashes to. */
+  fill(bufs: readonly Region[], stagingRegion: Region, skb: boolean, limit = WINDOW): Window {
+    const n = bufs.length;
+    const win: Window = {
+      count: 0, worker: new Int32Array(WINDOW), index: new Int32Array(WINDOW), tsSec: new Float64Array(WINDOW), tsNsec: new Int32Array(WINDOW), origLen: new Int32Array(WINDOW),
+      notRun: new Map(), batches: Array.from({ length: n }, () => new Int32Array(WINDOW * IN_FIELDS)), batchLen: Array(n).fill(0),
+    };
+    const used: number[] = Array(n).fill(0);
+    const u8 = this.#mem.u8;
+    const staging = u8.subarray(stagingRegion.start, stagingRegion.start + stagingRegion.size);
+    this.#reader?.bytes.setBuffer(staging);
+    while (win.count < Math.min(limit, WINDOW) && !this.#finished) {
+      let frame: Uint8Array | string;
+      let rec: Held;
+      if (this.#held) {
+        rec = this.#held;
+        frame = rec.frame;
+        this.#held = undefined;
+      } else {
+        const r = this.#next(staging, win.count === 0);
+        if (!r) break;
+        if (!linkTypeSupported(r.linkType)) throw new CaptureError(this.#reader!.path, r.offset, `record ${r.index}: ${linkTypeName(r.linkType)} is not supported (Ethernet, raw IP, Linux SLL and SLL2 are)`);
+        frame = toEthernet(r.linkType, r.data);
+        rec = { frame: typeof frame === 'string' ? r.data : frame, tsSec: r.tsSec, tsNsec: r.tsNsec, origLen: r.origLen };
+        let why: string | undefined;
+        if (typeof frame === 'string') why = frame;
+        else if (frame.length > MAX_LEN) why = `${frame.length} bytes: longer than ${MAX_LEN}`;
+        else if (skb && frame.length < 14) why = `${frame.length} bytes: shorter than an Ethernet header, which no skb is`;
+        if (why !== undefined) {
+          const i = win.count++;
+          this.#stamp(win, i, rec);
+          win.worker[i] = -1;
+          win.notRun.set(i, { data: rec.frame.slice(), why });
+          this.#s.skipped++;
+          if (this.#s.skipped <= 10) this.#warning(`${this.#reader?.path}: record ${r.index} (offset ${r.offset}): not run: ${why}`);
+          continue;
+        }
+      }
+      const f = frame as Uint8Array;
+      const w = n === 1 ? 0 : flowHash(f) % n;
+      // a frame still in the staging buffer is copied into its slot (or frame) by the worker
+      const inStaging = f.buffer === u8.buffer;
+      const slotless = !this.#keep && inStaging && f.length <= MAX_PACKET;
+      const room = slotless ? 0 : f.length <= 3520 ? PAGE : Math.ceil((HEADROOM + f.length + PAGE + 320) / PAGE) * PAGE;
+      if (used[w] + room > bufs[w].size) {
+        // this worker's buffer is full: the packet starts the next window
+        this.#held = { ...rec, frame: f.slice() };
+        break;
+      }
+      const i = win.count++;
+      this.#stamp(win, i, rec);
+      const hardStart = slotless ? 0 : bufs[w].start + used[w];
+      used[w] += room;
+      if (!inStaging) u8.set(f, hardStart + HEADROOM);
+      const b = win.batches[w];
+      const k = win.batchLen[w]++;
+      const o = k * IN_FIELDS;
+      b[o + In.SRC] = inStaging ? f.byteOffset : 0;
+      b[o + In.HARD_START] = hardStart;
+      b[o + In.ROOM] = room;
+      b[o + In.LEN] = f.length;
+      b[o + In.WIRE_LEN] = Math.max(rec.origLen, f.length);
+      b[o + In.TS_SEC] = rec.tsSec | 0;
+      b[o + In.TS_NSEC] = rec.tsNsec;
+      win.worker[i] = w;
+      win.index[i] = k;
+    }
+    return win;
+  }
+
+  /** finished: every capture has been read to its end. */
+  get finished(): boolean {
+    return this.#finished && !this.#held;
+  }
+
+  /**
+   * discard reads up to `n` packets and drops them unrun (an ingest queue that overflowed);
+   * it returns how many it dropped. Bytes are only appended to the staging buffer, so the
+   * packets of windows in flight stay where they are.
+   */
+  discard(n: number): number {
+    let dropped = 0;
+    if (this.#held && n > 0) (this.#held = undefined), dropped++;
+    while (dropped < n && this.#reader) {
+      const r = this.#reader.next();
+      if (!r) break;
+      dropped++;
+    }
+    return dropped;
+  }
+
+  #stamp(win: Window, i: number, r: Held): void {
+    win.tsSec[i] = r.tsSec;
+    win.tsNsec[i] = r.tsNsec;
+    win.origLen[i] = r.origLen;
+  }
+}
+
