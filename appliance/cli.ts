@@ -9,6 +9,7 @@ import { RouteTableError, readRouteTable } from './routes.js';
 import { runReplay } from './replayCmd.js';
 import { BpfError } from '../vm/errors.js';
 import { serve } from './serve.js';
+import { serveConfig } from './serveConfig.js';
 import { Session } from './session.js';
 
 /**
@@ -142,11 +143,31 @@ if (code !== undefined) {
     )
     .command(
       'serve',
-      'hold the pinned BPF objects live and serve them to other bpfbox processes',
-      (y) => y.option('bpffs', { type: 'string', describe: 'state directory behind /sys/fs/bpf' }).option('flush-ms', { type: 'number', default: 1000 }),
+      'run the appliance from a config (--config), or hold the pinned BPF objects live for other bpfbox processes',
+      (y) =>
+        y
+          .option('config', { type: 'string', describe: 'YAML config: programs, sources, metrics (see config/)' })
+          .option('metrics-addr', { type: 'string', describe: 'HOST:PORT for Prometheus /metrics (default 127.0.0.1:9435, or the config\'s)' })
+          .option('bpffs', { type: 'string', describe: 'state directory behind /sys/fs/bpf' })
+          .option('flush-ms', { type: 'number', default: 1000 }),
       async (argv) => {
-        const { stop, socket } = await serve({ bpffs: argv.bpffs, flushEveryMs: argv['flush-ms'], log: (l) => console.error(l) });
-        console.error(`bpfbox serve: listening on ${socket}`);
+        const log = (l: string) => console.error(l);
+        let stop: () => Promise<void>;
+        if (argv.config) {
+          let running;
+          try {
+            running = await serveConfig({ config: argv.config, metricsAddr: argv['metrics-addr'], bpffs: argv.bpffs, log });
+          } catch (e) {
+            await reportErrors(false, () => Promise.reject(e));
+            return;
+          }
+          console.error(`bpfbox serve: metrics on ${running.metricsUrl}, control on ${running.socket}`);
+          stop = running.stop;
+        } else {
+          const s = await serve({ bpffs: argv.bpffs, flushEveryMs: argv['flush-ms'], log });
+          console.error(`bpfbox serve: listening on ${s.socket}`);
+          stop = s.stop;
+        }
         const quit = () => void stop().then(() => process.exit(0));
         process.on('SIGINT', quit);
         process.on('SIGTERM', quit);

@@ -8,6 +8,8 @@ export interface ServeOptions {
   readonly bpffs?: string;
   readonly flushEveryMs?: number;
   readonly log?: (line: string) => void;
+  /** The session to serve (the appliance loads its objects into one first); default: a new one. */
+  readonly session?: Session;
 }
 
 /**
@@ -18,7 +20,7 @@ export interface ServeOptions {
  * The appliance (issue 6) owns its maps the same way.
  */
 export async function serve(options: ServeOptions = {}): Promise<{ stop: () => Promise<void>; socket: string }> {
-  const s = new Session({ bpffs: options.bpffs });
+  const s = options.session ?? new Session({ bpffs: options.bpffs });
   const log = options.log ?? (() => undefined);
   const { server, socket } = serveControl(s.state, {
     async list(): Promise<MapShow[]> {

@@ -15,6 +15,8 @@ export type MapRef = { readonly id: number } | { readonly pinned: string } | { r
 export interface SessionOptions {
   readonly bpffs?: string;
   readonly routes?: RouteTable;
+  /** Possible CPUs (per-CPU map slots); default: this machine's. The appliance gives its worker count. */
+  readonly ncpus?: number;
 }
 
 /**
@@ -35,7 +37,7 @@ export class Session {
     this.state = stateDir(options.bpffs);
     this.store = new FilePinStore(this.state);
     this.kernel = new Kernel({
-      ncpus: availableParallelism(),
+      ncpus: options.ncpus ?? availableParallelism(),
       pins: this.store,
       allocId: this.store.allocId,
       onWrite: (o) => this.store.touched(o),

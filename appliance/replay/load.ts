@@ -35,6 +35,12 @@ export interface LoadedReplay {
  * whose section names no type takes `--type`.
  */
 export function loadForReplay(o: { obj: string; prog?: string; type?: string; ncpus: number; set?: Record<string, bigint>; routes?: readonly Route[]; neighbours?: readonly Neighbour[] }): LoadedReplay {
+  const kernel = new Kernel({ ncpus: o.ncpus, runtime: { routes: o.routes, neighbours: o.neighbours } });
+  return { kernel, ...loadObject(kernel, o) };
+}
+
+/** loadObject loads an object into an existing kernel (the service's) and picks the program as loadForReplay does. */
+export function loadObject(kernel: Kernel, o: { obj: string; prog?: string; type?: string; set?: Record<string, bigint> }): { loaded: LoadedCollection; prog: ProgObject } {
   const want = o.type === undefined ? undefined : REPLAY_TYPES[o.type];
   if (o.type !== undefined && want === undefined) throw new ReplayLoadError(`--type ${o.type}: expected one of ${Object.keys(REPLAY_TYPES).join(', ')}`);
   let bytes: Uint8Array;
@@ -45,7 +51,6 @@ export function loadForReplay(o: { obj: string; prog?: string; type?: string; nc
   }
   let spec = readCollection(bytes, { name: basename(o.obj), set: o.set });
   if (want !== undefined && spec.programs.some((p) => p.type === undefined)) spec = { ...spec, programs: spec.programs.map((p) => (p.type === undefined ? { ...p, type: want } : p)) };
-  const kernel = new Kernel({ ncpus: o.ncpus, runtime: { routes: o.routes, neighbours: o.neighbours } });
   const loaded = loadCollection(kernel.process, spec);
   const progOf = (fd: number) => kernel.process.fds.get(fd)!.obj as ProgObject;
   const runnable = (p: ProgObject) => Object.values(REPLAY_TYPES).includes(p.type) || p.type === ProgType.BPF_PROG_TYPE_SCHED_ACT;
@@ -62,5 +67,5 @@ export function loadForReplay(o: { obj: string; prog?: string; type?: string; nc
     if (!prog) throw new ReplayLoadError(`${o.obj}: no ${o.type ?? 'XDP, tc or socket filter'} program (it has ${[...loaded.programs.keys()].join(', ')})`);
   }
   if (!runnable(prog)) throw new ReplayLoadError(`${o.obj}: program ${prog.name} is a ${typeName(prog.type)} program; replay runs xdp, tc and socket filter programs`);
-  return { kernel, loaded, prog };
+  return { loaded, prog };
 }

@@ -53,34 +53,61 @@ export function readMapInit(path: string): MapInit {
   return v as MapInit;
 }
 
-function hexBytes(where: string, s: string, want: number, what: string): Uint8Array {
+function hexBytes(where: string, s: string, want: number): Uint8Array {
   const h = s.replace(/^0x/i, '').replace(/[\s:]/g, '');
-  if (!/^([0-9a-f]{2})*$/i.test(h)) throw new MapInitError(where, `${what}: "${s}" is not hex bytes`);
+  if (!/^([0-9a-f]{2})*$/i.test(h)) throw new MapInitError(where, `"${s}" is not hex bytes`);
   const b = Uint8Array.from(Buffer.from(h, 'hex'));
-  if (b.length !== want) throw new MapInitError(where, `${what}: expected ${want} bytes, got ${b.length}`);
+  if (b.length !== want) throw new MapInitError(where, `expected ${want} bytes, got ${b.length}`);
   return b;
 }
+
+/** InitPaths: how errors name a place in the source of the entries (a map-init file, a config). */
+export interface InitPaths {
+  map(name: string): string;
+  entry(name: string, i: number): string;
+  field(name: string, i: number, field: 'key' | 'value'): string;
+  progArray(name: string): string;
+  slot(name: string, index: string): string;
+}
+
+/** filePaths: places in a --map-init file: `init.json: maps.blocked[3]: key`. */
+export const filePaths = (file: string): InitPaths => ({
+  map: (n) => `${file}: maps.${n}`,
+  entry: (n, i) => `${file}: maps.${n}[${i}]`,
+  field: (n, i, f) => `${file}: maps.${n}[${i}]: ${f}`,
+  progArray: (n) => `${file}: prog_array.${n}`,
+  slot: (n, x) => `${file}: prog_array.${n}.${x}`,
+});
+
+/** configPaths: places in a config: `config.yaml: programs[0].maps.blocked.entries[3].key`. */
+export const configPaths = (file: string, program: number): InitPaths => ({
+  map: (n) => `${file}: programs[${program}].maps.${n}`,
+  entry: (n, i) => `${file}: programs[${program}].maps.${n}.entries[${i}]`,
+  field: (n, i, f) => `${file}: programs[${program}].maps.${n}.entries[${i}].${f}`,
+  progArray: (n) => `${file}: programs[${program}].prog_array.${n}`,
+  slot: (n, x) => `${file}: programs[${program}].prog_array.${n}.${x}`,
+});
 
 /**
  * applyMapInit writes the entries through the bpf() door (BPF_ANY), so they get the map's
  * own checks; `maps` and `progs` are the loaded collection's fds by name; `where` names the
  * source in errors ("init.json" or "programs[0].maps").
  */
-export function applyMapInit(k: Kernel, init: MapInit, maps: ReadonlyMap<string, number>, progs: ReadonlyMap<string, number>, where: string): void {
+export function applyMapInit(k: Kernel, init: MapInit, maps: ReadonlyMap<string, number>, progs: ReadonlyMap<string, number>, where: string, paths: InitPaths = filePaths(where)): void {
   const lookup = (name: string, at: string) => maps.get(name) ?? [...maps].find(([n]) => n.endsWith(`.${name}`))?.[1] ?? fail(at, `no map named ${name} (the object has ${[...maps.keys()].join(', ')})`);
   const fail = (at: string, m: string): never => {
     throw new MapInitError(at, m);
   };
   for (const [name, entries] of Object.entries(init.maps ?? {})) {
-    const fd = lookup(name, `${where}: maps.${name}`);
+    const fd = lookup(name, paths.map(name));
     const obj = k.process.fds.get(fd)!.obj;
     if (obj.kind !== 'map') continue;
     const spec = obj.spec;
     const percpu = PERCPU.includes(spec.type);
     entries.forEach(([hk, hv], i) => {
-      const at = `${where}: maps.${name}[${i}]`;
-      const key = hexBytes(at, hk, spec.keySize, 'key');
-      const one = hexBytes(at, hv, spec.valueSize, 'value');
+      const at = paths.entry(name, i);
+      const key = hexBytes(paths.field(name, i, 'key'), hk, spec.keySize);
+      const one = hexBytes(paths.field(name, i, 'value'), hv, spec.valueSize);
       let value = one;
       if (percpu) {
         const stride = (spec.valueSize + 7) & ~7;
@@ -92,9 +119,9 @@ export function applyMapInit(k: Kernel, init: MapInit, maps: ReadonlyMap<string,
     });
   }
   for (const [name, slots] of Object.entries(init.prog_array ?? {})) {
-    const fd = lookup(name, `${where}: prog_array.${name}`);
+    const fd = lookup(name, paths.progArray(name));
     for (const [index, prog] of Object.entries(slots)) {
-      const at = `${where}: prog_array.${name}.${index}`;
+      const at = paths.slot(name, index);
       const pfd = progs.get(prog) ?? fail(at, `no program named ${prog} (the object has ${[...progs.keys()].join(', ')})`);
       if (!/^\d+$/.test(index)) fail(at, `index "${index}" is not a number`);
       const key = new Uint8Array(new Uint32Array([Number(index)]).buffer);

@@ -1,0 +1,67 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Verdict } from '../../hooks/verdict.js';
+
+/**
+ * PipelineMetrics: the appliance's own series, with prom-client:
+ *   bpfbox_packets_total{program,verdict,cpu}, bpfbox_bytes_total{program,verdict,cpu}
+ *   bpfbox_program_run_seconds{program}   one run in 64, sampled by the workers
+ *   bpfbox_program_errors_total{program}  runs that faulted (handled as aborted)
+ *   bpfbox_ingest_queue_depth{source}     packets read, not yet run
+ *   bpfbox_dropped_overload_total{source} packets a paced source dropped because the workers fell behind
+ *   bpfbox_not_run_total{source}          packets that could not be run (not Ethernet, runts)
+ * Per-packet counts are kept in plain maps on the hot path and handed to prom-client when
+ * Prometheus scrapes.
+ */
+export class PipelineMetrics {
+  readonly registry: Registry;
+  readonly #pending = new Map<string, { program: string; verdict: string; cpu: string; packets: number; bytes: number }>();
+  readonly #packets: Counter<'program' | 'verdict' | 'cpu'>;
+  readonly #bytes: Counter<'program' | 'verdict' | 'cpu'>;
+  readonly runSeconds: Histogram<'program'>;
+  readonly errors: Counter<'program'>;
+  readonly queueDepth: Gauge<'source'>;
+  readonly droppedOverload: Counter<'source'>;
+  readonly notRun: Counter<'source'>;
+
+  constructor(registry = new Registry()) {
+    this.registry = registry;
+    const flush = () => this.#flush();
+    this.#packets = new Counter({ name: 'bpfbox_packets_total', help: 'Packets run, by program, verdict and CPU', labelNames: ['program', 'verdict', 'cpu'], registers: [registry], collect: flush });
+    this.#bytes = new Counter({ name: 'bpfbox_bytes_total', help: 'Bytes of the packets run (as the program left them), by program, verdict and CPU', labelNames: ['program', 'verdict', 'cpu'], registers: [registry], collect: flush });
+    this.runSeconds = new Histogram({
+      name: 'bpfbox_program_run_seconds', help: 'Program run time per packet, one packet in 64 sampled', labelNames: ['program'], registers: [registry],
+      buckets: [1e-7, 2.5e-7, 5e-7, 1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 1e-4, 1e-3],
+    });
+    this.errors = new Counter({ name: 'bpfbox_program_errors_total', help: 'Program runs that faulted (the packet handled as an aborted run)', labelNames: ['program'], registers: [registry] });
+    this.queueDepth = new Gauge({ name: 'bpfbox_ingest_queue_depth', help: 'Packets read from a source and not yet run', labelNames: ['source'], registers: [registry] });
+    this.droppedOverload = new Counter({ name: 'bpfbox_dropped_overload_total', help: 'Packets a rate-paced source dropped because the workers fell behind', labelNames: ['source'], registers: [registry] });
+    this.notRun = new Counter({ name: 'bpfbox_not_run_total', help: 'Packets that could not be run (not convertible to Ethernet, runts, too long)', labelNames: ['source'], registers: [registry] });
+  }
+
+  /** hooks returns the Pipeline callbacks that feed the series of `program`. */
+  hooks(program: string): { onPacket: (cpu: number, len: number, v: Verdict, faulted: boolean) => void; onBatch: (cpu: number, samples: readonly number[]) => void } {
+    return {
+      onPacket: (cpu, len, v, faulted) => {
+        const id = `${program}\u0000${v.name}\u0000${cpu}`;
+        let p = this.#pending.get(id);
+        if (!p) this.#pending.set(id, (p = { program, verdict: v.name, cpu: String(cpu), packets: 0, bytes: 0 }));
+        p.packets++;
+        p.bytes += len;
+        if (faulted) this.errors.inc({ program });
+      },
+      onBatch: (_cpu, samples) => {
+        for (const ns of samples) this.runSeconds.observe({ program }, ns / 1e9);
+      },
+    };
+  }
+
+  #flush(): void {
+    for (const p of this.#pending.values()) {
+      if (!p.packets) continue;
+      const labels = { program: p.program, verdict: p.verdict, cpu: p.cpu };
+      this.#packets.inc(labels, p.packets);
+      this.#bytes.inc(labels, p.bytes);
+      p.packets = p.bytes = 0;
+    }
+  }
+}
