@@ -168,7 +168,14 @@ if (code !== undefined) {
           console.error(`bpfbox serve: listening on ${s.socket}`);
           stop = s.stop;
         }
-        const quit = () => void stop().then(() => process.exit(0));
+        const quit = () => {
+          // a stop that does not finish in 10 s (a worker that will not end) still ends the process
+          setTimeout(() => {
+            console.error('bpfbox serve: stop took more than 10 s; exiting');
+            process.exit(1);
+          }, 10_000).unref();
+          void stop().then(() => process.exit(0));
+        };
         process.on('SIGINT', quit);
         process.on('SIGTERM', quit);
       },

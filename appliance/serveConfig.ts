@@ -77,11 +77,17 @@ export async function serveConfig(o: ServeConfigOptions): Promise<Running> {
       async stop() {
         if (stopped) return;
         stopped = true;
+        const d = (m: string) => process.env.BPFBOX_DEBUG && process.stderr.write(`stop: ${m}\n`);
         abort.abort();
+        d('aborted');
         await sourcesDone.catch(() => undefined);
+        d('sources done');
         await Promise.all(programs.map((p) => p.pipeline?.close()));
+        d('pipelines closed');
         await new Promise<void>((ok) => (server as Server).close(() => ok()));
+        d('http closed');
         await control.stop();
+        d('control stopped');
       },
     };
   } catch (e) {
