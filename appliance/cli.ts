@@ -115,12 +115,14 @@ if (code !== undefined) {
       },
     )
     .command(
-      'replay <captures..>',
+      'replay [captures..]',
       'run every packet of pcap/pcapng captures through a program on per-CPU workers and report the verdicts',
       (y) =>
         y
-          .positional('captures', { type: 'string', array: true, demandOption: true, describe: 'pcap or pcapng files, replayed in order' })
-          .option('obj', { type: 'string', demandOption: true, describe: 'clang-compiled BPF object (.o)' })
+          .positional('captures', { type: 'string', array: true, describe: 'pcap or pcapng files, replayed in order' })
+          .option('obj', { type: 'string', describe: 'clang-compiled BPF object (.o)' })
+          .option('config', { type: 'string', describe: 'take the program, captures and settings from a config (flags given here win)' })
+          .option('config-program', { type: 'string', describe: 'which of the config\'s programs (default: the first source\'s)' })
           .option('prog', { type: 'string', describe: 'program name (default: the first of --type)' })
           .option('type', { choices: ['xdp', 'socket', 'tc'] as const, describe: 'program type to pick (and to give programs whose section names none)' })
           .option('workers', { type: 'number', describe: 'worker threads = emulated CPUs (default: the number of cores)' })
@@ -129,14 +131,14 @@ if (code !== undefined) {
           .option('out', { type: 'string', describe: 'write every packet (as the program left it) here; .pcapng carries the verdicts' })
           .option('out-pass', { type: 'string', describe: 'write the packets that go on here' })
           .option('out-drop', { type: 'string', describe: 'write the dropped packets here' })
-          .option('deterministic', { type: 'boolean', default: false, describe: 'clock from packet timestamps, seeded random numbers: identical output every run' })
-          .option('seed', { type: 'number', default: 1, describe: 'seed for bpf_get_prandom_u32 with --deterministic' })
+          .option('deterministic', { type: 'boolean', describe: 'clock from packet timestamps, seeded random numbers: identical output every run' })
+          .option('seed', { type: 'number', describe: 'seed for bpf_get_prandom_u32 with --deterministic' })
           .option('routes', { type: 'string', describe: 'route table for bpf_fib_lookup (JSON)' })
-          .option('trace', { type: 'boolean', default: false, describe: 'print bpf_trace_printk output on stderr' })
+          .option('trace', { type: 'boolean', describe: 'print bpf_trace_printk output on stderr' })
           .option('json', { alias: 'j', type: 'boolean', default: false, describe: 'print the summary as JSON' }),
       async (argv) => {
         await reportErrors(argv.json, () => runReplay({
-          captures: argv.captures as string[], obj: argv.obj, prog: argv.prog, type: argv.type, workers: argv.workers, mapInit: argv['map-init'], set: argv.set,
+          captures: (argv.captures as string[] | undefined) ?? [], config: argv.config, configProgram: argv['config-program'], obj: argv.obj, prog: argv.prog, type: argv.type, workers: argv.workers, mapInit: argv['map-init'], set: argv.set,
           out: argv.out, outPass: argv['out-pass'], outDrop: argv['out-drop'], deterministic: argv.deterministic, seed: argv.seed, routes: argv.routes, json: argv.json, trace: argv.trace,
         }));
       },

@@ -1,13 +1,18 @@
 import cliProgress from 'cli-progress';
 import { parseSet } from './progCmd.js';
 import { readRouteTable } from './routes.js';
-import { readMapInit } from './replay/mapInit.js';
+import { configPaths, readMapInit } from './replay/mapInit.js';
+import { ConfigError, loadConfig } from './config/config.js';
+import { UsageError } from './mapCmd.js';
 import { type ReplayOptions, type ReplaySummary, replay } from './replay/replay.js';
 
 /** ReplayArgs: `bpfbox replay`'s parsed flags. */
 export interface ReplayArgs {
   captures: string[];
-  obj: string;
+  obj?: string;
+  /** A config file: its first source (or the program --config-program names) gives the rest. */
+  config?: string;
+  configProgram?: string;
   prog?: string;
   type?: string;
   workers?: number;
@@ -24,8 +29,33 @@ export interface ReplayArgs {
   progress?: boolean;
 }
 
+/**
+ * fromConfig fills the flags a command line did not give from a config: the program (the one
+ * --config-program names, else the first source's, else the first), its captures, and the
+ * global settings. What the command line gives wins.
+ */
+function fromConfig(a: ReplayArgs): { args: ReplayArgs; inline?: ReplayOptions['mapInitMore'] } {
+  const cfg = loadConfig(a.config!);
+  const name = a.configProgram ?? cfg.sources?.[0]?.program ?? cfg.programs[0].name;
+  const i = cfg.programs.findIndex((p) => p.name === name);
+  if (i < 0) throw new ConfigError(`${a.config}: no program named ${name}`);
+  const p = cfg.programs[i];
+  const captures = a.captures.length ? a.captures : (cfg.sources ?? []).filter((s) => s.program === name).flatMap((s) => s.captures);
+  const set = [...Object.entries(p.set ?? {}).map(([k, v]) => `${k}=${v}`), ...(a.set ?? [])];
+  const args: ReplayArgs = {
+    ...a, captures, obj: a.obj ?? p.obj, prog: a.prog ?? p.prog, type: a.type ?? p.type, workers: a.workers ?? cfg.workers, mapInit: a.mapInit ?? p.map_init, set,
+    out: a.out ?? p.out, outPass: a.outPass ?? p.out_pass, outDrop: a.outDrop ?? p.out_drop, deterministic: a.deterministic || cfg.deterministic, seed: a.seed ?? cfg.seed,
+    routes: a.routes ?? cfg.routes, trace: a.trace || cfg.trace,
+  };
+  const maps = Object.fromEntries(Object.entries(p.maps ?? {}).map(([n, m]) => [n, m.entries.map((e) => [e.key, e.value] as const)]));
+  return { args, inline: p.maps || p.prog_array ? { init: { maps, prog_array: p.prog_array }, where: a.config!, paths: configPaths(a.config!, i) } : undefined };
+}
+
 /** replayOptions turns flags into ReplayOptions (files read, knobs parsed). */
-export function replayOptions(a: ReplayArgs): ReplayOptions {
+export function replayOptions(given: ReplayArgs): ReplayOptions {
+  const { args: a, inline } = given.config ? fromConfig(given) : { args: given, inline: undefined };
+  if (!a.obj) throw new UsageError('replay needs --obj OBJ (or a --config with programs)');
+  if (!a.captures.length) throw new UsageError('replay needs captures (or a --config with sources)');
   const set: Record<string, bigint> = {};
   for (const s of a.set ?? []) {
     const [k, v] = parseSet(s);
@@ -33,7 +63,7 @@ export function replayOptions(a: ReplayArgs): ReplayOptions {
   }
   const rt = a.routes ? readRouteTable(a.routes) : undefined;
   return {
-    captures: a.captures, obj: a.obj, prog: a.prog, type: a.type, workers: a.workers, set,
+    captures: a.captures, obj: a.obj, prog: a.prog, mapInitMore: inline, type: a.type, workers: a.workers, set,
     mapInit: a.mapInit ? { init: readMapInit(a.mapInit), where: a.mapInit } : undefined,
     out: a.out, outPass: a.outPass, outDrop: a.outDrop, deterministic: a.deterministic, seed: a.seed,
     routes: rt?.routes, neighbours: rt?.neighbours,

@@ -2,7 +2,7 @@ import { cpus } from 'node:os';
 import type { Neighbour, Route } from '../../hooks/helpers/fib.js';
 import type { Verdict } from '../../hooks/verdict.js';
 import { loadForReplay } from './load.js';
-import { applyMapInit, type MapInit } from './mapInit.js';
+import { type InitPaths, applyMapInit, type MapInit } from './mapInit.js';
 import { mapsJson } from './mapsJson.js';
 import { Pipeline, type ReplaySummary } from './pipeline.js';
 
@@ -16,7 +16,9 @@ export interface ReplayOptions {
   readonly type?: string;
   /** Worker threads (emulated CPUs); default: the number of cores. */
   readonly workers?: number;
-  readonly mapInit?: { init: MapInit; where: string };
+  readonly mapInit?: { init: MapInit; where: string; paths?: InitPaths };
+  /** More entries after mapInit (a config's inline maps after its map_init file). */
+  readonly mapInitMore?: { init: MapInit; where: string; paths?: InitPaths };
   readonly set?: Record<string, bigint>;
   readonly out?: string;
   readonly outPass?: string;
@@ -42,7 +44,7 @@ export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
   const workers = Math.max(1, o.workers ?? cpus().length);
   const { kernel, loaded, prog } = loadForReplay({ obj: o.obj, prog: o.prog, type: o.type, ncpus: workers, set: o.set, routes: o.routes, neighbours: o.neighbours });
   try {
-    if (o.mapInit) applyMapInit(kernel, o.mapInit.init, loaded.maps, loaded.programs, o.mapInit.where);
+    for (const m of [o.mapInit, o.mapInitMore]) if (m) applyMapInit(kernel, m.init, loaded.maps, loaded.programs, m.where, m.paths);
     const p = new Pipeline({ ...o, kernel, prog, workers });
     try {
       await p.run(o.captures, o);

@@ -72,3 +72,23 @@ describe('metrics: label decoders (ebpf_exporter style)', () => {
     assert.throws(() => labelDecoder({ name: 'x', size: 4, decoders: [{ name: 'string' }, { name: 'uint' }] }), /uint decodes key bytes, so it must come first/);
   });
 });
+
+describe('config: the Grafana dashboard', () => {
+  it('is dashboard JSON whose queries name only series bpfbox exports (pipeline, or config/appliance.yaml\'s exporter)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { PipelineMetrics } = await import('../../appliance/metrics/pipelineMetrics.js');
+    const dash = JSON.parse(readFileSync(join(REPO_ROOT, 'config', 'grafana-dashboard.json'), 'utf8'));
+    const cfg = loadConfig(join(REPO_ROOT, 'config', 'appliance.yaml'));
+    const names = new Set<string>();
+    for (const m of (await new PipelineMetrics().registry.getMetricsAsJSON())) names.add(m.name);
+    for (const c of cfg.exporter?.counters ?? []) names.add(c.name);
+    for (const h of cfg.exporter?.histograms ?? []) names.add(h.name);
+    const exprs: string[] = dash.panels.flatMap((p: { targets: { expr: string }[] }) => p.targets.map((t) => t.expr));
+    assert.ok(exprs.length >= 8);
+    for (const e of exprs) {
+      const used = [...e.matchAll(/\b(bpfbox_[a-z0-9_]+)/g)].map((m) => m[1].replace(/_(bucket|sum|count)$/, ''));
+      assert.ok(used.length, e);
+      for (const u of used) assert.ok(names.has(u), `${u} in ${e} is not exported`);
+    }
+  });
+});

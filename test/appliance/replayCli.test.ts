@@ -93,4 +93,22 @@ describe('bpfbox replay (CLI)', function () {
     r = bpfbox(state, 'replay', SAMPLE, '--obj', join(REPO_ROOT, 'bpf', 'sock_proto.o'), '--type', 'xdp');
     assert.match(r.err, /no xdp program/);
   });
+
+  it('--config: every replay flag can come from a config; the same run as with flags', () => {
+    const init = join(dir, 'init.json');
+    writeFileSync(init, JSON.stringify({ maps: { blocked: [['090000000a000000', '01000000'], ['100000000ac80000', '01000000']] } }));
+    const outs = (tag: string) => ['--out', join(dir, `${tag}.pcapng`), '--out-pass', join(dir, `${tag}-pass.pcap`), '--out-drop', join(dir, `${tag}-drop.pcap`)];
+    const a = bpfbox(state, 'replay', '--config', join(REPO_ROOT, 'config', 'firewall.yaml'), ...outs('a'), '--json');
+    const b = bpfbox(state, 'replay', SAMPLE, '--obj', join(REPO_ROOT, 'bpf', 'lpm_firewall.o'), '--prog', 'xdp_firewall', '--type', 'xdp', '--workers', '2',
+      '--deterministic', '--seed', '7', '--map-init', init, ...outs('b'), '--json');
+    assert.equal(a.code, 0, a.err);
+    assert.equal(b.code, 0, b.err);
+    const strip = (o: string) => ({ ...JSON.parse(o), seconds: 0, mpps: 0, busy_seconds: [] });
+    assert.deepEqual(strip(a.out), strip(b.out));
+    const s = JSON.parse(a.out);
+    assert.ok(s.verdict_names.XDP_DROP > 100 && s.verdict_names.XDP_PASS > 100, JSON.stringify(s.verdict_names));
+    for (const f of ['', '-pass', '-drop']) assert.deepEqual(readFileSync(join(dir, `a${f}.${f ? 'pcap' : 'pcapng'}`)), readFileSync(join(dir, `b${f}.${f ? 'pcap' : 'pcapng'}`)), f);
+    const bad = bpfbox(state, 'replay', '--config', join(REPO_ROOT, 'config', 'firewall.yaml'), '--config-program', 'nosuch');
+    assert.match(bad.err, /firewall\.yaml: no program named nosuch/);
+  });
 });
