@@ -1,5 +1,5 @@
 import { FileBytes } from './fileBytes.js';
-import { CaptureError, type CaptureReader, type CaptureRecord, MAX_RECORD } from './record.js';
+import { CaptureError, type CaptureReader, type CaptureRecord, MAX_RECORD, RecordView } from './record.js';
 
 /** Classic pcap magic numbers (as read in the file's own byte order). */
 export const PCAP_MAGIC_US = 0xa1b2c3d4;
@@ -23,7 +23,7 @@ export class PcapReader implements CaptureReader {
   readonly #in: FileBytes;
   #index = 0;
   #done = false;
-  readonly #rec: CaptureRecord;
+  readonly #rec: RecordView;
 
   constructor(path: string, bytes?: FileBytes) {
     this.path = path;
@@ -43,7 +43,7 @@ export class PcapReader implements CaptureReader {
     this.snapLen = u32(16);
     this.linkType = u32(20) & 0xffff;
     f.at += FILE_HEADER;
-    this.#rec = { data: new Uint8Array(0), origLen: 0, tsSec: 0, tsNsec: 0, linkType: this.linkType, ifIndex: 0, offset: 0, index: 0 };
+    this.#rec = new RecordView(this.linkType);
   }
 
   get bytes(): FileBytes {
@@ -84,7 +84,7 @@ export class PcapReader implements CaptureReader {
       return this.#end();
     }
     const r = this.#rec;
-    r.data = f.u8.subarray(f.at + RECORD_HEADER, f.at + RECORD_HEADER + caplen);
+    r.set(f.u8, f.at + RECORD_HEADER, caplen);
     r.origLen = Math.max(origLen, caplen);
     r.tsSec = tsSec;
     r.tsNsec = this.nanosecond ? frac : frac * 1000;

@@ -1,5 +1,5 @@
 import { FileBytes } from './fileBytes.js';
-import { CaptureError, type CaptureReader, type CaptureRecord, MAX_RECORD } from './record.js';
+import { CaptureError, type CaptureReader, MAX_RECORD, RecordView } from './record.js';
 
 /** pcapng block types (draft-ietf-opsawg-pcapng). */
 export const Block = { SHB: 0x0a0d0d0a, IDB: 1, OPB: 2, SPB: 3, NRB: 4, ISB: 5, EPB: 6, DSB: 10 } as const;
@@ -20,7 +20,7 @@ export interface PcapngInterface {
 }
 
 /** PcapngRecord: a record with the EPB options bpfbox reads back (verdicts, comments, flags). */
-export interface PcapngRecord extends CaptureRecord {
+export class PcapngRecord extends RecordView {
   /** epb_verdict values (type byte then the verdict) when the reader was asked for options. */
   verdicts?: Uint8Array[];
   comments?: string[];
@@ -45,7 +45,7 @@ export class PcapngReader implements CaptureReader {
   #index = 0;
   #done = false;
   readonly #readOptions: boolean;
-  readonly #rec: PcapngRecord = { data: new Uint8Array(0), origLen: 0, tsSec: 0, tsNsec: 0, linkType: 1, ifIndex: 0, offset: 0, index: 0 };
+  readonly #rec = new PcapngRecord(1);
 
   constructor(path: string, options: { readOptions?: boolean; bytes?: FileBytes } = {}) {
     this.path = path;
@@ -153,7 +153,7 @@ export class PcapngReader implements CaptureReader {
     if (dataEnd > len - 4) throw new CaptureError(this.path, offset, `${name}: captured length ${caplen} does not fit in its ${len}-byte block`);
     const f = this.#in;
     const r = this.#rec;
-    r.data = f.u8.subarray(f.at + dataAt, f.at + dataEnd);
+    r.set(f.u8, f.at + dataAt, caplen);
     r.origLen = Math.max(origLen, caplen);
     r.linkType = iface.linkType;
     r.ifIndex = ifIndex;

@@ -5,8 +5,12 @@ import type { FileBytes } from './fileBytes.js';
  * buffer, valid until the next `next()` call: copy it (into the shared memory) before then.
  */
 export interface CaptureRecord {
-  /** The captured bytes (caplen of them). */
-  data: Uint8Array;
+  /** The captured bytes (caplen of them): a view made on first use. */
+  readonly data: Uint8Array;
+  /** The same bytes without a view: `caplen` of them at `at` in `bytes` (the reader's buffer). */
+  readonly bytes: Uint8Array;
+  readonly at: number;
+  readonly caplen: number;
   /** The length the packet had on the wire (at least data.length). */
   origLen: number;
   /** Timestamp: whole seconds since the epoch and nanoseconds within that second. */
@@ -55,3 +59,32 @@ export class CaptureError extends Error {
 
 /** MAX_RECORD: the longest packet record bpfbox reads (256 KiB, as tcpdump's MAXIMUM_SNAPLEN). */
 export const MAX_RECORD = 256 * 1024;
+
+/** RecordView: the record object a reader reuses for every packet (no allocation per packet). */
+export class RecordView implements CaptureRecord {
+  bytes: Uint8Array = new Uint8Array(0);
+  at = 0;
+  caplen = 0;
+  origLen = 0;
+  tsSec = 0;
+  tsNsec = 0;
+  linkType: number;
+  ifIndex = 0;
+  offset = 0;
+  index = 0;
+
+  constructor(linkType: number) {
+    this.linkType = linkType;
+  }
+
+  get data(): Uint8Array {
+    return this.bytes.subarray(this.at, this.at + this.caplen);
+  }
+
+  /** set points the view at `caplen` bytes at `at` of `bytes`. */
+  set(bytes: Uint8Array, at: number, caplen: number): void {
+    this.bytes = bytes;
+    this.at = at;
+    this.caplen = caplen;
+  }
+}

@@ -34,6 +34,8 @@ export interface ReplaySummary {
   maps: MapsJson;
   seconds: number;
   mpps: number;
+  /** Peak resident memory of the process so far (MiB). */
+  max_rss_mb?: number;
 }
 
 /** PipelineOptions: the program, its kernel, the workers and what the runtime needs. */

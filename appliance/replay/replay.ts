@@ -52,6 +52,7 @@ export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
       await p.close();
     }
     p.summary.maps = mapsJson(kernel, loaded.maps);
+    p.summary.max_rss_mb = Math.round(process.resourceUsage().maxRSS / 1024);
     return p.summary;
   } finally {
     loaded.close();

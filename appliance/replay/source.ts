@@ -1,5 +1,5 @@
 import { MAX_PACKET } from '../../hooks/runtime.js';
-import { linkTypeName, linkTypeSupported, toEthernet } from '../../pcaps/linkType.js';
+import { LinkType, linkTypeName, linkTypeSupported, toEthernet } from '../../pcaps/linkType.js';
 import { openCapture } from '../../pcaps/open.js';
 import { CaptureError, type CaptureReader, type CaptureRecord } from '../../pcaps/record.js';
 import type { AddressSpace, Region } from '../../vm/memory.js';
@@ -117,58 +117,68 @@ export class Source {
     const staging = u8.subarray(stagingRegion.start, stagingRegion.start + stagingRegion.size);
     this.#reader?.bytes.setBuffer(staging);
     while (win.count < Math.min(limit, WINDOW) && !this.#finished) {
-      let frame: Uint8Array | string;
-      let rec: Held;
+      // the frame: `len` bytes at `off` in `src` (no view made for an Ethernet frame in the staging buffer)
+      let src: Uint8Array;
+      let off = 0;
+      let len: number;
+      let tsSec: number;
+      let tsNsec: number;
+      let origLen: number;
       if (this.#held) {
-        rec = this.#held;
-        frame = rec.frame;
+        ({ frame: src, tsSec, tsNsec, origLen } = this.#held);
+        len = src.length;
         this.#held = undefined;
       } else {
         const r = this.#next(staging, win.count === 0);
         if (!r) break;
-        if (!linkTypeSupported(r.linkType)) throw new CaptureError(this.#reader!.path, r.offset, `record ${r.index}: ${linkTypeName(r.linkType)} is not supported (Ethernet, raw IP, Linux SLL and SLL2 are)`);
-        frame = toEthernet(r.linkType, r.data);
-        rec = { frame: typeof frame === 'string' ? r.data : frame, tsSec: r.tsSec, tsNsec: r.tsNsec, origLen: r.origLen };
-        let why: string | undefined;
-        if (typeof frame === 'string') why = frame;
-        else if (frame.length > MAX_LEN) why = `${frame.length} bytes: longer than ${MAX_LEN}`;
-        else if (skb && frame.length < 14) why = `${frame.length} bytes: shorter than an Ethernet header, which no skb is`;
+        ({ tsSec, tsNsec, origLen } = r);
+        if (r.linkType === LinkType.LINKTYPE_ETHERNET) {
+          src = r.bytes;
+          off = r.at;
+          len = r.caplen;
+        } else {
+          if (!linkTypeSupported(r.linkType)) throw new CaptureError(this.#reader!.path, r.offset, `record ${r.index}: ${linkTypeName(r.linkType)} is not supported (Ethernet, raw IP, Linux SLL and SLL2 are)`);
+          const frame = toEthernet(r.linkType, r.data);
+          if (typeof frame === 'string') {
+            this.#notRun(win, r, { frame: r.data.slice(), tsSec, tsNsec, origLen }, frame);
+            continue;
+          }
+          src = frame;
+          len = frame.length;
+        }
+        const why = len > MAX_LEN ? `${len} bytes: longer than ${MAX_LEN}` : skb && len < 14 ? `${len} bytes: shorter than an Ethernet header, which no skb is` : undefined;
         if (why !== undefined) {
-          const i = win.count++;
-          this.#stamp(win, i, rec);
-          win.worker[i] = -1;
-          win.notRun.set(i, { data: rec.frame.slice(), why });
-          this.#s.skipped++;
-          if (this.#s.skipped <= 10) this.#warning(`${this.#reader?.path}: record ${r.index} (offset ${r.offset}): not run: ${why}`);
+          this.#notRun(win, r, { frame: src.slice(off, off + len), tsSec, tsNsec, origLen }, why);
           continue;
         }
       }
-      const f = frame as Uint8Array;
-      const w = n === 1 ? 0 : flowHash(f) % n;
+      const w = n === 1 ? 0 : flowHash(src, off, len) % n;
       // a frame still in the staging buffer is copied into its slot (or frame) by the worker
-      const inStaging = f.buffer === u8.buffer;
-      const slotless = !this.#keep && inStaging && f.length <= MAX_PACKET;
-      const room = slotless ? 0 : f.length <= 3520 ? PAGE : Math.ceil((HEADROOM + f.length + PAGE + 320) / PAGE) * PAGE;
+      const inStaging = src.buffer === u8.buffer;
+      const slotless = !this.#keep && inStaging && len <= MAX_PACKET;
+      const room = slotless ? 0 : len <= 3520 ? PAGE : Math.ceil((HEADROOM + len + PAGE + 320) / PAGE) * PAGE;
       if (used[w] + room > bufs[w].size) {
         // this worker's buffer is full: the packet starts the next window
-        this.#held = { ...rec, frame: f.slice() };
+        this.#held = { frame: src.slice(off, off + len), tsSec, tsNsec, origLen };
         break;
       }
       const i = win.count++;
-      this.#stamp(win, i, rec);
+      win.tsSec[i] = tsSec;
+      win.tsNsec[i] = tsNsec;
+      win.origLen[i] = origLen;
       const hardStart = slotless ? 0 : bufs[w].start + used[w];
       used[w] += room;
-      if (!inStaging) u8.set(f, hardStart + HEADROOM);
+      if (!inStaging) u8.set(src.subarray(off, off + len), hardStart + HEADROOM);
       const b = win.batches[w];
       const k = win.batchLen[w]++;
       const o = k * IN_FIELDS;
-      b[o + In.SRC] = inStaging ? f.byteOffset : 0;
+      b[o + In.SRC] = inStaging ? src.byteOffset + off : 0;
       b[o + In.HARD_START] = hardStart;
       b[o + In.ROOM] = room;
-      b[o + In.LEN] = f.length;
-      b[o + In.WIRE_LEN] = Math.max(rec.origLen, f.length);
-      b[o + In.TS_SEC] = rec.tsSec | 0;
-      b[o + In.TS_NSEC] = rec.tsNsec;
+      b[o + In.LEN] = len;
+      b[o + In.WIRE_LEN] = Math.max(origLen, len);
+      b[o + In.TS_SEC] = tsSec | 0;
+      b[o + In.TS_NSEC] = tsNsec;
       win.worker[i] = w;
       win.index[i] = k;
     }
@@ -196,10 +206,15 @@ export class Source {
     return dropped;
   }
 
-  #stamp(win: Window, i: number, r: Held): void {
-    win.tsSec[i] = r.tsSec;
-    win.tsNsec[i] = r.tsNsec;
-    win.origLen[i] = r.origLen;
+  #notRun(win: Window, r: CaptureRecord, h: Held, why: string): void {
+    const i = win.count++;
+    win.tsSec[i] = h.tsSec;
+    win.tsNsec[i] = h.tsNsec;
+    win.origLen[i] = h.origLen;
+    win.worker[i] = -1;
+    win.notRun.set(i, { data: h.frame, why });
+    this.#s.skipped++;
+    if (this.#s.skipped <= 10) this.#warning(`${this.#reader?.path}: record ${r.index} (offset ${r.offset}): not run: ${why}`);
   }
 }
 

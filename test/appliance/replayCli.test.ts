@@ -103,7 +103,7 @@ describe('bpfbox replay (CLI)', function () {
       '--deterministic', '--seed', '7', '--map-init', init, ...outs('b'), '--json');
     assert.equal(a.code, 0, a.err);
     assert.equal(b.code, 0, b.err);
-    const strip = (o: string) => ({ ...JSON.parse(o), seconds: 0, mpps: 0, busy_seconds: [] });
+    const strip = (o: string) => ({ ...JSON.parse(o), seconds: 0, mpps: 0, busy_seconds: [], max_rss_mb: 0 });
     assert.deepEqual(strip(a.out), strip(b.out));
     const s = JSON.parse(a.out);
     assert.ok(s.verdict_names.XDP_DROP > 100 && s.verdict_names.XDP_PASS > 100, JSON.stringify(s.verdict_names));
