@@ -4,6 +4,7 @@ import { measure, workloads } from './interpreter.js';
 import { mapBenchmarks } from './maps.js';
 import { elfBenchmarks } from './elf.js';
 import { testRunBenchmarks } from './testRun.js';
+import { replayBenchmarks } from './replay.js';
 
 // npm run bench: every hot path, with a baseline measured in the same run.
 console.log(`bpfbox bench, ${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? 'unknown cpu'}, node ${process.version}`);
@@ -39,4 +40,11 @@ console.log(`${'program'.padEnd(30)} ${'bpfbox ns'.padStart(10)} ${'kernel ns'.p
 for (const r of testRunBenchmarks()) {
   const ratio = r.kernelNs ? (r.bpfboxNs / r.kernelNs).toFixed(1) : '-';
   console.log(`${r.program.padEnd(30)} ${String(r.bpfboxNs).padStart(10)} ${(r.kernelNs === undefined ? 'n/a' : String(r.kernelNs)).padStart(10)} ${ratio.padStart(7)}`);
+}
+
+console.log('');
+console.log('replay: the corpus firewall (lpm_firewall.o, xdp_firewall) over 1M-packet captures (bench/genCaptures.ts), next to tcpdump and the kernel in the same run');
+console.log(`${'what'.padEnd(52)} ${'packets'.padStart(9)} ${'s'.padStart(7)} ${'Mpps'.padStart(6)}  note`);
+for (const r of replayBenchmarks({ big: process.argv.includes('--big') }).rows) {
+  console.log(`${r.what.padEnd(52)} ${String(r.packets).padStart(9)} ${r.seconds.toFixed(3).padStart(7)} ${r.mpps.toFixed(2).padStart(6)}  ${r.note ?? ''}`);
 }
