@@ -136,7 +136,10 @@ describe('replay', function () {
     }
     // each packet's CPU is its pcapng epb_queue: every flow (5-tuple) keeps to one
     const out = join(dir, 'flows.pcapng');
-    await replay({ captures: [cap.path], obj: obj('xdp_simple'), workers: 2, out });
+    const simple = await replay({ captures: [cap.path], obj: obj('xdp_simple'), workers: 2, out });
+    // xdp_simple counts by bpf_get_smp_processor_id(): the worker is the CPU the program sees
+    const rxcnt = (cpu: number) => Number(Buffer.from(simple.maps.rxcnt[Buffer.from(new Uint32Array([cpu]).buffer).toString('hex')] as string, 'hex').readBigUInt64LE());
+    assert.deepEqual([rxcnt(0), rxcnt(1)], simple.per_cpu);
     const r = new PcapngReader(out, { readOptions: true });
     const cpuOf = new Map<string, Set<number>>();
     const cpus = new Set<number>();
