@@ -1,10 +1,12 @@
 import { isProgType } from '../hooks/progType.js';
 import { decode } from '../vm/decode.js';
 import { listing } from '../vm/disassembler.js';
-import { BpfError, InstructionError } from '../vm/errors.js';
+import { BpfError, InstructionError, VerifierError } from '../vm/errors.js';
 import { helperName } from '../vm/helperNames.js';
 import { helperAllowed, typeModelled } from '../hooks/helperTable.js';
 import { checkProgram } from '../vm/program.js';
+import { ctxAccesses } from '../vm/ctxFlow.js';
+import { ctxAccessOk } from '../hooks/ctxAccess.js';
 import { LDDW, Pseudo } from '../vm/opcodes.js';
 import { Errno, fail } from './errno.js';
 import type { Handler } from './kernel.js';
@@ -81,13 +83,20 @@ export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'> } = {
         }
         slot += i.opcode === LDDW ? 2 : 1;
       }
+      // context fields: what this program type may read and write (the kernel's is_valid_access)
+      for (const acc of ctxAccesses(program)) {
+        if (ctxAccessOk(a.prog_type, 0, 4, false) === undefined) break;
+        if (acc.atomic) throw new VerifierError(acc.slot, `BPF_ATOMIC stores into R${acc.reg} ctx is not allowed`);
+        if (acc.regOff !== 0) throw new VerifierError(acc.slot, `dereference of modified ctx ptr R${acc.reg} off=${acc.regOff} disallowed`);
+        if (ctxAccessOk(a.prog_type, acc.off, acc.size, acc.write) === false) throw new VerifierError(acc.slot, `invalid bpf_context access off=${acc.off} size=${acc.size}`);
+      }
       if (level >= 2) lines.push(listing(insns));
       lines.push(`processed ${a.insns.length / 8} insns (limit ${MAX_INSNS}) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0`);
     } catch (e) {
       if (!(e instanceof BpfError)) throw e;
       lines.push(e.message.replace(/^load program: /, ''));
       if (level) writeLog(a.log_buf, size, lines.join('\n') + '\n');
-      return -Errno.EINVAL;
+      return -(e instanceof VerifierError ? e.errno : Errno.EINVAL);
     }
     const text = level ? lines.join('\n') + '\n' : '';
     a.log_true_size = level ? new TextEncoder().encode(text).length + 1 : 0;

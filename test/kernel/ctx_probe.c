@@ -1,0 +1,44 @@
+// ctx_probe: asks the running kernel's verifier about many small programs at once. Each line
+// of stdin is "PROG_TYPE HEX_BYTECODE"; each line of stdout is "ok" (it loaded) or
+// "err ERRNO <last verifier log line>". Used by test/ctxAccessKernel.test.ts.
+#include <errno.h>
+#include <linux/bpf.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int main(void) {
+  static char line[1 << 16], log[1 << 16];
+  static unsigned char insns[1 << 15];
+  while (fgets(line, sizeof(line), stdin)) {
+    unsigned type;
+    char hex[1 << 15];
+    if (sscanf(line, "%u %32767s", &type, hex) != 2) { printf("bad-input\n"); fflush(stdout); continue; }
+    size_t n = strlen(hex) / 2;
+    for (size_t i = 0; i < n; i++) sscanf(hex + 2 * i, "%2hhx", &insns[i]);
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.prog_type = type;
+    attr.insns = (uint64_t)(uintptr_t)insns;
+    attr.insn_cnt = n / 8;
+    attr.license = (uint64_t)(uintptr_t)"GPL";
+    attr.log_buf = (uint64_t)(uintptr_t)log;
+    attr.log_size = sizeof(log);
+    attr.log_level = 1;
+    log[0] = 0;
+    long fd = syscall(__NR_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+    if (fd >= 0) { close(fd); printf("ok\n"); fflush(stdout); continue; }
+    int err = errno;
+    char *last = NULL, *l = strtok(log, "\n");
+    while (l) {
+      if (strncmp(l, "processed ", 10) != 0 && strncmp(l, "verification time", 17) != 0) last = l;
+      l = strtok(NULL, "\n");
+    }
+    printf("err %d %s\n", err, last ? last : "");
+    fflush(stdout);
+  }
+  return 0;
+}
