@@ -3,8 +3,8 @@
 // answer into the packet: the 64-byte struct bpf_fib_lookup after the lookup replaces the
 // first 64 bytes of the payload after the IP header, and the return value is the lookup's
 // BPF_FIB_LKUP_RET_* code (or 100 + the negative errno's absolute value, 200 for a packet
-// that is not IP or too short). The flags come from the IP header's first payload byte so a
-// packet set can exercise BPF_FIB_LOOKUP_SKIP_NEIGH.
+// that is not IP or too short). The flags come from the IP header's first payload byte (and,
+// with BPF_FIB_LOOKUP_TBID, the table id from the second) so a packet set can exercise them.
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -54,7 +54,9 @@ int xdp_fib(struct xdp_md *ctx)
 	if ((void *)(payload + sizeof(p)) > data_end)
 		return 200;
 	p.ifindex = ctx->ingress_ifindex;
-	rc = bpf_fib_lookup(ctx, &p, sizeof(p), payload[0] & (BPF_FIB_LOOKUP_SKIP_NEIGH | BPF_FIB_LOOKUP_SRC));
+	if (payload[0] & BPF_FIB_LOOKUP_TBID)
+		p.tbid = payload[1];
+	rc = bpf_fib_lookup(ctx, &p, sizeof(p), payload[0] & 0x1f);
 	__builtin_memcpy(payload, &p, sizeof(p));
 	return rc < 0 ? 100 - rc : rc;
 }

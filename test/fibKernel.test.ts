@@ -42,18 +42,24 @@ const NET: readonly [string[], Route | Neighbour | undefined][] = [
 const LOCAL: Route[] = [{ dst: '10.1.0.1/32', ifindex: 0, kind: 'local' }, { dst: '2001:db8:1::1/128', ifindex: 0, kind: 'local' }];
 
 /** CASES: destination, payload flag byte (4: SKIP_NEIGH, 16: SRC), the IP length field's claim. */
-const CASES: readonly [string, number, number?][] = [
+const CASES: readonly [string, number, number?, number?][] = [
   ['10.2.3.4', 0], ['10.2.3.4', 4], ['10.1.0.2', 0], ['10.1.0.7', 0], ['10.1.0.7', 4], ['10.3.9.9', 0], ['10.3.9.9', 4], ['10.1.0.1', 0],
   ['10.66.0.1', 0], ['10.67.0.1', 0], ['10.68.0.1', 0], ['10.6.0.1', 0, 1200], ['10.6.0.1', 0, 1600], ['10.7.0.1', 0, 1200], ['10.7.0.1', 0, 1000],
   ['10.99.0.1', 0], ['2001:db8:2::5', 0], ['2001:db8:2::5', 4], ['2001:db8:3::5', 0], ['2001:db8:1::9', 0], ['2001:db8:1::9', 4],
   ['2001:db8:1::1', 0], ['2001:db8:77::1', 0], ['2001:db8:7::1', 0, 1400], ['2001:db8:7::1', 0, 1000], ['2001:db8:2::1', 0, 1600],
   ['10.2.3.4', 16], ['10.2.3.4', 20], ['10.1.0.7', 16], ['10.66.0.1', 16], ['10.7.0.1', 16, 1200], ['2001:db8:2::5', 16], ['2001:db8:1::9', 16], ['2001:db8:2::5', 20],
+  // DIRECT: the main table only (local addresses live in the local table); TBID picks the table
+  ['10.2.3.4', 1], ['10.1.0.1', 1], ['10.1.0.1', 5], ['10.66.0.1', 1], ['2001:db8:1::1', 1], ['2001:db8:2::5', 1], ['10.99.0.1', 1],
+  ['10.2.3.4', 9, undefined, 254], ['10.1.0.1', 9, undefined, 255], ['10.2.3.4', 9, undefined, 255], ['10.2.3.4', 9, undefined, 100], ['2001:db8:2::5', 9, undefined, 100],
+  ['10.2.3.4', 8, undefined, 100],
+  // OUTPUT: the lookup is for a packet leaving through params->ifindex (here the loopback device)
+  ['10.2.3.4', 2], ['10.1.0.1', 2], ['10.66.0.1', 2], ['2001:db8:2::5', 2], ['10.1.0.7', 6],
 ];
 
 const be16 = (v: number) => [v >> 8, v & 0xff];
-function packet(dst: string, flag: number, claim?: number): Uint8Array {
+function packet(dst: string, flag: number, claim?: number, tbid = 0): Uint8Array {
   const d = [...parseAddr(dst)];
-  const payload = [flag, ...Array(63).fill(0)];
+  const payload = [flag, tbid, ...Array(62).fill(0)];
   const eth = [2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0x0f];
   if (d.length === 4) return Uint8Array.from([...eth, 8, 0, 0x45, 0, ...be16(claim ?? 20 + payload.length), 0, 0, 0, 0, 64, 17, 0, 0, 10, 9, 0, 1, ...d, ...payload]);
   return Uint8Array.from([...eth, 0x86, 0xdd, 0x60, 0, 0, 0, ...be16(claim ? claim - 40 : payload.length), 17, 64, ...parseAddr('2001:db8:9::1'), ...d, ...payload]);
@@ -94,9 +100,10 @@ describe('differential: bpf_fib_lookup agrees with the kernel in a network names
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  for (const [dst, flag, claim] of CASES) {
-    it(`${dst}${flag & 4 ? ' SKIP_NEIGH' : ''}${flag & 16 ? ' SRC' : ''}${claim ? ` tot_len ${claim}` : ''}`, () => {
-      const pkt = packet(dst, flag, claim);
+  const FLAGS: readonly [number, string][] = [[1, 'DIRECT'], [2, 'OUTPUT'], [4, 'SKIP_NEIGH'], [8, 'TBID'], [16, 'SRC']];
+  for (const [dst, flag, claim, tbid] of CASES) {
+    it(`${dst}${FLAGS.filter(([b]) => flag & b).map(([, n]) => ` ${n}`).join('')}${tbid !== undefined ? ` table ${tbid}` : ''}${claim ? ` tot_len ${claim}` : ''}`, () => {
+      const pkt = packet(dst, flag, claim, tbid);
       const inFile = join(tmp, 'in.bin');
       const outFile = join(tmp, 'out.bin');
       writeFileSync(inFile, pkt);

@@ -40,7 +40,12 @@ export const FibRet = {
 const F = { family: 0, l4_protocol: 1, sport: 2, dport: 4, tot_len: 6, ifindex: 8, tos: 12, rt_metric: 12, src: 16, dst: 32, vlan_proto: 48, vlan_tci: 50, smac: 52, dmac: 58, SIZE: 64 } as const;
 const AF_INET = 2;
 const AF_INET6 = 10;
+const BPF_FIB_LOOKUP_DIRECT = 1;
+const BPF_FIB_LOOKUP_OUTPUT = 2;
 const BPF_FIB_LOOKUP_SKIP_NEIGH = 4;
+const BPF_FIB_LOOKUP_TBID = 8;
+const RT_TABLE_MAIN = 254;
+const RT_TABLE_LOCAL = 255;
 const BPF_FIB_LOOKUP_SRC = 16;
 const KNOWN_FLAGS = 0x3f;
 const EAFNOSUPPORT = 97;
@@ -67,7 +72,8 @@ const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.e
 
 /**
  * fibHelpers: bpf_fib_lookup (69) against the runtime's route and neighbour tables, in the
- * order the kernel (6.x) checks and writes: longest prefix match on the destination (none, or
+ * order the kernel (6.x) checks and writes: longest prefix match on the destination in the
+ * table the flags choose (DIRECT, TBID, OUTPUT: see below) (none, or
  * a local route: NOT_FWDED; blackhole/unreachable/prohibit: their codes, nothing written);
  * tot_len over the route's MTU: FRAG_NEEDED with only mtu_result written; then the egress
  * ifindex, rt_metric, the source (BPF_FIB_LOOKUP_SRC) and the gateway as the destination
@@ -86,8 +92,24 @@ export function fibHelpers(rt: HookRuntime): Helper[] {
       if (family !== AF_INET && family !== AF_INET6) return negErrno(EAFNOSUPPORT);
       const size = family === AF_INET ? 4 : 16;
       const dst = u8.slice(p + F.dst, p + F.dst + size);
+      // which routes the lookup sees: DIRECT looks in one table (main, or TBID's, whose field it
+      // then zeroes); IPv4 keeps local and main merged, IPv6 keeps local routes in their own
+      // table; an OUTPUT IPv4 lookup only takes routes out of params->ifindex
+      let table: 'all' | 'main' | 'local' = 'all';
+      if (Number(flags) & BPF_FIB_LOOKUP_DIRECT) {
+        let tbid = RT_TABLE_MAIN;
+        if (Number(flags) & BPF_FIB_LOOKUP_TBID) {
+          tbid = dv.getUint32(p + F.vlan_proto, true);
+          dv.setUint32(p + F.vlan_proto, 0, true);
+        }
+        if (tbid !== RT_TABLE_MAIN && tbid !== RT_TABLE_LOCAL) return BigInt(FibRet.NOT_FWDED);
+        if (family === AF_INET6) table = tbid === RT_TABLE_MAIN ? 'main' : 'local';
+      }
+      const oif = Number(flags) & BPF_FIB_LOOKUP_OUTPUT && family === AF_INET ? dv.getUint32(p + F.ifindex, true) : 0;
       let best: { route: Route; len: number } | undefined;
       for (const route of rt.options.routes ?? []) {
+        if ((table === 'main' && route.kind === 'local') || (table === 'local' && route.kind !== 'local')) continue;
+        if (oif && (route.kind ?? 'unicast') === 'unicast' && route.ifindex !== oif) continue;
         const [addr, lenText] = route.dst.split('/');
         const prefix = parseAddr(addr);
         if (prefix.length !== size) continue;
