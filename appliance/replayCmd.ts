@@ -66,7 +66,7 @@ export function replayOptions(given: ReplayArgs): ReplayOptions {
     captures: a.captures, obj: a.obj, prog: a.prog, mapInitMore: inline, type: a.type, workers: a.workers, set,
     mapInit: a.mapInit ? { init: readMapInit(a.mapInit), where: a.mapInit } : undefined,
     out: a.out, outPass: a.outPass, outDrop: a.outDrop, deterministic: a.deterministic, seed: a.seed,
-    routes: rt?.routes, neighbours: rt?.neighbours,
+    routes: rt?.routes, neighbours: rt?.neighbours, devices: rt?.devices,
     trace: a.trace ? (l) => process.stderr.write(`${l}\n`) : undefined,
   };
 }

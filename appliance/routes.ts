@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import type { Neighbour, Route } from '../hooks/helpers/fib.js';
+import type { Device, Neighbour, Route } from '../hooks/helpers/fib.js';
 
 /** RouteTable is what bpf_fib_lookup consults: routes and resolved neighbours. */
 export interface RouteTable {
   readonly routes: Route[];
   readonly neighbours: Neighbour[];
+  /** The devices that exist (bpf_fib_lookup: ENODEV for others; FWD_DISABLED where forwarding is off). */
+  readonly devices?: Device[];
 }
 
 /** RouteTableError: the route table file is unreadable or a field is wrong (the message names it). */
@@ -16,8 +18,9 @@ const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
 /**
  * readRouteTable reads the `--routes FILE` table: JSON `{"routes": [{dst, ifindex, gateway?,
- * src?, smac?, mtu?, metric?, kind?}], "neighbours": [{ip, mac}]}`, the shape `ip route` and
- * `ip neigh` describe. Every field is checked; an error names the file and the field.
+ * src?, smac?, mtu?, metric?, kind?}], "neighbours": [{ip, mac}], "devices": [{ifindex,
+ * forwarding?}]}`, the shape `ip route`, `ip neigh` and `ip link` describe (devices default to
+ * the loopback device, 1, forwarding). Every field is checked; an error names the file and the field.
  * (The appliance's configuration file will carry the same table; see config/.)
  */
 export function readRouteTable(file: string): RouteTable {
@@ -32,7 +35,7 @@ export function readRouteTable(file: string): RouteTable {
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return fail('(top)', 'expected an object with "routes" and "neighbours"');
   const top = doc as Record<string, unknown>;
-  for (const k of Object.keys(top)) if (k !== 'routes' && k !== 'neighbours') fail(k, 'unknown key');
+  for (const k of Object.keys(top)) if (k !== 'routes' && k !== 'neighbours' && k !== 'devices') fail(k, 'unknown key');
   const list = (k: string): Record<string, unknown>[] => {
     const v = top[k] ?? [];
     if (!Array.isArray(v)) return fail(k, 'expected an array');
@@ -72,5 +75,11 @@ export function readRouteTable(file: string): RouteTable {
     for (const k of Object.keys(o)) if (k !== 'ip' && k !== 'mac') fail(`${w}.${k}`, 'unknown key');
     return { ip: str(o, w, 'ip', (s) => isIP(s) !== 0, 'an address')!, mac: str(o, w, 'mac', (s) => MAC.test(s), 'a MAC address')! };
   });
-  return { routes, neighbours };
+  const devices = top.devices === undefined ? undefined : list('devices').map((o, i): Device => {
+    const w = `devices[${i}]`;
+    for (const k of Object.keys(o)) if (k !== 'ifindex' && k !== 'forwarding') fail(`${w}.${k}`, 'unknown key');
+    if (o.forwarding !== undefined && typeof o.forwarding !== 'boolean') fail(`${w}.forwarding`, `${JSON.stringify(o.forwarding)} is not true or false`);
+    return { ifindex: num(o, w, 'ifindex', 0xffffffff, false)!, forwarding: (o.forwarding as boolean | undefined) ?? true };
+  });
+  return { routes, neighbours, devices };
 }

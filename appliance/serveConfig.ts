@@ -66,7 +66,7 @@ export async function serveConfig(o: ServeConfigOptions): Promise<Running> {
       if (!used.has(p.name)) continue;
       const hooks = metrics.hooks(p.name);
       p.pipeline = new Pipeline({
-        kernel: session.kernel, prog: p.prog, workers, deterministic: cfg.deterministic, seed: cfg.seed, routes: rt?.routes, neighbours: rt?.neighbours,
+        kernel: session.kernel, prog: p.prog, workers, deterministic: cfg.deterministic, seed: cfg.seed, routes: rt?.routes, neighbours: rt?.neighbours, devices: rt?.devices,
         trace: cfg.trace ? (l) => process.stderr.write(`bpf_trace_printk: ${l}\n`) : undefined, warn: (w) => log(`warning: ${w}`), ...hooks,
       });
     }

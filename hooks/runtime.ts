@@ -11,7 +11,7 @@ import { netHelpers } from './helpers/net.js';
 import { redirectHelpers } from './helpers/redirect.js';
 import { skbResizeHelpers } from './helpers/skbResize.js';
 import { socketHelpers } from './helpers/socket.js';
-import { type Neighbour, type Route, fibHelpers } from './helpers/fib.js';
+import { type Device, type Neighbour, type Route, fibHelpers } from './helpers/fib.js';
 import { type PerfRecord, outputHelpers } from './helpers/output.js';
 import { timeHelpers } from './helpers/time.js';
 import type { SkbPacket } from './skb.js';
@@ -33,6 +33,8 @@ export interface RuntimeOptions {
   readonly routes?: readonly Route[];
   /** The resolved neighbours (next hop → MAC) bpf_fib_lookup fills the MACs from. */
   readonly neighbours?: readonly Neighbour[];
+  /** The devices bpf_fib_lookup knows (default: the loopback device, forwarding). */
+  readonly devices?: readonly Device[];
   /**
    * The CPU's stack, context and frame regions when they were mapped already (a worker
    * thread attaching to regions the control plane mapped for it; see `cpuRegions`).

@@ -70,6 +70,8 @@ describe('differential: bpf_fib_lookup agrees with the kernel in a network names
   const tmp = mkdtempSync(join(tmpdir(), 'bpfbox-fib-'));
   let k: Kernel;
   let fd = 0;
+  let kOff: Kernel;
+  let fdOff = 0;
   before(function () {
     const why = run('bpftool', 'version').error ? 'bpftool is not installed' : run('ip', '-V').error ? 'ip (iproute2) is not installed'
       : process.getuid?.() !== 0 ? 'not root' : run('ip', 'netns', 'add', NS).status !== 0 ? 'cannot create a network namespace' : '';
@@ -93,6 +95,9 @@ describe('differential: bpf_fib_lookup agrees with the kernel in a network names
     k = new Kernel({ ncpus: 1, runtime: { routes, neighbours } });
     const l = loadCollection(k.process, readCollection(readFileSync(join(REPO_ROOT, 'bpf', 'xdp_fib.o')), { name: 'xdp_fib.o' }));
     fd = l.programs.get('xdp_fib')!;
+    // the same tables, with forwarding off on the loopback device (the device test runs see)
+    kOff = new Kernel({ ncpus: 1, runtime: { routes, neighbours, devices: [{ ifindex: 1, forwarding: false }, { ifindex: VETH.ifindex, forwarding: true }] } });
+    fdOff = loadCollection(kOff.process, readCollection(readFileSync(join(REPO_ROOT, 'bpf', 'xdp_fib.o')), { name: 'xdp_fib.o' })).programs.get('xdp_fib')!;
   });
   after(() => {
     run('ip', 'netns', 'del', NS);
@@ -100,21 +105,39 @@ describe('differential: bpf_fib_lookup agrees with the kernel in a network names
     rmSync(tmp, { recursive: true, force: true });
   });
 
+  const compare = (kernel: Kernel, prog: number, dst: string, flag: number, claim?: number, tbid?: number) => {
+    const pkt = packet(dst, flag, claim, tbid);
+    const inFile = join(tmp, 'in.bin');
+    const outFile = join(tmp, 'out.bin');
+    writeFileSync(inFile, pkt);
+    const kr = run('nsenter', `--net=/run/netns/${NS}`, 'bpftool', '-j', 'prog', 'run', 'pinned', `${DIR}/p/xdp_fib`, 'data_in', inFile, 'data_out', outFile);
+    assert.equal(kr.status, 0, kr.stderr);
+    const a = { prog_fd: prog, data_in: pkt, data_out: new Uint8Array(4096), retval: 0, data_size_out: 0 };
+    assert.equal(kernel.bpf('BPF_PROG_TEST_RUN', a), 0);
+    const off = pkt[12] === 8 ? 34 : 54;
+    const hex = (b: Uint8Array) => Buffer.from(b.subarray(off, off + 64)).toString('hex');
+    assert.equal(a.retval, JSON.parse(kr.stdout).retval, 'return value');
+    assert.equal(hex(a.data_out.subarray(0, a.data_size_out)), hex(readFileSync(outFile)), 'struct bpf_fib_lookup afterwards');
+    return a.retval;
+  };
   const FLAGS: readonly [number, string][] = [[1, 'DIRECT'], [2, 'OUTPUT'], [4, 'SKIP_NEIGH'], [8, 'TBID'], [16, 'SRC']];
   for (const [dst, flag, claim, tbid] of CASES) {
     it(`${dst}${FLAGS.filter(([b]) => flag & b).map(([, n]) => ` ${n}`).join('')}${tbid !== undefined ? ` table ${tbid}` : ''}${claim ? ` tot_len ${claim}` : ''}`, () => {
-      const pkt = packet(dst, flag, claim, tbid);
-      const inFile = join(tmp, 'in.bin');
-      const outFile = join(tmp, 'out.bin');
-      writeFileSync(inFile, pkt);
-      const kr = run('nsenter', `--net=/run/netns/${NS}`, 'bpftool', '-j', 'prog', 'run', 'pinned', `${DIR}/p/xdp_fib`, 'data_in', inFile, 'data_out', outFile);
-      assert.equal(kr.status, 0, kr.stderr);
-      const a = { prog_fd: fd, data_in: pkt, data_out: new Uint8Array(4096), retval: 0, data_size_out: 0 };
-      assert.equal(k.bpf('BPF_PROG_TEST_RUN', a), 0);
-      const off = pkt[12] === 8 ? 34 : 54;
-      const hex = (b: Uint8Array) => Buffer.from(b.subarray(off, off + 64)).toString('hex');
-      assert.equal(a.retval, JSON.parse(kr.stdout).retval, 'return value');
-      assert.equal(hex(a.data_out.subarray(0, a.data_size_out)), hex(readFileSync(outFile)), 'struct bpf_fib_lookup afterwards');
+      compare(k, fd, dst, flag, claim, tbid);
     });
   }
+
+  it('forwarding off on the device asked about: FWD_DISABLED, for IPv4 and IPv6, ingress and OUTPUT', () => {
+    const sysctl = (v: number) => {
+      for (const s of [`net.ipv4.conf.lo.forwarding=${v}`, `net.ipv6.conf.lo.forwarding=${v}`]) assert.equal(run('ip', 'netns', 'exec', NS, 'sysctl', '-qw', s).status, 0);
+    };
+    sysctl(0);
+    try {
+      for (const [dst, flag] of [['10.2.3.4', 0], ['2001:db8:2::5', 0], ['10.2.3.4', 2], ['10.1.0.1', 0], ['10.66.0.1', 1]] as const) {
+        assert.equal(compare(kOff, fdOff, dst, flag), 5, `${dst} flags ${flag}`);
+      }
+    } finally {
+      sysctl(1);
+    }
+  });
 });

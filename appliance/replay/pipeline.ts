@@ -1,5 +1,5 @@
 import { cpus } from 'node:os';
-import type { Neighbour, Route } from '../../hooks/helpers/fib.js';
+import type { Device, Neighbour, Route } from '../../hooks/helpers/fib.js';
 import { ProgType } from '../../hooks/progType.js';
 import { cpuRegions } from '../../hooks/runtime.js';
 import { type Verdict, verdictOf } from '../../hooks/verdict.js';
@@ -49,6 +49,7 @@ export interface PipelineOptions {
   readonly ifindex?: number;
   readonly routes?: readonly Route[];
   readonly neighbours?: readonly Neighbour[];
+  readonly devices?: readonly Device[];
   readonly trace?: (line: string) => void;
   readonly warn?: (line: string) => void;
   /** Every packet, in capture order, after its verdict (metrics). */
@@ -99,7 +100,7 @@ export class Pipeline {
     const progs = exportProgs(o.kernel);
     this.#pool = new WorkerPool(regions.map((r, w) => ({
       space: mem.snapshot(), cpu: w, regions: r, progs, entry: o.prog.id, ifindex: o.ifindex ?? 1,
-      deterministic: o.deterministic ?? false, seed: o.seed ?? 1, trace: o.trace !== undefined, routes: o.routes, neighbours: o.neighbours,
+      deterministic: o.deterministic ?? false, seed: o.seed ?? 1, trace: o.trace !== undefined, routes: o.routes, neighbours: o.neighbours, devices: o.devices,
     })));
     const type = o.prog.type === ProgType.BPF_PROG_TYPE_XDP ? 'xdp' : o.prog.type === ProgType.BPF_PROG_TYPE_SOCKET_FILTER ? 'socket' : 'tc';
     this.summary = {

@@ -1,4 +1,4 @@
-import type { Route, Neighbour } from '../../hooks/helpers/fib.js';
+import type { Device, Route, Neighbour } from '../../hooks/helpers/fib.js';
 import type { CpuRegions } from '../../hooks/runtime.js';
 import type { AddressSpaceSnapshot } from '../../vm/memory.js';
 import type { ProgTransfer } from './progTransfer.js';
@@ -17,6 +17,7 @@ export interface WorkerInit {
   readonly trace: boolean;
   readonly routes?: readonly Route[];
   readonly neighbours?: readonly Neighbour[];
+  readonly devices?: readonly Device[];
   readonly ifindexes?: readonly number[];
   readonly engine?: string;
 }

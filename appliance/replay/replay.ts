@@ -1,5 +1,5 @@
 import { cpus } from 'node:os';
-import type { Neighbour, Route } from '../../hooks/helpers/fib.js';
+import type { Device, Neighbour, Route } from '../../hooks/helpers/fib.js';
 import type { Verdict } from '../../hooks/verdict.js';
 import { loadForReplay } from './load.js';
 import { type InitPaths, applyMapInit, type MapInit } from './mapInit.js';
@@ -28,6 +28,7 @@ export interface ReplayOptions {
   readonly ifindex?: number;
   readonly routes?: readonly Route[];
   readonly neighbours?: readonly Neighbour[];
+  readonly devices?: readonly Device[];
   readonly trace?: (line: string) => void;
   readonly warn?: (line: string) => void;
   /** Called after every window of packets (progress bars). */

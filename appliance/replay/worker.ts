@@ -16,7 +16,7 @@ const prog = progs.get(init.entry)!;
 let now = 0n;
 const traces: string[] = [];
 const rt = new HookRuntime({ memory: space, progs }, {
-  cpu: init.cpu, regions: init.regions, routes: init.routes, neighbours: init.neighbours, ifindexes: init.ifindexes,
+  cpu: init.cpu, regions: init.regions, routes: init.routes, neighbours: init.neighbours, devices: init.devices, ifindexes: init.ifindexes,
   engine: init.engine ? engineByName(init.engine as 'interpreter') : undefined,
   seed: init.deterministic ? (init.seed ^ Math.imul(init.cpu + 1, 0x9e3779b1)) >>> 0 : undefined,
   clock: init.deterministic ? () => now : undefined,

@@ -31,6 +31,12 @@ export interface Neighbour {
 }
 
 /** BPF_FIB_LKUP_RET_* codes. */
+/** Device: a network device bpf_fib_lookup may be asked about (ip link; forwarding as sysctl net.*.conf.DEV.forwarding). */
+export interface Device {
+  readonly ifindex: number;
+  readonly forwarding: boolean;
+}
+
 export const FibRet = {
   SUCCESS: 0, BLACKHOLE: 1, UNREACHABLE: 2, PROHIBIT: 3, NOT_FWDED: 4, FWD_DISABLED: 5,
   UNSUPP_LWT: 6, NO_NEIGH: 7, FRAG_NEEDED: 8, NO_SRC_ADDR: 9,
@@ -92,6 +98,10 @@ export function fibHelpers(rt: HookRuntime): Helper[] {
       if (family !== AF_INET && family !== AF_INET6) return negErrno(EAFNOSUPPORT);
       const size = family === AF_INET ? 4 : 16;
       const dst = u8.slice(p + F.dst, p + F.dst + size);
+      // the device asked about must exist and forward
+      const dev = (rt.options.devices ?? [{ ifindex: 1, forwarding: true }]).find((d) => d.ifindex === dv.getUint32(p + F.ifindex, true));
+      if (!dev) return negErrno(Errno.ENODEV);
+      if (!dev.forwarding) return BigInt(FibRet.FWD_DISABLED);
       // which routes the lookup sees: DIRECT looks in one table (main, or TBID's, whose field it
       // then zeroes); IPv4 keeps local and main merged, IPv6 keeps local routes in their own
       // table; an OUTPUT IPv4 lookup only takes routes out of params->ifindex

@@ -30,6 +30,9 @@ describe('--routes: the route table for bpf_fib_lookup', function () {
     const t = readRouteTable(file('ok.json', TABLE));
     assert.deepEqual(t.neighbours, TABLE.neighbours);
     assert.deepEqual(t.routes.map((r) => JSON.parse(JSON.stringify(r))), TABLE.routes);
+    assert.equal(t.devices, undefined, 'no devices: the loopback device, forwarding');
+    const d = readRouteTable(file('dev.json', { ...TABLE, devices: [{ ifindex: 1, forwarding: false }, { ifindex: 3 }] }));
+    assert.deepEqual(d.devices, [{ ifindex: 1, forwarding: false }, { ifindex: 3, forwarding: true }]);
   });
 
   const BAD: readonly [string, unknown, string][] = [
@@ -43,6 +46,8 @@ describe('--routes: the route table for bpf_fib_lookup', function () {
     ['an unknown kind', { routes: [{ dst: '10.0.0.0/8', ifindex: 1, kind: 'throw' }] }, 'routes[0].kind: "throw" is not one of'],
     ['a bad MAC', { neighbours: [{ ip: '10.0.0.1', mac: '02:00:00:00:00' }] }, 'neighbours[0].mac'],
     ['a negative MTU', { routes: [{ dst: '10.0.0.0/8', ifindex: 1, mtu: -1 }] }, 'routes[0].mtu: -1'],
+    ['a device without an ifindex', { devices: [{ forwarding: true }] }, 'devices[0].ifindex: undefined is not an integer'],
+    ['a forwarding flag that is not a boolean', { devices: [{ ifindex: 1, forwarding: 'no' }] }, 'devices[0].forwarding: "no" is not true or false'],
   ];
   for (const [name, doc, want] of BAD) {
     it(`refuses ${name}, naming the file and the field`, () => {
