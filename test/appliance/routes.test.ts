@@ -45,9 +45,9 @@ describe('--routes: the route table for bpf_fib_lookup', function () {
     ['a gateway of the other family', { routes: [{ dst: '10.0.0.0/8', ifindex: 1, gateway: '::1' }] }, 'routes[0].gateway'],
     ['an unknown kind', { routes: [{ dst: '10.0.0.0/8', ifindex: 1, kind: 'throw' }] }, 'routes[0].kind: "throw" is not one of'],
     ['a bad MAC', { neighbours: [{ ip: '10.0.0.1', mac: '02:00:00:00:00' }] }, 'neighbours[0].mac'],
-    ['a negative MTU', { routes: [{ dst: '10.0.0.0/8', ifindex: 1, mtu: -1 }] }, 'routes[0].mtu: -1'],
     ['a device without an ifindex', { devices: [{ forwarding: true }] }, 'devices[0].ifindex: undefined is not an integer'],
     ['a forwarding flag that is not a boolean', { devices: [{ ifindex: 1, forwarding: 'no' }] }, 'devices[0].forwarding: "no" is not true or false'],
+    ['a negative MTU', { routes: [{ dst: '10.0.0.0/8', ifindex: 1, mtu: -1 }] }, 'routes[0].mtu: -1'],
   ];
   for (const [name, doc, want] of BAD) {
     it(`refuses ${name}, naming the file and the field`, () => {

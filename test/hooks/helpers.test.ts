@@ -207,10 +207,10 @@ describe('bpf_fib_lookup', () => {
     { dst: '10.9.0.0/16', ifindex: 3, smac: '02:00:00:00:00:cc' },
     { dst: '10.66.0.0/16', ifindex: 0, kind: 'blackhole' as const },
   ];
-  /** params at fp-64: family AF_INET, tot_len, ipv4_dst; returns the code, or a field with `read`. */
-  const prog = (dst: number[], totLen: number, flags: number, read?: [number, 'u32' | 'u16']) => [
+  /** params at fp-64: family AF_INET, tot_len, ifindex, ipv4_dst; returns the code, or a field with `read`. */
+  const prog = (dst: number[], totLen: number, flags: number, read?: [number, 'u32' | 'u16'], ifindex = 1) => [
     ...Array.from({ length: 8 }, (_, i) => st('u64', R10, -64 + 8 * i, 0)),
-    st('u8', R10, -64, 2), st('u16', R10, -64 + 6, totLen), st('u32', R10, -64 + 32, new DataView(Uint8Array.from(dst).buffer).getInt32(0, true)),
+    st('u8', R10, -64, 2), st('u16', R10, -64 + 6, totLen), st('u32', R10, -64 + 8, ifindex), st('u32', R10, -64 + 32, new DataView(Uint8Array.from(dst).buffer).getInt32(0, true)),
     mov(R2, R10), add(R2, -64), mov(R3, 64), mov(R4, flags), call(69),
     ...(read ? [ldx(read[1], R0, R10, -64 + read[0])] : []), exit(),
   ];
@@ -225,6 +225,11 @@ describe('bpf_fib_lookup', () => {
   it('a more specific route without a neighbour is NO_NEIGH, unless SKIP_NEIGH', () => {
     assert.equal(result([10, 9, 0, 1]), 7);
     assert.equal(result([10, 9, 0, 1], 100, 4), 0);
+  });
+  it('a device that does not exist is -ENODEV; one that does not forward is FWD_DISABLED', () => {
+    assert.equal(run(k, load(k, XDP, prog([10, 1, 2, 3], 100, 0, undefined, 9)), frame(60)).retval, (-Errno.ENODEV) >>> 0);
+    const off = new Kernel({ ncpus: 1, runtime: { routes, neighbours, devices: [{ ifindex: 1, forwarding: false }] } });
+    assert.equal(run(off, load(off, XDP, prog([10, 1, 2, 3], 100, 0)), frame(60)).retval, 5);
   });
   it('blackhole, no route, and a packet over the MTU', () => {
     assert.equal(result([10, 66, 1, 1]), 1);
