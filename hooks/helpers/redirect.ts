@@ -37,7 +37,7 @@ export function redirectHelpers(rt: HookRuntime): Helper[] {
     { id: 13, name: 'bpf_clone_redirect', fn: (_skb, ifindex, flags) => {
       // a copy goes out now (egress, or ingress with BPF_F_INGRESS) to a device that must exist
       const c = skb();
-      if (!c || u32(flags) & ~1 || !(rt.options.ifindexes ?? [LOOPBACK_IFINDEX]).includes(u32(ifindex))) return neg(Errno.EINVAL);
+      if (!c || u32(flags) & ~1 || !(rt.options.ifindexes ?? rt.options.devices?.map((d) => d.ifindex) ?? [LOOPBACK_IFINDEX]).includes(u32(ifindex))) return neg(Errno.EINVAL);
       const p = c.pkt;
       if ((p.clones ??= []).length < MAX_CLONES) p.clones.push({ ifindex: u32(ifindex), ingress: (u32(flags) & 1) === 1, data: mem().u8.slice(p.mac, p.dataEnd) });
       return 0n;

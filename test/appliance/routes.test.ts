@@ -81,4 +81,31 @@ describe('--routes: the route table for bpf_fib_lookup', function () {
       rmSync(state, { recursive: true, force: true });
     }
   });
+
+  it('the devices of the table are the ones bpf_clone_redirect may send to (tc_clone: ifindex 4242)', function () {
+    this.timeout(20_000);
+    const state = tempState();
+    try {
+      const pkt = join(dir, 'pkt.bin');
+      writeFileSync(pkt, Uint8Array.from([...Array(12).fill(2), 8, 0, 0x45, ...Array(45).fill(0)]));
+      const obj = join(REPO_ROOT, 'bpf', 'tc_clone.o');
+      const codes = (routes: string) => {
+        const r = bpfbox(state, '--routes', routes, '-j', 'prog', 'load', obj, '/sys/fs/bpf/clone');
+        assert.equal(r.code, 0, r.err);
+        const out = bpfbox(state, '-j', '--routes', routes, 'prog', 'run', 'pinned', '/sys/fs/bpf/clone', 'data_in', pkt);
+        require_ok(out);
+        const v = JSON.parse(out.out).retval >>> 0;
+        return [v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff];
+      };
+      const require_ok = (r: { code: number; err: string }) => assert.equal(r.code, 0, r.err);
+      // without 4242 among the devices: -EINVAL (0xea) for it; with it: 0; an unknown flag is -EINVAL either way
+      const without = codes(file('lo.json', { routes: [], devices: [{ ifindex: 1 }] }));
+      rmSync(join(state, 'clone'), { force: true });
+      const withIt = codes(file('dev.json', { routes: [], devices: [{ ifindex: 1 }, { ifindex: 4242 }] }));
+      assert.deepEqual(without, [0, 0, 0xea, 0xea]);
+      assert.deepEqual(withIt, [0, 0, 0, 0xea]);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
 });
