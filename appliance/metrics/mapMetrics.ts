@@ -4,6 +4,7 @@ import type { MapObject } from '../../maps/objects.js';
 import { type TypeDesc, sizeOfDesc } from '../../maps/typeDesc.js';
 import type { CounterConfig, HistogramConfig, LabelConfig, MetricCommon } from '../config/config.js';
 import { DecoderError, type LabelDecoder, labelDecoder } from './decoders.js';
+import { isPerCpu, mapEntries } from '../mapEntries.js';
 
 /** MapMetricError: an exporter entry that does not fit its map; names the entry, the map and the field. */
 export class MapMetricError extends Error {
@@ -29,7 +30,6 @@ export interface MapHandle {
   readonly obj: MapObject;
 }
 
-const PERCPU: readonly number[] = [MapType.BPF_MAP_TYPE_PERCPU_ARRAY, MapType.BPF_MAP_TYPE_PERCPU_HASH, MapType.BPF_MAP_TYPE_LRU_PERCPU_HASH];
 
 interface Field { name: string; offset: number; size: number }
 
@@ -88,30 +88,14 @@ function labeler(at: string, labels: readonly LabelConfig[], keySize: number, wh
   };
 }
 
-/** entries reads a map through the bpf() door: each key with its value per CPU (one element when not per-CPU). */
-function entries(h: MapHandle): [Uint8Array, Uint8Array[]][] {
-  const { kernel: k, fd, obj } = h;
-  const spec = obj.spec;
-  const percpu = PERCPU.includes(spec.type);
-  const stride = (spec.valueSize + 7) & ~7;
-  const out: [Uint8Array, Uint8Array[]][] = [];
-  let key: Uint8Array | null = null;
-  const next = new Uint8Array(spec.keySize);
-  while (k.bpf('BPF_MAP_GET_NEXT_KEY', { map_fd: fd, key, next_key: next }) === 0) {
-    key = next.slice();
-    const value = new Uint8Array(percpu ? stride * k.ncpus : spec.valueSize);
-    if (k.bpf('BPF_MAP_LOOKUP_ELEM', { map_fd: fd, key, value }) !== 0) continue;
-    out.push([key, percpu ? Array.from({ length: k.ncpus }, (_, c) => value.subarray(c * stride, c * stride + spec.valueSize)) : [value]]);
-  }
-  return out;
-}
+const entries = (h: MapHandle) => mapEntries(h.kernel, h.fd, h.obj);
 
 function check(at: string, h: MapHandle, c: MetricCommon): void {
   const t = h.obj.spec.type;
   if ([MapType.BPF_MAP_TYPE_PROG_ARRAY, MapType.BPF_MAP_TYPE_RINGBUF, MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY, MapType.BPF_MAP_TYPE_QUEUE, MapType.BPF_MAP_TYPE_STACK].includes(t as 3)) {
     throw new MapMetricError(`${at}: map ${c.map} holds no key/value counts`);
   }
-  if (c.per_cpu === 'label' && !PERCPU.includes(t)) throw new MapMetricError(`${at}: per_cpu: label, but map ${c.map} is not a per-CPU map`);
+  if (c.per_cpu === 'label' && !isPerCpu(t)) throw new MapMetricError(`${at}: per_cpu: label, but map ${c.map} is not a per-CPU map`);
 }
 
 /**

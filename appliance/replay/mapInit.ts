@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Kernel } from '../../maps/kernel.js';
-import { MapType } from '../../maps/mapType.js';
+import { isPerCpu } from '../mapEntries.js';
 import { BpfErrno } from '../../maps/errno.js';
 
 /**
@@ -21,7 +21,6 @@ export class MapInitError extends Error {
   }
 }
 
-const PERCPU: readonly number[] = [MapType.BPF_MAP_TYPE_PERCPU_ARRAY, MapType.BPF_MAP_TYPE_PERCPU_HASH, MapType.BPF_MAP_TYPE_LRU_PERCPU_HASH];
 
 /** readMapInit reads and shape-checks a map-init file. */
 export function readMapInit(path: string): MapInit {
@@ -103,7 +102,7 @@ export function applyMapInit(k: Kernel, init: MapInit, maps: ReadonlyMap<string,
     const obj = k.process.fds.get(fd)!.obj;
     if (obj.kind !== 'map') continue;
     const spec = obj.spec;
-    const percpu = PERCPU.includes(spec.type);
+    const percpu = isPerCpu(spec.type);
     entries.forEach(([hk, hv], i) => {
       const at = paths.entry(name, i);
       const key = hexBytes(paths.field(name, i, 'key'), hk, spec.keySize);

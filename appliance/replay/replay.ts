@@ -1,40 +1,21 @@
 import { cpus } from 'node:os';
-import type { Device, Neighbour, Route } from '../../hooks/helpers/fib.js';
-import type { Verdict } from '../../hooks/verdict.js';
 import { loadForReplay } from './load.js';
 import { type InitPaths, applyMapInit, type MapInit } from './mapInit.js';
 import { mapsJson } from './mapsJson.js';
-import { Pipeline, type ReplaySummary } from './pipeline.js';
+import { Pipeline, type PipelineOptions, type ReplaySummary, type RunOptions } from './pipeline.js';
 
 export type { ReplaySummary } from './pipeline.js';
 
-/** ReplayOptions: `bpfbox replay`'s flags (and the config's replay section). */
-export interface ReplayOptions {
+/** ReplayOptions: `bpfbox replay`'s flags: the object and captures, and what the pipeline and a pass take. */
+export interface ReplayOptions extends Omit<PipelineOptions, 'kernel' | 'prog'>, Pick<RunOptions, 'out' | 'outPass' | 'outDrop' | 'progress'> {
   readonly captures: readonly string[];
   readonly obj: string;
   readonly prog?: string;
   readonly type?: string;
-  /** Worker threads (emulated CPUs); default: the number of cores. */
-  readonly workers?: number;
+  readonly set?: Record<string, bigint>;
   readonly mapInit?: { init: MapInit; where: string; paths?: InitPaths };
   /** More entries after mapInit (a config's inline maps after its map_init file). */
   readonly mapInitMore?: { init: MapInit; where: string; paths?: InitPaths };
-  readonly set?: Record<string, bigint>;
-  readonly out?: string;
-  readonly outPass?: string;
-  readonly outDrop?: string;
-  readonly deterministic?: boolean;
-  readonly seed?: number;
-  readonly ifindex?: number;
-  readonly routes?: readonly Route[];
-  readonly neighbours?: readonly Neighbour[];
-  readonly devices?: readonly Device[];
-  readonly trace?: (line: string) => void;
-  readonly warn?: (line: string) => void;
-  /** Called after every window of packets (progress bars). */
-  readonly progress?: (p: { packets: number; fileBytes: number; totalBytes: number }) => void;
-  /** Called for every packet, in capture order, after its verdict (metrics). */
-  readonly onPacket?: (cpu: number, len: number, v: Verdict, faulted: boolean) => void;
 }
 
 /**
