@@ -14,7 +14,8 @@ import type { Verdict } from '../../hooks/verdict.js';
  */
 export class PipelineMetrics {
   readonly registry: Registry;
-  readonly #pending = new Map<string, { program: string; verdict: string; cpu: string; packets: number; bytes: number }>();
+  /** Counts not yet handed to prom-client: program → verdict name → per CPU. */
+  readonly #pending = new Map<string, Map<string, { packets: number; bytes: number }[]>>();
   readonly #packets: Counter<'program' | 'verdict' | 'cpu'>;
   readonly #bytes: Counter<'program' | 'verdict' | 'cpu'>;
   readonly runSeconds: Histogram<'program'>;
@@ -42,9 +43,11 @@ export class PipelineMetrics {
   hooks(program: string): { onPacket: (cpu: number, len: number, v: Verdict, faulted: boolean) => void; onBatch: (cpu: number, samples: readonly number[]) => void } {
     return {
       onPacket: (cpu, len, v, faulted) => {
-        const id = `${program}\u0000${v.name}\u0000${cpu}`;
-        let p = this.#pending.get(id);
-        if (!p) this.#pending.set(id, (p = { program, verdict: v.name, cpu: String(cpu), packets: 0, bytes: 0 }));
+        let byVerdict = this.#pending.get(program);
+        if (!byVerdict) this.#pending.set(program, (byVerdict = new Map()));
+        let byCpu = byVerdict.get(v.name);
+        if (!byCpu) byVerdict.set(v.name, (byCpu = []));
+        const p = (byCpu[cpu] ??= { packets: 0, bytes: 0 });
         p.packets++;
         p.bytes += len;
         if (faulted) this.errors.inc({ program });
@@ -56,12 +59,16 @@ export class PipelineMetrics {
   }
 
   #flush(): void {
-    for (const p of this.#pending.values()) {
-      if (!p.packets) continue;
-      const labels = { program: p.program, verdict: p.verdict, cpu: p.cpu };
-      this.#packets.inc(labels, p.packets);
-      this.#bytes.inc(labels, p.bytes);
-      p.packets = p.bytes = 0;
+    for (const [program, byVerdict] of this.#pending) {
+      for (const [verdict, byCpu] of byVerdict) {
+        byCpu.forEach((p, cpu) => {
+          if (!p.packets) return;
+          const labels = { program, verdict, cpu: String(cpu) };
+          this.#packets.inc(labels, p.packets);
+          this.#bytes.inc(labels, p.bytes);
+          p.packets = p.bytes = 0;
+        });
+      }
     }
   }
 }
