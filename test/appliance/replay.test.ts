@@ -211,3 +211,33 @@ describe('replay', function () {
     assert.equal(t.maps.jmp_table, undefined, 'prog arrays are left out of the maps');
   });
 });
+
+describe('replay: captures of other link types', function () {
+  this.timeout(60_000);
+  it('raw IP and Linux cooked (SLL) packets of a several-interface pcapng run as the Ethernet frames linkType.ts makes (hand-computed)', async function () {
+    const { spawnSync } = await import('node:child_process');
+    const { writeFileSync } = await import('node:fs');
+    if (spawnSync('text2pcap', ['--version']).error || spawnSync('mergecap', ['--version']).error) this.skip(); // wireshark-common is not installed
+    const dir = mkdtempSync(join(tmpdir(), 'bpfbox-linktypes-'));
+    try {
+      const ip = '45000020000100004011f9c70a0000010a00000204d20035000c0000deadbeef';
+      const sll = `0001000100060200000000070000 0800${ip}`.replace(/\s/g, '');
+      writeFileSync(join(dir, 'raw.txt'), `0000 ${ip.match(/../g)!.join(' ')}\n`);
+      writeFileSync(join(dir, 'sll.txt'), `0000 ${sll.match(/../g)!.join(' ')}\n`);
+      for (const [n, lt] of [['raw', '101'], ['sll', '113']]) assert.equal(spawnSync('text2pcap', ['-q', '-l', lt, '-n', join(dir, `${n}.txt`), join(dir, `${n}.pcapng`)]).status, 0);
+      const merged = join(dir, 'merged.pcapng');
+      assert.equal(spawnSync('mergecap', ['-a', '-w', merged, join(dir, 'raw.pcapng'), join(dir, 'sll.pcapng')]).status, 0);
+      const out = join(dir, 'out.pcapng');
+      const s = await replay({ captures: [merged], obj: obj('xdp_simple'), workers: 1, out });
+      assert.equal(s.packets, 2);
+      const r = new PcapngReader(out);
+      const frames: string[] = [];
+      for (let p = r.next(); p; p = r.next()) frames.push(hex(p.data));
+      r.close();
+      // raw IPv4: zero MACs and 0x0800; SLL broadcast (1) from 02:00:00:00:00:07
+      assert.deepEqual(frames, [`000000000000000000000000${'0800'}${ip}`, `ffffffffffff020000000007${'0800'}${ip}`]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
