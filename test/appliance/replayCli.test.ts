@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../support/paths.js';
-import { bpfbox, tempState } from './cliSupport.js';
+import { CLI, bpfbox, tempState } from './cliSupport.js';
 
 const require = createRequire(import.meta.url);
 const SAMPLE = join(REPO_ROOT, 'pcaps', 'sample.pcap');
@@ -110,5 +111,13 @@ describe('bpfbox replay (CLI)', function () {
     for (const f of ['', '-pass', '-drop']) assert.deepEqual(readFileSync(join(dir, `a${f}.${f ? 'pcap' : 'pcapng'}`)), readFileSync(join(dir, `b${f}.${f ? 'pcap' : 'pcapng'}`)), f);
     const bad = bpfbox(state, 'replay', '--config', join(REPO_ROOT, 'config', 'firewall.yaml'), '--config-program', 'nosuch');
     assert.match(bad.err, /firewall\.yaml: no program named nosuch/);
+  });
+
+  it('a progress bar on a terminal (packets, rate, ETA), none on a pipe', function () {
+    const tty = spawnSync('script', ['-qc', `${process.execPath} ${CLI} replay ${SAMPLE} --obj ${STATS} --workers 1`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, BPFBOX_BPFFS: state } });
+    if (tty.error) this.skip(); // util-linux's script is not installed
+    assert.match(tty.stdout, /\| 1000 packets \| [\d.]+ Mpps \| ETA \d+s/);
+    const pipe = bpfbox(state, 'replay', SAMPLE, '--obj', STATS, '--workers', '1');
+    assert.doesNotMatch(pipe.err + pipe.out, /ETA/);
   });
 });
