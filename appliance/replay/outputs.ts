@@ -6,6 +6,8 @@ import type { PacketExtra } from './protocol.js';
 
 /** OutputFiles: where replayed packets go (--out all of them, --out-pass, --out-drop). */
 export interface OutputFiles {
+  /** Whether any file is open (else the caller need not build packets to write). */
+  readonly writes: boolean;
   packet(p: PacketOut, cpu: number, v: Verdict, extra: PacketExtra | undefined, faulted: boolean): void;
   notRun(p: PacketOut, why: string): void;
   close(): void;
@@ -30,6 +32,7 @@ export function openOutputs(o: { out?: string; outPass?: string; outDrop?: strin
     else w?.write(p);
   };
   return {
+    writes: Boolean(all || pass || drop),
     packet(p, cpu, v, extra, faulted) {
       const notes: string[] = [];
       if (vtype === undefined) notes.push(v.forward ? `socket filter: keep ${v.keep} bytes` : 'socket filter: drop');

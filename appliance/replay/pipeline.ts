@@ -178,12 +178,15 @@ export class Pipeline {
       s.busy_seconds[w] += r.ns / 1e9;
       o.onBatch?.(w, r.samples);
     });
+    // counted per window in maps, then added to the summary's objects (few keys)
+    const byRetval = new Map<number, number>();
+    const byName = new Map<string, number>();
+    const writes = out.writes;
     for (let i = 0; i < win.count; i++) {
-      const ts = { tsSec: win.tsSec[i], tsNsec: win.tsNsec[i] };
       const w = win.worker[i];
       if (w < 0) {
         const nr = win.notRun.get(i)!;
-        out.notRun({ data: nr.data, origLen: win.origLen[i], ...ts }, nr.why);
+        if (writes) out.notRun({ data: nr.data, origLen: win.origLen[i], tsSec: win.tsSec[i], tsNsec: win.tsNsec[i] }, nr.why);
         continue;
       }
       const res = results[w]!.results;
@@ -192,24 +195,28 @@ export class Pipeline {
       const flags = res[base + Out.FLAGS];
       const extra = flags & OutFlag.EXTRA ? extras[w].get(k) : undefined;
       const faulted = (flags & OutFlag.FAULT) !== 0;
-      const start = res[base + Out.START];
-      const len = res[base + Out.LEN];
-      let data = u8.subarray(start, start + len);
-      if (extra?.tail) data = Buffer.concat([data, extra.tail]);
-      const v = verdictOf(type, res[base + Out.RETVAL], data.length, faulted);
-      if (v.keep !== undefined && v.keep < data.length) data = data.subarray(0, v.keep);
+      const len = res[base + Out.LEN] + (extra?.tail?.length ?? 0);
+      const v = verdictOf(type, res[base + Out.RETVAL], len, faulted);
+      const n = v.keep !== undefined && v.keep < len ? v.keep : len;
       s.packets++;
-      s.bytes += data.length;
+      s.bytes += n;
       s.per_cpu[w]++;
       if (faulted) {
         s.errors++;
         if (s.errors <= 10) s.warnings.push(`packet ${s.packets - 1}: the program faulted: ${extra?.fault}`);
       }
-      s.verdicts[v.retval] = (s.verdicts[v.retval] ?? 0) + 1;
-      s.verdict_names[v.name] = (s.verdict_names[v.name] ?? 0) + 1;
-      o.onPacket?.(w, data.length, v, faulted);
-      out.packet({ data, origLen: win.origLen[i], ...ts }, w, v, extra, faulted);
+      byRetval.set(v.retval, (byRetval.get(v.retval) ?? 0) + 1);
+      byName.set(v.name, (byName.get(v.name) ?? 0) + 1);
+      o.onPacket?.(w, n, v, faulted);
+      if (writes) {
+        const start = res[base + Out.START];
+        let data = u8.subarray(start, start + res[base + Out.LEN]);
+        if (extra?.tail) data = Buffer.concat([data, extra.tail]);
+        out.packet({ data: data.subarray(0, n), origLen: win.origLen[i], tsSec: win.tsSec[i], tsNsec: win.tsNsec[i] }, w, v, extra, faulted);
+      }
     }
+    for (const [r, c] of byRetval) s.verdicts[r] = (s.verdicts[r] ?? 0) + c;
+    for (const [name, c] of byName) s.verdict_names[name] = (s.verdict_names[name] ?? 0) + c;
   }
 }
 
