@@ -91,14 +91,18 @@ int xdp_stats(struct xdp_md *ctx)
 		k.ipproto = ip6->nexthdr;
 	}
 
+	/* insert a zero entry first and count into this CPU's slot after: two CPUs meeting a new
+	 * key at once both count (inserting a 1 with BPF_NOEXIST would lose one of them) */
 	c = bpf_map_lookup_elem(&proto_stats, &k);
+	if (!c) {
+		struct counters zeroes = {};
+
+		bpf_map_update_elem(&proto_stats, &k, &zeroes, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&proto_stats, &k);
+	}
 	if (c) {
 		c->packets++;
 		c->bytes += len;
-	} else {
-		struct counters first = { 1, len };
-
-		bpf_map_update_elem(&proto_stats, &k, &first, BPF_NOEXIST);
 	}
 
 	bucket = log2_bucket(len);

@@ -1,0 +1,43 @@
+import { type Scalar, UNKNOWN, scalarConst } from './scalar.js';
+
+/**
+ * Reg: what the verifier knows a register holds (the kernel's bpf_reg_state): nothing yet,
+ * a scalar, or a pointer of a kind with a fixed offset from the object's start.
+ */
+export type Reg =
+  | { readonly k: 'none' }
+  | { readonly k: 'scalar'; readonly s: Scalar }
+  | { readonly k: 'ctx'; readonly off: number }
+  | { readonly k: 'stack'; readonly off: number };
+
+export const NONE: Reg = { k: 'none' };
+export const scalar = (s: Scalar): Reg => ({ k: 'scalar', s });
+export const unknownScalar: Reg = scalar(UNKNOWN);
+export const constReg = (v: bigint): Reg => scalar(scalarConst(v));
+
+/** MAX_BPF_STACK: the 512 bytes below r10. */
+export const STACK_SIZE = 512;
+
+/**
+ * StackSlot: what an 8-byte stack slot holds: nothing written yet, bytes (`misc`, written
+ * per byte), or a register spilled whole (a pointer keeps its kind when filled back).
+ */
+export type StackSlot = { readonly k: 'invalid' } | { readonly k: 'misc'; readonly written: number } | { readonly k: 'spill'; readonly reg: Reg };
+
+/** FrameState: the registers and the stack of one function frame. */
+export interface FrameState {
+  readonly regs: Reg[];
+  /** Slot i covers fp-8*(i+1) .. fp-8*i-1. */
+  readonly stack: StackSlot[];
+}
+
+/** entryState: r1 the context, r10 the frame pointer, the rest not initialised. */
+export function entryState(): FrameState {
+  const regs: Reg[] = Array.from({ length: 11 }, () => NONE);
+  regs[1] = { k: 'ctx', off: 0 };
+  regs[10] = { k: 'stack', off: 0 };
+  return { regs, stack: Array.from({ length: STACK_SIZE / 8 }, () => ({ k: 'invalid' }) as StackSlot) };
+}
+
+/** regName: the kernel log's name of a register's kind (scalar, ctx, fp). */
+export const kindName = (r: Reg): string => (r.k === 'none' ? '?' : r.k === 'scalar' ? 'scalar' : r.k === 'ctx' ? 'ctx' : 'fp');

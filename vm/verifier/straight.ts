@@ -1,0 +1,216 @@
+import { ctxAccessOk } from '../../hooks/ctxAccess.js';
+import { SkBuff } from '../../hooks/skb.js';
+import { XdpMd } from '../../hooks/xdp.js';
+import type { Instruction } from '../instruction.js';
+import { AluOp, Class, JmpOp, LDDW, Mode, Size, Source, opClass } from '../opcodes.js';
+import { ProgType } from '../../hooks/progType.js';
+import { type AluOpName, alu, isConstScalar } from './scalar.js';
+import { type FrameState, NONE, type Reg, STACK_SIZE, constReg, entryState, scalar, unknownScalar } from './state.js';
+
+/** StraightResult: the verdict on a straight-line program, or `unsupported` for what this walker does not model yet. */
+export type StraightResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly insn: number; readonly errno: number; readonly message: string }
+  | { readonly unsupported: string; readonly insn: number };
+
+const EACCES = 13;
+const EINVAL = 22;
+const SIZES: Readonly<Record<number, number>> = { [Size.BPF_W]: 4, [Size.BPF_H]: 2, [Size.BPF_B]: 1, [Size.BPF_DW]: 8 };
+const OPS: Readonly<Record<number, AluOpName>> = {
+  [AluOp.BPF_ADD]: 'add', [AluOp.BPF_SUB]: 'sub', [AluOp.BPF_MUL]: 'mul', [AluOp.BPF_DIV]: 'div', [AluOp.BPF_OR]: 'or', [AluOp.BPF_AND]: 'and',
+  [AluOp.BPF_LSH]: 'lsh', [AluOp.BPF_RSH]: 'rsh', [AluOp.BPF_NEG]: 'neg', [AluOp.BPF_MOD]: 'mod', [AluOp.BPF_XOR]: 'xor', [AluOp.BPF_MOV]: 'mov', [AluOp.BPF_ARSH]: 'arsh',
+};
+/** The operator the kernel names in "pointer arithmetic with %s operator prohibited". */
+const OPERATOR: Readonly<Record<number, string>> = {
+  [AluOp.BPF_MUL]: '*=', [AluOp.BPF_DIV]: '/=', [AluOp.BPF_OR]: '|=', [AluOp.BPF_AND]: '&=', [AluOp.BPF_LSH]: '<<=', [AluOp.BPF_RSH]: '>>=',
+  [AluOp.BPF_MOD]: '%=', [AluOp.BPF_XOR]: '^=', [AluOp.BPF_ARSH]: 's>>=',
+};
+/** Context fields that hold packet pointers (their loads give pointers this walker does not model yet). */
+const PACKET_FIELDS: Readonly<Record<number, readonly number[]>> = {
+  [ProgType.BPF_PROG_TYPE_XDP]: [XdpMd.data, XdpMd.data_end, XdpMd.data_meta],
+  [ProgType.BPF_PROG_TYPE_SCHED_CLS]: [SkBuff.data, SkBuff.data_end, SkBuff.data_meta],
+  [ProgType.BPF_PROG_TYPE_SCHED_ACT]: [SkBuff.data, SkBuff.data_end, SkBuff.data_meta],
+};
+
+class Refused extends Error {
+  readonly errno: number;
+  constructor(errno: number, message: string) {
+    super(message);
+    this.errno = errno;
+  }
+}
+class Unsupported extends Error {}
+
+/**
+ * verifyStraight: the verifier's walk over a program without jumps or calls, in privileged
+ * mode as bpftool loads as root (uninitialised stack reads and pointer leaks allowed):
+ * registers read before written, scalar arithmetic, pointer arithmetic on the context and the
+ * stack, stack bounds and alignment, spills and fills, context fields per type, R0 at exit.
+ * A first piece of issue 7's verifier: the branching walk will carry this state per path.
+ */
+export function verifyStraight(insns: readonly Instruction[], progType: number): StraightResult {
+  const st = entryState();
+  let slot = 0;
+  for (const i of insns) {
+    try {
+      if (step(st, i, progType)) return { ok: true };
+    } catch (e) {
+      if (e instanceof Refused) return { ok: false, insn: slot, errno: e.errno, message: e.message };
+      if (e instanceof Unsupported) return { unsupported: e.message, insn: slot };
+      throw e;
+    }
+    slot += i.opcode === LDDW ? 2 : 1;
+  }
+  return { unsupported: 'falls off the end', insn: slot };
+}
+
+const refuse = (m: string, errno = EACCES): never => {
+  throw new Refused(errno, m);
+};
+const unsupported = (m: string): never => {
+  throw new Unsupported(m);
+};
+
+function read(st: FrameState, r: number): Reg {
+  const v = st.regs[r];
+  if (v.k === 'none') refuse(`R${r} !read_ok`);
+  return v;
+}
+
+/** step applies one instruction; true at exit. */
+function step(st: FrameState, i: Instruction, progType: number): boolean {
+  const cls = opClass(i.opcode);
+  const op = i.opcode & 0xf0;
+  const mode = i.opcode & 0xe0;
+  switch (cls) {
+    case Class.BPF_ALU:
+    case Class.BPF_ALU64: {
+      const bits = cls === Class.BPF_ALU64 ? 64 : 32;
+      if (op === AluOp.BPF_END) return unsupported('byte swaps'), false;
+      const x = (i.opcode & Source.BPF_X) !== 0;
+      // reserved fields (check_alu_op): NEG takes nothing; K forms no source register, X forms no immediate
+      if (op === AluOp.BPF_NEG && x) refuse(`unknown opcode ${i.opcode.toString(16)}`, EINVAL);
+      if (op === AluOp.BPF_NEG && (i.src !== 0 || i.offset !== 0 || Number(i.imm) !== 0)) refuse('BPF_NEG uses reserved fields', EINVAL);
+      if (op !== AluOp.BPF_NEG && (x ? Number(i.imm) !== 0 : i.src !== 0)) refuse('BPF_ALU uses reserved fields', EINVAL);
+      const src = op === AluOp.BPF_NEG ? constReg(0n) : x ? read(st, i.src) : constReg(BigInt.asUintN(64, BigInt(Number(i.imm))));
+      if (op === AluOp.BPF_MOV) {
+        if (i.offset !== 0) return unsupported('sign-extending moves'), false;
+        // a 32-bit move keeps the low half (zero-extended); of a pointer, an unknown scalar
+        st.regs[i.dst] = bits === 64 ? src : src.k === 'scalar' ? scalar(alu('mov', src.s, src.s, 32)) : unknownScalar;
+        return false;
+      }
+      const dst = read(st, i.dst);
+      if (dst.k === 'scalar' && src.k === 'scalar') {
+        if ((op === AluOp.BPF_DIV || op === AluOp.BPF_MOD) && i.offset !== 0) return unsupported('signed division'), false;
+        st.regs[i.dst] = scalar(alu(OPS[op], dst.s, src.s, bits));
+        return false;
+      }
+      // pointer arithmetic (adjust_ptr_min_max_vals), privileged: a negated pointer and a
+      // 32-bit subtraction are unknown scalars; only + and - of a constant keep a pointer
+      const ptr = dst.k !== 'scalar' ? dst : src;
+      if (op === AluOp.BPF_NEG) return (st.regs[i.dst] = unknownScalar), false;
+      if (bits === 32) {
+        if (op === AluOp.BPF_SUB) return (st.regs[i.dst] = unknownScalar), false;
+        refuse(`R${i.dst} 32-bit pointer arithmetic prohibited`);
+      }
+      if (op === AluOp.BPF_AND || op === AluOp.BPF_OR || op === AluOp.BPF_XOR) refuse(`R${i.dst} bitwise operator ${OPERATOR[op]} on pointer prohibited`);
+      if (op !== AluOp.BPF_ADD && op !== AluOp.BPF_SUB) refuse(`R${i.dst} pointer arithmetic with ${OPERATOR[op]} operator prohibited`);
+      if (dst.k !== 'scalar' && src.k !== 'scalar') return unsupported('pointer minus pointer'), false;
+      if (op === AluOp.BPF_SUB && dst.k === 'scalar') refuse(`R${i.dst} tried to subtract pointer from scalar`);
+      if (op === AluOp.BPF_SUB && ptr.k === 'stack') refuse(`R${i.dst} subtraction from stack pointer prohibited`);
+      const k = src.k === 'scalar' ? src.s : dst.k === 'scalar' ? dst.s : undefined;
+      if (!k || !isConstScalar(k)) return unsupported('variable pointer offsets'), false;
+      const delta = Number(BigInt.asIntN(64, k.var.value)) * (op === AluOp.BPF_SUB ? -1 : 1);
+      if (ptr.k === 'ctx' || ptr.k === 'stack') st.regs[i.dst] = { ...ptr, off: ptr.off + delta };
+      return false;
+    }
+    case Class.BPF_LD:
+      if (i.opcode === LDDW && i.src === 0) {
+        st.regs[i.dst] = constReg(BigInt.asUintN(64, i.imm));
+        return false;
+      }
+      return unsupported('lddw pseudo sources and packet loads'), false;
+    case Class.BPF_LDX: {
+      if (mode !== Mode.BPF_MEM) return unsupported('sign-extending loads'), false;
+      const base = read(st, i.src);
+      st.regs[i.dst] = load(st, base, i.src, i.offset, SIZES[i.opcode & 0x18], progType);
+      return false;
+    }
+    case Class.BPF_ST:
+    case Class.BPF_STX: {
+      if (mode !== Mode.BPF_MEM) return unsupported('atomics'), false;
+      const base = read(st, i.dst);
+      const value = cls === Class.BPF_STX ? read(st, i.src) : constReg(BigInt.asUintN(64, BigInt(Number(i.imm))));
+      store(st, base, i.dst, i.offset, SIZES[i.opcode & 0x18], value, progType);
+      return false;
+    }
+    case Class.BPF_JMP:
+    case Class.BPF_JMP32:
+      if (op === JmpOp.BPF_EXIT) {
+        read(st, 0);
+        return true;
+      }
+      return unsupported('jumps and calls'), false;
+  }
+  return unsupported(`class ${cls}`), false;
+}
+
+function memBase(base: Reg, r: number): void {
+  if (base.k === 'scalar') refuse(`R${r} invalid mem access 'scalar'`);
+}
+
+function load(st: FrameState, base: Reg, r: number, off: number, size: number, progType: number): Reg {
+  memBase(base, r);
+  if (base.k === 'ctx') {
+    if (base.off !== 0) refuse(`dereference of modified ctx ptr R${r} off=${base.off} disallowed`);
+    const ok = ctxAccessOk(progType, off, size, false);
+    if (ok === undefined) return unsupported('this program type\'s context'), NONE;
+    if (!ok) refuse(`invalid bpf_context access off=${off} size=${size}`);
+    if (PACKET_FIELDS[progType]?.includes(off)) return unsupported('packet pointers'), NONE;
+    return unknownScalar;
+  }
+  if (base.k === 'stack') return stackRead(st, base.off + off, base.off, off, size, r);
+  return unsupported(`loads through ${base.k}`), NONE;
+}
+
+function store(st: FrameState, base: Reg, r: number, off: number, size: number, value: Reg, progType: number): void {
+  memBase(base, r);
+  if (base.k === 'ctx') {
+    if (base.off !== 0) refuse(`dereference of modified ctx ptr R${r} off=${base.off} disallowed`);
+    const ok = ctxAccessOk(progType, off, size, true);
+    if (ok === undefined) return void unsupported('this program type\'s context');
+    if (!ok) refuse(`invalid bpf_context access off=${off} size=${size}`);
+    return;
+  }
+  if (base.k === 'stack') return stackWrite(st, base.off + off, base.off, off, size, value, r);
+  unsupported(`stores through ${base.k}`);
+}
+
+function stackCheck(total: number, regOff: number, insnOff: number, size: number, r: number, what: 'read from' | 'write to'): void {
+  // alignment first, then bounds (check_ptr_alignment runs before check_stack_access)
+  if (total % size !== 0) refuse(`misaligned stack access off 0+${regOff}+${insnOff} size ${size}`);
+  if (total < -STACK_SIZE || total + size > 0) refuse(`invalid ${what} stack R${r} off=${total} size=${size}`);
+}
+
+function stackWrite(st: FrameState, total: number, regOff: number, insnOff: number, size: number, value: Reg, r: number): void {
+  stackCheck(total, regOff, insnOff, size, r, 'write to');
+  const i = (-total - 1) >> 3;
+  if (size === 8) {
+    st.stack[i] = { k: 'spill', reg: value };
+    return;
+  }
+  const cur = st.stack[i];
+  if (cur.k === 'spill' && cur.reg.k !== 'scalar') return unsupported('overwriting part of a spilled pointer');
+  st.stack[i] = { k: 'misc', written: 0 };
+}
+
+function stackRead(st: FrameState, total: number, regOff: number, insnOff: number, size: number, r: number): Reg {
+  stackCheck(total, regOff, insnOff, size, r, 'read from');
+  const slot = st.stack[(-total - 1) >> 3];
+  if (slot.k === 'spill') {
+    if (size === 8) return slot.reg;
+    if (slot.reg.k !== 'scalar') refuse('invalid size of register fill');
+  }
+  // privileged: an uninitialised or partly written slot reads as an unknown scalar
+  return unknownScalar;
+}
