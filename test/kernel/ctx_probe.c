@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 int main(void) {
-  static char line[1 << 16], log[1 << 16];
+  static char line[1 << 16], log[1 << 24];
   static unsigned char insns[1 << 15];
   while (fgets(line, sizeof(line), stdin)) {
     unsigned type;

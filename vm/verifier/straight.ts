@@ -32,14 +32,16 @@ const PACKET_FIELDS: Readonly<Record<number, readonly number[]>> = {
   [ProgType.BPF_PROG_TYPE_SCHED_ACT]: [SkBuff.data, SkBuff.data_end, SkBuff.data_meta],
 };
 
-class Refused extends Error {
+/** Refused: the program is rejected here (errno and the kernel's message). */
+export class Refused extends Error {
   readonly errno: number;
   constructor(errno: number, message: string) {
     super(message);
     this.errno = errno;
   }
 }
-class Unsupported extends Error {}
+/** Unsupported: something the walk does not model yet. */
+export class Unsupported extends Error {}
 
 /**
  * verifyStraight: the verifier's walk over a program without jumps or calls, in privileged
@@ -77,8 +79,8 @@ function read(st: FrameState, r: number): Reg {
   return v;
 }
 
-/** step applies one instruction; true at exit. */
-function step(st: FrameState, i: Instruction, progType: number): boolean {
+/** step applies one non-jump instruction (or exit, returning true); jumps and calls are Unsupported. */
+export function step(st: FrameState, i: Instruction, progType: number): boolean {
   const cls = opClass(i.opcode);
   const op = i.opcode & 0xf0;
   const mode = i.opcode & 0xe0;
