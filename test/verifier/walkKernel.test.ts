@@ -67,3 +67,73 @@ describe('differential: the verifier path walk agrees with the kernel on branche
     assert.ok(modelled >= PROBES.length - 1, `${modelled} of ${PROBES.length} modelled`);
   });
 });
+
+describe('differential: packet bounds checks in the path walk agree with the kernel', function () {
+  this.timeout(60_000);
+  const XDP = ProgType.BPF_PROG_TYPE_XDP;
+  const TC = ProgType.BPF_PROG_TYPE_SCHED_CLS;
+  // r2 = data, r3 = data_end (XDP: offsets 0 and 4; tc: 76 and 80)
+  const ptrs = (t: number) => (t === XDP ? [insn(0x61, 2, 1, 0, 0), insn(0x61, 3, 1, 4, 0)] : [insn(0x61, 2, 1, 76, 0), insn(0x61, 3, 1, 80, 0)]);
+  const exit0 = [insn(0xb7, 0, 0, 0, 0), insn(0x95, 0, 0, 0, 0)];
+  const JMP: Readonly<Record<string, number>> = { '>': 0x2d, '>=': 0x3d, '<': 0xad, '<=': 0xbd };
+  const probes: [string, number, Instruction[]][] = [];
+  for (const t of [XDP, TC]) {
+    for (const n of [14, 34]) {
+      for (const [rel, code] of Object.entries(JMP)) {
+        for (const swap of [false, true]) {
+          for (const at of [0, n - 1, n - 4, n]) {
+            for (const size of [1, 4]) {
+              // r4 = data + n; if (r4 REL r3) / (r3 REL r4) goto out; load at data + at; out: exit
+              const cmp = swap ? insn(code, 3, 4, 2, 0) : insn(code, 4, 3, 2, 0);
+              const load = insn(size === 1 ? 0x71 : 0x61, 5, 2, at, 0);
+              probes.push([`${t === XDP ? 'xdp' : 'tc'} data+${n} ${swap ? `end ${rel} pkt` : `pkt ${rel} end`}, load ${size} at ${at} on the fall-through`, t,
+                [...ptrs(t), insn(0xbf, 4, 2, 0, 0), insn(0x07, 4, 0, 0, n), cmp, load, insn(0x05, 0, 0, 0, 0), ...exit0]]);
+              probes.push([`${t === XDP ? 'xdp' : 'tc'} data+${n} ${swap ? `end ${rel} pkt` : `pkt ${rel} end`}, load ${size} at ${at} when taken`, t,
+                [...ptrs(t), insn(0xbf, 4, 2, 0, 0), insn(0x07, 4, 0, 0, n), swap ? insn(code, 3, 4, 1, 0) : insn(code, 4, 3, 1, 0), insn(0x05, 0, 0, 1, 0), load, ...exit0]]);
+            }
+          }
+        }
+      }
+    }
+    probes.push([`${t === XDP ? 'xdp' : 'tc'}: a load with no check`, t, [...ptrs(t), insn(0x71, 5, 2, 0, 0), ...exit0]]);
+    probes.push([`${t === XDP ? 'xdp' : 'tc'}: a store after a check`, t, [...ptrs(t), insn(0xbf, 4, 2, 0, 0), insn(0x07, 4, 0, 0, 14), insn(0x2d, 4, 3, 1, 0), insn(0x72, 2, 0, 12, 1), ...exit0]]);
+    probes.push([`${t === XDP ? 'xdp' : 'tc'}: a load through data_end`, t, [...ptrs(t), insn(0x71, 5, 3, 0, 0), ...exit0]]);
+    probes.push([`${t === XDP ? 'xdp' : 'tc'}: arithmetic on data_end`, t, [...ptrs(t), insn(0x07, 3, 0, 0, -1), ...exit0]]);
+    probes.push([`${t === XDP ? 'xdp' : 'tc'}: a checked pointer spilled and filled`, t, [...ptrs(t), insn(0xbf, 4, 2, 0, 0), insn(0x07, 4, 0, 0, 14), insn(0x7b, 10, 2, -8, 0), insn(0x2d, 4, 3, 2, 0), insn(0x79, 6, 10, -8, 0), insn(0x71, 5, 6, 13, 0), ...exit0]]);
+  }
+  let tool = '';
+  let dir = '';
+  before(function () {
+    if (process.platform !== 'linux' || process.getuid?.() !== 0) {
+      console.log('  packet bounds differential: SKIPPED: not root on Linux (the kernel verifier is asked through BPF_PROG_LOAD)');
+      this.skip();
+    }
+    dir = mkdtempSync(join(tmpdir(), 'bpfbox-pkt-'));
+    tool = join(dir, 'ctx_probe');
+    const cc = spawnSync('cc', ['-O2', '-o', tool, join(REPO_ROOT, 'test', 'kernel', 'ctx_probe.c')], { encoding: 'utf8' });
+    if (cc.error || cc.status !== 0) {
+      console.log(`  packet bounds differential: SKIPPED: cannot build test/kernel/ctx_probe.c: ${cc.error?.message ?? cc.stderr}`);
+      this.skip();
+    }
+  });
+  after(() => dir && rmSync(dir, { recursive: true, force: true }));
+
+  it(`every comparison form, both sides, loads at the edge of the proven range`, () => {
+    const r = spawnSync(tool, [], { input: probes.map(([, t, p]) => `${t} ${Buffer.from(encode(p)).toString('hex')}`).join('\n') + '\n', encoding: 'utf8', maxBuffer: 1 << 26 });
+    const kernel = r.stdout.trim().split('\n');
+    const mismatches: string[] = [];
+    let modelled = 0;
+    let refused = 0;
+    probes.forEach(([what, t, p], i) => {
+      const v = verifyPaths(p, t, entryState());
+      if ('unsupported' in v) return;
+      modelled++;
+      if (!v.ok) refused++;
+      const ours = v.ok ? 'ok' : `err ${v.errno} ${v.message}`;
+      if (ours !== kernel[i]) mismatches.push(`${what}: kernel "${kernel[i]}", bpfbox "${ours}"`);
+    });
+    assert.deepEqual(mismatches.slice(0, 20), []);
+    assert.equal(modelled, probes.length);
+    assert.ok(refused > 20 && refused < probes.length - 20, 'both answers occur');
+  });
+});

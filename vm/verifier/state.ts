@@ -8,7 +8,10 @@ export type Reg =
   | { readonly k: 'none' }
   | { readonly k: 'scalar'; readonly s: Scalar }
   | { readonly k: 'ctx'; readonly off: number }
-  | { readonly k: 'stack'; readonly off: number };
+  | { readonly k: 'stack'; readonly off: number }
+  /** A packet pointer `off` bytes past data (or data_meta); `range`: bytes from data proven below data_end. */
+  | { readonly k: 'pkt' | 'pkt_meta'; readonly off: number; readonly range: number }
+  | { readonly k: 'pkt_end'; readonly off: number };
 
 export const NONE: Reg = { k: 'none' };
 export const scalar = (s: Scalar): Reg => ({ k: 'scalar', s });
@@ -40,4 +43,4 @@ export function entryState(): FrameState {
 }
 
 /** regName: the kernel log's name of a register's kind (scalar, ctx, fp). */
-export const kindName = (r: Reg): string => (r.k === 'none' ? '?' : r.k === 'scalar' ? 'scalar' : r.k === 'ctx' ? 'ctx' : 'fp');
+export const kindName = (r: Reg): string => (r.k === 'none' ? '?' : r.k === 'stack' ? 'fp' : r.k);

@@ -123,7 +123,8 @@ export function step(st: FrameState, i: Instruction, progType: number): boolean 
       const k = src.k === 'scalar' ? src.s : dst.k === 'scalar' ? dst.s : undefined;
       if (!k || !isConstScalar(k)) return unsupported('variable pointer offsets'), false;
       const delta = Number(BigInt.asIntN(64, k.var.value)) * (op === AluOp.BPF_SUB ? -1 : 1);
-      if (ptr.k === 'ctx' || ptr.k === 'stack') st.regs[i.dst] = { ...ptr, off: ptr.off + delta };
+      if (ptr.k === 'pkt_end') refuse(`R${i.dst} pointer arithmetic on pkt_end prohibited`);
+      st.regs[i.dst] = { ...ptr, off: (ptr as { off: number }).off + delta } as Reg;
       return false;
     }
     case Class.BPF_LD:
@@ -168,10 +169,15 @@ function load(st: FrameState, base: Reg, r: number, off: number, size: number, p
     const ok = ctxAccessOk(progType, off, size, false);
     if (ok === undefined) return unsupported('this program type\'s context'), NONE;
     if (!ok) refuse(`invalid bpf_context access off=${off} size=${size}`);
-    if (PACKET_FIELDS[progType]?.includes(off)) return unsupported('packet pointers'), NONE;
+    const fields = PACKET_FIELDS[progType];
+    if (fields && off === fields[0]) return { k: 'pkt', off: 0, range: 0 };
+    if (fields && off === fields[1]) return { k: 'pkt_end', off: 0 };
+    if (fields && off === fields[2]) return { k: 'pkt_meta', off: 0, range: 0 };
     return unknownScalar;
   }
   if (base.k === 'stack') return stackRead(st, base.off + off, base.off, off, size, r);
+  if (base.k === 'pkt' || base.k === 'pkt_meta') return packetAccess(base, r, off, size, progType, false), unknownScalar;
+  if (base.k === 'pkt_end') refuse(`R${r} invalid mem access 'pkt_end'`);
   return unsupported(`loads through ${base.k}`), NONE;
 }
 
@@ -185,6 +191,8 @@ function store(st: FrameState, base: Reg, r: number, off: number, size: number, 
     return;
   }
   if (base.k === 'stack') return stackWrite(st, base.off + off, base.off, off, size, value, r);
+  if (base.k === 'pkt' || base.k === 'pkt_meta') return packetAccess(base, r, off, size, progType, true);
+  if (base.k === 'pkt_end') refuse(`R${r} invalid mem access 'pkt_end'`);
   unsupported(`stores through ${base.k}`);
 }
 
@@ -215,4 +223,17 @@ function stackRead(st: FrameState, total: number, regOff: number, insnOff: numbe
   }
   // privileged: an uninitialised or partly written slot reads as an unknown scalar
   return unknownScalar;
+}
+
+/**
+ * packetAccess: a load or store of `size` bytes at `off` from a packet pointer must lie in the
+ * range a comparison with data_end proved (check_packet_access; the log's last line is the
+ * second message).
+ */
+function packetAccess(base: { off: number; range: number }, r: number, off: number, size: number, progType: number, write: boolean): void {
+  if (write && progType === ProgType.BPF_PROG_TYPE_SOCKET_FILTER) refuse(`cannot write into packet`);
+  const at = base.off + off;
+  if (at < 0 || at + size > base.range) {
+    refuse(`R${r} offset is outside of the packet`);
+  }
 }

@@ -48,7 +48,17 @@ export function verifyPaths(insns: readonly Instruction[], progType: number, ent
           const b: Reg = i.opcode & Source.BPF_X ? st.regs[i.src] : scalar(scalarConst(BigInt.asUintN(64, BigInt(Number(i.imm)))));
           if (a.k === 'none') throw new Refused(13, `R${i.dst} !read_ok`);
           if (b.k === 'none') throw new Refused(13, `R${i.src} !read_ok`);
-          if (a.k !== 'scalar' || b.k !== 'scalar') throw new Unsupported('comparisons of pointers');
+          if (a.k !== 'scalar' || b.k !== 'scalar') {
+            const sides = packetCompare(op, a, b);
+            if (!sides) throw new Unsupported('comparisons of pointers other than packet and data_end');
+            // the taken side (target) waits; the fall-through goes on
+            const [onTaken, onFall] = sides;
+            const kind = a.k === 'pkt_end' ? b.k : a.k;
+            work.push([target, withRange(st, kind, onTaken)]);
+            st = withRange(st, kind, onFall);
+            slot = fall;
+            continue;
+          }
           const cmp = CMP[op];
           const taken = branchTaken(cmp, a.s, b.s, bits);
           // the kernel pushes the jump's target and goes on with the fall-through first
@@ -77,4 +87,42 @@ export function verifyPaths(insns: readonly Instruction[], progType: number, ent
     }
   }
   return { ok: true, processed };
+}
+
+/**
+ * packetCompare: for `pkt OP pkt_end` (either order), the packet range each side of the jump
+ * proves: [taken, fall-through], in bytes from data (0: nothing proven), as the kernel's
+ * try_match_pkt_pointers / find_good_pkt_pointers; undefined for other pointer comparisons.
+ */
+function packetCompare(op: number, a: Reg, b: Reg): [number, number] | undefined {
+  let pkt: Reg;
+  let flip = false;
+  if ((a.k === 'pkt' || a.k === 'pkt_meta') && b.k === 'pkt_end') pkt = a;
+  else if (a.k === 'pkt_end' && (b.k === 'pkt' || b.k === 'pkt_meta')) (pkt = b), (flip = true);
+  else return undefined;
+  const off = (pkt as { off: number }).off;
+  // as "pkt REL end": pkt > end / pkt >= end leave pkt <= end (or <) on the fall-through
+  const rel = flip ? ({ [JmpOp.BPF_JGT]: 'lt', [JmpOp.BPF_JLT]: 'gt', [JmpOp.BPF_JGE]: 'le', [JmpOp.BPF_JLE]: 'ge' } as Record<number, string>)[op]
+    : ({ [JmpOp.BPF_JGT]: 'gt', [JmpOp.BPF_JLT]: 'lt', [JmpOp.BPF_JGE]: 'ge', [JmpOp.BPF_JLE]: 'le' } as Record<number, string>)[op];
+  if (off < 0) return [0, 0];
+  // pkt < end proves off + 1 bytes (a right-open range), pkt <= end proves off
+  const open = off > 0 ? off + 1 : 0;
+  switch (rel) {
+    case 'gt': return [0, off]; // fall-through: pkt <= end
+    case 'ge': return [0, open]; // fall-through: pkt < end
+    case 'lt': return [open, 0]; // taken: pkt < end
+    case 'le': return [off, 0]; // taken: pkt <= end
+    default: return [0, 0]; // eq, ne, set and signed forms prove nothing
+  }
+}
+
+/** withRange: a copy of the state with the range of every packet pointer of `kind` raised to `range`. */
+function withRange(st: FrameState, kind: string, range: number): FrameState {
+  const s = clone(st);
+  const raise = (r: Reg): Reg => (r.k === kind && (r.k === 'pkt' || r.k === 'pkt_meta') && r.range < range ? { ...r, range } : r);
+  s.regs.forEach((r, i) => (s.regs[i] = raise(r)));
+  s.stack.forEach((slot, i) => {
+    if (slot.k === 'spill') s.stack[i] = { k: 'spill', reg: raise(slot.reg) };
+  });
+  return s;
 }
