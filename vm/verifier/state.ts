@@ -11,7 +11,17 @@ export type Reg =
   | { readonly k: 'stack'; readonly off: number }
   /** A packet pointer `off` bytes past data (or data_meta); `range`: bytes from data proven below data_end. */
   | { readonly k: 'pkt' | 'pkt_meta'; readonly off: number; readonly range: number }
-  | { readonly k: 'pkt_end'; readonly off: number };
+  | { readonly k: 'pkt_end'; readonly off: number }
+  /** A map (lddw BPF_PSEUDO_MAP_FD), a value in it, or what a lookup returned before its NULL check (`id` ties copies together). */
+  | { readonly k: 'map_ptr'; readonly map: number; readonly off: number }
+  | { readonly k: 'map_value'; readonly map: number; readonly off: number }
+  | { readonly k: 'map_value_or_null'; readonly map: number; readonly off: number; readonly id: number };
+
+/** MapInfo: what the verifier needs of a map the program names. */
+export interface MapInfo {
+  readonly keySize: number;
+  readonly valueSize: number;
+}
 
 export const NONE: Reg = { k: 'none' };
 export const scalar = (s: Scalar): Reg => ({ k: 'scalar', s });

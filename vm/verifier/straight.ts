@@ -5,7 +5,7 @@ import type { Instruction } from '../instruction.js';
 import { AluOp, Class, JmpOp, LDDW, Mode, Size, Source, opClass } from '../opcodes.js';
 import { ProgType } from '../../hooks/progType.js';
 import { type AluOpName, alu, isConstScalar } from './scalar.js';
-import { type FrameState, NONE, type Reg, STACK_SIZE, constReg, entryState, scalar, unknownScalar } from './state.js';
+import { type FrameState, type MapInfo, NONE, type Reg, STACK_SIZE, constReg, entryState, kindName, scalar, unknownScalar } from './state.js';
 
 /** StraightResult: the verdict on a straight-line program, or `unsupported` for what this walker does not model yet. */
 export type StraightResult =
@@ -15,6 +15,7 @@ export type StraightResult =
 
 const EACCES = 13;
 const EINVAL = 22;
+const EBADF = 9;
 const SIZES: Readonly<Record<number, number>> = { [Size.BPF_W]: 4, [Size.BPF_H]: 2, [Size.BPF_B]: 1, [Size.BPF_DW]: 8 };
 const OPS: Readonly<Record<number, AluOpName>> = {
   [AluOp.BPF_ADD]: 'add', [AluOp.BPF_SUB]: 'sub', [AluOp.BPF_MUL]: 'mul', [AluOp.BPF_DIV]: 'div', [AluOp.BPF_OR]: 'or', [AluOp.BPF_AND]: 'and',
@@ -80,7 +81,7 @@ function read(st: FrameState, r: number): Reg {
 }
 
 /** step applies one non-jump instruction (or exit, returning true); jumps and calls are Unsupported. */
-export function step(st: FrameState, i: Instruction, progType: number): boolean {
+export function step(st: FrameState, i: Instruction, progType: number, maps: readonly MapInfo[] = []): boolean {
   const cls = opClass(i.opcode);
   const op = i.opcode & 0xf0;
   const mode = i.opcode & 0xe0;
@@ -124,6 +125,8 @@ export function step(st: FrameState, i: Instruction, progType: number): boolean 
       if (!k || !isConstScalar(k)) return unsupported('variable pointer offsets'), false;
       const delta = Number(BigInt.asIntN(64, k.var.value)) * (op === AluOp.BPF_SUB ? -1 : 1);
       if (ptr.k === 'pkt_end') refuse(`R${i.dst} pointer arithmetic on pkt_end prohibited`);
+      if (ptr.k === 'map_value_or_null') refuse(`R${i.dst} pointer arithmetic on map_value_or_null prohibited, null-check it first`);
+      if (ptr.k === 'map_ptr') refuse(`R${i.dst} pointer arithmetic on map_ptr prohibited`);
       st.regs[i.dst] = { ...ptr, off: (ptr as { off: number }).off + delta } as Reg;
       return false;
     }
@@ -132,11 +135,17 @@ export function step(st: FrameState, i: Instruction, progType: number): boolean 
         st.regs[i.dst] = constReg(BigInt.asUintN(64, i.imm));
         return false;
       }
+      if (i.opcode === LDDW && i.src === 1) {
+        const n = Number(BigInt.asUintN(32, i.imm));
+        if (!maps[n]) refuse(`fd ${n} is not pointing to valid bpf_map`, EBADF);
+        st.regs[i.dst] = { k: 'map_ptr', map: n, off: 0 };
+        return false;
+      }
       return unsupported('lddw pseudo sources and packet loads'), false;
     case Class.BPF_LDX: {
       if (mode !== Mode.BPF_MEM) return unsupported('sign-extending loads'), false;
       const base = read(st, i.src);
-      st.regs[i.dst] = load(st, base, i.src, i.offset, SIZES[i.opcode & 0x18], progType);
+      st.regs[i.dst] = load(st, base, i.src, i.offset, SIZES[i.opcode & 0x18], progType, maps);
       return false;
     }
     case Class.BPF_ST:
@@ -144,7 +153,7 @@ export function step(st: FrameState, i: Instruction, progType: number): boolean 
       if (mode !== Mode.BPF_MEM) return unsupported('atomics'), false;
       const base = read(st, i.dst);
       const value = cls === Class.BPF_STX ? read(st, i.src) : constReg(BigInt.asUintN(64, BigInt(Number(i.imm))));
-      store(st, base, i.dst, i.offset, SIZES[i.opcode & 0x18], value, progType);
+      store(st, base, i.dst, i.offset, SIZES[i.opcode & 0x18], value, progType, maps);
       return false;
     }
     case Class.BPF_JMP:
@@ -153,6 +162,7 @@ export function step(st: FrameState, i: Instruction, progType: number): boolean 
         read(st, 0);
         return true;
       }
+      if (op === JmpOp.BPF_CALL && i.src === 0 && Number(i.imm) === 1) return call_map_lookup_elem(st, maps), false;
       return unsupported('jumps and calls'), false;
   }
   return unsupported(`class ${cls}`), false;
@@ -162,7 +172,7 @@ function memBase(base: Reg, r: number): void {
   if (base.k === 'scalar') refuse(`R${r} invalid mem access 'scalar'`);
 }
 
-function load(st: FrameState, base: Reg, r: number, off: number, size: number, progType: number): Reg {
+function load(st: FrameState, base: Reg, r: number, off: number, size: number, progType: number, maps: readonly MapInfo[]): Reg {
   memBase(base, r);
   if (base.k === 'ctx') {
     if (base.off !== 0) refuse(`dereference of modified ctx ptr R${r} off=${base.off} disallowed`);
@@ -178,10 +188,13 @@ function load(st: FrameState, base: Reg, r: number, off: number, size: number, p
   if (base.k === 'stack') return stackRead(st, base.off + off, base.off, off, size, r);
   if (base.k === 'pkt' || base.k === 'pkt_meta') return packetAccess(base, r, off, size, progType, false), unknownScalar;
   if (base.k === 'pkt_end') refuse(`R${r} invalid mem access 'pkt_end'`);
+  if (base.k === 'map_value') return mapValueAccess(base, r, off, size, maps), unknownScalar;
+  if (base.k === 'map_value_or_null') refuse(`R${r} invalid mem access '${base.k}'`);
+  // a map pointer reads struct bpf_map's fields through BTF (privileged): not modelled yet
   return unsupported(`loads through ${base.k}`), NONE;
 }
 
-function store(st: FrameState, base: Reg, r: number, off: number, size: number, value: Reg, progType: number): void {
+function store(st: FrameState, base: Reg, r: number, off: number, size: number, value: Reg, progType: number, maps: readonly MapInfo[]): void {
   memBase(base, r);
   if (base.k === 'ctx') {
     if (base.off !== 0) refuse(`dereference of modified ctx ptr R${r} off=${base.off} disallowed`);
@@ -193,6 +206,8 @@ function store(st: FrameState, base: Reg, r: number, off: number, size: number, 
   if (base.k === 'stack') return stackWrite(st, base.off + off, base.off, off, size, value, r);
   if (base.k === 'pkt' || base.k === 'pkt_meta') return packetAccess(base, r, off, size, progType, true);
   if (base.k === 'pkt_end') refuse(`R${r} invalid mem access 'pkt_end'`);
+  if (base.k === 'map_value') return mapValueAccess(base, r, off, size, maps);
+  if (base.k === 'map_value_or_null') refuse(`R${r} invalid mem access '${base.k}'`);
   unsupported(`stores through ${base.k}`);
 }
 
@@ -236,4 +251,31 @@ function packetAccess(base: { off: number; range: number }, r: number, off: numb
   if (at < 0 || at + size > base.range) {
     refuse(`R${r} offset is outside of the packet`);
   }
+}
+
+let nextId = 1;
+
+/**
+ * bpf_map_lookup_elem (1): r1 a map, r2 a stack pointer to key_size bytes; r0 becomes the
+ * value's address or NULL, the argument registers r1-r5 unreadable.
+ */
+function call_map_lookup_elem(st: FrameState, maps: readonly MapInfo[]): void {
+  const m = read(st, 1);
+  if (m.k !== 'map_ptr') refuse(`R1 type=${kindName(m)} expected=map_ptr`);
+  const key = read(st, 2);
+  if (key.k !== 'stack') unsupported('keys not on the stack');
+  const info = maps[(m as { map: number }).map];
+  const off = (key as { off: number }).off;
+  // a helper's read of the stack (check_stack_range_initialized): past the frame EINVAL, below it EACCES
+  if (off + info.keySize > 0) refuse(`invalid read from stack R2 off=${off} size=${info.keySize}`, EINVAL);
+  if (off < -STACK_SIZE) refuse(`invalid read from stack R2 off=${off} size=${info.keySize}`);
+  for (let r = 1; r <= 5; r++) st.regs[r] = NONE;
+  st.regs[0] = { k: 'map_value_or_null', map: (m as { map: number }).map, off: 0, id: nextId++ };
+}
+
+/** mapValueAccess: inside the value (check_map_access; the log's last line names the register). */
+function mapValueAccess(base: { map: number; off: number }, r: number, off: number, size: number, maps: readonly MapInfo[]): void {
+  const vs = maps[base.map].valueSize;
+  const at = base.off + off;
+  if (at < 0 || at + size > vs) refuse(`R${r} min value is outside of the allowed memory range`);
 }

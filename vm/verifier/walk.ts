@@ -3,7 +3,7 @@ import { type SlotMap, flowOf, slotMap } from '../cfg.js';
 import { Class, JmpOp, Source, opClass } from '../opcodes.js';
 import { type CmpOp, branchTaken, refine } from './branch.js';
 import { scalarConst } from './scalar.js';
-import { type FrameState, type Reg, scalar } from './state.js';
+import { type FrameState, type MapInfo, type Reg, constReg, scalar } from './state.js';
 import { Refused, type StraightResult, Unsupported, step } from './straight.js';
 
 /** The kernel's limit on instructions processed over all paths (BPF_COMPLEXITY_LIMIT_INSNS). */
@@ -23,7 +23,7 @@ const clone = (s: FrameState): FrameState => ({ regs: [...s.regs], stack: [...s.
  * a loop is followed until it ends or the complexity limit is reached (then E2BIG, as the
  * kernel says "BPF program is too large").
  */
-export function verifyPaths(insns: readonly Instruction[], progType: number, entry: FrameState, limit = COMPLEXITY_LIMIT): StraightResult & { processed?: number } {
+export function verifyPaths(insns: readonly Instruction[], progType: number, entry: FrameState, limit = COMPLEXITY_LIMIT, maps: readonly MapInfo[] = []): StraightResult & { processed?: number } {
   const map: SlotMap = slotMap(insns);
   const work: [number, FrameState][] = [[0, entry]];
   let processed = 0;
@@ -36,7 +36,11 @@ export function verifyPaths(insns: readonly Instruction[], progType: number, ent
         const cls = opClass(i.opcode);
         const op = i.opcode & 0xf0;
         if ((cls === Class.BPF_JMP || cls === Class.BPF_JMP32) && op !== JmpOp.BPF_EXIT) {
-          if (op === JmpOp.BPF_CALL) throw new Unsupported('calls');
+          if (op === JmpOp.BPF_CALL) {
+            step(st, i, progType, maps);
+            slot += 1;
+            continue;
+          }
           const flow = flowOf(map, slot);
           if (op === JmpOp.BPF_JA) {
             slot = flow.next[0];
@@ -48,6 +52,15 @@ export function verifyPaths(insns: readonly Instruction[], progType: number, ent
           const b: Reg = i.opcode & Source.BPF_X ? st.regs[i.src] : scalar(scalarConst(BigInt.asUintN(64, BigInt(Number(i.imm)))));
           if (a.k === 'none') throw new Refused(13, `R${i.dst} !read_ok`);
           if (b.k === 'none') throw new Refused(13, `R${i.src} !read_ok`);
+          if (a.k === 'map_value_or_null' && b.k === 'scalar' && !(i.opcode & Source.BPF_X) && Number(i.imm) === 0 && (op === JmpOp.BPF_JEQ || op === JmpOp.BPF_JNE)) {
+            // the NULL check: one side has the value, the other NULL (every copy, by id)
+            const isNull = (s: FrameState) => markNull(s, a.id, true);
+            const notNull = (s: FrameState) => markNull(s, a.id, false);
+            work.push([target, op === JmpOp.BPF_JEQ ? isNull(st) : notNull(st)]);
+            st = op === JmpOp.BPF_JEQ ? notNull(st) : isNull(st);
+            slot = fall;
+            continue;
+          }
           if (a.k !== 'scalar' || b.k !== 'scalar') {
             const sides = packetCompare(op, a, b);
             if (!sides) throw new Unsupported('comparisons of pointers other than packet and data_end');
@@ -77,7 +90,7 @@ export function verifyPaths(insns: readonly Instruction[], progType: number, ent
           work.push(...next);
           continue;
         }
-        if (step(st, i, progType)) break;
+        if (step(st, i, progType, maps)) break;
         slot += i.opcode === 0x18 ? 2 : 1;
       } catch (e) {
         if (e instanceof Refused) return { ok: false, insn: slot, errno: e.errno, message: e.message };
@@ -123,6 +136,17 @@ function withRange(st: FrameState, kind: string, range: number): FrameState {
   s.regs.forEach((r, i) => (s.regs[i] = raise(r)));
   s.stack.forEach((slot, i) => {
     if (slot.k === 'spill') s.stack[i] = { k: 'spill', reg: raise(slot.reg) };
+  });
+  return s;
+}
+
+/** markNull: a copy of the state where the lookup result `id` is NULL (a zero scalar) or the value. */
+function markNull(st: FrameState, id: number, isNull: boolean): FrameState {
+  const s = clone(st);
+  const mark = (r: Reg): Reg => (r.k === 'map_value_or_null' && r.id === id ? (isNull ? constReg(0n) : { k: 'map_value', map: r.map, off: r.off }) : r);
+  s.regs.forEach((r, i) => (s.regs[i] = mark(r)));
+  s.stack.forEach((slot, i) => {
+    if (slot.k === 'spill') s.stack[i] = { k: 'spill', reg: mark(slot.reg) };
   });
   return s;
 }
