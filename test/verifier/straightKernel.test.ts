@@ -42,6 +42,11 @@ function probes(): [string, number, Instruction[]][] {
     out.push([`alu 0x${op.toString(16)} on scalars`, sock, [insn(0xb7, 3, 0, 0, 9), insn(op, 3, 0, 0, op === 0x87 ? 0 : 3), insn(0xbf, 0, 3, 0, 0), insn(0x95, 0, 0, 0, 0)]]);
     out.push([`alu 0x${op.toString(16)} of ctx into a scalar (X form)`, sock, [insn(0xb7, 3, 0, 0, 9), insn(op + 8, 3, 1, 0, 0), ...EXIT0]]);
   }
+  for (const [code, width] of [[0xd4, 16], [0xd4, 32], [0xd4, 64], [0xdc, 16], [0xdc, 32], [0xdc, 64], [0xd7, 16], [0xd7, 64], [0xd4, 8]] as const) {
+    out.push([`byte order 0x${code.toString(16)}/${width} of a constant, returned`, sock, [insn(0x18, 3, 0, 0, 0x1122334455667788n), insn(code, 3, 0, 0, width), insn(0xbf, 0, 3, 0, 0), insn(0x95, 0, 0, 0, 0)]]);
+    out.push([`byte order 0x${code.toString(16)}/${width} of a pointer`, sock, [insn(0xbf, 3, 10, 0, 0), insn(code, 3, 0, 0, width), ...EXIT0]]);
+  }
+  for (const op of [0x0f, 0x1f, 0x2f, 0x4f, 0x5f, 0xaf]) out.push([`fp 0x${op.toString(16)} ctx`, sock, [insn(0xbf, 3, 10, 0, 0), insn(op, 3, 1, 0, 0), ...EXIT0]]);
   out.push(['read r3 before writing it', sock, [insn(0x07, 3, 0, 0, 1), ...EXIT0]]);
   out.push(['exit with r0 unset', sock, [insn(0x95, 0, 0, 0, 0)]]);
   out.push(['exit with r0 = ctx (privileged)', sock, [insn(0xbf, 0, 1, 0, 0), insn(0x95, 0, 0, 0, 0)]]);

@@ -21,6 +21,8 @@ export type Reg =
 export interface MapInfo {
   readonly keySize: number;
   readonly valueSize: number;
+  /** A map of maps: a lookup gives an inner map, not a value. */
+  readonly ofMaps?: boolean;
 }
 
 export const NONE: Reg = { k: 'none' };

@@ -4,7 +4,7 @@ import { XdpMd } from '../../hooks/xdp.js';
 import type { Instruction } from '../instruction.js';
 import { AluOp, Class, JmpOp, LDDW, Mode, Size, Source, opClass } from '../opcodes.js';
 import { ProgType } from '../../hooks/progType.js';
-import { type AluOpName, alu, isConstScalar } from './scalar.js';
+import { type AluOpName, UNKNOWN, alu, isConstScalar, scalarConst } from './scalar.js';
 import { type FrameState, type MapInfo, NONE, type Reg, STACK_SIZE, constReg, entryState, kindName, scalar, unknownScalar } from './state.js';
 
 /** StraightResult: the verdict on a straight-line program, or `unsupported` for what this walker does not model yet. */
@@ -23,7 +23,7 @@ const OPS: Readonly<Record<number, AluOpName>> = {
 };
 /** The operator the kernel names in "pointer arithmetic with %s operator prohibited". */
 const OPERATOR: Readonly<Record<number, string>> = {
-  [AluOp.BPF_MUL]: '*=', [AluOp.BPF_DIV]: '/=', [AluOp.BPF_OR]: '|=', [AluOp.BPF_AND]: '&=', [AluOp.BPF_LSH]: '<<=', [AluOp.BPF_RSH]: '>>=',
+  [AluOp.BPF_ADD]: '+=', [AluOp.BPF_MUL]: '*=', [AluOp.BPF_DIV]: '/=', [AluOp.BPF_OR]: '|=', [AluOp.BPF_AND]: '&=', [AluOp.BPF_LSH]: '<<=', [AluOp.BPF_RSH]: '>>=',
   [AluOp.BPF_MOD]: '%=', [AluOp.BPF_XOR]: '^=', [AluOp.BPF_ARSH]: 's>>=',
 };
 /** Context fields that hold packet pointers (their loads give pointers this walker does not model yet). */
@@ -89,7 +89,21 @@ export function step(st: FrameState, i: Instruction, progType: number, maps: rea
     case Class.BPF_ALU:
     case Class.BPF_ALU64: {
       const bits = cls === Class.BPF_ALU64 ? 64 : 32;
-      if (op === AluOp.BPF_END) return unsupported('byte swaps'), false;
+      if (op === AluOp.BPF_END) {
+        // byte order: a known value is swapped exactly; otherwise an unknown of the width
+        const r = read(st, i.dst);
+        const width = Number(i.imm);
+        if (![16, 32, 64].includes(width)) refuse('BPF_END uses reserved fields', EINVAL);
+        if (r.k !== 'scalar') return (st.regs[i.dst] = unknownScalar), false;
+        const swap = cls === Class.BPF_ALU64 || (i.opcode & Source.BPF_X) !== 0; // bswap, or to big-endian on this little-endian machine
+        const mask = (1n << BigInt(width)) - 1n;
+        if (isConstScalar(r.s)) {
+          let v = r.s.var.value & mask;
+          if (swap) v = BigInt(`0x${(v.toString(16).padStart(width / 4, '0').match(/../g) ?? []).reverse().join('')}`);
+          st.regs[i.dst] = constReg(v);
+        } else st.regs[i.dst] = scalar(alu('and', swap ? UNKNOWN : r.s, scalarConst(mask), 64));
+        return false;
+      }
       const x = (i.opcode & Source.BPF_X) !== 0;
       // reserved fields (check_alu_op): NEG takes nothing; K forms no source register, X forms no immediate
       if (op === AluOp.BPF_NEG && x) refuse(`unknown opcode ${i.opcode.toString(16)}`, EINVAL);
@@ -111,6 +125,11 @@ export function step(st: FrameState, i: Instruction, progType: number, maps: rea
       // pointer arithmetic (adjust_ptr_min_max_vals), privileged: a negated pointer and a
       // 32-bit subtraction are unknown scalars; only + and - of a constant keep a pointer
       const ptr = dst.k !== 'scalar' ? dst : src;
+      if (dst.k !== 'scalar' && src.k !== 'scalar') {
+        // two pointers: a difference is an unknown scalar (privileged), anything else is refused
+        if (op === AluOp.BPF_SUB) return (st.regs[i.dst] = unknownScalar), false;
+        refuse(`R${i.dst} pointer ${OPERATOR[op] ?? '+='} pointer prohibited`);
+      }
       if (op === AluOp.BPF_NEG) return (st.regs[i.dst] = unknownScalar), false;
       if (bits === 32) {
         if (op === AluOp.BPF_SUB) return (st.regs[i.dst] = unknownScalar), false;
@@ -118,7 +137,6 @@ export function step(st: FrameState, i: Instruction, progType: number, maps: rea
       }
       if (op === AluOp.BPF_AND || op === AluOp.BPF_OR || op === AluOp.BPF_XOR) refuse(`R${i.dst} bitwise operator ${OPERATOR[op]} on pointer prohibited`);
       if (op !== AluOp.BPF_ADD && op !== AluOp.BPF_SUB) refuse(`R${i.dst} pointer arithmetic with ${OPERATOR[op]} operator prohibited`);
-      if (dst.k !== 'scalar' && src.k !== 'scalar') return unsupported('pointer minus pointer'), false;
       if (op === AluOp.BPF_SUB && dst.k === 'scalar') refuse(`R${i.dst} tried to subtract pointer from scalar`);
       if (op === AluOp.BPF_SUB && ptr.k === 'stack') refuse(`R${i.dst} subtraction from stack pointer prohibited`);
       const k = src.k === 'scalar' ? src.s : dst.k === 'scalar' ? dst.s : undefined;
@@ -265,6 +283,7 @@ function call_map_lookup_elem(st: FrameState, maps: readonly MapInfo[]): void {
   const key = read(st, 2);
   if (key.k !== 'stack') unsupported('keys not on the stack');
   const info = maps[(m as { map: number }).map];
+  if (info.ofMaps) unsupported('lookups in maps of maps');
   const off = (key as { off: number }).off;
   // a helper's read of the stack (check_stack_range_initialized): past the frame EINVAL, below it EACCES
   if (off + info.keySize > 0) refuse(`invalid read from stack R2 off=${off} size=${info.keySize}`, EINVAL);
