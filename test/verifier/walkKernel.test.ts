@@ -99,6 +99,15 @@ describe('differential: packet bounds checks in the path walk agree with the ker
     probes.push([`${t === XDP ? 'xdp' : 'tc'}: a store after a check`, t, [...ptrs(t), insn(0xbf, 4, 2, 0, 0), insn(0x07, 4, 0, 0, 14), insn(0x2d, 4, 3, 1, 0), insn(0x72, 2, 0, 12, 1), ...exit0]]);
     probes.push([`${t === XDP ? 'xdp' : 'tc'}: a load through data_end`, t, [...ptrs(t), insn(0x71, 5, 3, 0, 0), ...exit0]]);
     probes.push([`${t === XDP ? 'xdp' : 'tc'}: arithmetic on data_end`, t, [...ptrs(t), insn(0x07, 3, 0, 0, -1), ...exit0]]);
+    if (t === XDP) {
+      for (const helper of [44, 54, 65]) {
+        probes.push([`xdp: a checked pointer used after helper ${helper} moved the packet`, t, [...ptrs(t), insn(0xbf, 6, 2, 0, 0), insn(0xbf, 4, 2, 0, 0), insn(0x07, 4, 0, 0, 14), insn(0x2d, 4, 3, 4, 0),
+          insn(0xb7, 2, 0, 0, 0), insn(0x85, 0, 0, 0, helper), insn(0x71, 5, 6, 0, 0), ...exit0]]);
+        probes.push([`xdp: helper ${helper}, then data reloaded and checked`, t, [insn(0xbf, 6, 1, 0, 0), insn(0xb7, 2, 0, 0, 0), insn(0x85, 0, 0, 0, helper), insn(0x61, 2, 6, 0, 0), insn(0x61, 3, 6, 4, 0),
+          insn(0xbf, 4, 2, 0, 0), insn(0x07, 4, 0, 0, 14), insn(0x2d, 4, 3, 1, 0), insn(0x71, 5, 2, 13, 0), ...exit0]]);
+      }
+      probes.push(['xdp: helper 44 with r1 not the context', t, [insn(0xb7, 1, 0, 0, 0), insn(0xb7, 2, 0, 0, 0), insn(0x85, 0, 0, 0, 44), ...exit0]]);
+    }
     probes.push([`${t === XDP ? 'xdp' : 'tc'}: a checked pointer spilled and filled`, t, [...ptrs(t), insn(0xbf, 4, 2, 0, 0), insn(0x07, 4, 0, 0, 14), insn(0x7b, 10, 2, -8, 0), insn(0x2d, 4, 3, 2, 0), insn(0x79, 6, 10, -8, 0), insn(0x71, 5, 6, 13, 0), ...exit0]]);
   }
   let tool = '';
@@ -164,6 +173,21 @@ describe('differential: map lookups and their NULL checks in the path walk agree
   probes.push(['r1 is the context, not a map', [insn(0x7a, 10, 0, -8, 0), insn(0xbf, 2, 10, 0, 0), insn(0x07, 2, 0, 0, -8), insn(0x85, 0, 0, 0, 1), ...exit0]]);
   probes.push(['a load through the map pointer itself', [ldMap(1, 0), insn(0x79, 3, 1, 0, 0), ...exit0]]);
   probes.push(['r1-r5 are gone after the call', [...lookup(0, -8), insn(0xbf, 0, 2, 0, 0), insn(0x95, 0, 0, 0, 0)]]);
+  // bpf_map_update_elem (2): key and value on the stack, flags a scalar
+  const update = (map: number, keyAt: number, valueAt: number, r1IsMap = true) => [insn(0x7a, 10, 0, -8, 0), insn(0x7a, 10, 0, -16, 0), insn(0x7a, 10, 0, -24, 0),
+    insn(0xbf, 2, 10, 0, 0), insn(0x07, 2, 0, 0, keyAt), insn(0xbf, 3, 10, 0, 0), insn(0x07, 3, 0, 0, valueAt), r1IsMap ? ldMap(1, map) : insn(0xb7, 1, 0, 0, 0), insn(0xb7, 4, 0, 0, 0), insn(0x85, 0, 0, 0, 2)];
+  for (const [map, valueAt] of [[0, -24], [0, -16], [0, -8], [1, -16], [1, -8], [1, -4]]) probes.push([`update map ${map}, value at fp${valueAt}`, [...update(map, -8, valueAt), ...exit0]]);
+  probes.push(['update with r1 a scalar', [...update(0, -8, -24, false), ...exit0]]);
+  probes.push(['ktime, then r1', [insn(0x85, 0, 0, 0, 5), insn(0xbf, 0, 1, 0, 0), insn(0x95, 0, 0, 0, 0)]]);
+  probes.push(['prandom, then r0 returned', [insn(0x85, 0, 0, 0, 7), insn(0x95, 0, 0, 0, 0)]]);
+  probes.push(['smp_processor_id as a key', [insn(0x85, 0, 0, 0, 8), insn(0x63, 10, 0, -4, 0), insn(0xbf, 2, 10, 0, 0), insn(0x07, 2, 0, 0, -4), ldMap(1, 0), insn(0x85, 0, 0, 0, 1), ...exit0]]);
+  // atomics
+  for (const [name, code, imm] of [['add', 0xdb, 0x00], ['fetch add', 0xdb, 0x01], ['xchg', 0xdb, 0xe1], ['add 4', 0xc3, 0x00], ['add 2', 0xcb, 0x00]] as const) {
+    probes.push([`atomic ${name} on the stack`, [insn(0x7a, 10, 0, -8, 0), insn(0xb7, 2, 0, 0, 1), insn(code, 10, 2, -8, imm), ...exit0]]);
+    probes.push([`atomic ${name} on the context`, [insn(0xb7, 2, 0, 0, 1), insn(code, 1, 2, 0, imm), ...exit0]]);
+    probes.push([`atomic ${name} on a map value`, [...lookup(0, -8), insn(0x15, 0, 0, 2, 0), insn(0xb7, 2, 0, 0, 1), insn(code, 0, 2, 8, imm), ...exit0]]);
+  }
+  probes.push(['fetch add, then the old value returned', [insn(0x7a, 10, 0, -8, 5), insn(0xb7, 2, 0, 0, 1), insn(0xdb, 10, 2, -8, 1), insn(0xbf, 0, 2, 0, 0), insn(0x95, 0, 0, 0, 0)]]);
 
   let tool = '';
   let dir = '';

@@ -168,7 +168,8 @@ export function step(st: FrameState, i: Instruction, progType: number, maps: rea
     }
     case Class.BPF_ST:
     case Class.BPF_STX: {
-      if (mode !== Mode.BPF_MEM) return unsupported('atomics'), false;
+      if (mode === Mode.BPF_ATOMIC && cls === Class.BPF_STX) return atomic(st, i, progType, maps), false;
+      if (mode !== Mode.BPF_MEM) return unsupported('this store mode'), false;
       const base = read(st, i.dst);
       const value = cls === Class.BPF_STX ? read(st, i.src) : constReg(BigInt.asUintN(64, BigInt(Number(i.imm))));
       store(st, base, i.dst, i.offset, SIZES[i.opcode & 0x18], value, progType, maps);
@@ -181,6 +182,7 @@ export function step(st: FrameState, i: Instruction, progType: number, maps: rea
         return true;
       }
       if (op === JmpOp.BPF_CALL && i.src === 0 && Number(i.imm) === 1) return call_map_lookup_elem(st, maps), false;
+      if (op === JmpOp.BPF_CALL && i.src === 0 && HELPERS[Number(i.imm)]) return callHelper(st, Number(i.imm), maps), false;
       return unsupported('jumps and calls'), false;
   }
   return unsupported(`class ${cls}`), false;
@@ -297,4 +299,77 @@ function mapValueAccess(base: { map: number; off: number }, r: number, off: numb
   const vs = maps[base.map].valueSize;
   const at = base.off + off;
   if (at < 0 || at + size > vs) refuse(`R${r} min value is outside of the allowed memory range`);
+}
+
+/**
+ * atomic: BPF_ATOMIC on the stack or a map value (the context and packets refuse it): 4 or 8
+ * bytes, read and written; a fetch puts the old value, unknown, in src (cmpxchg: in r0).
+ */
+function atomic(st: FrameState, i: Instruction, progType: number, maps: readonly MapInfo[]): void {
+  const size = SIZES[i.opcode & 0x18];
+  if (size !== 4 && size !== 8) refuse('invalid atomic operand size', EINVAL);
+  const base = read(st, i.dst);
+  read(st, i.src);
+  const imm = Number(i.imm);
+  if (imm === 0xf1) read(st, 0);
+  if (base.k === 'ctx' || base.k === 'pkt' || base.k === 'pkt_meta') refuse(`BPF_ATOMIC stores into R${i.dst} ${base.k} is not allowed`);
+  if (base.k !== 'stack' && base.k !== 'map_value') return void unsupported(`atomics on ${base.k}`);
+  load(st, base, i.dst, i.offset, size, progType, maps);
+  if (base.k === 'map_value') mapValueAccess(base, i.dst, i.offset, size, maps);
+  else stackWrite(st, base.off + i.offset, base.off, i.offset, size, unknownScalar, i.dst);
+  if (imm === 0xf1) st.regs[0] = unknownScalar;
+  else if (imm & 1) st.regs[i.src] = unknownScalar;
+}
+
+/** Argument kinds of the helper prototypes modelled so far. */
+type Arg = 'ctx' | 'map' | 'key' | 'value' | 'scalar' | 'any';
+/** HELPERS: prototypes (include/uapi/linux/bpf.h, the *_proto structs): arguments, and whether the packet changes. */
+const HELPERS: Readonly<Record<number, { args: readonly Arg[]; changesPkt?: boolean }>> = {
+  2: { args: ['map', 'key', 'value', 'scalar'] }, // bpf_map_update_elem
+  3: { args: ['map', 'key'] }, // bpf_map_delete_elem
+  5: { args: [] }, // bpf_ktime_get_ns
+  7: { args: [] }, // bpf_get_prandom_u32
+  8: { args: [] }, // bpf_get_smp_processor_id
+  12: { args: ['ctx', 'map', 'scalar'] }, // bpf_tail_call
+  23: { args: ['scalar', 'scalar'] }, // bpf_redirect
+  42: { args: [] }, // bpf_get_numa_node_id
+  44: { args: ['ctx', 'scalar'], changesPkt: true }, // bpf_xdp_adjust_head
+  54: { args: ['ctx', 'scalar'], changesPkt: true }, // bpf_xdp_adjust_meta
+  65: { args: ['ctx', 'scalar'], changesPkt: true }, // bpf_xdp_adjust_tail
+  125: { args: [] }, // bpf_ktime_get_boot_ns
+};
+const EXPECTED: Readonly<Record<Arg, string>> = { ctx: 'ctx', map: 'map_ptr', key: 'fp', value: 'fp', scalar: 'scalar', any: '' };
+
+/**
+ * callHelper checks the arguments against the prototype (the kernel's check_func_arg, for the
+ * kinds above), then: r0 an unknown scalar, r1-r5 unreadable, and, for helpers that can move
+ * the packet, every packet pointer invalid (clear_all_pkt_pointers).
+ */
+function callHelper(st: FrameState, id: number, maps: readonly MapInfo[]): void {
+  const proto = HELPERS[id];
+  let map: MapInfo | undefined;
+  proto.args.forEach((a, n) => {
+    const r = n + 1;
+    const v = read(st, r);
+    if (a === 'any') return;
+    const ok = a === 'ctx' ? v.k === 'ctx' && v.off === 0 : a === 'map' ? v.k === 'map_ptr' : a === 'scalar' ? v.k === 'scalar' : v.k === 'stack';
+    if (!ok && (a === 'key' || a === 'value') && v.k !== 'scalar') unsupported(`${a}s not on the stack`);
+    if (!ok) refuse(`R${r} type=${kindName(v)} expected=${EXPECTED[a]}`);
+    if (a === 'map') map = maps[(v as { map: number }).map];
+    if ((a === 'key' || a === 'value') && map) {
+      const size = a === 'key' ? map.keySize : map.valueSize;
+      const off = (v as { off: number }).off;
+      if (off + size > 0) refuse(`invalid read from stack R${r} off=${off} size=${size}`, EINVAL);
+      if (off < -STACK_SIZE) refuse(`invalid read from stack R${r} off=${off} size=${size}`);
+    }
+  });
+  for (let r = 1; r <= 5; r++) st.regs[r] = NONE;
+  st.regs[0] = unknownScalar;
+  if (proto.changesPkt) {
+    const gone = (r: Reg): Reg => (r.k === 'pkt' || r.k === 'pkt_end' || r.k === 'pkt_meta' ? unknownScalar : r);
+    st.regs.forEach((r, n) => (st.regs[n] = gone(r)));
+    st.stack.forEach((slot, n) => {
+      if (slot.k === 'spill') st.stack[n] = { k: 'spill', reg: gone(slot.reg) };
+    });
+  }
 }
