@@ -23,6 +23,9 @@ export interface MapInfo {
   readonly valueSize: number;
   /** A map of maps: a lookup gives an inner map, not a value. */
   readonly ofMaps?: boolean;
+  /** An array map (`lddw BPF_PSEUDO_MAP_VALUE` may address the value of one with a single entry, as global data). */
+  readonly array?: boolean;
+  readonly maxEntries?: number;
 }
 
 export const NONE: Reg = { k: 'none' };

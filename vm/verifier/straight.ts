@@ -16,6 +16,7 @@ export type StraightResult =
 const EACCES = 13;
 const EINVAL = 22;
 const EBADF = 9;
+const ENOTSUPP = 524;
 const SIZES: Readonly<Record<number, number>> = { [Size.BPF_W]: 4, [Size.BPF_H]: 2, [Size.BPF_B]: 1, [Size.BPF_DW]: 8 };
 const OPS: Readonly<Record<number, AluOpName>> = {
   [AluOp.BPF_ADD]: 'add', [AluOp.BPF_SUB]: 'sub', [AluOp.BPF_MUL]: 'mul', [AluOp.BPF_DIV]: 'div', [AluOp.BPF_OR]: 'or', [AluOp.BPF_AND]: 'and',
@@ -159,7 +160,21 @@ export function step(st: FrameState, i: Instruction, progType: number, maps: rea
         st.regs[i.dst] = { k: 'map_ptr', map: n, off: 0 };
         return false;
       }
-      return unsupported('lddw pseudo sources and packet loads'), false;
+      if (i.opcode === LDDW && i.src === 2) {
+        // BPF_PSEUDO_MAP_VALUE: the address of a value inside an array map (global data)
+        const n = Number(BigInt.asUintN(32, i.imm));
+        const off = Number(BigInt.asUintN(32, i.imm >> 32n));
+        const m = maps[n];
+        if (!m) refuse(`fd ${n} is not pointing to valid bpf_map`, EBADF);
+        if (!m.array) return unsupported('direct value access to this map type'), false;
+        // array_map_direct_value_addr: one entry only (ENOTSUPP), the offset inside the value (EINVAL)
+        if (m.maxEntries !== 1) refuse(`invalid access to map value pointer, value_size=${m.valueSize} off=${off}`, ENOTSUPP);
+        if (off >= m.valueSize) refuse(`invalid access to map value pointer, value_size=${m.valueSize} off=${off}`, EINVAL);
+        st.regs[i.dst] = { k: 'map_value', map: n, off };
+        return false;
+      }
+      if (mode === Mode.BPF_ABS || mode === Mode.BPF_IND) return packetLoad(st, i, progType), false;
+      return unsupported('lddw pseudo sources'), false;
     case Class.BPF_LDX: {
       if (mode !== Mode.BPF_MEM) return unsupported('sign-extending loads'), false;
       const base = read(st, i.src);
@@ -372,4 +387,20 @@ function callHelper(st: FrameState, id: number, maps: readonly MapInfo[]): void 
       if (slot.k === 'spill') st.stack[n] = { k: 'spill', reg: gone(slot.reg) };
     });
   }
+}
+
+/**
+ * packetLoad: LD_ABS / LD_IND (check_ld_abs): only types that may read the skb this way, with
+ * the skb in r6; r0 gets the bytes (unknown), r1-r5 are clobbered.
+ */
+function packetLoad(st: FrameState, i: Instruction, progType: number): void {
+  if (progType !== ProgType.BPF_PROG_TYPE_SOCKET_FILTER && progType !== ProgType.BPF_PROG_TYPE_SCHED_CLS && progType !== ProgType.BPF_PROG_TYPE_SCHED_ACT) {
+    refuse('BPF_LD_[ABS|IND] instructions not allowed for this program type', EINVAL);
+  }
+  const r6 = read(st, 6);
+  if (r6.k !== 'ctx') refuse('at the time of BPF_LD_ABS|IND R6 != pointer to skb', EINVAL);
+  if ((i.opcode & 0xe0) === Mode.BPF_IND && read(st, i.src).k !== 'scalar') unsupported('LD_IND with a pointer index');
+  if ((r6 as { off: number }).off !== 0) refuse(`dereference of modified ctx ptr R6 off=${(r6 as { off: number }).off} disallowed`);
+  for (let r = 1; r <= 5; r++) st.regs[r] = NONE;
+  st.regs[0] = unknownScalar;
 }
