@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ProgType } from '../hooks/progType.js';
 import { Kernel } from '../maps/kernel.js';
 import { encode } from '../vm/decode.js';
 import { insn } from '../vm/instruction.js';
-import { REPO_ROOT } from './support/paths.js';
+import { KernelProbe } from './support/kernelProbe.js';
 
 /**
  * Differential: which context fields each program type may read and write. Every (offset,
@@ -45,27 +41,20 @@ function probes(): Probe[] {
 
 describe('differential: context field access per program type agrees with the kernel', function () {
   this.timeout(120_000);
-  let dir = '';
-  let tool = '';
+  let probe: KernelProbe;
   before(function () {
-    const why = (reason: string) => {
-      console.log(`  context access differential: SKIPPED: ${reason}`);
+    const p = KernelProbe.open();
+    if (typeof p === 'string') {
+      console.log(`  context access differential: SKIPPED: ${p}`);
       this.skip();
-    };
-    if (process.platform !== 'linux') return why('not Linux');
-    if (process.getuid?.() !== 0) return why('not root (BPF_PROG_LOAD of XDP and tc programs needs CAP_BPF and CAP_NET_ADMIN)');
-    dir = mkdtempSync(join(tmpdir(), 'bpfbox-ctx-'));
-    tool = join(dir, 'ctx_probe');
-    const cc = spawnSync('cc', ['-O2', '-o', tool, join(REPO_ROOT, 'test', 'kernel', 'ctx_probe.c')], { encoding: 'utf8' });
-    if (cc.error || cc.status !== 0) return why(`cannot build test/kernel/ctx_probe.c: ${cc.error?.message ?? cc.stderr}`);
+    }
+    probe = p as KernelProbe;
   });
-  after(() => dir && rmSync(dir, { recursive: true, force: true }));
+  after(() => probe?.close());
 
   it('every offset, size and direction of xdp_md and __sk_buff', () => {
     const ps = probes();
-    const r = spawnSync(tool, [], { input: ps.map((p) => `${p.type} ${Buffer.from(p.bytes).toString('hex')}`).join('\n') + '\n', encoding: 'utf8', maxBuffer: 1 << 26 });
-    const kernel = r.stdout.trim().split('\n');
-    assert.equal(kernel.length, ps.length);
+    const kernel = probe.ask(ps.map((p) => [p.type, p.bytes] as const));
     const k = new Kernel();
     const mismatches: string[] = [];
     let refused = 0;

@@ -2,22 +2,11 @@ import assert from 'node:assert/strict';
 import * as S from '../../vm/verifier/scalar.js';
 import * as T from '../../vm/verifier/tnum.js';
 import { xorshift32 } from '../../pcaps/synth.js';
+import { fromValues } from '../support/scalars.js';
 
 const U64 = (1n << 64n) - 1n;
 const U32 = (1n << 32n) - 1n;
 
-/** fromValues: the scalar a verifier could know of a register holding one of `vals` (bounds and bits). */
-function fromValues(vals: readonly bigint[]): S.Scalar {
-  let s = S.scalarConst(vals[0]);
-  for (const v of vals.slice(1)) {
-    const c = S.scalarConst(v);
-    const m = (a: bigint, b: bigint) => (a < b ? a : b);
-    const M = (a: bigint, b: bigint) => (a > b ? a : b);
-    s = { var: T.union(s.var, c.var), umin: m(s.umin, c.umin), umax: M(s.umax, c.umax), smin: m(s.smin, c.smin), smax: M(s.smax, c.smax),
-      u32min: m(s.u32min, c.u32min), u32max: M(s.u32max, c.u32max), s32min: m(s.s32min, c.s32min), s32max: M(s.s32max, c.s32max) };
-  }
-  return S.sync(s);
-}
 
 /** concrete: the interpreter's result for the same operation, written out independently of scalar.ts. */
 function run(op: S.AluOpName, a: bigint, b: bigint, bits: 32 | 64): bigint {

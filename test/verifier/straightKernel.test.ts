@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ProgType } from '../../hooks/progType.js';
 import { encode } from '../../vm/decode.js';
 import { type Instruction, insn } from '../../vm/instruction.js';
 import { verifyStraight } from '../../vm/verifier/straight.js';
-import { REPO_ROOT } from '../support/paths.js';
+import { KernelProbe } from '../support/kernelProbe.js';
 
 /**
  * Differential: straight-line programs (stack bounds, alignment, spills and fills, pointer
@@ -60,27 +56,20 @@ function probes(): [string, number, Instruction[]][] {
 
 describe('differential: the straight-line verifier walk agrees with the kernel', function () {
   this.timeout(60_000);
-  let dir = '';
-  let tool = '';
+  let probe: KernelProbe;
   before(function () {
-    const why = (reason: string) => {
-      console.log(`  straight-line verifier differential: SKIPPED: ${reason}`);
+    const p = KernelProbe.open();
+    if (typeof p === 'string') {
+      console.log(`  straight-line verifier differential: SKIPPED: ${p}`);
       this.skip();
-    };
-    if (process.platform !== 'linux') return why('not Linux');
-    if (process.getuid?.() !== 0) return why('not root (the kernel verifier is asked through BPF_PROG_LOAD, privileged mode)');
-    dir = mkdtempSync(join(tmpdir(), 'bpfbox-straight-'));
-    tool = join(dir, 'ctx_probe');
-    const cc = spawnSync('cc', ['-O2', '-o', tool, join(REPO_ROOT, 'test', 'kernel', 'ctx_probe.c')], { encoding: 'utf8' });
-    if (cc.error || cc.status !== 0) return why(`cannot build test/kernel/ctx_probe.c: ${cc.error?.message ?? cc.stderr}`);
+    }
+    probe = p as KernelProbe;
   });
-  after(() => dir && rmSync(dir, { recursive: true, force: true }));
+  after(() => probe?.close());
 
   it('stack, spills, pointer arithmetic, registers, exit', () => {
     const ps = probes();
-    const r = spawnSync(tool, [], { input: ps.map(([, t, p]) => `${t} ${Buffer.from(encode(p)).toString('hex')}`).join('\n') + '\n', encoding: 'utf8' });
-    const kernel = r.stdout.trim().split('\n');
-    assert.equal(kernel.length, ps.length);
+    const kernel = probe.ask(ps.map(([, t, p]) => [t, encode(p)] as const));
     const mismatches: string[] = [];
     let modelled = 0;
     ps.forEach(([what, type, p], i) => {

@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ProgType } from '../../hooks/progType.js';
 import { encode } from '../../vm/decode.js';
 import { type Instruction, insn } from '../../vm/instruction.js';
 import { entryState } from '../../vm/verifier/state.js';
 import { verifyPaths } from '../../vm/verifier/walk.js';
-import { REPO_ROOT } from '../support/paths.js';
+import { KernelProbe } from '../support/kernelProbe.js';
 
 /**
  * Differential: programs with branches and bounded loops through the kernel's verifier and
@@ -35,25 +31,19 @@ const PROBES: [string, Instruction[]][] = [
 
 describe('differential: the verifier path walk agrees with the kernel on branches and loops', function () {
   this.timeout(60_000);
-  let dir = '';
-  let tool = '';
+  let probe: KernelProbe;
   before(function () {
-    const why = (reason: string) => {
-      console.log(`  path walk differential: SKIPPED: ${reason}`);
+    const p = KernelProbe.open();
+    if (typeof p === 'string') {
+      console.log(`  path walk differential: SKIPPED: ${p}`);
       this.skip();
-    };
-    if (process.platform !== 'linux') return why('not Linux');
-    if (process.getuid?.() !== 0) return why('not root (the kernel verifier is asked through BPF_PROG_LOAD, privileged mode)');
-    dir = mkdtempSync(join(tmpdir(), 'bpfbox-walk-'));
-    tool = join(dir, 'ctx_probe');
-    const cc = spawnSync('cc', ['-O2', '-o', tool, join(REPO_ROOT, 'test', 'kernel', 'ctx_probe.c')], { encoding: 'utf8' });
-    if (cc.error || cc.status !== 0) return why(`cannot build test/kernel/ctx_probe.c: ${cc.error?.message ?? cc.stderr}`);
+    }
+    probe = p as KernelProbe;
   });
-  after(() => dir && rmSync(dir, { recursive: true, force: true }));
+  after(() => probe?.close());
 
   it('each probe: the same decision, errno and message', () => {
-    const r = spawnSync(tool, [], { input: PROBES.map(([, p]) => `${SOCK} ${Buffer.from(encode(p)).toString('hex')}`).join('\n') + '\n', encoding: 'utf8' });
-    const kernel = r.stdout.trim().split('\n');
+    const kernel = probe.ask(PROBES.map(([, p]) => [SOCK, encode(p)] as const));
     const mismatches: string[] = [];
     let modelled = 0;
     PROBES.forEach(([what, p], i) => {
@@ -110,26 +100,19 @@ describe('differential: packet bounds checks in the path walk agree with the ker
     }
     probes.push([`${t === XDP ? 'xdp' : 'tc'}: a checked pointer spilled and filled`, t, [...ptrs(t), insn(0xbf, 4, 2, 0, 0), insn(0x07, 4, 0, 0, 14), insn(0x7b, 10, 2, -8, 0), insn(0x2d, 4, 3, 2, 0), insn(0x79, 6, 10, -8, 0), insn(0x71, 5, 6, 13, 0), ...exit0]]);
   }
-  let tool = '';
-  let dir = '';
+  let probe: KernelProbe;
   before(function () {
-    if (process.platform !== 'linux' || process.getuid?.() !== 0) {
-      console.log('  packet bounds differential: SKIPPED: not root on Linux (the kernel verifier is asked through BPF_PROG_LOAD)');
+    const p = KernelProbe.open();
+    if (typeof p === 'string') {
+      console.log(`  verifier walk differential: SKIPPED: ${p}`);
       this.skip();
     }
-    dir = mkdtempSync(join(tmpdir(), 'bpfbox-pkt-'));
-    tool = join(dir, 'ctx_probe');
-    const cc = spawnSync('cc', ['-O2', '-o', tool, join(REPO_ROOT, 'test', 'kernel', 'ctx_probe.c')], { encoding: 'utf8' });
-    if (cc.error || cc.status !== 0) {
-      console.log(`  packet bounds differential: SKIPPED: cannot build test/kernel/ctx_probe.c: ${cc.error?.message ?? cc.stderr}`);
-      this.skip();
-    }
+    probe = p as KernelProbe;
   });
-  after(() => dir && rmSync(dir, { recursive: true, force: true }));
+  after(() => probe?.close());
 
   it(`every comparison form, both sides, loads at the edge of the proven range`, () => {
-    const r = spawnSync(tool, [], { input: probes.map(([, t, p]) => `${t} ${Buffer.from(encode(p)).toString('hex')}`).join('\n') + '\n', encoding: 'utf8', maxBuffer: 1 << 26 });
-    const kernel = r.stdout.trim().split('\n');
+    const kernel = probe.ask(probes.map(([, t, p]) => [t, encode(p)] as const));
     const mismatches: string[] = [];
     let modelled = 0;
     let refused = 0;
@@ -206,26 +189,19 @@ describe('differential: map lookups and their NULL checks in the path walk agree
   probes.push(['ld_abs through a moved context', [insn(0xbf, 6, 1, 0, 0), insn(0x07, 6, 0, 0, 4), insn(0x30, 0, 0, 0, 12), insn(0x95, 0, 0, 0, 0)]]);
   probes.push(['fetch add, then the old value returned', [insn(0x7a, 10, 0, -8, 5), insn(0xb7, 2, 0, 0, 1), insn(0xdb, 10, 2, -8, 1), insn(0xbf, 0, 2, 0, 0), insn(0x95, 0, 0, 0, 0)]]);
 
-  let tool = '';
-  let dir = '';
+  let probe: KernelProbe;
   before(function () {
-    if (process.platform !== 'linux' || process.getuid?.() !== 0) {
-      console.log('  map lookup differential: SKIPPED: not root on Linux (the kernel verifier is asked through BPF_PROG_LOAD)');
+    const p = KernelProbe.open();
+    if (typeof p === 'string') {
+      console.log(`  verifier walk differential: SKIPPED: ${p}`);
       this.skip();
     }
-    dir = mkdtempSync(join(tmpdir(), 'bpfbox-mapv-'));
-    tool = join(dir, 'ctx_probe');
-    const cc = spawnSync('cc', ['-O2', '-o', tool, join(REPO_ROOT, 'test', 'kernel', 'ctx_probe.c')], { encoding: 'utf8' });
-    if (cc.error || cc.status !== 0) {
-      console.log(`  map lookup differential: SKIPPED: cannot build test/kernel/ctx_probe.c: ${cc.error?.message ?? cc.stderr}`);
-      this.skip();
-    }
+    probe = p as KernelProbe;
   });
-  after(() => dir && rmSync(dir, { recursive: true, force: true }));
+  after(() => probe?.close());
 
   it('value bounds, NULL checks, keys on the stack, argument kinds', () => {
-    const r = spawnSync(tool, [], { input: probes.map(([, p]) => `${SOCK} ${Buffer.from(encode(p)).toString('hex')}`).join('\n') + '\n', encoding: 'utf8' });
-    const kernel = r.stdout.trim().split('\n');
+    const kernel = probe.ask(probes.map(([, p]) => [SOCK, encode(p)] as const));
     const mismatches: string[] = [];
     let modelled = 0;
     probes.forEach(([what, p], i) => {
