@@ -3,7 +3,8 @@
 // "err ERRNO <last verifier log line>". An lddw with src_reg 1 (BPF_PSEUDO_MAP_FD) or 2
 // (BPF_PSEUDO_MAP_VALUE, the offset in the second half) and imm N
 // gets the fd of map N of a fixed set made at start: 0, an array (key 4, value 16, 4 entries);
-// 1, a hash (key 8, value 8, 16 entries); 2, an array of one entry (key 4, value 16), as global data is. Used by the verifier differential tests.
+// 1, a hash (key 8, value 8, 16 entries); 2, an array of one entry (key 4, value 16), as global data is;
+// 3, the same read-only for programs (BPF_F_RDONLY_PROG), as .rodata is. Used by the verifier differential tests.
 #include <errno.h>
 #include <linux/bpf.h>
 #include <stdint.h>
@@ -13,9 +14,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int make_map(unsigned type, unsigned key, unsigned value, unsigned entries) {
+static int make_map(unsigned type, unsigned key, unsigned value, unsigned entries, unsigned flags) {
   union bpf_attr a;
   memset(&a, 0, sizeof(a));
+  a.map_flags = flags;
   a.map_type = type;
   a.key_size = key;
   a.value_size = value;
@@ -24,7 +26,8 @@ static int make_map(unsigned type, unsigned key, unsigned value, unsigned entrie
 }
 
 int main(void) {
-  int maps[3] = { make_map(BPF_MAP_TYPE_ARRAY, 4, 16, 4), make_map(BPF_MAP_TYPE_HASH, 8, 8, 16), make_map(BPF_MAP_TYPE_ARRAY, 4, 16, 1) };
+  int maps[4] = { make_map(BPF_MAP_TYPE_ARRAY, 4, 16, 4, 0), make_map(BPF_MAP_TYPE_HASH, 8, 8, 16, 0), make_map(BPF_MAP_TYPE_ARRAY, 4, 16, 1, 0),
+                  make_map(BPF_MAP_TYPE_ARRAY, 4, 16, 1, BPF_F_RDONLY_PROG) };
   static char line[1 << 16], log[1 << 24];
   static unsigned char insns[1 << 15];
   while (fgets(line, sizeof(line), stdin)) {
@@ -35,7 +38,7 @@ int main(void) {
     for (size_t i = 0; i < n; i++) sscanf(hex + 2 * i, "%2hhx", &insns[i]);
     for (size_t i = 0; i + 16 <= n; i += 8) {
       struct bpf_insn *in = (struct bpf_insn *)(insns + i);
-      if (in->code == (BPF_LD | BPF_DW | BPF_IMM) && (in->src_reg == BPF_PSEUDO_MAP_FD || in->src_reg == BPF_PSEUDO_MAP_VALUE) && in->imm >= 0 && in->imm < 3) in->imm = maps[in->imm];
+      if (in->code == (BPF_LD | BPF_DW | BPF_IMM) && (in->src_reg == BPF_PSEUDO_MAP_FD || in->src_reg == BPF_PSEUDO_MAP_VALUE) && in->imm >= 0 && in->imm < 4) in->imm = maps[in->imm];
       if (in->code == (BPF_LD | BPF_DW | BPF_IMM)) i += 8;
     }
     union bpf_attr attr;

@@ -24,7 +24,7 @@ describe('verifier walk over the corpus', () => {
       const maps: MapInfo[] = [];
       for (const [, fd] of loaded.maps) {
         const o = k.process.fds.get(fd)!.obj as MapObject;
-        maps[fd] = { keySize: o.spec.keySize, valueSize: o.spec.valueSize, ofMaps: o.spec.type === MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS || o.spec.type === MapType.BPF_MAP_TYPE_HASH_OF_MAPS, array: o.spec.type === MapType.BPF_MAP_TYPE_ARRAY, maxEntries: o.spec.maxEntries };
+        maps[fd] = { keySize: o.spec.keySize, valueSize: o.spec.valueSize, ofMaps: o.spec.type === MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS || o.spec.type === MapType.BPF_MAP_TYPE_HASH_OF_MAPS, array: o.spec.type === MapType.BPF_MAP_TYPE_ARRAY, maxEntries: o.spec.maxEntries, readonlyProg: ((o.spec.flags ?? 0) & 0x80) !== 0 };
       }
       for (const [name, fd] of loaded.programs) {
         const p = k.process.fds.get(fd)!.obj as ProgObject;

@@ -134,7 +134,8 @@ describe('differential: map lookups and their NULL checks in the path walk agree
   this.timeout(60_000);
   const SOCK = ProgType.BPF_PROG_TYPE_SOCKET_FILTER;
   // map 0: array (key 4, value 16); map 1: hash (key 8, value 8) — test/kernel/ctx_probe.c makes them
-  const MAPS = [{ keySize: 4, valueSize: 16, array: true, maxEntries: 4 }, { keySize: 8, valueSize: 8 }, { keySize: 4, valueSize: 16, array: true, maxEntries: 1 }];
+  const MAPS = [{ keySize: 4, valueSize: 16, array: true, maxEntries: 4 }, { keySize: 8, valueSize: 8 }, { keySize: 4, valueSize: 16, array: true, maxEntries: 1 },
+    { keySize: 4, valueSize: 16, array: true, maxEntries: 1, readonlyProg: true }];
   const ldMap = (r: number, n: number) => insn(0x18, r, 1, 0, BigInt(n));
   const exit0 = [insn(0xb7, 0, 0, 0, 0), insn(0x95, 0, 0, 0, 0)];
   const lookup = (map: number, keyAt: number) => [insn(0x7a, 10, 0, -8, 0), insn(0xbf, 2, 10, 0, 0), insn(0x07, 2, 0, 0, keyAt), ldMap(1, map), insn(0x85, 0, 0, 0, 1)];
@@ -172,7 +173,7 @@ describe('differential: map lookups and their NULL checks in the path walk agree
   }
   // global data: lddw BPF_PSEUDO_MAP_VALUE into the array map, at an offset
   const ldValue = (r: number, map: number, off: number) => insn(0x18, r, 2, 0, (BigInt(off) << 32n) | BigInt(map));
-  for (const map of [2, 0]) {
+  for (const map of [2, 0, 3]) {
     for (const off of [0, 8, 15, 16]) {
       for (const [at, size] of [[0, 8], [4, 4], [7, 1], [8, 8]] as const) {
         probes.push([`map ${map} value pointer +${off}, load ${size} at ${at}`, [ldValue(3, map, off), insn(size === 8 ? 0x79 : size === 4 ? 0x61 : 0x71, 4, 3, at, 0), ...exit0]]);
@@ -187,6 +188,7 @@ describe('differential: map lookups and their NULL checks in the path walk agree
   probes.push(['ld_ind with a scalar index', [insn(0xbf, 6, 1, 0, 0), insn(0xb7, 7, 0, 0, 2), insn(0x50, 0, 7, 0, 12), insn(0x95, 0, 0, 0, 0)]]);
   probes.push(['ld_abs clobbers r1-r5', [insn(0xbf, 6, 1, 0, 0), insn(0xb7, 3, 0, 0, 1), insn(0x30, 0, 0, 0, 12), insn(0xbf, 0, 3, 0, 0), insn(0x95, 0, 0, 0, 0)]]);
   probes.push(['ld_abs through a moved context', [insn(0xbf, 6, 1, 0, 0), insn(0x07, 6, 0, 0, 4), insn(0x30, 0, 0, 0, 12), insn(0x95, 0, 0, 0, 0)]]);
+  probes.push(['atomic add into a read-only (.rodata-like) value', [ldValue(3, 3, 0), insn(0xb7, 2, 0, 0, 1), insn(0xdb, 3, 2, 8, 0), ...exit0]]);
   probes.push(['fetch add, then the old value returned', [insn(0x7a, 10, 0, -8, 5), insn(0xb7, 2, 0, 0, 1), insn(0xdb, 10, 2, -8, 1), insn(0xbf, 0, 2, 0, 0), insn(0x95, 0, 0, 0, 0)]]);
 
   let probe: KernelProbe;

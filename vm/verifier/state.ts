@@ -26,6 +26,8 @@ export interface MapInfo {
   /** An array map (`lddw BPF_PSEUDO_MAP_VALUE` may address the value of one with a single entry, as global data). */
   readonly array?: boolean;
   readonly maxEntries?: number;
+  /** BPF_F_RDONLY_PROG (as `.rodata`): programs may read the values, not write them. */
+  readonly readonlyProg?: boolean;
 }
 
 export const NONE: Reg = { k: 'none' };

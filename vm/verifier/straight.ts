@@ -241,7 +241,7 @@ function store(st: FrameState, base: Reg, r: number, off: number, size: number, 
   if (base.k === 'stack') return stackWrite(st, base.off + off, base.off, off, size, value, r);
   if (base.k === 'pkt' || base.k === 'pkt_meta') return packetAccess(base, r, off, size, progType, true);
   if (base.k === 'pkt_end') refuse(`R${r} invalid mem access 'pkt_end'`);
-  if (base.k === 'map_value') return mapValueAccess(base, r, off, size, maps);
+  if (base.k === 'map_value') return mapValueWrite(base, r, off, size, maps);
   if (base.k === 'map_value_or_null') refuse(`R${r} invalid mem access '${base.k}'`);
   unsupported(`stores through ${base.k}`);
 }
@@ -330,7 +330,7 @@ function atomic(st: FrameState, i: Instruction, progType: number, maps: readonly
   if (base.k === 'ctx' || base.k === 'pkt' || base.k === 'pkt_meta') refuse(`BPF_ATOMIC stores into R${i.dst} ${base.k} is not allowed`);
   if (base.k !== 'stack' && base.k !== 'map_value') return void unsupported(`atomics on ${base.k}`);
   load(st, base, i.dst, i.offset, size, progType, maps);
-  if (base.k === 'map_value') mapValueAccess(base, i.dst, i.offset, size, maps);
+  if (base.k === 'map_value') mapValueWrite(base, i.dst, i.offset, size, maps);
   else stackWrite(st, base.off + i.offset, base.off, i.offset, size, unknownScalar, i.dst);
   if (imm === 0xf1) st.regs[0] = unknownScalar;
   else if (imm & 1) st.regs[i.src] = unknownScalar;
@@ -403,4 +403,11 @@ function packetLoad(st: FrameState, i: Instruction, progType: number): void {
   if ((r6 as { off: number }).off !== 0) refuse(`dereference of modified ctx ptr R6 off=${(r6 as { off: number }).off} disallowed`);
   for (let r = 1; r <= 5; r++) st.regs[r] = NONE;
   st.regs[0] = unknownScalar;
+}
+
+/** mapValueWrite: a store into a map value: not into a map programs may only read (check_map_access_type), then inside it. */
+function mapValueWrite(base: { map: number; off: number }, r: number, off: number, size: number, maps: readonly MapInfo[]): void {
+  const m = maps[base.map];
+  if (m.readonlyProg) refuse(`write into map forbidden, value_size=${m.valueSize} off=${base.off + off} size=${size}`);
+  mapValueAccess(base, r, off, size, maps);
 }
