@@ -3,7 +3,7 @@ import { ProgType } from '../hooks/progType.js';
 import { Kernel } from '../maps/kernel.js';
 import { encode } from '../vm/decode.js';
 import { insn } from '../vm/instruction.js';
-import { KernelProbe } from './support/kernelProbe.js';
+import { kernelProbeForSuite } from './support/kernelProbe.js';
 
 /**
  * Differential: which context fields each program type may read and write. Every (offset,
@@ -41,20 +41,11 @@ function probes(): Probe[] {
 
 describe('differential: context field access per program type agrees with the kernel', function () {
   this.timeout(120_000);
-  let probe: KernelProbe;
-  before(function () {
-    const p = KernelProbe.open();
-    if (typeof p === 'string') {
-      console.log(`  context access differential: SKIPPED: ${p}`);
-      this.skip();
-    }
-    probe = p as KernelProbe;
-  });
-  after(() => probe?.close());
+  const probe = kernelProbeForSuite('context access differential');
 
   it('every offset, size and direction of xdp_md and __sk_buff', () => {
     const ps = probes();
-    const kernel = probe.ask(ps.map((p) => [p.type, p.bytes] as const));
+    const kernel = probe().ask(ps.map((p) => [p.type, p.bytes] as const));
     const k = new Kernel();
     const mismatches: string[] = [];
     let refused = 0;

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { readCollection } from '../../elf/collection.js';
 import { type LoadedCollection, loadCollection } from '../../elf/load.js';
-import type { Neighbour, Route } from '../../hooks/helpers/fib.js';
 import { ProgType } from '../../hooks/progType.js';
 import { Kernel } from '../../maps/kernel.js';
 import type { ProgObject } from '../../maps/objects.js';
@@ -34,8 +33,9 @@ export interface LoadedReplay {
  * name, or the first of `--type`, or the first XDP, tc or socket filter program. A program
  * whose section names no type takes `--type`.
  */
-export function loadForReplay(o: { obj: string; prog?: string; type?: string; ncpus: number; set?: Record<string, bigint>; routes?: readonly Route[]; neighbours?: readonly Neighbour[] }): LoadedReplay {
-  const kernel = new Kernel({ ncpus: o.ncpus, runtime: { routes: o.routes, neighbours: o.neighbours } });
+export function loadForReplay(o: { obj: string; prog?: string; type?: string; ncpus: number; set?: Record<string, bigint> }): LoadedReplay {
+  // programs run in the workers, which get the route tables with the pipeline's options
+  const kernel = new Kernel({ ncpus: o.ncpus });
   return { kernel, ...loadObject(kernel, o) };
 }
 

@@ -24,7 +24,7 @@ export interface ReplayOptions extends Omit<PipelineOptions, 'kernel' | 'prog'>,
  */
 export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
   const workers = Math.max(1, o.workers ?? cpus().length);
-  const { kernel, loaded, prog } = loadForReplay({ obj: o.obj, prog: o.prog, type: o.type, ncpus: workers, set: o.set, routes: o.routes, neighbours: o.neighbours });
+  const { kernel, loaded, prog } = loadForReplay({ obj: o.obj, prog: o.prog, type: o.type, ncpus: workers, set: o.set });
   try {
     for (const m of [o.mapInit, o.mapInitMore]) if (m) applyMapInit(kernel, m.init, loaded.maps, loaded.programs, m.where, m.paths);
     const p = new Pipeline({ ...o, kernel, prog, workers });

@@ -43,3 +43,21 @@ export class KernelProbe {
     rmSync(this.#dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * kernelProbeForSuite registers the suite's before/after hooks: open the probe (or skip the
+ * suite, saying why, under `label`) and close it afterwards. Call the result inside a test.
+ */
+export function kernelProbeForSuite(label: string): () => KernelProbe {
+  let probe: KernelProbe | undefined;
+  before(function () {
+    const p = KernelProbe.open();
+    if (typeof p === 'string') {
+      console.log(`  ${label}: SKIPPED: ${p}`);
+      this.skip();
+    }
+    probe = p as KernelProbe;
+  });
+  after(() => probe?.close());
+  return () => probe!;
+}

@@ -3,7 +3,7 @@ import { ProgType } from '../../hooks/progType.js';
 import { encode } from '../../vm/decode.js';
 import { type Instruction, insn } from '../../vm/instruction.js';
 import { verifyStraight } from '../../vm/verifier/straight.js';
-import { KernelProbe } from '../support/kernelProbe.js';
+import { kernelProbeForSuite } from '../support/kernelProbe.js';
 
 /**
  * Differential: straight-line programs (stack bounds, alignment, spills and fills, pointer
@@ -56,20 +56,11 @@ function probes(): [string, number, Instruction[]][] {
 
 describe('differential: the straight-line verifier walk agrees with the kernel', function () {
   this.timeout(60_000);
-  let probe: KernelProbe;
-  before(function () {
-    const p = KernelProbe.open();
-    if (typeof p === 'string') {
-      console.log(`  straight-line verifier differential: SKIPPED: ${p}`);
-      this.skip();
-    }
-    probe = p as KernelProbe;
-  });
-  after(() => probe?.close());
+  const probe = kernelProbeForSuite('straight-line verifier differential');
 
   it('stack, spills, pointer arithmetic, registers, exit', () => {
     const ps = probes();
-    const kernel = probe.ask(ps.map(([, t, p]) => [t, encode(p)] as const));
+    const kernel = probe().ask(ps.map(([, t, p]) => [t, encode(p)] as const));
     const mismatches: string[] = [];
     let modelled = 0;
     ps.forEach(([what, type, p], i) => {

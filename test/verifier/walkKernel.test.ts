@@ -4,7 +4,7 @@ import { encode } from '../../vm/decode.js';
 import { type Instruction, insn } from '../../vm/instruction.js';
 import { entryState } from '../../vm/verifier/state.js';
 import { verifyPaths } from '../../vm/verifier/walk.js';
-import { KernelProbe } from '../support/kernelProbe.js';
+import { kernelProbeForSuite } from '../support/kernelProbe.js';
 
 /**
  * Differential: programs with branches and bounded loops through the kernel's verifier and
@@ -31,19 +31,10 @@ const PROBES: [string, Instruction[]][] = [
 
 describe('differential: the verifier path walk agrees with the kernel on branches and loops', function () {
   this.timeout(60_000);
-  let probe: KernelProbe;
-  before(function () {
-    const p = KernelProbe.open();
-    if (typeof p === 'string') {
-      console.log(`  path walk differential: SKIPPED: ${p}`);
-      this.skip();
-    }
-    probe = p as KernelProbe;
-  });
-  after(() => probe?.close());
+  const probe = kernelProbeForSuite('path walk differential');
 
   it('each probe: the same decision, errno and message', () => {
-    const kernel = probe.ask(PROBES.map(([, p]) => [SOCK, encode(p)] as const));
+    const kernel = probe().ask(PROBES.map(([, p]) => [SOCK, encode(p)] as const));
     const mismatches: string[] = [];
     let modelled = 0;
     PROBES.forEach(([what, p], i) => {
@@ -100,19 +91,10 @@ describe('differential: packet bounds checks in the path walk agree with the ker
     }
     probes.push([`${t === XDP ? 'xdp' : 'tc'}: a checked pointer spilled and filled`, t, [...ptrs(t), insn(0xbf, 4, 2, 0, 0), insn(0x07, 4, 0, 0, 14), insn(0x7b, 10, 2, -8, 0), insn(0x2d, 4, 3, 2, 0), insn(0x79, 6, 10, -8, 0), insn(0x71, 5, 6, 13, 0), ...exit0]]);
   }
-  let probe: KernelProbe;
-  before(function () {
-    const p = KernelProbe.open();
-    if (typeof p === 'string') {
-      console.log(`  verifier walk differential: SKIPPED: ${p}`);
-      this.skip();
-    }
-    probe = p as KernelProbe;
-  });
-  after(() => probe?.close());
+  const probe = kernelProbeForSuite('verifier walk differential');
 
   it(`every comparison form, both sides, loads at the edge of the proven range`, () => {
-    const kernel = probe.ask(probes.map(([, t, p]) => [t, encode(p)] as const));
+    const kernel = probe().ask(probes.map(([, t, p]) => [t, encode(p)] as const));
     const mismatches: string[] = [];
     let modelled = 0;
     let refused = 0;
@@ -191,19 +173,10 @@ describe('differential: map lookups and their NULL checks in the path walk agree
   probes.push(['atomic add into a read-only (.rodata-like) value', [ldValue(3, 3, 0), insn(0xb7, 2, 0, 0, 1), insn(0xdb, 3, 2, 8, 0), ...exit0]]);
   probes.push(['fetch add, then the old value returned', [insn(0x7a, 10, 0, -8, 5), insn(0xb7, 2, 0, 0, 1), insn(0xdb, 10, 2, -8, 1), insn(0xbf, 0, 2, 0, 0), insn(0x95, 0, 0, 0, 0)]]);
 
-  let probe: KernelProbe;
-  before(function () {
-    const p = KernelProbe.open();
-    if (typeof p === 'string') {
-      console.log(`  verifier walk differential: SKIPPED: ${p}`);
-      this.skip();
-    }
-    probe = p as KernelProbe;
-  });
-  after(() => probe?.close());
+  const probe = kernelProbeForSuite('verifier walk differential');
 
   it('value bounds, NULL checks, keys on the stack, argument kinds', () => {
-    const kernel = probe.ask(probes.map(([, p]) => [SOCK, encode(p)] as const));
+    const kernel = probe().ask(probes.map(([, p]) => [SOCK, encode(p)] as const));
     const mismatches: string[] = [];
     let modelled = 0;
     probes.forEach(([what, p], i) => {
