@@ -4,7 +4,9 @@
 // (BPF_PSEUDO_MAP_VALUE, the offset in the second half) and imm N
 // gets the fd of map N of a fixed set made at start: 0, an array (key 4, value 16, 4 entries);
 // 1, a hash (key 8, value 8, 16 entries); 2, an array of one entry (key 4, value 16), as global data is;
-// 3, the same read-only for programs (BPF_F_RDONLY_PROG), as .rodata is. Used by the verifier differential tests.
+// 3, the same read-only for programs (BPF_F_RDONLY_PROG), as .rodata is; 4, a ring buffer of 4096 bytes;
+// 5, a prog array of 4; 6, an array of 4 maps whose inner maps are like map 0. Used by the verifier
+// differential tests (test/support/verdict.ts describes the same set to bpfbox).
 #include <errno.h>
 #include <linux/bpf.h>
 #include <stdint.h>
@@ -14,9 +16,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int make_map(unsigned type, unsigned key, unsigned value, unsigned entries, unsigned flags) {
+static int make_map_inner(unsigned type, unsigned key, unsigned value, unsigned entries, unsigned flags, int inner) {
   union bpf_attr a;
   memset(&a, 0, sizeof(a));
+  a.inner_map_fd = inner;
   a.map_flags = flags;
   a.map_type = type;
   a.key_size = key;
@@ -24,10 +27,15 @@ static int make_map(unsigned type, unsigned key, unsigned value, unsigned entrie
   a.max_entries = entries;
   return syscall(__NR_bpf, BPF_MAP_CREATE, &a, sizeof(a));
 }
+static int make_map(unsigned type, unsigned key, unsigned value, unsigned entries, unsigned flags) { return make_map_inner(type, key, value, entries, flags, 0); }
+#define NMAPS 7
 
 int main(void) {
-  int maps[4] = { make_map(BPF_MAP_TYPE_ARRAY, 4, 16, 4, 0), make_map(BPF_MAP_TYPE_HASH, 8, 8, 16, 0), make_map(BPF_MAP_TYPE_ARRAY, 4, 16, 1, 0),
-                  make_map(BPF_MAP_TYPE_ARRAY, 4, 16, 1, BPF_F_RDONLY_PROG) };
+  int maps[NMAPS] = { make_map(BPF_MAP_TYPE_ARRAY, 4, 16, 4, 0), make_map(BPF_MAP_TYPE_HASH, 8, 8, 16, 0), make_map(BPF_MAP_TYPE_ARRAY, 4, 16, 1, 0),
+                      make_map(BPF_MAP_TYPE_ARRAY, 4, 16, 1, BPF_F_RDONLY_PROG), make_map(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0),
+                      make_map(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, 0), 0 };
+  maps[6] = make_map_inner(BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 4, 0, maps[0]);
+  for (int m = 0; m < NMAPS; m++) if (maps[m] < 0) { perror("map create"); return 1; }
   static char line[1 << 16], log[1 << 24];
   static unsigned char insns[1 << 15];
   while (fgets(line, sizeof(line), stdin)) {
@@ -38,7 +46,7 @@ int main(void) {
     for (size_t i = 0; i < n; i++) sscanf(hex + 2 * i, "%2hhx", &insns[i]);
     for (size_t i = 0; i + 16 <= n; i += 8) {
       struct bpf_insn *in = (struct bpf_insn *)(insns + i);
-      if (in->code == (BPF_LD | BPF_DW | BPF_IMM) && (in->src_reg == BPF_PSEUDO_MAP_FD || in->src_reg == BPF_PSEUDO_MAP_VALUE) && in->imm >= 0 && in->imm < 4) in->imm = maps[in->imm];
+      if (in->code == (BPF_LD | BPF_DW | BPF_IMM) && (in->src_reg == BPF_PSEUDO_MAP_FD || in->src_reg == BPF_PSEUDO_MAP_VALUE) && in->imm >= 0 && in->imm < NMAPS) in->imm = maps[in->imm];
       if (in->code == (BPF_LD | BPF_DW | BPF_IMM)) i += 8;
     }
     union bpf_attr attr;

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { ProgType } from '../../hooks/progType.js';
 import { encode } from '../../vm/decode.js';
 import { type Instruction, insn } from '../../vm/instruction.js';
-import { entryState } from '../../vm/verifier/state.js';
-import { verifyPaths } from '../../vm/verifier/walk.js';
+import { verdict } from '../support/verdict.js';
 import { kernelProbeForSuite } from '../support/kernelProbe.js';
 
 /**
@@ -38,10 +37,9 @@ describe('differential: the verifier path walk agrees with the kernel on branche
     const mismatches: string[] = [];
     let modelled = 0;
     PROBES.forEach(([what, p], i) => {
-      const v = verifyPaths(p, SOCK, entryState());
-      if ('unsupported' in v) return;
+      const ours = verdict(p, SOCK);
+      if (ours === undefined) return;
       modelled++;
-      const ours = v.ok ? 'ok' : `err ${v.errno} ${v.message}`;
       if (ours !== kernel[i]) mismatches.push(`${what}: kernel "${kernel[i]}", bpfbox "${ours}"`);
     });
     assert.deepEqual(mismatches, []);
@@ -99,11 +97,10 @@ describe('differential: packet bounds checks in the path walk agree with the ker
     let modelled = 0;
     let refused = 0;
     probes.forEach(([what, t, p], i) => {
-      const v = verifyPaths(p, t, entryState());
-      if ('unsupported' in v) return;
+      const ours = verdict(p, t);
+      if (ours === undefined) return;
       modelled++;
-      if (!v.ok) refused++;
-      const ours = v.ok ? 'ok' : `err ${v.errno} ${v.message}`;
+      if (ours !== 'ok') refused++;
       if (ours !== kernel[i]) mismatches.push(`${what}: kernel "${kernel[i]}", bpfbox "${ours}"`);
     });
     assert.deepEqual(mismatches.slice(0, 20), []);
@@ -116,8 +113,6 @@ describe('differential: map lookups and their NULL checks in the path walk agree
   this.timeout(60_000);
   const SOCK = ProgType.BPF_PROG_TYPE_SOCKET_FILTER;
   // map 0: array (key 4, value 16); map 1: hash (key 8, value 8) — test/kernel/ctx_probe.c makes them
-  const MAPS = [{ keySize: 4, valueSize: 16, array: true, maxEntries: 4 }, { keySize: 8, valueSize: 8 }, { keySize: 4, valueSize: 16, array: true, maxEntries: 1 },
-    { keySize: 4, valueSize: 16, array: true, maxEntries: 1, readonlyProg: true }];
   const ldMap = (r: number, n: number) => insn(0x18, r, 1, 0, BigInt(n));
   const exit0 = [insn(0xb7, 0, 0, 0, 0), insn(0x95, 0, 0, 0, 0)];
   const lookup = (map: number, keyAt: number) => [insn(0x7a, 10, 0, -8, 0), insn(0xbf, 2, 10, 0, 0), insn(0x07, 2, 0, 0, keyAt), ldMap(1, map), insn(0x85, 0, 0, 0, 1)];
@@ -180,10 +175,9 @@ describe('differential: map lookups and their NULL checks in the path walk agree
     const mismatches: string[] = [];
     let modelled = 0;
     probes.forEach(([what, p], i) => {
-      const v = verifyPaths(p, SOCK, entryState(), undefined, MAPS);
-      if ('unsupported' in v) return;
+      const ours = verdict(p, SOCK);
+      if (ours === undefined) return;
       modelled++;
-      const ours = v.ok ? 'ok' : `err ${v.errno} ${v.message}`;
       if (ours !== kernel[i]) mismatches.push(`${what}: kernel "${kernel[i]}", bpfbox "${ours}"`);
     });
     assert.deepEqual(mismatches.slice(0, 25), []);

@@ -114,7 +114,7 @@ function low32(x: Scalar): Scalar {
   return sync({ ...UNKNOWN, var: T.subreg(x.var), umin: x.u32min, umax: x.u32max, smin: x.u32min, smax: x.u32max, u32min: x.u32min, u32max: x.u32max, s32min: x.s32min, s32max: x.s32max });
 }
 
-export type AluOpName = 'add' | 'sub' | 'mul' | 'div' | 'mod' | 'and' | 'or' | 'xor' | 'lsh' | 'rsh' | 'arsh' | 'mov' | 'neg';
+export type AluOpName = 'add' | 'sub' | 'mul' | 'div' | 'mod' | 'sdiv' | 'smod' | 'and' | 'or' | 'xor' | 'lsh' | 'rsh' | 'arsh' | 'mov' | 'neg';
 
 /** concrete: eBPF's own result of an ALU operation on known values (division by zero included). */
 function concrete(op: AluOpName, a: bigint, b: bigint, bits: 32 | 64): bigint {
@@ -129,6 +129,9 @@ function concrete(op: AluOpName, a: bigint, b: bigint, bits: 32 | 64): bigint {
     case 'mul': return (a * b) & m;
     case 'div': return b === 0n ? 0n : a / b;
     case 'mod': return b === 0n ? a : a % b;
+    // signed (v4): truncating; INT_MIN / -1 stays INT_MIN (its remainder 0), as the interpreter
+    case 'sdiv': return b === 0n ? 0n : BigInt.asUintN(bits, signed(a) / signed(b));
+    case 'smod': return b === 0n ? a : BigInt.asUintN(bits, signed(a) % signed(b));
     case 'and': return a & b;
     case 'or': return a | b;
     case 'xor': return a ^ b;

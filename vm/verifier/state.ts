@@ -1,39 +1,58 @@
 import { type Scalar, UNKNOWN, scalarConst } from './scalar.js';
 
-/**
- * Reg: what the verifier knows a register holds (the kernel's bpf_reg_state): nothing yet,
- * a scalar, or a pointer of a kind with a fixed offset from the object's start.
- */
-export type Reg =
-  | { readonly k: 'none' }
-  | { readonly k: 'scalar'; readonly s: Scalar }
-  | { readonly k: 'ctx'; readonly off: number }
-  | { readonly k: 'stack'; readonly off: number }
-  /** A packet pointer `off` bytes past data (or data_meta); `range`: bytes from data proven below data_end. */
-  | { readonly k: 'pkt' | 'pkt_meta'; readonly off: number; readonly range: number }
-  | { readonly k: 'pkt_end'; readonly off: number }
-  /** A map (lddw BPF_PSEUDO_MAP_FD), a value in it, or what a lookup returned before its NULL check (`id` ties copies together). */
-  | { readonly k: 'map_ptr'; readonly map: number; readonly off: number }
-  | { readonly k: 'map_value'; readonly map: number; readonly off: number }
-  | { readonly k: 'map_value_or_null'; readonly map: number; readonly off: number; readonly id: number };
-
 /** MapInfo: what the verifier needs of a map the program names. */
 export interface MapInfo {
+  /** BPF_MAP_TYPE_* number (0 when the caller does not say; then type-specific rules are skipped). */
+  readonly type?: number;
   readonly keySize: number;
   readonly valueSize: number;
-  /** A map of maps: a lookup gives an inner map, not a value. */
+  /** A map of maps: a lookup gives an inner map (described by `inner`), not a value. */
   readonly ofMaps?: boolean;
+  readonly inner?: MapInfo;
   /** An array map (`lddw BPF_PSEUDO_MAP_VALUE` may address the value of one with a single entry, as global data). */
   readonly array?: boolean;
   readonly maxEntries?: number;
   /** BPF_F_RDONLY_PROG (as `.rodata`): programs may read the values, not write them. */
   readonly readonlyProg?: boolean;
+  /** A frozen map (bpf_map_freeze): its values are constants (as `.rodata`, for format strings). */
+  readonly frozen?: boolean;
 }
+
+/**
+ * Reg: what the verifier knows a register holds (the kernel's bpf_reg_state): nothing yet,
+ * a scalar, or a pointer of a kind with a fixed offset `off` and, for packets and map values,
+ * a variable part `var` (bounds of what was added; a constant 0 when nothing was).
+ */
+export type Reg =
+  | { readonly k: 'none' }
+  | { readonly k: 'scalar'; readonly s: Scalar }
+  | { readonly k: 'ctx'; readonly off: number }
+  /** A pointer into the stack of call frame `frame` (0: the main function). */
+  | { readonly k: 'stack'; readonly off: number; readonly frame: number }
+  /**
+   * A packet pointer `off` bytes past data (or data_meta) plus `var`; `range`: bytes past
+   * the pointer proven below data_end; pointers with the same `id` share `var` (id 0: none).
+   */
+  | { readonly k: 'pkt' | 'pkt_meta'; readonly off: number; readonly range: number; readonly id: number; readonly var: Scalar }
+  | { readonly k: 'pkt_end'; readonly off: number }
+  /** A map (lddw BPF_PSEUDO_MAP_FD or an inner map), a value in it, or what a lookup returned before its NULL check (`id` ties copies together). */
+  | { readonly k: 'map_ptr'; readonly m: MapInfo; readonly off: number }
+  | { readonly k: 'map_value'; readonly m: MapInfo; readonly off: number; readonly var: Scalar }
+  | { readonly k: 'map_value_or_null'; readonly m: MapInfo; readonly off: number; readonly id: number }
+  | { readonly k: 'map_ptr_or_null'; readonly m: MapInfo; readonly off: number; readonly id: number }
+  /** Ring buffer memory from bpf_ringbuf_reserve (`ref`: the reference to release). */
+  | { readonly k: 'mem'; readonly size: number; readonly off: number; readonly ref: number; readonly var: Scalar }
+  | { readonly k: 'mem_or_null'; readonly size: number; readonly off: number; readonly ref: number; readonly id: number }
+  /** A function's first slot (lddw BPF_PSEUDO_FUNC), for callbacks. */
+  | { readonly k: 'func'; readonly target: number; readonly off: number };
+
+export type Kind = Reg['k'];
 
 export const NONE: Reg = { k: 'none' };
 export const scalar = (s: Scalar): Reg => ({ k: 'scalar', s });
 export const unknownScalar: Reg = scalar(UNKNOWN);
 export const constReg = (v: bigint): Reg => scalar(scalarConst(v));
+export const ZERO = scalarConst(0n);
 
 /** MAX_BPF_STACK: the 512 bytes below r10. */
 export const STACK_SIZE = 512;
@@ -42,22 +61,55 @@ export const STACK_SIZE = 512;
  * StackSlot: what an 8-byte stack slot holds: nothing written yet, bytes (`misc`, written
  * per byte), or a register spilled whole (a pointer keeps its kind when filled back).
  */
-export type StackSlot = { readonly k: 'invalid' } | { readonly k: 'misc'; readonly written: number } | { readonly k: 'spill'; readonly reg: Reg };
+export type StackSlot = { readonly k: 'invalid' } | { readonly k: 'misc' } | { readonly k: 'spill'; readonly reg: Reg };
 
 /** FrameState: the registers and the stack of one function frame. */
 export interface FrameState {
   readonly regs: Reg[];
   /** Slot i covers fp-8*(i+1) .. fp-8*i-1. */
   readonly stack: StackSlot[];
+  /** First slot of the function this frame runs. */
+  readonly fn: number;
+  /** Where the caller goes on at return (-1 in the main frame). */
+  readonly ret: number;
+  /** A callback's frame: the range r0 must be in at its exit. */
+  readonly callback?: readonly [number, number];
+}
+
+/** VState: the whole verifier state of a path: call frames (innermost last) and held references. */
+export interface VState {
+  readonly frames: FrameState[];
+  /** Ring buffer reservations not yet submitted or discarded: reference id → slot of the reserve. */
+  readonly refs: Map<number, number>;
+}
+
+const freshStack = (): StackSlot[] => Array.from({ length: STACK_SIZE / 8 }, () => ({ k: 'invalid' }) as StackSlot);
+
+/** frame: a function's frame with the given registers set, r10 its frame pointer. */
+export function frame(fn: number, ret: number, depth: number, args: readonly Reg[] = [], callback?: readonly [number, number]): FrameState {
+  const regs: Reg[] = Array.from({ length: 11 }, (_, r) => (r >= 1 && r <= 5 ? args[r - 1] ?? NONE : NONE));
+  regs[10] = { k: 'stack', off: 0, frame: depth };
+  return { regs, stack: freshStack(), fn, ret, callback };
 }
 
 /** entryState: r1 the context, r10 the frame pointer, the rest not initialised. */
-export function entryState(): FrameState {
-  const regs: Reg[] = Array.from({ length: 11 }, () => NONE);
-  regs[1] = { k: 'ctx', off: 0 };
-  regs[10] = { k: 'stack', off: 0 };
-  return { regs, stack: Array.from({ length: STACK_SIZE / 8 }, () => ({ k: 'invalid' }) as StackSlot) };
+export function entryState(): VState {
+  return { frames: [frame(0, -1, 0, [{ k: 'ctx', off: 0 }])], refs: new Map() };
 }
 
-/** regName: the kernel log's name of a register's kind (scalar, ctx, fp). */
-export const kindName = (r: Reg): string => (r.k === 'none' ? '?' : r.k === 'stack' ? 'fp' : r.k);
+export const cloneFrame = (f: FrameState): FrameState => ({ ...f, regs: [...f.regs], stack: [...f.stack] });
+export const cloneState = (s: VState): VState => ({ frames: s.frames.map(cloneFrame), refs: new Map(s.refs) });
+
+/** mapRegs applies `f` to every register and spilled register of every frame, in place. */
+export function mapRegs(s: VState, f: (r: Reg) => Reg): void {
+  for (const fr of s.frames) {
+    fr.regs.forEach((r, i) => (fr.regs[i] = f(r)));
+    fr.stack.forEach((slot, i) => {
+      if (slot.k === 'spill') fr.stack[i] = { k: 'spill', reg: f(slot.reg) };
+    });
+  }
+}
+
+/** kindName: the kernel log's name of a register's kind (scalar, ctx, fp, map_value_or_null). */
+export const kindName = (r: Reg): string => KIND_NAMES[r.k] ?? r.k;
+const KIND_NAMES: Partial<Record<Kind, string>> = { none: '?', stack: 'fp', mem: 'ringbuf_mem', mem_or_null: 'ringbuf_mem_or_null', map_ptr_or_null: 'map_value_or_null', func: 'func' };

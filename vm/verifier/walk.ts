@@ -1,123 +1,274 @@
+import { disassemble } from '../disassembler.js';
 import type { Instruction } from '../instruction.js';
-import { type SlotMap, flowOf, slotMap } from '../cfg.js';
-import { Class, JmpOp, Source, opClass } from '../opcodes.js';
+import { type SlotMap, flowOf } from '../cfg.js';
+import { Class, JmpOp, LDDW, Pseudo, Source, opClass } from '../opcodes.js';
 import { type CmpOp, branchTaken, refine } from './branch.js';
+import { checkHelperCall } from './helpers.js';
+import { stateText } from './log.js';
+import type { Env } from './memory.js';
+import { covers } from './prune.js';
+import { E2BIG, EINVAL, refuse, unsupported } from './refuse.js';
 import { scalarConst } from './scalar.js';
-import { type FrameState, type MapInfo, type Reg, constReg, scalar } from './state.js';
-import { Refused, type StraightResult, Unsupported, step } from './straight.js';
+import { type FrameState, NONE, type Reg, type VState, cloneState, constReg, frame, mapRegs, scalar, unknownScalar } from './state.js';
+import { cur, read, step } from './step.js';
 
 /** The kernel's limit on instructions processed over all paths (BPF_COMPLEXITY_LIMIT_INSNS). */
 export const COMPLEXITY_LIMIT = 1_000_000;
+/** MAX_CALL_FRAMES: the main function and seven nested calls. */
+export const MAX_CALL_FRAMES = 8;
 
 const CMP: Readonly<Record<number, CmpOp>> = {
   [JmpOp.BPF_JEQ]: 'eq', [JmpOp.BPF_JNE]: 'ne', [JmpOp.BPF_JGT]: 'gt', [JmpOp.BPF_JGE]: 'ge', [JmpOp.BPF_JLT]: 'lt', [JmpOp.BPF_JLE]: 'le',
   [JmpOp.BPF_JSGT]: 'sgt', [JmpOp.BPF_JSGE]: 'sge', [JmpOp.BPF_JSLT]: 'slt', [JmpOp.BPF_JSLE]: 'sle', [JmpOp.BPF_JSET]: 'set',
 };
 
-const clone = (s: FrameState): FrameState => ({ regs: [...s.regs], stack: [...s.stack] });
+/** Checkpoint: a state kept at a prune point; `branches` counts the paths from it still being explored. */
+interface Checkpoint {
+  readonly vs: VState;
+  branches: number;
+  readonly parent: Checkpoint | undefined;
+}
+
+/** WalkStats: what the walk did, for the log's last line and the figures. */
+export interface WalkStats {
+  /** The slot being checked (where a refusal happened). */
+  slot: number;
+  processed: number;
+  totalStates: number;
+  peakStates: number;
+  maxStatesPerInsn: number;
+}
+
+/** WalkInput: the program and what the walk needs besides it. */
+export interface WalkInput {
+  readonly map: SlotMap;
+  readonly live: Uint16Array;
+  readonly prunePoints: Uint8Array;
+  readonly env: Env;
+  readonly limit: number;
+  /** log_level: 0 nothing, 1 the instructions as processed, 2 also the state after each. */
+  readonly logLevel: number;
+  readonly log: string[];
+  /** BTF func_info was given (callbacks need it). */
+  readonly funcInfo: boolean;
+}
 
 /**
- * verifyPaths walks every path of a program without calls, depth first, as do_check does:
- * a conditional jump on scalars goes one way when the bounds decide it and both ways
- * otherwise, each side with its refined bounds; paths end at exit. No state pruning yet, so
- * a loop is followed until it ends or the complexity limit is reached (then E2BIG, as the
- * kernel says "BPF program is too large").
+ * walk: the kernel's do_check: every path of the program, depth first, the jump's target
+ * pushed and the fall-through followed first; conditional jumps on scalars refined on both
+ * sides (a side the bounds rule out is not walked); packet ranges proven by comparisons with
+ * data_end; NULL checks by id; bpf-to-bpf calls and callbacks in frames of their own. At
+ * prune points a state already fully explored that includes the current one ends the path;
+ * one still being explored and equal to it is an infinite loop. Throws Refused.
  */
-export function verifyPaths(insns: readonly Instruction[], progType: number, entry: FrameState, limit = COMPLEXITY_LIMIT, maps: readonly MapInfo[] = []): StraightResult & { processed?: number } {
-  const map: SlotMap = slotMap(insns);
-  const work: [number, FrameState][] = [[0, entry]];
-  let processed = 0;
+export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
+  const { map, env, log, logLevel } = input;
+  const visited = new Map<number, Checkpoint[]>();
+  const work: { slot: number; vs: VState; parent: Checkpoint | undefined; from: number }[] = [{ slot: 0, vs: entry, parent: undefined, from: -1 }];
+  let lastAdd = 0;
+  const finish = (cp: Checkpoint | undefined) => {
+    while (cp) {
+      if (--cp.branches > 0) return;
+      cp = cp.parent;
+    }
+  };
   while (work.length) {
-    let [slot, st] = work.pop()!;
+    let { slot, vs, parent, from } = work.pop()!;
+    if (logLevel && from >= 0) log.push(`from ${from} to ${slot}: ${stateText(vs)}`);
+    let first = from >= 0;
     for (;;) {
-      if (++processed > limit) return { ok: false, insn: slot, errno: 7, message: `BPF program is too large. Processed ${processed} insn` };
-      const i = map.at[slot]!;
-      try {
-        const cls = opClass(i.opcode);
-        const op = i.opcode & 0xf0;
-        if ((cls === Class.BPF_JMP || cls === Class.BPF_JMP32) && op !== JmpOp.BPF_EXIT) {
-          if (op === JmpOp.BPF_CALL) {
-            step(st, i, progType, maps);
-            slot += 1;
+      stats.slot = slot;
+      if (++stats.processed > input.limit) refuse(`BPF program is too large. Processed ${stats.processed} insn`, E2BIG);
+      if (input.prunePoints[slot] && !first) {
+        const list = visited.get(slot) ?? [];
+        let pruned = false;
+        let looping = false;
+        for (const sl of list) {
+          if (sl.branches > 0) {
+            looping = true;
+            if (covers(sl.vs, vs, slot, input.live, true)) refuse(`infinite loop detected at insn ${slot}`, EINVAL);
             continue;
           }
-          const flow = flowOf(map, slot);
-          if (op === JmpOp.BPF_JA) {
-            slot = flow.next[0];
-            continue;
+          if (covers(sl.vs, vs, slot, input.live)) {
+            pruned = true;
+            break;
           }
-          const [fall, target] = flow.next;
-          const bits = cls === Class.BPF_JMP ? 64 : 32;
-          const a = st.regs[i.dst];
-          const b: Reg = i.opcode & Source.BPF_X ? st.regs[i.src] : scalar(scalarConst(BigInt.asUintN(64, BigInt(Number(i.imm)))));
-          if (a.k === 'none') throw new Refused(13, `R${i.dst} !read_ok`);
-          if (b.k === 'none') throw new Refused(13, `R${i.src} !read_ok`);
-          if (a.k === 'map_value_or_null' && b.k === 'scalar' && !(i.opcode & Source.BPF_X) && Number(i.imm) === 0 && (op === JmpOp.BPF_JEQ || op === JmpOp.BPF_JNE)) {
-            // the NULL check: one side has the value, the other NULL (every copy, by id)
-            const isNull = (s: FrameState) => markNull(s, a.id, true);
-            const notNull = (s: FrameState) => markNull(s, a.id, false);
-            work.push([target, op === JmpOp.BPF_JEQ ? isNull(st) : notNull(st)]);
-            st = op === JmpOp.BPF_JEQ ? notNull(st) : isNull(st);
-            slot = fall;
-            continue;
-          }
-          if (a.k !== 'scalar' || b.k !== 'scalar') {
-            const sides = packetCompare(op, a, b);
-            if (!sides) throw new Unsupported('comparisons of pointers other than packet and data_end');
-            // the taken side (target) waits; the fall-through goes on
-            const [onTaken, onFall] = sides;
-            const kind = a.k === 'pkt_end' ? b.k : a.k;
-            work.push([target, withRange(st, kind, onTaken)]);
-            st = withRange(st, kind, onFall);
-            slot = fall;
-            continue;
-          }
-          const cmp = CMP[op];
-          const taken = branchTaken(cmp, a.s, b.s, bits);
-          // the kernel pushes the jump's target and goes on with the fall-through first
-          const sides: [boolean, number][] = taken === undefined ? [[true, target], [false, fall]] : [[taken, taken ? target : fall]];
-          const next: [number, FrameState][] = [];
-          for (const [t, to] of sides) {
-            const r = refine(cmp, a.s, b.s, bits, t);
-            if (!r) continue;
-            const s2 = clone(st);
-            s2.regs[i.dst] = scalar(r[0]);
-            if (i.opcode & Source.BPF_X) s2.regs[i.src] = scalar(r[1]);
-            next.push([to, s2]);
-          }
-          if (!next.length) break; // no way on from here (cannot happen for a sound refinement)
-          [slot, st] = next.pop()!;
-          work.push(...next);
-          continue;
         }
-        if (step(st, i, progType, maps)) break;
-        slot += i.opcode === 0x18 ? 2 : 1;
-      } catch (e) {
-        if (e instanceof Refused) return { ok: false, insn: slot, errno: e.errno, message: e.message };
-        if (e instanceof Unsupported) return { unsupported: e.message, insn: slot };
-        throw e;
+        if (pruned) {
+          if (logLevel) log.push(`${slot}: safe`);
+          finish(parent);
+          break;
+        }
+        // in a loop, keep a state only now and then (as the kernel does)
+        if (!looping || stats.processed - lastAdd >= 100) {
+          const cp: Checkpoint = { vs: cloneState(vs), branches: 1, parent };
+          list.push(cp);
+          visited.set(slot, list);
+          parent = cp;
+          lastAdd = stats.processed;
+          stats.totalStates++;
+          stats.peakStates++;
+          stats.maxStatesPerInsn = Math.max(stats.maxStatesPerInsn, list.length);
+        }
+      }
+      first = false;
+      const i = map.at[slot]!;
+      if (logLevel) log.push(`${slot}: (${i.opcode.toString(16).padStart(2, '0')}) ${disassemble(i)}`);
+      const cls = opClass(i.opcode);
+      const op = i.opcode & 0xf0;
+      if (cls !== Class.BPF_JMP && cls !== Class.BPF_JMP32) {
+        step(vs, i, env, slot);
+        if (logLevel >= 2) log.push(`${slot}: ${stateText(vs)}`);
+        slot += i.opcode === LDDW ? 2 : 1;
+        continue;
+      }
+      if (op === JmpOp.BPF_EXIT) {
+        const to = exit(vs, slot);
+        if (to < 0) {
+          finish(parent);
+          break;
+        }
+        slot = to;
+        continue;
+      }
+      if (op === JmpOp.BPF_CALL) {
+        slot = call(vs, i, slot, input);
+        if (logLevel >= 2) log.push(`${slot}: ${stateText(vs)}`);
+        continue;
+      }
+      const flow = flowOf(map, slot);
+      if (op === JmpOp.BPF_JA) {
+        slot = flow.next[0];
+        continue;
+      }
+      const [fall, target] = flow.next;
+      const sides = branch(vs, i, cls === Class.BPF_JMP ? 64 : 32, env);
+      // the target waits on the stack, the fall-through goes on
+      const onTaken = sides[0];
+      const onFall = sides[1];
+      if (onTaken && onFall) {
+        if (parent) parent.branches++;
+        work.push({ slot: target, vs: onTaken, parent, from: slot });
+        vs = onFall;
+        slot = fall;
+      } else if (onFall) (vs = onFall), (slot = fall);
+      else if (onTaken) (vs = onTaken), (slot = target);
+      else {
+        finish(parent);
+        break;
       }
     }
   }
-  return { ok: true, processed };
+}
+
+/** exit: return from the innermost frame (to the slot the caller goes on at) or end the path (-1). */
+function exit(vs: VState, slot: number): number {
+  const f = cur(vs);
+  const r0 = read(vs, 0);
+  if (vs.frames.length === 1) {
+    for (const [id, at] of vs.refs) refuse(`Unreleased reference id=${id} alloc_insn=${at}`, EINVAL);
+    return -1;
+  }
+  if (f.callback) {
+    if (r0.k !== 'scalar') return refuse(`At callback return the register R0 is not a known value (${r0.k})`, EINVAL);
+    const [lo, hi] = f.callback;
+    if (r0.s.smin < BigInt(lo) || r0.s.smax > BigInt(hi)) refuse(`At callback return the register R0 has smin=${r0.s.smin} smax=${r0.s.smax} should have been in [${lo}, ${hi}]`, EINVAL);
+  }
+  if (r0.k === 'stack' && r0.frame === vs.frames.length - 1) refuse('cannot return stack pointer to the caller', EINVAL);
+  vs.frames.pop();
+  // pointers into the popped frame's stack die with it
+  const depth = vs.frames.length;
+  mapRegs(vs, (r) => (r.k === 'stack' && r.frame >= depth ? unknownScalar : r));
+  const caller = cur(vs);
+  if (!f.callback) caller.regs[0] = r0.k === 'stack' && r0.frame >= depth ? unknownScalar : r0;
+  for (let r = 1; r <= 5; r++) caller.regs[r] = NONE;
+  void slot;
+  return f.ret;
+}
+
+/** call: a helper (checked against its prototype), a bpf-to-bpf call or a callback (a new frame); the slot to go on at. */
+function call(vs: VState, i: Instruction, slot: number, input: WalkInput): number {
+  if (i.src === Pseudo.BPF_PSEUDO_CALL) {
+    const target = slot + 1 + Number(i.imm);
+    return enter(vs, target, slot + 1, [1, 2, 3, 4, 5].map((r) => cur(vs).regs[r]));
+  }
+  if (i.src !== 0) return unsupported('calls of kernel functions (kfuncs)');
+  const cb = checkHelperCall(vs, Number(i.imm), input.env, slot);
+  if (!cb) return slot + 1;
+  if (!input.funcInfo) refuse('missing btf func_info', EINVAL);
+  return enter(vs, cb.target, slot + 1, cb.args, [0, 1]);
+}
+
+function enter(vs: VState, target: number, ret: number, args: readonly Reg[], callback?: readonly [number, number]): number {
+  if (vs.frames.length >= MAX_CALL_FRAMES) refuse(`the call stack of ${vs.frames.length + 1} frames is too deep`, E2BIG);
+  vs.frames.push(frame(target, ret, vs.frames.length, args, callback) as FrameState);
+  return target;
+}
+
+/**
+ * branch: the states on each side of a conditional jump, [taken, fall-through], undefined for
+ * a side no value can reach.
+ */
+function branch(vs: VState, i: Instruction, bits: 32 | 64, env: Env): [VState | undefined, VState | undefined] {
+  const op = i.opcode & 0xf0;
+  const x = (i.opcode & Source.BPF_X) !== 0;
+  const a = read(vs, i.dst);
+  const b: Reg = x ? read(vs, i.src) : scalar(scalarConst(BigInt.asUintN(64, BigInt(Number(i.imm)))));
+  void env;
+  const isZero = (r: Reg) => r.k === 'scalar' && r.s.umax === 0n;
+  const nullable = (r: Reg) => r.k === 'map_value_or_null' || r.k === 'map_ptr_or_null' || r.k === 'mem_or_null';
+  if ((op === JmpOp.BPF_JEQ || op === JmpOp.BPF_JNE) && bits === 64 && ((nullable(a) && isZero(b)) || (nullable(b) && isZero(a)))) {
+    // the NULL check: one side has the object, the other NULL (every copy, by id)
+    const p = (nullable(a) ? a : b) as { id: number };
+    const isNull = markNull(vs, p.id, true);
+    const notNull = markNull(vs, p.id, false);
+    return op === JmpOp.BPF_JEQ ? [isNull, notNull] : [notNull, isNull];
+  }
+  if (a.k === 'scalar' && b.k === 'scalar') {
+    const cmp = CMP[op];
+    const taken = branchTaken(cmp, a.s, b.s, bits);
+    const side = (t: boolean): VState | undefined => {
+      if (taken !== undefined && taken !== t) return undefined;
+      const r = refine(cmp, a.s, b.s, bits, t);
+      if (!r) return undefined;
+      const s2 = cloneState(vs);
+      cur(s2).regs[i.dst] = scalar(r[0]);
+      if (x) cur(s2).regs[i.src] = scalar(r[1]);
+      return s2;
+    };
+    return [side(true), side(false)];
+  }
+  const ranges = packetCompare(op, a, b, bits);
+  if (ranges) {
+    const pkt = (a.k === 'pkt_end' ? b : a) as { k: string; id: number; off: number };
+    return [withRange(vs, pkt, ranges[0]), withRange(vs, pkt, ranges[1])];
+  }
+  // a pointer that cannot be NULL against zero: decided (is_branch_taken on pointers)
+  if (bits === 64 && (op === JmpOp.BPF_JEQ || op === JmpOp.BPF_JNE) && ((a.k !== 'scalar' && !nullable(a) && isZero(b)) || (b.k !== 'scalar' && !nullable(b) && isZero(a)))) {
+    return op === JmpOp.BPF_JEQ ? [undefined, vs] : [vs, undefined];
+  }
+  // other pointer comparisons (privileged): both sides, nothing learned
+  return [cloneState(vs), vs];
 }
 
 /**
  * packetCompare: for `pkt OP pkt_end` (either order), the packet range each side of the jump
- * proves: [taken, fall-through], in bytes from data (0: nothing proven), as the kernel's
- * try_match_pkt_pointers / find_good_pkt_pointers; undefined for other pointer comparisons.
+ * proves: [taken, fall-through], in bytes past the pointer's base (0: nothing proven), as the
+ * kernel's try_match_pkt_pointers / find_good_pkt_pointers; undefined for other comparisons.
  */
-function packetCompare(op: number, a: Reg, b: Reg): [number, number] | undefined {
+function packetCompare(op: number, a: Reg, b: Reg, bits: number): [number, number] | undefined {
   let pkt: Reg;
   let flip = false;
   if ((a.k === 'pkt' || a.k === 'pkt_meta') && b.k === 'pkt_end') pkt = a;
   else if (a.k === 'pkt_end' && (b.k === 'pkt' || b.k === 'pkt_meta')) (pkt = b), (flip = true);
   else return undefined;
-  const off = (pkt as { off: number }).off;
-  // as "pkt REL end": pkt > end / pkt >= end leave pkt <= end (or <) on the fall-through
+  if (bits === 32) return [0, 0];
+  const p = pkt as { off: number; var: { umax: bigint } };
+  const off = p.off;
   const rel = flip ? ({ [JmpOp.BPF_JGT]: 'lt', [JmpOp.BPF_JLT]: 'gt', [JmpOp.BPF_JGE]: 'le', [JmpOp.BPF_JLE]: 'ge' } as Record<number, string>)[op]
     : ({ [JmpOp.BPF_JGT]: 'gt', [JmpOp.BPF_JLT]: 'lt', [JmpOp.BPF_JGE]: 'ge', [JmpOp.BPF_JLE]: 'le' } as Record<number, string>)[op];
-  if (off < 0) return [0, 0];
+  // find_good_pkt_pointers gives nothing for a negative offset or a variable part past 64 KiB
+  if (off < 0 || p.var.umax > 0xffffn || p.var.umax + BigInt(off) > 0xffffn) return [0, 0];
   // pkt < end proves off + 1 bytes (a right-open range), pkt <= end proves off
   const open = off > 0 ? off + 1 : 0;
   switch (rel) {
@@ -129,24 +280,33 @@ function packetCompare(op: number, a: Reg, b: Reg): [number, number] | undefined
   }
 }
 
-/** withRange: a copy of the state with the range of every packet pointer of `kind` raised to `range`. */
-function withRange(st: FrameState, kind: string, range: number): FrameState {
-  const s = clone(st);
-  const raise = (r: Reg): Reg => (r.k === kind && (r.k === 'pkt' || r.k === 'pkt_meta') && r.range < range ? { ...r, range } : r);
-  s.regs.forEach((r, i) => (s.regs[i] = raise(r)));
-  s.stack.forEach((slot, i) => {
-    if (slot.k === 'spill') s.stack[i] = { k: 'spill', reg: raise(slot.reg) };
-  });
+/** withRange: a copy of the state with the range of every packet pointer sharing the compared one's kind and id raised to `range`. */
+function withRange(vs: VState, pkt: { k: string; id: number }, range: number): VState {
+  const s = cloneState(vs);
+  mapRegs(s, (r) => ((r.k === 'pkt' || r.k === 'pkt_meta') && r.k === pkt.k && r.id === pkt.id && r.range < range ? { ...r, range } : r));
   return s;
 }
 
-/** markNull: a copy of the state where the lookup result `id` is NULL (a zero scalar) or the value. */
-function markNull(st: FrameState, id: number, isNull: boolean): FrameState {
-  const s = clone(st);
-  const mark = (r: Reg): Reg => (r.k === 'map_value_or_null' && r.id === id ? (isNull ? constReg(0n) : { k: 'map_value', map: r.map, off: r.off }) : r);
-  s.regs.forEach((r, i) => (s.regs[i] = mark(r)));
-  s.stack.forEach((slot, i) => {
-    if (slot.k === 'spill') s.stack[i] = { k: 'spill', reg: mark(slot.reg) };
+/** markNull: a copy of the state where the object `id` is NULL (a zero scalar) or there (mark_ptr_or_null_regs). */
+function markNull(vs: VState, id: number, isNull: boolean): VState {
+  const s = cloneState(vs);
+  let released: number | undefined;
+  mapRegs(s, (r) => {
+    if ((r.k === 'map_value_or_null' || r.k === 'map_ptr_or_null' || r.k === 'mem_or_null') && r.id === id) {
+      if (isNull) {
+        if (r.k === 'mem_or_null') released = r.ref;
+        return constReg(0n);
+      }
+      if (r.k === 'map_value_or_null') return { k: 'map_value', m: r.m, off: r.off, var: scalarConst(0n) };
+      if (r.k === 'map_ptr_or_null') return { k: 'map_ptr', m: r.m, off: r.off };
+      return { k: 'mem', size: r.size, off: r.off, ref: r.ref, var: scalarConst(0n) };
+    }
+    return r;
   });
+  // a NULL reservation holds nothing to release
+  if (released !== undefined) s.refs.delete(released);
   return s;
 }
+
+/** readyStats: a fresh set of counters. */
+export const readyStats = (): WalkStats => ({ processed: 0, totalStates: 0, peakStates: 0, maxStatesPerInsn: 0, slot: 0 });

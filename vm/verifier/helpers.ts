@@ -1,0 +1,230 @@
+import { helperName } from '../helperNames.js';
+import { MapType as M } from '../../maps/mapType.js';
+import { type Env, helperMemory } from './memory.js';
+import { EINVAL, refuse, unsupported } from './refuse.js';
+import { type Scalar, UNKNOWN, isConstScalar, scalarConst, sync } from './scalar.js';
+import { type MapInfo, NONE, type Reg, type VState, ZERO, kindName, mapRegs, unknownScalar } from './state.js';
+import { cur, read } from './step.js';
+
+/**
+ * Arg: the argument kinds of helper prototypes (the kernel's enum bpf_arg_type):
+ * ctx PTR_TO_CTX, map CONST_MAP_PTR, key/value PTR_TO_MAP_KEY/VALUE (sized by the map),
+ * uvalue the same written by the helper, mem/mem0 PTR_TO_MEM read (mem0 may be NULL), umem
+ * PTR_TO_UNINIT_MEM written, each followed by its size (size CONST_SIZE, size0 _OR_ZERO),
+ * any ANYTHING, func PTR_TO_FUNC, stack0 PTR_TO_STACK_OR_NULL, ringmem the reserved record
+ * to release, alloc CONST_ALLOC_SIZE_OR_ZERO, str PTR_TO_CONST_STR.
+ */
+type Arg = 'ctx' | 'map' | 'key' | 'value' | 'uvalue' | 'mem' | 'mem0' | 'umem' | 'size' | 'size0' | 'any' | 'func' | 'stack0' | 'ringmem' | 'alloc' | 'str';
+type Ret = 'int' | 'void' | 'map_value_or_null' | 'ringbuf_mem_or_null';
+
+interface Proto {
+  readonly args: readonly Arg[];
+  readonly ret?: Ret;
+  /** The helper may move or resize the packet (bpf_helper_changes_pkt_data): packet pointers die. */
+  readonly changesPkt?: boolean;
+  /** The map types the map argument may be (check_map_func_compatibility). */
+  readonly mapTypes?: readonly number[];
+  /** A callback helper: the callback's arguments after the frame is set up. */
+  readonly callback?: 'loop' | 'for_each';
+}
+
+const CTX_ANY = (n: number): Arg[] => ['ctx', ...Array<Arg>(n).fill('any')];
+const REDIRECT_MAPS = [M.BPF_MAP_TYPE_DEVMAP, M.BPF_MAP_TYPE_DEVMAP_HASH, M.BPF_MAP_TYPE_CPUMAP, M.BPF_MAP_TYPE_XSKMAP];
+const RB = [M.BPF_MAP_TYPE_RINGBUF];
+
+/** PROTOS: the prototypes of the helpers bpfbox runs (the kernel's *_proto structs). */
+export const PROTOS: Readonly<Record<number, Proto>> = {
+  1: { args: ['map', 'key'], ret: 'map_value_or_null' }, // bpf_map_lookup_elem
+  2: { args: ['map', 'key', 'value', 'any'] }, // bpf_map_update_elem
+  3: { args: ['map', 'key'] }, // bpf_map_delete_elem
+  5: { args: [] }, // bpf_ktime_get_ns
+  6: { args: ['mem', 'size'] }, // bpf_trace_printk (r3-r5 unchecked)
+  7: { args: [] }, // bpf_get_prandom_u32
+  8: { args: [] }, // bpf_get_smp_processor_id
+  9: { args: ['ctx', 'any', 'mem', 'size', 'any'], changesPkt: true }, // bpf_skb_store_bytes
+  10: { args: CTX_ANY(4), changesPkt: true }, // bpf_l3_csum_replace
+  11: { args: CTX_ANY(4), changesPkt: true }, // bpf_l4_csum_replace
+  12: { args: ['ctx', 'map', 'any'], ret: 'void', mapTypes: [M.BPF_MAP_TYPE_PROG_ARRAY] }, // bpf_tail_call
+  13: { args: CTX_ANY(2), changesPkt: true }, // bpf_clone_redirect
+  18: { args: CTX_ANY(2), changesPkt: true }, // bpf_skb_vlan_push
+  19: { args: CTX_ANY(0), changesPkt: true }, // bpf_skb_vlan_pop
+  23: { args: ['any', 'any'] }, // bpf_redirect
+  25: { args: ['ctx', 'map', 'any', 'mem', 'size0'], mapTypes: [M.BPF_MAP_TYPE_PERF_EVENT_ARRAY] }, // bpf_perf_event_output
+  26: { args: ['ctx', 'any', 'umem', 'size'] }, // bpf_skb_load_bytes
+  28: { args: ['mem0', 'size0', 'mem0', 'size0', 'any'] }, // bpf_csum_diff
+  31: { args: CTX_ANY(2), changesPkt: true }, // bpf_skb_change_proto
+  34: { args: CTX_ANY(0) }, // bpf_get_hash_recalc
+  38: { args: CTX_ANY(2), changesPkt: true }, // bpf_skb_change_tail
+  39: { args: CTX_ANY(1), changesPkt: true }, // bpf_skb_pull_data
+  42: { args: [] }, // bpf_get_numa_node_id
+  43: { args: CTX_ANY(2), changesPkt: true }, // bpf_skb_change_head
+  44: { args: CTX_ANY(1), changesPkt: true }, // bpf_xdp_adjust_head
+  46: { args: CTX_ANY(0) }, // bpf_get_socket_cookie
+  47: { args: CTX_ANY(0) }, // bpf_get_socket_uid
+  48: { args: CTX_ANY(1) }, // bpf_set_hash
+  50: { args: CTX_ANY(3), changesPkt: true }, // bpf_skb_adjust_room
+  51: { args: ['map', 'any', 'any'], mapTypes: REDIRECT_MAPS }, // bpf_redirect_map
+  54: { args: CTX_ANY(1), changesPkt: true }, // bpf_xdp_adjust_meta
+  65: { args: CTX_ANY(1), changesPkt: true }, // bpf_xdp_adjust_tail
+  68: { args: ['ctx', 'any', 'umem', 'size', 'any'] }, // bpf_skb_load_bytes_relative
+  69: { args: ['ctx', 'mem', 'size', 'any'] }, // bpf_fib_lookup
+  87: { args: ['map', 'value', 'any'], mapTypes: [M.BPF_MAP_TYPE_QUEUE, M.BPF_MAP_TYPE_STACK, M.BPF_MAP_TYPE_BLOOM_FILTER] }, // bpf_map_push_elem
+  88: { args: ['map', 'uvalue'], mapTypes: [M.BPF_MAP_TYPE_QUEUE, M.BPF_MAP_TYPE_STACK] }, // bpf_map_pop_elem
+  89: { args: ['map', 'uvalue'], mapTypes: [M.BPF_MAP_TYPE_QUEUE, M.BPF_MAP_TYPE_STACK, M.BPF_MAP_TYPE_BLOOM_FILTER] }, // bpf_map_peek_elem
+  125: { args: [] }, // bpf_ktime_get_boot_ns
+  130: { args: ['map', 'mem', 'size0', 'any'], mapTypes: RB }, // bpf_ringbuf_output
+  131: { args: ['map', 'alloc', 'any'], ret: 'ringbuf_mem_or_null', mapTypes: RB }, // bpf_ringbuf_reserve
+  132: { args: ['ringmem', 'any'], ret: 'void' }, // bpf_ringbuf_submit
+  133: { args: ['ringmem', 'any'], ret: 'void' }, // bpf_ringbuf_discard
+  134: { args: ['map', 'any'], mapTypes: RB }, // bpf_ringbuf_query
+  160: { args: [] }, // bpf_ktime_get_coarse_ns
+  164: { args: ['map', 'func', 'stack0', 'any'], callback: 'for_each', mapTypes: [M.BPF_MAP_TYPE_HASH, M.BPF_MAP_TYPE_LRU_HASH, M.BPF_MAP_TYPE_ARRAY, M.BPF_MAP_TYPE_PERCPU_HASH, M.BPF_MAP_TYPE_LRU_PERCPU_HASH, M.BPF_MAP_TYPE_PERCPU_ARRAY] }, // bpf_for_each_map_elem
+  165: { args: ['mem0', 'size0', 'str', 'mem0', 'size0'] }, // bpf_snprintf
+  181: { args: ['any', 'func', 'stack0', 'any'], callback: 'loop' }, // bpf_loop
+  188: { args: CTX_ANY(0) }, // bpf_xdp_get_buff_len
+  189: { args: ['ctx', 'any', 'umem', 'size'] }, // bpf_xdp_load_bytes
+  190: { args: ['ctx', 'any', 'umem', 'size'] }, // bpf_xdp_store_bytes
+};
+
+/** Map types only some helpers may take (the other direction of check_map_func_compatibility). */
+const MAP_ONLY: Readonly<Record<number, readonly number[]>> = {
+  [M.BPF_MAP_TYPE_PROG_ARRAY]: [12],
+  [M.BPF_MAP_TYPE_PERF_EVENT_ARRAY]: [25],
+  [M.BPF_MAP_TYPE_RINGBUF]: [130, 131, 134],
+  [M.BPF_MAP_TYPE_DEVMAP]: [51, 1],
+  [M.BPF_MAP_TYPE_DEVMAP_HASH]: [51, 1],
+  [M.BPF_MAP_TYPE_CPUMAP]: [51],
+  [M.BPF_MAP_TYPE_XSKMAP]: [51, 1],
+  [M.BPF_MAP_TYPE_ARRAY_OF_MAPS]: [1],
+  [M.BPF_MAP_TYPE_HASH_OF_MAPS]: [1],
+  [M.BPF_MAP_TYPE_QUEUE]: [87, 88, 89],
+  [M.BPF_MAP_TYPE_STACK]: [87, 88, 89],
+  [M.BPF_MAP_TYPE_BLOOM_FILTER]: [87, 89],
+};
+
+/** BPF_MAX_VAR_SIZ: the largest size a helper may be given. */
+const MAX_VAR_SIZ = 1n << 29n;
+const MEM_EXPECTED = 'fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_';
+
+/** CallbackSetup: the frame a callback helper asks the walker to run next. */
+export interface CallbackSetup {
+  readonly target: number;
+  readonly args: readonly Reg[];
+}
+
+/**
+ * checkHelperCall checks a helper call's arguments against its prototype (check_helper_call,
+ * check_func_arg) and applies its effects: r0 per the return type, r1-r5 unreadable, packet
+ * pointers gone after helpers that change the packet, references acquired and released.
+ * Returns the callback to verify, for bpf_loop and bpf_for_each_map_elem.
+ */
+export function checkHelperCall(vs: VState, id: number, env: Env, slot: number): CallbackSetup | undefined {
+  const proto = PROTOS[id];
+  const name = helperName(id) ?? `unknown#${id}`;
+  if (!proto) return unsupported(`argument checks of helper ${name}#${id}`);
+  let map: MapInfo | undefined;
+  let mem: { reg: Reg; r: number; raw: boolean; nullable: boolean } | undefined;
+  let released: number | undefined;
+  let allocSize = 0;
+  let callback: number | undefined;
+  let cbCtx: Reg = NONE;
+  proto.args.forEach((a, n) => {
+    const r = n + 1;
+    const v = read(vs, r);
+    switch (a) {
+      case 'any': return;
+      case 'ctx':
+        if (v.k !== 'ctx') refuse(`R${r} type=${kindName(v)} expected=ctx`);
+        if (v.k === 'ctx' && v.off !== 0) refuse(`dereference of modified ctx ptr R${r} off=${v.off} disallowed`);
+        return;
+      case 'map': {
+        if (v.k !== 'map_ptr') return void refuse(`R${r} type=${kindName(v)} expected=map_ptr`);
+        map = v.m;
+        const t = map.type;
+        if (t !== undefined && ((proto.mapTypes && !proto.mapTypes.includes(t)) || (MAP_ONLY[t] && !MAP_ONLY[t].includes(id)))) {
+          refuse(`cannot pass map_type ${t} into func ${name}#${id}`, EINVAL);
+        }
+        return;
+      }
+      case 'key':
+      case 'value':
+      case 'uvalue': {
+        if (!map) return void refuse(`invalid map_ptr to access map->${a === 'key' ? 'key' : 'value'}`);
+        if (v.k !== 'stack' && v.k !== 'pkt' && v.k !== 'pkt_meta' && v.k !== 'map_value') refuse(`R${r} type=${kindName(v)} expected=fp, pkt, pkt_meta, map_key, map_value`);
+        const size = a === 'key' ? map.keySize : map.valueSize;
+        return helperMemory(vs, v, r, scalarConst(BigInt(size)), a === 'uvalue', env);
+      }
+      case 'mem':
+      case 'mem0':
+      case 'umem':
+        if (a === 'mem0' && v.k === 'scalar' && isConstScalar(v.s) && v.s.var.value === 0n) return void (mem = { reg: v, r, raw: false, nullable: true });
+        if (v.k === 'scalar' || v.k === 'ctx' || v.k === 'map_ptr' || v.k === 'pkt_end' || v.k.endsWith('_or_null') || v.k === 'func') refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
+        mem = { reg: v, r, raw: a === 'umem', nullable: false };
+        return;
+      case 'size':
+      case 'size0': {
+        if (v.k !== 'scalar') return void refuse(`R${r} type=${kindName(v)} expected=scalar`);
+        const s: Scalar = v.s;
+        if (s.smin < 0n) refuse(`R${r} min value is negative, either use unsigned or 'var &= const'`);
+        if (s.umin === 0n && a === 'size') refuse(`R${r} invalid zero-sized read: u64=[${s.umin},${s.umax}]`);
+        if (s.umax >= MAX_VAR_SIZ) refuse(`R${r} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
+        if (mem && !mem.nullable) helperMemory(vs, mem.reg, mem.r, s, mem.raw, env);
+        else if (mem?.nullable && s.umax !== 0n) refuse(`R${mem.r} type=scalar expected=${MEM_EXPECTED}`);
+        mem = undefined;
+        return;
+      }
+      case 'func':
+        if (v.k !== 'func') return void refuse(`R${r} type=${kindName(v)} expected=func`);
+        callback = v.target;
+        return;
+      case 'stack0':
+        if (!(v.k === 'stack' || (v.k === 'scalar' && isConstScalar(v.s) && v.s.var.value === 0n))) refuse(`R${r} type=${kindName(v)} expected=fp`);
+        cbCtx = v;
+        return;
+      case 'alloc':
+        if (v.k !== 'scalar' || !isConstScalar(v.s)) return void refuse(`R${r} is not a known constant'`);
+        allocSize = Number(v.s.var.value);
+        return;
+      case 'ringmem':
+        if (v.k !== 'mem') return void refuse(`R${r} type=${kindName(v)} expected=ringbuf_mem`);
+        if (v.off !== 0 || v.var.umax !== 0n) refuse(`R${r} must have zero offset when passed to release func`);
+        released = v.ref;
+        return;
+      case 'str':
+        if (v.k !== 'map_value') return void refuse(`R${r} type=${kindName(v)} expected=map_value`);
+        if (!v.m.frozen && !v.m.readonlyProg) refuse(`R${r} does not point to a readonly map'`);
+        return;
+    }
+  });
+  // the call's effects
+  const regs = cur(vs).regs;
+  for (let r = 1; r <= 5; r++) regs[r] = NONE;
+  if (released !== undefined) {
+    vs.refs.delete(released);
+    const gone = released;
+    mapRegs(vs, (r) => ((r.k === 'mem' || r.k === 'mem_or_null') && r.ref === gone ? unknownScalar : r));
+  }
+  if (proto.changesPkt) mapRegs(vs, (r) => (r.k === 'pkt' || r.k === 'pkt_end' || r.k === 'pkt_meta' ? unknownScalar : r));
+  switch (proto.ret ?? 'int') {
+    case 'void':
+    case 'int': regs[0] = unknownScalar; break;
+    case 'map_value_or_null':
+      regs[0] = map!.ofMaps
+        ? { k: 'map_ptr_or_null', m: map!.inner ?? unsupported('maps of maps without an inner map description'), off: 0, id: env.nextId() }
+        : { k: 'map_value_or_null', m: map!, off: 0, id: env.nextId() };
+      break;
+    case 'ringbuf_mem_or_null': {
+      const ref = env.nextId();
+      vs.refs.set(ref, slot);
+      regs[0] = { k: 'mem_or_null', size: allocSize, off: 0, ref, id: ref };
+      break;
+    }
+  }
+  if (id === 8) regs[0] = { k: 'scalar', s: sync({ ...UNKNOWN, umax: 0xffffffffn }) };
+  if (callback === undefined) return undefined;
+  if (proto.callback === 'loop') return { target: callback, args: [{ k: 'scalar', s: sync({ ...UNKNOWN, umax: 0xffffffffn }) }, cbCtx] };
+  // bpf_for_each_map_elem: (map, key, value, ctx); the key read-only
+  const m = map!;
+  const keyAsValue: MapInfo = { keySize: 0, valueSize: m.keySize, readonlyProg: true };
+  return { target: callback, args: [{ k: 'map_ptr', m, off: 0 }, { k: 'map_value', m: keyAsValue, off: 0, var: ZERO }, { k: 'map_value', m, off: 0, var: ZERO }, cbCtx] };
+}

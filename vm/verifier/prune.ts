@@ -1,0 +1,157 @@
+import { type SlotMap, flowOf } from '../cfg.js';
+import { Class, JmpOp, LDDW, Mode, Source, opClass } from '../opcodes.js';
+import { type Scalar, UNKNOWN } from './scalar.js';
+import * as T from './tnum.js';
+import type { FrameState, Reg, StackSlot, VState } from './state.js';
+
+/**
+ * liveIn: for each slot, the registers (bit n for rN) some path from there reads before
+ * writing them, within its function: a backward fixpoint over the flow graph. A helper or
+ * bpf-to-bpf call reads r1-r5 and writes r0-r5; exit reads r0. State pruning ignores the
+ * registers not live (the kernel's liveness marks, computed ahead of the walk here).
+ */
+export function liveIn(map: SlotMap): Uint16Array {
+  const n = map.length;
+  const use = new Uint16Array(n);
+  const def = new Uint16Array(n);
+  const next: number[][] = [];
+  for (let s = 0; s < n; s++) {
+    const i = map.at[s];
+    next.push([]);
+    if (!i) continue;
+    next[s] = [...flowOf(map, s).next];
+    const cls = opClass(i.opcode);
+    const op = i.opcode & 0xf0;
+    const x = (i.opcode & Source.BPF_X) !== 0;
+    const d = 1 << i.dst;
+    const src = 1 << i.src;
+    switch (cls) {
+      case Class.BPF_ALU:
+      case Class.BPF_ALU64:
+        use[s] = (op === 0xb0 ? 0 : d) | (x && op !== 0xd0 ? src : 0);
+        def[s] = d;
+        break;
+      case Class.BPF_LDX: use[s] = src; def[s] = d; break;
+      case Class.BPF_ST: use[s] = d; break;
+      case Class.BPF_STX:
+        use[s] = d | src | ((i.opcode & 0xe0) === Mode.BPF_ATOMIC && Number(i.imm) === 0xf1 ? 1 : 0);
+        break;
+      case Class.BPF_LD:
+        if (i.opcode === LDDW) def[s] = d;
+        else (use[s] = (1 << 6) | ((i.opcode & 0xe0) === Mode.BPF_IND ? src : 0)), (def[s] = 0b111111);
+        break;
+      default:
+        if (op === JmpOp.BPF_CALL) (use[s] = 0b111110), (def[s] = 0b111111);
+        else if (op === JmpOp.BPF_EXIT) use[s] = 1;
+        else if (op !== JmpOp.BPF_JA) use[s] = d | (x ? src : 0);
+    }
+  }
+  const live = new Uint16Array(n);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let s = n - 1; s >= 0; s--) {
+      let out = 0;
+      for (const t of next[s]) out |= live[t];
+      const v = use[s] | (out & ~def[s]) | (1 << 10);
+      if (v !== live[s]) (live[s] = v), (changed = true);
+    }
+  }
+  return live;
+}
+
+/** within: every value `c` allows, `o` allows too (range_within and tnum_in). */
+export function within(o: Scalar, c: Scalar): boolean {
+  return o.umin <= c.umin && c.umax <= o.umax && o.smin <= c.smin && c.smax <= o.smax && o.u32min <= c.u32min && c.u32max <= o.u32max
+    && o.s32min <= c.s32min && c.s32max <= o.s32max && T.isSubset(o.var, c.var);
+}
+
+const sameScalar = (a: Scalar, b: Scalar) => within(a, b) && within(b, a);
+
+/** IdMap: ids of the old state matched to ids of the current one, consistently (check_ids). */
+class IdMap {
+  readonly #m = new Map<number, number>();
+  readonly #back = new Map<number, number>();
+  match(o: number, c: number): boolean {
+    const a = this.#m.get(o);
+    const b = this.#back.get(c);
+    if (a === undefined && b === undefined) {
+      this.#m.set(o, c);
+      this.#back.set(c, o);
+      return true;
+    }
+    return a === c && b === o;
+  }
+}
+
+/** regCovers: whatever a later path may do from `c`, it was checked from `o` (regsafe; `exact` for loop detection). */
+function regCovers(o: Reg, c: Reg, ids: IdMap, exact: boolean): boolean {
+  if (o.k === 'none') return !exact || c.k === 'none';
+  if (o.k !== c.k) return false;
+  switch (o.k) {
+    case 'scalar': return exact ? sameScalar(o.s, (c as typeof o).s) : within(o.s, (c as typeof o).s);
+    case 'ctx':
+    case 'pkt_end': return o.off === (c as typeof o).off;
+    case 'stack': return o.off === (c as typeof o).off && o.frame === (c as typeof o).frame;
+    case 'func': return o.target === (c as typeof o).target;
+    case 'map_ptr': return o.m === (c as typeof o).m && o.off === (c as typeof o).off;
+    case 'map_value': {
+      const cc = c as typeof o;
+      return o.m === cc.m && o.off === cc.off && (exact ? sameScalar(o.var, cc.var) : within(o.var, cc.var));
+    }
+    case 'map_value_or_null':
+    case 'map_ptr_or_null': {
+      const cc = c as typeof o;
+      return o.m === cc.m && o.off === cc.off && ids.match(o.id, cc.id);
+    }
+    case 'pkt':
+    case 'pkt_meta': {
+      const cc = c as typeof o;
+      return o.off === cc.off && (exact ? o.range === cc.range && sameScalar(o.var, cc.var) : cc.range >= o.range && within(o.var, cc.var)) && ids.match(o.id, cc.id);
+    }
+    case 'mem': {
+      const cc = c as typeof o;
+      return o.size === cc.size && o.off === cc.off && (exact ? sameScalar(o.var, cc.var) : within(o.var, cc.var)) && ids.match(-o.ref, -cc.ref);
+    }
+    case 'mem_or_null': {
+      const cc = c as typeof o;
+      return o.size === cc.size && o.off === cc.off && ids.match(-o.ref, -cc.ref) && ids.match(o.id, cc.id);
+    }
+  }
+}
+
+function slotCovers(o: StackSlot, c: StackSlot, ids: IdMap, exact: boolean): boolean {
+  if (exact) {
+    if (o.k !== c.k) return false;
+    return o.k !== 'spill' || regCovers(o.reg, (c as typeof o).reg, ids, true);
+  }
+  // privileged: an unwritten slot reads as unknown bytes, as a written one does
+  if (o.k === 'invalid') return true;
+  if (o.k === 'misc') return c.k !== 'spill' || c.reg.k === 'scalar';
+  if (c.k !== 'spill') return o.reg.k === 'scalar' && within(o.reg.s, UNKNOWN);
+  return regCovers(o.reg, c.reg, ids, false);
+}
+
+function frameCovers(o: FrameState, c: FrameState, live: number, ids: IdMap, exact: boolean): boolean {
+  if (o.fn !== c.fn || o.ret !== c.ret) return false;
+  for (let r = 0; r <= 10; r++) {
+    if ((live >> r) & 1 && !regCovers(o.regs[r], c.regs[r], ids, exact)) return false;
+  }
+  for (let s = 0; s < o.stack.length; s++) if (!slotCovers(o.stack[s], c.stack[s], ids, exact)) return false;
+  return true;
+}
+
+/**
+ * covers: the old state, fully explored from `slot`, includes the current one, so the current
+ * path is safe and need not go on (states_equal); `exact` asks whether they are the same
+ * (a loop that came back to where it was: "infinite loop detected").
+ */
+export function covers(o: VState, c: VState, slot: number, live: Uint16Array, exact = false): boolean {
+  if (o.frames.length !== c.frames.length || o.refs.size !== c.refs.size) return false;
+  const ids = new IdMap();
+  for (let f = 0; f < o.frames.length; f++) {
+    const inner = f === o.frames.length - 1;
+    const mask = inner ? live[slot] : live[o.frames[f + 1].ret] & ~1;
+    if (!frameCovers(o.frames[f], c.frames[f], mask, ids, exact)) return false;
+  }
+  return true;
+}

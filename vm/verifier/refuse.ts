@@ -1,0 +1,31 @@
+/** Errnos the verifier answers with (include/uapi/asm-generic/errno-base.h, ENOTSUPP from linux/errno.h). */
+export const EACCES = 13;
+export const EINVAL = 22;
+export const EBADF = 9;
+export const E2BIG = 7;
+export const EFAULT = 14;
+export const ENOTSUPP = 524;
+
+/** Refused: the program is rejected here (errno and the kernel's message, its log's last line). */
+export class Refused extends Error {
+  readonly errno: number;
+  constructor(errno: number, message: string) {
+    super(message);
+    this.errno = errno;
+  }
+}
+
+/** Unsupported: a construct bpfbox's verifier does not model; the program is refused with ENOTSUPP saying what. */
+export class Unsupported extends Error {}
+
+export const refuse = (m: string, errno = EACCES): never => {
+  throw new Refused(errno, m);
+};
+export const unsupported = (m: string): never => {
+  throw new Unsupported(m);
+};
+
+/** BPF_MAX_VAR_OFF: the largest variable offset a pointer may carry (1 << 29). */
+export const MAX_VAR_OFF = 1n << 29n;
+/** MAX_PACKET_OFF: packet offsets are 16-bit. */
+export const MAX_PACKET_OFF = 0xffff;

@@ -1,0 +1,151 @@
+import { type SlotMap, slotMap } from '../cfg.js';
+import type { Instruction } from '../instruction.js';
+import { Class, JmpOp, LDDW, Pseudo, Source, opClass } from '../opcodes.js';
+import { liveIn } from './prune.js';
+import { EACCES, EINVAL, ENOTSUPP, Refused, Unsupported } from './refuse.js';
+import { type MapInfo, STACK_SIZE, type VState, entryState } from './state.js';
+import { COMPLEXITY_LIMIT, type WalkStats, readyStats, walk } from './walk.js';
+
+/** VerifyOptions: the program type, its maps (indexed as the lddw immediates name them), log level. */
+export interface VerifyOptions {
+  readonly progType: number;
+  readonly maps?: readonly MapInfo[];
+  readonly logLevel?: number;
+  readonly limit?: number;
+  /** BTF func_info came with the program (the kernel needs it for callbacks). */
+  readonly funcInfo?: boolean;
+  /** The state at entry (default: r1 the context, r10 the frame pointer). */
+  readonly entry?: VState;
+}
+
+/** VerifyResult: accepted, or refused at `insn` with the kernel's errno and message; the log either way. */
+export type VerifyResult = {
+  readonly log: readonly string[];
+  readonly stats: WalkStats;
+  /** Stack bytes each function uses, by first slot. */
+  readonly stackDepth: ReadonlyMap<number, number>;
+} & ({ readonly ok: true } | { readonly ok: false; readonly insn: number; readonly errno: number; readonly message: string; readonly unsupported?: boolean });
+
+interface Static {
+  readonly prune: Uint8Array;
+  /** Function starts (main, bpf-to-bpf callees, callbacks) and the functions each calls. */
+  readonly calls: Map<number, Set<number>>;
+}
+
+/** check_cfg and check_subprogs: jumps in range and on instructions, every instruction reachable, no falling off the end. */
+function staticChecks(map: SlotMap): Static {
+  const n = map.length;
+  const prune = new Uint8Array(n);
+  const starts = new Set<number>([0]);
+  for (let s = 0; s < n; s++) {
+    const i = map.at[s];
+    if (!i) continue;
+    const cls = opClass(i.opcode);
+    if (i.opcode === LDDW && i.src === Pseudo.BPF_PSEUDO_FUNC) starts.add(s + 1 + Number(BigInt.asIntN(32, i.imm)));
+    if ((cls === Class.BPF_JMP || cls === Class.BPF_JMP32) && (i.opcode & 0xf0) === JmpOp.BPF_CALL && i.src === Pseudo.BPF_PSEUDO_CALL && !(i.opcode & Source.BPF_X)) {
+      const t = s + 1 + Number(i.imm);
+      if (t < 0 || t >= n || !map.at[t]) throw new Refused(EINVAL, `function call to invalid insn ${t}`);
+      starts.add(t);
+    }
+  }
+  const sorted = [...starts].sort((a, b) => a - b);
+  const endOf = (f: number) => sorted.find((g) => g > f) ?? n;
+  // each function ends with exit or a jump (check_subprogs)
+  for (const f of sorted) {
+    const e = endOf(f);
+    const lastSlot = map.at[e - 1] ? e - 1 : e - 2;
+    const li = map.at[lastSlot]!;
+    const lop = li.opcode & 0xf0;
+    const lcls = opClass(li.opcode);
+    if (!((lcls === Class.BPF_JMP || lcls === Class.BPF_JMP32) && (lop === JmpOp.BPF_EXIT || lop === JmpOp.BPF_JA))) throw new Refused(EINVAL, 'last insn is not an exit or jmp');
+  }
+  const calls = new Map<number, Set<number>>(sorted.map((f) => [f, new Set<number>()]));
+  const seen = new Uint8Array(n);
+  for (const f of sorted) {
+    prune[f] = 1;
+    const stack = [f];
+    const end = endOf(f);
+    while (stack.length) {
+      const s = stack.pop()!;
+      if (seen[s]) continue;
+      seen[s] = 1;
+      const i = map.at[s]!;
+      const cls = opClass(i.opcode);
+      const op = i.opcode & 0xf0;
+      const w = i.opcode === LDDW ? 2 : 1;
+      if (i.opcode === LDDW && i.src === Pseudo.BPF_PSEUDO_FUNC) calls.get(f)!.add(s + 1 + Number(BigInt.asIntN(32, i.imm)));
+      if (cls !== Class.BPF_JMP && cls !== Class.BPF_JMP32) {
+        stack.push(s + w);
+        continue;
+      }
+      if (op === JmpOp.BPF_EXIT) continue;
+      if (op === JmpOp.BPF_CALL) {
+        if (i.src === Pseudo.BPF_PSEUDO_CALL) calls.get(f)!.add(s + 1 + Number(i.imm));
+        prune[s + 1] = 1;
+        stack.push(s + 1);
+        continue;
+      }
+      const rel = cls === Class.BPF_JMP32 && op === JmpOp.BPF_JA ? Number(i.imm) : i.offset;
+      const t = s + 1 + rel;
+      if (t < f || t >= end) throw new Refused(EINVAL, `jump out of range from insn ${s} to ${t}`);
+      if (!map.at[t]) throw new Refused(EINVAL, `jump into the middle of ldimm64 insn ${t - 1}`);
+      prune[t] = 1;
+      stack.push(t);
+      if (op !== JmpOp.BPF_JA) {
+        prune[s + 1] = 1;
+        stack.push(s + 1);
+      }
+    }
+  }
+  for (let s = 0; s < n; s++) if (map.at[s] && !seen[s]) throw new Refused(EINVAL, `unreachable insn ${s}`);
+  return { prune, calls };
+}
+
+/** check_max_stack_depth: along every chain of calls the frames' stacks (each rounded up to 16 bytes) fit in 512. */
+function checkStackDepth(calls: Map<number, Set<number>>, depth: ReadonlyMap<number, number>): void {
+  const round = (d: number) => Math.ceil(d / 16) * 16;
+  const visit = (f: number, total: number, frames: number): void => {
+    const t = total + round(depth.get(f) ?? 0);
+    if (t > STACK_SIZE) throw new Refused(EACCES, `combined stack size of ${frames} calls is ${t}. Too large`);
+    for (const g of calls.get(f) ?? []) visit(g, t, frames + 1);
+  };
+  visit(0, 0, 1);
+}
+
+/**
+ * verify: the verifier at BPF_PROG_LOAD, privileged (as bpftool as root): the static checks,
+ * then the path walk (walk.ts), then the stack depth of call chains. The log follows the
+ * kernel's shape for log_level 1 and 2, ending with "processed N insns".
+ */
+export function verify(insns: readonly Instruction[], options: VerifyOptions): VerifyResult {
+  const log: string[] = [];
+  const stats = readyStats();
+  const stackDepth = new Map<number, number>();
+  const logLevel = options.logLevel ?? 0;
+  let id = 0;
+  const done = (r: { ok: true } | { ok: false; insn: number; errno: number; message: string; unsupported?: boolean }): VerifyResult => {
+    if (!r.ok) log.push(r.message);
+    log.push(`processed ${stats.processed} insns (limit ${COMPLEXITY_LIMIT}) max_states_per_insn ${stats.maxStatesPerInsn} total_states ${stats.totalStates} peak_states ${stats.peakStates} mark_read 0`);
+    return { ...r, log, stats, stackDepth };
+  };
+  let statics: Static;
+  const map = slotMap(insns);
+  try {
+    statics = staticChecks(map);
+  } catch (e) {
+    if (e instanceof Refused) return done({ ok: false, insn: 0, errno: e.errno, message: e.message });
+    throw e;
+  }
+  try {
+    walk({
+      map, live: liveIn(map), prunePoints: statics.prune, limit: options.limit ?? COMPLEXITY_LIMIT, logLevel, log, funcInfo: options.funcInfo ?? false,
+      env: { progType: options.progType, maps: options.maps ?? [], stackDepth, nextId: () => ++id },
+    }, options.entry ?? entryState(), stats);
+    checkStackDepth(statics.calls, stackDepth);
+  } catch (e) {
+    if (e instanceof Refused) return done({ ok: false, insn: stats.slot, errno: e.errno, message: e.message });
+    if (e instanceof Unsupported) return done({ ok: false, insn: stats.slot, errno: ENOTSUPP, message: `bpfbox's verifier does not model ${e.message} (insn ${stats.slot})`, unsupported: true });
+    throw e;
+  }
+  return done({ ok: true });
+}
