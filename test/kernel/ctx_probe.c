@@ -1,12 +1,13 @@
 // ctx_probe: asks the running kernel's verifier about many small programs at once. Each line
 // of stdin is "PROG_TYPE HEX_BYTECODE"; each line of stdout is "ok" (it loaded) or
-// "err ERRNO <last verifier log line>". An lddw with src_reg 1 (BPF_PSEUDO_MAP_FD) or 2
-// (BPF_PSEUDO_MAP_VALUE, the offset in the second half) and imm N
-// gets the fd of map N of a fixed set made at start: 0, an array (key 4, value 16, 4 entries);
-// 1, a hash (key 8, value 8, 16 entries); 2, an array of one entry (key 4, value 16), as global data is;
-// 3, the same read-only for programs (BPF_F_RDONLY_PROG), as .rodata is; 4, a ring buffer of 4096 bytes;
-// 5, a prog array of 4; 6, an array of 4 maps whose inner maps are like map 0. Used by the verifier
-// differential tests (test/support/verdict.ts describes the same set to bpfbox).
+// "err ERRNO <last verifier log line>" (with -i: "err ERRNO @INSN <line>", INSN the last
+// instruction the log shows, -1 if none). An lddw with src_reg 1 (BPF_PSEUDO_MAP_FD) or 2
+// (BPF_PSEUDO_MAP_VALUE, the offset in the second half) and imm N gets the fd of map N of a
+// fixed set made at start: 0, an array (key 4, value 16, 4 entries); 1, a hash (key 8, value 8,
+// 16 entries); 2, an array of one entry (key 4, value 16), as global data is; 3, the same
+// read-only for programs (BPF_F_RDONLY_PROG), as .rodata is; 4, a ring buffer of 4096 bytes;
+// 5, a prog array of 4; 6, an array of 4 maps whose inner maps are like map 0. Used by the
+// verifier differential tests (test/support/verdict.ts describes the same set to bpfbox).
 #include <errno.h>
 #include <linux/bpf.h>
 #include <stdint.h>
@@ -30,7 +31,8 @@ static int make_map_inner(unsigned type, unsigned key, unsigned value, unsigned 
 static int make_map(unsigned type, unsigned key, unsigned value, unsigned entries, unsigned flags) { return make_map_inner(type, key, value, entries, flags, 0); }
 #define NMAPS 7
 
-int main(void) {
+int main(int argc, char **argv) {
+  int with_insn = argc > 1 && strcmp(argv[1], "-i") == 0; // "err ERRNO @INSN message": the last instruction the log shows
   int maps[NMAPS] = { make_map(BPF_MAP_TYPE_ARRAY, 4, 16, 4, 0), make_map(BPF_MAP_TYPE_HASH, 8, 8, 16, 0), make_map(BPF_MAP_TYPE_ARRAY, 4, 16, 1, 0),
                       make_map(BPF_MAP_TYPE_ARRAY, 4, 16, 1, BPF_F_RDONLY_PROG), make_map(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0),
                       make_map(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, 0), 0 };
@@ -63,11 +65,22 @@ int main(void) {
     if (fd >= 0) { close(fd); printf("ok\n"); fflush(stdout); continue; }
     int err = errno;
     char *last = NULL, *l = strtok(log, "\n");
+    int at = -1;
     while (l) {
-      if (strncmp(l, "processed ", 10) != 0 && strncmp(l, "verification time", 17) != 0) last = l;
+      int n, k;
+      if (sscanf(l, "%d: (%x)", &n, &k) == 2) at = n;
+      // some messages lack their newline: the summary line then follows on the same line
+      char *p = strstr(l, "processed ");
+      if (p && p != l && strstr(p, " insns (limit ")) *p = 0;
+      // and an infinite loop's message may follow the instruction on its line
+      char *loop = strstr(l, "infinite loop detected");
+      if (loop) l = loop;
+      // the last line that says something: not the summary, not the states an infinite loop prints
+      if (strncmp(l, "processed ", 10) != 0 && strncmp(l, "verification time", 17) != 0 && strncmp(l, "cur state:", 10) != 0 && strncmp(l, "old state:", 10) != 0) last = l;
       l = strtok(NULL, "\n");
     }
-    printf("err %d %s\n", err, last ? last : "");
+    if (with_insn) printf("err %d @%d %s\n", err, at, last ? last : "");
+    else printf("err %d %s\n", err, last ? last : "");
     fflush(stdout);
   }
   return 0;

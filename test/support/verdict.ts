@@ -21,6 +21,9 @@ export const PROBE_MAPS: readonly MapInfo[] = [
   { type: MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS, keySize: 4, valueSize: 4, maxEntries: 4, ofMaps: true, inner },
 ];
 
+/** lastLine: the log's last line but the summary and an infinite loop's two states (as ctx_probe reports the kernel's). */
+export const lastLine = (log: readonly string[]): string => log.filter((l) => !/^(processed |cur state:|old state:)/.test(l)).at(-1) ?? '';
+
 /**
  * verdict: bpfbox's answer in ctx_probe's form, "ok" or "err ERRNO <message>", or undefined
  * where the verifier says it does not model something.
@@ -29,5 +32,5 @@ export function verdict(p: readonly Instruction[], progType: number, maps: reado
   const v = verify(p, { progType, maps });
   if (v.ok) return 'ok';
   if (v.unsupported) return undefined;
-  return `err ${v.errno} ${v.message}`;
+  return `err ${v.errno} ${lastLine(v.log)}`;
 }

@@ -1,6 +1,7 @@
+import { helperAllowed } from '../../hooks/helperTable.js';
 import { helperName } from '../helperNames.js';
 import { MapType as M } from '../../maps/mapType.js';
-import { type Env, helperMemory } from './memory.js';
+import { type Env, constantKey, ctxPointerOk, helperMemory } from './memory.js';
 import { EINVAL, refuse, unsupported } from './refuse.js';
 import { type Scalar, UNKNOWN, isConstScalar, scalarConst, sync } from './scalar.js';
 import { type MapInfo, NONE, type Reg, type VState, ZERO, kindName, mapRegs, unknownScalar } from './state.js';
@@ -24,6 +25,8 @@ interface Proto {
   readonly changesPkt?: boolean;
   /** The map types the map argument may be (check_map_func_compatibility). */
   readonly mapTypes?: readonly number[];
+  /** The helper may be given packet memory (`.pkt_access`): others refuse packet pointers. */
+  readonly pktAccess?: boolean;
   /** A callback helper: the callback's arguments after the frame is set up. */
   readonly callback?: 'loop' | 'for_each';
 }
@@ -34,9 +37,9 @@ const RB = [M.BPF_MAP_TYPE_RINGBUF];
 
 /** PROTOS: the prototypes of the helpers bpfbox runs (the kernel's *_proto structs). */
 export const PROTOS: Readonly<Record<number, Proto>> = {
-  1: { args: ['map', 'key'], ret: 'map_value_or_null' }, // bpf_map_lookup_elem
-  2: { args: ['map', 'key', 'value', 'any'] }, // bpf_map_update_elem
-  3: { args: ['map', 'key'] }, // bpf_map_delete_elem
+  1: { args: ['map', 'key'], ret: 'map_value_or_null', pktAccess: true }, // bpf_map_lookup_elem
+  2: { args: ['map', 'key', 'value', 'any'], pktAccess: true }, // bpf_map_update_elem
+  3: { args: ['map', 'key'], pktAccess: true }, // bpf_map_delete_elem
   5: { args: [] }, // bpf_ktime_get_ns
   6: { args: ['mem', 'size'] }, // bpf_trace_printk (r3-r5 unchecked)
   7: { args: [] }, // bpf_get_prandom_u32
@@ -51,7 +54,7 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   23: { args: ['any', 'any'] }, // bpf_redirect
   25: { args: ['ctx', 'map', 'any', 'mem', 'size0'], mapTypes: [M.BPF_MAP_TYPE_PERF_EVENT_ARRAY] }, // bpf_perf_event_output
   26: { args: ['ctx', 'any', 'umem', 'size'] }, // bpf_skb_load_bytes
-  28: { args: ['mem0', 'size0', 'mem0', 'size0', 'any'] }, // bpf_csum_diff
+  28: { args: ['mem0', 'size0', 'mem0', 'size0', 'any'], pktAccess: true }, // bpf_csum_diff
   31: { args: CTX_ANY(2), changesPkt: true }, // bpf_skb_change_proto
   34: { args: CTX_ANY(0) }, // bpf_get_hash_recalc
   38: { args: CTX_ANY(2), changesPkt: true }, // bpf_skb_change_tail
@@ -119,8 +122,10 @@ export interface CallbackSetup {
  * Returns the callback to verify, for bpf_loop and bpf_for_each_map_elem.
  */
 export function checkHelperCall(vs: VState, id: number, env: Env, slot: number): CallbackSetup | undefined {
+  const name = id === 0 ? 'bpf_unspec' : helperName(id);
+  if (!name) return refuse(`invalid func unknown#${id}`, EINVAL);
+  if (!helperAllowed(env.progType, id)) refuse(`program of this type cannot use helper ${name}#${id}`, EINVAL);
   const proto = PROTOS[id];
-  const name = helperName(id) ?? `unknown#${id}`;
   if (!proto) return unsupported(`argument checks of helper ${name}#${id}`);
   let map: MapInfo | undefined;
   let mem: { reg: Reg; r: number; raw: boolean; nullable: boolean } | undefined;
@@ -128,30 +133,29 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   let allocSize = 0;
   let callback: number | undefined;
   let cbCtx: Reg = NONE;
+  let key: bigint | undefined;
   proto.args.forEach((a, n) => {
     const r = n + 1;
     const v = read(vs, r);
+    if ((v.k === 'pkt' || v.k === 'pkt_meta') && a !== 'any' && !proto.pktAccess) refuse('helper access to the packet is not allowed');
     switch (a) {
       case 'any': return;
       case 'ctx':
         if (v.k !== 'ctx') refuse(`R${r} type=${kindName(v)} expected=ctx`);
-        if (v.k === 'ctx' && v.off !== 0) refuse(`dereference of modified ctx ptr R${r} off=${v.off} disallowed`);
+        if (v.k === 'ctx') ctxPointerOk(v, r);
         return;
-      case 'map': {
+      case 'map':
         if (v.k !== 'map_ptr') return void refuse(`R${r} type=${kindName(v)} expected=map_ptr`);
         map = v.m;
-        const t = map.type;
-        if (t !== undefined && ((proto.mapTypes && !proto.mapTypes.includes(t)) || (MAP_ONLY[t] && !MAP_ONLY[t].includes(id)))) {
-          refuse(`cannot pass map_type ${t} into func ${name}#${id}`, EINVAL);
-        }
         return;
-      }
       case 'key':
       case 'value':
       case 'uvalue': {
         if (!map) return void refuse(`invalid map_ptr to access map->${a === 'key' ? 'key' : 'value'}`);
-        if (v.k !== 'stack' && v.k !== 'pkt' && v.k !== 'pkt_meta' && v.k !== 'map_value') refuse(`R${r} type=${kindName(v)} expected=fp, pkt, pkt_meta, map_key, map_value`);
+        if (v.k !== 'stack' && v.k !== 'pkt' && v.k !== 'pkt_meta' && v.k !== 'map_value' && v.k !== 'mem') refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
         const size = a === 'key' ? map.keySize : map.valueSize;
+        if (size === 0) refuse('invalid zero-sized read');
+        if (a === 'key') key = constantKey(vs, v, size);
         return helperMemory(vs, v, r, scalarConst(BigInt(size)), a === 'uvalue', env);
       }
       case 'mem':
@@ -187,7 +191,7 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         return;
       case 'ringmem':
         if (v.k !== 'mem') return void refuse(`R${r} type=${kindName(v)} expected=ringbuf_mem`);
-        if (v.off !== 0 || v.var.umax !== 0n) refuse(`R${r} must have zero offset when passed to release func`);
+        if (v.off !== 0 || v.var.umax !== 0n) refuse(`R${r} must have zero offset when passed to release func or trusted arg to kfunc`, EINVAL);
         released = v.ref;
         return;
       case 'str':
@@ -196,6 +200,12 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         return;
     }
   });
+  // the map's type against the helper (check_map_func_compatibility, after the arguments)
+  const t = map?.type;
+  if (t !== undefined && id === 12 && t !== M.BPF_MAP_TYPE_PROG_ARRAY) refuse('expected prog array map for tail call', EINVAL);
+  if (t !== undefined && ((proto.mapTypes && !proto.mapTypes.includes(t)) || (MAP_ONLY[t] && !MAP_ONLY[t].includes(id)))) {
+    refuse(`cannot pass map_type ${t} into func ${name}#${id}`, EINVAL);
+  }
   // the call's effects
   const regs = cur(vs).regs;
   for (let r = 1; r <= 5; r++) regs[r] = NONE;
@@ -209,6 +219,11 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
     case 'void':
     case 'int': regs[0] = unknownScalar; break;
     case 'map_value_or_null':
+      // privileged: an array lookup with a constant key in range cannot fail (can_elide_value_nullness)
+      if (!map!.ofMaps && (map!.type === M.BPF_MAP_TYPE_ARRAY || map!.type === M.BPF_MAP_TYPE_PERCPU_ARRAY) && key !== undefined && key < BigInt(map!.maxEntries ?? 0)) {
+        regs[0] = { k: 'map_value', m: map!, off: 0, var: ZERO };
+        break;
+      }
       regs[0] = map!.ofMaps
         ? { k: 'map_ptr_or_null', m: map!.inner ?? unsupported('maps of maps without an inner map description'), off: 0, id: env.nextId() }
         : { k: 'map_value_or_null', m: map!, off: 0, id: env.nextId() };

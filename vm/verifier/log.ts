@@ -46,7 +46,7 @@ export function stateText(vs: VState): string {
   if (vs.frames.length > 1) parts.push(`frame${vs.frames.length - 1}:`);
   f.regs.forEach((r, n) => r.k !== 'none' && parts.push(`R${n}=${regText(r)}`));
   f.stack.forEach((s, n) => {
-    if (s.k === 'misc') parts.push(`fp${-8 * (n + 1)}=mmmmmmmm`);
+    if (s.k === 'misc') parts.push(`fp${-8 * (n + 1)}=${Array.from({ length: 8 }, (_, b) => ((s.zero >> (7 - b)) & 1 ? '0' : 'm')).join('')}`);
     if (s.k === 'spill') parts.push(`fp${-8 * (n + 1)}=${regText(s.reg)}`);
   });
   return parts.join(' ');

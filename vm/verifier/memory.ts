@@ -3,8 +3,9 @@ import { ProgType } from '../../hooks/progType.js';
 import { SkBuff } from '../../hooks/skb.js';
 import { XdpMd } from '../../hooks/xdp.js';
 import { EACCES, EINVAL, MAX_VAR_OFF, refuse, unsupported } from './refuse.js';
-import type { Scalar } from './scalar.js';
-import { type MapInfo, type Reg, STACK_SIZE, type VState, ZERO, unknownScalar } from './state.js';
+import { type Scalar, UNKNOWN, scalarConst, sync } from './scalar.js';
+import * as T from './tnum.js';
+import { type MapInfo, type Reg, STACK_SIZE, type VState, ZERO, scalar, unknownScalar } from './state.js';
 
 /** Env: what every check needs besides the state: the program type, its maps, and what the walk records. */
 export interface Env {
@@ -23,8 +24,14 @@ const PACKET_FIELDS: Readonly<Record<number, readonly number[]>> = {
   [ProgType.BPF_PROG_TYPE_SCHED_ACT]: [SkBuff.data, SkBuff.data_end, SkBuff.data_meta],
 };
 
-function ctxAccess(base: { off: number }, r: number, off: number, size: number, write: boolean, env: Env): Reg {
+/** ctxPointerOk: the context pointer as it came (check_ptr_off_reg): no fixed offset, no variable part. */
+export function ctxPointerOk(base: { off: number; var?: Scalar }, r: number): void {
   if (base.off !== 0) refuse(`dereference of modified ctx ptr R${r} off=${base.off} disallowed`);
+  if (base.var && !(base.var.var.mask === 0n && base.var.var.value === 0n)) refuse(`variable ctx access var_off=${T.show(base.var.var)} disallowed`);
+}
+
+function ctxAccess(base: { off: number; var?: Scalar }, r: number, off: number, size: number, write: boolean, env: Env): Reg {
+  ctxPointerOk(base, r);
   const ok = ctxAccessOk(env.progType, off, size, write);
   if (ok === undefined) return unsupported(`the context of program type ${env.progType}`);
   if (!ok) refuse(`invalid bpf_context access off=${off} size=${size}`);
@@ -87,24 +94,58 @@ function stackWrite(vs: VState, base: { off: number; frame: number }, r: number,
   touch(env, vs, base.frame, total);
   const stack = vs.frames[base.frame].stack;
   const i = (-total - 1) >> 3;
-  if (size === 8) {
-    stack[i] = { k: 'spill', reg: value };
+  const b = total + 8 * (i + 1);
+  // a whole register, or (privileged) a scalar at the slot's start, is spilled: it reads back as it was
+  if (size === 8 || (b === 0 && value.k === 'scalar')) {
+    stack[i] = { k: 'spill', reg: value, size };
     return;
   }
-  stack[i] = { k: 'misc' };
+  // bytes: STACK_ZERO where a known zero went, STACK_MISC elsewhere (a spill there is gone)
+  const was = stack[i];
+  const bits = ((1 << size) - 1) << b;
+  const zero = value.k === 'scalar' && value.s.umax === 0n;
+  const before = was.k === 'misc' ? was.zero : 0;
+  stack[i] = { k: 'misc', zero: zero ? before | bits : before & ~bits };
 }
+
+/** The value of `size` bytes, unknown but for their width. */
+const bytesOf = (size: number): Reg => (size === 8 ? unknownScalar : scalar(sync({ ...UNKNOWN, umax: (1n << BigInt(8 * size)) - 1n })));
 
 function stackRead(vs: VState, base: { off: number; frame: number }, r: number, off: number, size: number, env: Env): Reg {
   const total = base.off + off;
   stackBounds(total, base.off, off, size, r, 'read from');
   touch(env, vs, base.frame, total);
-  const slot = vs.frames[base.frame].stack[(-total - 1) >> 3];
+  const i = (-total - 1) >> 3;
+  const b = total + 8 * (i + 1);
+  const slot = vs.frames[base.frame].stack[i];
   if (slot.k === 'spill') {
-    if (size === 8) return slot.reg;
-    if (slot.reg.k !== 'scalar') refuse('invalid size of register fill');
+    if (slot.reg.k !== 'scalar') {
+      if (size === 8) return slot.reg;
+      refuse('invalid size of register fill');
+    }
+    // the spilled scalar back whole when read as written and it fits; else bytes of it
+    const fits = slot.size === 8 || (slot.reg as { s: Scalar }).s.umax < 1n << BigInt(8 * slot.size);
+    if (b === 0 && size === slot.size && fits) return slot.reg;
+    return bytesOf(size);
   }
-  // privileged: an uninitialised or partly written slot reads as an unknown scalar
-  return unknownScalar;
+  // privileged: uninitialised bytes read as unknown; bytes all known zero read as 0
+  if (slot.k === 'misc' && ((slot.zero >> b) & ((1 << size) - 1)) === (1 << size) - 1) return scalar(scalarConst(0n));
+  return bytesOf(size);
+}
+
+/**
+ * constantKey: the value a key on the stack is known to hold (get_constant_map_key): zero
+ * bytes, or a constant scalar spilled with exactly the key's size at the key's address.
+ */
+export function constantKey(vs: VState, key: Reg, size: number): bigint | undefined {
+  if (key.k !== 'stack' || size === 0 || size > 8) return undefined;
+  const i = (-key.off - 1) >> 3;
+  const b = key.off + 8 * (i + 1);
+  const slot = vs.frames[key.frame].stack[i];
+  if (b + size > 8 || !slot) return undefined;
+  if (slot.k === 'misc' && ((slot.zero >> b) & ((1 << size) - 1)) === (1 << size) - 1) return 0n;
+  if (slot.k === 'spill' && b === 0 && slot.size === size && slot.reg.k === 'scalar' && slot.reg.s.var.mask === 0n) return slot.reg.s.var.value;
+  return undefined;
 }
 
 /**
@@ -154,9 +195,11 @@ export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: b
       // a helper's write initialises the bytes; privileged reads of uninitialised bytes are allowed
       if (raw) {
         const stack = vs.frames[p.frame].stack;
-        for (let b = lo; b < lo + n; b++) {
-          const i = (-b - 1) >> 3;
-          if (stack[i].k !== 'misc') stack[i] = { k: 'misc' };
+        for (let a = lo; a < lo + n; a++) {
+          const i = (-a - 1) >> 3;
+          const bit = 1 << (a + 8 * (i + 1));
+          const was = stack[i];
+          stack[i] = { k: 'misc', zero: (was.k === 'misc' ? was.zero : 0) & ~bit };
         }
       }
       return;

@@ -89,7 +89,10 @@ function regCovers(o: Reg, c: Reg, ids: IdMap, exact: boolean): boolean {
   if (o.k !== c.k) return false;
   switch (o.k) {
     case 'scalar': return exact ? sameScalar(o.s, (c as typeof o).s) : within(o.s, (c as typeof o).s);
-    case 'ctx':
+    case 'ctx': {
+      const cc = c as typeof o;
+      return o.off === cc.off && !o.var === !cc.var && (!o.var || sameScalar(o.var, cc.var!));
+    }
     case 'pkt_end': return o.off === (c as typeof o).off;
     case 'stack': return o.off === (c as typeof o).off && o.frame === (c as typeof o).frame;
     case 'func': return o.target === (c as typeof o).target;
@@ -122,13 +125,14 @@ function regCovers(o: Reg, c: Reg, ids: IdMap, exact: boolean): boolean {
 function slotCovers(o: StackSlot, c: StackSlot, ids: IdMap, exact: boolean): boolean {
   if (exact) {
     if (o.k !== c.k) return false;
-    return o.k !== 'spill' || regCovers(o.reg, (c as typeof o).reg, ids, true);
+    if (o.k === 'misc') return o.zero === (c as typeof o).zero;
+    return o.k !== 'spill' || (o.size === (c as typeof o).size && regCovers(o.reg, (c as typeof o).reg, ids, true));
   }
-  // privileged: an unwritten slot reads as unknown bytes, as a written one does
+  // privileged: unwritten bytes read as unknown, as written ones do
   if (o.k === 'invalid') return true;
-  if (o.k === 'misc') return c.k !== 'spill' || c.reg.k === 'scalar';
+  if (o.k === 'misc') return c.k === 'misc' ? (o.zero & ~c.zero) === 0 : o.zero === 0 && (c.k === 'invalid' || c.reg.k === 'scalar');
   if (c.k !== 'spill') return o.reg.k === 'scalar' && within(o.reg.s, UNKNOWN);
-  return regCovers(o.reg, c.reg, ids, false);
+  return o.size === c.size && regCovers(o.reg, c.reg, ids, false);
 }
 
 function frameCovers(o: FrameState, c: FrameState, live: number, ids: IdMap, exact: boolean): boolean {

@@ -9,9 +9,12 @@ export const ENOTSUPP = 524;
 /** Refused: the program is rejected here (errno and the kernel's message, its log's last line). */
 export class Refused extends Error {
   readonly errno: number;
-  constructor(errno: number, message: string) {
+  /** Log lines the kernel prints after the message (the two states of an infinite loop). */
+  readonly details: readonly string[];
+  constructor(errno: number, message: string, details: readonly string[] = []) {
     super(message);
     this.errno = errno;
+    this.details = details;
   }
 }
 

@@ -26,7 +26,8 @@ export interface MapInfo {
 export type Reg =
   | { readonly k: 'none' }
   | { readonly k: 'scalar'; readonly s: Scalar }
-  | { readonly k: 'ctx'; readonly off: number }
+  /** The context; `var` the bounds of a variable part added to it (any access then refused). */
+  | { readonly k: 'ctx'; readonly off: number; readonly var?: Scalar }
   /** A pointer into the stack of call frame `frame` (0: the main function). */
   | { readonly k: 'stack'; readonly off: number; readonly frame: number }
   /**
@@ -58,10 +59,15 @@ export const ZERO = scalarConst(0n);
 export const STACK_SIZE = 512;
 
 /**
- * StackSlot: what an 8-byte stack slot holds: nothing written yet, bytes (`misc`, written
- * per byte), or a register spilled whole (a pointer keeps its kind when filled back).
+ * StackSlot: what an 8-byte stack slot holds: nothing written yet; bytes (`misc`, with `zero`
+ * the bytes known to be 0, bit b for the byte b above the slot's lowest address: the kernel's
+ * STACK_ZERO); or a register spilled (`size` bytes from the slot's start: a pointer keeps its
+ * kind when filled back, a scalar its bounds).
  */
-export type StackSlot = { readonly k: 'invalid' } | { readonly k: 'misc' } | { readonly k: 'spill'; readonly reg: Reg };
+export type StackSlot =
+  | { readonly k: 'invalid' }
+  | { readonly k: 'misc'; readonly zero: number }
+  | { readonly k: 'spill'; readonly reg: Reg; readonly size: number };
 
 /** FrameState: the registers and the stack of one function frame. */
 export interface FrameState {
@@ -105,7 +111,7 @@ export function mapRegs(s: VState, f: (r: Reg) => Reg): void {
   for (const fr of s.frames) {
     fr.regs.forEach((r, i) => (fr.regs[i] = f(r)));
     fr.stack.forEach((slot, i) => {
-      if (slot.k === 'spill') fr.stack[i] = { k: 'spill', reg: f(slot.reg) };
+      if (slot.k === 'spill') fr.stack[i] = { ...slot, reg: f(slot.reg) };
     });
   }
 }

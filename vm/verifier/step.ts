@@ -24,6 +24,11 @@ export function read(vs: VState, r: number): Reg {
 }
 export const cur = (vs: VState) => vs.frames[vs.frames.length - 1];
 
+/** fpWrite: r10 is never a destination (check_reg_arg, DST_OP). */
+function fpWrite(r: number): void {
+  if (r === 10) refuse('frame pointer is read only');
+}
+
 /** signExtended: a scalar of `bits` bits sign-extended to 64 (movsx, ldsx). */
 function signExtended(s: Scalar, bits: number): Scalar {
   if (isConstScalar(s)) return scalarConst(BigInt.asUintN(64, BigInt.asIntN(bits, s.var.value)));
@@ -40,12 +45,14 @@ export function step(vs: VState, i: Instruction, env: Env, slot: number): void {
     case Class.BPF_ALU:
     case Class.BPF_ALU64: return aluStep(vs, i, cls === Class.BPF_ALU64 ? 64 : 32, env);
     case Class.BPF_LD:
-      if (i.opcode === LDDW) return void (regs[i.dst] = lddw(i, env, slot));
+      if (i.opcode === LDDW) return fpWrite(i.dst), void (regs[i.dst] = lddw(i, env, slot));
       if (mode === Mode.BPF_ABS || mode === Mode.BPF_IND) return packetLoad(vs, i, env);
       return unsupported(`opcode ${i.opcode.toString(16)}`);
     case Class.BPF_LDX: {
       const size = SIZES[i.opcode & 0x18];
-      const v = load(vs, read(vs, i.src), i.src, i.offset, size, env);
+      const base = read(vs, i.src);
+      fpWrite(i.dst);
+      const v = load(vs, base, i.src, i.offset, size, env);
       if (mode === Mode.BPF_MEMSX) regs[i.dst] = v.k === 'scalar' ? scalar(signExtended(UNKNOWN, size * 8)) : refuse(`R${i.src} invalid sign-extending load`);
       else regs[i.dst] = size < 8 && v.k === 'scalar' ? scalar(sync({ ...UNKNOWN, umax: (1n << BigInt(size * 8)) - 1n })) : v;
       return;
@@ -67,6 +74,7 @@ function aluStep(vs: VState, i: Instruction, bits: 32 | 64, env: Env): void {
   if (op === AluOp.BPF_END) {
     // byte order: a known value is swapped exactly; otherwise an unknown of the width
     const r = read(vs, i.dst);
+    fpWrite(i.dst);
     const width = Number(i.imm);
     if (![16, 32, 64].includes(width)) refuse('BPF_END uses reserved fields', EINVAL);
     if (r.k !== 'scalar') return void (regs[i.dst] = unknownScalar);
@@ -85,6 +93,8 @@ function aluStep(vs: VState, i: Instruction, bits: 32 | 64, env: Env): void {
   if (op === AluOp.BPF_NEG && (i.src !== 0 || i.offset !== 0 || Number(i.imm) !== 0)) refuse('BPF_NEG uses reserved fields', EINVAL);
   if (op !== AluOp.BPF_NEG && (x ? Number(i.imm) !== 0 : i.src !== 0)) refuse('BPF_ALU uses reserved fields', EINVAL);
   const src = op === AluOp.BPF_NEG ? constReg(0n) : x ? read(vs, i.src) : constReg(BigInt.asUintN(64, BigInt(Number(i.imm))));
+  if (op === AluOp.BPF_MOV && ![0, 8, 16, 32].includes(i.offset)) refuse('BPF_MOV uses reserved fields', EINVAL);
+  fpWrite(i.dst);
   if (op === AluOp.BPF_MOV) {
     if (i.offset !== 0) {
       // movsx: sign-extend the low 8, 16 or 32 bits (of a pointer: an unknown scalar)
@@ -111,10 +121,11 @@ const mathName = (r: Reg) => (r.k === 'stack' ? 'fp' : r.k === 'mem' ? 'ringbuf_
 function saneOffset(s: Scalar, off: number, type: string, isPtr: boolean): void {
   const known = isConstScalar(s);
   const val = BigInt.asIntN(64, s.var.value);
-  if (!isPtr && known && (val >= MAX_VAR_OFF || val <= -MAX_VAR_OFF)) refuse(`math between ${type} pointer and ${val} is not allowed`);
-  if (isPtr && (off >= Number(MAX_VAR_OFF) || off <= -Number(MAX_VAR_OFF))) refuse(`${type} pointer offset ${off} is not allowed`);
-  if (s.smin === -(1n << 63n)) refuse(`math between ${type} pointer and register with unbounded min value is not allowed`);
-  if (s.smin >= MAX_VAR_OFF || s.smin <= -MAX_VAR_OFF) refuse(`value ${s.smin} makes ${type} pointer be out of bounds`);
+  // check_reg_sane_offset: adjust_ptr_min_max_vals answers EINVAL
+  if (!isPtr && known && (val >= MAX_VAR_OFF || val <= -MAX_VAR_OFF)) refuse(`math between ${type} pointer and ${val} is not allowed`, EINVAL);
+  if (isPtr && (off >= Number(MAX_VAR_OFF) || off <= -Number(MAX_VAR_OFF))) refuse(`${type} pointer offset ${off} is not allowed`, EINVAL);
+  if (s.smin === -(1n << 63n)) refuse(`math between ${type} pointer and register with unbounded min value is not allowed`, EINVAL);
+  if (s.smin >= MAX_VAR_OFF || s.smin <= -MAX_VAR_OFF) refuse(`value ${s.smin} makes ${type} pointer be out of bounds`, EINVAL);
 }
 
 /**
@@ -148,11 +159,11 @@ function pointerArith(op: number, d: number, dst: Reg, src: Reg, bits: 32 | 64, 
   if (isConstScalar(k)) {
     const delta = Number(BigInt.asIntN(64, k.var.value)) * (op === AluOp.BPF_SUB ? -1 : 1);
     const off = p.off + delta;
-    if (off >= Number(MAX_VAR_OFF) || off <= -Number(MAX_VAR_OFF)) refuse(`${mathName(ptr)} pointer offset ${off} is not allowed`);
+    if (off >= Number(MAX_VAR_OFF) || off <= -Number(MAX_VAR_OFF)) refuse(`${mathName(ptr)} pointer offset ${off} is not allowed`, EINVAL);
     return { ...p, off } as Reg;
   }
-  if (p.k !== 'pkt' && p.k !== 'pkt_meta' && p.k !== 'map_value' && p.k !== 'mem') return unsupported(`variable offsets on ${mathName(ptr)} pointers`);
-  const v = alu(op === AluOp.BPF_SUB ? 'sub' : 'add', p.var, k, 64);
+  if (p.k !== 'pkt' && p.k !== 'pkt_meta' && p.k !== 'map_value' && p.k !== 'mem' && p.k !== 'ctx') return unsupported(`variable offsets on ${mathName(ptr)} pointers`);
+  const v = alu(op === AluOp.BPF_SUB ? 'sub' : 'add', p.var ?? scalarConst(0n), k, 64);
   saneOffset(v, p.off, mathName(ptr), true);
   if (p.k === 'pkt' || p.k === 'pkt_meta') return { ...p, var: v, range: 0, id: env.nextId() };
   return { ...p, var: v } as Reg;

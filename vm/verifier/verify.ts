@@ -2,7 +2,7 @@ import { type SlotMap, slotMap } from '../cfg.js';
 import type { Instruction } from '../instruction.js';
 import { Class, JmpOp, LDDW, Pseudo, Source, opClass } from '../opcodes.js';
 import { liveIn } from './prune.js';
-import { EACCES, EINVAL, ENOTSUPP, Refused, Unsupported } from './refuse.js';
+import { EACCES, EBADF, EINVAL, ENOTSUPP, Refused, Unsupported } from './refuse.js';
 import { type MapInfo, STACK_SIZE, type VState, entryState } from './state.js';
 import { COMPLEXITY_LIMIT, type WalkStats, readyStats, walk } from './walk.js';
 
@@ -44,7 +44,7 @@ function staticChecks(map: SlotMap): Static {
     if (i.opcode === LDDW && i.src === Pseudo.BPF_PSEUDO_FUNC) starts.add(s + 1 + Number(BigInt.asIntN(32, i.imm)));
     if ((cls === Class.BPF_JMP || cls === Class.BPF_JMP32) && (i.opcode & 0xf0) === JmpOp.BPF_CALL && i.src === Pseudo.BPF_PSEUDO_CALL && !(i.opcode & Source.BPF_X)) {
       const t = s + 1 + Number(i.imm);
-      if (t < 0 || t >= n || !map.at[t]) throw new Refused(EINVAL, `function call to invalid insn ${t}`);
+      if (t < 0 || t >= n || !map.at[t]) throw new Refused(EINVAL, "call to invalid destination");
       starts.add(t);
     }
   }
@@ -101,6 +101,24 @@ function staticChecks(map: SlotMap): Static {
   return { prune, calls };
 }
 
+/**
+ * mapReferences: resolve_pseudo_ldimm64, before the walk: every map an lddw names exists, and a
+ * direct value address (global data) lies inside the value of a one-entry array.
+ */
+function mapReferences(insns: readonly Instruction[], maps: readonly MapInfo[]): void {
+  for (const i of insns) {
+    if (i.opcode !== LDDW || (i.src !== Pseudo.BPF_PSEUDO_MAP_FD && i.src !== Pseudo.BPF_PSEUDO_MAP_VALUE)) continue;
+    const n = Number(BigInt.asUintN(32, i.imm));
+    const m = maps[n];
+    if (!m) throw new Refused(EBADF, `fd ${n} is not pointing to valid bpf_map`);
+    if (i.src === Pseudo.BPF_PSEUDO_MAP_FD || !m.array) continue;
+    // array_map_direct_value_addr: one entry only (ENOTSUPP), the offset inside the value (EINVAL)
+    const off = Number(BigInt.asUintN(32, i.imm >> 32n));
+    if (m.maxEntries !== 1) throw new Refused(ENOTSUPP, `invalid access to map value pointer, value_size=${m.valueSize} off=${off}`);
+    if (off >= m.valueSize) throw new Refused(EINVAL, `invalid access to map value pointer, value_size=${m.valueSize} off=${off}`);
+  }
+}
+
 /** check_max_stack_depth: along every chain of calls the frames' stacks (each rounded up to 16 bytes) fit in 512. */
 function checkStackDepth(calls: Map<number, Set<number>>, depth: ReadonlyMap<number, number>): void {
   const round = (d: number) => Math.ceil(d / 16) * 16;
@@ -123,8 +141,9 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
   const stackDepth = new Map<number, number>();
   const logLevel = options.logLevel ?? 0;
   let id = 0;
+  let details: readonly string[] = [];
   const done = (r: { ok: true } | { ok: false; insn: number; errno: number; message: string; unsupported?: boolean }): VerifyResult => {
-    if (!r.ok) log.push(r.message);
+    if (!r.ok) log.push(r.message, ...details);
     log.push(`processed ${stats.processed} insns (limit ${COMPLEXITY_LIMIT}) max_states_per_insn ${stats.maxStatesPerInsn} total_states ${stats.totalStates} peak_states ${stats.peakStates} mark_read 0`);
     return { ...r, log, stats, stackDepth };
   };
@@ -132,18 +151,26 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
   const map = slotMap(insns);
   try {
     statics = staticChecks(map);
+    mapReferences(insns, options.maps ?? []);
   } catch (e) {
-    if (e instanceof Refused) return done({ ok: false, insn: 0, errno: e.errno, message: e.message });
+    // found before the walk: the log shows no instruction
+    if (e instanceof Refused) return done({ ok: false, insn: -1, errno: e.errno, message: e.message });
     throw e;
   }
+  let walked = false;
   try {
     walk({
       map, live: liveIn(map), prunePoints: statics.prune, limit: options.limit ?? COMPLEXITY_LIMIT, logLevel, log, funcInfo: options.funcInfo ?? false,
       env: { progType: options.progType, maps: options.maps ?? [], stackDepth, nextId: () => ++id },
     }, options.entry ?? entryState(), stats);
+    walked = true;
     checkStackDepth(statics.calls, stackDepth);
   } catch (e) {
-    if (e instanceof Refused) return done({ ok: false, insn: stats.slot, errno: e.errno, message: e.message });
+    // found after the walk: the log (level 1) kept no path
+    if (e instanceof Refused) {
+      details = e.details;
+      return done({ ok: false, insn: walked ? -1 : stats.slot, errno: e.errno, message: e.message });
+    }
     if (e instanceof Unsupported) return done({ ok: false, insn: stats.slot, errno: ENOTSUPP, message: `bpfbox's verifier does not model ${e.message} (insn ${stats.slot})`, unsupported: true });
     throw e;
   }

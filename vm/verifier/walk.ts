@@ -1,4 +1,6 @@
 import { disassemble } from '../disassembler.js';
+import { InstructionError } from '../errors.js';
+import { checkLegal } from '../legality.js';
 import type { Instruction } from '../instruction.js';
 import { type SlotMap, flowOf } from '../cfg.js';
 import { Class, JmpOp, LDDW, Pseudo, Source, opClass } from '../opcodes.js';
@@ -7,7 +9,7 @@ import { checkHelperCall } from './helpers.js';
 import { stateText } from './log.js';
 import type { Env } from './memory.js';
 import { covers } from './prune.js';
-import { E2BIG, EINVAL, refuse, unsupported } from './refuse.js';
+import { E2BIG, EINVAL, Refused, refuse, unsupported } from './refuse.js';
 import { scalarConst } from './scalar.js';
 import { type FrameState, NONE, type Reg, type VState, cloneState, constReg, frame, mapRegs, scalar, unknownScalar } from './state.js';
 import { cur, read, step } from './step.js';
@@ -74,11 +76,16 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
   };
   while (work.length) {
     let { slot, vs, parent, from } = work.pop()!;
+    // log_level 1 keeps only the path that failed (the kernel rewinds its log at each path's end)
+    const mark = log.length;
+    const pathDone = () => {
+      if (logLevel === 1) log.length = mark;
+    };
     if (logLevel && from >= 0) log.push(`from ${from} to ${slot}: ${stateText(vs)}`);
     let first = from >= 0;
     for (;;) {
-      stats.slot = slot;
       if (++stats.processed > input.limit) refuse(`BPF program is too large. Processed ${stats.processed} insn`, E2BIG);
+      stats.slot = slot;
       if (input.prunePoints[slot] && !first) {
         const list = visited.get(slot) ?? [];
         let pruned = false;
@@ -86,7 +93,9 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
         for (const sl of list) {
           if (sl.branches > 0) {
             looping = true;
-            if (covers(sl.vs, vs, slot, input.live, true)) refuse(`infinite loop detected at insn ${slot}`, EINVAL);
+            if (covers(sl.vs, vs, slot, input.live, true)) {
+              throw new Refused(EINVAL, `infinite loop detected at insn ${slot}`, [`cur state: ${stateText(vs)}`, `old state: ${stateText(sl.vs)}`]);
+            }
             continue;
           }
           if (covers(sl.vs, vs, slot, input.live)) {
@@ -97,6 +106,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
         if (pruned) {
           if (logLevel) log.push(`${slot}: safe`);
           finish(parent);
+          pathDone();
           break;
         }
         // in a loop, keep a state only now and then (as the kernel does)
@@ -113,6 +123,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       }
       first = false;
       const i = map.at[slot]!;
+      legal(i, slot);
       if (logLevel) log.push(`${slot}: (${i.opcode.toString(16).padStart(2, '0')}) ${disassemble(i)}`);
       const cls = opClass(i.opcode);
       const op = i.opcode & 0xf0;
@@ -126,6 +137,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
         const to = exit(vs, slot);
         if (to < 0) {
           finish(parent);
+          pathDone();
           break;
         }
         slot = to;
@@ -155,18 +167,58 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       else if (onTaken) (vs = onTaken), (slot = target);
       else {
         finish(parent);
+        pathDone();
         break;
       }
     }
   }
 }
 
+/** The kernel's names of instruction kinds in "... uses reserved fields". */
+function reservedName(i: Instruction): string {
+  const cls = opClass(i.opcode);
+  const op = i.opcode & 0xf0;
+  switch (cls) {
+    case Class.BPF_LD: return i.opcode === LDDW ? 'BPF_LD_IMM64' : 'BPF_LD_[ABS|IND]';
+    case Class.BPF_LDX: return 'BPF_LDX';
+    case Class.BPF_ST: return 'BPF_ST';
+    case Class.BPF_STX: return 'BPF_STX';
+    default:
+      if (op === JmpOp.BPF_JA) return 'BPF_JA';
+      if (op === JmpOp.BPF_CALL) return 'BPF_CALL';
+      if (op === JmpOp.BPF_EXIT) return 'BPF_EXIT';
+      return 'BPF_JMP/JMP32';
+  }
+}
+
+/**
+ * legal: the instruction checks do_check makes as it meets each instruction: a known opcode
+ * ("unknown opcode %02x"), registers that exist, reserved fields zero (ALU instructions are
+ * checked field by field in step.ts, with their own messages).
+ */
+function legal(i: Instruction, slot: number): void {
+  try {
+    checkLegal(i, slot);
+  } catch (e) {
+    if (!(e instanceof InstructionError)) throw e;
+    const m = e.message;
+    if (/unknown opcode/.test(m)) refuse(`unknown opcode ${i.opcode.toString(16).padStart(2, '0')}`, EINVAL);
+    const bad = /invalid (dst|src) register r(\d+)/.exec(m);
+    if (bad) refuse(`R${bad[2]} is invalid`, EINVAL);
+    if (/frame pointer/.test(m)) return; // step.ts refuses it where the kernel does
+    const cls = opClass(i.opcode);
+    if (cls === Class.BPF_ALU || cls === Class.BPF_ALU64) return;
+    refuse(`${reservedName(i)} uses reserved fields`, EINVAL);
+  }
+}
+
 /** exit: return from the innermost frame (to the slot the caller goes on at) or end the path (-1). */
 function exit(vs: VState, slot: number): number {
   const f = cur(vs);
-  const r0 = read(vs, 0);
+  // a callee may return nothing (r0 then unset in the caller); the main function and callbacks may not
+  const r0 = vs.frames.length === 1 || f.callback ? read(vs, 0) : f.regs[0];
   if (vs.frames.length === 1) {
-    for (const [id, at] of vs.refs) refuse(`Unreleased reference id=${id} alloc_insn=${at}`, EINVAL);
+    if (vs.refs.size) refuse('BPF_EXIT instruction in main prog would lead to reference leak', EINVAL);
     return -1;
   }
   if (f.callback) {
