@@ -292,7 +292,7 @@ function branch(vs: VState, i: Instruction, bits: 32 | 64, env: Env): [VState | 
   }
   const ranges = packetCompare(op, a, b, bits);
   if (ranges) {
-    const pkt = (a.k === 'pkt_end' ? b : a) as { k: string; id: number; off: number };
+    const pkt = (a.k === 'pkt_end' || (a.k === 'pkt' && b.k === 'pkt_meta') ? b : a) as { k: string; id: number; off: number };
     return [withRange(vs, pkt, ranges[0]), withRange(vs, pkt, ranges[1])];
   }
   // a pointer that cannot be NULL against zero: decided (is_branch_taken on pointers)
@@ -311,8 +311,12 @@ function branch(vs: VState, i: Instruction, bits: 32 | 64, env: Env): [VState | 
 function packetCompare(op: number, a: Reg, b: Reg, bits: number): [number, number] | undefined {
   let pkt: Reg;
   let flip = false;
+  // data_end bounds packet pointers; data itself (as it came) bounds data_meta pointers
+  const isData = (r: Reg) => r.k === 'pkt' && r.off === 0 && r.id === 0;
   if ((a.k === 'pkt' || a.k === 'pkt_meta') && b.k === 'pkt_end') pkt = a;
   else if (a.k === 'pkt_end' && (b.k === 'pkt' || b.k === 'pkt_meta')) (pkt = b), (flip = true);
+  else if (a.k === 'pkt_meta' && isData(b)) pkt = a;
+  else if (isData(a) && b.k === 'pkt_meta') (pkt = b), (flip = true);
   else return undefined;
   if (bits === 32) return [0, 0];
   const p = pkt as { off: number; var: { umax: bigint } };
