@@ -3,7 +3,7 @@ import { InstructionError } from '../errors.js';
 import { checkLegal } from '../legality.js';
 import type { Instruction } from '../instruction.js';
 import { type SlotMap, flowOf } from '../cfg.js';
-import { Class, JmpOp, LDDW, Pseudo, Source, opClass } from '../opcodes.js';
+import { Class, JmpOp, LDDW, Mode, Pseudo, Source, opClass } from '../opcodes.js';
 import { type CmpOp, branchTaken, refine } from './branch.js';
 import { checkHelperCall } from './helpers.js';
 import { stateText } from './log.js';
@@ -201,6 +201,8 @@ function legal(i: Instruction, slot: number): void {
     checkLegal(i, slot);
   } catch (e) {
     if (!(e instanceof InstructionError)) throw e;
+    // 1- and 2-byte atomics: step.ts says "invalid atomic operand size", as check_atomic does
+    if (opClass(i.opcode) === Class.BPF_STX && (i.opcode & 0xe0) === Mode.BPF_ATOMIC) return;
     const m = e.message;
     if (/unknown opcode/.test(m)) refuse(`unknown opcode ${i.opcode.toString(16).padStart(2, '0')}`, EINVAL);
     const bad = /invalid (dst|src) register r(\d+)/.exec(m);
