@@ -98,6 +98,15 @@ export function frame(fn: number, ret: number, depth: number, args: readonly Reg
   return { regs, stack: freshStack(), fn, ret, callback };
 }
 
+/**
+ * testMemoryEntry: the entry of the test program type the conformance suite runs under: r1
+ * points at `size` bytes of memory (or is 0 without any), r2 holds the size.
+ */
+export function testMemoryEntry(size: number): VState {
+  const r1: Reg = size > 0 ? { k: 'mem', size, off: 0, ref: 0, var: scalarConst(0n) } : scalar(scalarConst(0n));
+  return { frames: [frame(0, -1, 0, [r1, scalar(scalarConst(BigInt(size)))])], refs: new Map() };
+}
+
 /** entryState: r1 the context, r10 the frame pointer, the rest not initialised. */
 export function entryState(): VState {
   return { frames: [frame(0, -1, 0, [{ k: 'ctx', off: 0 }])], refs: new Map() };

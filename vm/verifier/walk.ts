@@ -242,6 +242,8 @@ function exit(vs: VState, slot: number): number {
 
 /** call: a helper (checked against its prototype), a bpf-to-bpf call or a callback (a new frame); the slot to go on at. */
 function call(vs: VState, i: Instruction, slot: number, input: WalkInput): number {
+  // callx (a call through a register) is not in the kernel's instruction set
+  if (i.opcode & Source.BPF_X) refuse('BPF_CALL uses reserved fields', EINVAL);
   if (i.src === Pseudo.BPF_PSEUDO_CALL) {
     const target = slot + 1 + Number(i.imm);
     return enter(vs, target, slot + 1, [1, 2, 3, 4, 5].map((r) => cur(vs).regs[r]));
