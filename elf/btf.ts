@@ -229,7 +229,7 @@ export function typeDesc(btf: Btf, id: number, depth = 0): TypeDesc {
     case Kind.STRUCT:
     case Kind.UNION:
       return {
-        k: 'struct', size: t.size,
+        k: 'struct', size: t.size, ...(t.name ? { name: t.name } : {}),
         members: t.members.map((m) => ({ name: m.name, bitOffset: m.offset, type: typeDesc(btf, m.type, depth + 1) })),
       };
     default:

@@ -1,4 +1,4 @@
-import type { CheckedProgram } from '../vm/program.js';
+import type { VerifiedProgram } from '../vm/verifier/verified.js';
 import type { BpfMap } from './bpfMap.js';
 import type { MapSpec } from './spec.js';
 
@@ -40,7 +40,7 @@ export class ProgObject extends KernelObject {
   readonly type: number;
   readonly name: string;
   readonly bytecode: Uint8Array;
-  readonly program: CheckedProgram;
+  readonly program: VerifiedProgram;
   readonly tag: string;
   readonly license: string;
   /** Maps the program references, in first-use order (they hold one reference each). */
@@ -54,7 +54,7 @@ export class ProgObject extends KernelObject {
   runTimeNs = 0;
 
   constructor(id: number, fields: {
-    type: number; name: string; bytecode: Uint8Array; program: CheckedProgram; tag: string; license: string; maps: MapObject[]; mapFds: number[];
+    type: number; name: string; bytecode: Uint8Array; program: VerifiedProgram; tag: string; license: string; maps: MapObject[]; mapFds: number[];
     lineInfo?: ReadonlyMap<number, { line: string; file?: string; lineNum?: number; col?: number }>; funcInfo?: ReadonlyMap<number, string>;
   }) {
     super(id);

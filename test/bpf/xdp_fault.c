@@ -1,6 +1,5 @@
-// A program the kernel's verifier would refuse: it uses a map lookup's result without the
-// NULL check. Replay runs it without a verifier (yet), so for packets whose key is missing it
-// faults at run time; replay counts the fault and handles the packet as XDP_ABORTED.
+// A program the kernel's verifier refuses: it uses a map lookup's result without the NULL
+// check. bpfbox's verifier refuses it too (replay says so at load), so it never runs.
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 

@@ -5,7 +5,7 @@ import { Errno } from '../../maps/errno.js';
 import { Kernel } from '../../maps/kernel.js';
 import { MapType } from '../../maps/mapType.js';
 import { encode } from '../../vm/decode.js';
-import { type Item, R0, R1, R2, R3, R4, R5, R6, R10, add, call, exit, lddw, ldx, link, mov, st, stx } from '../../vm/dsl.js';
+import { type Item, R0, R1, R2, R3, R4, R5, R6, R10, add, call, exit, jmp, label, lddw, ldx, link, mov, st, stx } from '../../vm/dsl.js';
 import { Pseudo } from '../../vm/opcodes.js';
 
 /** A kernel with a fixed clock and seed, and a trace sink. */
@@ -104,7 +104,9 @@ describe('helpers', () => {
   });
   it('bpf_xdp_adjust_head grows the packet into the headroom; data_out shows it', () => {
     const k = setup();
-    const fd = load(k, XDP, [mov(R6, R1), mov(R2, -4), call(44), ldx('u32', R2, R6, 0), st('u32', R2, 0, 0x0d0c0b0a), mov(R0, 2), exit()]);
+    // after the adjust the packet is checked against data_end again, as the verifier demands
+    const fd = load(k, XDP, [mov(R6, R1), mov(R2, -4), call(44), ldx('u32', R2, R6, 0), ldx('u32', R3, R6, 4), mov(R4, R2), add(R4, 4), mov(R0, 2),
+      jmp('jgt', R4, R3, 'out'), st('u32', R2, 0, 0x0d0c0b0a), label('out'), exit()]);
     const out = run(k, fd, frame(60)).data;
     assert.equal(out.length, 64);
     assert.deepEqual([...out.subarray(0, 6)], [0x0a, 0x0b, 0x0c, 0x0d, 0, 1]);
@@ -119,24 +121,38 @@ describe('helpers', () => {
     const out = run(k, fd, pkt).data;
     assert.deepEqual([...out.subarray(24, 26)], [0xb9, 0x61]);
   });
-  it('bpf_spin_lock and bpf_spin_unlock take and release the lock word in a map value', () => {
+  it('bpf_spin_lock and bpf_spin_unlock guard a count in a map value whose BTF places the lock', () => {
     const k = setup();
-    const m = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_ARRAY, key_size: 4, value_size: 8, max_entries: 1 });
-    const fd = load(k, XDP, [
-      st('u32', R10, -4, 0), mov(R2, R10), add(R2, -4), lddw(R1, m, Pseudo.BPF_PSEUDO_MAP_FD), call(1), mov(R6, R0),
-      mov(R1, R6), call(93), ldx('u32', R0, R6, 0), stx('u32', R6, 4, R0), mov(R1, R6), call(94), ldx('u32', R0, R6, 4), exit(),
-    ]);
-    assert.equal(run(k, fd, frame(60)).retval, 1, 'held: the lock word read 1 inside');
+    const u32 = { k: 'int', size: 4, signed: false } as const;
+    const value = { k: 'struct', size: 8, members: [{ name: 'lock', bitOffset: 0, type: { k: 'struct', size: 4, name: 'bpf_spin_lock', members: [{ name: 'val', bitOffset: 0, type: u32 }] } }, { name: 'count', bitOffset: 32, type: u32 }] } as const;
+    const m = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_ARRAY, key_size: 4, value_size: 8, max_entries: 1, map_name: 'counted', btf_desc: { key: u32, value } });
+    // key 0 at fp-8 (a constant key: the lookup cannot fail); lock; count += 1; unlock; return count
+    const body = [st('u32', R10, -8, 0), mov(R2, R10), add(R2, -8), lddw(R1, m, Pseudo.BPF_PSEUDO_MAP_FD), call(1), mov(R6, R0),
+      mov(R1, R6), call(93), ldx('u32', R0, R6, 4), add(R0, 1), stx('u32', R6, 4, R0), mov(R1, R6), call(94), ldx('u32', R0, R6, 4), exit()];
+    const fd = load(k, XDP, body);
+    assert.deepEqual([run(k, fd, frame(60)).retval, run(k, fd, frame(60)).retval], [1, 2]);
     const v = new Uint8Array(8);
     k.bpf('BPF_MAP_LOOKUP_ELEM', { map_fd: m, key: new Uint8Array(4), value: v });
-    assert.equal(v[0], 0, 'released after');
+    assert.deepEqual([...v], [0, 0, 0, 0, 2, 0, 0, 0], 'the lock word released, the count kept');
+    // the verifier's rules (the kernel's messages): no direct access to the lock, no exit while holding it, a map with BTF
+    const refused = (items: Item[], re: RegExp, mapFd = m) => {
+      const log = new Uint8Array(8192);
+      const prog = items.map((it) => (it === body[3] ? lddw(R1, mapFd, Pseudo.BPF_PSEUDO_MAP_FD) : it));
+      assert.ok(k.bpf('BPF_PROG_LOAD', { prog_type: XDP, insns: encode(link(prog)), license: 'GPL', log_level: 1, log_buf: log, log_size: log.length }) < 0);
+      assert.match(new TextDecoder().decode(log.subarray(0, log.indexOf(0))), re);
+    };
+    refused([...body.slice(0, 8), ldx('u32', R0, R6, 0), exit()], /bpf_spin_lock cannot be accessed directly by load\/store/);
+    refused([...body.slice(0, 8), mov(R0, 0), exit()], /bpf_spin_unlock is missing/);
+    refused([...body.slice(0, 8), call(5), exit()], /function calls are not allowed while holding a lock/);
+    const plain = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_ARRAY, key_size: 4, value_size: 8, max_entries: 1, map_name: 'plain' });
+    refused(body, /map 'plain' has to have BTF in order to use bpf_spin_lock/, plain);
   });
   it('a helper the program type may not call is refused at load, naming it', () => {
     const k = setup();
     const log = new Uint8Array(4096);
     const r = k.bpf('BPF_PROG_LOAD', { prog_type: ProgType.BPF_PROG_TYPE_SOCKET_FILTER, insns: encode(link([mov(R2, 0), call(44), exit()])), license: 'GPL', log_level: 1, log_buf: log, log_size: log.length });
     assert.equal(r, -Errno.EINVAL);
-    assert.match(new TextDecoder().decode(log.subarray(0, log.indexOf(0))), /insn 1: program of this type cannot use helper bpf_xdp_adjust_head#44/);
+    assert.match(new TextDecoder().decode(log.subarray(0, log.indexOf(0))), /1: \(85\) call bpf_xdp_adjust_head#44\nprogram of this type cannot use helper bpf_xdp_adjust_head#44\n/);
   });
   it('every helper a modelled type may call is implemented (so none fails at run time)', () => {
     const k = setup();
@@ -158,13 +174,17 @@ describe('helpers', () => {
 describe('output helpers', () => {
   it('bpf_snprintf formats u64 arguments, truncates with a NUL and returns the full length', () => {
     const k = setup();
-    const fmt = [...new TextEncoder().encode('%d-%x|%05u'), 0];
+    // the format is a constant string: in a frozen map programs may only read (as .rodata)
+    const fmt = new Uint8Array(16);
+    fmt.set(new TextEncoder().encode('%d-%x|%05u'));
+    const ro = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_ARRAY, key_size: 4, value_size: 16, max_entries: 1, map_flags: 0x80 });
+    assert.equal(k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: ro, key: new Uint8Array(4), value: fmt, flags: 0 }), 0);
+    assert.equal(k.bpf('BPF_MAP_FREEZE', { map_fd: ro }), 0);
     const items: Item[] = [];
-    for (let i = 0; i < fmt.length; i++) items.push(st('u8', R10, -64 + i, fmt[i]));
     // args at fp-32: -12, 255, 42 as u64
     items.push(lddw(R2, -12n), stx('u64', R10, -32, R2), st('u64', R10, -24, 255), st('u64', R10, -16, 42));
     // out buffer of 8 bytes at fp-48: "-12-ff|00042" needs 13 with the NUL; 7 characters fit
-    items.push(mov(R1, R10), add(R1, -48), mov(R2, 8), mov(R3, R10), add(R3, -64), mov(R4, R10), add(R4, -32), mov(R5, 24), call(165));
+    items.push(mov(R1, R10), add(R1, -48), mov(R2, 8), lddw(R3, BigInt(ro), Pseudo.BPF_PSEUDO_MAP_VALUE), mov(R4, R10), add(R4, -32), mov(R5, 24), call(165));
     const length = load(k, XDP, [...items, exit()]);
     assert.equal(run(k, length, frame(60)).retval, 13, '"-12-ff|00042" and its NUL');
     const text = (off: number) => load(k, XDP, [...items, ldx('u32', R0, R10, -48 + off), exit()]);

@@ -15,7 +15,7 @@ import { cur, read } from './step.js';
  * any ANYTHING, func PTR_TO_FUNC, stack0 PTR_TO_STACK_OR_NULL, ringmem the reserved record
  * to release, alloc CONST_ALLOC_SIZE_OR_ZERO, str PTR_TO_CONST_STR.
  */
-type Arg = 'ctx' | 'map' | 'key' | 'value' | 'uvalue' | 'mem' | 'mem0' | 'umem' | 'size' | 'size0' | 'any' | 'func' | 'stack0' | 'ringmem' | 'alloc' | 'str';
+type Arg = 'lock' | 'ctx' | 'map' | 'key' | 'value' | 'uvalue' | 'mem' | 'mem0' | 'umem' | 'size' | 'size0' | 'any' | 'func' | 'stack0' | 'ringmem' | 'alloc' | 'str';
 type Ret = 'int' | 'void' | 'map_value_or_null' | 'ringbuf_mem_or_null';
 
 interface Proto {
@@ -73,6 +73,8 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   69: { args: ['ctx', 'mem', 'size', 'any'] }, // bpf_fib_lookup
   87: { args: ['map', 'value', 'any'], mapTypes: [M.BPF_MAP_TYPE_QUEUE, M.BPF_MAP_TYPE_STACK, M.BPF_MAP_TYPE_BLOOM_FILTER] }, // bpf_map_push_elem
   88: { args: ['map', 'uvalue'], mapTypes: [M.BPF_MAP_TYPE_QUEUE, M.BPF_MAP_TYPE_STACK] }, // bpf_map_pop_elem
+  93: { args: ['lock'], ret: 'void' }, // bpf_spin_lock
+  94: { args: ['lock'], ret: 'void' }, // bpf_spin_unlock
   89: { args: ['map', 'uvalue'], mapTypes: [M.BPF_MAP_TYPE_QUEUE, M.BPF_MAP_TYPE_STACK, M.BPF_MAP_TYPE_BLOOM_FILTER] }, // bpf_map_peek_elem
   125: { args: [] }, // bpf_ktime_get_boot_ns
   130: { args: ['map', 'mem', 'size0', 'any'], mapTypes: RB }, // bpf_ringbuf_output
@@ -127,6 +129,8 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   if (!helperAllowed(env.progType, id)) refuse(`program of this type cannot use helper ${name}#${id}`, EINVAL);
   const proto = PROTOS[id];
   if (!proto) return unsupported(`argument checks of helper ${name}#${id}`);
+  // while a bpf_spin_lock is held, only its unlock may be called
+  if (vs.lock && id !== 94) refuse('function calls are not allowed while holding a lock', EINVAL);
   let map: MapInfo | undefined;
   let mem: { reg: Reg; r: number; raw: boolean; nullable: boolean } | undefined;
   let released: number | undefined;
@@ -140,6 +144,7 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
     if ((v.k === 'pkt' || v.k === 'pkt_meta') && a !== 'any' && !proto.pktAccess) refuse('helper access to the packet is not allowed');
     switch (a) {
       case 'any': return;
+      case 'lock': return spinLock(vs, v, r, id === 93);
       case 'ctx':
         if (v.k !== 'ctx') refuse(`R${r} type=${kindName(v)} expected=ctx`);
         if (v.k === 'ctx') ctxPointerOk(v, r);
@@ -196,7 +201,8 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         return;
       case 'str':
         if (v.k !== 'map_value') return void refuse(`R${r} type=${kindName(v)} expected=map_value`);
-        if (!v.m.frozen && !v.m.readonlyProg) refuse(`R${r} does not point to a readonly map'`);
+        // bpf_map_is_rdonly: read-only for programs and frozen
+        if (!v.m.frozen || !v.m.readonlyProg) refuse(`R${r} does not point to a readonly map'`);
         return;
     }
   });
@@ -242,4 +248,27 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   const m = map!;
   const keyAsValue: MapInfo = { keySize: 0, valueSize: m.keySize, readonlyProg: true };
   return { target: callback, args: [{ k: 'map_ptr', m, off: 0 }, { k: 'map_value', m: keyAsValue, off: 0, var: ZERO }, { k: 'map_value', m, off: 0, var: ZERO }, cbCtx] };
+}
+
+/**
+ * spinLock: the argument of bpf_spin_lock / bpf_spin_unlock (process_spin_lock): the lock
+ * BTF places in a map value, at a constant offset; one lock held at a time, released by the
+ * same lock.
+ */
+function spinLock(vs: VState, v: Reg, r: number, take: boolean): void {
+  if (v.k !== 'map_value') return void refuse(`R${r} type=${kindName(v)} expected=map_value`);
+  if (v.var.var.mask !== 0n) refuse(`R${r} doesn't have constant offset. bpf_spin_lock has to be at the constant offset`);
+  const m = v.m;
+  if (!m.btf) refuse(`map '${m.name ?? ''}' has to have BTF in order to use bpf_spin_lock`, EINVAL);
+  if (m.spinLock === undefined) refuse(`map '${m.name ?? ''}' has no valid bpf_spin_lock`, EINVAL);
+  const off = v.off + Number(v.var.var.value);
+  if (off !== m.spinLock) refuse(`off ${off} doesn't point to 'struct bpf_spin_lock' that is at ${m.spinLock}`, EINVAL);
+  if (take) {
+    if (vs.lock) refuse('Locking two bpf_spin_locks are not allowed', EINVAL);
+    vs.lock = { m, off };
+    return;
+  }
+  if (!vs.lock) refuse('bpf_spin_unlock without taking a lock', EINVAL);
+  if (vs.lock!.m !== m || vs.lock!.off !== off) refuse('bpf_spin_unlock of different lock', EINVAL);
+  vs.lock = undefined;
 }

@@ -1,18 +1,41 @@
 import { type Scalar, UNKNOWN, isConstScalar } from './scalar.js';
 import type { Reg, VState } from './state.js';
 
-/** scalarText: a scalar as the kernel's log prints it: `0`, `scalar()`, `scalar(umax=255,var_off=(0x0; 0xff))`. */
+/** The kernel prints numbers up to 65535 in decimal, larger ones in hex (verbose_unum / verbose_snum). */
+const unum = (v: bigint) => (v <= 0xffffn ? v.toString() : `0x${v.toString(16)}`);
+const snum = (v: bigint) => (v >= -0xffffn && v <= 0xffffn ? v.toString() : `0x${BigInt.asUintN(64, v).toString(16)}`);
+
+/**
+ * scalarText: a scalar as the kernel's log prints it (print_scalar_ranges): `0`, `scalar()`,
+ * `scalar(smin=umin=umin32=1,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff))`: bounds at
+ * their defaults left out, equal ones of the same sign named together.
+ */
 export function scalarText(s: Scalar): string {
-  if (isConstScalar(s)) return BigInt.asIntN(64, s.var.value).toString();
+  if (isConstScalar(s)) return snum(BigInt.asIntN(64, s.var.value));
+  const m = [
+    { name: 'smin', val: s.smin, omit: s.smin === UNKNOWN.smin, signed: true },
+    { name: 'smax', val: s.smax, omit: s.smax === UNKNOWN.smax, signed: true },
+    { name: 'umin', val: s.umin, omit: s.umin === 0n, signed: false },
+    { name: 'umax', val: s.umax, omit: s.umax === UNKNOWN.umax, signed: false },
+    { name: 'smin32', val: s.s32min, omit: s.s32min === UNKNOWN.s32min, signed: true },
+    { name: 'smax32', val: s.s32max, omit: s.s32max === UNKNOWN.s32max, signed: true },
+    { name: 'umin32', val: s.u32min, omit: s.u32min === 0n, signed: false },
+    { name: 'umax32', val: s.u32max, omit: s.u32max === UNKNOWN.u32max, signed: false },
+  ];
   const parts: string[] = [];
-  if (s.smin !== UNKNOWN.smin) parts.push(`smin=${s.smin}`);
-  if (s.smax !== UNKNOWN.smax) parts.push(`smax=${s.smax}`);
-  if (s.umin !== UNKNOWN.umin) parts.push(`umin=${s.umin}`);
-  if (s.umax !== UNKNOWN.umax) parts.push(`umax=${s.umax}`);
-  if (s.s32min !== UNKNOWN.s32min) parts.push(`smin32=${s.s32min}`);
-  if (s.s32max !== UNKNOWN.s32max) parts.push(`smax32=${s.s32max}`);
-  if (s.u32min !== UNKNOWN.u32min) parts.push(`umin32=${s.u32min}`);
-  if (s.u32max !== UNKNOWN.u32max) parts.push(`umax32=${s.u32max}`);
+  m.forEach((a, i) => {
+    if (a.omit) return;
+    const neg = a.signed && a.val < 0n;
+    let names = a.name;
+    for (let j = i + 2; j < m.length; j += 2) {
+      const b = m[j];
+      if (b.omit) continue;
+      // the same number: unsigned values compared as the 64-bit patterns the kernel keeps
+      const same = BigInt.asUintN(64, a.val) === BigInt.asUintN(64, b.val) && neg === (b.signed && b.val < 0n);
+      if (same) (names += `=${b.name}`), (b.omit = true);
+    }
+    parts.push(`${names}=${a.signed ? snum(a.val) : unum(a.val)}`);
+  });
   if (s.var.mask !== UNKNOWN.var.mask) parts.push(`var_off=(0x${s.var.value.toString(16)}; 0x${s.var.mask.toString(16)})`);
   return `scalar(${parts.join(',')})`;
 }

@@ -163,13 +163,16 @@ function packetAccess(base: { off: number; range: number; var: Scalar }, r: numb
  * regionAccess: inside a map value or ring buffer record of `limit` bytes, for every value
  * the variable part may take (check_mem_region_access; the log's last line names the register).
  */
-export function regionAccess(base: { off: number; var: Scalar }, r: number, off: number, size: number, limit: number): void {
+export function regionAccess(base: { off: number; var: Scalar; m?: MapInfo }, r: number, off: number, size: number, limit: number): void {
   const at = BigInt(base.off + off);
   const { smin, umax } = base.var;
   if (smin < 0n && (smin + at < 0n)) refuse(`R${r} min value is negative, either use unsigned index or do a if (index >=0) check.`);
   if (smin + at < 0n || smin + at + BigInt(size) > BigInt(limit)) refuse(`R${r} min value is outside of the allowed memory range`);
   if (umax >= MAX_VAR_OFF) refuse(`R${r} unbounded memory access, make sure to bounds check any such access`);
   if (umax + at + BigInt(size) > BigInt(limit)) refuse(`R${r} max value is outside of the allowed memory range`);
+  // the lock word is the helpers' alone (check_map_access: btf_record fields)
+  const lock = base.m?.spinLock;
+  if (lock !== undefined && smin + at < BigInt(lock + 4) && umax + at + BigInt(size) > BigInt(lock)) refuse('bpf_spin_lock cannot be accessed directly by load/store');
 }
 
 /** mapValueWrite: a store into a map value: not into a map programs may only read (check_map_access_type), then inside it. */

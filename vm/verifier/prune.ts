@@ -151,6 +151,7 @@ function frameCovers(o: FrameState, c: FrameState, live: number, ids: IdMap, exa
  */
 export function covers(o: VState, c: VState, slot: number, live: Uint16Array, exact = false): boolean {
   if (o.frames.length !== c.frames.length || o.refs.size !== c.refs.size) return false;
+  if (o.lock?.m !== c.lock?.m || o.lock?.off !== c.lock?.off) return false;
   const ids = new IdMap();
   for (let f = 0; f < o.frames.length; f++) {
     const inner = f === o.frames.length - 1;

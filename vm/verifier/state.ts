@@ -16,6 +16,11 @@ export interface MapInfo {
   readonly readonlyProg?: boolean;
   /** A frozen map (bpf_map_freeze): its values are constants (as `.rodata`, for format strings). */
   readonly frozen?: boolean;
+  /** The map's name (the kernel's messages name it). */
+  readonly name?: string;
+  /** Whether BTF describes the value, and where in it a `struct bpf_spin_lock` lies. */
+  readonly btf?: boolean;
+  readonly spinLock?: number;
 }
 
 /**
@@ -87,6 +92,8 @@ export interface VState {
   readonly frames: FrameState[];
   /** Ring buffer reservations not yet submitted or discarded: reference id → slot of the reserve. */
   readonly refs: Map<number, number>;
+  /** The bpf_spin_lock held (its map and offset in the value), if any. */
+  lock?: { readonly m: MapInfo; readonly off: number };
 }
 
 const freshStack = (): StackSlot[] => Array.from({ length: STACK_SIZE / 8 }, () => ({ k: 'invalid' }) as StackSlot);
@@ -113,7 +120,7 @@ export function entryState(): VState {
 }
 
 export const cloneFrame = (f: FrameState): FrameState => ({ ...f, regs: [...f.regs], stack: [...f.stack] });
-export const cloneState = (s: VState): VState => ({ frames: s.frames.map(cloneFrame), refs: new Map(s.refs) });
+export const cloneState = (s: VState): VState => ({ frames: s.frames.map(cloneFrame), refs: new Map(s.refs), lock: s.lock });
 
 /** mapRegs applies `f` to every register and spilled register of every frame, in place. */
 export function mapRegs(s: VState, f: (r: Reg) => Reg): void {

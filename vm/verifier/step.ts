@@ -68,15 +68,34 @@ export function step(vs: VState, i: Instruction, env: Env, slot: number): void {
   unsupported(`class ${cls}`);
 }
 
+/** aluReserved: the fields each ALU instruction must leave zero or set to what it allows (check_alu_op). */
+function aluReserved(i: Instruction, bits: 32 | 64): void {
+  const op = i.opcode & 0xf0;
+  const x = (i.opcode & Source.BPF_X) !== 0;
+  const imm = Number(i.imm);
+  const bad = (what: string) => refuse(`${what} uses reserved fields`, EINVAL);
+  if (op === AluOp.BPF_NEG) {
+    if (x || i.src !== 0 || i.offset !== 0 || imm !== 0) bad('BPF_NEG');
+  } else if (op === AluOp.BPF_END) {
+    if (i.src !== 0 || i.offset !== 0 || ![16, 32, 64].includes(imm) || (bits === 64 && x)) bad('BPF_END');
+  } else if (op === AluOp.BPF_MOV) {
+    if (x ? imm !== 0 || ![0, 8, 16, ...(bits === 64 ? [32] : [])].includes(i.offset) : i.src !== 0 || i.offset !== 0) bad('BPF_MOV');
+  } else if (op > AluOp.BPF_END) {
+    refuse(`invalid BPF_ALU opcode ${op.toString(16)}`, EINVAL);
+  } else if ((x ? imm !== 0 : i.src !== 0) || (i.offset !== 0 && i.offset !== 1) || (i.offset === 1 && op !== AluOp.BPF_DIV && op !== AluOp.BPF_MOD)) {
+    bad('BPF_ALU');
+  }
+}
+
 function aluStep(vs: VState, i: Instruction, bits: 32 | 64, env: Env): void {
   const regs = cur(vs).regs;
   const op = i.opcode & 0xf0;
+  aluReserved(i, bits);
   if (op === AluOp.BPF_END) {
     // byte order: a known value is swapped exactly; otherwise an unknown of the width
     const r = read(vs, i.dst);
     fpWrite(i.dst);
     const width = Number(i.imm);
-    if (![16, 32, 64].includes(width)) refuse('BPF_END uses reserved fields', EINVAL);
     if (r.k !== 'scalar') return void (regs[i.dst] = unknownScalar);
     const swap = bits === 64 || (i.opcode & Source.BPF_X) !== 0; // bswap, or to big-endian on this little-endian machine
     const mask = (1n << BigInt(width)) - 1n;
@@ -88,12 +107,7 @@ function aluStep(vs: VState, i: Instruction, bits: 32 | 64, env: Env): void {
     return;
   }
   const x = (i.opcode & Source.BPF_X) !== 0;
-  // reserved fields (check_alu_op): NEG takes nothing; K forms no source register, X forms no immediate
-  if (op === AluOp.BPF_NEG && x) refuse(`unknown opcode ${i.opcode.toString(16)}`, EINVAL);
-  if (op === AluOp.BPF_NEG && (i.src !== 0 || i.offset !== 0 || Number(i.imm) !== 0)) refuse('BPF_NEG uses reserved fields', EINVAL);
-  if (op !== AluOp.BPF_NEG && (x ? Number(i.imm) !== 0 : i.src !== 0)) refuse('BPF_ALU uses reserved fields', EINVAL);
   const src = op === AluOp.BPF_NEG ? constReg(0n) : x ? read(vs, i.src) : constReg(BigInt.asUintN(64, BigInt(Number(i.imm))));
-  if (op === AluOp.BPF_MOV && ![0, 8, 16, 32].includes(i.offset)) refuse('BPF_MOV uses reserved fields', EINVAL);
   fpWrite(i.dst);
   if (op === AluOp.BPF_MOV) {
     if (i.offset !== 0) {

@@ -1,6 +1,7 @@
 import { type SlotMap, slotMap } from '../cfg.js';
 import type { Instruction } from '../instruction.js';
-import { Class, JmpOp, LDDW, Pseudo, Source, opClass } from '../opcodes.js';
+import { legalityTable } from '../legality.js';
+import { Class, JmpOp, LDDW, Mode, Pseudo, Source, opClass } from '../opcodes.js';
 import { liveIn } from './prune.js';
 import { EACCES, EBADF, EINVAL, ENOTSUPP, Refused, Unsupported } from './refuse.js';
 import { type MapInfo, STACK_SIZE, type VState, entryState } from './state.js';
@@ -102,11 +103,13 @@ function staticChecks(map: SlotMap): Static {
 }
 
 /**
- * mapReferences: resolve_pseudo_ldimm64, before the walk: every map an lddw names exists, and a
- * direct value address (global data) lies inside the value of a one-entry array.
+ * resolve: resolve_pseudo_ldimm64, before the walk: every opcode exists, every map an lddw names
+ * exists, and a direct value address (global data) lies inside the value of a one-entry array.
  */
-function mapReferences(insns: readonly Instruction[], maps: readonly MapInfo[]): void {
+function resolve(insns: readonly Instruction[], maps: readonly MapInfo[]): void {
   for (const i of insns) {
+    const atomic = opClass(i.opcode) === Class.BPF_STX && (i.opcode & 0xe0) === Mode.BPF_ATOMIC;
+    if (!legalityTable.has(i.opcode) && !atomic) throw new Refused(EINVAL, `unknown opcode ${i.opcode.toString(16).padStart(2, '0')}`);
     if (i.opcode !== LDDW || (i.src !== Pseudo.BPF_PSEUDO_MAP_FD && i.src !== Pseudo.BPF_PSEUDO_MAP_VALUE)) continue;
     const n = Number(BigInt.asUintN(32, i.imm));
     const m = maps[n];
@@ -150,8 +153,8 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
   let statics: Static;
   const map = slotMap(insns);
   try {
+    resolve(insns, options.maps ?? []);
     statics = staticChecks(map);
-    mapReferences(insns, options.maps ?? []);
   } catch (e) {
     // found before the walk: the log shows no instruction
     if (e instanceof Refused) return done({ ok: false, insn: -1, errno: e.errno, message: e.message });

@@ -6,7 +6,7 @@ import { type SlotMap, flowOf } from '../cfg.js';
 import { Class, JmpOp, LDDW, Mode, Pseudo, Source, opClass } from '../opcodes.js';
 import { type CmpOp, branchTaken, refine } from './branch.js';
 import { checkHelperCall } from './helpers.js';
-import { stateText } from './log.js';
+import { regText, stateText } from './log.js';
 import type { Env } from './memory.js';
 import { covers } from './prune.js';
 import { E2BIG, EINVAL, Refused, refuse, unsupported } from './refuse.js';
@@ -82,6 +82,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       if (logLevel === 1) log.length = mark;
     };
     if (logLevel && from >= 0) log.push(`from ${from} to ${slot}: ${stateText(vs)}`);
+    else if (logLevel >= 2) log.push(`${slot}: ${stateText(vs)}`);
     let first = from >= 0;
     for (;;) {
       if (++stats.processed > input.limit) refuse(`BPF program is too large. Processed ${stats.processed} insn`, E2BIG);
@@ -124,12 +125,21 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       first = false;
       const i = map.at[slot]!;
       legal(i, slot);
-      if (logLevel) log.push(`${slot}: (${i.opcode.toString(16).padStart(2, '0')}) ${disassemble(i)}`);
+      const text = `${slot}: (${i.opcode.toString(16).padStart(2, '0')}) ${disassemble(i)}`;
+      if (logLevel) log.push(text);
+      // log_level 2: what the instruction wrote, after it ("; R0_w=0")
+      const before = logLevel >= 2 ? [...cur(vs).regs] : undefined;
+      const wrote = () => {
+        if (!before) return;
+        const f = cur(vs);
+        const changed = f.regs.flatMap((r, n) => (r !== before[n] && r.k !== 'none' ? [`R${n}_w=${regText(r)}`] : []));
+        if (changed.length) log[log.length - 1] = `${text.padEnd(37)} ; ${changed.join(' ')}`;
+      };
       const cls = opClass(i.opcode);
       const op = i.opcode & 0xf0;
       if (cls !== Class.BPF_JMP && cls !== Class.BPF_JMP32) {
         step(vs, i, env, slot);
-        if (logLevel >= 2) log.push(`${slot}: ${stateText(vs)}`);
+        wrote();
         slot += i.opcode === LDDW ? 2 : 1;
         continue;
       }
@@ -144,8 +154,10 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
         continue;
       }
       if (op === JmpOp.BPF_CALL) {
+        const depth = vs.frames.length;
         slot = call(vs, i, slot, input);
-        if (logLevel >= 2) log.push(`${slot}: ${stateText(vs)}`);
+        if (vs.frames.length === depth) wrote();
+        else if (logLevel >= 2) log.push(`${slot}: ${stateText(vs)}`);
         continue;
       }
       const flow = flowOf(map, slot);
@@ -209,7 +221,8 @@ function legal(i: Instruction, slot: number): void {
     if (bad) refuse(`R${bad[2]} is invalid`, EINVAL);
     if (/frame pointer/.test(m)) return; // step.ts refuses it where the kernel does
     const cls = opClass(i.opcode);
-    if (cls === Class.BPF_ALU || cls === Class.BPF_ALU64) return;
+    // ALU instructions: step.ts checks their fields as check_alu_op does (NEG with a source is an unknown opcode)
+    if ((cls === Class.BPF_ALU || cls === Class.BPF_ALU64) && !/unknown opcode/.test(m)) return;
     refuse(`${reservedName(i)} uses reserved fields`, EINVAL);
   }
 }
@@ -219,6 +232,7 @@ function exit(vs: VState, slot: number): number {
   const f = cur(vs);
   // a callee may return nothing (r0 then unset in the caller); the main function and callbacks may not
   const r0 = vs.frames.length === 1 || f.callback ? read(vs, 0) : f.regs[0];
+  if (vs.lock) refuse('bpf_spin_unlock is missing', EINVAL);
   if (vs.frames.length === 1) {
     if (vs.refs.size) refuse('BPF_EXIT instruction in main prog would lead to reference leak', EINVAL);
     return -1;

@@ -1,0 +1,35 @@
+import type { Instruction } from '../instruction.js';
+import { LoadError } from '../errors.js';
+import { type CheckedProgram, checkProgram } from '../program.js';
+import { EINVAL } from './refuse.js';
+import { type VerifyOptions, type VerifyResult, verify } from './verify.js';
+
+const verified: unique symbol = Symbol('verified');
+
+/**
+ * VerifiedProgram: a program the verifier accepted. Only `verifyProgram` makes one, so what
+ * holds one (a loaded ProgObject, an engine given it by BPF_PROG_LOAD) knows every path is
+ * safe: memory in bounds, registers initialised, calls and loops within the kernel's limits.
+ */
+export interface VerifiedProgram extends CheckedProgram {
+  readonly [verified]: true;
+  /** Stack bytes each function uses, by its first slot. */
+  readonly stackDepth: ReadonlyMap<number, number>;
+}
+
+/** verifyProgram runs the verifier and, when it accepts, gives the program as a VerifiedProgram beside the result. */
+export function verifyProgram(insns: readonly Instruction[], options: VerifyOptions): { readonly result: VerifyResult; readonly program?: VerifiedProgram } {
+  const result = verify(insns, options);
+  if (!result.ok) return { result };
+  // the structural checks hold for whatever the verifier accepts; they index the program for the engines
+  let checked: CheckedProgram;
+  try {
+    checked = checkProgram(insns);
+  } catch (e) {
+    // a disagreement is bpfbox's bug; the program is refused rather than run unchecked
+    if (!(e instanceof LoadError)) throw e;
+    const message = `bpfbox: the verifier accepted what the load checks refuse: ${e.message}`;
+    return { result: { ...result, ok: false, insn: e.index, errno: EINVAL, message, log: [...result.log.slice(0, -1), message, ...result.log.slice(-1)] } };
+  }
+  return { result, program: Object.freeze({ ...checked, stackDepth: result.stackDepth, [verified]: true as const }) };
+}
