@@ -11,6 +11,7 @@ import { BpfError } from '../vm/errors.js';
 import { serve } from './serve.js';
 import { serveConfig } from './serveConfig.js';
 import { Session } from './session.js';
+import { verifyObject, verifyText } from './verifyCmd.js';
 
 /**
  * bpftool-style commands (`bpfbox [-j|-p] [-f] [--bpffs DIR] map …`) are parsed by hand, as
@@ -180,6 +181,26 @@ if (code !== undefined) {
         };
         process.on('SIGINT', quit);
         process.on('SIGTERM', quit);
+      },
+    )
+    .command(
+      'verify <obj>',
+      'run the verifier over the programs of a clang object without loading them; print the log',
+      (y) =>
+        y
+          .positional('obj', { type: 'string', demandOption: true, describe: 'clang-compiled BPF object (.o)' })
+          .option('prog', { type: 'string', describe: 'only this program' })
+          .option('type', { type: 'string', describe: 'program type for programs whose section names none (xdp, socket, tc, …)' })
+          .option('log-level', { type: 'number', default: 1, describe: 'verifier log level: 0 none, 1 the failing path, 2 every instruction with its state (+4: statistics)' })
+          .option('set', { type: 'string', array: true, describe: 'VAR=VALUE: a const volatile knob set before load' })
+          .option('json', { alias: 'j', type: 'boolean', default: false }),
+      async (argv) => {
+        await reportErrors(argv.json, async () => {
+          const set = Object.fromEntries((argv.set ?? []).map(parseSet));
+          const outcomes = verifyObject({ obj: argv.obj, prog: argv.prog, type: argv.type, logLevel: argv['log-level'], set });
+          console.log(argv.json ? JSON.stringify(outcomes) : verifyText(outcomes));
+          process.exitCode = outcomes.every((v) => v.accepted) ? 0 : 1;
+        });
       },
     )
     .command('map', 'bpftool\'s map commands: show, dump, lookup, update, delete, getnext, pin, freeze, create, push, pop, peek')

@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { readCollection } from '../elf/collection.js';
 import { BpfError } from '../vm/errors.js';
 import { progTypeForSection } from '../elf/sectionTypes.js';
-import { loadCollection } from '../elf/load.js';
+import { CollectionLoadError, loadCollection } from '../elf/load.js';
 import { BpfErrno, Errno, strerror } from '../maps/errno.js';
 import type { ProgObject } from '../maps/objects.js';
 import { UsageError, type Output } from './mapCmd.js';
@@ -164,6 +164,17 @@ function load(s: Session, verb: 'load' | 'loadall', t: string[], o: Output, set:
     return 0;
   } catch (e) {
     if (!(e instanceof BpfError) && !(e instanceof BpfErrno)) throw e;
+    // a program the verifier refused: its log, framed as libbpf frames it (bpftool -d)
+    if (e instanceof CollectionLoadError && e.log !== undefined && e.what.startsWith('program ')) {
+      const name = e.what.slice('program '.length);
+      if (o.json) o.out(JSON.stringify({ error: `load program ${name}: ${strerror(e.errno)}`, log: e.log }));
+      else {
+        o.err(`libbpf: prog '${name}': BPF program load failed: ${strerror(e.errno)}`);
+        o.err(`libbpf: prog '${name}': -- BEGIN PROG LOAD LOG --\n${e.log.replace(/\n$/, '')}\n-- END PROG LOAD LOG --`);
+        o.err('Error: failed to load object file');
+      }
+      return 255;
+    }
     const msg = e.message;
     if (o.json) o.out(JSON.stringify({ error: msg }));
     else o.err(`Error: ${msg}`);

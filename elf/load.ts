@@ -7,6 +7,8 @@ import type { CollectionSpec } from './collection.js';
 /** LoadOptions: where pin-by-name maps go (libbpf's pin_root_path). */
 export interface LoadOptions {
   readonly pinRoot?: string;
+  /** Create the maps only (programs and prog-array slots are left to the caller, as `bpfbox verify` does). */
+  readonly mapsOnly?: boolean;
 }
 
 /** LoadedCollection: the fds of the loaded maps and programs, by name. */
@@ -22,10 +24,45 @@ const le32 = (n: number) => Uint8Array.from([n & 0xff, (n >>> 8) & 0xff, (n >>> 
 /** CollectionLoadError: loading a collection failed; the message names the map or program and the errno. */
 export class CollectionLoadError extends BpfError {
   readonly errno: number;
+  /** What failed ("program xdp_fw", "map counters"). */
+  readonly what: string;
+  /** The verifier's log, for a program. */
+  readonly log?: string;
   constructor(what: string, errno: number, log?: string) {
     super(`load ${what}: ${new BpfErrno(errno).message}${log ? `\n${log}` : ''}`);
     this.errno = errno;
+    this.what = what;
+    this.log = log;
   }
+}
+
+/** ProgramLoad: what BPF_PROG_LOAD answered for one program: its fd, or the errno; the log it wrote. */
+export interface ProgramLoad {
+  readonly fd: number;
+  readonly errno: number;
+  readonly log: string;
+}
+
+/**
+ * loadProgram links one program of the collection to the loaded maps (their fds into its
+ * `lddw`s) and loads it with the given log level (a 16 MiB log buffer, as bpftool -d uses).
+ */
+export function loadProgram(p: BpfProcess, spec: CollectionSpec, prog: CollectionSpec['programs'][number], maps: ReadonlyMap<string, number>, logLevel: number): ProgramLoad {
+  const insns = Uint8Array.from(prog.insns);
+  const dv = new DataView(insns.buffer);
+  for (const [slot, mapName] of prog.mapRefs) {
+    const fd = maps.get(mapName);
+    if (fd === undefined) throw new CollectionLoadError(`program ${prog.name}`, Errno.EINVAL, `refers to unknown map ${mapName}`);
+    dv.setInt32(slot * 8 + 4, fd, true);
+  }
+  if (prog.type === undefined) throw new CollectionLoadError(`program ${prog.name}`, Errno.EINVAL, `section ${prog.section} names no program type; give one`);
+  const log = logLevel ? new Uint8Array(1 << 24) : undefined;
+  const fd = p.bpf('BPF_PROG_LOAD', {
+    prog_type: prog.type, insns, license: spec.license, prog_name: prog.name.slice(0, 15),
+    ...(log ? { log_level: logLevel, log_buf: log, log_size: log.length } : {}), ...lineAndFuncInfo(spec, prog),
+  });
+  const text = log ? new TextDecoder().decode(log.subarray(0, Math.max(0, log.indexOf(0)))) : '';
+  return { fd: Math.max(fd, -1), errno: fd < 0 ? -fd : 0, log: text };
 }
 
 /**
@@ -48,24 +85,15 @@ export function loadCollection(p: BpfProcess, spec: CollectionSpec, options: Loa
   };
   try {
     for (const m of spec.maps) maps.set(m.name, createMap(p, m, options, opened, check));
-    for (const prog of spec.programs) {
-      const insns = Uint8Array.from(prog.insns);
-      const dv = new DataView(insns.buffer);
-      for (const [slot, mapName] of prog.mapRefs) {
-        const fd = maps.get(mapName);
-        if (fd === undefined) throw new CollectionLoadError(`program ${prog.name}`, Errno.EINVAL, `refers to unknown map ${mapName}`);
-        dv.setInt32(slot * 8 + 4, fd, true);
-      }
-      if (prog.type === undefined) throw new CollectionLoadError(`program ${prog.name}`, Errno.EINVAL, `section ${prog.section} names no program type; give one`);
-      const log = new Uint8Array(1 << 16);
-      const fd = p.bpf('BPF_PROG_LOAD', {
-        prog_type: prog.type, insns, license: spec.license, prog_name: prog.name.slice(0, 15),
-        log_level: 1, log_buf: log, log_size: log.length, ...lineAndFuncInfo(spec, prog),
-      });
-      check(fd, `program ${prog.name}`, new TextDecoder().decode(log.subarray(0, Math.max(0, log.indexOf(0)))));
-      opened.push(fd);
-      programs.set(prog.name, fd);
+    for (const prog of options.mapsOnly ? [] : spec.programs) {
+      // as libbpf: without a log first; on failure again with log_level 1 for the log
+      let r = loadProgram(p, spec, prog, maps, 0);
+      if (r.fd < 0) r = loadProgram(p, spec, prog, maps, 1);
+      check(r.fd < 0 ? -r.errno : r.fd, `program ${prog.name}`, r.log);
+      opened.push(r.fd);
+      programs.set(prog.name, r.fd);
     }
+    if (options.mapsOnly) return { maps, programs, close };
     for (const m of spec.maps) {
       for (const [slot, target] of m.slots) {
         const fd = programs.get(target) ?? maps.get(target);
