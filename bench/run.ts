@@ -5,6 +5,7 @@ import { mapBenchmarks } from './maps.js';
 import { elfBenchmarks } from './elf.js';
 import { testRunBenchmarks } from './testRun.js';
 import { replayBenchmarks } from './replay.js';
+import { verifierBenchmarks } from './verifier.js';
 
 // npm run bench: every hot path, with a baseline measured in the same run.
 console.log(`bpfbox bench, ${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? 'unknown cpu'}, node ${process.version}`);
@@ -40,6 +41,15 @@ console.log(`${'program'.padEnd(30)} ${'bpfbox ns'.padStart(10)} ${'kernel ns'.p
 for (const r of testRunBenchmarks()) {
   const ratio = r.kernelNs ? (r.bpfboxNs / r.kernelNs).toFixed(1) : '-';
   console.log(`${r.program.padEnd(30)} ${String(r.bpfboxNs).padStart(10)} ${(r.kernelNs === undefined ? 'n/a' : String(r.kernelNs)).padStart(10)} ${ratio.padStart(7)}`);
+}
+
+console.log('');
+console.log('verifier: time to verify each corpus program, bpfbox (best of 20) and the kernel\'s own "verification time" (log_level 4, libbpf, best of 5) in the same run');
+console.log(`${'program'.padEnd(34)} ${'insns'.padStart(6)} ${'proc'.padStart(6)} ${'k.proc'.padStart(7)} ${'bpfbox us'.padStart(10)} ${'kernel us'.padStart(10)} ${'ratio'.padStart(6)}`);
+const vb = verifierBenchmarks();
+for (const r of vb.rows) {
+  const ratio = r.kernelUs ? (r.us / r.kernelUs).toFixed(1) : '-';
+  console.log(`${r.program.padEnd(34)} ${String(r.insns).padStart(6)} ${String(r.processed).padStart(6)} ${String(r.kernelProcessed ?? '-').padStart(7)} ${r.us.toFixed(0).padStart(10)} ${String(r.kernelUs ?? (vb.kernelNote ?? '-')).padStart(10)} ${ratio.padStart(6)}`);
 }
 
 console.log('');

@@ -31,6 +31,11 @@ export interface PrepareOptions {
   readonly budget?: number;
   /** Receive one line per executed instruction with the registers it changed. */
   readonly trace?: (line: string) => void;
+  /**
+   * Called before each instruction with its slot and the registers' values (checks that watch
+   * a run, as the verifier's soundness test does). The interpreter honours it; slow path.
+   */
+  readonly observe?: (slot: number, reg: (r: number) => bigint) => void;
 }
 
 /** RunArgs are the initial argument registers; r1 is the context pointer. */

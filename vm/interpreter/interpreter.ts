@@ -78,6 +78,7 @@ class InterpretedProgram implements Prepared {
   readonly #program: CheckedProgram;
   readonly #budget: number;
   readonly #trace?: (line: string) => void;
+  readonly #observe?: (slot: number, reg: (r: number) => bigint) => void;
   executed = 0;
 
   constructor(program: CheckedProgram, machine: Machine, options: PrepareOptions) {
@@ -108,6 +109,7 @@ class InterpretedProgram implements Prepared {
     this.#program = program;
     this.#budget = options.budget ?? DEFAULT_BUDGET;
     this.#trace = options.trace;
+    this.#observe = options.observe;
   }
 
   run(args: RunArgs = {}): bigint {
@@ -178,7 +180,7 @@ class InterpretedProgram implements Prepared {
   }
 
   #loop(tailCalls: number): bigint {
-    if (this.#trace) {
+    if (this.#trace || this.#observe) {
       this.#enter(tailCalls);
       return this.#traced(tailCalls);
     }
@@ -226,12 +228,19 @@ class InterpretedProgram implements Prepared {
 
   #traced(tailCalls: number): bigint {
     const st = this.#st;
-    const trace = this.#trace!;
+    const trace = this.#trace;
+    const observe = this.#observe;
+    const reg = (r: number) => (BigInt(st.hi[r] >>> 0) << 32n) | BigInt(st.lo[r] >>> 0);
     const before = new Int32Array(22);
     let pc = 0;
     let n = 0;
     while (pc >= 0) {
       if (++n > this.#budget) throw new RuntimeError(pc, `instruction budget of ${this.#budget} exhausted`);
+      observe?.(pc, reg);
+      if (!trace) {
+        pc = this.#steps[pc]();
+        continue;
+      }
       before.set(st.lo.subarray(0, 11), 0);
       before.set(st.hi.subarray(0, 11), 11);
       const at = pc;

@@ -4,6 +4,7 @@ import { AluOp, Class, LDDW, Mode, Pseudo, Size, Source, opClass } from '../opco
 import { type Env, load, mapValueWrite, store } from './memory.js';
 import { EBADF, EINVAL, ENOTSUPP, MAX_VAR_OFF, refuse, unsupported } from './refuse.js';
 import { type AluOpName, type Scalar, UNKNOWN, alu, isConstScalar, scalarConst, sync } from './scalar.js';
+import * as T from './tnum.js';
 import { NONE, type Reg, type VState, constReg, kindName, scalar, unknownScalar } from './state.js';
 
 export const SIZES: Readonly<Record<number, number>> = { [Size.BPF_W]: 4, [Size.BPF_H]: 2, [Size.BPF_B]: 1, [Size.BPF_DW]: 8 };
@@ -221,7 +222,16 @@ function atomic(vs: VState, i: Instruction, env: Env): void {
   const imm = Number(i.imm);
   if (imm === 0xf1) read(vs, 0);
   if (base.k === 'ctx' || base.k === 'pkt' || base.k === 'pkt_meta') refuse(`BPF_ATOMIC stores into R${i.dst} ${base.k} is not allowed`);
-  if (base.k !== 'stack' && base.k !== 'map_value' && base.k !== 'mem') return void (base.k === 'scalar' ? refuse(`R${i.dst} invalid mem access 'scalar'`) : unsupported(`atomics on ${base.k}`));
+  if (base.k !== 'stack' && base.k !== 'map_value' && base.k !== 'mem') return void refuse(`R${i.dst} invalid mem access '${kindName(base)}'`);
+  // atomics are always strictly aligned (check_generic_ptr_alignment; the stack is checked in load)
+  if (base.k !== 'stack') {
+    const v = base.var;
+    const at = BigInt(base.off + i.offset);
+    if (((v.var.value + at) | v.var.mask) & BigInt(size - 1)) {
+      const t = v.var.mask === 0n ? `${v.var.value}` : T.show(v.var);
+      refuse(`misaligned ${base.k === 'map_value' ? 'value ' : ''}access off ${t}+${base.off}+${i.offset} size ${size}`);
+    }
+  }
   load(vs, base, i.dst, i.offset, size, env);
   if (base.k === 'map_value') mapValueWrite(base, i.dst, i.offset, size);
   else store(vs, base, i.dst, i.offset, size, unknownScalar, env);
