@@ -138,6 +138,7 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   let callback: number | undefined;
   let cbCtx: Reg = NONE;
   let key: bigint | undefined;
+  let keySlot = 0;
   proto.args.forEach((a, n) => {
     const r = n + 1;
     const v = read(vs, r);
@@ -160,7 +161,8 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         if (v.k !== 'stack' && v.k !== 'pkt' && v.k !== 'pkt_meta' && v.k !== 'map_value' && v.k !== 'mem') refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
         const size = a === 'key' ? map.keySize : map.valueSize;
         if (size === 0) refuse('invalid zero-sized read');
-        if (a === 'key') key = constantKey(vs, v, size);
+        // a constant key in the innermost frame may make an array lookup unable to fail (its slot then precise)
+        if (a === 'key' && v.k === 'stack' && v.frame === vs.frames.length - 1) (key = constantKey(vs, v, size)), (keySlot = (-v.off - 1) >> 3);
         return helperMemory(vs, v, r, scalarConst(BigInt(size)), a === 'uvalue', env);
       }
       case 'mem':
@@ -177,6 +179,7 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         if (s.smin < 0n) refuse(`R${r} min value is negative, either use unsigned or 'var &= const'`);
         if (s.umin === 0n && a === 'size') refuse(`R${r} invalid zero-sized read: u64=[${s.umin},${s.umax}]`);
         if (s.umax >= MAX_VAR_SIZ) refuse(`R${r} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
+        env.demand(1 << r);
         if (mem && !mem.nullable) helperMemory(vs, mem.reg, mem.r, s, mem.raw, env);
         else if (mem?.nullable && s.umax !== 0n) refuse(`R${mem.r} type=scalar expected=${MEM_EXPECTED}`);
         mem = undefined;
@@ -193,6 +196,7 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
       case 'alloc':
         if (v.k !== 'scalar' || !isConstScalar(v.s)) return void refuse(`R${r} is not a known constant'`);
         allocSize = Number(v.s.var.value);
+        env.demand(1 << r);
         return;
       case 'ringmem':
         if (v.k !== 'mem') return void refuse(`R${r} type=${kindName(v)} expected=ringbuf_mem`);
@@ -227,6 +231,7 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
     case 'map_value_or_null':
       // privileged: an array lookup with a constant key in range cannot fail (can_elide_value_nullness)
       if (!map!.ofMaps && (map!.type === M.BPF_MAP_TYPE_ARRAY || map!.type === M.BPF_MAP_TYPE_PERCPU_ARRAY) && key !== undefined && key < BigInt(map!.maxEntries ?? 0)) {
+        env.demand(0, [keySlot]);
         regs[0] = { k: 'map_value', m: map!, off: 0, var: ZERO };
         break;
       }

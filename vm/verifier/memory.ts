@@ -15,6 +15,13 @@ export interface Env {
   readonly stackDepth: Map<number, number>;
   /** A fresh id for lookup results, packet pointers with a variable part and references. */
   nextId(): number;
+  /**
+   * Stack liveness (the kernel's REG_LIVE_READ / _WRITTEN for slots): a read of slot `spi` of
+   * frame `frame`, and a write that replaced all 8 bytes of one. The walk keeps them per path.
+   */
+  readonly slots: { read(frame: number, spi: number): void; write(frame: number, spi: number): void };
+  /** Safety depended on these registers (bit n = rN) and stack slots of the innermost frame: they become precise (precision.ts). */
+  demand(regs: number, spis?: readonly number[]): void;
 }
 
 /** Context fields that hold packet pointers: data, data_end, data_meta. */
@@ -98,6 +105,7 @@ function stackWrite(vs: VState, base: { off: number; frame: number }, r: number,
   // a whole register, or (privileged) a scalar at the slot's start, is spilled: it reads back as it was
   if (size === 8 || (b === 0 && value.k === 'scalar')) {
     stack[i] = { k: 'spill', reg: value, size };
+    if (size === 8) env.slots.write(base.frame, i);
     return;
   }
   // bytes: STACK_ZERO where a known zero went, STACK_MISC elsewhere (a spill there is gone)
@@ -117,6 +125,7 @@ function stackRead(vs: VState, base: { off: number; frame: number }, r: number, 
   touch(env, vs, base.frame, total);
   const i = (-total - 1) >> 3;
   const b = total + 8 * (i + 1);
+  env.slots.read(base.frame, i);
   const slot = vs.frames[base.frame].stack[i];
   if (slot.k === 'spill') {
     if (slot.reg.k !== 'scalar') {
@@ -195,6 +204,11 @@ export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: b
       if (lo + n > 0) refuse(`invalid ${raw ? 'write to' : 'read from'} stack R${r} off=${lo} size=${n}`, EINVAL);
       if (lo < -STACK_SIZE) refuse(`invalid ${raw ? 'write to' : 'read from'} stack R${r} off=${lo} size=${n}`);
       touch(env, vs, p.frame, lo);
+      // liveness: a read of every slot it may reach; a write of the slots it surely fills (umin bytes)
+      for (let i = (-lo - 1) >> 3; i >= (-(lo + n)) >> 3 && i >= 0; i--) {
+        if (!raw) env.slots.read(p.frame, i);
+        else if (-8 * (i + 1) >= lo && -8 * i <= lo + Number(size.umin)) env.slots.write(p.frame, i);
+      }
       // a helper's write initialises the bytes; privileged reads of uninitialised bytes are allowed
       if (raw) {
         const stack = vs.frames[p.frame].stack;

@@ -88,7 +88,8 @@ function regCovers(o: Reg, c: Reg, ids: IdMap, exact: boolean): boolean {
   if (o.k === 'none') return !exact || c.k === 'none';
   if (o.k !== c.k) return false;
   switch (o.k) {
-    case 'scalar': return exact ? sameScalar(o.s, (c as typeof o).s) : within(o.s, (c as typeof o).s);
+    // an imprecise scalar: no decision from the old state on looked at its value
+    case 'scalar': return exact ? sameScalar(o.s, (c as typeof o).s) : !o.precise || within(o.s, (c as typeof o).s);
     case 'ctx': {
       const cc = c as typeof o;
       return o.off === cc.off && !o.var === !cc.var && (!o.var || sameScalar(o.var, cc.var!));
@@ -131,16 +132,18 @@ function slotCovers(o: StackSlot, c: StackSlot, ids: IdMap, exact: boolean): boo
   // privileged: unwritten bytes read as unknown, as written ones do
   if (o.k === 'invalid') return true;
   if (o.k === 'misc') return c.k === 'misc' ? (o.zero & ~c.zero) === 0 : o.zero === 0 && (c.k === 'invalid' || c.reg.k === 'scalar');
-  if (c.k !== 'spill') return o.reg.k === 'scalar' && within(o.reg.s, UNKNOWN);
+  if (c.k !== 'spill') return o.reg.k === 'scalar' && (!o.reg.precise || within(o.reg.s, UNKNOWN));
+  if (o.reg.k === 'scalar' && !o.reg.precise) return c.reg.k === 'scalar';
   return o.size === c.size && regCovers(o.reg, c.reg, ids, false);
 }
 
-function frameCovers(o: FrameState, c: FrameState, live: number, ids: IdMap, exact: boolean): boolean {
+function frameCovers(o: FrameState, c: FrameState, live: number, ids: IdMap, exact: boolean, read: ((s: number) => boolean) | undefined): boolean {
   if (o.fn !== c.fn || o.ret !== c.ret) return false;
   for (let r = 0; r <= 10; r++) {
     if ((live >> r) & 1 && !regCovers(o.regs[r], c.regs[r], ids, exact)) return false;
   }
-  for (let s = 0; s < o.stack.length; s++) if (!slotCovers(o.stack[s], c.stack[s], ids, exact)) return false;
+  // slots no path from the old state read before replacing them do not matter
+  for (let s = 0; s < o.stack.length; s++) if ((!read || read(s)) && !slotCovers(o.stack[s], c.stack[s], ids, exact)) return false;
   return true;
 }
 
@@ -149,14 +152,14 @@ function frameCovers(o: FrameState, c: FrameState, live: number, ids: IdMap, exa
  * path is safe and need not go on (states_equal); `exact` asks whether they are the same
  * (a loop that came back to where it was: "infinite loop detected").
  */
-export function covers(o: VState, c: VState, slot: number, live: Uint16Array, exact = false): boolean {
+export function covers(o: VState, c: VState, slot: number, live: Uint16Array, exact = false, read?: ReadonlySet<number>): boolean {
   if (o.frames.length !== c.frames.length || o.refs.size !== c.refs.size) return false;
   if (o.lock?.m !== c.lock?.m || o.lock?.off !== c.lock?.off) return false;
   const ids = new IdMap();
   for (let f = 0; f < o.frames.length; f++) {
     const inner = f === o.frames.length - 1;
     const mask = inner ? live[slot] : live[o.frames[f + 1].ret] & ~1;
-    if (!frameCovers(o.frames[f], c.frames[f], mask, ids, exact)) return false;
+    if (!frameCovers(o.frames[f], c.frames[f], mask, ids, exact, read && !exact ? (s) => read.has(f * 64 + s) : undefined)) return false;
   }
   return true;
 }

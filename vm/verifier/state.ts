@@ -30,7 +30,8 @@ export interface MapInfo {
  */
 export type Reg =
   | { readonly k: 'none' }
-  | { readonly k: 'scalar'; readonly s: Scalar }
+  /** A number; `precise` once a safety decision depended on its value (state pruning then compares it). */
+  | { readonly k: 'scalar'; readonly s: Scalar; readonly precise?: boolean }
   /** The context; `var` the bounds of a variable part added to it (any access then refused). */
   | { readonly k: 'ctx'; readonly off: number; readonly var?: Scalar }
   /** A pointer into the stack of call frame `frame` (0: the main function). */

@@ -128,6 +128,9 @@ function aluStep(vs: VState, i: Instruction, bits: 32 | 64, env: Env): void {
     return;
   }
   regs[i.dst] = pointerArith(op, i.dst, dst, src, bits, env);
+  // the scalar's value decided the pointer's bounds
+  if (src.k === 'scalar' && x) env.demand(1 << i.src);
+  else if (dst.k === 'scalar') env.demand(1 << i.dst);
 }
 
 /** The kernel's name of a pointer kind in pointer-math messages. */

@@ -161,10 +161,11 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
     throw e;
   }
   let walked = false;
+  const pending: { regs: number; spis: readonly number[] }[] = [];
   try {
     walk({
-      map, live: liveIn(map), prunePoints: statics.prune, limit: options.limit ?? COMPLEXITY_LIMIT, logLevel, log, funcInfo: options.funcInfo ?? false,
-      env: { progType: options.progType, maps: options.maps ?? [], stackDepth, nextId: () => ++id },
+      map, live: liveIn(map), prunePoints: statics.prune, limit: options.limit ?? COMPLEXITY_LIMIT, logLevel, log, funcInfo: options.funcInfo ?? false, pending,
+      env: { progType: options.progType, maps: options.maps ?? [], stackDepth, nextId: () => ++id, demand: (regs, spis = []) => void pending.push({ regs, spis }), slots: { read: () => undefined, write: () => undefined } },
     }, options.entry ?? entryState(), stats);
     walked = true;
     checkStackDepth(statics.calls, stackDepth);

@@ -8,6 +8,7 @@ import { type CmpOp, branchTaken, refine } from './branch.js';
 import { checkHelperCall } from './helpers.js';
 import { regText, stateText } from './log.js';
 import type { Env } from './memory.js';
+import { type Chain, type HistoryEntry, demand, precisePart } from './precision.js';
 import { covers } from './prune.js';
 import { E2BIG, EINVAL, Refused, refuse, unsupported } from './refuse.js';
 import { scalarConst } from './scalar.js';
@@ -24,11 +25,17 @@ const CMP: Readonly<Record<number, CmpOp>> = {
   [JmpOp.BPF_JSGT]: 'sgt', [JmpOp.BPF_JSGE]: 'sge', [JmpOp.BPF_JSLT]: 'slt', [JmpOp.BPF_JSLE]: 'sle', [JmpOp.BPF_JSET]: 'set',
 };
 
-/** Checkpoint: a state kept at a prune point; `branches` counts the paths from it still being explored. */
-interface Checkpoint {
-  readonly vs: VState;
+/**
+ * Checkpoint: a state kept at a prune point; `branches` counts the paths from it still being
+ * explored; `history` the instructions from its parent to it (for precision's walk back).
+ */
+interface Checkpoint extends Chain {
   branches: number;
   readonly parent: Checkpoint | undefined;
+  /** Stack slots (frame * 64 + spi) some path from here read before writing them: only these are compared. */
+  readonly read: Set<number>;
+  /** Slots replaced whole on the way from the parent to here (they screen the parent from reads below). */
+  readonly written: ReadonlySet<number>;
 }
 
 /** WalkStats: what the walk did, for the log's last line and the figures. */
@@ -53,6 +60,8 @@ export interface WalkInput {
   readonly log: string[];
   /** BTF func_info was given (callbacks need it). */
   readonly funcInfo: boolean;
+  /** Precision demands the checks of the current instruction made (env.demand pushes them). */
+  readonly pending: { regs: number; spis: readonly number[] }[];
 }
 
 /**
@@ -66,7 +75,19 @@ export interface WalkInput {
 export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
   const { map, env, log, logLevel } = input;
   const visited = new Map<number, Checkpoint[]>();
-  const work: { slot: number; vs: VState; parent: Checkpoint | undefined; from: number }[] = [{ slot: 0, vs: entry, parent: undefined, from: -1 }];
+  const work: { slot: number; vs: VState; parent: Checkpoint | undefined; from: number; history: HistoryEntry[]; written: Set<number> }[] = [{ slot: 0, vs: entry, parent: undefined, from: -1, history: [], written: new Set() }];
+  // the path being walked: its nearest kept state and the slots it replaced since (see Checkpoint)
+  let parentNow: Checkpoint | undefined;
+  let writtenNow = new Set<number>();
+  const readSlot = (key: number) => {
+    if (writtenNow.has(key)) return;
+    for (let cp = parentNow; cp; cp = cp.parent) {
+      cp.read.add(key);
+      if (cp.written.has(key)) return;
+    }
+  };
+  env.slots.read = (frame, spi) => readSlot(frame * 64 + spi);
+  env.slots.write = (frame, spi) => void writtenNow.add(frame * 64 + spi);
   let lastAdd = 0;
   const finish = (cp: Checkpoint | undefined) => {
     while (cp) {
@@ -75,7 +96,13 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
     }
   };
   while (work.length) {
-    let { slot, vs, parent, from } = work.pop()!;
+    let { slot, vs, parent, from, history, written } = work.pop()!;
+    parentNow = parent;
+    writtenNow = written;
+    // precision: the demands of an instruction walk back from before it
+    const settle = () => {
+      for (const d of input.pending.splice(0)) demand(map, vs, history, parent, d.regs, d.spis);
+    };
     // log_level 1 keeps only the path that failed (the kernel rewinds its log at each path's end)
     const mark = log.length;
     const pathDone = () => {
@@ -99,7 +126,13 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
             }
             continue;
           }
-          if (covers(sl.vs, vs, slot, input.live)) {
+          if (covers(sl.vs, vs, slot, input.live, false, sl.read)) {
+            // what the old state's paths read, this path reads (propagate_liveness)
+            for (const key of sl.read) readSlot(key);
+            // what mattered from the old state matters on this path too (propagate_precision)
+            const p = precisePart(sl.vs);
+            if (p) demand(map, vs, history, parent, p.regs, p.spis);
+            else demand(map, vs, [{ slot, frames: true }], parent, 0);
             pruned = true;
             break;
           }
@@ -112,10 +145,13 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
         }
         // in a loop, keep a state only now and then (as the kernel does)
         if (!looping || stats.processed - lastAdd >= 100) {
-          const cp: Checkpoint = { vs: cloneState(vs), branches: 1, parent };
+          const cp: Checkpoint = { vs: cloneState(vs), branches: 1, parent, history, read: new Set(), written: writtenNow };
           list.push(cp);
           visited.set(slot, list);
           parent = cp;
+          parentNow = cp;
+          history = [];
+          writtenNow = new Set();
           lastAdd = stats.processed;
           stats.totalStates++;
           stats.peakStates++;
@@ -138,41 +174,53 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       const cls = opClass(i.opcode);
       const op = i.opcode & 0xf0;
       if (cls !== Class.BPF_JMP && cls !== Class.BPF_JMP32) {
+        const spi = stackSlotOf(vs, i);
         step(vs, i, env, slot);
+        settle();
+        history.push(spi === undefined ? { slot } : { slot, spi });
         wrote();
         slot += i.opcode === LDDW ? 2 : 1;
         continue;
       }
       if (op === JmpOp.BPF_EXIT) {
-        const to = exit(vs, slot);
+        const depth = vs.frames.length;
+        const to = exit(vs, slot, env);
+        settle();
         if (to < 0) {
           finish(parent);
           pathDone();
           break;
         }
+        history.push({ slot, frames: vs.frames.length !== depth });
         slot = to;
         continue;
       }
       if (op === JmpOp.BPF_CALL) {
         const depth = vs.frames.length;
+        const at = slot;
         slot = call(vs, i, slot, input);
+        settle();
+        history.push({ slot: at, frames: vs.frames.length !== depth });
         if (vs.frames.length === depth) wrote();
         else if (logLevel >= 2) log.push(`${slot}: ${stateText(vs)}`);
         continue;
       }
       const flow = flowOf(map, slot);
       if (op === JmpOp.BPF_JA) {
+        history.push({ slot });
         slot = flow.next[0];
         continue;
       }
       const [fall, target] = flow.next;
       const sides = branch(vs, i, cls === Class.BPF_JMP ? 64 : 32, env);
+      settle();
+      history.push({ slot });
       // the target waits on the stack, the fall-through goes on
       const onTaken = sides[0];
       const onFall = sides[1];
       if (onTaken && onFall) {
         if (parent) parent.branches++;
-        work.push({ slot: target, vs: onTaken, parent, from: slot });
+        work.push({ slot: target, vs: onTaken, parent, from: slot, history: [...history], written: new Set(writtenNow) });
         vs = onFall;
         slot = fall;
       } else if (onFall) (vs = onFall), (slot = fall);
@@ -184,6 +232,16 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       }
     }
   }
+}
+
+/** stackSlotOf: the slot of the innermost frame's stack a load or store reaches through a stack pointer (before it runs). */
+function stackSlotOf(vs: VState, i: Instruction): number | undefined {
+  const cls = opClass(i.opcode);
+  if (cls !== Class.BPF_LDX && cls !== Class.BPF_ST && cls !== Class.BPF_STX) return undefined;
+  const base = cur(vs).regs[cls === Class.BPF_LDX ? i.src : i.dst];
+  if (base.k !== 'stack' || base.frame !== vs.frames.length - 1) return undefined;
+  const at = base.off + i.offset;
+  return at < 0 && at >= -512 ? (-at - 1) >> 3 : undefined;
 }
 
 /** The kernel's names of instruction kinds in "... uses reserved fields". */
@@ -228,7 +286,7 @@ function legal(i: Instruction, slot: number): void {
 }
 
 /** exit: return from the innermost frame (to the slot the caller goes on at) or end the path (-1). */
-function exit(vs: VState, slot: number): number {
+function exit(vs: VState, slot: number, env: Env): number {
   const f = cur(vs);
   // a callee may return nothing (r0 then unset in the caller); the main function and callbacks may not
   const r0 = vs.frames.length === 1 || f.callback ? read(vs, 0) : f.regs[0];
@@ -240,6 +298,7 @@ function exit(vs: VState, slot: number): number {
   if (f.callback) {
     if (r0.k !== 'scalar') return refuse(`At callback return the register R0 is not a known value (${r0.k})`, EINVAL);
     const [lo, hi] = f.callback;
+    env.demand(1);
     if (r0.s.smin < BigInt(lo) || r0.s.smax > BigInt(hi)) refuse(`At callback return the register R0 has smin=${r0.s.smin} smax=${r0.s.smax} should have been in [${lo}, ${hi}]`, EINVAL);
   }
   if (r0.k === 'stack' && r0.frame === vs.frames.length - 1) refuse('cannot return stack pointer to the caller', EINVAL);
@@ -297,6 +356,8 @@ function branch(vs: VState, i: Instruction, bits: 32 | 64, env: Env): [VState | 
   if (a.k === 'scalar' && b.k === 'scalar') {
     const cmp = CMP[op];
     const taken = branchTaken(cmp, a.s, b.s, bits);
+    // a branch the bounds decide: the values decided it (mark_chain_precision on both)
+    if (taken !== undefined) env.demand((1 << i.dst) | (x ? 1 << i.src : 0));
     const side = (t: boolean): VState | undefined => {
       if (taken !== undefined && taken !== t) return undefined;
       const r = refine(cmp, a.s, b.s, bits, t);
