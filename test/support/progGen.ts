@@ -121,8 +121,11 @@ export function generate(seed: number, maps: GenMaps): Generated {
           const jb = `P${labels++}`;
           const spill = chance(0.5);
           // on the packet's length, which the verifier does not know and the three test packets vary
-          lines.push(...(xdp ? ['r4 = r8', 'r4 -= r7'] : ['r4 = *(u32 *)(r6 +0)']), `if r4 > ${20 + (rnd() % 100)} goto ${ja}`, `r3 = ${rnd() % (vs - size + 1)}`, `goto ${jb}`, `${ja}:`, `r3 = ${rnd() % (vs + 4)}`, `${jb}:`);
-          if (spill) lines.push('*(u64 *)(r10 -32) = r3', 'r3 = 0', 'r3 = *(u64 *)(r10 -32)');
+          // (or the constants wait in a stack slot across the join)
+          const keep = spill ? ['*(u64 *)(r10 -32) = r3', 'r3 = 0'] : [];
+          lines.push(...(xdp ? ['r4 = r8', 'r4 -= r7'] : ['r4 = *(u32 *)(r6 +0)']), `if r4 > ${20 + (rnd() % 100)} goto ${ja}`, `r3 = ${rnd() % (vs - size + 1)}`, ...keep, `goto ${jb}`,
+            `${ja}:`, `r3 = ${rnd() % (vs + 4)}`, ...keep, `${jb}:`);
+          if (spill) lines.push('r3 = *(u64 *)(r10 -32)');
           lines.push('r0 += r3');
         }
         lines.push(chance(0.5) ? `r1 = *(${w} *)(r0 +${off})` : chance(0.5) ? `*(${w} *)(r0 +${off}) = 1` : size >= 4 ? `r1 = 1\nlock *(${size === 8 ? 'u64' : 'u32'} *)(r0 +${off - (off % size)}) += r1` : `r1 = *(u8 *)(r0 +${off})`);
