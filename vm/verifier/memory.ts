@@ -2,7 +2,7 @@ import { ctxAccessOk } from '../../hooks/ctxAccess.js';
 import { ProgType } from '../../hooks/progType.js';
 import { SkBuff } from '../../hooks/skb.js';
 import { XdpMd } from '../../hooks/xdp.js';
-import { EACCES, EINVAL, MAX_VAR_OFF, refuse, unsupported } from './refuse.js';
+import { EACCES, EINVAL, MAX_VAR_OFF, Refused, refuse, unsupported } from './refuse.js';
 import { type Scalar, UNKNOWN, scalarConst, sync } from './scalar.js';
 import * as T from './tnum.js';
 import { type MapInfo, type Reg, STACK_SIZE, type VState, ZERO, scalar, unknownScalar } from './state.js';
@@ -161,11 +161,13 @@ export function constantKey(vs: VState, key: Reg, size: number): bigint | undefi
  * packetAccess: `size` bytes at `off` from a packet pointer must lie in the range a comparison
  * with data_end proved (check_packet_access; the log's last line is the second message).
  */
-function packetAccess(base: { off: number; range: number; var: Scalar }, r: number, off: number, size: number, write: boolean, env: Env): void {
+function packetAccess(base: { off: number; range: number; id: number; var: Scalar }, r: number, off: number, size: number, write: boolean, env: Env): void {
   if (write && env.progType === ProgType.BPF_PROG_TYPE_SOCKET_FILTER) refuse('cannot write into packet');
   if (base.var.smin < 0n) refuse(`R${r} min value is negative, either use unsigned index or do a if (index >=0) check.`);
   const at = base.off + off;
-  if (at < 0 || at + size > base.range) refuse(`R${r} offset is outside of the packet`);
+  if (at < 0 || at + size > base.range) {
+    throw new Refused(EACCES, `R${r} offset is outside of the packet`, [], [`invalid access to packet, off=${at} size=${size}, R${r}(id=${base.id},off=${at},r=${base.range})`]);
+  }
 }
 
 /**
@@ -175,10 +177,12 @@ function packetAccess(base: { off: number; range: number; var: Scalar }, r: numb
 export function regionAccess(base: { off: number; var: Scalar; m?: MapInfo }, r: number, off: number, size: number, limit: number): void {
   const at = BigInt(base.off + off);
   const { smin, umax } = base.var;
+  // __check_mem_access's line before the message
+  const what = (o: bigint) => [base.m ? `invalid access to map value, value_size=${limit} off=${o} size=${size}` : `invalid access to memory, mem_size=${limit} off=${o} size=${size}`];
   if (smin < 0n && (smin + at < 0n)) refuse(`R${r} min value is negative, either use unsigned index or do a if (index >=0) check.`);
-  if (smin + at < 0n || smin + at + BigInt(size) > BigInt(limit)) refuse(`R${r} min value is outside of the allowed memory range`);
+  if (smin + at < 0n || smin + at + BigInt(size) > BigInt(limit)) throw new Refused(EACCES, `R${r} min value is outside of the allowed memory range`, [], what(smin + at));
   if (umax >= MAX_VAR_OFF) refuse(`R${r} unbounded memory access, make sure to bounds check any such access`);
-  if (umax + at + BigInt(size) > BigInt(limit)) refuse(`R${r} max value is outside of the allowed memory range`);
+  if (umax + at + BigInt(size) > BigInt(limit)) throw new Refused(EACCES, `R${r} max value is outside of the allowed memory range`, [], what(umax + at));
   // the lock word is the helpers' alone (check_map_access: btf_record fields)
   const lock = base.m?.spinLock;
   if (lock !== undefined && smin + at < BigInt(lock + 4) && umax + at + BigInt(size) > BigInt(lock)) refuse('bpf_spin_lock cannot be accessed directly by load/store');

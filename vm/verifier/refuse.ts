@@ -11,10 +11,13 @@ export class Refused extends Error {
   readonly errno: number;
   /** Log lines the kernel prints after the message (the two states of an infinite loop). */
   readonly details: readonly string[];
-  constructor(errno: number, message: string, details: readonly string[] = []) {
+  /** Log lines it prints before it (`invalid access to packet, off=14 size=1, R2(id=0,off=14,r=0)`). */
+  readonly before: readonly string[];
+  constructor(errno: number, message: string, details: readonly string[] = [], before: readonly string[] = []) {
     super(message);
     this.errno = errno;
     this.details = details;
+    this.before = before;
   }
 }
 

@@ -145,8 +145,9 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
   const logLevel = options.logLevel ?? 0;
   let id = 0;
   let details: readonly string[] = [];
+  let before: readonly string[] = [];
   const done = (r: { ok: true } | { ok: false; insn: number; errno: number; message: string; unsupported?: boolean }): VerifyResult => {
-    if (!r.ok) log.push(r.message, ...details);
+    if (!r.ok) log.push(...before, r.message, ...details);
     log.push(`processed ${stats.processed} insns (limit ${COMPLEXITY_LIMIT}) max_states_per_insn ${stats.maxStatesPerInsn} total_states ${stats.totalStates} peak_states ${stats.peakStates} mark_read 0`);
     return { ...r, log, stats, stackDepth };
   };
@@ -173,6 +174,7 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
     // found after the walk: the log (level 1) kept no path
     if (e instanceof Refused) {
       details = e.details;
+      before = e.before;
       return done({ ok: false, insn: walked ? -1 : stats.slot, errno: e.errno, message: e.message });
     }
     if (e instanceof Unsupported) return done({ ok: false, insn: stats.slot, errno: ENOTSUPP, message: `bpfbox's verifier does not model ${e.message} (insn ${stats.slot})`, unsupported: true });
