@@ -141,9 +141,14 @@ export function precisePart(vs: VState): { regs: number; spis: number[] } | unde
   if (vs.frames.length > 1) return undefined;
   const f = vs.frames[0];
   let regs = 0;
-  f.regs.forEach((r, i) => {
+  for (let i = 0; i < f.regs.length; i++) {
+    const r = f.regs[i];
     if (r.k === 'scalar' && r.precise) regs |= 1 << i;
-  });
-  const spis = f.stack.flatMap((s, i) => (s.k === 'spill' && s.reg.k === 'scalar' && s.reg.precise ? [i] : []));
+  }
+  const spis: number[] = [];
+  for (let i = 0; i < f.stack.length; i++) {
+    const s = f.stack[i];
+    if (s.k === 'spill' && s.reg.k === 'scalar' && s.reg.precise) spis.push(i);
+  }
   return { regs, spis };
 }

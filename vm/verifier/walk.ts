@@ -161,7 +161,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       first = false;
       const i = map.at[slot]!;
       legal(i, slot);
-      const text = `${slot}: (${i.opcode.toString(16).padStart(2, '0')}) ${disassemble(i)}`;
+      const text = logLevel ? `${slot}: (${i.opcode.toString(16).padStart(2, '0')}) ${disassemble(i)}` : '';
       if (logLevel) log.push(text);
       // log_level 2: what the instruction wrote, after it ("; R0_w=0")
       const before = logLevel >= 2 ? [...cur(vs).regs] : undefined;
