@@ -22,9 +22,11 @@ describe('differential: the last lines of the verifier log agree with the kernel
     [SK, '*(u64 *)(r10 -8) = 0\nr2 = r10\nr2 += -8\nr1 = map[fd:1] ll\ncall 1\nif r0 == 0x0 goto pc+1\nr0 = *(u64 *)(r0 +4)\nr0 = 0\nexit'],
     [SK, 'r1 = map[fd:4] ll\nr2 = 8\nr3 = 0\ncall 131\nif r0 == 0x0 goto pc+4\n*(u64 *)(r0 +8) = 0\nr1 = r0\nr2 = 0\ncall 132\nr0 = 0\nexit'],
     [SK, '*(u64 *)(r10 -8) = 0\nr2 = r10\nr2 += -8\nr1 = map[fd:1] ll\ncall 1\nif r0 == 0x0 goto pc+3\nr1 = *(u8 *)(r0 +0)\nr0 += r1\nr0 = *(u8 *)(r0 +0)\nr0 = 0\nexit'],
+    // references: the kernel names the one left (ids as it numbers them)
+    [SK, 'r1 = map[fd:4] ll\nr2 = 8\nr3 = 0\ncall 131\nr0 = 0\nexit'],
   ];
 
-  it('the two lines before the summary, for packets, map values and ring buffer records', () => {
+  it('the two lines before the summary, for packets, map values, ring buffer records and references', () => {
     const insns = programs.map(([, t]) => assemble(t));
     const kernel = probe().ask(programs.map(([type], n) => [type, encode(insns[n])] as const), 'full');
     const lastTwo = (lines: string[]) => lines.filter((l) => l && !l.startsWith('processed ')).slice(-2).join(' | ');

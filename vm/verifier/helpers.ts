@@ -2,7 +2,7 @@ import { helperAllowed } from '../../hooks/helperTable.js';
 import { helperName } from '../helperNames.js';
 import { MapType as M } from '../../maps/mapType.js';
 import { type Env, constantKey, ctxPointerOk, helperMemory } from './memory.js';
-import { EINVAL, refuse, unsupported } from './refuse.js';
+import { EINVAL, Refused, refuse, unsupported } from './refuse.js';
 import { type Scalar, UNKNOWN, isConstScalar, scalarConst, sync } from './scalar.js';
 import { type MapInfo, NONE, type Reg, type VState, ZERO, kindName, mapRegs, unknownScalar } from './state.js';
 import { cur, read } from './step.js';
@@ -210,6 +210,8 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         return;
     }
   });
+  // a tail call never returns: a reference held now would never be released
+  if (id === 12 && vs.refs.size) throw new Refused(EINVAL, 'tail_call would lead to reference leak', [], [unreleased(vs)]);
   // the map's type against the helper (check_map_func_compatibility, after the arguments)
   const t = map?.type;
   if (t !== undefined && id === 12 && t !== M.BPF_MAP_TYPE_PROG_ARRAY) refuse('expected prog array map for tail call', EINVAL);
@@ -240,9 +242,11 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         : { k: 'map_value_or_null', m: map!, off: 0, id: env.nextId() };
       break;
     case 'ringbuf_mem_or_null': {
+      // the register's id, then the reference's (the kernel numbers them so)
+      const id = env.nextId();
       const ref = env.nextId();
       vs.refs.set(ref, slot);
-      regs[0] = { k: 'mem_or_null', size: allocSize, off: 0, ref, id: ref };
+      regs[0] = { k: 'mem_or_null', size: allocSize, off: 0, ref, id };
       break;
     }
   }
@@ -253,6 +257,12 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   const m = map!;
   const keyAsValue: MapInfo = { keySize: 0, valueSize: m.keySize, readonlyProg: true };
   return { target: callback, args: [{ k: 'map_ptr', m, off: 0 }, { k: 'map_value', m: keyAsValue, off: 0, var: ZERO }, { k: 'map_value', m, off: 0, var: ZERO }, cbCtx] };
+}
+
+/** unreleased: the kernel's line naming the first reference still held. */
+export function unreleased(vs: VState): string {
+  const [id, at] = [...vs.refs][0];
+  return `Unreleased reference id=${id} alloc_insn=${at}`;
 }
 
 /**

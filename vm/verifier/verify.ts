@@ -34,7 +34,7 @@ interface Static {
 }
 
 /** check_cfg and check_subprogs: jumps in range and on instructions, every instruction reachable, no falling off the end. */
-function staticChecks(map: SlotMap): Static {
+function staticChecks(map: SlotMap, funcInfo: boolean): Static {
   const n = map.length;
   const prune = new Uint8Array(n);
   const starts = new Set<number>([0]);
@@ -75,6 +75,8 @@ function staticChecks(map: SlotMap): Static {
       const op = i.opcode & 0xf0;
       const w = i.opcode === LDDW ? 2 : 1;
       if (i.opcode === LDDW && i.src === Pseudo.BPF_PSEUDO_FUNC) calls.get(f)!.add(s + 1 + Number(BigInt.asIntN(32, i.imm)));
+      // bpf_tail_call from a function other than the main one needs BTF (check_subprogs)
+      if (f !== 0 && i.opcode === 0x85 && i.src === 0 && Number(i.imm) === 12 && !funcInfo) throw new Refused(EINVAL, 'tail_call is not allowed in subprogs without BTF');
       if (cls !== Class.BPF_JMP && cls !== Class.BPF_JMP32) {
         stack.push(s + w);
         continue;
@@ -155,7 +157,7 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
   const map = slotMap(insns);
   try {
     resolve(insns, options.maps ?? []);
-    statics = staticChecks(map);
+    statics = staticChecks(map, options.funcInfo ?? false);
   } catch (e) {
     // found before the walk: the log shows no instruction
     if (e instanceof Refused) return done({ ok: false, insn: -1, errno: e.errno, message: e.message });

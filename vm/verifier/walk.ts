@@ -5,7 +5,7 @@ import type { Instruction } from '../instruction.js';
 import { type SlotMap, flowOf } from '../cfg.js';
 import { Class, JmpOp, LDDW, Mode, Pseudo, Source, opClass } from '../opcodes.js';
 import { type CmpOp, branchTaken, refine } from './branch.js';
-import { checkHelperCall } from './helpers.js';
+import { checkHelperCall, unreleased } from './helpers.js';
 import { regText, stateText } from './log.js';
 import type { Env } from './memory.js';
 import { type Chain, type HistoryEntry, demand, precisePart } from './precision.js';
@@ -292,7 +292,7 @@ function exit(vs: VState, slot: number, env: Env): number {
   const r0 = vs.frames.length === 1 || f.callback ? read(vs, 0) : f.regs[0];
   if (vs.lock) refuse('bpf_spin_unlock is missing', EINVAL);
   if (vs.frames.length === 1) {
-    if (vs.refs.size) refuse('BPF_EXIT instruction in main prog would lead to reference leak', EINVAL);
+    if (vs.refs.size) throw new Refused(EINVAL, 'BPF_EXIT instruction in main prog would lead to reference leak', [], [unreleased(vs)]);
     return -1;
   }
   if (f.callback) {
