@@ -1,0 +1,127 @@
+import type { Instruction } from '../instruction.js';
+import { JmpOp, Source } from '../opcodes.js';
+import { type CmpOp, branchTaken, refine } from './branch.js';
+import type { Env } from './memory.js';
+import { scalarConst } from './scalar.js';
+import { type Reg, type VState, cloneState, constReg, mapRegs, scalar } from './state.js';
+import { cur, read } from './step.js';
+
+/**
+ * jumps: what a conditional jump teaches each side (check_cond_jmp_op): scalar bounds
+ * refined (a side no value reaches is dropped), packet ranges proven against data_end,
+ * NULL checks of lookup results and reservations, decided comparisons of pointers with 0.
+ */
+
+const CMP: Readonly<Record<number, CmpOp>> = {
+  [JmpOp.BPF_JEQ]: 'eq', [JmpOp.BPF_JNE]: 'ne', [JmpOp.BPF_JGT]: 'gt', [JmpOp.BPF_JGE]: 'ge', [JmpOp.BPF_JLT]: 'lt', [JmpOp.BPF_JLE]: 'le',
+  [JmpOp.BPF_JSGT]: 'sgt', [JmpOp.BPF_JSGE]: 'sge', [JmpOp.BPF_JSLT]: 'slt', [JmpOp.BPF_JSLE]: 'sle', [JmpOp.BPF_JSET]: 'set',
+};
+
+/**
+ * branch: the states on each side of a conditional jump, [taken, fall-through], undefined for
+ * a side no value can reach.
+ */
+export function branch(vs: VState, i: Instruction, bits: 32 | 64, env: Env): [VState | undefined, VState | undefined] {
+  const op = i.opcode & 0xf0;
+  const x = (i.opcode & Source.BPF_X) !== 0;
+  const a = read(vs, i.dst);
+  const b: Reg = x ? read(vs, i.src) : scalar(scalarConst(BigInt.asUintN(64, BigInt(Number(i.imm)))));
+  void env;
+  const isZero = (r: Reg) => r.k === 'scalar' && r.s.umax === 0n;
+  const nullable = (r: Reg) => r.k === 'map_value_or_null' || r.k === 'map_ptr_or_null' || r.k === 'mem_or_null';
+  if ((op === JmpOp.BPF_JEQ || op === JmpOp.BPF_JNE) && bits === 64 && ((nullable(a) && isZero(b)) || (nullable(b) && isZero(a)))) {
+    // the NULL check: one side has the object, the other NULL (every copy, by id)
+    const p = (nullable(a) ? a : b) as { id: number };
+    const isNull = markNull(vs, p.id, true);
+    const notNull = markNull(vs, p.id, false);
+    return op === JmpOp.BPF_JEQ ? [isNull, notNull] : [notNull, isNull];
+  }
+  if (a.k === 'scalar' && b.k === 'scalar') {
+    const cmp = CMP[op];
+    const taken = branchTaken(cmp, a.s, b.s, bits);
+    // a branch the bounds decide: the values decided it (mark_chain_precision on both)
+    if (taken !== undefined) env.demand((1 << i.dst) | (x ? 1 << i.src : 0));
+    const side = (t: boolean): VState | undefined => {
+      if (taken !== undefined && taken !== t) return undefined;
+      const r = refine(cmp, a.s, b.s, bits, t);
+      if (!r) return undefined;
+      const s2 = cloneState(vs);
+      cur(s2).regs[i.dst] = scalar(r[0]);
+      if (x) cur(s2).regs[i.src] = scalar(r[1]);
+      return s2;
+    };
+    return [side(true), side(false)];
+  }
+  const ranges = packetCompare(op, a, b, bits);
+  if (ranges) {
+    const pkt = (a.k === 'pkt_end' || (a.k === 'pkt' && b.k === 'pkt_meta') ? b : a) as { k: string; id: number; off: number };
+    return [withRange(vs, pkt, ranges[0]), withRange(vs, pkt, ranges[1])];
+  }
+  // a pointer that cannot be NULL against zero: decided (is_branch_taken on pointers)
+  if (bits === 64 && (op === JmpOp.BPF_JEQ || op === JmpOp.BPF_JNE) && ((a.k !== 'scalar' && !nullable(a) && isZero(b)) || (b.k !== 'scalar' && !nullable(b) && isZero(a)))) {
+    return op === JmpOp.BPF_JEQ ? [undefined, vs] : [vs, undefined];
+  }
+  // other pointer comparisons (privileged): both sides, nothing learned
+  return [cloneState(vs), vs];
+}
+
+/**
+ * packetCompare: for `pkt OP pkt_end` (either order), the packet range each side of the jump
+ * proves: [taken, fall-through], in bytes past the pointer's base (0: nothing proven), as the
+ * kernel's try_match_pkt_pointers / find_good_pkt_pointers; undefined for other comparisons.
+ */
+function packetCompare(op: number, a: Reg, b: Reg, bits: number): [number, number] | undefined {
+  let pkt: Reg;
+  let flip = false;
+  // data_end bounds packet pointers; data itself (as it came) bounds data_meta pointers
+  const isData = (r: Reg) => r.k === 'pkt' && r.off === 0 && r.id === 0;
+  if ((a.k === 'pkt' || a.k === 'pkt_meta') && b.k === 'pkt_end') pkt = a;
+  else if (a.k === 'pkt_end' && (b.k === 'pkt' || b.k === 'pkt_meta')) (pkt = b), (flip = true);
+  else if (a.k === 'pkt_meta' && isData(b)) pkt = a;
+  else if (isData(a) && b.k === 'pkt_meta') (pkt = b), (flip = true);
+  else return undefined;
+  if (bits === 32) return [0, 0];
+  const p = pkt as { off: number; var: { umax: bigint } };
+  const off = p.off;
+  const rel = flip ? ({ [JmpOp.BPF_JGT]: 'lt', [JmpOp.BPF_JLT]: 'gt', [JmpOp.BPF_JGE]: 'le', [JmpOp.BPF_JLE]: 'ge' } as Record<number, string>)[op]
+    : ({ [JmpOp.BPF_JGT]: 'gt', [JmpOp.BPF_JLT]: 'lt', [JmpOp.BPF_JGE]: 'ge', [JmpOp.BPF_JLE]: 'le' } as Record<number, string>)[op];
+  // find_good_pkt_pointers gives nothing for a negative offset or a variable part past 64 KiB
+  if (off < 0 || p.var.umax > 0xffffn || p.var.umax + BigInt(off) > 0xffffn) return [0, 0];
+  // pkt < end proves off + 1 bytes (a right-open range), pkt <= end proves off
+  const open = off > 0 ? off + 1 : 0;
+  switch (rel) {
+    case 'gt': return [0, off]; // fall-through: pkt <= end
+    case 'ge': return [0, open]; // fall-through: pkt < end
+    case 'lt': return [open, 0]; // taken: pkt < end
+    case 'le': return [off, 0]; // taken: pkt <= end
+    default: return [0, 0]; // eq, ne, set and signed forms prove nothing
+  }
+}
+
+/** withRange: a copy of the state with the range of every packet pointer sharing the compared one's kind and id raised to `range`. */
+function withRange(vs: VState, pkt: { k: string; id: number }, range: number): VState {
+  const s = cloneState(vs);
+  mapRegs(s, (r) => ((r.k === 'pkt' || r.k === 'pkt_meta') && r.k === pkt.k && r.id === pkt.id && r.range < range ? { ...r, range } : r));
+  return s;
+}
+
+/** markNull: a copy of the state where the object `id` is NULL (a zero scalar) or there (mark_ptr_or_null_regs). */
+function markNull(vs: VState, id: number, isNull: boolean): VState {
+  const s = cloneState(vs);
+  let released: number | undefined;
+  mapRegs(s, (r) => {
+    if ((r.k === 'map_value_or_null' || r.k === 'map_ptr_or_null' || r.k === 'mem_or_null') && r.id === id) {
+      if (isNull) {
+        if (r.k === 'mem_or_null') released = r.ref;
+        return constReg(0n);
+      }
+      if (r.k === 'map_value_or_null') return { k: 'map_value', m: r.m, off: r.off, var: scalarConst(0n) };
+      if (r.k === 'map_ptr_or_null') return { k: 'map_ptr', m: r.m, off: r.off };
+      return { k: 'mem', size: r.size, off: r.off, ref: r.ref, var: scalarConst(0n) };
+    }
+    return r;
+  });
+  // a NULL reservation holds nothing to release
+  if (released !== undefined) s.refs.delete(released);
+  return s;
+}
