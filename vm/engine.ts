@@ -29,6 +29,12 @@ export interface Machine {
 export interface PrepareOptions {
   /** Stop after this many instructions (for programs the verifier has not bounded). */
   readonly budget?: number;
+  /**
+   * The program did not pass the verifier (a test, a conformance vector): check every memory
+   * access against the mapped regions, the call depth and an instruction budget. The
+   * interpreter always does; the JIT does only when asked (or given a budget).
+   */
+  readonly checked?: boolean;
   /** Receive one line per executed instruction with the registers it changed. */
   readonly trace?: (line: string) => void;
   /**

@@ -2,13 +2,14 @@ import type { Engine, Machine, PrepareOptions } from '../../vm/engine.js';
 import { type Helper, HelperRegistry } from '../../vm/helpers.js';
 import type { Instruction } from '../../vm/instruction.js';
 import { interpreter } from '../../vm/interpreter/interpreter.js';
+import { jit } from '../../vm/jit/jit.js';
 import { type MachineOptions, createMachine } from '../../vm/machine.js';
 import { AddressSpace, Perm } from '../../vm/memory.js';
 import { checkProgram } from '../../vm/program.js';
 import { type Item, link } from '../../vm/dsl.js';
 
 /** engines lists every Engine the shared unit tests run on. */
-export const engines: readonly Engine[] = [interpreter];
+export const engines: readonly Engine[] = [interpreter, jit];
 
 /** RunOptions for the test harness. */
 export interface RunOptions extends PrepareOptions {
@@ -35,7 +36,8 @@ export function run(program: readonly Item[] | readonly Instruction[], options: 
   const size = options.mem?.length ?? 0;
   const region = memory.map(Math.max(size, 1), Perm.RW, 'test/mem');
   if (options.mem) memory.u8.set(options.mem, region.start);
-  const prepared = (options.engine ?? interpreter).prepare(checkProgram(insns, { entryRegisters: [1, 2, 10] }), machine, options);
+  // unverified programs: checked (the JIT checks accesses, frames and the budget only when asked)
+  const prepared = (options.engine ?? interpreter).prepare(checkProgram(insns, { entryRegisters: [1, 2, 10] }), machine, { checked: true, ...options });
   const r0 = prepared.run({ r1: region.start, r2: size });
   return { r0, mem: memory.u8.slice(region.start, region.start + size), memAddr: region.start, machine, executed: prepared.executed };
 }

@@ -1,0 +1,459 @@
+import { type SlotMap, flowOf } from '../cfg.js';
+import { CALLBACK_TAG } from '../helpers.js';
+import type { Instruction } from '../instruction.js';
+import { AluOp, AtomicOp, BPF_FUNC_tail_call, Class, JmpOp, LDDW, MAX_BPF_STACK, MAX_CALL_FRAMES, Mode, Pseudo, Size, Source, opClass } from '../opcodes.js';
+import type { CheckedProgram } from '../program.js';
+import { Atomic, Code, type FuncDef, I32, I64, type ModuleDef, Op, type ValType, encodeModule } from './wasm.js';
+
+/**
+ * The module the JIT writes for one program. Function index space: imports (0 helper, 1 tail
+ * call, 2 packet load), then bswap32, bswap64, then one function per eBPF function (the main
+ * one first), then run32. Every eBPF function has the type (r1, r2, r3, r4, r5, r10) -> r0.
+ * Globals (exported): `stop` (1 a tail call waits, 2 a packet load ended the program with 0),
+ * `sp` (the frame pointer of the function running: callbacks get the frame below it) and, for
+ * programs run with an instruction budget (unverified ones), `fuel`.
+ */
+export const Fn = { helper: 0, tail: 1, ldabs: 2, exhausted: 3, check: 4, tooDeep: 5, bswap32: 6, bswap64: 7, first: 8 } as const;
+const T = { helper: 0, tail: 1, ldabs: 2, i32i32: 3, i64i64: 4, ebpf: 5, run32: 6, slot: 7, check: 8 } as const;
+const G = { stop: 0, sp: 1, fuel: 2, depth: 3 } as const;
+/** The `check` import's access kinds. */
+export const Access = { READ: 0, WRITE: 1, ATOMIC: 2 } as const;
+export const Stop = { TAIL: 1, ABORT_ZERO: 2 } as const;
+
+// locals: params r1-r5 (0-4), r10 (5); then r0 (6), r6-r9 (7-10), pc (11, i32), temps 12-13 (i64), 14 (i32)
+const REG = [6, 0, 1, 2, 3, 4, 7, 8, 9, 10, 5];
+const PC = 11;
+const T1 = 12;
+const T2 = 13;
+const LOCALS: ValType[] = [I64, I64, I64, I64, I64, I32, I64, I64, I32];
+
+const LOADS: Readonly<Record<number, [number, number]>> = { [Size.BPF_B]: [Op.i64_load8_u, 0], [Size.BPF_H]: [Op.i64_load16_u, 1], [Size.BPF_W]: [Op.i64_load32_u, 2], [Size.BPF_DW]: [Op.i64_load, 3] };
+const LOADS_SX: Readonly<Record<number, [number, number]>> = { [Size.BPF_B]: [Op.i64_load8_s, 0], [Size.BPF_H]: [Op.i64_load16_s, 1], [Size.BPF_W]: [Op.i64_load32_s, 2] };
+const STORES: Readonly<Record<number, [number, number]>> = { [Size.BPF_B]: [Op.i64_store8, 0], [Size.BPF_H]: [Op.i64_store16, 1], [Size.BPF_W]: [Op.i64_store32, 2], [Size.BPF_DW]: [Op.i64_store, 3] };
+const SIZE_BYTES: Readonly<Record<number, number>> = { [Size.BPF_B]: 1, [Size.BPF_H]: 2, [Size.BPF_W]: 4, [Size.BPF_DW]: 8 };
+
+/** Plain ALU operations: [64-bit opcode, 32-bit opcode]. */
+const PLAIN: Readonly<Record<number, [number, number]>> = {
+  [AluOp.BPF_ADD]: [Op.i64_add, Op.i32_add], [AluOp.BPF_SUB]: [Op.i64_sub, Op.i32_sub], [AluOp.BPF_MUL]: [Op.i64_mul, Op.i32_mul],
+  [AluOp.BPF_OR]: [Op.i64_or, Op.i32_or], [AluOp.BPF_AND]: [Op.i64_and, Op.i32_and], [AluOp.BPF_XOR]: [Op.i64_xor, Op.i32_xor],
+  [AluOp.BPF_LSH]: [Op.i64_shl, Op.i32_shl], [AluOp.BPF_RSH]: [Op.i64_shr_u, Op.i32_shr_u], [AluOp.BPF_ARSH]: [Op.i64_shr_s, Op.i32_shr_s],
+};
+/** Comparisons of conditional jumps: [64-bit, 32-bit] (JSET is and-then-nonzero). */
+const CMP: Readonly<Record<number, [number, number]>> = {
+  [JmpOp.BPF_JEQ]: [Op.i64_eq, Op.i32_eq], [JmpOp.BPF_JNE]: [Op.i64_ne, Op.i32_ne], [JmpOp.BPF_JGT]: [Op.i64_gt_u, Op.i32_gt_u], [JmpOp.BPF_JGE]: [Op.i64_ge_u, Op.i32_ge_u],
+  [JmpOp.BPF_JLT]: [Op.i64_lt_u, Op.i32_lt_u], [JmpOp.BPF_JLE]: [Op.i64_le_u, Op.i32_le_u], [JmpOp.BPF_JSGT]: [Op.i64_gt_s, Op.i32_gt_s], [JmpOp.BPF_JSGE]: [Op.i64_ge_s, Op.i32_ge_s],
+  [JmpOp.BPF_JSLT]: [Op.i64_lt_s, Op.i32_lt_s], [JmpOp.BPF_JSLE]: [Op.i64_le_s, Op.i32_le_s],
+};
+
+/** JitError: a program the JIT cannot compile (an unknown helper), naming the slot. */
+export class JitError extends Error {
+  readonly slot: number;
+  constructor(slot: number, message: string) {
+    super(message);
+    this.slot = slot;
+  }
+}
+
+/** JitOptions: how lddw pseudo sources resolve (the machine's map table). */
+export interface JitOptions {
+  readonly resolveImm64?: (src: number, imm: bigint, slot: number) => bigint;
+  readonly maxPages: number;
+  /**
+   * A program the verifier did not see: count instructions against the `fuel` global (each
+   * block charges its length on entry), check each access through the `check` import, count
+   * call frames in `depth`.
+   */
+  readonly checked?: boolean;
+  /** Helper ids that exist (a call of another is refused at compile time, as the interpreter does). */
+  readonly helperExists?: (id: number) => boolean;
+}
+
+/** Compiled: the module's bytes and which export runs which eBPF function (by first slot). */
+export interface Compiled {
+  readonly bytes: Uint8Array;
+  readonly functions: readonly number[];
+}
+
+/**
+ * compileProgram writes the module: each eBPF function becomes a Wasm function over i64
+ * locals with a dispatch loop over its basic blocks (br_table on a block number; fall-through
+ * edges need none).
+ */
+export function compileProgram(program: CheckedProgram, options: JitOptions): Compiled {
+  const fns = [...program.functions];
+  const fnIndex = new Map(fns.map((f, n) => [f, Fn.first + n]));
+  const bodies: FuncDef[] = [bswap32(), bswap64()];
+  for (const start of fns) bodies.push(compileFunction(program, start, fnIndex, options));
+  // run32(ctx): the per-packet entry, no BigInt across the boundary
+  const run32 = new Code();
+  run32.op(Op.local_get, 0, Op.i64_extend_i32_u).i64(0n).i64(0n).i64(0n).i64(0n).op(Op.global_get, G.sp, Op.i64_extend_i32_u).op(Op.call).u(Fn.first).op(Op.i32_wrap_i64);
+  bodies.push({ type: T.run32, locals: [], code: run32 });
+  const module: ModuleDef = {
+    types: [
+      { params: [I32, I64, I64, I64, I64, I64, I32], results: [I64] },
+      { params: [I64, I64, I64], results: [I32] },
+      { params: [I64, I32, I32, I32], results: [I64] },
+      { params: [I32], results: [I32] },
+      { params: [I64], results: [I64] },
+      { params: [I64, I64, I64, I64, I64, I64], results: [I64] },
+      { params: [I32], results: [I32] },
+      { params: [I32], results: [] },
+      { params: [I64, I32, I32, I32], results: [I32] },
+    ],
+    imports: [{ name: 'helper', type: T.helper }, { name: 'tail', type: T.tail }, { name: 'ldabs', type: T.ldabs }, { name: 'exhausted', type: T.slot },
+      { name: 'check', type: T.check }, { name: 'tooDeep', type: T.slot }],
+    maxPages: options.maxPages,
+    globals: [I32, I32, I64, I32],
+    funcs: bodies,
+    exports: [...fns.map((f, n) => ({ name: `f${f}`, func: Fn.first + n })), { name: 'run32', func: Fn.first + fns.length }, { name: 'stop', global: G.stop }, { name: 'sp', global: G.sp }, { name: 'fuel', global: G.fuel }, { name: 'depth', global: G.depth }],
+  };
+  return { bytes: encodeModule(module), functions: fns };
+}
+
+function bswap32(): FuncDef {
+  // ((x & 0xff00ff00) rotl 8) | ((x & 0x00ff00ff) rotr 8)
+  const c = new Code();
+  c.get(0).i32(0xff00ff00).op(Op.i32_and).i32(8).op(Op.i32_rotl);
+  c.get(0).i32(0x00ff00ff).op(Op.i32_and).i32(8).op(Op.i32_rotr).op(Op.i32_or);
+  return { type: T.i32i32, locals: [], code: c };
+}
+
+function bswap64(): FuncDef {
+  const c = new Code();
+  c.get(0).op(Op.i32_wrap_i64, Op.call).u(Fn.bswap32).op(Op.i64_extend_i32_u).i64(32n).op(Op.i64_shl);
+  c.get(0).i64(32n).op(Op.i64_shr_u, Op.i32_wrap_i64, Op.call).u(Fn.bswap32).op(Op.i64_extend_i32_u, Op.i64_or);
+  return { type: T.i64i64, locals: [], code: c };
+}
+
+function compileFunction(program: CheckedProgram, start: number, fnIndex: ReadonlyMap<number, number>, options: JitOptions): FuncDef {
+  const map = program.slots;
+  // the function's code: every slot its flow reaches from the start (calls aside), so code a
+  // function falls into (possible without the verifier) is compiled into it too
+  const reach = new Set<number>();
+  const todo = [start];
+  while (todo.length) {
+    const s = todo.pop()!;
+    if (reach.has(s)) continue;
+    reach.add(s);
+    todo.push(...flowOf(map, s).next);
+  }
+  // basic blocks: the start, every jump target, whatever follows a jump or an exit, and the
+  // first slot of each run of reached slots
+  const leaders = new Set<number>([start]);
+  for (const s of reach) {
+    const i = map.at[s]!;
+    const w = i.opcode === LDDW ? 2 : 1;
+    if (!reach.has(s - 1) && !(s >= 2 && map.at[s - 2]?.opcode === LDDW && reach.has(s - 2))) leaders.add(s);
+    const cls = opClass(i.opcode);
+    if (cls !== Class.BPF_JMP && cls !== Class.BPF_JMP32) continue;
+    const op = i.opcode & 0xf0;
+    if (op === JmpOp.BPF_CALL) continue;
+    if (reach.has(s + w)) leaders.add(s + w);
+    if (op !== JmpOp.BPF_EXIT) for (const t of flowOf(map, s).next) leaders.add(t);
+  }
+  const blocks = [...leaders].sort((a, b) => a - b);
+  // a block ends at the next leader or where the reached slots stop
+  const endOf = (n: number) => {
+    let s = blocks[n];
+    const next = blocks[n + 1] ?? Infinity;
+    while (s < next && reach.has(s)) s += map.at[s]!.opcode === LDDW ? 2 : 1;
+    return s;
+  };
+  const blockOf = new Map(blocks.map((b, n) => [b, n]));
+  const K = blocks.length - 1;
+  const c = new Code();
+  // the frame pointer for callbacks, and the frame count
+  c.get(REG[10]).op(Op.i32_wrap_i64, Op.global_set).u(G.sp);
+  c.op(Op.loop, 0x40);
+  for (let n = K; n >= 0; n--) c.op(Op.block, 0x40);
+  c.get(PC).op(Op.br_table).u(K + 1);
+  for (let n = 0; n <= K; n++) c.u(n);
+  c.u(K);
+  blocks.forEach((b, n) => {
+    c.op(Op.end);
+    const to = (target: number, inIf: boolean) => {
+      c.i32(blockOf.get(target)!).set(PC).op(Op.br).u(K - n + (inIf ? 1 : 0));
+    };
+    const stop = endOf(n);
+    if (options.checked) {
+      // charge the block's instructions; out of fuel: the import throws, naming the block
+      let len = 0;
+      for (let s = b; s < stop; s += map.at[s]!.opcode === LDDW ? 2 : 1) len++;
+      c.op(Op.global_get).u(G.fuel).i64(BigInt(len)).op(Op.i64_sub).op(Op.global_set).u(G.fuel);
+      c.op(Op.global_get).u(G.fuel).i64(0n).op(Op.i64_lt_s, Op.if, 0x40).i32(b).op(Op.call).u(Fn.exhausted).op(Op.end);
+    }
+    let s = b;
+    let fellThrough = true;
+    while (s < stop) {
+      const i = map.at[s]!;
+      const cls = opClass(i.opcode);
+      const op = i.opcode & 0xf0;
+      if (cls === Class.BPF_JMP || cls === Class.BPF_JMP32) {
+        if (op === JmpOp.BPF_EXIT) {
+          c.get(REG[0]).op(Op.return);
+          fellThrough = false;
+        } else if (op === JmpOp.BPF_CALL) {
+          call(c, i, s, fnIndex, map, options);
+        } else if (op === JmpOp.BPF_JA) {
+          const t = flowOf(map, s).next[0];
+          if (t !== stop || blocks[n + 1] !== stop) to(t, false);
+          fellThrough = t === stop;
+        } else {
+          const [, t] = flowOf(map, s).next;
+          compare(c, i, cls === Class.BPF_JMP32);
+          c.op(Op.if, 0x40);
+          to(t, true);
+          c.op(Op.end);
+        }
+      } else emitInsn(c, i, s, options);
+      s += i.opcode === LDDW ? 2 : 1;
+    }
+    // flow into a block that is not the next one in the layout
+    const i = map.at[blocks[n] === stop ? stop : lastSlot(map, blocks[n], stop)]!;
+    const cls = opClass(i.opcode);
+    const op = i.opcode & 0xf0;
+    const falls = !((cls === Class.BPF_JMP || cls === Class.BPF_JMP32) && (op === JmpOp.BPF_EXIT || op === JmpOp.BPF_JA));
+    if (falls && fellThrough && reach.has(stop) && blocks[n + 1] !== stop) to(stop, false);
+  });
+  c.op(Op.end); // loop
+  c.op(Op.unreachable);
+  return { type: T.ebpf, locals: LOCALS, code: c };
+}
+
+/** lastSlot: the slot of the last instruction in [from, to). */
+function lastSlot(map: SlotMap, from: number, to: number): number {
+  let last = from;
+  for (let s = from; s < to; s += map.at[s]!.opcode === LDDW ? 2 : 1) last = s;
+  return last;
+}
+
+/** compare pushes the condition of a conditional jump (an i32). */
+function compare(c: Code, i: Instruction, w32: boolean): void {
+  const op = i.opcode & 0xf0;
+  const x = (i.opcode & Source.BPF_X) !== 0;
+  c.get(REG[i.dst]);
+  if (w32) c.op(Op.i32_wrap_i64);
+  if (x) {
+    c.get(REG[i.src]);
+    if (w32) c.op(Op.i32_wrap_i64);
+  } else if (w32) c.i32(Number(BigInt.asIntN(32, i.imm)));
+  else c.i64(BigInt.asIntN(32, i.imm));
+  if (op === JmpOp.BPF_JSET) {
+    if (w32) c.op(Op.i32_and, Op.i32_eqz, Op.i32_eqz);
+    else c.op(Op.i64_and, Op.i64_eqz, Op.i32_eqz);
+    return;
+  }
+  c.op(CMP[op][w32 ? 1 : 0]);
+}
+
+/** call: a helper (through the `helper` import), a tail call, callx, or a bpf-to-bpf function with its own frame. */
+function call(c: Code, i: Instruction, slot: number, fnIndex: ReadonlyMap<number, number>, map: SlotMap, options: JitOptions): void {
+  if (i.src === Pseudo.BPF_PSEUDO_CALL && !(i.opcode & Source.BPF_X)) {
+    const target = flowOf(map, slot).call!;
+    if (options.checked) {
+      // the frames below the main one: seven at most
+      c.op(Op.global_get).u(G.depth).i32(1).op(Op.i32_add).op(Op.global_set).u(G.depth);
+      c.op(Op.global_get).u(G.depth).i32(MAX_CALL_FRAMES - 1).op(Op.i32_gt_s, Op.if, 0x40).i32(slot).op(Op.call).u(Fn.tooDeep).op(Op.end);
+    }
+    for (let r = 1; r <= 5; r++) c.get(REG[r]);
+    c.get(REG[10]).i64(BigInt(MAX_BPF_STACK)).op(Op.i64_sub);
+    c.op(Op.call).u(fnIndex.get(target)!).set(REG[0]);
+    if (options.checked) c.op(Op.global_get).u(G.depth).i32(1).op(Op.i32_sub).op(Op.global_set).u(G.depth);
+    c.get(REG[10]).op(Op.i32_wrap_i64, Op.global_set).u(G.sp);
+    // a tail call or an aborting packet load below ends this function too
+    c.op(Op.global_get).u(G.stop).op(Op.if, 0x40).i64(0n).op(Op.return, Op.end);
+    return;
+  }
+  if (!(i.opcode & Source.BPF_X) && Number(i.imm) === BPF_FUNC_tail_call) {
+    c.get(REG[1]).get(REG[2]).get(REG[3]).op(Op.call).u(Fn.tail);
+    c.op(Op.if, 0x40).i32(Stop.TAIL).op(Op.global_set).u(G.stop).i64(0n).op(Op.return, Op.end);
+    return;
+  }
+  // a helper by id, or callx: the id in a register
+  if (i.opcode & Source.BPF_X) c.get(REG[i.dst]).op(Op.i32_wrap_i64);
+  else {
+    if (options.helperExists && !options.helperExists(Number(i.imm))) throw new JitError(slot, `invalid func unknown#${Number(i.imm)}`);
+    c.i32(Number(i.imm));
+  }
+  for (let r = 1; r <= 5; r++) c.get(REG[r]);
+  c.i32(slot).op(Op.call).u(Fn.helper).set(REG[0]);
+}
+
+function emitInsn(c: Code, i: Instruction, slot: number, options: JitOptions): void {
+  const cls = opClass(i.opcode);
+  const mode = i.opcode & 0xe0;
+  const size = i.opcode & 0x18;
+  const addr = (r: number, kind: number) => {
+    c.get(REG[r]).i64(BigInt(i.offset)).op(Op.i64_add);
+    if (options.checked) c.i32(SIZE_BYTES[size]).i32(kind).i32(slot).op(Op.call).u(Fn.check);
+    else c.op(Op.i32_wrap_i64);
+    return c;
+  };
+  switch (cls) {
+    case Class.BPF_ALU:
+    case Class.BPF_ALU64: return alu(c, i, cls === Class.BPF_ALU);
+    case Class.BPF_LDX: {
+      const [op, align] = (mode === Mode.BPF_MEMSX ? LOADS_SX : LOADS)[size];
+      addr(i.src, Access.READ).mem(op, align).set(REG[i.dst]);
+      return;
+    }
+    case Class.BPF_ST: {
+      const [op, align] = STORES[size];
+      addr(i.dst, Access.WRITE).i64(BigInt.asIntN(32, i.imm)).mem(op, align);
+      return;
+    }
+    case Class.BPF_STX: {
+      if (mode === Mode.BPF_ATOMIC) {
+        addr(i.dst, Access.ATOMIC);
+        return atomic(c, i, size === Size.BPF_W);
+      }
+      const [op, align] = STORES[size];
+      addr(i.dst, Access.WRITE).get(REG[i.src]).mem(op, align);
+      return;
+    }
+    default: {
+      if (i.opcode === LDDW) {
+        let v = i.imm;
+        if (i.src === Pseudo.BPF_PSEUDO_FUNC) v = BigInt(CALLBACK_TAG + slot + 1 + Number(BigInt.asIntN(32, i.imm)));
+        else if (i.src !== 0) {
+          if (!options.resolveImm64) throw new Error(`lddw with pseudo source ${i.src} needs a map table`);
+          v = options.resolveImm64(i.src, i.imm, slot);
+        }
+        c.i64(v).set(REG[i.dst]);
+        return;
+      }
+      // LD_ABS / LD_IND: the `ldabs` import answers -1 when out of bounds: the program ends with 0
+      c.get(REG[6]);
+      if (mode === Mode.BPF_IND) c.get(REG[i.src]).op(Op.i32_wrap_i64).i32(Number(BigInt.asIntN(32, i.imm))).op(Op.i32_add);
+      else c.i32(Number(BigInt.asIntN(32, i.imm)));
+      c.i32(SIZE_BYTES[size]).i32(slot).op(Op.call).u(Fn.ldabs).tee(REG[0]);
+      c.i64(-1n).op(Op.i64_eq, Op.if, 0x40).i32(Stop.ABORT_ZERO).op(Op.global_set).u(G.stop).i64(0n).op(Op.return, Op.end);
+    }
+  }
+}
+
+/** alu: one ALU instruction with eBPF's defined results where Wasm would trap (division by zero, INT_MIN / -1). */
+function alu(c: Code, i: Instruction, w32: boolean): void {
+  const op = i.opcode & 0xf0;
+  const x = (i.opcode & Source.BPF_X) !== 0;
+  const d = REG[i.dst];
+  const k = w32 ? 1 : 0;
+  const src = () => {
+    if (x) {
+      c.get(REG[i.src]);
+      if (w32) c.op(Op.i32_wrap_i64);
+    } else if (w32) c.i32(Number(BigInt.asIntN(32, i.imm)));
+    else c.i64(BigInt.asIntN(32, i.imm));
+  };
+  const dst = () => {
+    c.get(d);
+    if (w32) c.op(Op.i32_wrap_i64);
+  };
+  const done = () => {
+    if (w32) c.op(Op.i64_extend_i32_u);
+    c.set(d);
+  };
+  const bt = w32 ? I32 : I64;
+  const zero = () => (w32 ? c.i32(0) : c.i64(0n));
+  const eqz = w32 ? Op.i32_eqz : Op.i64_eqz;
+  const t = w32 ? 14 : T1;
+  if (PLAIN[op]) {
+    dst();
+    src();
+    c.op(PLAIN[op][k]);
+    return done();
+  }
+  switch (op) {
+    case AluOp.BPF_MOV: {
+      src();
+      if (i.offset && x) c.op(w32 ? (i.offset === 8 ? Op.i32_extend8_s : Op.i32_extend16_s) : i.offset === 8 ? Op.i64_extend8_s : i.offset === 16 ? Op.i64_extend16_s : Op.i64_extend32_s);
+      return done();
+    }
+    case AluOp.BPF_NEG:
+      zero();
+      dst();
+      c.op(w32 ? Op.i32_sub : Op.i64_sub);
+      return done();
+    case AluOp.BPF_DIV:
+    case AluOp.BPF_MOD: {
+      const signed = i.offset === 1;
+      const div = op === AluOp.BPF_DIV;
+      src();
+      c.tee(t).op(eqz, Op.if, bt);
+      // by zero: division 0, modulo the dividend
+      if (div) zero();
+      else dst();
+      c.op(Op.else);
+      if (signed) {
+        // by -1: negation (INT_MIN stays INT_MIN) or 0, where Wasm would trap
+        c.get(t);
+        if (w32) c.i32(-1);
+        else c.i64(-1n);
+        c.op(w32 ? Op.i32_eq : Op.i64_eq, Op.if, bt);
+        if (div) {
+          zero();
+          dst();
+          c.op(w32 ? Op.i32_sub : Op.i64_sub);
+        } else zero();
+        c.op(Op.else);
+      }
+      dst();
+      c.get(t);
+      c.op(div ? (signed ? (w32 ? Op.i32_div_s : Op.i64_div_s) : w32 ? Op.i32_div_u : Op.i64_div_u) : signed ? (w32 ? Op.i32_rem_s : Op.i64_rem_s) : w32 ? Op.i32_rem_u : Op.i64_rem_u);
+      if (signed) c.op(Op.end);
+      c.op(Op.end);
+      return done();
+    }
+    case AluOp.BPF_END: {
+      const width = Number(i.imm);
+      const swap = !w32 || x; // bswap (ALU64), or to big-endian (this machine is little-endian)
+      c.get(d);
+      if (!swap) {
+        if (width < 64) c.i64(width === 16 ? 0xffffn : 0xffffffffn).op(Op.i64_and);
+      } else if (width === 16) {
+        c.set(T2).get(T2).i64(0xffn).op(Op.i64_and).i64(8n).op(Op.i64_shl).get(T2).i64(8n).op(Op.i64_shr_u).i64(0xffn).op(Op.i64_and, Op.i64_or);
+      } else if (width === 32) c.op(Op.i32_wrap_i64, Op.call).u(Fn.bswap32).op(Op.i64_extend_i32_u);
+      else c.op(Op.call).u(Fn.bswap64);
+      c.set(d);
+      return;
+    }
+  }
+  throw new Error(`JIT: ALU opcode 0x${i.opcode.toString(16)}`);
+}
+
+/** atomic: BPF_ATOMIC as Wasm atomic read-modify-write on the shared memory. */
+function atomic(c: Code, i: Instruction, w32: boolean): void {
+  // the address is on the stack already
+  const imm = Number(i.imm);
+  const k = w32 ? 0 : 1;
+  const align = w32 ? 2 : 3;
+  const value = (r: number) => {
+    c.get(REG[r]);
+    if (w32) c.op(Op.i32_wrap_i64);
+  };
+  const widen = () => {
+    if (w32) c.op(Op.i64_extend_i32_u);
+  };
+  if (imm === AtomicOp.BPF_CMPXCHG) {
+    value(0);
+    value(i.src);
+    c.atomic(Atomic.cmpxchg[k], align);
+    widen();
+    c.set(REG[0]);
+    return;
+  }
+  value(i.src);
+  if (imm === AtomicOp.BPF_XCHG) {
+    c.atomic(Atomic.xchg[k], align);
+    widen();
+    c.set(REG[i.src]);
+    return;
+  }
+  const base = imm & ~AtomicOp.BPF_FETCH;
+  const rmw = base === AtomicOp.BPF_ADD ? Atomic.add : base === AtomicOp.BPF_OR ? Atomic.or : base === AtomicOp.BPF_AND ? Atomic.and : Atomic.xor;
+  c.atomic(rmw[k], align);
+  if (imm & AtomicOp.BPF_FETCH) {
+    widen();
+    c.set(REG[i.src]);
+  } else c.op(Op.drop);
+}

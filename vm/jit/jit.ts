@@ -1,0 +1,155 @@
+import type { Engine, Machine, PrepareOptions, Prepared, RunArgs } from '../engine.js';
+import { InstructionError, LoadError, MemoryFault, RuntimeError } from '../errors.js';
+import { CALLBACK_TAG, type HelperEnv } from '../helpers.js';
+import { MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_TAIL_CALL_CNT } from '../opcodes.js';
+import type { CheckedProgram } from '../program.js';
+import { Access, JitError, Stop, compileProgram } from './compile.js';
+import { DEFAULT_BUDGET } from '../interpreter/interpreter.js';
+import { Perm } from '../memory.js';
+
+/** The declared maximum of the imported memory: 4 GiB (an actual maximum may be anything below). */
+const MAX_PAGES = 65536;
+
+interface Exports {
+  readonly [f: string]: unknown;
+  readonly run32: (ctx: number) => number;
+  readonly stop: { value: number };
+  readonly sp: { value: number };
+  readonly fuel: { value: bigint };
+  readonly depth: { value: number };
+}
+
+/**
+ * JittedProgram: a program compiled to WebAssembly (compile.ts) and instantiated against the
+ * machine's shared memory. Helpers, tail calls and LD_ABS/LD_IND reach JavaScript through
+ * imports; run32 is the per-packet entry (no BigInt crosses it).
+ */
+class JittedProgram implements Prepared {
+  readonly #x: Exports;
+  readonly #main: (...a: bigint[]) => bigint;
+  readonly #top: number;
+  #tail: { target: Prepared; ctx: bigint } | undefined;
+  #tailCount = 0;
+  executed = 0;
+
+  readonly #budget: bigint;
+  readonly #checked: boolean;
+
+  constructor(program: CheckedProgram, machine: Machine, options: PrepareOptions) {
+    this.#checked = options.checked === true || options.budget !== undefined;
+    const budget = options.budget ?? DEFAULT_BUDGET;
+    this.#budget = BigInt(budget);
+    let bytes: Uint8Array;
+    try {
+      ({ bytes } = compileProgram(program, { resolveImm64: machine.resolveImm64, maxPages: MAX_PAGES, checked: this.#checked, helperExists: (id) => machine.helpers.get(id) !== undefined }));
+    } catch (e) {
+      if (e instanceof JitError) throw new LoadError(new InstructionError(e.slot, e.message));
+      throw e;
+    }
+    this.#top = machine.stack.start + MAX_CALL_FRAMES * MAX_BPF_STACK;
+    const helpers = machine.helpers;
+    const env: HelperEnv & { pc: number } = {
+      memory: machine.memory, pc: 0,
+      callback: (fn, ...args) => {
+        const f = this.#x[`f${Number(fn) - CALLBACK_TAG}`] as ((...a: bigint[]) => bigint) | undefined;
+        if (!f) throw new RuntimeError(0, `callback 0x${fn.toString(16)} is not a function of this program`);
+        const sp = this.#x.sp.value as number;
+        const r0 = f(...[0, 1, 2, 3, 4].map((n) => args[n] ?? 0n), BigInt(sp - MAX_BPF_STACK));
+        this.#x.sp.value = sp;
+        return BigInt.asUintN(64, r0);
+      },
+    };
+    const u = (v: bigint) => BigInt.asUintN(64, v);
+    const imports = {
+      env: {
+        mem: machine.memory.memory,
+        helper: (id: number, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint, slot: number): bigint => {
+          const h = helpers.get(id);
+          if (!h) throw new RuntimeError(slot, `invalid func unknown#${id}`);
+          env.pc = slot;
+          try {
+            return h.fn(u(r1), u(r2), u(r3), u(r4), u(r5), env);
+          } catch (e) {
+            if (e instanceof RuntimeError) throw e;
+            throw new RuntimeError(slot, `helper ${h.name}#${h.id} failed`, { cause: e });
+          }
+        },
+        tail: (ctx: bigint, map: bigint, index: bigint): number => {
+          if (!machine.tailCall || this.#tailCount >= MAX_TAIL_CALL_CNT) return 0;
+          const target = machine.tailCall(Number(BigInt.asUintN(32, map)), Number(BigInt.asUintN(32, index)));
+          if (!target) return 0;
+          this.#tail = { target, ctx: u(ctx) };
+          return 1;
+        },
+        exhausted: (slot: number): never => {
+          throw new RuntimeError(slot, `instruction budget of ${budget} exhausted`);
+        },
+        tooDeep: (slot: number): never => {
+          throw new RuntimeError(slot, `the call stack of ${MAX_CALL_FRAMES + 1} frames is too deep`);
+        },
+        // checked mode: an address inside a mapped region with the access's permission (and aligned, for atomics)
+        check: (addr: bigint, size: number, kind: number, slot: number): number => {
+          const a = BigInt.asUintN(64, addr);
+          const write = kind !== Access.READ;
+          if (a > 0xffffffffn) throw new MemoryFault(slot, a, size, write ? 'write' : 'read');
+          const n = Number(a);
+          machine.memory.check(slot, n, size, write ? Perm.RW : Perm.READ);
+          if (kind === Access.ATOMIC && n % size !== 0) throw new RuntimeError(slot, `misaligned atomic access at 0x${n.toString(16)}`);
+          return n;
+        },
+        ldabs: (ctx: bigint, off: number, size: number, slot: number): bigint => {
+          if (!machine.packetLoad) throw new RuntimeError(slot, 'LD_ABS/LD_IND need a program type with a packet context');
+          const v = machine.packetLoad(Number(BigInt.asUintN(32, ctx)), off, size as 1 | 2 | 4);
+          return v === undefined ? -1n : BigInt(v >>> 0);
+        },
+      },
+    };
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), imports);
+    this.#x = instance.exports as unknown as Exports;
+    this.#main = this.#x[`f${program.functions[0]}`] as (...a: bigint[]) => bigint;
+  }
+
+  /** #after: what the run left pending: a tail call (run the target), an aborting packet load (0). */
+  #after(r0: bigint): bigint {
+    const stop = this.#x.stop.value as number;
+    if (!stop) return r0;
+    this.#x.stop.value = 0;
+    if (stop === Stop.ABORT_ZERO) return 0n;
+    const t = this.#tail!;
+    this.#tail = undefined;
+    return t.target.runTail(t.ctx, this.#tailCount + 1);
+  }
+
+  run(args: RunArgs = {}): bigint {
+    const a = (v: bigint | number | undefined) => (v === undefined ? 0n : BigInt.asIntN(64, BigInt(v)));
+    this.#tailCount = 0;
+    this.#x.sp.value = this.#top;
+    this.#x.fuel.value = this.#budget;
+    this.#x.depth.value = 0;
+    const r0 = this.#main(a(args.r1), a(args.r2), a(args.r3), a(args.r4), a(args.r5), BigInt(this.#top));
+    if (this.#checked) this.executed = Number(this.#budget - this.#x.fuel.value);
+    return this.#after(BigInt.asUintN(64, r0));
+  }
+
+  run32(ctx: number): number {
+    this.#tailCount = 0;
+    this.#x.sp.value = this.#top;
+    const r = this.#x.run32(ctx) >>> 0;
+    if (!(this.#x.stop.value as number)) return r;
+    return Number(BigInt.asUintN(32, this.#after(BigInt(r))));
+  }
+
+  runTail(ctx: bigint, count: number): bigint {
+    this.#tailCount = count;
+    this.#x.sp.value = this.#top;
+    return this.#after(BigInt.asUintN(64, this.#main(BigInt.asIntN(64, ctx), 0n, 0n, 0n, 0n, BigInt(this.#top))));
+  }
+}
+
+/** jit is the fast Engine: eBPF compiled to WebAssembly, checked against the interpreter. */
+export const jit: Engine = {
+  name: 'jit',
+  prepare(program: CheckedProgram, machine: Machine, options: PrepareOptions = {}): Prepared {
+    return new JittedProgram(program, machine, options);
+  },
+};
