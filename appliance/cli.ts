@@ -98,7 +98,7 @@ if (code !== undefined) {
       (y) =>
         y
           .positional('dir', { type: 'string', demandOption: true, describe: 'directory of .data files' })
-          .option('engine', { choices: ['interpreter'] as const, default: 'interpreter' as const })
+          .option('engine', { choices: ['interpreter', 'jit'] as const, default: 'interpreter' as const })
           .option('json', { alias: 'j', type: 'boolean', default: false })
           .option('trace', { type: 'boolean', default: false, describe: 'print each executed instruction and the registers it changed' }),
       (argv) => {
@@ -136,11 +136,12 @@ if (code !== undefined) {
           .option('seed', { type: 'number', describe: 'seed for bpf_get_prandom_u32 with --deterministic' })
           .option('routes', { type: 'string', describe: 'route table for bpf_fib_lookup (JSON)' })
           .option('trace', { type: 'boolean', describe: 'print bpf_trace_printk output on stderr' })
+          .option('engine', { choices: ['interpreter', 'jit'] as const, default: 'interpreter' as const, describe: 'run programs interpreted or compiled to WebAssembly' })
           .option('json', { alias: 'j', type: 'boolean', default: false, describe: 'print the summary as JSON' }),
       async (argv) => {
         await reportErrors(argv.json, () => runReplay({
           captures: (argv.captures as string[] | undefined) ?? [], config: argv.config, configProgram: argv['config-program'], obj: argv.obj, prog: argv.prog, type: argv.type, workers: argv.workers, mapInit: argv['map-init'], set: argv.set,
-          out: argv.out, outPass: argv['out-pass'], outDrop: argv['out-drop'], deterministic: argv.deterministic, seed: argv.seed, routes: argv.routes, json: argv.json, trace: argv.trace,
+          out: argv.out, outPass: argv['out-pass'], outDrop: argv['out-drop'], deterministic: argv.deterministic, seed: argv.seed, routes: argv.routes, json: argv.json, trace: argv.trace, engine: argv.engine,
         }));
       },
     )

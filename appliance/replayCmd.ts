@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import type { EngineName } from '../vm/engine.js';
 import { parseSet } from './progCmd.js';
 import { readRouteTable } from './routes.js';
 import { configPaths, readMapInit } from './replay/mapInit.js';
@@ -27,6 +28,7 @@ export interface ReplayArgs {
   json?: boolean;
   trace?: boolean;
   progress?: boolean;
+  engine?: EngineName;
 }
 
 /**
@@ -67,7 +69,7 @@ export function replayOptions(given: ReplayArgs): ReplayOptions {
     mapInit: a.mapInit ? { init: readMapInit(a.mapInit), where: a.mapInit } : undefined,
     out: a.out, outPass: a.outPass, outDrop: a.outDrop, deterministic: a.deterministic, seed: a.seed,
     routes: rt?.routes, neighbours: rt?.neighbours, devices: rt?.devices,
-    trace: a.trace ? (l) => process.stderr.write(`${l}\n`) : undefined,
+    trace: a.trace ? (l) => process.stderr.write(`${l}\n`) : undefined, engine: a.engine,
   };
 }
 

@@ -1,3 +1,4 @@
+import type { EngineName } from '../../vm/engine.js';
 import { cpus } from 'node:os';
 import type { Device, Neighbour, Route } from '../../hooks/helpers/fib.js';
 import { ProgType } from '../../hooks/progType.js';
@@ -52,6 +53,8 @@ export interface PipelineOptions {
   readonly devices?: readonly Device[];
   readonly trace?: (line: string) => void;
   readonly warn?: (line: string) => void;
+  /** The engine the workers run the program on (default: the interpreter). */
+  readonly engine?: EngineName;
   /** Every packet, in capture order, after its verdict (metrics). */
   readonly onPacket?: (cpu: number, len: number, v: Verdict, faulted: boolean) => void;
   /** Every batch: the worker and the run times (ns) it sampled, one packet in 64. */
@@ -100,7 +103,7 @@ export class Pipeline {
     const progs = exportProgs(o.kernel);
     this.#pool = new WorkerPool(regions.map((r, w) => ({
       space: mem.snapshot(), cpu: w, regions: r, progs, entry: o.prog.id, ifindex: o.ifindex ?? 1,
-      deterministic: o.deterministic ?? false, seed: o.seed ?? 1, trace: o.trace !== undefined, routes: o.routes, neighbours: o.neighbours, devices: o.devices,
+      deterministic: o.deterministic ?? false, seed: o.seed ?? 1, trace: o.trace !== undefined, routes: o.routes, neighbours: o.neighbours, devices: o.devices, engine: o.engine,
     })));
     const type = o.prog.type === ProgType.BPF_PROG_TYPE_XDP ? 'xdp' : o.prog.type === ProgType.BPF_PROG_TYPE_SOCKET_FILTER ? 'socket' : 'tc';
     this.summary = {

@@ -1,3 +1,4 @@
+import type { EngineName } from '../../vm/engine.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { type IngressResult, skbIngress, xdpIngress } from '../../hooks/ingress.js';
 import { ProgType } from '../../hooks/progType.js';
@@ -17,7 +18,7 @@ let now = 0n;
 const traces: string[] = [];
 const rt = new HookRuntime({ memory: space, progs }, {
   cpu: init.cpu, regions: init.regions, routes: init.routes, neighbours: init.neighbours, devices: init.devices, ifindexes: init.ifindexes,
-  engine: init.engine ? engineByName(init.engine as 'interpreter') : undefined,
+  engine: init.engine ? engineByName(init.engine as EngineName) : undefined,
   seed: init.deterministic ? (init.seed ^ Math.imul(init.cpu + 1, 0x9e3779b1)) >>> 0 : undefined,
   clock: init.deterministic ? () => now : undefined,
   trace: init.trace ? (line) => traces.push(line) : undefined,
