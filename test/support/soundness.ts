@@ -13,6 +13,23 @@ import { type GenMaps, type Generated, generate } from './progGen.js';
 
 const SIZES: Readonly<Record<number, number>> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
 
+/**
+ * genKernel: a kernel (one CPU, fixed clock and seed) with the maps generated programs use:
+ * an array (key 4, value 16, 4 entries) and a hash (key 8, value 8) holding the even keys below 20.
+ */
+export function genKernel(engine: Engine): { kernel: Kernel; maps: GenMaps } {
+  const k = new Kernel({ ncpus: 1, runtime: { engine, seed: 1, clock: () => 1n } });
+  const array = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_ARRAY, key_size: 4, value_size: 16, max_entries: 4 });
+  const hash = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_HASH, key_size: 8, value_size: 8, max_entries: 16 });
+  // half the keys the programs look up are there
+  for (let key = 0; key < 20; key += 2) {
+    const kb = new Uint8Array(8);
+    kb[0] = key;
+    k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: hash, key: kb, value: Uint8Array.from([key, 1, 2, 3, 4, 5, 6, 7]), flags: 0 });
+  }
+  return { kernel: k, maps: { array, hash } };
+}
+
 /** Violation: a run of an accepted program that went where the verifier said it could not. */
 export interface Violation {
   readonly seed: number;
@@ -43,17 +60,10 @@ export class SoundnessBench {
       name: 'interpreter',
       prepare: (program: CheckedProgram, machine: Machine) => interpreter.prepare(program, machine, { budget: 5_000_000, observe: (pc, reg) => this.#observe(program, machine, pc, reg) }),
     };
-    this.kernel = new Kernel({ ncpus: 1, runtime: { engine: watch, seed: 1, clock: () => 1n } });
-    const k = this.kernel;
-    const array = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_ARRAY, key_size: 4, value_size: 16, max_entries: 4 });
-    const hash = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_HASH, key_size: 8, value_size: 8, max_entries: 16 });
-    // half the keys the programs look up are there
-    for (let key = 0; key < 20; key += 2) {
-      const kb = new Uint8Array(8);
-      kb[0] = key;
-      k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: hash, key: kb, value: Uint8Array.from([key, 1, 2, 3, 4, 5, 6, 7]), flags: 0 });
-    }
-    this.maps = { array, hash };
+    const { kernel: k, maps } = genKernel(watch);
+    this.kernel = k;
+    const { array, hash } = maps;
+    this.maps = maps;
     for (const fd of [array, hash]) {
       const o = k.process.fds.get(fd)!.obj as MapObject;
       this.#valueSize.set(o.map.desc, o.spec.valueSize);
