@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { interpreter } from '../vm/interpreter/interpreter.js';
+import { jit } from '../vm/jit/jit.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,7 +49,7 @@ const EXTRA: Readonly<Record<string, Readonly<Record<string, Uint8Array>>>> = {
   ]),
 };
 
-describe('differential: test runs agree with the kernel packet for packet', function () {
+describe('differential: test runs agree with the kernel packet for packet (interpreter and JIT)', function () {
   this.timeout(300_000);
   const tmp = mkdtempSync(join(tmpdir(), 'bpfbox-run-'));
   before(function () {
@@ -68,31 +70,36 @@ describe('differential: test runs agree with the kernel packet for packet', func
       const pins = `${DIR}/${obj}`;
       const mapPins = `${DIR}/${obj}_maps`;
       assert.equal(bt('prog', 'loadall', file, pins, 'pinmaps', mapPins).status, 0);
-      const k = new Kernel({ ncpus: 2, runtime: { seed: 1, clock: () => 1n } });
-      const l = loadCollection(k.process, readCollection(readFileSync(file), { name: `${obj}.o` }));
+      // bpfbox twice: interpreted and compiled by the JIT, each against the kernel
+      const sides = [interpreter, jit].map((engine) => {
+        const k = new Kernel({ ncpus: 2, runtime: { seed: 1, clock: () => 1n, engine } });
+        const l = loadCollection(k.process, readCollection(readFileSync(file), { name: `${obj}.o` }));
+        return { k, l, engine: engine.name };
+      });
       for (const [map, key, value] of SEEDS[obj] ?? []) {
         assert.equal(bt('map', 'update', 'pinned', `${mapPins}/${map}`, 'key', ...key.map(String), 'value', ...value.map(String)).status, 0);
-        assert.equal(k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: l.maps.get(map)!, key: Uint8Array.from(key), value: Uint8Array.from(value) }), 0);
+        for (const { k, l } of sides) assert.equal(k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: l.maps.get(map)!, key: Uint8Array.from(key), value: Uint8Array.from(value) }), 0);
       }
-      const fd = l.programs.get(progName)!;
       for (const [name, pkt] of Object.entries({ ...PACKETS, ...EXTRA[obj] })) {
         const inFile = join(tmp, 'in.bin');
         const outFile = join(tmp, 'out.bin');
         writeFileSync(inFile, pkt);
         rmSync(outFile, { force: true });
         const kr = bt('-j', 'prog', 'run', 'pinned', `${pins}/${progName}`, 'data_in', inFile, 'data_out', outFile);
-        const a = { prog_fd: fd, data_in: pkt, data_out: new Uint8Array(16384), retval: 0, data_size_out: 0 };
-        const r = k.bpf('BPF_PROG_TEST_RUN', a);
-        if (kr.status !== 0) {
-          assert.ok(r < 0, `${name}: the kernel refused (${kr.stdout.trim()}), bpfbox ran it`);
-          continue;
+        for (const { k, l, engine } of sides) {
+          const a = { prog_fd: l.programs.get(progName)!, data_in: pkt, data_out: new Uint8Array(16384), retval: 0, data_size_out: 0 };
+          const r = k.bpf('BPF_PROG_TEST_RUN', a);
+          if (kr.status !== 0) {
+            assert.ok(r < 0, `${name} (${engine}): the kernel refused (${kr.stdout.trim()}), bpfbox ran it`);
+            continue;
+          }
+          assert.equal(r, 0, `${name} (${engine}): the kernel ran it, bpfbox refused: ${r}`);
+          assert.equal(a.retval, JSON.parse(kr.stdout).retval, `${name} (${engine}): return value`);
+          assert.deepEqual(Buffer.from(a.data_out.subarray(0, a.data_size_out)).toString('hex'), readFileSync(outFile).toString('hex'), `${name} (${engine}): data_out`);
         }
-        assert.equal(r, 0, `${name}: the kernel ran it, bpfbox refused: ${r}`);
-        assert.equal(a.retval, JSON.parse(kr.stdout).retval, `${name}: return value`);
-        assert.deepEqual(Buffer.from(a.data_out.subarray(0, a.data_size_out)).toString('hex'), readFileSync(outFile).toString('hex'), `${name}: data_out`);
       }
       // the maps afterwards
-      for (const [mapName, mapFd] of l.maps) {
+      for (const { k, l } of sides) for (const [mapName, mapFd] of l.maps) {
         const show = JSON.parse(bt('-j', 'map', 'show', 'pinned', `${mapPins}/${mapName}`).stdout || '{}');
         if (!show.type || show.flags & 0x400 || ['ringbuf', 'prog_array', 'array_of_maps'].includes(show.type)) continue;
         const kernel = JSON.parse(bt('-j', 'map', 'dump', 'pinned', `${mapPins}/${mapName}`).stdout) as { key: string[]; value?: string[]; values?: { value: string[] }[] }[];
