@@ -6,11 +6,20 @@ import { fileURLToPath } from 'node:url';
 import { readCollection } from '../elf/collection.js';
 import { loadCollection } from '../elf/load.js';
 import { Kernel } from '../maps/kernel.js';
+import type { ProgObject } from '../maps/objects.js';
+import { resolveMapRefs } from '../maps/programSide.js';
+import { compileProgram } from '../vm/jit/compile.js';
+import type { Engine } from '../vm/engine.js';
+import { interpreter } from '../vm/interpreter/interpreter.js';
+import { jit } from '../vm/jit/jit.js';
 
 /** TestRunBench: average ns per run in bpfbox, and the kernel's figure when it can be measured here. */
 export interface TestRunBench {
   readonly program: string;
   readonly bpfboxNs: number;
+  /** The same under the JIT, and the JIT's compile time for the program (ms). */
+  readonly jitNs: number;
+  readonly compileMs: number;
   readonly kernelNs?: number;
 }
 
@@ -41,11 +50,25 @@ export function testRunBenchmarks(repeat = 1_000_000): TestRunBench[] {
   if (canKernel) mkdirSync(pinRoot, { recursive: true });
   try {
     return PROGRAMS.map(([obj, prog]) => {
-      const k = new Kernel({ ncpus: 1 });
-      const l = loadCollection(k.process, readCollection(readFileSync(join(dir, `${obj}.o`)), { name: `${obj}.o` }));
-      const a = { prog_fd: l.programs.get(prog)!, data_in: pkt, repeat, duration: 0 };
-      k.bpf('BPF_PROG_TEST_RUN', { ...a, repeat: 10_000 }); // warm up
-      k.bpf('BPF_PROG_TEST_RUN', a);
+      const side = (engine: Engine) => {
+        const k = new Kernel({ ncpus: 1, runtime: { engine } });
+        const l = loadCollection(k.process, readCollection(readFileSync(join(dir, `${obj}.o`)), { name: `${obj}.o` }));
+        const a = { prog_fd: l.programs.get(prog)!, data_in: pkt, repeat, duration: 0 };
+        k.bpf('BPF_PROG_TEST_RUN', { ...a, repeat: 10_000 }); // warm up
+        k.bpf('BPF_PROG_TEST_RUN', a);
+        return { k, fd: a.prog_fd, ns: a.duration };
+      };
+      const a = { duration: side(interpreter).ns };
+      const j = side(jit);
+      // the JIT's compile time: eBPF to a Wasm module and V8's compile of it, best of 20
+      const p = j.k.process.fds.get(j.fd)!.obj as ProgObject;
+      const resolveImm64 = resolveMapRefs(p);
+      let compileMs = Infinity;
+      for (let n = 0; n < 20; n++) {
+        const t = process.hrtime.bigint();
+        new WebAssembly.Module(compileProgram(p.program, { resolveImm64, maxPages: 65536 }).bytes);
+        compileMs = Math.min(compileMs, Number(process.hrtime.bigint() - t) / 1e6);
+      }
       let kernelNs: number | undefined;
       if (canKernel) {
         const pins = `${pinRoot}/${obj}`;
@@ -54,7 +77,7 @@ export function testRunBenchmarks(repeat = 1_000_000): TestRunBench[] {
           if (r.status === 0) kernelNs = JSON.parse(r.stdout).duration;
         }
       }
-      return { program: `${obj}/${prog}`, bpfboxNs: a.duration, kernelNs };
+      return { program: `${obj}/${prog}`, bpfboxNs: a.duration, jitNs: j.ns, compileMs, kernelNs };
     });
   } finally {
     rmSync(tmp, { recursive: true, force: true });

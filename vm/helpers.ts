@@ -32,6 +32,12 @@ export interface Helper {
   readonly id: number;
   readonly name: string;
   readonly fn: HelperFn;
+  /**
+   * The same on 32-bit numbers, for helpers whose arguments all fit (pointers, ids, flags) and
+   * whose result does: the JIT calls it with no BigInt. `ret` says how r0 extends the result.
+   */
+  readonly fn32?: (r1: number, r2: number, r3: number, r4: number, r5: number) => number;
+  readonly ret?: 'u32' | 's32';
 }
 
 /** HelperRegistry maps helper ids to implementations. */

@@ -13,8 +13,8 @@ import { Atomic, Code, type FuncDef, I32, I64, type ModuleDef, Op, type ValType,
  * `sp` (the frame pointer of the function running: callbacks get the frame below it) and, for
  * programs run with an instruction budget (unverified ones), `fuel`.
  */
-export const Fn = { helper: 0, tail: 1, ldabs: 2, exhausted: 3, check: 4, tooDeep: 5, bswap32: 6, bswap64: 7, first: 8 } as const;
-const T = { helper: 0, tail: 1, ldabs: 2, i32i32: 3, i64i64: 4, ebpf: 5, run32: 6, slot: 7, check: 8 } as const;
+export const Fn = { helper: 0, tail: 1, ldabs: 2, exhausted: 3, check: 4, tooDeep: 5, helper32: 6, bswap32: 7, bswap64: 8, first: 9 } as const;
+const T = { helper: 0, tail: 1, ldabs: 2, i32i32: 3, i64i64: 4, ebpf: 5, run32: 6, slot: 7, check: 8, helper32: 9 } as const;
 const G = { stop: 0, sp: 1, fuel: 2, depth: 3 } as const;
 /** The `check` import's access kinds. */
 export const Access = { READ: 0, WRITE: 1, ATOMIC: 2 } as const;
@@ -66,6 +66,8 @@ export interface JitOptions {
   readonly checked?: boolean;
   /** Helper ids that exist (a call of another is refused at compile time, as the interpreter does). */
   readonly helperExists?: (id: number) => boolean;
+  /** Helpers with a 32-bit form (called through `helper32`, no BigInt): how r0 extends their result. */
+  readonly helper32?: (id: number) => 'u32' | 's32' | undefined;
 }
 
 /** Compiled: the module's bytes and which export runs which eBPF function (by first slot). */
@@ -99,9 +101,10 @@ export function compileProgram(program: CheckedProgram, options: JitOptions): Co
       { params: [I32], results: [I32] },
       { params: [I32], results: [] },
       { params: [I64, I32, I32, I32], results: [I32] },
+      { params: [I32, I32, I32, I32, I32, I32], results: [I32] },
     ],
     imports: [{ name: 'helper', type: T.helper }, { name: 'tail', type: T.tail }, { name: 'ldabs', type: T.ldabs }, { name: 'exhausted', type: T.slot },
-      { name: 'check', type: T.check }, { name: 'tooDeep', type: T.slot }],
+      { name: 'check', type: T.check }, { name: 'tooDeep', type: T.slot }, { name: 'helper32', type: T.helper32 }],
     maxPages: options.maxPages,
     globals: [I32, I32, I64, I32],
     funcs: bodies,
@@ -272,8 +275,24 @@ function call(c: Code, i: Instruction, slot: number, fnIndex: ReadonlyMap<number
   // a helper by id, or callx: the id in a register
   if (i.opcode & Source.BPF_X) c.get(REG[i.dst]).op(Op.i32_wrap_i64);
   else {
-    if (options.helperExists && !options.helperExists(Number(i.imm))) throw new JitError(slot, `invalid func unknown#${Number(i.imm)}`);
-    c.i32(Number(i.imm));
+    const id = Number(i.imm);
+    if (options.helperExists && !options.helperExists(id)) throw new JitError(slot, `invalid func unknown#${id}`);
+    const ret = options.helper32?.(id);
+    if (ret) {
+      // the 32-bit form when every argument fits in 32 bits (arguments and result as i32,
+      // extended into r0 as the helper says); the BigInt form otherwise
+      c.get(REG[1]);
+      for (let r = 2; r <= 5; r++) c.get(REG[r]).op(Op.i64_or);
+      c.i64(32n).op(Op.i64_shr_u, Op.i64_eqz, Op.if, I64);
+      c.i32(id);
+      for (let r = 1; r <= 5; r++) c.get(REG[r]).op(Op.i32_wrap_i64);
+      c.op(Op.call).u(Fn.helper32).op(ret === 'u32' ? Op.i64_extend_i32_u : Op.i64_extend_i32_s);
+      c.op(Op.else).i32(id);
+      for (let r = 1; r <= 5; r++) c.get(REG[r]);
+      c.i32(slot).op(Op.call).u(Fn.helper).op(Op.end).set(REG[0]);
+      return;
+    }
+    c.i32(id);
   }
   for (let r = 1; r <= 5; r++) c.get(REG[r]);
   c.i32(slot).op(Op.call).u(Fn.helper).set(REG[0]);

@@ -41,7 +41,10 @@ class JittedProgram implements Prepared {
     this.#budget = BigInt(budget);
     let bytes: Uint8Array;
     try {
-      ({ bytes } = compileProgram(program, { resolveImm64: machine.resolveImm64, maxPages: MAX_PAGES, checked: this.#checked, helperExists: (id) => machine.helpers.get(id) !== undefined }));
+      ({ bytes } = compileProgram(program, {
+        resolveImm64: machine.resolveImm64, maxPages: MAX_PAGES, checked: this.#checked,
+        helperExists: (id) => machine.helpers.get(id) !== undefined, helper32: (id) => (machine.helpers.get(id)?.fn32 ? machine.helpers.get(id)!.ret ?? 'u32' : undefined),
+      }));
     } catch (e) {
       if (e instanceof JitError) throw new LoadError(new InstructionError(e.slot, e.message));
       throw e;
@@ -74,6 +77,7 @@ class JittedProgram implements Prepared {
             throw new RuntimeError(slot, `helper ${h.name}#${h.id} failed`, { cause: e });
           }
         },
+        helper32: (id: number, r1: number, r2: number, r3: number, r4: number, r5: number): number => helpers.get(id)!.fn32!(r1, r2, r3, r4, r5),
         tail: (ctx: bigint, map: bigint, index: bigint): number => {
           if (!machine.tailCall || this.#tailCount >= MAX_TAIL_CALL_CNT) return 0;
           const target = machine.tailCall(Number(BigInt.asUintN(32, map)), Number(BigInt.asUintN(32, index)));
