@@ -2,7 +2,8 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { runConformanceDir } from './conformance.js';
-import { engineByName } from './engines.js';
+import { ENGINES, engineByName } from './engines.js';
+import type { EngineName } from '../vm/engine.js';
 import { UsageError, runMapCommand } from './mapCmd.js';
 import { parseSet, runProgCommand } from './progCmd.js';
 import { RouteTableError, readRouteTable } from './routes.js';
@@ -26,6 +27,7 @@ async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
   let pinned = false;
   let bpffs: string | undefined;
   let routes: string | undefined;
+  let engine: EngineName | undefined;
   const set: Record<string, bigint> = {};
   const rest: string[] = [];
   for (let i = 0; i < raw.length; i++) {
@@ -37,6 +39,14 @@ async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
     else if (a.startsWith('--bpffs=')) bpffs = a.slice(8);
     else if (a === '--routes') routes = raw[++i];
     else if (a.startsWith('--routes=')) routes = a.slice(9);
+    else if (a === '--engine' || a.startsWith('--engine=')) {
+      const e = a === '--engine' ? raw[++i] : a.slice(9);
+      if (!ENGINES.includes(e as EngineName)) {
+        process.stderr.write(`Error: --engine: expected one of ${ENGINES.join(', ')}\n`);
+        return 255;
+      }
+      engine = e as EngineName;
+    }
     else if (a === '--set') {
       const [k, v] = parseSet(raw[++i] ?? '');
       set[k] = v;
@@ -50,7 +60,7 @@ async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
   const out = { json, pretty, pinned, out: (t: string) => process.stdout.write(t + '\n'), err: (t: string) => process.stderr.write(t + '\n') };
   let session: Session | undefined;
   try {
-    session = new Session({ bpffs, routes: routes === undefined ? undefined : readRouteTable(routes) }).begin();
+    session = new Session({ bpffs, routes: routes === undefined ? undefined : readRouteTable(routes), engine }).begin();
     return rest[0] === 'map' ? await runMapCommand(session, rest.slice(1), out) : await runProgCommand(session, rest.slice(1), out, set);
   } catch (e) {
     if (!(e instanceof UsageError) && !(e instanceof RouteTableError)) throw e;
@@ -136,7 +146,7 @@ if (code !== undefined) {
           .option('seed', { type: 'number', describe: 'seed for bpf_get_prandom_u32 with --deterministic' })
           .option('routes', { type: 'string', describe: 'route table for bpf_fib_lookup (JSON)' })
           .option('trace', { type: 'boolean', describe: 'print bpf_trace_printk output on stderr' })
-          .option('engine', { choices: ['interpreter', 'jit'] as const, default: 'interpreter' as const, describe: 'run programs interpreted or compiled to WebAssembly' })
+          .option('engine', { choices: ['interpreter', 'jit'] as const, describe: 'run programs interpreted or compiled to WebAssembly (default: the config\'s, else interpreter)' })
           .option('json', { alias: 'j', type: 'boolean', default: false, describe: 'print the summary as JSON' }),
       async (argv) => {
         await reportErrors(argv.json, () => runReplay({
@@ -153,6 +163,7 @@ if (code !== undefined) {
           .option('config', { type: 'string', describe: 'YAML config: programs, sources, metrics (see config/)' })
           .option('metrics-addr', { type: 'string', describe: 'HOST:PORT for Prometheus /metrics (default 127.0.0.1:9435, or the config\'s)' })
           .option('bpffs', { type: 'string', describe: 'state directory behind /sys/fs/bpf' })
+          .option('engine', { choices: ['interpreter', 'jit'] as const, describe: 'run programs interpreted or compiled to WebAssembly (default: the config\'s, else interpreter)' })
           .option('flush-ms', { type: 'number', default: 1000 }),
       async (argv) => {
         const log = (l: string) => console.error(l);
@@ -160,7 +171,7 @@ if (code !== undefined) {
         if (argv.config) {
           let running;
           try {
-            running = await serveConfig({ config: argv.config, metricsAddr: argv['metrics-addr'], bpffs: argv.bpffs, log });
+            running = await serveConfig({ config: argv.config, metricsAddr: argv['metrics-addr'], bpffs: argv.bpffs, engine: argv.engine, log });
           } catch (e) {
             await reportErrors(false, () => Promise.reject(e));
             return;

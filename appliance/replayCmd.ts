@@ -47,7 +47,7 @@ function fromConfig(a: ReplayArgs): { args: ReplayArgs; inline?: ReplayOptions['
   const args: ReplayArgs = {
     ...a, captures, obj: a.obj ?? p.obj, prog: a.prog ?? p.prog, type: a.type ?? p.type, workers: a.workers ?? cfg.workers, mapInit: a.mapInit ?? p.map_init, set,
     out: a.out ?? p.out, outPass: a.outPass ?? p.out_pass, outDrop: a.outDrop ?? p.out_drop, deterministic: a.deterministic || cfg.deterministic, seed: a.seed ?? cfg.seed,
-    routes: a.routes ?? cfg.routes, trace: a.trace || cfg.trace,
+    routes: a.routes ?? cfg.routes, trace: a.trace || cfg.trace, engine: a.engine ?? cfg.engine,
   };
   const maps = Object.fromEntries(Object.entries(p.maps ?? {}).map(([n, m]) => [n, m.entries.map((e) => [e.key, e.value] as const)]));
   return { args, inline: p.maps || p.prog_array ? { init: { maps, prog_array: p.prog_array }, where: a.config!, paths: configPaths(a.config!, i) } : undefined };

@@ -22,6 +22,8 @@ export interface ServeConfigOptions {
   readonly metricsAddr?: string;
   /** State directory behind /sys/fs/bpf (overrides the config's bpffs). */
   readonly bpffs?: string;
+  /** The engine (overrides the config's). */
+  readonly engine?: 'interpreter' | 'jit';
   readonly log?: (line: string) => void;
 }
 
@@ -68,6 +70,7 @@ export async function serveConfig(o: ServeConfigOptions): Promise<Running> {
       p.pipeline = new Pipeline({
         kernel: session.kernel, prog: p.prog, workers, deterministic: cfg.deterministic, seed: cfg.seed, routes: rt?.routes, neighbours: rt?.neighbours, devices: rt?.devices,
         trace: cfg.trace ? (l) => process.stderr.write(`bpf_trace_printk: ${l}\n`) : undefined, warn: (w) => log(`warning: ${w}`), ...hooks,
+        engine: o.engine ?? cfg.engine,
       });
     }
     const sourcesDone = runSources(cfg, programs, metrics, abort.signal, log);

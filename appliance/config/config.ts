@@ -8,6 +8,7 @@ import { LineCounter, parseDocument } from 'yaml';
 export interface Config {
   bpffs?: string;
   workers?: number;
+  engine?: 'interpreter' | 'jit';
   deterministic?: boolean;
   seed?: number;
   routes?: string;

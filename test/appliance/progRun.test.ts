@@ -41,3 +41,29 @@ describe('prog run: the output buffer as bpftool sizes it', function () {
     assert.equal(readFileSync(out).length, 32769);
   });
 });
+
+describe('prog run --engine: the JIT from the command line', function () {
+  this.timeout(60_000);
+  const dir = mkdtempSync(join(tmpdir(), 'bpfbox-run-'));
+  const state = tempState();
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(state, { recursive: true, force: true });
+  });
+
+  it('the same return value and packet under --engine jit as interpreted; an unknown engine is refused', () => {
+    assert.equal(bpfbox(state, 'prog', 'loadall', join(REPO_ROOT, 'bpf', 'xdp_adjust.o'), '/sys/fs/bpf/adj').code, 0);
+    const pkt = join(dir, 'p.bin');
+    writeFileSync(pkt, Uint8Array.from({ length: 64 }, (_, i) => (i === 0 ? 1 : i)));
+    const outs = ['interpreter', 'jit'].map((engine) => {
+      const out = join(dir, `${engine}.bin`);
+      const r = bpfbox(state, '--engine', engine, '-j', 'prog', 'run', 'pinned', '/sys/fs/bpf/adj/xdp_adjust', 'data_in', pkt, 'data_out', out);
+      assert.equal(r.code, 0, r.err);
+      return [JSON.parse(r.out).retval, readFileSync(out).toString('hex')];
+    });
+    assert.deepEqual(outs[1], outs[0]);
+    const bad = bpfbox(state, '--engine', 'fast', 'prog', 'show');
+    assert.equal(bad.code, 255);
+    assert.match(bad.err, /--engine: expected one of interpreter, jit/);
+  });
+});

@@ -193,6 +193,17 @@ describe('replay', function () {
     await bad({ prog_array: { blocked: { 0: 'nosuch' } } }, /prog_array\.blocked\.0: no program named nosuch/);
   });
 
+  it('--engine jit: the same verdicts, bytes and maps as the interpreter, on two workers', async () => {
+    for (const name of ['lpm_firewall', 'xdp_stats', 'sock_proto']) {
+      const runs = [];
+      for (const engine of ['interpreter', 'jit'] as const) {
+        const s = await replay({ captures: [cap.path], obj: obj(name), workers: 2, engine, deterministic: true });
+        runs.push({ verdicts: s.verdict_names, bytes: s.bytes, maps: totals(s.maps as never) });
+      }
+      assert.deepEqual(runs[1], runs[0], name);
+    }
+  });
+
   it('tail calls through the prog array the object fills, and one --map-init refills', async () => {
     // xdp_dispatch tail-calls slot (length & 1): 0 holds xdp_drop_all, 1 xdp_pass_all
     const odd = cap.packets.filter((p) => Math.min(p.length, 3520) & 1).length;
