@@ -1,3 +1,4 @@
+import { ArrayMap } from '../maps/array.js';
 import type { ProgObject } from '../maps/objects.js';
 import { MapViews, mapHelpers, resolveMapRefs } from '../maps/programSide.js';
 import { SlotArray } from '../maps/slotArray.js';
@@ -113,6 +114,10 @@ export class HookRuntime {
         resolveImm64: resolveMapRefs(prog),
         tailCall: (mapAddr, index) => this.#tailTarget(mapAddr, index),
         packetLoad: (_ctx, off, size) => this.#packetLoad(off, size),
+        arrayLayout: (desc) => {
+          const m = this.views.get(desc);
+          return m instanceof ArrayMap ? m.layout(this.cpu) : undefined;
+        },
       };
       p = (this.options.engine ?? interpreter).prepare(prog.program, machine);
       this.#prepared.set(prog, p);

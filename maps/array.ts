@@ -38,6 +38,11 @@ export class ArrayMap extends BpfMap {
     return this.type === MapType.BPF_MAP_TYPE_PERCPU_ARRAY;
   }
 
+  /** layout: where values live, for a JIT that inlines lookups (value i at storage + i * stride + offset). */
+  layout(cpu: number): { storage: number; stride: number; offset: number; maxEntries: number } {
+    return { storage: this.storage, stride: this.#stride, offset: this.percpu ? cpu * this.#slot : 0, maxEntries: this.maxEntries };
+  }
+
   /** valueAddr returns where index `i`'s value for `cpu` lives. */
   valueAddr(i: number, cpu: number): number {
     return this.storage + i * this.#stride + (this.percpu ? cpu * this.#slot : 0);

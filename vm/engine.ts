@@ -23,6 +23,16 @@ export interface Machine {
   readonly packetLoad?: (ctx: number, offset: number, size: 1 | 2 | 4) => number | undefined;
   /** Resolves `lddw` pseudo sources (MAP_FD, MAP_VALUE, …) to addresses. */
   readonly resolveImm64?: (src: number, imm: bigint, slot: number) => bigint;
+  /** The layout of the array map whose descriptor is at `desc`, for engines that inline its lookups. */
+  readonly arrayLayout?: (desc: number) => ArrayLayout | undefined;
+}
+
+/** ArrayLayout: value i of an array map (for this CPU) is at storage + i * stride + offset, for i < maxEntries. */
+export interface ArrayLayout {
+  readonly storage: number;
+  readonly stride: number;
+  readonly offset: number;
+  readonly maxEntries: number;
 }
 
 /** PrepareOptions tune a prepared program. */

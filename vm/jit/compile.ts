@@ -2,6 +2,7 @@ import { type SlotMap, flowOf } from '../cfg.js';
 import { CALLBACK_TAG } from '../helpers.js';
 import type { Instruction } from '../instruction.js';
 import { AluOp, AtomicOp, BPF_FUNC_tail_call, Class, JmpOp, LDDW, MAX_BPF_STACK, MAX_CALL_FRAMES, Mode, Pseudo, Size, Source, opClass } from '../opcodes.js';
+import type { ArrayLayout } from '../engine.js';
 import type { CheckedProgram } from '../program.js';
 import { Atomic, Code, type FuncDef, I32, I64, type ModuleDef, Op, type ValType, encodeModule } from './wasm.js';
 
@@ -66,6 +67,8 @@ export interface JitOptions {
   readonly checked?: boolean;
   /** Helper ids that exist (a call of another is refused at compile time, as the interpreter does). */
   readonly helperExists?: (id: number) => boolean;
+  /** Array maps by descriptor: their lookups are inlined (a bounds test and an address). */
+  readonly arrayLayout?: (desc: number) => ArrayLayout | undefined;
   /** Helpers with a 32-bit form (called through `helper32`, no BigInt): how r0 extends their result. */
   readonly helper32?: (id: number) => 'u32' | 's32' | undefined;
 }
@@ -93,7 +96,7 @@ export function compileProgram(program: CheckedProgram, options: JitOptions): Co
   const module: ModuleDef = {
     types: [
       { params: [I32, I64, I64, I64, I64, I64, I32], results: [I64] },
-      { params: [I64, I64, I64], results: [I32] },
+      { params: [I32, I32, I32], results: [I32] },
       { params: [I64, I32, I32, I32], results: [I64] },
       { params: [I32], results: [I32] },
       { params: [I64], results: [I64] },
@@ -187,16 +190,22 @@ function compileFunction(program: CheckedProgram, start: number, fnIndex: Readon
     }
     let s = b;
     let fellThrough = true;
+    // the map an lddw just put in r1 (this block, r1 not written since): its lookups may be inlined
+    let r1Map: number | undefined;
     while (s < stop) {
       const i = map.at[s]!;
       const cls = opClass(i.opcode);
       const op = i.opcode & 0xf0;
+      const mapInR1 = r1Map;
+      r1Map = i.opcode === LDDW && i.dst === 1 && i.src === Pseudo.BPF_PSEUDO_MAP_FD && options.resolveImm64 ? Number(options.resolveImm64(i.src, i.imm, s)) : writesR1(i) ? undefined : r1Map;
       if (cls === Class.BPF_JMP || cls === Class.BPF_JMP32) {
         if (op === JmpOp.BPF_EXIT) {
           c.get(REG[0]).op(Op.return);
           fellThrough = false;
         } else if (op === JmpOp.BPF_CALL) {
-          call(c, i, s, fnIndex, map, options);
+          const layout = mapInR1 !== undefined && i.src === 0 && !(i.opcode & Source.BPF_X) && Number(i.imm) === 1 ? options.arrayLayout?.(mapInR1) : undefined;
+          if (layout && !options.checked) inlineArrayLookup(c, layout);
+          else call(c, i, s, fnIndex, map, options);
         } else if (op === JmpOp.BPF_JA) {
           const t = flowOf(map, s).next[0];
           if (t !== stop || blocks[n + 1] !== stop) to(t, false);
@@ -221,6 +230,21 @@ function compileFunction(program: CheckedProgram, start: number, fnIndex: Readon
   c.op(Op.end); // loop
   c.op(Op.unreachable);
   return { type: T.ebpf, locals: LOCALS, code: c };
+}
+
+/** writesR1: whether an instruction may change r1 (a call clobbers it). */
+function writesR1(i: Instruction): boolean {
+  const cls = opClass(i.opcode);
+  if (cls === Class.BPF_JMP || cls === Class.BPF_JMP32) return (i.opcode & 0xf0) === JmpOp.BPF_CALL;
+  if (cls === Class.BPF_STX && (i.opcode & 0xe0) === Mode.BPF_ATOMIC) return i.src === 1 || i.dst === 1;
+  return (cls === Class.BPF_ALU || cls === Class.BPF_ALU64 || cls === Class.BPF_LDX || cls === Class.BPF_LD) && (i.dst === 1 || (cls === Class.BPF_LD && i.opcode !== LDDW));
+}
+
+/** inlineArrayLookup: bpf_map_lookup_elem on an array map: the key at r2 in bounds gives its value's address, else NULL. */
+function inlineArrayLookup(c: Code, l: ArrayLayout): void {
+  c.get(REG[2]).op(Op.i32_wrap_i64).mem(Op.i32_load, 2).tee(14).i32(l.maxEntries).op(Op.i32_lt_u, Op.if, I64);
+  c.get(14).i32(l.stride).op(Op.i32_mul).i32(l.storage + l.offset).op(Op.i32_add, Op.i64_extend_i32_u);
+  c.op(Op.else).i64(0n).op(Op.end).set(REG[0]);
 }
 
 /** lastSlot: the slot of the last instruction in [from, to). */
@@ -268,7 +292,8 @@ function call(c: Code, i: Instruction, slot: number, fnIndex: ReadonlyMap<number
     return;
   }
   if (!(i.opcode & Source.BPF_X) && Number(i.imm) === BPF_FUNC_tail_call) {
-    c.get(REG[1]).get(REG[2]).get(REG[3]).op(Op.call).u(Fn.tail);
+    // ctx, the prog array and the index: 32-bit (a pointer, a pointer, a u32 index)
+    c.get(REG[1]).op(Op.i32_wrap_i64).get(REG[2]).op(Op.i32_wrap_i64).get(REG[3]).op(Op.i32_wrap_i64, Op.call).u(Fn.tail);
     c.op(Op.if, 0x40).i32(Stop.TAIL).op(Op.global_set).u(G.stop).i64(0n).op(Op.return, Op.end);
     return;
   }

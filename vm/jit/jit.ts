@@ -28,7 +28,7 @@ class JittedProgram implements Prepared {
   readonly #x: Exports;
   readonly #main: (...a: bigint[]) => bigint;
   readonly #top: number;
-  #tail: { target: Prepared; ctx: bigint } | undefined;
+  #tail: { target: Prepared; ctx: number } | undefined;
   #tailCount = 0;
   executed = 0;
 
@@ -42,7 +42,7 @@ class JittedProgram implements Prepared {
     let bytes: Uint8Array;
     try {
       ({ bytes } = compileProgram(program, {
-        resolveImm64: machine.resolveImm64, maxPages: MAX_PAGES, checked: this.#checked,
+        resolveImm64: machine.resolveImm64, arrayLayout: machine.arrayLayout, maxPages: MAX_PAGES, checked: this.#checked,
         helperExists: (id) => machine.helpers.get(id) !== undefined, helper32: (id) => (machine.helpers.get(id)?.fn32 ? machine.helpers.get(id)!.ret ?? 'u32' : undefined),
       }));
     } catch (e) {
@@ -78,11 +78,11 @@ class JittedProgram implements Prepared {
           }
         },
         helper32: (id: number, r1: number, r2: number, r3: number, r4: number, r5: number): number => helpers.get(id)!.fn32!(r1, r2, r3, r4, r5),
-        tail: (ctx: bigint, map: bigint, index: bigint): number => {
+        tail: (ctx: number, map: number, index: number): number => {
           if (!machine.tailCall || this.#tailCount >= MAX_TAIL_CALL_CNT) return 0;
-          const target = machine.tailCall(Number(BigInt.asUintN(32, map)), Number(BigInt.asUintN(32, index)));
+          const target = machine.tailCall(map >>> 0, index >>> 0);
           if (!target) return 0;
-          this.#tail = { target, ctx: u(ctx) };
+          this.#tail = { target, ctx: ctx >>> 0 };
           return 1;
         },
         exhausted: (slot: number): never => {
@@ -121,7 +121,7 @@ class JittedProgram implements Prepared {
     if (stop === Stop.ABORT_ZERO) return 0n;
     const t = this.#tail!;
     this.#tail = undefined;
-    return t.target.runTail(t.ctx, this.#tailCount + 1);
+    return t.target.runTail(BigInt(t.ctx), this.#tailCount + 1);
   }
 
   run(args: RunArgs = {}): bigint {
@@ -136,11 +136,22 @@ class JittedProgram implements Prepared {
   }
 
   run32(ctx: number): number {
-    this.#tailCount = 0;
+    return this.#run32(ctx, 0);
+  }
+
+  /** #run32: the per-packet path; a tail call into another JIT-compiled program stays on it. */
+  #run32(ctx: number, count: number): number {
+    this.#tailCount = count;
     this.#x.sp.value = this.#top;
     const r = this.#x.run32(ctx) >>> 0;
-    if (!(this.#x.stop.value as number)) return r;
-    return Number(BigInt.asUintN(32, this.#after(BigInt(r))));
+    const stop = this.#x.stop.value as number;
+    if (!stop) return r;
+    this.#x.stop.value = 0;
+    if (stop === Stop.ABORT_ZERO) return 0;
+    const t = this.#tail!;
+    this.#tail = undefined;
+    if (t.target instanceof JittedProgram) return t.target.#run32(t.ctx, count + 1);
+    return Number(BigInt.asUintN(32, t.target.runTail(BigInt(t.ctx), count + 1)));
   }
 
   runTail(ctx: bigint, count: number): bigint {
