@@ -1,31 +1,21 @@
 import { type SlotMap, flowOf } from '../cfg.js';
 import { CALLBACK_TAG } from '../helpers.js';
 import type { Instruction } from '../instruction.js';
-import { AluOp, AtomicOp, BPF_FUNC_tail_call, Class, JmpOp, LDDW, MAX_BPF_STACK, MAX_CALL_FRAMES, Mode, Pseudo, Size, Source, opClass } from '../opcodes.js';
+import { BPF_FUNC_tail_call, Class, JmpOp, LDDW, MAX_BPF_STACK, MAX_CALL_FRAMES, Mode, Pseudo, Size, Source, opClass } from '../opcodes.js';
 import type { ArrayLayout } from '../engine.js';
 import type { CheckedProgram } from '../program.js';
-import { Atomic, Code, type FuncDef, I32, I64, type ModuleDef, Op, type ValType, encodeModule } from './wasm.js';
+import { alu, atomic } from './arith.js';
+import { Access, Fn, G, PC, REG, T, T32 } from './layout.js';
+import { Code, type FuncDef, I32, I64, type ModuleDef, Op, type ValType, encodeModule } from './wasm.js';
 
 /**
- * The module the JIT writes for one program. Function index space: imports (0 helper, 1 tail
- * call, 2 packet load), then bswap32, bswap64, then one function per eBPF function (the main
- * one first), then run32. Every eBPF function has the type (r1, r2, r3, r4, r5, r10) -> r0.
- * Globals (exported): `stop` (1 a tail call waits, 2 a packet load ended the program with 0),
- * `sp` (the frame pointer of the function running: callbacks get the frame below it) and, for
- * programs run with an instruction budget (unverified ones), `fuel`.
+ * The module the JIT writes for one program (index spaces in layout.ts). Every eBPF function
+ * has the type (r1, r2, r3, r4, r5, r10) -> r0. Globals (exported): `stop` (1 a tail call
+ * waits, 2 a packet load ended the program with 0), `sp` (the frame pointer of the function
+ * running: callbacks get the frame below it) and, for checked programs, `fuel` and `depth`.
  */
-export const Fn = { helper: 0, tail: 1, ldabs: 2, exhausted: 3, check: 4, tooDeep: 5, helper32: 6, bswap32: 7, bswap64: 8, first: 9 } as const;
-const T = { helper: 0, tail: 1, ldabs: 2, i32i32: 3, i64i64: 4, ebpf: 5, run32: 6, slot: 7, check: 8, helper32: 9 } as const;
-const G = { stop: 0, sp: 1, fuel: 2, depth: 3 } as const;
-/** The `check` import's access kinds. */
-export const Access = { READ: 0, WRITE: 1, ATOMIC: 2 } as const;
 export const Stop = { TAIL: 1, ABORT_ZERO: 2 } as const;
 
-// locals: params r1-r5 (0-4), r10 (5); then r0 (6), r6-r9 (7-10), pc (11, i32), temps 12-13 (i64), 14 (i32)
-const REG = [6, 0, 1, 2, 3, 4, 7, 8, 9, 10, 5];
-const PC = 11;
-const T1 = 12;
-const T2 = 13;
 const LOCALS: ValType[] = [I64, I64, I64, I64, I64, I32, I64, I64, I32];
 
 const LOADS: Readonly<Record<number, [number, number]>> = { [Size.BPF_B]: [Op.i64_load8_u, 0], [Size.BPF_H]: [Op.i64_load16_u, 1], [Size.BPF_W]: [Op.i64_load32_u, 2], [Size.BPF_DW]: [Op.i64_load, 3] };
@@ -33,12 +23,6 @@ const LOADS_SX: Readonly<Record<number, [number, number]>> = { [Size.BPF_B]: [Op
 const STORES: Readonly<Record<number, [number, number]>> = { [Size.BPF_B]: [Op.i64_store8, 0], [Size.BPF_H]: [Op.i64_store16, 1], [Size.BPF_W]: [Op.i64_store32, 2], [Size.BPF_DW]: [Op.i64_store, 3] };
 const SIZE_BYTES: Readonly<Record<number, number>> = { [Size.BPF_B]: 1, [Size.BPF_H]: 2, [Size.BPF_W]: 4, [Size.BPF_DW]: 8 };
 
-/** Plain ALU operations: [64-bit opcode, 32-bit opcode]. */
-const PLAIN: Readonly<Record<number, [number, number]>> = {
-  [AluOp.BPF_ADD]: [Op.i64_add, Op.i32_add], [AluOp.BPF_SUB]: [Op.i64_sub, Op.i32_sub], [AluOp.BPF_MUL]: [Op.i64_mul, Op.i32_mul],
-  [AluOp.BPF_OR]: [Op.i64_or, Op.i32_or], [AluOp.BPF_AND]: [Op.i64_and, Op.i32_and], [AluOp.BPF_XOR]: [Op.i64_xor, Op.i32_xor],
-  [AluOp.BPF_LSH]: [Op.i64_shl, Op.i32_shl], [AluOp.BPF_RSH]: [Op.i64_shr_u, Op.i32_shr_u], [AluOp.BPF_ARSH]: [Op.i64_shr_s, Op.i32_shr_s],
-};
 /** Comparisons of conditional jumps: [64-bit, 32-bit] (JSET is and-then-nonzero). */
 const CMP: Readonly<Record<number, [number, number]>> = {
   [JmpOp.BPF_JEQ]: [Op.i64_eq, Op.i32_eq], [JmpOp.BPF_JNE]: [Op.i64_ne, Op.i32_ne], [JmpOp.BPF_JGT]: [Op.i64_gt_u, Op.i32_gt_u], [JmpOp.BPF_JGE]: [Op.i64_ge_u, Op.i32_ge_u],
@@ -242,8 +226,8 @@ function writesR1(i: Instruction): boolean {
 
 /** inlineArrayLookup: bpf_map_lookup_elem on an array map: the key at r2 in bounds gives its value's address, else NULL. */
 function inlineArrayLookup(c: Code, l: ArrayLayout): void {
-  c.get(REG[2]).op(Op.i32_wrap_i64).mem(Op.i32_load, 2).tee(14).i32(l.maxEntries).op(Op.i32_lt_u, Op.if, I64);
-  c.get(14).i32(l.stride).op(Op.i32_mul).i32(l.storage + l.offset).op(Op.i32_add, Op.i64_extend_i32_u);
+  c.get(REG[2]).op(Op.i32_wrap_i64).mem(Op.i32_load, 2).tee(T32).i32(l.maxEntries).op(Op.i32_lt_u, Op.if, I64);
+  c.get(T32).i32(l.stride).op(Op.i32_mul).i32(l.storage + l.offset).op(Op.i32_add, Op.i64_extend_i32_u);
   c.op(Op.else).i64(0n).op(Op.end).set(REG[0]);
 }
 
@@ -376,128 +360,3 @@ function emitInsn(c: Code, i: Instruction, slot: number, options: JitOptions): v
   }
 }
 
-/** alu: one ALU instruction with eBPF's defined results where Wasm would trap (division by zero, INT_MIN / -1). */
-function alu(c: Code, i: Instruction, w32: boolean): void {
-  const op = i.opcode & 0xf0;
-  const x = (i.opcode & Source.BPF_X) !== 0;
-  const d = REG[i.dst];
-  const k = w32 ? 1 : 0;
-  const src = () => {
-    if (x) {
-      c.get(REG[i.src]);
-      if (w32) c.op(Op.i32_wrap_i64);
-    } else if (w32) c.i32(Number(BigInt.asIntN(32, i.imm)));
-    else c.i64(BigInt.asIntN(32, i.imm));
-  };
-  const dst = () => {
-    c.get(d);
-    if (w32) c.op(Op.i32_wrap_i64);
-  };
-  const done = () => {
-    if (w32) c.op(Op.i64_extend_i32_u);
-    c.set(d);
-  };
-  const bt = w32 ? I32 : I64;
-  const zero = () => (w32 ? c.i32(0) : c.i64(0n));
-  const eqz = w32 ? Op.i32_eqz : Op.i64_eqz;
-  const t = w32 ? 14 : T1;
-  if (PLAIN[op]) {
-    dst();
-    src();
-    c.op(PLAIN[op][k]);
-    return done();
-  }
-  switch (op) {
-    case AluOp.BPF_MOV: {
-      src();
-      if (i.offset && x) c.op(w32 ? (i.offset === 8 ? Op.i32_extend8_s : Op.i32_extend16_s) : i.offset === 8 ? Op.i64_extend8_s : i.offset === 16 ? Op.i64_extend16_s : Op.i64_extend32_s);
-      return done();
-    }
-    case AluOp.BPF_NEG:
-      zero();
-      dst();
-      c.op(w32 ? Op.i32_sub : Op.i64_sub);
-      return done();
-    case AluOp.BPF_DIV:
-    case AluOp.BPF_MOD: {
-      const signed = i.offset === 1;
-      const div = op === AluOp.BPF_DIV;
-      src();
-      c.tee(t).op(eqz, Op.if, bt);
-      // by zero: division 0, modulo the dividend
-      if (div) zero();
-      else dst();
-      c.op(Op.else);
-      if (signed) {
-        // by -1: negation (INT_MIN stays INT_MIN) or 0, where Wasm would trap
-        c.get(t);
-        if (w32) c.i32(-1);
-        else c.i64(-1n);
-        c.op(w32 ? Op.i32_eq : Op.i64_eq, Op.if, bt);
-        if (div) {
-          zero();
-          dst();
-          c.op(w32 ? Op.i32_sub : Op.i64_sub);
-        } else zero();
-        c.op(Op.else);
-      }
-      dst();
-      c.get(t);
-      c.op(div ? (signed ? (w32 ? Op.i32_div_s : Op.i64_div_s) : w32 ? Op.i32_div_u : Op.i64_div_u) : signed ? (w32 ? Op.i32_rem_s : Op.i64_rem_s) : w32 ? Op.i32_rem_u : Op.i64_rem_u);
-      if (signed) c.op(Op.end);
-      c.op(Op.end);
-      return done();
-    }
-    case AluOp.BPF_END: {
-      const width = Number(i.imm);
-      const swap = !w32 || x; // bswap (ALU64), or to big-endian (this machine is little-endian)
-      c.get(d);
-      if (!swap) {
-        if (width < 64) c.i64(width === 16 ? 0xffffn : 0xffffffffn).op(Op.i64_and);
-      } else if (width === 16) {
-        c.set(T2).get(T2).i64(0xffn).op(Op.i64_and).i64(8n).op(Op.i64_shl).get(T2).i64(8n).op(Op.i64_shr_u).i64(0xffn).op(Op.i64_and, Op.i64_or);
-      } else if (width === 32) c.op(Op.i32_wrap_i64, Op.call).u(Fn.bswap32).op(Op.i64_extend_i32_u);
-      else c.op(Op.call).u(Fn.bswap64);
-      c.set(d);
-      return;
-    }
-  }
-  throw new Error(`JIT: ALU opcode 0x${i.opcode.toString(16)}`);
-}
-
-/** atomic: BPF_ATOMIC as Wasm atomic read-modify-write on the shared memory. */
-function atomic(c: Code, i: Instruction, w32: boolean): void {
-  // the address is on the stack already
-  const imm = Number(i.imm);
-  const k = w32 ? 0 : 1;
-  const align = w32 ? 2 : 3;
-  const value = (r: number) => {
-    c.get(REG[r]);
-    if (w32) c.op(Op.i32_wrap_i64);
-  };
-  const widen = () => {
-    if (w32) c.op(Op.i64_extend_i32_u);
-  };
-  if (imm === AtomicOp.BPF_CMPXCHG) {
-    value(0);
-    value(i.src);
-    c.atomic(Atomic.cmpxchg[k], align);
-    widen();
-    c.set(REG[0]);
-    return;
-  }
-  value(i.src);
-  if (imm === AtomicOp.BPF_XCHG) {
-    c.atomic(Atomic.xchg[k], align);
-    widen();
-    c.set(REG[i.src]);
-    return;
-  }
-  const base = imm & ~AtomicOp.BPF_FETCH;
-  const rmw = base === AtomicOp.BPF_ADD ? Atomic.add : base === AtomicOp.BPF_OR ? Atomic.or : base === AtomicOp.BPF_AND ? Atomic.and : Atomic.xor;
-  c.atomic(rmw[k], align);
-  if (imm & AtomicOp.BPF_FETCH) {
-    widen();
-    c.set(REG[i.src]);
-  } else c.op(Op.drop);
-}

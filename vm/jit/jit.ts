@@ -3,7 +3,8 @@ import { InstructionError, LoadError, MemoryFault, RuntimeError } from '../error
 import { CALLBACK_TAG, type HelperEnv } from '../helpers.js';
 import { MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_TAIL_CALL_CNT } from '../opcodes.js';
 import type { CheckedProgram } from '../program.js';
-import { Access, JitError, Stop, compileProgram } from './compile.js';
+import { JitError, Stop, compileProgram } from './compile.js';
+import { Access } from './layout.js';
 import { DEFAULT_BUDGET } from '../interpreter/interpreter.js';
 import { Perm } from '../memory.js';
 
