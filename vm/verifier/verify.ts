@@ -42,7 +42,11 @@ function staticChecks(map: SlotMap, funcInfo: boolean): Static {
     const i = map.at[s];
     if (!i) continue;
     const cls = opClass(i.opcode);
-    if (i.opcode === LDDW && i.src === Pseudo.BPF_PSEUDO_FUNC) starts.add(s + 1 + Number(BigInt.asIntN(32, i.imm)));
+    if (i.opcode === LDDW && i.src === Pseudo.BPF_PSEUDO_FUNC) {
+      const t = s + 1 + Number(BigInt.asIntN(32, i.imm));
+      if (t < 0 || t >= n || !map.at[t]) throw new Refused(EINVAL, 'call to invalid destination');
+      starts.add(t);
+    }
     if ((cls === Class.BPF_JMP || cls === Class.BPF_JMP32) && (i.opcode & 0xf0) === JmpOp.BPF_CALL && i.src === Pseudo.BPF_PSEUDO_CALL && !(i.opcode & Source.BPF_X)) {
       const t = s + 1 + Number(i.imm);
       if (t < 0 || t >= n || !map.at[t]) throw new Refused(EINVAL, "call to invalid destination");
