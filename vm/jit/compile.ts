@@ -127,7 +127,8 @@ function compileFunction(program: CheckedProgram, start: number, fnIndex: Readon
     reach.add(s);
     todo.push(...flowOf(map, s).next);
   }
-  // basic blocks: the start, every jump target, whatever follows a jump or an exit, and the
+  // basic blocks (a forward jump is a branch out to its target's block; only backward jumps
+  // go through the dispatch): the start, every jump target, whatever follows a jump or an exit, and the
   // first slot of each run of reached slots
   const leaders = new Set<number>([start]);
   for (const s of reach) {
@@ -162,7 +163,11 @@ function compileFunction(program: CheckedProgram, start: number, fnIndex: Readon
   blocks.forEach((b, n) => {
     c.op(Op.end);
     const to = (target: number, inIf: boolean) => {
-      c.i32(blockOf.get(target)!).set(PC).op(Op.br).u(K - n + (inIf ? 1 : 0));
+      const j = blockOf.get(target)!;
+      // forward: out of the blocks up to block j's (its code follows that block's end);
+      // backward: through the dispatch at the loop's head
+      if (j > n) c.op(Op.br).u(j - n - 1 + (inIf ? 1 : 0));
+      else c.i32(j).set(PC).op(Op.br).u(K - n + (inIf ? 1 : 0));
     };
     const stop = endOf(n);
     if (options.checked) {
