@@ -108,7 +108,7 @@ if (code !== undefined) {
       (y) =>
         y
           .positional('dir', { type: 'string', demandOption: true, describe: 'directory of .data files' })
-          .option('engine', { choices: ['interpreter', 'jit'] as const, default: 'interpreter' as const })
+          .option('engine', { choices: ENGINES, default: 'interpreter' as const })
           .option('json', { alias: 'j', type: 'boolean', default: false })
           .option('trace', { type: 'boolean', default: false, describe: 'print each executed instruction and the registers it changed' }),
       (argv) => {
@@ -146,7 +146,7 @@ if (code !== undefined) {
           .option('seed', { type: 'number', describe: 'seed for bpf_get_prandom_u32 with --deterministic' })
           .option('routes', { type: 'string', describe: 'route table for bpf_fib_lookup (JSON)' })
           .option('trace', { type: 'boolean', describe: 'print bpf_trace_printk output on stderr' })
-          .option('engine', { choices: ['interpreter', 'jit'] as const, describe: 'run programs interpreted or compiled to WebAssembly (default: the config\'s, else interpreter)' })
+          .option('engine', { choices: ENGINES, describe: 'run programs interpreted or compiled to WebAssembly (default: the config\'s, else interpreter)' })
           .option('json', { alias: 'j', type: 'boolean', default: false, describe: 'print the summary as JSON' }),
       async (argv) => {
         await reportErrors(argv.json, () => runReplay({
@@ -163,7 +163,7 @@ if (code !== undefined) {
           .option('config', { type: 'string', describe: 'YAML config: programs, sources, metrics (see config/)' })
           .option('metrics-addr', { type: 'string', describe: 'HOST:PORT for Prometheus /metrics (default 127.0.0.1:9435, or the config\'s)' })
           .option('bpffs', { type: 'string', describe: 'state directory behind /sys/fs/bpf' })
-          .option('engine', { choices: ['interpreter', 'jit'] as const, describe: 'run programs interpreted or compiled to WebAssembly (default: the config\'s, else interpreter)' })
+          .option('engine', { choices: ENGINES, describe: 'run programs interpreted or compiled to WebAssembly (default: the config\'s, else interpreter)' })
           .option('flush-ms', { type: 'number', default: 1000 }),
       async (argv) => {
         const log = (l: string) => console.error(l);

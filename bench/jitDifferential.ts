@@ -4,7 +4,7 @@ import { encode } from '../vm/decode.js';
 import { interpreter } from '../vm/interpreter/interpreter.js';
 import { jit } from '../vm/jit/jit.js';
 import { generate } from '../test/support/progGen.js';
-import { genKernel } from '../test/support/soundness.js';
+import { genKernel, testRuns } from '../test/support/soundness.js';
 
 // npm run bench:jit-diff [-- N]: N random programs (default 100,000) through both engines in two
 // kernels that differ only in the engine: return values, packets out, and the maps at the end.
@@ -12,12 +12,6 @@ const n = Number(process.argv[2] ?? 100_000);
 const a = genKernel(interpreter);
 const b = genKernel(jit);
 const data = [14, 60, 200].map((len) => Uint8Array.from({ length: len }, (_, i) => (i * 13 + len) & 0xff));
-const hex = (x: Uint8Array) => Buffer.from(x).toString('hex');
-const runAll = (k: Kernel, fd: number) => data.map((d) => {
-  const t = { prog_fd: fd, data_in: d, data_out: new Uint8Array(4096), retval: 0, data_size_out: 0 };
-  const r = k.bpf('BPF_PROG_TEST_RUN', t);
-  return r < 0 ? `errno ${-r}` : `${t.retval} ${hex(t.data_out.subarray(0, t.data_size_out))}`;
-});
 const t0 = process.hrtime.bigint();
 let ran = 0;
 const bad: string[] = [];
@@ -29,8 +23,8 @@ for (let seed = 0; seed < n; seed++) {
   if ((fa < 0) !== (fb < 0)) bad.push(`seed ${seed}: loaded by one kernel only`);
   if (fa < 0 || fb < 0) continue;
   ran++;
-  const x = runAll(a.kernel, fa).join('|');
-  const y = runAll(b.kernel, fb).join('|');
+  const x = testRuns(a.kernel, fa, data).join('|');
+  const y = testRuns(b.kernel, fb, data).join('|');
   if (x !== y) bad.push(`seed ${seed}: interpreter ${x.slice(0, 80)} jit ${y.slice(0, 80)}`);
   a.kernel.process.close(fa);
   b.kernel.process.close(fb);

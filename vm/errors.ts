@@ -70,14 +70,3 @@ export class RuntimeError extends BpfError {
   }
 }
 
-/**
- * VerifierError: a program the verifier refuses as unsafe (the kernel's EACCES), not as
- * malformed (EINVAL); `errno` is what BPF_PROG_LOAD returns.
- */
-export class VerifierError extends InstructionError {
-  readonly errno: number;
-  constructor(index: number, detail: string, errno = 13) {
-    super(index, detail);
-    this.errno = errno;
-  }
-}

@@ -14,7 +14,8 @@ const checked: unique symbol = Symbol('checked');
  * CheckedProgram is a program that passed the load checks: every instruction legal, every
  * jump and call inside the program and on an instruction boundary, no path falling off the
  * end, no register read before it is written. Only `checkProgram` makes one, so an engine
- * can rely on all of that. (The full verifier of a later issue will tighten this.)
+ * can rely on all of that. Programs loaded through BPF_PROG_LOAD are also verified
+ * (`vm/verifier/verified.ts`); a CheckedProgram alone is what tests and vectors run.
  */
 export interface CheckedProgram {
   readonly insns: readonly Instruction[];

@@ -9,7 +9,7 @@ import { bpfbox, tempState } from './cliSupport.js';
  * `prog run`'s output buffer is bpftool's: data_size_out bytes, 32768 unless told (bpftool
  * on 6.18: a 32768-byte XDP packet runs, 32769 bytes is ENOSPC with or without data_out).
  */
-describe('prog run: the output buffer as bpftool sizes it', function () {
+describe('prog run from the command line: the output buffer as bpftool sizes it, and --engine', function () {
   this.timeout(60_000);
   const dir = mkdtempSync(join(tmpdir(), 'bpfbox-run-'));
   const state = tempState();
@@ -40,24 +40,14 @@ describe('prog run: the output buffer as bpftool sizes it', function () {
     assert.equal(roomy.code, 0, roomy.out);
     assert.equal(readFileSync(out).length, 32769);
   });
-});
-
-describe('prog run --engine: the JIT from the command line', function () {
-  this.timeout(60_000);
-  const dir = mkdtempSync(join(tmpdir(), 'bpfbox-run-'));
-  const state = tempState();
-  after(() => {
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(state, { recursive: true, force: true });
-  });
 
   it('the same return value and packet under --engine jit as interpreted; an unknown engine is refused', () => {
-    assert.equal(bpfbox(state, 'prog', 'loadall', join(REPO_ROOT, 'bpf', 'xdp_adjust.o'), '/sys/fs/bpf/adj').code, 0);
+    assert.equal(bpfbox(state, 'prog', 'loadall', join(REPO_ROOT, 'bpf', 'xdp_adjust.o'), '/sys/fs/bpf/adj_engine').code, 0);
     const pkt = join(dir, 'p.bin');
     writeFileSync(pkt, Uint8Array.from({ length: 64 }, (_, i) => (i === 0 ? 1 : i)));
     const outs = ['interpreter', 'jit'].map((engine) => {
       const out = join(dir, `${engine}.bin`);
-      const r = bpfbox(state, '--engine', engine, '-j', 'prog', 'run', 'pinned', '/sys/fs/bpf/adj/xdp_adjust', 'data_in', pkt, 'data_out', out);
+      const r = bpfbox(state, '--engine', engine, '-j', 'prog', 'run', 'pinned', '/sys/fs/bpf/adj_engine/xdp_adjust', 'data_in', pkt, 'data_out', out);
       assert.equal(r.code, 0, r.err);
       return [JSON.parse(r.out).retval, readFileSync(out).toString('hex')];
     });

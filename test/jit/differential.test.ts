@@ -14,7 +14,7 @@ import { jit } from '../../vm/jit/jit.js';
 import { PACKETS } from '../support/packets.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { generate } from '../support/progGen.js';
-import { genKernel } from '../support/soundness.js';
+import { genKernel, testRuns } from '../support/soundness.js';
 
 /**
  * The JIT against the interpreter (the truth): the same programs over the same packets in two
@@ -22,15 +22,6 @@ import { genKernel } from '../support/soundness.js';
  * out and the same maps after.
  */
 const TESTED: readonly number[] = [ProgType.BPF_PROG_TYPE_XDP, ProgType.BPF_PROG_TYPE_SOCKET_FILTER, ProgType.BPF_PROG_TYPE_SCHED_CLS];
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-
-function runAll(k: Kernel, fd: number, packets: readonly Uint8Array[]): string[] {
-  return packets.map((data) => {
-    const a = { prog_fd: fd, data_in: data, data_out: new Uint8Array(16384), retval: 0, data_size_out: 0 };
-    const r = k.bpf('BPF_PROG_TEST_RUN', a);
-    return r < 0 ? `errno ${-r}` : `${a.retval} ${hex(a.data_out.subarray(0, a.data_size_out))}`;
-  });
-}
 
 describe('JIT differential: the same answers as the interpreter', function () {
   this.timeout(120_000);
@@ -46,7 +37,7 @@ describe('JIT differential: the same answers as the interpreter', function () {
         const out: Record<string, string[]> = {};
         for (const [name, fd] of loaded.programs) {
           const p = k.process.fds.get(fd)!.obj as { type: number };
-          if (TESTED.includes(p.type)) out[name] = runAll(k, fd, packets);
+          if (TESTED.includes(p.type)) out[name] = testRuns(k, fd, packets);
         }
         return { out, maps: mapsJson(k, loaded.maps) };
       };
@@ -72,7 +63,7 @@ describe('JIT differential: the same answers as the interpreter', function () {
       assert.equal(fa < 0, fb < 0);
       if (fa < 0) continue;
       ran++;
-      assert.deepEqual(runAll(b.kernel, fb, data), runAll(a.kernel, fa, data), `seed ${seed}:\n${g.text}`);
+      assert.deepEqual(testRuns(b.kernel, fb, data), testRuns(a.kernel, fa, data), `seed ${seed}:\n${g.text}`);
       a.kernel.process.close(fa);
       b.kernel.process.close(fb);
     }

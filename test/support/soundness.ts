@@ -30,6 +30,18 @@ export function genKernel(engine: Engine): { kernel: Kernel; maps: GenMaps } {
   return { kernel: k, maps: { array, hash } };
 }
 
+/**
+ * testRuns runs each packet through BPF_PROG_TEST_RUN and says what came back, as text:
+ * "RETVAL HEX-OF-DATA-OUT" or "errno N" (for comparing two kernels).
+ */
+export function testRuns(k: Kernel, fd: number, packets: readonly Uint8Array[]): string[] {
+  return packets.map((data) => {
+    const a = { prog_fd: fd, data_in: data, data_out: new Uint8Array(16384), retval: 0, data_size_out: 0 };
+    const r = k.bpf('BPF_PROG_TEST_RUN', a);
+    return r < 0 ? `errno ${-r}` : `${a.retval} ${Buffer.from(a.data_out.subarray(0, a.data_size_out)).toString('hex')}`;
+  });
+}
+
 /** Violation: a run of an accepted program that went where the verifier said it could not. */
 export interface Violation {
   readonly seed: number;

@@ -178,7 +178,6 @@ function compileFunction(program: CheckedProgram, start: number, fnIndex: Readon
       c.op(Op.global_get).u(G.fuel).i64(0n).op(Op.i64_lt_s, Op.if, 0x40).i32(b).op(Op.call).u(Fn.exhausted).op(Op.end);
     }
     let s = b;
-    let fellThrough = true;
     // the map an lddw just put in r1 (this block, r1 not written since): its lookups may be inlined
     let r1Map: number | undefined;
     while (s < stop) {
@@ -190,7 +189,6 @@ function compileFunction(program: CheckedProgram, start: number, fnIndex: Readon
       if (cls === Class.BPF_JMP || cls === Class.BPF_JMP32) {
         if (op === JmpOp.BPF_EXIT) {
           c.get(REG[0]).op(Op.return);
-          fellThrough = false;
         } else if (op === JmpOp.BPF_CALL) {
           const layout = mapInR1 !== undefined && i.src === 0 && !(i.opcode & Source.BPF_X) && Number(i.imm) === 1 ? options.arrayLayout?.(mapInR1) : undefined;
           if (layout && !options.checked) inlineArrayLookup(c, layout);
@@ -198,7 +196,6 @@ function compileFunction(program: CheckedProgram, start: number, fnIndex: Readon
         } else if (op === JmpOp.BPF_JA) {
           const t = flowOf(map, s).next[0];
           if (t !== stop || blocks[n + 1] !== stop) to(t, false);
-          fellThrough = t === stop;
         } else {
           const [, t] = flowOf(map, s).next;
           compare(c, i, cls === Class.BPF_JMP32);
@@ -214,7 +211,7 @@ function compileFunction(program: CheckedProgram, start: number, fnIndex: Readon
     const cls = opClass(i.opcode);
     const op = i.opcode & 0xf0;
     const falls = !((cls === Class.BPF_JMP || cls === Class.BPF_JMP32) && (op === JmpOp.BPF_EXIT || op === JmpOp.BPF_JA));
-    if (falls && fellThrough && reach.has(stop) && blocks[n + 1] !== stop) to(stop, false);
+    if (falls && reach.has(stop) && blocks[n + 1] !== stop) to(stop, false);
   });
   c.op(Op.end); // loop
   c.op(Op.unreachable);

@@ -5,7 +5,7 @@ import { XdpMd } from '../../hooks/xdp.js';
 import { EACCES, EINVAL, MAX_VAR_OFF, Refused, refuse, unsupported } from './refuse.js';
 import { type Scalar, UNKNOWN, scalarConst, sync } from './scalar.js';
 import * as T from './tnum.js';
-import { type MapInfo, type Reg, STACK_SIZE, type VState, ZERO, scalar, unknownScalar } from './state.js';
+import { type MapInfo, type Reg, STACK_SIZE, type VState, ZERO, kindName, scalar, unknownScalar } from './state.js';
 
 /** Env: what every check needs besides the state: the program type, its maps, and what the walk records. */
 export interface Env {
@@ -63,7 +63,7 @@ export function load(vs: VState, base: Reg, r: number, off: number, size: number
     case 'map_value': return regionAccess(base, r, off, size, base.m.valueSize), unknownScalar;
     case 'mem': return regionAccess(base, r, off, size, base.size), unknownScalar;
     case 'map_ptr': return unsupported('loads of struct bpf_map fields through a map pointer');
-    default: return refuse(`R${r} invalid mem access '${kindNameOf(base)}'`);
+    default: return refuse(`R${r} invalid mem access '${kindName(base)}'`);
   }
 }
 
@@ -78,11 +78,9 @@ export function store(vs: VState, base: Reg, r: number, off: number, size: numbe
     case 'map_value': return mapValueWrite(base, r, off, size);
     case 'mem': return regionAccess(base, r, off, size, base.size);
     case 'map_ptr': return void refuse(`R${r} invalid mem access 'map_ptr'`);
-    default: return void refuse(`R${r} invalid mem access '${kindNameOf(base)}'`);
+    default: return void refuse(`R${r} invalid mem access '${kindName(base)}'`);
   }
 }
-
-const kindNameOf = (r: Reg) => (r.k === 'map_ptr_or_null' ? 'map_value_or_null' : r.k === 'mem_or_null' ? 'ringbuf_mem_or_null' : r.k);
 
 function stackBounds(total: number, regOff: number, insnOff: number, size: number, r: number, what: string): void {
   // alignment first, then bounds (check_ptr_alignment runs before check_stack_access)
@@ -230,6 +228,6 @@ export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: b
     case 'map_value': return raw ? mapValueWrite(p, r, 0, n) : regionAccess(p, r, 0, n, p.m.valueSize);
     case 'mem': return regionAccess(p, r, 0, n, p.size);
     case 'ctx': return void refuse(`R${r} type=ctx expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_`, EACCES);
-    default: return void refuse(`R${r} type=${kindNameOf(p)} expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_`, EACCES);
+    default: return void refuse(`R${r} type=${kindName(p)} expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_`, EACCES);
   }
 }

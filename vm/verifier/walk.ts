@@ -179,7 +179,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       }
       if (op === JmpOp.BPF_EXIT) {
         const depth = vs.frames.length;
-        const to = exit(vs, slot, env);
+        const to = exit(vs, env);
         settle();
         if (to < 0) {
           finish(parent);
@@ -281,7 +281,7 @@ function legal(i: Instruction, slot: number): void {
 }
 
 /** exit: return from the innermost frame (to the slot the caller goes on at) or end the path (-1). */
-function exit(vs: VState, slot: number, env: Env): number {
+function exit(vs: VState, env: Env): number {
   const f = cur(vs);
   // a callee may return nothing (r0 then unset in the caller); the main function and callbacks may not
   const r0 = vs.frames.length === 1 || f.callback ? read(vs, 0) : f.regs[0];
@@ -304,7 +304,6 @@ function exit(vs: VState, slot: number, env: Env): number {
   const caller = cur(vs);
   if (!f.callback) caller.regs[0] = r0.k === 'stack' && r0.frame >= depth ? unknownScalar : r0;
   for (let r = 1; r <= 5; r++) caller.regs[r] = NONE;
-  void slot;
   return f.ret;
 }
 
