@@ -5,6 +5,8 @@ import { CaptureError, type CaptureReader, type CaptureRecord, MAX_RECORD, Recor
 export const PCAP_MAGIC_US = 0xa1b2c3d4;
 export const PCAP_MAGIC_NS = 0xa1b23c4d;
 const FILE_HEADER = 24;
+/** Numbers per record from `PcapReader.scan`: at, caplen, origLen, tsSec, tsNsec. */
+export const SCAN_FIELDS = 5;
 const RECORD_HEADER = 16;
 
 /**
@@ -92,6 +94,42 @@ export class PcapReader implements CaptureReader {
     r.index = this.#index++;
     f.at += RECORD_HEADER + caplen;
     return r;
+  }
+
+  /**
+   * scan reads up to `max` records at once for a caller that wants no record object: for each,
+   * SCAN_FIELDS numbers in `out` (where its bytes are in `bytes.u8`, caplen, origLen, the
+   * timestamp). It stops early, leaving the record to `next()`, at anything but a plain record
+   * (the end, a cut, a bad header: next() says what) or one whose caplen is outside [minLen, maxLen].
+   */
+  scan(out: Int32Array, max: number, minLen: number, maxLen: number): number {
+    const f = this.#in;
+    if (this.#done) return 0;
+    const le = this.littleEndian;
+    const fracLimit = this.nanosecond ? 1e9 : 1e6;
+    const snap = this.snapLen > 0 ? Math.min(this.snapLen, maxLen) : maxLen;
+    let u8 = f.u8;
+    let dv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
+    let k = 0;
+    while (k < max && f.need(RECORD_HEADER)) {
+      if (f.u8 !== u8) dv = new DataView((u8 = f.u8).buffer, u8.byteOffset, u8.byteLength);
+      const at = f.at;
+      const caplen = dv.getUint32(at + 8, le);
+      const frac = dv.getUint32(at + 4, le);
+      if (caplen > snap || caplen < minLen || caplen > MAX_RECORD || frac >= fracLimit || !f.need(RECORD_HEADER + caplen)) break;
+      if (f.u8 !== u8) dv = new DataView((u8 = f.u8).buffer, u8.byteOffset, u8.byteLength);
+      const o = k * SCAN_FIELDS;
+      const origLen = dv.getUint32(f.at + 12, le);
+      out[o] = f.at + RECORD_HEADER;
+      out[o + 1] = caplen;
+      out[o + 2] = origLen > caplen ? origLen : caplen;
+      out[o + 3] = dv.getUint32(f.at, le);
+      out[o + 4] = this.nanosecond ? frac : frac * 1000;
+      f.at += RECORD_HEADER + caplen;
+      this.#index++;
+      k++;
+    }
+    return k;
   }
 
   #cut(offset: number, what: string): void {

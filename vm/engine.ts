@@ -76,6 +76,25 @@ export interface Prepared {
   readonly executed: number;
   /** Internal: continue a tail call into this program (count = calls so far). */
   runTail(ctx: bigint, count: number): bigint;
+  /** A JIT-compiled program's Wasm entry, for callers that run it from WebAssembly (batches). */
+  readonly wasm?: WasmEntry;
+}
+
+/** WasmGlobal: a WebAssembly.Global (Node's type library does not declare one). */
+export interface WasmGlobal {
+  value: number;
+}
+
+/**
+ * WasmEntry: what calling a compiled program from another Wasm module takes: `run32` (its
+ * per-packet export, ctx in and r0's low 32 bits out), the `sp` global to set to `top`
+ * before each call, and `stop`, non-zero when a run left work to JavaScript (a tail call).
+ */
+export interface WasmEntry {
+  readonly run32: (ctx: number) => number;
+  readonly sp: WasmGlobal;
+  readonly stop: WasmGlobal;
+  readonly top: number;
 }
 
 /**

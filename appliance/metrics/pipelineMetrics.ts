@@ -1,5 +1,4 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Verdict } from '../../hooks/verdict.js';
 
 /**
  * PipelineMetrics: the appliance's own series, with prom-client:
@@ -40,17 +39,17 @@ export class PipelineMetrics {
   }
 
   /** hooks returns the Pipeline callbacks that feed the series of `program`. */
-  hooks(program: string): { onPacket: (cpu: number, len: number, v: Verdict, faulted: boolean) => void; onBatch: (cpu: number, samples: readonly number[]) => void } {
+  hooks(program: string): { onPackets: (cpu: number, verdict: string, packets: number, bytes: number, faults: number) => void; onBatch: (cpu: number, samples: readonly number[]) => void } {
     return {
-      onPacket: (cpu, len, v, faulted) => {
+      onPackets: (cpu, verdict, packets, bytes, faults) => {
         let byVerdict = this.#pending.get(program);
         if (!byVerdict) this.#pending.set(program, (byVerdict = new Map()));
-        let byCpu = byVerdict.get(v.name);
-        if (!byCpu) byVerdict.set(v.name, (byCpu = []));
+        let byCpu = byVerdict.get(verdict);
+        if (!byCpu) byVerdict.set(verdict, (byCpu = []));
         const p = (byCpu[cpu] ??= { packets: 0, bytes: 0 });
-        p.packets++;
-        p.bytes += len;
-        if (faulted) this.errors.inc({ program });
+        p.packets += packets;
+        p.bytes += bytes;
+        if (faults) this.errors.inc({ program }, faults);
       },
       onBatch: (_cpu, samples) => {
         for (const ns of samples) this.runSeconds.observe({ program }, ns / 1e9);

@@ -3,7 +3,7 @@ import { cpus } from 'node:os';
 import type { Device, Neighbour, Route } from '../../hooks/helpers/fib.js';
 import { ProgType } from '../../hooks/progType.js';
 import { cpuRegions } from '../../hooks/runtime.js';
-import { type Verdict, verdictOf } from '../../hooks/verdict.js';
+import { verdictOf } from '../../hooks/verdict.js';
 import type { Kernel } from '../../maps/kernel.js';
 import type { ProgObject } from '../../maps/objects.js';
 import { Perm, type Region } from '../../vm/memory.js';
@@ -11,7 +11,7 @@ import type { MapsJson } from './mapsJson.js';
 import { type OutputFiles, openOutputs } from './outputs.js';
 import { WorkerPool } from './pool.js';
 import { exportProgs } from './progTransfer.js';
-import { type BatchResult, IN_FIELDS, OUT_FIELDS, Out, OutFlag, type PacketExtra } from './protocol.js';
+import { type BatchResult, OUT_FIELDS, Out, OutFlag, type PacketExtra, type TallyRow } from './protocol.js';
 import { BUF_BYTES, STAGING_BYTES, Source, WINDOW, type Window } from './source.js';
 
 /** ReplaySummary: what `--json` prints. */
@@ -55,8 +55,8 @@ export interface PipelineOptions {
   readonly warn?: (line: string) => void;
   /** The engine the workers run the program on (default: the interpreter). */
   readonly engine?: EngineName;
-  /** Every packet, in capture order, after its verdict (metrics). */
-  readonly onPacket?: (cpu: number, len: number, v: Verdict, faulted: boolean) => void;
+  /** Packets run, per window, worker and verdict: how many, their bytes (as the verdict left them), how many faulted (metrics). */
+  readonly onPackets?: (cpu: number, verdict: string, packets: number, bytes: number, faults: number) => void;
   /** Every batch: the worker and the run times (ns) it sampled, one packet in 64. */
   readonly onBatch?: (cpu: number, samples: readonly number[]) => void;
 }
@@ -91,6 +91,7 @@ export class Pipeline {
   readonly #bufs: Region[][];
   readonly #staging: Region[];
   #running = false;
+  #faultWarnings = 0;
 
   constructor(o: PipelineOptions) {
     const n = Math.max(1, o.workers ?? cpus().length);
@@ -117,6 +118,13 @@ export class Pipeline {
     if (this.#running) throw new Error('a pipeline runs one pass at a time');
     this.#running = true;
     const s = this.summary;
+    // the clock starts when the workers are up (as a kernel replay's starts after loading)
+    try {
+      await this.#pool.ready;
+    } catch (e) {
+      this.#running = false;
+      throw e;
+    }
     const t0 = process.hrtime.bigint();
     const outputs = openOutputs(r, this.#o.prog.type);
     try {
@@ -131,7 +139,7 @@ export class Pipeline {
           limit = due;
         }
         if (r.signal?.aborted) limit = 0;
-        const w = source.fill(this.#bufs[set], this.#staging[set], skb, limit);
+        const w = source.fill(this.#bufs[set], this.#staging[set], skb, limit, !outputs.writes);
         pace?.sent(w.count);
         return w;
       };
@@ -166,25 +174,51 @@ export class Pipeline {
   }
 
   #dispatch(win: Window): Promise<(BatchResult | undefined)[]> {
-    return Promise.all(win.batches.map((b, w) => (win.batchLen[w] ? this.#pool.run(w, { id: w, packets: b.slice(0, win.batchLen[w] * IN_FIELDS) }) : Promise.resolve(undefined))));
+    return Promise.all(win.desc.map((desc, w) => (win.batchLen[w] ? this.#pool.run(w, { id: w, desc, n: win.batchLen[w], tally: win.tally }) : Promise.resolve(undefined))));
   }
 
   #emit(win: Window, results: (BatchResult | undefined)[], out: OutputFiles): void {
     const o = this.#o;
     const s = this.summary;
-    const type = o.prog.type;
-    const u8 = o.kernel.memory.u8;
-    const extras = results.map((r) => new Map<number, PacketExtra>((r?.extras ?? []).map((e) => [e.i, e])));
     results.forEach((r, w) => {
       if (!r) return;
       for (const t of r.traces) o.trace?.(t);
       s.busy_seconds[w] += r.ns / 1e9;
       o.onBatch?.(w, r.samples);
     });
-    // counted per window in maps, then added to the summary's objects (few keys)
-    const byRetval = new Map<number, number>();
-    const byName = new Map<string, number>();
+    // counted per window and worker by verdict, then added to the summary (few keys)
+    const rows = results.map(() => new Map<string, TallyRow>());
+    if (win.tally) {
+      results.forEach((r, w) => {
+        for (const t of r?.tally ?? []) rows[w].set(`${t.retval}/${t.name}`, t);
+        for (const e of r?.extras ?? []) if (e.fault) this.#fault(`CPU ${w}, packet ${e.i} of its batch`, e.fault);
+      });
+    } else this.#emitPackets(win, results, out, rows);
+    rows.forEach((byVerdict, w) => {
+      for (const t of byVerdict.values()) {
+        s.packets += t.packets;
+        s.bytes += t.bytes;
+        s.per_cpu[w] += t.packets;
+        s.errors += t.faults;
+        s.verdicts[t.retval] = (s.verdicts[t.retval] ?? 0) + t.packets;
+        s.verdict_names[t.name] = (s.verdict_names[t.name] ?? 0) + t.packets;
+        o.onPackets?.(w, t.name, t.packets, t.bytes, t.faults);
+      }
+    });
+  }
+
+  /** #fault warns of the first 10 faulted runs. */
+  #fault(where: string, message: string | undefined): void {
+    if (this.#faultWarnings++ < 10) this.summary.warnings.push(`${where}: the program faulted: ${message}`);
+  }
+
+  /** #emitPackets goes through a window's packets in capture order: outputs, and the counts into `rows`. */
+  #emitPackets(win: Window, results: (BatchResult | undefined)[], out: OutputFiles, rows: Map<string, TallyRow>[]): void {
+    const type = this.#o.prog.type;
+    const u8 = this.#o.kernel.memory.u8;
+    const extras = results.map((r) => new Map<number, PacketExtra>((r?.extras ?? []).map((e) => [e.i, e])));
     const writes = out.writes;
+    let ran = 0;
     for (let i = 0; i < win.count; i++) {
       const w = win.worker[i];
       if (w < 0) {
@@ -192,7 +226,7 @@ export class Pipeline {
         if (writes) out.notRun({ data: nr.data, origLen: win.origLen[i], tsSec: win.tsSec[i], tsNsec: win.tsNsec[i] }, nr.why);
         continue;
       }
-      const res = results[w]!.results;
+      const res = results[w]!.results!;
       const k = win.index[i];
       const base = k * OUT_FIELDS;
       const flags = res[base + Out.FLAGS];
@@ -201,16 +235,16 @@ export class Pipeline {
       const len = res[base + Out.LEN] + (extra?.tail?.length ?? 0);
       const v = verdictOf(type, res[base + Out.RETVAL], len, faulted);
       const n = v.keep !== undefined && v.keep < len ? v.keep : len;
-      s.packets++;
-      s.bytes += n;
-      s.per_cpu[w]++;
+      const key = `${v.retval}/${v.name}`;
+      let row = rows[w].get(key);
+      if (!row) rows[w].set(key, (row = { retval: v.retval, name: v.name, packets: 0, bytes: 0, faults: 0 }));
+      row.packets++;
+      row.bytes += n;
       if (faulted) {
-        s.errors++;
-        if (s.errors <= 10) s.warnings.push(`packet ${s.packets - 1}: the program faulted: ${extra?.fault}`);
+        row.faults++;
+        this.#fault(`packet ${this.summary.packets + ran}`, extra?.fault);
       }
-      byRetval.set(v.retval, (byRetval.get(v.retval) ?? 0) + 1);
-      byName.set(v.name, (byName.get(v.name) ?? 0) + 1);
-      o.onPacket?.(w, n, v, faulted);
+      ran++;
       if (writes) {
         const start = res[base + Out.START];
         let data = u8.subarray(start, start + res[base + Out.LEN]);
@@ -218,8 +252,6 @@ export class Pipeline {
         out.packet({ data: data.subarray(0, n), origLen: win.origLen[i], tsSec: win.tsSec[i], tsNsec: win.tsNsec[i] }, w, v, extra, faulted);
       }
     }
-    for (const [r, c] of byRetval) s.verdicts[r] = (s.verdicts[r] ?? 0) + c;
-    for (const [name, c] of byName) s.verdict_names[name] = (s.verdict_names[name] ?? 0) + c;
   }
 }
 

@@ -9,11 +9,18 @@ export class WorkerPool {
   readonly #workers: Worker[] = [];
   readonly #pending: ({ resolve: (r: BatchResult) => void; reject: (e: Error) => void } | undefined)[] = [];
   #failure?: Error;
+  /** Settles when every worker has its programs ready to run (or one failed to start). */
+  readonly ready: Promise<void>;
 
   constructor(inits: readonly WorkerInit[]) {
+    const started: Promise<void>[] = [];
     inits.forEach((init, w) => {
       const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
-      worker.on('message', (r: BatchResult) => {
+      let ready!: () => void;
+      let failed!: (e: Error) => void;
+      started.push(new Promise<void>((ok, no) => ((ready = ok), (failed = no))));
+      worker.on('message', (r: BatchResult | 'ready') => {
+        if (r === 'ready') return ready();
         const p = this.#pending[w];
         this.#pending[w] = undefined;
         p?.resolve(r);
@@ -22,12 +29,16 @@ export class WorkerPool {
         this.#failure ??= new Error(`replay worker ${w} (cpu ${init.cpu}) failed: ${e.message}`, { cause: e });
         this.#pending[w]?.reject(this.#failure);
         this.#pending[w] = undefined;
+        failed(this.#failure);
       };
       worker.on('error', fail);
       worker.on('exit', (code) => code !== 0 && fail(new Error(`exited with code ${code}`)));
       this.#workers.push(worker);
       this.#pending.push(undefined);
     });
+    this.ready = Promise.all(started).then(() => undefined);
+    // a failure before the first batch is reported by run(); this keeps it from going unhandled
+    this.ready.catch(() => undefined);
   }
 
   get size(): number {
@@ -40,7 +51,7 @@ export class WorkerPool {
     if (this.#pending[w]) return Promise.reject(new Error(`worker ${w} already has a batch in flight`));
     return new Promise((resolve, reject) => {
       this.#pending[w] = { resolve, reject };
-      this.#workers[w].postMessage(req, [req.packets.buffer as ArrayBuffer]);
+      this.#workers[w].postMessage(req);
     });
   }
 

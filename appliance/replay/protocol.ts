@@ -1,3 +1,4 @@
+import { DESC_BYTES, DescOff } from '../../hooks/xdpBatch.js';
 import type { Device, Route, Neighbour } from '../../hooks/helpers/fib.js';
 import type { CpuRegions } from '../../hooks/runtime.js';
 import type { AddressSpaceSnapshot } from '../../vm/memory.js';
@@ -23,24 +24,31 @@ export interface WorkerInit {
 }
 
 /**
- * Per packet in a batch, main to worker: its slot, where its bytes are (SRC: in the staging
- * buffer the capture was read into, to be copied into the slot by the worker; 0: already in
- * the slot) and when it came. HARD_START 0: no slot; the worker copies the packet into its
- * own frame (nothing needs the packet after its verdict: no output files).
+ * Per packet in a batch, main to worker: a descriptor in the shared memory (at the start of
+ * the worker's ingress buffer, DESC_BYTES apart, the layout hooks/xdpBatch.ts runs): its slot,
+ * where its bytes are (SRC: in the staging buffer the capture was read into, to be copied by
+ * the worker; 0: already in the slot), when it came, and RET, written back. HARD_START 0: no
+ * slot; the worker copies the packet into its own frame (nothing needs the packet after its
+ * verdict: no output files).
  */
-export const IN_FIELDS = 7;
-export const In = { HARD_START: 0, ROOM: 1, LEN: 2, WIRE_LEN: 3, TS_SEC: 4, TS_NSEC: 5, SRC: 6 } as const;
+export const IN_FIELDS = DESC_BYTES / 4;
+export const In = { HARD_START: DescOff.HARD_START / 4, ROOM: 1, LEN: DescOff.LEN / 4, WIRE_LEN: 3, TS_SEC: 4, TS_NSEC: 5, SRC: DescOff.SRC / 4, RET: DescOff.RET / 4 } as const;
 
-/** Per packet, worker to main: the return value and where the packet is now. */
+/** Per packet, worker to main (unless the batch is tallied): the return value and where the packet is now. */
 export const OUT_FIELDS = 4;
 export const Out = { RETVAL: 0, START: 1, LEN: 2, FLAGS: 3 } as const;
 /** FLAGS bits: the run faulted; an extra record carries more (a redirect target, bytes past the linear part, clones). */
 export const OutFlag = { FAULT: 1, EXTRA: 2 } as const;
 
-/** BatchRequest: a batch of packets already in the shared memory. */
+/**
+ * BatchRequest: `n` packets whose descriptors are at `desc` in the shared memory. `tally`:
+ * the main thread needs no packet back (no output files), only counts by verdict.
+ */
 export interface BatchRequest {
   readonly id: number;
-  readonly packets: Int32Array;
+  readonly desc: number;
+  readonly n: number;
+  readonly tally: boolean;
 }
 
 /** PacketExtra: what does not fit in the fixed fields. */
@@ -52,13 +60,23 @@ export interface PacketExtra {
   readonly clones?: number;
 }
 
-/** BatchResult: the results of a batch, in the batch's order. */
+/** TallyRow: packets of one verdict (bytes as the verdict left them), and how many of them faulted. */
+export interface TallyRow {
+  readonly retval: number;
+  readonly name: string;
+  packets: number;
+  bytes: number;
+  faults: number;
+}
+
+/** BatchResult: the results of a batch: per packet in the batch's order, or tallied. */
 export interface BatchResult {
   readonly id: number;
-  readonly results: Int32Array;
+  readonly results?: Int32Array;
+  readonly tally?: TallyRow[];
   readonly extras: PacketExtra[];
   readonly traces: string[];
   readonly ns: number;
-  /** Run times (ns) of one packet in 64, for the run-time histogram. */
+  /** Run times (ns) of one packet in 64 (run one at a time), for the run-time histogram. */
   readonly samples: number[];
 }

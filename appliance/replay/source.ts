@@ -1,16 +1,20 @@
 import { MAX_PACKET } from '../../hooks/runtime.js';
 import { LinkType, linkTypeName, linkTypeSupported, toEthernet } from '../../pcaps/linkType.js';
 import { openCapture } from '../../pcaps/open.js';
+import { PcapReader, SCAN_FIELDS } from '../../pcaps/pcapReader.js';
 import { CaptureError, type CaptureReader, type CaptureRecord } from '../../pcaps/record.js';
 import type { AddressSpace, Region } from '../../vm/memory.js';
+import { DESC_BYTES } from '../../hooks/xdpBatch.js';
 import { flowHash } from './flowHash.js';
-import { IN_FIELDS, In } from './protocol.js';
+import { In } from './protocol.js';
 
 /** Ingress buffers: two sets (one filling while the other runs), 8 MiB per worker each. */
 export const BUF_BYTES = 8 << 20;
 /** Staging: the capture file is read straight into the shared memory, one buffer per window set. */
 export const STAGING_BYTES = 4 << 20;
 export const WINDOW = 8192;
+/** The descriptors of a window's batch come first in each ingress buffer; slots follow. */
+const DESC_AREA = WINDOW * DESC_BYTES;
 const PAGE = 4096;
 const HEADROOM = 256;
 /** The longest packet replay runs: an XDP frame of 17 fragments past its linear part, or a 64 KiB skb. */
@@ -22,18 +26,22 @@ export interface Tally {
   warnings: string[];
 }
 
-/** Window: the packets of one window, in capture order, and each worker's batch. */
+/**
+ * Window: the packets of one window and each worker's batch (descriptors at `desc[w]` in the
+ * shared memory, `batchLen[w]` of them). Unless `tally` (no packet comes back: no outputs),
+ * also per packet in capture order: worker (-1: not run), index in that worker's batch,
+ * timestamp, lengths, and for those not run the bytes themselves and why.
+ */
 export interface Window {
   count: number;
-  /** Per packet: worker (-1: not run), index in that worker's batch, timestamp, lengths. */
+  readonly tally: boolean;
   worker: Int32Array;
   index: Int32Array;
   tsSec: Float64Array;
   tsNsec: Int32Array;
   origLen: Int32Array;
-  /** Not run: the bytes themselves (a runt, say) and why. */
   notRun: Map<number, { data: Uint8Array; why: string }>;
-  batches: Int32Array[];
+  desc: number[];
   batchLen: number[];
 }
 
@@ -55,6 +63,7 @@ export class Source {
 
   /** Whether packets are kept in slots until they are written out (else the workers reuse their frames). */
   readonly #keep: boolean;
+  readonly #scanned = new Int32Array(WINDOW * SCAN_FIELDS);
 
   constructor(paths: readonly string[], mem: AddressSpace, s: Tally, warn: ((l: string) => void) | undefined, keep: boolean) {
     this.#keep = keep;
@@ -105,18 +114,47 @@ export class Source {
     this.#warn?.(w);
   }
 
-  /** fill reads up to WINDOW packets, each into the ingress buffer of the worker its flow hashes to. */
-  fill(bufs: readonly Region[], stagingRegion: Region, skb: boolean, limit = WINDOW): Window {
+  /**
+   * fill reads up to WINDOW packets, each into the ingress buffer of the worker its flow
+   * hashes to; `tally`: the window keeps nothing per packet for writing out.
+   */
+  fill(bufs: readonly Region[], stagingRegion: Region, skb: boolean, limit = WINDOW, tally = false): Window {
     const n = bufs.length;
+    const per = tally ? 0 : WINDOW;
     const win: Window = {
-      count: 0, worker: new Int32Array(WINDOW), index: new Int32Array(WINDOW), tsSec: new Float64Array(WINDOW), tsNsec: new Int32Array(WINDOW), origLen: new Int32Array(WINDOW),
-      notRun: new Map(), batches: Array.from({ length: n }, () => new Int32Array(WINDOW * IN_FIELDS)), batchLen: Array(n).fill(0),
+      count: 0, tally, worker: new Int32Array(per), index: new Int32Array(per), tsSec: new Float64Array(per), tsNsec: new Int32Array(per), origLen: new Int32Array(per),
+      notRun: new Map(), desc: bufs.map((b) => b.start), batchLen: Array(n).fill(0),
     };
-    const used: number[] = Array(n).fill(0);
+    const used: number[] = Array(n).fill(DESC_AREA);
     const u8 = this.#mem.u8;
+    const i32 = this.#mem.i32;
     const staging = u8.subarray(stagingRegion.start, stagingRegion.start + stagingRegion.size);
     this.#reader?.bytes.setBuffer(staging);
-    while (win.count < Math.min(limit, WINDOW) && !this.#finished) {
+    const max = Math.min(limit, WINDOW);
+    while (win.count < max && !this.#finished) {
+      // Ethernet records of classic pcap, when nothing is written out: many at once, no record objects
+      const r0 = this.#reader;
+      if (win.tally && !this.#keep && !this.#held && r0 instanceof PcapReader && r0.linkType === LinkType.LINKTYPE_ETHERNET) {
+        const got = r0.scan(this.#scanned, max - win.count, skb ? 14 : 0, MAX_PACKET);
+        const sc = this.#scanned;
+        const base = r0.bytes.u8.byteOffset;
+        for (let j = 0; j < got; j++) {
+          const at = sc[j * SCAN_FIELDS];
+          const len = sc[j * SCAN_FIELDS + 1];
+          const w = n === 1 ? 0 : flowHash(u8, base + at, len) % n;
+          const k = win.batchLen[w]++;
+          const o = (win.desc[w] + k * DESC_BYTES) >> 2;
+          i32[o + In.HARD_START] = 0;
+          i32[o + In.ROOM] = 0;
+          i32[o + In.LEN] = len;
+          i32[o + In.WIRE_LEN] = sc[j * SCAN_FIELDS + 2];
+          i32[o + In.TS_SEC] = sc[j * SCAN_FIELDS + 3];
+          i32[o + In.TS_NSEC] = sc[j * SCAN_FIELDS + 4];
+          i32[o + In.SRC] = base + at;
+        }
+        win.count += got;
+        if (got) continue;
+      }
       // the frame: `len` bytes at `off` in `src` (no view made for an Ethernet frame in the staging buffer)
       let src: Uint8Array;
       let off = 0;
@@ -163,24 +201,25 @@ export class Source {
         break;
       }
       const i = win.count++;
-      win.tsSec[i] = tsSec;
-      win.tsNsec[i] = tsNsec;
-      win.origLen[i] = origLen;
       const hardStart = slotless ? 0 : bufs[w].start + used[w];
       used[w] += room;
       if (!inStaging) u8.set(src.subarray(off, off + len), hardStart + HEADROOM);
-      const b = win.batches[w];
       const k = win.batchLen[w]++;
-      const o = k * IN_FIELDS;
-      b[o + In.SRC] = inStaging ? src.byteOffset + off : 0;
-      b[o + In.HARD_START] = hardStart;
-      b[o + In.ROOM] = room;
-      b[o + In.LEN] = len;
-      b[o + In.WIRE_LEN] = Math.max(origLen, len);
-      b[o + In.TS_SEC] = tsSec | 0;
-      b[o + In.TS_NSEC] = tsNsec;
-      win.worker[i] = w;
-      win.index[i] = k;
+      const o = ((bufs[w].start + k * DESC_BYTES) >> 2);
+      i32[o + In.SRC] = inStaging ? src.byteOffset + off : 0;
+      i32[o + In.HARD_START] = hardStart;
+      i32[o + In.ROOM] = room;
+      i32[o + In.LEN] = len;
+      i32[o + In.WIRE_LEN] = Math.max(origLen, len);
+      i32[o + In.TS_SEC] = tsSec | 0;
+      i32[o + In.TS_NSEC] = tsNsec;
+      if (!tally) {
+        win.tsSec[i] = tsSec;
+        win.tsNsec[i] = tsNsec;
+        win.origLen[i] = origLen;
+        win.worker[i] = w;
+        win.index[i] = k;
+      }
     }
     return win;
   }
@@ -208,11 +247,13 @@ export class Source {
 
   #notRun(win: Window, r: CaptureRecord, h: Held, why: string): void {
     const i = win.count++;
-    win.tsSec[i] = h.tsSec;
-    win.tsNsec[i] = h.tsNsec;
-    win.origLen[i] = h.origLen;
-    win.worker[i] = -1;
-    win.notRun.set(i, { data: h.frame, why });
+    if (!win.tally) {
+      win.tsSec[i] = h.tsSec;
+      win.tsNsec[i] = h.tsNsec;
+      win.origLen[i] = h.origLen;
+      win.worker[i] = -1;
+      win.notRun.set(i, { data: h.frame, why });
+    }
     this.#s.skipped++;
     if (this.#s.skipped <= 10) this.#warning(`${this.#reader?.path}: record ${r.index} (offset ${r.offset}): not run: ${why}`);
   }

@@ -3,13 +3,17 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { type IngressResult, skbIngress, xdpIngress } from '../../hooks/ingress.js';
 import { ProgType } from '../../hooks/progType.js';
 import { HookRuntime } from '../../hooks/runtime.js';
+import { verdictOf } from '../../hooks/verdict.js';
+import { XdpBatch, xdpBatchable } from '../../hooks/xdpBatch.js';
 import { AddressSpace } from '../../vm/memory.js';
 import { engineByName } from '../engines.js';
 import { importProgs } from './progTransfer.js';
-import { type BatchRequest, type BatchResult, IN_FIELDS, In, OUT_FIELDS, Out, OutFlag, type PacketExtra, type WorkerInit } from './protocol.js';
+import { type BatchRequest, type BatchResult, IN_FIELDS, In, OUT_FIELDS, Out, OutFlag, type PacketExtra, type TallyRow, type WorkerInit } from './protocol.js';
 
 // A replay worker: one emulated CPU. It attaches to the shared memory, rebuilds the loaded
-// programs, and runs each batch of packets the main thread placed in its ingress buffer.
+// programs, and runs each batch of packets the main thread placed in its ingress buffer:
+// a JIT-compiled XDP program whose helpers allow it many packets per call into WebAssembly
+// (hooks/xdpBatch.ts), anything else one packet at a time.
 const init = workerData as WorkerInit;
 const space = new AddressSpace(init.space);
 const progs = importProgs(space, init.progs);
@@ -23,52 +27,155 @@ const rt = new HookRuntime({ memory: space, progs }, {
   clock: init.deterministic ? () => now : undefined,
   trace: init.trace ? (line) => traces.push(line) : undefined,
 });
-const run = prog.type === ProgType.BPF_PROG_TYPE_XDP ? xdpIngress : skbIngress;
+const xdp = prog.type === ProgType.BPF_PROG_TYPE_XDP;
+const run = xdp ? xdpIngress : skbIngress;
 const slot = { hardStart: 0, room: 0, len: 0, wireLen: 0, ifindex: init.ifindex, rxQueue: init.cpu, tstamp: undefined as bigint | undefined };
+const entry = rt.prepare(prog).wasm;
+const batch = xdp && entry && !init.trace && xdpBatchable(prog.program, init.deterministic) ? new XdpBatch(rt, entry, init.ifindex, !prog.program.writesPacket) : undefined;
 
-parentPort!.on('message', (req: BatchRequest) => {
-  const n = req.packets.length / IN_FIELDS;
-  const results = new Int32Array(n * OUT_FIELDS);
-  const extras: PacketExtra[] = [];
-  const samples: number[] = [];
-  const p = req.packets;
-  space.refresh();
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) {
-    const b = i * IN_FIELDS;
-    slot.hardStart = p[b + In.HARD_START] || rt.frame.start;
-    slot.room = p[b + In.HARD_START] ? p[b + In.ROOM] : rt.frame.size;
-    slot.len = p[b + In.LEN];
-    slot.wireLen = p[b + In.WIRE_LEN];
-    const src = p[b + In.SRC];
-    if (src) space.u8.copyWithin(slot.hardStart + 256, src, src + slot.len);
-    if (init.deterministic) slot.tstamp = now = BigInt(p[b + In.TS_SEC] >>> 0) * 1_000_000_000n + BigInt(p[b + In.TS_NSEC]);
+/** Batch: one request's bookkeeping: per packet results, or the tally. */
+class Batch {
+  readonly results?: Int32Array;
+  readonly extras: PacketExtra[] = [];
+  readonly samples: number[] = [];
+  readonly #rows = new Map<string, TallyRow>();
+  // XDP verdicts of batched runs, by return value (below 8), before they become rows
+  readonly #fast = new Float64Array(16);
+
+  constructor(n: number, tally: boolean) {
+    if (!tally) this.results = new Int32Array(n * OUT_FIELDS);
+  }
+
+  add(i: number, retval: number, start: number, len: number, flags: number): void {
     const o = i * OUT_FIELDS;
-    let r: IngressResult;
-    try {
-      if ((i & 63) === 0) {
-        const t = process.hrtime.bigint();
-        r = run(rt, prog, slot);
-        samples.push(Number(process.hrtime.bigint() - t));
-      } else r = run(rt, prog, slot);
-    } catch (e) {
-      results[o + Out.FLAGS] = OutFlag.FAULT | OutFlag.EXTRA;
-      results[o + Out.START] = slot.hardStart + 256;
-      results[o + Out.LEN] = slot.len;
-      extras.push({ i, fault: e instanceof Error ? e.message : String(e) });
-      continue;
+    const r = this.results;
+    if (r) {
+      r[o + Out.RETVAL] = retval;
+      r[o + Out.START] = start;
+      r[o + Out.LEN] = len;
+      r[o + Out.FLAGS] = flags;
+      return;
     }
-    results[o + Out.RETVAL] = r.retval;
-    results[o + Out.START] = r.start;
-    results[o + Out.LEN] = r.len;
-    if (r.redirect || r.tail || r.clones) {
-      results[o + Out.FLAGS] = OutFlag.EXTRA;
-      extras.push({ i, tail: r.tail, clones: r.clones?.length, redirect: r.redirect ? describeRedirect(r.redirect) : undefined });
+    const faulted = (flags & OutFlag.FAULT) !== 0;
+    if (xdp && !faulted && retval >>> 0 < 8) {
+      this.#fast[retval * 2]++;
+      this.#fast[retval * 2 + 1] += len;
+      return;
+    }
+    const v = verdictOf(prog.type, retval, len, faulted);
+    this.#row(v.retval, v.name, 1, v.keep !== undefined && v.keep < len ? v.keep : len, faulted ? 1 : 0);
+  }
+
+  /** tallyBatched counts batched runs [i, done) of the descriptors at word `d0` (XDP: the length did not change). */
+  tallyBatched(i32: Int32Array, d0: number, i: number, done: number): void {
+    const fast = this.#fast;
+    for (let k = i; k < done; k++) {
+      const d = d0 + k * IN_FIELDS;
+      const r = i32[d + In.RET] >>> 0;
+      if (r < 8) {
+        fast[r * 2]++;
+        fast[r * 2 + 1] += i32[d + In.LEN];
+      } else this.add(k, r, 0, i32[d + In.LEN], 0);
     }
   }
-  const res: BatchResult = { id: req.id, results, extras, traces: traces.splice(0), ns: Number(process.hrtime.bigint() - t0), samples };
-  parentPort!.postMessage(res, [results.buffer]);
+
+  #row(retval: number, name: string, packets: number, bytes: number, faults: number): void {
+    const key = `${retval}/${name}`;
+    let row = this.#rows.get(key);
+    if (!row) this.#rows.set(key, (row = { retval, name, packets: 0, bytes: 0, faults: 0 }));
+    row.packets += packets;
+    row.bytes += bytes;
+    row.faults += faults;
+  }
+
+  tally(): TallyRow[] | undefined {
+    if (this.results) return undefined;
+    for (let r = 0; r < 8; r++) if (this.#fast[r * 2]) this.#row(r, verdictOf(prog.type, r, 0).name, this.#fast[r * 2], this.#fast[r * 2 + 1], 0);
+    return [...this.#rows.values()];
+  }
+}
+
+/** runOne runs packet `i` of a batch on its own (the per-packet path). */
+function runOne(b: Batch, i32: Int32Array, d: number, i: number): void {
+  slot.hardStart = i32[d + In.HARD_START] || rt.frame.start;
+  slot.room = i32[d + In.HARD_START] ? i32[d + In.ROOM] : rt.frame.size;
+  slot.len = i32[d + In.LEN];
+  slot.wireLen = i32[d + In.WIRE_LEN];
+  const src = i32[d + In.SRC];
+  if (src) space.u8.copyWithin(slot.hardStart + 256, src, src + slot.len);
+  if (init.deterministic) slot.tstamp = now = BigInt(i32[d + In.TS_SEC] >>> 0) * 1_000_000_000n + BigInt(i32[d + In.TS_NSEC]);
+  let r: IngressResult;
+  try {
+    if ((i & 63) === 0) {
+      const t = process.hrtime.bigint();
+      r = run(rt, prog, slot);
+      b.samples.push(Number(process.hrtime.bigint() - t));
+    } else r = run(rt, prog, slot);
+  } catch (e) {
+    fault(b, i, slot.hardStart + 256, slot.len, e);
+    return;
+  }
+  let flags = 0;
+  if (r.redirect || r.tail || r.clones) {
+    flags = OutFlag.EXTRA;
+    b.extras.push({ i, tail: r.tail, clones: r.clones?.length, redirect: r.redirect ? describeRedirect(r.redirect) : undefined });
+  }
+  b.add(i, r.retval, r.start, r.len + (b.results ? 0 : r.tail?.length ?? 0), flags);
+}
+
+function fault(b: Batch, i: number, start: number, len: number, e: unknown): void {
+  b.add(i, 0, start, len, OutFlag.FAULT | OutFlag.EXTRA);
+  b.extras.push({ i, fault: e instanceof Error ? e.message : String(e) });
+}
+
+/** runBatched runs packets [i, n) through the XdpBatch as far as it goes; it returns where it stopped. */
+function runBatched(xb: XdpBatch, b: Batch, i32: Int32Array, desc: number, i: number, n: number): number {
+  const t = process.hrtime.bigint();
+  let done: number;
+  try {
+    done = xb.run(desc, i, n);
+  } catch (e) {
+    // the packet that threw faulted; those before it ran
+    done = xb.current;
+    const d = (desc >> 2) + done * IN_FIELDS;
+    for (let k = i; k < done; k++) batchedResult(b, i32, (desc >> 2) + k * IN_FIELDS, k);
+    fault(b, done, i32[d + In.HARD_START] ? i32[d + In.HARD_START] + 256 : rt.frame.start + 256, i32[d + In.LEN], e);
+    return done + 1;
+  }
+  const each = done > i ? Number(process.hrtime.bigint() - t) / (done - i) : 0;
+  if (b.results) for (let k = i; k < done; k++) batchedResult(b, i32, (desc >> 2) + k * IN_FIELDS, k);
+  else b.tallyBatched(i32, desc >> 2, i, done);
+  // the run-time histogram gets one sample per 64 packets, here the batch's mean
+  for (let k = i; k < done; k++) if ((k & 63) === 0) b.samples.push(each);
+  return done;
+}
+
+function batchedResult(b: Batch, i32: Int32Array, d: number, k: number): void {
+  const hs = i32[d + In.HARD_START];
+  const src = i32[d + In.SRC];
+  b.add(k, i32[d + In.RET], hs ? hs + 256 : src && batch!.inPlace ? src : rt.frame.start + 256, i32[d + In.LEN], 0);
+}
+
+parentPort!.on('message', (req: BatchRequest) => {
+  const { n, desc } = req;
+  const b = new Batch(n, req.tally);
+  space.refresh();
+  const i32 = space.i32;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; ) {
+    if (batch) {
+      // the batch stops before a packet it does not take (multi-buffer) and after one that threw
+      i = runBatched(batch, b, i32, desc, i, n);
+      if (i >= n) break;
+    }
+    runOne(b, i32, (desc >> 2) + i * IN_FIELDS, i);
+    i++;
+  }
+  const res: BatchResult = { id: req.id, results: b.results, tally: b.tally(), extras: b.extras, traces: traces.splice(0), ns: Number(process.hrtime.bigint() - t0), samples: b.samples };
+  parentPort!.postMessage(res, b.results ? [b.results.buffer as ArrayBuffer] : []);
 });
+
+parentPort!.postMessage('ready');
 
 function describeRedirect(r: NonNullable<IngressResult['redirect']>): string {
   if ('kind' in r) return r.kind === 'map' ? `map id ${r.mapId} key ${r.target}` : `ifindex ${r.target}`;

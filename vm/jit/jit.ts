@@ -1,4 +1,4 @@
-import type { Engine, Machine, PrepareOptions, Prepared, RunArgs } from '../engine.js';
+import type { Engine, Machine, PrepareOptions, Prepared, RunArgs, WasmEntry, WasmGlobal } from '../engine.js';
 import { InstructionError, LoadError, MemoryFault, RuntimeError } from '../errors.js';
 import { CALLBACK_TAG, type HelperEnv } from '../helpers.js';
 import { MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_TAIL_CALL_CNT } from '../opcodes.js';
@@ -14,8 +14,8 @@ const MAX_PAGES = 65536;
 interface Exports {
   readonly [f: string]: unknown;
   readonly run32: (ctx: number) => number;
-  readonly stop: { value: number };
-  readonly sp: { value: number };
+  readonly stop: WasmGlobal;
+  readonly sp: WasmGlobal;
   readonly fuel: { value: bigint };
   readonly depth: { value: number };
 }
@@ -64,6 +64,12 @@ class JittedProgram implements Prepared {
       },
     };
     const u = (v: bigint) => BigInt.asUintN(64, v);
+    // the 32-bit forms by id, looked up once (helper32 is on the per-packet path)
+    const fn32: ((r1: number, r2: number, r3: number, r4: number, r5: number) => number)[] = [];
+    for (const i of program.insns) {
+      const f = i.opcode === 0x85 && i.src === 0 ? helpers.get(Number(i.imm))?.fn32 : undefined;
+      if (f) fn32[Number(i.imm)] = f;
+    }
     const imports = {
       env: {
         mem: machine.memory.memory,
@@ -78,7 +84,7 @@ class JittedProgram implements Prepared {
             throw new RuntimeError(slot, `helper ${h.name}#${h.id} failed`, { cause: e });
           }
         },
-        helper32: (id: number, r1: number, r2: number, r3: number, r4: number, r5: number): number => helpers.get(id)!.fn32!(r1, r2, r3, r4, r5),
+        helper32: (id: number, r1: number, r2: number, r3: number, r4: number, r5: number): number => fn32[id](r1, r2, r3, r4, r5),
         tail: (ctx: number, map: number, index: number): number => {
           if (!machine.tailCall || this.#tailCount >= MAX_TAIL_CALL_CNT) return 0;
           const target = machine.tailCall(map >>> 0, index >>> 0);
@@ -112,7 +118,11 @@ class JittedProgram implements Prepared {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), imports);
     this.#x = instance.exports as unknown as Exports;
     this.#main = this.#x[`f${program.functions[0]}`] as (...a: bigint[]) => bigint;
+    // checked programs count instructions and frames per run: only run() and run32 set that up
+    if (!this.#checked) this.wasm = { run32: this.#x.run32, sp: this.#x.sp, stop: this.#x.stop, top: this.#top };
   }
+
+  readonly wasm?: WasmEntry;
 
   /** #after: what the run left pending: a tail call (run the target), an aborting packet load (0). */
   #after(r0: bigint): bigint {

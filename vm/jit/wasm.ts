@@ -26,6 +26,9 @@ export const Op = {
   i32_extend8_s: 0xc0, i32_extend16_s: 0xc1, i64_extend8_s: 0xc2, i64_extend16_s: 0xc3, i64_extend32_s: 0xc4,
 } as const;
 
+/** memory.copy (bulk memory, 0xfc-prefixed), within the one memory. */
+export const MEMORY_COPY = [0xfc, 0x0a, 0x00, 0x00] as const;
+
 /** Atomic: 0xfe-prefixed read-modify-write opcodes, [32-bit, 64-bit]. */
 export const Atomic = {
   add: [0x1e, 0x1f], sub: [0x25, 0x26], and: [0x2c, 0x2d], or: [0x33, 0x34], xor: [0x3a, 0x3b], xchg: [0x41, 0x42], cmpxchg: [0x48, 0x49],
@@ -117,6 +120,8 @@ const name = (out: number[], s: string) => {
 export interface ModuleDef {
   readonly types: readonly { params: readonly ValType[]; results: readonly ValType[] }[];
   readonly imports: readonly { name: string; type: number }[];
+  /** Imported mutable globals (`env.<name>`), first in the global index space. */
+  readonly globalImports?: readonly { name: string; type: ValType }[];
   readonly maxPages: number;
   readonly globals: readonly ValType[];
   readonly funcs: readonly FuncDef[];
@@ -138,7 +143,7 @@ export function encodeModule(m: ModuleDef): Uint8Array {
   }
   section(out, 1, types);
   const imports: number[] = [];
-  uleb(imports, m.imports.length + 1);
+  uleb(imports, m.imports.length + (m.globalImports?.length ?? 0) + 1);
   name(imports, 'env');
   name(imports, 'mem');
   imports.push(0x02, 0x03); // memory, shared with a maximum
@@ -149,6 +154,11 @@ export function encodeModule(m: ModuleDef): Uint8Array {
     name(imports, f.name);
     imports.push(0x00);
     uleb(imports, f.type);
+  }
+  for (const g of m.globalImports ?? []) {
+    name(imports, 'env');
+    name(imports, g.name);
+    imports.push(0x03, g.type, 0x01);
   }
   section(out, 2, imports);
   const funcs: number[] = [];

@@ -22,6 +22,8 @@ export interface Env {
   readonly slots: { read(frame: number, spi: number): void; write(frame: number, spi: number): void };
   /** Safety depended on these registers (bit n = rN) and stack slots of the innermost frame: they become precise (precision.ts). */
   demand(regs: number, spis?: readonly number[]): void;
+  /** What the program does that its runner may want to know (engines can skip copying a packet nothing writes). */
+  readonly effects: { writesPacket: boolean };
 }
 
 /** Context fields that hold packet pointers: data, data_end, data_meta. */
@@ -161,6 +163,7 @@ export function constantKey(vs: VState, key: Reg, size: number): bigint | undefi
  */
 function packetAccess(base: { off: number; range: number; id: number; var: Scalar }, r: number, off: number, size: number, write: boolean, env: Env): void {
   if (write && env.progType === ProgType.BPF_PROG_TYPE_SOCKET_FILTER) refuse('cannot write into packet');
+  if (write) env.effects.writesPacket = true;
   if (base.var.smin < 0n) refuse(`R${r} min value is negative, either use unsigned index or do a if (index >=0) check.`);
   const at = base.off + off;
   if (at < 0 || at + size > base.range) {

@@ -15,6 +15,8 @@ export interface VerifiedProgram extends CheckedProgram {
   readonly [verified]: true;
   /** Stack bytes each function uses, by its first slot. */
   readonly stackDepth: ReadonlyMap<number, number>;
+  /** Some path writes packet memory (directly or through a helper); otherwise a packet can run where it lies. */
+  readonly writesPacket: boolean;
 }
 
 /** verifyProgram runs the verifier and, when it accepts, gives the program as a VerifiedProgram beside the result. */
@@ -31,5 +33,5 @@ export function verifyProgram(insns: readonly Instruction[], options: VerifyOpti
     const message = `bpfbox: the verifier accepted what the load checks refuse: ${e.message}`;
     return { result: { ...result, ok: false, insn: e.index, errno: EINVAL, message, log: [...result.log.slice(0, -1), message, ...result.log.slice(-1)] } };
   }
-  return { result, program: Object.freeze({ ...checked, stackDepth: result.stackDepth, [verified]: true as const }) };
+  return { result, program: Object.freeze({ ...checked, stackDepth: result.stackDepth, writesPacket: result.writesPacket, [verified]: true as const }) };
 }

@@ -25,6 +25,8 @@ export type VerifyResult = {
   readonly stats: WalkStats;
   /** Stack bytes each function uses, by first slot. */
   readonly stackDepth: ReadonlyMap<number, number>;
+  /** Some path writes packet memory (a store through a packet pointer, or a helper given one to fill). */
+  readonly writesPacket: boolean;
 } & ({ readonly ok: true } | { readonly ok: false; readonly insn: number; readonly errno: number; readonly message: string; readonly unsupported?: boolean });
 
 interface Static {
@@ -148,6 +150,7 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
   const log: string[] = [];
   const stats = readyStats();
   const stackDepth = new Map<number, number>();
+  const effects = { writesPacket: false };
   const logLevel = options.logLevel ?? 0;
   let id = 0;
   let details: readonly string[] = [];
@@ -155,7 +158,7 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
   const done = (r: { ok: true } | { ok: false; insn: number; errno: number; message: string; unsupported?: boolean }): VerifyResult => {
     if (!r.ok) log.push(...before, r.message, ...details);
     log.push(`processed ${stats.processed} insns (limit ${COMPLEXITY_LIMIT}) max_states_per_insn ${stats.maxStatesPerInsn} total_states ${stats.totalStates} peak_states ${stats.peakStates} mark_read 0`);
-    return { ...r, log, stats, stackDepth };
+    return { ...r, log, stats, stackDepth, writesPacket: effects.writesPacket };
   };
   let statics: Static;
   const map = slotMap(insns);
@@ -172,7 +175,7 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
   try {
     walk({
       map, live: liveIn(map), prunePoints: statics.prune, limit: options.limit ?? COMPLEXITY_LIMIT, logLevel, log, funcInfo: options.funcInfo ?? false, pending,
-      env: { progType: options.progType, maps: options.maps ?? [], stackDepth, nextId: () => ++id, demand: (regs, spis = []) => void pending.push({ regs, spis }), slots: { read: () => undefined, write: () => undefined } },
+      env: { progType: options.progType, maps: options.maps ?? [], stackDepth, nextId: () => ++id, demand: (regs, spis = []) => void pending.push({ regs, spis }), slots: { read: () => undefined, write: () => undefined }, effects },
     }, options.entry ?? entryState(), stats);
     walked = true;
     checkStackDepth(statics.calls, stackDepth);
