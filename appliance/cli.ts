@@ -147,11 +147,12 @@ if (code !== undefined) {
           .option('routes', { type: 'string', describe: 'route table for bpf_fib_lookup (JSON)' })
           .option('trace', { type: 'boolean', describe: 'print bpf_trace_printk output on stderr' })
           .option('engine', { choices: ENGINES, describe: 'run programs interpreted or compiled to WebAssembly (default: the config\'s, else interpreter)' })
+          .option('preload', { type: 'boolean', describe: 'read the captures into memory before the clock starts (as tcpreplay --preload-pcap)' })
           .option('json', { alias: 'j', type: 'boolean', default: false, describe: 'print the summary as JSON' }),
       async (argv) => {
         await reportErrors(argv.json, () => runReplay({
           captures: (argv.captures as string[] | undefined) ?? [], config: argv.config, configProgram: argv['config-program'], obj: argv.obj, prog: argv.prog, type: argv.type, workers: argv.workers, mapInit: argv['map-init'], set: argv.set,
-          out: argv.out, outPass: argv['out-pass'], outDrop: argv['out-drop'], deterministic: argv.deterministic, seed: argv.seed, routes: argv.routes, json: argv.json, trace: argv.trace, engine: argv.engine,
+          out: argv.out, outPass: argv['out-pass'], outDrop: argv['out-drop'], deterministic: argv.deterministic, seed: argv.seed, routes: argv.routes, json: argv.json, trace: argv.trace, engine: argv.engine, preload: argv.preload,
         }));
       },
     )

@@ -29,6 +29,7 @@ export interface ReplayArgs {
   trace?: boolean;
   progress?: boolean;
   engine?: EngineName;
+  preload?: boolean;
 }
 
 /**
@@ -69,7 +70,7 @@ export function replayOptions(given: ReplayArgs): ReplayOptions {
     mapInit: a.mapInit ? { init: readMapInit(a.mapInit), where: a.mapInit } : undefined,
     out: a.out, outPass: a.outPass, outDrop: a.outDrop, deterministic: a.deterministic, seed: a.seed,
     routes: rt?.routes, neighbours: rt?.neighbours, devices: rt?.devices,
-    trace: a.trace ? (l) => process.stderr.write(`${l}\n`) : undefined, engine: a.engine,
+    trace: a.trace ? (l) => process.stderr.write(`${l}\n`) : undefined, engine: a.engine, preload: a.preload,
   };
 }
 

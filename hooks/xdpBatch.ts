@@ -1,4 +1,4 @@
-import type { WasmEntry } from '../vm/engine.js';
+import type { WasmEntry, WasmGlobal } from '../vm/engine.js';
 import { Class, JmpOp } from '../vm/opcodes.js';
 import type { CheckedProgram } from '../vm/program.js';
 import type { VerifiedProgram } from '../vm/verifier/verified.js';
@@ -43,78 +43,103 @@ export const DescOff = { HARD_START: 0, LEN: 8, SRC: 24, RET: 28 } as const;
 
 let driverModule: WebAssembly.Module | undefined;
 
+/** The driver's globals: sp (imported from the program), then its own, exported. */
+const G = { sp: 0, cur: 1, frameData: 2, ctx: 3, ifindex: 4, rxq: 5, top: 6, inPlace: 7, touched: 8 } as const;
+/** A batch touches the bytes of packets this many ahead, this many at a time (a power of 2). */
+const LOOK_AHEAD = 16;
+const SETTINGS = ['frameData', 'ctx', 'ifindex', 'rxq', 'top', 'inPlace'] as const;
+
 /**
- * driver: the Wasm module that runs a batch. `batch(desc, n, data, ctx, ifindex, rxq, top,
- * maxLen, from, inPlace)` does, from descriptor `from` on, what xdpIngress does for one packet
- * (copy it in, write xdp_md, run; with `inPlace`, for a program that never writes a packet,
- * bytes in the staging buffer run where they are) and stores r0's low 32 bits in RET. It
- * returns how many packets it ran: fewer than n when the next one is longer than `maxLen` (the
- * linear part: multi-buffer frames take the per-packet path). `cur` holds the index of the
- * packet running, so that a run that throws (a helper's fault) names its packet.
+ * driver: the Wasm module that runs packets through a compiled program. `packet(hardStart,
+ * src, len)` does what xdpIngress does for one packet: the packet runs in its slot (hardStart
+ * + 256) or, hardStart 0, in the CPU's frame; bytes at `src` (non-zero) are copied there
+ * first, or with `inPlace` (a program that never writes a packet) run where they are; then
+ * xdp_md, and the program, whose r0's low 32 bits it returns. `batch(desc, n, from, maxLen)`
+ * runs descriptors from `from` on, storing RET, and returns how many it ran: fewer than n
+ * when the next is longer than `maxLen` (the linear part: multi-buffer frames take the
+ * per-packet path). `cur` holds the index of the packet running, so that a run that throws
+ * (a helper's fault) names its packet. The rest of the settings are globals set once.
  */
 function driver(): WebAssembly.Module {
   if (driverModule) return driverModule;
-  // params, then the locals d (the descriptor), len, pkt (where the packet runs) and src
-  const [desc, n, frameData, ctx, ifindex, rxq, top, maxLen, i, inPlace, d, len, pkt, src] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
-  const G = { sp: 0, cur: 1 };
-  const c = new Code();
-  c.op(Op.block, 0x40, Op.loop, 0x40);
-  c.get(i).get(n).op(Op.i32_ge_u, Op.br_if).u(1);
-  c.get(desc).get(i).i32(5).op(Op.i32_shl, Op.i32_add).set(d);
-  c.get(d).mem(Op.i32_load, 2, DescOff.LEN).tee(len).get(maxLen).op(Op.i32_gt_u, Op.br_if).u(1);
-  // a packet with a slot runs there (HARD_START + headroom), else in the CPU's frame
-  c.get(d).mem(Op.i32_load, 2, DescOff.HARD_START).tee(pkt).i32(XDP_PACKET_HEADROOM).op(Op.i32_add).get(frameData).get(pkt).op(Op.select).set(pkt);
-  // bytes elsewhere: run them where they lie when nothing writes the packet, else copy them in
-  c.get(d).mem(Op.i32_load, 2, DescOff.SRC).tee(src).op(Op.if, 0x40);
-  c.get(inPlace).op(Op.if, 0x40).get(src).set(pkt).op(Op.else).get(pkt).get(src).get(len).op(...MEMORY_COPY).op(Op.end);
-  c.op(Op.end);
-  c.get(ctx).get(pkt).mem(Op.i32_store, 2, XdpMd.data);
-  c.get(ctx).get(pkt).get(len).op(Op.i32_add).mem(Op.i32_store, 2, XdpMd.data_end);
-  c.get(ctx).get(pkt).mem(Op.i32_store, 2, XdpMd.data_meta);
-  c.get(ctx).get(ifindex).mem(Op.i32_store, 2, XdpMd.ingress_ifindex);
-  c.get(ctx).get(rxq).mem(Op.i32_store, 2, XdpMd.rx_queue_index);
-  c.get(ctx).i32(0).mem(Op.i32_store, 2, XdpMd.egress_ifindex);
-  c.get(i).op(Op.global_set).u(G.cur);
-  c.get(top).op(Op.global_set).u(G.sp);
-  c.get(d).get(ctx).op(Op.call).u(0).mem(Op.i32_store, 2, DescOff.RET);
-  c.get(i).i32(1).op(Op.i32_add).set(i);
-  c.op(Op.br).u(0);
-  c.op(Op.end, Op.end).get(i);
+  const packet = new Code();
+  {
+    const [hs, src, len, pkt] = [0, 1, 2, 3];
+    packet.get(hs).i32(XDP_PACKET_HEADROOM).op(Op.i32_add).op(Op.global_get).u(G.frameData).get(hs).op(Op.select).set(pkt);
+    packet.get(src).op(Op.if, 0x40);
+    packet.op(Op.global_get).u(G.inPlace).op(Op.if, 0x40).get(src).set(pkt).op(Op.else).get(pkt).get(src).get(len).op(...MEMORY_COPY).op(Op.end);
+    packet.op(Op.end);
+    const ctx = (field: number, value: (c: Code) => Code) => value(packet.op(Op.global_get).u(G.ctx)).mem(Op.i32_store, 2, field);
+    ctx(XdpMd.data, (c) => c.get(pkt));
+    ctx(XdpMd.data_end, (c) => c.get(pkt).get(len).op(Op.i32_add));
+    ctx(XdpMd.data_meta, (c) => c.get(pkt));
+    ctx(XdpMd.ingress_ifindex, (c) => c.op(Op.global_get).u(G.ifindex));
+    ctx(XdpMd.rx_queue_index, (c) => c.op(Op.global_get).u(G.rxq));
+    ctx(XdpMd.egress_ifindex, (c) => c.i32(0));
+    packet.op(Op.global_get).u(G.top).op(Op.global_set).u(G.sp);
+    packet.op(Op.global_get).u(G.ctx).op(Op.call).u(0);
+  }
+  const batch = new Code();
+  {
+    const [desc, n, i, maxLen, d, len, ahead, end, src] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+    batch.op(Op.block, 0x40, Op.loop, 0x40);
+    batch.get(i).get(n).op(Op.i32_ge_u, Op.br_if).u(1);
+    batch.get(desc).get(i).i32(5).op(Op.i32_shl, Op.i32_add).set(d);
+    // every LOOK_AHEAD packets, touch the first bytes of the next LOOK_AHEAD, all at once so that
+    // their cache misses overlap (a preloaded capture is mostly not in cache; Wasm has no prefetch)
+    batch.get(i).i32(LOOK_AHEAD - 1).op(Op.i32_and, Op.i32_eqz, Op.if, 0x40);
+    batch.get(d).i32(LOOK_AHEAD * DESC_BYTES).op(Op.i32_add).set(ahead);
+    batch.get(i).i32(2 * LOOK_AHEAD).op(Op.i32_add).get(n).op(Op.i32_gt_u).op(Op.if, 0x40).get(desc).get(n).i32(5).op(Op.i32_shl, Op.i32_add).set(end).op(Op.else).get(ahead).i32(LOOK_AHEAD * DESC_BYTES).op(Op.i32_add).set(end).op(Op.end);
+    batch.op(Op.block, 0x40, Op.loop, 0x40).get(ahead).get(end).op(Op.i32_ge_u, Op.br_if).u(1);
+    // the first bytes and those 32 on (an IPv4 header's addresses, wherever the cache line starts)
+    batch.get(ahead).mem(Op.i32_load, 2, DescOff.SRC).tee(src).op(Op.if, 0x40).get(src).mem(Op.i32_load8_u, 0, 0).get(src).mem(Op.i32_load8_u, 0, 32).op(Op.i32_add);
+    batch.op(Op.global_get).u(G.touched).op(Op.i32_add).op(Op.global_set).u(G.touched).op(Op.end);
+    batch.get(ahead).i32(DESC_BYTES).op(Op.i32_add).set(ahead).op(Op.br).u(0).op(Op.end, Op.end);
+    batch.op(Op.end);
+    batch.get(d).mem(Op.i32_load, 2, DescOff.LEN).tee(len).get(maxLen).op(Op.i32_gt_u, Op.br_if).u(1);
+    batch.get(i).op(Op.global_set).u(G.cur);
+    batch.get(d).get(d).mem(Op.i32_load, 2, DescOff.HARD_START).get(d).mem(Op.i32_load, 2, DescOff.SRC).get(len).op(Op.call).u(1).mem(Op.i32_store, 2, DescOff.RET);
+    batch.get(i).i32(1).op(Op.i32_add).set(i);
+    batch.op(Op.br).u(0);
+    batch.op(Op.end, Op.end).get(i);
+  }
   const bytes = encodeModule({
-    types: [{ params: [I32], results: [I32] }, { params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], results: [I32] }],
+    types: [{ params: [I32], results: [I32] }, { params: [I32, I32, I32], results: [I32] }, { params: [I32, I32, I32, I32], results: [I32] }],
     imports: [{ name: 'prog', type: 0 }],
     globalImports: [{ name: 'sp', type: I32 }],
     maxPages: 65536,
-    globals: [I32],
-    funcs: [{ type: 1, locals: [I32, I32, I32, I32], code: c }],
-    exports: [{ name: 'batch', func: 1 }, { name: 'cur', global: G.cur }],
+    globals: [I32, I32, I32, I32, I32, I32, I32, I32],
+    funcs: [{ type: 1, locals: [I32], code: packet }, { type: 2, locals: [I32, I32, I32, I32, I32], code: batch }],
+    exports: [{ name: 'packet', func: 1 }, { name: 'batch', func: 2 }, { name: 'cur', global: G.cur }, ...SETTINGS.map((name) => ({ name, global: G[name] }))],
   });
   return (driverModule = new WebAssembly.Module(bytes));
 }
 
-type BatchFn = (desc: number, n: number, data: number, ctx: number, ifindex: number, rxq: number, top: number, maxLen: number, from: number, inPlace: number) => number;
+/** PacketFn: the driver's `packet(hardStart, src, len)`, r0 back; other Wasm modules may import it. */
+export type PacketFn = (hardStart: number, src: number, len: number) => number;
 
 /**
  * XdpBatch runs a JIT-compiled XDP program over descriptors, many packets per call into
  * WebAssembly, on one CPU's frame and context. Build it only for an xdpBatchable program.
  */
 export class XdpBatch {
-  readonly #batch: BatchFn;
-  readonly #cur: { value: number };
+  readonly #batch: (desc: number, n: number, from: number, maxLen: number) => number;
+  readonly #cur: WasmGlobal;
   readonly #entry: WasmEntry;
-  readonly #rt: HookRuntime;
-  readonly #ifindex: number;
+  /** The driver's per-packet function (see driver()), for a module that finds packets itself. */
+  readonly packet: PacketFn;
   /** The program never writes a packet: packets run where they lie (no copy). */
   readonly inPlace: boolean;
 
   constructor(rt: HookRuntime, entry: WasmEntry, ifindex: number, inPlace: boolean) {
     this.inPlace = inPlace;
-    const x = new WebAssembly.Instance(driver(), { env: { mem: rt.kernel.memory.memory, prog: entry.run32, sp: entry.sp } }).exports;
-    this.#batch = x.batch as BatchFn;
-    this.#cur = x.cur as unknown as { value: number };
+    const x = new WebAssembly.Instance(driver(), { env: { mem: rt.kernel.memory.memory, prog: entry.run32, sp: entry.sp } }).exports as Record<string, unknown>;
+    const settings = { frameData: rt.frame.start + XDP_PACKET_HEADROOM, ctx: rt.ctx.start, ifindex, rxq: rt.cpu, top: entry.top, inPlace: inPlace ? 1 : 0 };
+    for (const name of SETTINGS) (x[name] as WasmGlobal).value = settings[name];
+    this.#batch = x.batch as (desc: number, n: number, from: number, maxLen: number) => number;
+    this.packet = x.packet as PacketFn;
+    this.#cur = x.cur as WasmGlobal;
     this.#entry = entry;
-    this.#rt = rt;
-    this.#ifindex = ifindex;
   }
 
   /**
@@ -123,10 +148,14 @@ export class XdpBatch {
    * naming its packet.
    */
   run(desc: number, from: number, n: number): number {
-    const rt = this.#rt;
-    const done = this.#batch(desc, n, rt.frame.start + XDP_PACKET_HEADROOM, rt.ctx.start, this.#ifindex, rt.cpu, this.#entry.top, XDP_MAX_LINEAR, from, this.inPlace ? 1 : 0);
-    if (this.#entry.stop.value !== 0) throw new Error('internal: a batched program left work pending');
+    const done = this.#batch(desc, n, from, XDP_MAX_LINEAR);
+    this.checkStop();
     return done;
+  }
+
+  /** checkStop: batched programs call nothing that leaves work to JavaScript (xdpBatchable). */
+  checkStop(): void {
+    if (this.#entry.stop.value !== 0) throw new Error('internal: a batched program left work pending');
   }
 
   /** current: the packet the last run was running (the one that threw, if it threw). */

@@ -98,11 +98,11 @@ export class PcapReader implements CaptureReader {
 
   /**
    * scan reads up to `max` records at once for a caller that wants no record object: for each,
-   * SCAN_FIELDS numbers in `out` (where its bytes are in `bytes.u8`, caplen, origLen, the
-   * timestamp). It stops early, leaving the record to `next()`, at anything but a plain record
+   * SCAN_FIELDS numbers in `out` if given (where its bytes are in `bytes.u8`, caplen, origLen,
+   * the timestamp); without `out` it only moves over them. It stops early, leaving the record to `next()`, at anything but a plain record
    * (the end, a cut, a bad header: next() says what) or one whose caplen is outside [minLen, maxLen].
    */
-  scan(out: Int32Array, max: number, minLen: number, maxLen: number): number {
+  scan(out: Int32Array | undefined, max: number, minLen: number, maxLen: number): number {
     const f = this.#in;
     if (this.#done) return 0;
     const le = this.littleEndian;
@@ -118,13 +118,15 @@ export class PcapReader implements CaptureReader {
       const frac = dv.getUint32(at + 4, le);
       if (caplen > snap || caplen < minLen || caplen > MAX_RECORD || frac >= fracLimit || !f.need(RECORD_HEADER + caplen)) break;
       if (f.u8 !== u8) dv = new DataView((u8 = f.u8).buffer, u8.byteOffset, u8.byteLength);
-      const o = k * SCAN_FIELDS;
-      const origLen = dv.getUint32(f.at + 12, le);
-      out[o] = f.at + RECORD_HEADER;
-      out[o + 1] = caplen;
-      out[o + 2] = origLen > caplen ? origLen : caplen;
-      out[o + 3] = dv.getUint32(f.at, le);
-      out[o + 4] = this.nanosecond ? frac : frac * 1000;
+      if (out) {
+        const o = k * SCAN_FIELDS;
+        const origLen = dv.getUint32(f.at + 12, le);
+        out[o] = f.at + RECORD_HEADER;
+        out[o + 1] = caplen;
+        out[o + 2] = origLen > caplen ? origLen : caplen;
+        out[o + 3] = dv.getUint32(f.at, le);
+        out[o + 4] = this.nanosecond ? frac : frac * 1000;
+      }
       f.at += RECORD_HEADER + caplen;
       this.#index++;
       k++;

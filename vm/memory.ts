@@ -54,11 +54,14 @@ export class AddressSpace {
   #view: DataView;
   #i32: Int32Array;
   #generation = -1;
+  /** The memory's maximum (bytes; 4 GiB for a memory given from elsewhere, whose maximum JavaScript cannot read). */
+  readonly #maximum: number;
 
   constructor(options: AddressSpaceOptions = {}) {
     const initial = Math.ceil((options.initialBytes ?? 16 * 1024 * 1024) / WASM_PAGE);
     const maximum = Math.ceil((options.maximumBytes ?? 1024 * 1024 * 1024) / WASM_PAGE);
     this.memory = options.memory ?? new WebAssembly.Memory({ initial, maximum, shared: true });
+    this.#maximum = options.memory ? 0x1_0000_0000 : maximum * WASM_PAGE;
     this.#u8 = new Uint8Array(this.memory.buffer);
     this.#view = new DataView(this.memory.buffer);
     this.#i32 = new Int32Array(this.memory.buffer);
@@ -90,6 +93,11 @@ export class AddressSpace {
   /** i32 is an Int32Array of the whole memory, for Atomics (see `u8` on refreshing). */
   get i32(): Int32Array {
     return this.#i32;
+  }
+
+  /** unmapped: bytes that `map` can still hand out before the memory reaches its maximum. */
+  get unmapped(): number {
+    return Math.max(0, this.#maximum - this.#next);
   }
 
   /** regions lists the mapped regions in address order. */

@@ -4,6 +4,7 @@ import type { Device, Neighbour, Route } from '../../hooks/helpers/fib.js';
 import { ProgType } from '../../hooks/progType.js';
 import { cpuRegions } from '../../hooks/runtime.js';
 import { verdictOf } from '../../hooks/verdict.js';
+import { xdpBatchable } from '../../hooks/xdpBatch.js';
 import type { Kernel } from '../../maps/kernel.js';
 import type { ProgObject } from '../../maps/objects.js';
 import { Perm, type Region } from '../../vm/memory.js';
@@ -12,7 +13,7 @@ import { type OutputFiles, openOutputs } from './outputs.js';
 import { WorkerPool } from './pool.js';
 import { exportProgs } from './progTransfer.js';
 import { type BatchResult, OUT_FIELDS, Out, OutFlag, type PacketExtra, type TallyRow } from './protocol.js';
-import { BUF_BYTES, STAGING_BYTES, Source, WINDOW, type Window } from './source.js';
+import { BUF_BYTES, DESC_AREA, STAGING_BYTES, Source, WINDOW, type Window } from './source.js';
 
 /** ReplaySummary: what `--json` prints. */
 export interface ReplaySummary {
@@ -75,6 +76,8 @@ export interface RunOptions {
   readonly queueDepth?: (n: number) => void;
   /** Stops the pass early (a service shutting down). */
   readonly signal?: AbortSignal;
+  /** Read the captures whole into memory before the clock starts (tcpreplay's --preload-pcap): the pass then measures the data path alone. */
+  readonly preload?: boolean;
 }
 
 /**
@@ -92,6 +95,8 @@ export class Pipeline {
   readonly #staging: Region[];
   #running = false;
   #faultWarnings = 0;
+  /** The workers run the program in batches and can walk capture records themselves (worker.ts). */
+  readonly #records: boolean;
 
   constructor(o: PipelineOptions) {
     const n = Math.max(1, o.workers ?? cpus().length);
@@ -106,6 +111,7 @@ export class Pipeline {
       space: mem.snapshot(), cpu: w, regions: r, progs, entry: o.prog.id, ifindex: o.ifindex ?? 1,
       deterministic: o.deterministic ?? false, seed: o.seed ?? 1, trace: o.trace !== undefined, routes: o.routes, neighbours: o.neighbours, devices: o.devices, engine: o.engine,
     })));
+    this.#records = o.engine === 'jit' && o.prog.type === ProgType.BPF_PROG_TYPE_XDP && !o.trace && xdpBatchable(o.prog.program, o.deterministic ?? false);
     const type = o.prog.type === ProgType.BPF_PROG_TYPE_XDP ? 'xdp' : o.prog.type === ProgType.BPF_PROG_TYPE_SOCKET_FILTER ? 'socket' : 'tc';
     this.summary = {
       program: o.prog.name, type, packets: 0, bytes: 0, verdicts: {}, verdict_names: {}, per_cpu: Array(n).fill(0), busy_seconds: Array(n).fill(0),
@@ -118,9 +124,14 @@ export class Pipeline {
     if (this.#running) throw new Error('a pipeline runs one pass at a time');
     this.#running = true;
     const s = this.summary;
-    // the clock starts when the workers are up (as a kernel replay's starts after loading)
+    // the clock starts when the workers are up (as a kernel replay's starts after loading), and the captures preloaded if asked
+    let source: Source;
+    let cut: Window[] | undefined;
     try {
       await this.#pool.ready;
+      source = new Source(captures, this.#o.kernel.memory, s, this.#o.warn, Boolean(r.out || r.outPass || r.outDrop));
+      if (r.preload) source.preload();
+      if (source.steerable && !(r.out || r.outPass || r.outDrop) && !r.rate) cut = this.#steer(source);
     } catch (e) {
       this.#running = false;
       throw e;
@@ -128,9 +139,19 @@ export class Pipeline {
     const t0 = process.hrtime.bigint();
     const outputs = openOutputs(r, this.#o.prog.type);
     try {
-      const source = new Source(captures, this.#o.kernel.memory, s, this.#o.warn, Boolean(r.out || r.outPass || r.outDrop));
       const skb = this.#o.prog.type !== ProgType.BPF_PROG_TYPE_XDP;
       const pace = r.rate ? new Pace(r.rate, r.queueCapacity ?? 2 * WINDOW) : undefined;
+      if (cut) {
+        // steered before the pass: every window goes to the workers at once, to run back to back
+        const all = cut.map((win) => ({ win, results: this.#dispatch(win) }));
+        r.queueDepth?.(cut.reduce((n, w) => n + w.count, 0));
+        for (const { win, results } of all) {
+          this.#emit(win, await results, outputs);
+          r.progress?.({ packets: s.packets, fileBytes: source.position, totalBytes: source.size });
+        }
+        r.queueDepth?.(0);
+        return;
+      }
       const fill = async (set: number): Promise<Window> => {
         let limit = WINDOW;
         if (pace) {
@@ -139,23 +160,28 @@ export class Pipeline {
           limit = due;
         }
         if (r.signal?.aborted) limit = 0;
-        const w = source.fill(this.#bufs[set], this.#staging[set], skb, limit, !outputs.writes);
+        const w = source.fill(this.#bufs[set], this.#staging[set], skb, limit, !outputs.writes, this.#records);
         pace?.sent(w.count);
         return w;
       };
+      // two windows in flight: a worker finds the next waiting when it is done with one
       let set = 0;
       let current = await fill(0);
       let running = this.#dispatch(current);
       let next = await fill(1);
+      let runningNext = next.count ? this.#dispatch(next) : running;
       r.queueDepth?.(current.count + next.count);
       // a window is empty only when the captures are done (or the pass was stopped)
       while (current.count > 0) {
         const results = await running;
-        running = this.#dispatch(next);
         this.#emit(current, results, outputs);
         r.progress?.({ packets: s.packets, fileBytes: source.position, totalBytes: source.size });
+        // the window just done frees its set of buffers for the one after next
+        const more = next.count > 0;
         current = next;
-        next = current.count > 0 ? await fill(set) : current;
+        running = runningNext;
+        next = more ? await fill(set) : current;
+        if (next !== current && next.count) runningNext = this.#dispatch(next);
         r.queueDepth?.(current.count + (next === current ? 0 : next.count));
         set = 1 - set;
       }
@@ -173,7 +199,27 @@ export class Pipeline {
     await this.#pool.close();
   }
 
+  /**
+   * #steer cuts a preloaded capture into windows before the pass: every packet read and given
+   * to the worker its flow hashes to (as a NIC's RSS does before a CPU sees a packet), each
+   * window's descriptors in memory of their own. The pass then only runs them.
+   */
+  #steer(source: Source): Window[] {
+    const mem = this.#o.kernel.memory;
+    const skb = this.#o.prog.type !== ProgType.BPF_PROG_TYPE_XDP;
+    const windows: Window[] = [];
+    for (;;) {
+      // room for the descriptors and one slot of the longest packet (one too long for a frame of its own)
+      const bufs = this.#bufs[0].map((_, w) => mem.map(DESC_AREA + (128 << 10), Perm.RW, `steered/${windows.length}/cpu${w}`));
+      const win = source.fill(bufs, this.#staging[0], skb, WINDOW, true);
+      if (!win.count) return windows;
+      windows.push(win);
+    }
+  }
+
   #dispatch(win: Window): Promise<(BatchResult | undefined)[]> {
+    const rec = win.records;
+    if (rec) return Promise.all(win.desc.map((desc, w) => this.#pool.run(w, { id: w, desc, n: 0, tally: true, records: { ...rec, workers: win.desc.length } })));
     return Promise.all(win.desc.map((desc, w) => (win.batchLen[w] ? this.#pool.run(w, { id: w, desc, n: win.batchLen[w], tally: win.tally }) : Promise.resolve(undefined))));
   }
 

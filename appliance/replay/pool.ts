@@ -2,12 +2,13 @@ import { Worker } from 'node:worker_threads';
 import type { BatchRequest, BatchResult, WorkerInit } from './protocol.js';
 
 /**
- * WorkerPool: one worker thread per emulated CPU, each with at most one batch in flight.
- * A worker that dies (an error outside a program run) fails the batch it was given.
+ * WorkerPool: one worker thread per emulated CPU. Batches sent to a worker queue up and come
+ * back in the order sent (a worker runs one at a time), so a pipeline can keep the next batch
+ * waiting. A worker that dies (an error outside a program run) fails every batch it was given.
  */
 export class WorkerPool {
   readonly #workers: Worker[] = [];
-  readonly #pending: ({ resolve: (r: BatchResult) => void; reject: (e: Error) => void } | undefined)[] = [];
+  readonly #pending: { resolve: (r: BatchResult) => void; reject: (e: Error) => void }[][] = [];
   #failure?: Error;
   /** Settles when every worker has its programs ready to run (or one failed to start). */
   readonly ready: Promise<void>;
@@ -21,20 +22,17 @@ export class WorkerPool {
       started.push(new Promise<void>((ok, no) => ((ready = ok), (failed = no))));
       worker.on('message', (r: BatchResult | 'ready') => {
         if (r === 'ready') return ready();
-        const p = this.#pending[w];
-        this.#pending[w] = undefined;
-        p?.resolve(r);
+        this.#pending[w].shift()?.resolve(r);
       });
       const fail = (e: Error) => {
         this.#failure ??= new Error(`replay worker ${w} (cpu ${init.cpu}) failed: ${e.message}`, { cause: e });
-        this.#pending[w]?.reject(this.#failure);
-        this.#pending[w] = undefined;
+        for (const p of this.#pending[w].splice(0)) p.reject(this.#failure);
         failed(this.#failure);
       };
       worker.on('error', fail);
       worker.on('exit', (code) => code !== 0 && fail(new Error(`exited with code ${code}`)));
       this.#workers.push(worker);
-      this.#pending.push(undefined);
+      this.#pending.push([]);
     });
     this.ready = Promise.all(started).then(() => undefined);
     // a failure before the first batch is reported by run(); this keeps it from going unhandled
@@ -48,9 +46,8 @@ export class WorkerPool {
   /** run sends worker `w` a batch; the promise settles with its results. */
   run(w: number, req: BatchRequest): Promise<BatchResult> {
     if (this.#failure) return Promise.reject(this.#failure);
-    if (this.#pending[w]) return Promise.reject(new Error(`worker ${w} already has a batch in flight`));
     return new Promise((resolve, reject) => {
-      this.#pending[w] = { resolve, reject };
+      this.#pending[w].push({ resolve, reject });
       this.#workers[w].postMessage(req);
     });
   }

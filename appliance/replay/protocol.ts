@@ -49,6 +49,12 @@ export interface BatchRequest {
   readonly desc: number;
   readonly n: number;
   readonly tally: boolean;
+  /**
+   * Instead of descriptors: the pcap records (little-endian, Ethernet) from `start` to `end`
+   * of the shared memory, for every worker; each runs those whose flow hashes to it among
+   * `workers` (recordWalk.ts), tallied, with `desc` as its scratch space.
+   */
+  readonly records?: { readonly start: number; readonly end: number; readonly workers: number };
 }
 
 /** PacketExtra: what does not fit in the fixed fields. */

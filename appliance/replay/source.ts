@@ -3,7 +3,7 @@ import { LinkType, linkTypeName, linkTypeSupported, toEthernet } from '../../pca
 import { openCapture } from '../../pcaps/open.js';
 import { PcapReader, SCAN_FIELDS } from '../../pcaps/pcapReader.js';
 import { CaptureError, type CaptureReader, type CaptureRecord } from '../../pcaps/record.js';
-import type { AddressSpace, Region } from '../../vm/memory.js';
+import { type AddressSpace, Perm, type Region } from '../../vm/memory.js';
 import { DESC_BYTES } from '../../hooks/xdpBatch.js';
 import { flowHash } from './flowHash.js';
 import { In } from './protocol.js';
@@ -14,7 +14,7 @@ export const BUF_BYTES = 8 << 20;
 export const STAGING_BYTES = 4 << 20;
 export const WINDOW = 8192;
 /** The descriptors of a window's batch come first in each ingress buffer; slots follow. */
-const DESC_AREA = WINDOW * DESC_BYTES;
+export const DESC_AREA = WINDOW * DESC_BYTES;
 const PAGE = 4096;
 const HEADROOM = 256;
 /** The longest packet replay runs: an XDP frame of 17 fragments past its linear part, or a 64 KiB skb. */
@@ -43,6 +43,8 @@ export interface Window {
   notRun: Map<number, { data: Uint8Array; why: string }>;
   desc: number[];
   batchLen: number[];
+  /** Instead of batches: the pcap records every worker walks (BatchRequest.records). */
+  records?: { start: number; end: number };
 }
 
 /** A record held over to the next window (its worker's buffer was full), copied out of the reader's buffer. */
@@ -64,6 +66,8 @@ export class Source {
   /** Whether packets are kept in slots until they are written out (else the workers reuse their frames). */
   readonly #keep: boolean;
   readonly #scanned = new Int32Array(WINDOW * SCAN_FIELDS);
+  /** preload(): each capture read whole into the shared memory, its reader reading from there. */
+  #preloaded?: CaptureReader[];
 
   constructor(paths: readonly string[], mem: AddressSpace, s: Tally, warn: ((l: string) => void) | undefined, keep: boolean) {
     this.#keep = keep;
@@ -81,6 +85,29 @@ export class Source {
     this.size = size;
   }
 
+  /**
+   * preload reads every capture whole into the shared memory now (tcpreplay's --preload-pcap),
+   * so that the pass reads nothing from files: its records are then walked where they lie.
+   */
+  preload(): void {
+    const mem = this.#mem;
+    const free = mem.unmapped;
+    if (this.size > free) throw new RangeError(`--preload: the captures (${Math.ceil(this.size / 2 ** 20)} MiB) do not fit the ${Math.floor(free / 2 ** 20)} MiB the address space has left; replay them without --preload`);
+    this.#preloaded = this.#paths.map((p) => {
+      const r = openCapture(p);
+      r.bytes.compact = false;
+      const region = mem.map(Math.max(r.size, 1), Perm.READ, `capture/${p}`);
+      r.bytes.setBuffer(mem.u8.subarray(region.start, region.start + region.size));
+      r.bytes.need(r.size - r.bytes.offset);
+      return r;
+    });
+  }
+
+  /** steerable: preloaded, and every capture classic pcap of Ethernet frames (their windows can be cut before the pass). */
+  get steerable(): boolean {
+    return this.#preloaded?.every((r) => r instanceof PcapReader && r.linkType === LinkType.LINKTYPE_ETHERNET) ?? false;
+  }
+
   get position(): number {
     return this.#doneBytes + (this.#reader?.position ?? 0);
   }
@@ -95,9 +122,12 @@ export class Source {
       if (!this.#reader) {
         if (this.#i >= this.#paths.length) return (this.#finished = true), null;
         if (!windowEmpty) return null;
-        this.#reader = openCapture(this.#paths[this.#i++]);
-        this.#reader.bytes.compact = false;
-        this.#reader.bytes.setBuffer(staging);
+        if (this.#preloaded) this.#reader = this.#preloaded[this.#i++];
+        else {
+          this.#reader = openCapture(this.#paths[this.#i++]);
+          this.#reader.bytes.compact = false;
+          this.#reader.bytes.setBuffer(staging);
+        }
       }
       const r = this.#reader.next();
       if (r) return r;
@@ -116,9 +146,11 @@ export class Source {
 
   /**
    * fill reads up to WINDOW packets, each into the ingress buffer of the worker its flow
-   * hashes to; `tally`: the window keeps nothing per packet for writing out.
+   * hashes to; `tally`: the window keeps nothing per packet for writing out; `records`: the
+   * workers can walk pcap records themselves (a batched XDP program), so a window of plain
+   * records is just where they lie.
    */
-  fill(bufs: readonly Region[], stagingRegion: Region, skb: boolean, limit = WINDOW, tally = false): Window {
+  fill(bufs: readonly Region[], stagingRegion: Region, skb: boolean, limit = WINDOW, tally = false, records = false): Window {
     const n = bufs.length;
     const per = tally ? 0 : WINDOW;
     const win: Window = {
@@ -129,8 +161,19 @@ export class Source {
     const u8 = this.#mem.u8;
     const i32 = this.#mem.i32;
     const staging = u8.subarray(stagingRegion.start, stagingRegion.start + stagingRegion.size);
-    this.#reader?.bytes.setBuffer(staging);
+    if (!this.#preloaded) this.#reader?.bytes.setBuffer(staging);
     const max = Math.min(limit, WINDOW);
+    // records the workers can walk themselves (little-endian classic pcap, Ethernet): the window is where they lie
+    const r1 = this.#reader;
+    if (records && tally && !this.#keep && !this.#held && r1 instanceof PcapReader && r1.littleEndian && r1.linkType === LinkType.LINKTYPE_ETHERNET) {
+      const start = r1.bytes.u8.byteOffset + r1.bytes.at;
+      const got = r1.scan(undefined, max, 0, MAX_PACKET);
+      if (got) {
+        win.records = { start, end: r1.bytes.u8.byteOffset + r1.bytes.at };
+        win.count = got;
+        return win;
+      }
+    }
     while (win.count < max && !this.#finished) {
       // Ethernet records of classic pcap, when nothing is written out: many at once, no record objects
       const r0 = this.#reader;

@@ -5,9 +5,11 @@ import { ProgType } from '../../hooks/progType.js';
 import { HookRuntime } from '../../hooks/runtime.js';
 import { verdictOf } from '../../hooks/verdict.js';
 import { XdpBatch, xdpBatchable } from '../../hooks/xdpBatch.js';
+import { XDP_MAX_LINEAR } from '../../hooks/testRun.js';
 import { AddressSpace } from '../../vm/memory.js';
 import { engineByName } from '../engines.js';
 import { importProgs } from './progTransfer.js';
+import { RecordWalker, STOP_TALLY, TALLY_BYTES } from './recordWalk.js';
 import { type BatchRequest, type BatchResult, IN_FIELDS, In, OUT_FIELDS, Out, OutFlag, type PacketExtra, type TallyRow, type WorkerInit } from './protocol.js';
 
 // A replay worker: one emulated CPU. It attaches to the shared memory, rebuilds the loaded
@@ -32,6 +34,7 @@ const run = xdp ? xdpIngress : skbIngress;
 const slot = { hardStart: 0, room: 0, len: 0, wireLen: 0, ifindex: init.ifindex, rxQueue: init.cpu, tstamp: undefined as bigint | undefined };
 const entry = rt.prepare(prog).wasm;
 const batch = xdp && entry && !init.trace && xdpBatchable(prog.program, init.deterministic) ? new XdpBatch(rt, entry, init.ifindex, !prog.program.writesPacket) : undefined;
+const walker = batch ? new RecordWalker(space.memory, batch.packet) : undefined;
 
 /** Batch: one request's bookkeeping: per packet results, or the tally. */
 class Batch {
@@ -66,6 +69,12 @@ class Batch {
     this.#row(v.retval, v.name, 1, v.keep !== undefined && v.keep < len ? v.keep : len, faulted ? 1 : 0);
   }
 
+  /** addMany counts `packets` batched XDP runs that returned `retval` (below 8), `bytes` in all. */
+  addMany(retval: number, packets: number, bytes: number): void {
+    this.#fast[retval * 2] += packets;
+    this.#fast[retval * 2 + 1] += bytes;
+  }
+
   /** tallyBatched counts batched runs [i, done) of the descriptors at word `d0` (XDP: the length did not change). */
   tallyBatched(i32: Int32Array, d0: number, i: number, done: number): void {
     const fast = this.#fast;
@@ -95,15 +104,20 @@ class Batch {
   }
 }
 
-/** runOne runs packet `i` of a batch on its own (the per-packet path). */
+/** runOne runs packet `i` of a batch (its descriptor at word `d`) on its own: the per-packet path. */
 function runOne(b: Batch, i32: Int32Array, d: number, i: number): void {
-  slot.hardStart = i32[d + In.HARD_START] || rt.frame.start;
-  slot.room = i32[d + In.HARD_START] ? i32[d + In.ROOM] : rt.frame.size;
-  slot.len = i32[d + In.LEN];
-  slot.wireLen = i32[d + In.WIRE_LEN];
-  const src = i32[d + In.SRC];
-  if (src) space.u8.copyWithin(slot.hardStart + 256, src, src + slot.len);
-  if (init.deterministic) slot.tstamp = now = BigInt(i32[d + In.TS_SEC] >>> 0) * 1_000_000_000n + BigInt(i32[d + In.TS_NSEC]);
+  const hs = i32[d + In.HARD_START];
+  runPacket(b, i, hs, hs ? i32[d + In.ROOM] : 0, i32[d + In.LEN], i32[d + In.WIRE_LEN], i32[d + In.SRC], i32[d + In.TS_SEC], i32[d + In.TS_NSEC]);
+}
+
+/** runPacket runs one packet through xdpIngress or skbIngress: in its slot (hardStart, room), or copied from `src` into the CPU's frame. */
+function runPacket(b: Batch, i: number, hardStart: number, room: number, len: number, wireLen: number, src: number, tsSec: number, tsNsec: number): void {
+  slot.hardStart = hardStart || rt.frame.start;
+  slot.room = hardStart ? room : rt.frame.size;
+  slot.len = len;
+  slot.wireLen = wireLen;
+  if (src) space.u8.copyWithin(slot.hardStart + 256, src, src + len);
+  if (init.deterministic) slot.tstamp = now = BigInt(tsSec >>> 0) * 1_000_000_000n + BigInt(tsNsec);
   let r: IngressResult;
   try {
     if ((i & 63) === 0) {
@@ -156,13 +170,53 @@ function batchedResult(b: Batch, i32: Int32Array, d: number, k: number): void {
   b.add(k, i32[d + In.RET], hs ? hs + 256 : src && batch!.inPlace ? src : rt.frame.start + 256, i32[d + In.LEN], 0);
 }
 
+/**
+ * runRecords runs the pcap records from `start` to `end` that hash to this worker (recordWalk.ts);
+ * what the walk leaves (multi-buffer frames, return values of 8 and up, faults) is done here.
+ */
+function runRecords(w: RecordWalker, b: Batch, start: number, end: number, workers: number, tally: number): void {
+  const dv = space.view;
+  for (let k = 0; k < TALLY_BYTES; k += 8) dv.setBigUint64(tally + k, 0n, true);
+  const t = process.hrtime.bigint();
+  let p = start;
+  let extra = 0;
+  while (p < end) {
+    try {
+      p = w.walk(p, end, workers, init.cpu, tally, XDP_MAX_LINEAR);
+    } catch (e) {
+      p = w.current;
+      const len = dv.getUint32(p + 8, true);
+      fault(b, extra++, p + 16, len, e);
+      p += 16 + len;
+      continue;
+    }
+    batch!.checkStop();
+    if (p >= end) break;
+    const len = dv.getUint32(p + 8, true);
+    if (w.stop === STOP_TALLY) b.add(extra++, w.ret, p + 16, len, 0);
+    else runPacket(b, extra++, 0, 0, len, Math.max(len, dv.getUint32(p + 12, true)), p + 16, dv.getUint32(p, true), dv.getUint32(p + 4, true));
+    p += 16 + len;
+  }
+  let packets = 0;
+  for (let r = 0; r < 8; r++) {
+    const n = Number(dv.getBigUint64(tally + r * 16, true));
+    packets += n;
+    if (n) b.addMany(r, n, Number(dv.getBigUint64(tally + r * 16 + 8, true)));
+  }
+  // the run-time histogram: one sample per 64 packets, the walk's mean
+  const each = packets ? Number(process.hrtime.bigint() - t) / (packets + extra) : 0;
+  for (let k = 0; k < packets; k += 64) b.samples.push(each);
+}
+
 parentPort!.on('message', (req: BatchRequest) => {
   const { n, desc } = req;
   const b = new Batch(n, req.tally);
   space.refresh();
   const i32 = space.i32;
   const t0 = process.hrtime.bigint();
-  for (let i = 0; i < n; ) {
+  if (req.records && !walker) throw new Error('internal: records sent to a worker that does not batch');
+  if (req.records) runRecords(walker!, b, req.records.start, req.records.end, req.records.workers, desc);
+  else for (let i = 0; i < n; ) {
     if (batch) {
       // the batch stops before a packet it does not take (multi-buffer) and after one that threw
       i = runBatched(batch, b, i32, desc, i, n);
