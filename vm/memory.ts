@@ -46,6 +46,9 @@ export interface AddressSpaceSnapshot {
  *
  * `check` is the slow path of every access; engines keep the last region that matched.
  */
+/** The least the memory grows by at a time. */
+const GROW_STEP = 32 << 20;
+
 export class AddressSpace {
   readonly memory: WebAssembly.Memory;
   #regions: Region[] = [];
@@ -128,9 +131,11 @@ export class AddressSpace {
     const start = this.#next;
     const end = start + Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
     if (end > 0x1_0000_0000) throw new RangeError(`map ${name}: the 32-bit address space is full`);
-    const need = Math.ceil(end / WASM_PAGE) - this.memory.buffer.byteLength / WASM_PAGE;
+    const have = this.memory.buffer.byteLength / WASM_PAGE;
+    const need = Math.ceil(end / WASM_PAGE) - have;
     if (need > 0) {
-      this.memory.grow(need);
+      // in steps of at least GROW_STEP (growing a shared memory is slow), within the maximum
+      this.memory.grow(Math.max(need, Math.min(GROW_STEP / WASM_PAGE, this.#maximum / WASM_PAGE - have)));
       const i32 = new Int32Array(this.memory.buffer);
       Atomics.add(i32, 0, 1); // tell every thread's refresh that the memory grew
     }
@@ -138,7 +143,7 @@ export class AddressSpace {
     this.refresh();
     const region: Region = Object.freeze({ start, size, perm, name });
     this.#regions.push(region);
-    this.#u8.fill(0, start, start + size);
+    // no zeroing: memory is zero when it is grown, and addresses are never handed out twice
     return region;
   }
 

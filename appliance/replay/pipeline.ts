@@ -13,7 +13,8 @@ import { type OutputFiles, openOutputs } from './outputs.js';
 import { WorkerPool } from './pool.js';
 import { exportProgs } from './progTransfer.js';
 import { type BatchResult, OUT_FIELDS, Out, OutFlag, type PacketExtra, type TallyRow } from './protocol.js';
-import { BUF_BYTES, DESC_AREA, STAGING_BYTES, Source, WINDOW, type Window } from './source.js';
+import { BUF_BYTES, STAGING_BYTES, Source, WINDOW, type Window } from './source.js';
+import { steer } from './steer.js';
 
 /** ReplaySummary: what `--json` prints. */
 export interface ReplaySummary {
@@ -130,8 +131,9 @@ export class Pipeline {
     try {
       await this.#pool.ready;
       source = new Source(captures, this.#o.kernel.memory, s, this.#o.warn, Boolean(r.out || r.outPass || r.outDrop));
-      if (r.preload) source.preload();
-      if (source.steerable && !(r.out || r.outPass || r.outDrop) && !r.rate) cut = this.#steer(source);
+      // --preload: without outputs, every packet steered to its worker's queue; with them, the files read into memory
+      if (r.preload && !(r.out || r.outPass || r.outDrop) && !r.rate) cut = steer(source, this.#o.kernel.memory, this.#bufs, this.#staging, this.#o.prog.type !== ProgType.BPF_PROG_TYPE_XDP);
+      else if (r.preload) source.preload();
     } catch (e) {
       this.#running = false;
       throw e;
@@ -197,24 +199,6 @@ export class Pipeline {
 
   async close(): Promise<void> {
     await this.#pool.close();
-  }
-
-  /**
-   * #steer cuts a preloaded capture into windows before the pass: every packet read and given
-   * to the worker its flow hashes to (as a NIC's RSS does before a CPU sees a packet), each
-   * window's descriptors in memory of their own. The pass then only runs them.
-   */
-  #steer(source: Source): Window[] {
-    const mem = this.#o.kernel.memory;
-    const skb = this.#o.prog.type !== ProgType.BPF_PROG_TYPE_XDP;
-    const windows: Window[] = [];
-    for (;;) {
-      // room for the descriptors and one slot of the longest packet (one too long for a frame of its own)
-      const bufs = this.#bufs[0].map((_, w) => mem.map(DESC_AREA + (128 << 10), Perm.RW, `steered/${windows.length}/cpu${w}`));
-      const win = source.fill(bufs, this.#staging[0], skb, WINDOW, true);
-      if (!win.count) return windows;
-      windows.push(win);
-    }
   }
 
   #dispatch(win: Window): Promise<(BatchResult | undefined)[]> {

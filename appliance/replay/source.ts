@@ -14,7 +14,7 @@ export const BUF_BYTES = 8 << 20;
 export const STAGING_BYTES = 4 << 20;
 export const WINDOW = 8192;
 /** The descriptors of a window's batch come first in each ingress buffer; slots follow. */
-export const DESC_AREA = WINDOW * DESC_BYTES;
+const DESC_AREA = WINDOW * DESC_BYTES;
 const PAGE = 4096;
 const HEADROOM = 256;
 /** The longest packet replay runs: an XDP frame of 17 fragments past its linear part, or a 64 KiB skb. */
@@ -101,11 +101,6 @@ export class Source {
       r.bytes.need(r.size - r.bytes.offset);
       return r;
     });
-  }
-
-  /** steerable: preloaded, and every capture classic pcap of Ethernet frames (their windows can be cut before the pass). */
-  get steerable(): boolean {
-    return this.#preloaded?.every((r) => r instanceof PcapReader && r.linkType === LinkType.LINKTYPE_ETHERNET) ?? false;
   }
 
   get position(): number {
