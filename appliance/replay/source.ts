@@ -117,20 +117,25 @@ export class Source {
       if (!this.#reader) {
         if (this.#i >= this.#paths.length) return (this.#finished = true), null;
         if (!windowEmpty) return null;
-        if (this.#preloaded) this.#reader = this.#preloaded[this.#i++];
-        else {
-          this.#reader = openCapture(this.#paths[this.#i++]);
-          this.#reader.bytes.compact = false;
-          this.#reader.bytes.setBuffer(staging);
-        }
+        this.#open(staging);
       }
-      const r = this.#reader.next();
+      const r = this.#reader!.next();
       if (r) return r;
-      if (this.#reader.bytes.full) return null;
-      for (const w of this.#reader.warnings) this.#warning(w);
-      this.#doneBytes += this.#reader.size;
-      this.#reader.close();
+      if (this.#reader!.bytes.full) return null;
+      for (const w of this.#reader!.warnings) this.#warning(w);
+      this.#doneBytes += this.#reader!.size;
+      this.#reader!.close();
       this.#reader = undefined;
+    }
+  }
+
+  /** #open makes the next capture the one read (into `staging`, unless it was preloaded). */
+  #open(staging: Uint8Array): void {
+    if (this.#preloaded) this.#reader = this.#preloaded[this.#i++];
+    else {
+      this.#reader = openCapture(this.#paths[this.#i++]);
+      this.#reader.bytes.compact = false;
+      this.#reader.bytes.setBuffer(staging);
     }
   }
 
@@ -159,6 +164,7 @@ export class Source {
     if (!this.#preloaded) this.#reader?.bytes.setBuffer(staging);
     const max = Math.min(limit, WINDOW);
     // records the workers can walk themselves (little-endian classic pcap, Ethernet): the window is where they lie
+    if (!this.#reader && this.#i < this.#paths.length) this.#open(staging);
     const r1 = this.#reader;
     if (records && tally && !this.#keep && !this.#held && r1 instanceof PcapReader && r1.littleEndian && r1.linkType === LinkType.LINKTYPE_ETHERNET) {
       const start = r1.bytes.u8.byteOffset + r1.bytes.at;

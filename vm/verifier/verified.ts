@@ -15,7 +15,11 @@ export interface VerifiedProgram extends CheckedProgram {
   readonly [verified]: true;
   /** Stack bytes each function uses, by its first slot. */
   readonly stackDepth: ReadonlyMap<number, number>;
-  /** Some path writes packet memory (directly or through a helper); otherwise a packet can run where it lies. */
+  /**
+   * Some path writes packet memory through a packet pointer (a store, or a helper given one to
+   * fill); helpers that change a packet by offset (bpf_skb_store_bytes, the adjust helpers) do
+   * not count. A program that neither writes nor calls those can run on a packet where it lies.
+   */
   readonly writesPacket: boolean;
 }
 

@@ -25,7 +25,7 @@ export type VerifyResult = {
   readonly stats: WalkStats;
   /** Stack bytes each function uses, by first slot. */
   readonly stackDepth: ReadonlyMap<number, number>;
-  /** Some path writes packet memory (a store through a packet pointer, or a helper given one to fill). */
+  /** Some path writes packet memory through a packet pointer (see VerifiedProgram.writesPacket). */
   readonly writesPacket: boolean;
 } & ({ readonly ok: true } | { readonly ok: false; readonly insn: number; readonly errno: number; readonly message: string; readonly unsupported?: boolean });
 
