@@ -2,7 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { runConformanceDir } from './conformance.js';
-import { ENGINES, engineByName } from './engines.js';
+import { DEFAULT_ENGINE, ENGINES, engineByName } from './engines.js';
 import type { EngineName } from '../vm/engine.js';
 import { UsageError, runMapCommand } from './mapCmd.js';
 import { parseSet, runProgCommand } from './progCmd.js';
@@ -108,12 +108,13 @@ if (code !== undefined) {
       (y) =>
         y
           .positional('dir', { type: 'string', demandOption: true, describe: 'directory of .data files' })
-          .option('engine', { choices: ENGINES, default: 'interpreter' as const })
+          .option('engine', { choices: ENGINES, describe: 'default: jit, or the interpreter with --trace (it alone follows instructions)' })
           .option('json', { alias: 'j', type: 'boolean', default: false })
           .option('trace', { type: 'boolean', default: false, describe: 'print each executed instruction and the registers it changed' }),
       (argv) => {
         const trace = argv.trace ? (line: string) => console.log(line) : undefined;
-        const report = runConformanceDir(argv.dir, engineByName(argv.engine), { trace });
+        if (trace && argv.engine === 'jit') throw new UsageError('conformance: --trace follows instructions in the interpreter only (--engine interpreter)');
+        const report = runConformanceDir(argv.dir, engineByName(argv.engine ?? (trace ? 'interpreter' : DEFAULT_ENGINE)), { trace });
         if (argv.json) {
           const { outcomes: _outcomes, ...rest } = report;
           console.log(JSON.stringify(rest));
@@ -146,7 +147,7 @@ if (code !== undefined) {
           .option('seed', { type: 'number', describe: 'seed for bpf_get_prandom_u32 with --deterministic' })
           .option('routes', { type: 'string', describe: 'route table for bpf_fib_lookup (JSON)' })
           .option('trace', { type: 'boolean', describe: 'print bpf_trace_printk output on stderr' })
-          .option('engine', { choices: ENGINES, describe: 'run programs interpreted or compiled to WebAssembly (default: the config\'s, else interpreter)' })
+          .option('engine', { choices: ENGINES, describe: 'run programs interpreted or compiled to WebAssembly (default: the config\'s, else jit)' })
           .option('preload', { type: 'boolean', describe: 'read the captures into memory before the clock starts (as tcpreplay --preload-pcap)' })
           .option('json', { alias: 'j', type: 'boolean', default: false, describe: 'print the summary as JSON' }),
       async (argv) => {
@@ -164,7 +165,7 @@ if (code !== undefined) {
           .option('config', { type: 'string', describe: 'YAML config: programs, sources, metrics (see config/)' })
           .option('metrics-addr', { type: 'string', describe: 'HOST:PORT for Prometheus /metrics (default 127.0.0.1:9435, or the config\'s)' })
           .option('bpffs', { type: 'string', describe: 'state directory behind /sys/fs/bpf' })
-          .option('engine', { choices: ENGINES, describe: 'run programs interpreted or compiled to WebAssembly (default: the config\'s, else interpreter)' })
+          .option('engine', { choices: ENGINES, describe: 'run programs interpreted or compiled to WebAssembly (default: the config\'s, else jit)' })
           .option('flush-ms', { type: 'number', default: 1000 }),
       async (argv) => {
         const log = (l: string) => console.error(l);

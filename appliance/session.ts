@@ -1,5 +1,5 @@
 import type { EngineName } from '../vm/engine.js';
-import { engineByName } from './engines.js';
+import { DEFAULT_ENGINE, engineByName } from './engines.js';
 import { availableParallelism } from 'node:os';
 import { BpfErrno, Errno } from '../maps/errno.js';
 import { Kernel } from '../maps/kernel.js';
@@ -19,7 +19,7 @@ export interface SessionOptions {
   readonly routes?: RouteTable;
   /** Possible CPUs (per-CPU map slots); default: this machine's. The appliance gives its worker count. */
   readonly ncpus?: number;
-  /** The engine test runs use (`--engine`); default: the interpreter. */
+  /** The engine test runs use (`--engine`); default: DEFAULT_ENGINE (the JIT). */
   readonly engine?: EngineName;
 }
 
@@ -46,7 +46,7 @@ export class Session {
       allocId: this.store.allocId,
       onWrite: (o) => this.store.touched(o),
       // bpf_trace_printk lines, as trace_pipe would show them
-      runtime: { trace: (line) => process.stderr.write(`bpf_trace_printk: ${line}\n`), ...options.routes, engine: options.engine ? engineByName(options.engine) : undefined },
+      runtime: { trace: (line) => process.stderr.write(`bpf_trace_printk: ${line}\n`), ...options.routes, engine: engineByName(options.engine ?? DEFAULT_ENGINE) },
     });
     this.store.attach(this.kernel);
   }

@@ -5,6 +5,7 @@ import { ProgType } from '../../hooks/progType.js';
 import { cpuRegions } from '../../hooks/runtime.js';
 import { verdictOf } from '../../hooks/verdict.js';
 import { xdpBatchable } from '../../hooks/xdpBatch.js';
+import { DEFAULT_ENGINE } from '../engines.js';
 import type { Kernel } from '../../maps/kernel.js';
 import type { ProgObject } from '../../maps/objects.js';
 import { Perm, type Region } from '../../vm/memory.js';
@@ -55,7 +56,7 @@ export interface PipelineOptions {
   readonly devices?: readonly Device[];
   readonly trace?: (line: string) => void;
   readonly warn?: (line: string) => void;
-  /** The engine the workers run the program on (default: the interpreter). */
+  /** The engine the workers run the program on (default: DEFAULT_ENGINE, the JIT). */
   readonly engine?: EngineName;
   /** Packets run, per window, worker and verdict: how many, their bytes (as the verdict left them), how many faulted (metrics). */
   readonly onPackets?: (cpu: number, verdict: string, packets: number, bytes: number, faults: number) => void;
@@ -108,11 +109,12 @@ export class Pipeline {
     this.#staging = [0, 1].map((set) => mem.map(STAGING_BYTES, Perm.READ, `capture/${set}`));
     const regions = Array.from({ length: n }, (_, w) => cpuRegions(mem, w));
     const progs = exportProgs(o.kernel);
+    const engine = o.engine ?? DEFAULT_ENGINE;
     this.#pool = new WorkerPool(regions.map((r, w) => ({
       space: mem.snapshot(), cpu: w, regions: r, progs, entry: o.prog.id, ifindex: o.ifindex ?? 1,
-      deterministic: o.deterministic ?? false, seed: o.seed ?? 1, trace: o.trace !== undefined, routes: o.routes, neighbours: o.neighbours, devices: o.devices, engine: o.engine,
+      deterministic: o.deterministic ?? false, seed: o.seed ?? 1, trace: o.trace !== undefined, routes: o.routes, neighbours: o.neighbours, devices: o.devices, engine,
     })));
-    this.#records = o.engine === 'jit' && o.prog.type === ProgType.BPF_PROG_TYPE_XDP && !o.trace && xdpBatchable(o.prog.program, o.deterministic ?? false);
+    this.#records = engine === 'jit' && o.prog.type === ProgType.BPF_PROG_TYPE_XDP && !o.trace && xdpBatchable(o.prog.program, o.deterministic ?? false);
     const type = o.prog.type === ProgType.BPF_PROG_TYPE_XDP ? 'xdp' : o.prog.type === ProgType.BPF_PROG_TYPE_SOCKET_FILTER ? 'socket' : 'tc';
     this.summary = {
       program: o.prog.name, type, packets: 0, bytes: 0, verdicts: {}, verdict_names: {}, per_cpu: Array(n).fill(0), busy_seconds: Array(n).fill(0),

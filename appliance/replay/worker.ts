@@ -153,7 +153,7 @@ function runBatched(xb: XdpBatch, b: Batch, i32: Int32Array, desc: number, i: nu
     done = xb.current;
     const d = (desc >> 2) + done * IN_FIELDS;
     for (let k = i; k < done; k++) batchedResult(b, i32, (desc >> 2) + k * IN_FIELDS, k);
-    fault(b, done, i32[d + In.HARD_START] ? i32[d + In.HARD_START] + 256 : rt.frame.start + 256, i32[d + In.LEN], e);
+    fault(b, done, ranAt(i32, d), i32[d + In.LEN], e);
     return done + 1;
   }
   const each = done > i ? Number(process.hrtime.bigint() - t) / (done - i) : 0;
@@ -165,9 +165,14 @@ function runBatched(xb: XdpBatch, b: Batch, i32: Int32Array, desc: number, i: nu
 }
 
 function batchedResult(b: Batch, i32: Int32Array, d: number, k: number): void {
+  b.add(k, i32[d + In.RET], ranAt(i32, d), i32[d + In.LEN], 0);
+}
+
+/** ranAt: where the batched packet of descriptor word `d` ran: where it lay (in place), else its slot, else the CPU's frame. */
+function ranAt(i32: Int32Array, d: number): number {
   const hs = i32[d + In.HARD_START];
   const src = i32[d + In.SRC];
-  b.add(k, i32[d + In.RET], hs ? hs + 256 : src && batch!.inPlace ? src : rt.frame.start + 256, i32[d + In.LEN], 0);
+  return src && batch!.inPlace ? src : hs ? hs + 256 : rt.frame.start + 256;
 }
 
 /**
