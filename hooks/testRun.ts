@@ -62,7 +62,8 @@ function timed(rt: HookRuntime, prog: ProgObject, repeat: number, r1: number): {
   const n = Math.max(1, repeat);
   let r0 = 0;
   const t0 = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) r0 = p.run32(r1);
+  if (p.repeat32) r0 = p.repeat32(r1, n);
+  else for (let i = 0; i < n; i++) r0 = p.run32(r1);
   const ns = Number(process.hrtime.bigint() - t0);
   prog.runCnt += n;
   prog.runTimeNs += ns;

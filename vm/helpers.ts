@@ -38,6 +38,12 @@ export interface Helper {
    */
   readonly fn32?: (r1: number, r2: number, r3: number, r4: number, r5: number) => number;
   readonly ret?: 'u32' | 's32';
+  /**
+   * The result is the same on every call on this machine and the helper does nothing else
+   * (bpf_get_smp_processor_id: a runtime is one CPU): the JIT puts fn32's value in r0 instead of
+   * a call, as the kernel's JITs inline it.
+   */
+  readonly constant?: boolean;
 }
 
 /** HelperRegistry maps helper ids to implementations. */

@@ -23,7 +23,7 @@ export function timeHelpers(rt: HookRuntime): Helper[] {
     { id: 125, name: 'bpf_ktime_get_boot_ns', fn: () => clock() },
     { id: 160, name: 'bpf_ktime_get_coarse_ns', fn: () => clock() - (clock() % 4_000_000n) },
     { id: 7, name: 'bpf_get_prandom_u32', fn: next },
-    { id: 8, name: 'bpf_get_smp_processor_id', fn: () => BigInt(rt.cpu), fn32: () => rt.cpu, ret: 'u32' },
+    { id: 8, name: 'bpf_get_smp_processor_id', fn: () => BigInt(rt.cpu), fn32: () => rt.cpu, ret: 'u32', constant: true },
     { id: 42, name: 'bpf_get_numa_node_id', fn: () => 0n },
     { id: 6, name: 'bpf_trace_printk', fn: (fmt, size, a1, a2, a3, env) => {
       const u8 = env.memory.u8;

@@ -5,6 +5,8 @@ import { mapsJson } from '../../appliance/replay/mapsJson.js';
 import { readCollection } from '../../elf/collection.js';
 import { loadCollection } from '../../elf/load.js';
 import { ProgType } from '../../hooks/progType.js';
+import { testRun } from '../../hooks/testRun.js';
+import type { ProgObject } from '../../maps/objects.js';
 import { Kernel } from '../../maps/kernel.js';
 import { synthPackets } from '../../pcaps/synth.js';
 import { encode } from '../../vm/decode.js';
@@ -48,6 +50,31 @@ describe('JIT differential: the same answers as the interpreter', function () {
       compared += Object.keys(a.out).length;
     }
     assert.ok(compared >= 20, `${compared} programs compared`);
+  });
+
+  it('test runs with repeat (the JIT loops in WebAssembly): the same as the interpreter, maps counting every run', () => {
+    // on CPU 1 of 2: bpf_get_smp_processor_id is a constant the JIT writes into the code
+    for (const [f, prog] of [['xdp_simple', 'xdp_simple'], ['tail_calls', 'xdp_dispatch'], ['lpm_firewall', 'xdp_firewall'], ['calls', 'xdp_calls'], ['map_in_map', 'xdp_map_in_map']]) {
+      const spec = readCollection(readFileSync(join(REPO_ROOT, 'bpf', `${f}.o`)), { name: f });
+      const side = (engine: Engine) => {
+        const k = new Kernel({ ncpus: 2, runtime: { engine } });
+        const loaded = loadCollection(k.process, spec);
+        const p = k.process.fds.get(loaded.programs.get(prog)!)!.obj as ProgObject;
+        // CPU 1's runtime (the kernel takes BPF_F_TEST_RUN_ON_CPU for tracing programs only)
+        const runs = packets.slice(0, 40).map((data) => {
+          const r = testRun(k.runtime(1), p, { data, repeat: 257 });
+          return `${r.retval} ${Buffer.from(r.data).toString('hex')}`;
+        });
+        return { runs, maps: mapsJson(k, loaded.maps) };
+      };
+      const a = side(interpreter);
+      assert.deepEqual(side(jit), a, f);
+      if (f === 'xdp_simple') {
+        // rxcnt[cpu] counts every run: 40 packets x 257 repeats, under the key of the CPU that ran them
+        const nonzero = Object.entries(a.maps.rxcnt as Record<string, string>).filter(([, v]) => Buffer.from(v, 'hex').readBigUInt64LE() !== 0n);
+        assert.deepEqual(nonzero.map(([key, v]) => [key, Buffer.from(v, 'hex').readBigUInt64LE()]), [['01000000', BigInt(40 * 257)]]);
+      }
+    }
   });
 
   it('1,000 random programs (test/support/progGen.ts): return values, packets, maps', () => {

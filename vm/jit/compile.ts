@@ -53,6 +53,8 @@ export interface JitOptions {
   readonly helperExists?: (id: number) => boolean;
   /** Array maps by descriptor: their lookups are inlined (a bounds test and an address). */
   readonly arrayLayout?: (desc: number) => ArrayLayout | undefined;
+  /** Helpers whose result is a constant on this machine (Helper.constant): the value, put in r0 without a call. */
+  readonly constantHelper?: (id: number) => bigint | undefined;
   /** Helpers with a 32-bit form (called through `helper32`, no BigInt): how r0 extends their result. */
   readonly helper32?: (id: number) => 'u32' | 's32' | undefined;
 }
@@ -77,6 +79,20 @@ export function compileProgram(program: CheckedProgram, options: JitOptions): Co
   const run32 = new Code();
   run32.op(Op.local_get, 0, Op.i64_extend_i32_u).i64(0n).i64(0n).i64(0n).i64(0n).op(Op.global_get, G.sp, Op.i64_extend_i32_u).op(Op.call).u(Fn.first).op(Op.i32_wrap_i64);
   bodies.push({ type: T.run32, locals: [], code: run32 });
+  // repeat32(ctx, n): run32 n times (a test run's repeat) with the frame pointer as it was;
+  // stops early when a run leaves work to JavaScript (stop); `done` says how many ran
+  const repeat = new Code();
+  {
+    const [ctx, n, i, r, top] = [0, 1, 2, 3, 4];
+    repeat.op(Op.global_get).u(G.sp).set(top);
+    repeat.op(Op.block, 0x40, Op.loop, 0x40).get(i).get(n).op(Op.i32_ge_u, Op.br_if).u(1);
+    repeat.get(top).op(Op.global_set).u(G.sp);
+    repeat.get(ctx).op(Op.call).u(Fn.first + fns.length).set(r);
+    repeat.get(i).i32(1).op(Op.i32_add).set(i);
+    repeat.op(Op.global_get).u(G.stop).op(Op.br_if).u(1).op(Op.br).u(0).op(Op.end, Op.end);
+    repeat.get(i).op(Op.global_set).u(G.done).get(r);
+  }
+  bodies.push({ type: T.repeat32, locals: [I32, I32, I32], code: repeat });
   const module: ModuleDef = {
     types: [
       { params: [I32, I64, I64, I64, I64, I64, I32], results: [I64] },
@@ -89,13 +105,14 @@ export function compileProgram(program: CheckedProgram, options: JitOptions): Co
       { params: [I32], results: [] },
       { params: [I64, I32, I32, I32], results: [I32] },
       { params: [I32, I32, I32, I32, I32, I32], results: [I32] },
+      { params: [I32, I32], results: [I32] },
     ],
     imports: [{ name: 'helper', type: T.helper }, { name: 'tail', type: T.tail }, { name: 'ldabs', type: T.ldabs }, { name: 'exhausted', type: T.slot },
       { name: 'check', type: T.check }, { name: 'tooDeep', type: T.slot }, { name: 'helper32', type: T.helper32 }],
     maxPages: options.maxPages,
-    globals: [I32, I32, I64, I32],
+    globals: [I32, I32, I64, I32, I32],
     funcs: bodies,
-    exports: [...fns.map((f, n) => ({ name: `f${f}`, func: Fn.first + n })), { name: 'run32', func: Fn.first + fns.length }, { name: 'stop', global: G.stop }, { name: 'sp', global: G.sp }, { name: 'fuel', global: G.fuel }, { name: 'depth', global: G.depth }],
+    exports: [...fns.map((f, n) => ({ name: `f${f}`, func: Fn.first + n })), { name: 'run32', func: Fn.first + fns.length }, { name: 'repeat32', func: Fn.first + fns.length + 1 }, { name: 'done', global: G.done }, { name: 'stop', global: G.stop }, { name: 'sp', global: G.sp }, { name: 'fuel', global: G.fuel }, { name: 'depth', global: G.depth }],
   };
   return { bytes: encodeModule(module), functions: fns };
 }
@@ -288,6 +305,11 @@ function call(c: Code, i: Instruction, slot: number, fnIndex: ReadonlyMap<number
   else {
     const id = Number(i.imm);
     if (options.helperExists && !options.helperExists(id)) throw new JitError(slot, `invalid func unknown#${id}`);
+    const value = options.constantHelper?.(id);
+    if (value !== undefined) {
+      c.i64(value).set(REG[0]);
+      return;
+    }
     const ret = options.helper32?.(id);
     if (ret) {
       // the 32-bit form when every argument fits in 32 bits (arguments and result as i32,

@@ -14,6 +14,8 @@ const MAX_PAGES = 65536;
 interface Exports {
   readonly [f: string]: unknown;
   readonly run32: (ctx: number) => number;
+  readonly repeat32: (ctx: number, n: number) => number;
+  readonly done: WasmGlobal;
   readonly stop: WasmGlobal;
   readonly sp: WasmGlobal;
   readonly fuel: { value: bigint };
@@ -44,7 +46,11 @@ class JittedProgram implements Prepared {
     try {
       ({ bytes } = compileProgram(program, {
         resolveImm64: machine.resolveImm64, arrayLayout: machine.arrayLayout, maxPages: MAX_PAGES, checked: this.#checked,
-        helperExists: (id) => machine.helpers.get(id) !== undefined, helper32: (id) => (machine.helpers.get(id)?.fn32 ? machine.helpers.get(id)!.ret ?? 'u32' : undefined),
+        helperExists: (id) => machine.helpers.get(id) !== undefined,
+        constantHelper: (id) => {
+          const h = machine.helpers.get(id);
+          return h?.constant && h.fn32 ? BigInt(h.fn32(0, 0, 0, 0, 0) >>> 0) : undefined;
+        }, helper32: (id) => (machine.helpers.get(id)?.fn32 ? machine.helpers.get(id)!.ret ?? 'u32' : undefined),
       }));
     } catch (e) {
       if (e instanceof JitError) throw new LoadError(new InstructionError(e.slot, e.message));
@@ -150,11 +156,33 @@ class JittedProgram implements Prepared {
     return this.#run32(ctx, 0);
   }
 
+  repeat32(ctx: number, n: number): number {
+    if (this.#checked) {
+      let r = 0;
+      for (let i = 0; i < n; i++) r = this.run32(ctx);
+      return r;
+    }
+    let r = 0;
+    for (let left = n; left > 0; ) {
+      this.#tailCount = 0;
+      this.#x.sp.value = this.#top;
+      r = this.#x.repeat32(ctx, left) >>> 0;
+      left -= this.#x.done.value;
+      // the last run left a tail call (or an aborting packet load) to finish
+      if (this.#x.stop.value) r = this.#finish(r, 0);
+    }
+    return r;
+  }
+
   /** #run32: the per-packet path; a tail call into another JIT-compiled program stays on it. */
   #run32(ctx: number, count: number): number {
     this.#tailCount = count;
     this.#x.sp.value = this.#top;
-    const r = this.#x.run32(ctx) >>> 0;
+    return this.#finish(this.#x.run32(ctx) >>> 0, count);
+  }
+
+  /** #finish completes what a run left to JavaScript: a tail call (run the target), an aborting packet load (0). */
+  #finish(r: number, count: number): number {
     const stop = this.#x.stop.value as number;
     if (!stop) return r;
     this.#x.stop.value = 0;
