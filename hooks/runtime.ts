@@ -114,6 +114,7 @@ export class HookRuntime {
         resolveImm64: resolveMapRefs(prog),
         tailCall: (mapAddr, index) => this.#tailTarget(mapAddr, index),
         packetLoad: (_ctx, off, size) => this.#packetLoad(off, size),
+        shared: this,
         arrayLayout: (desc) => {
           const m = this.views.get(desc);
           return m instanceof ArrayMap ? m.layout(this.cpu) : undefined;

@@ -25,6 +25,8 @@ export interface Machine {
   readonly resolveImm64?: (src: number, imm: bigint, slot: number) => bigint;
   /** The layout of the array map whose descriptor is at `desc`, for engines that inline its lookups. */
   readonly arrayLayout?: (desc: number) => ArrayLayout | undefined;
+  /** An object every Machine of one runtime (one CPU) shares, that engines key their per-CPU state by (the JIT's table of programs for tail calls). */
+  readonly shared?: object;
 }
 
 /** ArrayLayout: value i of an array map (for this CPU) is at storage + i * stride + offset, for i < maxEntries. */

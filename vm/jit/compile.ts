@@ -13,8 +13,12 @@ import { Code, type FuncDef, I32, I64, type ModuleDef, Op, type ValType, encodeM
  * has the type (r1, r2, r3, r4, r5, r10) -> r0. Globals (exported): `stop` (1 a tail call
  * waits, 2 a packet load ended the program with 0), `sp` (the frame pointer of the function
  * running: callbacks get the frame below it) and, for checked programs, `fuel` and `depth`.
+ * Tail calls: `run32(ctx)` is `chain32(ctx, 0)`; chain32 runs the program and, when it ended in
+ * a tail call to another compiled program of the same machine (stop 3, `target` its index in
+ * the imported `progs` table), calls that program's chain32 with the count one higher: a chain
+ * of tail calls stays in WebAssembly. `chain` holds the count for the `tail` import.
  */
-export const Stop = { TAIL: 1, ABORT_ZERO: 2 } as const;
+export const Stop = { TAIL: 1, ABORT_ZERO: 2, TAIL_WASM: 3 } as const;
 
 const LOCALS: ValType[] = [I64, I64, I64, I64, I64, I32, I64, I64, I32];
 
@@ -57,6 +61,8 @@ export interface JitOptions {
   readonly constantHelper?: (id: number) => bigint | undefined;
   /** Helpers with a 32-bit form (called through `helper32`, no BigInt): how r0 extends their result. */
   readonly helper32?: (id: number) => 'u32' | 's32' | undefined;
+  /** The frame pointer a run starts with (the top of the machine's stack). */
+  readonly stackTop: number;
 }
 
 /** Compiled: the module's bytes and which export runs which eBPF function (by first slot). */
@@ -75,9 +81,10 @@ export function compileProgram(program: CheckedProgram, options: JitOptions): Co
   const fnIndex = new Map(fns.map((f, n) => [f, Fn.first + n]));
   const bodies: FuncDef[] = [bswap32(), bswap64()];
   for (const start of fns) bodies.push(compileFunction(program, start, fnIndex, options));
-  // run32(ctx): the per-packet entry, no BigInt across the boundary
+  // run32(ctx): the per-packet entry, no BigInt across the boundary; chain32(ctx, count): see Stop
+  const chain32Fn = Fn.first + fns.length + 2;
   const run32 = new Code();
-  run32.op(Op.local_get, 0, Op.i64_extend_i32_u).i64(0n).i64(0n).i64(0n).i64(0n).op(Op.global_get, G.sp, Op.i64_extend_i32_u).op(Op.call).u(Fn.first).op(Op.i32_wrap_i64);
+  run32.get(0).i32(0).op(Op.call).u(chain32Fn);
   bodies.push({ type: T.run32, locals: [], code: run32 });
   // repeat32(ctx, n): run32 n times (a test run's repeat) with the frame pointer as it was;
   // stops early when a run leaves work to JavaScript (stop); `done` says how many ran
@@ -93,10 +100,24 @@ export function compileProgram(program: CheckedProgram, options: JitOptions): Co
     repeat.get(i).op(Op.global_set).u(G.done).get(r);
   }
   bodies.push({ type: T.repeat32, locals: [I32, I32, I32], code: repeat });
+  const chain = new Code();
+  {
+    const [ctx, count, r] = [0, 1, 2];
+    chain.get(count).op(Op.global_set).u(G.chain).i32(options.stackTop).op(Op.global_set).u(G.sp);
+    chain.get(ctx).op(Op.i64_extend_i32_u).i64(0n).i64(0n).i64(0n).i64(0n).i64(BigInt(options.stackTop)).op(Op.call).u(Fn.first).op(Op.i32_wrap_i64).set(r);
+    // a tail call to a compiled program: run it here; an aborting packet load: 0
+    chain.op(Op.global_get).u(G.stop).i32(Stop.TAIL_WASM).op(Op.i32_eq, Op.if, 0x40);
+    chain.i32(0).op(Op.global_set).u(G.stop);
+    chain.get(ctx).get(count).i32(1).op(Op.i32_add).op(Op.global_get).u(G.target).op(Op.call_indirect).u(T.chain).u(0).op(Op.return);
+    chain.op(Op.end);
+    chain.op(Op.global_get).u(G.stop).i32(Stop.ABORT_ZERO).op(Op.i32_eq, Op.if, 0x40).i32(0).op(Op.global_set).u(G.stop).i32(0).op(Op.return, Op.end);
+    chain.get(r);
+  }
+  bodies.push({ type: T.chain, locals: [I32], code: chain });
   const module: ModuleDef = {
     types: [
       { params: [I32, I64, I64, I64, I64, I64, I32], results: [I64] },
-      { params: [I32, I32, I32], results: [I32] },
+      { params: [I32, I32, I32, I32], results: [I32] },
       { params: [I64, I32, I32, I32], results: [I64] },
       { params: [I32], results: [I32] },
       { params: [I64], results: [I64] },
@@ -106,13 +127,15 @@ export function compileProgram(program: CheckedProgram, options: JitOptions): Co
       { params: [I64, I32, I32, I32], results: [I32] },
       { params: [I32, I32, I32, I32, I32, I32], results: [I32] },
       { params: [I32, I32], results: [I32] },
+      { params: [I32, I32], results: [I32] },
     ],
     imports: [{ name: 'helper', type: T.helper }, { name: 'tail', type: T.tail }, { name: 'ldabs', type: T.ldabs }, { name: 'exhausted', type: T.slot },
       { name: 'check', type: T.check }, { name: 'tooDeep', type: T.slot }, { name: 'helper32', type: T.helper32 }],
     maxPages: options.maxPages,
-    globals: [I32, I32, I64, I32, I32],
+    globals: [I32, I32, I64, I32, I32, I32, I32],
+    tableImport: 'progs',
     funcs: bodies,
-    exports: [...fns.map((f, n) => ({ name: `f${f}`, func: Fn.first + n })), { name: 'run32', func: Fn.first + fns.length }, { name: 'repeat32', func: Fn.first + fns.length + 1 }, { name: 'done', global: G.done }, { name: 'stop', global: G.stop }, { name: 'sp', global: G.sp }, { name: 'fuel', global: G.fuel }, { name: 'depth', global: G.depth }],
+    exports: [...fns.map((f, n) => ({ name: `f${f}`, func: Fn.first + n })), { name: 'run32', func: Fn.first + fns.length }, { name: 'repeat32', func: Fn.first + fns.length + 1 }, { name: 'chain32', func: chain32Fn }, { name: 'done', global: G.done }, { name: 'target', global: G.target }, { name: 'chain', global: G.chain }, { name: 'stop', global: G.stop }, { name: 'sp', global: G.sp }, { name: 'fuel', global: G.fuel }, { name: 'depth', global: G.depth }],
   };
   return { bytes: encodeModule(module), functions: fns };
 }
@@ -296,8 +319,12 @@ function call(c: Code, i: Instruction, slot: number, fnIndex: ReadonlyMap<number
   }
   if (!(i.opcode & Source.BPF_X) && Number(i.imm) === BPF_FUNC_tail_call) {
     // ctx, the prog array and the index: 32-bit (a pointer, a pointer, a u32 index)
-    c.get(REG[1]).op(Op.i32_wrap_i64).get(REG[2]).op(Op.i32_wrap_i64).get(REG[3]).op(Op.i32_wrap_i64, Op.call).u(Fn.tail);
-    c.op(Op.if, 0x40).i32(Stop.TAIL).op(Op.global_set).u(G.stop).i64(0n).op(Op.return, Op.end);
+    // and the count so far; back: 0 no tail call (go on), -1 JavaScript runs the target, k+1 the compiled program at k
+    c.get(REG[1]).op(Op.i32_wrap_i64).get(REG[2]).op(Op.i32_wrap_i64).get(REG[3]).op(Op.i32_wrap_i64).op(Op.global_get).u(G.chain).op(Op.call).u(Fn.tail).tee(T32);
+    c.op(Op.if, 0x40);
+    c.get(T32).i32(0).op(Op.i32_lt_s, Op.if, 0x40).i32(Stop.TAIL).op(Op.global_set).u(G.stop);
+    c.op(Op.else).get(T32).i32(1).op(Op.i32_sub).op(Op.global_set).u(G.target).i32(Stop.TAIL_WASM).op(Op.global_set).u(G.stop).op(Op.end);
+    c.i64(0n).op(Op.return, Op.end);
     return;
   }
   // a helper by id, or callx: the id in a register

@@ -14,8 +14,11 @@ const MAX_PAGES = 65536;
 interface Exports {
   readonly [f: string]: unknown;
   readonly run32: (ctx: number) => number;
+  readonly chain32: (ctx: number, count: number) => number;
   readonly repeat32: (ctx: number, n: number) => number;
   readonly done: WasmGlobal;
+  readonly target: WasmGlobal;
+  readonly chain: WasmGlobal;
   readonly stop: WasmGlobal;
   readonly sp: WasmGlobal;
   readonly fuel: { value: bigint };
@@ -33,6 +36,11 @@ class JittedProgram implements Prepared {
   readonly #top: number;
   #tail: { target: Prepared; ctx: number } | undefined;
   #tailCount = 0;
+  /** The context of a tail call that stays in WebAssembly (for the BigInt paths, which finish it here). */
+  #tailCtx = 0;
+  /** The machine's programs (tail-call targets) and where this one is among them (-1: not there). */
+  readonly #shared: Shared;
+  readonly #index: number = -1;
   executed = 0;
 
   readonly #budget: bigint;
@@ -40,12 +48,14 @@ class JittedProgram implements Prepared {
 
   constructor(program: CheckedProgram, machine: Machine, options: PrepareOptions) {
     this.#checked = options.checked === true || options.budget !== undefined;
+    this.#shared = sharedOf(machine);
+    const top = machine.stack.start + MAX_CALL_FRAMES * MAX_BPF_STACK;
     const budget = options.budget ?? DEFAULT_BUDGET;
     this.#budget = BigInt(budget);
     let bytes: Uint8Array;
     try {
       ({ bytes } = compileProgram(program, {
-        resolveImm64: machine.resolveImm64, arrayLayout: machine.arrayLayout, maxPages: MAX_PAGES, checked: this.#checked,
+        resolveImm64: machine.resolveImm64, arrayLayout: machine.arrayLayout, maxPages: MAX_PAGES, checked: this.#checked, stackTop: top,
         helperExists: (id) => machine.helpers.get(id) !== undefined,
         constantHelper: (id) => {
           const h = machine.helpers.get(id);
@@ -56,7 +66,7 @@ class JittedProgram implements Prepared {
       if (e instanceof JitError) throw new LoadError(new InstructionError(e.slot, e.message));
       throw e;
     }
-    this.#top = machine.stack.start + MAX_CALL_FRAMES * MAX_BPF_STACK;
+    this.#top = top;
     const helpers = machine.helpers;
     const env: HelperEnv & { pc: number } = {
       memory: machine.memory, pc: 0,
@@ -91,12 +101,18 @@ class JittedProgram implements Prepared {
           }
         },
         helper32: (id: number, r1: number, r2: number, r3: number, r4: number, r5: number): number => fn32[id](r1, r2, r3, r4, r5),
-        tail: (ctx: number, map: number, index: number): number => {
-          if (!machine.tailCall || this.#tailCount >= MAX_TAIL_CALL_CNT) return 0;
+        // 0: no tail call; k + 1: the compiled program at k of the machine's table (the chain stays in Wasm); -1: JavaScript runs the target
+        tail: (ctx: number, map: number, index: number, count: number): number => {
+          if (!machine.tailCall || count >= MAX_TAIL_CALL_CNT) return 0;
           const target = machine.tailCall(map >>> 0, index >>> 0);
           if (!target) return 0;
+          if (!this.#checked && target instanceof JittedProgram && target.#shared === this.#shared && target.#index >= 0) {
+            this.#tailCtx = ctx >>> 0;
+            return target.#index + 1;
+          }
           this.#tail = { target, ctx: ctx >>> 0 };
-          return 1;
+          this.#tailCount = count;
+          return -1;
         },
         exhausted: (slot: number): never => {
           throw new RuntimeError(slot, `instruction budget of ${budget} exhausted`);
@@ -121,8 +137,13 @@ class JittedProgram implements Prepared {
         },
       },
     };
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), imports);
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { ...imports.env, progs: this.#shared.table } });
     this.#x = instance.exports as unknown as Exports;
+    if (!this.#checked) {
+      this.#index = this.#shared.table.grow(1);
+      this.#shared.table.set(this.#index, this.#x.chain32);
+      this.#shared.programs[this.#index] = this;
+    }
     this.#main = this.#x[`f${program.functions[0]}`] as (...a: bigint[]) => bigint;
     // checked programs count instructions and frames per run: only run() and run32 set that up
     if (!this.#checked) this.wasm = { run32: this.#x.run32, sp: this.#x.sp, stop: this.#x.stop, top: this.#top };
@@ -136,6 +157,7 @@ class JittedProgram implements Prepared {
     if (!stop) return r0;
     this.#x.stop.value = 0;
     if (stop === Stop.ABORT_ZERO) return 0n;
+    if (stop === Stop.TAIL_WASM) return this.#shared.programs[this.#x.target.value].runTail(BigInt(this.#tailCtx), this.#x.chain.value + 1);
     const t = this.#tail!;
     this.#tail = undefined;
     return t.target.runTail(BigInt(t.ctx), this.#tailCount + 1);
@@ -144,6 +166,7 @@ class JittedProgram implements Prepared {
   run(args: RunArgs = {}): bigint {
     const a = (v: bigint | number | undefined) => (v === undefined ? 0n : BigInt.asIntN(64, BigInt(v)));
     this.#tailCount = 0;
+    this.#x.chain.value = 0;
     this.#x.sp.value = this.#top;
     this.#x.fuel.value = this.#budget;
     this.#x.depth.value = 0;
@@ -178,7 +201,7 @@ class JittedProgram implements Prepared {
   #run32(ctx: number, count: number): number {
     this.#tailCount = count;
     this.#x.sp.value = this.#top;
-    return this.#finish(this.#x.run32(ctx) >>> 0, count);
+    return this.#finish(this.#x.chain32(ctx, count) >>> 0, count);
   }
 
   /** #finish completes what a run left to JavaScript: a tail call (run the target), an aborting packet load (0). */
@@ -195,9 +218,31 @@ class JittedProgram implements Prepared {
 
   runTail(ctx: bigint, count: number): bigint {
     this.#tailCount = count;
+    this.#x.chain.value = count;
     this.#x.sp.value = this.#top;
     return this.#after(BigInt.asUintN(64, this.#main(BigInt.asIntN(64, ctx), 0n, 0n, 0n, 0n, BigInt(this.#top))));
   }
+}
+
+/** WasmTable: a WebAssembly.Table of functions (Node's type library does not declare one). */
+interface WasmTable {
+  grow(n: number): number;
+  set(i: number, f: unknown): void;
+}
+
+/** Shared: per machine (a runtime: one CPU), the compiled programs in a table that tail calls index. */
+interface Shared {
+  readonly table: WasmTable;
+  readonly programs: JittedProgram[];
+}
+const SHARED = new WeakMap<object, Shared>();
+
+/** sharedOf: the machine's Shared (a program on a machine without a `shared` object gets its own). */
+function sharedOf(machine: Machine): Shared {
+  const key = machine.shared ?? {};
+  let s = SHARED.get(key);
+  if (!s) SHARED.set(key, (s = { table: new (WebAssembly as unknown as { Table: new (d: { element: 'anyfunc'; initial: number }) => WasmTable }).Table({ element: 'anyfunc', initial: 0 }), programs: [] }));
+  return s;
 }
 
 /** jit is the fast Engine: eBPF compiled to WebAssembly, checked against the interpreter. */

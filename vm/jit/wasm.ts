@@ -11,7 +11,7 @@ export type ValType = typeof I32 | typeof I64;
 
 /** Op: the opcodes the JIT emits (single byte; atomics follow the 0xfe prefix). */
 export const Op = {
-  unreachable: 0x00, block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, br_if: 0x0d, br_table: 0x0e, return: 0x0f, call: 0x10,
+  unreachable: 0x00, block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, br_if: 0x0d, br_table: 0x0e, return: 0x0f, call: 0x10, call_indirect: 0x11,
   drop: 0x1a, select: 0x1b, local_get: 0x20, local_set: 0x21, local_tee: 0x22, global_get: 0x23, global_set: 0x24,
   i32_load: 0x28, i64_load: 0x29, i32_load8_u: 0x2d, i64_load8_s: 0x30, i64_load8_u: 0x31, i64_load16_s: 0x32, i64_load16_u: 0x33, i64_load32_s: 0x34, i64_load32_u: 0x35,
   i32_store: 0x36, i64_store: 0x37, i64_store8: 0x3c, i64_store16: 0x3d, i64_store32: 0x3e,
@@ -120,6 +120,8 @@ const name = (out: number[], s: string) => {
 export interface ModuleDef {
   readonly types: readonly { params: readonly ValType[]; results: readonly ValType[] }[];
   readonly imports: readonly { name: string; type: number }[];
+  /** An imported table of functions (`env.<name>`, table 0), for call_indirect. */
+  readonly tableImport?: string;
   /** Imported mutable globals (`env.<name>`), first in the global index space. */
   readonly globalImports?: readonly { name: string; type: ValType }[];
   readonly maxPages: number;
@@ -143,7 +145,7 @@ export function encodeModule(m: ModuleDef): Uint8Array {
   }
   section(out, 1, types);
   const imports: number[] = [];
-  uleb(imports, m.imports.length + (m.globalImports?.length ?? 0) + 1);
+  uleb(imports, m.imports.length + (m.globalImports?.length ?? 0) + (m.tableImport ? 1 : 0) + 1);
   name(imports, 'env');
   name(imports, 'mem');
   imports.push(0x02, 0x03); // memory, shared with a maximum
@@ -154,6 +156,11 @@ export function encodeModule(m: ModuleDef): Uint8Array {
     name(imports, f.name);
     imports.push(0x00);
     uleb(imports, f.type);
+  }
+  if (m.tableImport) {
+    name(imports, 'env');
+    name(imports, m.tableImport);
+    imports.push(0x01, 0x70, 0x00, 0x00); // a funcref table, at least 0 entries
   }
   for (const g of m.globalImports ?? []) {
     name(imports, 'env');
