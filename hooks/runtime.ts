@@ -1,4 +1,5 @@
 import { ArrayMap } from '../maps/array.js';
+import { LpmTrie } from '../maps/lpmTrie.js';
 import type { ProgObject } from '../maps/objects.js';
 import { MapViews, mapHelpers, resolveMapRefs } from '../maps/programSide.js';
 import { SlotArray } from '../maps/slotArray.js';
@@ -115,6 +116,10 @@ export class HookRuntime {
         tailCall: (mapAddr, index) => this.#tailTarget(mapAddr, index),
         packetLoad: (_ctx, off, size) => this.#packetLoad(off, size),
         shared: this,
+        lpmLayout: (desc) => {
+          const m = this.views.get(desc);
+          return m instanceof LpmTrie ? m.layout() : undefined;
+        },
         arrayLayout: (desc) => {
           const m = this.views.get(desc);
           return m instanceof ArrayMap ? m.layout(this.cpu) : undefined;

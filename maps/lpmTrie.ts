@@ -104,6 +104,12 @@ export class LpmTrie extends BpfMap {
     return this.#u32(this.#at(n) + (bit ? N_CHILD1 : N_CHILD0));
   }
 
+  /** layout: where the trie lives, for a JIT that walks it inline (keys of at most 32 bits of data; see #lookup32). */
+  layout(): { root: number; nodes: number; nodeSize: number; valOff: number; dataSize: number } | undefined {
+    if (this.#dataSize > 4) return undefined;
+    return { root: this.storage + H_ROOT, nodes: this.#nodes, nodeSize: this.#nodeSize, valOff: this.#valOff, dataSize: this.#dataSize };
+  }
+
   override lookup(keyAddr: number): number {
     return this.#dataSize <= 4 ? this.#lookup32(keyAddr) : this.#lookupWide(keyAddr);
   }

@@ -25,6 +25,8 @@ export interface Machine {
   readonly resolveImm64?: (src: number, imm: bigint, slot: number) => bigint;
   /** The layout of the array map whose descriptor is at `desc`, for engines that inline its lookups. */
   readonly arrayLayout?: (desc: number) => ArrayLayout | undefined;
+  /** LPM tries of at most 32-bit keys by descriptor: their lookups can be inlined. */
+  readonly lpmLayout?: (desc: number) => LpmLayout | undefined;
   /** An object every Machine of one runtime (one CPU) shares, that engines key their per-CPU state by (the JIT's table of programs for tail calls). */
   readonly shared?: object;
 }
@@ -35,6 +37,20 @@ export interface ArrayLayout {
   readonly stride: number;
   readonly offset: number;
   readonly maxEntries: number;
+}
+
+/**
+ * LpmLayout: an LPM trie whose keys hold at most 32 bits of data (maps/lpmTrie.ts), for a JIT
+ * that walks it inline: the root word's address, the nodes (node n at nodes + (n - 1) *
+ * nodeSize: children at 0 and 4, prefix length at 8, flags at 12, the data's first word
+ * big-endian at 16), the value's offset in a node, the data bytes.
+ */
+export interface LpmLayout {
+  readonly root: number;
+  readonly nodes: number;
+  readonly nodeSize: number;
+  readonly valOff: number;
+  readonly dataSize: number;
 }
 
 /** PrepareOptions tune a prepared program. */

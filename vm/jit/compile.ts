@@ -2,7 +2,7 @@ import { type SlotMap, flowOf } from '../cfg.js';
 import { CALLBACK_TAG } from '../helpers.js';
 import type { Instruction } from '../instruction.js';
 import { BPF_FUNC_tail_call, Class, JmpOp, LDDW, MAX_BPF_STACK, MAX_CALL_FRAMES, Mode, Pseudo, Size, Source, opClass } from '../opcodes.js';
-import type { ArrayLayout } from '../engine.js';
+import type { ArrayLayout, LpmLayout } from '../engine.js';
 import type { CheckedProgram } from '../program.js';
 import { alu, atomic } from './arith.js';
 import { Access, Fn, G, PC, REG, T, T32 } from './layout.js';
@@ -20,7 +20,7 @@ import { Code, type FuncDef, I32, I64, type ModuleDef, Op, type ValType, encodeM
  */
 export const Stop = { TAIL: 1, ABORT_ZERO: 2, TAIL_WASM: 3 } as const;
 
-const LOCALS: ValType[] = [I64, I64, I64, I64, I64, I32, I64, I64, I32];
+const LOCALS: ValType[] = [I64, I64, I64, I64, I64, I32, I64, I64, I32, I32, I32, I32, I32, I32, I32];
 
 const LOADS: Readonly<Record<number, [number, number]>> = { [Size.BPF_B]: [Op.i64_load8_u, 0], [Size.BPF_H]: [Op.i64_load16_u, 1], [Size.BPF_W]: [Op.i64_load32_u, 2], [Size.BPF_DW]: [Op.i64_load, 3] };
 const LOADS_SX: Readonly<Record<number, [number, number]>> = { [Size.BPF_B]: [Op.i64_load8_s, 0], [Size.BPF_H]: [Op.i64_load16_s, 1], [Size.BPF_W]: [Op.i64_load32_s, 2] };
@@ -57,6 +57,8 @@ export interface JitOptions {
   readonly helperExists?: (id: number) => boolean;
   /** Array maps by descriptor: their lookups are inlined (a bounds test and an address). */
   readonly arrayLayout?: (desc: number) => ArrayLayout | undefined;
+  /** LPM tries of at most 32-bit keys: their lookups are inlined (the trie walked in place). */
+  readonly lpmLayout?: (desc: number) => LpmLayout | undefined;
   /** Helpers whose result is a constant on this machine (Helper.constant): the value, put in r0 without a call. */
   readonly constantHelper?: (id: number) => bigint | undefined;
   /** Helpers with a 32-bit form (called through `helper32`, no BigInt): how r0 extends their result. */
@@ -230,8 +232,11 @@ function compileFunction(program: CheckedProgram, start: number, fnIndex: Readon
         if (op === JmpOp.BPF_EXIT) {
           c.get(REG[0]).op(Op.return);
         } else if (op === JmpOp.BPF_CALL) {
-          const layout = mapInR1 !== undefined && i.src === 0 && !(i.opcode & Source.BPF_X) && Number(i.imm) === 1 ? options.arrayLayout?.(mapInR1) : undefined;
-          if (layout && !options.checked) inlineArrayLookup(c, layout);
+          const lookup = mapInR1 !== undefined && i.src === 0 && !(i.opcode & Source.BPF_X) && Number(i.imm) === 1 && !options.checked;
+          const layout = lookup ? options.arrayLayout?.(mapInR1) : undefined;
+          const lpm = lookup && !layout ? options.lpmLayout?.(mapInR1) : undefined;
+          if (layout) inlineArrayLookup(c, layout);
+          else if (lpm) inlineLpmLookup(c, lpm);
           else call(c, i, s, fnIndex, map, options);
         } else if (op === JmpOp.BPF_JA) {
           const t = flowOf(map, s).next[0];
@@ -271,6 +276,43 @@ function inlineArrayLookup(c: Code, l: ArrayLayout): void {
   c.get(REG[2]).op(Op.i32_wrap_i64).mem(Op.i32_load, 2).tee(T32).i32(l.maxEntries).op(Op.i32_lt_u, Op.if, I64);
   c.get(T32).i32(l.stride).op(Op.i32_mul).i32(l.storage + l.offset).op(Op.i32_add, Op.i64_extend_i32_u);
   c.op(Op.else).i64(0n).op(Op.end).set(REG[0]);
+}
+
+/**
+ * inlineLpmLookup: bpf_map_lookup_elem on an LPM trie of at most 32-bit keys, walked as
+ * LpmTrie's lookup32 does: down from the root while the node's prefix is matched in full,
+ * remembering the last real (not intermediate) node; a node matching the whole data is the
+ * answer at once.
+ */
+function inlineLpmLookup(c: Code, l: LpmLayout): void {
+  const [keyWord, keyPlen, n, at, plen, m, found] = [T32, T32 + 1, T32 + 2, T32 + 3, T32 + 4, T32 + 5, T32 + 6];
+  const max = 8 * l.dataSize;
+  c.get(REG[2]).op(Op.i32_wrap_i64).tee(at).mem(Op.i32_load, 2).set(keyPlen);
+  if (l.dataSize === 4) c.get(at).mem(Op.i32_load, 2, 4).op(Op.call).u(Fn.bswap32).set(keyWord);
+  else {
+    // the data bytes first (big-endian), zeros after
+    c.i32(0);
+    for (let b = 0; b < 4; b++) {
+      c.i32(8).op(Op.i32_shl);
+      if (b < l.dataSize) c.get(at).mem(Op.i32_load8_u, 0, 4 + b).op(Op.i32_or);
+    }
+    c.set(keyWord);
+  }
+  c.i32(0).set(found).i32(l.root).mem(Op.i32_load, 2).set(n);
+  c.op(Op.block, 0x40, Op.loop, 0x40);
+  c.get(n).op(Op.i32_eqz, Op.br_if).u(1);
+  c.get(n).i32(1).op(Op.i32_sub).i32(l.nodeSize).op(Op.i32_mul).i32(l.nodes).op(Op.i32_add).tee(at).mem(Op.i32_load, 2, 8).set(plen);
+  // shared leading bits, at most both prefixes
+  c.get(at).mem(Op.i32_load, 2, 16).get(keyWord).op(Op.i32_xor, Op.i32_clz).set(m);
+  c.get(m).get(plen).op(Op.i32_gt_u, Op.if, 0x40).get(plen).set(m).op(Op.end);
+  c.get(m).get(keyPlen).op(Op.i32_gt_u, Op.if, 0x40).get(keyPlen).set(m).op(Op.end);
+  c.get(m).i32(max).op(Op.i32_eq, Op.if, 0x40).get(at).set(found).op(Op.br).u(2).op(Op.end);
+  c.get(m).get(plen).op(Op.i32_lt_u, Op.br_if).u(1);
+  c.get(at).mem(Op.i32_load, 2, 12).i32(1).op(Op.i32_and, Op.i32_eqz, Op.if, 0x40).get(at).set(found).op(Op.end);
+  // the child the key's next bit picks
+  c.get(at).get(keyWord).i32(31).get(plen).op(Op.i32_sub, Op.i32_shr_u).i32(1).op(Op.i32_and).i32(2).op(Op.i32_shl, Op.i32_add).mem(Op.i32_load, 2).set(n);
+  c.op(Op.br).u(0).op(Op.end, Op.end);
+  c.get(found).op(Op.if, I64).get(found).i32(l.valOff).op(Op.i32_add, Op.i64_extend_i32_u).op(Op.else).i64(0n).op(Op.end).set(REG[0]);
 }
 
 /** lastSlot: the slot of the last instruction in [from, to). */
