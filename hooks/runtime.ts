@@ -1,5 +1,7 @@
 import { ArrayMap } from '../maps/array.js';
 import { LpmTrie } from '../maps/lpmTrie.js';
+import { Desc } from '../maps/descriptor.js';
+import { MapType } from '../maps/mapType.js';
 import type { ProgObject } from '../maps/objects.js';
 import { MapViews, mapHelpers, resolveMapRefs } from '../maps/programSide.js';
 import { SlotArray } from '../maps/slotArray.js';
@@ -49,6 +51,12 @@ export interface RuntimeHost {
   readonly memory: AddressSpace;
   readonly progs: ReadonlyMap<number, ProgObject>;
 }
+
+/** Where map descriptors keep what a lookup needs (maps/descriptor.ts), for the JIT. */
+const DESCRIPTOR_LAYOUT = {
+  type: Desc.TYPE, valueSize: Desc.VALUE_SIZE, maxEntries: Desc.MAX_ENTRIES, storage: Desc.STORAGE, stride: Desc.STRIDE,
+  array: MapType.BPF_MAP_TYPE_ARRAY, arrayOfMaps: MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS,
+} as const;
 
 /** CpuRegions: one CPU's stack, context struct and packet frame. */
 export interface CpuRegions {
@@ -116,6 +124,7 @@ export class HookRuntime {
         tailCall: (mapAddr, index) => this.#tailTarget(mapAddr, index),
         packetLoad: (_ctx, off, size) => this.#packetLoad(off, size),
         shared: this,
+        descriptorLayout: DESCRIPTOR_LAYOUT,
         lpmLayout: (desc) => {
           const m = this.views.get(desc);
           return m instanceof LpmTrie ? m.layout() : undefined;

@@ -25,6 +25,8 @@ export interface Machine {
   readonly resolveImm64?: (src: number, imm: bigint, slot: number) => bigint;
   /** The layout of the array map whose descriptor is at `desc`, for engines that inline its lookups. */
   readonly arrayLayout?: (desc: number) => ArrayLayout | undefined;
+  /** The descriptor's layout, for lookups in maps known only at run time. */
+  readonly descriptorLayout?: DescriptorLayout;
   /** LPM tries of at most 32-bit keys by descriptor: their lookups can be inlined. */
   readonly lpmLayout?: (desc: number) => LpmLayout | undefined;
   /** An object every Machine of one runtime (one CPU) shares, that engines key their per-CPU state by (the JIT's table of programs for tail calls). */
@@ -51,6 +53,23 @@ export interface LpmLayout {
   readonly nodeSize: number;
   readonly valOff: number;
   readonly dataSize: number;
+}
+
+/**
+ * DescriptorLayout: where a map descriptor (maps/descriptor.ts) keeps what a lookup needs, and
+ * the type numbers of the maps whose lookups are plain arithmetic, for a JIT that looks up maps
+ * it only knows at run time (a map of maps' inner map): an ARRAY's value i at storage + i *
+ * stride; an ARRAY_OF_MAPS slot i at storage + i * (8 + round_up(value_size, 8)), present
+ * when its first word is not 0, the inner map's descriptor in its third.
+ */
+export interface DescriptorLayout {
+  readonly type: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly storage: number;
+  readonly stride: number;
+  readonly array: number;
+  readonly arrayOfMaps: number;
 }
 
 /** PrepareOptions tune a prepared program. */

@@ -2,7 +2,7 @@ import { type SlotMap, flowOf } from '../cfg.js';
 import { CALLBACK_TAG } from '../helpers.js';
 import type { Instruction } from '../instruction.js';
 import { BPF_FUNC_tail_call, Class, JmpOp, LDDW, MAX_BPF_STACK, MAX_CALL_FRAMES, Mode, Pseudo, Size, Source, opClass } from '../opcodes.js';
-import type { ArrayLayout, LpmLayout } from '../engine.js';
+import type { ArrayLayout, DescriptorLayout, LpmLayout } from '../engine.js';
 import type { CheckedProgram } from '../program.js';
 import { alu, atomic } from './arith.js';
 import { Access, Fn, G, PC, REG, T, T32 } from './layout.js';
@@ -57,6 +57,8 @@ export interface JitOptions {
   readonly helperExists?: (id: number) => boolean;
   /** Array maps by descriptor: their lookups are inlined (a bounds test and an address). */
   readonly arrayLayout?: (desc: number) => ArrayLayout | undefined;
+  /** Map descriptors' layout: lookups in arrays and maps of maps known only at run time are inlined. */
+  readonly descriptorLayout?: DescriptorLayout;
   /** LPM tries of at most 32-bit keys: their lookups are inlined (the trie walked in place). */
   readonly lpmLayout?: (desc: number) => LpmLayout | undefined;
   /** Helpers whose result is a constant on this machine (Helper.constant): the value, put in r0 without a call. */
@@ -235,8 +237,10 @@ function compileFunction(program: CheckedProgram, start: number, fnIndex: Readon
           const lookup = mapInR1 !== undefined && i.src === 0 && !(i.opcode & Source.BPF_X) && Number(i.imm) === 1 && !options.checked;
           const layout = lookup ? options.arrayLayout?.(mapInR1) : undefined;
           const lpm = lookup && !layout ? options.lpmLayout?.(mapInR1) : undefined;
+          const dynamic = !options.checked && i.src === 0 && !(i.opcode & Source.BPF_X) && Number(i.imm) === 1 ? options.descriptorLayout : undefined;
           if (layout) inlineArrayLookup(c, layout);
           else if (lpm) inlineLpmLookup(c, lpm);
+          else if (dynamic) inlineDynamicLookup(c, dynamic, () => call(c, i, s, fnIndex, map, options));
           else call(c, i, s, fnIndex, map, options);
         } else if (op === JmpOp.BPF_JA) {
           const t = flowOf(map, s).next[0];
@@ -313,6 +317,35 @@ function inlineLpmLookup(c: Code, l: LpmLayout): void {
   c.get(at).get(keyWord).i32(31).get(plen).op(Op.i32_sub, Op.i32_shr_u).i32(1).op(Op.i32_and).i32(2).op(Op.i32_shl, Op.i32_add).mem(Op.i32_load, 2).set(n);
   c.op(Op.br).u(0).op(Op.end, Op.end);
   c.get(found).op(Op.if, I64).get(found).i32(l.valOff).op(Op.i32_add, Op.i64_extend_i32_u).op(Op.else).i64(0n).op(Op.end).set(REG[0]);
+}
+
+/**
+ * inlineDynamicLookup: bpf_map_lookup_elem on a map known only at run time: by the type in
+ * its descriptor, an ARRAY's value or an ARRAY_OF_MAPS' inner map in a few loads; any other
+ * map through `slow` (the helper).
+ */
+function inlineDynamicLookup(c: Code, l: DescriptorLayout, slow: () => void): void {
+  const [d, t, i, slot] = [T32, T32 + 1, T32 + 2, T32 + 3];
+  c.get(REG[1]).op(Op.i32_wrap_i64).tee(d).mem(Op.i32_load, 2, l.type).set(t);
+  c.get(REG[2]).op(Op.i32_wrap_i64).mem(Op.i32_load, 2).set(i);
+  c.get(t).i32(l.array).op(Op.i32_eq, Op.if, 0x40);
+  {
+    c.get(i).get(d).mem(Op.i32_load, 2, l.maxEntries).op(Op.i32_lt_u, Op.if, I64);
+    c.get(d).mem(Op.i32_load, 2, l.storage).get(i).get(d).mem(Op.i32_load, 2, l.stride).op(Op.i32_mul, Op.i32_add, Op.i64_extend_i32_u);
+    c.op(Op.else).i64(0n).op(Op.end).set(REG[0]);
+  }
+  c.op(Op.else).get(t).i32(l.arrayOfMaps).op(Op.i32_eq, Op.if, 0x40);
+  {
+    c.i64(0n).set(REG[0]);
+    c.get(i).get(d).mem(Op.i32_load, 2, l.maxEntries).op(Op.i32_lt_u, Op.if, 0x40);
+    // slot i: 8 bytes (present), then the value rounded to 8
+    c.get(d).mem(Op.i32_load, 2, l.storage).get(i).get(d).mem(Op.i32_load, 2, l.valueSize).i32(7).op(Op.i32_add).i32(-8).op(Op.i32_and).i32(8).op(Op.i32_add, Op.i32_mul, Op.i32_add).tee(slot);
+    c.mem(Op.i32_load, 2).op(Op.if, 0x40).get(slot).mem(Op.i32_load, 2, 8).op(Op.i64_extend_i32_u).set(REG[0]).op(Op.end);
+    c.op(Op.end);
+  }
+  c.op(Op.else);
+  slow();
+  c.op(Op.end, Op.end);
 }
 
 /** lastSlot: the slot of the last instruction in [from, to). */

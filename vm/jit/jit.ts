@@ -55,7 +55,7 @@ class JittedProgram implements Prepared {
     let bytes: Uint8Array;
     try {
       ({ bytes } = compileProgram(program, {
-        resolveImm64: machine.resolveImm64, arrayLayout: machine.arrayLayout, lpmLayout: machine.lpmLayout, maxPages: MAX_PAGES, checked: this.#checked, stackTop: top,
+        resolveImm64: machine.resolveImm64, arrayLayout: machine.arrayLayout, lpmLayout: machine.lpmLayout, descriptorLayout: machine.descriptorLayout, maxPages: MAX_PAGES, checked: this.#checked, stackTop: top,
         helperExists: (id) => machine.helpers.get(id) !== undefined,
         constantHelper: (id) => {
           const h = machine.helpers.get(id);
