@@ -58,12 +58,16 @@ const DESCRIPTOR_LAYOUT = {
   array: MapType.BPF_MAP_TYPE_ARRAY, arrayOfMaps: MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS,
 } as const;
 
-/** CpuRegions: one CPU's stack, context struct and packet frame. */
+/** CpuRegions: one CPU's stack, context struct and packet frame, and its table of compiled programs by id (tails). */
 export interface CpuRegions {
   readonly stack: Region;
   readonly ctx: Region;
   readonly frame: Region;
+  readonly tails?: Region;
 }
+
+/** TAIL_IDS: program ids up to this have a word in a CPU's `tails` region: 1 + the compiled program's index in the JIT's table, or 0. */
+const TAIL_IDS = 16384;
 
 /** cpuRegions maps the regions a runtime for `cpu` uses (the control plane does this for its workers). */
 export function cpuRegions(mem: AddressSpace, cpu: number): CpuRegions {
@@ -71,6 +75,7 @@ export function cpuRegions(mem: AddressSpace, cpu: number): CpuRegions {
     stack: mem.map(MAX_CALL_FRAMES * MAX_BPF_STACK, Perm.RW, `stack/cpu${cpu}`),
     ctx: mem.map(256, Perm.RW, `ctx/cpu${cpu}`),
     frame: mem.map(XDP_PACKET_HEADROOM + MAX_PACKET + XDP_TAILROOM, Perm.RW, `frame/cpu${cpu}`),
+    tails: mem.map(TAIL_IDS * 4, Perm.RW, `tails/cpu${cpu}`),
   };
 }
 
@@ -94,6 +99,8 @@ export class HookRuntime {
   readonly ctx: Region;
   /** The packet frame: headroom, data, tailroom. */
   readonly frame: Region;
+  /** Compiled programs by id, for tail calls that stay in WebAssembly (CpuRegions.tails). */
+  readonly #tails?: Region;
   readonly helpers: HelperRegistry;
   readonly views: MapViews;
   readonly options: RuntimeOptions;
@@ -107,7 +114,7 @@ export class HookRuntime {
     this.options = options;
     this.cpu = options.cpu ?? 0;
     const mem = kernel.memory;
-    ({ stack: this.stack, ctx: this.ctx, frame: this.frame } = options.regions ?? cpuRegions(mem, this.cpu));
+    ({ stack: this.stack, ctx: this.ctx, frame: this.frame, tails: this.#tails } = options.regions ?? cpuRegions(mem, this.cpu));
     this.views = new MapViews(mem);
     this.helpers = new HelperRegistry([...mapHelpers(this.views, this.cpu), ...timeHelpers(this), ...netHelpers(this), ...redirectHelpers(this), ...skbResizeHelpers(this), ...socketHelpers(this), ...callbackHelpers(this), ...outputHelpers(this), ...fibHelpers(this)]);
   }
@@ -124,6 +131,7 @@ export class HookRuntime {
         tailCall: (mapAddr, index) => this.#tailTarget(mapAddr, index),
         packetLoad: (_ctx, off, size) => this.#packetLoad(off, size),
         shared: this,
+        tailIndex: this.#tails ? { base: this.#tails.start, limit: TAIL_IDS } : undefined,
         descriptorLayout: DESCRIPTOR_LAYOUT,
         lpmLayout: (desc) => {
           const m = this.views.get(desc);
@@ -136,6 +144,8 @@ export class HookRuntime {
       };
       p = (this.options.engine ?? interpreter).prepare(prog.program, machine);
       this.#prepared.set(prog, p);
+      // a compiled program tail calls reach without JavaScript
+      if (this.#tails && p.wasm?.index !== undefined && prog.id < TAIL_IDS) this.kernel.memory.i32[(this.#tails.start >> 2) + prog.id] = p.wasm.index + 1;
     }
     return p;
   }

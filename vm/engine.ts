@@ -25,6 +25,11 @@ export interface Machine {
   readonly resolveImm64?: (src: number, imm: bigint, slot: number) => bigint;
   /** The layout of the array map whose descriptor is at `desc`, for engines that inline its lookups. */
   readonly arrayLayout?: (desc: number) => ArrayLayout | undefined;
+  /**
+   * A word per program id (up to `limit`) at `base`: 1 + the program's index in the JIT's table
+   * when it is compiled on this machine, else 0; a tail call to such a program needs no JavaScript.
+   */
+  readonly tailIndex?: { readonly base: number; readonly limit: number };
   /** The descriptor's layout, for lookups in maps known only at run time. */
   readonly descriptorLayout?: DescriptorLayout;
   /** LPM tries of at most 32-bit keys by descriptor: their lookups can be inlined. */
@@ -134,6 +139,8 @@ export interface WasmEntry {
   readonly sp: WasmGlobal;
   readonly stop: WasmGlobal;
   readonly top: number;
+  /** Where the program is in its machine's table of compiled programs (tail calls index it). */
+  readonly index?: number;
 }
 
 /**

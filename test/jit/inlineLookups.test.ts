@@ -142,3 +142,54 @@ describe('JIT: lookups in maps of maps and their inner arrays, inline', () => {
     assert.deepEqual(side(jit), want, 'jit');
   });
 });
+
+/**
+ * Tail calls between compiled programs resolve in WebAssembly (compile.ts, inlineTailCall) and
+ * must keep the kernel's limit: a program that counts its runs in an array and tail-calls
+ * itself runs 1 + 33 times; an index past the prog array and an empty slot fall through.
+ */
+describe('JIT: tail calls resolved in WebAssembly', () => {
+  it('a program that tail-calls itself runs 34 times (MAX_TAIL_CALL_CNT 33), and failed tail calls go on, as in the interpreter', () => {
+    const side = (engine: Engine, index: number) => {
+      const k = new Kernel({ ncpus: 1, runtime: { engine } });
+      const counter = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_ARRAY, key_size: 4, value_size: 8, max_entries: 1 });
+      const progs = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_PROG_ARRAY, key_size: 4, value_size: 4, max_entries: 4 });
+      const prog = encode([
+        insn(0xbf, 6, 1, 0, 0), // r6 = ctx
+        insn(0x62, 10, 0, -4, 0), // *(u32 *)(r10 - 4) = 0
+        insn(0x18, 1, 1, 0, counter),
+        insn(0xbf, 2, 10, 0, 0), insn(0x07, 2, 0, 0, -4),
+        insn(0x85, 0, 0, 0, 1),
+        insn(0x15, 0, 0, 3, 0), // no value: skip the count
+        insn(0x79, 1, 0, 0, 0), insn(0x07, 1, 0, 0, 1), insn(0x7b, 0, 1, 0, 0), // (*value)++
+        insn(0xbf, 1, 6, 0, 0),
+        insn(0x18, 2, 1, 0, progs),
+        insn(0xb7, 3, 0, 0, index),
+        insn(0x85, 0, 0, 0, 12), // bpf_tail_call(ctx, progs, index)
+        insn(0xb7, 0, 0, 0, 2), insn(0x95, 0, 0, 0, 0),
+      ]);
+      const fd = k.bpf('BPF_PROG_LOAD', { prog_type: ProgType.BPF_PROG_TYPE_XDP, insns: prog, license: 'GPL' });
+      assert.ok(fd > 0, `load: ${fd}`);
+      // slot 0: the program itself; slot 1 stays empty
+      assert.equal(k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: progs, key: Uint8Array.of(0, 0, 0, 0), value: Uint8Array.of(fd, 0, 0, 0), flags: 0 }), 0);
+      const p = k.process.fds.get(fd)!.obj as ProgObject;
+      const runs: number[] = [];
+      for (let n = 0; n < 3; n++) {
+        const before = k.bpf('BPF_MAP_LOOKUP_ELEM', { map_fd: counter, key: Uint8Array.of(0, 0, 0, 0), value: new Uint8Array(8) });
+        assert.equal(before, 0);
+        const r = testRun(k.runtime(0), p, { data: new Uint8Array(60) });
+        const v = new Uint8Array(8);
+        k.bpf('BPF_MAP_LOOKUP_ELEM', { map_fd: counter, key: Uint8Array.of(0, 0, 0, 0), value: v });
+        runs.push(r.retval, Number(Buffer.from(v).readBigUInt64LE()));
+      }
+      return runs;
+    };
+    // index 0: 34 runs each test run (the counter goes 34, 68, 102), r0 2 from the last; 1 (empty) and 9 (out of range): one run each
+    assert.deepEqual(side(interpreter, 0), [2, 34, 2, 68, 2, 102]);
+    assert.deepEqual(side(jit, 0), [2, 34, 2, 68, 2, 102]);
+    for (const index of [1, 9]) {
+      assert.deepEqual(side(interpreter, index), [2, 1, 2, 2, 2, 3]);
+      assert.deepEqual(side(jit, index), [2, 1, 2, 2, 2, 3]);
+    }
+  });
+});

@@ -1,7 +1,7 @@
 import { type SlotMap, flowOf } from '../cfg.js';
 import { CALLBACK_TAG } from '../helpers.js';
 import type { Instruction } from '../instruction.js';
-import { BPF_FUNC_tail_call, Class, JmpOp, LDDW, MAX_BPF_STACK, MAX_CALL_FRAMES, Mode, Pseudo, Size, Source, opClass } from '../opcodes.js';
+import { BPF_FUNC_tail_call, Class, JmpOp, LDDW, MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_TAIL_CALL_CNT, Mode, Pseudo, Size, Source, opClass } from '../opcodes.js';
 import type { ArrayLayout, DescriptorLayout, LpmLayout } from '../engine.js';
 import type { CheckedProgram } from '../program.js';
 import { alu, atomic } from './arith.js';
@@ -57,6 +57,8 @@ export interface JitOptions {
   readonly helperExists?: (id: number) => boolean;
   /** Array maps by descriptor: their lookups are inlined (a bounds test and an address). */
   readonly arrayLayout?: (desc: number) => ArrayLayout | undefined;
+  /** Compiled programs by id (Machine.tailIndex): a tail call to one is resolved in WebAssembly. */
+  readonly tailIndex?: { readonly base: number; readonly limit: number };
   /** Map descriptors' layout: lookups in arrays and maps of maps known only at run time are inlined. */
   readonly descriptorLayout?: DescriptorLayout;
   /** LPM tries of at most 32-bit keys: their lookups are inlined (the trie walked in place). */
@@ -348,6 +350,34 @@ function inlineDynamicLookup(c: Code, l: DescriptorLayout, slow: () => void): vo
   c.op(Op.end, Op.end);
 }
 
+/**
+ * inlineTailCall: a tail call resolved in WebAssembly when it can be: under the count limit,
+ * the index in the prog array's range, the slot holding a program compiled on this machine
+ * (its id's word in `tails`): then the target's index goes to `target` and the function
+ * returns (chain32 runs it). An index out of range or an empty slot is a tail call that
+ * fails: the program goes on (a branch out of the block call() opened around this and the
+ * import). Anything else (a program not compiled here yet, the count at its limit) falls
+ * through to the `tail` import.
+ */
+function inlineTailCall(c: Code, tails: { readonly base: number; readonly limit: number }, l: DescriptorLayout): void {
+  const [d, i, slot, id] = [T32, T32 + 1, T32 + 2, T32 + 3];
+  c.op(Op.block, 0x40);
+  c.op(Op.global_get).u(G.chain).i32(MAX_TAIL_CALL_CNT).op(Op.i32_ge_u, Op.br_if).u(0);
+  c.get(REG[2]).op(Op.i32_wrap_i64).set(d).get(REG[3]).op(Op.i32_wrap_i64).set(i);
+  c.op(Op.block, 0x40);
+  // out of range or empty: the tail call fails and the program goes on
+  c.get(i).get(d).mem(Op.i32_load, 2, l.maxEntries).op(Op.i32_ge_u, Op.br_if).u(0);
+  c.get(d).mem(Op.i32_load, 2, l.storage).get(i).get(d).mem(Op.i32_load, 2, l.valueSize).i32(7).op(Op.i32_add).i32(-8).op(Op.i32_and).i32(8).op(Op.i32_add, Op.i32_mul, Op.i32_add).tee(slot);
+  c.mem(Op.i32_load, 2).op(Op.i32_eqz, Op.br_if).u(0);
+  c.get(slot).mem(Op.i32_load, 2, 8).tee(id).i32(tails.limit).op(Op.i32_ge_u, Op.br_if).u(1);
+  c.get(id).i32(2).op(Op.i32_shl).mem(Op.i32_load, 2, tails.base).tee(id).op(Op.i32_eqz, Op.br_if).u(1);
+  c.get(id).i32(1).op(Op.i32_sub).op(Op.global_set).u(G.target).i32(Stop.TAIL_WASM).op(Op.global_set).u(G.stop).i64(0n).op(Op.return);
+  c.op(Op.end);
+  // the tail call failed: skip the import
+  c.op(Op.br).u(1);
+  c.op(Op.end);
+}
+
 /** lastSlot: the slot of the last instruction in [from, to). */
 function lastSlot(map: SlotMap, from: number, to: number): number {
   let last = from;
@@ -394,12 +424,17 @@ function call(c: Code, i: Instruction, slot: number, fnIndex: ReadonlyMap<number
   }
   if (!(i.opcode & Source.BPF_X) && Number(i.imm) === BPF_FUNC_tail_call) {
     // ctx, the prog array and the index: 32-bit (a pointer, a pointer, a u32 index)
+    // (inside a block the inline resolution leaves when the tail call fails, skipping the import)
+    const inline = options.tailIndex && options.descriptorLayout && !options.checked;
+    if (inline) c.op(Op.block, 0x40);
+    if (inline) inlineTailCall(c, options.tailIndex!, options.descriptorLayout!);
     // and the count so far; back: 0 no tail call (go on), -1 JavaScript runs the target, k+1 the compiled program at k
     c.get(REG[1]).op(Op.i32_wrap_i64).get(REG[2]).op(Op.i32_wrap_i64).get(REG[3]).op(Op.i32_wrap_i64).op(Op.global_get).u(G.chain).op(Op.call).u(Fn.tail).tee(T32);
     c.op(Op.if, 0x40);
     c.get(T32).i32(0).op(Op.i32_lt_s, Op.if, 0x40).i32(Stop.TAIL).op(Op.global_set).u(G.stop);
     c.op(Op.else).get(T32).i32(1).op(Op.i32_sub).op(Op.global_set).u(G.target).i32(Stop.TAIL_WASM).op(Op.global_set).u(G.stop).op(Op.end);
     c.i64(0n).op(Op.return, Op.end);
+    if (inline) c.op(Op.end);
     return;
   }
   // a helper by id, or callx: the id in a register

@@ -55,7 +55,7 @@ class JittedProgram implements Prepared {
     let bytes: Uint8Array;
     try {
       ({ bytes } = compileProgram(program, {
-        resolveImm64: machine.resolveImm64, arrayLayout: machine.arrayLayout, lpmLayout: machine.lpmLayout, descriptorLayout: machine.descriptorLayout, maxPages: MAX_PAGES, checked: this.#checked, stackTop: top,
+        resolveImm64: machine.resolveImm64, arrayLayout: machine.arrayLayout, lpmLayout: machine.lpmLayout, descriptorLayout: machine.descriptorLayout, tailIndex: machine.tailIndex, maxPages: MAX_PAGES, checked: this.#checked, stackTop: top,
         helperExists: (id) => machine.helpers.get(id) !== undefined,
         constantHelper: (id) => {
           const h = machine.helpers.get(id);
@@ -146,7 +146,7 @@ class JittedProgram implements Prepared {
     }
     this.#main = this.#x[`f${program.functions[0]}`] as (...a: bigint[]) => bigint;
     // checked programs count instructions and frames per run: only run() and run32 set that up
-    if (!this.#checked) this.wasm = { run32: this.#x.run32, sp: this.#x.sp, stop: this.#x.stop, top: this.#top };
+    if (!this.#checked) this.wasm = { run32: this.#x.run32, sp: this.#x.sp, stop: this.#x.stop, top: this.#top, index: this.#index };
   }
 
   readonly wasm?: WasmEntry;
