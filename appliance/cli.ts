@@ -113,7 +113,11 @@ if (code !== undefined) {
           .option('trace', { type: 'boolean', default: false, describe: 'print each executed instruction and the registers it changed' }),
       (argv) => {
         const trace = argv.trace ? (line: string) => console.log(line) : undefined;
-        if (trace && argv.engine === 'jit') throw new UsageError('conformance: --trace follows instructions in the interpreter only (--engine interpreter)');
+        if (trace && argv.engine === 'jit') {
+          console.error('Error: conformance: --trace follows instructions in the interpreter only (--engine interpreter)');
+          process.exitCode = 2;
+          return;
+        }
         const report = runConformanceDir(argv.dir, engineByName(argv.engine ?? (trace ? 'interpreter' : DEFAULT_ENGINE)), { trace });
         if (argv.json) {
           const { outcomes: _outcomes, ...rest } = report;
