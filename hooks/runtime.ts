@@ -119,6 +119,15 @@ export class HookRuntime {
     this.helpers = new HelperRegistry([...mapHelpers(this.views, this.cpu), ...timeHelpers(this), ...netHelpers(this), ...redirectHelpers(this), ...skbResizeHelpers(this), ...socketHelpers(this), ...callbackHelpers(this), ...outputHelpers(this), ...fibHelpers(this)]);
   }
 
+  /** forget drops what this CPU prepared for a program that is gone (the kernel freed it). */
+  forget(prog: ProgObject): void {
+    const p = this.#prepared.get(prog);
+    if (!p) return;
+    this.#prepared.delete(prog);
+    if (this.#tails && prog.id < TAIL_IDS) this.kernel.memory.i32[(this.#tails.start >> 2) + prog.id] = 0;
+    p.dispose?.();
+  }
+
   /** prepare returns the program ready to run on this CPU (once per program). */
   prepare(prog: ProgObject): Prepared {
     let p = this.#prepared.get(prog);

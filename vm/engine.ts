@@ -118,6 +118,8 @@ export interface Prepared {
   readonly executed: number;
   /** Internal: continue a tail call into this program (count = calls so far). */
   runTail(ctx: bigint, count: number): bigint;
+  /** Frees what the engine keeps for the program beyond the object itself (the JIT's table entry); it runs no more after. */
+  dispose?(): void;
   /** run32 `n` times on the same context, r0 of the last run back (a test run's repeat); engines that can loop without returning to JavaScript offer it. */
   repeat32?(ctx: number, n: number): number;
   /** A JIT-compiled program's Wasm entry, for callers that run it from WebAssembly (batches). */

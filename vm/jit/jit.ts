@@ -139,11 +139,7 @@ class JittedProgram implements Prepared {
     };
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { ...imports.env, progs: this.#shared.table } });
     this.#x = instance.exports as unknown as Exports;
-    if (!this.#checked) {
-      this.#index = this.#shared.table.grow(1);
-      this.#shared.table.set(this.#index, this.#x.chain32);
-      this.#shared.programs[this.#index] = this;
-    }
+    if (!this.#checked) this.#index = place(this.#shared, this, this.#x.chain32);
     this.#main = this.#x[`f${program.functions[0]}`] as (...a: bigint[]) => bigint;
     // checked programs count instructions and frames per run: only run() and run32 set that up
     if (!this.#checked) this.wasm = { run32: this.#x.run32, sp: this.#x.sp, stop: this.#x.stop, top: this.#top, index: this.#index };
@@ -157,7 +153,7 @@ class JittedProgram implements Prepared {
     if (!stop) return r0;
     this.#x.stop.value = 0;
     if (stop === Stop.ABORT_ZERO) return 0n;
-    if (stop === Stop.TAIL_WASM) return this.#shared.programs[this.#x.target.value].runTail(BigInt(this.#tailCtx), this.#x.chain.value + 1);
+    if (stop === Stop.TAIL_WASM) return this.#shared.programs[this.#x.target.value]!.runTail(BigInt(this.#tailCtx), this.#x.chain.value + 1);
     const t = this.#tail!;
     this.#tail = undefined;
     return t.target.runTail(BigInt(t.ctx), this.#tailCount + 1);
@@ -216,6 +212,13 @@ class JittedProgram implements Prepared {
     return Number(BigInt.asUintN(32, t.target.runTail(BigInt(t.ctx), count + 1)));
   }
 
+  dispose(): void {
+    if (this.#index < 0 || this.#shared.programs[this.#index] !== this) return;
+    this.#shared.table.set(this.#index, null);
+    this.#shared.programs[this.#index] = undefined;
+    this.#shared.free.push(this.#index);
+  }
+
   runTail(ctx: bigint, count: number): bigint {
     this.#tailCount = count;
     this.#x.chain.value = count;
@@ -226,6 +229,7 @@ class JittedProgram implements Prepared {
 
 /** WasmTable: a WebAssembly.Table of functions (Node's type library does not declare one). */
 interface WasmTable {
+  readonly length: number;
   grow(n: number): number;
   set(i: number, f: unknown): void;
 }
@@ -233,7 +237,11 @@ interface WasmTable {
 /** Shared: per machine (a runtime: one CPU), the compiled programs in a table that tail calls index. */
 interface Shared {
   readonly table: WasmTable;
-  readonly programs: JittedProgram[];
+  readonly programs: (JittedProgram | undefined)[];
+  /** Table entries freed by programs gone (dispose), used again first. */
+  readonly free: number[];
+  /** Entries handed out so far (the table grows by doubling). */
+  used: number;
 }
 const SHARED = new WeakMap<object, Shared>();
 
@@ -241,8 +249,20 @@ const SHARED = new WeakMap<object, Shared>();
 function sharedOf(machine: Machine): Shared {
   const key = machine.shared ?? {};
   let s = SHARED.get(key);
-  if (!s) SHARED.set(key, (s = { table: new (WebAssembly as unknown as { Table: new (d: { element: 'anyfunc'; initial: number }) => WasmTable }).Table({ element: 'anyfunc', initial: 0 }), programs: [] }));
+  if (!s) SHARED.set(key, (s = { table: new (WebAssembly as unknown as { Table: new (d: { element: 'anyfunc'; initial: number }) => WasmTable }).Table({ element: 'anyfunc', initial: 0 }), programs: [], free: [], used: 0 }));
   return s;
+}
+
+/** place gives a program an entry of the machine's table. */
+function place(s: Shared, p: JittedProgram, chain32: unknown): number {
+  let i = s.free.pop();
+  if (i === undefined) {
+    if (s.used === s.table.length) s.table.grow(Math.max(16, s.table.length));
+    i = s.used++;
+  }
+  s.table.set(i, chain32);
+  s.programs[i] = p;
+  return i;
 }
 
 /** jit is the fast Engine: eBPF compiled to WebAssembly, checked against the interpreter. */
