@@ -84,6 +84,16 @@ export function replayBenchmarks(options: { packets?: number; big?: boolean } = 
       rows.push({ what: `  jit ${how} 1 worker vs kernel / tcpdump / interp.`, packets: 0, seconds: 0, mpps: jit[`${how}1`], note: `${ratio(jit[`${how}1`], kernel)} the kernel, ${ratio(jit[`${how}1`], tcpdump)} tcpdump, ${ratio(jit[`${how}1`], rows[at].mpps)} the interpreter` });
     }
   }
+  // two workers against one when the program does the work (about 0.6 µs a packet): the pipeline's own share is small
+  const work = join(tmpdir(), 'bpfbox-xdp_work.o');
+  const include = spawnSync('gcc', ['-print-multiarch'], { encoding: 'utf8' }).stdout?.trim();
+  const clang = spawnSync('clang', ['-O2', '-g', '-target', 'bpf', ...(include ? [`-I/usr/include/${include}`] : []), '-c', join(ROOT, 'bench', 'work', 'xdp_work.c'), '-o', work]);
+  if (clang.status === 0) {
+    const one = bpfboxReplay(mixed, work, 'xdp_work', 1, ['--preload'], 5);
+    const two = bpfboxReplay(mixed, work, 'xdp_work', 2, ['--preload'], 5);
+    rows.push({ what: 'bpfbox replay, mixed, xdp_work (bench/work), --preload, 1 worker', packets: one.packets, seconds: one.seconds, mpps: one.mpps, note: `median of 5 (${one.all.map((m) => m.toFixed(2)).join(' ')})` });
+    rows.push({ what: 'bpfbox replay, mixed, xdp_work, --preload, 2 workers', packets: two.packets, seconds: two.seconds, mpps: two.mpps, note: `median of 5 (${two.all.map((m) => m.toFixed(2)).join(' ')}), ${(two.mpps / one.mpps).toFixed(2)}x 1 worker` });
+  } else rows.push({ what: 'bpfbox replay, xdp_work', packets: 0, seconds: 0, mpps: 0, note: 'clang (BPF target) not installed' });
   let rss10M: number | undefined;
   if (options.big) {
     const big = join(dir, 'small64-10000000.pcap');

@@ -6,6 +6,7 @@ import { elfBenchmarks } from './elf.js';
 import { testRunBenchmarks } from './testRun.js';
 import { replayBenchmarks } from './replay.js';
 import { verifierBenchmarks } from './verifier.js';
+import { coresBenchmarks } from './cores.js';
 
 // npm run bench: every hot path, with a baseline measured in the same run.
 console.log(`bpfbox bench, ${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? 'unknown cpu'}, node ${process.version}`);
@@ -53,8 +54,13 @@ for (const r of vb.rows) {
 }
 
 console.log('');
+console.log('the machine: the same loop on one thread, then on two at once (the ceiling for 2 workers against 1)');
+console.log(`${'loop'.padEnd(36)} ${'1 thread ms'.padStart(12)} ${'2 threads ms'.padStart(13)} ${'speedup'.padStart(8)}`);
+for (const r of await coresBenchmarks()) console.log(`${r.loop.padEnd(36)} ${r.oneMs.toFixed(0).padStart(12)} ${r.twoMs.toFixed(0).padStart(13)} ${r.speedup.toFixed(2).padStart(8)}`);
+
+console.log('');
 console.log('replay: the corpus firewall (lpm_firewall.o, xdp_firewall) over 1M-packet captures (bench/genCaptures.ts), next to tcpdump and the kernel in the same run');
-console.log(`${'what'.padEnd(52)} ${'packets'.padStart(9)} ${'s'.padStart(7)} ${'Mpps'.padStart(6)}  note`);
+console.log(`${'what'.padEnd(66)} ${'packets'.padStart(9)} ${'s'.padStart(7)} ${'Mpps'.padStart(6)}  note`);
 for (const r of replayBenchmarks({ big: process.argv.includes('--big') }).rows) {
-  console.log(`${r.what.padEnd(52)} ${String(r.packets).padStart(9)} ${r.seconds.toFixed(3).padStart(7)} ${r.mpps.toFixed(2).padStart(6)}  ${r.note ?? ''}`);
+  console.log(`${r.what.padEnd(66)} ${String(r.packets).padStart(9)} ${r.seconds.toFixed(3).padStart(7)} ${r.mpps.toFixed(2).padStart(6)}  ${r.note ?? ''}`);
 }
