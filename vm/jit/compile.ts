@@ -87,6 +87,9 @@ export function compileProgram(program: CheckedProgram, options: JitOptions): Co
   const fnIndex = new Map(fns.map((f, n) => [f, Fn.first + n]));
   const bodies: FuncDef[] = [bswap32(), bswap64()];
   for (const start of fns) bodies.push(compileFunction(program, start, fnIndex, options));
+  // only a program that makes tail calls imports the table (an instance importing a table stays
+  // reachable from it: V8 keeps every user of a table to update its dispatch)
+  const tailCalls = program.insns.some((i) => i.opcode === (Class.BPF_JMP | JmpOp.BPF_CALL) && i.src === 0 && Number(i.imm) === BPF_FUNC_tail_call);
   // run32(ctx): the per-packet entry, no BigInt across the boundary; chain32(ctx, count): see Stop
   const chain32Fn = Fn.first + fns.length + 2;
   const run32 = new Code();
@@ -112,10 +115,12 @@ export function compileProgram(program: CheckedProgram, options: JitOptions): Co
     chain.get(count).op(Op.global_set).u(G.chain).i32(options.stackTop).op(Op.global_set).u(G.sp);
     chain.get(ctx).op(Op.i64_extend_i32_u).i64(0n).i64(0n).i64(0n).i64(0n).i64(BigInt(options.stackTop)).op(Op.call).u(Fn.first).op(Op.i32_wrap_i64).set(r);
     // a tail call to a compiled program: run it here; an aborting packet load: 0
-    chain.op(Op.global_get).u(G.stop).i32(Stop.TAIL_WASM).op(Op.i32_eq, Op.if, 0x40);
-    chain.i32(0).op(Op.global_set).u(G.stop);
-    chain.get(ctx).get(count).i32(1).op(Op.i32_add).op(Op.global_get).u(G.target).op(Op.call_indirect).u(T.chain).u(0).op(Op.return);
-    chain.op(Op.end);
+    if (tailCalls) {
+      chain.op(Op.global_get).u(G.stop).i32(Stop.TAIL_WASM).op(Op.i32_eq, Op.if, 0x40);
+      chain.i32(0).op(Op.global_set).u(G.stop);
+      chain.get(ctx).get(count).i32(1).op(Op.i32_add).op(Op.global_get).u(G.target).op(Op.call_indirect).u(T.chain).u(0).op(Op.return);
+      chain.op(Op.end);
+    }
     chain.op(Op.global_get).u(G.stop).i32(Stop.ABORT_ZERO).op(Op.i32_eq, Op.if, 0x40).i32(0).op(Op.global_set).u(G.stop).i32(0).op(Op.return, Op.end);
     chain.get(r);
   }
@@ -139,7 +144,7 @@ export function compileProgram(program: CheckedProgram, options: JitOptions): Co
       { name: 'check', type: T.check }, { name: 'tooDeep', type: T.slot }, { name: 'helper32', type: T.helper32 }],
     maxPages: options.maxPages,
     globals: [I32, I32, I64, I32, I32, I32, I32],
-    tableImport: 'progs',
+    tableImport: tailCalls ? 'progs' : undefined,
     funcs: bodies,
     exports: [...fns.map((f, n) => ({ name: `f${f}`, func: Fn.first + n })), { name: 'run32', func: Fn.first + fns.length }, { name: 'repeat32', func: Fn.first + fns.length + 1 }, { name: 'chain32', func: chain32Fn }, { name: 'done', global: G.done }, { name: 'target', global: G.target }, { name: 'chain', global: G.chain }, { name: 'stop', global: G.stop }, { name: 'sp', global: G.sp }, { name: 'fuel', global: G.fuel }, { name: 'depth', global: G.depth }],
   };
