@@ -16,10 +16,13 @@ export const G = { stop: 0, sp: 1, fuel: 2, depth: 3, done: 4, chain: 5, target:
 /** The `check` import's access kinds. */
 export const Access = { READ: 0, WRITE: 1, ATOMIC: 2 } as const;
 
-/** Locals: params r1-r5 (0-4), r10 (5); then r0 (6), r6-r9 (7-10), pc (11, i32), temps 12-13 (i64), 14 (i32). */
+/** Locals: params r1-r5 (0-4), r10 (5); then r0 (6), r6-r9 (7-10), pc (11, i32), temps 12-13 (i64), 14-20 (i32). */
 export const REG = [6, 0, 1, 2, 3, 4, 7, 8, 9, 10, 5];
 export const PC = 11;
 export const T1 = 12;
 export const T2 = 13;
-/** An i32 scratch local. */
+/** The first of seven i32 scratch locals (14-20). */
 export const T32 = 14;
+
+/** Stop: what a run left to its caller in the `stop` global (compile.ts explains the chain). */
+export const Stop = { TAIL: 1, ABORT_ZERO: 2, TAIL_WASM: 3 } as const;
