@@ -6,6 +6,7 @@ import type { ArrayLayout, DescriptorLayout, LpmLayout } from '../engine.js';
 import type { CheckedProgram } from '../program.js';
 import { alu, atomic } from './arith.js';
 import { inlineArrayLookup, inlineDynamicLookup, inlineLpmLookup, inlineTailCall } from './inline.js';
+import { type Construct, stackify } from './stackify.js';
 import { Access, Fn, G, PC, REG, Stop, T, T32 } from './layout.js';
 import { Code, type FuncDef, I32, I64, type ModuleDef, Op, type ValType, encodeModule } from './wasm.js';
 
@@ -209,20 +210,20 @@ function compileFunction(program: CheckedProgram, start: number, fnIndex: Readon
   const c = new Code();
   // the frame pointer for callbacks, and the frame count
   c.get(REG[10]).op(Op.i32_wrap_i64, Op.global_set).u(G.sp);
-  c.op(Op.loop, 0x40);
-  for (let n = K; n >= 0; n--) c.op(Op.block, 0x40);
-  c.get(PC).op(Op.br_table).u(K + 1);
-  for (let n = 0; n <= K; n++) c.u(n);
-  c.u(K);
-  blocks.forEach((b, n) => {
-    c.op(Op.end);
-    const to = (target: number, inIf: boolean) => {
-      const j = blockOf.get(target)!;
-      // forward: out of the blocks up to block j's (its code follows that block's end);
-      // backward: through the dispatch at the loop's head
-      if (j > n) c.op(Op.br).u(j - n - 1 + (inIf ? 1 : 0));
-      else c.i32(j).set(PC).op(Op.br).u(K - n + (inIf ? 1 : 0));
-    };
+  /** Where block n ends, and what its end does: a jump's taken target, falling through (to `stop`), or neither (exit, ja). */
+  const exits = (n: number) => {
+    const stop = endOf(n);
+    const i = map.at[blocks[n] === stop ? stop : lastSlot(map, blocks[n], stop)]!;
+    const cls = opClass(i.opcode);
+    const op = i.opcode & 0xf0;
+    const jump = (cls === Class.BPF_JMP || cls === Class.BPF_JMP32) && op !== JmpOp.BPF_CALL;
+    const taken = jump && op !== JmpOp.BPF_EXIT ? flowOf(map, lastSlot(map, blocks[n], stop)).next.at(-1)! : undefined;
+    const falls = !(jump && (op === JmpOp.BPF_EXIT || op === JmpOp.BPF_JA)) && reach.has(stop);
+    return { stop, taken, ja: jump && op === JmpOp.BPF_JA, falls };
+  };
+  /** emitBlock writes block n's instructions; `to` writes a branch to a block (`inIf`: from inside an `if`). */
+  const emitBlock = (n: number, to: (target: number, inIf: boolean) => void) => {
+    const b = blocks[n];
     const stop = endOf(n);
     if (options.checked) {
       // charge the block's instructions; out of fuel: the import throws, naming the block
@@ -266,11 +267,54 @@ function compileFunction(program: CheckedProgram, start: number, fnIndex: Readon
       s += i.opcode === LDDW ? 2 : 1;
     }
     // flow into a block that is not the next one in the layout
-    const i = map.at[blocks[n] === stop ? stop : lastSlot(map, blocks[n], stop)]!;
-    const cls = opClass(i.opcode);
-    const op = i.opcode & 0xf0;
-    const falls = !((cls === Class.BPF_JMP || cls === Class.BPF_JMP32) && (op === JmpOp.BPF_EXIT || op === JmpOp.BPF_JA));
-    if (falls && reach.has(stop) && blocks[n + 1] !== stop) to(stop, false);
+    const e = exits(n);
+    if (e.falls && blocks[n + 1] !== stop) to(stop, false);
+  };
+  // structured control flow where the graph allows it (stackify.ts); else a dispatch loop
+  const edges = blocks.map((_, n) => {
+    const e = exits(n);
+    const out: number[] = [];
+    if (e.taken !== undefined && (!e.ja || e.taken !== e.stop || blocks[n + 1] !== e.stop)) out.push(blockOf.get(e.taken)!);
+    if (e.falls && blocks[n + 1] !== e.stop) out.push(blockOf.get(e.stop)!);
+    return out;
+  });
+  const constructs = stackify(edges);
+  if (constructs) {
+    const open: Construct[] = [];
+    const label = (k: Construct['kind'], at: number) => {
+      const d = open.findIndex((x) => x.kind === k && (k === 'loop' ? x.start : x.end) === at);
+      if (d < 0) throw new JitError(blocks[at], `internal: no ${k} label for block ${at}`);
+      return open.length - 1 - d;
+    };
+    for (let n = 0; n <= K; n++) {
+      while (open.length && open[open.length - 1].end === n) (open.pop(), c.op(Op.end));
+      for (const x of constructs.filter((y) => y.start === n)) {
+        c.op(x.kind === 'loop' ? Op.loop : Op.block, 0x40);
+        open.push(x);
+      }
+      emitBlock(n, (target, inIf) => {
+        const j = blockOf.get(target)!;
+        c.op(Op.br).u(label(j > n ? 'block' : 'loop', j) + (inIf ? 1 : 0));
+      });
+    }
+    while (open.length) (open.pop(), c.op(Op.end));
+    c.op(Op.unreachable);
+    return { type: T.ebpf, locals: LOCALS, code: c };
+  }
+  c.op(Op.loop, 0x40);
+  for (let n = K; n >= 0; n--) c.op(Op.block, 0x40);
+  c.get(PC).op(Op.br_table).u(K + 1);
+  for (let n = 0; n <= K; n++) c.u(n);
+  c.u(K);
+  blocks.forEach((_, n) => {
+    c.op(Op.end);
+    emitBlock(n, (target, inIf) => {
+      const j = blockOf.get(target)!;
+      // forward: out of the blocks up to block j's (its code follows that block's end);
+      // backward: through the dispatch at the loop's head
+      if (j > n) c.op(Op.br).u(j - n - 1 + (inIf ? 1 : 0));
+      else c.i32(j).set(PC).op(Op.br).u(K - n + (inIf ? 1 : 0));
+    });
   });
   c.op(Op.end); // loop
   c.op(Op.unreachable);
