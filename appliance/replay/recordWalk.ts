@@ -95,7 +95,7 @@ function hashFn(): Code {
  */
 function walkFn(): Code {
   const [p, end, workers, me, tally, maxLen, len, data, r, t, ahead] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-  const G = { stop: 0, ret: 1, cur: 2 };
+  const G = { stop: 0, ret: 1, cur: 2, touched: 3 };
   const c = new Code();
   c.i32(0).op(Op.global_set).u(G.stop);
   c.op(Op.block, 0x40, Op.loop, 0x40);
@@ -103,7 +103,7 @@ function walkFn(): Code {
   c.get(p).mem(Op.i32_load, 2, 8).set(len);
   c.get(p).i32(16).op(Op.i32_add).set(data);
   // touch the next record's header now, so that its cache miss overlaps this one's work
-  c.get(data).get(len).op(Op.i32_add).tee(ahead).get(end).op(Op.i32_lt_u, Op.if, 0x40).get(ahead).mem(Op.i32_load, 2, 8).get(ahead).mem(Op.i32_load, 2, 32).op(Op.i32_add).op(Op.global_set).u(G.ret).op(Op.end);
+  c.get(data).get(len).op(Op.i32_add).tee(ahead).get(end).op(Op.i32_lt_u, Op.if, 0x40).get(ahead).mem(Op.i32_load, 2, 8).get(ahead).mem(Op.i32_load, 2, 32).op(Op.i32_add).op(Op.global_set).u(G.touched).op(Op.end);
   // another worker's packet: on to the next record
   c.get(workers).i32(1).op(Op.i32_gt_u, Op.if, 0x40);
   c.get(data).get(len).op(Op.call).u(1).get(workers).op(Op.i32_rem_u).get(me).op(Op.i32_ne, Op.if, 0x40);
@@ -131,7 +131,7 @@ function module(): WebAssembly.Module {
     types: [{ params: [I32, I32, I32], results: [I32] }, { params: [I32, I32], results: [I32] }, { params: [I32, I32, I32, I32, I32, I32], results: [I32] }],
     imports: [{ name: 'packet', type: 0 }],
     maxPages: 65536,
-    globals: [I32, I32, I32],
+    globals: [I32, I32, I32, I32],
     funcs: [{ type: 1, locals: Array(13).fill(I32), code: hashFn() }, { type: 2, locals: [I32, I32, I32, I32, I32], code: walkFn() }],
     exports: [{ name: 'hash', func: 1 }, { name: 'walk', func: 2 }, { name: 'stop', global: 0 }, { name: 'ret', global: 1 }, { name: 'cur', global: 2 }],
   });

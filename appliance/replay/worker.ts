@@ -77,14 +77,11 @@ class Batch {
 
   /** tallyBatched counts batched runs [i, done) of the descriptors at word `d0` (XDP: the length did not change). */
   tallyBatched(i32: Int32Array, d0: number, i: number, done: number): void {
-    const fast = this.#fast;
     for (let k = i; k < done; k++) {
       const d = d0 + k * IN_FIELDS;
       const r = i32[d + In.RET] >>> 0;
-      if (r < 8) {
-        fast[r * 2]++;
-        fast[r * 2 + 1] += i32[d + In.LEN];
-      } else this.add(k, r, 0, i32[d + In.LEN], 0);
+      if (r < 8) this.addMany(r, 1, i32[d + In.LEN]);
+      else this.add(k, r, 0, i32[d + In.LEN], 0);
     }
   }
 

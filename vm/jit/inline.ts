@@ -72,8 +72,7 @@ export function inlineDynamicLookup(c: Code, l: DescriptorLayout, slow: () => vo
   {
     c.i64(0n).set(REG[0]);
     c.get(i).get(d).mem(Op.i32_load, 2, l.maxEntries).op(Op.i32_lt_u, Op.if, 0x40);
-    // slot i: 8 bytes (present), then the value rounded to 8
-    c.get(d).mem(Op.i32_load, 2, l.storage).get(i).get(d).mem(Op.i32_load, 2, l.valueSize).i32(7).op(Op.i32_add).i32(-8).op(Op.i32_and).i32(8).op(Op.i32_add, Op.i32_mul, Op.i32_add).tee(slot);
+    slotAddress(c, l, d, i).tee(slot);
     c.mem(Op.i32_load, 2).op(Op.if, 0x40).get(slot).mem(Op.i32_load, 2, 8).op(Op.i64_extend_i32_u).set(REG[0]).op(Op.end);
     c.op(Op.end);
   }
@@ -99,7 +98,7 @@ export function inlineTailCall(c: Code, tails: { readonly base: number; readonly
   c.op(Op.block, 0x40);
   // out of range or empty: the tail call fails and the program goes on
   c.get(i).get(d).mem(Op.i32_load, 2, l.maxEntries).op(Op.i32_ge_u, Op.br_if).u(0);
-  c.get(d).mem(Op.i32_load, 2, l.storage).get(i).get(d).mem(Op.i32_load, 2, l.valueSize).i32(7).op(Op.i32_add).i32(-8).op(Op.i32_and).i32(8).op(Op.i32_add, Op.i32_mul, Op.i32_add).tee(slot);
+  slotAddress(c, l, d, i).tee(slot);
   c.mem(Op.i32_load, 2).op(Op.i32_eqz, Op.br_if).u(0);
   c.get(slot).mem(Op.i32_load, 2, 8).tee(id).i32(tails.limit).op(Op.i32_ge_u, Op.br_if).u(1);
   c.get(id).i32(2).op(Op.i32_shl).mem(Op.i32_load, 2, tails.base).tee(id).op(Op.i32_eqz, Op.br_if).u(1);
@@ -108,4 +107,9 @@ export function inlineTailCall(c: Code, tails: { readonly base: number; readonly
   // the tail call failed: skip the import
   c.op(Op.br).u(1);
   c.op(Op.end);
+}
+
+/** slotAddress pushes where slot i of the SlotArray whose descriptor is in local `d` lies: 8 bytes (present), then the value rounded to 8, each. */
+function slotAddress(c: Code, l: DescriptorLayout, d: number, i: number): Code {
+  return c.get(d).mem(Op.i32_load, 2, l.storage).get(i).get(d).mem(Op.i32_load, 2, l.valueSize).i32(7).op(Op.i32_add).i32(-8).op(Op.i32_and).i32(8).op(Op.i32_add, Op.i32_mul, Op.i32_add);
 }
