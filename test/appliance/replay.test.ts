@@ -22,7 +22,7 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 /** The packets every comparison runs: synthetic traffic and the fidelity set (not its runt: test-run refuses it). */
 function capture(dir: string): { path: string; packets: Uint8Array[] } {
-  const packets = [...[...synthPackets({ packets: 400, seed: 11 })].map((p) => p.data.slice()), ...Object.entries(PACKETS).filter(([k]) => !k.startsWith('runt')).map(([, v]) => v)];
+  const packets = [...Array.from(synthPackets({ packets: 400, seed: 11 }), (p) => p.data.slice()), ...Object.entries(PACKETS).filter(([k]) => !k.startsWith('runt')).map(([, v]) => v)];
   return { path: writeCapture(join(dir, 'in.pcap'), packets), packets };
 }
 

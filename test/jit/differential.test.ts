@@ -27,7 +27,7 @@ const TESTED: readonly number[] = [ProgType.BPF_PROG_TYPE_XDP, ProgType.BPF_PROG
 
 describe('JIT differential: the same answers as the interpreter', function () {
   this.timeout(120_000);
-  const packets = [...[...synthPackets({ packets: 120, seed: 5 })].map((p) => p.data.slice()), ...Object.entries(PACKETS).filter(([k]) => !k.startsWith('runt')).map(([, v]) => v)];
+  const packets = [...Array.from(synthPackets({ packets: 120, seed: 5 }), (p) => p.data.slice()), ...Object.entries(PACKETS).filter(([k]) => !k.startsWith('runt')).map(([, v]) => v)];
 
   it('every corpus program over synthetic traffic and the fidelity set: return values, packets, maps', () => {
     let compared = 0;

@@ -53,7 +53,7 @@ describe('pcaps: writers', function () {
     if (!has('tshark')) this.skip(); // tshark is not installed (.ci/run installs it)
     const path = join(dir, 'v.pcapng');
     const w = new PcapngWriter(path);
-    const p = [...synthPackets({ packets: 3 })].map((x) => ({ ...x, data: x.data.slice() }));
+    const p = Array.from(synthPackets({ packets: 3 }), (x) => ({ ...x, data: x.data.slice() }));
     w.write(p[0], { type: VerdictType.LINUX_EBPF_XDP, value: 1 });
     w.write(p[1], { type: VerdictType.LINUX_EBPF_XDP, value: 4, comment: 'XDP_REDIRECT ifindex 3' });
     w.write(p[2], { type: VerdictType.LINUX_EBPF_TC, value: 2 });
