@@ -8,7 +8,7 @@ import { SlotArray } from '../maps/slotArray.js';
 import type { Engine, Machine, Prepared } from '../vm/engine.js';
 import { HelperRegistry } from '../vm/helpers.js';
 import { interpreter } from '../vm/interpreter/interpreter.js';
-import { type AddressSpace, Perm, type Region } from '../vm/memory.js';
+import { type AddressSpace, PAGE_SIZE, Perm, type Region } from '../vm/memory.js';
 import { MAX_BPF_STACK, MAX_CALL_FRAMES } from '../vm/opcodes.js';
 import { callbackHelpers } from './helpers/callbacks.js';
 import { netHelpers } from './helpers/net.js';
@@ -58,12 +58,13 @@ const DESCRIPTOR_LAYOUT = {
   array: MapType.BPF_MAP_TYPE_ARRAY, arrayOfMaps: MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS,
 } as const;
 
-/** CpuRegions: one CPU's stack, context struct and packet frame, and its table of compiled programs by id (tails). */
+/** CpuRegions: one CPU's stack, context struct and packet frame, its table of compiled programs by id (tails), and a page for batch verdict counts (tally, xdpBatch.ts). */
 export interface CpuRegions {
   readonly stack: Region;
   readonly ctx: Region;
   readonly frame: Region;
   readonly tails?: Region;
+  readonly tally?: Region;
 }
 
 /** TAIL_IDS: program ids up to this have a word in a CPU's `tails` region: 1 + the compiled program's index in the JIT's table, or 0. */
@@ -76,6 +77,7 @@ export function cpuRegions(mem: AddressSpace, cpu: number): CpuRegions {
     ctx: mem.map(256, Perm.RW, `ctx/cpu${cpu}`),
     frame: mem.map(XDP_PACKET_HEADROOM + MAX_PACKET + XDP_TAILROOM, Perm.RW, `frame/cpu${cpu}`),
     tails: mem.map(TAIL_IDS * 4, Perm.RW, `tails/cpu${cpu}`),
+    tally: mem.map(PAGE_SIZE, Perm.RW, `tally/cpu${cpu}`),
   };
 }
 
@@ -101,6 +103,8 @@ export class HookRuntime {
   readonly frame: Region;
   /** Compiled programs by id, for tail calls that stay in WebAssembly (CpuRegions.tails). */
   readonly #tails?: Region;
+  /** Where batches count verdicts (CpuRegions.tally). */
+  readonly tally?: Region;
   readonly helpers: HelperRegistry;
   readonly views: MapViews;
   readonly options: RuntimeOptions;
@@ -114,7 +118,7 @@ export class HookRuntime {
     this.options = options;
     this.cpu = options.cpu ?? 0;
     const mem = kernel.memory;
-    ({ stack: this.stack, ctx: this.ctx, frame: this.frame, tails: this.#tails } = options.regions ?? cpuRegions(mem, this.cpu));
+    ({ stack: this.stack, ctx: this.ctx, frame: this.frame, tails: this.#tails, tally: this.tally } = options.regions ?? cpuRegions(mem, this.cpu));
     this.views = new MapViews(mem);
     this.helpers = new HelperRegistry([...mapHelpers(this.views, this.cpu), ...timeHelpers(this), ...netHelpers(this), ...redirectHelpers(this), ...skbResizeHelpers(this), ...socketHelpers(this), ...callbackHelpers(this), ...outputHelpers(this), ...fibHelpers(this)]);
   }

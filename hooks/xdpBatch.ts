@@ -41,6 +41,13 @@ export function xdpBatchable(program: CheckedProgram | VerifiedProgram, determin
 export const DESC_BYTES = 32;
 export const DescOff = { HARD_START: 0, LEN: 8, SRC: 24, RET: 28 } as const;
 
+/**
+ * BatchTally: what a batch counts at its tally address: for each return value r below 8, the
+ * packets (u64 at r * 16) and their bytes (u64 at r * 16 + 8); then how many returned 8 or
+ * more (u32 at OTHERS), whose RET the caller looks up.
+ */
+export const BatchTally = { OTHERS: 128, BYTES: 136 } as const;
+
 let driverModule: WebAssembly.Module | undefined;
 
 /** The driver's globals: sp (imported from the program), then its own, exported. */
@@ -57,7 +64,7 @@ const SETTINGS = ['frameData', 'ctx', 'ifindex', 'rxq', 'top', 'inPlace'] as con
  * xdp_md, and the program, whose r0's low 32 bits it returns. `batch(desc, n, from, maxLen)`
  * runs descriptors from `from` on, storing RET, and returns how many it ran: fewer than n
  * when the next is longer than `maxLen` (the linear part: multi-buffer frames take the
- * per-packet path). `cur` holds the index of the packet running, so that a run that throws
+ * per-packet path); with `tally` (an address, else 0) it also counts them there (BatchTally). `cur` holds the index of the packet running, so that a run that throws
  * (a helper's fault) names its packet. The rest of the settings are globals set once.
  */
 function driver(): WebAssembly.Module {
@@ -81,7 +88,7 @@ function driver(): WebAssembly.Module {
   }
   const batch = new Code();
   {
-    const [desc, n, i, maxLen, d, len, ahead, end, src] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+    const [desc, n, i, maxLen, tally, d, len, ahead, end, src, ret, t] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
     batch.op(Op.block, 0x40, Op.loop, 0x40);
     batch.get(i).get(n).op(Op.i32_ge_u, Op.br_if).u(1);
     batch.get(desc).get(i).i32(5).op(Op.i32_shl, Op.i32_add).set(d);
@@ -98,18 +105,24 @@ function driver(): WebAssembly.Module {
     batch.op(Op.end);
     batch.get(d).mem(Op.i32_load, 2, DescOff.LEN).tee(len).get(maxLen).op(Op.i32_gt_u, Op.br_if).u(1);
     batch.get(i).op(Op.global_set).u(G.cur);
-    batch.get(d).get(d).mem(Op.i32_load, 2, DescOff.HARD_START).get(d).mem(Op.i32_load, 2, DescOff.SRC).get(len).op(Op.call).u(1).mem(Op.i32_store, 2, DescOff.RET);
+    batch.get(d).get(d).mem(Op.i32_load, 2, DescOff.HARD_START).get(d).mem(Op.i32_load, 2, DescOff.SRC).get(len).op(Op.call).u(1).tee(ret).mem(Op.i32_store, 2, DescOff.RET);
+    // the tally: packets and bytes by return value below 8, a count of the rest
+    batch.get(tally).op(Op.if, 0x40).get(ret).i32(8).op(Op.i32_lt_u, Op.if, 0x40);
+    batch.get(tally).get(ret).i32(4).op(Op.i32_shl, Op.i32_add).tee(t).get(t).mem(Op.i64_load, 3, 0).i64(1n).op(Op.i64_add).mem(Op.i64_store, 3, 0);
+    batch.get(t).get(t).mem(Op.i64_load, 3, 8).get(len).op(Op.i64_extend_i32_u, Op.i64_add).mem(Op.i64_store, 3, 8);
+    batch.op(Op.else).get(tally).get(tally).mem(Op.i32_load, 2, BatchTally.OTHERS).i32(1).op(Op.i32_add).mem(Op.i32_store, 2, BatchTally.OTHERS);
+    batch.op(Op.end, Op.end);
     batch.get(i).i32(1).op(Op.i32_add).set(i);
     batch.op(Op.br).u(0);
     batch.op(Op.end, Op.end).get(i);
   }
   const bytes = encodeModule({
-    types: [{ params: [I32], results: [I32] }, { params: [I32, I32, I32], results: [I32] }, { params: [I32, I32, I32, I32], results: [I32] }],
+    types: [{ params: [I32], results: [I32] }, { params: [I32, I32, I32], results: [I32] }, { params: [I32, I32, I32, I32, I32], results: [I32] }],
     imports: [{ name: 'prog', type: 0 }],
     globalImports: [{ name: 'sp', type: I32 }],
     maxPages: 65536,
     globals: [I32, I32, I32, I32, I32, I32, I32, I32],
-    funcs: [{ type: 1, locals: [I32], code: packet }, { type: 2, locals: [I32, I32, I32, I32, I32], code: batch }],
+    funcs: [{ type: 1, locals: [I32], code: packet }, { type: 2, locals: [I32, I32, I32, I32, I32, I32, I32], code: batch }],
     exports: [{ name: 'packet', func: 1 }, { name: 'batch', func: 2 }, { name: 'cur', global: G.cur }, ...SETTINGS.map((name) => ({ name, global: G[name] }))],
   });
   return (driverModule = new WebAssembly.Module(bytes));
@@ -123,7 +136,7 @@ export type PacketFn = (hardStart: number, src: number, len: number) => number;
  * WebAssembly, on one CPU's frame and context. Build it only for an xdpBatchable program.
  */
 export class XdpBatch {
-  readonly #batch: (desc: number, n: number, from: number, maxLen: number) => number;
+  readonly #batch: (desc: number, n: number, from: number, maxLen: number, tally: number) => number;
   readonly #cur: WasmGlobal;
   readonly #entry: WasmEntry;
   /** The driver's per-packet function (see driver()), for a module that finds packets itself. */
@@ -136,7 +149,7 @@ export class XdpBatch {
     const x = new WebAssembly.Instance(driver(), { env: { mem: rt.kernel.memory.memory, prog: entry.run32, sp: entry.sp } }).exports as Record<string, unknown>;
     const settings = { frameData: rt.frame.start + XDP_PACKET_HEADROOM, ctx: rt.ctx.start, ifindex, rxq: rt.cpu, top: entry.top, inPlace: inPlace ? 1 : 0 };
     for (const name of SETTINGS) (x[name] as WasmGlobal).value = settings[name];
-    this.#batch = x.batch as (desc: number, n: number, from: number, maxLen: number) => number;
+    this.#batch = x.batch as (desc: number, n: number, from: number, maxLen: number, tally: number) => number;
     this.packet = x.packet as PacketFn;
     this.#cur = x.cur as WasmGlobal;
     this.#entry = entry;
@@ -145,10 +158,10 @@ export class XdpBatch {
   /**
    * run runs descriptors [from, n) at `desc` and returns where it stopped: n, or a packet the
    * batch does not take (longer than the linear part). A run that throws leaves `current`
-   * naming its packet.
+   * naming its packet. With `tally` (an address) the runs are counted there (BatchTally).
    */
-  run(desc: number, from: number, n: number): number {
-    const done = this.#batch(desc, n, from, XDP_MAX_LINEAR);
+  run(desc: number, from: number, n: number, tally = 0): number {
+    const done = this.#batch(desc, n, from, XDP_MAX_LINEAR, tally);
     this.checkStop();
     return done;
   }

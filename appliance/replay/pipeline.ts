@@ -15,7 +15,7 @@ import { WorkerPool } from './pool.js';
 import { exportProgs } from './progTransfer.js';
 import { type BatchResult, OUT_FIELDS, Out, OutFlag, type PacketExtra, type TallyRow } from './protocol.js';
 import { BUF_BYTES, STAGING_BYTES, Source, WINDOW, type Window } from './source.js';
-import { steer } from './steer.js';
+import { RxQueues, steer } from './steer.js';
 
 /** ReplaySummary: what `--json` prints. */
 export interface ReplaySummary {
@@ -95,6 +95,8 @@ export class Pipeline {
   readonly #pool: WorkerPool;
   readonly #bufs: Region[][];
   readonly #staging: Region[];
+  /** --preload's receive-queue memory, mapped by the first preloaded pass. */
+  #rxq?: RxQueues;
   #running = false;
   #faultWarnings = 0;
   /** The workers run the program in batches and can walk capture records themselves (worker.ts). */
@@ -134,7 +136,7 @@ export class Pipeline {
       await this.#pool.ready;
       source = new Source(captures, this.#o.kernel.memory, s, this.#o.warn, Boolean(r.out || r.outPass || r.outDrop));
       // --preload: without outputs, every packet steered to its worker's queue; with them, the files read into memory
-      if (r.preload && !(r.out || r.outPass || r.outDrop) && !r.rate) cut = steer(source, this.#o.kernel.memory, this.#bufs, this.#staging, this.#o.prog.type !== ProgType.BPF_PROG_TYPE_XDP);
+      if (r.preload && !(r.out || r.outPass || r.outDrop) && !r.rate) cut = steer(source, this.#o.kernel.memory, (this.#rxq ??= new RxQueues(this.#o.kernel.memory, this.#bufs[0].length)), this.#bufs, this.#staging, this.#o.prog.type !== ProgType.BPF_PROG_TYPE_XDP);
       else if (r.preload) source.preload();
     } catch (e) {
       this.#running = false;

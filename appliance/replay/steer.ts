@@ -7,11 +7,21 @@ import { type Source, WINDOW, type Window } from './source.js';
 /** Queue memory is taken from the address space in chunks of this many bytes. */
 const CHUNK = 32 << 20;
 
-/** Bump hands out contiguous runs of bytes from chunks of a worker's queue memory. */
+/**
+ * Steered packets go to the workers this many (about) at a time: a request per window would
+ * cost the main thread and each worker a message, a tally and its garbage every 8192 packets,
+ * which on a machine with a core per worker takes time from the workers themselves.
+ */
+export const RUN_PACKETS = 1 << 18;
+
+/**
+ * Bump hands out contiguous runs of bytes from chunks of a worker's queue memory. The chunks
+ * stay mapped: `reset` hands them out again from the first (the next pass's packets).
+ */
 class Bump {
-  #region?: Region;
+  readonly #chunks: Region[] = [];
+  #at = -1;
   #used = 0;
-  #chunks = 0;
   readonly #mem: AddressSpace;
   readonly #name: string;
 
@@ -20,15 +30,45 @@ class Bump {
     this.#name = name;
   }
 
+  reset(): void {
+    this.#at = -1;
+  }
+
   take(n: number): number {
-    if (!this.#region || this.#used + n > this.#region.size) {
-      this.#region = this.#mem.map(Math.max(CHUNK, n), Perm.RW, `${this.#name}/${this.#chunks++}`);
+    let r = this.#chunks[this.#at];
+    if (!r || this.#used + n > r.size) {
+      // the next chunk kept from an earlier pass if it holds n, else a new one in its place
+      this.#at++;
       this.#used = 0;
+      r = this.#chunks[this.#at];
+      if (!r || r.size < n) {
+        if (r) this.#mem.unmap(r);
+        const size = Math.max(CHUNK, n);
+        if (size > this.#mem.unmapped) {
+          throw new RangeError(`--preload: the captures do not fit in the address space (${this.#name} needs another ${size >> 20} MiB, ${this.#mem.unmapped >> 20} MiB are left); replay without --preload`);
+        }
+        this.#chunks[this.#at] = r = this.#mem.map(size, Perm.RW, `${this.#name}/${this.#at}`);
+      }
     }
-    const at = this.#region.start + this.#used;
+    const at = r.start + this.#used;
     // the next packet starts on 8 bytes, as a driver's buffers do
     this.#used += (n + 7) & ~7;
     return at;
+  }
+}
+
+/** RxQueues: every worker's receive-queue memory for steered packets and their descriptors, reused pass after pass. */
+export class RxQueues {
+  readonly packets: Bump[];
+  readonly descs: Bump[];
+
+  constructor(mem: AddressSpace, workers: number) {
+    this.packets = Array.from({ length: workers }, (_, w) => new Bump(mem, `rxq/cpu${w}`));
+    this.descs = Array.from({ length: workers }, (_, w) => new Bump(mem, `rxq/cpu${w}/desc`));
+  }
+
+  reset(): void {
+    for (const b of [...this.packets, ...this.descs]) b.reset();
   }
 }
 
@@ -38,15 +78,16 @@ class Bump {
  * worker's packets are copied, back to back, into receive-queue memory of its own, and its
  * descriptors with them. The windows it returns (capture order, tallied) only need running:
  * a worker then touches no other worker's packets, and the main thread no packet at all.
+ * Windows whose descriptors lie back to back for every worker are joined, up to RUN_PACKETS.
  */
-export function steer(source: Source, mem: AddressSpace, bufs: readonly Region[][], staging: readonly Region[], skb: boolean): Window[] {
+export function steer(source: Source, mem: AddressSpace, q: RxQueues, bufs: readonly Region[][], staging: readonly Region[], skb: boolean): Window[] {
   const n = bufs[0].length;
-  const packets = Array.from({ length: n }, (_, w) => new Bump(mem, `rxq/cpu${w}`));
-  const descs = Array.from({ length: n }, (_, w) => new Bump(mem, `rxq/cpu${w}/desc`));
+  q.reset();
+  const { packets, descs } = q;
   const windows: Window[] = [];
   for (let set = 0; ; set = 1 - set) {
     const win = source.fill(bufs[set], staging[set], skb, WINDOW, true);
-    if (!win.count) return windows;
+    if (!win.count) return join(windows, RUN_PACKETS);
     // (the views are read again after each take: taking may grow the memory)
     for (let w = 0; w < n; w++) {
       const k = win.batchLen[w];
@@ -79,4 +120,29 @@ export function steer(source: Source, mem: AddressSpace, bufs: readonly Region[]
     }
     windows.push(win);
   }
+}
+
+/**
+ * join merges consecutive tallied windows into ones of at most `max` packets (a single window
+ * may be larger) wherever each worker's descriptors continue where the previous window's ended.
+ */
+export function join(windows: readonly Window[], max: number): Window[] {
+  const out: Window[] = [];
+  let cur: Window | undefined;
+  for (const win of windows) {
+    const follows = cur !== undefined && cur.count + win.count <= max
+      && win.desc.every((d, w) => !win.batchLen[w] || !cur!.batchLen[w] || d === cur!.desc[w] + cur!.batchLen[w] * DESC_BYTES);
+    if (!follows) {
+      cur = { ...win, desc: [...win.desc], batchLen: [...win.batchLen] };
+      out.push(cur);
+      continue;
+    }
+    const c = cur!;
+    win.desc.forEach((d, w) => {
+      if (!c.batchLen[w]) c.desc[w] = d;
+      c.batchLen[w] += win.batchLen[w];
+    });
+    c.count += win.count;
+  }
+  return out;
 }
