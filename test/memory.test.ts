@@ -25,6 +25,16 @@ describe('AddressSpace', () => {
     space.u8[r.start + r.size - 1] = 7;
     assert.equal(space.view.getUint8(r.start + r.size - 1), 7);
   });
+  it('a region past the maximum is refused, naming the region and what is left; the space is as it was', () => {
+    const space = new AddressSpace({ initialBytes: 65536, maximumBytes: 4 << 20 });
+    space.map(3 << 20, Perm.RW, 'first');
+    const left = space.unmapped;
+    assert.equal(left, (4 << 20) - 4096 - (3 << 20));
+    assert.throws(() => space.map(2 << 20, Perm.RW, 'second'), new RangeError(`map second: ${2 << 20} bytes do not fit in the address space (${left} of its ${4 << 20} bytes are left)`));
+    assert.equal(space.unmapped, left);
+    assert.equal(space.regions.length, 1);
+    assert.equal(space.map(left, Perm.RW, 'rest').size, left);
+  });
 });
 
 for (const engine of engines) {

@@ -1,5 +1,5 @@
 import { MAX_PACKET } from '../../hooks/runtime.js';
-import { type AddressSpace, Perm, type Region } from '../../vm/memory.js';
+import { type AddressSpace, PAGE_SIZE, Perm, type Region } from '../../vm/memory.js';
 import { DESC_BYTES } from '../../hooks/xdpBatch.js';
 import { In, IN_FIELDS } from './protocol.js';
 import { type Source, WINDOW, type Window } from './source.js';
@@ -22,6 +22,8 @@ class Bump {
   readonly #chunks: Region[] = [];
   #at = -1;
   #used = 0;
+  /** The size of new chunks (CHUNK, or less for small captures). */
+  chunk = CHUNK;
   readonly #mem: AddressSpace;
   readonly #name: string;
 
@@ -43,7 +45,7 @@ class Bump {
       r = this.#chunks[this.#at];
       if (!r || r.size < n) {
         if (r) this.#mem.unmap(r);
-        const size = Math.max(CHUNK, n);
+        const size = Math.max(this.chunk, n);
         if (size > this.#mem.unmapped) {
           throw new RangeError(`--preload: the captures do not fit in the address space (${this.#name} needs another ${size >> 20} MiB, ${this.#mem.unmapped >> 20} MiB are left); replay without --preload`);
         }
@@ -67,8 +69,13 @@ export class RxQueues {
     this.descs = Array.from({ length: workers }, (_, w) => new Bump(mem, `rxq/cpu${w}/desc`));
   }
 
-  reset(): void {
-    for (const b of [...this.packets, ...this.descs]) b.reset();
+  /** reset starts a pass over captures of `bytes` in all: chunks mapped from now on are no bigger than it needs. */
+  reset(bytes: number): void {
+    const chunk = Math.min(CHUNK, Math.max(1 << 20, Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE));
+    for (const b of [...this.packets, ...this.descs]) {
+      b.reset();
+      b.chunk = chunk;
+    }
   }
 }
 
@@ -82,7 +89,7 @@ export class RxQueues {
  */
 export function steer(source: Source, mem: AddressSpace, q: RxQueues, bufs: readonly Region[][], staging: readonly Region[], skb: boolean): Window[] {
   const n = bufs[0].length;
-  q.reset();
+  q.reset(source.size);
   const { packets, descs } = q;
   const windows: Window[] = [];
   for (let set = 0; ; set = 1 - set) {

@@ -7,6 +7,8 @@ import { loadCollection } from '../../elf/load.js';
 import { flowHash } from '../../appliance/replay/flowHash.js';
 import type { MapInit } from '../../appliance/replay/mapInit.js';
 import { RecordWalker } from '../../appliance/replay/recordWalk.js';
+import { loadObject } from '../../appliance/replay/load.js';
+import { Pipeline } from '../../appliance/replay/pipeline.js';
 import { type ReplayOptions, replay } from '../../appliance/replay/replay.js';
 import { xdpBatchable } from '../../hooks/xdpBatch.js';
 import { ArrayMap } from '../../maps/array.js';
@@ -152,6 +154,42 @@ describe('replay: the JIT runs packets in batches, with the interpreter\'s resul
     }
     assert.equal(a.next(), null);
     assert.equal(total, packets.length);
+  });
+
+  it('--preload pass after pass on one pipeline: each pass counts what the first did, in the queue memory the first mapped', async () => {
+    const kernel = new Kernel({ ncpus: 2 });
+    const { prog } = loadObject(kernel, { obj: obj('xdp_verdicts') });
+    const p = new Pipeline({ kernel, prog, workers: 2 });
+    try {
+      const counts: string[] = [];
+      let left = 0;
+      for (let pass = 0; pass < 3; pass++) {
+        const before = { ...p.summary.verdicts };
+        await p.run([path], { preload: true });
+        counts.push(JSON.stringify(Object.fromEntries(Object.entries(p.summary.verdicts).map(([r, n]) => [r, n - (before[r] ?? 0)]))));
+        if (pass === 0) left = kernel.memory.unmapped;
+        else assert.equal(kernel.memory.unmapped, left, `pass ${pass} mapped more memory`);
+      }
+      assert.equal(new Set(counts).size, 1, counts.join('\n'));
+      assert.equal(p.summary.packets, 3 * packets.length);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('--preload of captures larger than the address space has left: an error that says so and names --preload', async () => {
+    // 42 MiB of address space: the pipeline (40.2 MiB of buffers and CPU regions) fits, the queues for 2 workers do not
+    const kernel = new Kernel({ ncpus: 2, memory: new AddressSpace({ maximumBytes: 42 << 20 }) });
+    const { prog } = loadObject(kernel, { obj: obj('xdp_verdicts') });
+    const p = new Pipeline({ kernel, prog, workers: 2 });
+    try {
+      await assert.rejects(p.run([path], { preload: true }), /--preload: the captures do not fit in the address space \(rxq\/cpu\d(\/desc)? needs another \d+ MiB, \d+ MiB are left\); replay without --preload/);
+      // streamed, the same captures run
+      await p.run([path]);
+      assert.equal(p.summary.packets, packets.length);
+    } finally {
+      await p.close();
+    }
   });
 
   it('a per-CPU array keeps each CPU\'s values on cache lines of their own; userspace sees them back to back', () => {
