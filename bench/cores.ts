@@ -6,7 +6,10 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
  * doing all of it); parallel speedup = 2 * t(1 thread) / t(2 threads). Two loops: one bound by
  * a dependency chain (latency: a second hyperthread hides it), one by throughput (four
  * independent accumulators over an array in cache: what compiled eBPF looks like). On two real
- * cores both are about 2; on two hyperthreads of one core the throughput loop is not.
+ * cores both are about 2; on two hyperthreads of one core the throughput loop is not. Two walks
+ * of memory, each thread over 512 MiB of its own (as each replay worker over its own receive
+ * queue): one byte every 592 bytes (a packet's first bytes, at the mixed capture's mean packet
+ * size), and every cache line (streaming); these are bound by the machine's memory, not its cores.
  */
 export interface CoresBench {
   readonly loop: string;
@@ -15,7 +18,20 @@ export interface CoresBench {
   readonly speedup: number;
 }
 
-function work(kind: 'latency' | 'throughput'): number {
+type Kind = 'latency' | 'throughput' | 'packets' | 'lines';
+
+/** The memory walks' buffer, one per thread, written before the clock (so its pages are in). */
+const WALK_BYTES = 512 << 20;
+let walkBuffer: Uint8Array | undefined;
+
+function work(kind: Kind): number {
+  if (kind === 'packets' || kind === 'lines') {
+    const a = walkBuffer!;
+    const stride = kind === 'packets' ? 592 : 64;
+    let s = 0;
+    for (let r = 0; r < 2; r++) for (let i = 0; i < a.length; i += stride) s = (s + a[i]) | 0;
+    return s;
+  }
   if (kind === 'latency') {
     let x = 0;
     for (let i = 0; i < 2e8; i++) x = (Math.imul(x, 31) + i) | 0;
@@ -39,6 +55,7 @@ function work(kind: 'latency' | 'throughput'): number {
 
 if (!isMainThread && workerData?.cores) {
   // a worker: wait for the start, time the work alone (not the thread's start-up)
+  if (workerData.cores === 'packets' || workerData.cores === 'lines') walkBuffer = new Uint8Array(WALK_BYTES).fill(1);
   parentPort!.once('message', () => {
     const t = process.hrtime.bigint();
     work(workerData.cores);
@@ -47,7 +64,7 @@ if (!isMainThread && workerData?.cores) {
   parentPort!.postMessage('ready');
 }
 
-async function timed(kind: 'latency' | 'throughput', threads: number): Promise<number> {
+async function timed(kind: Kind, threads: number): Promise<number> {
   const workers = Array.from({ length: threads }, () => new Worker(new URL(import.meta.url), { workerData: { cores: kind } }));
   await Promise.all(workers.map((w) => new Promise((ok) => w.once('message', ok))));
   const times = await Promise.all(workers.map((w) => new Promise<number>((ok) => (w.once('message', ok), w.postMessage('go')))));
@@ -58,14 +75,18 @@ async function timed(kind: 'latency' | 'throughput', threads: number): Promise<n
 /** coresBenchmarks: each loop on one thread and on two at once, best of 3. */
 export async function coresBenchmarks(): Promise<CoresBench[]> {
   const out: CoresBench[] = [];
-  for (const kind of ['latency', 'throughput'] as const) {
+  const names: Record<Kind, string> = {
+    latency: 'latency-bound (imul chain)', throughput: 'throughput-bound (4 accumulators)',
+    packets: 'memory: a byte every 592 B', lines: 'memory: every 64 B line',
+  };
+  for (const kind of ['latency', 'throughput', 'packets', 'lines'] as const) {
     let one = Infinity;
     let two = Infinity;
     for (let r = 0; r < 3; r++) {
       one = Math.min(one, await timed(kind, 1));
       two = Math.min(two, await timed(kind, 2));
     }
-    out.push({ loop: kind === 'latency' ? 'latency-bound (imul chain)' : 'throughput-bound (4 accumulators)', oneMs: one, twoMs: two, speedup: (2 * one) / two });
+    out.push({ loop: names[kind], oneMs: one, twoMs: two, speedup: (2 * one) / two });
   }
   return out;
 }

@@ -21,15 +21,31 @@ const CLI = join(ROOT, 'dist', 'appliance', 'cli.js');
 /** Runs of each JIT configuration (this machine's figures vary by a third from run to run): the median is reported. */
 const RUNS = 7;
 
-/** One replay; with `runs`, the median of that many. */
-function bpfboxReplay(file: string, obj: string, prog: string, workers: number, extra: readonly string[] = [], runs = 1): { mpps: number; seconds: number; packets: number; rss: number; all: number[] } {
-  const got = Array.from({ length: runs }, () => {
-    const r = spawnSync(process.execPath, [CLI, 'replay', file, '--obj', obj, '--prog', prog, '--workers', String(workers), '--json', ...extra], { encoding: 'utf8', maxBuffer: 1 << 26 });
-    if (r.status !== 0) throw new Error(`replay failed: ${r.stderr}`);
-    const s = JSON.parse(r.stdout);
-    return { mpps: s.mpps as number, seconds: s.seconds as number, packets: s.packets as number, rss: s.max_rss_mb as number };
-  }).sort((a, b) => a.mpps - b.mpps);
-  return { ...got[got.length >> 1], all: got.map((g) => g.mpps) };
+/** One replay, from its --json summary. */
+function bpfboxReplay(file: string, obj: string, prog: string, workers: number, extra: readonly string[] = []): { mpps: number; seconds: number; packets: number; rss: number; perCpu: number[] } {
+  const r = spawnSync(process.execPath, [CLI, 'replay', file, '--obj', obj, '--prog', prog, '--workers', String(workers), '--json', ...extra], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`replay failed: ${r.stderr}`);
+  const s = JSON.parse(r.stdout);
+  return { mpps: s.mpps as number, seconds: s.seconds as number, packets: s.packets as number, rss: s.max_rss_mb as number, perCpu: s.per_cpu as number[] };
+}
+
+type Median = ReturnType<typeof bpfboxReplay> & { note: string };
+
+/** inTurns: 1 and 2 workers take turns, RUNS times each (so that the machine's slow spells fall on both); the median of each. */
+function inTurns(file: string, obj: string, prog: string, extra: readonly string[]): [Median, Median] {
+  const runs = [1, 2].map(() => [] as ReturnType<typeof bpfboxReplay>[]);
+  for (let k = 0; k < RUNS; k++) for (const w of [1, 2]) runs[w - 1].push(bpfboxReplay(file, obj, prog, w, extra));
+  const median = (all: ReturnType<typeof bpfboxReplay>[]): Median => {
+    all.sort((a, b) => a.mpps - b.mpps);
+    return { ...all[all.length >> 1], note: `median of ${RUNS} (${all.map((m) => m.mpps.toFixed(2)).join(' ')})` };
+  };
+  return [median(runs[0]), median(runs[1])];
+}
+
+/** vsOne: two workers against one, and the bound the flows' split puts on it (the busier worker's share of the packets). */
+function vsOne(one: Median, two: Median): string {
+  const busier = Math.max(...two.perCpu) / two.packets;
+  return `${(two.mpps / one.mpps).toFixed(2)}x 1 worker (the flows give one worker ${(100 * busier).toFixed(1)}% of the packets: at most ${(1 / busier).toFixed(2)}x)`;
 }
 
 function timed(cmd: string, args: string[]): number | undefined {
@@ -62,16 +78,11 @@ export function replayBenchmarks(options: { packets?: number; big?: boolean } = 
     rows.push({ what: `bpfbox replay, ${name}, interpreter, 1 worker`, packets: r.packets, seconds: r.seconds, mpps: r.mpps });
     const jit: Record<string, number> = {};
     for (const [how, extra] of [['streamed', []], ['--preload', ['--preload']]] as const) {
-      // 1 and 2 workers take turns, RUNS times each, so that the machine's slow spells fall on both
-      const runs = [1, 2].map(() => [] as ReturnType<typeof bpfboxReplay>[]);
-      for (let k = 0; k < RUNS; k++) for (const w of [1, 2]) runs[w - 1].push(bpfboxReplay(file, obj, 'xdp_firewall', w, ['--engine', 'jit', ...extra]));
-      for (const w of [1, 2]) {
-        const all = runs[w - 1].sort((a, b) => a.mpps - b.mpps);
-        const j = all[all.length >> 1];
-        jit[`${how}${w}`] = j.mpps;
-        const vs1 = w === 2 ? `, ${(j.mpps / jit[`${how}1`]).toFixed(2)}x 1 worker` : '';
-        rows.push({ what: `bpfbox replay, ${name}, jit ${how}, ${w} worker${w > 1 ? 's' : ''}`, packets: j.packets, seconds: j.seconds, mpps: j.mpps, note: `median of ${RUNS} (${all.map((m) => m.mpps.toFixed(1)).join(' ')})${vs1}, peak RSS ${j.rss} MB` });
-      }
+      const [one, two] = inTurns(file, obj, 'xdp_firewall', ['--engine', 'jit', ...extra]);
+      jit[`${how}1`] = one.mpps;
+      jit[`${how}2`] = two.mpps;
+      rows.push({ what: `bpfbox replay, ${name}, jit ${how}, 1 worker`, packets: one.packets, seconds: one.seconds, mpps: one.mpps, note: `${one.note}, peak RSS ${one.rss} MB` });
+      rows.push({ what: `bpfbox replay, ${name}, jit ${how}, 2 workers`, packets: two.packets, seconds: two.seconds, mpps: two.mpps, note: `${two.note}, ${vsOne(one, two)}, peak RSS ${two.rss} MB` });
     }
     const t = timed('tcpdump', ['-r', file, '-w', '/dev/null', 'ip proto 17']);
     rows.push(t === undefined ? { what: `tcpdump -r, ${name}`, packets: n, seconds: 0, mpps: 0, note: 'tcpdump not installed' } : { what: `tcpdump -r ... 'ip proto 17', ${name}`, packets: n, seconds: t, mpps: n / t / 1e6 });
@@ -96,10 +107,9 @@ export function replayBenchmarks(options: { packets?: number; big?: boolean } = 
   const include = spawnSync('gcc', ['-print-multiarch'], { encoding: 'utf8' }).stdout?.trim();
   const clang = spawnSync('clang', ['-O2', '-g', '-target', 'bpf', ...(include ? [`-I/usr/include/${include}`] : []), '-c', join(ROOT, 'bench', 'work', 'xdp_work.c'), '-o', work]);
   if (clang.status === 0) {
-    const one = bpfboxReplay(mixed, work, 'xdp_work', 1, ['--preload'], 5);
-    const two = bpfboxReplay(mixed, work, 'xdp_work', 2, ['--preload'], 5);
-    rows.push({ what: 'bpfbox replay, mixed, xdp_work (bench/work), --preload, 1 worker', packets: one.packets, seconds: one.seconds, mpps: one.mpps, note: `median of 5 (${one.all.map((m) => m.toFixed(2)).join(' ')})` });
-    rows.push({ what: 'bpfbox replay, mixed, xdp_work, --preload, 2 workers', packets: two.packets, seconds: two.seconds, mpps: two.mpps, note: `median of 5 (${two.all.map((m) => m.toFixed(2)).join(' ')}), ${(two.mpps / one.mpps).toFixed(2)}x 1 worker` });
+    const [one, two] = inTurns(mixed, work, 'xdp_work', ['--preload']);
+    rows.push({ what: 'bpfbox replay, mixed, xdp_work (bench/work), --preload, 1 worker', packets: one.packets, seconds: one.seconds, mpps: one.mpps, note: one.note });
+    rows.push({ what: 'bpfbox replay, mixed, xdp_work, --preload, 2 workers', packets: two.packets, seconds: two.seconds, mpps: two.mpps, note: `${two.note}, ${vsOne(one, two)}` });
   } else rows.push({ what: 'bpfbox replay, xdp_work', packets: 0, seconds: 0, mpps: 0, note: 'clang (BPF target) not installed' });
   let rss10M: number | undefined;
   if (options.big) {
