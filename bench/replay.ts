@@ -29,23 +29,28 @@ function bpfboxReplay(file: string, obj: string, prog: string, workers: number, 
   return { mpps: s.mpps as number, seconds: s.seconds as number, packets: s.packets as number, rss: s.max_rss_mb as number, perCpu: s.per_cpu as number[] };
 }
 
-type Median = ReturnType<typeof bpfboxReplay> & { note: string };
+type Median = ReturnType<typeof bpfboxReplay> & { note: string; pairRatio?: number };
 
-/** inTurns: 1 and 2 workers take turns, RUNS times each (so that the machine's slow spells fall on both); the median of each. */
+/**
+ * inTurns: 1 and 2 workers take turns, RUNS times each, and each is reported by its median.
+ * This machine's speed drifts by a third over seconds, so two workers against one is taken
+ * turn by turn (each 2-worker run over the 1-worker run just before it), the median of those.
+ */
 function inTurns(file: string, obj: string, prog: string, extra: readonly string[]): [Median, Median] {
   const runs = [1, 2].map(() => [] as ReturnType<typeof bpfboxReplay>[]);
   for (let k = 0; k < RUNS; k++) for (const w of [1, 2]) runs[w - 1].push(bpfboxReplay(file, obj, prog, w, extra));
+  const ratios = runs[1].map((two, k) => two.mpps / runs[0][k].mpps).sort((a, b) => a - b);
   const median = (all: ReturnType<typeof bpfboxReplay>[]): Median => {
-    all.sort((a, b) => a.mpps - b.mpps);
-    return { ...all[all.length >> 1], note: `median of ${RUNS} (${all.map((m) => m.mpps.toFixed(2)).join(' ')})` };
+    const sorted = [...all].sort((a, b) => a.mpps - b.mpps);
+    return { ...sorted[sorted.length >> 1], note: `median of ${RUNS} (${sorted.map((m) => m.mpps.toFixed(2)).join(' ')})` };
   };
-  return [median(runs[0]), median(runs[1])];
+  return [median(runs[0]), { ...median(runs[1]), pairRatio: ratios[ratios.length >> 1] }];
 }
 
-/** vsOne: two workers against one, and the bound the flows' split puts on it (the busier worker's share of the packets). */
+/** vsOne: two workers against one (turn by turn), and the bound the flows' split puts on it (the busier worker's share of the packets). */
 function vsOne(one: Median, two: Median): string {
   const busier = Math.max(...two.perCpu) / two.packets;
-  return `${(two.mpps / one.mpps).toFixed(2)}x 1 worker (the flows give one worker ${(100 * busier).toFixed(1)}% of the packets: at most ${(1 / busier).toFixed(2)}x)`;
+  return `${two.pairRatio!.toFixed(2)}x 1 worker, turn by turn (medians ${(two.mpps / one.mpps).toFixed(2)}x; the flows give one worker ${(100 * busier).toFixed(1)}% of the packets: at most ${(1 / busier).toFixed(2)}x)`;
 }
 
 function timed(cmd: string, args: string[]): number | undefined {
