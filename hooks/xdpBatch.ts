@@ -61,11 +61,12 @@ const SETTINGS = ['frameData', 'ctx', 'ifindex', 'rxq', 'top', 'inPlace'] as con
  * src, len)` does what xdpIngress does for one packet: the packet runs in its slot (hardStart
  * + 256) or, hardStart 0, in the CPU's frame; bytes at `src` (non-zero) are copied there
  * first, or with `inPlace` (a program that never writes a packet) run where they are; then
- * xdp_md, and the program, whose r0's low 32 bits it returns. `batch(desc, n, from, maxLen)`
- * runs descriptors from `from` on, storing RET, and returns how many it ran: fewer than n
- * when the next is longer than `maxLen` (the linear part: multi-buffer frames take the
- * per-packet path); with `tally` (an address, else 0) it also counts them there (BatchTally). `cur` holds the index of the packet running, so that a run that throws
- * (a helper's fault) names its packet. The rest of the settings are globals set once.
+ * xdp_md, and the program, whose r0's low 32 bits it returns. `batch(desc, n, from, maxLen,
+ * tally)` runs descriptors from `from` on, storing RET, and returns how many it ran: fewer
+ * than n when the next is longer than `maxLen` (the linear part: multi-buffer frames take the
+ * per-packet path); with `tally` (an address, else 0) it also counts them there (BatchTally).
+ * `cur` holds the index of the packet running, so that a run that throws (a helper's fault)
+ * names its packet. The rest of the settings are globals set once.
  */
 function driver(): WebAssembly.Module {
   if (driverModule) return driverModule;

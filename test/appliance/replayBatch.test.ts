@@ -72,8 +72,16 @@ describe('replay: the JIT runs packets in batches, with the interpreter\'s resul
       const want1 = await ran({ workers: 1, engine: 'interpreter' });
       const want2 = await ran({ workers: 2, engine: 'interpreter', out: join(dir, `${name}.pcapng`) });
       assert.equal(Object.values(want1.names).reduce((a, b) => a + b, 0), packets.length);
-      // xdp_verdicts returns values past the XDP actions too: batches count those in JavaScript
-      if (name === 'xdp_verdicts') assert.ok(Object.keys(want1.verdicts).filter((r) => Number(r) >= 8).length >= 4, JSON.stringify(want1.verdicts));
+      // xdp_verdicts returns values past the XDP actions too (batches count those in JavaScript): counted by hand here
+      if (name === 'xdp_verdicts') {
+        const hand: Record<string, number> = {};
+        for (const p of packets) {
+          const r = p.length >= 34 && p[12] === 0x08 && p[13] === 0x00 ? p[25] & 15 : 2;
+          hand[r] = (hand[r] ?? 0) + 1;
+        }
+        assert.deepEqual(want1.verdicts, hand);
+        assert.ok(Object.keys(hand).filter((r) => Number(r) >= 8).length >= 4, JSON.stringify(hand));
+      }
       for (const o of [{ workers: 1 }, { workers: 1, preload: true }] as const) assert.deepEqual(await ran({ ...o, engine: 'jit' }), want1, `${name} ${JSON.stringify(o)}`);
       // two CPUs: the same verdicts and CPUs; maps both CPUs write without atomics may race (as in the kernel), so those only on one
       const { maps: _, ...want } = want2;
