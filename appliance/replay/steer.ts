@@ -24,12 +24,14 @@ class Bump {
   #used = 0;
   /** The size of new chunks (CHUNK, or less for small captures). */
   chunk = CHUNK;
+  readonly align: number;
   readonly #mem: AddressSpace;
   readonly #name: string;
 
-  constructor(mem: AddressSpace, name: string) {
+  constructor(mem: AddressSpace, name: string, align: number) {
     this.#mem = mem;
     this.#name = name;
+    this.align = align;
   }
 
   reset(): void {
@@ -53,8 +55,8 @@ class Bump {
       }
     }
     const at = r.start + this.#used;
-    // the next packet starts on 8 bytes, as a driver's buffers do
-    this.#used += (n + 7) & ~7;
+    // the next run starts on `align` bytes (packets: a cache line, as a driver's buffers do)
+    this.#used += (n + this.align - 1) & -this.align;
     return at;
   }
 }
@@ -65,8 +67,8 @@ export class RxQueues {
   readonly descs: Bump[];
 
   constructor(mem: AddressSpace, workers: number) {
-    this.packets = Array.from({ length: workers }, (_, w) => new Bump(mem, `rxq/cpu${w}`));
-    this.descs = Array.from({ length: workers }, (_, w) => new Bump(mem, `rxq/cpu${w}/desc`));
+    this.packets = Array.from({ length: workers }, (_, w) => new Bump(mem, `rxq/cpu${w}`, 64));
+    this.descs = Array.from({ length: workers }, (_, w) => new Bump(mem, `rxq/cpu${w}/desc`, DESC_BYTES));
   }
 
   /** reset starts a pass over captures of `bytes` in all: chunks mapped from now on are no bigger than it needs. */
