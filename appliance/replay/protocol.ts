@@ -52,7 +52,7 @@ export interface BatchRequest {
   /**
    * Instead of descriptors: the pcap records (little-endian, Ethernet) from `start` to `end`
    * of the shared memory, for every worker; each runs those whose flow hashes to it among
-   * `workers` (recordWalk.ts), tallied, with `desc` as its scratch space.
+   * `workers` (recordWalk.ts), tallied in the CPU's tally page (`desc` unused).
    */
   readonly records?: { readonly start: number; readonly end: number; readonly workers: number };
 }

@@ -11,8 +11,7 @@ import { Code, I32, Op, encodeModule } from '../../vm/jit/wasm.js';
  * part.
  */
 
-/** The tally `walk` keeps at its `tally` address: per return value below 8, packets and bytes (u64 each). */
-export const TALLY_BYTES = 8 * 16;
+/** `walk` counts at its `tally` address as the batch driver does (BatchTally, hooks/xdpBatch.ts): per return value below 8, packets and bytes (u64 each). */
 
 /** Why `walk` stopped before `end`: the record at the returned position is JavaScript's to run (STOP_RUN), or ran and returned `ret` >= 8 (STOP_TALLY). */
 export const STOP_RUN = 1;

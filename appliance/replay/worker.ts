@@ -10,7 +10,7 @@ import { XDP_MAX_LINEAR } from '../../hooks/testRun.js';
 import { AddressSpace } from '../../vm/memory.js';
 import { engineByName } from '../engines.js';
 import { importProgs } from './progTransfer.js';
-import { RecordWalker, STOP_TALLY, TALLY_BYTES } from './recordWalk.js';
+import { RecordWalker, STOP_TALLY } from './recordWalk.js';
 import { type BatchRequest, type BatchResult, IN_FIELDS, In, OUT_FIELDS, Out, OutFlag, type PacketExtra, type TallyRow, type WorkerInit } from './protocol.js';
 
 // A replay worker: one emulated CPU. It attaches to the shared memory, rebuilds the loaded
@@ -97,13 +97,16 @@ class Batch {
     }
   }
 
-  /** fromTally adds what batches counted at `at` (BatchTally) and clears it. */
-  fromTally(dv: DataView, at: number): void {
+  /** fromTally adds what batches or a record walk counted at `at` (BatchTally), clears it and returns how many packets that was. */
+  fromTally(dv: DataView, at: number): number {
+    let packets = 0;
     for (let r = 0; r < 8; r++) {
       const n = Number(dv.getBigUint64(at + r * 16, true));
+      packets += n;
       if (n) this.addMany(r, n, Number(dv.getBigUint64(at + r * 16 + 8, true)));
     }
     for (let k = 0; k < BatchTally.BYTES; k += 8) dv.setBigUint64(at + k, 0n, true);
+    return packets;
   }
 
   #row(retval: number, name: string, packets: number, bytes: number, faults: number): void {
@@ -201,15 +204,14 @@ function ranAt(i32: Int32Array, d: number): number {
  * runRecords runs the pcap records from `start` to `end` that hash to this worker (recordWalk.ts);
  * what the walk leaves (multi-buffer frames, return values of 8 and up, faults) is done here.
  */
-function runRecords(w: RecordWalker, b: Batch, start: number, end: number, workers: number, tally: number): void {
+function runRecords(w: RecordWalker, b: Batch, start: number, end: number, workers: number): void {
   const dv = space.view;
-  for (let k = 0; k < TALLY_BYTES; k += 8) dv.setBigUint64(tally + k, 0n, true);
   const t = process.hrtime.bigint();
   let p = start;
   let extra = 0;
   while (p < end) {
     try {
-      p = w.walk(p, end, workers, init.cpu, tally, XDP_MAX_LINEAR);
+      p = w.walk(p, end, workers, init.cpu, tallyAt, XDP_MAX_LINEAR);
     } catch (e) {
       p = w.current;
       const len = dv.getUint32(p + 8, true);
@@ -224,12 +226,7 @@ function runRecords(w: RecordWalker, b: Batch, start: number, end: number, worke
     else runPacket(b, extra++, 0, 0, len, Math.max(len, dv.getUint32(p + 12, true)), p + 16, dv.getUint32(p, true), dv.getUint32(p + 4, true));
     p += 16 + len;
   }
-  let packets = 0;
-  for (let r = 0; r < 8; r++) {
-    const n = Number(dv.getBigUint64(tally + r * 16, true));
-    packets += n;
-    if (n) b.addMany(r, n, Number(dv.getBigUint64(tally + r * 16 + 8, true)));
-  }
+  const packets = b.fromTally(dv, tallyAt);
   // the run-time histogram: one sample per 64 packets, the walk's mean
   const each = packets ? Number(process.hrtime.bigint() - t) / (packets + extra) : 0;
   for (let k = 0; k < packets; k += 64) b.samples.push(each);
@@ -242,7 +239,7 @@ parentPort!.on('message', (req: BatchRequest) => {
   const i32 = space.i32;
   const t0 = process.hrtime.bigint();
   if (req.records && !walker) throw new Error('internal: records sent to a worker that does not batch');
-  if (req.records) runRecords(walker!, b, req.records.start, req.records.end, req.records.workers, desc);
+  if (req.records) runRecords(walker!, b, req.records.start, req.records.end, req.records.workers);
   else for (let i = 0; i < n; ) {
     if (batch) {
       // the batch stops before a packet it does not take (multi-buffer) and after one that threw
@@ -252,7 +249,7 @@ parentPort!.on('message', (req: BatchRequest) => {
     runOne(b, i32, (desc >> 2) + i * IN_FIELDS, i);
     i++;
   }
-  if (batch && !b.results) b.fromTally(space.view, tallyAt);
+  if (batch && !b.results && !req.records) b.fromTally(space.view, tallyAt);
   const res: BatchResult = { id: req.id, results: b.results, tally: b.tally(), extras: b.extras, traces: traces.splice(0), ns: Number(process.hrtime.bigint() - t0), samples: b.samples };
   parentPort!.postMessage(res, b.results ? [b.results.buffer as ArrayBuffer] : []);
 });
