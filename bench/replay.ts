@@ -29,14 +29,15 @@ function bpfboxReplay(file: string, obj: string, prog: string, workers: number, 
   return { mpps: s.mpps as number, seconds: s.seconds as number, packets: s.packets as number, rss: s.max_rss_mb as number, perCpu: s.per_cpu as number[] };
 }
 
-type Median = ReturnType<typeof bpfboxReplay> & { note: string; pairRatio?: number };
+type Median = ReturnType<typeof bpfboxReplay> & { note: string };
 
 /**
  * inTurns: 1 and 2 workers take turns, RUNS times each, and each is reported by its median.
  * This machine's speed drifts by a third over seconds, so two workers against one is taken
- * turn by turn (each 2-worker run over the 1-worker run just before it), the median of those.
+ * turn by turn (each 2-worker run over the 1-worker run just before it), the median of those,
+ * in `vs` with the bound the capture's flows put on it.
  */
-function inTurns(file: string, obj: string, prog: string, extra: readonly string[]): [Median, Median] {
+function inTurns(file: string, obj: string, prog: string, extra: readonly string[]): { one: Median; two: Median; vs: string } {
   const runs = [1, 2].map(() => [] as ReturnType<typeof bpfboxReplay>[]);
   for (let k = 0; k < RUNS; k++) for (const w of [1, 2]) runs[w - 1].push(bpfboxReplay(file, obj, prog, w, extra));
   const ratios = runs[1].map((two, k) => two.mpps / runs[0][k].mpps).sort((a, b) => a - b);
@@ -44,13 +45,10 @@ function inTurns(file: string, obj: string, prog: string, extra: readonly string
     const sorted = [...all].sort((a, b) => a.mpps - b.mpps);
     return { ...sorted[sorted.length >> 1], note: `median of ${RUNS} (${sorted.map((m) => m.mpps.toFixed(2)).join(' ')})` };
   };
-  return [median(runs[0]), { ...median(runs[1]), pairRatio: ratios[ratios.length >> 1] }];
-}
-
-/** vsOne: two workers against one (turn by turn), and the bound the flows' split puts on it (the busier worker's share of the packets). */
-function vsOne(one: Median, two: Median): string {
+  const [one, two] = [median(runs[0]), median(runs[1])];
+  // two workers against one, and the bound the flows' split puts on it (the busier worker's share of the packets)
   const busier = Math.max(...two.perCpu) / two.packets;
-  return `${two.pairRatio!.toFixed(2)}x 1 worker, turn by turn (medians ${(two.mpps / one.mpps).toFixed(2)}x; the flows give one worker ${(100 * busier).toFixed(1)}% of the packets: at most ${(1 / busier).toFixed(2)}x)`;
+  return { one, two, vs: `${ratios[ratios.length >> 1].toFixed(2)}x 1 worker, turn by turn (medians ${(two.mpps / one.mpps).toFixed(2)}x; the flows give one worker ${(100 * busier).toFixed(1)}% of the packets: at most ${(1 / busier).toFixed(2)}x)` };
 }
 
 function timed(cmd: string, args: string[]): number | undefined {
@@ -83,11 +81,11 @@ export function replayBenchmarks(options: { packets?: number; big?: boolean } = 
     rows.push({ what: `bpfbox replay, ${name}, interpreter, 1 worker`, packets: r.packets, seconds: r.seconds, mpps: r.mpps });
     const jit: Record<string, number> = {};
     for (const [how, extra] of [['streamed', []], ['--preload', ['--preload']]] as const) {
-      const [one, two] = inTurns(file, obj, 'xdp_firewall', ['--engine', 'jit', ...extra]);
+      const { one, two, vs } = inTurns(file, obj, 'xdp_firewall', ['--engine', 'jit', ...extra]);
       jit[`${how}1`] = one.mpps;
       jit[`${how}2`] = two.mpps;
       rows.push({ what: `bpfbox replay, ${name}, jit ${how}, 1 worker`, packets: one.packets, seconds: one.seconds, mpps: one.mpps, note: `${one.note}, peak RSS ${one.rss} MB` });
-      rows.push({ what: `bpfbox replay, ${name}, jit ${how}, 2 workers`, packets: two.packets, seconds: two.seconds, mpps: two.mpps, note: `${two.note}, ${vsOne(one, two)}, peak RSS ${two.rss} MB` });
+      rows.push({ what: `bpfbox replay, ${name}, jit ${how}, 2 workers`, packets: two.packets, seconds: two.seconds, mpps: two.mpps, note: `${two.note}, ${vs}, peak RSS ${two.rss} MB` });
     }
     const t = timed('tcpdump', ['-r', file, '-w', '/dev/null', 'ip proto 17']);
     rows.push(t === undefined ? { what: `tcpdump -r, ${name}`, packets: n, seconds: 0, mpps: 0, note: 'tcpdump not installed' } : { what: `tcpdump -r ... 'ip proto 17', ${name}`, packets: n, seconds: t, mpps: n / t / 1e6 });
@@ -112,9 +110,9 @@ export function replayBenchmarks(options: { packets?: number; big?: boolean } = 
   const include = spawnSync('gcc', ['-print-multiarch'], { encoding: 'utf8' }).stdout?.trim();
   const clang = spawnSync('clang', ['-O2', '-g', '-target', 'bpf', ...(include ? [`-I/usr/include/${include}`] : []), '-c', join(ROOT, 'bench', 'work', 'xdp_work.c'), '-o', work]);
   if (clang.status === 0) {
-    const [one, two] = inTurns(mixed, work, 'xdp_work', ['--preload']);
+    const { one, two, vs } = inTurns(mixed, work, 'xdp_work', ['--preload']);
     rows.push({ what: 'bpfbox replay, mixed, xdp_work (bench/work), --preload, 1 worker', packets: one.packets, seconds: one.seconds, mpps: one.mpps, note: one.note });
-    rows.push({ what: 'bpfbox replay, mixed, xdp_work, --preload, 2 workers', packets: two.packets, seconds: two.seconds, mpps: two.mpps, note: `${two.note}, ${vsOne(one, two)}` });
+    rows.push({ what: 'bpfbox replay, mixed, xdp_work, --preload, 2 workers', packets: two.packets, seconds: two.seconds, mpps: two.mpps, note: `${two.note}, ${vs}` });
   } else rows.push({ what: 'bpfbox replay, xdp_work', packets: 0, seconds: 0, mpps: 0, note: 'clang (BPF target) not installed' });
   let rss10M: number | undefined;
   if (options.big) {

@@ -24,14 +24,14 @@ class Bump {
   #used = 0;
   /** The size of new chunks (CHUNK, or less for small captures). */
   chunk = CHUNK;
-  readonly align: number;
+  readonly #align: number;
   readonly #mem: AddressSpace;
   readonly #name: string;
 
   constructor(mem: AddressSpace, name: string, align: number) {
     this.#mem = mem;
     this.#name = name;
-    this.align = align;
+    this.#align = align;
   }
 
   reset(): void {
@@ -56,7 +56,7 @@ class Bump {
     }
     const at = r.start + this.#used;
     // the next run starts on `align` bytes (packets: a cache line, as a driver's buffers do)
-    this.#used += (n + this.align - 1) & -this.align;
+    this.#used += (n + this.#align - 1) & -this.#align;
     return at;
   }
 }
