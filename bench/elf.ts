@@ -2,8 +2,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readCollection } from '../elf/collection.js';
-import { loadCollection } from '../elf/load.js';
-import { Kernel } from '../maps/kernel.js';
+import { loadCollection } from '../kernel/loadCollection.js';
+import { Kernel } from '../kernel/kernel.js';
 
 /** ElfBenchResult: median milliseconds to read an object, and to read and load it. */
 export interface ElfBenchResult {

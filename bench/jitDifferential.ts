@@ -1,5 +1,5 @@
-import { mapsJson } from '../appliance/replay/mapsJson.js';
-import type { Kernel } from '../maps/kernel.js';
+import { mapsJson } from '../appliance/datapath/mapsJson.js';
+import type { Kernel } from '../kernel/kernel.js';
 import { encode } from '../vm/decode.js';
 import { interpreter } from '../vm/interpreter/interpreter.js';
 import { jit } from '../vm/jit/jit.js';

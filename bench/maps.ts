@@ -1,5 +1,5 @@
 import { createMap } from '../maps/factory.js';
-import { MapFlag, MapType } from '../maps/mapType.js';
+import { MapFlag, MapType } from '../uapi/mapType.js';
 import type { BpfMap } from '../maps/bpfMap.js';
 import { AddressSpace, Perm } from '../vm/memory.js';
 import { bestOf } from './timing.js';

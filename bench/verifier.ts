@@ -3,10 +3,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCollection } from '../elf/collection.js';
-import { loadCollection } from '../elf/load.js';
-import { Kernel } from '../maps/kernel.js';
-import type { ProgObject } from '../maps/objects.js';
-import { verifierMaps } from '../maps/verifierMaps.js';
+import { loadCollection } from '../kernel/loadCollection.js';
+import { Kernel } from '../kernel/kernel.js';
+import type { ProgObject } from '../kernel/objects.js';
+import { verifierMaps } from '../kernel/verifierMaps.js';
 import { verify } from '../vm/verifier/verify.js';
 import { SoundnessBench } from '../test/support/soundness.js';
 

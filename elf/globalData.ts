@@ -1,4 +1,4 @@
-import { MapFlag, MapType } from '../maps/mapType.js';
+import { MapFlag, MapType } from '../uapi/mapType.js';
 import { SHT, type Section } from './elfFile.js';
 import type { MapDef } from './mapDefs.js';
 import { ElfError } from './elfError.js';

@@ -1,4 +1,4 @@
-import { MapType } from '../maps/mapType.js';
+import { MapType } from '../uapi/mapType.js';
 import type { MapSpec } from '../maps/spec.js';
 import { type Btf, Kind, sectionVars, typeDesc } from './btf.js';
 import type { TypeDesc } from '../maps/typeDesc.js';

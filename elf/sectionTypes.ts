@@ -1,4 +1,4 @@
-import { ProgType } from '../hooks/progType.js';
+import { ProgType } from '../uapi/progType.js';
 
 const P = ProgType;
 

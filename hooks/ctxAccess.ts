@@ -1,6 +1,6 @@
-import { ProgType } from './progType.js';
-import { SkBuff } from './skb.js';
-import { XdpMd } from './xdp.js';
+import { ProgType } from '../uapi/progType.js';
+import { SkBuff } from '../uapi/skBuff.js';
+import { XdpMd } from '../uapi/xdp.js';
 
 /**
  * ctxAccessOk: whether a program type may read (or write) `size` bytes at `off` of its

@@ -1,4 +1,4 @@
-import { ProgType } from './progType.js';
+import { ProgType } from '../uapi/progType.js';
 
 /**
  * helperTable: which helpers (by kernel id) each program type may call, after the kernel's

@@ -1,7 +1,9 @@
-import type { ProgObject } from '../maps/objects.js';
+import type { LoadedProgram } from './loadedProgram.js';
 import type { HookRuntime } from './runtime.js';
-import { PacketType, SkBuff, type SkbPacket, pktTypeOf } from './skb.js';
-import { ETH_HLEN, XDP_FRAG_SIZE, XDP_PACKET_HEADROOM, XdpMd, type XdpFrame, writeXdpMd } from './xdp.js';
+import { type SkbPacket, pktTypeOf } from './skb.js';
+import { PacketType, SkBuff } from '../uapi/skBuff.js';
+import { ETH_HLEN, XDP_FRAG_SIZE, type XdpFrame, writeXdpMd } from './xdp.js';
+import { XDP_PACKET_HEADROOM, XdpMd } from '../uapi/xdp.js';
 import { XDP_MAX_LINEAR } from './testRun.js';
 
 /**
@@ -37,7 +39,7 @@ export interface IngressResult {
  * of headroom, the frame a page long; a packet longer than the linear part continues in
  * page-sized fragments (multi-buffer XDP). The packet that leaves starts at data.
  */
-export function xdpIngress(rt: HookRuntime, prog: ProgObject, s: IngressSlot): IngressResult {
+export function xdpIngress(rt: HookRuntime, prog: LoadedProgram, s: IngressSlot): IngressResult {
   const mem = rt.kernel.memory;
   const data = s.hardStart + XDP_PACKET_HEADROOM;
   const linear = Math.min(s.len, XDP_MAX_LINEAR);
@@ -67,7 +69,7 @@ export function xdpIngress(rt: HookRuntime, prog: ProgObject, s: IngressSlot): I
  * running the filter) on a received packet, after eth_type_trans: protocol, pkt_type.
  * Packets shorter than an Ethernet header never become an skb (the caller drops them).
  */
-export function skbIngress(rt: HookRuntime, prog: ProgObject, s: IngressSlot): IngressResult {
+export function skbIngress(rt: HookRuntime, prog: LoadedProgram, s: IngressSlot): IngressResult {
   const mem = rt.kernel.memory;
   const mac = s.hardStart + XDP_PACKET_HEADROOM;
   const pkt: SkbPacket = {

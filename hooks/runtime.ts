@@ -1,8 +1,8 @@
 import { ArrayMap } from '../maps/array.js';
 import { LpmTrie } from '../maps/lpmTrie.js';
 import { Desc } from '../maps/descriptor.js';
-import { MapType } from '../maps/mapType.js';
-import type { ProgObject } from '../maps/objects.js';
+import { MapType } from '../uapi/mapType.js';
+import type { LoadedProgram } from './loadedProgram.js';
 import { MapViews, mapHelpers, resolveMapRefs } from '../maps/programSide.js';
 import { SlotArray } from '../maps/slotArray.js';
 import type { Engine, Machine, Prepared } from '../vm/engine.js';
@@ -19,7 +19,8 @@ import { type Device, type Neighbour, type Route, fibHelpers } from './helpers/f
 import { type PerfRecord, outputHelpers } from './helpers/output.js';
 import { timeHelpers } from './helpers/time.js';
 import type { SkbPacket } from './skb.js';
-import { XDP_PACKET_HEADROOM, XDP_TAILROOM, type XdpFrame } from './xdp.js';
+import { XDP_TAILROOM, type XdpFrame } from './xdp.js';
+import { XDP_PACKET_HEADROOM } from '../uapi/xdp.js';
 
 /** RuntimeOptions: the CPU this runtime emulates, the clock, the random seed, the trace sink. */
 export interface RuntimeOptions {
@@ -49,7 +50,7 @@ export interface RuntimeOptions {
 /** RuntimeHost: what a runtime needs of the kernel: the shared memory and the loaded programs (tail calls find them by id). */
 export interface RuntimeHost {
   readonly memory: AddressSpace;
-  readonly progs: ReadonlyMap<number, ProgObject>;
+  readonly progs: ReadonlyMap<number, LoadedProgram>;
 }
 
 /** Where map descriptors keep what a lookup needs (maps/descriptor.ts), for the JIT. */
@@ -111,7 +112,7 @@ export class HookRuntime {
   current: Current = { kind: 'none' };
   /** Samples from bpf_perf_event_output, oldest first, for a reader to take. */
   readonly perf: PerfRecord[] = [];
-  readonly #prepared = new Map<ProgObject, Prepared>();
+  readonly #prepared = new Map<LoadedProgram, Prepared>();
 
   constructor(kernel: RuntimeHost, options: RuntimeOptions = {}) {
     this.kernel = kernel;
@@ -124,7 +125,7 @@ export class HookRuntime {
   }
 
   /** forget drops what this CPU prepared for a program that is gone (the kernel freed it). */
-  forget(prog: ProgObject): void {
+  forget(prog: LoadedProgram): void {
     const p = this.#prepared.get(prog);
     if (!p) return;
     this.#prepared.delete(prog);
@@ -133,7 +134,7 @@ export class HookRuntime {
   }
 
   /** prepare returns the program ready to run on this CPU (once per program). */
-  prepare(prog: ProgObject): Prepared {
+  prepare(prog: LoadedProgram): Prepared {
     let p = this.#prepared.get(prog);
     if (!p) {
       const machine: Machine = {

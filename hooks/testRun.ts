@@ -1,10 +1,12 @@
-import { Errno } from '../maps/errno.js';
-import type { ProgObject } from '../maps/objects.js';
-import { BpfErrno } from '../maps/errno.js';
-import { ProgType } from './progType.js';
+import { Errno } from '../uapi/errno.js';
+import type { LoadedProgram } from './loadedProgram.js';
+import { BpfErrno } from '../uapi/errno.js';
+import { ProgType } from '../uapi/progType.js';
 import type { HookRuntime } from './runtime.js';
-import { PacketType, SkBuff, type SkbPacket, pktTypeOf } from './skb.js';
-import { ETH_HLEN, XDP_FRAG_SIZE, XDP_FRAME_SIZE, XDP_PACKET_HEADROOM, XDP_TAILROOM, XdpMd, type XdpFrame, writeXdpMd, xdpMetalenInvalid } from './xdp.js';
+import { type SkbPacket, pktTypeOf } from './skb.js';
+import { PacketType, SkBuff } from '../uapi/skBuff.js';
+import { ETH_HLEN, XDP_FRAG_SIZE, XDP_FRAME_SIZE, XDP_TAILROOM, type XdpFrame, writeXdpMd, xdpMetalenInvalid } from './xdp.js';
+import { XDP_PACKET_HEADROOM, XdpMd } from '../uapi/xdp.js';
 
 /** TestRunInput mirrors BPF_PROG_TEST_RUN's inputs. */
 export interface TestRunInput {
@@ -51,13 +53,13 @@ const LOOPBACK = 1;
  * gets back a data_out whose 14 bytes of link header are zeros. Packets shorter than an
  * Ethernet header are EINVAL; other program types are ENOTSUPP.
  */
-export function testRun(rt: HookRuntime, prog: ProgObject, input: TestRunInput): TestRunResult {
+export function testRun(rt: HookRuntime, prog: LoadedProgram, input: TestRunInput): TestRunResult {
   if (prog.type === ProgType.BPF_PROG_TYPE_XDP) return runXdp(rt, prog, input);
   if (SKB_TYPES.includes(prog.type)) return runSkb(rt, prog, input);
   throw new BpfErrno(Errno.ENOTSUPP, 'this program type has no test run');
 }
 
-function timed(rt: HookRuntime, prog: ProgObject, repeat: number, r1: number): { retval: number; duration: number } {
+function timed(rt: HookRuntime, prog: LoadedProgram, repeat: number, r1: number): { retval: number; duration: number } {
   const p = rt.prepare(prog);
   const n = Math.max(1, repeat);
   let r0 = 0;
@@ -70,7 +72,7 @@ function timed(rt: HookRuntime, prog: ProgObject, repeat: number, r1: number): {
   return { retval: r0, duration: Math.round(ns / n) };
 }
 
-function runXdp(rt: HookRuntime, prog: ProgObject, input: TestRunInput): TestRunResult {
+function runXdp(rt: HookRuntime, prog: LoadedProgram, input: TestRunInput): TestRunResult {
   const len = input.data.length;
   const ctxIn = input.ctx ? xdpCtxIn(input.ctx, len) : undefined;
   const meta = ctxIn?.data ?? 0;
@@ -108,7 +110,7 @@ function runXdp(rt: HookRuntime, prog: ProgObject, input: TestRunInput): TestRun
   }
 }
 
-function runSkb(rt: HookRuntime, prog: ProgObject, input: TestRunInput): TestRunResult {
+function runSkb(rt: HookRuntime, prog: LoadedProgram, input: TestRunInput): TestRunResult {
   const len = input.data.length;
   if (len < ETH_HLEN) throw new BpfErrno(Errno.EINVAL, `data_in of ${len} bytes is shorter than an Ethernet header`);
   if (len > SKB_MAX_DATA) throw new BpfErrno(Errno.EINVAL, `data_in of ${len} bytes is larger than an skb test run takes (${SKB_MAX_DATA})`);

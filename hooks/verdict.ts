@@ -1,6 +1,7 @@
-import { ProgType } from './progType.js';
-import { TcAction } from './skb.js';
-import { XdpAction, xdpActionName, xdpEffect } from './xdp.js';
+import { ProgType } from '../uapi/progType.js';
+import { TcAction } from '../uapi/skBuff.js';
+import { xdpEffect } from './xdp.js';
+import { XdpAction, xdpActionName } from '../uapi/xdp.js';
 
 /**
  * Verdict: what the kernel does with a packet after a program returned `retval`:

@@ -1,18 +1,12 @@
 /**
  * XDP (`BPF_PROG_TYPE_XDP`): the context and the packet frame.
  *
- *   struct xdp_md (UAPI), 24 bytes, with real 32-bit addresses in the first three fields:
- *   0 data | 4 data_end | 8 data_meta | 12 ingress_ifindex | 16 rx_queue_index | 20 egress_ifindex
+ *   struct xdp_md: uapi/xdp.ts.
  *
  *   frame: [xdp_frame 40][headroom to 256][data ... data_end][tailroom: skb_shared_info 320]
  */
-export const XdpMd = { data: 0, data_end: 4, data_meta: 8, ingress_ifindex: 12, rx_queue_index: 16, egress_ifindex: 20, SIZE: 24 } as const;
+import { XdpAction, XdpMd } from '../uapi/xdp.js';
 
-/** XDP actions (enum xdp_action). */
-export const XdpAction = { XDP_ABORTED: 0, XDP_DROP: 1, XDP_PASS: 2, XDP_TX: 3, XDP_REDIRECT: 4 } as const;
-
-/** XDP_PACKET_HEADROOM: room the kernel keeps before the packet. */
-export const XDP_PACKET_HEADROOM = 256;
 /** sizeof(struct xdp_frame): the start of the frame the data may not reach (x86-64). */
 export const XDP_FRAME_SIZE = 40;
 /** SKB_DATA_ALIGN(sizeof(struct skb_shared_info)): tailroom the kernel reserves (x86-64). */
@@ -40,12 +34,6 @@ export function xdpEffect(v: number): 'pass' | 'drop' | 'tx' | 'redirect' | 'abo
     default: return 'aborted';
   }
 }
-
-/** xdpActionName names a verdict (`XDP_PASS`), or `unknown (N)` for others, which the kernel counts as invalid. */
-export function xdpActionName(v: number): string {
-  return XDP_NAMES[v] ?? `unknown (${v})`;
-}
-const XDP_NAMES: readonly string[] = Object.keys(XdpAction);
 
 /**
  * XdpFrame is one packet's buffer and pointers. The helpers keep the context struct in the

@@ -5,7 +5,7 @@ import type { VerifiedProgram } from '../vm/verifier/verified.js';
 import { Code, I32, MEMORY_COPY, Op, encodeModule } from '../vm/jit/wasm.js';
 import type { HookRuntime } from './runtime.js';
 import { XDP_MAX_LINEAR } from './testRun.js';
-import { XDP_PACKET_HEADROOM, XdpMd } from './xdp.js';
+import { XDP_PACKET_HEADROOM, XdpMd } from '../uapi/xdp.js';
 
 /**
  * BATCH_HELPERS: the helpers an XDP program may call and still run in a batch: none of them
@@ -34,7 +34,7 @@ export function xdpBatchable(program: CheckedProgram | VerifiedProgram, determin
 
 /**
  * Descriptor: one packet of a batch in the shared memory, DESC_BYTES apart (the replay's
- * ingress protocol, appliance/replay/protocol.ts, fills in the rest). HARD_START: the packet's
+ * ingress protocol, appliance/datapath/protocol.ts, fills in the rest). HARD_START: the packet's
  * slot (its bytes at HARD_START + 256), or 0: it runs in the CPU's frame; SRC: where its LEN
  * bytes are to be copied from first (0: they are in the slot); RET: what the program returned.
  */

@@ -2,8 +2,8 @@ import type { AddressSpace } from '../vm/memory.js';
 import { Perm } from '../vm/memory.js';
 import { BpfMap, createDescriptor } from './bpfMap.js';
 import { Desc, readDesc, round8, writeDesc } from './descriptor.js';
-import { Errno, fail } from './errno.js';
-import { MapFlag, MapType, UpdateFlag } from './mapType.js';
+import { Errno, fail } from '../uapi/errno.js';
+import { MapFlag, MapType, UpdateFlag } from '../uapi/mapType.js';
 import type { MapSpec } from './spec.js';
 
 /**

@@ -1,9 +1,9 @@
 import type { AddressSpace } from '../vm/memory.js';
 import { BpfMap, createDescriptor } from './bpfMap.js';
 import { Desc, readDesc, writeDesc } from './descriptor.js';
-import { Errno, fail } from './errno.js';
+import { Errno, fail } from '../uapi/errno.js';
 import { hashKey } from './hashKey.js';
-import { UpdateFlag } from './mapType.js';
+import { UpdateFlag } from '../uapi/mapType.js';
 import type { MapSpec } from './spec.js';
 
 /**

@@ -1,7 +1,7 @@
 import { type AddressSpace, Perm, type Region } from '../vm/memory.js';
 import { DESC_SIZE, Desc, readDesc, round8, writeDesc } from './descriptor.js';
-import { Errno, fail } from './errno.js';
-import { MapFlag } from './mapType.js';
+import { Errno, fail } from '../uapi/errno.js';
+import { MapFlag } from '../uapi/mapType.js';
 import type { MapSpec } from './spec.js';
 
 /**

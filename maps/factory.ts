@@ -5,7 +5,7 @@ import type { BpfMap } from './bpfMap.js';
 import { Desc, readDesc } from './descriptor.js';
 import { HashMap } from './hash.js';
 import { LpmTrie } from './lpmTrie.js';
-import { MapType } from './mapType.js';
+import { MapType } from '../uapi/mapType.js';
 import { QueueStack } from './queueStack.js';
 import { RingBuf } from './ringbuf.js';
 import { SlotArray } from './slotArray.js';

@@ -1,10 +1,10 @@
 import type { AddressSpace } from '../vm/memory.js';
 import { BpfMap, createDescriptor } from './bpfMap.js';
 import { Desc, readDesc, round8, writeDesc } from './descriptor.js';
-import { Errno, fail } from './errno.js';
+import { Errno, fail } from '../uapi/errno.js';
 import { bytesEqual, hashKey } from './hashKey.js';
 import { lockWord, unlockWord } from './lock.js';
-import { MapFlag, MapType, UpdateFlag } from './mapType.js';
+import { MapFlag, MapType, UpdateFlag } from '../uapi/mapType.js';
 import type { MapSpec } from './spec.js';
 
 const LRU_TYPES: readonly number[] = [MapType.BPF_MAP_TYPE_LRU_HASH, MapType.BPF_MAP_TYPE_LRU_PERCPU_HASH];

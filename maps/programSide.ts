@@ -5,9 +5,8 @@ import type { AddressSpace, Region } from '../vm/memory.js';
 import { Pseudo } from '../vm/opcodes.js';
 import { ArrayMap } from './array.js';
 import type { BpfMap } from './bpfMap.js';
-import { Errno } from './errno.js';
+import { Errno } from '../uapi/errno.js';
 import { attachMap } from './factory.js';
-import type { ProgObject } from './objects.js';
 import { RingBuf, ringbufSubmit } from './ringbuf.js';
 
 /**
@@ -69,13 +68,19 @@ export function mapHelpers(views: MapViews, cpu = 0): Helper[] {
   ];
 }
 
+/** ProgramMaps: a loaded program's maps and the fds its bytecode names them by (parallel lists). */
+export interface ProgramMaps {
+  readonly maps: readonly { readonly map: BpfMap }[];
+  readonly mapFds: readonly number[];
+}
+
 /**
  * resolveMapRefs returns the Machine's `resolveImm64` for a loaded program: an `lddw` with
  * BPF_PSEUDO_MAP_FD loads the map's descriptor address, one with BPF_PSEUDO_MAP_VALUE the
  * address of its value (array index 0) plus the offset. The fds are the loading process's,
  * kept in `prog.mapFds`.
  */
-export function resolveMapRefs(prog: ProgObject): (src: number, imm: bigint) => bigint {
+export function resolveMapRefs(prog: ProgramMaps): (src: number, imm: bigint) => bigint {
   return (src, imm) => {
     const fd = Number(BigInt.asUintN(32, imm));
     const i = prog.mapFds.indexOf(fd);
@@ -99,7 +104,7 @@ export interface MachineForOptions {
  * machineFor builds a Machine on which a loaded program can run: the kernel's memory, the
  * map helpers for CPU `cpu`, and `lddw` map references resolved to this kernel's maps.
  */
-export function machineFor(memory: AddressSpace, prog: ProgObject, options: MachineForOptions = {}): Machine {
+export function machineFor(memory: AddressSpace, prog: ProgramMaps, options: MachineForOptions = {}): Machine {
   const views = new MapViews(memory);
   return createMachine({
     memory,

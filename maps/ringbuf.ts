@@ -1,7 +1,7 @@
 import type { AddressSpace } from '../vm/memory.js';
 import { BpfMap, createDescriptor } from './bpfMap.js';
 import { Desc, readDesc, writeDesc } from './descriptor.js';
-import { Errno, fail } from './errno.js';
+import { Errno, fail } from '../uapi/errno.js';
 import { SpinLock, withLock } from './lock.js';
 import type { MapSpec } from './spec.js';
 

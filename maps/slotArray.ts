@@ -1,8 +1,8 @@
 import type { AddressSpace } from '../vm/memory.js';
 import { BpfMap, createDescriptor } from './bpfMap.js';
 import { round8 } from './descriptor.js';
-import { Errno, fail } from './errno.js';
-import { MapType, UpdateFlag } from './mapType.js';
+import { Errno, fail } from '../uapi/errno.js';
+import { MapType, UpdateFlag } from '../uapi/mapType.js';
 import type { MapSpec } from './spec.js';
 
 /**

@@ -1,5 +1,5 @@
-import { Errno, fail } from './errno.js';
-import { MapFlag, MapType } from './mapType.js';
+import { Errno, fail } from '../uapi/errno.js';
+import { MapFlag, MapType } from '../uapi/mapType.js';
 import type { MapBtf } from './typeDesc.js';
 
 /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { runConformanceDir } from '../appliance/conformance.js';
+import { runConformanceDir } from '../appliance/cli/conformanceCmd.js';
 import { assemble } from '../vm/asm/assembler.js';
 import { parseVector } from '../vm/conformance/vector.js';
 import { decode } from '../vm/decode.js';
@@ -9,7 +9,7 @@ import { opClass } from '../vm/opcodes.js';
 import { CONFORMANCE_DIR, REPO_ROOT } from './support/paths.js';
 import { engines } from './support/run.js';
 
-const PROJECT_VECTORS = join(REPO_ROOT, 'test', 'vectors');
+const PROJECT_VECTORS = join(REPO_ROOT, 'test', 'fixtures', 'vectors');
 const haveSuite = existsSync(join(CONFORMANCE_DIR, 'tests'));
 if (!haveSuite) console.log(`  conformance: SKIPPED the public suite: ${CONFORMANCE_DIR} is not beside the checkout`);
 
@@ -41,7 +41,7 @@ for (const engine of engines) {
       assert.equal(report.outcomes.length, readdirSync(join(CONFORMANCE_DIR, 'negative')).filter((f) => f.endsWith('.data')).length);
     });
 
-    it("passes the project's own vectors (test/vectors)", () => {
+    it("passes the project's own vectors (test/fixtures/vectors)", () => {
       const report = runConformanceDir(PROJECT_VECTORS, engine);
       assert.deepEqual(report.failures, []);
       assert.ok(report.passed >= 12);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { helperId, helperName } from '../vm/helperNames.js';
+import { helperId, helperName } from '../uapi/helperNames.js';
 
 const DEFS = '/usr/include/bpf/bpf_helper_defs.h';
 

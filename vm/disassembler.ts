@@ -1,4 +1,4 @@
-import { helperName } from './helperNames.js';
+import { helperName } from '../uapi/helperNames.js';
 import type { Instruction } from './instruction.js';
 import { width } from './instruction.js';
 import { AluOp, Class, JmpOp, Mode, Pseudo, Source, atomicOps, opClass } from './opcodes.js';

@@ -1,4 +1,4 @@
-import { Errno } from '../../maps/errno.js';
+import { Errno } from '../../uapi/errno.js';
 import { type Helper, negErrno as neg } from '../../vm/helpers.js';
 import type { HookRuntime } from '../runtime.js';
 

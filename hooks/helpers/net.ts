@@ -1,4 +1,4 @@
-import { Errno } from '../../maps/errno.js';
+import { Errno } from '../../uapi/errno.js';
 import { type Helper, negErrno as neg, argU32 as u32, argS32 as s32 } from '../../vm/helpers.js';
 import type { HookRuntime } from '../runtime.js';
 import { writeSkbCtx } from '../skb.js';

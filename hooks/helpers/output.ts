@@ -1,5 +1,5 @@
-import { Errno } from '../../maps/errno.js';
-import { MapType } from '../../maps/mapType.js';
+import { Errno } from '../../uapi/errno.js';
+import { MapType } from '../../uapi/mapType.js';
 import { SlotArray } from '../../maps/slotArray.js';
 import { type Helper, type HelperEnv, negErrno as neg } from '../../vm/helpers.js';
 import type { HookRuntime } from '../runtime.js';

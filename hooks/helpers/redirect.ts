@@ -1,9 +1,9 @@
-import { Errno } from '../../maps/errno.js';
-import { MapType } from '../../maps/mapType.js';
+import { Errno } from '../../uapi/errno.js';
+import { MapType } from '../../uapi/mapType.js';
 import { SlotArray } from '../../maps/slotArray.js';
 import { type Helper, negErrno as neg, argU32 as u32 } from '../../vm/helpers.js';
 import type { HookRuntime } from '../runtime.js';
-import { XdpAction } from '../xdp.js';
+import { XdpAction } from '../../uapi/xdp.js';
 
 /** The loopback device: the only one a test run has, unless the runtime is told of others. */
 const LOOPBACK_IFINDEX = 1;

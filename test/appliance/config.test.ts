@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../appliance/config/config.js';
-import { labelDecoder } from '../../appliance/metrics/decoders.js';
+import { labelDecoder } from '../../appliance/service/metrics/decoders.js';
 import { REPO_ROOT } from '../support/paths.js';
 
 describe('config: schema, errors, examples', () => {
@@ -76,7 +76,7 @@ describe('metrics: label decoders (ebpf_exporter style)', () => {
 describe('config: the Grafana dashboard', () => {
   it('is dashboard JSON whose queries name only series bpfbox exports (pipeline, or config/appliance.yaml\'s exporter)', async () => {
     const { readFileSync } = await import('node:fs');
-    const { PipelineMetrics } = await import('../../appliance/metrics/pipelineMetrics.js');
+    const { PipelineMetrics } = await import('../../appliance/service/metrics/pipelineMetrics.js');
     const dash = JSON.parse(readFileSync(join(REPO_ROOT, 'config', 'grafana-dashboard.json'), 'utf8'));
     const cfg = loadConfig(join(REPO_ROOT, 'config', 'appliance.yaml'));
     const names = new Set<string>();

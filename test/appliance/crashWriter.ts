@@ -1,8 +1,8 @@
 // Rewrites one pinned map as fast as it can until killed: every round sets all 64 values to
 // the round number, then writes the pin file. test/appliance/multiprocess.test.ts SIGKILLs it.
-import { FilePinStore } from '../../appliance/bpffs.js';
-import { Kernel } from '../../maps/kernel.js';
-import { MapType } from '../../maps/mapType.js';
+import { FilePinStore } from '../../appliance/bpffs/filePinStore.js';
+import { Kernel } from '../../kernel/kernel.js';
+import { MapType } from '../../uapi/mapType.js';
 
 const dir = process.argv[2];
 const store = new FilePinStore(dir);

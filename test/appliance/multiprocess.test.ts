@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parsePinned } from '../../appliance/pinFile.js';
+import { parsePinned } from '../../appliance/bpffs/pinFile.js';
 import { bpfbox, startServe, tempState } from './cliSupport.js';
 
 describe('pins shared by processes', function () {

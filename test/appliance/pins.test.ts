@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FilePinStore } from '../../appliance/bpffs.js';
-import { Errno } from '../../maps/errno.js';
-import { Kernel } from '../../maps/kernel.js';
-import { MapType } from '../../maps/mapType.js';
-import { ProgType } from '../../hooks/progType.js';
+import { FilePinStore } from '../../appliance/bpffs/filePinStore.js';
+import { Errno } from '../../uapi/errno.js';
+import { Kernel } from '../../kernel/kernel.js';
+import { MapType } from '../../uapi/mapType.js';
+import { ProgType } from '../../uapi/progType.js';
 import { encode } from '../../vm/decode.js';
 import { R0, R1, exit, lddw, link, mov } from '../../vm/dsl.js';
 import { Pseudo } from '../../vm/opcodes.js';

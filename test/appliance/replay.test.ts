@@ -3,14 +3,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCollection } from '../../elf/collection.js';
-import { loadCollection } from '../../elf/load.js';
+import { loadCollection } from '../../kernel/loadCollection.js';
 import { testRun } from '../../hooks/testRun.js';
-import { Kernel } from '../../maps/kernel.js';
-import type { ProgObject } from '../../maps/objects.js';
-import { flowHash } from '../../appliance/replay/flowHash.js';
-import { applyMapInit, type MapInit, MapInitError } from '../../appliance/replay/mapInit.js';
-import { mapsJson } from '../../appliance/replay/mapsJson.js';
-import { replay } from '../../appliance/replay/replay.js';
+import { Kernel } from '../../kernel/kernel.js';
+import type { ProgObject } from '../../kernel/objects.js';
+import { flowHash } from '../../appliance/datapath/flowHash.js';
+import { applyMapInit, type MapInit, MapInitError } from '../../appliance/datapath/mapInit.js';
+import { mapsJson } from '../../appliance/datapath/mapsJson.js';
+import { replay } from '../../appliance/datapath/replay.js';
 import { PcapngReader } from '../../pcaps/pcapngReader.js';
 import { PcapWriter } from '../../pcaps/pcapWriter.js';
 import { synthPackets } from '../../pcaps/synth.js';
@@ -180,8 +180,8 @@ describe('replay', function () {
   });
 
   it('a program that would fault is refused at load by the verifier, as the kernel refuses it', async () => {
-    // test/bpf/xdp_fault.o dereferences a lookup without the NULL check
-    await assert.rejects(replay({ captures: [cap.path], obj: join(REPO_ROOT, 'test', 'bpf', 'xdp_fault.o'), workers: 2 }),
+    // test/fixtures/bpf/xdp_fault.o dereferences a lookup without the NULL check
+    await assert.rejects(replay({ captures: [cap.path], obj: join(REPO_ROOT, 'test', 'fixtures', 'bpf', 'xdp_fault.o'), workers: 2 }),
       (e: unknown) => e instanceof Error && /xdp_fault: EACCES/.test(e.message) && /R0 invalid mem access 'map_value_or_null'/.test(e.message));
   });
 

@@ -3,18 +3,18 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCollection } from '../../elf/collection.js';
-import { loadCollection } from '../../elf/load.js';
-import { flowHash } from '../../appliance/replay/flowHash.js';
-import type { MapInit } from '../../appliance/replay/mapInit.js';
-import { RecordWalker } from '../../appliance/replay/recordWalk.js';
-import { loadObject } from '../../appliance/replay/load.js';
-import { Pipeline } from '../../appliance/replay/pipeline.js';
-import { type ReplayOptions, replay } from '../../appliance/replay/replay.js';
+import { loadCollection } from '../../kernel/loadCollection.js';
+import { flowHash } from '../../appliance/datapath/flowHash.js';
+import type { MapInit } from '../../appliance/datapath/mapInit.js';
+import { RecordWalker } from '../../appliance/datapath/recordWalk.js';
+import { loadObject } from '../../appliance/datapath/load.js';
+import { Pipeline } from '../../appliance/datapath/pipeline.js';
+import { type ReplayOptions, replay } from '../../appliance/datapath/replay.js';
 import { xdpBatchable } from '../../hooks/xdpBatch.js';
 import { ArrayMap } from '../../maps/array.js';
-import { Kernel } from '../../maps/kernel.js';
-import { MapType } from '../../maps/mapType.js';
-import type { ProgObject } from '../../maps/objects.js';
+import { Kernel } from '../../kernel/kernel.js';
+import { MapType } from '../../uapi/mapType.js';
+import type { ProgObject } from '../../kernel/objects.js';
 import { PcapReader, SCAN_FIELDS } from '../../pcaps/pcapReader.js';
 import { PcapWriter } from '../../pcaps/pcapWriter.js';
 import { synthPackets } from '../../pcaps/synth.js';
@@ -40,7 +40,7 @@ function writeCapture(path: string, packets: readonly Uint8Array[]): string {
 }
 
 /**
- * The JIT's batched paths (hooks/xdpBatch.ts, appliance/replay/recordWalk.ts, steer.ts) are
+ * The JIT's batched paths (hooks/xdpBatch.ts, appliance/datapath/recordWalk.ts, steer.ts) are
  * checked against the interpreter's one packet at a time: the same verdicts, bytes, CPUs and
  * maps whichever way the packets reach the program.
  */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readRouteTable } from '../../appliance/routes.js';
+import { readRouteTable } from '../../appliance/config/routes.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { bpfbox, tempState } from './cliSupport.js';
 

@@ -12,7 +12,7 @@ describe('verify and prog load: the verifier from the command line', function ()
   this.timeout(60_000);
   const state = tempState();
   after(() => rmSync(state, { recursive: true, force: true }));
-  const FAULT = join(REPO_ROOT, 'test', 'bpf', 'xdp_fault.o');
+  const FAULT = join(REPO_ROOT, 'test', 'fixtures', 'bpf', 'xdp_fault.o');
 
   it('verify: accepted programs exit 0 and say how many instructions were processed', () => {
     const r = bpfbox(state, 'verify', join(REPO_ROOT, 'bpf', 'tail_calls.o'), '-j');

@@ -3,8 +3,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCollection } from '../../elf/collection.js';
 import { ElfError } from '../../elf/elfError.js';
-import { CollectionLoadError, loadCollection } from '../../elf/load.js';
-import { Kernel } from '../../maps/kernel.js';
+import { CollectionLoadError, loadCollection } from '../../kernel/loadCollection.js';
+import { Kernel } from '../../kernel/kernel.js';
 import { REPO_ROOT } from '../support/paths.js';
 
 const corpus = readdirSync(join(REPO_ROOT, 'bpf')).filter((f) => f.endsWith('.o')).sort();

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ProgType } from '../../hooks/progType.js';
+import { ProgType } from '../../uapi/progType.js';
 import { readCollection } from '../../elf/collection.js';
 import { ElfError } from '../../elf/elfError.js';
-import { loadCollection } from '../../elf/load.js';
-import { Errno } from '../../maps/errno.js';
-import { Kernel } from '../../maps/kernel.js';
-import { MapFlag, MapType } from '../../maps/mapType.js';
+import { loadCollection } from '../../kernel/loadCollection.js';
+import { Errno } from '../../uapi/errno.js';
+import { Kernel } from '../../kernel/kernel.js';
+import { MapFlag, MapType } from '../../uapi/mapType.js';
 import { machineFor } from '../../maps/programSide.js';
 import { decode } from '../../vm/decode.js';
 import { disassemble } from '../../vm/disassembler.js';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { helpersOf, typeModelled } from '../../hooks/helperTable.js';
-import { ProgType } from '../../hooks/progType.js';
-import { Errno } from '../../maps/errno.js';
-import { Kernel } from '../../maps/kernel.js';
-import { MapType } from '../../maps/mapType.js';
+import { ProgType } from '../../uapi/progType.js';
+import { Errno } from '../../uapi/errno.js';
+import { Kernel } from '../../kernel/kernel.js';
+import { MapType } from '../../uapi/mapType.js';
 import { encode } from '../../vm/decode.js';
 import { type Item, R0, R1, R2, R3, R4, R5, R6, R10, add, call, exit, jmp, label, lddw, ldx, link, mov, st, stx } from '../../vm/dsl.js';
 import { Pseudo } from '../../vm/opcodes.js';

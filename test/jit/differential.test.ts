@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { mapsJson } from '../../appliance/replay/mapsJson.js';
+import { mapsJson } from '../../appliance/datapath/mapsJson.js';
 import { readCollection } from '../../elf/collection.js';
-import { loadCollection } from '../../elf/load.js';
-import { ProgType } from '../../hooks/progType.js';
+import { loadCollection } from '../../kernel/loadCollection.js';
+import { ProgType } from '../../uapi/progType.js';
 import { testRun } from '../../hooks/testRun.js';
-import type { ProgObject } from '../../maps/objects.js';
-import { Kernel } from '../../maps/kernel.js';
+import type { ProgObject } from '../../kernel/objects.js';
+import { Kernel } from '../../kernel/kernel.js';
 import { synthPackets } from '../../pcaps/synth.js';
 import { encode } from '../../vm/decode.js';
 import type { Engine } from '../../vm/engine.js';

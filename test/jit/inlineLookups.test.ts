@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { testRun } from '../../hooks/testRun.js';
-import { ProgType } from '../../hooks/progType.js';
-import { Kernel } from '../../maps/kernel.js';
-import { MapFlag, MapType } from '../../maps/mapType.js';
-import type { ProgObject } from '../../maps/objects.js';
+import { ProgType } from '../../uapi/progType.js';
+import { Kernel } from '../../kernel/kernel.js';
+import { MapFlag, MapType } from '../../uapi/mapType.js';
+import type { ProgObject } from '../../kernel/objects.js';
 import { encode } from '../../vm/decode.js';
 import type { Engine } from '../../vm/engine.js';
 import { insn } from '../../vm/instruction.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ArrayMap } from '../../maps/array.js';
-import { Errno } from '../../maps/errno.js';
-import { MapFlag, MapType, UpdateFlag } from '../../maps/mapType.js';
+import { Errno } from '../../uapi/errno.js';
+import { MapFlag, MapType, UpdateFlag } from '../../uapi/mapType.js';
 import { R0, R1, R2, exit, lddw, ldx, link, mov, st } from '../../vm/dsl.js';
 import { interpreter } from '../../vm/interpreter/interpreter.js';
 import { createMachine } from '../../vm/machine.js';

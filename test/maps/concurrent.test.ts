@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { MapType } from '../../maps/mapType.js';
+import { MapType } from '../../uapi/mapType.js';
 import { Perm } from '../../vm/memory.js';
 import { le32, newMap, u32of } from './support.js';
 

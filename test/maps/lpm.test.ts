@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { Errno } from '../../maps/errno.js';
-import { MapFlag, MapType, UpdateFlag } from '../../maps/mapType.js';
+import { Errno } from '../../uapi/errno.js';
+import { MapFlag, MapType, UpdateFlag } from '../../uapi/mapType.js';
 import { errnoOf, le32, newMap, u32of } from './support.js';
 
 const LPM = { type: MapType.BPF_MAP_TYPE_LPM_TRIE, keySize: 8, valueSize: 4, maxEntries: 10, flags: MapFlag.BPF_F_NO_PREALLOC, name: 'l' };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { Errno } from '../../maps/errno.js';
-import { MapType, UpdateFlag } from '../../maps/mapType.js';
+import { Errno } from '../../uapi/errno.js';
+import { MapType, UpdateFlag } from '../../uapi/mapType.js';
 import type { RingBuf } from '../../maps/ringbuf.js';
 import type { SlotArray } from '../../maps/slotArray.js';
 import { errnoOf, le32, newMap, u32of } from './support.js';

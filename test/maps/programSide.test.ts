@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { ProgType } from '../../hooks/progType.js';
-import { Kernel } from '../../maps/kernel.js';
-import { MapType } from '../../maps/mapType.js';
+import { ProgType } from '../../uapi/progType.js';
+import { Kernel } from '../../kernel/kernel.js';
+import { MapType } from '../../uapi/mapType.js';
 import type { RingBuf } from '../../maps/ringbuf.js';
 import { machineFor } from '../../maps/programSide.js';
 import { encode } from '../../vm/decode.js';

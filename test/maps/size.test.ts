@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createMap } from '../../maps/factory.js';
-import { MapType } from '../../maps/mapType.js';
+import { MapType } from '../../uapi/mapType.js';
 import { AddressSpace } from '../../vm/memory.js';
 
 describe('map sizes', () => {

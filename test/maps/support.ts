@@ -2,7 +2,7 @@ import { AddressSpace } from '../../vm/memory.js';
 import { createMap } from '../../maps/factory.js';
 import type { BpfMap } from '../../maps/bpfMap.js';
 import type { MapSpec } from '../../maps/spec.js';
-import { BpfErrno } from '../../maps/errno.js';
+import { BpfErrno } from '../../uapi/errno.js';
 
 /** newMap creates a map in a fresh address space with `ncpus` CPUs. */
 export function newMap(spec: MapSpec, ncpus = 2): BpfMap {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ProgType } from '../../hooks/progType.js';
+import { ProgType } from '../../uapi/progType.js';
 import { assemble } from '../../vm/asm/assembler.js';
 import { type Instruction, insn } from '../../vm/instruction.js';
 
@@ -20,7 +20,7 @@ const TYPES: Readonly<Record<string, number>> = {
 };
 
 /**
- * readCorpus parses a corpus file (the format test/verifier/corpus/unsafe.txt describes):
+ * readCorpus parses a corpus file (the format test/fixtures/verifier/unsafe.txt describes):
  * entries of `== category: what`, `type`, `vary NAME|NAME2: a | b, c | d`, `expect`, and the
  * program in the kernel's syntax (`.insn OPCODE DST SRC OFF IMM` for one the assembler refuses).
  * Errors name the file and line.

@@ -6,7 +6,7 @@ import { REPO_ROOT } from './paths.js';
 
 /**
  * KernelProbe asks the running kernel's verifier about many small programs at once through
- * test/kernel/ctx_probe.c (built into a temporary directory). `open` says why it cannot be
+ * test/differential/c/ctx_probe.c (built into a temporary directory). `open` says why it cannot be
  * used here (not Linux, not root, no compiler), so a suite can skip saying so.
  */
 export class KernelProbe {
@@ -22,10 +22,10 @@ export class KernelProbe {
     if (process.platform !== 'linux') return 'not Linux';
     if (process.getuid?.() !== 0) return 'not root (the kernel verifier is asked through BPF_PROG_LOAD, privileged mode)';
     const p = new KernelProbe(mkdtempSync(join(tmpdir(), 'bpfbox-probe-')));
-    const cc = spawnSync('cc', ['-O2', '-o', p.#tool, join(REPO_ROOT, 'test', 'kernel', 'ctx_probe.c')], { encoding: 'utf8' });
+    const cc = spawnSync('cc', ['-O2', '-o', p.#tool, join(REPO_ROOT, 'test', 'differential', 'c', 'ctx_probe.c')], { encoding: 'utf8' });
     if (cc.error || cc.status !== 0) {
       p.close();
-      return `cannot build test/kernel/ctx_probe.c: ${cc.error?.message ?? cc.stderr}`;
+      return `cannot build test/differential/c/ctx_probe.c: ${cc.error?.message ?? cc.stderr}`;
     }
     return p;
   }

@@ -1,4 +1,4 @@
-import { ProgType } from '../../hooks/progType.js';
+import { ProgType } from '../../uapi/progType.js';
 import { xorshift32 } from '../../pcaps/synth.js';
 import { assemble } from '../../vm/asm/assembler.js';
 import type { Instruction } from '../../vm/instruction.js';

@@ -1,9 +1,9 @@
-import { ProgType } from '../../hooks/progType.js';
-import { SkBuff } from '../../hooks/skb.js';
-import { XdpMd } from '../../hooks/xdp.js';
-import { Kernel } from '../../maps/kernel.js';
-import { MapType } from '../../maps/mapType.js';
-import { MapObject } from '../../maps/objects.js';
+import { ProgType } from '../../uapi/progType.js';
+import { SkBuff } from '../../uapi/skBuff.js';
+import { XdpMd } from '../../uapi/xdp.js';
+import { Kernel } from '../../kernel/kernel.js';
+import { MapType } from '../../uapi/mapType.js';
+import { MapObject } from '../../kernel/objects.js';
 import { encode } from '../../vm/decode.js';
 import type { Engine, Machine } from '../../vm/engine.js';
 import type { CheckedProgram } from '../../vm/program.js';

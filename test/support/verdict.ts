@@ -1,4 +1,4 @@
-import { MapType } from '../../maps/mapType.js';
+import { MapType } from '../../uapi/mapType.js';
 import type { Instruction } from '../../vm/instruction.js';
 import type { MapInfo } from '../../vm/verifier/state.js';
 import { verify } from '../../vm/verifier/verify.js';
@@ -6,7 +6,7 @@ import { verify } from '../../vm/verifier/verify.js';
 const inner: MapInfo = { type: MapType.BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: 16, array: true, maxEntries: 4 };
 
 /**
- * PROBE_MAPS: the maps test/kernel/ctx_probe.c creates, by the number an lddw immediate names:
+ * PROBE_MAPS: the maps test/differential/c/ctx_probe.c creates, by the number an lddw immediate names:
  * 0 array (key 4, value 16, 4 entries); 1 hash (key 8, value 8); 2 array of one entry; 3 the
  * same read-only for programs; 4 ring buffer of 4096 bytes; 5 prog array of 4; 6 array of
  * maps whose inner maps are like map 0.

@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCollection } from '../../elf/collection.js';
-import { loadCollection } from '../../elf/load.js';
-import { Kernel } from '../../maps/kernel.js';
-import type { ProgObject } from '../../maps/objects.js';
-import { verifierMaps } from '../../maps/verifierMaps.js';
+import { loadCollection } from '../../kernel/loadCollection.js';
+import { Kernel } from '../../kernel/kernel.js';
+import type { ProgObject } from '../../kernel/objects.js';
+import { verifierMaps } from '../../kernel/verifierMaps.js';
 import { verify } from '../../vm/verifier/verify.js';
 import { REPO_ROOT } from '../support/paths.js';
 
 /**
- * The kernel accepts every program of the corpus (test/elfKernel.test.ts loads them all), so
+ * The kernel accepts every program of the corpus (test/differential/elfLoad.test.ts loads them all), so
  * the verifier must accept each one too.
  */
 describe('verifier over the corpus', () => {

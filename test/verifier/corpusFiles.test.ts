@@ -8,11 +8,11 @@ import { REPO_ROOT } from '../support/paths.js';
 import { PROBE_MAPS, lastLine } from '../support/verdict.js';
 
 /**
- * The verifier corpora (test/verifier/corpus/*.txt): every program gets the answer recorded
+ * The verifier corpora (test/fixtures/verifier/*.txt): every program gets the answer recorded
  * from the kernel (errno, the instruction, the log's last line); where BPF is available the
  * running kernel is asked again and must still agree, so the recorded answers stay honest.
  */
-const dir = join(REPO_ROOT, 'test', 'verifier', 'corpus');
+const dir = join(REPO_ROOT, 'test', 'fixtures', 'verifier');
 const unsafe = readCorpus(join(dir, 'unsafe.txt'));
 const safe = readCorpus(join(dir, 'safe.txt'));
 

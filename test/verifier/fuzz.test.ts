@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { ProgType } from '../../hooks/progType.js';
-import { Kernel } from '../../maps/kernel.js';
+import { ProgType } from '../../uapi/progType.js';
+import { Kernel } from '../../kernel/kernel.js';
 import { xorshift32 } from '../../pcaps/synth.js';
 import { encode } from '../../vm/decode.js';
 import { type Instruction, insn } from '../../vm/instruction.js';

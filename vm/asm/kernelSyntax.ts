@@ -1,5 +1,5 @@
 import { kernelSymbols } from '../disassembler.js';
-import { helperId } from '../helperNames.js';
+import { helperId } from '../../uapi/helperNames.js';
 import { type Instruction, insn } from '../instruction.js';
 import { AluOp, AtomicOp, Class, JmpOp, LDDW, Mode, Pseudo, Source } from '../opcodes.js';
 import type { AsmItem } from './item.js';

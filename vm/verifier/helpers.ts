@@ -1,6 +1,6 @@
 import { helperAllowed } from '../../hooks/helperTable.js';
-import { helperName } from '../helperNames.js';
-import { MapType as M } from '../../maps/mapType.js';
+import { helperName } from '../../uapi/helperNames.js';
+import { MapType as M } from '../../uapi/mapType.js';
 import { type Env, constantKey, ctxPointerOk, helperMemory } from './memory.js';
 import { EINVAL, Refused, refuse, unsupported } from './refuse.js';
 import { type Scalar, UNKNOWN, isConstScalar, scalarConst, sync } from './scalar.js';

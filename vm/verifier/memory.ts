@@ -1,7 +1,7 @@
 import { ctxAccessOk } from '../../hooks/ctxAccess.js';
-import { ProgType } from '../../hooks/progType.js';
-import { SkBuff } from '../../hooks/skb.js';
-import { XdpMd } from '../../hooks/xdp.js';
+import { ProgType } from '../../uapi/progType.js';
+import { SkBuff } from '../../uapi/skBuff.js';
+import { XdpMd } from '../../uapi/xdp.js';
 import { EACCES, EINVAL, MAX_VAR_OFF, Refused, refuse, unsupported } from './refuse.js';
 import { type Scalar, UNKNOWN, scalarConst, sync } from './scalar.js';
 import * as T from './tnum.js';

@@ -1,4 +1,4 @@
-import { ProgType } from '../../hooks/progType.js';
+import { ProgType } from '../../uapi/progType.js';
 import type { Instruction } from '../instruction.js';
 import { AluOp, Class, LDDW, Mode, Pseudo, Size, Source, opClass } from '../opcodes.js';
 import { type Env, load, mapValueWrite, store } from './memory.js';

@@ -1,0 +1,222 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { readCollection } from '../../elf/collection.js';
+import { BpfError } from '../../vm/errors.js';
+import { progTypeForSection } from '../../elf/sectionTypes.js';
+import { CollectionLoadError, loadCollection } from '../../kernel/loadCollection.js';
+import { BpfErrno, Errno, strerror } from '../../uapi/errno.js';
+import type { ProgObject } from '../../kernel/objects.js';
+import { UsageError, type Output } from './mapCmd.js';
+import { displayName, progShowJson, progShowOf, progShowPlain, xlatedLines, xlatedPlain } from './progOutput.js';
+import type { Session } from '../service/session.js';
+
+/** ProgRef: `id N`, `pinned FILE`, `name NAME` or `tag TAG`. */
+type ProgRef = { id: number } | { pinned: string } | { name: string } | { tag: string };
+
+const usage = (m: string): never => {
+  throw new UsageError(m);
+};
+
+function parseProgRef(t: string[]): ProgRef {
+  const kind = t.shift() ?? usage("expected 'id', 'pinned', 'name' or 'tag'");
+  const v = t.shift() ?? usage(`expected a value after ${kind}`);
+  if (kind === 'id') return /^\d+$/.test(v) ? { id: Number(v) } : usage(`can't parse ${v} as ID`);
+  if (kind === 'pinned') return { pinned: v };
+  if (kind === 'name') return { name: v };
+  if (kind === 'tag') return /^[0-9a-f]{16}$/.test(v) ? { tag: v } : usage(`can't parse tag ${v}`);
+  return usage(`expected 'id', 'pinned', 'name' or 'tag', got: '${kind}'?`);
+}
+
+/** allProgs: every pinned program (restored here) and this process's programs. */
+function allProgs(s: Session): ProgObject[] {
+  for (const path of s.store.walk()) {
+    try {
+      if (s.store.read(path).kind === 'prog') s.store.get(path);
+    } catch (e) {
+      if (!(e instanceof BpfErrno)) throw e;
+    }
+  }
+  return [...s.kernel.progs.values()].sort((a, b) => a.id - b.id);
+}
+
+function resolve(s: Session, ref: ProgRef): ProgObject[] {
+  if ('pinned' in ref) {
+    const fd = s.kernel.bpf('BPF_OBJ_GET', { pathname: ref.pinned });
+    if (fd < 0) throw new BpfErrno(-fd, `open ${ref.pinned}`);
+    return [s.kernel.process.progOf(fd)];
+  }
+  const found = allProgs(s).filter((p) => ('id' in ref ? p.id === ref.id : 'name' in ref ? displayName(p) === ref.name || p.name === ref.name : p.tag === ref.tag));
+  if (found.length === 0) throw new BpfErrno(Errno.ENOENT, 'no such program');
+  return found;
+}
+
+/** parseSet reads `VAR=VALUE` (decimal, or 0x hex, possibly negative). */
+export function parseSet(spec: string): [string, bigint] {
+  const m = /^([A-Za-z_]\w*)=(-?(?:0x[0-9a-f]+|\d+))$/i.exec(spec);
+  if (!m) throw new UsageError(`--set ${spec}: expected VAR=VALUE`);
+  const neg = m[2].startsWith('-');
+  const v = BigInt(neg ? m[2].slice(1) : m[2]);
+  return [m[1], neg ? -v : v];
+}
+
+/** runProgCommand runs `bpfbox prog …` and returns the exit code. */
+export async function runProgCommand(s: Session, argv: readonly string[], o: Output, set: Record<string, bigint> = {}): Promise<number> {
+  const t = [...argv];
+  const verb = t.shift() ?? usage('expected a prog command');
+  const fail = (what: string, e: unknown): number => {
+    if (!(e instanceof BpfErrno)) throw e;
+    const msg = `${what}: ${strerror(e.errno)}`;
+    if (o.json) o.out(JSON.stringify({ error: msg }));
+    else o.err(`Error: ${msg}`);
+    return 255;
+  };
+  try {
+    switch (verb) {
+      case 'show':
+      case 'list': {
+        const named = t.length > 0;
+        const progs = named ? resolve(s, parseProgRef(t)) : allProgs(s);
+        const shows = progs.map((p) => progShowOf(p, o.pinned ? s.store.pathsOf(p) : []));
+        if (o.json) o.out(JSON.stringify(!named || shows.length > 1 ? shows.map(progShowJson) : progShowJson(shows[0]), null, o.pretty ? 4 : undefined));
+        else for (const p of shows) o.out(progShowPlain(p));
+        return 0;
+      }
+      case 'dump': {
+        const what = t.shift();
+        if (what !== 'xlated') usage(`only 'dump xlated' is supported${what === 'jited' ? ': bpfbox does not JIT to machine code' : ''}`);
+        const progs = resolve(s, parseProgRef(t));
+        const linum = t.includes('linum');
+        for (const p of progs) {
+          if (o.json) o.out(JSON.stringify(xlatedLines(p, linum).map((l) => ({ ...(l.source ? { src: l.source.slice(2) } : {}), disasm: l.text }))));
+          else o.out(xlatedPlain(p, linum));
+        }
+        return 0;
+      }
+      case 'pin': {
+        const [p] = resolve(s, parseProgRef(t));
+        const path = t.shift() ?? usage('expected a path');
+        const fd = s.kernel.bpf('BPF_PROG_GET_FD_BY_ID', { prog_id: p.id });
+        const r = s.kernel.bpf('BPF_OBJ_PIN', { pathname: path, bpf_fd: fd });
+        if (r < 0) return fail(`can't pin the object (${path})`, new BpfErrno(-r));
+        if (o.json) o.out('null');
+        return 0;
+      }
+      case 'load':
+      case 'loadall':
+        return load(s, verb, t, o, set);
+      case 'run':
+        return run(s, t, o);
+      default:
+        return usage(`unknown prog command '${verb}'`);
+    }
+  } catch (e) {
+    if (e instanceof BpfErrno) return fail(e.errno === Errno.ENOENT ? "can't open program" : 'failed', e);
+    throw e;
+  }
+}
+
+function load(s: Session, verb: 'load' | 'loadall', t: string[], o: Output, set: Record<string, bigint>): number {
+  const file = t.shift() ?? usage('expected an object file');
+  const path = t.shift() ?? usage('expected a pin path');
+  let type: number | undefined;
+  let pinmaps: string | undefined;
+  while (t.length) {
+    const w = t.shift()!;
+    if (w === 'type') {
+      const name = t.shift() ?? usage('expected a program type');
+      type = progTypeForSection(name) ?? usage(`unrecognized program type: ${name}`);
+    } else if (w === 'pinmaps') pinmaps = t.shift() ?? usage('expected a directory');
+    else usage(`unknown keyword ${w}`);
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    return usage(`failed to open object file ${file}: ${(e as Error).message}`);
+  }
+  try {
+    const spec = readCollection(bytes, { name: basename(file), set, type });
+    const loaded = loadCollection(s.kernel.process, spec);
+    if (pinmaps) {
+      try {
+        s.store.mkdir(pinmaps);
+      } catch (e) {
+        if (!(e instanceof BpfErrno) || e.errno !== Errno.EEXIST) throw e;
+      }
+      for (const [name, fd] of loaded.maps) s.kernel.bpf('BPF_OBJ_PIN', { pathname: `${pinmaps}/${name}`, bpf_fd: fd });
+    }
+    const progs = [...loaded.programs];
+    if (verb === 'load') {
+      const r = s.kernel.bpf('BPF_OBJ_PIN', { pathname: path, bpf_fd: progs[0][1] });
+      if (r < 0) throw new BpfErrno(-r, `pin ${path}`);
+    } else {
+      try {
+        s.store.mkdir(path);
+      } catch (e) {
+        if (!(e instanceof BpfErrno) || e.errno !== Errno.EEXIST) throw e;
+      }
+      for (const [name, fd] of progs) {
+        const r = s.kernel.bpf('BPF_OBJ_PIN', { pathname: `${path}/${name}`, bpf_fd: fd });
+        if (r < 0) throw new BpfErrno(-r, `pin ${path}/${name}`);
+      }
+    }
+    if (o.json) o.out('null');
+    return 0;
+  } catch (e) {
+    if (!(e instanceof BpfError) && !(e instanceof BpfErrno)) throw e;
+    // a program the verifier refused: its log, framed as libbpf frames it (bpftool -d)
+    if (e instanceof CollectionLoadError && e.log !== undefined && e.what.startsWith('program ')) {
+      const name = e.what.slice('program '.length);
+      if (o.json) o.out(JSON.stringify({ error: `load program ${name}: ${strerror(e.errno)}`, log: e.log }));
+      else {
+        o.err(`libbpf: prog '${name}': BPF program load failed: ${strerror(e.errno)}`);
+        o.err(`libbpf: prog '${name}': -- BEGIN PROG LOAD LOG --\n${e.log.replace(/\n$/, '')}\n-- END PROG LOAD LOG --`);
+        o.err('Error: failed to load object file');
+      }
+      return 255;
+    }
+    const msg = e.message;
+    if (o.json) o.out(JSON.stringify({ error: msg }));
+    else o.err(`Error: ${msg}`);
+    return 255;
+  }
+}
+
+/** bpftool's default data_size_out for `prog run` (a larger data_out is ENOSPC, as in bpftool). */
+const BPFTOOL_DATA_SIZE_OUT = 32768;
+
+/**
+ * run: `prog run PROG data_in FILE [data_out FILE] [ctx_in FILE] [ctx_out FILE] [repeat N]`,
+ * BPF_PROG_TEST_RUN through the door, printed as bpftool prints it.
+ */
+function run(s: Session, t: string[], o: Output): number {
+  const [p] = resolve(s, parseProgRef(t));
+  const args: Record<string, string> = {};
+  while (t.length) {
+    const k = t.shift()!;
+    if (!['data_in', 'data_out', 'ctx_in', 'ctx_out', 'repeat', 'data_size_out', 'ctx_size_out'].includes(k)) usage(`unknown keyword ${k}`);
+    args[k] = t.shift() ?? usage(`expected a value after ${k}`);
+  }
+  if (!args.data_in) usage('data_in expected');
+  const read = (f: string) => (f === '-' ? readFileSync(0) : readFileSync(f));
+  const repeat = args.repeat ? Number(args.repeat) : 1;
+  const fd = s.kernel.bpf('BPF_PROG_GET_FD_BY_ID', { prog_id: p.id });
+  const a = {
+    prog_fd: fd, data_in: Uint8Array.from(read(args.data_in)), ctx_in: args.ctx_in ? Uint8Array.from(read(args.ctx_in)) : undefined,
+    // bpftool always passes an output buffer: data_size_out bytes, 32768 unless told
+    repeat, data_out: new Uint8Array(args.data_size_out ? Number(args.data_size_out) : BPFTOOL_DATA_SIZE_OUT), ctx_out: new Uint8Array(args.ctx_size_out ? Number(args.ctx_size_out) : 256), retval: 0, duration: 0, data_size_out: 0, ctx_size_out: 0,
+  };
+  const r = s.kernel.bpf('BPF_PROG_TEST_RUN', a);
+  if (r < 0) {
+    const msg = `failed to run program: ${strerror(-r)}`;
+    if (o.json) o.out(JSON.stringify({ error: msg }));
+    else o.err(`Error: ${msg}`);
+    return 255;
+  }
+  const write = (f: string, b: Uint8Array) => (f === '-' ? process.stdout.write(b) : writeFileSync(f, b));
+  if (args.data_out) write(args.data_out, a.data_out.subarray(0, a.data_size_out));
+  if (args.ctx_out) write(args.ctx_out, a.ctx_out.subarray(0, a.ctx_size_out));
+  if (o.json) o.out(JSON.stringify({ retval: a.retval, duration: a.duration }));
+  else o.out(`Return value: ${a.retval}, duration${repeat > 1 ? ' (average)' : ''}: ${a.duration}ns`);
+  return 0;
+}

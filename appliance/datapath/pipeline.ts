@@ -1,0 +1,328 @@
+import type { EngineName } from '../../vm/engine.js';
+import { cpus } from 'node:os';
+import type { Device, Neighbour, Route } from '../../hooks/helpers/fib.js';
+import { ProgType } from '../../uapi/progType.js';
+import { cpuRegions } from '../../hooks/runtime.js';
+import { verdictOf } from '../../hooks/verdict.js';
+import { xdpBatchable } from '../../hooks/xdpBatch.js';
+import { DEFAULT_ENGINE } from '../../vm/engines.js';
+import type { Kernel } from '../../kernel/kernel.js';
+import type { ProgObject } from '../../kernel/objects.js';
+import { Perm, type Region } from '../../vm/memory.js';
+import type { MapsJson } from './mapsJson.js';
+import { type OutputFiles, openOutputs } from './sinks/captureFiles.js';
+import { WorkerPool } from './pool.js';
+import { exportProgs } from './progTransfer.js';
+import { type BatchResult, OUT_FIELDS, Out, OutFlag, type PacketExtra, type TallyRow } from './protocol.js';
+import { BUF_BYTES, STAGING_BYTES, Source, WINDOW, type Window } from './sources/fileSource.js';
+import { RxQueues, steer } from './sources/preload.js';
+
+/** ReplaySummary: what `--json` prints. */
+export interface ReplaySummary {
+  program: string;
+  type: string;
+  packets: number;
+  bytes: number;
+  verdicts: Record<string, number>;
+  verdict_names: Record<string, number>;
+  per_cpu: number[];
+  /** Seconds each worker spent running programs. */
+  busy_seconds: number[];
+  /** Packets whose run faulted (handled as an aborted program's). */
+  errors: number;
+  /** Packets not run: a frame that cannot become Ethernet, a runt an skb cannot hold, one longer than any device receives. */
+  skipped: number;
+  /** Packets dropped unrun because ingest ran ahead of the workers (rate-paced sources only). */
+  dropped_overload: number;
+  warnings: string[];
+  maps: MapsJson;
+  seconds: number;
+  mpps: number;
+  /** Peak resident memory of the process so far (MiB). */
+  max_rss_mb?: number;
+}
+
+/** PipelineOptions: the program, its kernel, the workers and what the runtime needs. */
+export interface PipelineOptions {
+  readonly kernel: Kernel;
+  readonly prog: ProgObject;
+  /** Worker threads (emulated CPUs, at most the kernel's ncpus); default: the number of cores. */
+  readonly workers?: number;
+  readonly deterministic?: boolean;
+  readonly seed?: number;
+  readonly ifindex?: number;
+  readonly routes?: readonly Route[];
+  readonly neighbours?: readonly Neighbour[];
+  readonly devices?: readonly Device[];
+  readonly trace?: (line: string) => void;
+  readonly warn?: (line: string) => void;
+  /** The engine the workers run the program on (default: DEFAULT_ENGINE, the JIT). */
+  readonly engine?: EngineName;
+  /** Packets run, per window, worker and verdict: how many, their bytes (as the verdict left them), how many faulted (metrics). */
+  readonly onPackets?: (cpu: number, verdict: string, packets: number, bytes: number, faults: number) => void;
+  /** Every batch: the worker and the run times (ns) it sampled, one packet in 64. */
+  readonly onBatch?: (cpu: number, samples: readonly number[]) => void;
+}
+
+/** RunOptions: one pass over captures: where packets go, progress, pacing. */
+export interface RunOptions {
+  readonly out?: string;
+  readonly outPass?: string;
+  readonly outDrop?: string;
+  readonly progress?: (p: { packets: number; fileBytes: number; totalBytes: number }) => void;
+  /** Packets per second to ingest at (default: as fast as the workers go). */
+  readonly rate?: number;
+  /** Packets that may wait for the workers before ingest drops them (rate-paced only). */
+  readonly queueCapacity?: number;
+  /** The packets read but not yet run (the ingest queue), after each change. */
+  readonly queueDepth?: (n: number) => void;
+  /** Stops the pass early (a service shutting down). */
+  readonly signal?: AbortSignal;
+  /** Read the captures whole into memory before the clock starts (tcpreplay's --preload-pcap): the pass then measures the data path alone. */
+  readonly preload?: boolean;
+}
+
+/**
+ * Pipeline is the appliance's data path for one program: per-CPU worker threads attached to
+ * the kernel's shared memory, two sets of ingress and staging buffers, and the summary. A
+ * pass reads captures in windows: the main thread reads a window into the shared memory
+ * (each packet for the worker its flow hashes to), the workers run window k+1 while the main
+ * thread writes out window k and reads k+2; verdicts and packets come out in capture order.
+ */
+export class Pipeline {
+  readonly summary: ReplaySummary;
+  readonly #o: PipelineOptions;
+  readonly #pool: WorkerPool;
+  readonly #bufs: Region[][];
+  readonly #staging: Region[];
+  /** --preload's receive-queue memory, mapped by the first preloaded pass. */
+  #rxq?: RxQueues;
+  #running = false;
+  #faultWarnings = 0;
+  /** The workers run the program in batches and can walk capture records themselves (worker.ts). */
+  readonly #records: boolean;
+
+  constructor(o: PipelineOptions) {
+    const n = Math.max(1, o.workers ?? cpus().length);
+    if (n > o.kernel.ncpus) throw new RangeError(`${n} workers but the kernel has ${o.kernel.ncpus} CPUs`);
+    this.#o = o;
+    const mem = o.kernel.memory;
+    this.#bufs = [0, 1].map((set) => Array.from({ length: n }, (_, w) => mem.map(BUF_BYTES, Perm.RW, `ingress/cpu${w}/${set}`)));
+    this.#staging = [0, 1].map((set) => mem.map(STAGING_BYTES, Perm.READ, `capture/${set}`));
+    const regions = Array.from({ length: n }, (_, w) => cpuRegions(mem, w));
+    const progs = exportProgs(o.kernel);
+    const engine = o.engine ?? DEFAULT_ENGINE;
+    this.#pool = new WorkerPool(regions.map((r, w) => ({
+      space: mem.snapshot(), cpu: w, regions: r, progs, entry: o.prog.id, ifindex: o.ifindex ?? 1,
+      deterministic: o.deterministic ?? false, seed: o.seed ?? 1, trace: o.trace !== undefined, routes: o.routes, neighbours: o.neighbours, devices: o.devices, engine,
+    })));
+    this.#records = engine === 'jit' && o.prog.type === ProgType.BPF_PROG_TYPE_XDP && !o.trace && xdpBatchable(o.prog.program, o.deterministic ?? false);
+    const type = o.prog.type === ProgType.BPF_PROG_TYPE_XDP ? 'xdp' : o.prog.type === ProgType.BPF_PROG_TYPE_SOCKET_FILTER ? 'socket' : 'tc';
+    this.summary = {
+      program: o.prog.name, type, packets: 0, bytes: 0, verdicts: {}, verdict_names: {}, per_cpu: Array(n).fill(0), busy_seconds: Array(n).fill(0),
+      errors: 0, skipped: 0, dropped_overload: 0, warnings: [], maps: {}, seconds: 0, mpps: 0,
+    };
+  }
+
+  /** run replays the captures once, in order. */
+  async run(captures: readonly string[], r: RunOptions = {}): Promise<void> {
+    if (this.#running) throw new Error('a pipeline runs one pass at a time');
+    this.#running = true;
+    const s = this.summary;
+    // the clock starts when the workers are up (as a kernel replay's starts after loading), and the captures preloaded if asked
+    let source: Source;
+    let cut: Window[] | undefined;
+    try {
+      await this.#pool.ready;
+      source = new Source(captures, this.#o.kernel.memory, s, this.#o.warn, Boolean(r.out || r.outPass || r.outDrop));
+      // --preload: without outputs, every packet steered to its worker's queue; with them, the files read into memory
+      if (r.preload && !(r.out || r.outPass || r.outDrop) && !r.rate) cut = steer(source, this.#o.kernel.memory, (this.#rxq ??= new RxQueues(this.#o.kernel.memory, this.#bufs[0].length)), this.#bufs, this.#staging, this.#o.prog.type !== ProgType.BPF_PROG_TYPE_XDP);
+      else if (r.preload) source.preload();
+    } catch (e) {
+      this.#running = false;
+      throw e;
+    }
+    const t0 = process.hrtime.bigint();
+    const outputs = openOutputs(r, this.#o.prog.type);
+    try {
+      const skb = this.#o.prog.type !== ProgType.BPF_PROG_TYPE_XDP;
+      const pace = r.rate ? new Pace(r.rate, r.queueCapacity ?? 2 * WINDOW) : undefined;
+      if (cut) {
+        // steered before the pass: every window goes to the workers at once, to run back to back
+        const all = cut.map((win) => ({ win, results: this.#dispatch(win) }));
+        r.queueDepth?.(cut.reduce((n, w) => n + w.count, 0));
+        for (const { win, results } of all) {
+          this.#emit(win, await results, outputs);
+          r.progress?.({ packets: s.packets, fileBytes: source.position, totalBytes: source.size });
+        }
+        r.queueDepth?.(0);
+        return;
+      }
+      const fill = async (set: number): Promise<Window> => {
+        let limit = WINDOW;
+        if (pace) {
+          const { due, overflow } = await pace.next(this.summary.packets, r.signal);
+          if (overflow) s.dropped_overload += source.discard(overflow);
+          limit = due;
+        }
+        if (r.signal?.aborted) limit = 0;
+        const w = source.fill(this.#bufs[set], this.#staging[set], skb, limit, !outputs.writes, this.#records);
+        pace?.sent(w.count);
+        return w;
+      };
+      // two windows in flight: a worker finds the next waiting when it is done with one
+      let set = 0;
+      let current = await fill(0);
+      let running = this.#dispatch(current);
+      let next = await fill(1);
+      let runningNext = next.count ? this.#dispatch(next) : running;
+      r.queueDepth?.(current.count + next.count);
+      // a window is empty only when the captures are done (or the pass was stopped)
+      while (current.count > 0) {
+        const results = await running;
+        this.#emit(current, results, outputs);
+        r.progress?.({ packets: s.packets, fileBytes: source.position, totalBytes: source.size });
+        // the window just done frees its set of buffers for the one after next
+        const more = next.count > 0;
+        current = next;
+        running = runningNext;
+        next = more ? await fill(set) : current;
+        if (next !== current && next.count) runningNext = this.#dispatch(next);
+        r.queueDepth?.(current.count + (next === current ? 0 : next.count));
+        set = 1 - set;
+      }
+      await running;
+      r.queueDepth?.(0);
+    } finally {
+      outputs.close();
+      s.seconds += Number(process.hrtime.bigint() - t0) / 1e9;
+      s.mpps = s.seconds > 0 ? s.packets / s.seconds / 1e6 : 0;
+      this.#running = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.close();
+  }
+
+  #dispatch(win: Window): Promise<(BatchResult | undefined)[]> {
+    const rec = win.records;
+    if (rec) return Promise.all(win.desc.map((desc, w) => this.#pool.run(w, { id: w, desc, n: 0, tally: true, records: { ...rec, workers: win.desc.length } })));
+    return Promise.all(win.desc.map((desc, w) => (win.batchLen[w] ? this.#pool.run(w, { id: w, desc, n: win.batchLen[w], tally: win.tally }) : Promise.resolve(undefined))));
+  }
+
+  #emit(win: Window, results: (BatchResult | undefined)[], out: OutputFiles): void {
+    const o = this.#o;
+    const s = this.summary;
+    results.forEach((r, w) => {
+      if (!r) return;
+      for (const t of r.traces) o.trace?.(t);
+      s.busy_seconds[w] += r.ns / 1e9;
+      o.onBatch?.(w, r.samples);
+    });
+    // counted per window and worker by verdict, then added to the summary (few keys)
+    const rows = results.map(() => new Map<string, TallyRow>());
+    if (win.tally) {
+      results.forEach((r, w) => {
+        for (const t of r?.tally ?? []) rows[w].set(`${t.retval}/${t.name}`, t);
+        for (const e of r?.extras ?? []) if (e.fault) this.#fault(`CPU ${w}, packet ${e.i} of its batch`, e.fault);
+      });
+    } else this.#emitPackets(win, results, out, rows);
+    rows.forEach((byVerdict, w) => {
+      for (const t of byVerdict.values()) {
+        s.packets += t.packets;
+        s.bytes += t.bytes;
+        s.per_cpu[w] += t.packets;
+        s.errors += t.faults;
+        s.verdicts[t.retval] = (s.verdicts[t.retval] ?? 0) + t.packets;
+        s.verdict_names[t.name] = (s.verdict_names[t.name] ?? 0) + t.packets;
+        o.onPackets?.(w, t.name, t.packets, t.bytes, t.faults);
+      }
+    });
+  }
+
+  /** #fault warns of the first 10 faulted runs. */
+  #fault(where: string, message: string | undefined): void {
+    if (this.#faultWarnings++ < 10) this.summary.warnings.push(`${where}: the program faulted: ${message}`);
+  }
+
+  /** #emitPackets goes through a window's packets in capture order: outputs, and the counts into `rows`. */
+  #emitPackets(win: Window, results: (BatchResult | undefined)[], out: OutputFiles, rows: Map<string, TallyRow>[]): void {
+    const type = this.#o.prog.type;
+    const u8 = this.#o.kernel.memory.u8;
+    const extras = results.map((r) => new Map<number, PacketExtra>((r?.extras ?? []).map((e) => [e.i, e])));
+    const writes = out.writes;
+    let ran = 0;
+    for (let i = 0; i < win.count; i++) {
+      const w = win.worker[i];
+      if (w < 0) {
+        const nr = win.notRun.get(i)!;
+        if (writes) out.notRun({ data: nr.data, origLen: win.origLen[i], tsSec: win.tsSec[i], tsNsec: win.tsNsec[i] }, nr.why);
+        continue;
+      }
+      const res = results[w]!.results!;
+      const k = win.index[i];
+      const base = k * OUT_FIELDS;
+      const flags = res[base + Out.FLAGS];
+      const extra = flags & OutFlag.EXTRA ? extras[w].get(k) : undefined;
+      const faulted = (flags & OutFlag.FAULT) !== 0;
+      const len = res[base + Out.LEN] + (extra?.tail?.length ?? 0);
+      const v = verdictOf(type, res[base + Out.RETVAL], len, faulted);
+      const n = v.keep !== undefined && v.keep < len ? v.keep : len;
+      const key = `${v.retval}/${v.name}`;
+      let row = rows[w].get(key);
+      if (!row) rows[w].set(key, (row = { retval: v.retval, name: v.name, packets: 0, bytes: 0, faults: 0 }));
+      row.packets++;
+      row.bytes += n;
+      if (faulted) {
+        row.faults++;
+        this.#fault(`packet ${this.summary.packets + ran}`, extra?.fault);
+      }
+      ran++;
+      if (writes) {
+        const start = res[base + Out.START];
+        let data = u8.subarray(start, start + res[base + Out.LEN]);
+        if (extra?.tail) data = Buffer.concat([data, extra.tail]);
+        out.packet({ data: data.subarray(0, n), origLen: win.origLen[i], tsSec: win.tsSec[i], tsNsec: win.tsNsec[i] }, w, v, extra, faulted);
+      }
+    }
+  }
+}
+
+/**
+ * Pace releases packets at a rate: `next` waits until at least one is due and says how many
+ * (at most a window); when the workers fell behind by more than the queue holds, the
+ * overflow is to be dropped, as a NIC's ring drops what the host does not take in time.
+ */
+class Pace {
+  readonly #rate: number;
+  readonly #capacity: number;
+  readonly #t0 = process.hrtime.bigint();
+  #sent = 0;
+
+  constructor(rate: number, capacity: number) {
+    this.#rate = rate;
+    this.#capacity = capacity;
+  }
+
+  #due(): number {
+    return Math.floor((Number(process.hrtime.bigint() - this.#t0) / 1e9) * this.#rate);
+  }
+
+  async next(done: number, signal?: AbortSignal): Promise<{ due: number; overflow: number }> {
+    let due = this.#due() - this.#sent;
+    while (due <= 0 && !signal?.aborted) {
+      await new Promise((ok) => setTimeout(ok, Math.max(1, Math.ceil(((1 - due) / this.#rate) * 1000))));
+      due = this.#due() - this.#sent;
+    }
+    const waiting = this.#sent - done;
+    // at least one packet goes in per window, so the pass goes on
+    const overflow = Math.max(0, Math.min(waiting + due - this.#capacity, due - 1));
+    this.#sent += overflow;
+    return { due: Math.max(0, Math.min(due - overflow, WINDOW)), overflow };
+  }
+
+  sent(n: number): void {
+    this.#sent += n;
+  }
+}

@@ -1,0 +1,57 @@
+import { attachMap } from '../../maps/factory.js';
+import type { Kernel } from '../../kernel/kernel.js';
+import { MapObject, ProgObject } from '../../kernel/objects.js';
+import { decode } from '../../vm/decode.js';
+import type { AddressSpace } from '../../vm/memory.js';
+import type { MapInfo } from '../../vm/verifier/state.js';
+import { verifyProgram } from '../../vm/verifier/verified.js';
+import { mapInfo } from '../../kernel/verifierMaps.js';
+
+/**
+ * ProgTransfer: a loaded program as plain data a worker thread can receive (structured
+ * clone): its bytecode and the descriptors of its maps, which live in the shared memory.
+ */
+export interface ProgTransfer {
+  readonly id: number;
+  readonly type: number;
+  readonly name: string;
+  readonly bytecode: Uint8Array;
+  readonly tag: string;
+  readonly license: string;
+  readonly mapFds: readonly number[];
+  readonly maps: readonly { readonly id: number; readonly desc: number; readonly type: number; readonly keySize: number; readonly valueSize: number; readonly maxEntries: number; readonly info: MapInfo }[];
+  /** BTF func_info came with the program (the verifier needs it for callbacks). */
+  readonly funcInfo: boolean;
+}
+
+/** exportProgs describes every program the kernel holds (tail calls may reach any of them). */
+export function exportProgs(k: Kernel): ProgTransfer[] {
+  return [...k.progs.values()].map((p) => ({
+    id: p.id, type: p.type, name: p.name, bytecode: p.bytecode, tag: p.tag, license: p.license, mapFds: p.mapFds, funcInfo: p.funcInfo.size > 0,
+    maps: p.maps.map((m) => ({ id: m.id, desc: m.map.desc, type: m.spec.type, keySize: m.spec.keySize, valueSize: m.spec.valueSize, maxEntries: m.spec.maxEntries, info: mapInfo(m.spec, m.frozen) })),
+  }));
+}
+
+/**
+ * importProgs rebuilds the programs in a worker, attached to the maps in the shared memory;
+ * each is verified again (only the verifier makes the programs engines run).
+ */
+export function importProgs(space: AddressSpace, progs: readonly ProgTransfer[]): Map<number, ProgObject> {
+  const maps = new Map<number, MapObject>();
+  const out = new Map<number, ProgObject>();
+  for (const t of progs) {
+    const objs = t.maps.map((m) => {
+      let o = maps.get(m.id);
+      if (!o) maps.set(m.id, (o = new MapObject(m.id, attachMap(space, m.desc), { type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries })));
+      return o;
+    });
+    const infos: MapInfo[] = [];
+    t.mapFds.forEach((fd, n) => (infos[fd] = t.maps[n].info));
+    const { result, program } = verifyProgram(decode(t.bytecode), { progType: t.type, maps: infos, funcInfo: t.funcInfo });
+    if (!program) throw new Error(`program ${t.name} (id ${t.id}) failed verification in the worker: ${result.ok ? '' : result.message}`);
+    out.set(t.id, new ProgObject(t.id, {
+      type: t.type, name: t.name, bytecode: t.bytecode, program, tag: t.tag, license: t.license, maps: objs, mapFds: [...t.mapFds],
+    }));
+  }
+  return out;
+}

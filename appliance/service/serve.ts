@@ -1,0 +1,57 @@
+import { BpfErrno } from '../../uapi/errno.js';
+import { serveControl } from './control.js';
+import type { MapShow } from '../cli/mapOutput.js';
+import { Session } from './session.js';
+
+/** ServeOptions: the state directory, and how often to write pinned maps (ms). */
+export interface ServeOptions {
+  readonly bpffs?: string;
+  readonly flushEveryMs?: number;
+  readonly log?: (line: string) => void;
+  /** The session to serve (the appliance loads its objects into one first); default: a new one. */
+  readonly session?: Session;
+}
+
+/**
+ * serve makes this process the live owner of every pin nobody else holds: it restores them,
+ * records itself in their pin files, answers other bpfbox processes on its control socket
+ * (so they see live values and their changes reach the live objects), writes the pins back
+ * after each change and every `flushEveryMs`, and gives them up on SIGINT/SIGTERM.
+ * The appliance (issue 6) owns its maps the same way.
+ */
+export async function serve(options: ServeOptions = {}): Promise<{ stop: () => Promise<void>; socket: string }> {
+  const s = options.session ?? new Session({ bpffs: options.bpffs });
+  const log = options.log ?? (() => undefined);
+  const { server, socket } = serveControl(s.state, {
+    async list(): Promise<MapShow[]> {
+      return Promise.all(s.localMaps().map((m) => s.openLocal({ id: m.id }).show()));
+    },
+    open: (ref) => s.openLocal(ref),
+    after: () => s.store.flush(),
+  });
+  s.store.locked(() => {
+    for (const path of s.store.walk()) {
+      try {
+        if (s.store.read(path).kind !== 'map' || s.store.liveOwner(path)) continue;
+        s.openLocal({ pinned: path });
+        log(`owning ${path}`);
+      } catch (e) {
+        if (!(e instanceof BpfErrno)) throw e;
+        log(`skipping ${path}: ${e.message}`);
+      }
+    }
+    s.store.own({ pid: process.pid, socket });
+    s.store.flush(true);
+  });
+  const timer = setInterval(() => s.store.flush(true), options.flushEveryMs ?? 1000);
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    clearInterval(timer);
+    await new Promise<void>((ok) => server.close(() => ok()));
+    s.store.locked(() => s.store.release());
+  };
+  await new Promise<void>((ok) => server.once('listening', () => ok()));
+  return { stop, socket };
+}

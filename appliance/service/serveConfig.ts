@@ -1,0 +1,211 @@
+import { availableParallelism } from 'node:os';
+import type { Server } from 'node:http';
+import { BpfErrno, Errno } from '../../uapi/errno.js';
+import type { MapObject, ProgObject } from '../../kernel/objects.js';
+import type { Kernel } from '../../kernel/kernel.js';
+import { type Config, ConfigError, loadConfig } from '../config/config.js';
+import { serveMetrics } from './metrics/http.js';
+import { type CollectedMetric, MapMetricError, counterMetric, histogramMetric } from './metrics/mapMetrics.js';
+import { PipelineMetrics } from './metrics/pipelineMetrics.js';
+import { readRouteTable } from '../config/routes.js';
+import { loadObject } from '../datapath/load.js';
+import { applyMapInit, configPaths, type MapInit, readMapInit } from '../datapath/mapInit.js';
+import { Pipeline } from '../datapath/pipeline.js';
+import { serve } from './serve.js';
+import { Session } from './session.js';
+import { parseSet } from '../cli/progCmd.js';
+import type { LoadedCollection } from '../../kernel/loadCollection.js';
+
+/** ServeConfigOptions: the config file, and flags that override it. */
+export interface ServeConfigOptions {
+  readonly config: string;
+  readonly metricsAddr?: string;
+  /** State directory behind /sys/fs/bpf (overrides the config's bpffs). */
+  readonly bpffs?: string;
+  /** The engine (overrides the config's). */
+  readonly engine?: 'interpreter' | 'jit';
+  readonly log?: (line: string) => void;
+}
+
+/** Running: a service started from a config. */
+export interface Running {
+  readonly metricsUrl: string;
+  readonly socket: string;
+  /** Settles when every source that ends (mode once) has ended. */
+  readonly sourcesDone: Promise<void>;
+  readonly metrics: PipelineMetrics;
+  stop(): Promise<void>;
+}
+
+interface LoadedProgram { readonly name: string; readonly kernel: Kernel; readonly loaded: LoadedCollection; readonly prog: ProgObject; pipeline?: Pipeline }
+
+/**
+ * serveConfig starts the appliance from a config: it loads the configured objects into this
+ * process's kernel (one CPU per worker), seeds and pins what the config says, serves the
+ * control plane for the CLI (as `bpfbox serve`), serves Prometheus metrics (pipeline series
+ * and the exporter's map series), and ingests the configured sources: once, in a loop, or in
+ * a loop at a given rate. Bad config is refused before anything runs, naming the path.
+ */
+export async function serveConfig(o: ServeConfigOptions): Promise<Running> {
+  const cfg = loadConfig(o.config);
+  const log = o.log ?? (() => undefined);
+  const workers = cfg.workers ?? availableParallelism();
+  const rt = cfg.routes ? readRouteTable(cfg.routes) : undefined;
+  const session = new Session({ bpffs: o.bpffs ?? cfg.bpffs, routes: rt, ncpus: workers }).begin();
+  const programs: LoadedProgram[] = [];
+  let locked = true;
+  try {
+    cfg.programs.forEach((p, i) => programs.push(loadProgram(session, cfg, i, o.config)));
+    session.finish();
+    locked = false;
+    const metrics = new PipelineMetrics();
+    for (const m of exporterMetrics(cfg, programs, o.config)) metrics.registry.registerMetric(m as never);
+    const { server, url } = await serveMetrics(metrics.registry, o.metricsAddr ?? cfg.metrics?.addr ?? '127.0.0.1:9435');
+    const control = await serve({ session, log });
+    const abort = new AbortController();
+    const used = new Set((cfg.sources ?? []).map((s) => s.program));
+    for (const p of programs) {
+      if (!used.has(p.name)) continue;
+      const hooks = metrics.hooks(p.name);
+      p.pipeline = new Pipeline({
+        kernel: session.kernel, prog: p.prog, workers, deterministic: cfg.deterministic, seed: cfg.seed, routes: rt?.routes, neighbours: rt?.neighbours, devices: rt?.devices,
+        trace: cfg.trace ? (l) => process.stderr.write(`bpf_trace_printk: ${l}\n`) : undefined, warn: (w) => log(`warning: ${w}`), ...hooks,
+        engine: o.engine ?? cfg.engine,
+      });
+    }
+    const sourcesDone = runSources(cfg, programs, metrics, abort.signal, log);
+    let stopped = false;
+    return {
+      metricsUrl: url, socket: control.socket, sourcesDone, metrics,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        const d = (m: string) => process.env.BPFBOX_DEBUG && process.stderr.write(`stop: ${m}\n`);
+        abort.abort();
+        d('aborted');
+        await sourcesDone.catch(() => undefined);
+        d('sources done');
+        await Promise.all(programs.map((p) => p.pipeline?.close()));
+        d('pipelines closed');
+        await new Promise<void>((ok) => (server as Server).close(() => ok()));
+        d('http closed');
+        await control.stop();
+        d('control stopped');
+      },
+    };
+  } catch (e) {
+    if (locked) session.finish();
+    for (const p of programs) p.loaded.close();
+    throw e;
+  }
+}
+
+/** loadProgram loads programs[i]: the object with its knobs, the map entries, the pins. */
+function loadProgram(session: Session, cfg: Config, i: number, file: string): LoadedProgram {
+  const p = cfg.programs[i];
+  const set: Record<string, bigint> = {};
+  for (const [k, v] of Object.entries(p.set ?? {})) {
+    try {
+      set[k] = parseSet(`${k}=${v}`)[1];
+    } catch (e) {
+      throw new ConfigError(`${file}: programs[${i}].set.${k}: ${(e as Error).message}`);
+    }
+  }
+  const { loaded, prog } = loadObject(session.kernel, { obj: p.obj, prog: p.prog, type: p.type, set });
+  try {
+    if (p.map_init) applyMapInit(session.kernel, readMapInit(p.map_init), loaded.maps, loaded.programs, p.map_init);
+    const inline: MapInit = { maps: Object.fromEntries(Object.entries(p.maps ?? {}).map(([n, m]) => [n, m.entries.map((e) => [e.key, e.value] as const)])), prog_array: p.prog_array };
+    applyMapInit(session.kernel, inline, loaded.maps, loaded.programs, file, configPaths(file, i));
+    const k = session.kernel;
+    if (p.pinmaps) {
+      try {
+        session.store.mkdir(p.pinmaps);
+      } catch (e) {
+        if (!(e instanceof BpfErrno) || e.errno !== Errno.EEXIST) throw e;
+      }
+      for (const [name, fd] of loaded.maps) {
+        replaceStalePin(session, `${p.pinmaps}/${name}`, `${file}: programs[${i}].pinmaps`);
+        const r = k.bpf('BPF_OBJ_PIN', { pathname: `${p.pinmaps}/${name}`, bpf_fd: fd });
+        if (r < 0) throw new ConfigError(`${file}: programs[${i}].pinmaps: pin ${p.pinmaps}/${name}: ${new BpfErrno(-r).message}`);
+      }
+    }
+    if (p.pin) {
+      const fd = loaded.programs.get(prog.name)!;
+      replaceStalePin(session, p.pin, `${file}: programs[${i}].pin`);
+      const r = k.bpf('BPF_OBJ_PIN', { pathname: p.pin, bpf_fd: fd });
+      if (r < 0) throw new ConfigError(`${file}: programs[${i}].pin: ${p.pin}: ${new BpfErrno(-r).message}`);
+    }
+    return { name: p.name, kernel: k, loaded, prog };
+  } catch (e) {
+    loaded.close();
+    throw e;
+  }
+}
+
+/**
+ * replaceStalePin: a pin left by an earlier run of the service (its owner gone) gives way to
+ * the objects this run loaded; one a running bpfbox holds is an error.
+ */
+function replaceStalePin(session: Session, path: string, at: string): void {
+  try {
+    session.store.read(path);
+  } catch {
+    return; // no pin there
+  }
+  const owner = session.store.liveOwner(path);
+  if (owner) throw new ConfigError(`${at}: ${path} is held by a running bpfbox (pid ${owner.pid})`);
+  session.store.unlink(path);
+}
+
+/** exporterMetrics builds the map metrics, each checked against its map now (not at the first scrape). */
+function exporterMetrics(cfg: Config, programs: readonly LoadedProgram[], file: string): CollectedMetric[] {
+  const out: CollectedMetric[] = [];
+  for (const kind of ['counters', 'histograms'] as const) {
+    (cfg.exporter?.[kind] ?? []).forEach((m, i) => {
+      const at = `${file}: exporter.${kind}[${i}] (${m.name})`;
+      const p = programs.find((x) => x.name === (m.program ?? programs[0].name))!;
+      const fd = p.loaded.maps.get(m.map) ?? [...p.loaded.maps].find(([n]) => n.endsWith(`.${m.map}`))?.[1];
+      if (fd === undefined) throw new MapMetricError(`${at}: program ${p.name} has no map ${m.map} (it has ${[...p.loaded.maps.keys()].join(', ')})`);
+      const h = { kernel: p.kernel, fd, obj: p.kernel.process.fds.get(fd)!.obj as MapObject };
+      out.push(kind === 'counters' ? counterMetric(at, h, m) : histogramMetric(at, h, m as never));
+    });
+  }
+  return out;
+}
+
+/**
+ * runSources ingests every source; sources of one program take turns on its pipeline (one
+ * pass at a time), programs run side by side. `once` ends; `loop` and `rate` go on until
+ * the signal; rate-paced passes drop what overflows their queue.
+ */
+async function runSources(cfg: Config, programs: readonly LoadedProgram[], metrics: PipelineMetrics, signal: AbortSignal, log: (l: string) => void): Promise<void> {
+  const byProgram = new Map<string, typeof cfg.sources>();
+  for (const s of cfg.sources ?? []) byProgram.set(s.program, [...(byProgram.get(s.program) ?? []), s]);
+  await Promise.all([...byProgram].map(async ([name, sources]) => {
+    const p = programs.find((x) => x.name === name)!;
+    const pipeline = p.pipeline!;
+    const pending = [...sources!];
+    while (pending.length && !signal.aborted) {
+      for (const src of [...pending]) {
+        if (signal.aborted) break;
+        const label = `${name}:${src.captures.join(',')}`;
+        const before = { skipped: pipeline.summary.skipped, dropped: pipeline.summary.dropped_overload };
+        await pipeline.run(src.captures, {
+          rate: src.mode === 'rate' ? src.rate : undefined, queueCapacity: src.queue_capacity, signal,
+          queueDepth: (n) => metrics.queueDepth.set({ source: label }, n),
+          progress: () => {
+            const s = pipeline.summary;
+            if (s.skipped > before.skipped) metrics.notRun.inc({ source: label }, s.skipped - before.skipped);
+            if (s.dropped_overload > before.dropped) metrics.droppedOverload.inc({ source: label }, s.dropped_overload - before.dropped);
+            before.skipped = s.skipped;
+            before.dropped = s.dropped_overload;
+          },
+        });
+        if ((src.mode ?? 'once') === 'once') {
+          pending.splice(pending.indexOf(src), 1);
+          log(`source ${label}: done (${pipeline.summary.packets} packets so far for ${name})`);
+        }
+      }
+    }
+  }));
+}

@@ -1,0 +1,171 @@
+import type { CmdName } from '../uapi/cmd.js';
+import type { MapInfo, ProgInfo } from '../uapi/info.js';
+import type { MapBtf } from '../maps/typeDesc.js';
+
+
+/** BPF_MAP_CREATE. Returns a map fd. */
+export interface MapCreateAttr {
+  map_type: number;
+  key_size: number;
+  value_size: number;
+  max_entries: number;
+  map_flags?: number;
+  inner_map_fd?: number;
+  map_name?: string;
+  map_extra?: number;
+  /** bpfbox's stand-in for btf_fd + btf_key_type_id + btf_value_type_id: the types themselves. */
+  btf_desc?: MapBtf;
+}
+
+/**
+ * BPF_MAP_LOOKUP_ELEM / UPDATE_ELEM / DELETE_ELEM / LOOKUP_AND_DELETE_ELEM. `value` is the
+ * output buffer for lookups and the input for updates; key is null for queues and stacks.
+ */
+export interface MapElemAttr {
+  map_fd: number;
+  key?: Uint8Array | null;
+  value?: Uint8Array;
+  flags?: number;
+}
+
+/** BPF_MAP_GET_NEXT_KEY: `next_key` receives the key after `key` (the first for null). */
+export interface MapNextKeyAttr {
+  map_fd: number;
+  key?: Uint8Array | null;
+  next_key: Uint8Array;
+}
+
+/** BPF_MAP_FREEZE. */
+export interface MapFreezeAttr {
+  map_fd: number;
+}
+
+/**
+ * The four batch commands: `keys` and `values` hold `count` packed elements; `count` comes
+ * back as the number done; `in_batch`/`out_batch` carry the position between calls (opaque,
+ * key_size bytes; null to start). The last batch fails with ENOENT.
+ */
+export interface MapBatchAttr {
+  map_fd: number;
+  in_batch?: Uint8Array | null;
+  out_batch?: Uint8Array;
+  keys: Uint8Array;
+  values?: Uint8Array;
+  count: number;
+  elem_flags?: number;
+  flags?: number;
+}
+
+/** BPF_PROG_LOAD. Returns a program fd; `log_buf` receives the verifier log. */
+export interface ProgLoadAttr {
+  prog_type: number;
+  insns: Uint8Array;
+  license: string;
+  log_level?: number;
+  log_buf?: Uint8Array;
+  log_size?: number;
+  /** Out: the size the whole log needed. */
+  log_true_size?: number;
+  kern_version?: number;
+  prog_flags?: number;
+  prog_name?: string;
+  expected_attach_type?: number;
+  /** BTF line info (the kernel's `line_info`): the source line of instructions, by slot. */
+  line_info?: readonly { readonly insn: number; readonly line: string; readonly file?: string; readonly lineNum?: number; readonly col?: number }[];
+  /** BTF func info (the kernel's `func_info`): where each function starts, and its C signature. */
+  func_info?: readonly { readonly insn: number; readonly name: string }[];
+}
+
+/** BPF_OBJ_PIN / BPF_OBJ_GET (`file_flags`: BPF_F_RDONLY / BPF_F_WRONLY for the new fd). */
+export interface ObjPathAttr {
+  pathname: string;
+  bpf_fd?: number;
+  file_flags?: number;
+}
+
+/** BPF_*_GET_NEXT_ID: `next_id` receives the first id above `start_id`. */
+export interface GetNextIdAttr {
+  start_id: number;
+  next_id?: number;
+}
+
+/** BPF_*_GET_FD_BY_ID. */
+export interface GetFdByIdAttr {
+  map_id?: number;
+  prog_id?: number;
+  open_flags?: number;
+}
+
+/** BPF_OBJ_GET_INFO_BY_FD: `info` receives the object's description. */
+export interface ObjInfoAttr {
+  bpf_fd: number;
+  info?: MapInfo | ProgInfo;
+}
+
+/**
+ * BPF_PROG_TEST_RUN: run a program once or `repeat` times on `data_in`. `retval`,
+ * `duration` (average ns) and the sizes come back; `data_out`/`ctx_out` receive the packet
+ * and context afterwards (ENOSPC, with as much as fits, when a buffer is too small).
+ */
+export interface ProgTestRunAttr {
+  prog_fd: number;
+  data_in: Uint8Array;
+  data_out?: Uint8Array;
+  data_size_out?: number;
+  ctx_in?: Uint8Array;
+  ctx_out?: Uint8Array;
+  ctx_size_out?: number;
+  repeat?: number;
+  retval?: number;
+  duration?: number;
+  cpu?: number;
+  flags?: number;
+}
+
+/** AttrOf maps each command to its attribute type. */
+export interface AttrOf {
+  BPF_MAP_CREATE: MapCreateAttr;
+  BPF_MAP_LOOKUP_ELEM: MapElemAttr;
+  BPF_MAP_UPDATE_ELEM: MapElemAttr;
+  BPF_MAP_DELETE_ELEM: MapElemAttr;
+  BPF_MAP_GET_NEXT_KEY: MapNextKeyAttr;
+  BPF_PROG_LOAD: ProgLoadAttr;
+  BPF_OBJ_PIN: ObjPathAttr;
+  BPF_OBJ_GET: ObjPathAttr;
+  BPF_PROG_TEST_RUN: ProgTestRunAttr;
+  BPF_PROG_GET_NEXT_ID: GetNextIdAttr;
+  BPF_MAP_GET_NEXT_ID: GetNextIdAttr;
+  BPF_PROG_GET_FD_BY_ID: GetFdByIdAttr;
+  BPF_MAP_GET_FD_BY_ID: GetFdByIdAttr;
+  BPF_OBJ_GET_INFO_BY_FD: ObjInfoAttr;
+  BPF_MAP_LOOKUP_AND_DELETE_ELEM: MapElemAttr;
+  BPF_MAP_FREEZE: MapFreezeAttr;
+  BPF_MAP_LOOKUP_BATCH: MapBatchAttr;
+  BPF_MAP_LOOKUP_AND_DELETE_BATCH: MapBatchAttr;
+  BPF_MAP_UPDATE_BATCH: MapBatchAttr;
+  BPF_MAP_DELETE_BATCH: MapBatchAttr;
+}
+
+/** The attribute fields each command reads; anything else set is EINVAL (the kernel's CHECK_ATTR). */
+export const ATTR_FIELDS: { readonly [C in CmdName]: readonly (keyof AttrOf[C])[] } = {
+  BPF_MAP_CREATE: ['map_type', 'key_size', 'value_size', 'max_entries', 'map_flags', 'inner_map_fd', 'map_name', 'map_extra', 'btf_desc'],
+  BPF_MAP_LOOKUP_ELEM: ['map_fd', 'key', 'value', 'flags'],
+  BPF_MAP_UPDATE_ELEM: ['map_fd', 'key', 'value', 'flags'],
+  BPF_MAP_DELETE_ELEM: ['map_fd', 'key', 'flags'],
+  BPF_MAP_GET_NEXT_KEY: ['map_fd', 'key', 'next_key'],
+  BPF_PROG_LOAD: ['prog_type', 'insns', 'license', 'log_level', 'log_buf', 'log_size', 'log_true_size', 'kern_version', 'prog_flags', 'prog_name', 'expected_attach_type', 'line_info', 'func_info'],
+  BPF_OBJ_PIN: ['pathname', 'bpf_fd', 'file_flags'],
+  BPF_OBJ_GET: ['pathname', 'bpf_fd', 'file_flags'],
+  BPF_PROG_TEST_RUN: ['prog_fd', 'data_in', 'data_out', 'data_size_out', 'ctx_in', 'ctx_out', 'ctx_size_out', 'repeat', 'retval', 'duration', 'cpu', 'flags'],
+  BPF_PROG_GET_NEXT_ID: ['start_id', 'next_id'],
+  BPF_MAP_GET_NEXT_ID: ['start_id', 'next_id'],
+  BPF_PROG_GET_FD_BY_ID: ['prog_id', 'open_flags'],
+  BPF_MAP_GET_FD_BY_ID: ['map_id', 'open_flags'],
+  BPF_OBJ_GET_INFO_BY_FD: ['bpf_fd', 'info'],
+  BPF_MAP_LOOKUP_AND_DELETE_ELEM: ['map_fd', 'key', 'value', 'flags'],
+  BPF_MAP_FREEZE: ['map_fd'],
+  BPF_MAP_LOOKUP_BATCH: ['map_fd', 'in_batch', 'out_batch', 'keys', 'values', 'count', 'elem_flags', 'flags'],
+  BPF_MAP_LOOKUP_AND_DELETE_BATCH: ['map_fd', 'in_batch', 'out_batch', 'keys', 'values', 'count', 'elem_flags', 'flags'],
+  BPF_MAP_UPDATE_BATCH: ['map_fd', 'keys', 'values', 'count', 'elem_flags', 'flags'],
+  BPF_MAP_DELETE_BATCH: ['map_fd', 'keys', 'count', 'elem_flags', 'flags'],
+};

@@ -1,0 +1,80 @@
+import type { VerifiedProgram } from '../vm/verifier/verified.js';
+import type { BpfMap } from '../maps/bpfMap.js';
+import type { MapSpec } from '../maps/spec.js';
+
+/**
+ * KernelObject is a map or a program in the kernel's object table. It lives while
+ * `refs` > 0: each fd, pin, program using it and prog-array or map-of-maps slot holding it
+ * counts one. `release` runs when the last one goes.
+ */
+abstract class KernelObject {
+  refs = 0;
+  readonly id: number;
+  readonly loadedAt = Date.now();
+  constructor(id: number) {
+    this.id = id;
+  }
+}
+
+/** MapObject: a live map and what the kernel keeps beside it. */
+export class MapObject extends KernelObject {
+  readonly kind = 'map' as const;
+  readonly map: BpfMap;
+  readonly spec: MapSpec;
+  frozen = false;
+  /** For a prog array: the program type its first program fixed (the kernel's owner type). */
+  ownerProgType?: number;
+  /** Objects held through slots (prog array programs, inner maps), by slot key in hex. */
+  readonly slots = new Map<string, AnyObject>();
+
+  constructor(id: number, map: BpfMap, spec: MapSpec) {
+    super(id);
+    this.map = map;
+    this.spec = spec;
+  }
+}
+
+/** ProgObject: a loaded program. */
+export class ProgObject extends KernelObject {
+  readonly kind = 'prog' as const;
+  readonly type: number;
+  readonly name: string;
+  readonly bytecode: Uint8Array;
+  readonly program: VerifiedProgram;
+  readonly tag: string;
+  readonly license: string;
+  /** Maps the program references, in first-use order (they hold one reference each). */
+  readonly maps: readonly MapObject[];
+  /** The fds the bytecode names its maps by (the loader's, at load time), parallel to `maps`. */
+  readonly mapFds: readonly number[];
+  /** Source lines by slot and function names by first slot, when the loader gave BTF info. */
+  readonly lineInfo: ReadonlyMap<number, { line: string; file?: string; lineNum?: number; col?: number }>;
+  readonly funcInfo: ReadonlyMap<number, string>;
+  runCnt = 0;
+  runTimeNs = 0;
+
+  constructor(id: number, fields: {
+    type: number; name: string; bytecode: Uint8Array; program: VerifiedProgram; tag: string; license: string; maps: MapObject[]; mapFds: number[];
+    lineInfo?: ReadonlyMap<number, { line: string; file?: string; lineNum?: number; col?: number }>; funcInfo?: ReadonlyMap<number, string>;
+  }) {
+    super(id);
+    this.type = fields.type;
+    this.name = fields.name;
+    this.bytecode = fields.bytecode;
+    this.program = fields.program;
+    this.tag = fields.tag;
+    this.license = fields.license;
+    this.maps = fields.maps;
+    this.mapFds = fields.mapFds;
+    this.lineInfo = fields.lineInfo ?? new Map();
+    this.funcInfo = fields.funcInfo ?? new Map();
+  }
+
+  /** gplCompatible: the kernel's license_is_gpl_compatible(). */
+  get gplCompatible(): boolean {
+    return ['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL'].includes(this.license);
+  }
+}
+
+/** AnyObject is a map or a program. */
+export type AnyObject = MapObject | ProgObject;

@@ -1,0 +1,36 @@
+import type { Instruction } from '../vm/instruction.js';
+import { LDDW, Pseudo } from '../vm/opcodes.js';
+import type { MapInfo } from '../vm/verifier/state.js';
+import type { BpfProcess } from './kernel.js';
+import { MapFlag, MapType } from '../uapi/mapType.js';
+import { MapObject } from './objects.js';
+import type { MapSpec } from '../maps/spec.js';
+
+/** mapInfo: what the verifier needs of a map (spec.ts's MapSpec and whether it is frozen). */
+export function mapInfo(spec: MapSpec, frozen = false): MapInfo {
+  const ofMaps = spec.type === MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS || spec.type === MapType.BPF_MAP_TYPE_HASH_OF_MAPS;
+  const v = spec.btf?.value;
+  const lock = v?.k === 'struct' ? v.members.find((m) => m.type.k === 'struct' && m.type.name === 'bpf_spin_lock') : undefined;
+  return {
+    name: spec.name ?? '', btf: v !== undefined, spinLock: lock ? lock.bitOffset / 8 : undefined,
+    type: spec.type, keySize: spec.keySize, valueSize: spec.valueSize, maxEntries: spec.maxEntries,
+    array: spec.type === MapType.BPF_MAP_TYPE_ARRAY, readonlyProg: ((spec.flags ?? 0) & MapFlag.BPF_F_RDONLY_PROG) !== 0, frozen,
+    ofMaps, inner: ofMaps && spec.innerMap ? mapInfo(spec.innerMap) : undefined,
+  };
+}
+
+/**
+ * verifierMaps: the maps a program's lddw instructions name by fd (BPF_PSEUDO_MAP_FD and
+ * _VALUE), indexed by that fd, as the verifier takes them. Fds that are not maps stay empty
+ * (the verifier refuses them with EBADF).
+ */
+export function verifierMaps(p: BpfProcess, insns: readonly Instruction[]): MapInfo[] {
+  const out: MapInfo[] = [];
+  for (const i of insns) {
+    if (i.opcode !== LDDW || (i.src !== Pseudo.BPF_PSEUDO_MAP_FD && i.src !== Pseudo.BPF_PSEUDO_MAP_VALUE)) continue;
+    const fd = Number(BigInt.asUintN(32, i.imm));
+    const o = p.fds.get(fd)?.obj;
+    if (o instanceof MapObject && !out[fd]) out[fd] = mapInfo(o.spec, o.frozen);
+  }
+  return out;
+}
