@@ -1,12 +1,7 @@
 import type { TypeDesc } from '../maps/typeDesc.js';
 import { ElfError } from './elfError.js';
+import { Kind } from '../uapi/btf.js';
 
-/** BTF kinds (include/uapi/linux/btf.h). */
-export const Kind = {
-  UNKN: 0, INT: 1, PTR: 2, ARRAY: 3, STRUCT: 4, UNION: 5, ENUM: 6, FWD: 7, TYPEDEF: 8, VOLATILE: 9,
-  CONST: 10, RESTRICT: 11, FUNC: 12, FUNC_PROTO: 13, VAR: 14, DATASEC: 15, FLOAT: 16, DECL_TAG: 17,
-  TYPE_TAG: 18, ENUM64: 19,
-} as const;
 
 /** Member is a struct/union member, a func_proto parameter, or a datasec variable. */
 export interface Member {

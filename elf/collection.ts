@@ -1,4 +1,5 @@
-import { Btf, Kind, sectionVars } from './btf.js';
+import { Btf, sectionVars } from './btf.js';
+import { Kind } from '../uapi/btf.js';
 import { type BtfExt, parseBtfExt } from './btfExt.js';
 import { ElfError } from './elfError.js';
 import { ElfFile, SHF, STB, STT } from './elfFile.js';

@@ -1,6 +1,7 @@
 import { MapType } from '../uapi/mapType.js';
 import type { MapSpec } from '../maps/spec.js';
-import { type Btf, Kind, sectionVars, typeDesc } from './btf.js';
+import { type Btf, sectionVars, typeDesc } from './btf.js';
+import { Kind } from '../uapi/btf.js';
 import type { TypeDesc } from '../maps/typeDesc.js';
 import { ElfError } from './elfError.js';
 import type { ElfFile, Section } from './elfFile.js';

@@ -2,7 +2,8 @@ import type { LoadedProgram } from './loadedProgram.js';
 import type { HookRuntime } from './runtime.js';
 import { type SkbPacket, pktTypeOf } from './skb.js';
 import { PacketType, SkBuff } from '../uapi/skBuff.js';
-import { ETH_HLEN, XDP_FRAG_SIZE, type XdpFrame, writeXdpMd } from './xdp.js';
+import { XDP_FRAG_SIZE, type XdpFrame, writeXdpMd } from './xdp.js';
+import { ETH_HLEN } from '../uapi/ethernet.js';
 import { XDP_PACKET_HEADROOM, XdpMd } from '../uapi/xdp.js';
 import { XDP_MAX_LINEAR } from './testRun.js';
 

@@ -5,7 +5,8 @@ import { ProgType } from '../uapi/progType.js';
 import type { HookRuntime } from './runtime.js';
 import { type SkbPacket, pktTypeOf } from './skb.js';
 import { PacketType, SkBuff } from '../uapi/skBuff.js';
-import { ETH_HLEN, XDP_FRAG_SIZE, XDP_FRAME_SIZE, XDP_TAILROOM, type XdpFrame, writeXdpMd, xdpMetalenInvalid } from './xdp.js';
+import { XDP_FRAG_SIZE, XDP_FRAME_SIZE, XDP_TAILROOM, type XdpFrame, writeXdpMd, xdpMetalenInvalid } from './xdp.js';
+import { ETH_HLEN } from '../uapi/ethernet.js';
 import { XDP_PACKET_HEADROOM, XdpMd } from '../uapi/xdp.js';
 
 /** TestRunInput mirrors BPF_PROG_TEST_RUN's inputs. */

@@ -5,6 +5,7 @@
  *
  *   frame: [xdp_frame 40][headroom to 256][data ... data_end][tailroom: skb_shared_info 320]
  */
+import { ETH_HLEN } from '../uapi/ethernet.js';
 import { XdpAction, XdpMd } from '../uapi/xdp.js';
 
 /** sizeof(struct xdp_frame): the start of the frame the data may not reach (x86-64). */
@@ -18,7 +19,6 @@ export const XDP_TAILROOM = 320;
 export const XDP_META_MAX = 255;
 /** A fragment of a multi-buffer frame is one page. */
 export const XDP_FRAG_SIZE = 4096;
-export const ETH_HLEN = 14;
 
 /**
  * xdpEffect is what a driver does with a verdict: pass it up, drop it, send it back out, or

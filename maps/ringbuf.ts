@@ -4,12 +4,8 @@ import { Desc, readDesc, writeDesc } from './descriptor.js';
 import { Errno, fail } from '../uapi/errno.js';
 import { SpinLock, withLock } from './lock.js';
 import type { MapSpec } from './spec.js';
+import { BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_RINGBUF_HDR_SZ } from '../uapi/ringbuf.js';
 
-/** Record header flags, as in include/uapi/linux/bpf.h. */
-export const BPF_RINGBUF_BUSY_BIT = 1 << 31;
-export const BPF_RINGBUF_DISCARD_BIT = 1 << 30;
-/** BPF_RINGBUF_HDR_SZ: bytes of a record header. */
-export const BPF_RINGBUF_HDR_SZ = 8;
 
 /**
  * ringbufSubmit publishes (or discards) the record whose data is at `dataAddr`: it clears

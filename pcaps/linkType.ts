@@ -1,3 +1,5 @@
+import { ETH_P_IP, ETH_P_IPV6 } from '../uapi/ethernet.js';
+import { PacketType } from '../uapi/skBuff.js';
 /**
  * Link types (the tcpdump.org LINKTYPE_* registry) bpfbox reads, and how each becomes the
  * Ethernet frame XDP and tc programs expect. Ethernet is taken as is; raw IP and Linux cooked
@@ -25,11 +27,6 @@ export const linkTypeName = (t: number): string => NAMES[t] ?? `link type ${t}`;
 /** linkTypeSupported: whether bpfbox can turn packets of this link type into Ethernet frames. */
 export const linkTypeSupported = (t: number): boolean => t in NAMES;
 
-const ETH_P_IP = 0x0800;
-const ETH_P_IPV6 = 0x86dd;
-/** Linux packet types in cooked headers (include/uapi/linux/if_packet.h). */
-const PACKET_BROADCAST = 1;
-const PACKET_MULTICAST = 2;
 
 /**
  * toEthernet returns the packet as an Ethernet frame: `data` itself for Ethernet, a new
@@ -67,8 +64,8 @@ function frame(data: Uint8Array, skip: number, ethertype: number, pktType: numbe
   const payload = data.subarray(skip);
   const out = new Uint8Array(14 + payload.length);
   out.set(payload, 14);
-  if (pktType === PACKET_BROADCAST) out.fill(0xff, 0, 6);
-  else if (pktType === PACKET_MULTICAST) out.set(groupMac(ethertype, payload), 0);
+  if (pktType === PacketType.PACKET_BROADCAST) out.fill(0xff, 0, 6);
+  else if (pktType === PacketType.PACKET_MULTICAST) out.set(groupMac(ethertype, payload), 0);
   if (src) out.set(src, 6);
   out[12] = ethertype >> 8;
   out[13] = ethertype & 0xff;

@@ -19,3 +19,15 @@ export const TcAction = {
 
 /** Packet types (skb->pkt_type) eth_type_trans assigns. */
 export const PacketType = { PACKET_HOST: 0, PACKET_BROADCAST: 1, PACKET_MULTICAST: 2, PACKET_OTHERHOST: 3 } as const;
+
+/** AdjRoomMode: bpf_skb_adjust_room's modes (`enum bpf_adj_room_mode`). */
+export const AdjRoomMode = { BPF_ADJ_ROOM_NET: 0, BPF_ADJ_ROOM_MAC: 1 } as const;
+
+/**
+ * AdjRoomFlag: bpf_skb_adjust_room's flags (`BPF_F_ADJ_ROOM_*`, without the prefix), as the
+ * helper's 64-bit argument holds them; ENCAP_L2_MASK is the inner L2 length's byte (bits 56-63).
+ */
+export const AdjRoomFlag = {
+  FIXED_GSO: 1n, ENCAP_L3_IPV4: 2n, ENCAP_L3_IPV6: 4n, ENCAP_L4_GRE: 8n, ENCAP_L4_UDP: 16n, NO_CSUM_RESET: 32n,
+  ENCAP_L2_ETH: 64n, DECAP_L3_IPV4: 128n, DECAP_L3_IPV6: 256n, ENCAP_L2_MASK: 0xffn << 56n,
+} as const;

@@ -1,3 +1,4 @@
+import { BpfFibLookup, FibFlag, FibRet } from '../../uapi/fibLookup.js';
 import { Errno } from '../../uapi/errno.js';
 import { type Helper, negErrno } from '../../vm/helpers.js';
 import type { HookRuntime } from '../runtime.js';
@@ -30,30 +31,20 @@ export interface Neighbour {
   readonly mac: string;
 }
 
-/** BPF_FIB_LKUP_RET_* codes. */
 /** Device: a network device bpf_fib_lookup may be asked about (ip link; forwarding as sysctl net.*.conf.DEV.forwarding). */
 export interface Device {
   readonly ifindex: number;
   readonly forwarding: boolean;
 }
 
-export const FibRet = {
-  SUCCESS: 0, BLACKHOLE: 1, UNREACHABLE: 2, PROHIBIT: 3, NOT_FWDED: 4, FWD_DISABLED: 5,
-  UNSUPP_LWT: 6, NO_NEIGH: 7, FRAG_NEEDED: 8, NO_SRC_ADDR: 9,
-} as const;
-
-/** struct bpf_fib_lookup offsets (include/uapi/linux/bpf.h), 64 bytes. */
-const F = { family: 0, l4_protocol: 1, sport: 2, dport: 4, tot_len: 6, ifindex: 8, tos: 12, rt_metric: 12, src: 16, dst: 32, vlan_proto: 48, vlan_tci: 50, smac: 52, dmac: 58, SIZE: 64 } as const;
+const F = BpfFibLookup;
+const { BPF_FIB_LOOKUP_DIRECT, BPF_FIB_LOOKUP_OUTPUT, BPF_FIB_LOOKUP_SKIP_NEIGH, BPF_FIB_LOOKUP_TBID, BPF_FIB_LOOKUP_SRC } = FibFlag;
+/** The flags bpf_fib_lookup knows (BPF_FIB_LOOKUP_MARK, 32, is accepted and, with no rules, changes nothing). */
+const KNOWN_FLAGS = 0x3f;
 const AF_INET = 2;
 const AF_INET6 = 10;
-const BPF_FIB_LOOKUP_DIRECT = 1;
-const BPF_FIB_LOOKUP_OUTPUT = 2;
-const BPF_FIB_LOOKUP_SKIP_NEIGH = 4;
-const BPF_FIB_LOOKUP_TBID = 8;
 const RT_TABLE_MAIN = 254;
 const RT_TABLE_LOCAL = 255;
-const BPF_FIB_LOOKUP_SRC = 16;
-const KNOWN_FLAGS = 0x3f;
 const EAFNOSUPPORT = 97;
 
 /** parseAddr turns an IPv4 or IPv6 text address into bytes (network order). */

@@ -1,3 +1,5 @@
+import { AdjRoomFlag, AdjRoomMode } from '../../uapi/skBuff.js';
+import { ETH_P_IP, ETH_P_IPV6, htons16 } from '../../uapi/ethernet.js';
 import { Errno } from '../../uapi/errno.js';
 import { type Helper, argS32, argU32, negErrno as neg } from '../../vm/helpers.js';
 import type { HookRuntime } from '../runtime.js';
@@ -5,15 +7,10 @@ import { type SkbPacket, writeSkbCtx } from '../skb.js';
 
 /** BPF_SKB_MAX_LEN: SKB_MAX_ALLOC, four pages less the shared info (x86-64). */
 const BPF_SKB_MAX_LEN = 16384 - 320;
-const ETH_P_IP = 0x0008; // htons(0x0800) as the context reads it
-const ETH_P_IPV6 = 0xdd86; // htons(0x86dd)
-/** bpf_skb_adjust_room's modes and flags (include/uapi/linux/bpf.h). */
-const BPF_ADJ_ROOM_NET = 0;
-const BPF_ADJ_ROOM_MAC = 1;
-const F = {
-  FIXED_GSO: 1n, ENCAP_L3_IPV4: 2n, ENCAP_L3_IPV6: 4n, ENCAP_L4_GRE: 8n, ENCAP_L4_UDP: 16n, NO_CSUM_RESET: 32n,
-  ENCAP_L2_ETH: 64n, DECAP_L3_IPV4: 128n, DECAP_L3_IPV6: 256n, ENCAP_L2_MASK: 0xffn << 56n,
-} as const;
+const PROTO_IP = htons16(ETH_P_IP);
+const PROTO_IPV6 = htons16(ETH_P_IPV6);
+const { BPF_ADJ_ROOM_NET, BPF_ADJ_ROOM_MAC } = AdjRoomMode;
+const F = AdjRoomFlag;
 const ENCAP_L3 = F.ENCAP_L3_IPV4 | F.ENCAP_L3_IPV6;
 const DECAP_L3 = F.DECAP_L3_IPV4 | F.DECAP_L3_IPV6;
 const ALLOWED = F.FIXED_GSO | ENCAP_L3 | F.ENCAP_L4_GRE | F.ENCAP_L4_UDP | F.ENCAP_L2_ETH | F.ENCAP_L2_MASK | DECAP_L3 | F.NO_CSUM_RESET;
@@ -45,7 +42,7 @@ export function skbResizeHelpers(rt: HookRuntime): Helper[] {
     return true;
   };
   /** netBaseLen is bpf_skb_net_base_len: the fixed IP header length, or ~0 for other protocols. */
-  const netBaseLen = (p: SkbPacket) => (p.protocol === ETH_P_IP ? 20 : p.protocol === ETH_P_IPV6 ? 40 : 0xffffffff);
+  const netBaseLen = (p: SkbPacket) => (p.protocol === PROTO_IP ? 20 : p.protocol === PROTO_IPV6 ? 40 : 0xffffffff);
 
   return [
     { id: 38, name: 'bpf_skb_change_tail', fn: (_skb, newLen, flags) => {
@@ -83,7 +80,7 @@ export function skbResizeHelpers(rt: HookRuntime): Helper[] {
       const shrink = diff < 0;
       if ((flags & ~ALLOWED) !== 0n) return neg(Errno.EINVAL);
       if (abs > 0xfff) return neg(Errno.EFAULT);
-      if (p.protocol !== ETH_P_IP && p.protocol !== ETH_P_IPV6) return neg(Errno.ENOTSUPP);
+      if (p.protocol !== PROTO_IP && p.protocol !== PROTO_IPV6) return neg(Errno.ENOTSUPP);
       let off = p.network - p.mac;
       const m = argU32(mode);
       if (m === BPF_ADJ_ROOM_NET) off += netBaseLen(p);
@@ -106,8 +103,8 @@ export function skbResizeHelpers(rt: HookRuntime): Helper[] {
         p.data += abs;
         p.mac += abs;
         p.network += abs;
-        if (p.protocol === ETH_P_IP && flags & F.DECAP_L3_IPV6) p.protocol = ETH_P_IPV6;
-        else if (p.protocol === ETH_P_IPV6 && flags & F.DECAP_L3_IPV4) p.protocol = ETH_P_IP;
+        if (p.protocol === PROTO_IP && flags & F.DECAP_L3_IPV6) p.protocol = PROTO_IPV6;
+        else if (p.protocol === PROTO_IPV6 && flags & F.DECAP_L3_IPV4) p.protocol = PROTO_IP;
       } else {
         // bpf_skb_net_grow: zeros inserted at `off`; an encapsulating grow checks its flags,
         // marks the skb (a second one is EALREADY) and takes the outer protocol
@@ -127,8 +124,8 @@ export function skbResizeHelpers(rt: HookRuntime): Helper[] {
         p.network -= abs;
         if (encap) {
           p.encapsulation = true;
-          if (p.protocol === ETH_P_IP && flags & F.ENCAP_L3_IPV6) p.protocol = ETH_P_IPV6;
-          else if (p.protocol === ETH_P_IPV6 && flags & F.ENCAP_L3_IPV4) p.protocol = ETH_P_IP;
+          if (p.protocol === PROTO_IP && flags & F.ENCAP_L3_IPV6) p.protocol = PROTO_IPV6;
+          else if (p.protocol === PROTO_IPV6 && flags & F.ENCAP_L3_IPV4) p.protocol = PROTO_IP;
         }
       }
       sync();

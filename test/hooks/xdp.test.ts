@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { ETH_HLEN, XDP_FRAME_SIZE, XDP_TAILROOM, type XdpFrame, adjustHead, adjustMeta, adjustTail } from '../../hooks/xdp.js';
+import { XDP_FRAME_SIZE, XDP_TAILROOM, type XdpFrame, adjustHead, adjustMeta, adjustTail } from '../../hooks/xdp.js';
+import { ETH_HLEN } from '../../uapi/ethernet.js';
 import { XDP_PACKET_HEADROOM } from '../../uapi/xdp.js';
 
 const frame = (len: number): XdpFrame => {
