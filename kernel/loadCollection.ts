@@ -1,6 +1,6 @@
 import { BpfErrno, Errno } from '../uapi/errno.js';
 import { BpfError } from '../vm/errors.js';
-import type { BpfProcess } from './kernel.js';
+import type { BpfProcess } from './process.js';
 import { LIBBPF_PIN_BY_NAME, type MapDef } from '../elf/mapDefs.js';
 import type { CollectionSpec } from '../elf/collection.js';
 

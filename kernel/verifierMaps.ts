@@ -1,7 +1,7 @@
 import type { Instruction } from '../vm/instruction.js';
 import { LDDW, Pseudo } from '../vm/opcodes.js';
 import type { MapInfo } from '../vm/verifier/state.js';
-import type { BpfProcess } from './kernel.js';
+import type { BpfProcess } from './process.js';
 import { MapFlag, MapType } from '../uapi/mapType.js';
 import { MapObject } from './objects.js';
 import type { MapSpec } from '../maps/spec.js';

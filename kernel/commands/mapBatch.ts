@@ -1,7 +1,8 @@
 import { BpfErrno, Errno, fail } from '../../uapi/errno.js';
 import { MapType, UpdateFlag } from '../../uapi/mapType.js';
 import type { MapBatchAttr } from '../attr.js';
-import type { BpfProcess, Handler, Kernel } from '../kernel.js';
+import type { Kernel } from '../kernel.js';
+import type { BpfProcess, Handler } from '../process.js';
 import { deleteValue, lookupValue, updateValue } from './mapElem.js';
 
 const T = MapType;

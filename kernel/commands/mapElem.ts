@@ -1,7 +1,8 @@
 import { Desc, readDesc, writeDesc } from '../../maps/descriptor.js';
 import { Errno, fail } from '../../uapi/errno.js';
 import { createMap } from '../../maps/factory.js';
-import type { BpfProcess, Handler, Kernel } from '../kernel.js';
+import type { Kernel } from '../kernel.js';
+import type { BpfProcess, Handler } from '../process.js';
 import { MapFlag, MapType, UpdateFlag } from '../../uapi/mapType.js';
 import { type AnyObject, MapObject } from '../objects.js';
 import type { MapSpec } from '../../maps/spec.js';

@@ -1,6 +1,7 @@
 import { FD_ACCESS_FLAGS } from './mapElem.js';
 import { Errno, fail } from '../../uapi/errno.js';
-import type { Handler, Kernel } from '../kernel.js';
+import type { Kernel } from '../kernel.js';
+import type { Handler } from '../process.js';
 import { MapObject } from '../objects.js';
 import type { MapInfo, ProgInfo } from '../../uapi/info.js';
 

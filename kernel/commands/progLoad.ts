@@ -6,7 +6,7 @@ import { helperName } from '../../uapi/helperNames.js';
 import { LDDW, Pseudo } from '../../vm/opcodes.js';
 import { verifyProgram } from '../../vm/verifier/verified.js';
 import { Errno, fail } from '../../uapi/errno.js';
-import type { Handler } from '../kernel.js';
+import type { Handler } from '../process.js';
 import type { MapObject } from '../objects.js';
 import { ProgObject } from '../objects.js';
 import { progTag } from '../progTag.js';

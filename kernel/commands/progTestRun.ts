@@ -1,6 +1,7 @@
 import { testRun } from '../../hooks/testRun.js';
 import { Errno, fail } from '../../uapi/errno.js';
-import type { Handler, Kernel } from '../kernel.js';
+import type { Kernel } from '../kernel.js';
+import type { Handler } from '../process.js';
 import { MapType } from '../../uapi/mapType.js';
 import type { MapObject, ProgObject } from '../objects.js';
 
