@@ -3,6 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCollection } from '../elf/collection.js';
+import { verifierOpsOf } from '../hooks/progTypes/verifierOpsOf.js';
 import { loadCollection } from '../kernel/loadCollection.js';
 import { Kernel } from '../kernel/kernel.js';
 import type { ProgObject } from '../kernel/objects.js';
@@ -52,7 +53,7 @@ export function verifierBenchmarks(): { rows: VerifierRow[]; kernelNote?: string
     }
     for (const [name, fd] of loaded.programs) {
       const p = k.process.fds.get(fd)!.obj as ProgObject;
-      const opts = { progType: p.type, maps: verifierMaps(k.process, p.program.insns), funcInfo: p.funcInfo.size > 0 };
+      const opts = { progType: p.type, ops: verifierOpsOf(p.type), maps: verifierMaps(k.process, p.program.insns), funcInfo: p.funcInfo.size > 0 };
       const kv = kernel.get(name);
       jobs.push({ row: { program: `${f}:${name}`, insns: p.program.slots.length, kernelUs: kv?.[0], kernelProcessed: kv?.[1] }, insns: p.program.insns, opts });
     }

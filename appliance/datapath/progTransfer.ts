@@ -1,3 +1,4 @@
+import { verifierOpsOf } from '../../hooks/progTypes/verifierOpsOf.js';
 import { attachMap } from '../../maps/factory.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { MapObject, ProgObject } from '../../kernel/objects.js';
@@ -47,7 +48,7 @@ export function importProgs(space: AddressSpace, progs: readonly ProgTransfer[])
     });
     const infos: MapInfo[] = [];
     t.mapFds.forEach((fd, n) => (infos[fd] = t.maps[n].info));
-    const { result, program } = verifyProgram(decode(t.bytecode), { progType: t.type, maps: infos, funcInfo: t.funcInfo });
+    const { result, program } = verifyProgram(decode(t.bytecode), { progType: t.type, ops: verifierOpsOf(t.type), maps: infos, funcInfo: t.funcInfo });
     if (!program) throw new Error(`program ${t.name} (id ${t.id}) failed verification in the worker: ${result.ok ? '' : result.message}`);
     out.set(t.id, new ProgObject(t.id, {
       type: t.type, name: t.name, bytecode: t.bytecode, program, tag: t.tag, license: t.license, maps: objs, mapFds: [...t.mapFds],

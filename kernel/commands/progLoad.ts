@@ -1,4 +1,4 @@
-import { typeModelled } from '../../hooks/helperTable.js';
+import { typeModelled, verifierOpsOf } from '../../hooks/progTypes/verifierOpsOf.js';
 import { isProgType } from '../../uapi/progType.js';
 import { decode } from '../../vm/decode.js';
 import { BpfError } from '../../vm/errors.js';
@@ -55,7 +55,7 @@ export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'> } = {
     }
     // the verifier decides (vm/verifier); its log goes to the user's buffer in the kernel's shape
     const { result, program } = verifyProgram(insns, {
-      progType: a.prog_type, maps: verifierMaps(p, insns), logLevel: level, funcInfo: (a.func_info?.length ?? 0) > 0,
+      progType: a.prog_type, ops: verifierOpsOf(a.prog_type), maps: verifierMaps(p, insns), logLevel: level, funcInfo: (a.func_info?.length ?? 0) > 0,
     });
     const log = [...result.log];
     let errno = result.ok ? 0 : result.errno;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { verifierOpsOf } from '../../hooks/progTypes/verifierOpsOf.js';
 import { ProgType } from '../../uapi/progType.js';
 import { assemble } from '../../vm/asm/assembler.js';
 import { encode } from '../../vm/decode.js';
@@ -32,7 +33,7 @@ describe('differential: the last lines of the verifier log agree with the kernel
     const lastTwo = (lines: string[]) => lines.filter((l) => l && !l.startsWith('processed ')).slice(-2).join(' | ');
     programs.forEach(([type], n) => {
       const k = lastTwo(kernel[n].replace(/^err \d+ /, '').split('|'));
-      const ours = lastTwo([...verify(insns[n], { progType: type, maps: PROBE_MAPS, logLevel: 1 }).log]);
+      const ours = lastTwo([...verify(insns[n], { progType: type, ops: verifierOpsOf(type), maps: PROBE_MAPS, logLevel: 1 }).log]);
       assert.equal(ours, k, `program ${n}`);
     });
   });

@@ -46,6 +46,11 @@ function probes(): [string, number, Instruction[]][] {
   out.push(['read r3 before writing it', sock, [insn(0x07, 3, 0, 0, 1), ...EXIT0]]);
   out.push(['exit with r0 unset', sock, [insn(0x95, 0, 0, 0, 0)]]);
   out.push(['exit with r0 = ctx (privileged)', sock, [insn(0xbf, 0, 1, 0, 0), insn(0x95, 0, 0, 0, 0)]]);
+  // check_return_code holds r0 to no range for the types bpfbox models (their ops have no retvalRange)
+  for (const type of [sock, ProgType.BPF_PROG_TYPE_SCHED_CLS, ProgType.BPF_PROG_TYPE_SCHED_ACT, ProgType.BPF_PROG_TYPE_XDP]) {
+    for (const v of [-1, 7, 1000, 0x7fffffff]) out.push([`type ${type} exits with r0 = ${v}`, type, [insn(0xb7, 0, 0, 0, v), insn(0x95, 0, 0, 0, 0)]]);
+    out.push([`type ${type} exits with r0 = ctx (privileged)`, type, [insn(0xbf, 0, 1, 0, 0), insn(0x95, 0, 0, 0, 0)]]);
+  }
   out.push(['scalar minus fp', sock, [insn(0xb7, 2, 0, 0, 1), insn(0x1f, 2, 10, 0, 0), ...EXIT0]]);
   out.push(['deref a scalar', sock, [insn(0xb7, 2, 0, 0, 64), insn(0x61, 0, 2, 0, 0), insn(0x95, 0, 0, 0, 0)]]);
   out.push(['fp copy, moved back and forth, then 8-byte store', sock, [insn(0xbf, 6, 10, 0, 0), insn(0x07, 6, 0, 0, -100), insn(0x07, 6, 0, 0, 92), insn(0x7a, 6, 0, 0, 1), ...EXIT0]]);

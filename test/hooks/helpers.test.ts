@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { helpersOf, typeModelled } from '../../hooks/helperTable.js';
+import { helpersOf, typeModelled } from '../../hooks/progTypes/verifierOpsOf.js';
 import { ProgType } from '../../uapi/progType.js';
 import { Errno } from '../../uapi/errno.js';
 import { Kernel } from '../../kernel/kernel.js';

@@ -1,3 +1,4 @@
+import { verifierOpsOf } from '../../hooks/progTypes/verifierOpsOf.js';
 import { MapType } from '../../uapi/mapType.js';
 import type { Instruction } from '../../vm/instruction.js';
 import type { MapInfo } from '../../vm/verifier/state.js';
@@ -29,7 +30,7 @@ export const lastLine = (log: readonly string[]): string => log.filter((l) => !/
  * where the verifier says it does not model something.
  */
 export function verdict(p: readonly Instruction[], progType: number, maps: readonly MapInfo[] = PROBE_MAPS): string | undefined {
-  const v = verify(p, { progType, maps });
+  const v = verify(p, { progType, ops: verifierOpsOf(progType), maps });
   if (v.ok) return 'ok';
   if (v.unsupported) return undefined;
   return `err ${v.errno} ${lastLine(v.log)}`;

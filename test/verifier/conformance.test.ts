@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { verifierOpsOf } from '../../hooks/progTypes/verifierOpsOf.js';
 import { assemble } from '../../vm/asm/assembler.js';
 import { parseVector } from '../../vm/conformance/vector.js';
 import { decode } from '../../vm/decode.js';
@@ -22,7 +23,7 @@ describe('verifier over the conformance suite', () => {
     for (const f of readdirSync(dir).filter((x) => x.endsWith('.data')).sort()) {
       const v = parseVector(f, readFileSync(join(dir, f), 'utf8'));
       const insns = v.raw ? decode(v.raw) : assemble(v.asm!);
-      const r = verify(insns, { progType: 0, entry: testMemoryEntry(v.mem.length) });
+      const r = verify(insns, { progType: 0, ops: verifierOpsOf(0), entry: testMemoryEntry(v.mem.length) });
       n++;
       if (!r.ok) refused.push(`${f}: insn ${r.insn}: ${r.message}`);
     }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCollection } from '../../elf/collection.js';
+import { verifierOpsOf } from '../../hooks/progTypes/verifierOpsOf.js';
 import { loadCollection } from '../../kernel/loadCollection.js';
 import { Kernel } from '../../kernel/kernel.js';
 import type { ProgObject } from '../../kernel/objects.js';
@@ -21,7 +22,7 @@ describe('verifier over the corpus', () => {
       const loaded = loadCollection(k.process, readCollection(readFileSync(join(REPO_ROOT, 'bpf', f)), { name: f }));
       for (const [name, fd] of loaded.programs) {
         const p = k.process.fds.get(fd)!.obj as ProgObject;
-        const v = verify(p.program.insns, { progType: p.type, maps: verifierMaps(k.process, p.program.insns), funcInfo: p.funcInfo.size > 0 });
+        const v = verify(p.program.insns, { progType: p.type, ops: verifierOpsOf(p.type), maps: verifierMaps(k.process, p.program.insns), funcInfo: p.funcInfo.size > 0 });
         assert.ok(v.ok, `${f} ${name}: ${v.ok ? '' : `refused at insn ${v.insn}: ${v.message}`}`);
       }
     });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { verifierOpsOf } from '../../hooks/progTypes/verifierOpsOf.js';
 import { encode } from '../../vm/decode.js';
 import { verify } from '../../vm/verifier/verify.js';
 import { type CorpusProgram, readCorpus } from '../support/corpusFile.js';
@@ -17,7 +18,7 @@ const unsafe = readCorpus(join(dir, 'unsafe.txt'));
 const safe = readCorpus(join(dir, 'safe.txt'));
 
 function ours(p: CorpusProgram): string {
-  const v = verify(p.insns, { progType: p.type, maps: PROBE_MAPS });
+  const v = verify(p.insns, { progType: p.type, ops: verifierOpsOf(p.type), maps: PROBE_MAPS });
   return v.ok ? 'ok' : `err ${v.errno} @${v.insn} ${lastLine(v.log)}`;
 }
 

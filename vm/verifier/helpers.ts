@@ -1,4 +1,3 @@
-import { helperAllowed } from '../../hooks/helperTable.js';
 import { helperName } from '../../uapi/helperNames.js';
 import { MapType as M } from '../../uapi/mapType.js';
 import { type Env, constantKey, ctxPointerOk, helperMemory } from './memory.js';
@@ -126,7 +125,7 @@ export interface CallbackSetup {
 export function checkHelperCall(vs: VState, id: number, env: Env, slot: number): CallbackSetup | undefined {
   const name = id === 0 ? 'bpf_unspec' : helperName(id);
   if (!name) return refuse(`invalid func unknown#${id}`, EINVAL);
-  if (!helperAllowed(env.progType, id)) refuse(`program of this type cannot use helper ${name}#${id}`, EINVAL);
+  if (!env.ops.getFuncProto(id)) refuse(`program of this type cannot use helper ${name}#${id}`, EINVAL);
   const proto = PROTOS[id];
   if (!proto) return unsupported(`argument checks of helper ${name}#${id}`);
   // while a bpf_spin_lock is held, only its unlock may be called

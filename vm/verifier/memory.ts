@@ -1,15 +1,13 @@
-import { ctxAccessOk } from '../../hooks/ctxAccess.js';
-import { ProgType } from '../../uapi/progType.js';
-import { SkBuff } from '../../uapi/skBuff.js';
-import { XdpMd } from '../../uapi/xdp.js';
 import { EACCES, EINVAL, MAX_VAR_OFF, Refused, refuse, unsupported } from './refuse.js';
 import { type Scalar, UNKNOWN, scalarConst, sync } from './scalar.js';
 import * as T from './tnum.js';
 import { type MapInfo, type Reg, STACK_SIZE, type VState, ZERO, kindName, scalar, unknownScalar } from './state.js';
+import type { VerifierOps } from './verifierOps.js';
 
-/** Env: what every check needs besides the state: the program type, its maps, and what the walk records. */
+/** Env: what every check needs besides the state: the program type and its ops, its maps, and what the walk records. */
 export interface Env {
   readonly progType: number;
+  readonly ops: VerifierOps;
   readonly maps: readonly MapInfo[];
   /** Deepest stack byte each function touches (by its first slot), for check_max_stack_depth. */
   readonly stackDepth: Map<number, number>;
@@ -26,13 +24,6 @@ export interface Env {
   readonly effects: { writesPacket: boolean };
 }
 
-/** Context fields that hold packet pointers: data, data_end, data_meta. */
-const PACKET_FIELDS: Readonly<Record<number, readonly number[]>> = {
-  [ProgType.BPF_PROG_TYPE_XDP]: [XdpMd.data, XdpMd.data_end, XdpMd.data_meta],
-  [ProgType.BPF_PROG_TYPE_SCHED_CLS]: [SkBuff.data, SkBuff.data_end, SkBuff.data_meta],
-  [ProgType.BPF_PROG_TYPE_SCHED_ACT]: [SkBuff.data, SkBuff.data_end, SkBuff.data_meta],
-};
-
 /** ctxPointerOk: the context pointer as it came (check_ptr_off_reg): no fixed offset, no variable part. */
 export function ctxPointerOk(base: { off: number; var?: Scalar }, r: number): void {
   if (base.off !== 0) refuse(`dereference of modified ctx ptr R${r} off=${base.off} disallowed`);
@@ -41,15 +32,15 @@ export function ctxPointerOk(base: { off: number; var?: Scalar }, r: number): vo
 
 function ctxAccess(base: { off: number; var?: Scalar }, r: number, off: number, size: number, write: boolean, env: Env): Reg {
   ctxPointerOk(base, r);
-  const ok = ctxAccessOk(env.progType, off, size, write);
-  if (ok === undefined) return unsupported(`the context of program type ${env.progType}`);
-  if (!ok) refuse(`invalid bpf_context access off=${off} size=${size}`);
-  const fields = PACKET_FIELDS[env.progType];
+  // check_ctx_access: the type's is_valid_access decides, and says which fields are packet pointers
+  const { isValidAccess, packetFields: fields } = env.ops;
+  if (!isValidAccess) return unsupported(`the context of program type ${env.progType}`);
+  if (!isValidAccess({ off, size, write })) refuse(`invalid bpf_context access off=${off} size=${size}`);
   if (!write && fields) {
     const id = 0;
-    if (off === fields[0]) return { k: 'pkt', off: 0, range: 0, id, var: ZERO };
-    if (off === fields[1]) return { k: 'pkt_end', off: 0 };
-    if (off === fields[2]) return { k: 'pkt_meta', off: 0, range: 0, id, var: ZERO };
+    if (off === fields.data) return { k: 'pkt', off: 0, range: 0, id, var: ZERO };
+    if (off === fields.dataEnd) return { k: 'pkt_end', off: 0 };
+    if (off === fields.dataMeta) return { k: 'pkt_meta', off: 0, range: 0, id, var: ZERO };
   }
   return unknownScalar;
 }
@@ -162,7 +153,7 @@ export function constantKey(vs: VState, key: Reg, size: number): bigint | undefi
  * with data_end proved (check_packet_access; the log's last line is the second message).
  */
 function packetAccess(base: { off: number; range: number; id: number; var: Scalar }, r: number, off: number, size: number, write: boolean, env: Env): void {
-  if (write && env.progType === ProgType.BPF_PROG_TYPE_SOCKET_FILTER) refuse('cannot write into packet');
+  if (write && !env.ops.directPacketWrite) refuse('cannot write into packet');
   if (write) env.effects.writesPacket = true;
   if (base.var.smin < 0n) refuse(`R${r} min value is negative, either use unsigned index or do a if (index >=0) check.`);
   const at = base.off + off;

@@ -1,4 +1,3 @@
-import { ProgType } from '../../uapi/progType.js';
 import type { Instruction } from '../instruction.js';
 import { AluOp, Class, LDDW, Mode, Pseudo, Size, Source, opClass } from '../opcodes.js';
 import { type Env, load, mapValueWrite, store } from './memory.js';
@@ -244,12 +243,11 @@ function atomic(vs: VState, i: Instruction, env: Env): void {
 }
 
 /**
- * packetLoad: LD_ABS / LD_IND (check_ld_abs): only types that may read the skb this way, with
+ * packetLoad: LD_ABS / LD_IND (check_ld_abs): only types that may read the skb this way (the ops' may_access_skb), with
  * the skb in r6; r0 gets the bytes (unknown), r1-r5 are clobbered.
  */
 function packetLoad(vs: VState, i: Instruction, env: Env): void {
-  const t = env.progType;
-  if (t !== ProgType.BPF_PROG_TYPE_SOCKET_FILTER && t !== ProgType.BPF_PROG_TYPE_SCHED_CLS && t !== ProgType.BPF_PROG_TYPE_SCHED_ACT) {
+  if (!env.ops.mayAccessSkb) {
     refuse('BPF_LD_[ABS|IND] instructions not allowed for this program type', EINVAL);
   }
   const r6 = read(vs, 6);

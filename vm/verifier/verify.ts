@@ -5,11 +5,14 @@ import { Class, JmpOp, LDDW, Mode, Pseudo, Source, opClass } from '../opcodes.js
 import { liveIn } from './prune.js';
 import { EACCES, EBADF, EINVAL, ENOTSUPP, Refused, Unsupported } from './refuse.js';
 import { type MapInfo, STACK_SIZE, type VState, entryState } from './state.js';
+import type { VerifierOps } from './verifierOps.js';
 import { COMPLEXITY_LIMIT, type WalkStats, readyStats, walk } from './walk.js';
 
-/** VerifyOptions: the program type, its maps (indexed as the lddw immediates name them), log level. */
+/** VerifyOptions: the program type and its ops, its maps (indexed as the lddw immediates name them), log level. */
 export interface VerifyOptions {
   readonly progType: number;
+  /** What the verifier needs of the program type (bpf_verifier_ops); hooks/progTypes/verifierOpsOf.ts gives them. */
+  readonly ops: VerifierOps;
   readonly maps?: readonly MapInfo[];
   readonly logLevel?: number;
   readonly limit?: number;
@@ -175,7 +178,7 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
   try {
     walk({
       map, live: liveIn(map), prunePoints: statics.prune, limit: options.limit ?? COMPLEXITY_LIMIT, logLevel, log, funcInfo: options.funcInfo ?? false, pending,
-      env: { progType: options.progType, maps: options.maps ?? [], stackDepth, nextId: () => ++id, demand: (regs, spis = []) => void pending.push({ regs, spis }), slots: { read: () => undefined, write: () => undefined }, effects },
+      env: { progType: options.progType, ops: options.ops, maps: options.maps ?? [], stackDepth, nextId: () => ++id, demand: (regs, spis = []) => void pending.push({ regs, spis }), slots: { read: () => undefined, write: () => undefined }, effects },
     }, options.entry ?? entryState(), stats);
     walked = true;
     checkStackDepth(statics.calls, stackDepth);

@@ -288,6 +288,8 @@ function exit(vs: VState, env: Env): number {
   if (vs.lock) refuse('bpf_spin_unlock is missing', EINVAL);
   if (vs.frames.length === 1) {
     if (vs.refs.size) throw new Refused(EINVAL, 'BPF_EXIT instruction in main prog would lead to reference leak', [], [unreleased(vs)]);
+    // check_return_code: none of the types bpfbox models has a range for r0
+    if (env.ops.retvalRange) unsupported('return value ranges at program exit (check_return_code)');
     return -1;
   }
   if (f.callback) {

@@ -1,0 +1,43 @@
+import { helperName } from '../../uapi/helperNames.js';
+import { ProgType } from '../../uapi/progType.js';
+import type { VerifierOps } from '../../vm/verifier/verifierOps.js';
+import { tcClsActVerifierOps } from './schedCls.js';
+import { skFilterVerifierOps } from './socketFilter.js';
+import { xdpVerifierOps } from './xdp.js';
+
+/** BPF_VERIFIER_OPS: the ops of each type bpfbox models, by BPF_PROG_TYPE_* id (the kernel's bpf_verifier_ops[], filled from bpf_types.h). */
+const BPF_VERIFIER_OPS: Readonly<Record<number, VerifierOps>> = {
+  [ProgType.BPF_PROG_TYPE_SOCKET_FILTER]: skFilterVerifierOps,
+  [ProgType.BPF_PROG_TYPE_SCHED_CLS]: tcClsActVerifierOps,
+  [ProgType.BPF_PROG_TYPE_SCHED_ACT]: tcClsActVerifierOps,
+  [ProgType.BPF_PROG_TYPE_XDP]: xdpVerifierOps,
+};
+
+/**
+ * UNMODELLED_OPS: what the verifier is told of a type bpfbox does not model: its context is
+ * not modelled (the verifier says so at the first access), every helper may be called, no
+ * LD_ABS (may_access_skb's default); no packet pointers can arise, so packet stores decide nothing.
+ */
+const UNMODELLED_OPS: VerifierOps = {
+  getFuncProto: () => true,
+  mayAccessSkb: false,
+  directPacketWrite: true,
+};
+
+/** verifierOpsOf gives the verifier's ops for program type `type` (a fallback for types bpfbox does not model). */
+export function verifierOpsOf(type: number): VerifierOps {
+  return BPF_VERIFIER_OPS[type] ?? UNMODELLED_OPS;
+}
+
+/** typeModelled tells whether bpfbox runs programs of `type` (so every helper they call must exist here). */
+export function typeModelled(type: number): boolean {
+  return BPF_VERIFIER_OPS[type] !== undefined;
+}
+
+/** helpersOf lists the helper ids a modelled type may call: every kernel helper its get_func_proto offers. */
+export function helpersOf(type: number): readonly number[] {
+  const ops = BPF_VERIFIER_OPS[type];
+  const out: number[] = [];
+  for (let id = 1; ops && helperName(id) !== undefined; id++) if (ops.getFuncProto(id)) out.push(id);
+  return out;
+}
