@@ -3,7 +3,7 @@ import type { MapInfo, ProgInfo } from '../uapi/info.js';
 import type { MapBtf } from '../maps/typeDesc.js';
 
 
-/** BPF_MAP_CREATE. Returns a map fd. */
+/** MapCreateAttr: BPF_MAP_CREATE. Returns a map fd. */
 export interface MapCreateAttr {
   map_type: number;
   key_size: number;
@@ -18,7 +18,7 @@ export interface MapCreateAttr {
 }
 
 /**
- * BPF_MAP_LOOKUP_ELEM / UPDATE_ELEM / DELETE_ELEM / LOOKUP_AND_DELETE_ELEM. `value` is the
+ * MapElemAttr: BPF_MAP_LOOKUP_ELEM / UPDATE_ELEM / DELETE_ELEM / LOOKUP_AND_DELETE_ELEM. `value` is the
  * output buffer for lookups and the input for updates; key is null for queues and stacks.
  */
 export interface MapElemAttr {
@@ -28,20 +28,20 @@ export interface MapElemAttr {
   flags?: number;
 }
 
-/** BPF_MAP_GET_NEXT_KEY: `next_key` receives the key after `key` (the first for null). */
+/** MapNextKeyAttr: BPF_MAP_GET_NEXT_KEY: `next_key` receives the key after `key` (the first for null). */
 export interface MapNextKeyAttr {
   map_fd: number;
   key?: Uint8Array | null;
   next_key: Uint8Array;
 }
 
-/** BPF_MAP_FREEZE. */
+/** MapFreezeAttr: BPF_MAP_FREEZE. */
 export interface MapFreezeAttr {
   map_fd: number;
 }
 
 /**
- * The four batch commands: `keys` and `values` hold `count` packed elements; `count` comes
+ * MapBatchAttr: the four batch commands: `keys` and `values` hold `count` packed elements; `count` comes
  * back as the number done; `in_batch`/`out_batch` carry the position between calls (opaque,
  * key_size bytes; null to start). The last batch fails with ENOENT.
  */
@@ -56,7 +56,7 @@ export interface MapBatchAttr {
   flags?: number;
 }
 
-/** BPF_PROG_LOAD. Returns a program fd; `log_buf` receives the verifier log. */
+/** ProgLoadAttr: BPF_PROG_LOAD. Returns a program fd; `log_buf` receives the verifier log. */
 export interface ProgLoadAttr {
   prog_type: number;
   insns: Uint8Array;
@@ -76,34 +76,34 @@ export interface ProgLoadAttr {
   func_info?: readonly { readonly insn: number; readonly name: string }[];
 }
 
-/** BPF_OBJ_PIN / BPF_OBJ_GET (`file_flags`: BPF_F_RDONLY / BPF_F_WRONLY for the new fd). */
+/** ObjPathAttr: BPF_OBJ_PIN / BPF_OBJ_GET (`file_flags`: BPF_F_RDONLY / BPF_F_WRONLY for the new fd). */
 export interface ObjPathAttr {
   pathname: string;
   bpf_fd?: number;
   file_flags?: number;
 }
 
-/** BPF_*_GET_NEXT_ID: `next_id` receives the first id above `start_id`. */
+/** GetNextIdAttr: BPF_*_GET_NEXT_ID: `next_id` receives the first id above `start_id`. */
 export interface GetNextIdAttr {
   start_id: number;
   next_id?: number;
 }
 
-/** BPF_*_GET_FD_BY_ID. */
+/** GetFdByIdAttr: BPF_*_GET_FD_BY_ID. */
 export interface GetFdByIdAttr {
   map_id?: number;
   prog_id?: number;
   open_flags?: number;
 }
 
-/** BPF_OBJ_GET_INFO_BY_FD: `info` receives the object's description. */
+/** ObjInfoAttr: BPF_OBJ_GET_INFO_BY_FD: `info` receives the object's description. */
 export interface ObjInfoAttr {
   bpf_fd: number;
   info?: MapInfo | ProgInfo;
 }
 
 /**
- * BPF_PROG_TEST_RUN: run a program once or `repeat` times on `data_in`. `retval`,
+ * ProgTestRunAttr: BPF_PROG_TEST_RUN: run a program once or `repeat` times on `data_in`. `retval`,
  * `duration` (average ns) and the sizes come back; `data_out`/`ctx_out` receive the packet
  * and context afterwards (ENOSPC, with as much as fits, when a buffer is too small).
  */

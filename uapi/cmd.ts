@@ -22,4 +22,5 @@ export const Cmd = {
   BPF_MAP_DELETE_BATCH: 27,
 } as const;
 
+/** CmdName: a command's name (`'BPF_MAP_LOOKUP_ELEM'`), what `bpf(cmd, attr)` takes. */
 export type CmdName = keyof typeof Cmd;

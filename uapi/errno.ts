@@ -1,5 +1,5 @@
 /**
- * errno: the error numbers bpf(2) returns, with the messages strerror(3) gives them (bpftool
+ * Errno: the error numbers bpf(2) returns, with the messages strerror(3) gives them (bpftool
  * prints these: `Error: update failed: Argument list too long`).
  */
 export const Errno = {

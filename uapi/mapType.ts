@@ -1,5 +1,5 @@
 /**
- * mapType: the `BPF_MAP_TYPE_*` ids of include/uapi/linux/bpf.h with the names bpftool
+ * MapType: the `BPF_MAP_TYPE_*` ids of include/uapi/linux/bpf.h with the names bpftool
  * prints and accepts (`percpu_array`, `lpm_trie`, …).
  */
 export const MapType = {
@@ -53,7 +53,7 @@ export function mapTypeByName(name: string): number | undefined {
   return key in MapType && key !== 'BPF_MAP_TYPE_UNSPEC' ? MapType[key] : undefined;
 }
 
-/** Map flags (`map_flags` of BPF_MAP_CREATE). */
+/** MapFlag: map flags (`map_flags` of BPF_MAP_CREATE). */
 export const MapFlag = {
   BPF_F_NO_PREALLOC: 1 << 0,
   BPF_F_NO_COMMON_LRU: 1 << 1,
@@ -70,5 +70,5 @@ export const MapFlag = {
   BPF_F_INNER_MAP: 1 << 12,
 } as const;
 
-/** Update flags (`flags` of BPF_MAP_UPDATE_ELEM). */
+/** UpdateFlag: update flags (`flags` of BPF_MAP_UPDATE_ELEM). */
 export const UpdateFlag = { BPF_ANY: 0, BPF_NOEXIST: 1, BPF_EXIST: 2, BPF_F_LOCK: 4 } as const;

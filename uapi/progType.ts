@@ -1,5 +1,5 @@
 /**
- * progType: the `BPF_PROG_TYPE_*` ids of include/uapi/linux/bpf.h, with bpftool's names
+ * ProgType: the `BPF_PROG_TYPE_*` ids of include/uapi/linux/bpf.h, with bpftool's names
  * (`xdp`, `socket_filter`, `sched_cls`, …).
  */
 export const ProgType = {

@@ -1,5 +1,5 @@
 /**
- * struct __sk_buff (UAPI) offsets: the context of socket filters and tc programs, 192 bytes,
+ * SkBuff: struct __sk_buff (UAPI) offsets: the context of socket filters and tc programs, 192 bytes,
  * a byte-exact copy, with `data`, `data_end` and `data_meta` holding real 32-bit addresses.
  */
 export const SkBuff = {
@@ -11,7 +11,7 @@ export const SkBuff = {
   SIZE: 192,
 } as const;
 
-/** TC actions (TC_ACT_*). */
+/** TcAction: TC actions (TC_ACT_*). */
 export const TcAction = {
   TC_ACT_UNSPEC: -1, TC_ACT_OK: 0, TC_ACT_RECLASSIFY: 1, TC_ACT_SHOT: 2, TC_ACT_PIPE: 3, TC_ACT_STOLEN: 4,
   TC_ACT_QUEUED: 5, TC_ACT_REPEAT: 6, TC_ACT_REDIRECT: 7, TC_ACT_TRAP: 8,

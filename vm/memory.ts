@@ -16,12 +16,22 @@ export interface Region {
   readonly name: string;
 }
 
+/**
+ * WasmMemory: what the address space's users see of its `WebAssembly.Memory`, declared here so
+ * that bpfbox's published declarations need no lib that declares WebAssembly (lib.dom does;
+ * Node projects often leave it out).
+ */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  grow(delta: number): number;
+}
+
 /** AddressSpaceOptions sizes the shared memory, in bytes. */
 export interface AddressSpaceOptions {
   readonly initialBytes?: number;
   readonly maximumBytes?: number;
   /** Share an existing memory (a worker attaching to the appliance's address space). */
-  readonly memory?: WebAssembly.Memory;
+  readonly memory?: WasmMemory;
   /** The regions already mapped in `memory`, from the owner's `snapshot()`. */
   readonly regions?: readonly Region[];
 }
@@ -31,7 +41,7 @@ export interface AddressSpaceOptions {
  * shared memory and the region table. Only the owner (the control plane) maps regions.
  */
 export interface AddressSpaceSnapshot {
-  readonly memory: WebAssembly.Memory;
+  readonly memory: WasmMemory;
   readonly regions: readonly Region[];
 }
 
@@ -50,7 +60,7 @@ export interface AddressSpaceSnapshot {
 const GROW_STEP = 32 << 20;
 
 export class AddressSpace {
-  readonly memory: WebAssembly.Memory;
+  readonly memory: WasmMemory;
   #regions: Region[] = [];
   #next = PAGE_SIZE;
   #u8: Uint8Array;

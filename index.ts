@@ -1,0 +1,55 @@
+/**
+ * bpfbox's public face: what a TypeScript program imports to embed the emulator
+ * (`import { Kernel, readCollection, loadCollection } from 'bpfbox'`).
+ *
+ *   bytes ──readCollection──▶ CollectionSpec ──loadCollection──▶ fds by name
+ *                                                                   │
+ *          kernel.bpf('BPF_MAP_LOOKUP_ELEM' | … | 'BPF_PROG_TEST_RUN', attr)
+ *
+ * Every name here is the one its own file exports, documented there; this file adds nothing
+ * but the list. Parsing and the bpf() door do no I/O: the caller reads the object file.
+ * `replay` (files, worker threads) is the one export that does.
+ */
+
+// The kernel: the object table, the shared memory, the pins; a process's fds; how programs run.
+export { Kernel, BpfProcess, type KernelOptions, type FdEntry } from './kernel/kernel.js';
+export type { PinStore } from './kernel/pins.js';
+export type { RuntimeOptions } from './hooks/runtime.js';
+export type { Route, Neighbour, Device } from './hooks/helpers/fib.js';
+
+// An object file as data, and loading it through the door (libbpf's bpf_object__open/load).
+export { readCollection, type CollectionSpec, type ReadOptions } from './elf/collection.js';
+export type { MapDef } from './elf/mapDefs.js';
+export type { ProgramSpec } from './elf/programs.js';
+export type { MapSpec } from './maps/spec.js';
+export { progTypeForSection } from './elf/sectionTypes.js';
+export {
+  loadCollection, loadProgram, CollectionLoadError,
+  type LoadOptions, type LoadedCollection, type ProgramLoad,
+} from './kernel/loadCollection.js';
+
+// The bpf() door: commands, their attributes, and the UAPI values they carry.
+export { Cmd, type CmdName } from './uapi/cmd.js';
+export type {
+  AttrOf, MapCreateAttr, MapElemAttr, MapNextKeyAttr, MapFreezeAttr, MapBatchAttr, ProgLoadAttr,
+  ObjPathAttr, GetNextIdAttr, GetFdByIdAttr, ObjInfoAttr, ProgTestRunAttr,
+} from './kernel/attr.js';
+export type { MapInfo, ProgInfo } from './uapi/info.js';
+export { MapType, MapFlag, UpdateFlag, mapTypeName, mapTypeByName } from './uapi/mapType.js';
+export { ProgType, progTypeName } from './uapi/progType.js';
+export { Errno, BpfErrno, strerror, errnoName } from './uapi/errno.js';
+export { XdpAction, XdpMd, XDP_PACKET_HEADROOM, xdpActionName } from './uapi/xdp.js';
+export { TcAction, SkBuff } from './uapi/skBuff.js';
+
+// The engines a kernel runs programs on (KernelOptions.runtime.engine).
+export { type Engine, type EngineName } from './vm/engine.js';
+export { ENGINES, DEFAULT_ENGINE, engineByName } from './vm/engines.js';
+export { interpreter } from './vm/interpreter/interpreter.js';
+export { jit } from './vm/jit/jit.js';
+export { BpfError } from './vm/errors.js';
+export { ElfError } from './elf/elfError.js';
+
+// Replay: captures through a program on worker threads (`bpfbox replay`).
+export { replay, type ReplayOptions, type ReplaySummary } from './appliance/datapath/replay.js';
+export { ReplayLoadError } from './appliance/datapath/load.js';
+export { type MapInit, MapInitError } from './appliance/datapath/mapInit.js';
