@@ -12,7 +12,8 @@
  */
 
 // The kernel: the object table, the shared memory, the pins; a process's fds; how programs run.
-export { Kernel, BpfProcess, type KernelOptions, type FdEntry } from './kernel/kernel.js';
+export { Kernel, type KernelOptions } from './kernel/kernel.js';
+export { BpfProcess, type FdEntry } from './kernel/process.js';
 export type { PinStore } from './kernel/pins.js';
 export type { RuntimeOptions } from './hooks/runtime.js';
 export type { Route, Neighbour, Device } from './hooks/helpers/fib.js';
