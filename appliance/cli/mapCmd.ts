@@ -4,22 +4,8 @@ import { btfDumpPlain, entryJson, entryPlain, fprintHex, jsonBytes, showJson, sh
 import { toJson } from '../../maps/typeDesc.js';
 import type { MapTarget } from '../service/mapTarget.js';
 import type { MapRef, Session } from '../service/session.js';
-
-/** UsageError: a command line bpftool would refuse (exit 255). */
-export class UsageError extends Error {}
-
-/** Output collects what a command prints; `json`, `pretty` and `pinned` are -j, -p and -f. */
-export interface Output {
-  readonly json: boolean;
-  readonly pretty: boolean;
-  readonly pinned?: boolean;
-  out(text: string): void;
-  err(text: string): void;
-}
-
-const usage = (msg: string): never => {
-  throw new UsageError(msg);
-};
+import type { Output } from './command.js';
+import { UsageError, usage } from './usageError.js';
 
 /** Tokens is the rest of a command line, eaten from the front. */
 class Tokens {

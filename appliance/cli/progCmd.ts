@@ -1,21 +1,18 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { readCollection } from '../../elf/collection.js';
-import { BpfError } from '../../vm/errors.js';
 import { progTypeForSection } from '../../elf/sectionTypes.js';
 import { CollectionLoadError, loadCollection } from '../../kernel/loadCollection.js';
 import { BpfErrno, Errno, strerror } from '../../uapi/errno.js';
 import type { ProgObject } from '../../kernel/objects.js';
-import { UsageError, type Output } from './mapCmd.js';
+import type { Output } from './command.js';
+import { printUserError } from './printUserError.js';
+import { UsageError, usage } from './usageError.js';
 import { displayName, progShowJson, progShowOf, progShowPlain, xlatedLines, xlatedPlain } from './progOutput.js';
 import type { Session } from '../service/session.js';
 
 /** ProgRef: `id N`, `pinned FILE`, `name NAME` or `tag TAG`. */
 type ProgRef = { id: number } | { pinned: string } | { name: string } | { tag: string };
-
-const usage = (m: string): never => {
-  throw new UsageError(m);
-};
 
 function parseProgRef(t: string[]): ProgRef {
   const kind = t.shift() ?? usage("expected 'id', 'pinned', 'name' or 'tag'");
@@ -48,15 +45,6 @@ function resolve(s: Session, ref: ProgRef): ProgObject[] {
   const found = allProgs(s).filter((p) => ('id' in ref ? p.id === ref.id : 'name' in ref ? displayName(p) === ref.name || p.name === ref.name : p.tag === ref.tag));
   if (found.length === 0) throw new BpfErrno(Errno.ENOENT, 'no such program');
   return found;
-}
-
-/** parseSet reads `VAR=VALUE` (decimal, or 0x hex, possibly negative). */
-export function parseSet(spec: string): [string, bigint] {
-  const m = /^([A-Za-z_]\w*)=(-?(?:0x[0-9a-f]+|\d+))$/i.exec(spec);
-  if (!m) throw new UsageError(`--set ${spec}: expected VAR=VALUE`);
-  const neg = m[2].startsWith('-');
-  const v = BigInt(neg ? m[2].slice(1) : m[2]);
-  return [m[1], neg ? -v : v];
 }
 
 /** runProgCommand runs `bpfbox prog …` and returns the exit code. */
@@ -132,7 +120,7 @@ function load(s: Session, verb: 'load' | 'loadall', t: string[], o: Output, set:
   try {
     bytes = readFileSync(file);
   } catch (e) {
-    return usage(`failed to open object file ${file}: ${(e as Error).message}`);
+    throw new UsageError(`failed to open object file ${file}: ${(e as Error).message}`, { file, cause: e });
   }
   try {
     const spec = readCollection(bytes, { name: basename(file), set, type });
@@ -163,7 +151,6 @@ function load(s: Session, verb: 'load' | 'loadall', t: string[], o: Output, set:
     if (o.json) o.out('null');
     return 0;
   } catch (e) {
-    if (!(e instanceof BpfError) && !(e instanceof BpfErrno)) throw e;
     // a program the verifier refused: its log, framed as libbpf frames it (bpftool -d)
     if (e instanceof CollectionLoadError && e.log !== undefined && e.what.startsWith('program ')) {
       const name = e.what.slice('program '.length);
@@ -175,9 +162,7 @@ function load(s: Session, verb: 'load' | 'loadall', t: string[], o: Output, set:
       }
       return 255;
     }
-    const msg = e.message;
-    if (o.json) o.out(JSON.stringify({ error: msg }));
-    else o.err(`Error: ${msg}`);
+    if (!printUserError(e, o)) throw e;
     return 255;
   }
 }

@@ -4,6 +4,7 @@ import { BpfErrno, Errno } from '../../uapi/errno.js';
 import type { MapObject, ProgObject } from '../../kernel/objects.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { type Config, ConfigError, loadConfig } from '../config/config.js';
+import { parseSet } from '../config/parseSet.js';
 import { serveMetrics } from './metrics/http.js';
 import { type CollectedMetric, MapMetricError, counterMetric, histogramMetric } from './metrics/mapMetrics.js';
 import { PipelineMetrics } from './metrics/pipelineMetrics.js';
@@ -13,7 +14,6 @@ import { applyMapInit, configPaths, type MapInit, readMapInit } from '../datapat
 import { Pipeline } from '../datapath/pipeline.js';
 import { serve } from './serve.js';
 import { Session } from './session.js';
-import { parseSet } from '../cli/progCmd.js';
 import type { LoadedCollection } from '../../kernel/loadCollection.js';
 
 /** ServeConfigOptions: the config file, and flags that override it. */
