@@ -21,7 +21,7 @@ export interface LoadedCollection {
 
 const le32 = (n: number) => Uint8Array.from([n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24]);
 
-/** CollectionLoadError: loading a collection failed; the message names the map or program and the errno. */
+/** CollectionLoadError: loading a collection failed; the message names the map or program and the errno (its `cause`, a BpfErrno). */
 export class CollectionLoadError extends BpfError {
   readonly errno: number;
   /** What failed ("program xdp_fw", "map counters"). */
@@ -29,7 +29,8 @@ export class CollectionLoadError extends BpfError {
   /** The verifier's log, for a program. */
   readonly log?: string;
   constructor(what: string, errno: number, log?: string) {
-    super(`load ${what}: ${new BpfErrno(errno).message}${log ? `\n${log}` : ''}`);
+    const cause = new BpfErrno(errno);
+    super(`load ${what}: ${cause.message}${log ? `\n${log}` : ''}`, { cause });
     this.errno = errno;
     this.what = what;
     this.log = log;

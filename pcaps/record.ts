@@ -1,3 +1,4 @@
+import { UserError } from '../uapi/userError.js';
 import type { FileBytes } from './fileBytes.js';
 
 /**
@@ -46,14 +47,11 @@ export interface CaptureReader {
 }
 
 /** CaptureError: a capture that cannot be read, naming the file, the offset and the record. */
-export class CaptureError extends Error {
-  readonly path: string;
-  readonly offset: number;
+export class CaptureError extends UserError {
+  declare readonly file: string;
+  declare readonly offset: number;
   constructor(path: string, offset: number, message: string) {
-    super(`${path}: offset ${offset}: ${message}`);
-    this.name = 'CaptureError';
-    this.path = path;
-    this.offset = offset;
+    super(`${path}: offset ${offset}: ${message}`, { file: path, offset });
   }
 }
 

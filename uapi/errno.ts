@@ -1,3 +1,5 @@
+import { UserError } from './userError.js';
+
 /**
  * Errno: the error numbers bpf(2) returns, with the messages strerror(3) gives them (bpftool
  * prints these: `Error: update failed: Argument list too long`).
@@ -60,8 +62,11 @@ export function errnoName(errno: number): string {
   return Object.entries(Errno).find(([, v]) => v === errno)?.[0] ?? `E${errno}`;
 }
 
-/** BpfErrno is a failed bpf() command, carrying its errno; the door turns it into a return value. */
-export class BpfErrno extends Error {
+/**
+ * BpfErrno is a failed bpf() command, carrying its errno; the door turns it into a return
+ * value. It is a UserError: bpftool reports these to the user (`Error: update failed: File exists`).
+ */
+export class BpfErrno extends UserError {
   readonly errno: number;
   constructor(errno: number, detail?: string) {
     super(`${errnoName(errno)}: ${detail ?? strerror(errno)}`);

@@ -1,3 +1,4 @@
+import { BpfError } from './errors.js';
 import { type Instruction, insn, width } from './instruction.js';
 import { AluOp, AtomicOp, Class, JmpOp, LDDW, Mode, Pseudo, Size, Source, type AluName, type CondJmpName, aluOpOf, jmpOpByName } from './opcodes.js';
 
@@ -117,8 +118,8 @@ export const exit = (): Item => plain(insn(Class.BPF_JMP | JmpOp.BPF_EXIT, 0, 0,
 /** label names the next instruction. */
 export const label = (name: string): Item => ({ kind: 'label', name });
 
-/** DslError: a label used but not defined, or defined twice. */
-export class DslError extends Error {}
+/** DslError: a label used but not defined, or defined twice (the program's author's error, as AssemblyError is). */
+export class DslError extends BpfError {}
 
 /** link resolves labels to slot offsets and returns the instructions. */
 export function link(items: readonly Item[]): Instruction[] {

@@ -1,52 +1,61 @@
+import { UserError } from '../uapi/userError.js';
+
 /**
- * BpfError is the root of every error bpfbox raises about programs and bytecode. Messages are
- * lower-case `context: detail` chains.
+ * BpfError is the root of the errors a program the user gave causes before it runs: bytes
+ * that do not decode, text that does not assemble, an instruction a loader refuses, an object
+ * file that cannot be read, the verifier's refusal. It is a UserError. (A run that stops is a
+ * ProgramFault instead.) Messages are lower-case `context: detail` chains.
  */
-export class BpfError extends Error {
+export class BpfError extends UserError {}
+
+/** DecodeError: bytecode that cannot be split into instructions (length, a missing `lddw` half). */
+export class DecodeError extends BpfError {
+  declare readonly index: number;
+  constructor(index: number, detail: string) {
+    super(`decode: insn ${index}: ${detail}`, { index });
+  }
+}
+
+/** InstructionError: an instruction that is malformed or misplaced, named by its slot index. */
+export class InstructionError extends BpfError {
+  declare readonly index: number;
+  constructor(index: number, detail: string, options?: { cause?: unknown }) {
+    super(`insn ${index}: ${detail}`, { ...options, index });
+  }
+}
+
+/** LoadError wraps the first problem found while checking a program for loading. */
+export class LoadError extends BpfError {
+  declare readonly index: number;
+  constructor(cause: InstructionError) {
+    super(`load program: ${cause.message}`, { cause, index: cause.index });
+  }
+}
+
+/** AssemblyError: assembly text that cannot be assembled, named by its line. */
+export class AssemblyError extends BpfError {
+  declare readonly line: number;
+  constructor(line: number, detail: string, options?: { cause?: unknown }) {
+    super(`assemble: line ${line}: ${detail}`, { ...options, line });
+  }
+}
+
+/**
+ * ProgramFault is the root of the ways a run stops: an access outside memory, the instruction
+ * budget, the call depth, a missing or failing helper. It is not a UserError: a verified
+ * program never faults (one that does is a bpfbox bug), and where an unverified one runs its
+ * caller makes the fault the run's outcome (a conformance vector's `-- error`, replay's count
+ * of aborted runs).
+ */
+export class ProgramFault extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
   }
 }
 
-/** DecodeError: bytecode that cannot be split into instructions (length, a missing `lddw` half). */
-export class DecodeError extends BpfError {
-  readonly index: number;
-  constructor(index: number, detail: string) {
-    super(`decode: insn ${index}: ${detail}`);
-    this.index = index;
-  }
-}
-
-/** InstructionError: an instruction that is malformed or misplaced, named by its slot index. */
-export class InstructionError extends BpfError {
-  readonly index: number;
-  constructor(index: number, detail: string, options?: { cause?: unknown }) {
-    super(`insn ${index}: ${detail}`, options);
-    this.index = index;
-  }
-}
-
-/** LoadError wraps the first problem found while checking a program for loading. */
-export class LoadError extends BpfError {
-  readonly index: number;
-  constructor(cause: InstructionError) {
-    super(`load program: ${cause.message}`, { cause });
-    this.index = cause.index;
-  }
-}
-
-/** AssemblyError: assembly text that cannot be assembled, named by its line. */
-export class AssemblyError extends BpfError {
-  readonly line: number;
-  constructor(line: number, detail: string) {
-    super(`assemble: line ${line}: ${detail}`);
-    this.line = line;
-  }
-}
-
 /** MemoryFault: an access outside the mapped regions or against their permissions. */
-export class MemoryFault extends BpfError {
+export class MemoryFault extends ProgramFault {
   readonly pc: number;
   readonly address: number | bigint;
   readonly size: number;
@@ -62,7 +71,7 @@ export class MemoryFault extends BpfError {
 }
 
 /** RuntimeError: a run stopped for another reason (budget, call depth, missing helper), with the pc. */
-export class RuntimeError extends BpfError {
+export class RuntimeError extends ProgramFault {
   readonly pc: number;
   constructor(pc: number, detail: string, options?: { cause?: unknown }) {
     super(`run: insn ${pc}: ${detail}`, options);

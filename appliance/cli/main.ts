@@ -4,11 +4,12 @@ import { hideBin } from 'yargs/helpers';
 import { runConformanceDir } from './conformanceCmd.js';
 import { DEFAULT_ENGINE, ENGINES, engineByName } from '../../vm/engines.js';
 import type { EngineName } from '../../vm/engine.js';
-import { UsageError, runMapCommand } from './mapCmd.js';
-import { parseSet, runProgCommand } from './progCmd.js';
-import { RouteTableError, readRouteTable } from '../config/routes.js';
+import { runMapCommand } from './mapCmd.js';
+import { runProgCommand } from './progCmd.js';
+import { parseSet } from '../config/parseSet.js';
+import { readRouteTable } from '../config/routes.js';
+import { printUserError } from './printUserError.js';
 import { runReplay } from './replayCmd.js';
-import { BpfError } from '../../vm/errors.js';
 import { serve } from '../service/serve.js';
 import { serveConfig } from '../service/serveConfig.js';
 import { Session } from '../service/session.js';
@@ -28,7 +29,7 @@ async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
   let bpffs: string | undefined;
   let routes: string | undefined;
   let engine: EngineName | undefined;
-  const set: Record<string, bigint> = {};
+  const sets: string[] = [];
   const rest: string[] = [];
   for (let i = 0; i < raw.length; i++) {
     const a = raw[i];
@@ -47,25 +48,19 @@ async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
       }
       engine = e as EngineName;
     }
-    else if (a === '--set') {
-      const [k, v] = parseSet(raw[++i] ?? '');
-      set[k] = v;
-    } else if (a.startsWith('--set=')) {
-      const [k, v] = parseSet(a.slice(6));
-      set[k] = v;
-    }
+    else if (a === '--set') sets.push(raw[++i] ?? '');
+    else if (a.startsWith('--set=')) sets.push(a.slice(6));
     else rest.push(a);
   }
   if (rest[0] !== 'map' && rest[0] !== 'prog') return undefined;
   const out = { json, pretty, pinned, out: (t: string) => process.stdout.write(t + '\n'), err: (t: string) => process.stderr.write(t + '\n') };
   let session: Session | undefined;
   try {
+    const set = Object.fromEntries(sets.map(parseSet));
     session = new Session({ bpffs, routes: routes === undefined ? undefined : readRouteTable(routes), engine }).begin();
     return rest[0] === 'map' ? await runMapCommand(session, rest.slice(1), out) : await runProgCommand(session, rest.slice(1), out, set);
   } catch (e) {
-    if (!(e instanceof UsageError) && !(e instanceof RouteTableError)) throw e;
-    if (json) out.out(JSON.stringify({ error: e.message }));
-    else out.err(`Error: ${e.message}`);
+    if (!printUserError(e, out)) throw e;
     return 255;
   } finally {
     session?.finish();
@@ -73,18 +68,15 @@ async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
 }
 
 /**
- * reportErrors runs a command and turns the errors bad input causes (a capture, an object, a
- * config, a map-init file) into `Error: …` on stderr (or {"error": …} with -j) and exit code 1;
- * anything else is a bug and keeps its stack.
+ * reportErrors runs a command and turns the errors bad input causes (a UserError: a capture,
+ * an object, a config, a map-init file) into `Error: …` on stderr (or {"error": …} with -j)
+ * and exit code 1; anything else is a bug and keeps its stack.
  */
 async function reportErrors(json: boolean, run: () => Promise<unknown>): Promise<void> {
   try {
     await run();
   } catch (e) {
-    const known = ['CaptureError', 'MapInitError', 'ReplayLoadError', 'RouteTableError', 'UsageError', 'ConfigError', 'CollectionLoadError', 'ElfError', 'BtfError'];
-    if (!(e instanceof Error) || !(e instanceof BpfError || known.includes(e.name) || known.includes(e.constructor.name))) throw e;
-    if (json) console.log(JSON.stringify({ error: e.message }));
-    else console.error(`Error: ${e.message}`);
+    if (!printUserError(e, { json, out: (t) => console.log(t), err: (t) => console.error(t) })) throw e;
     process.exitCode = 1;
   }
 }

@@ -4,22 +4,8 @@ import { btfDumpPlain, entryJson, entryPlain, fprintHex, jsonBytes, showJson, sh
 import { toJson } from '../../maps/typeDesc.js';
 import type { MapTarget } from '../service/mapTarget.js';
 import type { MapRef, Session } from '../service/session.js';
-
-/** UsageError: a command line bpftool would refuse (exit 255). */
-export class UsageError extends Error {}
-
-/** Output collects what a command prints; `json`, `pretty` and `pinned` are -j, -p and -f. */
-export interface Output {
-  readonly json: boolean;
-  readonly pretty: boolean;
-  readonly pinned?: boolean;
-  out(text: string): void;
-  err(text: string): void;
-}
-
-const usage = (msg: string): never => {
-  throw new UsageError(msg);
-};
+import { type Cmd, type Output, cmdSelect } from './command.js';
+import { UsageError, usage } from './usageError.js';
 
 /** Tokens is the rest of a command line, eaten from the front. */
 class Tokens {
@@ -110,150 +96,158 @@ async function one(s: Session, ref: MapRef): Promise<MapTarget> {
   return all[0];
 }
 
-/** runMapCommand runs `bpfbox map …` and returns the exit code. */
-export async function runMapCommand(s: Session, argv: readonly string[], o: Output): Promise<number> {
-  const t = new Tokens(argv);
-  const verb = t.next('a map command');
-  /** attempt runs a command that prints nothing on success (`null` with -j), or fails as bpftool does. */
-  const attempt = async (what: string, fn: () => Promise<unknown>): Promise<number> => {
-    try {
-      await fn();
-    } catch (e) {
-      return failed(o, what, e);
-    }
-    if (o.json) o.out('null');
-    return 0;
-  };
+/** MapArgs: what a `map` verb's handler gets: the session, the rest of the command line, the output, the verb. */
+interface MapArgs {
+  readonly s: Session;
+  readonly t: Tokens;
+  readonly o: Output;
+  readonly verb: string;
+}
+
+/** attempt runs a command that prints nothing on success (`null` with -j), or fails as bpftool does. */
+async function attempt(o: Output, what: string, fn: () => Promise<unknown>): Promise<number> {
   try {
-    switch (verb) {
-      case 'show':
-      case 'list': {
-        const named = !t.empty;
-        const targets = named ? await s.resolve(parseMapRef(t)) : await s.all();
-        const shows = (await Promise.all(targets.map((m) => m.show()))).map((m) => (o.pinned ? m : { ...m, pinned: [] }));
-        shows.sort((a, b) => a.id - b.id);
-        if (o.json) emit(o, !named || shows.length > 1 ? shows.map(showJson) : showJson(shows[0]));
-        else for (const m of shows) o.out(showPlain(m));
-        return 0;
-      }
-      case 'dump': {
-        const targets = await s.resolve(parseMapRef(t));
-        const json: unknown[] = [];
-        for (const m of targets) {
-          const info = await m.show();
-          let entries: [Uint8Array, Uint8Array][];
-          try {
-            entries = await m.dump();
-          } catch (e) {
-            if (!(e instanceof BpfErrno) || o.json) throw e;
-            o.out('Found 0 elements');
-            return errnoExit(e);
-          }
-          if (o.json) json.push(...entries.map(([k, v]) => entryJson(info, k, v)));
-          else if (info.btf?.key && info.btf.value) {
-            if (targets.length > 1) o.out(showPlain(info).split('\n')[0]);
-            o.out(btfDumpPlain(info, entries));
-          } else {
-            if (targets.length > 1) o.out(showPlain(info).split('\n')[0]);
-            for (const [k, v] of entries) o.out(entryPlain(info, k, v));
-            o.out(`Found ${entries.length} element${entries.length === 1 ? '' : 's'}${targets.length > 1 ? '\n' : ''}`);
-          }
-        }
-        if (o.json) emit(o, json);
-        return 0;
-      }
-      case 'lookup': {
-        const m = await one(s, parseMapRef(t));
-        const info = await m.show();
-        const key = t.take('key') ? parseBytes(t, 'key', info.bytes_key) : info.bytes_key === 0 ? null : usage('key expected');
-        try {
-          const v = await m.lookup(key);
-          if (o.json) emit(o, entryJson(info, key ?? new Uint8Array(0), v));
-          else o.out(entryPlain(info, key ?? new Uint8Array(0), v));
-          return 0;
-        } catch (e) {
-          if (e instanceof BpfErrno && e.errno === Errno.ENOENT) {
-            if (o.json) o.out('null');
-            else o.out(`key:\n${fprintHex(key ?? new Uint8Array(0))}\n\nNot found`);
-            return errnoExit(e);
-          }
-          return failed(o, 'lookup failed', e);
-        }
-      }
-      case 'update': {
-        const m = await one(s, parseMapRef(t));
-        const info = await m.show();
-        const key = info.bytes_key ? (t.take('key') ? parseBytes(t, 'key', info.bytes_key) : usage('key expected')) : null;
-        if (!t.take('value')) usage('value expected');
-        let value = parseBytes(t, 'value', info.bytes_value);
-        if (info.percpu) value = perCpu(value, info.ncpus);
-        const flags = t.take('noexist') ? UpdateFlag.BPF_NOEXIST : t.take('exist') ? UpdateFlag.BPF_EXIST : (t.take('any'), UpdateFlag.BPF_ANY);
-        return attempt('update failed', () => m.update(key, value, flags));
-      }
-      case 'delete': {
-        const m = await one(s, parseMapRef(t));
-        const info = await m.show();
-        if (!t.take('key')) usage('key expected');
-        const key = parseBytes(t, 'key', info.bytes_key);
-        return attempt('delete failed', () => m.delete(key));
-      }
-      case 'getnext': {
-        const m = await one(s, parseMapRef(t));
-        const info = await m.show();
-        const key = t.take('key') ? parseBytes(t, 'key', info.bytes_key) : null;
-        let next: Uint8Array;
-        try {
-          next = await m.nextKey(key);
-        } catch (e) {
-          return failed(o, "can't get next key", e);
-        }
-        if (o.json) emit(o, { key: key ? jsonBytes(key) : null, next_key: jsonBytes(next) });
-        else o.out(`${key ? `key:\n${fprintHex(key)}` : 'key: None'}\nnext key:\n${fprintHex(next)}`);
-        return 0;
-      }
-      case 'pin': {
-        const m = await one(s, parseMapRef(t));
-        const path = t.next('a path');
-        return attempt("can't pin the object", () => m.pin(path));
-      }
-      case 'freeze': {
-        const m = await one(s, parseMapRef(t));
-        return attempt('failed to freeze map', () => m.freeze());
-      }
-      case 'push':
-      case 'enqueue': {
-        const m = await one(s, parseMapRef(t));
-        const info = await m.show();
-        if (!t.take('value')) usage('value expected');
-        const value = parseBytes(t, 'value', info.bytes_value);
-        return attempt('update failed', () => m.update(null, value, UpdateFlag.BPF_ANY));
-      }
-      case 'pop':
-      case 'dequeue':
-      case 'peek': {
-        const m = await one(s, parseMapRef(t));
-        try {
-          const v = verb === 'peek' ? await m.lookup(null) : await m.pop();
-          if (o.json) emit(o, { key: [], value: jsonBytes(v) });
-          else o.out(`value: ${fprintHex(v)}`);
-          return 0;
-        } catch (e) {
-          if (e instanceof BpfErrno && e.errno === Errno.ENOENT) {
-            // bpftool prints this one on stdout
-            o.out(o.json ? JSON.stringify({ error: 'empty map' }) : 'Error: empty map');
-            return errnoExit(e);
-          }
-          return failed(o, `${verb} failed`, e);
-        }
-      }
-      case 'create':
-        return create(s, t, o);
-      default:
-        return usage(`unknown map command '${verb}'`);
-    }
+    await fn();
   } catch (e) {
-    if (e instanceof BpfErrno) return failed(o, e.errno === Errno.ENOENT ? "can't open map" : 'failed', e);
-    throw e;
+    return failed(o, what, e);
+  }
+  if (o.json) o.out('null');
+  return 0;
+}
+
+/** doShow: `show|list [MAP]`. */
+async function doShow({ s, t, o }: MapArgs): Promise<number> {
+  const named = !t.empty;
+  const targets = named ? await s.resolve(parseMapRef(t)) : await s.all();
+  const shows = (await Promise.all(targets.map((m) => m.show()))).map((m) => (o.pinned ? m : { ...m, pinned: [] }));
+  shows.sort((a, b) => a.id - b.id);
+  if (o.json) emit(o, !named || shows.length > 1 ? shows.map(showJson) : showJson(shows[0]));
+  else for (const m of shows) o.out(showPlain(m));
+  return 0;
+}
+
+/** doDump: `dump MAP`. */
+async function doDump({ s, t, o }: MapArgs): Promise<number> {
+  const targets = await s.resolve(parseMapRef(t));
+  const json: unknown[] = [];
+  for (const m of targets) {
+    const info = await m.show();
+    let entries: [Uint8Array, Uint8Array][];
+    try {
+      entries = await m.dump();
+    } catch (e) {
+      if (!(e instanceof BpfErrno) || o.json) throw e;
+      o.out('Found 0 elements');
+      return errnoExit(e);
+    }
+    if (o.json) json.push(...entries.map(([k, v]) => entryJson(info, k, v)));
+    else if (info.btf?.key && info.btf.value) {
+      if (targets.length > 1) o.out(showPlain(info).split('\n')[0]);
+      o.out(btfDumpPlain(info, entries));
+    } else {
+      if (targets.length > 1) o.out(showPlain(info).split('\n')[0]);
+      for (const [k, v] of entries) o.out(entryPlain(info, k, v));
+      o.out(`Found ${entries.length} element${entries.length === 1 ? '' : 's'}${targets.length > 1 ? '\n' : ''}`);
+    }
+  }
+  if (o.json) emit(o, json);
+  return 0;
+}
+
+/** doLookup: `lookup MAP [key DATA]`. */
+async function doLookup({ s, t, o }: MapArgs): Promise<number> {
+  const m = await one(s, parseMapRef(t));
+  const info = await m.show();
+  const key = t.take('key') ? parseBytes(t, 'key', info.bytes_key) : info.bytes_key === 0 ? null : usage('key expected');
+  try {
+    const v = await m.lookup(key);
+    if (o.json) emit(o, entryJson(info, key ?? new Uint8Array(0), v));
+    else o.out(entryPlain(info, key ?? new Uint8Array(0), v));
+    return 0;
+  } catch (e) {
+    if (e instanceof BpfErrno && e.errno === Errno.ENOENT) {
+      if (o.json) o.out('null');
+      else o.out(`key:\n${fprintHex(key ?? new Uint8Array(0))}\n\nNot found`);
+      return errnoExit(e);
+    }
+    return failed(o, 'lookup failed', e);
+  }
+}
+
+/** doUpdate: `update MAP [key DATA] value VALUE [UPDATE_FLAGS]`. */
+async function doUpdate({ s, t, o }: MapArgs): Promise<number> {
+  const m = await one(s, parseMapRef(t));
+  const info = await m.show();
+  const key = info.bytes_key ? (t.take('key') ? parseBytes(t, 'key', info.bytes_key) : usage('key expected')) : null;
+  if (!t.take('value')) usage('value expected');
+  let value = parseBytes(t, 'value', info.bytes_value);
+  if (info.percpu) value = perCpu(value, info.ncpus);
+  const flags = t.take('noexist') ? UpdateFlag.BPF_NOEXIST : t.take('exist') ? UpdateFlag.BPF_EXIST : (t.take('any'), UpdateFlag.BPF_ANY);
+  return attempt(o, 'update failed', () => m.update(key, value, flags));
+}
+
+/** doDelete: `delete MAP key DATA`. */
+async function doDelete({ s, t, o }: MapArgs): Promise<number> {
+  const m = await one(s, parseMapRef(t));
+  const info = await m.show();
+  if (!t.take('key')) usage('key expected');
+  const key = parseBytes(t, 'key', info.bytes_key);
+  return attempt(o, 'delete failed', () => m.delete(key));
+}
+
+/** doGetnext: `getnext MAP [key DATA]`. */
+async function doGetnext({ s, t, o }: MapArgs): Promise<number> {
+  const m = await one(s, parseMapRef(t));
+  const info = await m.show();
+  const key = t.take('key') ? parseBytes(t, 'key', info.bytes_key) : null;
+  let next: Uint8Array;
+  try {
+    next = await m.nextKey(key);
+  } catch (e) {
+    return failed(o, "can't get next key", e);
+  }
+  if (o.json) emit(o, { key: key ? jsonBytes(key) : null, next_key: jsonBytes(next) });
+  else o.out(`${key ? `key:\n${fprintHex(key)}` : 'key: None'}\nnext key:\n${fprintHex(next)}`);
+  return 0;
+}
+
+/** doPin: `pin MAP FILE`. */
+async function doPin({ s, t, o }: MapArgs): Promise<number> {
+  const m = await one(s, parseMapRef(t));
+  const path = t.next('a path');
+  return attempt(o, "can't pin the object", () => m.pin(path));
+}
+
+/** doFreeze: `freeze MAP`. */
+async function doFreeze({ s, t, o }: MapArgs): Promise<number> {
+  const m = await one(s, parseMapRef(t));
+  return attempt(o, 'failed to freeze map', () => m.freeze());
+}
+
+/** doPush: `push|enqueue MAP value VALUE` (bpftool's do_update on a map without keys). */
+async function doPush({ s, t, o }: MapArgs): Promise<number> {
+  const m = await one(s, parseMapRef(t));
+  const info = await m.show();
+  if (!t.take('value')) usage('value expected');
+  const value = parseBytes(t, 'value', info.bytes_value);
+  return attempt(o, 'update failed', () => m.update(null, value, UpdateFlag.BPF_ANY));
+}
+
+/** doPopDequeue: `pop|dequeue MAP`, and `peek MAP`, which leaves the value in place. */
+async function doPopDequeue({ s, t, o, verb }: MapArgs): Promise<number> {
+  const m = await one(s, parseMapRef(t));
+  try {
+    const v = verb === 'peek' ? await m.lookup(null) : await m.pop();
+    if (o.json) emit(o, { key: [], value: jsonBytes(v) });
+    else o.out(`value: ${fprintHex(v)}`);
+    return 0;
+  } catch (e) {
+    if (e instanceof BpfErrno && e.errno === Errno.ENOENT) {
+      // bpftool prints this one on stdout
+      o.out(o.json ? JSON.stringify({ error: 'empty map' }) : 'Error: empty map');
+      return errnoExit(e);
+    }
+    return failed(o, `${verb} failed`, e);
   }
 }
 
@@ -264,8 +258,8 @@ function perCpu(value: Uint8Array, ncpus: number): Uint8Array {
   return out;
 }
 
-/** create: `map create FILE type TYPE key K value V entries E name NAME [flags F] [inner_map MAP]`. */
-async function create(s: Session, t: Tokens, o: Output): Promise<number> {
+/** doCreate: `create FILE type TYPE key K value V entries E name NAME [flags F] [inner_map MAP]`. */
+async function doCreate({ s, t, o }: MapArgs): Promise<number> {
   const file = t.next('a pin path');
   const a = { map_type: -1, key_size: -1, value_size: -1, max_entries: -1, map_name: '', map_flags: 0, inner_map_fd: 0 };
   while (!t.empty) {
@@ -300,4 +294,35 @@ async function create(s: Session, t: Tokens, o: Output): Promise<number> {
   if (r < 0) return failed(o, `can't pin the object (${file})`, new BpfErrno(-r)) && 255;
   if (o.json) o.out('null');
   return 0;
+}
+
+/** MAP_CMDS: the `map` verbs, as bpftool's map.c `cmds[]` (an alias is a second row). */
+const MAP_CMDS: readonly Cmd<MapArgs>[] = [
+  { cmd: 'show', fn: doShow },
+  { cmd: 'list', fn: doShow },
+  { cmd: 'dump', fn: doDump },
+  { cmd: 'update', fn: doUpdate },
+  { cmd: 'lookup', fn: doLookup },
+  { cmd: 'getnext', fn: doGetnext },
+  { cmd: 'delete', fn: doDelete },
+  { cmd: 'pin', fn: doPin },
+  { cmd: 'create', fn: doCreate },
+  { cmd: 'peek', fn: doPopDequeue },
+  { cmd: 'push', fn: doPush },
+  { cmd: 'enqueue', fn: doPush },
+  { cmd: 'pop', fn: doPopDequeue },
+  { cmd: 'dequeue', fn: doPopDequeue },
+  { cmd: 'freeze', fn: doFreeze },
+];
+
+/** runMapCommand runs `bpfbox map …` and returns the exit code. */
+export async function runMapCommand(s: Session, argv: readonly string[], o: Output): Promise<number> {
+  const [verb, ...rest] = argv;
+  const fn = cmdSelect(MAP_CMDS, verb, 'map');
+  try {
+    return await fn({ s, t: new Tokens(rest), o, verb });
+  } catch (e) {
+    if (e instanceof BpfErrno) return failed(o, e.errno === Errno.ENOENT ? "can't open map" : 'failed', e);
+    throw e;
+  }
 }

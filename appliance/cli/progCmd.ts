@@ -1,21 +1,18 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { readCollection } from '../../elf/collection.js';
-import { BpfError } from '../../vm/errors.js';
 import { progTypeForSection } from '../../elf/sectionTypes.js';
 import { CollectionLoadError, loadCollection } from '../../kernel/loadCollection.js';
 import { BpfErrno, Errno, strerror } from '../../uapi/errno.js';
 import type { ProgObject } from '../../kernel/objects.js';
-import { UsageError, type Output } from './mapCmd.js';
+import { type Cmd, type Output, cmdSelect } from './command.js';
+import { printUserError } from './printUserError.js';
+import { UsageError, usage } from './usageError.js';
 import { displayName, progShowJson, progShowOf, progShowPlain, xlatedLines, xlatedPlain } from './progOutput.js';
 import type { Session } from '../service/session.js';
 
 /** ProgRef: `id N`, `pinned FILE`, `name NAME` or `tag TAG`. */
 type ProgRef = { id: number } | { pinned: string } | { name: string } | { tag: string };
-
-const usage = (m: string): never => {
-  throw new UsageError(m);
-};
 
 function parseProgRef(t: string[]): ProgRef {
   const kind = t.shift() ?? usage("expected 'id', 'pinned', 'name' or 'tag'");
@@ -50,72 +47,64 @@ function resolve(s: Session, ref: ProgRef): ProgObject[] {
   return found;
 }
 
-/** parseSet reads `VAR=VALUE` (decimal, or 0x hex, possibly negative). */
-export function parseSet(spec: string): [string, bigint] {
-  const m = /^([A-Za-z_]\w*)=(-?(?:0x[0-9a-f]+|\d+))$/i.exec(spec);
-  if (!m) throw new UsageError(`--set ${spec}: expected VAR=VALUE`);
-  const neg = m[2].startsWith('-');
-  const v = BigInt(neg ? m[2].slice(1) : m[2]);
-  return [m[1], neg ? -v : v];
+/** ProgArgs: what a `prog` verb's handler gets: the session, the rest of the command line, the output, `--set` knobs. */
+interface ProgArgs {
+  readonly s: Session;
+  readonly t: string[];
+  readonly o: Output;
+  readonly set: Record<string, bigint>;
 }
 
-/** runProgCommand runs `bpfbox prog …` and returns the exit code. */
-export async function runProgCommand(s: Session, argv: readonly string[], o: Output, set: Record<string, bigint> = {}): Promise<number> {
-  const t = [...argv];
-  const verb = t.shift() ?? usage('expected a prog command');
-  const fail = (what: string, e: unknown): number => {
-    if (!(e instanceof BpfErrno)) throw e;
-    const msg = `${what}: ${strerror(e.errno)}`;
-    if (o.json) o.out(JSON.stringify({ error: msg }));
-    else o.err(`Error: ${msg}`);
-    return 255;
-  };
-  try {
-    switch (verb) {
-      case 'show':
-      case 'list': {
-        const named = t.length > 0;
-        const progs = named ? resolve(s, parseProgRef(t)) : allProgs(s);
-        const shows = progs.map((p) => progShowOf(p, o.pinned ? s.store.pathsOf(p) : []));
-        if (o.json) o.out(JSON.stringify(!named || shows.length > 1 ? shows.map(progShowJson) : progShowJson(shows[0]), null, o.pretty ? 4 : undefined));
-        else for (const p of shows) o.out(progShowPlain(p));
-        return 0;
-      }
-      case 'dump': {
-        const what = t.shift();
-        if (what !== 'xlated') usage(`only 'dump xlated' is supported${what === 'jited' ? ': bpfbox does not JIT to machine code' : ''}`);
-        const progs = resolve(s, parseProgRef(t));
-        const linum = t.includes('linum');
-        for (const p of progs) {
-          if (o.json) o.out(JSON.stringify(xlatedLines(p, linum).map((l) => ({ ...(l.source ? { src: l.source.slice(2) } : {}), disasm: l.text }))));
-          else o.out(xlatedPlain(p, linum));
-        }
-        return 0;
-      }
-      case 'pin': {
-        const [p] = resolve(s, parseProgRef(t));
-        const path = t.shift() ?? usage('expected a path');
-        const fd = s.kernel.bpf('BPF_PROG_GET_FD_BY_ID', { prog_id: p.id });
-        const r = s.kernel.bpf('BPF_OBJ_PIN', { pathname: path, bpf_fd: fd });
-        if (r < 0) return fail(`can't pin the object (${path})`, new BpfErrno(-r));
-        if (o.json) o.out('null');
-        return 0;
-      }
-      case 'load':
-      case 'loadall':
-        return load(s, verb, t, o, set);
-      case 'run':
-        return run(s, t, o);
-      default:
-        return usage(`unknown prog command '${verb}'`);
-    }
-  } catch (e) {
-    if (e instanceof BpfErrno) return fail(e.errno === Errno.ENOENT ? "can't open program" : 'failed', e);
-    throw e;
+/** failed prints a failed bpf() command as bpftool does (`Error: can't pin the object (…): File exists`); exit 255. */
+function failed(o: Output, what: string, e: unknown): number {
+  if (!(e instanceof BpfErrno)) throw e;
+  const msg = `${what}: ${strerror(e.errno)}`;
+  if (o.json) o.out(JSON.stringify({ error: msg }));
+  else o.err(`Error: ${msg}`);
+  return 255;
+}
+
+/** doShow: `show|list [PROG]`. */
+function doShow({ s, t, o }: ProgArgs): number {
+  const named = t.length > 0;
+  const progs = named ? resolve(s, parseProgRef(t)) : allProgs(s);
+  const shows = progs.map((p) => progShowOf(p, o.pinned ? s.store.pathsOf(p) : []));
+  if (o.json) o.out(JSON.stringify(!named || shows.length > 1 ? shows.map(progShowJson) : progShowJson(shows[0]), null, o.pretty ? 4 : undefined));
+  else for (const p of shows) o.out(progShowPlain(p));
+  return 0;
+}
+
+/** doDump: `dump xlated PROG [linum]`. */
+function doDump({ s, t, o }: ProgArgs): number {
+  const what = t.shift();
+  if (what !== 'xlated') usage(`only 'dump xlated' is supported${what === 'jited' ? ': bpfbox does not JIT to machine code' : ''}`);
+  const progs = resolve(s, parseProgRef(t));
+  const linum = t.includes('linum');
+  for (const p of progs) {
+    if (o.json) o.out(JSON.stringify(xlatedLines(p, linum).map((l) => ({ ...(l.source ? { src: l.source.slice(2) } : {}), disasm: l.text }))));
+    else o.out(xlatedPlain(p, linum));
   }
+  return 0;
 }
 
-function load(s: Session, verb: 'load' | 'loadall', t: string[], o: Output, set: Record<string, bigint>): number {
+/** doPin: `pin PROG FILE`. */
+function doPin({ s, t, o }: ProgArgs): number {
+  const [p] = resolve(s, parseProgRef(t));
+  const path = t.shift() ?? usage('expected a path');
+  const fd = s.kernel.bpf('BPF_PROG_GET_FD_BY_ID', { prog_id: p.id });
+  const r = s.kernel.bpf('BPF_OBJ_PIN', { pathname: path, bpf_fd: fd });
+  if (r < 0) return failed(o, `can't pin the object (${path})`, new BpfErrno(-r));
+  if (o.json) o.out('null');
+  return 0;
+}
+
+/** doLoad: `load OBJ PATH [type TYPE] [pinmaps DIR]`: the first program, pinned at PATH. */
+const doLoad = (a: ProgArgs): number => loadWithOptions(a, true);
+/** doLoadall: `loadall OBJ PATH [type TYPE] [pinmaps DIR]`: every program, pinned under the directory PATH. */
+const doLoadall = (a: ProgArgs): number => loadWithOptions(a, false);
+
+/** loadWithOptions loads an object as bpftool's load_with_options does; `first` pins only its first program. */
+function loadWithOptions({ s, t, o, set }: ProgArgs, first: boolean): number {
   const file = t.shift() ?? usage('expected an object file');
   const path = t.shift() ?? usage('expected a pin path');
   let type: number | undefined;
@@ -132,7 +121,7 @@ function load(s: Session, verb: 'load' | 'loadall', t: string[], o: Output, set:
   try {
     bytes = readFileSync(file);
   } catch (e) {
-    return usage(`failed to open object file ${file}: ${(e as Error).message}`);
+    throw new UsageError(`failed to open object file ${file}: ${(e as Error).message}`, { file, cause: e });
   }
   try {
     const spec = readCollection(bytes, { name: basename(file), set, type });
@@ -146,7 +135,7 @@ function load(s: Session, verb: 'load' | 'loadall', t: string[], o: Output, set:
       for (const [name, fd] of loaded.maps) s.kernel.bpf('BPF_OBJ_PIN', { pathname: `${pinmaps}/${name}`, bpf_fd: fd });
     }
     const progs = [...loaded.programs];
-    if (verb === 'load') {
+    if (first) {
       const r = s.kernel.bpf('BPF_OBJ_PIN', { pathname: path, bpf_fd: progs[0][1] });
       if (r < 0) throw new BpfErrno(-r, `pin ${path}`);
     } else {
@@ -163,7 +152,6 @@ function load(s: Session, verb: 'load' | 'loadall', t: string[], o: Output, set:
     if (o.json) o.out('null');
     return 0;
   } catch (e) {
-    if (!(e instanceof BpfError) && !(e instanceof BpfErrno)) throw e;
     // a program the verifier refused: its log, framed as libbpf frames it (bpftool -d)
     if (e instanceof CollectionLoadError && e.log !== undefined && e.what.startsWith('program ')) {
       const name = e.what.slice('program '.length);
@@ -175,9 +163,7 @@ function load(s: Session, verb: 'load' | 'loadall', t: string[], o: Output, set:
       }
       return 255;
     }
-    const msg = e.message;
-    if (o.json) o.out(JSON.stringify({ error: msg }));
-    else o.err(`Error: ${msg}`);
+    if (!printUserError(e, o)) throw e;
     return 255;
   }
 }
@@ -186,10 +172,10 @@ function load(s: Session, verb: 'load' | 'loadall', t: string[], o: Output, set:
 const BPFTOOL_DATA_SIZE_OUT = 32768;
 
 /**
- * run: `prog run PROG data_in FILE [data_out FILE] [ctx_in FILE] [ctx_out FILE] [repeat N]`,
+ * doRun: `run PROG data_in FILE [data_out FILE] [ctx_in FILE] [ctx_out FILE] [repeat N]`,
  * BPF_PROG_TEST_RUN through the door, printed as bpftool prints it.
  */
-function run(s: Session, t: string[], o: Output): number {
+function doRun({ s, t, o }: ProgArgs): number {
   const [p] = resolve(s, parseProgRef(t));
   const args: Record<string, string> = {};
   while (t.length) {
@@ -219,4 +205,27 @@ function run(s: Session, t: string[], o: Output): number {
   if (o.json) o.out(JSON.stringify({ retval: a.retval, duration: a.duration }));
   else o.out(`Return value: ${a.retval}, duration${repeat > 1 ? ' (average)' : ''}: ${a.duration}ns`);
   return 0;
+}
+
+/** PROG_CMDS: the `prog` verbs, as bpftool's prog.c `cmds[]` (an alias is a second row). */
+const PROG_CMDS: readonly Cmd<ProgArgs>[] = [
+  { cmd: 'show', fn: doShow },
+  { cmd: 'list', fn: doShow },
+  { cmd: 'dump', fn: doDump },
+  { cmd: 'pin', fn: doPin },
+  { cmd: 'load', fn: doLoad },
+  { cmd: 'loadall', fn: doLoadall },
+  { cmd: 'run', fn: doRun },
+];
+
+/** runProgCommand runs `bpfbox prog …` and returns the exit code. */
+export async function runProgCommand(s: Session, argv: readonly string[], o: Output, set: Record<string, bigint> = {}): Promise<number> {
+  const [verb, ...t] = argv;
+  const fn = cmdSelect(PROG_CMDS, verb, 'prog');
+  try {
+    return await fn({ s, t, o, set });
+  } catch (e) {
+    if (e instanceof BpfErrno) return failed(o, e.errno === Errno.ENOENT ? "can't open program" : 'failed', e);
+    throw e;
+  }
 }

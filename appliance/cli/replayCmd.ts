@@ -1,10 +1,10 @@
 import cliProgress from 'cli-progress';
 import type { EngineName } from '../../vm/engine.js';
-import { parseSet } from './progCmd.js';
+import { parseSet } from '../config/parseSet.js';
 import { readRouteTable } from '../config/routes.js';
 import { configPaths, readMapInit } from '../datapath/mapInit.js';
 import { ConfigError, loadConfig } from '../config/config.js';
-import { UsageError } from './mapCmd.js';
+import { UsageError } from './usageError.js';
 import { type ReplayOptions, type ReplaySummary, replay } from '../datapath/replay.js';
 
 /** ReplayArgs: `bpfbox replay`'s parsed flags. */

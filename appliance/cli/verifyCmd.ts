@@ -5,7 +5,7 @@ import { loadCollection, loadProgram } from '../../kernel/loadCollection.js';
 import { progTypeForSection } from '../../elf/sectionTypes.js';
 import { strerror } from '../../uapi/errno.js';
 import { Kernel } from '../../kernel/kernel.js';
-import { UsageError } from './mapCmd.js';
+import { UsageError } from './usageError.js';
 
 /** VerifyOutcome: what the verifier said of one program of an object. */
 export interface VerifyOutcome {

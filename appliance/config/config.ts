@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
+import { UserError } from '../../uapi/userError.js';
 
 /** Config: the appliance's configuration (config/schema.json describes it; examples in config/). */
 export interface Config {
@@ -78,12 +79,7 @@ export interface HistogramConfig extends MetricCommon {
 }
 
 /** ConfigError: a config that does not validate: the file, line and column, the path, and the reason. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export class ConfigError extends UserError {}
 
 const SCHEMA = JSON.parse(readFileSync(fileURLToPath(new URL('../../../config/schema.json', import.meta.url)), 'utf8'));
 const validate = new Ajv({ allErrors: true, strict: false }).compile(SCHEMA);
@@ -103,14 +99,14 @@ export function loadConfig(path: string): Config {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new ConfigError(`${path}: ${(e as Error).message}`);
+    throw new ConfigError(`${path}: ${(e as Error).message}`, { file: path, cause: e });
   }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   if (doc.errors.length) {
     const e = doc.errors[0];
     const { line, col } = lines.linePos(e.pos[0]);
-    throw new ConfigError(`${path}:${line}:${col}: ${e.message.split('\n')[0]}`);
+    throw new ConfigError(`${path}:${line}:${col}: ${e.message.split('\n')[0]}`, { file: path, line, cause: e });
   }
   const cfg = doc.toJS() as unknown;
   const where = (parts: (string | number)[]) => {

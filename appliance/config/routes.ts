@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Device, Neighbour, Route } from '../../hooks/helpers/fib.js';
+import { UserError } from '../../uapi/userError.js';
 
 /** RouteTable is what bpf_fib_lookup consults: routes and resolved neighbours. */
 export interface RouteTable {
@@ -10,8 +11,8 @@ export interface RouteTable {
   readonly devices?: Device[];
 }
 
-/** RouteTableError: the route table file is unreadable or a field is wrong (the message names it). */
-export class RouteTableError extends Error {}
+/** RouteTableError: the route table file is unreadable or a field is wrong (the message names it, as do `file` and `field`). */
+export class RouteTableError extends UserError {}
 
 const KINDS = ['unicast', 'local', 'blackhole', 'unreachable', 'prohibit'];
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
@@ -24,14 +25,14 @@ const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
  * (The appliance's configuration file will carry the same table; see config/.)
  */
 export function readRouteTable(file: string): RouteTable {
-  const fail = (where: string, why: string): never => {
-    throw new RouteTableError(`${file}: ${where}: ${why}`);
+  const fail = (where: string, why: string, cause?: unknown): never => {
+    throw new RouteTableError(`${file}: ${where}: ${why}`, { file, field: where, cause });
   };
   let doc: unknown;
   try {
     doc = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
-    return fail('(file)', (e as Error).message);
+    return fail('(file)', (e as Error).message, e);
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return fail('(top)', 'expected an object with "routes" and "neighbours"');
   const top = doc as Record<string, unknown>;

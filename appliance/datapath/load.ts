@@ -5,6 +5,7 @@ import { type LoadedCollection, loadCollection } from '../../kernel/loadCollecti
 import { ProgType } from '../../uapi/progType.js';
 import { Kernel } from '../../kernel/kernel.js';
 import type { ProgObject } from '../../kernel/objects.js';
+import { UserError } from '../../uapi/userError.js';
 
 /** The program types replay runs, by the names `--type` takes. */
 export const REPLAY_TYPES: Readonly<Record<string, number>> = {
@@ -15,12 +16,7 @@ export const REPLAY_TYPES: Readonly<Record<string, number>> = {
 const typeName = (t: number) => Object.entries(REPLAY_TYPES).find(([, v]) => v === t)?.[0] ?? (t === ProgType.BPF_PROG_TYPE_SCHED_ACT ? 'tc' : `type ${t}`);
 
 /** ReplayLoadError: the object or the program choice does not work; the message says which. */
-export class ReplayLoadError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ReplayLoadError';
-  }
-}
+export class ReplayLoadError extends UserError {}
 
 export interface LoadedReplay {
   readonly kernel: Kernel;
@@ -47,7 +43,7 @@ export function loadObject(kernel: Kernel, o: { obj: string; prog?: string; type
   try {
     bytes = readFileSync(o.obj);
   } catch (e) {
-    throw new ReplayLoadError(`${o.obj}: ${(e as Error).message}`);
+    throw new ReplayLoadError(`${o.obj}: ${(e as Error).message}`, { file: o.obj, cause: e });
   }
   let spec = readCollection(bytes, { name: basename(o.obj), set: o.set });
   if (want !== undefined && spec.programs.some((p) => p.type === undefined)) spec = { ...spec, programs: spec.programs.map((p) => (p.type === undefined ? { ...p, type: want } : p)) };

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Kernel } from '../../kernel/kernel.js';
 import { isPerCpu } from './mapEntries.js';
 import { BpfErrno } from '../../uapi/errno.js';
+import { UserError, type UserErrorOptions } from '../../uapi/userError.js';
 
 /**
  * MapInit: `--map-init FILE`, maps seeded before the first packet:
@@ -14,10 +15,9 @@ export interface MapInit {
 }
 
 /** MapInitError names the file (or config path) and the entry that does not fit. */
-export class MapInitError extends Error {
-  constructor(where: string, message: string) {
-    super(`${where}: ${message}`);
-    this.name = 'MapInitError';
+export class MapInitError extends UserError {
+  constructor(where: string, message: string, options?: UserErrorOptions) {
+    super(`${where}: ${message}`, options);
   }
 }
 
@@ -28,7 +28,7 @@ export function readMapInit(path: string): MapInit {
   try {
     v = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new MapInitError(path, (e as Error).message);
+    throw new MapInitError(path, (e as Error).message, { file: path, cause: e });
   }
   const obj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
   if (!obj(v)) throw new MapInitError(path, 'expected an object with "maps" and/or "prog_array"');
@@ -94,8 +94,8 @@ export const configPaths = (file: string, program: number): InitPaths => ({
  */
 export function applyMapInit(k: Kernel, init: MapInit, maps: ReadonlyMap<string, number>, progs: ReadonlyMap<string, number>, where: string, paths: InitPaths = filePaths(where)): void {
   const lookup = (name: string, at: string) => maps.get(name) ?? [...maps].find(([n]) => n.endsWith(`.${name}`))?.[1] ?? fail(at, `no map named ${name} (the object has ${[...maps.keys()].join(', ')})`);
-  const fail = (at: string, m: string): never => {
-    throw new MapInitError(at, m);
+  const fail = (at: string, m: string, cause?: unknown): never => {
+    throw new MapInitError(at, m, { cause });
   };
   for (const [name, entries] of Object.entries(init.maps ?? {})) {
     const fd = lookup(name, paths.map(name));
@@ -114,7 +114,10 @@ export function applyMapInit(k: Kernel, init: MapInit, maps: ReadonlyMap<string,
         for (let c = 0; c < k.ncpus; c++) value.set(one, c * stride);
       }
       const r = k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: fd, key, value, flags: 0 });
-      if (r < 0) fail(at, `update: ${new BpfErrno(-r).message}`);
+      if (r < 0) {
+        const e = new BpfErrno(-r);
+        fail(at, `update: ${e.message}`, e);
+      }
     });
   }
   for (const [name, slots] of Object.entries(init.prog_array ?? {})) {
@@ -126,7 +129,10 @@ export function applyMapInit(k: Kernel, init: MapInit, maps: ReadonlyMap<string,
       const key = new Uint8Array(new Uint32Array([Number(index)]).buffer);
       const value = new Uint8Array(new Uint32Array([pfd]).buffer);
       const r = k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: fd, key, value, flags: 0 });
-      if (r < 0) fail(at, `update: ${new BpfErrno(-r).message}`);
+      if (r < 0) {
+        const e = new BpfErrno(-r);
+        fail(at, `update: ${e.message}`, e);
+      }
     }
   }
 }

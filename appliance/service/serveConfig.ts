@@ -4,6 +4,7 @@ import { BpfErrno, Errno } from '../../uapi/errno.js';
 import type { MapObject, ProgObject } from '../../kernel/objects.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { type Config, ConfigError, loadConfig } from '../config/config.js';
+import { parseSet } from '../config/parseSet.js';
 import { serveMetrics } from './metrics/http.js';
 import { type CollectedMetric, MapMetricError, counterMetric, histogramMetric } from './metrics/mapMetrics.js';
 import { PipelineMetrics } from './metrics/pipelineMetrics.js';
@@ -13,7 +14,6 @@ import { applyMapInit, configPaths, type MapInit, readMapInit } from '../datapat
 import { Pipeline } from '../datapath/pipeline.js';
 import { serve } from './serve.js';
 import { Session } from './session.js';
-import { parseSet } from '../cli/progCmd.js';
 import type { LoadedCollection } from '../../kernel/loadCollection.js';
 
 /** ServeConfigOptions: the config file, and flags that override it. */
@@ -108,7 +108,7 @@ function loadProgram(session: Session, cfg: Config, i: number, file: string): Lo
     try {
       set[k] = parseSet(`${k}=${v}`)[1];
     } catch (e) {
-      throw new ConfigError(`${file}: programs[${i}].set.${k}: ${(e as Error).message}`);
+      throw new ConfigError(`${file}: programs[${i}].set.${k}: ${(e as Error).message}`, { file, field: `programs[${i}].set.${k}`, cause: e });
     }
   }
   const { loaded, prog } = loadObject(session.kernel, { obj: p.obj, prog: p.prog, type: p.type, set });
@@ -126,14 +126,20 @@ function loadProgram(session: Session, cfg: Config, i: number, file: string): Lo
       for (const [name, fd] of loaded.maps) {
         replaceStalePin(session, `${p.pinmaps}/${name}`, `${file}: programs[${i}].pinmaps`);
         const r = k.bpf('BPF_OBJ_PIN', { pathname: `${p.pinmaps}/${name}`, bpf_fd: fd });
-        if (r < 0) throw new ConfigError(`${file}: programs[${i}].pinmaps: pin ${p.pinmaps}/${name}: ${new BpfErrno(-r).message}`);
+        if (r < 0) {
+          const cause = new BpfErrno(-r);
+          throw new ConfigError(`${file}: programs[${i}].pinmaps: pin ${p.pinmaps}/${name}: ${cause.message}`, { file, field: `programs[${i}].pinmaps`, cause });
+        }
       }
     }
     if (p.pin) {
       const fd = loaded.programs.get(prog.name)!;
       replaceStalePin(session, p.pin, `${file}: programs[${i}].pin`);
       const r = k.bpf('BPF_OBJ_PIN', { pathname: p.pin, bpf_fd: fd });
-      if (r < 0) throw new ConfigError(`${file}: programs[${i}].pin: ${p.pin}: ${new BpfErrno(-r).message}`);
+      if (r < 0) {
+        const cause = new BpfErrno(-r);
+        throw new ConfigError(`${file}: programs[${i}].pin: ${p.pin}: ${cause.message}`, { file, field: `programs[${i}].pin`, cause });
+      }
     }
     return { name: p.name, kernel: k, loaded, prog };
   } catch (e) {

@@ -47,7 +47,7 @@ export function assemble(text: string): Instruction[] {
       items.push({ item, line: n + 1 });
       slot += width(item.insn);
     } catch (e) {
-      if (e instanceof OperandError) throw new AssemblyError(n + 1, e.message);
+      if (e instanceof OperandError) throw new AssemblyError(n + 1, e.message, { cause: e });
       throw e;
     }
   }

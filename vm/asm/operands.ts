@@ -1,5 +1,7 @@
-/** A parse failure inside one line; the assembler adds the line number. */
-export class OperandError extends Error {}
+import { BpfError } from '../errors.js';
+
+/** OperandError: a parse failure inside one line; the assembler wraps it in an AssemblyError naming the line. */
+export class OperandError extends BpfError {}
 
 /** Target is a jump or call destination: a label, or a slot offset relative to the next insn. */
 export type Target = { readonly label: string } | { readonly relative: number };

@@ -1,7 +1,7 @@
 import { assemble } from '../asm/assembler.js';
 import { decode } from '../decode.js';
 import type { Engine } from '../engine.js';
-import { BpfError } from '../errors.js';
+import { BpfError, ProgramFault } from '../errors.js';
 import { HelperRegistry } from '../helpers.js';
 import type { Instruction } from '../instruction.js';
 import { createMachine } from '../machine.js';
@@ -44,7 +44,7 @@ export function runVector(v: ConformanceVector, engine: Engine, options: RunVect
   const expected = v.error !== undefined ? `error${v.error ? ` '${v.error}'` : ''}` : hex(v.result!);
   const outcome = (stage: Stage, got: string, ok: boolean): VectorOutcome => ({ file: v.name, passed: ok, stage, expected, got });
   const failed = (stage: Stage, e: unknown): VectorOutcome => {
-    if (!(e instanceof BpfError)) throw e;
+    if (!(e instanceof BpfError) && !(e instanceof ProgramFault)) throw e;
     return outcome(stage, `error: ${e.message}`, v.error !== undefined);
   };
   let insns: Instruction[];

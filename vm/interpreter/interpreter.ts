@@ -99,7 +99,7 @@ class InterpretedProgram implements Prepared {
       try {
         steps[slot] = compile(i, slot, st, src, program);
       } catch (e) {
-        if (e instanceof RuntimeError) throw new LoadError(new InstructionError(slot, e.message.replace(/^run: insn \d+: /, '')));
+        if (e instanceof RuntimeError) throw new LoadError(new InstructionError(slot, e.message.replace(/^run: insn \d+: /, ''), { cause: e }));
         throw e;
       }
     }

@@ -38,7 +38,10 @@ const CMP: Readonly<Record<number, [number, number]>> = {
   [JmpOp.BPF_JSLT]: [Op.i64_lt_s, Op.i32_lt_s], [JmpOp.BPF_JSLE]: [Op.i64_le_s, Op.i32_le_s],
 };
 
-/** JitError: a program the JIT cannot compile (an unknown helper), naming the slot. */
+/**
+ * JitError: a program the JIT cannot compile (an unknown helper), naming the slot. Not a UserError:
+ * the JIT's front door turns it into a LoadError; one that escapes is a bug.
+ */
 export class JitError extends Error {
   readonly slot: number;
   constructor(slot: number, message: string) {

@@ -63,7 +63,7 @@ class JittedProgram implements Prepared {
         }, helper32: (id) => (machine.helpers.get(id)?.fn32 ? machine.helpers.get(id)!.ret ?? 'u32' : undefined),
       }));
     } catch (e) {
-      if (e instanceof JitError) throw new LoadError(new InstructionError(e.slot, e.message));
+      if (e instanceof JitError) throw new LoadError(new InstructionError(e.slot, e.message, { cause: e }));
       throw e;
     }
     this.#top = top;

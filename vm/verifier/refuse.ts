@@ -1,3 +1,5 @@
+import { BpfError } from '../errors.js';
+
 /** Errnos the verifier answers with (include/uapi/asm-generic/errno-base.h, ENOTSUPP from linux/errno.h). */
 export const EACCES = 13;
 export const EINVAL = 22;
@@ -6,8 +8,11 @@ export const E2BIG = 7;
 export const EFAULT = 14;
 export const ENOTSUPP = 524;
 
-/** Refused: the program is rejected here (errno and the kernel's message, its log's last line). */
-export class Refused extends Error {
+/**
+ * Refused: the program is rejected here (errno and the kernel's message, its log's last line).
+ * A verdict on the user's program, not a crash: a BpfError (verifyProgram turns it into a result).
+ */
+export class Refused extends BpfError {
   readonly errno: number;
   /** Log lines the kernel prints after the message (the two states of an infinite loop). */
   readonly details: readonly string[];
@@ -21,8 +26,8 @@ export class Refused extends Error {
   }
 }
 
-/** Unsupported: a construct bpfbox's verifier does not model; the program is refused with ENOTSUPP saying what. */
-export class Unsupported extends Error {}
+/** Unsupported: a construct bpfbox's verifier does not model; the program is refused with ENOTSUPP saying what (a verdict, a BpfError). */
+export class Unsupported extends BpfError {}
 
 export const refuse = (m: string, errno = EACCES): never => {
   throw new Refused(errno, m);

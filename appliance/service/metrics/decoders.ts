@@ -1,4 +1,5 @@
 import type { DecoderConfig, LabelConfig } from '../../config/config.js';
+import { UserError } from '../../../uapi/userError.js';
 
 /**
  * Label decoders in the manner of cloudflare/ebpf_exporter: a label is `size` bytes of the
@@ -15,8 +16,8 @@ import type { DecoderConfig, LabelConfig } from '../../config/config.js';
  */
 export type LabelDecoder = (bytes: Uint8Array) => string | null;
 
-/** DecoderError: a decoder that cannot work on this label (the message says why). */
-export class DecoderError extends Error {}
+/** DecoderError: a decoder the config gives that cannot work on this label (the message says why). */
+export class DecoderError extends UserError {}
 
 function uint(b: Uint8Array): string {
   let v = 0n;

@@ -5,14 +5,10 @@ import { type TypeDesc, sizeOfDesc } from '../../../maps/typeDesc.js';
 import type { CounterConfig, HistogramConfig, LabelConfig, MetricCommon } from '../../config/config.js';
 import { DecoderError, type LabelDecoder, labelDecoder } from './decoders.js';
 import { isPerCpu, mapEntries } from '../../datapath/mapEntries.js';
+import { UserError } from '../../../uapi/userError.js';
 
 /** MapMetricError: an exporter entry that does not fit its map; names the entry, the map and the field. */
-export class MapMetricError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MapMetricError';
-  }
-}
+export class MapMetricError extends UserError {}
 
 /** The metric object prom-client's Registry takes (registerMetric): a name and a `get`. */
 export interface CollectedMetric {
@@ -66,7 +62,7 @@ function labeler(at: string, labels: readonly LabelConfig[], keySize: number, wh
     try {
       return { l, d: l.padding ? undefined : labelDecoder(l) };
     } catch (e) {
-      if (e instanceof DecoderError) throw new MapMetricError(`${at}: labels[${i}] (${l.name}): ${e.message}`);
+      if (e instanceof DecoderError) throw new MapMetricError(`${at}: labels[${i}] (${l.name}): ${e.message}`, { cause: e });
       throw e;
     }
   });
