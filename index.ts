@@ -47,7 +47,11 @@ export { type Engine, type EngineName } from './vm/engine.js';
 export { ENGINES, DEFAULT_ENGINE, engineByName } from './vm/engines.js';
 export { interpreter } from './vm/interpreter/interpreter.js';
 export { jit } from './vm/jit/jit.js';
-export { BpfError } from './vm/errors.js';
+
+// Errors: a UserError (bad input: its file, line, offset, field or instruction index, and a
+// cause) or a ProgramFault (a program that faulted where nothing verified it); anything else is a bug.
+export { UserError } from './uapi/userError.js';
+export { BpfError, ProgramFault } from './vm/errors.js';
 export { ElfError } from './elf/elfError.js';
 
 // Replay: captures through a program on worker threads (`bpfbox replay`).
