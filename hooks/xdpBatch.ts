@@ -33,13 +33,30 @@ export function xdpBatchable(program: CheckedProgram | VerifiedProgram, determin
 }
 
 /**
- * Descriptor: one packet of a batch in the shared memory, DESC_BYTES apart (the replay's
- * ingress protocol, appliance/datapath/protocol.ts, fills in the rest). HARD_START: the packet's
- * slot (its bytes at HARD_START + 256), or 0: it runs in the CPU's frame; SRC: where its LEN
- * bytes are to be copied from first (0: they are in the slot); RET: what the program returned.
+ * DescOff: the descriptor of one packet of a batch in the shared memory, by byte offset:
+ * eight u32 words, descriptors DESC_BYTES apart.
+ *
+ *    0            4      8     12         16       20        24    28    32
+ *   +------------+------+-----+----------+--------+---------+-----+-----+
+ *   | hard_start | room | len | wire_len | ts_sec | ts_nsec | src | ret |
+ *   +------------+------+-----+----------+--------+---------+-----+-----+
+ *
+ * hard_start: the packet's slot, `room` bytes (IngressSlot), its bytes at hard_start +
+ * XDP_PACKET_HEADROOM; 0: no slot, it runs in the CPU's frame. len: its bytes; src: where
+ * they are to be copied from first (0: they are in the slot). ret: what the program
+ * returned, written back. The batch driver reads hard_start, len and src and writes ret;
+ * wire_len and the timestamp are for a packet run on its own (the replay's per-packet path,
+ * appliance/datapath/worker.ts: IngressSlot's wireLen and tstamp).
  */
-export const DESC_BYTES = 32;
-export const DescOff = { HARD_START: 0, LEN: 8, SRC: 24, RET: 28 } as const;
+export const DescOff = { HARD_START: 0, ROOM: 4, LEN: 8, WIRE_LEN: 12, TS_SEC: 16, TS_NSEC: 20, SRC: 24, RET: 28 } as const;
+/** log2 of a descriptor's size (the driver finds descriptor i at desc + (i << DESC_SHIFT)). */
+const DESC_SHIFT = 5;
+/** DESC_BYTES: the size of a descriptor (DescOff), 32. */
+export const DESC_BYTES = 1 << DESC_SHIFT;
+/** DESC_WORDS: a descriptor's size in 32-bit words, to step through descriptors in an Int32Array. */
+export const DESC_WORDS = DESC_BYTES / 4;
+/** DescWord: DescOff in 32-bit words, to index a descriptor in an Int32Array. */
+export const DescWord = Object.fromEntries(Object.entries(DescOff).map(([k, v]) => [k, v / 4])) as { readonly [K in keyof typeof DescOff]: number };
 
 /**
  * BatchTally: what a batch counts at its tally address: for each return value r below 8, the
@@ -92,12 +109,12 @@ function driver(): WebAssembly.Module {
     const [desc, n, i, maxLen, tally, d, len, ahead, end, src, ret, t] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
     batch.op(Op.block, 0x40, Op.loop, 0x40);
     batch.get(i).get(n).op(Op.i32_ge_u, Op.br_if).u(1);
-    batch.get(desc).get(i).i32(5).op(Op.i32_shl, Op.i32_add).set(d);
+    batch.get(desc).get(i).i32(DESC_SHIFT).op(Op.i32_shl, Op.i32_add).set(d);
     // every LOOK_AHEAD packets, touch the first bytes of the next LOOK_AHEAD, all at once so that
     // their cache misses overlap (a preloaded capture is mostly not in cache; Wasm has no prefetch)
     batch.get(i).i32(LOOK_AHEAD - 1).op(Op.i32_and, Op.i32_eqz, Op.if, 0x40);
     batch.get(d).i32(LOOK_AHEAD * DESC_BYTES).op(Op.i32_add).set(ahead);
-    batch.get(i).i32(2 * LOOK_AHEAD).op(Op.i32_add).get(n).op(Op.i32_gt_u).op(Op.if, 0x40).get(desc).get(n).i32(5).op(Op.i32_shl, Op.i32_add).set(end).op(Op.else).get(ahead).i32(LOOK_AHEAD * DESC_BYTES).op(Op.i32_add).set(end).op(Op.end);
+    batch.get(i).i32(2 * LOOK_AHEAD).op(Op.i32_add).get(n).op(Op.i32_gt_u).op(Op.if, 0x40).get(desc).get(n).i32(DESC_SHIFT).op(Op.i32_shl, Op.i32_add).set(end).op(Op.else).get(ahead).i32(LOOK_AHEAD * DESC_BYTES).op(Op.i32_add).set(end).op(Op.end);
     batch.op(Op.block, 0x40, Op.loop, 0x40).get(ahead).get(end).op(Op.i32_ge_u, Op.br_if).u(1);
     // the first bytes and those 32 on (an IPv4 header's addresses, wherever the cache line starts)
     batch.get(ahead).mem(Op.i32_load, 2, DescOff.SRC).tee(src).op(Op.if, 0x40).get(src).mem(Op.i32_load8_u, 0, 0).get(src).mem(Op.i32_load8_u, 0, 32).op(Op.i32_add);

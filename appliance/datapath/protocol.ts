@@ -1,4 +1,3 @@
-import { DESC_BYTES, DescOff } from '../../hooks/xdpBatch.js';
 import type { Device, Route, Neighbour } from '../../hooks/helpers/fib.js';
 import type { CpuRegions } from '../../hooks/runtime.js';
 import type { AddressSpaceSnapshot } from '../../vm/memory.js';
@@ -23,17 +22,6 @@ export interface WorkerInit {
   readonly engine?: string;
 }
 
-/**
- * Per packet in a batch, main to worker: a descriptor in the shared memory (at the start of
- * the worker's ingress buffer, DESC_BYTES apart, the layout hooks/xdpBatch.ts runs): its slot,
- * where its bytes are (SRC: in the staging buffer the capture was read into, to be copied by
- * the worker; 0: already in the slot), when it came, and RET, written back. HARD_START 0: no
- * slot; the worker copies the packet into its own frame (nothing needs the packet after its
- * verdict: no output files).
- */
-export const IN_FIELDS = DESC_BYTES / 4;
-export const In = { HARD_START: DescOff.HARD_START / 4, ROOM: 1, LEN: DescOff.LEN / 4, WIRE_LEN: 3, TS_SEC: 4, TS_NSEC: 5, SRC: DescOff.SRC / 4, RET: DescOff.RET / 4 } as const;
-
 /** Per packet, worker to main (unless the batch is tallied): the return value and where the packet is now. */
 export const OUT_FIELDS = 4;
 export const Out = { RETVAL: 0, START: 1, LEN: 2, FLAGS: 3 } as const;
@@ -41,8 +29,9 @@ export const Out = { RETVAL: 0, START: 1, LEN: 2, FLAGS: 3 } as const;
 export const OutFlag = { FAULT: 1, EXTRA: 2 } as const;
 
 /**
- * BatchRequest: `n` packets whose descriptors are at `desc` in the shared memory. `tally`:
- * the main thread needs no packet back (no output files), only counts by verdict.
+ * BatchRequest: `n` packets whose descriptors (DescOff, hooks/xdpBatch.ts) are at `desc` in
+ * the shared memory. `tally`: the main thread needs no packet back (no output files), only
+ * counts by verdict.
  */
 export interface BatchRequest {
   readonly id: number;

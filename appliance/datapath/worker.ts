@@ -5,13 +5,14 @@ import { type IngressResult, skbIngress, xdpIngress } from '../../hooks/ingress.
 import { ProgType } from '../../uapi/progType.js';
 import { HookRuntime } from '../../hooks/runtime.js';
 import { verdictOf } from '../../hooks/verdict.js';
-import { BatchTally, XdpBatch, xdpBatchable } from '../../hooks/xdpBatch.js';
+import { BatchTally, DESC_WORDS, DescWord, XdpBatch, xdpBatchable } from '../../hooks/xdpBatch.js';
 import { XDP_MAX_LINEAR } from '../../hooks/testRun.js';
+import { XDP_PACKET_HEADROOM } from '../../uapi/xdp.js';
 import { AddressSpace } from '../../vm/memory.js';
 import { engineByName } from '../../vm/engines.js';
 import { importProgs } from './progTransfer.js';
 import { RecordWalker, STOP_TALLY } from './recordWalk.js';
-import { type BatchRequest, type BatchResult, IN_FIELDS, In, OUT_FIELDS, Out, OutFlag, type PacketExtra, type TallyRow, type WorkerInit } from './protocol.js';
+import { type BatchRequest, type BatchResult, OUT_FIELDS, Out, OutFlag, type PacketExtra, type TallyRow, type WorkerInit } from './protocol.js';
 
 // A replay worker: one emulated CPU. It attaches to the shared memory, rebuilds the loaded
 // programs, and runs each batch of packets the main thread placed in its ingress buffer:
@@ -91,9 +92,9 @@ class Batch {
   /** others counts the batched runs [i, done) of the descriptors at word `d0` that returned 8 or more (XDP: the length did not change). */
   others(i32: Int32Array, d0: number, i: number, done: number): void {
     for (let k = i; k < done; k++) {
-      const d = d0 + k * IN_FIELDS;
-      const r = i32[d + In.RET] >>> 0;
-      if (r >= 8) this.add(k, r, 0, i32[d + In.LEN], 0);
+      const d = d0 + k * DESC_WORDS;
+      const r = i32[d + DescWord.RET] >>> 0;
+      if (r >= 8) this.add(k, r, 0, i32[d + DescWord.LEN], 0);
     }
   }
 
@@ -127,8 +128,8 @@ class Batch {
 
 /** runOne runs packet `i` of a batch (its descriptor at word `d`) on its own: the per-packet path. */
 function runOne(b: Batch, i32: Int32Array, d: number, i: number): void {
-  const hs = i32[d + In.HARD_START];
-  runPacket(b, i, hs, hs ? i32[d + In.ROOM] : 0, i32[d + In.LEN], i32[d + In.WIRE_LEN], i32[d + In.SRC], i32[d + In.TS_SEC], i32[d + In.TS_NSEC]);
+  const hs = i32[d + DescWord.HARD_START];
+  runPacket(b, i, hs, hs ? i32[d + DescWord.ROOM] : 0, i32[d + DescWord.LEN], i32[d + DescWord.WIRE_LEN], i32[d + DescWord.SRC], i32[d + DescWord.TS_SEC], i32[d + DescWord.TS_NSEC]);
 }
 
 /** runPacket runs one packet through xdpIngress or skbIngress: in its slot (hardStart, room), or copied from `src` into the CPU's frame. */
@@ -137,7 +138,7 @@ function runPacket(b: Batch, i: number, hardStart: number, room: number, len: nu
   slot.room = hardStart ? room : rt.frame.size;
   slot.len = len;
   slot.wireLen = wireLen;
-  if (src) space.u8.copyWithin(slot.hardStart + 256, src, src + len);
+  if (src) space.u8.copyWithin(slot.hardStart + XDP_PACKET_HEADROOM, src, src + len);
   if (init.deterministic) slot.tstamp = now = BigInt(tsSec >>> 0) * 1_000_000_000n + BigInt(tsNsec);
   let r: IngressResult;
   try {
@@ -147,7 +148,7 @@ function runPacket(b: Batch, i: number, hardStart: number, room: number, len: nu
       b.samples.push(Number(process.hrtime.bigint() - t));
     } else r = run(rt, prog, slot);
   } catch (e) {
-    fault(b, i, slot.hardStart + 256, slot.len, e);
+    fault(b, i, slot.hardStart + XDP_PACKET_HEADROOM, slot.len, e);
     return;
   }
   let flags = 0;
@@ -175,14 +176,14 @@ function runBatched(xb: XdpBatch, b: Batch, i32: Int32Array, desc: number, i: nu
   } catch (e) {
     // the packet that threw faulted; those before it ran
     done = xb.current;
-    const d = (desc >> 2) + done * IN_FIELDS;
-    if (b.results) for (let k = i; k < done; k++) batchedResult(b, i32, (desc >> 2) + k * IN_FIELDS, k);
+    const d = (desc >> 2) + done * DESC_WORDS;
+    if (b.results) for (let k = i; k < done; k++) batchedResult(b, i32, (desc >> 2) + k * DESC_WORDS, k);
     else b.others(i32, desc >> 2, i, done);
-    fault(b, done, ranAt(i32, d), i32[d + In.LEN], e);
+    fault(b, done, ranAt(i32, d), i32[d + DescWord.LEN], e);
     return done + 1;
   }
   const each = done > i ? Number(process.hrtime.bigint() - t) / (done - i) : 0;
-  if (b.results) for (let k = i; k < done; k++) batchedResult(b, i32, (desc >> 2) + k * IN_FIELDS, k);
+  if (b.results) for (let k = i; k < done; k++) batchedResult(b, i32, (desc >> 2) + k * DESC_WORDS, k);
   else if (i32[(tally + BatchTally.OTHERS) >> 2] !== others) b.others(i32, desc >> 2, i, done);
   // the run-time histogram gets one sample per 64 packets (those whose index is a multiple of 64), here the batch's mean
   for (let k = (i + 63) & ~63; k < done; k += 64) b.samples.push(each);
@@ -190,14 +191,14 @@ function runBatched(xb: XdpBatch, b: Batch, i32: Int32Array, desc: number, i: nu
 }
 
 function batchedResult(b: Batch, i32: Int32Array, d: number, k: number): void {
-  b.add(k, i32[d + In.RET], ranAt(i32, d), i32[d + In.LEN], 0);
+  b.add(k, i32[d + DescWord.RET], ranAt(i32, d), i32[d + DescWord.LEN], 0);
 }
 
 /** ranAt: where the batched packet of descriptor word `d` ran: where it lay (in place), else its slot, else the CPU's frame. */
 function ranAt(i32: Int32Array, d: number): number {
-  const hs = i32[d + In.HARD_START];
-  const src = i32[d + In.SRC];
-  return src && batch!.inPlace ? src : hs ? hs + 256 : rt.frame.start + 256;
+  const hs = i32[d + DescWord.HARD_START];
+  const src = i32[d + DescWord.SRC];
+  return src && batch!.inPlace ? src : (hs || rt.frame.start) + XDP_PACKET_HEADROOM;
 }
 
 /**
@@ -246,7 +247,7 @@ parentPort!.on('message', (req: BatchRequest) => {
       i = runBatched(batch, b, i32, desc, i, n);
       if (i >= n) break;
     }
-    runOne(b, i32, (desc >> 2) + i * IN_FIELDS, i);
+    runOne(b, i32, (desc >> 2) + i * DESC_WORDS, i);
     i++;
   }
   if (batch && !b.results && !req.records) b.fromTally(space.view, tallyAt);

@@ -3,10 +3,12 @@ import { LinkType, linkTypeName, linkTypeSupported, toEthernet } from '../../../
 import { openCapture } from '../../../pcaps/open.js';
 import { PcapReader, SCAN_FIELDS } from '../../../pcaps/pcapReader.js';
 import { CaptureError, type CaptureReader, type CaptureRecord } from '../../../pcaps/record.js';
-import { type AddressSpace, Perm, type Region } from '../../../vm/memory.js';
-import { DESC_BYTES } from '../../../hooks/xdpBatch.js';
+import { type AddressSpace, PAGE_SIZE, Perm, type Region } from '../../../vm/memory.js';
+import { XDP_MAX_LINEAR } from '../../../hooks/testRun.js';
+import { XDP_TAILROOM } from '../../../hooks/xdp.js';
+import { XDP_PACKET_HEADROOM } from '../../../uapi/xdp.js';
+import { DESC_BYTES, DescWord } from '../../../hooks/xdpBatch.js';
 import { flowHash } from '../flowHash.js';
-import { In } from '../protocol.js';
 
 /** Ingress buffers: two sets (one filling while the other runs), 8 MiB per worker each. */
 export const BUF_BYTES = 8 << 20;
@@ -15,10 +17,17 @@ export const STAGING_BYTES = 4 << 20;
 export const WINDOW = 8192;
 /** The descriptors of a window's batch come first in each ingress buffer; slots follow. */
 const DESC_AREA = WINDOW * DESC_BYTES;
-const PAGE = 4096;
-const HEADROOM = 256;
 /** The longest packet replay runs: an XDP frame of 17 fragments past its linear part, or a 64 KiB skb. */
 const MAX_LEN = 65535;
+
+/**
+ * slotBytes: the room a packet of `len` bytes gets in an ingress buffer (an IngressSlot, the
+ * packet at XDP_PACKET_HEADROOM): a page (XDP's frame) when it fits the linear part, else
+ * the headroom, the packet, a page to grow into and the tailroom, in whole pages.
+ */
+export function slotBytes(len: number): number {
+  return len <= XDP_MAX_LINEAR ? PAGE_SIZE : Math.ceil((XDP_PACKET_HEADROOM + len + PAGE_SIZE + XDP_TAILROOM) / PAGE_SIZE) * PAGE_SIZE;
+}
 
 /** Tally: what a Source counts while it reads (the summary's fields). */
 export interface Tally {
@@ -188,13 +197,13 @@ export class Source {
           const w = n === 1 ? 0 : flowHash(u8, base + at, len) % n;
           const k = win.batchLen[w]++;
           const o = (win.desc[w] + k * DESC_BYTES) >> 2;
-          i32[o + In.HARD_START] = 0;
-          i32[o + In.ROOM] = 0;
-          i32[o + In.LEN] = len;
-          i32[o + In.WIRE_LEN] = sc[j * SCAN_FIELDS + 2];
-          i32[o + In.TS_SEC] = sc[j * SCAN_FIELDS + 3];
-          i32[o + In.TS_NSEC] = sc[j * SCAN_FIELDS + 4];
-          i32[o + In.SRC] = base + at;
+          i32[o + DescWord.HARD_START] = 0;
+          i32[o + DescWord.ROOM] = 0;
+          i32[o + DescWord.LEN] = len;
+          i32[o + DescWord.WIRE_LEN] = sc[j * SCAN_FIELDS + 2];
+          i32[o + DescWord.TS_SEC] = sc[j * SCAN_FIELDS + 3];
+          i32[o + DescWord.TS_NSEC] = sc[j * SCAN_FIELDS + 4];
+          i32[o + DescWord.SRC] = base + at;
         }
         win.count += got;
         if (got) continue;
@@ -238,7 +247,7 @@ export class Source {
       // a frame still in the staging buffer is copied into its slot (or frame) by the worker
       const inStaging = src.buffer === u8.buffer;
       const slotless = !this.#keep && inStaging && len <= MAX_PACKET;
-      const room = slotless ? 0 : len <= 3520 ? PAGE : Math.ceil((HEADROOM + len + PAGE + 320) / PAGE) * PAGE;
+      const room = slotless ? 0 : slotBytes(len);
       if (used[w] + room > bufs[w].size) {
         // this worker's buffer is full: the packet starts the next window
         this.#held = { frame: src.slice(off, off + len), tsSec, tsNsec, origLen };
@@ -247,16 +256,16 @@ export class Source {
       const i = win.count++;
       const hardStart = slotless ? 0 : bufs[w].start + used[w];
       used[w] += room;
-      if (!inStaging) u8.set(src.subarray(off, off + len), hardStart + HEADROOM);
+      if (!inStaging) u8.set(src.subarray(off, off + len), hardStart + XDP_PACKET_HEADROOM);
       const k = win.batchLen[w]++;
       const o = ((bufs[w].start + k * DESC_BYTES) >> 2);
-      i32[o + In.SRC] = inStaging ? src.byteOffset + off : 0;
-      i32[o + In.HARD_START] = hardStart;
-      i32[o + In.ROOM] = room;
-      i32[o + In.LEN] = len;
-      i32[o + In.WIRE_LEN] = Math.max(origLen, len);
-      i32[o + In.TS_SEC] = tsSec | 0;
-      i32[o + In.TS_NSEC] = tsNsec;
+      i32[o + DescWord.SRC] = inStaging ? src.byteOffset + off : 0;
+      i32[o + DescWord.HARD_START] = hardStart;
+      i32[o + DescWord.ROOM] = room;
+      i32[o + DescWord.LEN] = len;
+      i32[o + DescWord.WIRE_LEN] = Math.max(origLen, len);
+      i32[o + DescWord.TS_SEC] = tsSec | 0;
+      i32[o + DescWord.TS_NSEC] = tsNsec;
       if (!tally) {
         win.tsSec[i] = tsSec;
         win.tsNsec[i] = tsNsec;

@@ -1,8 +1,8 @@
 import { MAX_PACKET } from '../../../hooks/runtime.js';
 import { type AddressSpace, PAGE_SIZE, Perm, type Region } from '../../../vm/memory.js';
-import { DESC_BYTES } from '../../../hooks/xdpBatch.js';
-import { In, IN_FIELDS } from '../protocol.js';
-import { type Source, WINDOW, type Window } from './fileSource.js';
+import { DESC_BYTES, DESC_WORDS, DescWord } from '../../../hooks/xdpBatch.js';
+import { XDP_PACKET_HEADROOM } from '../../../uapi/xdp.js';
+import { type Source, WINDOW, type Window, slotBytes } from './fileSource.js';
 
 /** Queue memory is taken from the address space in chunks of this many bytes. */
 const CHUNK = 32 << 20;
@@ -104,27 +104,27 @@ export function steer(source: Source, mem: AddressSpace, q: RxQueues, bufs: read
       const to = descs[w].take(k * DESC_BYTES);
       mem.u8.copyWithin(to, win.desc[w], win.desc[w] + k * DESC_BYTES);
       win.desc[w] = to;
-      for (let d = to >> 2, end = d + k * IN_FIELDS; d < end; d += IN_FIELDS) {
+      for (let d = to >> 2, end = d + k * DESC_WORDS; d < end; d += DESC_WORDS) {
         let i32 = mem.i32;
-        const len = i32[d + In.LEN];
-        const src = i32[d + In.SRC] || i32[d + In.HARD_START] + 256;
+        const len = i32[d + DescWord.LEN];
+        const src = i32[d + DescWord.SRC] || i32[d + DescWord.HARD_START] + XDP_PACKET_HEADROOM;
         if (len > MAX_PACKET) {
           // longer than a CPU's frame: it keeps a slot (headroom, the packet, room to grow) in the queue memory
-          const room = i32[d + In.ROOM] || Math.ceil((256 + len + 4096 + 320) / 4096) * 4096;
+          const room = i32[d + DescWord.ROOM] || slotBytes(len);
           const slot = packets[w].take(room);
-          mem.u8.copyWithin(slot + 256, src, src + len);
+          mem.u8.copyWithin(slot + XDP_PACKET_HEADROOM, src, src + len);
           i32 = mem.i32;
-          i32[d + In.HARD_START] = slot;
-          i32[d + In.ROOM] = room;
-          i32[d + In.SRC] = 0;
+          i32[d + DescWord.HARD_START] = slot;
+          i32[d + DescWord.ROOM] = room;
+          i32[d + DescWord.SRC] = 0;
           continue;
         }
         const at = packets[w].take(len);
         mem.u8.copyWithin(at, src, src + len);
         i32 = mem.i32;
-        i32[d + In.SRC] = at;
-        i32[d + In.HARD_START] = 0;
-        i32[d + In.ROOM] = 0;
+        i32[d + DescWord.SRC] = at;
+        i32[d + DescWord.HARD_START] = 0;
+        i32[d + DescWord.ROOM] = 0;
       }
     }
     windows.push(win);
