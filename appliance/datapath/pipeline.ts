@@ -3,7 +3,6 @@ import { cpus } from 'node:os';
 import type { Device, Neighbour, Route } from '../../hooks/helpers/fib.js';
 import { ProgType } from '../../uapi/progType.js';
 import { cpuRegions } from '../../hooks/runtime.js';
-import { verdictOf } from '../../hooks/verdict.js';
 import { xdpBatchable } from '../../hooks/xdpBatch.js';
 import { DEFAULT_ENGINE } from '../../vm/engines.js';
 import type { Kernel } from '../../kernel/kernel.js';
@@ -13,7 +12,7 @@ import type { MapsJson } from './mapsJson.js';
 import { type OutputFiles, openOutputs } from './sinks/captureFiles.js';
 import { WorkerPool } from './pool.js';
 import { exportProgs } from './progTransfer.js';
-import { type BatchResult, OUT_FIELDS, Out, OutFlag, type PacketExtra, type TallyRow } from './protocol.js';
+import { type BatchResult, OUT_FIELDS, Out, OutFlag, type PacketExtra } from './protocol.js';
 import { BUF_BYTES, STAGING_BYTES, Source, WINDOW, type Window } from './sources/fileSource.js';
 import { RxQueues, steer } from './sources/preload.js';
 
@@ -112,11 +111,13 @@ export class Pipeline {
     const regions = Array.from({ length: n }, (_, w) => cpuRegions(mem, w));
     const progs = exportProgs(o.kernel);
     const engine = o.engine ?? DEFAULT_ENGINE;
+    // decided here once: the workers batch the program and walk capture records, or neither
+    const batch = engine === 'jit' && o.prog.type === ProgType.BPF_PROG_TYPE_XDP && !o.trace && xdpBatchable(o.prog.program, o.deterministic ?? false);
     this.#pool = new WorkerPool(regions.map((r, w) => ({
       space: mem.snapshot(), cpu: w, regions: r, progs, entry: o.prog.id, ifindex: o.ifindex ?? 1,
-      deterministic: o.deterministic ?? false, seed: o.seed ?? 1, trace: o.trace !== undefined, routes: o.routes, neighbours: o.neighbours, devices: o.devices, engine,
+      deterministic: o.deterministic ?? false, seed: o.seed ?? 1, trace: o.trace !== undefined, routes: o.routes, neighbours: o.neighbours, devices: o.devices, engine, batch,
     })));
-    this.#records = engine === 'jit' && o.prog.type === ProgType.BPF_PROG_TYPE_XDP && !o.trace && xdpBatchable(o.prog.program, o.deterministic ?? false);
+    this.#records = batch;
     const type = o.prog.type === ProgType.BPF_PROG_TYPE_XDP ? 'xdp' : o.prog.type === ProgType.BPF_PROG_TYPE_SOCKET_FILTER ? 'socket' : 'tc';
     this.summary = {
       program: o.prog.name, type, packets: 0, bytes: 0, verdicts: {}, verdict_names: {}, per_cpu: Array(n).fill(0), busy_seconds: Array(n).fill(0),
@@ -220,16 +221,14 @@ export class Pipeline {
       s.busy_seconds[w] += r.ns / 1e9;
       o.onBatch?.(w, r.samples);
     });
-    // counted per window and worker by verdict, then added to the summary (few keys)
-    const rows = results.map(() => new Map<string, TallyRow>());
+    // faults warned of in capture order (per packet) or by worker, then the workers' counts by verdict added to the summary
     if (win.tally) {
       results.forEach((r, w) => {
-        for (const t of r?.tally ?? []) rows[w].set(`${t.retval}/${t.name}`, t);
         for (const e of r?.extras ?? []) if (e.fault) this.#fault(`CPU ${w}, packet ${e.i} of its batch`, e.fault);
       });
-    } else this.#emitPackets(win, results, out, rows);
-    rows.forEach((byVerdict, w) => {
-      for (const t of byVerdict.values()) {
+    } else this.#emitPackets(win, results, out);
+    results.forEach((r, w) => {
+      for (const t of r?.tally ?? []) {
         s.packets += t.packets;
         s.bytes += t.bytes;
         s.per_cpu[w] += t.packets;
@@ -246,9 +245,8 @@ export class Pipeline {
     if (this.#faultWarnings++ < 10) this.summary.warnings.push(`${where}: the program faulted: ${message}`);
   }
 
-  /** #emitPackets goes through a window's packets in capture order: outputs, and the counts into `rows`. */
-  #emitPackets(win: Window, results: (BatchResult | undefined)[], out: OutputFiles, rows: Map<string, TallyRow>[]): void {
-    const type = this.#o.prog.type;
+  /** #emitPackets goes through a window's packets in capture order: faults warned of, outputs written, each with the verdict its worker gave it. */
+  #emitPackets(win: Window, results: (BatchResult | undefined)[], out: OutputFiles): void {
     const u8 = this.#o.kernel.memory.u8;
     const extras = results.map((r) => new Map<number, PacketExtra>((r?.extras ?? []).map((e) => [e.i, e])));
     const writes = out.writes;
@@ -260,30 +258,20 @@ export class Pipeline {
         if (writes) out.notRun({ data: nr.data, origLen: win.origLen[i], tsSec: win.tsSec[i], tsNsec: win.tsNsec[i] }, nr.why);
         continue;
       }
-      const res = results[w]!.results!;
+      const r = results[w]!;
+      const res = r.results!;
       const k = win.index[i];
       const base = k * OUT_FIELDS;
       const flags = res[base + Out.FLAGS];
       const extra = flags & OutFlag.EXTRA ? extras[w].get(k) : undefined;
       const faulted = (flags & OutFlag.FAULT) !== 0;
-      const len = res[base + Out.LEN] + (extra?.tail?.length ?? 0);
-      const v = verdictOf(type, res[base + Out.RETVAL], len, faulted);
-      const n = v.keep !== undefined && v.keep < len ? v.keep : len;
-      const key = `${v.retval}/${v.name}`;
-      let row = rows[w].get(key);
-      if (!row) rows[w].set(key, (row = { retval: v.retval, name: v.name, packets: 0, bytes: 0, faults: 0 }));
-      row.packets++;
-      row.bytes += n;
-      if (faulted) {
-        row.faults++;
-        this.#fault(`packet ${this.summary.packets + ran}`, extra?.fault);
-      }
+      if (faulted) this.#fault(`packet ${this.summary.packets + ran}`, extra?.fault);
       ran++;
       if (writes) {
         const start = res[base + Out.START];
         let data = u8.subarray(start, start + res[base + Out.LEN]);
         if (extra?.tail) data = Buffer.concat([data, extra.tail]);
-        out.packet({ data: data.subarray(0, n), origLen: win.origLen[i], tsSec: win.tsSec[i], tsNsec: win.tsNsec[i] }, w, v, extra, faulted);
+        out.packet({ data: data.subarray(0, res[base + Out.KEPT]), origLen: win.origLen[i], tsSec: win.tsSec[i], tsNsec: win.tsNsec[i] }, w, r.tally[res[base + Out.ROW]], extra, faulted);
       }
     }
   }

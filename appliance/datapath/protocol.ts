@@ -20,11 +20,22 @@ export interface WorkerInit {
   readonly devices?: readonly Device[];
   readonly ifindexes?: readonly number[];
   readonly engine?: string;
+  /**
+   * Run the program in batches (XdpBatch) and walk capture records (recordWalk.ts): a
+   * JIT-compiled XDP program that is xdpBatchable, not traced. The pipeline decides it, and
+   * sends records only then.
+   */
+  readonly batch: boolean;
 }
 
-/** Per packet, worker to main (unless the batch is tallied): the return value and where the packet is now. */
-export const OUT_FIELDS = 4;
-export const Out = { RETVAL: 0, START: 1, LEN: 2, FLAGS: 3 } as const;
+/**
+ * Out: per packet, worker to main (unless the batch is tallied), OUT_FIELDS i32s: ROW, its
+ * verdict (the index of its row in BatchResult.tally); where the packet is now (LEN bytes at
+ * START, the linear part); KEPT, the bytes the verdict leaves of it (tail included: a socket
+ * filter's trim); FLAGS (OutFlag).
+ */
+export const Out = { ROW: 0, START: 1, LEN: 2, KEPT: 3, FLAGS: 4 } as const;
+export const OUT_FIELDS = 5;
 /** FLAGS bits: the run faulted; an extra record carries more (a redirect target, bytes past the linear part, clones). */
 export const OutFlag = { FAULT: 1, EXTRA: 2 } as const;
 
@@ -59,19 +70,21 @@ export interface PacketExtra {
 export interface TallyRow {
   readonly retval: number;
   readonly name: string;
+  /** The packets go on (Verdict.forward). */
+  readonly forward: boolean;
   packets: number;
   bytes: number;
   faults: number;
 }
 
-/** BatchResult: the results of a batch: per packet in the batch's order, or tallied. */
+/** BatchResult: the results of a batch: counted by verdict, and per packet in the batch's order (Out) unless tallied. */
 export interface BatchResult {
   readonly id: number;
   readonly results?: Int32Array;
-  readonly tally?: TallyRow[];
+  readonly tally: TallyRow[];
   readonly extras: PacketExtra[];
   readonly traces: string[];
   readonly ns: number;
-  /** Run times (ns) of one packet in 64 (run one at a time), for the run-time histogram. */
+  /** Run times (ns) of one packet in 64 (BatchLedger.sample), for the run-time histogram. */
   readonly samples: number[];
 }

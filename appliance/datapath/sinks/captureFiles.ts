@@ -8,7 +8,8 @@ import type { PacketExtra } from '../protocol.js';
 export interface OutputFiles {
   /** Whether any file is open (else the caller need not build packets to write). */
   readonly writes: boolean;
-  packet(p: PacketOut, cpu: number, v: Verdict, extra: PacketExtra | undefined, faulted: boolean): void;
+  /** packet writes a packet that ran, cut to the bytes its verdict `v` leaves (a socket filter's trim). */
+  packet(p: PacketOut, cpu: number, v: Pick<Verdict, 'retval' | 'forward'>, extra: PacketExtra | undefined, faulted: boolean): void;
   notRun(p: PacketOut, why: string): void;
   close(): void;
 }
@@ -35,7 +36,7 @@ export function openOutputs(o: { out?: string; outPass?: string; outDrop?: strin
     writes: Boolean(all || pass || drop),
     packet(p, cpu, v, extra, faulted) {
       const notes: string[] = [];
-      if (vtype === undefined) notes.push(v.forward ? `socket filter: keep ${v.keep} bytes` : 'socket filter: drop');
+      if (vtype === undefined) notes.push(v.forward ? `socket filter: keep ${p.data.length} bytes` : 'socket filter: drop');
       if (extra?.redirect) notes.push(`redirect to ${extra.redirect}`);
       if (extra?.clones) notes.push(`${extra.clones} clone(s) sent by bpf_clone_redirect`);
       if (faulted) notes.push(`program fault: ${extra?.fault}`);
