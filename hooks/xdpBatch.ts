@@ -2,6 +2,7 @@ import type { WasmEntry, WasmGlobal } from '../vm/engine.js';
 import { Class, JmpOp } from '../vm/opcodes.js';
 import type { CheckedProgram } from '../vm/program.js';
 import type { VerifiedProgram } from '../vm/verifier/verified.js';
+import { BatchTally, countRun } from '../vm/jit/batchTally.js';
 import { Code, I32, MEMORY_COPY, Op, encodeModule } from '../vm/jit/wasm.js';
 import type { HookRuntime } from './runtime.js';
 import { XDP_MAX_LINEAR } from './testRun.js';
@@ -57,13 +58,6 @@ export const DESC_BYTES = 1 << DESC_SHIFT;
 export const DESC_WORDS = DESC_BYTES / 4;
 /** DescWord: DescOff in 32-bit words, to index a descriptor in an Int32Array. */
 export const DescWord = Object.fromEntries(Object.entries(DescOff).map(([k, v]) => [k, v / 4])) as { readonly [K in keyof typeof DescOff]: number };
-
-/**
- * BatchTally: what a batch counts at its tally address: for each return value r below 8, the
- * packets (u64 at r * 16) and their bytes (u64 at r * 16 + 8); then how many returned 8 or
- * more (u32 at OTHERS), whose RET the caller looks up.
- */
-export const BatchTally = { OTHERS: 128, BYTES: 136 } as const;
 
 let driverModule: WebAssembly.Module | undefined;
 
@@ -125,9 +119,8 @@ function driver(): WebAssembly.Module {
     batch.get(i).op(Op.global_set).u(G.cur);
     batch.get(d).get(d).mem(Op.i32_load, 2, DescOff.HARD_START).get(d).mem(Op.i32_load, 2, DescOff.SRC).get(len).op(Op.call).u(1).tee(ret).mem(Op.i32_store, 2, DescOff.RET);
     // the tally: packets and bytes by return value below 8, a count of the rest
-    batch.get(tally).op(Op.if, 0x40).get(ret).i32(8).op(Op.i32_lt_u, Op.if, 0x40);
-    batch.get(tally).get(ret).i32(4).op(Op.i32_shl, Op.i32_add).tee(t).get(t).mem(Op.i64_load, 3, 0).i64(1n).op(Op.i64_add).mem(Op.i64_store, 3, 0);
-    batch.get(t).get(t).mem(Op.i64_load, 3, 8).get(len).op(Op.i64_extend_i32_u, Op.i64_add).mem(Op.i64_store, 3, 8);
+    batch.get(tally).op(Op.if, 0x40).get(ret).i32(BatchTally.VALUES).op(Op.i32_lt_u, Op.if, 0x40);
+    countRun(batch, { tally, ret, len, t });
     batch.op(Op.else).get(tally).get(tally).mem(Op.i32_load, 2, BatchTally.OTHERS).i32(1).op(Op.i32_add).mem(Op.i32_store, 2, BatchTally.OTHERS);
     batch.op(Op.end, Op.end);
     batch.get(i).i32(1).op(Op.i32_add).set(i);

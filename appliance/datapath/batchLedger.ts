@@ -1,7 +1,7 @@
 import type { IngressResult } from '../../hooks/ingress.js';
 import { verdictOf } from '../../hooks/verdict.js';
-import { BatchTally } from '../../hooks/xdpBatch.js';
 import { ProgType } from '../../uapi/progType.js';
+import { BatchTally } from '../../vm/jit/batchTally.js';
 import { type BatchResult, OUT_FIELDS, Out, OutFlag, type PacketExtra, type TallyRow } from './protocol.js';
 
 /** The run-time histogram gets one packet's run time in this many: those whose index in the batch is a multiple of it. */
@@ -24,8 +24,8 @@ export class BatchLedger {
   readonly #rows: TallyRow[] = [];
   /** Rows by verdict: the tally key is `${retval}/${name}`. */
   readonly #rowAt = new Map<string, number>();
-  // tallied XDP verdicts by return value (below 8): packets, bytes; rows when the batch ends
-  readonly #fast = new Float64Array(16);
+  // tallied XDP verdicts by return value (below BatchTally.VALUES): packets, bytes; rows when the batch ends
+  readonly #fast = new Float64Array(2 * BatchTally.VALUES);
 
   /** A request of `n` packets; `tally`: no per-packet results (BatchRequest.tally). */
   constructor(progType: number, n: number, tally: boolean) {
@@ -43,7 +43,7 @@ export class BatchLedger {
     const faulted = (flags & OutFlag.FAULT) !== 0;
     const len = r.len + (r.tail?.length ?? 0);
     const res = this.#results;
-    if (!res && !faulted && r.retval >>> 0 < 8 && this.#type === ProgType.BPF_PROG_TYPE_XDP) {
+    if (!res && !faulted && r.retval >>> 0 < BatchTally.VALUES && this.#type === ProgType.BPF_PROG_TYPE_XDP) {
       this.#addMany(r.retval, 1, len);
       return;
     }
@@ -63,7 +63,7 @@ export class BatchLedger {
     res[o + Out.FLAGS] = flags;
   }
 
-  /** #addMany counts `packets` tallied XDP runs that returned `retval` (below 8), `bytes` in all. */
+  /** #addMany counts `packets` tallied XDP runs that returned `retval` (below BatchTally.VALUES), `bytes` in all. */
   #addMany(retval: number, packets: number, bytes: number): void {
     this.#fast[retval * 2] += packets;
     this.#fast[retval * 2 + 1] += bytes;
@@ -72,10 +72,11 @@ export class BatchLedger {
   /** fromTally adds what batches or a record walk counted at `at` (BatchTally), clears it and returns how many packets that was. */
   fromTally(dv: DataView, at: number): number {
     let packets = 0;
-    for (let r = 0; r < 8; r++) {
-      const n = Number(dv.getBigUint64(at + r * 16, true));
+    for (let r = 0; r < BatchTally.VALUES; r++) {
+      const row = at + (r << BatchTally.ROW_SHIFT);
+      const n = Number(dv.getBigUint64(row + BatchTally.PACKETS, true));
       packets += n;
-      if (n) this.#addMany(r, n, Number(dv.getBigUint64(at + r * 16 + 8, true)));
+      if (n) this.#addMany(r, n, Number(dv.getBigUint64(row + BatchTally.PACKET_BYTES, true)));
     }
     for (let k = 0; k < BatchTally.BYTES; k += 8) dv.setBigUint64(at + k, 0n, true);
     return packets;
@@ -106,7 +107,7 @@ export class BatchLedger {
 
   /** result: the BatchResult of request `id`, which took `ns`; `traces`: the trace lines it printed. */
   result(id: number, ns: number, traces: string[]): BatchResult {
-    for (let r = 0; r < 8; r++) {
+    for (let r = 0; r < BatchTally.VALUES; r++) {
       if (!this.#fast[r * 2]) continue;
       const v = verdictOf(this.#type, r, 0);
       const row = this.#rows[this.#row(v.retval, v.name, v.forward)];

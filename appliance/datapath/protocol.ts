@@ -21,7 +21,7 @@ export interface WorkerInit {
   readonly ifindexes?: readonly number[];
   readonly engine?: string;
   /**
-   * Run the program in batches (XdpBatch) and walk capture records (recordWalk.ts): a
+   * Run the program in batches (XdpBatch) and walk capture records (vm/jit/recordWalk.ts): a
    * JIT-compiled XDP program that is xdpBatchable, not traced. The pipeline decides it, and
    * sends records only then.
    */
@@ -52,7 +52,7 @@ export interface BatchRequest {
   /**
    * Instead of descriptors: the pcap records (little-endian, Ethernet) from `start` to `end`
    * of the shared memory, for every worker; each runs those whose flow hashes to it among
-   * `workers` (recordWalk.ts), tallied in the CPU's tally page (`desc` unused).
+   * `workers` (vm/jit/recordWalk.ts), tallied in the CPU's tally page (`desc` unused).
    */
   readonly records?: { readonly start: number; readonly end: number; readonly workers: number };
 }

@@ -5,14 +5,15 @@ import { type IngressResult, skbIngress, xdpIngress } from '../../hooks/ingress.
 import type { LoadedProgram } from '../../hooks/loadedProgram.js';
 import { ProgType } from '../../uapi/progType.js';
 import { HookRuntime } from '../../hooks/runtime.js';
-import { BatchTally, DESC_WORDS, DescWord, XdpBatch } from '../../hooks/xdpBatch.js';
+import { DESC_WORDS, DescWord, XdpBatch } from '../../hooks/xdpBatch.js';
 import { XDP_MAX_LINEAR } from '../../hooks/testRun.js';
 import { XDP_PACKET_HEADROOM } from '../../uapi/xdp.js';
 import { AddressSpace } from '../../vm/memory.js';
 import { engineByName } from '../../vm/engines.js';
+import { BatchTally } from '../../vm/jit/batchTally.js';
+import { RecordWalker, STOP_TALLY } from '../../vm/jit/recordWalk.js';
 import { BatchLedger } from './batchLedger.js';
 import { importProgs } from './progTransfer.js';
-import { RecordWalker, STOP_TALLY } from './recordWalk.js';
 import { type BatchRequest, type BatchResult, OutFlag, type WorkerInit } from './protocol.js';
 
 // A replay worker: one emulated CPU. It attaches to the shared memory, rebuilds the loaded
@@ -174,7 +175,7 @@ class ReplayCpu {
       for (let k = i; k < done; k++) {
         const d = d0 + k * DESC_WORDS;
         const r = i32[d + DescWord.RET] >>> 0;
-        if (r >= 8) b.add(k, { retval: r, start: 0, len: i32[d + DescWord.LEN] });
+        if (r >= BatchTally.VALUES) b.add(k, { retval: r, start: 0, len: i32[d + DescWord.LEN] });
       }
     }
   }
@@ -187,7 +188,7 @@ class ReplayCpu {
   }
 
   /**
-   * #runRecords runs the pcap records from `start` to `end` that hash to this worker (recordWalk.ts);
+   * #runRecords runs the pcap records from `start` to `end` that hash to this worker (vm/jit/recordWalk.ts);
    * what the walk leaves (multi-buffer frames, return values of 8 and up, faults) is done here.
    */
   #runRecords(w: RecordWalker, b: BatchLedger, { start, end, workers }: NonNullable<BatchRequest['records']>): void {

@@ -6,7 +6,7 @@ import { readCollection } from '../../elf/collection.js';
 import { loadCollection } from '../../kernel/loadCollection.js';
 import { flowHash } from '../../appliance/datapath/flowHash.js';
 import type { MapInit } from '../../appliance/datapath/mapInit.js';
-import { RecordWalker } from '../../appliance/datapath/recordWalk.js';
+import { RecordWalker } from '../../vm/jit/recordWalk.js';
 import { loadObject } from '../../appliance/datapath/load.js';
 import { Pipeline } from '../../appliance/datapath/pipeline.js';
 import { type ReplayOptions, replay } from '../../appliance/datapath/replay.js';
@@ -40,8 +40,8 @@ function writeCapture(path: string, packets: readonly Uint8Array[]): string {
 }
 
 /**
- * The JIT's batched paths (hooks/xdpBatch.ts, appliance/datapath/recordWalk.ts, steer.ts) are
- * checked against the interpreter's one packet at a time: the same verdicts, bytes, CPUs and
+ * The JIT's batched paths (hooks/xdpBatch.ts, vm/jit/recordWalk.ts, appliance/datapath/sources/preload.ts)
+ * are checked against the interpreter's one packet at a time: the same verdicts, bytes, CPUs and
  * maps whichever way the packets reach the program.
  */
 describe('replay: the JIT runs packets in batches, with the interpreter\'s results', function () {

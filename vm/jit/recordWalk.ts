@@ -1,17 +1,17 @@
-import type { PacketFn } from '../../hooks/xdpBatch.js';
-import type { WasmGlobal } from '../../vm/engine.js';
-import { Code, I32, Op, encodeModule } from '../../vm/jit/wasm.js';
+import type { WasmGlobal } from '../engine.js';
+import { BatchTally, countRun } from './batchTally.js';
+import { Code, I32, Op, encodeModule } from './wasm.js';
 
 /**
- * recordWalk: a worker's way through a window of a classic pcap capture (little-endian,
- * Ethernet) without the main thread touching each packet. Every worker walks every record of
- * the window, hashes its flow (the same symmetric hash as flowHash.ts, in WebAssembly) and
- * runs the packets that hash to it, through the XdpBatch driver's `packet`. Verdicts below 8
- * are counted in memory, the rest left to JavaScript, as are packets longer than the linear
- * part.
+ * recordWalk: a replay worker's way through a stretch of a classic pcap capture (little-endian,
+ * Ethernet) that no other thread has touched packet by packet. Every worker walks every record,
+ * hashes its flow (in WebAssembly: the reference is flowHash, appliance/datapath/flowHash.ts,
+ * which test/appliance/replayBatch.test.ts holds it to) and runs the packets that hash to it
+ * through an imported `packet(hardStart, src, len)` (the XDP batch driver's). Return values
+ * below BatchTally.VALUES are counted in memory (BatchTally); the rest are left to JavaScript,
+ * as are packets longer than the linear part.
  */
 
-/** `walk` counts at its `tally` address as the batch driver does (BatchTally, hooks/xdpBatch.ts): per return value below 8, packets and bytes (u64 each). */
 
 /** Why `walk` stopped before `end`: the record at the returned position is JavaScript's to run (STOP_RUN), or ran and returned `ret` >= 8 (STOP_TALLY). */
 export const STOP_RUN = 1;
@@ -19,7 +19,7 @@ export const STOP_TALLY = 2;
 
 const PRIME = 0x01000193;
 
-/** hash(b, len): flowHash of the `len`-byte frame at `b` (see flowHash.ts for what it reads). */
+/** hash(b, len): flowHash (appliance/datapath/flowHash.ts, the definition) of the `len`-byte frame at `b`. */
 function hashFn(): Code {
   const [b, len, end, off, type, a, z, n, proto, l4, pa, pz, i, h, x] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
   const c = new Code();
@@ -110,13 +110,10 @@ function walkFn(): Code {
   c.op(Op.end, Op.end);
   c.get(len).get(maxLen).op(Op.i32_gt_u, Op.if, 0x40).i32(STOP_RUN).op(Op.global_set).u(G.stop).op(Op.br).u(2).op(Op.end);
   c.get(p).op(Op.global_set).u(G.cur);
-  c.i32(0).get(data).get(len).op(Op.call).u(0).tee(r).i32(8).op(Op.i32_ge_u, Op.if, 0x40);
+  c.i32(0).get(data).get(len).op(Op.call).u(0).tee(r).i32(BatchTally.VALUES).op(Op.i32_ge_u, Op.if, 0x40);
   c.get(r).op(Op.global_set).u(G.ret).i32(STOP_TALLY).op(Op.global_set).u(G.stop).op(Op.br).u(2);
   c.op(Op.end);
-  // tally[r]: packets, bytes
-  c.get(tally).get(r).i32(4).op(Op.i32_shl, Op.i32_add).set(t);
-  c.get(t).get(t).mem(Op.i64_load, 3, 0).i64(1n).op(Op.i64_add).mem(Op.i64_store, 3, 0);
-  c.get(t).get(t).mem(Op.i64_load, 3, 8).get(len).op(Op.i64_extend_i32_u, Op.i64_add).mem(Op.i64_store, 3, 8);
+  countRun(c, { tally, ret: r, len, t });
   c.get(data).get(len).op(Op.i32_add).set(p).op(Op.br).u(0);
   c.op(Op.end, Op.end).get(p);
   return c;
@@ -139,13 +136,13 @@ function module(): WebAssembly.Module {
 
 type Globals = Record<'stop' | 'ret' | 'cur', WasmGlobal>;
 
-/** RecordWalker: one worker's instance of the walk, over its XdpBatch's `packet`. */
+/** RecordWalker: one worker's instance of the walk, over the `packet` it runs packets with (its XdpBatch's). */
 export class RecordWalker {
   readonly walk: (p: number, end: number, workers: number, me: number, tally: number, maxLen: number) => number;
   readonly hash: (b: number, len: number) => number;
   readonly #g: Globals;
 
-  constructor(memory: WebAssembly.Memory, packet: PacketFn) {
+  constructor(memory: WebAssembly.Memory, packet: (hardStart: number, src: number, len: number) => number) {
     const x = new WebAssembly.Instance(module(), { env: { mem: memory, packet } }).exports as Record<string, unknown>;
     this.walk = x.walk as RecordWalker['walk'];
     this.hash = x.hash as RecordWalker['hash'];
