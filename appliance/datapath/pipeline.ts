@@ -167,7 +167,7 @@ export class Pipeline {
           limit = due;
         }
         if (r.signal?.aborted) limit = 0;
-        const w = source.fill(this.#bufs[set], this.#staging[set], skb, limit, !outputs.writes, this.#records);
+        const w = source.fill(this.#bufs[set], this.#staging[set], { skb, limit, tally: !outputs.writes, records: this.#records });
         pace?.sent(w.count);
         return w;
       };

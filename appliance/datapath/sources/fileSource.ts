@@ -6,6 +6,7 @@ import { CaptureError, type CaptureReader, type CaptureRecord } from '../../../p
 import { type AddressSpace, PAGE_SIZE, Perm, type Region } from '../../../vm/memory.js';
 import { XDP_MAX_LINEAR } from '../../../hooks/testRun.js';
 import { XDP_TAILROOM } from '../../../hooks/xdp.js';
+import { ETH_HLEN } from '../../../uapi/ethernet.js';
 import { XDP_PACKET_HEADROOM } from '../../../uapi/xdp.js';
 import { DESC_BYTES, DescWord } from '../../../hooks/xdpBatch.js';
 import { flowHash } from '../flowHash.js';
@@ -58,6 +59,24 @@ export interface Window {
 
 /** A record held over to the next window (its worker's buffer was full), copied out of the reader's buffer. */
 interface Held { frame: Uint8Array; tsSec: number; tsNsec: number; origLen: number }
+
+/** Frame: an Ethernet frame to run, `len` bytes at `off` of `src` (which may be the staging buffer), and its record's times and length. */
+interface Frame { readonly src: Uint8Array; readonly off: number; readonly len: number; readonly tsSec: number; readonly tsNsec: number; readonly origLen: number }
+
+/** Filling: one fill's ingress buffers (one per worker) with the bytes taken in each (descriptors first), its staging buffer, and whether the program takes an skb. */
+interface Filling { readonly bufs: readonly Region[]; readonly used: number[]; readonly staging: Uint8Array; readonly skb: boolean }
+
+/** FillOptions: what a window is for. */
+export interface FillOptions {
+  /** The program takes an skb: a frame shorter than an Ethernet header is not run. */
+  readonly skb: boolean;
+  /** At most this many packets (default and at most WINDOW). */
+  readonly limit?: number;
+  /** Nothing is written out: the window keeps nothing per packet, the workers send back counts. */
+  readonly tally?: boolean;
+  /** With `tally`: the workers can walk pcap records themselves (WorkerInit.batch), so a window of plain records is only where they lie. */
+  readonly records?: boolean;
+}
 
 /** Source reads the captures one after another into windows in the shared memory. */
 export class Source {
@@ -154,127 +173,163 @@ export class Source {
   }
 
   /**
-   * fill reads up to WINDOW packets, each into the ingress buffer of the worker its flow
-   * hashes to; `tally`: the window keeps nothing per packet for writing out; `records`: the
-   * workers can walk pcap records themselves (a batched XDP program), so a window of plain
-   * records is just where they lie.
+   * fill reads up to a window of packets (`o.limit`, at most WINDOW), the captures read into
+   * `staging`, each for the worker its flow hashes to (its ingress buffer in `bufs`), in the
+   * first of three ways that applies:
+   *   - #fillRecords: the workers walk plain pcap records themselves; the window is where they lie;
+   *   - #fillScanned: Ethernet records of classic pcap, nothing written out: many a call, a descriptor each;
+   *   - #fillOne: any record, one at a time: other link types converted, packets not run set
+   *     aside, slots for the packets kept to be written out.
    */
-  fill(bufs: readonly Region[], stagingRegion: Region, skb: boolean, limit = WINDOW, tally = false, records = false): Window {
+  fill(bufs: readonly Region[], staging: Region, o: FillOptions): Window {
     const n = bufs.length;
+    const tally = o.tally ?? false;
     const per = tally ? 0 : WINDOW;
     const win: Window = {
       count: 0, tally, worker: new Int32Array(per), index: new Int32Array(per), tsSec: new Float64Array(per), tsNsec: new Int32Array(per), origLen: new Int32Array(per),
       notRun: new Map(), desc: bufs.map((b) => b.start), batchLen: Array(n).fill(0),
     };
-    const used: number[] = Array(n).fill(DESC_AREA);
-    const u8 = this.#mem.u8;
-    const i32 = this.#mem.i32;
-    const staging = u8.subarray(stagingRegion.start, stagingRegion.start + stagingRegion.size);
-    if (!this.#preloaded) this.#reader?.bytes.setBuffer(staging);
-    const max = Math.min(limit, WINDOW);
-    // records the workers can walk themselves (little-endian classic pcap, Ethernet): the window is where they lie
-    if (!this.#reader && this.#i < this.#paths.length) this.#open(staging);
-    const r1 = this.#reader;
-    if (records && tally && !this.#keep && !this.#held && r1 instanceof PcapReader && r1.littleEndian && r1.linkType === LinkType.LINKTYPE_ETHERNET) {
-      const start = r1.bytes.u8.byteOffset + r1.bytes.at;
-      const got = r1.scan(undefined, max, 0, MAX_PACKET);
-      if (got) {
-        win.records = { start, end: r1.bytes.u8.byteOffset + r1.bytes.at };
-        win.count = got;
-        return win;
-      }
-    }
+    const f: Filling = { bufs, used: Array(n).fill(DESC_AREA), staging: this.#mem.u8.subarray(staging.start, staging.start + staging.size), skb: o.skb };
+    if (!this.#preloaded) this.#reader?.bytes.setBuffer(f.staging);
+    const max = Math.min(o.limit ?? WINDOW, WINDOW);
+    if (!this.#reader && this.#i < this.#paths.length) this.#open(f.staging);
+    if (o.records && tally && this.#fillRecords(win, max)) return win;
     while (win.count < max && !this.#finished) {
-      // Ethernet records of classic pcap, when nothing is written out: many at once, no record objects
-      const r0 = this.#reader;
-      if (win.tally && !this.#keep && !this.#held && r0 instanceof PcapReader && r0.linkType === LinkType.LINKTYPE_ETHERNET) {
-        const got = r0.scan(this.#scanned, max - win.count, skb ? 14 : 0, MAX_PACKET);
-        const sc = this.#scanned;
-        const base = r0.bytes.u8.byteOffset;
-        for (let j = 0; j < got; j++) {
-          const at = sc[j * SCAN_FIELDS];
-          const len = sc[j * SCAN_FIELDS + 1];
-          const w = n === 1 ? 0 : flowHash(u8, base + at, len) % n;
-          const k = win.batchLen[w]++;
-          const o = (win.desc[w] + k * DESC_BYTES) >> 2;
-          i32[o + DescWord.HARD_START] = 0;
-          i32[o + DescWord.ROOM] = 0;
-          i32[o + DescWord.LEN] = len;
-          i32[o + DescWord.WIRE_LEN] = sc[j * SCAN_FIELDS + 2];
-          i32[o + DescWord.TS_SEC] = sc[j * SCAN_FIELDS + 3];
-          i32[o + DescWord.TS_NSEC] = sc[j * SCAN_FIELDS + 4];
-          i32[o + DescWord.SRC] = base + at;
-        }
-        win.count += got;
-        if (got) continue;
-      }
-      // the frame: `len` bytes at `off` in `src` (no view made for an Ethernet frame in the staging buffer)
-      let src: Uint8Array;
-      let off = 0;
-      let len: number;
-      let tsSec: number;
-      let tsNsec: number;
-      let origLen: number;
-      if (this.#held) {
-        ({ frame: src, tsSec, tsNsec, origLen } = this.#held);
-        len = src.length;
-        this.#held = undefined;
-      } else {
-        const r = this.#next(staging, win.count === 0);
-        if (!r) break;
-        ({ tsSec, tsNsec, origLen } = r);
-        if (r.linkType === LinkType.LINKTYPE_ETHERNET) {
-          src = r.bytes;
-          off = r.at;
-          len = r.caplen;
-        } else {
-          if (!linkTypeSupported(r.linkType)) throw new CaptureError(this.#reader!.path, r.offset, `record ${r.index}: ${linkTypeName(r.linkType)} is not supported (Ethernet, raw IP, Linux SLL and SLL2 are)`);
-          const frame = toEthernet(r.linkType, r.data);
-          if (typeof frame === 'string') {
-            this.#notRun(win, r, { frame: r.data.slice(), tsSec, tsNsec, origLen }, frame);
-            continue;
-          }
-          src = frame;
-          len = frame.length;
-        }
-        const why = len > MAX_LEN ? `${len} bytes: longer than ${MAX_LEN}` : skb && len < 14 ? `${len} bytes: shorter than an Ethernet header, which no skb is` : undefined;
-        if (why !== undefined) {
-          this.#notRun(win, r, { frame: src.slice(off, off + len), tsSec, tsNsec, origLen }, why);
-          continue;
-        }
-      }
-      const w = n === 1 ? 0 : flowHash(src, off, len) % n;
-      // a frame still in the staging buffer is copied into its slot (or frame) by the worker
-      const inStaging = src.buffer === u8.buffer;
-      const slotless = !this.#keep && inStaging && len <= MAX_PACKET;
-      const room = slotless ? 0 : slotBytes(len);
-      if (used[w] + room > bufs[w].size) {
-        // this worker's buffer is full: the packet starts the next window
-        this.#held = { frame: src.slice(off, off + len), tsSec, tsNsec, origLen };
-        break;
-      }
-      const i = win.count++;
-      const hardStart = slotless ? 0 : bufs[w].start + used[w];
-      used[w] += room;
-      if (!inStaging) u8.set(src.subarray(off, off + len), hardStart + XDP_PACKET_HEADROOM);
-      const k = win.batchLen[w]++;
-      const o = ((bufs[w].start + k * DESC_BYTES) >> 2);
-      i32[o + DescWord.SRC] = inStaging ? src.byteOffset + off : 0;
-      i32[o + DescWord.HARD_START] = hardStart;
-      i32[o + DescWord.ROOM] = room;
-      i32[o + DescWord.LEN] = len;
-      i32[o + DescWord.WIRE_LEN] = Math.max(origLen, len);
-      i32[o + DescWord.TS_SEC] = tsSec | 0;
-      i32[o + DescWord.TS_NSEC] = tsNsec;
-      if (!tally) {
-        win.tsSec[i] = tsSec;
-        win.tsNsec[i] = tsNsec;
-        win.origLen[i] = origLen;
-        win.worker[i] = w;
-        win.index[i] = k;
-      }
+      if (this.#fillScanned(win, max, o.skb)) continue;
+      if (!this.#fillOne(win, f)) break;
     }
     return win;
+  }
+
+  /**
+   * #fillRecords makes the window the next records, up to `max`, if the workers can walk them
+   * themselves (little-endian classic pcap, Ethernet, nothing kept or held over); it says
+   * whether it did.
+   */
+  #fillRecords(win: Window, max: number): boolean {
+    const r = this.#reader;
+    if (this.#keep || this.#held || !(r instanceof PcapReader) || !r.littleEndian || r.linkType !== LinkType.LINKTYPE_ETHERNET) return false;
+    const start = r.bytes.u8.byteOffset + r.bytes.at;
+    const got = r.scan(undefined, max, 0, MAX_PACKET);
+    if (!got) return false;
+    win.records = { start, end: r.bytes.u8.byteOffset + r.bytes.at };
+    win.count = got;
+    return true;
+  }
+
+  /**
+   * #fillScanned adds Ethernet records of classic pcap when nothing is written out: many at
+   * once, no record objects, each a descriptor pointing where it lies; it says whether it
+   * added any (else the next record takes #fillOne).
+   */
+  #fillScanned(win: Window, max: number, skb: boolean): boolean {
+    const r = this.#reader;
+    if (!win.tally || this.#keep || this.#held || !(r instanceof PcapReader) || r.linkType !== LinkType.LINKTYPE_ETHERNET) return false;
+    const got = r.scan(this.#scanned, max - win.count, skb ? ETH_HLEN : 0, MAX_PACKET);
+    const sc = this.#scanned;
+    const base = r.bytes.u8.byteOffset;
+    const u8 = this.#mem.u8;
+    const i32 = this.#mem.i32;
+    const n = win.desc.length;
+    for (let j = 0; j < got; j++) {
+      const at = sc[j * SCAN_FIELDS];
+      const len = sc[j * SCAN_FIELDS + 1];
+      const w = n === 1 ? 0 : flowHash(u8, base + at, len) % n;
+      const k = win.batchLen[w]++;
+      const o = (win.desc[w] + k * DESC_BYTES) >> 2;
+      i32[o + DescWord.HARD_START] = 0;
+      i32[o + DescWord.ROOM] = 0;
+      i32[o + DescWord.LEN] = len;
+      i32[o + DescWord.WIRE_LEN] = sc[j * SCAN_FIELDS + 2];
+      i32[o + DescWord.TS_SEC] = sc[j * SCAN_FIELDS + 3];
+      i32[o + DescWord.TS_NSEC] = sc[j * SCAN_FIELDS + 4];
+      i32[o + DescWord.SRC] = base + at;
+    }
+    win.count += got;
+    return got > 0;
+  }
+
+  /** #fillOne adds the next record (or the one held over); it says whether the window goes on (false: it ends here). */
+  #fillOne(win: Window, f: Filling): boolean {
+    const p = this.#held ? this.#takeHeld() : this.#nextFrame(win, f);
+    if (p === null) return false;
+    return p === undefined || this.#place(win, f, p);
+  }
+
+  #takeHeld(): Frame {
+    const { frame, tsSec, tsNsec, origLen } = this.#held!;
+    this.#held = undefined;
+    return { src: frame, off: 0, len: frame.length, tsSec, tsNsec, origLen };
+  }
+
+  /**
+   * #nextFrame: the next record as an Ethernet frame to run, or undefined when it is not run
+   * (set aside in the window, with why), or null when the window must end (#next).
+   */
+  #nextFrame(win: Window, f: Filling): Frame | undefined | null {
+    const r = this.#next(f.staging, win.count === 0);
+    if (!r) return null;
+    const { tsSec, tsNsec, origLen } = r;
+    // an Ethernet frame in the staging buffer is not copied (nor a view made of it)
+    let p: Frame;
+    if (r.linkType === LinkType.LINKTYPE_ETHERNET) p = { src: r.bytes, off: r.at, len: r.caplen, tsSec, tsNsec, origLen };
+    else {
+      if (!linkTypeSupported(r.linkType)) throw new CaptureError(this.#reader!.path, r.offset, `record ${r.index}: ${linkTypeName(r.linkType)} is not supported (Ethernet, raw IP, Linux SLL and SLL2 are)`);
+      const frame = toEthernet(r.linkType, r.data);
+      if (typeof frame === 'string') {
+        this.#notRun(win, r, { frame: r.data.slice(), tsSec, tsNsec, origLen }, frame);
+        return undefined;
+      }
+      p = { src: frame, off: 0, len: frame.length, tsSec, tsNsec, origLen };
+    }
+    const { len } = p;
+    const why = len > MAX_LEN ? `${len} bytes: longer than ${MAX_LEN}` : f.skb && len < ETH_HLEN ? `${len} bytes: shorter than an Ethernet header, which no skb is` : undefined;
+    if (why === undefined) return p;
+    this.#notRun(win, r, { frame: p.src.slice(p.off, p.off + len), tsSec, tsNsec, origLen }, why);
+    return undefined;
+  }
+
+  /**
+   * #place gives frame `p` to its worker: a slot in its ingress buffer (unless it is in the
+   * staging buffer and nothing keeps it: its worker copies it into its own frame) and a
+   * descriptor; false when that buffer is full (the frame is held over to start the next window).
+   */
+  #place(win: Window, f: Filling, p: Frame): boolean {
+    const { src, off, len } = p;
+    const u8 = this.#mem.u8;
+    const i32 = this.#mem.i32;
+    const n = f.bufs.length;
+    const w = n === 1 ? 0 : flowHash(src, off, len) % n;
+    // a frame still in the staging buffer is copied into its slot (or frame) by the worker
+    const inStaging = src.buffer === u8.buffer;
+    const slotless = !this.#keep && inStaging && len <= MAX_PACKET;
+    const room = slotless ? 0 : slotBytes(len);
+    const buf = f.bufs[w];
+    if (f.used[w] + room > buf.size) {
+      this.#held = { frame: src.slice(off, off + len), tsSec: p.tsSec, tsNsec: p.tsNsec, origLen: p.origLen };
+      return false;
+    }
+    const i = win.count++;
+    const hardStart = slotless ? 0 : buf.start + f.used[w];
+    f.used[w] += room;
+    if (!inStaging) u8.set(src.subarray(off, off + len), hardStart + XDP_PACKET_HEADROOM);
+    const k = win.batchLen[w]++;
+    const o = (buf.start + k * DESC_BYTES) >> 2;
+    i32[o + DescWord.SRC] = inStaging ? src.byteOffset + off : 0;
+    i32[o + DescWord.HARD_START] = hardStart;
+    i32[o + DescWord.ROOM] = room;
+    i32[o + DescWord.LEN] = len;
+    i32[o + DescWord.WIRE_LEN] = Math.max(p.origLen, len);
+    i32[o + DescWord.TS_SEC] = p.tsSec | 0;
+    i32[o + DescWord.TS_NSEC] = p.tsNsec;
+    if (!win.tally) {
+      win.tsSec[i] = p.tsSec;
+      win.tsNsec[i] = p.tsNsec;
+      win.origLen[i] = p.origLen;
+      win.worker[i] = w;
+      win.index[i] = k;
+    }
+    return true;
   }
 
   /** finished: every capture has been read to its end. */

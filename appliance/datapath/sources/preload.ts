@@ -2,7 +2,7 @@ import { MAX_PACKET } from '../../../hooks/runtime.js';
 import { type AddressSpace, PAGE_SIZE, Perm, type Region } from '../../../vm/memory.js';
 import { DESC_BYTES, DESC_WORDS, DescWord } from '../../../hooks/xdpBatch.js';
 import { XDP_PACKET_HEADROOM } from '../../../uapi/xdp.js';
-import { type Source, WINDOW, type Window, slotBytes } from './fileSource.js';
+import { type Source, type Window, slotBytes } from './fileSource.js';
 
 /** Queue memory is taken from the address space in chunks of this many bytes. */
 const CHUNK = 32 << 20;
@@ -95,7 +95,7 @@ export function steer(source: Source, mem: AddressSpace, q: RxQueues, bufs: read
   const { packets, descs } = q;
   const windows: Window[] = [];
   for (let set = 0; ; set = 1 - set) {
-    const win = source.fill(bufs[set], staging[set], skb, WINDOW, true);
+    const win = source.fill(bufs[set], staging[set], { skb, tally: true });
     if (!win.count) return join(windows, RUN_PACKETS);
     // (the views are read again after each take: taking may grow the memory)
     for (let w = 0; w < n; w++) {
