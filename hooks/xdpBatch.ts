@@ -70,7 +70,7 @@ const SETTINGS = ['frameData', 'ctx', 'ifindex', 'rxq', 'top', 'inPlace'] as con
 /**
  * driver: the Wasm module that runs packets through a compiled program. `packet(hardStart,
  * src, len)` does what xdpIngress does for one packet: the packet runs in its slot (hardStart
- * + 256) or, hardStart 0, in the CPU's frame; bytes at `src` (non-zero) are copied there
+ * + XDP_PACKET_HEADROOM) or, hardStart 0, in the CPU's frame; bytes at `src` (non-zero) are copied there
  * first, or with `inPlace` (a program that never writes a packet) run where they are; then
  * xdp_md, and the program, whose r0's low 32 bits it returns. `batch(desc, n, from, maxLen,
  * tally)` runs descriptors from `from` on, storing RET, and returns how many it ran: fewer

@@ -98,7 +98,7 @@ export class Pipeline {
   #rxq?: RxQueues;
   #running = false;
   #faultWarnings = 0;
-  /** The workers run the program in batches and can walk capture records themselves (worker.ts). */
+  /** The workers run the program in batches and can walk capture records themselves (WorkerInit.batch). */
   readonly #records: boolean;
 
   constructor(o: PipelineOptions) {

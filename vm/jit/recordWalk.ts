@@ -12,8 +12,7 @@ import { Code, I32, Op, encodeModule } from './wasm.js';
  * as are packets longer than the linear part.
  */
 
-
-/** Why `walk` stopped before `end`: the record at the returned position is JavaScript's to run (STOP_RUN), or ran and returned `ret` >= 8 (STOP_TALLY). */
+/** Why `walk` stopped before `end`: the record at the returned position is JavaScript's to run (STOP_RUN), or ran and returned `ret` >= BatchTally.VALUES (STOP_TALLY). */
 export const STOP_RUN = 1;
 export const STOP_TALLY = 2;
 
