@@ -25,15 +25,29 @@ export type { ProgramSpec } from './elf/programs.js';
 export type { MapSpec } from './maps/spec.js';
 export { progTypeForSection } from './elf/sectionTypes.js';
 export {
-  loadCollection, loadProgram, CollectionLoadError,
-  type LoadOptions, type LoadedCollection, type ProgramLoad,
+  loadCollection,
+  loadProgram,
+  CollectionLoadError,
+  type LoadOptions,
+  type LoadedCollection,
+  type ProgramLoad,
 } from './kernel/loadCollection.js';
 
 // The bpf() door: commands, their attributes, and the UAPI values they carry.
 export { Cmd, type CmdName } from './uapi/cmd.js';
 export type {
-  AttrOf, MapCreateAttr, MapElemAttr, MapNextKeyAttr, MapFreezeAttr, MapBatchAttr, ProgLoadAttr,
-  ObjPathAttr, GetNextIdAttr, GetFdByIdAttr, ObjInfoAttr, ProgTestRunAttr,
+  AttrOf,
+  MapCreateAttr,
+  MapElemAttr,
+  MapNextKeyAttr,
+  MapFreezeAttr,
+  MapBatchAttr,
+  ProgLoadAttr,
+  ObjPathAttr,
+  GetNextIdAttr,
+  GetFdByIdAttr,
+  ObjInfoAttr,
+  ProgTestRunAttr,
 } from './kernel/attr.js';
 export type { MapInfo, ProgInfo } from './uapi/info.js';
 export { MapType, MapFlag, UpdateFlag, mapTypeName, mapTypeByName } from './uapi/mapType.js';

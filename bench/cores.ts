@@ -76,8 +76,10 @@ async function timed(kind: Kind, threads: number): Promise<number> {
 export async function coresBenchmarks(): Promise<CoresBench[]> {
   const out: CoresBench[] = [];
   const names: Record<Kind, string> = {
-    latency: 'latency-bound (imul chain)', throughput: 'throughput-bound (4 accumulators)',
-    packets: 'memory: a byte every 592 B', lines: 'memory: every 64 B line',
+    latency: 'latency-bound (imul chain)',
+    throughput: 'throughput-bound (4 accumulators)',
+    packets: 'memory: a byte every 592 B',
+    lines: 'memory: every 64 B line',
   };
   for (const kind of ['latency', 'throughput', 'packets', 'lines'] as const) {
     let one = Infinity;

@@ -24,12 +24,15 @@ function ms(fn: () => void): number {
 /** elfBenchmarks times reading and loading each corpus object (median of 21 runs after warm-up). */
 export function elfBenchmarks(): ElfBenchResult[] {
   const dir = fileURLToPath(new URL('../../bpf/', import.meta.url));
-  return readdirSync(dir).filter((f) => f.endsWith('.o')).sort().map((file) => {
-    const bytes = readFileSync(join(dir, file));
-    const run = () => loadCollection(new Kernel({ ncpus: 2 }).process, readCollection(bytes, { name: file }));
-    for (let i = 0; i < 5; i++) run();
-    const read = median(Array.from({ length: 21 }, () => ms(() => readCollection(bytes, { name: file }))));
-    const load = median(Array.from({ length: 21 }, () => ms(run)));
-    return { file, bytes: bytes.length, readMs: read, loadMs: load };
-  });
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.o'))
+    .sort()
+    .map((file) => {
+      const bytes = readFileSync(join(dir, file));
+      const run = () => loadCollection(new Kernel({ ncpus: 2 }).process, readCollection(bytes, { name: file }));
+      for (let i = 0; i < 5; i++) run();
+      const read = median(Array.from({ length: 21 }, () => ms(() => readCollection(bytes, { name: file }))));
+      const load = median(Array.from({ length: 21 }, () => ms(run)));
+      return { file, bytes: bytes.length, readMs: read, loadMs: load };
+    });
 }

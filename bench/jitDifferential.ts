@@ -20,7 +20,7 @@ for (let seed = 0; seed < n; seed++) {
   const load = (k: Kernel) => k.bpf('BPF_PROG_LOAD', { prog_type: g.type, insns: encode(g.insns), license: 'GPL' });
   const fa = load(a.kernel);
   const fb = load(b.kernel);
-  if ((fa < 0) !== (fb < 0)) bad.push(`seed ${seed}: loaded by one kernel only`);
+  if (fa < 0 !== fb < 0) bad.push(`seed ${seed}: loaded by one kernel only`);
   if (fa < 0 || fb < 0) continue;
   ran++;
   const x = testRuns(a.kernel, fa, data).join('|');
@@ -30,8 +30,21 @@ for (let seed = 0; seed < n; seed++) {
   b.kernel.process.close(fb);
 }
 // the entries in key order (a hash map's iteration order is its own business)
-const maps = (s: typeof a) => JSON.stringify(Object.entries(mapsJson(s.kernel, new Map([['array', s.maps.array], ['hash', s.maps.hash]]))).map(([m, e]) => [m, Object.entries(e).sort()]));
+const maps = (s: typeof a) =>
+  JSON.stringify(
+    Object.entries(
+      mapsJson(
+        s.kernel,
+        new Map([
+          ['array', s.maps.array],
+          ['hash', s.maps.hash],
+        ]),
+      ),
+    ).map(([m, e]) => [m, Object.entries(e).sort()]),
+  );
 if (maps(a) !== maps(b)) bad.push('the maps differ at the end');
-console.log(`JIT differential: ${n} random programs, ${ran} accepted and run over 3 packets in both engines, ${bad.length} differences, ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`);
+console.log(
+  `JIT differential: ${n} random programs, ${ran} accepted and run over 3 packets in both engines, ${bad.length} differences, ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s`,
+);
 for (const l of bad.slice(0, 20)) console.log(`  ${l}`);
 process.exitCode = bad.length ? 1 : 0;

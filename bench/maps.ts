@@ -16,7 +16,7 @@ export interface MapBenchResult {
 const time = (fn: () => void) => bestOf(3, fn);
 
 let seed = 12345;
-const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 0);
+const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 0;
 
 /** keyTable writes n 8-byte keys into the shared memory and returns its address. */
 function keyTable(space: AddressSpace, n: number, gen: (i: number) => [number, number]): number {
@@ -94,7 +94,11 @@ function arrayBench(lookups: number): MapBenchResult[] {
 function lpmBench(lookups: number): MapBenchResult[] {
   const space = new AddressSpace({ initialBytes: 1 << 20 });
   const n = 10_000;
-  const m = createMap(space, { type: MapType.BPF_MAP_TYPE_LPM_TRIE, keySize: 8, valueSize: 4, maxEntries: n, flags: MapFlag.BPF_F_NO_PREALLOC, name: 'lpm' }, 1);
+  const m = createMap(
+    space,
+    { type: MapType.BPF_MAP_TYPE_LPM_TRIE, keySize: 8, valueSize: 4, maxEntries: n, flags: MapFlag.BPF_F_NO_PREALLOC, name: 'lpm' },
+    1,
+  );
   const key = space.map(8, Perm.RW, 'k').start;
   const value = space.map(8, Perm.RW, 'v').start;
   const dv = space.view;
@@ -134,7 +138,9 @@ function lpmBench(lookups: number): MapBenchResult[] {
     }
   });
   if (sink === 0.5) console.log(sink);
-  return [{ name: 'LPM trie (10K) lookup', ops: lookups, mapSeconds: lookup, baselineSeconds: lookupJs, note: 'JS: a Map per prefix length' }];
+  return [
+    { name: 'LPM trie (10K) lookup', ops: lookups, mapSeconds: lookup, baselineSeconds: lookupJs, note: 'JS: a Map per prefix length' },
+  ];
 }
 
 /** mapBenchmarks runs every map workload. */

@@ -25,14 +25,23 @@ export interface TestRunBench {
 }
 
 const PROGRAMS: readonly [string, string][] = [
-  ['xdp_simple', 'xdp_simple'], ['sock_proto', 'count_proto'], ['global_data', 'load_static_data'], ['calls', 'xdp_calls'],
-  ['tail_calls', 'xdp_dispatch'], ['lpm_firewall', 'xdp_firewall'], ['map_in_map', 'xdp_map_in_map'], ['core_ctx', 'xdp_core'],
+  ['xdp_simple', 'xdp_simple'],
+  ['sock_proto', 'count_proto'],
+  ['global_data', 'load_static_data'],
+  ['calls', 'xdp_calls'],
+  ['tail_calls', 'xdp_dispatch'],
+  ['lpm_firewall', 'xdp_firewall'],
+  ['map_in_map', 'xdp_map_in_map'],
+  ['core_ctx', 'xdp_core'],
 ];
 
 /** udpPacket: the 54-byte UDP/IPv4 frame every program runs on. */
 function udpPacket(): Uint8Array {
   const b = new Uint8Array(54);
-  b.set([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 8, 0, 0x45, 0, 0, 40, 0, 1, 0, 0, 64, 17, 0, 0, 10, 1, 2, 3, 10, 0, 0, 1, 4, 0xd2, 0, 53, 0, 20, 0, 0]);
+  b.set([
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 8, 0, 0x45, 0, 0, 40, 0, 1, 0, 0, 64, 17, 0, 0, 10, 1, 2, 3, 10, 0, 0, 1, 4, 0xd2,
+    0, 53, 0, 20, 0, 0,
+  ]);
   return b;
 }
 
@@ -67,7 +76,11 @@ export function testRunBenchmarks(repeat = 1_000_000): TestRunBench[] {
       if (canKernel) {
         const pins = `${pinRoot}/${obj}`;
         if (spawnSync('bpftool', ['prog', 'loadall', join(dir, `${obj}.o`), pins]).status === 0) {
-          const r = spawnSync('bpftool', ['-j', 'prog', 'run', 'pinned', `${pins}/${prog}`, 'data_in', join(tmp, 'pkt.bin'), 'repeat', String(repeat)], { encoding: 'utf8' });
+          const r = spawnSync(
+            'bpftool',
+            ['-j', 'prog', 'run', 'pinned', `${pins}/${prog}`, 'data_in', join(tmp, 'pkt.bin'), 'repeat', String(repeat)],
+            { encoding: 'utf8' },
+          );
           if (r.status === 0) kernelNs = JSON.parse(r.stdout).duration;
         }
       }

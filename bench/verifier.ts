@@ -33,8 +33,11 @@ export function verifierBenchmarks(): { rows: VerifierRow[]; kernelNote?: string
   const built = spawnSync('cc', ['-O2', '-o', tool, join(ROOT, 'bench', 'kverify', 'kverify.c'), '-lbpf']).status === 0;
   const root = process.getuid?.() === 0;
   const rows: VerifierRow[] = [];
-  const jobs: { row: Omit<VerifierRow, 'us' | 'processed'>; insns: ProgObject['program']['insns']; opts: Parameters<typeof verify>[1] }[] = [];
-  for (const f of readdirSync(join(ROOT, 'bpf')).filter((x) => x.endsWith('.o')).sort()) {
+  const jobs: { row: Omit<VerifierRow, 'us' | 'processed'>; insns: ProgObject['program']['insns']; opts: Parameters<typeof verify>[1] }[] =
+    [];
+  for (const f of readdirSync(join(ROOT, 'bpf'))
+    .filter((x) => x.endsWith('.o'))
+    .sort()) {
     const path = join(ROOT, 'bpf', f);
     const kernel = new Map<string, [number, number]>();
     if (built && root) {
@@ -53,9 +56,18 @@ export function verifierBenchmarks(): { rows: VerifierRow[]; kernelNote?: string
     }
     for (const [name, fd] of loaded.programs) {
       const p = k.process.fds.get(fd)!.obj as ProgObject;
-      const opts = { progType: p.type, ops: verifierOpsOf(p.type), maps: verifierMaps(k.process, p.program.insns), funcInfo: p.funcInfo.size > 0 };
+      const opts = {
+        progType: p.type,
+        ops: verifierOpsOf(p.type),
+        maps: verifierMaps(k.process, p.program.insns),
+        funcInfo: p.funcInfo.size > 0,
+      };
       const kv = kernel.get(name);
-      jobs.push({ row: { program: `${f}:${name}`, insns: p.program.slots.length, kernelUs: kv?.[0], kernelProcessed: kv?.[1] }, insns: p.program.insns, opts });
+      jobs.push({
+        row: { program: `${f}:${name}`, insns: p.program.slots.length, kernelUs: kv?.[0], kernelProcessed: kv?.[1] },
+        insns: p.program.insns,
+        opts,
+      });
     }
   }
   // warm the verifier's code up on the whole corpus first, then the best of 20 runs each

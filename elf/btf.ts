@@ -2,7 +2,6 @@ import type { TypeDesc } from '../maps/typeDesc.js';
 import { ElfError } from './elfError.js';
 import { Kind } from '../uapi/btf.js';
 
-
 /** Member is a struct/union member, a func_proto parameter, or a datasec variable. */
 export interface Member {
   readonly name: string;
@@ -75,7 +74,13 @@ export class Btf {
       const vlen = info & 0xffff;
       p += 12;
       const id = types.length;
-      const base = { id, kind, name: str(nameOff, at), size: SIZED.includes(kind) ? sizeOrType : 0, type: SIZED.includes(kind) ? 0 : sizeOrType };
+      const base = {
+        id,
+        kind,
+        name: str(nameOff, at),
+        size: SIZED.includes(kind) ? sizeOrType : 0,
+        type: SIZED.includes(kind) ? 0 : sizeOrType,
+      };
       const need = (n: number) => {
         if (p + n > end) fail(`type ${id} runs past the type section`, at);
       };
@@ -99,7 +104,12 @@ export class Btf {
           const members: Member[] = [];
           for (let i = 0; i < vlen; i++, p += 12) {
             const off = dv.getUint32(p + 8, true);
-            members.push({ name: str(dv.getUint32(p, true), p), type: dv.getUint32(p + 4, true), offset: info >>> 31 ? off & 0xffffff : off, size: 0 });
+            members.push({
+              name: str(dv.getUint32(p, true), p),
+              type: dv.getUint32(p + 4, true),
+              offset: info >>> 31 ? off & 0xffffff : off,
+              size: 0,
+            });
           }
           types.push({ ...base, members });
           break;
@@ -107,7 +117,8 @@ export class Btf {
         case Kind.ENUM: {
           need(8 * vlen);
           const members: Member[] = [];
-          for (let i = 0; i < vlen; i++, p += 8) members.push({ name: str(dv.getUint32(p, true), p), type: 0, offset: dv.getInt32(p + 4, true), size: 0 });
+          for (let i = 0; i < vlen; i++, p += 8)
+            members.push({ name: str(dv.getUint32(p, true), p), type: 0, offset: dv.getInt32(p + 4, true), size: 0 });
           types.push({ ...base, members });
           break;
         }
@@ -119,7 +130,8 @@ export class Btf {
         case Kind.FUNC_PROTO: {
           need(8 * vlen);
           const members: Member[] = [];
-          for (let i = 0; i < vlen; i++, p += 8) members.push({ name: str(dv.getUint32(p, true), p), type: dv.getUint32(p + 4, true), offset: 0, size: 0 });
+          for (let i = 0; i < vlen; i++, p += 8)
+            members.push({ name: str(dv.getUint32(p, true), p), type: dv.getUint32(p + 4, true), offset: 0, size: 0 });
           types.push({ ...base, members });
           break;
         }
@@ -139,8 +151,15 @@ export class Btf {
           types.push({ ...base, members });
           break;
         }
-        case Kind.PTR: case Kind.FWD: case Kind.TYPEDEF: case Kind.VOLATILE: case Kind.CONST:
-        case Kind.RESTRICT: case Kind.FUNC: case Kind.FLOAT: case Kind.TYPE_TAG:
+        case Kind.PTR:
+        case Kind.FWD:
+        case Kind.TYPEDEF:
+        case Kind.VOLATILE:
+        case Kind.CONST:
+        case Kind.RESTRICT:
+        case Kind.FUNC:
+        case Kind.FLOAT:
+        case Kind.TYPE_TAG:
           types.push({ ...base, members: [] });
           break;
         default:
@@ -148,7 +167,9 @@ export class Btf {
       }
     }
     // datasec entries are named after their variables
-    this.types = types.map((t) => (t.kind === Kind.DATASEC ? { ...t, members: t.members.map((m) => ({ ...m, name: types[m.type]?.name ?? '' })) } : t));
+    this.types = types.map((t) =>
+      t.kind === Kind.DATASEC ? { ...t, members: t.members.map((m) => ({ ...m, name: types[m.type]?.name ?? '' })) } : t,
+    );
   }
 
   /** get returns type `id`, or throws naming it. */
@@ -161,7 +182,8 @@ export class Btf {
   /** skipModifiers follows typedef, const, volatile, restrict and type tags. */
   skipModifiers(id: number): BtfType {
     let t = this.get(id);
-    for (let n = 0; n < 64 && [Kind.TYPEDEF, Kind.CONST, Kind.VOLATILE, Kind.RESTRICT, Kind.TYPE_TAG].includes(t.kind as 8); n++) t = this.get(t.type);
+    for (let n = 0; n < 64 && [Kind.TYPEDEF, Kind.CONST, Kind.VOLATILE, Kind.RESTRICT, Kind.TYPE_TAG].includes(t.kind as 8); n++)
+      t = this.get(t.type);
     return t;
   }
 
@@ -197,7 +219,12 @@ export interface SectionVar {
  * sectionVars lists a section's DATASEC variables with the offsets the ELF symbols give:
  * clang leaves DATASEC offsets at 0 in object files, and libbpf fixes them up the same way.
  */
-export function sectionVars(btf: Btf, section: string, symbols: readonly { name: string; value: number; size: number; shndx: number }[], shndx: number): SectionVar[] {
+export function sectionVars(
+  btf: Btf,
+  section: string,
+  symbols: readonly { name: string; value: number; size: number; shndx: number }[],
+  shndx: number,
+): SectionVar[] {
   const ds = btf.datasec(section);
   if (!ds) return [];
   return ds.members.map((m) => {
@@ -224,7 +251,9 @@ export function typeDesc(btf: Btf, id: number, depth = 0): TypeDesc {
     case Kind.STRUCT:
     case Kind.UNION:
       return {
-        k: 'struct', size: t.size, ...(t.name ? { name: t.name } : {}),
+        k: 'struct',
+        size: t.size,
+        ...(t.name ? { name: t.name } : {}),
         members: t.members.map((m) => ({ name: m.name, bitOffset: m.offset, type: typeDesc(btf, m.type, depth + 1) })),
       };
     default:

@@ -58,11 +58,22 @@ export function parseBtfExt(data: Uint8Array, strings: Uint8Array): BtfExt {
   const push = <T>(m: Map<string, T[]>, k: string, v: T) => (m.get(k) ?? m.set(k, []).get(k)!).push(v);
   blocks(dv.getUint32(16, true), dv.getUint32(20, true), 16, (sec, p) => {
     const lc = dv.getUint32(p + 12, true);
-    push(lines, sec, { insnOff: dv.getUint32(p, true), file: str(dv.getUint32(p + 4, true)), line: str(dv.getUint32(p + 8, true)), lineNum: lc >>> 10, col: lc & 0x3ff });
+    push(lines, sec, {
+      insnOff: dv.getUint32(p, true),
+      file: str(dv.getUint32(p + 4, true)),
+      line: str(dv.getUint32(p + 8, true)),
+      lineNum: lc >>> 10,
+      col: lc & 0x3ff,
+    });
   });
   if (hdrLen >= 32) {
     blocks(dv.getUint32(24, true), dv.getUint32(28, true), 16, (sec, p) => {
-      push(core, sec, { insnOff: dv.getUint32(p, true), typeId: dv.getUint32(p + 4, true), access: str(dv.getUint32(p + 8, true)), kind: dv.getUint32(p + 12, true) });
+      push(core, sec, {
+        insnOff: dv.getUint32(p, true),
+        typeId: dv.getUint32(p + 4, true),
+        access: str(dv.getUint32(p + 8, true)),
+        kind: dv.getUint32(p + 12, true),
+      });
     });
   }
   return { lines, core };

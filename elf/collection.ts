@@ -52,7 +52,11 @@ export function readCollection(bytes: Uint8Array, options: ReadOptions = {}): Co
   for (const [varName, value] of Object.entries(options.set ?? {})) setGlobal(elf, btf, maps, varName, BigInt(value));
 
   const findMap = (sym: { name: string; value: number; type: number }, sec: { name: string }) => {
-    if (sec.name === '.maps' || sec.name === 'maps') return maps.find((m) => m.section === sec.name && m.name === sym.name) ?? maps.find((m) => m.section === sec.name && m.offset === sym.value);
+    if (sec.name === '.maps' || sec.name === 'maps')
+      return (
+        maps.find((m) => m.section === sec.name && m.name === sym.name) ??
+        maps.find((m) => m.section === sec.name && m.offset === sym.value)
+      );
     if (isDataSection(sec.name)) return maps.find((m) => m.internal?.elfSection === sec.name);
     return undefined;
   };
@@ -69,7 +73,9 @@ export function readCollection(bytes: Uint8Array, options: ReadOptions = {}): Co
   if (btfExt && btf) checkCore(btf, btfExt);
 
   const lic = elf.section('license');
-  const license = lic ? new TextDecoder().decode(lic.data.subarray(0, lic.data.indexOf(0) >= 0 ? lic.data.indexOf(0) : lic.data.length)) : '';
+  const license = lic
+    ? new TextDecoder().decode(lic.data.subarray(0, lic.data.indexOf(0) >= 0 ? lic.data.indexOf(0) : lic.data.length))
+    : '';
   const ver = elf.section('version');
   const version = ver && ver.size >= 4 ? new DataView(ver.data.buffer, ver.data.byteOffset, 4).getUint32(0, true) : 0;
   return { name, maps, programs, license, version, btf, btfExt, funcs: funcSignatures(elf, btf) };
@@ -84,12 +90,16 @@ function setGlobal(elf: ElfFile, btf: Btf | undefined, maps: MapDef[], varName: 
     const v = sectionVars(btf, sec.name, elf.symbols, sec.index).find((x) => x.name === varName);
     if (!v) continue;
     const t = btf.skipModifiers(v.type);
-    if (t.kind !== Kind.INT && t.kind !== Kind.ENUM && t.kind !== Kind.ENUM64) throw new ElfError(`set ${varName}: not an integer`, { section: m.internal.elfSection });
+    if (t.kind !== Kind.INT && t.kind !== Kind.ENUM && t.kind !== Kind.ENUM64)
+      throw new ElfError(`set ${varName}: not an integer`, { section: m.internal.elfSection });
     const bits = BigInt(8 * v.size);
     const signed = t.kind === Kind.INT && t.signed;
     const min = signed ? -(1n << (bits - 1n)) : 0n;
     const max = signed ? (1n << (bits - 1n)) - 1n : (1n << bits) - 1n;
-    if (value < min || value > max) throw new ElfError(`set ${varName}: ${value} does not fit ${v.size} byte${v.size > 1 ? 's' : ''}${signed ? ' (signed)' : ''}`, { section: m.internal.elfSection });
+    if (value < min || value > max)
+      throw new ElfError(`set ${varName}: ${value} does not fit ${v.size} byte${v.size > 1 ? 's' : ''}${signed ? ' (signed)' : ''}`, {
+        section: m.internal.elfSection,
+      });
     let u = BigInt.asUintN(Number(bits), value);
     for (let i = 0; i < v.size; i++, u >>= 8n) m.initial![v.offset + i] = Number(u & 0xffn);
     return;
@@ -126,14 +136,22 @@ function funcSignatures(elf: ElfFile, btf: Btf | undefined): Map<string, string>
   const typeName = (id: number): string => {
     const t = btf.get(id);
     switch (t.kind) {
-      case Kind.PTR: return `${typeName(t.type)} *`;
-      case Kind.STRUCT: return `struct ${t.name}`;
-      case Kind.UNION: return `union ${t.name}`;
-      case Kind.ENUM: return `enum ${t.name}`;
-      case Kind.CONST: return `const ${typeName(t.type)}`;
-      case Kind.VOLATILE: return `volatile ${typeName(t.type)}`;
-      case 0: return 'void';
-      default: return t.name || 'void';
+      case Kind.PTR:
+        return `${typeName(t.type)} *`;
+      case Kind.STRUCT:
+        return `struct ${t.name}`;
+      case Kind.UNION:
+        return `union ${t.name}`;
+      case Kind.ENUM:
+        return `enum ${t.name}`;
+      case Kind.CONST:
+        return `const ${typeName(t.type)}`;
+      case Kind.VOLATILE:
+        return `volatile ${typeName(t.type)}`;
+      case 0:
+        return 'void';
+      default:
+        return t.name || 'void';
     }
   };
   for (const sym of elf.symbols) {

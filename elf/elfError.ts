@@ -10,7 +10,9 @@ export interface ElfErrorOptions {
 /** ElfError: an object file that cannot be read, naming the section (its `field`) and offset at fault. */
 export class ElfError extends BpfError {
   constructor(detail: string, where: ElfErrorOptions = {}) {
-    const at = [where.section && `section ${where.section}`, where.offset !== undefined && `offset 0x${where.offset.toString(16)}`].filter(Boolean).join(', ');
+    const at = [where.section && `section ${where.section}`, where.offset !== undefined && `offset 0x${where.offset.toString(16)}`]
+      .filter(Boolean)
+      .join(', ');
     const { section, ...rest } = where;
     super(`elf: ${at ? `${at}: ` : ''}${detail}`, { ...rest, field: section });
   }

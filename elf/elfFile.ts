@@ -59,9 +59,13 @@ export class ElfFile {
   constructor(bytes: Uint8Array) {
     this.bytes = bytes;
     if (bytes.length < 64) throw new ElfError(`file of ${bytes.length} bytes is shorter than an ELF header`, { offset: 0 });
-    if (bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) throw new ElfError('not an ELF file (bad magic)', { offset: 0 });
+    if (bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46)
+      throw new ElfError('not an ELF file (bad magic)', { offset: 0 });
     if (bytes[4] !== 2) throw new ElfError(`ELF class ${bytes[4]} is not ELFCLASS64`, { offset: 4 });
-    if (bytes[5] === 2) throw new ElfError('big-endian BPF objects are not supported (build with -target bpfel or bpf on a little-endian host)', { offset: 5 });
+    if (bytes[5] === 2)
+      throw new ElfError('big-endian BPF objects are not supported (build with -target bpfel or bpf on a little-endian host)', {
+        offset: 5,
+      });
     if (bytes[5] !== 1) throw new ElfError(`unknown data encoding ${bytes[5]}`, { offset: 5 });
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const type = dv.getUint16(16, true);
@@ -74,7 +78,8 @@ export class ElfFile {
     const shstrndx = dv.getUint16(62, true);
     if (shentsize !== 64) throw new ElfError(`section header size ${shentsize} is not 64`, { offset: 58 });
     if (shnum === 0 || shnum > MAX_SECTIONS) throw new ElfError(`absurd section count ${shnum}`, { offset: 60 });
-    if (shoff + shnum * 64 > bytes.length) throw new ElfError(`section headers at 0x${shoff.toString(16)} run past the end of the file`, { offset: 40 });
+    if (shoff + shnum * 64 > bytes.length)
+      throw new ElfError(`section headers at 0x${shoff.toString(16)} run past the end of the file`, { offset: 40 });
     if (shstrndx >= shnum) throw new ElfError(`section name table index ${shstrndx} is past ${shnum} sections`, { offset: 62 });
 
     const raw = Array.from({ length: shnum }, (_, i) => {
@@ -91,7 +96,10 @@ export class ElfFile {
         entsize: Number(dv.getBigUint64(at + 56, true)),
       };
       if (r.type !== SHT.NOBITS && r.type !== SHT.NULL && r.offset + r.size > bytes.length) {
-        throw new ElfError(`contents at 0x${r.offset.toString(16)} (+${r.size}) run past the end of the file`, { section: `#${i}`, offset: at + 24 });
+        throw new ElfError(`contents at 0x${r.offset.toString(16)} (+${r.size}) run past the end of the file`, {
+          section: `#${i}`,
+          offset: at + 24,
+        });
       }
       return r;
     });
@@ -121,7 +129,10 @@ export class ElfFile {
         const shndx = sdv.getUint16(i + 6, true);
         // SHN_UNDEF (0) and the reserved indexes (SHN_ABS, SHN_COMMON, …) name no section
         if (shndx >= shnum && shndx < 0xff00) {
-          throw new ElfError(`symbol ${i / 24} is in section ${shndx}, past ${shnum} sections`, { section: symtab.name, offset: symtab.offset + i + 6 });
+          throw new ElfError(`symbol ${i / 24} is in section ${shndx}, past ${shnum} sections`, {
+            section: symtab.name,
+            offset: symtab.offset + i + 6,
+          });
         }
         syms.push({
           index: i / 24,
@@ -146,9 +157,14 @@ export class ElfFile {
         const info = rdv.getBigUint64(i + 8, true);
         const symIndex = Number(info >> 32n);
         const symbol = syms[symIndex];
-        if (!symbol) throw new ElfError(`relocation ${i / 16} refers to missing symbol ${symIndex}`, { section: s.name, offset: s.offset + i });
+        if (!symbol)
+          throw new ElfError(`relocation ${i / 16} refers to missing symbol ${symIndex}`, { section: s.name, offset: s.offset + i });
         const offset = Number(rdv.getBigUint64(i, true));
-        if (offset >= this.sections[s.info].size) throw new ElfError(`relocation ${i / 16} at 0x${offset.toString(16)} is past the end of ${this.sections[s.info].name}`, { section: s.name, offset: s.offset + i });
+        if (offset >= this.sections[s.info].size)
+          throw new ElfError(`relocation ${i / 16} at 0x${offset.toString(16)} is past the end of ${this.sections[s.info].name}`, {
+            section: s.name,
+            offset: s.offset + i,
+          });
         list.push({ offset, type: Number(info & 0xffffffffn), symbol });
       }
       this.#relocs.set(s.info, list);
@@ -167,7 +183,8 @@ export class ElfFile {
 }
 
 function cstring(table: Uint8Array, off: number, where: string): string {
-  if (off >= table.length && !(off === 0 && table.length === 0)) throw new ElfError(`name offset ${off} is past its string table`, { section: where });
+  if (off >= table.length && !(off === 0 && table.length === 0))
+    throw new ElfError(`name offset ${off} is past its string table`, { section: where });
   let end = off;
   while (end < table.length && table[end] !== 0) end++;
   return new TextDecoder().decode(table.subarray(off, end));

@@ -29,12 +29,18 @@ export function internalMapName(objName: string, section: string): string {
  * BPF_F_MMAPABLE, and for `.rodata` BPF_F_RDONLY_PROG and frozen after load.
  */
 export function globalDataMap(objName: string, sec: Section): MapDef {
-  if (sec.size > MAX_DATA_SECTION) throw new ElfError(`a data section of ${sec.size} bytes is larger than bpfbox maps (${MAX_DATA_SECTION})`, { section: sec.name });
+  if (sec.size > MAX_DATA_SECTION)
+    throw new ElfError(`a data section of ${sec.size} bytes is larger than bpfbox maps (${MAX_DATA_SECTION})`, { section: sec.name });
   const readOnly = sec.name.startsWith('.rodata');
   const flags = MapFlag.BPF_F_MMAPABLE | (readOnly ? MapFlag.BPF_F_RDONLY_PROG : 0);
   const name = internalMapName(objName, sec.name);
   return {
-    name, section: sec.name, offset: 0, size: sec.size, pinning: 0, slots: new Map(),
+    name,
+    section: sec.name,
+    offset: 0,
+    size: sec.size,
+    pinning: 0,
+    slots: new Map(),
     spec: { type: MapType.BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: sec.size, maxEntries: 1, flags, name },
     initial: sec.type === SHT.NOBITS ? new Uint8Array(sec.size) : Uint8Array.from(sec.data),
     internal: { elfSection: sec.name, readOnly },

@@ -30,10 +30,21 @@ export interface MapDef {
 }
 
 /** parseBtfMapStruct reads a `struct { __uint(type, …); __type(key, …); … }` map definition. */
-function parseBtfMapStruct(btf: Btf, structId: number, name: string, where: string): { spec: MapSpec; pinning: number; valuesOff?: number; inner?: MapDef } {
+function parseBtfMapStruct(
+  btf: Btf,
+  structId: number,
+  name: string,
+  where: string,
+): { spec: MapSpec; pinning: number; valuesOff?: number; inner?: MapDef } {
   const st = btf.skipModifiers(structId);
   if (st.kind !== Kind.STRUCT) throw new ElfError(`map ${name}: definition is not a struct`, { section: where });
-  let type = 0, keySize = 0, valueSize = 0, maxEntries = 0, flags = 0, pinning = 0, mapExtra = 0;
+  let type = 0,
+    keySize = 0,
+    valueSize = 0,
+    maxEntries = 0,
+    flags = 0,
+    pinning = 0,
+    mapExtra = 0;
   let valuesOff: number | undefined;
   let inner: MapDef | undefined;
   let keyType: TypeDesc | undefined;
@@ -51,14 +62,29 @@ function parseBtfMapStruct(btf: Btf, structId: number, name: string, where: stri
   };
   for (const m of st.members) {
     switch (m.name) {
-      case 'type': type = uintOf(m.type, m.name); break;
-      case 'max_entries': maxEntries = uintOf(m.type, m.name); break;
-      case 'map_flags': flags = uintOf(m.type, m.name); break;
-      case 'key_size': keySize = uintOf(m.type, m.name); break;
-      case 'value_size': valueSize = uintOf(m.type, m.name); break;
-      case 'pinning': pinning = uintOf(m.type, m.name); break;
-      case 'map_extra': mapExtra = uintOf(m.type, m.name); break;
-      case 'numa_node': break;
+      case 'type':
+        type = uintOf(m.type, m.name);
+        break;
+      case 'max_entries':
+        maxEntries = uintOf(m.type, m.name);
+        break;
+      case 'map_flags':
+        flags = uintOf(m.type, m.name);
+        break;
+      case 'key_size':
+        keySize = uintOf(m.type, m.name);
+        break;
+      case 'value_size':
+        valueSize = uintOf(m.type, m.name);
+        break;
+      case 'pinning':
+        pinning = uintOf(m.type, m.name);
+        break;
+      case 'map_extra':
+        mapExtra = uintOf(m.type, m.name);
+        break;
+      case 'numa_node':
+        break;
       case 'key':
         keySize = pointee(m.type, m.name);
         keyType = typeDesc(btf, btf.skipModifiers(m.type).type);
@@ -87,7 +113,12 @@ function parseBtfMapStruct(btf: Btf, structId: number, name: string, where: stri
   }
   if (type === MapType.BPF_MAP_TYPE_RINGBUF) keySize = valueSize = 0;
   const btfDesc = keyType || valueType ? { key: keyType, value: valueType } : undefined;
-  return { spec: { type, keySize, valueSize, maxEntries, flags, name: name.slice(0, 15), mapExtra, innerMap: inner?.spec, btf: btfDesc }, pinning, valuesOff, inner };
+  return {
+    spec: { type, keySize, valueSize, maxEntries, flags, name: name.slice(0, 15), mapExtra, innerMap: inner?.spec, btf: btfDesc },
+    pinning,
+    valuesOff,
+    inner,
+  };
 }
 
 /** btfMaps reads the BTF-defined maps of the `.maps` section, with their initial `values`. */
@@ -104,7 +135,16 @@ export function btfMaps(elf: ElfFile, btf: Btf | undefined, sec: Section): MapDe
         slots.set((r.offset - v.offset - parsed.valuesOff) / 8, r.symbol.name);
       }
     }
-    return { name: v.name, spec: parsed.spec, section: sec.name, offset: v.offset, size: v.size, pinning: parsed.pinning, inner: parsed.inner, slots };
+    return {
+      name: v.name,
+      spec: parsed.spec,
+      section: sec.name,
+      offset: v.offset,
+      size: v.size,
+      pinning: parsed.pinning,
+      inner: parsed.inner,
+      slots,
+    };
   });
 }
 
@@ -123,7 +163,12 @@ export function legacyMaps(elf: ElfFile, sec: Section): MapDef[] {
     if (s.value + 20 > sec.size) throw new ElfError(`map ${s.name} runs past the end`, { section: sec.name, offset: s.value });
     const u = (i: number) => dv.getUint32(s.value + 4 * i, true);
     return {
-      name: s.name, section: sec.name, offset: s.value, size: recSize, pinning: 0, slots: new Map(),
+      name: s.name,
+      section: sec.name,
+      offset: s.value,
+      size: recSize,
+      pinning: 0,
+      slots: new Map(),
       spec: { type: u(0), keySize: u(1), valueSize: u(2), maxEntries: u(3), flags: u(4), name: s.name.slice(0, 15) },
     };
   });

@@ -49,7 +49,8 @@ export function linkProgram(elf: ElfFile, sym: Symbol, findMap: MapLookup, type:
     if (have !== undefined) return have;
     const at = slots.length;
     placed.set(key, at);
-    if ((start + len) * 8 > s.size || len <= 0) throw new ElfError(`function at insn ${start} (+${len}) runs past the section`, { section: s.name, offset: start * 8 });
+    if ((start + len) * 8 > s.size || len <= 0)
+      throw new ElfError(`function at insn ${start} (+${len}) runs past the section`, { section: s.name, offset: start * 8 });
     for (let i = 0; i < len; i++) {
       slots.push(Uint8Array.from(s.data.subarray((start + i) * 8, (start + i + 1) * 8)));
       origins.push({ section: s.name, offset: (start + i) * 8 });
@@ -62,8 +63,13 @@ export function linkProgram(elf: ElfFile, sym: Symbol, findMap: MapLookup, type:
       const src = insn[1] >> 4;
       if (insn[0] === LDDW && reloc) {
         const target = elf.sections[reloc.symbol.shndx];
-        if (!target) throw new ElfError(`relocation of insn ${start + i} names symbol ${reloc.symbol.name} of no section`, { section: s.name, offset: (start + i) * 8 });
-        if (reloc.type !== R_BPF.R_BPF_64_64) throw new ElfError(`lddw relocation type ${reloc.type} is not R_BPF_64_64`, { section: s.name, offset: (start + i) * 8 });
+        if (!target)
+          throw new ElfError(`relocation of insn ${start + i} names symbol ${reloc.symbol.name} of no section`, {
+            section: s.name,
+            offset: (start + i) * 8,
+          });
+        if (reloc.type !== R_BPF.R_BPF_64_64)
+          throw new ElfError(`lddw relocation type ${reloc.type} is not R_BPF_64_64`, { section: s.name, offset: (start + i) * 8 });
         const map = findMap(reloc.symbol, target);
         if (map) {
           const addend = dv.getInt32(4, true) + (map.internal ? reloc.symbol.value : 0);
@@ -79,7 +85,10 @@ export function linkProgram(elf: ElfFile, sym: Symbol, findMap: MapLookup, type:
           insn[1] = (insn[1] & 0x0f) | (Pseudo.BPF_PSEUDO_FUNC << 4);
           dv.setInt32(4, fn + (slot - fStart) - (at + i + 1), true);
         } else {
-          throw new ElfError(`insn ${start + i} refers to ${reloc.symbol.name} in ${target.name}, which is neither a map nor code`, { section: s.name, offset: (start + i) * 8 });
+          throw new ElfError(`insn ${start + i} refers to ${reloc.symbol.name} in ${target.name}, which is neither a map nor code`, {
+            section: s.name,
+            offset: (start + i) * 8,
+          });
         }
         i++; // second half of lddw
       } else if (insn[0] === LDDW) {
@@ -89,7 +98,8 @@ export function linkProgram(elf: ElfFile, sym: Symbol, findMap: MapLookup, type:
         const target = reloc ? elf.sections[reloc.symbol.shndx] : s;
         const slot = reloc ? reloc.symbol.value / 8 + imm + 1 : start + i + imm + 1;
         if (!reloc && slot >= start && slot < start + len) continue; // a jump within this function
-        if (!target || !(target.flags & 4)) throw new ElfError(`call at insn ${start + i} does not reach code`, { section: s.name, offset: (start + i) * 8 });
+        if (!target || !(target.flags & 4))
+          throw new ElfError(`call at insn ${start + i} does not reach code`, { section: s.name, offset: (start + i) * 8 });
         const [fStart, fLen] = funcRange(target, slot);
         const placedAt = place(target, fStart, fLen);
         dv.setInt32(4, placedAt + (slot - fStart) - (at + i + 1), true);

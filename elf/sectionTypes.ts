@@ -96,14 +96,30 @@ const SECTION_TYPES: readonly (readonly [string, number])[] = [
 ];
 
 /** Names whose legacy forms carried anything after them (`socket1`, `xdp_prog`). */
-const LEGACY_PREFIX = new Set(['socket', 'xdp', 'kprobe', 'kretprobe', 'tracepoint', 'classifier', 'action', 'perf_event', 'sockops', 'sk_skb', 'sk_msg']);
+const LEGACY_PREFIX = new Set([
+  'socket',
+  'xdp',
+  'kprobe',
+  'kretprobe',
+  'tracepoint',
+  'classifier',
+  'action',
+  'perf_event',
+  'sockops',
+  'sk_skb',
+  'sk_msg',
+]);
 
 /** progTypeForSection returns the program type of a section name, or undefined. */
 export function progTypeForSection(section: string): number | undefined {
   let best: readonly [string, number] | undefined;
   for (const e of SECTION_TYPES) {
     const [name] = e;
-    const match = section === name || section.startsWith(`${name}/`) || section.startsWith(`${name}+`) || (LEGACY_PREFIX.has(name) && section.startsWith(name));
+    const match =
+      section === name ||
+      section.startsWith(`${name}/`) ||
+      section.startsWith(`${name}+`) ||
+      (LEGACY_PREFIX.has(name) && section.startsWith(name));
     if (match && (!best || name.length > best[0].length)) best = e;
   }
   return best?.[1];

@@ -46,8 +46,15 @@ export function xdpIngress(rt: HookRuntime, prog: LoadedProgram, s: IngressSlot)
   const linear = Math.min(s.len, XDP_MAX_LINEAR);
   const frags = s.len > linear ? mem.u8.slice(data + linear, data + s.len) : undefined;
   const frame: XdpFrame = {
-    hardStart: s.hardStart, end: s.hardStart + XDP_FRAG_SIZE, data, dataEnd: data + linear, dataMeta: data, frags,
-    fragSizes: frags ? Array.from({ length: Math.ceil(frags.length / XDP_FRAG_SIZE) }, (_, i) => Math.min(XDP_FRAG_SIZE, frags.length - i * XDP_FRAG_SIZE)) : undefined,
+    hardStart: s.hardStart,
+    end: s.hardStart + XDP_FRAG_SIZE,
+    data,
+    dataEnd: data + linear,
+    dataMeta: data,
+    frags,
+    fragSizes: frags
+      ? Array.from({ length: Math.ceil(frags.length / XDP_FRAG_SIZE) }, (_, i) => Math.min(XDP_FRAG_SIZE, frags.length - i * XDP_FRAG_SIZE))
+      : undefined,
   };
   const ctx = rt.ctx.start;
   const dv = mem.view;
@@ -58,7 +65,13 @@ export function xdpIngress(rt: HookRuntime, prog: LoadedProgram, s: IngressSlot)
   rt.current = { kind: 'xdp', frame, ctx };
   try {
     const retval = rt.prepare(prog).run32(ctx);
-    return { retval, start: frame.data, len: frame.dataEnd - frame.data, tail: frame.frags?.length ? frame.frags : undefined, redirect: frame.redirect };
+    return {
+      retval,
+      start: frame.data,
+      len: frame.dataEnd - frame.data,
+      tail: frame.frags?.length ? frame.frags : undefined,
+      redirect: frame.redirect,
+    };
   } finally {
     rt.current = { kind: 'none' };
   }
@@ -74,8 +87,17 @@ export function skbIngress(rt: HookRuntime, prog: LoadedProgram, s: IngressSlot)
   const mem = rt.kernel.memory;
   const mac = s.hardStart + XDP_PACKET_HEADROOM;
   const pkt: SkbPacket = {
-    head: s.hardStart, end: s.hardStart + s.room, mac, network: mac + ETH_HLEN, data: mac, dataEnd: mac + s.len,
-    protocol: mem.u8[mac + 12] | (mem.u8[mac + 13] << 8), vlanTci: 0, vlanProto: 0, vlanPresent: false, hash: 0,
+    head: s.hardStart,
+    end: s.hardStart + s.room,
+    mac,
+    network: mac + ETH_HLEN,
+    data: mac,
+    dataEnd: mac + s.len,
+    protocol: mem.u8[mac + 12] | (mem.u8[mac + 13] << 8),
+    vlanTci: 0,
+    vlanProto: 0,
+    vlanPresent: false,
+    hash: 0,
   };
   const ctx = rt.ctx.start;
   const dv = mem.view;

@@ -55,8 +55,13 @@ export interface RuntimeHost {
 
 /** Where map descriptors keep what a lookup needs (maps/descriptor.ts), for the JIT. */
 const DESCRIPTOR_LAYOUT = {
-  type: Desc.TYPE, valueSize: Desc.VALUE_SIZE, maxEntries: Desc.MAX_ENTRIES, storage: Desc.STORAGE, stride: Desc.STRIDE,
-  array: MapType.BPF_MAP_TYPE_ARRAY, arrayOfMaps: MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS,
+  type: Desc.TYPE,
+  valueSize: Desc.VALUE_SIZE,
+  maxEntries: Desc.MAX_ENTRIES,
+  storage: Desc.STORAGE,
+  stride: Desc.STRIDE,
+  array: MapType.BPF_MAP_TYPE_ARRAY,
+  arrayOfMaps: MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS,
 } as const;
 
 /** CpuRegions: one CPU's stack, context struct and packet frame, its table of compiled programs by id (tails), and a page for batch verdict counts (tally, xdpBatch.ts). */
@@ -86,7 +91,10 @@ export function cpuRegions(mem: AddressSpace, cpu: number): CpuRegions {
 export const MAX_PACKET = 16384;
 
 /** Current is the packet being processed: what the context-aware helpers act on. */
-export type Current = { kind: 'xdp'; frame: XdpFrame; ctx: number } | { kind: 'skb'; pkt: SkbPacket; ctx: number; l2: boolean } | { kind: 'none' };
+export type Current =
+  | { kind: 'xdp'; frame: XdpFrame; ctx: number }
+  | { kind: 'skb'; pkt: SkbPacket; ctx: number; l2: boolean }
+  | { kind: 'none' };
 
 /**
  * HookRuntime runs loaded programs on one emulated CPU the way the kernel runs them: it owns
@@ -119,9 +127,25 @@ export class HookRuntime {
     this.options = options;
     this.cpu = options.cpu ?? 0;
     const mem = kernel.memory;
-    ({ stack: this.stack, ctx: this.ctx, frame: this.frame, tails: this.#tails, tally: this.tally } = options.regions ?? cpuRegions(mem, this.cpu));
+    ({
+      stack: this.stack,
+      ctx: this.ctx,
+      frame: this.frame,
+      tails: this.#tails,
+      tally: this.tally,
+    } = options.regions ?? cpuRegions(mem, this.cpu));
     this.views = new MapViews(mem);
-    this.helpers = new HelperRegistry([...mapHelpers(this.views, this.cpu), ...timeHelpers(this), ...netHelpers(this), ...redirectHelpers(this), ...skbResizeHelpers(this), ...socketHelpers(this), ...callbackHelpers(this), ...outputHelpers(this), ...fibHelpers(this)]);
+    this.helpers = new HelperRegistry([
+      ...mapHelpers(this.views, this.cpu),
+      ...timeHelpers(this),
+      ...netHelpers(this),
+      ...redirectHelpers(this),
+      ...skbResizeHelpers(this),
+      ...socketHelpers(this),
+      ...callbackHelpers(this),
+      ...outputHelpers(this),
+      ...fibHelpers(this),
+    ]);
   }
 
   /** forget drops what this CPU prepared for a program that is gone (the kernel freed it). */
@@ -159,7 +183,8 @@ export class HookRuntime {
       p = (this.options.engine ?? interpreter).prepare(prog.program, machine);
       this.#prepared.set(prog, p);
       // a compiled program tail calls reach without JavaScript
-      if (this.#tails && p.wasm?.index !== undefined && prog.id < TAIL_IDS) this.kernel.memory.i32[(this.#tails.start >> 2) + prog.id] = p.wasm.index + 1;
+      if (this.#tails && p.wasm?.index !== undefined && prog.id < TAIL_IDS)
+        this.kernel.memory.i32[(this.#tails.start >> 2) + prog.id] = p.wasm.index + 1;
     }
     return p;
   }
@@ -178,8 +203,8 @@ export class HookRuntime {
     if (c.kind !== 'skb') return undefined;
     // SKF_NET_OFF / SKF_LL_OFF: offsets relative to the network or link-layer header
     let base = c.pkt.data;
-    if (off <= -0x100000 && off > -0x200000) (base = c.pkt.network), (off += 0x100000);
-    else if (off <= -0x200000) (base = c.pkt.mac), (off += 0x200000);
+    if (off <= -0x100000 && off > -0x200000) ((base = c.pkt.network), (off += 0x100000));
+    else if (off <= -0x200000) ((base = c.pkt.mac), (off += 0x200000));
     if (off < 0 || base + off + size > c.pkt.dataEnd) return undefined;
     const u8 = this.kernel.memory.u8;
     let v = 0;

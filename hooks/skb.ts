@@ -1,4 +1,3 @@
-
 import { PacketType, SkBuff } from '../uapi/skBuff.js';
 
 /**

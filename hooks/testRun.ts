@@ -77,7 +77,8 @@ function runXdp(rt: HookRuntime, prog: LoadedProgram, input: TestRunInput): Test
   const len = input.data.length;
   const ctxIn = input.ctx ? xdpCtxIn(input.ctx, len) : undefined;
   const meta = ctxIn?.data ?? 0;
-  if (len - meta < ETH_HLEN) throw new BpfErrno(Errno.EINVAL, `data_in of ${len} bytes (${meta} of them metadata) is shorter than an Ethernet header`);
+  if (len - meta < ETH_HLEN)
+    throw new BpfErrno(Errno.EINVAL, `data_in of ${len} bytes (${meta} of them metadata) is shorter than an Ethernet header`);
   const mem = rt.kernel.memory;
   const hardStart = rt.frame.start;
   const data = hardStart + XDP_PACKET_HEADROOM;
@@ -86,10 +87,18 @@ function runXdp(rt: HookRuntime, prog: LoadedProgram, input: TestRunInput): Test
   const linear = Math.min(ctxIn?.data_end ?? len, XDP_MAX_LINEAR + meta);
   mem.u8.set(input.data.subarray(0, linear), data - meta);
   const frags = input.data.slice(linear);
-  if (frags.length > MAX_SKB_FRAGS * XDP_FRAG_SIZE) throw new BpfErrno(Errno.ENOMEM, `data_in of ${len} bytes needs more than ${MAX_SKB_FRAGS} fragments`);
+  if (frags.length > MAX_SKB_FRAGS * XDP_FRAG_SIZE)
+    throw new BpfErrno(Errno.ENOMEM, `data_in of ${len} bytes needs more than ${MAX_SKB_FRAGS} fragments`);
   const frame: XdpFrame = {
-    hardStart, end: hardStart + XDP_FRAG_SIZE, data, dataEnd: data - meta + linear, dataMeta: data - meta,
-    frags, fragSizes: Array.from({ length: Math.ceil(frags.length / XDP_FRAG_SIZE) }, (_, i) => Math.min(XDP_FRAG_SIZE, frags.length - i * XDP_FRAG_SIZE)),
+    hardStart,
+    end: hardStart + XDP_FRAG_SIZE,
+    data,
+    dataEnd: data - meta + linear,
+    dataMeta: data - meta,
+    frags,
+    fragSizes: Array.from({ length: Math.ceil(frags.length / XDP_FRAG_SIZE) }, (_, i) =>
+      Math.min(XDP_FRAG_SIZE, frags.length - i * XDP_FRAG_SIZE),
+    ),
   };
   const ctx = rt.ctx.start;
   mem.u8.fill(0, ctx, ctx + XdpMd.SIZE);
@@ -99,7 +108,9 @@ function runXdp(rt: HookRuntime, prog: LoadedProgram, input: TestRunInput): Test
   try {
     const { retval, duration } = timed(rt, prog, input.repeat ?? 1, ctx);
     return {
-      retval, duration, redirect: frame.redirect,
+      retval,
+      duration,
+      redirect: frame.redirect,
       // like the kernel, data_out starts at data_meta: any metadata the program added comes out too
       data: concat(mem.u8.slice(frame.dataMeta, frame.dataEnd), frame.frags ?? new Uint8Array(0)),
       // ctx_out, only when ctx_in was given: xdp_convert_buff_to_md's data and data_end
@@ -114,15 +125,24 @@ function runXdp(rt: HookRuntime, prog: LoadedProgram, input: TestRunInput): Test
 function runSkb(rt: HookRuntime, prog: LoadedProgram, input: TestRunInput): TestRunResult {
   const len = input.data.length;
   if (len < ETH_HLEN) throw new BpfErrno(Errno.EINVAL, `data_in of ${len} bytes is shorter than an Ethernet header`);
-  if (len > SKB_MAX_DATA) throw new BpfErrno(Errno.EINVAL, `data_in of ${len} bytes is larger than an skb test run takes (${SKB_MAX_DATA})`);
+  if (len > SKB_MAX_DATA)
+    throw new BpfErrno(Errno.EINVAL, `data_in of ${len} bytes is larger than an skb test run takes (${SKB_MAX_DATA})`);
   const mem = rt.kernel.memory;
   const l2 = L2_SKB_TYPES.includes(prog.type);
   const mac = rt.frame.start + XDP_PACKET_HEADROOM;
   mem.u8.set(input.data, mac);
   const pkt: SkbPacket = {
-    head: rt.frame.start, end: rt.frame.start + rt.frame.size, mac, network: mac + ETH_HLEN,
-    data: l2 ? mac : mac + ETH_HLEN, dataEnd: mac + len,
-    protocol: input.data[12] | (input.data[13] << 8), vlanTci: 0, vlanProto: 0, vlanPresent: false, hash: 0,
+    head: rt.frame.start,
+    end: rt.frame.start + rt.frame.size,
+    mac,
+    network: mac + ETH_HLEN,
+    data: l2 ? mac : mac + ETH_HLEN,
+    dataEnd: mac + len,
+    protocol: input.data[12] | (input.data[13] << 8),
+    vlanTci: 0,
+    vlanProto: 0,
+    vlanPresent: false,
+    hash: 0,
   };
   const ctx = rt.ctx.start;
   const dv = mem.view;
@@ -161,8 +181,16 @@ function runSkb(rt: HookRuntime, prog: LoadedProgram, input: TestRunInput): Test
  * ifindex, cb[5], tstamp, wire_len, gso_segs, gso_size, hwtstamp; [offset, size].
  */
 const SKB_CTX_FIELDS: readonly [number, number][] = [
-  [SkBuff.mark, 4], [SkBuff.priority, 4], [SkBuff.ingress_ifindex, 4], [SkBuff.ifindex, 4], [SkBuff.cb, 20],
-  [SkBuff.tstamp, 8], [SkBuff.wire_len, 4], [SkBuff.gso_segs, 4], [SkBuff.gso_size, 4], [SkBuff.hwtstamp, 8],
+  [SkBuff.mark, 4],
+  [SkBuff.priority, 4],
+  [SkBuff.ingress_ifindex, 4],
+  [SkBuff.ifindex, 4],
+  [SkBuff.cb, 20],
+  [SkBuff.tstamp, 8],
+  [SkBuff.wire_len, 4],
+  [SkBuff.gso_segs, 4],
+  [SkBuff.gso_size, 4],
+  [SkBuff.hwtstamp, 8],
 ];
 
 /** skbCtxIn checks ctx_in as the kernel does: every other byte 0 (EINVAL), a known ifindex (ENODEV), a sane wire_len and gso_segs. */
@@ -175,7 +203,8 @@ function skbCtxIn(ctxIn: Uint8Array, len: number): Uint8Array {
   const bad = c.findIndex((b, i) => b !== 0 && !allowed[i]);
   if (bad >= 0) throw new BpfErrno(Errno.EINVAL, `ctx_in: byte ${bad} of struct __sk_buff may not be set`);
   const dv = new DataView(c.buffer);
-  if (dv.getUint32(SkBuff.ifindex, true) > LOOPBACK) throw new BpfErrno(Errno.ENODEV, `ctx_in: no device with ifindex ${dv.getUint32(SkBuff.ifindex, true)}`);
+  if (dv.getUint32(SkBuff.ifindex, true) > LOOPBACK)
+    throw new BpfErrno(Errno.ENODEV, `ctx_in: no device with ifindex ${dv.getUint32(SkBuff.ifindex, true)}`);
   const wire = dv.getUint32(SkBuff.wire_len, true);
   if (wire !== 0 && (wire < len || wire > 65536)) throw new BpfErrno(Errno.EINVAL, `ctx_in: wire_len ${wire}`);
   if (dv.getUint32(SkBuff.gso_segs, true) > 65535) throw new BpfErrno(Errno.EINVAL, 'ctx_in: gso_segs');
@@ -199,12 +228,13 @@ function xdpCtxIn(ctxIn: Uint8Array, len: number): XdpMdIn {
   if (f(XdpMd.data_meta) !== 0) throw bad('data_meta must be 0 (nothing precedes the metadata)');
   if (f(XdpMd.data_end) > len) throw bad(`data_end ${f(XdpMd.data_end)} past data_in's ${len} bytes`);
   if (f(XdpMd.data) > f(XdpMd.data_end)) throw bad(`data ${f(XdpMd.data)} past data_end ${f(XdpMd.data_end)}`);
-  if (xdpMetalenInvalid(f(XdpMd.data)) || f(XdpMd.data) > XDP_PACKET_HEADROOM - XDP_FRAME_SIZE) throw bad(`${f(XdpMd.data)} bytes of metadata`);
+  if (xdpMetalenInvalid(f(XdpMd.data)) || f(XdpMd.data) > XDP_PACKET_HEADROOM - XDP_FRAME_SIZE)
+    throw bad(`${f(XdpMd.data)} bytes of metadata`);
   if (f(XdpMd.egress_ifindex) !== 0) throw bad('egress_ifindex must be 0');
   const ifindex = f(XdpMd.ingress_ifindex);
   if (!ifindex && f(XdpMd.rx_queue_index)) throw bad('rx_queue_index without ingress_ifindex');
   if (ifindex > LOOPBACK) throw new BpfErrno(Errno.ENODEV, `ctx_in: no device with ifindex ${ifindex}`);
-  if (ifindex && f(XdpMd.rx_queue_index) !== 0) throw bad('rx_queue_index past the device\'s queues');
+  if (ifindex && f(XdpMd.rx_queue_index) !== 0) throw bad("rx_queue_index past the device's queues");
   return { data: f(XdpMd.data), data_end: f(XdpMd.data_end), ingress_ifindex: ifindex };
 }
 

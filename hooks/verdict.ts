@@ -47,19 +47,31 @@ function interpret(progType: number, retval: number, len: number, faulted: boole
     case ProgType.BPF_PROG_TYPE_XDP: {
       const v = faulted ? XdpAction.XDP_ABORTED : retval >>> 0;
       const effect = xdpEffect(v);
-      return { retval: v, name: effect === 'aborted' ? 'XDP_ABORTED' : xdpActionName(v), forward: effect === 'pass' || effect === 'tx' || effect === 'redirect' };
+      return {
+        retval: v,
+        name: effect === 'aborted' ? 'XDP_ABORTED' : xdpActionName(v),
+        forward: effect === 'pass' || effect === 'tx' || effect === 'redirect',
+      };
     }
     case ProgType.BPF_PROG_TYPE_SCHED_CLS:
     case ProgType.BPF_PROG_TYPE_SCHED_ACT: {
       const v = faulted ? TcAction.TC_ACT_SHOT : retval | 0;
-      const kept = [TcAction.TC_ACT_OK, TcAction.TC_ACT_SHOT, TcAction.TC_ACT_STOLEN, TcAction.TC_ACT_TRAP, TcAction.TC_ACT_REDIRECT] as number[];
+      const kept = [
+        TcAction.TC_ACT_OK,
+        TcAction.TC_ACT_SHOT,
+        TcAction.TC_ACT_STOLEN,
+        TcAction.TC_ACT_TRAP,
+        TcAction.TC_ACT_REDIRECT,
+      ] as number[];
       const code = kept.includes(v) ? v : TcAction.TC_ACT_UNSPEC;
       const drop = code === TcAction.TC_ACT_SHOT || code === TcAction.TC_ACT_STOLEN || code === TcAction.TC_ACT_TRAP;
       return { retval: v, name: TC_NAMES[code], forward: !drop };
     }
     default: {
       const v = faulted ? 0 : retval >>> 0;
-      return v === 0 ? { retval: 0, name: 'drop', forward: false, keep: 0 } : { retval: v, name: v >= len ? 'keep all' : 'trim', forward: true, keep: Math.min(v, len) };
+      return v === 0
+        ? { retval: 0, name: 'drop', forward: false, keep: 0 }
+        : { retval: v, name: v >= len ? 'keep all' : 'trim', forward: true, keep: Math.min(v, len) };
     }
   }
 }

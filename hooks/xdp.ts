@@ -27,11 +27,16 @@ export const XDP_FRAG_SIZE = 4096;
  */
 export function xdpEffect(v: number): 'pass' | 'drop' | 'tx' | 'redirect' | 'aborted' {
   switch (v) {
-    case XdpAction.XDP_PASS: return 'pass';
-    case XdpAction.XDP_DROP: return 'drop';
-    case XdpAction.XDP_TX: return 'tx';
-    case XdpAction.XDP_REDIRECT: return 'redirect';
-    default: return 'aborted';
+    case XdpAction.XDP_PASS:
+      return 'pass';
+    case XdpAction.XDP_DROP:
+      return 'drop';
+    case XdpAction.XDP_TX:
+      return 'tx';
+    case XdpAction.XDP_REDIRECT:
+      return 'redirect';
+    default:
+      return 'aborted';
   }
 }
 

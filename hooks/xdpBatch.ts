@@ -14,12 +14,29 @@ import { XDP_PACKET_HEADROOM, XdpMd } from '../uapi/xdp.js';
  * leaves work to JavaScript between runs (a tail call). Anything else runs packet by packet.
  */
 const BATCH_HELPERS: ReadonlyMap<number, string> = new Map([
-  [1, 'bpf_map_lookup_elem'], [2, 'bpf_map_update_elem'], [3, 'bpf_map_delete_elem'], [7, 'bpf_get_prandom_u32'],
-  [8, 'bpf_get_smp_processor_id'], [42, 'bpf_get_numa_node_id'], [87, 'bpf_map_push_elem'], [88, 'bpf_map_pop_elem'], [89, 'bpf_map_peek_elem'],
-  [93, 'bpf_spin_lock'], [94, 'bpf_spin_unlock'], [130, 'bpf_ringbuf_output'], [131, 'bpf_ringbuf_reserve'], [132, 'bpf_ringbuf_submit'],
-  [133, 'bpf_ringbuf_discard'], [134, 'bpf_ringbuf_query'], [164, 'bpf_for_each_map_elem'], [165, 'bpf_snprintf'], [181, 'bpf_loop'],
+  [1, 'bpf_map_lookup_elem'],
+  [2, 'bpf_map_update_elem'],
+  [3, 'bpf_map_delete_elem'],
+  [7, 'bpf_get_prandom_u32'],
+  [8, 'bpf_get_smp_processor_id'],
+  [42, 'bpf_get_numa_node_id'],
+  [87, 'bpf_map_push_elem'],
+  [88, 'bpf_map_pop_elem'],
+  [89, 'bpf_map_peek_elem'],
+  [93, 'bpf_spin_lock'],
+  [94, 'bpf_spin_unlock'],
+  [130, 'bpf_ringbuf_output'],
+  [131, 'bpf_ringbuf_reserve'],
+  [132, 'bpf_ringbuf_submit'],
+  [133, 'bpf_ringbuf_discard'],
+  [134, 'bpf_ringbuf_query'],
+  [164, 'bpf_for_each_map_elem'],
+  [165, 'bpf_snprintf'],
+  [181, 'bpf_loop'],
   // the clock: only when it is the host's (a deterministic replay sets it from each packet's timestamp)
-  [5, 'bpf_ktime_get_ns'], [125, 'bpf_ktime_get_boot_ns'], [160, 'bpf_ktime_get_coarse_ns'],
+  [5, 'bpf_ktime_get_ns'],
+  [125, 'bpf_ktime_get_boot_ns'],
+  [160, 'bpf_ktime_get_coarse_ns'],
 ]);
 const CLOCK = new Set([5, 125, 160]);
 
@@ -57,7 +74,9 @@ export const DESC_BYTES = 1 << DESC_SHIFT;
 /** DESC_WORDS: a descriptor's size in 32-bit words, to step through descriptors in an Int32Array. */
 export const DESC_WORDS = DESC_BYTES / 4;
 /** DescWord: DescOff in 32-bit words, to index a descriptor in an Int32Array. */
-export const DescWord = Object.fromEntries(Object.entries(DescOff).map(([k, v]) => [k, v / 4])) as { readonly [K in keyof typeof DescOff]: number };
+export const DescWord = Object.fromEntries(Object.entries(DescOff).map(([k, v]) => [k, v / 4])) as {
+  readonly [K in keyof typeof DescOff]: number;
+};
 
 let driverModule: WebAssembly.Module | undefined;
 
@@ -86,7 +105,18 @@ function driver(): WebAssembly.Module {
     const [hs, src, len, pkt] = [0, 1, 2, 3];
     packet.get(hs).i32(XDP_PACKET_HEADROOM).op(Op.i32_add).op(Op.global_get).u(G.frameData).get(hs).op(Op.select).set(pkt);
     packet.get(src).op(Op.if, 0x40);
-    packet.op(Op.global_get).u(G.inPlace).op(Op.if, 0x40).get(src).set(pkt).op(Op.else).get(pkt).get(src).get(len).op(...MEMORY_COPY).op(Op.end);
+    packet
+      .op(Op.global_get)
+      .u(G.inPlace)
+      .op(Op.if, 0x40)
+      .get(src)
+      .set(pkt)
+      .op(Op.else)
+      .get(pkt)
+      .get(src)
+      .get(len)
+      .op(...MEMORY_COPY)
+      .op(Op.end);
     packet.op(Op.end);
     const ctx = (field: number, value: (c: Code) => Code) => value(packet.op(Op.global_get).u(G.ctx)).mem(Op.i32_store, 2, field);
     ctx(XdpMd.data, (c) => c.get(pkt));
@@ -106,35 +136,97 @@ function driver(): WebAssembly.Module {
     batch.get(desc).get(i).i32(DESC_SHIFT).op(Op.i32_shl, Op.i32_add).set(d);
     // every LOOK_AHEAD packets, touch the first bytes of the next LOOK_AHEAD, all at once so that
     // their cache misses overlap (a preloaded capture is mostly not in cache; Wasm has no prefetch)
-    batch.get(i).i32(LOOK_AHEAD - 1).op(Op.i32_and, Op.i32_eqz, Op.if, 0x40);
-    batch.get(d).i32(LOOK_AHEAD * DESC_BYTES).op(Op.i32_add).set(ahead);
-    batch.get(i).i32(2 * LOOK_AHEAD).op(Op.i32_add).get(n).op(Op.i32_gt_u).op(Op.if, 0x40).get(desc).get(n).i32(DESC_SHIFT).op(Op.i32_shl, Op.i32_add).set(end).op(Op.else).get(ahead).i32(LOOK_AHEAD * DESC_BYTES).op(Op.i32_add).set(end).op(Op.end);
+    batch
+      .get(i)
+      .i32(LOOK_AHEAD - 1)
+      .op(Op.i32_and, Op.i32_eqz, Op.if, 0x40);
+    batch
+      .get(d)
+      .i32(LOOK_AHEAD * DESC_BYTES)
+      .op(Op.i32_add)
+      .set(ahead);
+    batch
+      .get(i)
+      .i32(2 * LOOK_AHEAD)
+      .op(Op.i32_add)
+      .get(n)
+      .op(Op.i32_gt_u)
+      .op(Op.if, 0x40)
+      .get(desc)
+      .get(n)
+      .i32(DESC_SHIFT)
+      .op(Op.i32_shl, Op.i32_add)
+      .set(end)
+      .op(Op.else)
+      .get(ahead)
+      .i32(LOOK_AHEAD * DESC_BYTES)
+      .op(Op.i32_add)
+      .set(end)
+      .op(Op.end);
     batch.op(Op.block, 0x40, Op.loop, 0x40).get(ahead).get(end).op(Op.i32_ge_u, Op.br_if).u(1);
     // the first bytes and those 32 on (an IPv4 header's addresses, wherever the cache line starts)
-    batch.get(ahead).mem(Op.i32_load, 2, DescOff.SRC).tee(src).op(Op.if, 0x40).get(src).mem(Op.i32_load8_u, 0, 0).get(src).mem(Op.i32_load8_u, 0, 32).op(Op.i32_add);
+    batch
+      .get(ahead)
+      .mem(Op.i32_load, 2, DescOff.SRC)
+      .tee(src)
+      .op(Op.if, 0x40)
+      .get(src)
+      .mem(Op.i32_load8_u, 0, 0)
+      .get(src)
+      .mem(Op.i32_load8_u, 0, 32)
+      .op(Op.i32_add);
     batch.op(Op.global_get).u(G.touched).op(Op.i32_add).op(Op.global_set).u(G.touched).op(Op.end);
     batch.get(ahead).i32(DESC_BYTES).op(Op.i32_add).set(ahead).op(Op.br).u(0).op(Op.end, Op.end);
     batch.op(Op.end);
     batch.get(d).mem(Op.i32_load, 2, DescOff.LEN).tee(len).get(maxLen).op(Op.i32_gt_u, Op.br_if).u(1);
     batch.get(i).op(Op.global_set).u(G.cur);
-    batch.get(d).get(d).mem(Op.i32_load, 2, DescOff.HARD_START).get(d).mem(Op.i32_load, 2, DescOff.SRC).get(len).op(Op.call).u(1).tee(ret).mem(Op.i32_store, 2, DescOff.RET);
+    batch
+      .get(d)
+      .get(d)
+      .mem(Op.i32_load, 2, DescOff.HARD_START)
+      .get(d)
+      .mem(Op.i32_load, 2, DescOff.SRC)
+      .get(len)
+      .op(Op.call)
+      .u(1)
+      .tee(ret)
+      .mem(Op.i32_store, 2, DescOff.RET);
     // the tally: packets and bytes by return value below 8, a count of the rest
     batch.get(tally).op(Op.if, 0x40).get(ret).i32(BatchTally.VALUES).op(Op.i32_lt_u, Op.if, 0x40);
     countRun(batch, { tally, ret, len, t });
-    batch.op(Op.else).get(tally).get(tally).mem(Op.i32_load, 2, BatchTally.OTHERS).i32(1).op(Op.i32_add).mem(Op.i32_store, 2, BatchTally.OTHERS);
+    batch
+      .op(Op.else)
+      .get(tally)
+      .get(tally)
+      .mem(Op.i32_load, 2, BatchTally.OTHERS)
+      .i32(1)
+      .op(Op.i32_add)
+      .mem(Op.i32_store, 2, BatchTally.OTHERS);
     batch.op(Op.end, Op.end);
     batch.get(i).i32(1).op(Op.i32_add).set(i);
     batch.op(Op.br).u(0);
     batch.op(Op.end, Op.end).get(i);
   }
   const bytes = encodeModule({
-    types: [{ params: [I32], results: [I32] }, { params: [I32, I32, I32], results: [I32] }, { params: [I32, I32, I32, I32, I32], results: [I32] }],
+    types: [
+      { params: [I32], results: [I32] },
+      { params: [I32, I32, I32], results: [I32] },
+      { params: [I32, I32, I32, I32, I32], results: [I32] },
+    ],
     imports: [{ name: 'prog', type: 0 }],
     globalImports: [{ name: 'sp', type: I32 }],
     maxPages: 65536,
     globals: [I32, I32, I32, I32, I32, I32, I32, I32],
-    funcs: [{ type: 1, locals: [I32], code: packet }, { type: 2, locals: [I32, I32, I32, I32, I32, I32, I32], code: batch }],
-    exports: [{ name: 'packet', func: 1 }, { name: 'batch', func: 2 }, { name: 'cur', global: G.cur }, ...SETTINGS.map((name) => ({ name, global: G[name] }))],
+    funcs: [
+      { type: 1, locals: [I32], code: packet },
+      { type: 2, locals: [I32, I32, I32, I32, I32, I32, I32], code: batch },
+    ],
+    exports: [
+      { name: 'packet', func: 1 },
+      { name: 'batch', func: 2 },
+      { name: 'cur', global: G.cur },
+      ...SETTINGS.map((name) => ({ name, global: G[name] })),
+    ],
   });
   return (driverModule = new WebAssembly.Module(bytes));
 }
@@ -157,8 +249,16 @@ export class XdpBatch {
 
   constructor(rt: HookRuntime, entry: WasmEntry, ifindex: number, inPlace: boolean) {
     this.inPlace = inPlace;
-    const x = new WebAssembly.Instance(driver(), { env: { mem: rt.kernel.memory.memory, prog: entry.run32, sp: entry.sp } }).exports as Record<string, unknown>;
-    const settings = { frameData: rt.frame.start + XDP_PACKET_HEADROOM, ctx: rt.ctx.start, ifindex, rxq: rt.cpu, top: entry.top, inPlace: inPlace ? 1 : 0 };
+    const x = new WebAssembly.Instance(driver(), { env: { mem: rt.kernel.memory.memory, prog: entry.run32, sp: entry.sp } })
+      .exports as Record<string, unknown>;
+    const settings = {
+      frameData: rt.frame.start + XDP_PACKET_HEADROOM,
+      ctx: rt.ctx.start,
+      ifindex,
+      rxq: rt.cpu,
+      top: entry.top,
+      inPlace: inPlace ? 1 : 0,
+    };
     for (const name of SETTINGS) (x[name] as WasmGlobal).value = settings[name];
     this.#batch = x.batch as (desc: number, n: number, from: number, maxLen: number, tally: number) => number;
     this.packet = x.packet as PacketFn;

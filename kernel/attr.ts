@@ -2,7 +2,6 @@ import type { CmdName } from '../uapi/cmd.js';
 import type { MapInfo, ProgInfo } from '../uapi/info.js';
 import type { MapBtf } from '../maps/typeDesc.js';
 
-
 /** MapCreateAttr: BPF_MAP_CREATE. Returns a map fd. */
 export interface MapCreateAttr {
   map_type: number;
@@ -71,7 +70,13 @@ export interface ProgLoadAttr {
   prog_name?: string;
   expected_attach_type?: number;
   /** BTF line info (the kernel's `line_info`): the source line of instructions, by slot. */
-  line_info?: readonly { readonly insn: number; readonly line: string; readonly file?: string; readonly lineNum?: number; readonly col?: number }[];
+  line_info?: readonly {
+    readonly insn: number;
+    readonly line: string;
+    readonly file?: string;
+    readonly lineNum?: number;
+    readonly col?: number;
+  }[];
   /** BTF func info (the kernel's `func_info`): where each function starts, and its C signature. */
   func_info?: readonly { readonly insn: number; readonly name: string }[];
 }
@@ -153,10 +158,37 @@ export const ATTR_FIELDS: { readonly [C in CmdName]: readonly (keyof AttrOf[C])[
   BPF_MAP_UPDATE_ELEM: ['map_fd', 'key', 'value', 'flags'],
   BPF_MAP_DELETE_ELEM: ['map_fd', 'key', 'flags'],
   BPF_MAP_GET_NEXT_KEY: ['map_fd', 'key', 'next_key'],
-  BPF_PROG_LOAD: ['prog_type', 'insns', 'license', 'log_level', 'log_buf', 'log_size', 'log_true_size', 'kern_version', 'prog_flags', 'prog_name', 'expected_attach_type', 'line_info', 'func_info'],
+  BPF_PROG_LOAD: [
+    'prog_type',
+    'insns',
+    'license',
+    'log_level',
+    'log_buf',
+    'log_size',
+    'log_true_size',
+    'kern_version',
+    'prog_flags',
+    'prog_name',
+    'expected_attach_type',
+    'line_info',
+    'func_info',
+  ],
   BPF_OBJ_PIN: ['pathname', 'bpf_fd', 'file_flags'],
   BPF_OBJ_GET: ['pathname', 'bpf_fd', 'file_flags'],
-  BPF_PROG_TEST_RUN: ['prog_fd', 'data_in', 'data_out', 'data_size_out', 'ctx_in', 'ctx_out', 'ctx_size_out', 'repeat', 'retval', 'duration', 'cpu', 'flags'],
+  BPF_PROG_TEST_RUN: [
+    'prog_fd',
+    'data_in',
+    'data_out',
+    'data_size_out',
+    'ctx_in',
+    'ctx_out',
+    'ctx_size_out',
+    'repeat',
+    'retval',
+    'duration',
+    'cpu',
+    'flags',
+  ],
   BPF_PROG_GET_NEXT_ID: ['start_id', 'next_id'],
   BPF_MAP_GET_NEXT_ID: ['start_id', 'next_id'],
   BPF_PROG_GET_FD_BY_ID: ['prog_id', 'open_flags'],

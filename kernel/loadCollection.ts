@@ -48,7 +48,13 @@ export interface ProgramLoad {
  * loadProgram links one program of the collection to the loaded maps (their fds into its
  * `lddw`s) and loads it with the given log level (a 16 MiB log buffer, as bpftool -d uses).
  */
-export function loadProgram(p: BpfProcess, spec: CollectionSpec, prog: CollectionSpec['programs'][number], maps: ReadonlyMap<string, number>, logLevel: number): ProgramLoad {
+export function loadProgram(
+  p: BpfProcess,
+  spec: CollectionSpec,
+  prog: CollectionSpec['programs'][number],
+  maps: ReadonlyMap<string, number>,
+  logLevel: number,
+): ProgramLoad {
   const insns = Uint8Array.from(prog.insns);
   const dv = new DataView(insns.buffer);
   for (const [slot, mapName] of prog.mapRefs) {
@@ -56,11 +62,16 @@ export function loadProgram(p: BpfProcess, spec: CollectionSpec, prog: Collectio
     if (fd === undefined) throw new CollectionLoadError(`program ${prog.name}`, Errno.EINVAL, `refers to unknown map ${mapName}`);
     dv.setInt32(slot * 8 + 4, fd, true);
   }
-  if (prog.type === undefined) throw new CollectionLoadError(`program ${prog.name}`, Errno.EINVAL, `section ${prog.section} names no program type; give one`);
+  if (prog.type === undefined)
+    throw new CollectionLoadError(`program ${prog.name}`, Errno.EINVAL, `section ${prog.section} names no program type; give one`);
   const log = logLevel ? new Uint8Array(1 << 24) : undefined;
   const fd = p.bpf('BPF_PROG_LOAD', {
-    prog_type: prog.type, insns, license: spec.license, prog_name: prog.name.slice(0, 15),
-    ...(log ? { log_level: logLevel, log_buf: log, log_size: log.length } : {}), ...lineAndFuncInfo(spec, prog),
+    prog_type: prog.type,
+    insns,
+    license: spec.license,
+    prog_name: prog.name.slice(0, 15),
+    ...(log ? { log_level: logLevel, log_buf: log, log_size: log.length } : {}),
+    ...lineAndFuncInfo(spec, prog),
   });
   const text = log ? new TextDecoder().decode(log.subarray(0, Math.max(0, log.indexOf(0)))) : '';
   return { fd: Math.max(fd, -1), errno: fd < 0 ? -fd : 0, log: text };
@@ -109,7 +120,13 @@ export function loadCollection(p: BpfProcess, spec: CollectionSpec, options: Loa
   return { maps, programs, close };
 }
 
-function createMap(p: BpfProcess, m: MapDef, options: LoadOptions, opened: number[], check: (r: number, what: string, log?: string) => number): number {
+function createMap(
+  p: BpfProcess,
+  m: MapDef,
+  options: LoadOptions,
+  opened: number[],
+  check: (r: number, what: string, log?: string) => number,
+): number {
   const s = m.spec;
   if (m.pinning === LIBBPF_PIN_BY_NAME) {
     const path = `${options.pinRoot ?? '/sys/fs/bpf'}/${m.name}`;
@@ -118,18 +135,39 @@ function createMap(p: BpfProcess, m: MapDef, options: LoadOptions, opened: numbe
       opened.push(fd);
       const have = p.mapOf(fd).map.spec;
       const diff = (['type', 'keySize', 'valueSize', 'maxEntries', 'flags'] as const).find((k) => (have[k] ?? 0) !== (s[k] ?? 0));
-      if (diff) throw new CollectionLoadError(`map ${m.name}`, Errno.EINVAL, `pinned map at ${path} differs in ${diff}: ${have[diff]} != ${s[diff]}`);
+      if (diff)
+        throw new CollectionLoadError(
+          `map ${m.name}`,
+          Errno.EINVAL,
+          `pinned map at ${path} differs in ${diff}: ${have[diff]} != ${s[diff]}`,
+        );
       return fd;
     }
   }
   let inner = 0;
   if (m.inner) {
     const i = m.inner.spec;
-    inner = check(p.bpf('BPF_MAP_CREATE', { map_type: i.type, key_size: i.keySize, value_size: i.valueSize, max_entries: i.maxEntries, map_flags: i.flags ?? 0 }), `map ${m.name} (inner template)`);
+    inner = check(
+      p.bpf('BPF_MAP_CREATE', {
+        map_type: i.type,
+        key_size: i.keySize,
+        value_size: i.valueSize,
+        max_entries: i.maxEntries,
+        map_flags: i.flags ?? 0,
+      }),
+      `map ${m.name} (inner template)`,
+    );
   }
   const fd = p.bpf('BPF_MAP_CREATE', {
-    map_type: s.type, key_size: s.keySize, value_size: s.valueSize, max_entries: s.maxEntries,
-    map_flags: s.flags ?? 0, map_name: s.name ?? '', map_extra: s.mapExtra ?? 0, inner_map_fd: inner || undefined, btf_desc: s.btf,
+    map_type: s.type,
+    key_size: s.keySize,
+    value_size: s.valueSize,
+    max_entries: s.maxEntries,
+    map_flags: s.flags ?? 0,
+    map_name: s.name ?? '',
+    map_extra: s.mapExtra ?? 0,
+    inner_map_fd: inner || undefined,
+    btf_desc: s.btf,
   });
   if (inner) p.close(inner);
   check(fd, `map ${m.name}`);
@@ -138,10 +176,10 @@ function createMap(p: BpfProcess, m: MapDef, options: LoadOptions, opened: numbe
     check(p.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: fd, key: le32(0), value: m.initial }), `map ${m.name} (initial data)`);
     if (m.internal?.readOnly) check(p.bpf('BPF_MAP_FREEZE', { map_fd: fd }), `map ${m.name} (freeze)`);
   }
-  if (m.pinning === LIBBPF_PIN_BY_NAME) check(p.bpf('BPF_OBJ_PIN', { pathname: `${options.pinRoot ?? '/sys/fs/bpf'}/${m.name}`, bpf_fd: fd }), `map ${m.name} (pin)`);
+  if (m.pinning === LIBBPF_PIN_BY_NAME)
+    check(p.bpf('BPF_OBJ_PIN', { pathname: `${options.pinRoot ?? '/sys/fs/bpf'}/${m.name}`, bpf_fd: fd }), `map ${m.name} (pin)`);
   return fd;
 }
-
 
 /** lineAndFuncInfo maps the object's BTF line and function info onto a linked program's slots. */
 function lineAndFuncInfo(spec: CollectionSpec, prog: CollectionSpec['programs'][number]) {

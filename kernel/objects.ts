@@ -53,10 +53,21 @@ export class ProgObject extends KernelObject {
   runCnt = 0;
   runTimeNs = 0;
 
-  constructor(id: number, fields: {
-    type: number; name: string; bytecode: Uint8Array; program: VerifiedProgram; tag: string; license: string; maps: MapObject[]; mapFds: number[];
-    lineInfo?: ReadonlyMap<number, { line: string; file?: string; lineNum?: number; col?: number }>; funcInfo?: ReadonlyMap<number, string>;
-  }) {
+  constructor(
+    id: number,
+    fields: {
+      type: number;
+      name: string;
+      bytecode: Uint8Array;
+      program: VerifiedProgram;
+      tag: string;
+      license: string;
+      maps: MapObject[];
+      mapFds: number[];
+      lineInfo?: ReadonlyMap<number, { line: string; file?: string; lineNum?: number; col?: number }>;
+      funcInfo?: ReadonlyMap<number, string>;
+    },
+  ) {
     super(id);
     this.type = fields.type;
     this.name = fields.name;

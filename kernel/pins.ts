@@ -86,6 +86,9 @@ export class MemoryPinStore implements PinStore {
   }
 
   pathsOf(obj: AnyObject): string[] {
-    return [...this.#pins].filter(([, o]) => o === obj).map(([p]) => p).sort();
+    return [...this.#pins]
+      .filter(([, o]) => o === obj)
+      .map(([p]) => p)
+      .sort();
   }
 }

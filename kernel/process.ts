@@ -102,4 +102,3 @@ export class BpfProcess {
     for (const fd of [...this.fds.keys()]) this.close(fd);
   }
 }
-

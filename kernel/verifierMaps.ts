@@ -12,10 +12,18 @@ export function mapInfo(spec: MapSpec, frozen = false): MapInfo {
   const v = spec.btf?.value;
   const lock = v?.k === 'struct' ? v.members.find((m) => m.type.k === 'struct' && m.type.name === 'bpf_spin_lock') : undefined;
   return {
-    name: spec.name ?? '', btf: v !== undefined, spinLock: lock ? lock.bitOffset / 8 : undefined,
-    type: spec.type, keySize: spec.keySize, valueSize: spec.valueSize, maxEntries: spec.maxEntries,
-    array: spec.type === MapType.BPF_MAP_TYPE_ARRAY, readonlyProg: ((spec.flags ?? 0) & MapFlag.BPF_F_RDONLY_PROG) !== 0, frozen,
-    ofMaps, inner: ofMaps && spec.innerMap ? mapInfo(spec.innerMap) : undefined,
+    name: spec.name ?? '',
+    btf: v !== undefined,
+    spinLock: lock ? lock.bitOffset / 8 : undefined,
+    type: spec.type,
+    keySize: spec.keySize,
+    valueSize: spec.valueSize,
+    maxEntries: spec.maxEntries,
+    array: spec.type === MapType.BPF_MAP_TYPE_ARRAY,
+    readonlyProg: ((spec.flags ?? 0) & MapFlag.BPF_F_RDONLY_PROG) !== 0,
+    frozen,
+    ofMaps,
+    inner: ofMaps && spec.innerMap ? mapInfo(spec.innerMap) : undefined,
   };
 }
 

@@ -67,7 +67,8 @@ export class ArrayMap extends BpfMap {
     const u8 = this.space.u8;
     if (this.percpu && cpu < 0) {
       // userspace: one round_up(value_size, 8) slot per CPU, back to back
-      for (let c = 0; c < this.ncpus; c++) u8.copyWithin(this.valueAddr(i, c), valueAddr + c * this.#stride, valueAddr + (c + 1) * this.#stride);
+      for (let c = 0; c < this.ncpus; c++)
+        u8.copyWithin(this.valueAddr(i, c), valueAddr + c * this.#stride, valueAddr + (c + 1) * this.#stride);
     } else u8.copyWithin(this.valueAddr(i, cpu), valueAddr, valueAddr + this.valueSize);
     return 0;
   }
@@ -91,7 +92,8 @@ export class ArrayMap extends BpfMap {
     if (i >= this.maxEntries) fail(Errno.ENOENT);
     if (!this.percpu) return this.copyOut(this.storage + i * this.#stride, this.valueSize);
     const out = new Uint8Array(this.#stride * this.ncpus);
-    for (let c = 0; c < this.ncpus; c++) out.set(this.space.u8.subarray(this.valueAddr(i, c), this.valueAddr(i, c) + this.#stride), c * this.#stride);
+    for (let c = 0; c < this.ncpus; c++)
+      out.set(this.space.u8.subarray(this.valueAddr(i, c), this.valueAddr(i, c) + this.#stride), c * this.#stride);
     return out;
   }
 

@@ -245,9 +245,15 @@ export function createDescriptor(space: AddressSpace, spec: MapSpec, ncpus: numb
     throw e;
   }
   const fields: [number, number][] = [
-    [Desc.TYPE, spec.type], [Desc.KEY_SIZE, spec.keySize], [Desc.VALUE_SIZE, spec.valueSize],
-    [Desc.MAX_ENTRIES, spec.maxEntries], [Desc.FLAGS, spec.flags ?? 0], [Desc.STORAGE, storage.start],
-    [Desc.NCPUS, ncpus], [Desc.MAP_EXTRA, spec.mapExtra ?? 0], [Desc.BYTES, DESC_SIZE + storage.size],
+    [Desc.TYPE, spec.type],
+    [Desc.KEY_SIZE, spec.keySize],
+    [Desc.VALUE_SIZE, spec.valueSize],
+    [Desc.MAX_ENTRIES, spec.maxEntries],
+    [Desc.FLAGS, spec.flags ?? 0],
+    [Desc.STORAGE, storage.start],
+    [Desc.NCPUS, ncpus],
+    [Desc.MAP_EXTRA, spec.mapExtra ?? 0],
+    [Desc.BYTES, DESC_SIZE + storage.size],
   ];
   for (const [f, v] of fields) writeDesc(space, d.start, f, v);
   return { desc: d.start, storage };

@@ -266,7 +266,12 @@ export class LpmTrie extends BpfMap {
         parent = n;
         slot = this.#at(n) + (this.#bit(keyAddr + 4, np) ? N_CHILD1 : N_CHILD0);
       }
-      if (n === 0 || this.#u32(this.#at(n) + N_PREFIXLEN) !== plen || this.#match(n, keyAddr) !== plen || this.#u32(this.#at(n) + N_FLAGS) & FLAG_IM) {
+      if (
+        n === 0 ||
+        this.#u32(this.#at(n) + N_PREFIXLEN) !== plen ||
+        this.#match(n, keyAddr) !== plen ||
+        this.#u32(this.#at(n) + N_FLAGS) & FLAG_IM
+      ) {
         return -Errno.ENOENT;
       }
       Atomics.sub(this.space.i32, (this.desc + Desc.COUNT) >> 2, 1);

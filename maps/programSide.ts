@@ -31,7 +31,6 @@ export class MapViews {
   }
 }
 
-
 /**
  * mapHelpers are the map helpers with the kernel's ids (include/uapi/linux/bpf.h):
  * `bpf_map_lookup_elem` (1) returns the value's address or NULL, `bpf_map_update_elem` (2),
@@ -44,27 +43,56 @@ export function mapHelpers(views: MapViews, cpu = 0): Helper[] {
   const m = (r1: bigint) => views.get(Number(r1));
   const a = (r: bigint) => Number(BigInt.asUintN(32, r));
   return [
-    { id: 1, name: 'bpf_map_lookup_elem', fn: (r1, r2) => BigInt(m(r1).lookup(a(r2), cpu)), fn32: (r1, r2) => views.get(r1 >>> 0).lookup(r2 >>> 0, cpu), ret: 'u32' },
-    { id: 2, name: 'bpf_map_update_elem', fn: (r1, r2, r3, r4) => BigInt.asUintN(64, BigInt(m(r1).update(a(r2), a(r3), Number(r4), cpu))),
-      fn32: (r1, r2, r3, r4) => views.get(r1 >>> 0).update(r2 >>> 0, r3 >>> 0, r4 >>> 0, cpu), ret: 's32' },
-    { id: 3, name: 'bpf_map_delete_elem', fn: (r1, r2) => BigInt.asUintN(64, BigInt(m(r1).delete(a(r2)))), fn32: (r1, r2) => views.get(r1 >>> 0).delete(r2 >>> 0), ret: 's32' },
+    {
+      id: 1,
+      name: 'bpf_map_lookup_elem',
+      fn: (r1, r2) => BigInt(m(r1).lookup(a(r2), cpu)),
+      fn32: (r1, r2) => views.get(r1 >>> 0).lookup(r2 >>> 0, cpu),
+      ret: 'u32',
+    },
+    {
+      id: 2,
+      name: 'bpf_map_update_elem',
+      fn: (r1, r2, r3, r4) => BigInt.asUintN(64, BigInt(m(r1).update(a(r2), a(r3), Number(r4), cpu))),
+      fn32: (r1, r2, r3, r4) => views.get(r1 >>> 0).update(r2 >>> 0, r3 >>> 0, r4 >>> 0, cpu),
+      ret: 's32',
+    },
+    {
+      id: 3,
+      name: 'bpf_map_delete_elem',
+      fn: (r1, r2) => BigInt.asUintN(64, BigInt(m(r1).delete(a(r2)))),
+      fn32: (r1, r2) => views.get(r1 >>> 0).delete(r2 >>> 0),
+      ret: 's32',
+    },
     { id: 87, name: 'bpf_map_push_elem', fn: (r1, r2, r3) => BigInt.asUintN(64, BigInt(m(r1).push(a(r2), Number(r3)))) },
     { id: 88, name: 'bpf_map_pop_elem', fn: (r1, r2) => BigInt.asUintN(64, BigInt(m(r1).pop(a(r2)))) },
     { id: 89, name: 'bpf_map_peek_elem', fn: (r1, r2) => BigInt.asUintN(64, BigInt(m(r1).peek(a(r2)))) },
-    { id: 130, name: 'bpf_ringbuf_output', fn: (r1, r2, r3) => {
-      const rb = m(r1);
-      return rb instanceof RingBuf ? BigInt.asUintN(64, BigInt(rb.output(a(r2), Number(r3)))) : neg(Errno.EINVAL);
-    } },
-    { id: 131, name: 'bpf_ringbuf_reserve', fn: (r1, r2) => {
-      const rb = m(r1);
-      return rb instanceof RingBuf ? BigInt(rb.reserve(Number(r2))) : 0n;
-    } },
+    {
+      id: 130,
+      name: 'bpf_ringbuf_output',
+      fn: (r1, r2, r3) => {
+        const rb = m(r1);
+        return rb instanceof RingBuf ? BigInt.asUintN(64, BigInt(rb.output(a(r2), Number(r3)))) : neg(Errno.EINVAL);
+      },
+    },
+    {
+      id: 131,
+      name: 'bpf_ringbuf_reserve',
+      fn: (r1, r2) => {
+        const rb = m(r1);
+        return rb instanceof RingBuf ? BigInt(rb.reserve(Number(r2))) : 0n;
+      },
+    },
     { id: 132, name: 'bpf_ringbuf_submit', fn: (r1) => (ringbufSubmit(views.space, a(r1), false), 0n) },
     { id: 133, name: 'bpf_ringbuf_discard', fn: (r1) => (ringbufSubmit(views.space, a(r1), true), 0n) },
-    { id: 134, name: 'bpf_ringbuf_query', fn: (r1) => {
-      const rb = m(r1);
-      return rb instanceof RingBuf ? BigInt(rb.available) : 0n;
-    } },
+    {
+      id: 134,
+      name: 'bpf_ringbuf_query',
+      fn: (r1) => {
+        const rb = m(r1);
+        return rb instanceof RingBuf ? BigInt(rb.available) : 0n;
+      },
+    },
   ];
 }
 

@@ -6,7 +6,6 @@ import { SpinLock, withLock } from './lock.js';
 import type { MapSpec } from './spec.js';
 import { BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_RINGBUF_HDR_SZ } from '../uapi/ringbuf.js';
 
-
 /**
  * ringbufSubmit publishes (or discards) the record whose data is at `dataAddr`: it clears
  * the busy bit of the header 8 bytes before. bpf_ringbuf_submit gets only that pointer.
@@ -61,7 +60,7 @@ export class RingBuf extends BpfMap {
       const cons = this.#consumer;
       const off = prod & this.#mask;
       const filler = off + total > this.maxEntries ? this.maxEntries - off : 0;
-      if ((prod - cons) + filler + total > this.maxEntries) return 0;
+      if (prod - cons + filler + total > this.maxEntries) return 0;
       const dv = this.space.view;
       if (filler) {
         dv.setUint32(this.storage + off, ((filler - BPF_RINGBUF_HDR_SZ) | BPF_RINGBUF_DISCARD_BIT) >>> 0, true);

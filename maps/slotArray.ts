@@ -31,7 +31,11 @@ export class SlotArray extends BpfMap {
   }
 
   get #fdArray(): boolean {
-    return this.type === MapType.BPF_MAP_TYPE_PROG_ARRAY || this.type === MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY || this.type === MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS;
+    return (
+      this.type === MapType.BPF_MAP_TYPE_PROG_ARRAY ||
+      this.type === MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY ||
+      this.type === MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS
+    );
   }
 
   #slot(i: number): number {

@@ -82,8 +82,8 @@ export function checkSpec(s: MapSpec): void {
     if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) fail(Errno.EINVAL, 'sizes and flags are u32');
   }
   if (flags & ~rule.flags) fail(Errno.EINVAL, `flags 0x${(flags & ~rule.flags).toString(16)} are not valid for this map type`);
-  if ((flags & F.BPF_F_RDONLY) && (flags & F.BPF_F_WRONLY)) fail(Errno.EINVAL, 'BPF_F_RDONLY and BPF_F_WRONLY together');
-  if ((flags & F.BPF_F_RDONLY_PROG) && (flags & F.BPF_F_WRONLY_PROG)) fail(Errno.EINVAL, 'BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together');
+  if (flags & F.BPF_F_RDONLY && flags & F.BPF_F_WRONLY) fail(Errno.EINVAL, 'BPF_F_RDONLY and BPF_F_WRONLY together');
+  if (flags & F.BPF_F_RDONLY_PROG && flags & F.BPF_F_WRONLY_PROG) fail(Errno.EINVAL, 'BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together');
   if (s.maxEntries === 0) fail(Errno.EINVAL, 'max_entries is 0');
   if (s.name !== undefined && (s.name.length >= BPF_OBJ_NAME_LEN || !/^[A-Za-z0-9_.]*$/.test(s.name))) {
     fail(Errno.EINVAL, `name '${s.name}': at most 15 of [A-Za-z0-9_.]`);
@@ -110,10 +110,12 @@ export function checkSpec(s: MapSpec): void {
       break;
     case MapType.BPF_MAP_TYPE_LPM_TRIE:
       if (!(flags & F.BPF_F_NO_PREALLOC)) fail(Errno.EINVAL, 'an LPM trie needs BPF_F_NO_PREALLOC');
-      if (s.keySize <= 4 || s.keySize > 4 + LPM_DATA_SIZE_MAX || s.valueSize === 0) fail(Errno.EINVAL, 'LPM key is {u32 prefixlen; 1..256 bytes}');
+      if (s.keySize <= 4 || s.keySize > 4 + LPM_DATA_SIZE_MAX || s.valueSize === 0)
+        fail(Errno.EINVAL, 'LPM key is {u32 prefixlen; 1..256 bytes}');
       break;
     case MapType.BPF_MAP_TYPE_RINGBUF:
-      if (s.maxEntries < 4096 || (s.maxEntries & (s.maxEntries - 1)) !== 0) fail(Errno.EINVAL, 'ring buffer size must be a power of 2 of at least a page');
+      if (s.maxEntries < 4096 || (s.maxEntries & (s.maxEntries - 1)) !== 0)
+        fail(Errno.EINVAL, 'ring buffer size must be a power of 2 of at least a page');
       break;
     case MapType.BPF_MAP_TYPE_DEVMAP:
     case MapType.BPF_MAP_TYPE_DEVMAP_HASH:

@@ -5,7 +5,17 @@
  */
 export type TypeDesc =
   | { readonly k: 'int'; readonly size: number; readonly signed: boolean; readonly bool?: boolean }
-  | { readonly k: 'struct'; readonly size: number; readonly name?: string; readonly members: readonly { readonly name: string; readonly bitOffset: number; readonly bitSize?: number; readonly type: TypeDesc }[] }
+  | {
+      readonly k: 'struct';
+      readonly size: number;
+      readonly name?: string;
+      readonly members: readonly {
+        readonly name: string;
+        readonly bitOffset: number;
+        readonly bitSize?: number;
+        readonly type: TypeDesc;
+      }[];
+    }
   | { readonly k: 'array'; readonly elem: TypeDesc; readonly n: number }
   | { readonly k: 'enum'; readonly size: number; readonly values: readonly (readonly [string, number])[] }
   | { readonly k: 'raw'; readonly size: number };

@@ -27,7 +27,6 @@ export const linkTypeName = (t: number): string => NAMES[t] ?? `link type ${t}`;
 /** linkTypeSupported: whether bpfbox can turn packets of this link type into Ethernet frames. */
 export const linkTypeSupported = (t: number): boolean => t in NAMES;
 
-
 /**
  * toEthernet returns the packet as an Ethernet frame: `data` itself for Ethernet, a new
  * array for the others, or a string saying why it cannot be converted (a cooked header cut

@@ -77,9 +77,16 @@ export class PcapReader implements CaptureReader {
     const caplen = le ? b.readUInt32LE(at + 8) : b.readUInt32BE(at + 8);
     const origLen = le ? b.readUInt32LE(at + 12) : b.readUInt32BE(at + 12);
     const name = `record ${this.#index}`;
-    if (caplen > MAX_RECORD) throw new CaptureError(this.path, offset, `${name}: captured length ${caplen} is larger than ${MAX_RECORD} bytes (a corrupt record header?)`);
-    if (this.snapLen > 0 && caplen > this.snapLen) throw new CaptureError(this.path, offset, `${name}: captured length ${caplen} is larger than the file's snap length ${this.snapLen}`);
-    if (frac >= (this.nanosecond ? 1e9 : 1e6)) throw new CaptureError(this.path, offset, `${name}: timestamp fraction ${frac} is not below one second`);
+    if (caplen > MAX_RECORD)
+      throw new CaptureError(
+        this.path,
+        offset,
+        `${name}: captured length ${caplen} is larger than ${MAX_RECORD} bytes (a corrupt record header?)`,
+      );
+    if (this.snapLen > 0 && caplen > this.snapLen)
+      throw new CaptureError(this.path, offset, `${name}: captured length ${caplen} is larger than the file's snap length ${this.snapLen}`);
+    if (frac >= (this.nanosecond ? 1e9 : 1e6))
+      throw new CaptureError(this.path, offset, `${name}: timestamp fraction ${frac} is not below one second`);
     if (!f.need(RECORD_HEADER + caplen)) {
       if (f.full) return null;
       this.#cut(offset, `${caplen} bytes of packet data`);
@@ -135,7 +142,9 @@ export class PcapReader implements CaptureReader {
   }
 
   #cut(offset: number, what: string): void {
-    this.warnings.push(`${this.path}: offset ${offset}: record ${this.#index} is cut off (the file ends before ${what}); the ${this.#index} complete records before it were read`);
+    this.warnings.push(
+      `${this.path}: offset ${offset}: record ${this.#index} is cut off (the file ends before ${what}); the ${this.#index} complete records before it were read`,
+    );
   }
 
   #end(): null {

@@ -52,7 +52,8 @@ export class PcapngReader implements CaptureReader {
     this.#in = options.bytes ?? new FileBytes(path);
     this.#readOptions = options.readOptions ?? false;
     const f = this.#in;
-    if (!f.need(12) || f.buf.readUInt32LE(f.at) !== Block.SHB) throw new CaptureError(path, 0, 'not a pcapng file: it does not start with a section header block');
+    if (!f.need(12) || f.buf.readUInt32LE(f.at) !== Block.SHB)
+      throw new CaptureError(path, 0, 'not a pcapng file: it does not start with a section header block');
   }
 
   get bytes(): FileBytes {
@@ -81,22 +82,34 @@ export class PcapngReader implements CaptureReader {
         type = Block.SHB;
         if (!f.need(12)) {
           if (f.full) return null;
-          return this.#cut(offset, 'a section header\'s byte-order magic'), this.#end();
+          return (this.#cut(offset, "a section header's byte-order magic"), this.#end());
         }
         const bom = f.buf.readUInt32LE(f.at + 8);
         if (bom === BYTE_ORDER_MAGIC) this.#le = true;
         else if (f.buf.readUInt32BE(f.at + 8) === BYTE_ORDER_MAGIC) this.#le = false;
-        else throw new CaptureError(this.path, offset + 8, `section header: byte-order magic 0x${bom.toString(16)} is neither 0x1a2b3c4d nor its swap`);
+        else
+          throw new CaptureError(
+            this.path,
+            offset + 8,
+            `section header: byte-order magic 0x${bom.toString(16)} is neither 0x1a2b3c4d nor its swap`,
+          );
       }
       const len = this.#u32(4);
       const what = `block ${blockName(type)}`;
-      if (len < 12 || len % 4 !== 0) throw new CaptureError(this.path, offset, `${what}: total length ${len} (at least 12, a multiple of 4)`);
-      if (len > MAX_BLOCK) throw new CaptureError(this.path, offset, `${what}: total length ${len} is larger than ${MAX_BLOCK} bytes (a corrupt block header?)`);
+      if (len < 12 || len % 4 !== 0)
+        throw new CaptureError(this.path, offset, `${what}: total length ${len} (at least 12, a multiple of 4)`);
+      if (len > MAX_BLOCK)
+        throw new CaptureError(
+          this.path,
+          offset,
+          `${what}: total length ${len} is larger than ${MAX_BLOCK} bytes (a corrupt block header?)`,
+        );
       if (!f.need(len)) {
         if (f.full) return null;
-        return this.#cut(offset, `the ${len} bytes of a ${blockName(type)} block`), this.#end();
+        return (this.#cut(offset, `the ${len} bytes of a ${blockName(type)} block`), this.#end());
       }
-      if (this.#u32(len - 4) !== len) throw new CaptureError(this.path, offset, `${what}: trailing length ${this.#u32(len - 4)} differs from the leading ${len}`);
+      if (this.#u32(len - 4) !== len)
+        throw new CaptureError(this.path, offset, `${what}: trailing length ${this.#u32(len - 4)} differs from the leading ${len}`);
       const rec = this.#block(type, len, offset);
       f.at += len;
       if (rec) return rec;
@@ -108,14 +121,18 @@ export class PcapngReader implements CaptureReader {
     switch (type) {
       case Block.SHB: {
         const major = this.#u16(12);
-        if (major !== 1) throw new CaptureError(this.path, offset + 12, `section header: pcapng version ${major}.${this.#u16(14)} (only 1.x is defined)`);
+        if (major !== 1)
+          throw new CaptureError(this.path, offset + 12, `section header: pcapng version ${major}.${this.#u16(14)} (only 1.x is defined)`);
         this.interfaces = [];
         this.sections++;
         return null;
       }
-      case Block.IDB: return this.#idb(len, offset), null;
-      case Block.EPB: return this.#packet(offset, len, this.#u32(8), 28, this.#u32(20), this.#u32(24), this.#u32(12), this.#u32(16));
-      case Block.OPB: return this.#packet(offset, len, this.#u16(8), 28, this.#u32(20), this.#u32(24), this.#u32(12), this.#u32(16));
+      case Block.IDB:
+        return (this.#idb(len, offset), null);
+      case Block.EPB:
+        return this.#packet(offset, len, this.#u32(8), 28, this.#u32(20), this.#u32(24), this.#u32(12), this.#u32(16));
+      case Block.OPB:
+        return this.#packet(offset, len, this.#u16(8), 28, this.#u32(20), this.#u32(24), this.#u32(12), this.#u32(16));
       case Block.SPB: {
         const iface = this.#iface(0, offset);
         const orig = this.#u32(8);
@@ -128,13 +145,24 @@ export class PcapngReader implements CaptureReader {
   }
 
   #idb(len: number, offset: number): void {
-    const iface: { -readonly [K in keyof PcapngInterface]: PcapngInterface[K] } = { linkType: this.#u16(8), snapLen: this.#u32(12), tsDecimal: true, tsExponent: 6, tsOffset: 0 };
+    const iface: { -readonly [K in keyof PcapngInterface]: PcapngInterface[K] } = {
+      linkType: this.#u16(8),
+      snapLen: this.#u32(12),
+      tsDecimal: true,
+      tsExponent: 6,
+      tsOffset: 0,
+    };
     this.#options(16, len - 4, offset, (code, at, n) => {
       const b = this.#in.buf;
       if (code === 9 && n >= 1) {
         iface.tsDecimal = (b[at] & 0x80) === 0;
         iface.tsExponent = b[at] & 0x7f;
-        if ((iface.tsDecimal && iface.tsExponent > 15) || iface.tsExponent > 60) throw new CaptureError(this.path, offset, `interface ${this.interfaces.length}: if_tsresol 0x${b[at].toString(16)} is out of range`);
+        if ((iface.tsDecimal && iface.tsExponent > 15) || iface.tsExponent > 60)
+          throw new CaptureError(
+            this.path,
+            offset,
+            `interface ${this.interfaces.length}: if_tsresol 0x${b[at].toString(16)} is out of range`,
+          );
       } else if (code === 14 && n >= 8) {
         iface.tsOffset = Number(this.#le ? b.readBigInt64LE(at) : b.readBigInt64BE(at));
       } else if (code === 2) {
@@ -144,13 +172,29 @@ export class PcapngReader implements CaptureReader {
     this.interfaces.push(iface);
   }
 
-  #packet(offset: number, len: number, ifIndex: number, dataAt: number, caplen: number, origLen: number, tsHigh: number, tsLow: number): PcapngRecord {
+  #packet(
+    offset: number,
+    len: number,
+    ifIndex: number,
+    dataAt: number,
+    caplen: number,
+    origLen: number,
+    tsHigh: number,
+    tsLow: number,
+  ): PcapngRecord {
     const name = `record ${this.#index}`;
     const iface = this.#iface(ifIndex, offset);
-    if (caplen > MAX_RECORD) throw new CaptureError(this.path, offset, `${name}: captured length ${caplen} is larger than ${MAX_RECORD} bytes`);
-    if (iface.snapLen > 0 && caplen > iface.snapLen) throw new CaptureError(this.path, offset, `${name}: captured length ${caplen} is larger than interface ${ifIndex}'s snap length ${iface.snapLen}`);
+    if (caplen > MAX_RECORD)
+      throw new CaptureError(this.path, offset, `${name}: captured length ${caplen} is larger than ${MAX_RECORD} bytes`);
+    if (iface.snapLen > 0 && caplen > iface.snapLen)
+      throw new CaptureError(
+        this.path,
+        offset,
+        `${name}: captured length ${caplen} is larger than interface ${ifIndex}'s snap length ${iface.snapLen}`,
+      );
     const dataEnd = dataAt + caplen;
-    if (dataEnd > len - 4) throw new CaptureError(this.path, offset, `${name}: captured length ${caplen} does not fit in its ${len}-byte block`);
+    if (dataEnd > len - 4)
+      throw new CaptureError(this.path, offset, `${name}: captured length ${caplen} does not fit in its ${len}-byte block`);
     const f = this.#in;
     const r = this.#rec;
     r.set(f.u8, f.at + dataAt, caplen);
@@ -159,7 +203,7 @@ export class PcapngReader implements CaptureReader {
     r.ifIndex = ifIndex;
     r.offset = offset;
     r.index = this.#index++;
-    if (tsHigh < 0) (r.tsSec = 0), (r.tsNsec = 0);
+    if (tsHigh < 0) ((r.tsSec = 0), (r.tsNsec = 0));
     else this.#timestamp(iface, tsHigh, tsLow);
     if (this.#readOptions) {
       r.verdicts = [];
@@ -191,7 +235,12 @@ export class PcapngReader implements CaptureReader {
 
   #iface(i: number, offset: number): PcapngInterface {
     const iface = this.interfaces[i];
-    if (!iface) throw new CaptureError(this.path, offset, `record ${this.#index}: interface ${i} was not described by an interface description block in this section (${this.interfaces.length} were)`);
+    if (!iface)
+      throw new CaptureError(
+        this.path,
+        offset,
+        `record ${this.#index}: interface ${i} was not described by an interface description block in this section (${this.interfaces.length} were)`,
+      );
     return iface;
   }
 
@@ -219,7 +268,9 @@ export class PcapngReader implements CaptureReader {
   }
 
   #cut(offset: number, what: string): void {
-    this.warnings.push(`${this.path}: offset ${offset}: the file ends inside ${what} (record ${this.#index} and after are cut off); the ${this.#index} complete records before it were read`);
+    this.warnings.push(
+      `${this.path}: offset ${offset}: the file ends inside ${what} (record ${this.#index} and after are cut off); the ${this.#index} complete records before it were read`,
+    );
   }
 
   #end(): null {

@@ -33,17 +33,27 @@ export class PcapngWriter {
 
   constructor(path: string, options: { linkType?: number; snapLen?: number; application?: string; interfaceName?: string } = {}) {
     this.#out = new FileOut(path);
-    this.#block(Block.SHB, 16, (b, at) => {
-      b.writeUInt32LE(BYTE_ORDER_MAGIC, at);
-      b.writeUInt16LE(1, at + 4);
-      b.writeUInt16LE(0, at + 6);
-      b.writeBigInt64LE(-1n, at + 8); // section length unknown
-    }, [[OPT_SHB_USERAPPL, Buffer.from(options.application ?? 'bpfbox')]]);
-    this.#block(Block.IDB, 8, (b, at) => {
-      b.writeUInt16LE(options.linkType ?? LinkType.LINKTYPE_ETHERNET, at);
-      b.writeUInt16LE(0, at + 2);
-      b.writeUInt32LE(options.snapLen ?? MAX_RECORD, at + 4);
-    }, [[OPT_IF_TSRESOL, Buffer.from([9])], ...(options.interfaceName ? [[2, Buffer.from(options.interfaceName)] as [number, Buffer]] : [])]);
+    this.#block(
+      Block.SHB,
+      16,
+      (b, at) => {
+        b.writeUInt32LE(BYTE_ORDER_MAGIC, at);
+        b.writeUInt16LE(1, at + 4);
+        b.writeUInt16LE(0, at + 6);
+        b.writeBigInt64LE(-1n, at + 8); // section length unknown
+      },
+      [[OPT_SHB_USERAPPL, Buffer.from(options.application ?? 'bpfbox')]],
+    );
+    this.#block(
+      Block.IDB,
+      8,
+      (b, at) => {
+        b.writeUInt16LE(options.linkType ?? LinkType.LINKTYPE_ETHERNET, at);
+        b.writeUInt16LE(0, at + 2);
+        b.writeUInt32LE(options.snapLen ?? MAX_RECORD, at + 4);
+      },
+      [[OPT_IF_TSRESOL, Buffer.from([9])], ...(options.interfaceName ? [[2, Buffer.from(options.interfaceName)] as [number, Buffer]] : [])],
+    );
   }
 
   write(p: PacketOut, verdict?: PacketVerdict): void {
@@ -58,15 +68,20 @@ export class PcapngWriter {
     if (verdict?.queue !== undefined) opts.push([OPT_EPB_QUEUE, Uint8Array.from(Buffer.from(new Uint32Array([verdict.queue]).buffer))]);
     if (verdict?.comment) opts.push([OPT_COMMENT, Buffer.from(verdict.comment)]);
     const ts = BigInt(p.tsSec) * 1_000_000_000n + BigInt(p.tsNsec);
-    this.#block(Block.EPB, 20 + ((n + 3) & ~3), (b, at) => {
-      b.writeUInt32LE(0, at);
-      b.writeUInt32LE(Number(ts >> 32n), at + 4);
-      b.writeUInt32LE(Number(ts & 0xffffffffn), at + 8);
-      b.writeUInt32LE(n, at + 12);
-      b.writeUInt32LE(Math.max(n, p.origLen ?? n), at + 16);
-      b.set(p.data, at + 20);
-      b.fill(0, at + 20 + n, at + 20 + ((n + 3) & ~3));
-    }, opts);
+    this.#block(
+      Block.EPB,
+      20 + ((n + 3) & ~3),
+      (b, at) => {
+        b.writeUInt32LE(0, at);
+        b.writeUInt32LE(Number(ts >> 32n), at + 4);
+        b.writeUInt32LE(Number(ts & 0xffffffffn), at + 8);
+        b.writeUInt32LE(n, at + 12);
+        b.writeUInt32LE(Math.max(n, p.origLen ?? n), at + 16);
+        b.set(p.data, at + 20);
+        b.fill(0, at + 20 + n, at + 20 + ((n + 3) & ~3));
+      },
+      opts,
+    );
     this.packets++;
   }
 
@@ -86,7 +101,7 @@ export class PcapngWriter {
       buf.fill(0, o + 4 + v.length, o + 4 + ((v.length + 3) & ~3));
       o += 4 + ((v.length + 3) & ~3);
     }
-    if (optLen) buf.writeUInt32LE(0, o), (o += 4); // opt_endofopt
+    if (optLen) (buf.writeUInt32LE(0, o), (o += 4)); // opt_endofopt
     buf.writeUInt32LE(len, o);
     this.#out.commit(len);
   }

@@ -17,7 +17,14 @@ export interface SynthOptions {
 }
 
 type Kind = 'tcp4' | 'udp4' | 'icmp4' | 'tcp6' | 'udp6' | 'arp';
-interface Flow { kind: Kind; src: number; dst: number; sport: number; dport: number; mac: number }
+interface Flow {
+  kind: Kind;
+  src: number;
+  dst: number;
+  sport: number;
+  dport: number;
+  mac: number;
+}
 
 /** Xorshift32: the generator (seedable, the same sequence on every machine). */
 export function xorshift32(seed: number): () => number {
@@ -35,9 +42,17 @@ export function xorshift32(seed: number): () => number {
 export function* synthPackets(o: SynthOptions): Generator<{ data: Uint8Array; tsSec: number; tsNsec: number }> {
   const rnd = xorshift32(o.seed ?? 1);
   const flows: Flow[] = [];
-  const kinds: Kind[] = o.mix === 'small' ? ['udp4'] : ['tcp4', 'tcp4', 'tcp4', 'tcp4', 'udp4', 'udp4', 'udp4', 'icmp4', 'tcp6', 'udp6', 'arp'];
+  const kinds: Kind[] =
+    o.mix === 'small' ? ['udp4'] : ['tcp4', 'tcp4', 'tcp4', 'tcp4', 'udp4', 'udp4', 'udp4', 'icmp4', 'tcp6', 'udp6', 'arp'];
   for (let i = 0; i < (o.flows ?? 1024); i++) {
-    flows.push({ kind: kinds[rnd() % kinds.length], src: 0x0a000000 | (rnd() & 0xffffff), dst: 0xc0a80000 | (rnd() & 0xffff), sport: 1024 + (rnd() % 60000), dport: [53, 80, 443, 123, 22, 8080][rnd() % 6], mac: rnd() });
+    flows.push({
+      kind: kinds[rnd() % kinds.length],
+      src: 0x0a000000 | (rnd() & 0xffffff),
+      dst: 0xc0a80000 | (rnd() & 0xffff),
+      sport: 1024 + (rnd() % 60000),
+      dport: [53, 80, 443, 123, 22, 8080][rnd() % 6],
+      mac: rnd(),
+    });
   }
   const buf = new Uint8Array(1514);
   let ns = 0;

@@ -63,10 +63,16 @@ describe('assembler', () => {
   });
   it('resolves labels and relative targets in both syntaxes', () => {
     const p = assemble('ja end\njeq %r1, 0, +1\nif r1 s> 0x3 goto end\nend:\nexit');
-    assert.deepEqual(p.map((i) => i.offset), [2, 1, 0, 0]);
+    assert.deepEqual(
+      p.map((i) => i.offset),
+      [2, 1, 0, 0],
+    );
   });
   it('names the line of an error', () => {
-    assert.throws(() => assemble('mov %r0, 1\nmov32 %r0, 2147483648'), (e: unknown) => e instanceof AssemblyError && e.line === 2);
+    assert.throws(
+      () => assemble('mov %r0, 1\nmov32 %r0, 2147483648'),
+      (e: unknown) => e instanceof AssemblyError && e.line === 2,
+    );
     assert.throws(() => assemble('exit\nja nowhere'), /line 2: unknown label nowhere/);
     assert.throws(() => assemble('ldxb %r0, [%r1+0x10000]'), /line 1: offset \+0x10000 out of 16-bit range/);
     assert.throws(() => assemble('r0 = *(u128 *)(r1 +0)'), /line 1: cannot parse/);

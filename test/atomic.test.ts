@@ -25,26 +25,59 @@ for (const engine of engines) {
   describe(`atomics (${engine.name})`, () => {
     for (const [op, w, initial, src, mem, srcAfter] of CASES) {
       it(`${op} ${w}`, () => {
-        const r = run([
-          lddw(R2, initial), stx('u64', R1, 0, R2), lddw(R2, src), atomic(op, w, R1, 0, R2),
-          ldx('u64', R0, R1, 0), stx('u64', R1, 8, R2), exit(),
-        ], { engine, mem: new Uint8Array(16) });
+        const r = run(
+          [
+            lddw(R2, initial),
+            stx('u64', R1, 0, R2),
+            lddw(R2, src),
+            atomic(op, w, R1, 0, R2),
+            ldx('u64', R0, R1, 0),
+            stx('u64', R1, 8, R2),
+            exit(),
+          ],
+          { engine, mem: new Uint8Array(16) },
+        );
         assert.equal(r.r0, mem);
         assert.equal(new DataView(r.mem.buffer).getBigUint64(8, true), srcAfter);
       });
     }
     it('cmpxchg stores when r0 matches and returns the old value in r0', () => {
-      const hit = run([lddw(R2, 7n), stx('u64', R1, 0, R2), mov(R0, 7), mov(R2, 9), atomic('cmpxchg', 'u64', R1, 0, R2),
-        ldx('u64', R2, R1, 0), stx('u64', R1, 8, R2), exit()], { engine, mem: new Uint8Array(16) });
+      const hit = run(
+        [
+          lddw(R2, 7n),
+          stx('u64', R1, 0, R2),
+          mov(R0, 7),
+          mov(R2, 9),
+          atomic('cmpxchg', 'u64', R1, 0, R2),
+          ldx('u64', R2, R1, 0),
+          stx('u64', R1, 8, R2),
+          exit(),
+        ],
+        { engine, mem: new Uint8Array(16) },
+      );
       assert.equal(hit.r0, 7n);
       assert.equal(new DataView(hit.mem.buffer).getBigUint64(8, true), 9n);
-      const miss = run([lddw(R2, 7n), stx('u64', R1, 0, R2), mov(R0, 8), mov(R2, 9), atomic('cmpxchg', 'u32', R1, 0, R2),
-        ldx('u64', R2, R1, 0), stx('u64', R1, 8, R2), exit()], { engine, mem: new Uint8Array(16) });
+      const miss = run(
+        [
+          lddw(R2, 7n),
+          stx('u64', R1, 0, R2),
+          mov(R0, 8),
+          mov(R2, 9),
+          atomic('cmpxchg', 'u32', R1, 0, R2),
+          ldx('u64', R2, R1, 0),
+          stx('u64', R1, 8, R2),
+          exit(),
+        ],
+        { engine, mem: new Uint8Array(16) },
+      );
       assert.equal(miss.r0, 7n);
       assert.equal(new DataView(miss.mem.buffer).getBigUint64(8, true), 7n);
     });
     it('a misaligned atomic faults', () => {
-      assert.throws(() => run([mov(R0, 0), mov(R2, 1), atomic('add', 'u64', R1, 4, R2), exit()], { engine, mem: new Uint8Array(16) }), /insn 2: misaligned atomic/);
+      assert.throws(
+        () => run([mov(R0, 0), mov(R2, 1), atomic('add', 'u64', R1, 4, R2), exit()], { engine, mem: new Uint8Array(16) }),
+        /insn 2: misaligned atomic/,
+      );
     });
   });
 }
@@ -56,9 +89,10 @@ describe('atomics are real atomic operations on the shared memory', function () 
     const counter = memory.map(8, Perm.RW, 'counter');
     const stacks = [memory.map(4096, Perm.RW, 'stack/cpu0'), memory.map(4096, Perm.RW, 'stack/cpu1')];
     const rounds = 1_000_000;
-    const worker = (cpu: number) => new Worker(new URL('./support/atomicWorker.js', import.meta.url), {
-      workerData: { space: memory.snapshot(), stack: stacks[cpu], counter: counter.start, rounds },
-    });
+    const worker = (cpu: number) =>
+      new Worker(new URL('./support/atomicWorker.js', import.meta.url), {
+        workerData: { space: memory.snapshot(), stack: stacks[cpu], counter: counter.start, rounds },
+      });
     await Promise.all([worker(0), worker(1)].map((w) => new Promise((ok, fail) => w.on('exit', ok).on('error', fail))));
     assert.equal(memory.view.getBigUint64(counter.start, true), BigInt(2 * rounds));
   });

@@ -9,7 +9,13 @@ import { AssemblyError } from '../vm/errors.js';
 import { VectorError, parseVector } from '../vm/conformance/vector.js';
 import { R0, R1, exit, ja, jeq, label, lddw, link, mov } from '../vm/dsl.js';
 
-const bytes = (...words: string[]) => Uint8Array.from(words.join(' ').split(/\s+/).map((h) => parseInt(h, 16)));
+const bytes = (...words: string[]) =>
+  Uint8Array.from(
+    words
+      .join(' ')
+      .split(/\s+/)
+      .map((h) => parseInt(h, 16)),
+  );
 const EXIT = '95 00 00 00 00 00 00 00';
 const load = (b: Uint8Array) => checkProgram(decode(b));
 
@@ -69,7 +75,11 @@ describe('bad bytecode', () => {
     rejects(() => load(new Uint8Array(0)), 0, /program is empty/);
   });
   it('reading a register before writing it', () => {
-    rejects(() => checkProgram(link([mov(R0, 0), jeq(R1, 0, 'x'), mov(R0, R1), label('x'), exit()]), { entryRegisters: [10] }), 1, /R1 !read_ok/);
+    rejects(
+      () => checkProgram(link([mov(R0, 0), jeq(R1, 0, 'x'), mov(R0, R1), label('x'), exit()]), { entryRegisters: [10] }),
+      1,
+      /R1 !read_ok/,
+    );
     rejects(() => checkProgram(link([jeq(R1, 0, 'x'), mov(R0, 1), label('x'), exit()])), 2, /R0 !read_ok/);
   });
   it('a register written on one path only is not initialised after the join', () => {
@@ -116,8 +126,37 @@ describe('bad bytecode', () => {
 describe('bad assembly text', () => {
   it('random text never escapes as a bare TypeError', () => {
     // Lines are spliced from real syntax fragments, so most get deep into the parsers.
-    const parts = ['mov', 'ldxw', 'lock', 'fetch', 'add32', 'r1', '%r2', 'w3', '=', '+=', '*(u32 *)', '(r1 +4)', '[%r1+2]',
-      'if', 'goto', 'pc+1', '0x10', '-5', ',', 'exit', 'call', 'local', 'lddw', 'skb[', ']', 'll', 'map[fd:1]', '#', 'x:'];
+    const parts = [
+      'mov',
+      'ldxw',
+      'lock',
+      'fetch',
+      'add32',
+      'r1',
+      '%r2',
+      'w3',
+      '=',
+      '+=',
+      '*(u32 *)',
+      '(r1 +4)',
+      '[%r1+2]',
+      'if',
+      'goto',
+      'pc+1',
+      '0x10',
+      '-5',
+      ',',
+      'exit',
+      'call',
+      'local',
+      'lddw',
+      'skb[',
+      ']',
+      'll',
+      'map[fd:1]',
+      '#',
+      'x:',
+    ];
     let seed = 99;
     const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
     let ok = 0;
@@ -138,6 +177,9 @@ describe('bad assembly text', () => {
     assert.throws(() => parseVector('x.data', '-- asm\nexit\n-- mem\nzz\n-- result\n0'), /x.data: mem: 'zz' is not a hex byte/);
     assert.throws(() => parseVector('y.data', '-- asm\nexit\n-- result\nabc'), /y.data: result 'abc' is not a number/);
     assert.throws(() => parseVector('z.data', '-- asm\nexit\n-- Unknown directive\n'), /z.data: unknown section/);
-    assert.throws(() => parseVector('e.data', ''), (e: unknown) => e instanceof VectorError && /no program/.test(e.message));
+    assert.throws(
+      () => parseVector('e.data', ''),
+      (e: unknown) => e instanceof VectorError && /no program/.test(e.message),
+    );
   });
 });

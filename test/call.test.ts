@@ -21,27 +21,47 @@ for (const engine of engines) {
       assert.equal(r.r0, 6n);
     });
     it('an unknown helper id is refused when the program is prepared', () => {
-      assert.throws(() => run([call(999), exit()], { engine }), (e: unknown) => e instanceof LoadError && /insn 0: invalid func unknown#999/.test(e.message));
+      assert.throws(
+        () => run([call(999), exit()], { engine }),
+        (e: unknown) => e instanceof LoadError && /insn 0: invalid func unknown#999/.test(e.message),
+      );
     });
     it('a bpf-to-bpf call preserves r6-r9 and gives the callee its own stack frame', () => {
-      const r = run([
-        mov(R6, 6), st('u64', R10, -8, 100), mov(R1, 5), callLocal('f'),
-        ldx('u64', R2, R10, -8), add(R0, R2), add(R0, R6), exit(),
-        label('f'), mov(R6, 0), st('u64', R10, -8, 1000), ldx('u64', R0, R10, -8), add(R0, R1), exit(),
-      ], { engine });
+      const r = run(
+        [
+          mov(R6, 6),
+          st('u64', R10, -8, 100),
+          mov(R1, 5),
+          callLocal('f'),
+          ldx('u64', R2, R10, -8),
+          add(R0, R2),
+          add(R0, R6),
+          exit(),
+          label('f'),
+          mov(R6, 0),
+          st('u64', R10, -8, 1000),
+          ldx('u64', R0, R10, -8),
+          add(R0, R1),
+          exit(),
+        ],
+        { engine },
+      );
       assert.equal(r.r0, 1000n + 5n + 100n + 6n);
     });
     it('the callee frame is 512 bytes below the caller', () => {
       // the callee stores through r10 - 8; the caller reads it at r10 - 520
-      const r = run([
-        mov(R0, 0), callLocal('f'), ldx('u64', R0, R10, -520), exit(),
-        label('f'), st('u64', R10, -8, 77), mov(R0, 0), exit(),
-      ], { engine });
+      const r = run(
+        [mov(R0, 0), callLocal('f'), ldx('u64', R0, R10, -520), exit(), label('f'), st('u64', R10, -8, 77), mov(R0, 0), exit()],
+        { engine },
+      );
       assert.equal(r.r0, 77n);
     });
     it('recursion deeper than 8 frames is stopped', () => {
       const p = [mov(R0, 0), label('f'), callLocal('f'), exit()];
-      assert.throws(() => run(p, { engine }), (e: unknown) => e instanceof RuntimeError && /insn 1: the call stack of 9 frames is too deep/.test(e.message));
+      assert.throws(
+        () => run(p, { engine }),
+        (e: unknown) => e instanceof RuntimeError && /insn 1: the call stack of 9 frames is too deep/.test(e.message),
+      );
     });
     it('the instruction budget stops an endless loop, naming the pc', () => {
       assert.throws(() => run([mov(R0, 0), label('l'), ja('l')], { engine, budget: 1000 }), /instruction budget of 1000 exhausted/);
@@ -50,8 +70,15 @@ for (const engine of engines) {
       const machine = createMachine({ helpers: new HelperRegistry(), tailCall: () => target });
       // the target counts how often it runs in a word at r1 and tail-calls itself again
       const self = link([
-        ldx('u64', R2, R1, 0), alu64('add', R2, 1), stx('u64', R1, 0, R2), mov(R6, R1),
-        mov(R2, 0), mov(R3, 0), call(12), mov(R0, 7), exit(),
+        ldx('u64', R2, R1, 0),
+        alu64('add', R2, 1),
+        stx('u64', R1, 0, R2),
+        mov(R6, R1),
+        mov(R2, 0),
+        mov(R3, 0),
+        call(12),
+        mov(R0, 7),
+        exit(),
       ]);
       const target: Prepared = engine.prepare(checkProgram(self), machine);
       const ctx = machine.memory.map(8, 3, 'ctx');
@@ -73,6 +100,9 @@ describe('tracing', () => {
     const machine = createMachine();
     const p = link([mov(R0, 1), add(R0, 2), exit()]);
     interpreter.prepare(checkProgram(p), machine, { trace: (l) => lines.push(l) }).run();
-    assert.deepEqual(lines.map((l) => l.replace(/\s+;/, ' ;')), ['0: r0 = 1 ; r0=0x1', '1: r0 += 2 ; r0=0x3', '2: exit']);
+    assert.deepEqual(
+      lines.map((l) => l.replace(/\s+;/, ' ;')),
+      ['0: r0 = 1 ; r0=0x1', '1: r0 += 2 ; r0=0x3', '2: exit'],
+    );
   });
 });

@@ -5,7 +5,7 @@ import { helperId, helperName } from '../uapi/helperNames.js';
 const DEFS = '/usr/include/bpf/bpf_helper_defs.h';
 
 describe('helper ids', () => {
-  it('match libbpf\'s bpf_helper_defs.h, id for id', function () {
+  it("match libbpf's bpf_helper_defs.h, id for id", function () {
     if (!existsSync(DEFS)) {
       console.log(`  helper ids: SKIPPED: ${DEFS} is missing (apt-get install libbpf-dev)`);
       this.skip();

@@ -34,7 +34,13 @@ const CASES32: readonly [JmpName, bigint, bigint, boolean][] = [
 for (const engine of engines) {
   describe(`JMP (${engine.name})`, () => {
     const program = (op: JmpName, a: bigint, b: bigint, bits: 32 | 64) => [
-      lddw(R1, a), lddw(R2, b), mov(R0, 1), jmp(op, R1, R2, 'yes', bits), mov(R0, 0), label('yes'), exit(),
+      lddw(R1, a),
+      lddw(R2, b),
+      mov(R0, 1),
+      jmp(op, R1, R2, 'yes', bits),
+      mov(R0, 0),
+      label('yes'),
+      exit(),
     ];
     for (const [op, a, b, taken] of CASES64) {
       it(`${op} 0x${a.toString(16)}, 0x${b.toString(16)} is ${taken ? '' : 'not '}taken`, () => {
@@ -56,12 +62,20 @@ for (const engine of engines) {
     });
     it('a counted loop runs the right number of times', () => {
       // r0 = 0; for (r1 = 10; r1 != 0; r1--) r0 += 3;  => 30
-      const p = [mov(R0, 0), mov(R1, 10), label('top'), jmp('jeq', R1, 0, 'out'), alu64('add', R0, 3),
-        alu64('sub', R1, 1), ja('top'), label('out'), exit()];
+      const p = [
+        mov(R0, 0),
+        mov(R1, 10),
+        label('top'),
+        jmp('jeq', R1, 0, 'out'),
+        alu64('add', R0, 3),
+        alu64('sub', R1, 1),
+        ja('top'),
+        label('out'),
+        exit(),
+      ];
       const r = run(p, { engine });
       assert.equal(r.r0, 30n);
       assert.equal(r.executed, 2 + 10 * 4 + 2); // setup, ten rounds of four, final test and exit
     });
   });
 }
-

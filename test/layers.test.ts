@@ -71,9 +71,17 @@ describe('layers', () => {
       "import { Errno } from '../uapi/errno.js';",
       "import { decode } from './decode.js';",
     ].join('\n');
-    assert.deepEqual(importsOf(text), ['../hooks/runtime.js', '../kernel/kernel.js', '../uapi/errno.js', './decode.js', '../appliance/datapath/worker.js']);
+    assert.deepEqual(importsOf(text), [
+      '../hooks/runtime.js',
+      '../kernel/kernel.js',
+      '../uapi/errno.js',
+      './decode.js',
+      '../appliance/datapath/worker.js',
+    ]);
     const pretend = join(REPO_ROOT, 'vm', 'pretend.ts');
-    const bad = importsOf(text).map((s) => relative(REPO_ROOT, resolve(dirname(pretend), s)).split('/')[0]).filter((to) => rank(to) > rank('vm'));
+    const bad = importsOf(text)
+      .map((s) => relative(REPO_ROOT, resolve(dirname(pretend), s)).split('/')[0])
+      .filter((to) => rank(to) > rank('vm'));
     assert.deepEqual(bad, ['hooks', 'kernel', 'appliance']);
   });
 });

@@ -27,7 +27,10 @@ for (const engine of engines) {
       assert.equal(run([mov(R6, R1), mov(R0, 5), ldabs('u32', 4), add(R0, 1), exit()], opts).r0, 0n);
     });
     it('is refused without a packet context', () => {
-      assert.throws(() => run([mov(R6, R1), ldabs('u8', 0), exit()], { engine }), /insn 1: LD_ABS\/LD_IND need a program type with a packet context/);
+      assert.throws(
+        () => run([mov(R6, R1), ldabs('u8', 0), exit()], { engine }),
+        /insn 1: LD_ABS\/LD_IND need a program type with a packet context/,
+      );
     });
   });
 }

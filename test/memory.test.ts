@@ -30,7 +30,10 @@ describe('AddressSpace', () => {
     space.map(3 << 20, Perm.RW, 'first');
     const left = space.unmapped;
     assert.equal(left, (4 << 20) - 4096 - (3 << 20));
-    assert.throws(() => space.map(2 << 20, Perm.RW, 'second'), new RangeError(`map second: ${2 << 20} bytes do not fit in the address space (${left} of its ${4 << 20} bytes are left)`));
+    assert.throws(
+      () => space.map(2 << 20, Perm.RW, 'second'),
+      new RangeError(`map second: ${2 << 20} bytes do not fit in the address space (${left} of its ${4 << 20} bytes are left)`),
+    );
     assert.equal(space.unmapped, left);
     assert.equal(space.regions.length, 1);
     assert.equal(space.map(left, Perm.RW, 'rest').size, left);
@@ -52,10 +55,18 @@ for (const engine of engines) {
       assert.equal(run([ldxs('s8', R0, R1, 0), exit()], { engine, mem: MEM }).r0, 0x11n);
     });
     it('stores registers and immediates of each size', () => {
-      const r = run([
-        lddw(R2, 0x0102030405060708n), stx('u64', R1, 0, R2), st('u8', R1, 8, 0xfe), st('u16', R1, 10, -2),
-        st('u32', R1, 12, 0x7abbccdd), mov(R0, 0), exit(),
-      ], { engine, mem: new Uint8Array(16) });
+      const r = run(
+        [
+          lddw(R2, 0x0102030405060708n),
+          stx('u64', R1, 0, R2),
+          st('u8', R1, 8, 0xfe),
+          st('u16', R1, 10, -2),
+          st('u32', R1, 12, 0x7abbccdd),
+          mov(R0, 0),
+          exit(),
+        ],
+        { engine, mem: new Uint8Array(16) },
+      );
       assert.deepEqual([...r.mem], [8, 7, 6, 5, 4, 3, 2, 1, 0xfe, 0, 0xfe, 0xff, 0xdd, 0xcc, 0xbb, 0x7a]);
     });
     it('st with u64 sign-extends the immediate', () => {
@@ -67,13 +78,16 @@ for (const engine of engines) {
       assert.equal(r.r0, 42n);
     });
     it('a NULL load faults, naming the pc and the address', () => {
-      assert.throws(() => run([mov(R1, 0), ldx('u32', R0, R1, 0), exit()], { engine }), (e: unknown) => {
-        assert.ok(e instanceof MemoryFault);
-        assert.equal(e.pc, 1);
-        assert.equal(e.address, 0);
-        assert.match(e.message, /insn 1: invalid read of 4 bytes at 0x0/);
-        return true;
-      });
+      assert.throws(
+        () => run([mov(R1, 0), ldx('u32', R0, R1, 0), exit()], { engine }),
+        (e: unknown) => {
+          assert.ok(e instanceof MemoryFault);
+          assert.equal(e.pc, 1);
+          assert.equal(e.address, 0);
+          assert.match(e.message, /insn 1: invalid read of 4 bytes at 0x0/);
+          return true;
+        },
+      );
     });
     it('reading past the end of a region faults', () => {
       assert.throws(() => run([ldx('u64', R0, R1, 4), exit()], { engine, mem: MEM }), /insn 0: invalid read of 8 bytes/);

@@ -4,14 +4,31 @@ import { width } from './instruction.js';
 import { AluOp, Class, JmpOp, Mode, Pseudo, Source, atomicOps, opClass } from './opcodes.js';
 
 const ALU_SYM: Record<number, string> = {
-  [AluOp.BPF_ADD]: '+=', [AluOp.BPF_SUB]: '-=', [AluOp.BPF_MUL]: '*=', [AluOp.BPF_DIV]: '/=',
-  [AluOp.BPF_OR]: '|=', [AluOp.BPF_AND]: '&=', [AluOp.BPF_LSH]: '<<=', [AluOp.BPF_RSH]: '>>=',
-  [AluOp.BPF_MOD]: '%=', [AluOp.BPF_XOR]: '^=', [AluOp.BPF_MOV]: '=', [AluOp.BPF_ARSH]: 's>>=',
+  [AluOp.BPF_ADD]: '+=',
+  [AluOp.BPF_SUB]: '-=',
+  [AluOp.BPF_MUL]: '*=',
+  [AluOp.BPF_DIV]: '/=',
+  [AluOp.BPF_OR]: '|=',
+  [AluOp.BPF_AND]: '&=',
+  [AluOp.BPF_LSH]: '<<=',
+  [AluOp.BPF_RSH]: '>>=',
+  [AluOp.BPF_MOD]: '%=',
+  [AluOp.BPF_XOR]: '^=',
+  [AluOp.BPF_MOV]: '=',
+  [AluOp.BPF_ARSH]: 's>>=',
 };
 const JMP_SYM: Record<number, string> = {
-  [JmpOp.BPF_JEQ]: '==', [JmpOp.BPF_JGT]: '>', [JmpOp.BPF_JGE]: '>=', [JmpOp.BPF_JSET]: '&',
-  [JmpOp.BPF_JNE]: '!=', [JmpOp.BPF_JSGT]: 's>', [JmpOp.BPF_JSGE]: 's>=', [JmpOp.BPF_JLT]: '<',
-  [JmpOp.BPF_JLE]: '<=', [JmpOp.BPF_JSLT]: 's<', [JmpOp.BPF_JSLE]: 's<=',
+  [JmpOp.BPF_JEQ]: '==',
+  [JmpOp.BPF_JGT]: '>',
+  [JmpOp.BPF_JGE]: '>=',
+  [JmpOp.BPF_JSET]: '&',
+  [JmpOp.BPF_JNE]: '!=',
+  [JmpOp.BPF_JSGT]: 's>',
+  [JmpOp.BPF_JSGE]: 's>=',
+  [JmpOp.BPF_JLT]: '<',
+  [JmpOp.BPF_JLE]: '<=',
+  [JmpOp.BPF_JSLT]: 's<',
+  [JmpOp.BPF_JSLE]: 's<=',
 };
 const TYPE: Record<number, string> = { 0x00: 'u32', 0x08: 'u16', 0x10: 'u8', 0x18: 'u64' };
 const STYPE: Record<number, string> = { 0x00: 's32', 0x08: 's16', 0x10: 's8' };
@@ -97,12 +114,18 @@ function ld(i: Instruction, imm: number): string {
   const lo = Number(BigInt.asUintN(32, i.imm));
   const hi = Number(BigInt.asUintN(32, i.imm >> 32n));
   switch (i.src) {
-    case Pseudo.BPF_PSEUDO_MAP_FD: return `r${i.dst} = map[fd:${lo}] ll`;
-    case Pseudo.BPF_PSEUDO_MAP_VALUE: return `r${i.dst} = map[fd:${lo}][0]+${hi} ll`;
-    case Pseudo.BPF_PSEUDO_BTF_ID: return `r${i.dst} = btf_id[${lo}]${hi ? `[fd:${hi}]` : ''} ll`;
-    case Pseudo.BPF_PSEUDO_FUNC: return `r${i.dst} = func[pc${sgn(lo | 0)}] ll`;
-    case Pseudo.BPF_PSEUDO_MAP_IDX: return `r${i.dst} = map[idx:${lo}] ll`;
-    case Pseudo.BPF_PSEUDO_MAP_IDX_VALUE: return `r${i.dst} = map[idx:${lo}][0]+${hi} ll`;
+    case Pseudo.BPF_PSEUDO_MAP_FD:
+      return `r${i.dst} = map[fd:${lo}] ll`;
+    case Pseudo.BPF_PSEUDO_MAP_VALUE:
+      return `r${i.dst} = map[fd:${lo}][0]+${hi} ll`;
+    case Pseudo.BPF_PSEUDO_BTF_ID:
+      return `r${i.dst} = btf_id[${lo}]${hi ? `[fd:${hi}]` : ''} ll`;
+    case Pseudo.BPF_PSEUDO_FUNC:
+      return `r${i.dst} = func[pc${sgn(lo | 0)}] ll`;
+    case Pseudo.BPF_PSEUDO_MAP_IDX:
+      return `r${i.dst} = map[idx:${lo}] ll`;
+    case Pseudo.BPF_PSEUDO_MAP_IDX_VALUE:
+      return `r${i.dst} = map[idx:${lo}][0]+${hi} ll`;
   }
   return `r${i.dst} = 0x${BigInt.asUintN(64, i.imm).toString(16)} ll`;
 }

@@ -1,6 +1,20 @@
 import { BpfError } from './errors.js';
 import { type Instruction, insn, width } from './instruction.js';
-import { AluOp, AtomicOp, Class, JmpOp, LDDW, Mode, Pseudo, Size, Source, type AluName, type CondJmpName, aluOpOf, jmpOpByName } from './opcodes.js';
+import {
+  AluOp,
+  AtomicOp,
+  Class,
+  JmpOp,
+  LDDW,
+  Mode,
+  Pseudo,
+  Size,
+  Source,
+  type AluName,
+  type CondJmpName,
+  aluOpOf,
+  jmpOpByName,
+} from './opcodes.js';
 
 /**
  * dsl: write programs in TypeScript with symbolic labels instead of hand-counted offsets,
@@ -20,8 +34,17 @@ export interface Reg {
   readonly reg: number;
 }
 const reg = (n: number): Reg => Object.freeze({ reg: n });
-export const R0 = reg(0), R1 = reg(1), R2 = reg(2), R3 = reg(3), R4 = reg(4), R5 = reg(5);
-export const R6 = reg(6), R7 = reg(7), R8 = reg(8), R9 = reg(9), R10 = reg(10);
+export const R0 = reg(0),
+  R1 = reg(1),
+  R2 = reg(2),
+  R3 = reg(3),
+  R4 = reg(4),
+  R5 = reg(5);
+export const R6 = reg(6),
+  R7 = reg(7),
+  R8 = reg(8),
+  R9 = reg(9),
+  R10 = reg(10);
 
 /** Operand: a register or a 32-bit immediate. */
 export type Operand = Reg | number;
@@ -66,34 +89,55 @@ export const endian = (kind: 'le' | 'be' | 'bswap', dst: Reg, bits: 16 | 32 | 64
 /** jmp builds a conditional jump to `target` (a label); `bits` 32 makes it a JMP32. */
 export const jmp = (op: CondJmpName, dst: Reg, src: Operand, target: string, bits: 32 | 64 = 64): Item => {
   const cls = bits === 64 ? Class.BPF_JMP : Class.BPF_JMP32;
-  const i = isReg(src) ? insn(cls | jmpOpByName[op] | Source.BPF_X, dst.reg, src.reg, 0, 0) : insn(cls | jmpOpByName[op] | Source.BPF_K, dst.reg, 0, 0, src);
+  const i = isReg(src)
+    ? insn(cls | jmpOpByName[op] | Source.BPF_X, dst.reg, src.reg, 0, 0)
+    : insn(cls | jmpOpByName[op] | Source.BPF_K, dst.reg, 0, 0, src);
   return { kind: 'insn', insn: i, target, field: 'offset' };
 };
 export const jeq = (dst: Reg, src: Operand, target: string) => jmp('jeq', dst, src, target);
 export const jne = (dst: Reg, src: Operand, target: string) => jmp('jne', dst, src, target);
 
 /** ja jumps unconditionally; gotol is the JMP32 form with a 32-bit offset. */
-export const ja = (target: string): Item => ({ kind: 'insn', insn: insn(Class.BPF_JMP | JmpOp.BPF_JA, 0, 0, 0, 0), target, field: 'offset' });
-export const gotol = (target: string): Item => ({ kind: 'insn', insn: insn(Class.BPF_JMP32 | JmpOp.BPF_JA, 0, 0, 0, 0), target, field: 'imm' });
+export const ja = (target: string): Item => ({
+  kind: 'insn',
+  insn: insn(Class.BPF_JMP | JmpOp.BPF_JA, 0, 0, 0, 0),
+  target,
+  field: 'offset',
+});
+export const gotol = (target: string): Item => ({
+  kind: 'insn',
+  insn: insn(Class.BPF_JMP32 | JmpOp.BPF_JA, 0, 0, 0, 0),
+  target,
+  field: 'imm',
+});
 
 type Width = 'u8' | 'u16' | 'u32' | 'u64';
 const SIZES: Record<Width, number> = { u8: Size.BPF_B, u16: Size.BPF_H, u32: Size.BPF_W, u64: Size.BPF_DW };
 
 /** ldx loads `dst = *(w *)(src + off)`; ldxs sign-extends (`s8`..`s32`). */
-export const ldx = (w: Width, dst: Reg, src: Reg, off: number): Item => plain(insn(Class.BPF_LDX | Mode.BPF_MEM | SIZES[w], dst.reg, src.reg, off, 0));
+export const ldx = (w: Width, dst: Reg, src: Reg, off: number): Item =>
+  plain(insn(Class.BPF_LDX | Mode.BPF_MEM | SIZES[w], dst.reg, src.reg, off, 0));
 export const ldxs = (w: 's8' | 's16' | 's32', dst: Reg, src: Reg, off: number): Item =>
   plain(insn(Class.BPF_LDX | Mode.BPF_MEMSX | SIZES[w.replace('s', 'u') as Width], dst.reg, src.reg, off, 0));
 
 /** st stores an immediate, stx a register: `*(w *)(dst + off) = src`. */
-export const st = (w: Width, dst: Reg, off: number, imm: number): Item => plain(insn(Class.BPF_ST | Mode.BPF_MEM | SIZES[w], dst.reg, 0, off, imm));
-export const stx = (w: Width, dst: Reg, off: number, src: Reg): Item => plain(insn(Class.BPF_STX | Mode.BPF_MEM | SIZES[w], dst.reg, src.reg, off, 0));
+export const st = (w: Width, dst: Reg, off: number, imm: number): Item =>
+  plain(insn(Class.BPF_ST | Mode.BPF_MEM | SIZES[w], dst.reg, 0, off, imm));
+export const stx = (w: Width, dst: Reg, off: number, src: Reg): Item =>
+  plain(insn(Class.BPF_STX | Mode.BPF_MEM | SIZES[w], dst.reg, src.reg, off, 0));
 
 type AtomicName = 'add' | 'or' | 'and' | 'xor' | 'fetch_add' | 'fetch_or' | 'fetch_and' | 'fetch_xor' | 'xchg' | 'cmpxchg';
 const ATOMIC_CODES: Record<AtomicName, number> = {
-  add: AtomicOp.BPF_ADD, or: AtomicOp.BPF_OR, and: AtomicOp.BPF_AND, xor: AtomicOp.BPF_XOR,
-  fetch_add: AtomicOp.BPF_ADD | AtomicOp.BPF_FETCH, fetch_or: AtomicOp.BPF_OR | AtomicOp.BPF_FETCH,
-  fetch_and: AtomicOp.BPF_AND | AtomicOp.BPF_FETCH, fetch_xor: AtomicOp.BPF_XOR | AtomicOp.BPF_FETCH,
-  xchg: AtomicOp.BPF_XCHG, cmpxchg: AtomicOp.BPF_CMPXCHG,
+  add: AtomicOp.BPF_ADD,
+  or: AtomicOp.BPF_OR,
+  and: AtomicOp.BPF_AND,
+  xor: AtomicOp.BPF_XOR,
+  fetch_add: AtomicOp.BPF_ADD | AtomicOp.BPF_FETCH,
+  fetch_or: AtomicOp.BPF_OR | AtomicOp.BPF_FETCH,
+  fetch_and: AtomicOp.BPF_AND | AtomicOp.BPF_FETCH,
+  fetch_xor: AtomicOp.BPF_XOR | AtomicOp.BPF_FETCH,
+  xchg: AtomicOp.BPF_XCHG,
+  cmpxchg: AtomicOp.BPF_CMPXCHG,
 };
 
 /** atomic builds `lock *(w *)(dst + off) op= src` and the fetch/xchg/cmpxchg forms. */
@@ -105,11 +149,17 @@ export const lddw = (dst: Reg, value: bigint | number, src = 0): Item => plain(i
 
 /** ldabs/ldind are the legacy packet loads (`r0 = *(u16 *)skb[12]`). */
 export const ldabs = (w: 'u8' | 'u16' | 'u32', imm: number): Item => plain(insn(Class.BPF_LD | Mode.BPF_ABS | SIZES[w], 0, 0, 0, imm));
-export const ldind = (w: 'u8' | 'u16' | 'u32', src: Reg, imm: number): Item => plain(insn(Class.BPF_LD | Mode.BPF_IND | SIZES[w], 0, src.reg, 0, imm));
+export const ldind = (w: 'u8' | 'u16' | 'u32', src: Reg, imm: number): Item =>
+  plain(insn(Class.BPF_LD | Mode.BPF_IND | SIZES[w], 0, src.reg, 0, imm));
 
 /** call calls a helper by id; callLocal a bpf-to-bpf function by label; callx a helper in a register. */
 export const call = (helper: number): Item => plain(insn(Class.BPF_JMP | JmpOp.BPF_CALL, 0, 0, 0, helper));
-export const callLocal = (target: string): Item => ({ kind: 'insn', insn: insn(Class.BPF_JMP | JmpOp.BPF_CALL, 0, Pseudo.BPF_PSEUDO_CALL, 0, 0), target, field: 'imm' });
+export const callLocal = (target: string): Item => ({
+  kind: 'insn',
+  insn: insn(Class.BPF_JMP | JmpOp.BPF_CALL, 0, Pseudo.BPF_PSEUDO_CALL, 0, 0),
+  target,
+  field: 'imm',
+});
 export const callx = (r: Reg): Item => plain(insn(Class.BPF_JMP | JmpOp.BPF_CALL | Source.BPF_X, r.reg, 0, 0, 0));
 
 /** exit returns r0. */

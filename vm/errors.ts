@@ -78,4 +78,3 @@ export class RuntimeError extends ProgramFault {
     this.pc = pc;
   }
 }
-

@@ -57,9 +57,12 @@ function buildTable(): ReadonlyMap<number, Rule> {
       const op = Number(opStr);
       if (op === JmpOp.BPF_JA) {
         // JMP|JA uses the offset; JMP32|JA ("gotol") uses the 32-bit imm.
-        row(cls | op, cls === Class.BPF_JMP
-          ? { name: 'ja', dst: 'zero', src: 'zero', off: 'any', imm: 'zero' }
-          : { name: 'gotol', dst: 'zero', src: 'zero', off: 'zero', imm: 'any' });
+        row(
+          cls | op,
+          cls === Class.BPF_JMP
+            ? { name: 'ja', dst: 'zero', src: 'zero', off: 'any', imm: 'zero' }
+            : { name: 'gotol', dst: 'zero', src: 'zero', off: 'zero', imm: 'any' },
+        );
       } else if (op === JmpOp.BPF_CALL || op === JmpOp.BPF_EXIT) {
         if (cls !== Class.BPF_JMP) continue;
         if (op === JmpOp.BPF_EXIT) {
@@ -89,7 +92,13 @@ function buildTable(): ReadonlyMap<number, Rule> {
     row(Class.BPF_STX | Mode.BPF_MEM | size, { name: `stx${s}`, dst: 'read', src: 'reg', off: 'any', imm: 'zero' });
   }
   for (const size of [Size.BPF_W, Size.BPF_DW]) {
-    row(Class.BPF_STX | Mode.BPF_ATOMIC | size, { name: size === Size.BPF_W ? 'atomic32' : 'atomic64', dst: 'read', src: 'reg', off: 'any', imm: ATOMIC_IMMS });
+    row(Class.BPF_STX | Mode.BPF_ATOMIC | size, {
+      name: size === Size.BPF_W ? 'atomic32' : 'atomic64',
+      dst: 'read',
+      src: 'reg',
+      off: 'any',
+      imm: ATOMIC_IMMS,
+    });
   }
   return t;
 }
@@ -120,9 +129,11 @@ export function checkLegal(i: Instruction, index: number): Rule {
   if (!rule) throw new InstructionError(index, `unknown opcode ${hex}`);
   const imm = Number(BigInt.asIntN(32, i.imm));
   if (i.dst >= MAX_BPF_REG) throw new InstructionError(index, `invalid dst register r${i.dst} in ${rule.name} (${hex})`);
-  if (rule.dst === 'zero' && i.dst !== 0) throw new InstructionError(index, `reserved dst field is ${i.dst} in ${rule.name} (${hex}), must be 0`);
+  if (rule.dst === 'zero' && i.dst !== 0)
+    throw new InstructionError(index, `reserved dst field is ${i.dst} in ${rule.name} (${hex}), must be 0`);
   if (rule.dst === 'write' && i.dst === 10) throw new InstructionError(index, `frame pointer r10 is read only (${rule.name})`);
-  if (rule.src === 'reg' && i.src >= MAX_BPF_REG) throw new InstructionError(index, `invalid src register r${i.src} in ${rule.name} (${hex})`);
+  if (rule.src === 'reg' && i.src >= MAX_BPF_REG)
+    throw new InstructionError(index, `invalid src register r${i.src} in ${rule.name} (${hex})`);
   if (!fieldOk(rule.src, i.src)) throw new InstructionError(index, `invalid src field ${i.src} in ${rule.name} (${hex})`);
   if (!fieldOk(rule.off, i.offset)) throw new InstructionError(index, `invalid offset ${i.offset} in ${rule.name} (${hex})`);
   if (rule.name !== 'lddw' && !fieldOk(rule.imm, imm)) throw new InstructionError(index, `invalid imm ${imm} in ${rule.name} (${hex})`);

@@ -141,7 +141,10 @@ export class AddressSpace {
     const start = this.#next;
     const end = start + Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
     if (end > 0x1_0000_0000) throw new RangeError(`map ${name}: the 32-bit address space is full`);
-    if (end > this.#maximum) throw new RangeError(`map ${name}: ${size} bytes do not fit in the address space (${this.unmapped} of its ${this.#maximum} bytes are left)`);
+    if (end > this.#maximum)
+      throw new RangeError(
+        `map ${name}: ${size} bytes do not fit in the address space (${this.unmapped} of its ${this.#maximum} bytes are left)`,
+      );
     const have = this.memory.buffer.byteLength / WASM_PAGE;
     const need = Math.ceil(end / WASM_PAGE) - have;
     if (need > 0) {

@@ -143,16 +143,38 @@ export const BPF_FUNC_tail_call = 12;
 
 /** aluOpByName: the ALU operations by the mnemonic stem the assemblers and the DSL use. */
 export const aluOpByName = {
-  add: AluOp.BPF_ADD, sub: AluOp.BPF_SUB, mul: AluOp.BPF_MUL, div: AluOp.BPF_DIV, or: AluOp.BPF_OR,
-  and: AluOp.BPF_AND, lsh: AluOp.BPF_LSH, rsh: AluOp.BPF_RSH, neg: AluOp.BPF_NEG, mod: AluOp.BPF_MOD,
-  xor: AluOp.BPF_XOR, mov: AluOp.BPF_MOV, arsh: AluOp.BPF_ARSH, end: AluOp.BPF_END,
+  add: AluOp.BPF_ADD,
+  sub: AluOp.BPF_SUB,
+  mul: AluOp.BPF_MUL,
+  div: AluOp.BPF_DIV,
+  or: AluOp.BPF_OR,
+  and: AluOp.BPF_AND,
+  lsh: AluOp.BPF_LSH,
+  rsh: AluOp.BPF_RSH,
+  neg: AluOp.BPF_NEG,
+  mod: AluOp.BPF_MOD,
+  xor: AluOp.BPF_XOR,
+  mov: AluOp.BPF_MOV,
+  arsh: AluOp.BPF_ARSH,
+  end: AluOp.BPF_END,
 } as const;
 
 /** jmpOpByName: the jump operations by mnemonic. */
 export const jmpOpByName = {
-  ja: JmpOp.BPF_JA, jeq: JmpOp.BPF_JEQ, jgt: JmpOp.BPF_JGT, jge: JmpOp.BPF_JGE, jset: JmpOp.BPF_JSET,
-  jne: JmpOp.BPF_JNE, jsgt: JmpOp.BPF_JSGT, jsge: JmpOp.BPF_JSGE, call: JmpOp.BPF_CALL,
-  exit: JmpOp.BPF_EXIT, jlt: JmpOp.BPF_JLT, jle: JmpOp.BPF_JLE, jslt: JmpOp.BPF_JSLT, jsle: JmpOp.BPF_JSLE,
+  ja: JmpOp.BPF_JA,
+  jeq: JmpOp.BPF_JEQ,
+  jgt: JmpOp.BPF_JGT,
+  jge: JmpOp.BPF_JGE,
+  jset: JmpOp.BPF_JSET,
+  jne: JmpOp.BPF_JNE,
+  jsgt: JmpOp.BPF_JSGT,
+  jsge: JmpOp.BPF_JSGE,
+  call: JmpOp.BPF_CALL,
+  exit: JmpOp.BPF_EXIT,
+  jlt: JmpOp.BPF_JLT,
+  jle: JmpOp.BPF_JLE,
+  jslt: JmpOp.BPF_JSLT,
+  jsle: JmpOp.BPF_JSLE,
 } as const;
 
 /** The conditional jumps: every jump but ja, call and exit. */

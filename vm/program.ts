@@ -52,7 +52,8 @@ export function checkProgram(insns: readonly Instruction[], options: CheckOption
       if (ins.opcode === 0x18 && ins.src === 4) {
         // lddw BPF_PSEUDO_FUNC names a callback function
         const to = s + 1 + Number(BigInt.asIntN(32, ins.imm));
-        if (to < 0 || to >= slots.length || !slots.at[to]) throw new InstructionError(s, `callback at ${to} is not an instruction of the program`);
+        if (to < 0 || to >= slots.length || !slots.at[to])
+          throw new InstructionError(s, `callback at ${to} is not an instruction of the program`);
         functions.add(to);
       }
       if (flow.next.includes(slots.length)) {

@@ -135,7 +135,9 @@ export class FilePinStore implements PinStore {
     const f = this.#file(dir);
     if (!existsSync(f)) fail(Errno.ENOENT);
     if (!statSync(f).isDirectory()) fail(Errno.ENOTDIR);
-    return readdirSync(f).filter((n) => !HIDDEN.test(n)).sort();
+    return readdirSync(f)
+      .filter((n) => !HIDDEN.test(n))
+      .sort();
   }
 
   /** walk lists every pin path below `dir`. */
@@ -150,12 +152,16 @@ export class FilePinStore implements PinStore {
   }
 
   pathsOf(obj: AnyObject): string[] {
-    return [...this.#live].filter(([, o]) => o === obj).map(([p]) => p).sort();
+    return [...this.#live]
+      .filter(([, o]) => o === obj)
+      .map(([p]) => p)
+      .sort();
   }
 
   /** touched marks an object changed; flush writes it. */
   touched(obj: AnyObject): void {
-    for (const [, o] of this.#live) if (o === obj || (o instanceof ProgObject && obj instanceof MapObject && o.maps.includes(obj))) this.#dirty.add(o);
+    for (const [, o] of this.#live)
+      if (o === obj || (o instanceof ProgObject && obj instanceof MapObject && o.maps.includes(obj))) this.#dirty.add(o);
   }
 
   /** flush writes the pin files of changed objects (all live ones with `all`). */
@@ -177,12 +183,13 @@ export class FilePinStore implements PinStore {
   }
 
   /** allocId hands out ids unique across every process using this state directory. */
-  allocId = (): number => this.locked(() => {
-    const f = join(this.dir, '.next_id');
-    const id = existsSync(f) ? Number(readFileSync(f, 'utf8')) || 1 : 1;
-    writeFileAtomic(f, String(id + 1));
-    return id;
-  });
+  allocId = (): number =>
+    this.locked(() => {
+      const f = join(this.dir, '.next_id');
+      const id = existsSync(f) ? Number(readFileSync(f, 'utf8')) || 1 : 1;
+      writeFileAtomic(f, String(id + 1));
+      return id;
+    });
 
   /** locked runs `fn` holding the state directory's lock file (re-entrant). */
   locked<T>(fn: () => T): T {

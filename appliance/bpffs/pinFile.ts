@@ -52,7 +52,13 @@ export type PinnedObject = PinnedMap | PinnedProg;
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const unhex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
-const SLOT_TYPES: readonly number[] = [MapType.BPF_MAP_TYPE_PROG_ARRAY, MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY, MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS, MapType.BPF_MAP_TYPE_HASH_OF_MAPS, MapType.BPF_MAP_TYPE_RINGBUF];
+const SLOT_TYPES: readonly number[] = [
+  MapType.BPF_MAP_TYPE_PROG_ARRAY,
+  MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+  MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS,
+  MapType.BPF_MAP_TYPE_HASH_OF_MAPS,
+  MapType.BPF_MAP_TYPE_RINGBUF,
+];
 
 /** snapshotMap captures a map for its pin file. */
 export function snapshotMap(m: MapObject): PinnedMap {
@@ -70,12 +76,19 @@ export function snapshotMap(m: MapObject): PinnedMap {
  */
 export function snapshotProg(p: ProgObject, pinnedAt: (m: MapObject) => string | undefined = () => undefined): PinnedProg {
   return {
-    bpfbox: 1, kind: 'prog', id: p.id, type: p.type, name: p.name, license: p.license,
-    insns: hex(p.bytecode), maps: p.maps.map((m) => {
+    bpfbox: 1,
+    kind: 'prog',
+    id: p.id,
+    type: p.type,
+    name: p.name,
+    license: p.license,
+    insns: hex(p.bytecode),
+    maps: p.maps.map((m) => {
       const at = pinnedAt(m);
       return at ? { pinnedAt: at } : snapshotMap(m);
     }),
-    lines: [...p.lineInfo], funcs: [...p.funcInfo],
+    lines: [...p.lineInfo],
+    funcs: [...p.funcInfo],
   };
 }
 
@@ -83,12 +96,25 @@ export function snapshotProg(p: ProgObject, pinnedAt: (m: MapObject) => string |
 export function restoreMap(k: Kernel, f: PinnedMap): number {
   const s = f.spec;
   const innerFd = s.innerMap
-    ? k.bpf('BPF_MAP_CREATE', { map_type: s.innerMap.type, key_size: s.innerMap.keySize, value_size: s.innerMap.valueSize, max_entries: s.innerMap.maxEntries, map_flags: s.innerMap.flags ?? 0 })
+    ? k.bpf('BPF_MAP_CREATE', {
+        map_type: s.innerMap.type,
+        key_size: s.innerMap.keySize,
+        value_size: s.innerMap.valueSize,
+        max_entries: s.innerMap.maxEntries,
+        map_flags: s.innerMap.flags ?? 0,
+      })
     : 0;
   k.wantId(f.id);
   const fd = k.bpf('BPF_MAP_CREATE', {
-    map_type: s.type, key_size: s.keySize, value_size: s.valueSize, max_entries: s.maxEntries,
-    map_flags: s.flags ?? 0, map_name: s.name ?? '', map_extra: s.mapExtra ?? 0, inner_map_fd: innerFd || undefined, btf_desc: s.btf,
+    map_type: s.type,
+    key_size: s.keySize,
+    value_size: s.valueSize,
+    max_entries: s.maxEntries,
+    map_flags: s.flags ?? 0,
+    map_name: s.name ?? '',
+    map_extra: s.mapExtra ?? 0,
+    inner_map_fd: innerFd || undefined,
+    btf_desc: s.btf,
   });
   if (innerFd > 0) k.close(innerFd);
   if (fd < 0) throw new BpfErrno(-fd, 'restoring a pinned map');
@@ -123,8 +149,12 @@ export function restoreProg(k: Kernel, f: PinnedProg): number {
   }
   k.wantId(f.id);
   const fd = k.bpf('BPF_PROG_LOAD', {
-    prog_type: f.type, insns, license: f.license, prog_name: f.name,
-    line_info: (f.lines ?? []).map(([insn, l]) => ({ insn, ...l })), func_info: (f.funcs ?? []).map(([insn, name]) => ({ insn, name })),
+    prog_type: f.type,
+    insns,
+    license: f.license,
+    prog_name: f.name,
+    line_info: (f.lines ?? []).map(([insn, l]) => ({ insn, ...l })),
+    func_info: (f.funcs ?? []).map(([insn, name]) => ({ insn, name })),
   });
   for (const m of fds) k.close(m);
   if (fd < 0) throw new BpfErrno(-fd, 'restoring a pinned program');
@@ -143,4 +173,3 @@ export function parsePinned(file: string, text: string): PinnedObject {
   if (o.bpfbox !== 1 || (o.kind !== 'map' && o.kind !== 'prog')) throw new BpfErrno(Errno.EINVAL, `${file}: not a bpfbox pin file`);
   return o as PinnedObject;
 }
-

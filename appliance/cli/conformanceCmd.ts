@@ -26,7 +26,12 @@ export interface ConformanceOptions {
  */
 export function runConformanceDir(dir: string, engine: Engine, options: ConformanceOptions = {}): ConformanceReport {
   const single = statSync(dir).isFile();
-  const files = single ? [dir] : readdirSync(dir).filter((f) => f.endsWith('.data')).sort().map((f) => join(dir, f));
+  const files = single
+    ? [dir]
+    : readdirSync(dir)
+        .filter((f) => f.endsWith('.data'))
+        .sort()
+        .map((f) => join(dir, f));
   const report: ConformanceReport = { engine: engine.name, passed: 0, failed: 0, skipped: [], failures: [], outcomes: [] };
   const memory = new AddressSpace({ initialBytes: 1 << 20 });
   for (const f of files) {

@@ -47,13 +47,18 @@ async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
         return 255;
       }
       engine = e as EngineName;
-    }
-    else if (a === '--set') sets.push(raw[++i] ?? '');
+    } else if (a === '--set') sets.push(raw[++i] ?? '');
     else if (a.startsWith('--set=')) sets.push(a.slice(6));
     else rest.push(a);
   }
   if (rest[0] !== 'map' && rest[0] !== 'prog') return undefined;
-  const out = { json, pretty, pinned, out: (t: string) => process.stdout.write(t + '\n'), err: (t: string) => process.stderr.write(t + '\n') };
+  const out = {
+    json,
+    pretty,
+    pinned,
+    out: (t: string) => process.stdout.write(t + '\n'),
+    err: (t: string) => process.stderr.write(t + '\n'),
+  };
   let session: Session | undefined;
   try {
     const set = Object.fromEntries(sets.map(parseSet));
@@ -130,27 +135,58 @@ if (code !== undefined) {
           .positional('captures', { type: 'string', array: true, describe: 'pcap or pcapng files, replayed in order' })
           .option('obj', { type: 'string', describe: 'clang-compiled BPF object (.o)' })
           .option('config', { type: 'string', describe: 'take the program, captures and settings from a config (flags given here win)' })
-          .option('config-program', { type: 'string', describe: 'which of the config\'s programs (default: the first source\'s)' })
+          .option('config-program', { type: 'string', describe: "which of the config's programs (default: the first source's)" })
           .option('prog', { type: 'string', describe: 'program name (default: the first of --type)' })
-          .option('type', { choices: ['xdp', 'socket', 'tc'] as const, describe: 'program type to pick (and to give programs whose section names none)' })
+          .option('type', {
+            choices: ['xdp', 'socket', 'tc'] as const,
+            describe: 'program type to pick (and to give programs whose section names none)',
+          })
           .option('workers', { type: 'number', describe: 'worker threads = emulated CPUs (default: the number of cores)' })
           .option('map-init', { type: 'string', describe: 'JSON file of map entries and prog-array slots set before the first packet' })
           .option('set', { type: 'string', array: true, describe: 'VAR=VALUE: a const volatile knob set before load' })
           .option('out', { type: 'string', describe: 'write every packet (as the program left it) here; .pcapng carries the verdicts' })
           .option('out-pass', { type: 'string', describe: 'write the packets that go on here' })
           .option('out-drop', { type: 'string', describe: 'write the dropped packets here' })
-          .option('deterministic', { type: 'boolean', describe: 'clock from packet timestamps, seeded random numbers: identical output every run' })
+          .option('deterministic', {
+            type: 'boolean',
+            describe: 'clock from packet timestamps, seeded random numbers: identical output every run',
+          })
           .option('seed', { type: 'number', describe: 'seed for bpf_get_prandom_u32 with --deterministic' })
           .option('routes', { type: 'string', describe: 'route table for bpf_fib_lookup (JSON)' })
           .option('trace', { type: 'boolean', describe: 'print bpf_trace_printk output on stderr' })
-          .option('engine', { choices: ENGINES, describe: 'run programs interpreted or compiled to WebAssembly (default: the config\'s, else jit)' })
-          .option('preload', { type: 'boolean', describe: 'read the captures into memory before the clock starts (as tcpreplay --preload-pcap)' })
+          .option('engine', {
+            choices: ENGINES,
+            describe: "run programs interpreted or compiled to WebAssembly (default: the config's, else jit)",
+          })
+          .option('preload', {
+            type: 'boolean',
+            describe: 'read the captures into memory before the clock starts (as tcpreplay --preload-pcap)',
+          })
           .option('json', { alias: 'j', type: 'boolean', default: false, describe: 'print the summary as JSON' }),
       async (argv) => {
-        await reportErrors(argv.json, () => runReplay({
-          captures: (argv.captures as string[] | undefined) ?? [], config: argv.config, configProgram: argv['config-program'], obj: argv.obj, prog: argv.prog, type: argv.type, workers: argv.workers, mapInit: argv['map-init'], set: argv.set,
-          out: argv.out, outPass: argv['out-pass'], outDrop: argv['out-drop'], deterministic: argv.deterministic, seed: argv.seed, routes: argv.routes, json: argv.json, trace: argv.trace, engine: argv.engine, preload: argv.preload,
-        }));
+        await reportErrors(argv.json, () =>
+          runReplay({
+            captures: (argv.captures as string[] | undefined) ?? [],
+            config: argv.config,
+            configProgram: argv['config-program'],
+            obj: argv.obj,
+            prog: argv.prog,
+            type: argv.type,
+            workers: argv.workers,
+            mapInit: argv['map-init'],
+            set: argv.set,
+            out: argv.out,
+            outPass: argv['out-pass'],
+            outDrop: argv['out-drop'],
+            deterministic: argv.deterministic,
+            seed: argv.seed,
+            routes: argv.routes,
+            json: argv.json,
+            trace: argv.trace,
+            engine: argv.engine,
+            preload: argv.preload,
+          }),
+        );
       },
     )
     .command(
@@ -159,9 +195,15 @@ if (code !== undefined) {
       (y) =>
         y
           .option('config', { type: 'string', describe: 'YAML config: programs, sources, metrics (see config/)' })
-          .option('metrics-addr', { type: 'string', describe: 'HOST:PORT for Prometheus /metrics (default 127.0.0.1:9435, or the config\'s)' })
+          .option('metrics-addr', {
+            type: 'string',
+            describe: "HOST:PORT for Prometheus /metrics (default 127.0.0.1:9435, or the config's)",
+          })
           .option('bpffs', { type: 'string', describe: 'state directory behind /sys/fs/bpf' })
-          .option('engine', { choices: ENGINES, describe: 'run programs interpreted or compiled to WebAssembly (default: the config\'s, else jit)' })
+          .option('engine', {
+            choices: ENGINES,
+            describe: "run programs interpreted or compiled to WebAssembly (default: the config's, else jit)",
+          })
           .option('flush-ms', { type: 'number', default: 1000 }),
       async (argv) => {
         const log = (l: string) => console.error(l);
@@ -169,7 +211,13 @@ if (code !== undefined) {
         if (argv.config) {
           let running;
           try {
-            running = await serveConfig({ config: argv.config, metricsAddr: argv['metrics-addr'], bpffs: argv.bpffs, engine: argv.engine, log });
+            running = await serveConfig({
+              config: argv.config,
+              metricsAddr: argv['metrics-addr'],
+              bpffs: argv.bpffs,
+              engine: argv.engine,
+              log,
+            });
           } catch (e) {
             await reportErrors(false, () => Promise.reject(e));
             return;
@@ -201,7 +249,11 @@ if (code !== undefined) {
           .positional('obj', { type: 'string', demandOption: true, describe: 'clang-compiled BPF object (.o)' })
           .option('prog', { type: 'string', describe: 'only this program' })
           .option('type', { type: 'string', describe: 'program type for programs whose section names none (xdp, socket, tc, …)' })
-          .option('log-level', { type: 'number', default: 1, describe: 'verifier log level: 0 none, 1 the failing path, 2 every instruction with its state (+4: statistics)' })
+          .option('log-level', {
+            type: 'number',
+            default: 1,
+            describe: 'verifier log level: 0 none, 1 the failing path, 2 every instruction with its state (+4: statistics)',
+          })
           .option('set', { type: 'string', array: true, describe: 'VAR=VALUE: a const volatile knob set before load' })
           .option('json', { alias: 'j', type: 'boolean', default: false }),
       async (argv) => {
@@ -213,8 +265,11 @@ if (code !== undefined) {
         });
       },
     )
-    .command('map', 'bpftool\'s map commands: show, dump, lookup, update, delete, getnext, pin, freeze, create, push, pop, peek')
-    .command('prog', 'bpftool\'s prog commands: load OBJ PATH [type T] [pinmaps DIR] [--set VAR=VALUE], loadall, show, dump xlated [linum], pin')
+    .command('map', "bpftool's map commands: show, dump, lookup, update, delete, getnext, pin, freeze, create, push, pop, peek")
+    .command(
+      'prog',
+      "bpftool's prog commands: load OBJ PATH [type T] [pinmaps DIR] [--set VAR=VALUE], loadall, show, dump xlated [linum], pin",
+    )
     .demandCommand(1)
     .strict()
     .help()

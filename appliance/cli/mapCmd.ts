@@ -276,13 +276,24 @@ async function doCreate({ s, t, o }: MapArgs): Promise<number> {
     else if (word === 'inner_map') {
       const inner = await one(s, parseMapRef(t));
       const info = await inner.show();
-      const r = s.kernel.bpf('BPF_MAP_CREATE', { map_type: info.type, key_size: info.bytes_key, value_size: info.bytes_value, max_entries: info.max_entries, map_flags: info.flags });
+      const r = s.kernel.bpf('BPF_MAP_CREATE', {
+        map_type: info.type,
+        key_size: info.bytes_key,
+        value_size: info.bytes_value,
+        max_entries: info.max_entries,
+        map_flags: info.flags,
+      });
       if (r < 0) return failed(o, 'map create failed', new BpfErrno(-r)) && 255;
       a.inner_map_fd = r;
     } else usage(`unknown keyword ${word}`);
   }
   if (a.map_type < 0) usage('map type expected');
-  const keyless: readonly number[] = [MapType.BPF_MAP_TYPE_QUEUE, MapType.BPF_MAP_TYPE_STACK, MapType.BPF_MAP_TYPE_RINGBUF, MapType.BPF_MAP_TYPE_BLOOM_FILTER];
+  const keyless: readonly number[] = [
+    MapType.BPF_MAP_TYPE_QUEUE,
+    MapType.BPF_MAP_TYPE_STACK,
+    MapType.BPF_MAP_TYPE_RINGBUF,
+    MapType.BPF_MAP_TYPE_BLOOM_FILTER,
+  ];
   if (a.key_size < 0) a.key_size = keyless.includes(a.map_type) ? 0 : usage('key size expected');
   if (a.value_size < 0) a.value_size = a.map_type === MapType.BPF_MAP_TYPE_RINGBUF ? 0 : usage('value size expected');
   if (a.max_entries < 0) usage('max entries expected');

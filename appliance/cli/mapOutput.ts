@@ -46,8 +46,15 @@ export function showPlain(m: MapShow): string {
 /** showJson is `map show -j` for one map. */
 export function showJson(m: MapShow): Record<string, unknown> {
   const o: Record<string, unknown> = {
-    id: m.id, type: mapTypeName(m.type), name: m.name, flags: m.flags, bytes_key: m.bytes_key,
-    bytes_value: m.bytes_value, max_entries: m.max_entries, bytes_memlock: m.bytes_memlock, frozen: m.frozen ? 1 : 0,
+    id: m.id,
+    type: mapTypeName(m.type),
+    name: m.name,
+    flags: m.flags,
+    bytes_key: m.bytes_key,
+    bytes_value: m.bytes_value,
+    max_entries: m.max_entries,
+    bytes_memlock: m.bytes_memlock,
+    frozen: m.frozen ? 1 : 0,
   };
   if (m.pinned.length) o.pinned = m.pinned;
   return o;
@@ -80,7 +87,13 @@ export function formatted(m: MapShow, key: Uint8Array, value: Uint8Array): Recor
   const k = formatValue(b.key, key);
   if (!m.percpu) return { key: k, value: formatValue(b.value, value) };
   const step = (m.bytes_value + 7) & ~7;
-  return { key: k, values: Array.from({ length: m.ncpus }, (_, cpu) => ({ cpu: BigInt(cpu), value: formatValue(b.value!, value.subarray(cpu * step)) })) as unknown as Formatted };
+  return {
+    key: k,
+    values: Array.from({ length: m.ncpus }, (_, cpu) => ({
+      cpu: BigInt(cpu),
+      value: formatValue(b.value!, value.subarray(cpu * step)),
+    })) as unknown as Formatted,
+  };
 }
 
 /** entryJson is one element of `map dump -j` (per-CPU maps list each CPU's value; BTF adds "formatted"). */
@@ -88,7 +101,10 @@ export function entryJson(m: MapShow, key: Uint8Array, value: Uint8Array): Recor
   const f = formatted(m, key, value);
   if (!m.percpu) return { key: jsonBytes(key), value: jsonBytes(value), ...(f ? { formatted: f } : {}) };
   const step = (m.bytes_value + 7) & ~7;
-  const values = Array.from({ length: m.ncpus }, (_, cpu) => ({ cpu, value: jsonBytes(value.subarray(cpu * step, cpu * step + m.bytes_value)) }));
+  const values = Array.from({ length: m.ncpus }, (_, cpu) => ({
+    cpu,
+    value: jsonBytes(value.subarray(cpu * step, cpu * step + m.bytes_value)),
+  }));
   return { key: jsonBytes(key), values, ...(f ? { formatted: f } : {}) };
 }
 
@@ -98,6 +114,9 @@ export function entryJson(m: MapShow, key: Uint8Array, value: Uint8Array): Recor
  * before it, as bpftool's JSON writer prints it.
  */
 export function btfDumpPlain(m: MapShow, entries: readonly [Uint8Array, Uint8Array][]): string {
-  const doc = toJson(entries.map(([k, v]) => formatted(m, k, v)), 4);
+  const doc = toJson(
+    entries.map(([k, v]) => formatted(m, k, v)),
+    4,
+  );
   return doc.replace(/\[\n +\{/g, '[{').replace(/\},\n +\{/g, '},{');
 }

@@ -42,7 +42,9 @@ function resolve(s: Session, ref: ProgRef): ProgObject[] {
     if (fd < 0) throw new BpfErrno(-fd, `open ${ref.pinned}`);
     return [s.kernel.process.progOf(fd)];
   }
-  const found = allProgs(s).filter((p) => ('id' in ref ? p.id === ref.id : 'name' in ref ? displayName(p) === ref.name || p.name === ref.name : p.tag === ref.tag));
+  const found = allProgs(s).filter((p) =>
+    'id' in ref ? p.id === ref.id : 'name' in ref ? displayName(p) === ref.name || p.name === ref.name : p.tag === ref.tag,
+  );
   if (found.length === 0) throw new BpfErrno(Errno.ENOENT, 'no such program');
   return found;
 }
@@ -69,7 +71,8 @@ function doShow({ s, t, o }: ProgArgs): number {
   const named = t.length > 0;
   const progs = named ? resolve(s, parseProgRef(t)) : allProgs(s);
   const shows = progs.map((p) => progShowOf(p, o.pinned ? s.store.pathsOf(p) : []));
-  if (o.json) o.out(JSON.stringify(!named || shows.length > 1 ? shows.map(progShowJson) : progShowJson(shows[0]), null, o.pretty ? 4 : undefined));
+  if (o.json)
+    o.out(JSON.stringify(!named || shows.length > 1 ? shows.map(progShowJson) : progShowJson(shows[0]), null, o.pretty ? 4 : undefined));
   else for (const p of shows) o.out(progShowPlain(p));
   return 0;
 }
@@ -81,7 +84,8 @@ function doDump({ s, t, o }: ProgArgs): number {
   const progs = resolve(s, parseProgRef(t));
   const linum = t.includes('linum');
   for (const p of progs) {
-    if (o.json) o.out(JSON.stringify(xlatedLines(p, linum).map((l) => ({ ...(l.source ? { src: l.source.slice(2) } : {}), disasm: l.text }))));
+    if (o.json)
+      o.out(JSON.stringify(xlatedLines(p, linum).map((l) => ({ ...(l.source ? { src: l.source.slice(2) } : {}), disasm: l.text }))));
     else o.out(xlatedPlain(p, linum));
   }
   return 0;
@@ -188,9 +192,17 @@ function doRun({ s, t, o }: ProgArgs): number {
   const repeat = args.repeat ? Number(args.repeat) : 1;
   const fd = s.kernel.bpf('BPF_PROG_GET_FD_BY_ID', { prog_id: p.id });
   const a = {
-    prog_fd: fd, data_in: Uint8Array.from(read(args.data_in)), ctx_in: args.ctx_in ? Uint8Array.from(read(args.ctx_in)) : undefined,
+    prog_fd: fd,
+    data_in: Uint8Array.from(read(args.data_in)),
+    ctx_in: args.ctx_in ? Uint8Array.from(read(args.ctx_in)) : undefined,
     // bpftool always passes an output buffer: data_size_out bytes, 32768 unless told
-    repeat, data_out: new Uint8Array(args.data_size_out ? Number(args.data_size_out) : BPFTOOL_DATA_SIZE_OUT), ctx_out: new Uint8Array(args.ctx_size_out ? Number(args.ctx_size_out) : 256), retval: 0, duration: 0, data_size_out: 0, ctx_size_out: 0,
+    repeat,
+    data_out: new Uint8Array(args.data_size_out ? Number(args.data_size_out) : BPFTOOL_DATA_SIZE_OUT),
+    ctx_out: new Uint8Array(args.ctx_size_out ? Number(args.ctx_size_out) : 256),
+    retval: 0,
+    duration: 0,
+    data_size_out: 0,
+    ctx_size_out: 0,
   };
   const r = s.kernel.bpf('BPF_PROG_TEST_RUN', a);
   if (r < 0) {

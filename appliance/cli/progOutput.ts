@@ -30,7 +30,17 @@ export function displayName(p: ProgObject): string {
 
 /** progShowOf describes a loaded program. */
 export function progShowOf(p: ProgObject, pinned: string[]): ProgShow {
-  return { id: p.id, type: p.type, name: displayName(p), tag: p.tag, gpl: p.gplCompatible, loadedAt: p.loadedAt, bytesXlated: p.bytecode.length, mapIds: p.maps.map((m) => m.id), pinned };
+  return {
+    id: p.id,
+    type: p.type,
+    name: displayName(p),
+    tag: p.tag,
+    gpl: p.gplCompatible,
+    loadedAt: p.loadedAt,
+    bytesXlated: p.bytecode.length,
+    mapIds: p.maps.map((m) => m.id),
+    pinned,
+  };
 }
 
 const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+0000');
@@ -49,8 +59,16 @@ export function progShowPlain(p: ProgShow): string {
 /** progShowJson is `prog show -j` for one program. */
 export function progShowJson(p: ProgShow): Record<string, unknown> {
   const o: Record<string, unknown> = {
-    id: p.id, type: progTypeName(p.type), name: p.name, tag: p.tag, gpl_compatible: p.gpl,
-    loaded_at: Math.floor(p.loadedAt / 1000), uid: 0, bytes_xlated: p.bytesXlated, jited: false, map_ids: p.mapIds,
+    id: p.id,
+    type: progTypeName(p.type),
+    name: p.name,
+    tag: p.tag,
+    gpl_compatible: p.gpl,
+    loaded_at: Math.floor(p.loadedAt / 1000),
+    uid: 0,
+    bytes_xlated: p.bytesXlated,
+    jited: false,
+    map_ids: p.mapIds,
   };
   if (p.pinned.length) o.pinned = p.pinned;
   return o;
@@ -62,7 +80,10 @@ export function progShowJson(p: ProgShow): Record<string, unknown> {
  * `map[id:N][0]+OFF`, then `N: (op) text` per instruction. With `linum`, source lines carry
  * `[file:line line_col:col]`.
  */
-export function xlatedLines(p: ProgObject, linum = false): { insn: number; text: string; opcode: number; source?: string; func?: string }[] {
+export function xlatedLines(
+  p: ProgObject,
+  linum = false,
+): { insn: number; text: string; opcode: number; source?: string; func?: string }[] {
   const insns = decode(p.bytecode);
   const out: { insn: number; text: string; opcode: number; source?: string; func?: string }[] = [];
   let slot = 0;
@@ -80,7 +101,10 @@ export function xlatedLines(p: ProgObject, linum = false): { insn: number; text:
     const l = p.lineInfo.get(slot);
     // like bpftool, a source line is printed where it changes
     const key = l ? `${l.file}:${l.lineNum}:${l.line}` : lastLine;
-    const source = l && key !== lastLine ? `; ${l.line}${linum && l.file ? ` [file:${l.file} line_num:${l.lineNum} line_col:${l.col}]` : ''}` : undefined;
+    const source =
+      l && key !== lastLine
+        ? `; ${l.line}${linum && l.file ? ` [file:${l.file} line_num:${l.lineNum} line_col:${l.col}]` : ''}`
+        : undefined;
     lastLine = key;
     out.push({ insn: slot, text, opcode: i.opcode, source, func: p.funcInfo.get(slot) });
     slot += width(i);

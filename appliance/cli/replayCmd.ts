@@ -46,12 +46,29 @@ function fromConfig(a: ReplayArgs): { args: ReplayArgs; inline?: ReplayOptions['
   const captures = a.captures.length ? a.captures : (cfg.sources ?? []).filter((s) => s.program === name).flatMap((s) => s.captures);
   const set = [...Object.entries(p.set ?? {}).map(([k, v]) => `${k}=${v}`), ...(a.set ?? [])];
   const args: ReplayArgs = {
-    ...a, captures, obj: a.obj ?? p.obj, prog: a.prog ?? p.prog, type: a.type ?? p.type, workers: a.workers ?? cfg.workers, mapInit: a.mapInit ?? p.map_init, set,
-    out: a.out ?? p.out, outPass: a.outPass ?? p.out_pass, outDrop: a.outDrop ?? p.out_drop, deterministic: a.deterministic || cfg.deterministic, seed: a.seed ?? cfg.seed,
-    routes: a.routes ?? cfg.routes, trace: a.trace || cfg.trace, engine: a.engine ?? cfg.engine,
+    ...a,
+    captures,
+    obj: a.obj ?? p.obj,
+    prog: a.prog ?? p.prog,
+    type: a.type ?? p.type,
+    workers: a.workers ?? cfg.workers,
+    mapInit: a.mapInit ?? p.map_init,
+    set,
+    out: a.out ?? p.out,
+    outPass: a.outPass ?? p.out_pass,
+    outDrop: a.outDrop ?? p.out_drop,
+    deterministic: a.deterministic || cfg.deterministic,
+    seed: a.seed ?? cfg.seed,
+    routes: a.routes ?? cfg.routes,
+    trace: a.trace || cfg.trace,
+    engine: a.engine ?? cfg.engine,
   };
   const maps = Object.fromEntries(Object.entries(p.maps ?? {}).map(([n, m]) => [n, m.entries.map((e) => [e.key, e.value] as const)]));
-  return { args, inline: p.maps || p.prog_array ? { init: { maps, prog_array: p.prog_array }, where: a.config!, paths: configPaths(a.config!, i) } : undefined };
+  return {
+    args,
+    inline:
+      p.maps || p.prog_array ? { init: { maps, prog_array: p.prog_array }, where: a.config!, paths: configPaths(a.config!, i) } : undefined,
+  };
 }
 
 /** replayOptions turns flags into ReplayOptions (files read, knobs parsed). */
@@ -66,11 +83,25 @@ export function replayOptions(given: ReplayArgs): ReplayOptions {
   }
   const rt = a.routes ? readRouteTable(a.routes) : undefined;
   return {
-    captures: a.captures, obj: a.obj, prog: a.prog, mapInitMore: inline, type: a.type, workers: a.workers, set,
+    captures: a.captures,
+    obj: a.obj,
+    prog: a.prog,
+    mapInitMore: inline,
+    type: a.type,
+    workers: a.workers,
+    set,
     mapInit: a.mapInit ? { init: readMapInit(a.mapInit), where: a.mapInit } : undefined,
-    out: a.out, outPass: a.outPass, outDrop: a.outDrop, deterministic: a.deterministic, seed: a.seed,
-    routes: rt?.routes, neighbours: rt?.neighbours, devices: rt?.devices,
-    trace: a.trace ? (l) => process.stderr.write(`${l}\n`) : undefined, engine: a.engine, preload: a.preload,
+    out: a.out,
+    outPass: a.outPass,
+    outDrop: a.outDrop,
+    deterministic: a.deterministic,
+    seed: a.seed,
+    routes: rt?.routes,
+    neighbours: rt?.neighbours,
+    devices: rt?.devices,
+    trace: a.trace ? (l) => process.stderr.write(`${l}\n`) : undefined,
+    engine: a.engine,
+    preload: a.preload,
   };
 }
 
@@ -78,7 +109,16 @@ export function replayOptions(given: ReplayArgs): ReplayOptions {
 export async function runReplay(a: ReplayArgs): Promise<ReplaySummary> {
   const o = replayOptions(a);
   const tty = a.progress ?? (process.stderr.isTTY && !a.json);
-  const bar = tty ? new cliProgress.SingleBar({ stream: process.stderr, format: ' {bar} {percentage}% | {packets} packets | {rate} Mpps | ETA {eta_formatted}', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  const bar = tty
+    ? new cliProgress.SingleBar(
+        {
+          stream: process.stderr,
+          format: ' {bar} {percentage}% | {packets} packets | {rate} Mpps | ETA {eta_formatted}',
+          hideCursor: true,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
   const t0 = Date.now();
   bar?.start(1, 0, { packets: 0, rate: '0.00' });
   const warnings: string[] = [];
@@ -108,15 +148,25 @@ export async function runReplay(a: ReplayArgs): Promise<ReplaySummary> {
 export function summaryText(s: ReplaySummary): string {
   const lines = [
     `${s.type} program ${s.program}: ${s.packets} packets, ${s.bytes} bytes in ${s.seconds.toFixed(3)} s (${s.mpps.toFixed(3)} Mpps)`,
-    `verdicts: ${Object.entries(s.verdict_names).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
-    `return values: ${Object.entries(s.verdicts).map(([k, v]) => `${k}: ${v}`).join(', ') || 'none'}`,
+    `verdicts: ${
+      Object.entries(s.verdict_names)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'none'
+    }`,
+    `return values: ${
+      Object.entries(s.verdicts)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(', ') || 'none'
+    }`,
     `per CPU: ${s.per_cpu.map((n, i) => `cpu${i} ${n}`).join(', ')}`,
   ];
   if (s.errors) lines.push(`program faults: ${s.errors} (handled as aborted runs)`);
   if (s.skipped) lines.push(`not run: ${s.skipped}`);
   for (const [name, entries] of Object.entries(s.maps)) {
     const keys = Object.keys(entries);
-    lines.push(`map ${name}: ${keys.length} entr${keys.length === 1 ? 'y' : 'ies'}${keys.length > 8 ? ' (first 8; --json has them all)' : ''}`);
+    lines.push(
+      `map ${name}: ${keys.length} entr${keys.length === 1 ? 'y' : 'ies'}${keys.length > 8 ? ' (first 8; --json has them all)' : ''}`,
+    );
     for (const k of keys.slice(0, 8)) {
       const v = entries[k];
       lines.push(`  key ${k}  value ${typeof v === 'string' ? v : `${sumWords(v)} (summed over ${v.length} CPUs)`}`);

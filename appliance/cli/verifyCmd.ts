@@ -49,7 +49,11 @@ export function verifyObject(o: VerifyCommandOptions): VerifyOutcome[] {
     if (r.fd >= 0) k.process.close(r.fd);
     const processed = /processed (\d+) insns/.exec(r.log)?.[1];
     return {
-      name: p.name, accepted: r.fd >= 0, microseconds, log: r.log, processed: processed === undefined ? undefined : Number(processed),
+      name: p.name,
+      accepted: r.fd >= 0,
+      microseconds,
+      log: r.log,
+      processed: processed === undefined ? undefined : Number(processed),
       ...(r.fd < 0 ? { errno: r.errno, error: strerror(r.errno) } : {}),
     };
   });
@@ -57,6 +61,11 @@ export function verifyObject(o: VerifyCommandOptions): VerifyOutcome[] {
 
 /** verifyText: bpftool's shape: each program's log, then a line saying what happened. */
 export function verifyText(outcomes: readonly VerifyOutcome[]): string {
-  return outcomes.map((v) => `${v.log}${v.log && !v.log.endsWith('\n') ? '\n' : ''}${v.name}: ${v.accepted ? 'accepted' : `refused: ${v.error} (errno ${v.errno})`}`
-    + ` (${v.processed ?? '?'} insns processed, ${v.microseconds.toFixed(0)} us)`).join('\n');
+  return outcomes
+    .map(
+      (v) =>
+        `${v.log}${v.log && !v.log.endsWith('\n') ? '\n' : ''}${v.name}: ${v.accepted ? 'accepted' : `refused: ${v.error} (errno ${v.errno})`}` +
+        ` (${v.processed ?? '?'} insns processed, ${v.microseconds.toFixed(0)} us)`,
+    )
+    .join('\n');
 }

@@ -114,7 +114,14 @@ export function loadConfig(path: string): Config {
     const pos = node?.range ? lines.linePos(node.range[0]) : undefined;
     return `${path}${pos ? `:${pos.line}:${pos.col}` : ''}: ${configPath(parts) || '(top)'}`;
   };
-  if (!validate(cfg)) throw new ConfigError(validate.errors!.filter(useful).slice(0, 5).map((e) => explain(e, where)).join('\n'));
+  if (!validate(cfg))
+    throw new ConfigError(
+      validate
+        .errors!.filter(useful)
+        .slice(0, 5)
+        .map((e) => explain(e, where))
+        .join('\n'),
+    );
   const c = cfg as Config;
   const names = new Set<string>();
   c.programs.forEach((p, i) => {
@@ -122,20 +129,24 @@ export function loadConfig(path: string): Config {
     names.add(p.name);
   });
   const known = (name: string | undefined, at: (string | number)[]) => {
-    if (name !== undefined && !names.has(name)) throw new ConfigError(`${where(at)}: no program named ${name} (programs: ${[...names].join(', ')})`);
+    if (name !== undefined && !names.has(name))
+      throw new ConfigError(`${where(at)}: no program named ${name} (programs: ${[...names].join(', ')})`);
   };
   c.sources?.forEach((s, i) => {
     known(s.program, ['sources', i, 'program']);
-    if (s.mode === 'rate' && s.rate === undefined) throw new ConfigError(`${where(['sources', i, 'mode'])}: mode rate needs a rate (packets per second)`);
+    if (s.mode === 'rate' && s.rate === undefined)
+      throw new ConfigError(`${where(['sources', i, 'mode'])}: mode rate needs a rate (packets per second)`);
   });
   for (const kind of ['counters', 'histograms'] as const) {
     c.exporter?.[kind]?.forEach((m, i) => {
       known(m.program, ['exporter', kind, i, 'program']);
-      if (m.program === undefined && c.programs.length > 1) throw new ConfigError(`${where(['exporter', kind, i])}: say which program's map (there are ${c.programs.length} programs)`);
+      if (m.program === undefined && c.programs.length > 1)
+        throw new ConfigError(`${where(['exporter', kind, i])}: say which program's map (there are ${c.programs.length} programs)`);
     });
   }
   c.exporter?.histograms?.forEach((h, i) => {
-    if (h.bucket_max < h.bucket_min) throw new ConfigError(`${where(['exporter', 'histograms', i, 'bucket_max'])}: ${h.bucket_max} is below bucket_min ${h.bucket_min}`);
+    if (h.bucket_max < h.bucket_min)
+      throw new ConfigError(`${where(['exporter', 'histograms', i, 'bucket_max'])}: ${h.bucket_max} is below bucket_min ${h.bucket_min}`);
   });
   return resolvePaths(c, dirname(path));
 }
@@ -144,7 +155,10 @@ export function loadConfig(path: string): Config {
 const useful = (e: ErrorObject) => e.keyword !== 'if' && e.keyword !== 'allOf';
 
 function explain(e: ErrorObject, where: (parts: (string | number)[]) => string): string {
-  const parts = e.instancePath.split('/').slice(1).map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/').replace(/~0/g, '~')));
+  const parts = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/').replace(/~0/g, '~')));
   switch (e.keyword) {
     case 'additionalProperties':
       return `${where([...parts, (e.params as { additionalProperty: string }).additionalProperty])}: unknown key`;
@@ -163,7 +177,14 @@ function resolvePaths(c: Config, base: string): Config {
     ...c,
     bpffs: abs(c.bpffs),
     routes: abs(c.routes),
-    programs: c.programs.map((p) => ({ ...p, obj: abs(p.obj)!, map_init: abs(p.map_init), out: abs(p.out), out_pass: abs(p.out_pass), out_drop: abs(p.out_drop) })),
+    programs: c.programs.map((p) => ({
+      ...p,
+      obj: abs(p.obj)!,
+      map_init: abs(p.map_init),
+      out: abs(p.out),
+      out_pass: abs(p.out_pass),
+      out_drop: abs(p.out_drop),
+    })),
     sources: c.sources?.map((s) => ({ ...s, captures: s.captures.map((x) => abs(x)!) })),
   };
 }

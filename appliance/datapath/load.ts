@@ -13,7 +13,8 @@ export const REPLAY_TYPES: Readonly<Record<string, number>> = {
   socket: ProgType.BPF_PROG_TYPE_SOCKET_FILTER,
   tc: ProgType.BPF_PROG_TYPE_SCHED_CLS,
 };
-const typeName = (t: number) => Object.entries(REPLAY_TYPES).find(([, v]) => v === t)?.[0] ?? (t === ProgType.BPF_PROG_TYPE_SCHED_ACT ? 'tc' : `type ${t}`);
+const typeName = (t: number) =>
+  Object.entries(REPLAY_TYPES).find(([, v]) => v === t)?.[0] ?? (t === ProgType.BPF_PROG_TYPE_SCHED_ACT ? 'tc' : `type ${t}`);
 
 /** ReplayLoadError: the object or the program choice does not work; the message says which. */
 export class ReplayLoadError extends UserError {}
@@ -36,9 +37,13 @@ export function loadForReplay(o: { obj: string; prog?: string; type?: string; nc
 }
 
 /** loadObject loads an object into an existing kernel (the service's) and picks the program as loadForReplay does. */
-export function loadObject(kernel: Kernel, o: { obj: string; prog?: string; type?: string; set?: Record<string, bigint> }): { loaded: LoadedCollection; prog: ProgObject } {
+export function loadObject(
+  kernel: Kernel,
+  o: { obj: string; prog?: string; type?: string; set?: Record<string, bigint> },
+): { loaded: LoadedCollection; prog: ProgObject } {
   const want = o.type === undefined ? undefined : REPLAY_TYPES[o.type];
-  if (o.type !== undefined && want === undefined) throw new ReplayLoadError(`--type ${o.type}: expected one of ${Object.keys(REPLAY_TYPES).join(', ')}`);
+  if (o.type !== undefined && want === undefined)
+    throw new ReplayLoadError(`--type ${o.type}: expected one of ${Object.keys(REPLAY_TYPES).join(', ')}`);
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(o.obj);
@@ -46,22 +51,34 @@ export function loadObject(kernel: Kernel, o: { obj: string; prog?: string; type
     throw new ReplayLoadError(`${o.obj}: ${(e as Error).message}`, { file: o.obj, cause: e });
   }
   let spec = readCollection(bytes, { name: basename(o.obj), set: o.set });
-  if (want !== undefined && spec.programs.some((p) => p.type === undefined)) spec = { ...spec, programs: spec.programs.map((p) => (p.type === undefined ? { ...p, type: want } : p)) };
+  if (want !== undefined && spec.programs.some((p) => p.type === undefined))
+    spec = { ...spec, programs: spec.programs.map((p) => (p.type === undefined ? { ...p, type: want } : p)) };
   const loaded = loadCollection(kernel.process, spec);
   const progOf = (fd: number) => kernel.process.fds.get(fd)!.obj as ProgObject;
   const runnable = (p: ProgObject) => Object.values(REPLAY_TYPES).includes(p.type) || p.type === ProgType.BPF_PROG_TYPE_SCHED_ACT;
   let prog: ProgObject | undefined;
   if (o.prog !== undefined) {
     const fd = loaded.programs.get(o.prog);
-    if (fd === undefined) throw new ReplayLoadError(`${o.obj}: no program named ${o.prog} (it has ${[...loaded.programs.keys()].join(', ')})`);
+    if (fd === undefined)
+      throw new ReplayLoadError(`${o.obj}: no program named ${o.prog} (it has ${[...loaded.programs.keys()].join(', ')})`);
     prog = progOf(fd);
-    if (want !== undefined && prog.type !== want && !(want === ProgType.BPF_PROG_TYPE_SCHED_CLS && prog.type === ProgType.BPF_PROG_TYPE_SCHED_ACT)) {
+    if (
+      want !== undefined &&
+      prog.type !== want &&
+      !(want === ProgType.BPF_PROG_TYPE_SCHED_CLS && prog.type === ProgType.BPF_PROG_TYPE_SCHED_ACT)
+    ) {
       throw new ReplayLoadError(`${o.obj}: program ${o.prog} is a ${typeName(prog.type)} program, not ${o.type}`);
     }
   } else {
     prog = [...loaded.programs.values()].map(progOf).find((p) => (want === undefined ? runnable(p) : p.type === want));
-    if (!prog) throw new ReplayLoadError(`${o.obj}: no ${o.type ?? 'XDP, tc or socket filter'} program (it has ${[...loaded.programs.keys()].join(', ')})`);
+    if (!prog)
+      throw new ReplayLoadError(
+        `${o.obj}: no ${o.type ?? 'XDP, tc or socket filter'} program (it has ${[...loaded.programs.keys()].join(', ')})`,
+      );
   }
-  if (!runnable(prog)) throw new ReplayLoadError(`${o.obj}: program ${prog.name} is a ${typeName(prog.type)} program; replay runs xdp, tc and socket filter programs`);
+  if (!runnable(prog))
+    throw new ReplayLoadError(
+      `${o.obj}: program ${prog.name} is a ${typeName(prog.type)} program; replay runs xdp, tc and socket filter programs`,
+    );
   return { loaded, prog };
 }

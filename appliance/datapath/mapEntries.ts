@@ -2,7 +2,11 @@ import type { Kernel } from '../../kernel/kernel.js';
 import { MapType } from '../../uapi/mapType.js';
 import type { MapObject } from '../../kernel/objects.js';
 
-const PERCPU: readonly number[] = [MapType.BPF_MAP_TYPE_PERCPU_ARRAY, MapType.BPF_MAP_TYPE_PERCPU_HASH, MapType.BPF_MAP_TYPE_LRU_PERCPU_HASH];
+const PERCPU: readonly number[] = [
+  MapType.BPF_MAP_TYPE_PERCPU_ARRAY,
+  MapType.BPF_MAP_TYPE_PERCPU_HASH,
+  MapType.BPF_MAP_TYPE_LRU_PERCPU_HASH,
+];
 
 /** isPerCpu: whether a map keeps one value per CPU. */
 export const isPerCpu = (type: number): boolean => PERCPU.includes(type);

@@ -21,7 +21,6 @@ export class MapInitError extends UserError {
   }
 }
 
-
 /** readMapInit reads and shape-checks a map-init file. */
 export function readMapInit(path: string): MapInit {
   let v: unknown;
@@ -32,13 +31,15 @@ export function readMapInit(path: string): MapInit {
   }
   const obj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
   if (!obj(v)) throw new MapInitError(path, 'expected an object with "maps" and/or "prog_array"');
-  for (const k of Object.keys(v)) if (k !== 'maps' && k !== 'prog_array') throw new MapInitError(path, `unknown key "${k}" (expected "maps" or "prog_array")`);
+  for (const k of Object.keys(v))
+    if (k !== 'maps' && k !== 'prog_array') throw new MapInitError(path, `unknown key "${k}" (expected "maps" or "prog_array")`);
   if (v.maps !== undefined) {
     if (!obj(v.maps)) throw new MapInitError(`${path}: maps`, 'expected an object of map names');
     for (const [name, entries] of Object.entries(v.maps)) {
       if (!Array.isArray(entries)) throw new MapInitError(`${path}: maps.${name}`, 'expected a list of [HEXKEY, HEXVALUE]');
       entries.forEach((e, i) => {
-        if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || typeof e[1] !== 'string') throw new MapInitError(`${path}: maps.${name}[${i}]`, 'expected [HEXKEY, HEXVALUE] (two strings)');
+        if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || typeof e[1] !== 'string')
+          throw new MapInitError(`${path}: maps.${name}[${i}]`, 'expected [HEXKEY, HEXVALUE] (two strings)');
       });
     }
   }
@@ -46,7 +47,8 @@ export function readMapInit(path: string): MapInit {
     if (!obj(v.prog_array)) throw new MapInitError(`${path}: prog_array`, 'expected an object of map names');
     for (const [name, slots] of Object.entries(v.prog_array)) {
       if (!obj(slots)) throw new MapInitError(`${path}: prog_array.${name}`, 'expected {"INDEX": "PROGRAM"}');
-      for (const [i, p] of Object.entries(slots)) if (typeof p !== 'string') throw new MapInitError(`${path}: prog_array.${name}.${i}`, 'expected a program name');
+      for (const [i, p] of Object.entries(slots))
+        if (typeof p !== 'string') throw new MapInitError(`${path}: prog_array.${name}.${i}`, 'expected a program name');
     }
   }
   return v as MapInit;
@@ -92,8 +94,18 @@ export const configPaths = (file: string, program: number): InitPaths => ({
  * own checks; `maps` and `progs` are the loaded collection's fds by name; `where` names the
  * source in errors ("init.json" or "programs[0].maps").
  */
-export function applyMapInit(k: Kernel, init: MapInit, maps: ReadonlyMap<string, number>, progs: ReadonlyMap<string, number>, where: string, paths: InitPaths = filePaths(where)): void {
-  const lookup = (name: string, at: string) => maps.get(name) ?? [...maps].find(([n]) => n.endsWith(`.${name}`))?.[1] ?? fail(at, `no map named ${name} (the object has ${[...maps.keys()].join(', ')})`);
+export function applyMapInit(
+  k: Kernel,
+  init: MapInit,
+  maps: ReadonlyMap<string, number>,
+  progs: ReadonlyMap<string, number>,
+  where: string,
+  paths: InitPaths = filePaths(where),
+): void {
+  const lookup = (name: string, at: string) =>
+    maps.get(name) ??
+    [...maps].find(([n]) => n.endsWith(`.${name}`))?.[1] ??
+    fail(at, `no map named ${name} (the object has ${[...maps.keys()].join(', ')})`);
   const fail = (at: string, m: string, cause?: unknown): never => {
     throw new MapInitError(at, m, { cause });
   };

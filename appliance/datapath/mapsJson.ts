@@ -4,8 +4,15 @@ import { isPerCpu, mapEntries } from './mapEntries.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 /** Maps whose contents are not key/value data a summary shows: programs, ring buffers, perf events, queues and stacks, bloom filters. */
-const LEFT_OUT: readonly number[] = [MapType.BPF_MAP_TYPE_PROG_ARRAY, MapType.BPF_MAP_TYPE_RINGBUF, MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY,
-  MapType.BPF_MAP_TYPE_QUEUE, MapType.BPF_MAP_TYPE_STACK, MapType.BPF_MAP_TYPE_BLOOM_FILTER, MapType.BPF_MAP_TYPE_USER_RINGBUF];
+const LEFT_OUT: readonly number[] = [
+  MapType.BPF_MAP_TYPE_PROG_ARRAY,
+  MapType.BPF_MAP_TYPE_RINGBUF,
+  MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+  MapType.BPF_MAP_TYPE_QUEUE,
+  MapType.BPF_MAP_TYPE_STACK,
+  MapType.BPF_MAP_TYPE_BLOOM_FILTER,
+  MapType.BPF_MAP_TYPE_USER_RINGBUF,
+];
 
 /** MapsJson: {"NAME": {"HEXKEY": "HEXVALUE" or ["HEX per CPU", ...]}}. */
 export type MapsJson = Record<string, Record<string, string | string[]>>;

@@ -112,16 +112,45 @@ export class Pipeline {
     const progs = exportProgs(o.kernel);
     const engine = o.engine ?? DEFAULT_ENGINE;
     // decided here once: the workers batch the program and walk capture records, or neither
-    const batch = engine === 'jit' && o.prog.type === ProgType.BPF_PROG_TYPE_XDP && !o.trace && xdpBatchable(o.prog.program, o.deterministic ?? false);
-    this.#pool = new WorkerPool(regions.map((r, w) => ({
-      space: mem.snapshot(), cpu: w, regions: r, progs, entry: o.prog.id, ifindex: o.ifindex ?? 1,
-      deterministic: o.deterministic ?? false, seed: o.seed ?? 1, trace: o.trace !== undefined, routes: o.routes, neighbours: o.neighbours, devices: o.devices, engine, batch,
-    })));
+    const batch =
+      engine === 'jit' && o.prog.type === ProgType.BPF_PROG_TYPE_XDP && !o.trace && xdpBatchable(o.prog.program, o.deterministic ?? false);
+    this.#pool = new WorkerPool(
+      regions.map((r, w) => ({
+        space: mem.snapshot(),
+        cpu: w,
+        regions: r,
+        progs,
+        entry: o.prog.id,
+        ifindex: o.ifindex ?? 1,
+        deterministic: o.deterministic ?? false,
+        seed: o.seed ?? 1,
+        trace: o.trace !== undefined,
+        routes: o.routes,
+        neighbours: o.neighbours,
+        devices: o.devices,
+        engine,
+        batch,
+      })),
+    );
     this.#records = batch;
-    const type = o.prog.type === ProgType.BPF_PROG_TYPE_XDP ? 'xdp' : o.prog.type === ProgType.BPF_PROG_TYPE_SOCKET_FILTER ? 'socket' : 'tc';
+    const type =
+      o.prog.type === ProgType.BPF_PROG_TYPE_XDP ? 'xdp' : o.prog.type === ProgType.BPF_PROG_TYPE_SOCKET_FILTER ? 'socket' : 'tc';
     this.summary = {
-      program: o.prog.name, type, packets: 0, bytes: 0, verdicts: {}, verdict_names: {}, per_cpu: Array(n).fill(0), busy_seconds: Array(n).fill(0),
-      errors: 0, skipped: 0, dropped_overload: 0, warnings: [], maps: {}, seconds: 0, mpps: 0,
+      program: o.prog.name,
+      type,
+      packets: 0,
+      bytes: 0,
+      verdicts: {},
+      verdict_names: {},
+      per_cpu: Array(n).fill(0),
+      busy_seconds: Array(n).fill(0),
+      errors: 0,
+      skipped: 0,
+      dropped_overload: 0,
+      warnings: [],
+      maps: {},
+      seconds: 0,
+      mpps: 0,
     };
   }
 
@@ -137,7 +166,15 @@ export class Pipeline {
       await this.#pool.ready;
       source = new Source(captures, this.#o.kernel.memory, s, this.#o.warn, Boolean(r.out || r.outPass || r.outDrop));
       // --preload: without outputs, every packet steered to its worker's queue; with them, the files read into memory
-      if (r.preload && !(r.out || r.outPass || r.outDrop) && !r.rate) cut = steer(source, this.#o.kernel.memory, (this.#rxq ??= new RxQueues(this.#o.kernel.memory, this.#bufs[0].length)), this.#bufs, this.#staging, this.#o.prog.type !== ProgType.BPF_PROG_TYPE_XDP);
+      if (r.preload && !(r.out || r.outPass || r.outDrop) && !r.rate)
+        cut = steer(
+          source,
+          this.#o.kernel.memory,
+          (this.#rxq ??= new RxQueues(this.#o.kernel.memory, this.#bufs[0].length)),
+          this.#bufs,
+          this.#staging,
+          this.#o.prog.type !== ProgType.BPF_PROG_TYPE_XDP,
+        );
       else if (r.preload) source.preload();
     } catch (e) {
       this.#running = false;
@@ -208,8 +245,15 @@ export class Pipeline {
 
   #dispatch(win: Window): Promise<(BatchResult | undefined)[]> {
     const rec = win.records;
-    if (rec) return Promise.all(win.desc.map((desc, w) => this.#pool.run(w, { id: w, desc, n: 0, tally: true, records: { ...rec, workers: win.desc.length } })));
-    return Promise.all(win.desc.map((desc, w) => (win.batchLen[w] ? this.#pool.run(w, { id: w, desc, n: win.batchLen[w], tally: win.tally }) : Promise.resolve(undefined))));
+    if (rec)
+      return Promise.all(
+        win.desc.map((desc, w) => this.#pool.run(w, { id: w, desc, n: 0, tally: true, records: { ...rec, workers: win.desc.length } })),
+      );
+    return Promise.all(
+      win.desc.map((desc, w) =>
+        win.batchLen[w] ? this.#pool.run(w, { id: w, desc, n: win.batchLen[w], tally: win.tally }) : Promise.resolve(undefined),
+      ),
+    );
   }
 
   #emit(win: Window, results: (BatchResult | undefined)[], out: OutputFiles): void {
@@ -271,7 +315,13 @@ export class Pipeline {
         const start = res[base + Out.START];
         let data = u8.subarray(start, start + res[base + Out.LEN]);
         if (extra?.tail) data = Buffer.concat([data, extra.tail]);
-        out.packet({ data: data.subarray(0, res[base + Out.KEPT]), origLen: win.origLen[i], tsSec: win.tsSec[i], tsNsec: win.tsNsec[i] }, w, r.tally[res[base + Out.ROW]], extra, faulted);
+        out.packet(
+          { data: data.subarray(0, res[base + Out.KEPT]), origLen: win.origLen[i], tsSec: win.tsSec[i], tsNsec: win.tsNsec[i] },
+          w,
+          r.tally[res[base + Out.ROW]],
+          extra,
+          faulted,
+        );
       }
     }
   }

@@ -20,7 +20,15 @@ export interface ProgTransfer {
   readonly tag: string;
   readonly license: string;
   readonly mapFds: readonly number[];
-  readonly maps: readonly { readonly id: number; readonly desc: number; readonly type: number; readonly keySize: number; readonly valueSize: number; readonly maxEntries: number; readonly info: MapInfo }[];
+  readonly maps: readonly {
+    readonly id: number;
+    readonly desc: number;
+    readonly type: number;
+    readonly keySize: number;
+    readonly valueSize: number;
+    readonly maxEntries: number;
+    readonly info: MapInfo;
+  }[];
   /** BTF func_info came with the program (the verifier needs it for callbacks). */
   readonly funcInfo: boolean;
 }
@@ -28,8 +36,23 @@ export interface ProgTransfer {
 /** exportProgs describes every program the kernel holds (tail calls may reach any of them). */
 export function exportProgs(k: Kernel): ProgTransfer[] {
   return [...k.progs.values()].map((p) => ({
-    id: p.id, type: p.type, name: p.name, bytecode: p.bytecode, tag: p.tag, license: p.license, mapFds: p.mapFds, funcInfo: p.funcInfo.size > 0,
-    maps: p.maps.map((m) => ({ id: m.id, desc: m.map.desc, type: m.spec.type, keySize: m.spec.keySize, valueSize: m.spec.valueSize, maxEntries: m.spec.maxEntries, info: mapInfo(m.spec, m.frozen) })),
+    id: p.id,
+    type: p.type,
+    name: p.name,
+    bytecode: p.bytecode,
+    tag: p.tag,
+    license: p.license,
+    mapFds: p.mapFds,
+    funcInfo: p.funcInfo.size > 0,
+    maps: p.maps.map((m) => ({
+      id: m.id,
+      desc: m.map.desc,
+      type: m.spec.type,
+      keySize: m.spec.keySize,
+      valueSize: m.spec.valueSize,
+      maxEntries: m.spec.maxEntries,
+      info: mapInfo(m.spec, m.frozen),
+    })),
   }));
 }
 
@@ -43,16 +66,40 @@ export function importProgs(space: AddressSpace, progs: readonly ProgTransfer[])
   for (const t of progs) {
     const objs = t.maps.map((m) => {
       let o = maps.get(m.id);
-      if (!o) maps.set(m.id, (o = new MapObject(m.id, attachMap(space, m.desc), { type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries })));
+      if (!o)
+        maps.set(
+          m.id,
+          (o = new MapObject(m.id, attachMap(space, m.desc), {
+            type: m.type,
+            keySize: m.keySize,
+            valueSize: m.valueSize,
+            maxEntries: m.maxEntries,
+          })),
+        );
       return o;
     });
     const infos: MapInfo[] = [];
     t.mapFds.forEach((fd, n) => (infos[fd] = t.maps[n].info));
-    const { result, program } = verifyProgram(decode(t.bytecode), { progType: t.type, ops: verifierOpsOf(t.type), maps: infos, funcInfo: t.funcInfo });
+    const { result, program } = verifyProgram(decode(t.bytecode), {
+      progType: t.type,
+      ops: verifierOpsOf(t.type),
+      maps: infos,
+      funcInfo: t.funcInfo,
+    });
     if (!program) throw new Error(`program ${t.name} (id ${t.id}) failed verification in the worker: ${result.ok ? '' : result.message}`);
-    out.set(t.id, new ProgObject(t.id, {
-      type: t.type, name: t.name, bytecode: t.bytecode, program, tag: t.tag, license: t.license, maps: objs, mapFds: [...t.mapFds],
-    }));
+    out.set(
+      t.id,
+      new ProgObject(t.id, {
+        type: t.type,
+        name: t.name,
+        bytecode: t.bytecode,
+        program,
+        tag: t.tag,
+        license: t.license,
+        maps: objs,
+        mapFds: [...t.mapFds],
+      }),
+    );
   }
   return out;
 }

@@ -7,7 +7,9 @@ import { Pipeline, type PipelineOptions, type ReplaySummary, type RunOptions } f
 export type { ReplaySummary } from './pipeline.js';
 
 /** ReplayOptions: `bpfbox replay`'s flags: the object and captures, and what the pipeline and a pass take. */
-export interface ReplayOptions extends Omit<PipelineOptions, 'kernel' | 'prog'>, Pick<RunOptions, 'out' | 'outPass' | 'outDrop' | 'progress' | 'preload'> {
+export interface ReplayOptions
+  extends Omit<PipelineOptions, 'kernel' | 'prog'>,
+    Pick<RunOptions, 'out' | 'outPass' | 'outDrop' | 'progress' | 'preload'> {
   readonly captures: readonly string[];
   readonly obj: string;
   readonly prog?: string;

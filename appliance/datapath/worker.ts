@@ -56,13 +56,21 @@ class ReplayCpu {
     const space = (this.#space = new AddressSpace(init.space));
     const progs = importProgs(space, init.progs);
     const prog = (this.#prog = progs.get(init.entry)!);
-    const rt = (this.#rt = new HookRuntime({ memory: space, progs }, {
-      cpu: init.cpu, regions: init.regions, routes: init.routes, neighbours: init.neighbours, devices: init.devices, ifindexes: init.ifindexes,
-      engine: init.engine ? engineByName(init.engine as EngineName) : undefined,
-      seed: init.deterministic ? (init.seed ^ Math.imul(init.cpu + 1, 0x9e3779b1)) >>> 0 : undefined,
-      clock: init.deterministic ? () => this.#now : undefined,
-      trace: init.trace ? (line) => this.#traces.push(line) : undefined,
-    }));
+    const rt = (this.#rt = new HookRuntime(
+      { memory: space, progs },
+      {
+        cpu: init.cpu,
+        regions: init.regions,
+        routes: init.routes,
+        neighbours: init.neighbours,
+        devices: init.devices,
+        ifindexes: init.ifindexes,
+        engine: init.engine ? engineByName(init.engine as EngineName) : undefined,
+        seed: init.deterministic ? (init.seed ^ Math.imul(init.cpu + 1, 0x9e3779b1)) >>> 0 : undefined,
+        clock: init.deterministic ? () => this.#now : undefined,
+        trace: init.trace ? (line) => this.#traces.push(line) : undefined,
+      },
+    ));
     this.#run = prog.type === ProgType.BPF_PROG_TYPE_XDP ? xdpIngress : skbIngress;
     this.#slot = { hardStart: 0, room: 0, len: 0, wireLen: 0, ifindex: init.ifindex, rxQueue: init.cpu, tstamp: undefined };
     // compiled now, before the worker says it is ready
@@ -83,15 +91,16 @@ class ReplayCpu {
     const t0 = process.hrtime.bigint();
     if (req.records && !this.#walker) throw new Error('internal: records sent to a worker that does not batch');
     if (req.records) this.#runRecords(this.#walker!, b, req.records);
-    else for (let i = 0; i < n; ) {
-      if (this.#batch) {
-        // the batch stops before a packet it does not take (multi-buffer) and after one that threw
-        i = this.#runBatched(this.#batch, b, desc, i, n);
-        if (i >= n) break;
+    else
+      for (let i = 0; i < n; ) {
+        if (this.#batch) {
+          // the batch stops before a packet it does not take (multi-buffer) and after one that threw
+          i = this.#runBatched(this.#batch, b, desc, i, n);
+          if (i >= n) break;
+        }
+        this.#runOne(b, i32, (desc >> 2) + i * DESC_WORDS, i);
+        i++;
       }
-      this.#runOne(b, i32, (desc >> 2) + i * DESC_WORDS, i);
-      i++;
-    }
     if (this.#batch && !b.perPacket && !req.records) b.fromTally(this.#space.view, this.#tallyAt);
     return b.result(req.id, Number(process.hrtime.bigint() - t0), this.#traces.splice(0));
   }

@@ -131,15 +131,24 @@ async function answer(h: OwnerHandlers, req: Request): Promise<unknown> {
   const a = req.args;
   const bytes = (i: number) => (a[i] === null || a[i] === undefined ? null : unhex(String(a[i])));
   switch (req.method) {
-    case 'show': return t.show();
-    case 'lookup': return hex(await t.lookup(bytes(0)));
-    case 'update': return t.update(bytes(0), bytes(1)!, Number(a[2] ?? 0)).then(() => null);
-    case 'delete': return t.delete(bytes(0)!).then(() => null);
-    case 'nextKey': return hex(await t.nextKey(bytes(0)));
-    case 'dump': return (await t.dump()).map(([k, v]) => [hex(k), hex(v)]);
-    case 'freeze': return t.freeze().then(() => null);
-    case 'pop': return hex(await t.pop());
-    case 'pin': return t.pin(String(a[0])).then(() => null);
+    case 'show':
+      return t.show();
+    case 'lookup':
+      return hex(await t.lookup(bytes(0)));
+    case 'update':
+      return t.update(bytes(0), bytes(1)!, Number(a[2] ?? 0)).then(() => null);
+    case 'delete':
+      return t.delete(bytes(0)!).then(() => null);
+    case 'nextKey':
+      return hex(await t.nextKey(bytes(0)));
+    case 'dump':
+      return (await t.dump()).map(([k, v]) => [hex(k), hex(v)]);
+    case 'freeze':
+      return t.freeze().then(() => null);
+    case 'pop':
+      return hex(await t.pop());
+    case 'pin':
+      return t.pin(String(a[0])).then(() => null);
   }
 }
 

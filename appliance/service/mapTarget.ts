@@ -51,9 +51,19 @@ export class LocalMap implements MapTarget {
     check(this.#k.bpf('BPF_OBJ_GET_INFO_BY_FD', a), 'info');
     const i = a.info!;
     return {
-      id: i.id, type: i.type, name: i.name, flags: i.map_flags, bytes_key: i.key_size, bytes_value: i.value_size,
-      max_entries: i.max_entries, bytes_memlock: i.bytes_memlock, frozen: i.frozen, pinned: this.#pinned(),
-      percpu: this.#obj.map.percpu, ncpus: this.#k.ncpus, btf: this.#obj.spec.btf,
+      id: i.id,
+      type: i.type,
+      name: i.name,
+      flags: i.map_flags,
+      bytes_key: i.key_size,
+      bytes_value: i.value_size,
+      max_entries: i.max_entries,
+      bytes_memlock: i.bytes_memlock,
+      frozen: i.frozen,
+      pinned: this.#pinned(),
+      percpu: this.#obj.map.percpu,
+      ncpus: this.#k.ncpus,
+      btf: this.#obj.spec.btf,
     };
   }
 

@@ -37,7 +37,13 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-interface LoadedProgram { readonly name: string; readonly kernel: Kernel; readonly loaded: LoadedCollection; readonly prog: ProgObject; pipeline?: Pipeline }
+interface LoadedProgram {
+  readonly name: string;
+  readonly kernel: Kernel;
+  readonly loaded: LoadedCollection;
+  readonly prog: ProgObject;
+  pipeline?: Pipeline;
+}
 
 /**
  * serveConfig starts the appliance from a config: it loads the configured objects into this
@@ -68,15 +74,27 @@ export async function serveConfig(o: ServeConfigOptions): Promise<Running> {
       if (!used.has(p.name)) continue;
       const hooks = metrics.hooks(p.name);
       p.pipeline = new Pipeline({
-        kernel: session.kernel, prog: p.prog, workers, deterministic: cfg.deterministic, seed: cfg.seed, routes: rt?.routes, neighbours: rt?.neighbours, devices: rt?.devices,
-        trace: cfg.trace ? (l) => process.stderr.write(`bpf_trace_printk: ${l}\n`) : undefined, warn: (w) => log(`warning: ${w}`), ...hooks,
+        kernel: session.kernel,
+        prog: p.prog,
+        workers,
+        deterministic: cfg.deterministic,
+        seed: cfg.seed,
+        routes: rt?.routes,
+        neighbours: rt?.neighbours,
+        devices: rt?.devices,
+        trace: cfg.trace ? (l) => process.stderr.write(`bpf_trace_printk: ${l}\n`) : undefined,
+        warn: (w) => log(`warning: ${w}`),
+        ...hooks,
         engine: o.engine ?? cfg.engine,
       });
     }
     const sourcesDone = runSources(cfg, programs, metrics, abort.signal, log);
     let stopped = false;
     return {
-      metricsUrl: url, socket: control.socket, sourcesDone, metrics,
+      metricsUrl: url,
+      socket: control.socket,
+      sourcesDone,
+      metrics,
       async stop() {
         if (stopped) return;
         stopped = true;
@@ -108,13 +126,20 @@ function loadProgram(session: Session, cfg: Config, i: number, file: string): Lo
     try {
       set[k] = parseSet(`${k}=${v}`)[1];
     } catch (e) {
-      throw new ConfigError(`${file}: programs[${i}].set.${k}: ${(e as Error).message}`, { file, field: `programs[${i}].set.${k}`, cause: e });
+      throw new ConfigError(`${file}: programs[${i}].set.${k}: ${(e as Error).message}`, {
+        file,
+        field: `programs[${i}].set.${k}`,
+        cause: e,
+      });
     }
   }
   const { loaded, prog } = loadObject(session.kernel, { obj: p.obj, prog: p.prog, type: p.type, set });
   try {
     if (p.map_init) applyMapInit(session.kernel, readMapInit(p.map_init), loaded.maps, loaded.programs, p.map_init);
-    const inline: MapInit = { maps: Object.fromEntries(Object.entries(p.maps ?? {}).map(([n, m]) => [n, m.entries.map((e) => [e.key, e.value] as const)])), prog_array: p.prog_array };
+    const inline: MapInit = {
+      maps: Object.fromEntries(Object.entries(p.maps ?? {}).map(([n, m]) => [n, m.entries.map((e) => [e.key, e.value] as const)])),
+      prog_array: p.prog_array,
+    };
     applyMapInit(session.kernel, inline, loaded.maps, loaded.programs, file, configPaths(file, i));
     const k = session.kernel;
     if (p.pinmaps) {
@@ -128,7 +153,11 @@ function loadProgram(session: Session, cfg: Config, i: number, file: string): Lo
         const r = k.bpf('BPF_OBJ_PIN', { pathname: `${p.pinmaps}/${name}`, bpf_fd: fd });
         if (r < 0) {
           const cause = new BpfErrno(-r);
-          throw new ConfigError(`${file}: programs[${i}].pinmaps: pin ${p.pinmaps}/${name}: ${cause.message}`, { file, field: `programs[${i}].pinmaps`, cause });
+          throw new ConfigError(`${file}: programs[${i}].pinmaps: pin ${p.pinmaps}/${name}: ${cause.message}`, {
+            file,
+            field: `programs[${i}].pinmaps`,
+            cause,
+          });
         }
       }
     }
@@ -171,7 +200,8 @@ function exporterMetrics(cfg: Config, programs: readonly LoadedProgram[], file: 
       const at = `${file}: exporter.${kind}[${i}] (${m.name})`;
       const p = programs.find((x) => x.name === (m.program ?? programs[0].name))!;
       const fd = p.loaded.maps.get(m.map) ?? [...p.loaded.maps].find(([n]) => n.endsWith(`.${m.map}`))?.[1];
-      if (fd === undefined) throw new MapMetricError(`${at}: program ${p.name} has no map ${m.map} (it has ${[...p.loaded.maps.keys()].join(', ')})`);
+      if (fd === undefined)
+        throw new MapMetricError(`${at}: program ${p.name} has no map ${m.map} (it has ${[...p.loaded.maps.keys()].join(', ')})`);
       const h = { kernel: p.kernel, fd, obj: p.kernel.process.fds.get(fd)!.obj as MapObject };
       out.push(kind === 'counters' ? counterMetric(at, h, m) : histogramMetric(at, h, m as never));
     });
@@ -184,34 +214,44 @@ function exporterMetrics(cfg: Config, programs: readonly LoadedProgram[], file: 
  * pass at a time), programs run side by side. `once` ends; `loop` and `rate` go on until
  * the signal; rate-paced passes drop what overflows their queue.
  */
-async function runSources(cfg: Config, programs: readonly LoadedProgram[], metrics: PipelineMetrics, signal: AbortSignal, log: (l: string) => void): Promise<void> {
+async function runSources(
+  cfg: Config,
+  programs: readonly LoadedProgram[],
+  metrics: PipelineMetrics,
+  signal: AbortSignal,
+  log: (l: string) => void,
+): Promise<void> {
   const byProgram = new Map<string, typeof cfg.sources>();
   for (const s of cfg.sources ?? []) byProgram.set(s.program, [...(byProgram.get(s.program) ?? []), s]);
-  await Promise.all([...byProgram].map(async ([name, sources]) => {
-    const p = programs.find((x) => x.name === name)!;
-    const pipeline = p.pipeline!;
-    const pending = [...sources!];
-    while (pending.length && !signal.aborted) {
-      for (const src of [...pending]) {
-        if (signal.aborted) break;
-        const label = `${name}:${src.captures.join(',')}`;
-        const before = { skipped: pipeline.summary.skipped, dropped: pipeline.summary.dropped_overload };
-        await pipeline.run(src.captures, {
-          rate: src.mode === 'rate' ? src.rate : undefined, queueCapacity: src.queue_capacity, signal,
-          queueDepth: (n) => metrics.queueDepth.set({ source: label }, n),
-          progress: () => {
-            const s = pipeline.summary;
-            if (s.skipped > before.skipped) metrics.notRun.inc({ source: label }, s.skipped - before.skipped);
-            if (s.dropped_overload > before.dropped) metrics.droppedOverload.inc({ source: label }, s.dropped_overload - before.dropped);
-            before.skipped = s.skipped;
-            before.dropped = s.dropped_overload;
-          },
-        });
-        if ((src.mode ?? 'once') === 'once') {
-          pending.splice(pending.indexOf(src), 1);
-          log(`source ${label}: done (${pipeline.summary.packets} packets so far for ${name})`);
+  await Promise.all(
+    [...byProgram].map(async ([name, sources]) => {
+      const p = programs.find((x) => x.name === name)!;
+      const pipeline = p.pipeline!;
+      const pending = [...sources!];
+      while (pending.length && !signal.aborted) {
+        for (const src of [...pending]) {
+          if (signal.aborted) break;
+          const label = `${name}:${src.captures.join(',')}`;
+          const before = { skipped: pipeline.summary.skipped, dropped: pipeline.summary.dropped_overload };
+          await pipeline.run(src.captures, {
+            rate: src.mode === 'rate' ? src.rate : undefined,
+            queueCapacity: src.queue_capacity,
+            signal,
+            queueDepth: (n) => metrics.queueDepth.set({ source: label }, n),
+            progress: () => {
+              const s = pipeline.summary;
+              if (s.skipped > before.skipped) metrics.notRun.inc({ source: label }, s.skipped - before.skipped);
+              if (s.dropped_overload > before.dropped) metrics.droppedOverload.inc({ source: label }, s.dropped_overload - before.dropped);
+              before.skipped = s.skipped;
+              before.dropped = s.dropped_overload;
+            },
+          });
+          if ((src.mode ?? 'once') === 'once') {
+            pending.splice(pending.indexOf(src), 1);
+            log(`source ${label}: done (${pipeline.summary.packets} packets so far for ${name})`);
+          }
         }
       }
-    }
-  }));
+    }),
+  );
 }

@@ -46,7 +46,11 @@ export class Session {
       allocId: this.store.allocId,
       onWrite: (o) => this.store.touched(o),
       // bpf_trace_printk lines, as trace_pipe would show them
-      runtime: { trace: (line) => process.stderr.write(`bpf_trace_printk: ${line}\n`), ...options.routes, engine: engineByName(options.engine ?? DEFAULT_ENGINE) },
+      runtime: {
+        trace: (line) => process.stderr.write(`bpf_trace_printk: ${line}\n`),
+        ...options.routes,
+        engine: engineByName(options.engine ?? DEFAULT_ENGINE),
+      },
     });
     this.store.attach(this.kernel);
   }
@@ -140,9 +144,10 @@ export class Session {
     const key = 'pinned' in ref ? `pinned:${ref.pinned}` : `id:${ref.id}`;
     const cached = this.#opened.get(key);
     if (cached) return cached;
-    const fd = 'pinned' in ref
-      ? this.#check(this.kernel.bpf('BPF_OBJ_GET', { pathname: ref.pinned }), `open ${ref.pinned}`)
-      : this.#check(this.kernel.bpf('BPF_MAP_GET_FD_BY_ID', { map_id: ref.id }), `open id ${ref.id}`);
+    const fd =
+      'pinned' in ref
+        ? this.#check(this.kernel.bpf('BPF_OBJ_GET', { pathname: ref.pinned }), `open ${ref.pinned}`)
+        : this.#check(this.kernel.bpf('BPF_MAP_GET_FD_BY_ID', { map_id: ref.id }), `open id ${ref.id}`);
     const t = this.#local(fd);
     this.#opened.set(key, t);
     return t;

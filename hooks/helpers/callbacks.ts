@@ -2,7 +2,6 @@ import { Errno } from '../../uapi/errno.js';
 import { type Helper, negErrno as neg } from '../../vm/helpers.js';
 import type { HookRuntime } from '../runtime.js';
 
-
 /** BPF_MAX_LOOPS: bpf_loop's limit on iterations (1 << 23). */
 const BPF_MAX_LOOPS = 1 << 23;
 
@@ -14,20 +13,28 @@ const BPF_MAX_LOOPS = 1 << 23;
  */
 export function callbackHelpers(rt: HookRuntime): Helper[] {
   return [
-    { id: 181, name: 'bpf_loop', fn: (nr, fn, ctx, flags, _r5, env) => {
-      if (flags !== 0n) return neg(Errno.EINVAL);
-      if (nr > BigInt(BPF_MAX_LOOPS)) return neg(Errno.E2BIG);
-      const n = Number(nr);
-      for (let i = 0; i < n; i++) {
-        if (env.callback!(fn, BigInt(i), ctx) !== 0n) return BigInt(i + 1);
-      }
-      return BigInt(n);
-    } },
-    { id: 164, name: 'bpf_for_each_map_elem', fn: (map, fn, ctx, flags, _r5, env) => {
-      if (flags !== 0n) return neg(Errno.EINVAL);
-      const m = rt.views.get(Number(map));
-      const keyScratch = rt.ctx.start + 240;
-      return BigInt(m.forEachElem((k, v) => env.callback!(fn, map, BigInt(k), BigInt(v), ctx) === 1n, rt.cpu, keyScratch));
-    } },
+    {
+      id: 181,
+      name: 'bpf_loop',
+      fn: (nr, fn, ctx, flags, _r5, env) => {
+        if (flags !== 0n) return neg(Errno.EINVAL);
+        if (nr > BigInt(BPF_MAX_LOOPS)) return neg(Errno.E2BIG);
+        const n = Number(nr);
+        for (let i = 0; i < n; i++) {
+          if (env.callback!(fn, BigInt(i), ctx) !== 0n) return BigInt(i + 1);
+        }
+        return BigInt(n);
+      },
+    },
+    {
+      id: 164,
+      name: 'bpf_for_each_map_elem',
+      fn: (map, fn, ctx, flags, _r5, env) => {
+        if (flags !== 0n) return neg(Errno.EINVAL);
+        const m = rt.views.get(Number(map));
+        const keyScratch = rt.ctx.start + 240;
+        return BigInt(m.forEachElem((k, v) => env.callback!(fn, map, BigInt(k), BigInt(v), ctx) === 1n, rt.cpu, keyScratch));
+      },
+    },
   ];
 }

@@ -80,71 +80,75 @@ const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.e
  */
 export function fibHelpers(rt: HookRuntime): Helper[] {
   return [
-    { id: 69, name: 'bpf_fib_lookup', fn: (_ctx, params, plen, flags, _r5, env) => {
-      if (Number(plen) < F.SIZE || (Number(flags) & ~KNOWN_FLAGS) !== 0) return negErrno(Errno.EINVAL);
-      const u8 = env.memory.u8;
-      const dv = env.memory.view;
-      const p = Number(params);
-      const family = u8[p + F.family];
-      if (family !== AF_INET && family !== AF_INET6) return negErrno(EAFNOSUPPORT);
-      const size = family === AF_INET ? 4 : 16;
-      const dst = u8.slice(p + F.dst, p + F.dst + size);
-      // the device asked about must exist and forward
-      const dev = (rt.options.devices ?? [{ ifindex: 1, forwarding: true }]).find((d) => d.ifindex === dv.getUint32(p + F.ifindex, true));
-      if (!dev) return negErrno(Errno.ENODEV);
-      if (!dev.forwarding) return BigInt(FibRet.FWD_DISABLED);
-      // which routes the lookup sees: DIRECT looks in one table (main, or TBID's, whose field it
-      // then zeroes); IPv4 keeps local and main merged, IPv6 keeps local routes in their own
-      // table; an OUTPUT IPv4 lookup only takes routes out of params->ifindex
-      let table: 'all' | 'main' | 'local' = 'all';
-      if (Number(flags) & BPF_FIB_LOOKUP_DIRECT) {
-        let tbid = RT_TABLE_MAIN;
-        if (Number(flags) & BPF_FIB_LOOKUP_TBID) {
-          tbid = dv.getUint32(p + F.vlan_proto, true);
-          dv.setUint32(p + F.vlan_proto, 0, true);
+    {
+      id: 69,
+      name: 'bpf_fib_lookup',
+      fn: (_ctx, params, plen, flags, _r5, env) => {
+        if (Number(plen) < F.SIZE || (Number(flags) & ~KNOWN_FLAGS) !== 0) return negErrno(Errno.EINVAL);
+        const u8 = env.memory.u8;
+        const dv = env.memory.view;
+        const p = Number(params);
+        const family = u8[p + F.family];
+        if (family !== AF_INET && family !== AF_INET6) return negErrno(EAFNOSUPPORT);
+        const size = family === AF_INET ? 4 : 16;
+        const dst = u8.slice(p + F.dst, p + F.dst + size);
+        // the device asked about must exist and forward
+        const dev = (rt.options.devices ?? [{ ifindex: 1, forwarding: true }]).find((d) => d.ifindex === dv.getUint32(p + F.ifindex, true));
+        if (!dev) return negErrno(Errno.ENODEV);
+        if (!dev.forwarding) return BigInt(FibRet.FWD_DISABLED);
+        // which routes the lookup sees: DIRECT looks in one table (main, or TBID's, whose field it
+        // then zeroes); IPv4 keeps local and main merged, IPv6 keeps local routes in their own
+        // table; an OUTPUT IPv4 lookup only takes routes out of params->ifindex
+        let table: 'all' | 'main' | 'local' = 'all';
+        if (Number(flags) & BPF_FIB_LOOKUP_DIRECT) {
+          let tbid = RT_TABLE_MAIN;
+          if (Number(flags) & BPF_FIB_LOOKUP_TBID) {
+            tbid = dv.getUint32(p + F.vlan_proto, true);
+            dv.setUint32(p + F.vlan_proto, 0, true);
+          }
+          if (tbid !== RT_TABLE_MAIN && tbid !== RT_TABLE_LOCAL) return BigInt(FibRet.NOT_FWDED);
+          if (family === AF_INET6) table = tbid === RT_TABLE_MAIN ? 'main' : 'local';
         }
-        if (tbid !== RT_TABLE_MAIN && tbid !== RT_TABLE_LOCAL) return BigInt(FibRet.NOT_FWDED);
-        if (family === AF_INET6) table = tbid === RT_TABLE_MAIN ? 'main' : 'local';
-      }
-      const oif = Number(flags) & BPF_FIB_LOOKUP_OUTPUT && family === AF_INET ? dv.getUint32(p + F.ifindex, true) : 0;
-      let best: { route: Route; len: number } | undefined;
-      for (const route of rt.options.routes ?? []) {
-        if ((table === 'main' && route.kind === 'local') || (table === 'local' && route.kind !== 'local')) continue;
-        if (oif && (route.kind ?? 'unicast') === 'unicast' && route.ifindex !== oif) continue;
-        const [addr, lenText] = route.dst.split('/');
-        const prefix = parseAddr(addr);
-        if (prefix.length !== size) continue;
-        const len = Number(lenText ?? 8 * size);
-        if (covers(prefix, len, dst) && (!best || len > best.len)) best = { route, len };
-      }
-      const r = best?.route;
-      if (!r || r.kind === 'local') return BigInt(FibRet.NOT_FWDED);
-      if (r.kind === 'blackhole') return BigInt(FibRet.BLACKHOLE);
-      if (r.kind === 'unreachable') return BigInt(FibRet.UNREACHABLE);
-      if (r.kind === 'prohibit') return BigInt(FibRet.PROHIBIT);
-      const mtu = r.mtu ?? 1500;
-      if (dv.getUint16(p + F.tot_len, true) > mtu) {
+        const oif = Number(flags) & BPF_FIB_LOOKUP_OUTPUT && family === AF_INET ? dv.getUint32(p + F.ifindex, true) : 0;
+        let best: { route: Route; len: number } | undefined;
+        for (const route of rt.options.routes ?? []) {
+          if ((table === 'main' && route.kind === 'local') || (table === 'local' && route.kind !== 'local')) continue;
+          if (oif && (route.kind ?? 'unicast') === 'unicast' && route.ifindex !== oif) continue;
+          const [addr, lenText] = route.dst.split('/');
+          const prefix = parseAddr(addr);
+          if (prefix.length !== size) continue;
+          const len = Number(lenText ?? 8 * size);
+          if (covers(prefix, len, dst) && (!best || len > best.len)) best = { route, len };
+        }
+        const r = best?.route;
+        if (!r || r.kind === 'local') return BigInt(FibRet.NOT_FWDED);
+        if (r.kind === 'blackhole') return BigInt(FibRet.BLACKHOLE);
+        if (r.kind === 'unreachable') return BigInt(FibRet.UNREACHABLE);
+        if (r.kind === 'prohibit') return BigInt(FibRet.PROHIBIT);
+        const mtu = r.mtu ?? 1500;
+        if (dv.getUint16(p + F.tot_len, true) > mtu) {
+          dv.setUint16(p + F.tot_len, mtu, true);
+          return BigInt(FibRet.FRAG_NEEDED);
+        }
+        dv.setUint32(p + F.ifindex, r.ifindex, true);
+        dv.setUint32(p + F.rt_metric, r.metric ?? 0, true);
+        if (Number(flags) & BPF_FIB_LOOKUP_SRC) {
+          // IPv4 takes what address selection gives (none: 0.0.0.0); IPv6 without one is NO_SRC_ADDR
+          if (!r.src && family === AF_INET6) return BigInt(FibRet.NO_SRC_ADDR);
+          u8.set(r.src ? parseAddr(r.src) : new Uint8Array(4), p + F.src);
+        }
+        const nextHop = r.gateway ? parseAddr(r.gateway) : dst;
+        u8.set(nextHop, p + F.dst);
+        if ((Number(flags) & BPF_FIB_LOOKUP_SKIP_NEIGH) === 0) {
+          const neigh = (rt.options.neighbours ?? []).find((n) => sameBytes(parseAddr(n.ip), nextHop));
+          if (!neigh) return BigInt(FibRet.NO_NEIGH);
+          u8.set(mac(neigh.mac), p + F.dmac);
+          u8.set(r.smac ? mac(r.smac) : new Uint8Array(6), p + F.smac);
+        }
+        dv.setUint32(p + F.vlan_proto, 0, true);
         dv.setUint16(p + F.tot_len, mtu, true);
-        return BigInt(FibRet.FRAG_NEEDED);
-      }
-      dv.setUint32(p + F.ifindex, r.ifindex, true);
-      dv.setUint32(p + F.rt_metric, r.metric ?? 0, true);
-      if (Number(flags) & BPF_FIB_LOOKUP_SRC) {
-        // IPv4 takes what address selection gives (none: 0.0.0.0); IPv6 without one is NO_SRC_ADDR
-        if (!r.src && family === AF_INET6) return BigInt(FibRet.NO_SRC_ADDR);
-        u8.set(r.src ? parseAddr(r.src) : new Uint8Array(4), p + F.src);
-      }
-      const nextHop = r.gateway ? parseAddr(r.gateway) : dst;
-      u8.set(nextHop, p + F.dst);
-      if ((Number(flags) & BPF_FIB_LOOKUP_SKIP_NEIGH) === 0) {
-        const neigh = (rt.options.neighbours ?? []).find((n) => sameBytes(parseAddr(n.ip), nextHop));
-        if (!neigh) return BigInt(FibRet.NO_NEIGH);
-        u8.set(mac(neigh.mac), p + F.dmac);
-        u8.set(r.smac ? mac(r.smac) : new Uint8Array(6), p + F.smac);
-      }
-      dv.setUint32(p + F.vlan_proto, 0, true);
-      dv.setUint16(p + F.tot_len, mtu, true);
-      return BigInt(FibRet.SUCCESS);
-    } },
+        return BigInt(FibRet.SUCCESS);
+      },
+    },
   ];
 }

@@ -4,7 +4,6 @@ import { SlotArray } from '../../maps/slotArray.js';
 import { type Helper, type HelperEnv, negErrno as neg } from '../../vm/helpers.js';
 import type { HookRuntime } from '../runtime.js';
 
-
 /** BPF_F_CURRENT_CPU: the perf event array index meaning "this CPU's". */
 const BPF_F_CURRENT_CPU = 0xffffffffn;
 /** BPF_F_CTXLEN_MASK: the upper 32 bits of the flags, packet bytes to append (XDP, skb). */
@@ -28,12 +27,27 @@ export function formatPrintf(fmt: string, args: readonly bigint[], env: HelperEn
     const v = args[n++] ?? 0n;
     let s: string;
     switch (conv) {
-      case 'd': case 'i': s = String(BigInt.asIntN(l ? 64 : 32, v)); break;
-      case 'u': s = String(BigInt.asUintN(l ? 64 : 32, v)); break;
-      case 'x': s = BigInt.asUintN(l ? 64 : 32, v).toString(16); break;
-      case 'X': s = BigInt.asUintN(l ? 64 : 32, v).toString(16).toUpperCase(); break;
-      case 'c': s = String.fromCharCode(Number(v & 0xffn)); break;
-      case 'p': s = `0x${v.toString(16)}`; break;
+      case 'd':
+      case 'i':
+        s = String(BigInt.asIntN(l ? 64 : 32, v));
+        break;
+      case 'u':
+        s = String(BigInt.asUintN(l ? 64 : 32, v));
+        break;
+      case 'x':
+        s = BigInt.asUintN(l ? 64 : 32, v).toString(16);
+        break;
+      case 'X':
+        s = BigInt.asUintN(l ? 64 : 32, v)
+          .toString(16)
+          .toUpperCase();
+        break;
+      case 'c':
+        s = String.fromCharCode(Number(v & 0xffn));
+        break;
+      case 'p':
+        s = `0x${v.toString(16)}`;
+        break;
       default: {
         const u8 = env.memory.u8;
         let end = Number(v);
@@ -57,42 +71,50 @@ export function formatPrintf(fmt: string, args: readonly bigint[], env: HelperEn
  */
 export function outputHelpers(rt: HookRuntime): Helper[] {
   return [
-    { id: 165, name: 'bpf_snprintf', fn: (str, size, fmt, data, dataLen, env) => {
-      if (dataLen % 8n) return neg(Errno.EINVAL);
-      const u8 = env.memory.u8;
-      let end = Number(fmt);
-      while (u8[end] !== 0) end++;
-      const args = Array.from({ length: Number(dataLen) / 8 }, (_, i) => env.memory.view.getBigUint64(Number(data) + 8 * i, true));
-      const text = new TextEncoder().encode(formatPrintf(new TextDecoder().decode(u8.subarray(Number(fmt), end)), args, env));
-      const room = Number(size);
-      if (room > 0) {
-        const n = Math.min(text.length, room - 1);
-        u8.set(text.subarray(0, n), Number(str));
-        u8[Number(str) + n] = 0;
-      }
-      return BigInt(text.length + 1);
-    } },
-    { id: 25, name: 'bpf_perf_event_output', fn: (_ctx, map, flags, data, size, env) => {
-      const m = rt.views.get(Number(map));
-      if (!(m instanceof SlotArray) || m.type !== MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY) return neg(Errno.EINVAL);
-      const idx = (flags & 0xffffffffn) === BPF_F_CURRENT_CPU ? rt.cpu : Number(flags & 0xffffffffn);
-      if (idx >= m.maxEntries) return neg(Errno.E2BIG);
-      if (m.slotValue(idx) === 0) return neg(Errno.ENOENT);
-      const ctxLen = Number((flags >> CTXLEN_SHIFT) & 0xfffffn);
-      const body = env.memory.u8.slice(Number(data), Number(data) + Number(size));
-      let pkt = new Uint8Array(0);
-      const c = rt.current;
-      if (ctxLen > 0) {
-        const from = c.kind === 'xdp' ? c.frame.data : c.kind === 'skb' ? c.pkt.mac : 0;
-        const to = c.kind === 'xdp' ? c.frame.dataEnd : c.kind === 'skb' ? c.pkt.dataEnd : 0;
-        if (from + ctxLen > to) return neg(Errno.EFAULT);
-        pkt = env.memory.u8.slice(from, from + ctxLen);
-      }
-      const rec = new Uint8Array(body.length + pkt.length);
-      rec.set(body);
-      rec.set(pkt, body.length);
-      rt.perf.push({ mapId: m.id, cpu: idx, data: rec });
-      return 0n;
-    } },
+    {
+      id: 165,
+      name: 'bpf_snprintf',
+      fn: (str, size, fmt, data, dataLen, env) => {
+        if (dataLen % 8n) return neg(Errno.EINVAL);
+        const u8 = env.memory.u8;
+        let end = Number(fmt);
+        while (u8[end] !== 0) end++;
+        const args = Array.from({ length: Number(dataLen) / 8 }, (_, i) => env.memory.view.getBigUint64(Number(data) + 8 * i, true));
+        const text = new TextEncoder().encode(formatPrintf(new TextDecoder().decode(u8.subarray(Number(fmt), end)), args, env));
+        const room = Number(size);
+        if (room > 0) {
+          const n = Math.min(text.length, room - 1);
+          u8.set(text.subarray(0, n), Number(str));
+          u8[Number(str) + n] = 0;
+        }
+        return BigInt(text.length + 1);
+      },
+    },
+    {
+      id: 25,
+      name: 'bpf_perf_event_output',
+      fn: (_ctx, map, flags, data, size, env) => {
+        const m = rt.views.get(Number(map));
+        if (!(m instanceof SlotArray) || m.type !== MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY) return neg(Errno.EINVAL);
+        const idx = (flags & 0xffffffffn) === BPF_F_CURRENT_CPU ? rt.cpu : Number(flags & 0xffffffffn);
+        if (idx >= m.maxEntries) return neg(Errno.E2BIG);
+        if (m.slotValue(idx) === 0) return neg(Errno.ENOENT);
+        const ctxLen = Number((flags >> CTXLEN_SHIFT) & 0xfffffn);
+        const body = env.memory.u8.slice(Number(data), Number(data) + Number(size));
+        let pkt = new Uint8Array(0);
+        const c = rt.current;
+        if (ctxLen > 0) {
+          const from = c.kind === 'xdp' ? c.frame.data : c.kind === 'skb' ? c.pkt.mac : 0;
+          const to = c.kind === 'xdp' ? c.frame.dataEnd : c.kind === 'skb' ? c.pkt.dataEnd : 0;
+          if (from + ctxLen > to) return neg(Errno.EFAULT);
+          pkt = env.memory.u8.slice(from, from + ctxLen);
+        }
+        const rec = new Uint8Array(body.length + pkt.length);
+        rec.set(body);
+        rec.set(pkt, body.length);
+        rt.perf.push({ mapId: m.id, cpu: idx, data: rec });
+        return 0n;
+      },
+    },
   ];
 }

@@ -20,40 +20,61 @@ export function redirectHelpers(rt: HookRuntime): Helper[] {
   const xdp = () => (rt.current.kind === 'xdp' ? rt.current : undefined);
   const skb = () => (rt.current.kind === 'skb' ? rt.current : undefined);
   return [
-    { id: 23, name: 'bpf_redirect', fn: (ifindex, flags) => {
-      const c = rt.current;
-      if (c.kind === 'xdp') {
-        if (flags) return BigInt(XdpAction.XDP_ABORTED);
-        c.frame.redirect = { kind: 'ifindex', target: u32(ifindex) };
+    {
+      id: 23,
+      name: 'bpf_redirect',
+      fn: (ifindex, flags) => {
+        const c = rt.current;
+        if (c.kind === 'xdp') {
+          if (flags) return BigInt(XdpAction.XDP_ABORTED);
+          c.frame.redirect = { kind: 'ifindex', target: u32(ifindex) };
+          return BigInt(XdpAction.XDP_REDIRECT);
+        }
+        if (c.kind === 'skb') {
+          if (u32(flags) & ~1) return 2n; // TC_ACT_SHOT
+          c.pkt.redirect = { ifindex: u32(ifindex), ingress: (u32(flags) & 1) === 1 };
+          return 7n; // TC_ACT_REDIRECT
+        }
+        return neg(Errno.EINVAL);
+      },
+    },
+    {
+      id: 13,
+      name: 'bpf_clone_redirect',
+      fn: (_skb, ifindex, flags) => {
+        // a copy goes out now (egress, or ingress with BPF_F_INGRESS) to a device that must exist
+        const c = skb();
+        if (
+          !c ||
+          u32(flags) & ~1 ||
+          !(rt.options.ifindexes ?? rt.options.devices?.map((d) => d.ifindex) ?? [LOOPBACK_IFINDEX]).includes(u32(ifindex))
+        )
+          return neg(Errno.EINVAL);
+        const p = c.pkt;
+        if ((p.clones ??= []).length < MAX_CLONES)
+          p.clones.push({ ifindex: u32(ifindex), ingress: (u32(flags) & 1) === 1, data: mem().u8.slice(p.mac, p.dataEnd) });
+        return 0n;
+      },
+    },
+    {
+      id: 51,
+      name: 'bpf_redirect_map',
+      fn: (map, key, flags) => {
+        const c = xdp();
+        const m = rt.views.get(u32(map));
+        const fallback = BigInt(u32(flags) & 0x3);
+        const k = u32(key);
+        if (u32(flags) > XdpAction.XDP_TX) return BigInt(XdpAction.XDP_ABORTED);
+        // a DEVMAP or CPUMAP slot holds an ifindex or a queue size (0: empty); a DEVMAP_HASH a key
+        const present =
+          m instanceof SlotArray
+            ? m.slotValue(k) !== 0
+            : m.type === MapType.BPF_MAP_TYPE_DEVMAP_HASH && m.lookup(scratchKey(rt, k), 0) !== 0;
+        if (!present) return fallback;
+        if (c) c.frame.redirect = { kind: 'map', target: k, mapId: m.id };
         return BigInt(XdpAction.XDP_REDIRECT);
-      }
-      if (c.kind === 'skb') {
-        if (u32(flags) & ~1) return 2n; // TC_ACT_SHOT
-        c.pkt.redirect = { ifindex: u32(ifindex), ingress: (u32(flags) & 1) === 1 };
-        return 7n; // TC_ACT_REDIRECT
-      }
-      return neg(Errno.EINVAL);
-    } },
-    { id: 13, name: 'bpf_clone_redirect', fn: (_skb, ifindex, flags) => {
-      // a copy goes out now (egress, or ingress with BPF_F_INGRESS) to a device that must exist
-      const c = skb();
-      if (!c || u32(flags) & ~1 || !(rt.options.ifindexes ?? rt.options.devices?.map((d) => d.ifindex) ?? [LOOPBACK_IFINDEX]).includes(u32(ifindex))) return neg(Errno.EINVAL);
-      const p = c.pkt;
-      if ((p.clones ??= []).length < MAX_CLONES) p.clones.push({ ifindex: u32(ifindex), ingress: (u32(flags) & 1) === 1, data: mem().u8.slice(p.mac, p.dataEnd) });
-      return 0n;
-    } },
-    { id: 51, name: 'bpf_redirect_map', fn: (map, key, flags) => {
-      const c = xdp();
-      const m = rt.views.get(u32(map));
-      const fallback = BigInt(u32(flags) & 0x3);
-      const k = u32(key);
-      if (u32(flags) > XdpAction.XDP_TX) return BigInt(XdpAction.XDP_ABORTED);
-      // a DEVMAP or CPUMAP slot holds an ifindex or a queue size (0: empty); a DEVMAP_HASH a key
-      const present = m instanceof SlotArray ? m.slotValue(k) !== 0 : m.type === MapType.BPF_MAP_TYPE_DEVMAP_HASH && m.lookup(scratchKey(rt, k), 0) !== 0;
-      if (!present) return fallback;
-      if (c) c.frame.redirect = { kind: 'map', target: k, mapId: m.id };
-      return BigInt(XdpAction.XDP_REDIRECT);
-    } },
+      },
+    },
   ];
 }
 

@@ -13,12 +13,16 @@ let lastCookie = 0n;
  */
 export function socketHelpers(rt: HookRuntime): Helper[] {
   return [
-    { id: 46, name: 'bpf_get_socket_cookie', fn: () => {
-      const c = rt.current;
-      if (c.kind !== 'skb') return 0n;
-      c.pkt.cookie ??= ++lastCookie;
-      return c.pkt.cookie;
-    } },
+    {
+      id: 46,
+      name: 'bpf_get_socket_cookie',
+      fn: () => {
+        const c = rt.current;
+        if (c.kind !== 'skb') return 0n;
+        c.pkt.cookie ??= ++lastCookie;
+        return c.pkt.cookie;
+      },
+    },
     { id: 47, name: 'bpf_get_socket_uid', fn: () => 0n },
   ];
 }

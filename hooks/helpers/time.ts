@@ -25,14 +25,18 @@ export function timeHelpers(rt: HookRuntime): Helper[] {
     { id: 7, name: 'bpf_get_prandom_u32', fn: next },
     { id: 8, name: 'bpf_get_smp_processor_id', fn: () => BigInt(rt.cpu), fn32: () => rt.cpu, ret: 'u32', constant: true },
     { id: 42, name: 'bpf_get_numa_node_id', fn: () => 0n },
-    { id: 6, name: 'bpf_trace_printk', fn: (fmt, size, a1, a2, a3, env) => {
-      const u8 = env.memory.u8;
-      const start = Number(fmt);
-      let text = new TextDecoder().decode(u8.subarray(start, start + Number(size)));
-      text = text.replace(/\0.*$/s, '');
-      const line = formatPrintf(text, [a1, a2, a3], env);
-      rt.options.trace?.(line.replace(/\n$/, ''));
-      return BigInt(line.length);
-    } },
+    {
+      id: 6,
+      name: 'bpf_trace_printk',
+      fn: (fmt, size, a1, a2, a3, env) => {
+        const u8 = env.memory.u8;
+        const start = Number(fmt);
+        let text = new TextDecoder().decode(u8.subarray(start, start + Number(size)));
+        text = text.replace(/\0.*$/s, '');
+        const line = formatPrintf(text, [a1, a2, a3], env);
+        rt.options.trace?.(line.replace(/\n$/, ''));
+        return BigInt(line.length);
+      },
+    },
   ];
 }

@@ -5,13 +5,41 @@ import { inField } from './ctxField.js';
 import { skbIsValidAccess } from './skbIsValidAccess.js';
 
 /** tc_cls_act_func_proto: the base helpers, the skb store, checksum, redirect, vlan, resize and hash helpers, fib lookup. */
-const FUNCS: ReadonlySet<number> = new Set([...BASE_FUNC_PROTO, 9, 10, 11, 13, 18, 19, 23, 25, 26, 28, 31, 34, 38, 39, 43, 48, 50, 51, 68, 69]);
+const FUNCS: ReadonlySet<number> = new Set([
+  ...BASE_FUNC_PROTO,
+  9,
+  10,
+  11,
+  13,
+  18,
+  19,
+  23,
+  25,
+  26,
+  28,
+  31,
+  34,
+  38,
+  39,
+  43,
+  48,
+  50,
+  51,
+  68,
+  69,
+]);
 
 /** tc_cls_act_is_valid_access (net/core/filter.c, 6.18): writes to mark, tc_index, priority, tc_classid, cb[], tstamp, queue_mapping; no socket addresses. */
 function tcClsActIsValidAccess(off: number, size: number, write: boolean): boolean {
   if (write) {
-    const writable = inField(off, SkBuff.mark) || inField(off, SkBuff.tc_index) || inField(off, SkBuff.priority) || inField(off, SkBuff.tc_classid)
-      || (off >= SkBuff.cb && off < SkBuff.cb + 20) || inField(off, SkBuff.tstamp, 8) || inField(off, SkBuff.queue_mapping);
+    const writable =
+      inField(off, SkBuff.mark) ||
+      inField(off, SkBuff.tc_index) ||
+      inField(off, SkBuff.priority) ||
+      inField(off, SkBuff.tc_classid) ||
+      (off >= SkBuff.cb && off < SkBuff.cb + 20) ||
+      inField(off, SkBuff.tstamp, 8) ||
+      inField(off, SkBuff.queue_mapping);
     if (!writable) return false;
   }
   if (off >= SkBuff.family && off < SkBuff.local_port + 4) return false;

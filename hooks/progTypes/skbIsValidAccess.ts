@@ -9,8 +9,15 @@ import { inField } from './ctxField.js';
 export function skbIsValidAccess(off: number, size: number, write: boolean): boolean {
   if (off < 0 || off >= SkBuff.SIZE || off % size !== 0) return false;
   if (off >= SkBuff.cb && off < SkBuff.cb + 20) return off + size <= SkBuff.cb + 20;
-  if ((off >= SkBuff.remote_ip6 && off < SkBuff.local_ip6 + 16) || inField(off, SkBuff.remote_ip4) || inField(off, SkBuff.local_ip4)
-    || inField(off, SkBuff.data) || inField(off, SkBuff.data_meta) || inField(off, SkBuff.data_end)) return size === 4;
+  if (
+    (off >= SkBuff.remote_ip6 && off < SkBuff.local_ip6 + 16) ||
+    inField(off, SkBuff.remote_ip4) ||
+    inField(off, SkBuff.local_ip4) ||
+    inField(off, SkBuff.data) ||
+    inField(off, SkBuff.data_meta) ||
+    inField(off, SkBuff.data_end)
+  )
+    return size === 4;
   if (inField(off, SkBuff.flow_keys, 8)) return false;
   if (inField(off, SkBuff.hwtstamp, 8)) return !write && size === 8;
   if (inField(off, SkBuff.tstamp, 8)) return size === 8;

@@ -9,7 +9,8 @@ const FUNCS: ReadonlySet<number> = new Set([...BASE_FUNC_PROTO, 25, 26, 28, 46, 
 
 /** sk_filter_is_valid_access (net/core/filter.c, 6.18): no packet pointers, classid, socket addresses, timestamps or wire_len; writes only to cb[]. */
 function skFilterIsValidAccess(off: number, size: number, write: boolean): boolean {
-  if (inField(off, SkBuff.tc_classid) || inField(off, SkBuff.data) || inField(off, SkBuff.data_meta) || inField(off, SkBuff.data_end)) return false;
+  if (inField(off, SkBuff.tc_classid) || inField(off, SkBuff.data) || inField(off, SkBuff.data_meta) || inField(off, SkBuff.data_end))
+    return false;
   if (off >= SkBuff.family && off < SkBuff.local_port + 4) return false;
   if (inField(off, SkBuff.tstamp, 8) || inField(off, SkBuff.wire_len) || inField(off, SkBuff.hwtstamp, 8)) return false;
   if (write && !(off >= SkBuff.cb && off < SkBuff.cb + 20)) return false;

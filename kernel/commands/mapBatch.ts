@@ -7,7 +7,12 @@ import { deleteValue, lookupValue, updateValue } from './mapElem.js';
 
 const T = MapType;
 const ARRAYS: readonly number[] = [T.BPF_MAP_TYPE_ARRAY, T.BPF_MAP_TYPE_PERCPU_ARRAY];
-const HASHES: readonly number[] = [T.BPF_MAP_TYPE_HASH, T.BPF_MAP_TYPE_PERCPU_HASH, T.BPF_MAP_TYPE_LRU_HASH, T.BPF_MAP_TYPE_LRU_PERCPU_HASH];
+const HASHES: readonly number[] = [
+  T.BPF_MAP_TYPE_HASH,
+  T.BPF_MAP_TYPE_PERCPU_HASH,
+  T.BPF_MAP_TYPE_LRU_HASH,
+  T.BPF_MAP_TYPE_LRU_PERCPU_HASH,
+];
 
 type Kind = 'lookup' | 'lookup_and_delete' | 'update' | 'delete';
 
@@ -29,7 +34,8 @@ function batch(kind: Kind): (k: Kernel, p: BpfProcess, a: MapBatchAttr) => numbe
     const vs = m.map.userValueSize;
     const max = a.count;
     if (!Number.isInteger(max) || max < 0) fail(Errno.EINVAL);
-    if (a.keys.length < max * ks || (kind !== 'delete' && (!a.values || a.values.length < max * vs))) fail(Errno.EINVAL, 'keys or values too small for count');
+    if (a.keys.length < max * ks || (kind !== 'delete' && (!a.values || a.values.length < max * vs)))
+      fail(Errno.EINVAL, 'keys or values too small for count');
     let done = 0;
     try {
       if (kind === 'update' || kind === 'delete') {
@@ -76,7 +82,9 @@ function batch(kind: Kind): (k: Kernel, p: BpfProcess, a: MapBatchAttr) => numbe
 }
 
 /** batchCommands: BPF_MAP_{LOOKUP,LOOKUP_AND_DELETE,UPDATE,DELETE}_BATCH. */
-export const batchCommands: { [C in 'BPF_MAP_LOOKUP_BATCH' | 'BPF_MAP_LOOKUP_AND_DELETE_BATCH' | 'BPF_MAP_UPDATE_BATCH' | 'BPF_MAP_DELETE_BATCH']: Handler<C> } = {
+export const batchCommands: {
+  [C in 'BPF_MAP_LOOKUP_BATCH' | 'BPF_MAP_LOOKUP_AND_DELETE_BATCH' | 'BPF_MAP_UPDATE_BATCH' | 'BPF_MAP_DELETE_BATCH']: Handler<C>;
+} = {
   BPF_MAP_LOOKUP_BATCH: batch('lookup'),
   BPF_MAP_LOOKUP_AND_DELETE_BATCH: batch('lookup_and_delete'),
   BPF_MAP_UPDATE_BATCH: batch('update'),

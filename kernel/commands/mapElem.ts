@@ -10,7 +10,12 @@ import type { MapSpec } from '../../maps/spec.js';
 const T = MapType;
 const KEYLESS: readonly number[] = [T.BPF_MAP_TYPE_QUEUE, T.BPF_MAP_TYPE_STACK, T.BPF_MAP_TYPE_BLOOM_FILTER];
 const MAP_IN_MAP: readonly number[] = [T.BPF_MAP_TYPE_ARRAY_OF_MAPS, T.BPF_MAP_TYPE_HASH_OF_MAPS];
-const HASHES: readonly number[] = [T.BPF_MAP_TYPE_HASH, T.BPF_MAP_TYPE_PERCPU_HASH, T.BPF_MAP_TYPE_LRU_HASH, T.BPF_MAP_TYPE_LRU_PERCPU_HASH];
+const HASHES: readonly number[] = [
+  T.BPF_MAP_TYPE_HASH,
+  T.BPF_MAP_TYPE_PERCPU_HASH,
+  T.BPF_MAP_TYPE_LRU_HASH,
+  T.BPF_MAP_TYPE_LRU_PERCPU_HASH,
+];
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const u32 = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true);
@@ -33,7 +38,13 @@ function out(buf: Uint8Array | undefined, data: Uint8Array): void {
 
 /** sameShape: an inner map must match the map-of-maps' template (kernel bpf_map_meta_equal). */
 function sameShape(a: MapSpec, b: MapSpec): boolean {
-  return a.type === b.type && a.keySize === b.keySize && a.valueSize === b.valueSize && a.maxEntries === b.maxEntries && (a.flags ?? 0) === (b.flags ?? 0);
+  return (
+    a.type === b.type &&
+    a.keySize === b.keySize &&
+    a.valueSize === b.valueSize &&
+    a.maxEntries === b.maxEntries &&
+    (a.flags ?? 0) === (b.flags ?? 0)
+  );
 }
 
 /** lookupValue returns what userspace reads for `key`, translating slot contents to ids. */
@@ -50,7 +61,8 @@ export function updateValue(k: Kernel, p: BpfProcess, m: MapObject, key: Uint8Ar
   if (m.spec.type === T.BPF_MAP_TYPE_PROG_ARRAY) {
     if (value.length !== 4) fail(Errno.EINVAL);
     const prog = p.progOf(u32(value));
-    if (m.ownerProgType !== undefined && m.ownerProgType !== prog.type) fail(Errno.EINVAL, 'program type differs from the prog array owner');
+    if (m.ownerProgType !== undefined && m.ownerProgType !== prog.type)
+      fail(Errno.EINVAL, 'program type differs from the prog array owner');
     m.ownerProgType = prog.type;
     stored = le32(prog.id);
     held = prog;
@@ -82,15 +94,29 @@ export function deleteValue(k: Kernel, m: MapObject, key: Uint8Array): void {
   }
 }
 
-type ElemCmd = 'BPF_MAP_CREATE' | 'BPF_MAP_LOOKUP_ELEM' | 'BPF_MAP_UPDATE_ELEM' | 'BPF_MAP_DELETE_ELEM' | 'BPF_MAP_GET_NEXT_KEY' | 'BPF_MAP_LOOKUP_AND_DELETE_ELEM' | 'BPF_MAP_FREEZE';
+type ElemCmd =
+  | 'BPF_MAP_CREATE'
+  | 'BPF_MAP_LOOKUP_ELEM'
+  | 'BPF_MAP_UPDATE_ELEM'
+  | 'BPF_MAP_DELETE_ELEM'
+  | 'BPF_MAP_GET_NEXT_KEY'
+  | 'BPF_MAP_LOOKUP_AND_DELETE_ELEM'
+  | 'BPF_MAP_FREEZE';
 
 /** elemCommands: map creation, the element commands and freeze. */
 export const elemCommands: { [C in ElemCmd]: Handler<C> } = {
   BPF_MAP_CREATE(k, p, a) {
     const innerMap = a.inner_map_fd ? p.mapOf(a.inner_map_fd).map.spec : undefined;
     const spec: MapSpec = {
-      type: a.map_type, keySize: a.key_size, valueSize: a.value_size, maxEntries: a.max_entries,
-      flags: a.map_flags ?? 0, name: a.map_name ?? '', mapExtra: a.map_extra ?? 0, innerMap, btf: a.btf_desc,
+      type: a.map_type,
+      keySize: a.key_size,
+      valueSize: a.value_size,
+      maxEntries: a.max_entries,
+      flags: a.map_flags ?? 0,
+      name: a.map_name ?? '',
+      mapExtra: a.map_extra ?? 0,
+      innerMap,
+      btf: a.btf_desc,
     };
     const map = createMap(k.memory, spec, k.ncpus);
     const obj = new MapObject(k.allocId(), map, spec);
@@ -168,4 +194,3 @@ export const elemCommands: { [C in ElemCmd]: Handler<C> } = {
 
 /** FD_ACCESS_FLAGS: BPF_F_RDONLY / BPF_F_WRONLY, what OBJ_GET and GET_FD_BY_ID accept. */
 export const FD_ACCESS_FLAGS = MapFlag.BPF_F_RDONLY | MapFlag.BPF_F_WRONLY;
-

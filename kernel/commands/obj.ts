@@ -5,7 +5,14 @@ import type { Handler } from '../process.js';
 import { MapObject } from '../objects.js';
 import type { MapInfo, ProgInfo } from '../../uapi/info.js';
 
-type ObjCmd = 'BPF_OBJ_PIN' | 'BPF_OBJ_GET' | 'BPF_MAP_GET_NEXT_ID' | 'BPF_PROG_GET_NEXT_ID' | 'BPF_MAP_GET_FD_BY_ID' | 'BPF_PROG_GET_FD_BY_ID' | 'BPF_OBJ_GET_INFO_BY_FD';
+type ObjCmd =
+  | 'BPF_OBJ_PIN'
+  | 'BPF_OBJ_GET'
+  | 'BPF_MAP_GET_NEXT_ID'
+  | 'BPF_PROG_GET_NEXT_ID'
+  | 'BPF_MAP_GET_FD_BY_ID'
+  | 'BPF_PROG_GET_FD_BY_ID'
+  | 'BPF_OBJ_GET_INFO_BY_FD';
 
 function nextId(ids: Iterable<number>, start: number): number {
   let best = Infinity;
@@ -16,9 +23,17 @@ function nextId(ids: Iterable<number>, start: number): number {
 /** mapInfo describes a map as BPF_OBJ_GET_INFO_BY_FD does. */
 export function mapInfo(m: MapObject): MapInfo {
   return {
-    kind: 'map', type: m.spec.type, id: m.id, key_size: m.spec.keySize, value_size: m.spec.valueSize,
-    max_entries: m.spec.maxEntries, map_flags: m.spec.flags ?? 0, name: m.spec.name ?? '', map_extra: m.spec.mapExtra ?? 0,
-    frozen: m.frozen, bytes_memlock: m.map.bytes,
+    kind: 'map',
+    type: m.spec.type,
+    id: m.id,
+    key_size: m.spec.keySize,
+    value_size: m.spec.valueSize,
+    max_entries: m.spec.maxEntries,
+    map_flags: m.spec.flags ?? 0,
+    name: m.spec.name ?? '',
+    map_extra: m.spec.mapExtra ?? 0,
+    frozen: m.frozen,
+    bytes_memlock: m.map.bytes,
   };
 }
 
@@ -26,9 +41,20 @@ export function mapInfo(m: MapObject): MapInfo {
 export function progInfo(k: Kernel, id: number): ProgInfo {
   const p = k.progs.get(id)!;
   return {
-    kind: 'prog', type: p.type, id: p.id, tag: p.tag, name: p.name, xlated_prog_len: p.bytecode.length,
-    jited_prog_len: 0, load_time: p.loadedAt, created_by_uid: 0, map_ids: p.maps.map((m) => m.id),
-    nr_map_ids: p.maps.length, gpl_compatible: p.gplCompatible, run_cnt: p.runCnt, run_time_ns: p.runTimeNs,
+    kind: 'prog',
+    type: p.type,
+    id: p.id,
+    tag: p.tag,
+    name: p.name,
+    xlated_prog_len: p.bytecode.length,
+    jited_prog_len: 0,
+    load_time: p.loadedAt,
+    created_by_uid: 0,
+    map_ids: p.maps.map((m) => m.id),
+    nr_map_ids: p.maps.length,
+    gpl_compatible: p.gplCompatible,
+    run_cnt: p.runCnt,
+    run_time_ns: p.runTimeNs,
   };
 }
 

@@ -55,7 +55,11 @@ export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'> } = {
     }
     // the verifier decides (vm/verifier); its log goes to the user's buffer in the kernel's shape
     const { result, program } = verifyProgram(insns, {
-      progType: a.prog_type, ops: verifierOpsOf(a.prog_type), maps: verifierMaps(p, insns), logLevel: level, funcInfo: (a.func_info?.length ?? 0) > 0,
+      progType: a.prog_type,
+      ops: verifierOpsOf(a.prog_type),
+      maps: verifierMaps(p, insns),
+      logLevel: level,
+      funcInfo: (a.func_info?.length ?? 0) > 0,
     });
     const log = [...result.log];
     let errno = result.ok ? 0 : result.errno;
@@ -87,8 +91,14 @@ export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'> } = {
       }
     }
     const obj = new ProgObject(k.allocId(), {
-      type: a.prog_type, name: a.prog_name ?? '', bytecode: Uint8Array.from(a.insns), program, tag: progTag(a.insns),
-      license: a.license, maps, mapFds,
+      type: a.prog_type,
+      name: a.prog_name ?? '',
+      bytecode: Uint8Array.from(a.insns),
+      program,
+      tag: progTag(a.insns),
+      license: a.license,
+      maps,
+      mapFds,
       lineInfo: new Map((a.line_info ?? []).map((l) => [l.insn, l])),
       funcInfo: new Map((a.func_info ?? []).map((f) => [f.insn, f.name])),
     });

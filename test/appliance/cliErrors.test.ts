@@ -91,8 +91,14 @@ describe('the user-error tree', () => {
     assert.equal(k.message, 'load program p: EACCES: Permission denied\nlog\n');
   });
 
-  it('bugs are not user errors: a TypeError, a fault of a run, the JIT\'s own error', () => {
-    for (const e of [new TypeError('x is undefined'), new RuntimeError(1, 'helper bpf_x#1 failed'), new MemoryFault(0, 0, 4, 'read'), new JitError(0, 'internal: no label'), 'a string']) {
+  it("bugs are not user errors: a TypeError, a fault of a run, the JIT's own error", () => {
+    for (const e of [
+      new TypeError('x is undefined'),
+      new RuntimeError(1, 'helper bpf_x#1 failed'),
+      new MemoryFault(0, 0, 4, 'read'),
+      new JitError(0, 'internal: no label'),
+      'a string',
+    ]) {
       assert.ok(!(e instanceof UserError));
       const lines: string[] = [];
       assert.equal(printUserError(e, { json: false, out: (t) => lines.push(t), err: (t) => lines.push(t) }), false);
@@ -119,7 +125,11 @@ describe('bpfbox errors (CLI): a user error is one line, a bug keeps its stack',
 
   it('pcaps: a capture that is not one', () => {
     writeFileSync(join(dir, 'junk.pcap'), Buffer.from('0123456789abcdef'));
-    oneLine(bpfbox(state, 'replay', join(dir, 'junk.pcap'), '--obj', STATS), 1, /junk\.pcap: offset 0: magic 0x30313233 is neither pcap's nor pcapng's$/);
+    oneLine(
+      bpfbox(state, 'replay', join(dir, 'junk.pcap'), '--obj', STATS),
+      1,
+      /junk\.pcap: offset 0: magic 0x30313233 is neither pcap's nor pcapng's$/,
+    );
   });
 
   it('appliance/config: a config that does not parse, a --set that does not, a route table', () => {
@@ -131,20 +141,38 @@ describe('bpfbox errors (CLI): a user error is one line, a bug keeps its stack',
     assert.equal(j.code, 255);
     assert.deepEqual(JSON.parse(j.out), { error: '--set bad: expected VAR=VALUE' });
     writeFileSync(join(dir, 'routes.json'), JSON.stringify({ routes: [{ dst: '10.0.0.0/8', ifindex: 1, mtu: 'x' }] }));
-    oneLine(bpfbox(state, '--routes', join(dir, 'routes.json'), 'map', 'show'), 255, /routes\.json: routes\[0\]\.mtu: "x" is not an integer/);
+    oneLine(
+      bpfbox(state, '--routes', join(dir, 'routes.json'), 'map', 'show'),
+      255,
+      /routes\.json: routes\[0\]\.mtu: "x" is not an integer/,
+    );
   });
 
   it('appliance/datapath: a bad --map-init', () => {
     writeFileSync(join(dir, 'init.json'), JSON.stringify({ maps: { nosuch: [['00', '00']] } }));
-    oneLine(bpfbox(state, 'replay', SAMPLE, '--obj', STATS, '--map-init', join(dir, 'init.json')), 1, /init\.json: maps\.nosuch: no map named nosuch/);
+    oneLine(
+      bpfbox(state, 'replay', SAMPLE, '--obj', STATS, '--map-init', join(dir, 'init.json')),
+      1,
+      /init\.json: maps\.nosuch: no map named nosuch/,
+    );
   });
 
   it('appliance/service: an exporter entry that names no map (serve --config)', () => {
-    writeFileSync(join(dir, 'metric.yaml'), [
-      'programs:', `  - {name: fw, obj: ${join(REPO_ROOT, 'bpf', 'lpm_firewall.o')}, prog: xdp_firewall}`,
-      'exporter:', '  counters:', '    - {name: fw_total, help: h, map: nosuch, labels: [{name: l, size: 4}]}',
-    ].join('\n'));
-    const r = spawnSync(process.execPath, [CLI, 'serve', '--config', join(dir, 'metric.yaml'), '--metrics-addr', '127.0.0.1:0'], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, BPFBOX_BPFFS: state } });
+    writeFileSync(
+      join(dir, 'metric.yaml'),
+      [
+        'programs:',
+        `  - {name: fw, obj: ${join(REPO_ROOT, 'bpf', 'lpm_firewall.o')}, prog: xdp_firewall}`,
+        'exporter:',
+        '  counters:',
+        '    - {name: fw_total, help: h, map: nosuch, labels: [{name: l, size: 4}]}',
+      ].join('\n'),
+    );
+    const r = spawnSync(process.execPath, [CLI, 'serve', '--config', join(dir, 'metric.yaml'), '--metrics-addr', '127.0.0.1:0'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, BPFBOX_BPFFS: state },
+    });
     oneLine({ err: r.stderr, code: r.status ?? -1 }, 1, /metric\.yaml: exporter\.counters\[0\] \(fw_total\): program fw has no map nosuch/);
   });
 
@@ -159,15 +187,21 @@ describe('bpfbox errors (CLI): a user error is one line, a bug keeps its stack',
   it('a bug (a TypeError thrown inside a command) prints its stack', () => {
     // a preload makes readFileSync throw a TypeError for one path: a bug inside the command
     const preload = join(dir, 'bug.mjs');
-    writeFileSync(preload, [
-      "import fs from 'node:fs';",
-      "import { syncBuiltinESMExports } from 'node:module';",
-      'const real = fs.readFileSync;',
-      "fs.readFileSync = function (p, ...a) { if (p === '/bug/injected') throw new TypeError('injected bug'); return real.call(this, p, ...a); };",
-      'syncBuiltinESMExports();',
-    ].join('\n'));
+    writeFileSync(
+      preload,
+      [
+        "import fs from 'node:fs';",
+        "import { syncBuiltinESMExports } from 'node:module';",
+        'const real = fs.readFileSync;',
+        "fs.readFileSync = function (p, ...a) { if (p === '/bug/injected') throw new TypeError('injected bug'); return real.call(this, p, ...a); };",
+        'syncBuiltinESMExports();',
+      ].join('\n'),
+    );
     const run = (...args: string[]) => {
-      const r = spawnSync(process.execPath, ['--import', preload, CLI, ...args], { encoding: 'utf8', env: { ...process.env, BPFBOX_BPFFS: state } });
+      const r = spawnSync(process.execPath, ['--import', preload, CLI, ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, BPFBOX_BPFFS: state },
+      });
       return { err: r.stderr, code: r.status ?? -1 };
     };
     let r = run('verify', '/bug/injected');

@@ -19,7 +19,10 @@ export function bpfbox(state: string, ...args: string[]): { out: string; err: st
 /** startServe starts `bpfbox serve` and resolves once it listens. */
 export function startServe(state: string): Promise<ChildProcess> {
   return new Promise((ok, fail) => {
-    const p = spawn(process.execPath, [CLI, 'serve', '--flush-ms', '100'], { env: { ...process.env, BPFBOX_BPFFS: state }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(process.execPath, [CLI, 'serve', '--flush-ms', '100'], {
+      env: { ...process.env, BPFBOX_BPFFS: state },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     p.stderr!.setEncoding('utf8');
     p.stderr!.on('data', (d: string) => {

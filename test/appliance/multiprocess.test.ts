@@ -10,8 +10,35 @@ describe('pins shared by processes', function () {
 
   it('one process pins and updates a map and exits; a second reads the values by path', () => {
     const state = tempState();
-    assert.equal(bpfbox(state, 'map', 'create', '/sys/fs/bpf/counts', 'type', 'hash', 'key', '4', 'value', '8', 'entries', '16', 'name', 'counts').code, 0);
-    assert.equal(bpfbox(state, 'map', 'update', 'pinned', '/sys/fs/bpf/counts', 'key', '1', '0', '0', '0', 'value', '0x2a', '0', '0', '0', '0', '0', '0', '0').code, 0);
+    assert.equal(
+      bpfbox(state, 'map', 'create', '/sys/fs/bpf/counts', 'type', 'hash', 'key', '4', 'value', '8', 'entries', '16', 'name', 'counts')
+        .code,
+      0,
+    );
+    assert.equal(
+      bpfbox(
+        state,
+        'map',
+        'update',
+        'pinned',
+        '/sys/fs/bpf/counts',
+        'key',
+        '1',
+        '0',
+        '0',
+        '0',
+        'value',
+        '0x2a',
+        '0',
+        '0',
+        '0',
+        '0',
+        '0',
+        '0',
+        '0',
+      ).code,
+      0,
+    );
     const r = bpfbox(state, '-j', 'map', 'lookup', 'pinned', '/sys/fs/bpf/counts', 'key', '1', '0', '0', '0');
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(JSON.parse(r.out).value, ['0x2a', '0x00', '0x00', '0x00', '0x00', '0x00', '0x00', '0x00']);
@@ -36,7 +63,10 @@ describe('pins shared by processes', function () {
       // and the owner wrote the change through to the pin
       const f = file();
       assert.ok(f.kind === 'map');
-      assert.deepEqual(f.entries!.find(([k]) => k === '02000000'), ['02000000', '09000000']);
+      assert.deepEqual(
+        f.entries!.find(([k]) => k === '02000000'),
+        ['02000000', '09000000'],
+      );
     } finally {
       owner.kill('SIGTERM');
       await new Promise((ok) => owner.once('exit', ok));

@@ -24,7 +24,13 @@ describe('FilePinStore: pins that outlive the process', () => {
   it('a map pinned and updated by one kernel is read back by another, with its id', () => {
     const dir = tempState();
     const a = proc(dir);
-    const fd = a.k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_HASH, key_size: 4, value_size: 4, max_entries: 8, map_name: 'kept' });
+    const fd = a.k.bpf('BPF_MAP_CREATE', {
+      map_type: MapType.BPF_MAP_TYPE_HASH,
+      key_size: 4,
+      value_size: 4,
+      max_entries: 8,
+      map_name: 'kept',
+    });
     assert.equal(a.k.bpf('BPF_OBJ_PIN', { pathname: '/sys/fs/bpf/kept', bpf_fd: fd }), 0);
     a.k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: fd, key: le32(7), value: le32(70) });
     a.store.flush();
@@ -90,7 +96,13 @@ describe('FilePinStore: pins that outlive the process', () => {
   it('a pinned program comes back with its maps', () => {
     const dir = tempState();
     const a = proc(dir);
-    const m = a.k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_ARRAY, key_size: 4, value_size: 4, max_entries: 1, map_name: 'progmap' });
+    const m = a.k.bpf('BPF_MAP_CREATE', {
+      map_type: MapType.BPF_MAP_TYPE_ARRAY,
+      key_size: 4,
+      value_size: 4,
+      max_entries: 1,
+      map_name: 'progmap',
+    });
     const insns = encode(link([lddw(R1, m, Pseudo.BPF_PSEUDO_MAP_FD), mov(R0, 0), exit()]));
     const p = a.k.bpf('BPF_PROG_LOAD', { prog_type: ProgType.BPF_PROG_TYPE_XDP, insns, license: 'GPL', prog_name: 'pinned_prog' });
     a.k.bpf('BPF_OBJ_PIN', { pathname: '/sys/fs/bpf/p', bpf_fd: p });
@@ -100,7 +112,10 @@ describe('FilePinStore: pins that outlive the process', () => {
     const prog = b.k.process.progOf(p2);
     assert.equal(prog.tag, tag);
     assert.equal(prog.name, 'pinned_prog');
-    assert.deepEqual(prog.maps.map((x) => x.spec.name), ['progmap']);
+    assert.deepEqual(
+      prog.maps.map((x) => x.spec.name),
+      ['progmap'],
+    );
   });
   it('a pin file that is not one is refused, naming the file', () => {
     const dir = tempState();
@@ -118,7 +133,10 @@ describe('FilePinStore: pins that outlive the process', () => {
       k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: fd, key: le32(0), value: le32(i) });
       store.flush();
     }
-    assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.tmp')), []);
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.includes('.tmp')),
+      [],
+    );
     assert.match(readFileSync(join(dir, 'm'), 'utf8'), /"13000000"/);
   });
 });

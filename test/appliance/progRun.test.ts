@@ -44,10 +44,26 @@ describe('prog run from the command line: the output buffer as bpftool sizes it,
   it('the same return value and packet under --engine jit as interpreted; an unknown engine is refused', () => {
     assert.equal(bpfbox(state, 'prog', 'loadall', join(REPO_ROOT, 'bpf', 'xdp_adjust.o'), '/sys/fs/bpf/adj_engine').code, 0);
     const pkt = join(dir, 'p.bin');
-    writeFileSync(pkt, Uint8Array.from({ length: 64 }, (_, i) => (i === 0 ? 1 : i)));
+    writeFileSync(
+      pkt,
+      Uint8Array.from({ length: 64 }, (_, i) => (i === 0 ? 1 : i)),
+    );
     const outs = ['interpreter', 'jit'].map((engine) => {
       const out = join(dir, `${engine}.bin`);
-      const r = bpfbox(state, '--engine', engine, '-j', 'prog', 'run', 'pinned', '/sys/fs/bpf/adj_engine/xdp_adjust', 'data_in', pkt, 'data_out', out);
+      const r = bpfbox(
+        state,
+        '--engine',
+        engine,
+        '-j',
+        'prog',
+        'run',
+        'pinned',
+        '/sys/fs/bpf/adj_engine/xdp_adjust',
+        'data_in',
+        pkt,
+        'data_out',
+        out,
+      );
       assert.equal(r.code, 0, r.err);
       return [JSON.parse(r.out).retval, readFileSync(out).toString('hex')];
     });

@@ -22,7 +22,12 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 /** The packets every comparison runs: synthetic traffic and the fidelity set (not its runt: test-run refuses it). */
 function capture(dir: string): { path: string; packets: Uint8Array[] } {
-  const packets = [...Array.from(synthPackets({ packets: 400, seed: 11 }), (p) => p.data.slice()), ...Object.entries(PACKETS).filter(([k]) => !k.startsWith('runt')).map(([, v]) => v)];
+  const packets = [
+    ...Array.from(synthPackets({ packets: 400, seed: 11 }), (p) => p.data.slice()),
+    ...Object.entries(PACKETS)
+      .filter(([k]) => !k.startsWith('runt'))
+      .map(([, v]) => v),
+  ];
   return { path: writeCapture(join(dir, 'in.pcap'), packets), packets };
 }
 
@@ -46,7 +51,8 @@ function totals(maps: Record<string, Record<string, string | string[]>>): Record
       const sum = Buffer.alloc(v[0].length / 2);
       for (const cpu of v) {
         const b = Buffer.from(cpu, 'hex');
-        for (let o = 0; o + 8 <= b.length; o += 8) sum.writeBigUInt64LE((sum.readBigUInt64LE(o) + b.readBigUInt64LE(o)) & 0xffffffffffffffffn, o);
+        for (let o = 0; o + 8 <= b.length; o += 8)
+          sum.writeBigUInt64LE((sum.readBigUInt64LE(o) + b.readBigUInt64LE(o)) & 0xffffffffffffffffn, o);
       }
       out[name][k] = sum.toString('hex');
     }
@@ -83,7 +89,18 @@ describe('replay', function () {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   const CASES: readonly [string, string, MapInit?][] = [
-    ['lpm_firewall', 'xdp_firewall', { maps: { blocked: [['100000000a010000', '01000000'], ['08000000c0a80000', '01000000']] } }],
+    [
+      'lpm_firewall',
+      'xdp_firewall',
+      {
+        maps: {
+          blocked: [
+            ['100000000a010000', '01000000'],
+            ['08000000c0a80000', '01000000'],
+          ],
+        },
+      },
+    ],
     ['xdp_encap', 'xdp_encap'],
     ['xdp_adjust', 'xdp_adjust'],
     ['tc_nat', 'tc_nat'],
@@ -96,7 +113,14 @@ describe('replay', function () {
       // an skb test run takes at most 3712 bytes (replay's skbs are linear up to 64 KiB)
       const packets = name.startsWith('tc_') ? cap.packets.filter((p) => p.length <= 3712) : cap.packets;
       const path = name.startsWith('tc_') ? writeCapture(join(dir, `${name}.pcap`), packets) : cap.path;
-      const s = await replay({ captures: [path], obj: obj(name), prog, workers: 2, out, mapInit: init ? { init, where: 'init' } : undefined });
+      const s = await replay({
+        captures: [path],
+        obj: obj(name),
+        prog,
+        workers: 2,
+        out,
+        mapInit: init ? { init, where: 'init' } : undefined,
+      });
       const ref = reference(name, prog, packets, init);
       const r = new PcapngReader(out, { readOptions: true });
       const got: [string, number][] = [];
@@ -106,8 +130,14 @@ describe('replay', function () {
       ref.runs.forEach((run, i) => assert.deepEqual(got[i], [hex(run.data), run.retval | 0], `packet ${i}`));
       assert.equal(s.packets, packets.length);
       assert.deepEqual(totals(s.maps), totals(ref.maps));
-      assert.equal(s.per_cpu.reduce((a, b) => a + b, 0), packets.length);
-      assert.ok(s.per_cpu.every((n) => n > 0), 'both workers ran packets');
+      assert.equal(
+        s.per_cpu.reduce((a, b) => a + b, 0),
+        packets.length,
+      );
+      assert.ok(
+        s.per_cpu.every((n) => n > 0),
+        'both workers ran packets',
+      );
     });
   }
 
@@ -117,7 +147,11 @@ describe('replay', function () {
     // LD_ABS past the end ends the program with 0: the packet is dropped and not counted
     for (const p of cap.packets) if (p.length > 23) want[p[23]] = (want[p[23]] ?? 0n) + 1n;
     const short = cap.packets.filter((p) => p.length <= 23).length;
-    const counts = Object.fromEntries(Object.entries(s.maps.proto_count).map(([k, v]) => [Buffer.from(k, 'hex').readUInt32LE(), Buffer.from(v as string, 'hex').readBigUInt64LE()]).filter(([, v]) => v !== 0n));
+    const counts = Object.fromEntries(
+      Object.entries(s.maps.proto_count)
+        .map(([k, v]) => [Buffer.from(k, 'hex').readUInt32LE(), Buffer.from(v as string, 'hex').readBigUInt64LE()])
+        .filter(([, v]) => v !== 0n),
+    );
     assert.deepEqual(counts, Object.fromEntries(Object.entries(want).map(([k, v]) => [Number(k), v])));
     assert.deepEqual(s.verdict_names, { 'keep all': cap.packets.length - short, drop: short });
     assert.ok(short > 0);
@@ -138,7 +172,8 @@ describe('replay', function () {
     const out = join(dir, 'flows.pcapng');
     const simple = await replay({ captures: [cap.path], obj: obj('xdp_simple'), workers: 2, out });
     // xdp_simple counts by bpf_get_smp_processor_id(): the worker is the CPU the program sees
-    const rxcnt = (cpu: number) => Number(Buffer.from(simple.maps.rxcnt[Buffer.from(new Uint32Array([cpu]).buffer).toString('hex')] as string, 'hex').readBigUInt64LE());
+    const rxcnt = (cpu: number) =>
+      Number(Buffer.from(simple.maps.rxcnt[Buffer.from(new Uint32Array([cpu]).buffer).toString('hex')] as string, 'hex').readBigUInt64LE());
     assert.deepEqual([rxcnt(0), rxcnt(1)], simple.per_cpu);
     const r = new PcapngReader(out, { readOptions: true });
     const cpuOf = new Map<string, Set<number>>();
@@ -181,12 +216,19 @@ describe('replay', function () {
 
   it('a program that would fault is refused at load by the verifier, as the kernel refuses it', async () => {
     // test/fixtures/bpf/xdp_fault.o dereferences a lookup without the NULL check
-    await assert.rejects(replay({ captures: [cap.path], obj: join(REPO_ROOT, 'test', 'fixtures', 'bpf', 'xdp_fault.o'), workers: 2 }),
-      (e: unknown) => e instanceof Error && /xdp_fault: EACCES/.test(e.message) && /R0 invalid mem access 'map_value_or_null'/.test(e.message));
+    await assert.rejects(
+      replay({ captures: [cap.path], obj: join(REPO_ROOT, 'test', 'fixtures', 'bpf', 'xdp_fault.o'), workers: 2 }),
+      (e: unknown) =>
+        e instanceof Error && /xdp_fault: EACCES/.test(e.message) && /R0 invalid mem access 'map_value_or_null'/.test(e.message),
+    );
   });
 
   it('--map-init errors name the entry, the field and the sizes', async () => {
-    const bad = (init: MapInit, re: RegExp) => assert.rejects(replay({ captures: [cap.path], obj: obj('lpm_firewall'), workers: 1, mapInit: { init, where: 'init.json' } }), (e: unknown) => e instanceof MapInitError && re.test(e.message));
+    const bad = (init: MapInit, re: RegExp) =>
+      assert.rejects(
+        replay({ captures: [cap.path], obj: obj('lpm_firewall'), workers: 1, mapInit: { init, where: 'init.json' } }),
+        (e: unknown) => e instanceof MapInitError && re.test(e.message),
+      );
     await bad({ maps: { blocked: [['10000000', '01000000']] } }, /^init\.json: maps\.blocked\[0\]: key: expected 8 bytes, got 4$/);
     await bad({ maps: { blocked: [['100000000a010000', 'zz']] } }, /maps\.blocked\[0\]: value: "zz" is not hex bytes/);
     await bad({ maps: { nosuch: [] } }, /maps\.nosuch: no map named nosuch/);
@@ -211,7 +253,13 @@ describe('replay', function () {
     const s = await replay({ captures: [cap.path], obj: obj('tail_calls'), prog: 'xdp_dispatch', workers: 2 });
     assert.deepEqual(s.verdict_names, { XDP_DROP: cap.packets.length - odd, XDP_PASS: odd });
     const init: MapInit = { prog_array: { jmp_table: { 0: 'xdp_pass_all' } } };
-    const t = await replay({ captures: [cap.path], obj: obj('tail_calls'), prog: 'xdp_dispatch', workers: 2, mapInit: { init, where: 'init' } });
+    const t = await replay({
+      captures: [cap.path],
+      obj: obj('tail_calls'),
+      prog: 'xdp_dispatch',
+      workers: 2,
+      mapInit: { init, where: 'init' },
+    });
     assert.deepEqual(t.verdict_names, { XDP_PASS: cap.packets.length });
     assert.equal(t.maps.jmp_table, undefined, 'prog arrays are left out of the maps');
   });
@@ -229,7 +277,11 @@ describe('replay: captures of other link types', function () {
       const sll = `0001000100060200000000070000 0800${ip}`.replace(/\s/g, '');
       writeFileSync(join(dir, 'raw.txt'), `0000 ${ip.match(/../g)!.join(' ')}\n`);
       writeFileSync(join(dir, 'sll.txt'), `0000 ${sll.match(/../g)!.join(' ')}\n`);
-      for (const [n, lt] of [['raw', '101'], ['sll', '113']]) assert.equal(spawnSync('text2pcap', ['-q', '-l', lt, '-n', join(dir, `${n}.txt`), join(dir, `${n}.pcapng`)]).status, 0);
+      for (const [n, lt] of [
+        ['raw', '101'],
+        ['sll', '113'],
+      ])
+        assert.equal(spawnSync('text2pcap', ['-q', '-l', lt, '-n', join(dir, `${n}.txt`), join(dir, `${n}.pcapng`)]).status, 0);
       const merged = join(dir, 'merged.pcapng');
       assert.equal(spawnSync('mergecap', ['-a', '-w', merged, join(dir, 'raw.pcapng'), join(dir, 'sll.pcapng')]).status, 0);
       const out = join(dir, 'out.pcapng');

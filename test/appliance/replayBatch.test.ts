@@ -44,34 +44,73 @@ function writeCapture(path: string, packets: readonly Uint8Array[]): string {
  * are checked against the interpreter's one packet at a time: the same verdicts, bytes, CPUs and
  * maps whichever way the packets reach the program.
  */
-describe('replay: the JIT runs packets in batches, with the interpreter\'s results', function () {
+describe("replay: the JIT runs packets in batches, with the interpreter's results", function () {
   this.timeout(300_000);
   let dir: string;
   let path: string;
   let packets: Uint8Array[];
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'bpfbox-batch-'));
-    packets = [...Array.from(synthPackets({ packets: 3000, seed: 5 }), (p) => p.data.slice()), ...Object.values(PACKETS), jumbo(6000, 1), jumbo(5000, 2)];
+    packets = [
+      ...Array.from(synthPackets({ packets: 3000, seed: 5 }), (p) => p.data.slice()),
+      ...Object.values(PACKETS),
+      jumbo(6000, 1),
+      jumbo(5000, 2),
+    ];
     path = writeCapture(join(dir, 'in.pcap'), packets);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  const blocked: MapInit = { maps: { blocked: [['100000000a010000', '01000000'], ['08000000c0a80000', '01000000']] } };
+  const blocked: MapInit = {
+    maps: {
+      blocked: [
+        ['100000000a010000', '01000000'],
+        ['08000000c0a80000', '01000000'],
+      ],
+    },
+  };
   const CASES: readonly [string, string?, MapInit?][] = [
-    ['lpm_firewall', 'xdp_firewall', blocked], ['xdp_stats'], ['xdp_simple'], ['callbacks'], ['calls'], ['core_ctx'], ['map_in_map'], ['ringbuf'],
-    ['xdp_adjust'], ['xdp_frags'], ['tail_calls', 'xdp_dispatch'], ['xdp_verdicts'],
+    ['lpm_firewall', 'xdp_firewall', blocked],
+    ['xdp_stats'],
+    ['xdp_simple'],
+    ['callbacks'],
+    ['calls'],
+    ['core_ctx'],
+    ['map_in_map'],
+    ['ringbuf'],
+    ['xdp_adjust'],
+    ['xdp_frags'],
+    ['tail_calls', 'xdp_dispatch'],
+    ['xdp_verdicts'],
   ];
   for (const [name, prog, init] of CASES) {
     it(`${name}: streamed, steered (--preload) and with output files, on 1 and 2 workers`, async () => {
       // deterministic: the clock from the packets and seeded random numbers (programs with a clock then run one packet at a time)
-      const base: ReplayOptions = { captures: [path], obj: obj(name), prog, deterministic: true, mapInit: init ? { init, where: 'init' } : undefined };
+      const base: ReplayOptions = {
+        captures: [path],
+        obj: obj(name),
+        prog,
+        deterministic: true,
+        mapInit: init ? { init, where: 'init' } : undefined,
+      };
       const ran = async (o: Partial<ReplayOptions>) => {
         const s = await replay({ ...base, ...o });
-        return { verdicts: s.verdicts, names: s.verdict_names, bytes: s.bytes, perCpu: s.per_cpu, errors: s.errors, skipped: s.skipped, maps: s.maps };
+        return {
+          verdicts: s.verdicts,
+          names: s.verdict_names,
+          bytes: s.bytes,
+          perCpu: s.per_cpu,
+          errors: s.errors,
+          skipped: s.skipped,
+          maps: s.maps,
+        };
       };
       const want1 = await ran({ workers: 1, engine: 'interpreter' });
       const want2 = await ran({ workers: 2, engine: 'interpreter', out: join(dir, `${name}.pcapng`) });
-      assert.equal(Object.values(want1.names).reduce((a, b) => a + b, 0), packets.length);
+      assert.equal(
+        Object.values(want1.names).reduce((a, b) => a + b, 0),
+        packets.length,
+      );
       // xdp_verdicts returns values past the XDP actions too (batches count those in JavaScript): counted by hand here
       if (name === 'xdp_verdicts') {
         const hand: Record<string, number> = {};
@@ -82,7 +121,8 @@ describe('replay: the JIT runs packets in batches, with the interpreter\'s resul
         assert.deepEqual(want1.verdicts, hand);
         assert.ok(Object.keys(hand).filter((r) => Number(r) >= 8).length >= 4, JSON.stringify(hand));
       }
-      for (const o of [{ workers: 1 }, { workers: 1, preload: true }] as const) assert.deepEqual(await ran({ ...o, engine: 'jit' }), want1, `${name} ${JSON.stringify(o)}`);
+      for (const o of [{ workers: 1 }, { workers: 1, preload: true }] as const)
+        assert.deepEqual(await ran({ ...o, engine: 'jit' }), want1, `${name} ${JSON.stringify(o)}`);
       // two CPUs: the same verdicts and CPUs; maps both CPUs write without atomics may race (as in the kernel), so those only on one
       const { maps: _, ...want } = want2;
       for (const o of [{}, { preload: true }, { out: join(dir, `${name}.jit.pcapng`) }] as const) {
@@ -120,7 +160,7 @@ describe('replay: the JIT runs packets in batches, with the interpreter\'s resul
     assert.equal(writes('xdp_stats'), false);
   });
 
-  it('the walk\'s flow hash (WebAssembly) equals flowHash.ts on every packet and on random frames', () => {
+  it("the walk's flow hash (WebAssembly) equals flowHash.ts on every packet and on random frames", () => {
     const space = new AddressSpace();
     const walker = new RecordWalker(space.memory, () => 0);
     const at = space.map(1 << 16, 3, 'frames').start;
@@ -139,7 +179,15 @@ describe('replay: the JIT runs packets in batches, with the interpreter\'s resul
     for (let t = 0; t < 20_000; t++) {
       const b = new Uint8Array(rnd() % 90);
       for (let i = 0; i < b.length; i++) b[i] = rnd() < 80 ? pick[rnd() % pick.length] : rnd();
-      if (b.length > 14 && t % 2) b.set([[0x08, 0x00], [0x86, 0xdd], [0x81, 0x00]][t % 3], 12);
+      if (b.length > 14 && t % 2)
+        b.set(
+          [
+            [0x08, 0x00],
+            [0x86, 0xdd],
+            [0x81, 0x00],
+          ][t % 3],
+          12,
+        );
       check(b);
     }
     assert.equal(n, packets.length + 20_000);
@@ -154,7 +202,12 @@ describe('replay: the JIT runs packets in batches, with the interpreter\'s resul
       const got = b.scan(out, 64, 0, 1 << 20);
       for (let j = 0; j < got; j++) {
         const r = a.next()!;
-        assert.deepEqual([...out.subarray(j * SCAN_FIELDS, (j + 1) * SCAN_FIELDS)].map((v, i) => (i === 3 ? v >>> 0 : v)).slice(1), [r.caplen, r.origLen, r.tsSec, r.tsNsec]);
+        assert.deepEqual([...out.subarray(j * SCAN_FIELDS, (j + 1) * SCAN_FIELDS)].map((v, i) => (i === 3 ? v >>> 0 : v)).slice(1), [
+          r.caplen,
+          r.origLen,
+          r.tsSec,
+          r.tsNsec,
+        ]);
         assert.deepEqual(b.bytes.u8.subarray(out[j * SCAN_FIELDS], out[j * SCAN_FIELDS] + r.caplen), r.data);
       }
       total += got;
@@ -191,7 +244,10 @@ describe('replay: the JIT runs packets in batches, with the interpreter\'s resul
     const { prog } = loadObject(kernel, { obj: obj('xdp_verdicts') });
     const p = new Pipeline({ kernel, prog, workers: 2 });
     try {
-      await assert.rejects(p.run([path], { preload: true }), /--preload: the captures do not fit in the address space \(rxq\/cpu\d(\/desc)? needs another \d+ MiB, \d+ MiB are left\); replay without --preload/);
+      await assert.rejects(
+        p.run([path], { preload: true }),
+        /--preload: the captures do not fit in the address space \(rxq\/cpu\d(\/desc)? needs another \d+ MiB, \d+ MiB are left\); replay without --preload/,
+      );
       // streamed, the same captures run
       await p.run([path]);
       assert.equal(p.summary.packets, packets.length);
@@ -200,10 +256,11 @@ describe('replay: the JIT runs packets in batches, with the interpreter\'s resul
     }
   });
 
-  it('a per-CPU array keeps each CPU\'s values on cache lines of their own; userspace sees them back to back', () => {
+  it("a per-CPU array keeps each CPU's values on cache lines of their own; userspace sees them back to back", () => {
     const space = new AddressSpace();
     const m = ArrayMap.create(space, { type: MapType.BPF_MAP_TYPE_PERCPU_ARRAY, keySize: 4, valueSize: 12, maxEntries: 3 }, 3);
-    for (let i = 0; i < 3; i++) for (let c = 1; c < 3; c++) assert.ok(Math.abs(m.valueAddr(i, c) - m.valueAddr(i, c - 1)) >= 64, `key ${i} cpu ${c}`);
+    for (let i = 0; i < 3; i++)
+      for (let c = 1; c < 3; c++) assert.ok(Math.abs(m.valueAddr(i, c) - m.valueAddr(i, c - 1)) >= 64, `key ${i} cpu ${c}`);
     for (let c = 0; c < 3; c++) space.u8.fill(0x10 * (c + 1) + 1, m.valueAddr(1, c), m.valueAddr(1, c) + 12);
     // round_up(12, 8) = 16 bytes per CPU, in CPU order
     const want = new Uint8Array(48);

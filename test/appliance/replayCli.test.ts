@@ -36,7 +36,12 @@ describe('bpfbox replay (CLI)', function () {
     const r = bpfbox(state, 'replay', SAMPLE, '--obj', STATS, '--workers', '2', '--set', 'drop_proto=6', '--json');
     assert.equal(r.code, 0, r.err);
     const s = JSON.parse(r.out);
-    assert.deepEqual(Object.keys(s).filter((k) => ['packets', 'verdicts', 'verdict_names', 'maps', 'seconds'].includes(k)).sort(), ['maps', 'packets', 'seconds', 'verdict_names', 'verdicts']);
+    assert.deepEqual(
+      Object.keys(s)
+        .filter((k) => ['packets', 'verdicts', 'verdict_names', 'maps', 'seconds'].includes(k))
+        .sort(),
+      ['maps', 'packets', 'seconds', 'verdict_names', 'verdicts'],
+    );
     const frames = await readWithPcapParser(SAMPLE);
     const want = new Map<string, [bigint, bigint]>();
     let tcp = 0;
@@ -48,10 +53,14 @@ describe('bpfbox replay (CLI)', function () {
       const [p, b] = want.get(key) ?? [0n, 0n];
       want.set(key, [p + 1n, b + BigInt(f.length)]);
     }
-    const got = new Map(Object.entries(s.maps.proto_stats as Record<string, string[]>).map(([k, cpus]) => {
-      const sum = cpus.map((v) => Buffer.from(v, 'hex')).reduce((a, b) => [a[0] + b.readBigUInt64LE(0), a[1] + b.readBigUInt64LE(8)], [0n, 0n]);
-      return [k, sum as [bigint, bigint]];
-    }));
+    const got = new Map(
+      Object.entries(s.maps.proto_stats as Record<string, string[]>).map(([k, cpus]) => {
+        const sum = cpus
+          .map((v) => Buffer.from(v, 'hex'))
+          .reduce((a, b) => [a[0] + b.readBigUInt64LE(0), a[1] + b.readBigUInt64LE(8)], [0n, 0n]);
+        return [k, sum as [bigint, bigint]];
+      }),
+    );
     assert.deepEqual(got, want);
     assert.equal(s.packets, frames.length);
     assert.deepEqual(s.verdict_names, { XDP_PASS: frames.length - tcp, XDP_DROP: tcp });
@@ -97,24 +106,67 @@ describe('bpfbox replay (CLI)', function () {
 
   it('--config: every replay flag can come from a config; the same run as with flags', () => {
     const init = join(dir, 'init.json');
-    writeFileSync(init, JSON.stringify({ maps: { blocked: [['090000000a000000', '01000000'], ['100000000ac80000', '01000000']] } }));
-    const outs = (tag: string) => ['--out', join(dir, `${tag}.pcapng`), '--out-pass', join(dir, `${tag}-pass.pcap`), '--out-drop', join(dir, `${tag}-drop.pcap`)];
+    writeFileSync(
+      init,
+      JSON.stringify({
+        maps: {
+          blocked: [
+            ['090000000a000000', '01000000'],
+            ['100000000ac80000', '01000000'],
+          ],
+        },
+      }),
+    );
+    const outs = (tag: string) => [
+      '--out',
+      join(dir, `${tag}.pcapng`),
+      '--out-pass',
+      join(dir, `${tag}-pass.pcap`),
+      '--out-drop',
+      join(dir, `${tag}-drop.pcap`),
+    ];
     const a = bpfbox(state, 'replay', '--config', join(REPO_ROOT, 'config', 'firewall.yaml'), ...outs('a'), '--json');
-    const b = bpfbox(state, 'replay', SAMPLE, '--obj', join(REPO_ROOT, 'bpf', 'lpm_firewall.o'), '--prog', 'xdp_firewall', '--type', 'xdp', '--workers', '2',
-      '--deterministic', '--seed', '7', '--map-init', init, ...outs('b'), '--json');
+    const b = bpfbox(
+      state,
+      'replay',
+      SAMPLE,
+      '--obj',
+      join(REPO_ROOT, 'bpf', 'lpm_firewall.o'),
+      '--prog',
+      'xdp_firewall',
+      '--type',
+      'xdp',
+      '--workers',
+      '2',
+      '--deterministic',
+      '--seed',
+      '7',
+      '--map-init',
+      init,
+      ...outs('b'),
+      '--json',
+    );
     assert.equal(a.code, 0, a.err);
     assert.equal(b.code, 0, b.err);
     const strip = (o: string) => ({ ...JSON.parse(o), seconds: 0, mpps: 0, busy_seconds: [], max_rss_mb: 0 });
     assert.deepEqual(strip(a.out), strip(b.out));
     const s = JSON.parse(a.out);
     assert.ok(s.verdict_names.XDP_DROP > 100 && s.verdict_names.XDP_PASS > 100, JSON.stringify(s.verdict_names));
-    for (const f of ['', '-pass', '-drop']) assert.deepEqual(readFileSync(join(dir, `a${f}.${f ? 'pcap' : 'pcapng'}`)), readFileSync(join(dir, `b${f}.${f ? 'pcap' : 'pcapng'}`)), f);
+    for (const f of ['', '-pass', '-drop'])
+      assert.deepEqual(
+        readFileSync(join(dir, `a${f}.${f ? 'pcap' : 'pcapng'}`)),
+        readFileSync(join(dir, `b${f}.${f ? 'pcap' : 'pcapng'}`)),
+        f,
+      );
     const bad = bpfbox(state, 'replay', '--config', join(REPO_ROOT, 'config', 'firewall.yaml'), '--config-program', 'nosuch');
     assert.match(bad.err, /firewall\.yaml: no program named nosuch/);
   });
 
   it('a progress bar on a terminal (packets, rate, ETA), none on a pipe', function () {
-    const tty = spawnSync('script', ['-qc', `${process.execPath} ${CLI} replay ${SAMPLE} --obj ${STATS} --workers 1`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, BPFBOX_BPFFS: state } });
+    const tty = spawnSync('script', ['-qc', `${process.execPath} ${CLI} replay ${SAMPLE} --obj ${STATS} --workers 1`, '/dev/null'], {
+      encoding: 'utf8',
+      env: { ...process.env, BPFBOX_BPFFS: state },
+    });
     if (tty.error) this.skip(); // util-linux's script is not installed
     assert.match(tty.stdout, /\| 1000 packets \| [\d.]+ Mpps \| ETA \d+s/);
     const pipe = bpfbox(state, 'replay', SAMPLE, '--obj', STATS, '--workers', '1');

@@ -29,10 +29,16 @@ describe('--routes: the route table for bpf_fib_lookup', function () {
   it('reads a table as written', () => {
     const t = readRouteTable(file('ok.json', TABLE));
     assert.deepEqual(t.neighbours, TABLE.neighbours);
-    assert.deepEqual(t.routes.map((r) => JSON.parse(JSON.stringify(r))), TABLE.routes);
+    assert.deepEqual(
+      t.routes.map((r) => JSON.parse(JSON.stringify(r))),
+      TABLE.routes,
+    );
     assert.equal(t.devices, undefined, 'no devices: the loopback device, forwarding');
     const d = readRouteTable(file('dev.json', { ...TABLE, devices: [{ ifindex: 1, forwarding: false }, { ifindex: 3 }] }));
-    assert.deepEqual(d.devices, [{ ifindex: 1, forwarding: false }, { ifindex: 3, forwarding: true }]);
+    assert.deepEqual(d.devices, [
+      { ifindex: 1, forwarding: false },
+      { ifindex: 3, forwarding: true },
+    ]);
   });
 
   const BAD: readonly [string, unknown, string][] = [
@@ -46,13 +52,20 @@ describe('--routes: the route table for bpf_fib_lookup', function () {
     ['an unknown kind', { routes: [{ dst: '10.0.0.0/8', ifindex: 1, kind: 'throw' }] }, 'routes[0].kind: "throw" is not one of'],
     ['a bad MAC', { neighbours: [{ ip: '10.0.0.1', mac: '02:00:00:00:00' }] }, 'neighbours[0].mac'],
     ['a device without an ifindex', { devices: [{ forwarding: true }] }, 'devices[0].ifindex: undefined is not an integer'],
-    ['a forwarding flag that is not a boolean', { devices: [{ ifindex: 1, forwarding: 'no' }] }, 'devices[0].forwarding: "no" is not true or false'],
+    [
+      'a forwarding flag that is not a boolean',
+      { devices: [{ ifindex: 1, forwarding: 'no' }] },
+      'devices[0].forwarding: "no" is not true or false',
+    ],
     ['a negative MTU', { routes: [{ dst: '10.0.0.0/8', ifindex: 1, mtu: -1 }] }, 'routes[0].mtu: -1'],
   ];
   for (const [name, doc, want] of BAD) {
     it(`refuses ${name}, naming the file and the field`, () => {
       const p = file('bad.json', doc);
-      assert.throws(() => readRouteTable(p), (e: Error) => e.message.startsWith(`${p}: `) && e.message.includes(want));
+      assert.throws(
+        () => readRouteTable(p),
+        (e: Error) => e.message.startsWith(`${p}: `) && e.message.includes(want),
+      );
     });
   }
 
@@ -62,8 +75,47 @@ describe('--routes: the route table for bpf_fib_lookup', function () {
       assert.equal(bpfbox(state, 'prog', 'loadall', join(REPO_ROOT, 'bpf', 'xdp_fib.o'), '/sys/fs/bpf/fib').code, 0);
       const table = file('t.json', TABLE);
       // Ethernet + IPv4 (UDP, 10.9.0.1 -> dst) + 64 bytes of payload, flag byte 0
-      const packet = (dst: number[]) => Uint8Array.from([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 15, 8, 0, 0x45, 0, 0, 84, 0, 0, 0, 0, 64, 17, 0, 0, 10, 9, 0, 1, ...dst, ...Array(64).fill(0)]);
-      const cases: [number[], number][] = [[[10, 2, 3, 4], 0], [[10, 1, 0, 9], 7], [[10, 66, 1, 1], 1], [[11, 0, 0, 1], 4]];
+      const packet = (dst: number[]) =>
+        Uint8Array.from([
+          2,
+          0,
+          0,
+          0,
+          0,
+          1,
+          2,
+          0,
+          0,
+          0,
+          0,
+          15,
+          8,
+          0,
+          0x45,
+          0,
+          0,
+          84,
+          0,
+          0,
+          0,
+          0,
+          64,
+          17,
+          0,
+          0,
+          10,
+          9,
+          0,
+          1,
+          ...dst,
+          ...Array(64).fill(0),
+        ]);
+      const cases: [number[], number][] = [
+        [[10, 2, 3, 4], 0],
+        [[10, 1, 0, 9], 7],
+        [[10, 66, 1, 1], 1],
+        [[11, 0, 0, 1], 4],
+      ];
       for (const [dst, code] of cases) {
         const pkt = file('pkt.bin', '');
         writeFileSync(pkt, packet(dst));

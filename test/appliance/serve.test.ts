@@ -10,7 +10,11 @@ import { CLI, bpfbox } from './cliSupport.js';
 const require = createRequire(import.meta.url);
 const SAMPLE = join(REPO_ROOT, 'pcaps', 'sample.pcap');
 
-interface Sample { name: string; labels: Record<string, string>; value: number }
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
 
 /** parseExposition reads Prometheus text format (the lines that are samples). */
 function parseExposition(text: string): Sample[] {
@@ -41,7 +45,10 @@ function frames(): Promise<Buffer[]> {
 
 function start(config: string, state: string): Promise<{ p: ChildProcess; url: string; err: () => string }> {
   return new Promise((ok, fail) => {
-    const p = spawn(process.execPath, [CLI, 'serve', '--config', config, '--metrics-addr', '127.0.0.1:0'], { env: { ...process.env, BPFBOX_BPFFS: state }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(process.execPath, [CLI, 'serve', '--config', config, '--metrics-addr', '127.0.0.1:0'], {
+      env: { ...process.env, BPFBOX_BPFFS: state },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     p.stderr!.setEncoding('utf8');
     p.stderr!.on('data', (d: string) => {
@@ -123,7 +130,10 @@ describe('bpfbox serve --config: metrics over HTTP', function () {
     assert.equal(sum(xs, 'bpfbox_packets_total'), fs.length);
     assert.equal(sum(xs, 'bpfbox_packets_total', { verdict: 'XDP_PASS' }), fs.length);
     assert.deepEqual(new Set(xs.filter((x) => x.name === 'bpfbox_packets_total').map((x) => x.labels.cpu)), new Set(['0', '1']));
-    assert.equal(sum(xs, 'bpfbox_bytes_total'), fs.reduce((a, f) => a + f.length, 0));
+    assert.equal(
+      sum(xs, 'bpfbox_bytes_total'),
+      fs.reduce((a, f) => a + f.length, 0),
+    );
     assert.ok(sum(xs, 'bpfbox_program_run_seconds_count') > 0);
     // per (ethertype, protocol): packets and bytes, counted here from the capture
     const want = new Map<string, [number, number]>();
@@ -166,9 +176,18 @@ describe('bpfbox serve --config: metrics over HTTP', function () {
       assert.equal(r.code, 1, r.err);
       assert.match(r.err, re);
     };
-    bad('    - { name: x, help: x, map: proto_stats, labels: [{ name: a, size: 3 }] }', /exporter\.counters\[0\] \(x\): labels cover 3 bytes; the map proto_stats's key has 4/);
-    bad('    - { name: x, help: x, map: proto_stats, fields: [packts], labels: [{ name: a, size: 4 }] }', /exporter\.counters\[0\] \(x\): field packts: struct has no such field \(it has packets, bytes\)/);
+    bad(
+      '    - { name: x, help: x, map: proto_stats, labels: [{ name: a, size: 3 }] }',
+      /exporter\.counters\[0\] \(x\): labels cover 3 bytes; the map proto_stats's key has 4/,
+    );
+    bad(
+      '    - { name: x, help: x, map: proto_stats, fields: [packts], labels: [{ name: a, size: 4 }] }',
+      /exporter\.counters\[0\] \(x\): field packts: struct has no such field \(it has packets, bytes\)/,
+    );
     bad('    - { name: x, help: x, map: nosuch, labels: [] }', /exporter\.counters\[0\] \(x\): program stats has no map nosuch/);
-    bad('    - { name: x, help: x, map: last_seen, per_cpu: label, labels: [{ name: a, size: 4 }] }', /per_cpu: label, but map last_seen is not a per-CPU map/);
+    bad(
+      '    - { name: x, help: x, map: last_seen, per_cpu: label, labels: [{ name: a, size: 4 }] }',
+      /per_cpu: label, but map last_seen is not a per-CPU map/,
+    );
   });
 });

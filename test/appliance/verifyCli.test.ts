@@ -18,7 +18,11 @@ describe('verify and prog load: the verifier from the command line', function ()
     const r = bpfbox(state, 'verify', join(REPO_ROOT, 'bpf', 'tail_calls.o'), '-j');
     assert.equal(r.code, 0, r.err);
     const outcomes = JSON.parse(r.out) as { name: string; accepted: boolean; processed: number }[];
-    assert.deepEqual(outcomes.map((o) => [o.name, o.accepted]).sort(), [['xdp_dispatch', true], ['xdp_drop_all', true], ['xdp_pass_all', true]]);
+    assert.deepEqual(outcomes.map((o) => [o.name, o.accepted]).sort(), [
+      ['xdp_dispatch', true],
+      ['xdp_drop_all', true],
+      ['xdp_pass_all', true],
+    ]);
     // xdp_pass_all is `r0 = 2; exit`: two instructions on one path
     assert.equal(outcomes.find((o) => o.name === 'xdp_pass_all')!.processed, 2);
   });
@@ -37,11 +41,17 @@ describe('verify and prog load: the verifier from the command line', function ()
     assert.match(r.out, /2: \(bf\) r2 = r10 +; R2_w=fp0\n/);
   });
 
-  it('prog load prints the log of a refused program between libbpf\'s markers', () => {
+  it("prog load prints the log of a refused program between libbpf's markers", () => {
     const r = bpfbox(state, 'prog', 'load', FAULT, '/sys/fs/bpf/fault');
     assert.equal(r.code, 255);
-    assert.match(r.err, /^libbpf: prog 'xdp_fault': BPF program load failed: Permission denied\nlibbpf: prog 'xdp_fault': -- BEGIN PROG LOAD LOG --\n0: \(61\)/);
-    assert.match(r.err, /R0 invalid mem access 'map_value_or_null'\nprocessed 10 insns .*\n-- END PROG LOAD LOG --\nError: failed to load object file\n$/);
+    assert.match(
+      r.err,
+      /^libbpf: prog 'xdp_fault': BPF program load failed: Permission denied\nlibbpf: prog 'xdp_fault': -- BEGIN PROG LOAD LOG --\n0: \(61\)/,
+    );
+    assert.match(
+      r.err,
+      /R0 invalid mem access 'map_value_or_null'\nprocessed 10 insns .*\n-- END PROG LOAD LOG --\nError: failed to load object file\n$/,
+    );
     assert.equal(bpfbox(state, 'prog', 'show', 'pinned', '/sys/fs/bpf/fault').code, 255, 'nothing was pinned');
   });
 });

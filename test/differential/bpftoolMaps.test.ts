@@ -50,7 +50,24 @@ const SCRIPTS: Record<string, Script> = {
     ['map', 'delete', 'pinned', P('h'), 'key', '7', '0', '0', '0'],
     ['map', 'dump', 'pinned', P('h')],
     ['map', 'create', P('big'), 'type', 'hash', 'key', '8', 'value', '20', 'entries', '2', 'name', 'big'],
-    ['map', 'update', 'pinned', P('big'), 'key', 'hex', '01', '02', '03', '04', '05', '06', '07', '08', 'value', ...Array.from({ length: 20 }, (_, i) => String(i + 1))],
+    [
+      'map',
+      'update',
+      'pinned',
+      P('big'),
+      'key',
+      'hex',
+      '01',
+      '02',
+      '03',
+      '04',
+      '05',
+      '06',
+      '07',
+      '08',
+      'value',
+      ...Array.from({ length: 20 }, (_, i) => String(i + 1)),
+    ],
     ['map', 'dump', 'pinned', P('big')],
     ['-f', 'map', 'show', 'pinned', P('h')],
   ],
@@ -139,9 +156,14 @@ describe('differential: bpftool on the kernel and bpfbox give the same map resul
     const bt = spawnSync('bpftool', ['version'], { encoding: 'utf8' });
     if (bt.error || bt.status !== 0) why = 'bpftool is not installed (apt-get install bpftool)';
     else if (process.getuid?.() !== 0) why = 'not root';
-    else if ((why = kernelBpffs())) { /* said why */ }
-    else {
-      const probe = spawnSync('bpftool', ['map', 'create', `${DIR}_probe`, 'type', 'array', 'key', '4', 'value', '4', 'entries', '1', 'name', 'probe'], { encoding: 'utf8' });
+    else if ((why = kernelBpffs())) {
+      /* said why */
+    } else {
+      const probe = spawnSync(
+        'bpftool',
+        ['map', 'create', `${DIR}_probe`, 'type', 'array', 'key', '4', 'value', '4', 'entries', '1', 'name', 'probe'],
+        { encoding: 'utf8' },
+      );
       rmSync(`${DIR}_probe`, { force: true });
       if (probe.status !== 0) why = `the kernel refuses BPF here: ${probe.stderr.trim()}`;
     }

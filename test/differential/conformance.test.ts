@@ -58,7 +58,10 @@ describe('differential: the Linux kernel runs the conformance programs as bpfbox
     const cc = spawnSync('cc', ['-O2', '-o', runner, join(REPO_ROOT, 'test', 'differential', 'c', 'bpf_run.c')], { encoding: 'utf8' });
     if (cc.error || cc.status !== 0) return why(`cannot build test/differential/c/bpf_run.c: ${cc.error?.message ?? cc.stderr}`);
     const probe = run(encode([insn(0xb7, 0, 0, 0, 42), insn(0x95, 0, 0, 0, 0)]), new Uint8Array(0));
-    if (!('retval' in probe) || probe.retval !== 42n) return why(`BPF is not available here (${JSON.stringify(probe, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}); run as root on a kernel with BPF`);
+    if (!('retval' in probe) || probe.retval !== 42n)
+      return why(
+        `BPF is not available here (${JSON.stringify(probe, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}); run as root on a kernel with BPF`,
+      );
   });
 
   let n = 0;
@@ -76,7 +79,9 @@ describe('differential: the Linux kernel runs the conformance programs as bpfbox
   }
 
   it('every program the kernel accepts returns the same full 64-bit r0 in both', () => {
-    const files = readdirSync(join(CONFORMANCE_DIR, 'tests')).filter((f) => f.endsWith('.data')).sort();
+    const files = readdirSync(join(CONFORMANCE_DIR, 'tests'))
+      .filter((f) => f.endsWith('.data'))
+      .sort();
     const agreed: string[] = [];
     const rejected: string[] = [];
     for (const f of files) {
@@ -89,14 +94,19 @@ describe('differential: the Linux kernel runs the conformance programs as bpfbox
         continue;
       }
       const hi = run(encode(withHighHalf(insns)), v.mem);
-      assert.ok('retval' in hi, `${f}: the kernel accepted the program but not its high-half variant: ${'rejected' in hi ? hi.rejected : 'unavailable'}`);
+      assert.ok(
+        'retval' in hi,
+        `${f}: the kernel accepted the program but not its high-half variant: ${'rejected' in hi ? hi.rejected : 'unavailable'}`,
+      );
       const kernel = (hi.retval << 32n) | lo.retval;
       const ours = runVector(v, interpreter);
       assert.equal(ours.got, `0x${kernel.toString(16)}`, `${f}: kernel r0 0x${kernel.toString(16)}, bpfbox ${ours.got}`);
       assert.equal(kernel, v.result, `${f}: the kernel disagrees with the vector itself`);
       agreed.push(f);
     }
-    console.log(`  kernel differential: ${agreed.length} programs agree with the kernel; ${rejected.length} the kernel's verifier refuses (${[...new Set(rejected.map((r) => r.replace(/^[^:]+: load-error \d+ /, '').replace(/\d+/g, 'N')))].slice(0, 6).join('; ')})`);
+    console.log(
+      `  kernel differential: ${agreed.length} programs agree with the kernel; ${rejected.length} the kernel's verifier refuses (${[...new Set(rejected.map((r) => r.replace(/^[^:]+: load-error \d+ /, '').replace(/\d+/g, 'N')))].slice(0, 6).join('; ')})`,
+    );
     // The kernel refuses programs its verifier cannot prove safe (uninitialised r2, unaligned
     // context access, callx, loops it cannot bound); everything else must be compared.
     assert.ok(agreed.length >= 285, `only ${agreed.length} programs could be compared`);

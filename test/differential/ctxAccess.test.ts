@@ -13,9 +13,17 @@ import { kernelProbeForSuite } from '../support/kernelProbe.js';
  */
 const LDX: Readonly<Record<number, number>> = { 1: 0x71, 2: 0x69, 4: 0x61, 8: 0x79 };
 const STX: Readonly<Record<number, number>> = { 1: 0x73, 2: 0x6b, 4: 0x63, 8: 0x7b };
-const TYPES: readonly [string, number, number][] = [['xdp', ProgType.BPF_PROG_TYPE_XDP, 24], ['socket filter', ProgType.BPF_PROG_TYPE_SOCKET_FILTER, 192], ['tc', ProgType.BPF_PROG_TYPE_SCHED_CLS, 192]];
+const TYPES: readonly [string, number, number][] = [
+  ['xdp', ProgType.BPF_PROG_TYPE_XDP, 24],
+  ['socket filter', ProgType.BPF_PROG_TYPE_SOCKET_FILTER, 192],
+  ['tc', ProgType.BPF_PROG_TYPE_SCHED_CLS, 192],
+];
 
-interface Probe { what: string; type: number; bytes: Uint8Array }
+interface Probe {
+  what: string;
+  type: number;
+  bytes: Uint8Array;
+}
 
 function probes(): Probe[] {
   const out: Probe[] = [];
@@ -25,7 +33,11 @@ function probes(): Probe[] {
       for (let off = -4; off < size + 8; off++) {
         if (width > 1 && off % width !== 0 && off % 2 !== 0) continue; // a sample of the misaligned ones
         out.push({ what: `${name} read ${width} at ${off}`, type, bytes: encode([insn(LDX[width], 2, 1, off, 0), ...exit0]) });
-        out.push({ what: `${name} write ${width} at ${off}`, type, bytes: encode([insn(0xb7, 2, 0, 0, 0), insn(STX[width], 1, 2, off, 0), ...exit0]) });
+        out.push({
+          what: `${name} write ${width} at ${off}`,
+          type,
+          bytes: encode([insn(0xb7, 2, 0, 0, 0), insn(STX[width], 1, 2, off, 0), ...exit0]),
+        });
       }
     }
     // an atomic add and an immediate store into the context
@@ -33,8 +45,16 @@ function probes(): Probe[] {
     out.push({ what: `${name} immediate store at 48`, type, bytes: encode([insn(0x62, 1, 0, 48, 7), ...exit0]) });
     out.push({ what: `${name} immediate store at 8`, type, bytes: encode([insn(0x62, 1, 0, 8, 7), ...exit0]) });
     // through a copy of the context pointer, moved by a constant
-    out.push({ what: `${name} read via r6 = r1 + 8`, type, bytes: encode([insn(0xbf, 6, 1, 0, 0), insn(0x07, 6, 0, 0, 8), insn(0x61, 2, 6, 68, 0), ...exit0]) });
-    out.push({ what: `${name} write via r6 = r1 + 48`, type, bytes: encode([insn(0xbf, 6, 1, 0, 0), insn(0x07, 6, 0, 0, 48), insn(0xb7, 2, 0, 0, 0), insn(0x63, 6, 2, 0, 0), ...exit0]) });
+    out.push({
+      what: `${name} read via r6 = r1 + 8`,
+      type,
+      bytes: encode([insn(0xbf, 6, 1, 0, 0), insn(0x07, 6, 0, 0, 8), insn(0x61, 2, 6, 68, 0), ...exit0]),
+    });
+    out.push({
+      what: `${name} write via r6 = r1 + 48`,
+      type,
+      bytes: encode([insn(0xbf, 6, 1, 0, 0), insn(0x07, 6, 0, 0, 48), insn(0xb7, 2, 0, 0, 0), insn(0x63, 6, 2, 0, 0), ...exit0]),
+    });
   }
   return out;
 }
@@ -51,8 +71,21 @@ describe('differential: context field access per program type agrees with the ke
     let refused = 0;
     ps.forEach((p, i) => {
       const log = new Uint8Array(4096);
-      const fd = k.bpf('BPF_PROG_LOAD', { prog_type: p.type, insns: p.bytes, license: 'GPL', log_level: 1, log_buf: log, log_size: log.length });
-      const lastLine = new TextDecoder().decode(log.subarray(0, log.indexOf(0))).trim().split('\n').filter((l) => !l.startsWith('processed')).at(-1) ?? '';
+      const fd = k.bpf('BPF_PROG_LOAD', {
+        prog_type: p.type,
+        insns: p.bytes,
+        license: 'GPL',
+        log_level: 1,
+        log_buf: log,
+        log_size: log.length,
+      });
+      const lastLine =
+        new TextDecoder()
+          .decode(log.subarray(0, log.indexOf(0)))
+          .trim()
+          .split('\n')
+          .filter((l) => !l.startsWith('processed'))
+          .at(-1) ?? '';
       const ours = fd >= 0 ? 'ok' : `err ${-fd} ${lastLine.replace(/^insn \d+: /, '')}`;
       if (fd >= 0) k.close(fd);
       else refused++;

@@ -37,7 +37,9 @@ describe('differential: clang objects load in bpfbox as libbpf loads them in the
   });
   after(() => rmSync(DIR, { recursive: true, force: true }));
 
-  const objects = readdirSync(join(REPO_ROOT, 'bpf')).filter((f) => f.endsWith('.o')).sort();
+  const objects = readdirSync(join(REPO_ROOT, 'bpf'))
+    .filter((f) => f.endsWith('.o'))
+    .sort();
   for (const file of objects) {
     it(file, function () {
       const name = file.replace(/\.o$/, '');
@@ -59,9 +61,27 @@ describe('differential: clang objects load in bpfbox as libbpf loads them in the
         assert.equal(progTypeName(p.type), kp.type, `${kp.name}: type`);
         assert.equal(p.tag, kp.tag, `${kp.name}: tag (the relocated instruction stream)`);
         const kMaps = (kp.map_ids ?? []).map((id: number) => JSON.parse(bt('-j', 'map', 'show', 'id', String(id)).stdout));
-        const shape = (m: { name: string; type: string; bytes_key: number; bytes_value: number; max_entries: number; flags: number; frozen: number }) =>
+        const shape = (m: {
+          name: string;
+          type: string;
+          bytes_key: number;
+          bytes_value: number;
+          max_entries: number;
+          flags: number;
+          frozen: number;
+        }) =>
           `${m.name} ${m.type} ${m.bytes_key}/${m.bytes_value}/${m.max_entries} flags 0x${m.flags.toString(16)}${m.frozen ? ' frozen' : ''}`;
-        const ourMaps = p.maps.map((m) => shape({ name: m.spec.name ?? '', type: mapTypeName(m.spec.type), bytes_key: m.spec.keySize, bytes_value: m.spec.valueSize, max_entries: m.spec.maxEntries, flags: m.spec.flags ?? 0, frozen: m.frozen ? 1 : 0 }));
+        const ourMaps = p.maps.map((m) =>
+          shape({
+            name: m.spec.name ?? '',
+            type: mapTypeName(m.spec.type),
+            bytes_key: m.spec.keySize,
+            bytes_value: m.spec.valueSize,
+            max_entries: m.spec.maxEntries,
+            flags: m.spec.flags ?? 0,
+            frozen: m.frozen ? 1 : 0,
+          }),
+        );
         assert.deepEqual(ourMaps.sort(), kMaps.map(shape).sort(), `${kp.name}: maps`);
         // the xlated listing, where the kernel kept the instruction count (no inlined helpers)
         const kx = JSON.parse(bt('-j', 'prog', 'dump', 'xlated', 'pinned', `${pins}/${kp.name}`).stdout) as { disasm: string }[];
@@ -72,7 +92,14 @@ describe('differential: clang objects load in bpfbox as libbpf loads them in the
         }
         // documented rewrite: map helpers become calls to the map type's own function
         // (bpf_map_update_elem#2 -> array_map_update_elem#…)
-        const norm = (s: string) => s.replace(/^\([0-9a-f]{2}\) /, '').replace(/call \w*map_(lookup|update|delete|push|pop|peek)_elem#\d+/, 'call map_$1_elem').replace(/map\[id:\d+\]/g, 'map[id:N]').replace(/(call (?:pc[+-]\d+|bpf_\w+#\d+))#\S*/g, '$1').replace(/call pc([+-]\d+)#.*/, 'call pc$1').replace(/call (bpf_\w+)#\d+/, 'call $1'); // the kernel patches helper calls to addresses
+        const norm = (s: string) =>
+          s
+            .replace(/^\([0-9a-f]{2}\) /, '')
+            .replace(/call \w*map_(lookup|update|delete|push|pop|peek)_elem#\d+/, 'call map_$1_elem')
+            .replace(/map\[id:\d+\]/g, 'map[id:N]')
+            .replace(/(call (?:pc[+-]\d+|bpf_\w+#\d+))#\S*/g, '$1')
+            .replace(/call pc([+-]\d+)#.*/, 'call pc$1')
+            .replace(/call (bpf_\w+)#\d+/, 'call $1'); // the kernel patches helper calls to addresses
         let rewritten = 0;
         for (let i = 0; i < kx.length; i++) {
           const a = norm(kx[i].disasm);

@@ -37,10 +37,17 @@ describe('differential: program tags match the kernel', function () {
     rmSync(pinDir, { recursive: true, force: true });
   });
 
-  for (const [file, prog, section] of [['tag_plain.c', 'xdp_len', 'xdp'], ['tag_map.c', 'xdp_count', 'xdp']] as const) {
+  for (const [file, prog, section] of [
+    ['tag_plain.c', 'xdp_len', 'xdp'],
+    ['tag_map.c', 'xdp_count', 'xdp'],
+  ] as const) {
     it(`${file}: ${prog}`, function () {
       const obj = join(dir, `${prog}.o`);
-      const cc = spawnSync('clang', ['-O2', '-g', '-target', 'bpf', `-I/usr/include/${multiarch}`, '-c', join(REPO_ROOT, 'test', 'differential', 'c', file), '-o', obj], { encoding: 'utf8' });
+      const cc = spawnSync(
+        'clang',
+        ['-O2', '-g', '-target', 'bpf', `-I/usr/include/${multiarch}`, '-c', join(REPO_ROOT, 'test', 'differential', 'c', file), '-o', obj],
+        { encoding: 'utf8' },
+      );
       assert.equal(cc.status, 0, cc.stderr);
       rmSync(pinDir, { recursive: true, force: true });
       const load = spawnSync('bpftool', ['prog', 'loadall', obj, pinDir], { encoding: 'utf8' });

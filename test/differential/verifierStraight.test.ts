@@ -25,8 +25,16 @@ function probes(): [string, number, Instruction[]][] {
       out.push([`st ${size} at fp${off}`, sock, [insn(ST[size], 10, 0, off, 7), ...EXIT0]]);
       out.push([`stx scalar ${size} at fp${off}`, sock, [insn(0xb7, 2, 0, 0, 5), insn(STX[size], 10, 2, off, 0), ...EXIT0]]);
       out.push([`ldx ${size} at fp${off} (never written)`, sock, [insn(LDX[size], 0, 10, off, 0), ...EXIT0]]);
-      out.push([`ldx ${size} of a spilled ctx at fp${off & ~7}`, sock, [insn(0x7b, 10, 1, -16, 0), insn(LDX[size], 2, 10, -16 + (off & 7), 0), ...EXIT0]]);
-      out.push([`stx ${size} through r6 = fp-16, at r6${off}`, sock, [insn(0xbf, 6, 10, 0, 0), insn(0x07, 6, 0, 0, -16), insn(0xb7, 2, 0, 0, 1), insn(STX[size], 6, 2, off, 0), ...EXIT0]]);
+      out.push([
+        `ldx ${size} of a spilled ctx at fp${off & ~7}`,
+        sock,
+        [insn(0x7b, 10, 1, -16, 0), insn(LDX[size], 2, 10, -16 + (off & 7), 0), ...EXIT0],
+      ]);
+      out.push([
+        `stx ${size} through r6 = fp-16, at r6${off}`,
+        sock,
+        [insn(0xbf, 6, 10, 0, 0), insn(0x07, 6, 0, 0, -16), insn(0xb7, 2, 0, 0, 1), insn(STX[size], 6, 2, off, 0), ...EXIT0],
+      ]);
     }
   }
   for (const op of ALU_K) {
@@ -35,27 +43,63 @@ function probes(): [string, number, Instruction[]][] {
     out.push([`alu 0x${op.toString(16)} on ctx`, sock, [insn(op, 1, 0, 0, imm), insn(0xbf, 0, 1, 0, 0), insn(0x95, 0, 0, 0, 0)]]);
     out.push([`alu 0x${op.toString(16)} on fp copy`, sock, [insn(0xbf, 6, 10, 0, 0), insn(op, 6, 0, 0, imm), ...EXIT0]]);
     out.push([`alu32 0x${(op - 3).toString(16)} on ctx`, sock, [insn(op - 3, 1, 0, 0, imm), ...EXIT0]]);
-    out.push([`alu 0x${op.toString(16)} on scalars`, sock, [insn(0xb7, 3, 0, 0, 9), insn(op, 3, 0, 0, op === 0x87 ? 0 : 3), insn(0xbf, 0, 3, 0, 0), insn(0x95, 0, 0, 0, 0)]]);
-    out.push([`alu 0x${op.toString(16)} of ctx into a scalar (X form)`, sock, [insn(0xb7, 3, 0, 0, 9), insn(op + 8, 3, 1, 0, 0), ...EXIT0]]);
+    out.push([
+      `alu 0x${op.toString(16)} on scalars`,
+      sock,
+      [insn(0xb7, 3, 0, 0, 9), insn(op, 3, 0, 0, op === 0x87 ? 0 : 3), insn(0xbf, 0, 3, 0, 0), insn(0x95, 0, 0, 0, 0)],
+    ]);
+    out.push([
+      `alu 0x${op.toString(16)} of ctx into a scalar (X form)`,
+      sock,
+      [insn(0xb7, 3, 0, 0, 9), insn(op + 8, 3, 1, 0, 0), ...EXIT0],
+    ]);
   }
-  for (const [code, width] of [[0xd4, 16], [0xd4, 32], [0xd4, 64], [0xdc, 16], [0xdc, 32], [0xdc, 64], [0xd7, 16], [0xd7, 64], [0xd4, 8]] as const) {
-    out.push([`byte order 0x${code.toString(16)}/${width} of a constant, returned`, sock, [insn(0x18, 3, 0, 0, 0x1122334455667788n), insn(code, 3, 0, 0, width), insn(0xbf, 0, 3, 0, 0), insn(0x95, 0, 0, 0, 0)]]);
-    out.push([`byte order 0x${code.toString(16)}/${width} of a pointer`, sock, [insn(0xbf, 3, 10, 0, 0), insn(code, 3, 0, 0, width), ...EXIT0]]);
+  for (const [code, width] of [
+    [0xd4, 16],
+    [0xd4, 32],
+    [0xd4, 64],
+    [0xdc, 16],
+    [0xdc, 32],
+    [0xdc, 64],
+    [0xd7, 16],
+    [0xd7, 64],
+    [0xd4, 8],
+  ] as const) {
+    out.push([
+      `byte order 0x${code.toString(16)}/${width} of a constant, returned`,
+      sock,
+      [insn(0x18, 3, 0, 0, 0x1122334455667788n), insn(code, 3, 0, 0, width), insn(0xbf, 0, 3, 0, 0), insn(0x95, 0, 0, 0, 0)],
+    ]);
+    out.push([
+      `byte order 0x${code.toString(16)}/${width} of a pointer`,
+      sock,
+      [insn(0xbf, 3, 10, 0, 0), insn(code, 3, 0, 0, width), ...EXIT0],
+    ]);
   }
-  for (const op of [0x0f, 0x1f, 0x2f, 0x4f, 0x5f, 0xaf]) out.push([`fp 0x${op.toString(16)} ctx`, sock, [insn(0xbf, 3, 10, 0, 0), insn(op, 3, 1, 0, 0), ...EXIT0]]);
+  for (const op of [0x0f, 0x1f, 0x2f, 0x4f, 0x5f, 0xaf])
+    out.push([`fp 0x${op.toString(16)} ctx`, sock, [insn(0xbf, 3, 10, 0, 0), insn(op, 3, 1, 0, 0), ...EXIT0]]);
   out.push(['read r3 before writing it', sock, [insn(0x07, 3, 0, 0, 1), ...EXIT0]]);
   out.push(['exit with r0 unset', sock, [insn(0x95, 0, 0, 0, 0)]]);
   out.push(['exit with r0 = ctx (privileged)', sock, [insn(0xbf, 0, 1, 0, 0), insn(0x95, 0, 0, 0, 0)]]);
   // check_return_code holds r0 to no range for the types bpfbox models (their ops have no retvalRange)
   for (const type of [sock, ProgType.BPF_PROG_TYPE_SCHED_CLS, ProgType.BPF_PROG_TYPE_SCHED_ACT, ProgType.BPF_PROG_TYPE_XDP]) {
-    for (const v of [-1, 7, 1000, 0x7fffffff]) out.push([`type ${type} exits with r0 = ${v}`, type, [insn(0xb7, 0, 0, 0, v), insn(0x95, 0, 0, 0, 0)]]);
+    for (const v of [-1, 7, 1000, 0x7fffffff])
+      out.push([`type ${type} exits with r0 = ${v}`, type, [insn(0xb7, 0, 0, 0, v), insn(0x95, 0, 0, 0, 0)]]);
     out.push([`type ${type} exits with r0 = ctx (privileged)`, type, [insn(0xbf, 0, 1, 0, 0), insn(0x95, 0, 0, 0, 0)]]);
   }
   out.push(['scalar minus fp', sock, [insn(0xb7, 2, 0, 0, 1), insn(0x1f, 2, 10, 0, 0), ...EXIT0]]);
   out.push(['deref a scalar', sock, [insn(0xb7, 2, 0, 0, 64), insn(0x61, 0, 2, 0, 0), insn(0x95, 0, 0, 0, 0)]]);
-  out.push(['fp copy, moved back and forth, then 8-byte store', sock, [insn(0xbf, 6, 10, 0, 0), insn(0x07, 6, 0, 0, -100), insn(0x07, 6, 0, 0, 92), insn(0x7a, 6, 0, 0, 1), ...EXIT0]]);
+  out.push([
+    'fp copy, moved back and forth, then 8-byte store',
+    sock,
+    [insn(0xbf, 6, 10, 0, 0), insn(0x07, 6, 0, 0, -100), insn(0x07, 6, 0, 0, 92), insn(0x7a, 6, 0, 0, 1), ...EXIT0],
+  ]);
   out.push(['ctx + 4 then load', ProgType.BPF_PROG_TYPE_XDP, [insn(0x07, 1, 0, 0, 4), insn(0x61, 0, 1, 12, 0), insn(0x95, 0, 0, 0, 0)]]);
-  out.push(['spill ctx, fill it, load a field', ProgType.BPF_PROG_TYPE_XDP, [insn(0x7b, 10, 1, -8, 0), insn(0x79, 2, 10, -8, 0), insn(0x61, 0, 2, 12, 0), insn(0x95, 0, 0, 0, 0)]]);
+  out.push([
+    'spill ctx, fill it, load a field',
+    ProgType.BPF_PROG_TYPE_XDP,
+    [insn(0x7b, 10, 1, -8, 0), insn(0x79, 2, 10, -8, 0), insn(0x61, 0, 2, 12, 0), insn(0x95, 0, 0, 0, 0)],
+  ]);
   return out;
 }
 

@@ -7,15 +7,20 @@ import { CollectionLoadError, loadCollection } from '../../kernel/loadCollection
 import { Kernel } from '../../kernel/kernel.js';
 import { REPO_ROOT } from '../support/paths.js';
 
-const corpus = readdirSync(join(REPO_ROOT, 'bpf')).filter((f) => f.endsWith('.o')).sort();
+const corpus = readdirSync(join(REPO_ROOT, 'bpf'))
+  .filter((f) => f.endsWith('.o'))
+  .sort();
 const obj = (name: string) => Uint8Array.from(readFileSync(join(REPO_ROOT, 'bpf', name)));
 
 function rejects(bytes: Uint8Array, re: RegExp): void {
-  assert.throws(() => readCollection(bytes, { name: 'x.o' }), (e: unknown) => {
-    assert.ok(e instanceof ElfError, `expected an ElfError, got ${String(e)}`);
-    assert.match(e.message, re);
-    return true;
-  });
+  assert.throws(
+    () => readCollection(bytes, { name: 'x.o' }),
+    (e: unknown) => {
+      assert.ok(e instanceof ElfError, `expected an ElfError, got ${String(e)}`);
+      assert.match(e.message, re);
+      return true;
+    },
+  );
 }
 
 describe('bad objects', () => {
@@ -85,7 +90,8 @@ describe('fuzz: random byte flips in every corpus object', function () {
           loadCollection(new Kernel({ ncpus: 1 }).process, readCollection(b, { name }));
           ok++;
         } catch (e) {
-          if (!(e instanceof ElfError) && !(e instanceof CollectionLoadError)) throw new Error(`${name} round ${round}: ${e instanceof Error ? e.stack : String(e)}`);
+          if (!(e instanceof ElfError) && !(e instanceof CollectionLoadError))
+            throw new Error(`${name} round ${round}: ${e instanceof Error ? e.stack : String(e)}`);
           refused++;
         }
       }

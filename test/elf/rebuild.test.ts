@@ -24,11 +24,31 @@ describe('the corpus objects match their sources', function () {
       for (const src of readdirSync(bpf).filter((f) => f.endsWith('.c'))) {
         const obj = src.replace(/\.c$/, '.o');
         // the flags of bpf/Makefile
-        const cc = spawnSync('clang-14', ['-O2', '-g', '-target', 'bpf', `-I/usr/include/${multiarch()}`, '-Wall', '-Wno-unused-variable', '-c', join(bpf, src), '-o', join(out, obj)], { encoding: 'utf8' });
+        const cc = spawnSync(
+          'clang-14',
+          [
+            '-O2',
+            '-g',
+            '-target',
+            'bpf',
+            `-I/usr/include/${multiarch()}`,
+            '-Wall',
+            '-Wno-unused-variable',
+            '-c',
+            join(bpf, src),
+            '-o',
+            join(out, obj),
+          ],
+          { encoding: 'utf8' },
+        );
         assert.equal(cc.status, 0, cc.stderr);
         const sections = (file: string) => {
           const elf = new ElfFile(readFileSync(file));
-          return new Map(elf.sections.filter((s) => s.flags & SHF.EXECINSTR || /^(\.maps|maps|license|version|\.(ro)?data.*|\.bss.*)$/.test(s.name)).map((s) => [s.name, Buffer.from(s.data).toString('hex')]));
+          return new Map(
+            elf.sections
+              .filter((s) => s.flags & SHF.EXECINSTR || /^(\.maps|maps|license|version|\.(ro)?data.*|\.bss.*)$/.test(s.name))
+              .map((s) => [s.name, Buffer.from(s.data).toString('hex')]),
+          );
         };
         assert.deepEqual(sections(join(out, obj)), sections(join(bpf, obj)), `${obj} is not what ${src} builds`);
       }

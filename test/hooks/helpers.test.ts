@@ -15,7 +15,14 @@ function setup(trace: string[] = []) {
 
 function load(k: Kernel, type: number, items: Item[]): number {
   const log = new Uint8Array(4096);
-  const fd = k.bpf('BPF_PROG_LOAD', { prog_type: type, insns: encode(link(items)), license: 'GPL', log_level: 1, log_buf: log, log_size: log.length });
+  const fd = k.bpf('BPF_PROG_LOAD', {
+    prog_type: type,
+    insns: encode(link(items)),
+    license: 'GPL',
+    log_level: 1,
+    log_buf: log,
+    log_size: log.length,
+  });
   assert.ok(fd > 0, new TextDecoder().decode(log.subarray(0, log.indexOf(0))));
   return fd;
 }
@@ -64,16 +71,24 @@ describe('helpers', () => {
   it('bpf_skb_load_bytes copies packet bytes; out of range is -EFAULT with the buffer zeroed', () => {
     const k = setup();
     // load 4 bytes at offset 20 into fp-8, return them; then an out-of-range load's result
-    const fd = load(k, TC, [
-      mov(R6, R1), mov(R2, 20), mov(R3, R10), add(R3, -8), mov(R4, 4), call(26), ldx('u32', R0, R10, -8), exit(),
-    ]);
+    const fd = load(k, TC, [mov(R6, R1), mov(R2, 20), mov(R3, R10), add(R3, -8), mov(R4, 4), call(26), ldx('u32', R0, R10, -8), exit()]);
     assert.equal(run(k, fd, frame(60)).retval, (23 << 24) | (22 << 16) | (21 << 8) | 20);
     const bad = load(k, TC, [mov(R2, 58), mov(R3, R10), add(R3, -8), mov(R4, 4), call(26), exit()]);
-    assert.equal(run(k, bad, frame(60)).retval, (-Errno.EFAULT) >>> 0);
+    assert.equal(run(k, bad, frame(60)).retval, -Errno.EFAULT >>> 0);
   });
   it('bpf_skb_store_bytes writes into the packet (a tc program sees it from L2)', () => {
     const k = setup();
-    const fd = load(k, TC, [st('u32', R10, -4, 0x44332211), mov(R2, 0), mov(R3, R10), add(R3, -4), mov(R4, 4), mov(R5, 0), call(9), mov(R0, 0), exit()]);
+    const fd = load(k, TC, [
+      st('u32', R10, -4, 0x44332211),
+      mov(R2, 0),
+      mov(R3, R10),
+      add(R3, -4),
+      mov(R4, 4),
+      mov(R5, 0),
+      call(9),
+      mov(R0, 0),
+      exit(),
+    ]);
     const out = run(k, fd, frame(60)).data;
     assert.deepEqual([...out.subarray(0, 5)], [0x11, 0x22, 0x33, 0x44, 4]);
   });
@@ -91,7 +106,8 @@ describe('helpers', () => {
     const k = setup();
     const dm = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_DEVMAP, key_size: 4, value_size: 4, max_entries: 4 });
     k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: dm, key: Uint8Array.from([1, 0, 0, 0]), value: Uint8Array.from([5, 0, 0, 0]) });
-    const prog = (key: number) => load(k, XDP, [lddw(R1, dm, Pseudo.BPF_PSEUDO_MAP_FD), mov(R2, key), mov(R3, 2 /* XDP_PASS as fallback */), call(51), exit()]);
+    const prog = (key: number) =>
+      load(k, XDP, [lddw(R1, dm, Pseudo.BPF_PSEUDO_MAP_FD), mov(R2, key), mov(R3, 2 /* XDP_PASS as fallback */), call(51), exit()]);
     assert.equal(run(k, prog(1), frame(60)).retval, 4);
     assert.equal(run(k, prog(2), frame(60)).retval, 2);
     // an XSKMAP (AF_XDP sockets) and a CPUMAP are redirect targets too
@@ -105,8 +121,20 @@ describe('helpers', () => {
   it('bpf_xdp_adjust_head grows the packet into the headroom; data_out shows it', () => {
     const k = setup();
     // after the adjust the packet is checked against data_end again, as the verifier demands
-    const fd = load(k, XDP, [mov(R6, R1), mov(R2, -4), call(44), ldx('u32', R2, R6, 0), ldx('u32', R3, R6, 4), mov(R4, R2), add(R4, 4), mov(R0, 2),
-      jmp('jgt', R4, R3, 'out'), st('u32', R2, 0, 0x0d0c0b0a), label('out'), exit()]);
+    const fd = load(k, XDP, [
+      mov(R6, R1),
+      mov(R2, -4),
+      call(44),
+      ldx('u32', R2, R6, 0),
+      ldx('u32', R3, R6, 4),
+      mov(R4, R2),
+      add(R4, 4),
+      mov(R0, 2),
+      jmp('jgt', R4, R3, 'out'),
+      st('u32', R2, 0, 0x0d0c0b0a),
+      label('out'),
+      exit(),
+    ]);
     const out = run(k, fd, frame(60)).data;
     assert.equal(out.length, 64);
     assert.deepEqual([...out.subarray(0, 6)], [0x0a, 0x0b, 0x0c, 0x0d, 0, 1]);
@@ -124,11 +152,44 @@ describe('helpers', () => {
   it('bpf_spin_lock and bpf_spin_unlock guard a count in a map value whose BTF places the lock', () => {
     const k = setup();
     const u32 = { k: 'int', size: 4, signed: false } as const;
-    const value = { k: 'struct', size: 8, members: [{ name: 'lock', bitOffset: 0, type: { k: 'struct', size: 4, name: 'bpf_spin_lock', members: [{ name: 'val', bitOffset: 0, type: u32 }] } }, { name: 'count', bitOffset: 32, type: u32 }] } as const;
-    const m = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_ARRAY, key_size: 4, value_size: 8, max_entries: 1, map_name: 'counted', btf_desc: { key: u32, value } });
+    const value = {
+      k: 'struct',
+      size: 8,
+      members: [
+        {
+          name: 'lock',
+          bitOffset: 0,
+          type: { k: 'struct', size: 4, name: 'bpf_spin_lock', members: [{ name: 'val', bitOffset: 0, type: u32 }] },
+        },
+        { name: 'count', bitOffset: 32, type: u32 },
+      ],
+    } as const;
+    const m = k.bpf('BPF_MAP_CREATE', {
+      map_type: MapType.BPF_MAP_TYPE_ARRAY,
+      key_size: 4,
+      value_size: 8,
+      max_entries: 1,
+      map_name: 'counted',
+      btf_desc: { key: u32, value },
+    });
     // key 0 at fp-8 (a constant key: the lookup cannot fail); lock; count += 1; unlock; return count
-    const body = [st('u32', R10, -8, 0), mov(R2, R10), add(R2, -8), lddw(R1, m, Pseudo.BPF_PSEUDO_MAP_FD), call(1), mov(R6, R0),
-      mov(R1, R6), call(93), ldx('u32', R0, R6, 4), add(R0, 1), stx('u32', R6, 4, R0), mov(R1, R6), call(94), ldx('u32', R0, R6, 4), exit()];
+    const body = [
+      st('u32', R10, -8, 0),
+      mov(R2, R10),
+      add(R2, -8),
+      lddw(R1, m, Pseudo.BPF_PSEUDO_MAP_FD),
+      call(1),
+      mov(R6, R0),
+      mov(R1, R6),
+      call(93),
+      ldx('u32', R0, R6, 4),
+      add(R0, 1),
+      stx('u32', R6, 4, R0),
+      mov(R1, R6),
+      call(94),
+      ldx('u32', R0, R6, 4),
+      exit(),
+    ];
     const fd = load(k, XDP, body);
     assert.deepEqual([run(k, fd, frame(60)).retval, run(k, fd, frame(60)).retval], [1, 2]);
     const v = new Uint8Array(8);
@@ -138,25 +199,55 @@ describe('helpers', () => {
     const refused = (items: Item[], re: RegExp, mapFd = m) => {
       const log = new Uint8Array(8192);
       const prog = items.map((it) => (it === body[3] ? lddw(R1, mapFd, Pseudo.BPF_PSEUDO_MAP_FD) : it));
-      assert.ok(k.bpf('BPF_PROG_LOAD', { prog_type: XDP, insns: encode(link(prog)), license: 'GPL', log_level: 1, log_buf: log, log_size: log.length }) < 0);
+      assert.ok(
+        k.bpf('BPF_PROG_LOAD', {
+          prog_type: XDP,
+          insns: encode(link(prog)),
+          license: 'GPL',
+          log_level: 1,
+          log_buf: log,
+          log_size: log.length,
+        }) < 0,
+      );
       assert.match(new TextDecoder().decode(log.subarray(0, log.indexOf(0))), re);
     };
     refused([...body.slice(0, 8), ldx('u32', R0, R6, 0), exit()], /bpf_spin_lock cannot be accessed directly by load\/store/);
     refused([...body.slice(0, 8), mov(R0, 0), exit()], /bpf_spin_unlock is missing/);
     refused([...body.slice(0, 8), call(5), exit()], /function calls are not allowed while holding a lock/);
-    const plain = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_ARRAY, key_size: 4, value_size: 8, max_entries: 1, map_name: 'plain' });
+    const plain = k.bpf('BPF_MAP_CREATE', {
+      map_type: MapType.BPF_MAP_TYPE_ARRAY,
+      key_size: 4,
+      value_size: 8,
+      max_entries: 1,
+      map_name: 'plain',
+    });
     refused(body, /map 'plain' has to have BTF in order to use bpf_spin_lock/, plain);
   });
   it('a helper the program type may not call is refused at load, naming it', () => {
     const k = setup();
     const log = new Uint8Array(4096);
-    const r = k.bpf('BPF_PROG_LOAD', { prog_type: ProgType.BPF_PROG_TYPE_SOCKET_FILTER, insns: encode(link([mov(R2, 0), call(44), exit()])), license: 'GPL', log_level: 1, log_buf: log, log_size: log.length });
+    const r = k.bpf('BPF_PROG_LOAD', {
+      prog_type: ProgType.BPF_PROG_TYPE_SOCKET_FILTER,
+      insns: encode(link([mov(R2, 0), call(44), exit()])),
+      license: 'GPL',
+      log_level: 1,
+      log_buf: log,
+      log_size: log.length,
+    });
     assert.equal(r, -Errno.EINVAL);
-    assert.match(new TextDecoder().decode(log.subarray(0, log.indexOf(0))), /1: \(85\) call bpf_xdp_adjust_head#44\nprogram of this type cannot use helper bpf_xdp_adjust_head#44\n/);
+    assert.match(
+      new TextDecoder().decode(log.subarray(0, log.indexOf(0))),
+      /1: \(85\) call bpf_xdp_adjust_head#44\nprogram of this type cannot use helper bpf_xdp_adjust_head#44\n/,
+    );
   });
   it('every helper a modelled type may call is implemented (so none fails at run time)', () => {
     const k = setup();
-    for (const type of [ProgType.BPF_PROG_TYPE_XDP, ProgType.BPF_PROG_TYPE_SOCKET_FILTER, ProgType.BPF_PROG_TYPE_SCHED_CLS, ProgType.BPF_PROG_TYPE_SCHED_ACT]) {
+    for (const type of [
+      ProgType.BPF_PROG_TYPE_XDP,
+      ProgType.BPF_PROG_TYPE_SOCKET_FILTER,
+      ProgType.BPF_PROG_TYPE_SCHED_CLS,
+      ProgType.BPF_PROG_TYPE_SCHED_ACT,
+    ]) {
       assert.ok(typeModelled(type));
       const missing = helpersOf(type).filter((id) => id !== 12 && !k.runtime(0).helpers.get(id));
       assert.deepEqual(missing, [], `type ${type}: in the table, not implemented`);
@@ -177,14 +268,29 @@ describe('output helpers', () => {
     // the format is a constant string: in a frozen map programs may only read (as .rodata)
     const fmt = new Uint8Array(16);
     fmt.set(new TextEncoder().encode('%d-%x|%05u'));
-    const ro = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_ARRAY, key_size: 4, value_size: 16, max_entries: 1, map_flags: 0x80 });
+    const ro = k.bpf('BPF_MAP_CREATE', {
+      map_type: MapType.BPF_MAP_TYPE_ARRAY,
+      key_size: 4,
+      value_size: 16,
+      max_entries: 1,
+      map_flags: 0x80,
+    });
     assert.equal(k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: ro, key: new Uint8Array(4), value: fmt, flags: 0 }), 0);
     assert.equal(k.bpf('BPF_MAP_FREEZE', { map_fd: ro }), 0);
     const items: Item[] = [];
     // args at fp-32: -12, 255, 42 as u64
     items.push(lddw(R2, -12n), stx('u64', R10, -32, R2), st('u64', R10, -24, 255), st('u64', R10, -16, 42));
     // out buffer of 8 bytes at fp-48: "-12-ff|00042" needs 13 with the NUL; 7 characters fit
-    items.push(mov(R1, R10), add(R1, -48), mov(R2, 8), lddw(R3, BigInt(ro), Pseudo.BPF_PSEUDO_MAP_VALUE), mov(R4, R10), add(R4, -32), mov(R5, 24), call(165));
+    items.push(
+      mov(R1, R10),
+      add(R1, -48),
+      mov(R2, 8),
+      lddw(R3, BigInt(ro), Pseudo.BPF_PSEUDO_MAP_VALUE),
+      mov(R4, R10),
+      add(R4, -32),
+      mov(R5, 24),
+      call(165),
+    );
     const length = load(k, XDP, [...items, exit()]);
     assert.equal(run(k, length, frame(60)).retval, 13, '"-12-ff|00042" and its NUL');
     const text = (off: number) => load(k, XDP, [...items, ldx('u32', R0, R10, -48 + off), exit()]);
@@ -192,15 +298,28 @@ describe('output helpers', () => {
     assert.equal(run(k, text(0), frame(60)).retval, word('-12-'));
     assert.equal(run(k, text(4), frame(60)).retval, word('ff|\0'), 'truncated to 7 characters and a NUL');
   });
-  it('bpf_perf_event_output sends data and the first packet bytes to this CPU\'s slot; an empty slot is -ENOENT', () => {
+  it("bpf_perf_event_output sends data and the first packet bytes to this CPU's slot; an empty slot is -ENOENT", () => {
     const k = setup();
     const pa = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY, key_size: 4, value_size: 4, max_entries: 2 });
-    const prog = (flags: bigint) => load(k, XDP, [st('u32', R10, -4, 0xaabbccdd), lddw(R2, pa, Pseudo.BPF_PSEUDO_MAP_FD), lddw(R3, flags), mov(R4, R10), add(R4, -4), mov(R5, 4), call(25), exit()]);
+    const prog = (flags: bigint) =>
+      load(k, XDP, [
+        st('u32', R10, -4, 0xaabbccdd),
+        lddw(R2, pa, Pseudo.BPF_PSEUDO_MAP_FD),
+        lddw(R3, flags),
+        mov(R4, R10),
+        add(R4, -4),
+        mov(R5, 4),
+        call(25),
+        exit(),
+      ]);
     const current = 0xffffffffn | (6n << 32n); // BPF_F_CURRENT_CPU, and 6 packet bytes
-    assert.equal(run(k, prog(current), frame(60)).retval, (-Errno.ENOENT) >>> 0);
+    assert.equal(run(k, prog(current), frame(60)).retval, -Errno.ENOENT >>> 0);
     k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: pa, key: Uint8Array.from([0, 0, 0, 0]), value: Uint8Array.from([9, 0, 0, 0]) });
     assert.equal(run(k, prog(current), frame(60)).retval, 0);
-    assert.deepEqual(k.runtime(0).perf.map((r) => [r.cpu, [...r.data]]), [[0, [0xdd, 0xcc, 0xbb, 0xaa, 0, 1, 2, 3, 4, 5]]]);
+    assert.deepEqual(
+      k.runtime(0).perf.map((r) => [r.cpu, [...r.data]]),
+      [[0, [0xdd, 0xcc, 0xbb, 0xaa, 0, 1, 2, 3, 4, 5]]],
+    );
   });
 });
 
@@ -217,7 +336,7 @@ describe('bpf_skb_change_proto', () => {
     assert.deepEqual([...r.data.subarray(14, 34)], Array(20).fill(0), 'room for the bigger header');
     assert.deepEqual([...r.data.subarray(34)], [...pkt.subarray(14)], 'the rest follows');
     const same = load(k, TC, [mov(R2, 0x0008), mov(R3, 0), call(31), exit()]);
-    assert.equal(run(k, same, frame(60)).retval, (-Errno.ENOTSUPP) >>> 0);
+    assert.equal(run(k, same, frame(60)).retval, -Errno.ENOTSUPP >>> 0);
   });
 });
 
@@ -230,24 +349,37 @@ describe('bpf_fib_lookup', () => {
   /** params at fp-64: family AF_INET, tot_len, ifindex, ipv4_dst; returns the code, or a field with `read`. */
   const prog = (dst: number[], totLen: number, flags: number, read?: [number, 'u32' | 'u16'], ifindex = 1) => [
     ...Array.from({ length: 8 }, (_, i) => st('u64', R10, -64 + 8 * i, 0)),
-    st('u8', R10, -64, 2), st('u16', R10, -64 + 6, totLen), st('u32', R10, -64 + 8, ifindex), st('u32', R10, -64 + 32, new DataView(Uint8Array.from(dst).buffer).getInt32(0, true)),
-    mov(R2, R10), add(R2, -64), mov(R3, 64), mov(R4, flags), call(69),
-    ...(read ? [ldx(read[1], R0, R10, -64 + read[0])] : []), exit(),
+    st('u8', R10, -64, 2),
+    st('u16', R10, -64 + 6, totLen),
+    st('u32', R10, -64 + 8, ifindex),
+    st('u32', R10, -64 + 32, new DataView(Uint8Array.from(dst).buffer).getInt32(0, true)),
+    mov(R2, R10),
+    add(R2, -64),
+    mov(R3, 64),
+    mov(R4, flags),
+    call(69),
+    ...(read ? [ldx(read[1], R0, R10, -64 + read[0])] : []),
+    exit(),
   ];
   const neighbours = [{ ip: '192.168.1.1', mac: '02:00:00:00:00:bb' }];
   const k = new Kernel({ ncpus: 1, runtime: { routes, neighbours } });
-  const result = (dst: number[], totLen = 100, flags = 0, read?: [number, 'u32' | 'u16']) => run(k, load(k, XDP, prog(dst, totLen, flags, read)), frame(60)).retval;
+  const result = (dst: number[], totLen = 100, flags = 0, read?: [number, 'u32' | 'u16']) =>
+    run(k, load(k, XDP, prog(dst, totLen, flags, read)), frame(60)).retval;
   it('forwards by the longest prefix and writes the egress and the next hop', () => {
     assert.equal(result([10, 1, 2, 3]), 0);
     assert.equal(result([10, 1, 2, 3], 100, 0, [8, 'u32']), 2, 'ifindex');
-    assert.equal(result([10, 1, 2, 3], 100, 0, [32, 'u32']), new DataView(Uint8Array.from([192, 168, 1, 1]).buffer).getUint32(0, true), 'the gateway as the destination');
+    assert.equal(
+      result([10, 1, 2, 3], 100, 0, [32, 'u32']),
+      new DataView(Uint8Array.from([192, 168, 1, 1]).buffer).getUint32(0, true),
+      'the gateway as the destination',
+    );
   });
   it('a more specific route without a neighbour is NO_NEIGH, unless SKIP_NEIGH', () => {
     assert.equal(result([10, 9, 0, 1]), 7);
     assert.equal(result([10, 9, 0, 1], 100, 4), 0);
   });
   it('a device that does not exist is -ENODEV; one that does not forward is FWD_DISABLED', () => {
-    assert.equal(run(k, load(k, XDP, prog([10, 1, 2, 3], 100, 0, undefined, 9)), frame(60)).retval, (-Errno.ENODEV) >>> 0);
+    assert.equal(run(k, load(k, XDP, prog([10, 1, 2, 3], 100, 0, undefined, 9)), frame(60)).retval, -Errno.ENODEV >>> 0);
     const off = new Kernel({ ncpus: 1, runtime: { routes, neighbours, devices: [{ ifindex: 1, forwarding: false }] } });
     assert.equal(run(off, load(off, XDP, prog([10, 1, 2, 3], 100, 0)), frame(60)).retval, 5);
   });

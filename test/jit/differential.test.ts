@@ -27,11 +27,18 @@ const TESTED: readonly number[] = [ProgType.BPF_PROG_TYPE_XDP, ProgType.BPF_PROG
 
 describe('JIT differential: the same answers as the interpreter', function () {
   this.timeout(120_000);
-  const packets = [...Array.from(synthPackets({ packets: 120, seed: 5 }), (p) => p.data.slice()), ...Object.entries(PACKETS).filter(([k]) => !k.startsWith('runt')).map(([, v]) => v)];
+  const packets = [
+    ...Array.from(synthPackets({ packets: 120, seed: 5 }), (p) => p.data.slice()),
+    ...Object.entries(PACKETS)
+      .filter(([k]) => !k.startsWith('runt'))
+      .map(([, v]) => v),
+  ];
 
   it('every corpus program over synthetic traffic and the fidelity set: return values, packets, maps', () => {
     let compared = 0;
-    for (const f of readdirSync(join(REPO_ROOT, 'bpf')).filter((x) => x.endsWith('.o')).sort()) {
+    for (const f of readdirSync(join(REPO_ROOT, 'bpf'))
+      .filter((x) => x.endsWith('.o'))
+      .sort()) {
       const spec = readCollection(readFileSync(join(REPO_ROOT, 'bpf', f)), { name: f });
       const side = (engine: Engine) => {
         const k = new Kernel({ ncpus: 1, runtime: { engine, seed: 3, clock: () => 1_000_000n } });
@@ -54,7 +61,13 @@ describe('JIT differential: the same answers as the interpreter', function () {
 
   it('test runs with repeat (the JIT loops in WebAssembly): the same as the interpreter, maps counting every run', () => {
     // on CPU 1 of 2: bpf_get_smp_processor_id is a constant the JIT writes into the code
-    for (const [f, prog] of [['xdp_simple', 'xdp_simple'], ['tail_calls', 'xdp_dispatch'], ['lpm_firewall', 'xdp_firewall'], ['calls', 'xdp_calls'], ['map_in_map', 'xdp_map_in_map']]) {
+    for (const [f, prog] of [
+      ['xdp_simple', 'xdp_simple'],
+      ['tail_calls', 'xdp_dispatch'],
+      ['lpm_firewall', 'xdp_firewall'],
+      ['calls', 'xdp_calls'],
+      ['map_in_map', 'xdp_map_in_map'],
+    ]) {
       const spec = readCollection(readFileSync(join(REPO_ROOT, 'bpf', `${f}.o`)), { name: f });
       const side = (engine: Engine) => {
         const k = new Kernel({ ncpus: 2, runtime: { engine } });
@@ -71,8 +84,13 @@ describe('JIT differential: the same answers as the interpreter', function () {
       assert.deepEqual(side(jit), a, f);
       if (f === 'xdp_simple') {
         // rxcnt[cpu] counts every run: 40 packets x 257 repeats, under the key of the CPU that ran them
-        const nonzero = Object.entries(a.maps.rxcnt as Record<string, string>).filter(([, v]) => Buffer.from(v, 'hex').readBigUInt64LE() !== 0n);
-        assert.deepEqual(nonzero.map(([key, v]) => [key, Buffer.from(v, 'hex').readBigUInt64LE()]), [['01000000', BigInt(40 * 257)]]);
+        const nonzero = Object.entries(a.maps.rxcnt as Record<string, string>).filter(
+          ([, v]) => Buffer.from(v, 'hex').readBigUInt64LE() !== 0n,
+        );
+        assert.deepEqual(
+          nonzero.map(([key, v]) => [key, Buffer.from(v, 'hex').readBigUInt64LE()]),
+          [['01000000', BigInt(40 * 257)]],
+        );
       }
     }
   });
@@ -94,7 +112,22 @@ describe('JIT differential: the same answers as the interpreter', function () {
       a.kernel.process.close(fa);
       b.kernel.process.close(fb);
     }
-    assert.deepEqual(mapsJson(b.kernel, new Map([['array', b.maps.array], ['hash', b.maps.hash]])), mapsJson(a.kernel, new Map([['array', a.maps.array], ['hash', a.maps.hash]])));
+    assert.deepEqual(
+      mapsJson(
+        b.kernel,
+        new Map([
+          ['array', b.maps.array],
+          ['hash', b.maps.hash],
+        ]),
+      ),
+      mapsJson(
+        a.kernel,
+        new Map([
+          ['array', a.maps.array],
+          ['hash', a.maps.hash],
+        ]),
+      ),
+    );
     assert.ok(ran > 150, `${ran} accepted programs ran`);
   });
 });

@@ -54,7 +54,8 @@ describe('JIT: LPM trie lookups walked inline', function () {
         const word = ((roots[rand(4)] | (rand(1 << 16) << 8) | rand(256)) & mask(plen) & mask(bits)) >>> 0;
         if (!entries.some((e) => e.plen === plen && e.word === word)) entries.push({ plen, word, value: i + 1 });
       }
-      const keyBytes = (plen: number, word: number) => Uint8Array.from([plen, 0, 0, 0, word >>> 24, (word >>> 16) & 0xff, (word >>> 8) & 0xff, word & 0xff].slice(0, 4 + dataSize));
+      const keyBytes = (plen: number, word: number) =>
+        Uint8Array.from([plen, 0, 0, 0, word >>> 24, (word >>> 16) & 0xff, (word >>> 8) & 0xff, word & 0xff].slice(0, 4 + dataSize));
       const best = (plen: number, word: number) => {
         let hit: { plen: number; value: number } | undefined;
         for (const e of entries) if (e.plen <= plen && ((word ^ e.word) & mask(e.plen)) === 0 && (!hit || e.plen > hit.plen)) hit = e;
@@ -69,8 +70,23 @@ describe('JIT: LPM trie lookups walked inline', function () {
       });
       const side = (engine: Engine) => {
         const k = new Kernel({ ncpus: 1, runtime: { engine } });
-        const map = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_LPM_TRIE, key_size: 4 + dataSize, value_size: 4, max_entries: 300, map_flags: MapFlag.BPF_F_NO_PREALLOC });
-        for (const e of entries) assert.equal(k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: map, key: keyBytes(e.plen, e.word), value: Uint8Array.from([e.value & 0xff, e.value >> 8, 0, 0]), flags: 0 }), 0);
+        const map = k.bpf('BPF_MAP_CREATE', {
+          map_type: MapType.BPF_MAP_TYPE_LPM_TRIE,
+          key_size: 4 + dataSize,
+          value_size: 4,
+          max_entries: 300,
+          map_flags: MapFlag.BPF_F_NO_PREALLOC,
+        });
+        for (const e of entries)
+          assert.equal(
+            k.bpf('BPF_MAP_UPDATE_ELEM', {
+              map_fd: map,
+              key: keyBytes(e.plen, e.word),
+              value: Uint8Array.from([e.value & 0xff, e.value >> 8, 0, 0]),
+              flags: 0,
+            }),
+            0,
+          );
         const fd = k.bpf('BPF_PROG_LOAD', { prog_type: ProgType.BPF_PROG_TYPE_XDP, insns: program(map), license: 'GPL' });
         assert.ok(fd > 0, `load: ${fd}`);
         const p = k.process.fds.get(fd)!.obj as ProgObject;
@@ -100,44 +116,80 @@ describe('JIT: lookups in maps of maps and their inner arrays, inline', () => {
       const k = new Kernel({ ncpus: 1, runtime: { engine } });
       const array = () => k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_ARRAY, key_size: 4, value_size: 4, max_entries: 5 });
       const inner = [array(), array(), array()];
-      const outer = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS, key_size: 4, value_size: 4, max_entries: 4, inner_map_fd: inner[0] });
+      const outer = k.bpf('BPF_MAP_CREATE', {
+        map_type: MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 4,
+        inner_map_fd: inner[0],
+      });
       inner.forEach((m, n) => {
-        for (let j = 0; j < 5; j++) assert.equal(k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: m, key: Uint8Array.of(j, 0, 0, 0), value: Uint8Array.of(n, j, 1, 0), flags: 0 }), 0);
+        for (let j = 0; j < 5; j++)
+          assert.equal(
+            k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: m, key: Uint8Array.of(j, 0, 0, 0), value: Uint8Array.of(n, j, 1, 0), flags: 0 }),
+            0,
+          );
       });
       // slots 0, 1 and 3 hold inner maps 0, 1, 2; slot 2 is empty
-      [[0, 0], [1, 1], [3, 2]].forEach(([slot, n]) => assert.equal(k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: outer, key: Uint8Array.of(slot, 0, 0, 0), value: Uint8Array.of(inner[n], 0, 0, 0), flags: 0 }), 0));
+      [
+        [0, 0],
+        [1, 1],
+        [3, 2],
+      ].forEach(([slot, n]) =>
+        assert.equal(
+          k.bpf('BPF_MAP_UPDATE_ELEM', {
+            map_fd: outer,
+            key: Uint8Array.of(slot, 0, 0, 0),
+            value: Uint8Array.of(inner[n], 0, 0, 0),
+            flags: 0,
+          }),
+          0,
+        ),
+      );
       const prog = encode([
-        insn(0x61, 2, 1, 0, 0), insn(0x61, 3, 1, 4, 0), insn(0xbf, 4, 2, 0, 0), insn(0x07, 4, 0, 0, 8),
+        insn(0x61, 2, 1, 0, 0),
+        insn(0x61, 3, 1, 4, 0),
+        insn(0xbf, 4, 2, 0, 0),
+        insn(0x07, 4, 0, 0, 8),
         insn(0x2d, 4, 3, 17, 0), // short: miss
-        insn(0x61, 5, 2, 0, 0), insn(0x63, 10, 5, -8, 0), // outer index
-        insn(0x61, 5, 2, 4, 0), insn(0x63, 10, 5, -4, 0), // inner index
+        insn(0x61, 5, 2, 0, 0),
+        insn(0x63, 10, 5, -8, 0), // outer index
+        insn(0x61, 5, 2, 4, 0),
+        insn(0x63, 10, 5, -4, 0), // inner index
         insn(0x18, 1, 1, 0, outer), // lddw: two slots
-        insn(0xbf, 2, 10, 0, 0), insn(0x07, 2, 0, 0, -8),
+        insn(0xbf, 2, 10, 0, 0),
+        insn(0x07, 2, 0, 0, -8),
         insn(0x85, 0, 0, 0, 1),
         insn(0x15, 0, 0, 7, 0), // no inner map: miss
-        insn(0xbf, 1, 0, 0, 0), insn(0xbf, 2, 10, 0, 0), insn(0x07, 2, 0, 0, -4),
+        insn(0xbf, 1, 0, 0, 0),
+        insn(0xbf, 2, 10, 0, 0),
+        insn(0x07, 2, 0, 0, -4),
         insn(0x85, 0, 0, 0, 1),
         insn(0x15, 0, 0, 2, 0),
-        insn(0x61, 0, 0, 0, 0), insn(0x95, 0, 0, 0, 0),
-        insn(0xb7, 0, 0, 0, 0xffff), insn(0x95, 0, 0, 0, 0),
+        insn(0x61, 0, 0, 0, 0),
+        insn(0x95, 0, 0, 0, 0),
+        insn(0xb7, 0, 0, 0, 0xffff),
+        insn(0x95, 0, 0, 0, 0),
       ]);
       const fd = k.bpf('BPF_PROG_LOAD', { prog_type: ProgType.BPF_PROG_TYPE_XDP, insns: prog, license: 'GPL' });
       assert.ok(fd > 0, `load: ${fd}`);
       const p = k.process.fds.get(fd)!.obj as ProgObject;
       const out: number[] = [];
       const pkt = new Uint8Array(60);
-      for (let o = 0; o < 6; o++) for (let j = 0; j < 7; j++) {
-        pkt.set([o, 0, 0, 0, j, 0, 0, 0]);
-        out.push(testRun(k.runtime(0), p, { data: pkt }).retval);
-      }
+      for (let o = 0; o < 6; o++)
+        for (let j = 0; j < 7; j++) {
+          pkt.set([o, 0, 0, 0, j, 0, 0, 0]);
+          out.push(testRun(k.runtime(0), p, { data: pkt }).retval);
+        }
       return out;
     };
     // by hand: slot o holds inner map n (0->0, 1->1, 3->2), whose value j is n | j << 8 | 1 << 16
     const want: number[] = [];
-    for (let o = 0; o < 6; o++) for (let j = 0; j < 7; j++) {
-      const n = ({ 0: 0, 1: 1, 3: 2 } as Record<number, number>)[o];
-      want.push(n === undefined || j >= 5 ? 0xffff : n | (j << 8) | (1 << 16));
-    }
+    for (let o = 0; o < 6; o++)
+      for (let j = 0; j < 7; j++) {
+        const n = ({ 0: 0, 1: 1, 3: 2 } as Record<number, number>)[o];
+        want.push(n === undefined || j >= 5 ? 0xffff : n | (j << 8) | (1 << 16));
+      }
     assert.deepEqual(side(interpreter), want, 'interpreter');
     assert.deepEqual(side(jit), want, 'jit');
   });
@@ -158,20 +210,27 @@ describe('JIT: tail calls resolved in WebAssembly', () => {
         insn(0xbf, 6, 1, 0, 0), // r6 = ctx
         insn(0x62, 10, 0, -4, 0), // *(u32 *)(r10 - 4) = 0
         insn(0x18, 1, 1, 0, counter),
-        insn(0xbf, 2, 10, 0, 0), insn(0x07, 2, 0, 0, -4),
+        insn(0xbf, 2, 10, 0, 0),
+        insn(0x07, 2, 0, 0, -4),
         insn(0x85, 0, 0, 0, 1),
         insn(0x15, 0, 0, 3, 0), // no value: skip the count
-        insn(0x79, 1, 0, 0, 0), insn(0x07, 1, 0, 0, 1), insn(0x7b, 0, 1, 0, 0), // (*value)++
+        insn(0x79, 1, 0, 0, 0),
+        insn(0x07, 1, 0, 0, 1),
+        insn(0x7b, 0, 1, 0, 0), // (*value)++
         insn(0xbf, 1, 6, 0, 0),
         insn(0x18, 2, 1, 0, progs),
         insn(0xb7, 3, 0, 0, index),
         insn(0x85, 0, 0, 0, 12), // bpf_tail_call(ctx, progs, index)
-        insn(0xb7, 0, 0, 0, 2), insn(0x95, 0, 0, 0, 0),
+        insn(0xb7, 0, 0, 0, 2),
+        insn(0x95, 0, 0, 0, 0),
       ]);
       const fd = k.bpf('BPF_PROG_LOAD', { prog_type: ProgType.BPF_PROG_TYPE_XDP, insns: prog, license: 'GPL' });
       assert.ok(fd > 0, `load: ${fd}`);
       // slot 0: the program itself; slot 1 stays empty
-      assert.equal(k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: progs, key: Uint8Array.of(0, 0, 0, 0), value: Uint8Array.of(fd, 0, 0, 0), flags: 0 }), 0);
+      assert.equal(
+        k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: progs, key: Uint8Array.of(0, 0, 0, 0), value: Uint8Array.of(fd, 0, 0, 0), flags: 0 }),
+        0,
+      );
       const p = k.process.fds.get(fd)!.obj as ProgObject;
       const runs: number[] = [];
       for (let n = 0; n < 3; n++) {

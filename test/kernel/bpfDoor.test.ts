@@ -32,7 +32,7 @@ describe('the bpf() door', () => {
     assert.equal(k.bpf('BPF_NO_SUCH' as never, {} as never), -Errno.EINVAL);
     assert.equal(k.bpf('BPF_MAP_FREEZE', { map_fd: 3, key: new Uint8Array(4) } as never), -Errno.EINVAL);
   });
-  it('element commands answer with the kernel\'s errno, and a failed update changes nothing', () => {
+  it("element commands answer with the kernel's errno, and a failed update changes nothing", () => {
     const k = new Kernel();
     const fd = k.bpf('BPF_MAP_CREATE', HASH);
     const value = new Uint8Array(4);
@@ -84,14 +84,24 @@ describe('the bpf() door', () => {
     const fd = k.bpf('BPF_MAP_CREATE', { ...HASH, max_entries: 10 });
     const keys = new Uint8Array(40);
     const values = new Uint8Array(40);
-    for (let i = 0; i < 7; i++) { keys.set(le32(i), 4 * i); values.set(le32(i * i), 4 * i); }
+    for (let i = 0; i < 7; i++) {
+      keys.set(le32(i), 4 * i);
+      values.set(le32(i * i), 4 * i);
+    }
     const up = { map_fd: fd, keys, values, count: 7 };
     assert.equal(k.bpf('BPF_MAP_UPDATE_BATCH', up), 0);
     assert.equal(up.count, 7);
     const seen = new Map<number, number>();
     let inBatch: Uint8Array | null = null;
     for (let round = 0; round < 10; round++) {
-      const a: MapBatchAttr = { map_fd: fd, in_batch: inBatch, out_batch: new Uint8Array(4), keys: new Uint8Array(12), values: new Uint8Array(12), count: 3 };
+      const a: MapBatchAttr = {
+        map_fd: fd,
+        in_batch: inBatch,
+        out_batch: new Uint8Array(4),
+        keys: new Uint8Array(12),
+        values: new Uint8Array(12),
+        count: 3,
+      };
       const r: number = k.bpf('BPF_MAP_LOOKUP_BATCH', a);
       const dv = new DataView(a.keys.buffer);
       const vv = new DataView(a.values!.buffer);
@@ -100,8 +110,19 @@ describe('the bpf() door', () => {
       assert.equal(r, 0);
       inBatch = a.out_batch!;
     }
-    assert.deepEqual([...seen].sort((x, y) => x[0] - y[0]), [0, 1, 2, 3, 4, 5, 6].map((i) => [i, i * i]));
-    assert.equal(k.bpf('BPF_MAP_LOOKUP_BATCH', { map_fd: k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_QUEUE, key_size: 0, value_size: 4, max_entries: 2 }), keys: new Uint8Array(4), values: new Uint8Array(4), count: 1 }), -Errno.ENOTSUPP);
+    assert.deepEqual(
+      [...seen].sort((x, y) => x[0] - y[0]),
+      [0, 1, 2, 3, 4, 5, 6].map((i) => [i, i * i]),
+    );
+    assert.equal(
+      k.bpf('BPF_MAP_LOOKUP_BATCH', {
+        map_fd: k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_QUEUE, key_size: 0, value_size: 4, max_entries: 2 }),
+        keys: new Uint8Array(4),
+        values: new Uint8Array(4),
+        count: 1,
+      }),
+      -Errno.ENOTSUPP,
+    );
   });
   it('a batch update stops at the first failure and says how far it got', () => {
     const k = new Kernel();
@@ -117,20 +138,51 @@ describe('programs, pins, ids and lifetimes', () => {
   it('BPF_PROG_LOAD: the legality checks run, the log is filled, ENOSPC when it does not fit', () => {
     const k = new Kernel();
     const log = new Uint8Array(4096);
-    const fd = k.bpf('BPF_PROG_LOAD', { prog_type: ProgType.BPF_PROG_TYPE_XDP, insns: RET0, license: 'GPL', log_level: 2, log_buf: log, log_size: log.length, prog_name: 'ret0' });
+    const fd = k.bpf('BPF_PROG_LOAD', {
+      prog_type: ProgType.BPF_PROG_TYPE_XDP,
+      insns: RET0,
+      license: 'GPL',
+      log_level: 2,
+      log_buf: log,
+      log_size: log.length,
+      prog_name: 'ret0',
+    });
     assert.equal(fd, 3);
     const text = new TextDecoder().decode(log.subarray(0, log.indexOf(0)));
     // log_level 2 in the kernel's shape: the state at entry, what each instruction wrote
     assert.match(text, /^0: R1=ctx\(\) R10=fp0\n0: \(b7\) r0 = 0\s+; R0_w=0\n1: \(95\) exit\nprocessed 2 insns/);
     const small = new Uint8Array(128);
     const many = encode(link([...Array.from({ length: 50 }, () => mov(R0, 0)), exit()]));
-    assert.equal(k.bpf('BPF_PROG_LOAD', { prog_type: ProgType.BPF_PROG_TYPE_XDP, insns: many, license: 'GPL', log_level: 2, log_buf: small, log_size: 128 }), -Errno.ENOSPC);
+    assert.equal(
+      k.bpf('BPF_PROG_LOAD', {
+        prog_type: ProgType.BPF_PROG_TYPE_XDP,
+        insns: many,
+        license: 'GPL',
+        log_level: 2,
+        log_buf: small,
+        log_size: 128,
+      }),
+      -Errno.ENOSPC,
+    );
     assert.equal(small[127], 0, 'the truncated log is NUL-terminated');
     const bad = encode(link([mov(R1, 0), exit()]));
-    assert.equal(k.bpf('BPF_PROG_LOAD', { prog_type: ProgType.BPF_PROG_TYPE_XDP, insns: bad, license: 'GPL', log_level: 1, log_buf: log, log_size: log.length }), -Errno.EACCES);
+    assert.equal(
+      k.bpf('BPF_PROG_LOAD', {
+        prog_type: ProgType.BPF_PROG_TYPE_XDP,
+        insns: bad,
+        license: 'GPL',
+        log_level: 1,
+        log_buf: log,
+        log_size: log.length,
+      }),
+      -Errno.EACCES,
+    );
     assert.match(new TextDecoder().decode(log.subarray(0, log.indexOf(0))), /1: \(95\) exit\nR0 !read_ok\n/);
     assert.equal(k.bpf('BPF_PROG_LOAD', { prog_type: 999, insns: RET0, license: 'GPL' }), -Errno.EINVAL);
-    assert.equal(k.bpf('BPF_PROG_LOAD', { prog_type: 6, insns: RET0, license: 'GPL', log_level: 1, log_buf: log, log_size: 64 }), -Errno.EINVAL);
+    assert.equal(
+      k.bpf('BPF_PROG_LOAD', { prog_type: 6, insns: RET0, license: 'GPL', log_level: 1, log_buf: log, log_size: 64 }),
+      -Errno.EINVAL,
+    );
     assert.equal(k.progs.size, 1);
   });
   it('a program holds the maps it references, by fd at load time', () => {
@@ -147,7 +199,10 @@ describe('programs, pins, ids and lifetimes', () => {
     assert.equal(k.maps.size, 1, 'the program keeps the map alive');
     k.close(pfd);
     assert.equal(k.maps.size, 0, 'closing the program frees the map');
-    assert.equal(k.bpf('BPF_PROG_LOAD', { prog_type: 6, insns: encode(link([lddw(R1, 77, 1), mov(R0, 0), exit()])), license: 'GPL' }), -Errno.EBADF);
+    assert.equal(
+      k.bpf('BPF_PROG_LOAD', { prog_type: 6, insns: encode(link([lddw(R1, 77, 1), mov(R0, 0), exit()])), license: 'GPL' }),
+      -Errno.EBADF,
+    );
   });
   it('pins: EEXIST on a taken path, EPERM outside /sys/fs/bpf, objects live while pinned', () => {
     const k = new Kernel();
@@ -188,7 +243,22 @@ describe('programs, pins, ids and lifetimes', () => {
     const fd = k.bpf('BPF_MAP_GET_FD_BY_ID', { map_id: 2 });
     const info = { bpf_fd: fd } as { bpf_fd: number; info?: MapInfo };
     k.bpf('BPF_OBJ_GET_INFO_BY_FD', info);
-    assert.deepEqual({ ...info.info, bytes_memlock: 0 }, { kind: 'map', type: 1, id: 2, key_size: 4, value_size: 4, max_entries: 2, map_flags: 0, name: 'h', map_extra: 0, frozen: false, bytes_memlock: 0 });
+    assert.deepEqual(
+      { ...info.info, bytes_memlock: 0 },
+      {
+        kind: 'map',
+        type: 1,
+        id: 2,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 2,
+        map_flags: 0,
+        name: 'h',
+        map_extra: 0,
+        frozen: false,
+        bytes_memlock: 0,
+      },
+    );
     assert.equal(k.bpf('BPF_MAP_GET_FD_BY_ID', { map_id: 9 }), -Errno.ENOENT);
     assert.equal(k.bpf('BPF_PROG_GET_NEXT_ID', { start_id: 0 }), -Errno.ENOENT);
   });
@@ -218,7 +288,13 @@ describe('programs, pins, ids and lifetimes', () => {
     assert.equal(k.progs.size, 1);
 
     const inner = k.bpf('BPF_MAP_CREATE', ARRAY);
-    const outer = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS, key_size: 4, value_size: 4, max_entries: 2, inner_map_fd: inner });
+    const outer = k.bpf('BPF_MAP_CREATE', {
+      map_type: MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS,
+      key_size: 4,
+      value_size: 4,
+      max_entries: 2,
+      inner_map_fd: inner,
+    });
     assert.ok(outer > 0);
     assert.equal(k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: outer, key: le32(0), value: le32(inner) }), 0);
     assert.equal(k.bpf('BPF_MAP_LOOKUP_ELEM', { map_fd: outer, key: le32(0), value: v }), 0);
@@ -226,6 +302,9 @@ describe('programs, pins, ids and lifetimes', () => {
     assert.equal(new DataView(v.buffer).getUint32(0, true), innerId);
     const wrong = k.bpf('BPF_MAP_CREATE', HASH);
     assert.equal(k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: outer, key: le32(1), value: le32(wrong) }), -Errno.EINVAL);
-    assert.equal(k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS, key_size: 4, value_size: 4, max_entries: 2 }), -Errno.EINVAL);
+    assert.equal(
+      k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS, key_size: 4, value_size: 4, max_entries: 2 }),
+      -Errno.EINVAL,
+    );
   });
 });

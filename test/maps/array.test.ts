@@ -18,19 +18,40 @@ describe('BPF_MAP_TYPE_ARRAY', () => {
     const m = newMap(spec);
     m.updateBytes(le32(1), le64(0x1122n), UpdateFlag.BPF_ANY);
     assert.deepEqual([...m.lookupBytes(le32(1))], [0x22, 0x11, 0, 0, 0, 0, 0, 0]);
-    assert.equal(errnoOf(() => m.updateBytes(le32(4), le64(1n), 0)), Errno.E2BIG);
-    assert.equal(errnoOf(() => m.updateBytes(le32(1), le64(1n), UpdateFlag.BPF_NOEXIST)), Errno.EEXIST);
-    assert.equal(errnoOf(() => m.updateBytes(le32(1), le64(1n), 8)), Errno.EINVAL);
-    assert.equal(errnoOf(() => m.lookupBytes(le32(9))), Errno.ENOENT);
-    assert.equal(errnoOf(() => m.deleteBytes(le32(1))), Errno.EINVAL);
-    assert.equal(errnoOf(() => m.updateBytes(le32(1), new Uint8Array(3), 0)), Errno.EINVAL);
+    assert.equal(
+      errnoOf(() => m.updateBytes(le32(4), le64(1n), 0)),
+      Errno.E2BIG,
+    );
+    assert.equal(
+      errnoOf(() => m.updateBytes(le32(1), le64(1n), UpdateFlag.BPF_NOEXIST)),
+      Errno.EEXIST,
+    );
+    assert.equal(
+      errnoOf(() => m.updateBytes(le32(1), le64(1n), 8)),
+      Errno.EINVAL,
+    );
+    assert.equal(
+      errnoOf(() => m.lookupBytes(le32(9))),
+      Errno.ENOENT,
+    );
+    assert.equal(
+      errnoOf(() => m.deleteBytes(le32(1))),
+      Errno.EINVAL,
+    );
+    assert.equal(
+      errnoOf(() => m.updateBytes(le32(1), new Uint8Array(3), 0)),
+      Errno.EINVAL,
+    );
   });
   it('get-next-key: first for null or out of range, ENOENT after the last', () => {
     const m = newMap(spec);
     assert.deepEqual([...m.nextKey(null)], [0, 0, 0, 0]);
     assert.deepEqual([...m.nextKey(le32(1))], [2, 0, 0, 0]);
     assert.deepEqual([...m.nextKey(le32(9))], [0, 0, 0, 0]);
-    assert.equal(errnoOf(() => m.nextKey(le32(3))), Errno.ENOENT);
+    assert.equal(
+      errnoOf(() => m.nextKey(le32(3))),
+      Errno.ENOENT,
+    );
     assert.equal([...m.entries()].length, 4);
   });
   it('per-CPU: userspace sees round_up(value_size, 8) per CPU, programs their own slot', () => {

@@ -4,7 +4,13 @@ import { AddressSpace, type AddressSpaceSnapshot } from '../../vm/memory.js';
 
 // Each worker inserts its own keys, deletes half of them again, and bumps one shared counter
 // (key 0) with atomic adds through the value address a lookup returns, as a program would.
-const { space: snap, desc, cpu, n, scratch } = workerData as { space: AddressSpaceSnapshot; desc: number; cpu: number; n: number; scratch: number };
+const {
+  space: snap,
+  desc,
+  cpu,
+  n,
+  scratch,
+} = workerData as { space: AddressSpaceSnapshot; desc: number; cpu: number; n: number; scratch: number };
 const space = new AddressSpace(snap);
 const map = attachMap(space, desc);
 const dv = space.view;

@@ -11,14 +11,29 @@ describe('BPF_MAP_TYPE_HASH', () => {
     const m = newMap(HASH);
     m.updateBytes(le32(1), le32(1), UpdateFlag.BPF_ANY);
     m.updateBytes(le32(2), le32(2), UpdateFlag.BPF_ANY);
-    assert.equal(errnoOf(() => m.updateBytes(le32(3), le32(3), UpdateFlag.BPF_ANY)), Errno.E2BIG);
-    assert.equal(errnoOf(() => m.updateBytes(le32(2), le32(9), UpdateFlag.BPF_NOEXIST)), Errno.EEXIST);
-    assert.equal(errnoOf(() => m.updateBytes(le32(5), le32(9), UpdateFlag.BPF_EXIST)), Errno.ENOENT);
+    assert.equal(
+      errnoOf(() => m.updateBytes(le32(3), le32(3), UpdateFlag.BPF_ANY)),
+      Errno.E2BIG,
+    );
+    assert.equal(
+      errnoOf(() => m.updateBytes(le32(2), le32(9), UpdateFlag.BPF_NOEXIST)),
+      Errno.EEXIST,
+    );
+    assert.equal(
+      errnoOf(() => m.updateBytes(le32(5), le32(9), UpdateFlag.BPF_EXIST)),
+      Errno.ENOENT,
+    );
     m.updateBytes(le32(2), le32(9), UpdateFlag.BPF_EXIST); // replacing works when full
     assert.equal(u32of(m.lookupBytes(le32(2))), 9);
     assert.equal(m.count, 2);
-    assert.equal(errnoOf(() => m.deleteBytes(le32(7))), Errno.ENOENT);
-    assert.equal(errnoOf(() => m.updateBytes(le32(1), le32(1), 3)), Errno.EINVAL);
+    assert.equal(
+      errnoOf(() => m.deleteBytes(le32(7))),
+      Errno.ENOENT,
+    );
+    assert.equal(
+      errnoOf(() => m.updateBytes(le32(1), le32(1), 3)),
+      Errno.EINVAL,
+    );
   });
   it('get-next-key gives the first key for a missing key, and ENOENT after the last', () => {
     const m = newMap({ ...HASH, maxEntries: 8 });
@@ -26,14 +41,18 @@ describe('BPF_MAP_TYPE_HASH', () => {
     const first = m.nextKey(null);
     assert.deepEqual(m.nextKey(le32(99)), first);
     const seen = [...m.entries()].map(([k, v]) => [u32of(k), u32of(v)]).sort((a, b) => a[0] - b[0]);
-    assert.deepEqual(seen, [[5, 50], [6, 60], [7, 70]]);
+    assert.deepEqual(seen, [
+      [5, 50],
+      [6, 60],
+      [7, 70],
+    ]);
   });
   it('agrees with a JavaScript Map over 20,000 random operations', () => {
     const m = newMap({ type: MapType.BPF_MAP_TYPE_HASH, keySize: 6, valueSize: 12, maxEntries: 300, name: 'r' });
     const ref = new Map<string, string>();
     let seed = 1;
     const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
-    const bytes = (n: number, v: number) => Uint8Array.from({ length: n }, (_, i) => (v >> (i % 3)) * (i + 1));
+    const bytes = (n: number, v: number) => Uint8Array.from({ length: n }, (_, i) => (v >> i % 3) * (i + 1));
     for (let i = 0; i < 20_000; i++) {
       const key = bytes(6, rand(500));
       const k = hex(key);
@@ -41,11 +60,26 @@ describe('BPF_MAP_TYPE_HASH', () => {
       if (op < 2) {
         const value = bytes(12, rand(1 << 20));
         const flags = rand(3);
-        const expected = flags === 1 && ref.has(k) ? Errno.EEXIST : flags === 2 && !ref.has(k) ? Errno.ENOENT : !ref.has(k) && ref.size >= 300 ? Errno.E2BIG : 0;
-        assert.equal(errnoOf(() => m.updateBytes(key, value, flags)), expected, `update #${i}`);
+        const expected =
+          flags === 1 && ref.has(k)
+            ? Errno.EEXIST
+            : flags === 2 && !ref.has(k)
+              ? Errno.ENOENT
+              : !ref.has(k) && ref.size >= 300
+                ? Errno.E2BIG
+                : 0;
+        assert.equal(
+          errnoOf(() => m.updateBytes(key, value, flags)),
+          expected,
+          `update #${i}`,
+        );
         if (expected === 0) ref.set(k, hex(value));
       } else if (op === 2) {
-        assert.equal(errnoOf(() => m.deleteBytes(key)), ref.has(k) ? 0 : Errno.ENOENT, `delete #${i}`);
+        assert.equal(
+          errnoOf(() => m.deleteBytes(key)),
+          ref.has(k) ? 0 : Errno.ENOENT,
+          `delete #${i}`,
+        );
         ref.delete(k);
       } else {
         const got = ref.has(k) ? hex(m.lookupBytes(key)) : errnoOf(() => m.lookupBytes(key));
@@ -93,7 +127,11 @@ describe('BPF_MAP_TYPE_LRU_PERCPU_HASH and BPF_MAP_TYPE_HASH_OF_MAPS', () => {
     assert.equal(m.space.view.getUint32(m.lookup(m.scratchKeyFor(le32(3)), 1), true), 13);
   });
   it('a program looking up a hash of maps gets the inner map itself', () => {
-    const m = newMap({ ...HASH, type: MapType.BPF_MAP_TYPE_HASH_OF_MAPS, innerMap: { type: MapType.BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 } });
+    const m = newMap({
+      ...HASH,
+      type: MapType.BPF_MAP_TYPE_HASH_OF_MAPS,
+      innerMap: { type: MapType.BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 },
+    });
     m.updateBytes(le32(1), le32(0x12340), 0); // the door stores the inner map's descriptor address
     assert.equal(m.lookup(m.scratchKeyFor(le32(1)), 0), 0x12340);
   });

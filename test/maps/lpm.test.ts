@@ -11,24 +11,45 @@ describe('BPF_MAP_TYPE_LPM_TRIE', () => {
     const m = newMap(LPM);
     m.updateBytes(key(8, 10, 0, 0, 0), le32(1), 0);
     m.updateBytes(key(24, 10, 1, 2, 0), le32(2), 0);
-    assert.equal(errnoOf(() => m.updateBytes(key(33, 10, 1, 2, 0), le32(2), 0)), Errno.EINVAL);
+    assert.equal(
+      errnoOf(() => m.updateBytes(key(33, 10, 1, 2, 0), le32(2), 0)),
+      Errno.EINVAL,
+    );
     assert.equal(u32of(m.lookupBytes(key(32, 10, 1, 2, 3))), 2);
     assert.equal(u32of(m.lookupBytes(key(32, 10, 9, 2, 3))), 1);
-    assert.equal(errnoOf(() => m.lookupBytes(key(32, 11, 9, 2, 3))), Errno.ENOENT);
+    assert.equal(
+      errnoOf(() => m.lookupBytes(key(32, 11, 9, 2, 3))),
+      Errno.ENOENT,
+    );
     // post order: the /24 before the /8, then the end
     assert.deepEqual([...m.nextKey(null)], [...key(24, 10, 1, 2, 0)]);
     assert.deepEqual([...m.nextKey(key(24, 10, 1, 2, 0))], [...key(8, 10, 0, 0, 0)]);
-    assert.equal(errnoOf(() => m.nextKey(key(8, 10, 0, 0, 0))), Errno.ENOENT);
+    assert.equal(
+      errnoOf(() => m.nextKey(key(8, 10, 0, 0, 0))),
+      Errno.ENOENT,
+    );
   });
   it('ENOSPC when full, EEXIST/ENOENT with the update flags, ENOENT deleting a missing prefix', () => {
     const m = newMap({ ...LPM, maxEntries: 1 });
     m.updateBytes(key(8, 10, 0, 0, 0), le32(1), 0);
-    assert.equal(errnoOf(() => m.updateBytes(key(16, 10, 1, 0, 0), le32(1), 0)), Errno.ENOSPC);
-    assert.equal(errnoOf(() => m.updateBytes(key(8, 10, 0, 0, 0), le32(2), UpdateFlag.BPF_NOEXIST)), Errno.EEXIST);
-    assert.equal(errnoOf(() => m.deleteBytes(key(8, 11, 0, 0, 0))), Errno.ENOENT);
+    assert.equal(
+      errnoOf(() => m.updateBytes(key(16, 10, 1, 0, 0), le32(1), 0)),
+      Errno.ENOSPC,
+    );
+    assert.equal(
+      errnoOf(() => m.updateBytes(key(8, 10, 0, 0, 0), le32(2), UpdateFlag.BPF_NOEXIST)),
+      Errno.EEXIST,
+    );
+    assert.equal(
+      errnoOf(() => m.deleteBytes(key(8, 11, 0, 0, 0))),
+      Errno.ENOENT,
+    );
   });
   it('needs BPF_F_NO_PREALLOC', () => {
-    assert.equal(errnoOf(() => newMap({ ...LPM, flags: 0 })), Errno.EINVAL);
+    assert.equal(
+      errnoOf(() => newMap({ ...LPM, flags: 0 })),
+      Errno.EINVAL,
+    );
   });
   it('agrees with a brute-force longest-prefix scan over random inserts, deletes and lookups', () => {
     const m = newMap({ ...LPM, maxEntries: 200 });
@@ -39,7 +60,7 @@ describe('BPF_MAP_TYPE_LPM_TRIE', () => {
     const ipBytes = (ip: number) => [ip >>> 24, (ip >>> 16) & 0xff, (ip >>> 8) & 0xff, ip & 0xff];
     const best = (ip: number) => {
       let found: { plen: number; value: number } | undefined;
-      for (const e of ref.values()) if (((ip & mask(e.plen)) >>> 0) === e.ip && (!found || e.plen > found.plen)) found = e;
+      for (const e of ref.values()) if ((ip & mask(e.plen)) >>> 0 === e.ip && (!found || e.plen > found.plen)) found = e;
       return found?.value;
     };
     for (let i = 0; i < 6000; i++) {
@@ -51,14 +72,22 @@ describe('BPF_MAP_TYPE_LPM_TRIE', () => {
       const op = rand(3);
       if (op === 0) {
         const full = !ref.has(id) && ref.size >= 200;
-        assert.equal(errnoOf(() => m.updateBytes(key(plen, ...ipBytes(net)), le32(i), 0)), full ? Errno.ENOSPC : 0);
+        assert.equal(
+          errnoOf(() => m.updateBytes(key(plen, ...ipBytes(net)), le32(i), 0)),
+          full ? Errno.ENOSPC : 0,
+        );
         if (!full) ref.set(id, { plen, ip: net, value: i });
       } else if (op === 1) {
-        assert.equal(errnoOf(() => m.deleteBytes(key(plen, ...ipBytes(net)))), ref.has(id) ? 0 : Errno.ENOENT, `delete ${id}`);
+        assert.equal(
+          errnoOf(() => m.deleteBytes(key(plen, ...ipBytes(net)))),
+          ref.has(id) ? 0 : Errno.ENOENT,
+          `delete ${id}`,
+        );
         ref.delete(id);
       } else {
         const want = best(ip);
-        const got = want === undefined ? errnoOf(() => m.lookupBytes(key(32, ...ipBytes(ip)))) : u32of(m.lookupBytes(key(32, ...ipBytes(ip))));
+        const got =
+          want === undefined ? errnoOf(() => m.lookupBytes(key(32, ...ipBytes(ip)))) : u32of(m.lookupBytes(key(32, ...ipBytes(ip))));
         assert.equal(got, want ?? Errno.ENOENT, `lookup ${ip}`);
       }
     }
@@ -78,7 +107,8 @@ describe('BPF_MAP_TYPE_LPM_TRIE with other key widths', () => {
       const bits = 8 * bytes;
       const ref: { plen: number; data: number[]; value: number }[] = [];
       const bit = (d: number[], i: number) => (d[i >> 3] >> (7 - (i & 7))) & 1;
-      const masked = (d: number[], plen: number) => d.map((b, i) => (i * 8 >= plen ? 0 : i * 8 + 8 <= plen ? b : b & (0xff << (8 - (plen - i * 8))) & 0xff));
+      const masked = (d: number[], plen: number) =>
+        d.map((b, i) => (i * 8 >= plen ? 0 : i * 8 + 8 <= plen ? b : b & (0xff << (8 - (plen - i * 8))) & 0xff));
       const covers = (e: { plen: number; data: number[] }, d: number[]) => {
         for (let i = 0; i < e.plen; i++) if (bit(e.data, i) !== bit(d, i)) return false;
         return true;

@@ -22,10 +22,21 @@ describe('maps from the program side', () => {
     const k = new Kernel({ memory: undefined, ncpus: 1 });
     const map = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_ARRAY, key_size: 4, value_size: 8, max_entries: 4 });
     // key = 2 on the stack; v = lookup(&map, &key); if (v) *v += 1; return 0
-    const insns = encode(link([
-      st('u32', R10, -4, 2), mov(R2, R10), add(R2, -4), lddw(R1, map, Pseudo.BPF_PSEUDO_MAP_FD), call(1),
-      jeq(R0, 0, 'out'), mov(R1, 1), atomic('add', 'u64', R0, 0, R1), label('out'), mov(R0, 0), exit(),
-    ]));
+    const insns = encode(
+      link([
+        st('u32', R10, -4, 2),
+        mov(R2, R10),
+        add(R2, -4),
+        lddw(R1, map, Pseudo.BPF_PSEUDO_MAP_FD),
+        call(1),
+        jeq(R0, 0, 'out'),
+        mov(R1, 1),
+        atomic('add', 'u64', R0, 0, R1),
+        label('out'),
+        mov(R0, 0),
+        exit(),
+      ]),
+    );
     const prog = load(k, insns);
     for (let i = 0; i < 5; i++) prog.run();
     const v = new Uint8Array(8);
@@ -37,10 +48,20 @@ describe('maps from the program side', () => {
     const k = new Kernel({ ncpus: 1 });
     const map = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_HASH, key_size: 4, value_size: 4, max_entries: 1 });
     // key = r1 (from the caller) on the stack at fp-4, value 99 at fp-8; return update(...)
-    const insns = encode(link([
-      stx('u32', R10, -4, R1), st('u32', R10, -8, 99), lddw(R1, map, Pseudo.BPF_PSEUDO_MAP_FD),
-      mov(R2, R10), add(R2, -4), mov(R3, R10), add(R3, -8), mov(R4, 0), call(2), exit(),
-    ]));
+    const insns = encode(
+      link([
+        stx('u32', R10, -4, R1),
+        st('u32', R10, -8, 99),
+        lddw(R1, map, Pseudo.BPF_PSEUDO_MAP_FD),
+        mov(R2, R10),
+        add(R2, -4),
+        mov(R3, R10),
+        add(R3, -8),
+        mov(R4, 0),
+        call(2),
+        exit(),
+      ]),
+    );
     const prog = load(k, insns);
     assert.equal(prog.run({ r1: 5 }), 0n);
     assert.equal(prog.run({ r1: 6 }), BigInt.asUintN(64, -7n));
@@ -53,17 +74,31 @@ describe('maps from the program side', () => {
     const k = new Kernel({ ncpus: 1 });
     const rb = k.bpf('BPF_MAP_CREATE', { map_type: MapType.BPF_MAP_TYPE_RINGBUF, key_size: 0, value_size: 0, max_entries: 4096 });
     // p = reserve(&rb, 4, 0); if (p) { *(u32 *)p = r6; submit(p) }
-    const insns = encode(link([
-      mov(R6, R1),
-      lddw(R1, rb, Pseudo.BPF_PSEUDO_MAP_FD), mov(R2, 4), mov(R3, 0), call(131), jeq(R0, 0, 'out'),
-      stx('u32', R0, 0, R6),
-      mov(R1, R0), mov(R2, 0), call(132), label('out'), mov(R0, 0), exit(),
-    ]));
+    const insns = encode(
+      link([
+        mov(R6, R1),
+        lddw(R1, rb, Pseudo.BPF_PSEUDO_MAP_FD),
+        mov(R2, 4),
+        mov(R3, 0),
+        call(131),
+        jeq(R0, 0, 'out'),
+        stx('u32', R0, 0, R6),
+        mov(R1, R0),
+        mov(R2, 0),
+        call(132),
+        label('out'),
+        mov(R0, 0),
+        exit(),
+      ]),
+    );
     const prog = load(k, insns);
     prog.run({ r1: 0x11 });
     prog.run({ r1: 0x22 });
     const ring = k.process.mapOf(rb).map.map as RingBuf;
-    assert.deepEqual(ring.consume().map((r) => r[0]), [0x11, 0x22]);
+    assert.deepEqual(
+      ring.consume().map((r) => r[0]),
+      [0x11, 0x22],
+    );
   });
 
   it('BPF_PSEUDO_MAP_VALUE loads the address of an array value plus the offset (global data)', () => {

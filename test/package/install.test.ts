@@ -13,10 +13,16 @@ import { REPO_ROOT } from '../support/paths.js';
  * `tsc -p .` left it (the `prepare` script runs that same command), so packing skips scripts.
  */
 const NPM_FLAGS = ['--no-audit', '--no-fund', '--no-update-notifier', '--loglevel=error'];
-const npm = (args: readonly string[], cwd: string) => spawnSync('npm', [...args, ...NPM_FLAGS], { cwd, encoding: 'utf8', timeout: 180_000 });
+const npm = (args: readonly string[], cwd: string) =>
+  spawnSync('npm', [...args, ...NPM_FLAGS], { cwd, encoding: 'utf8', timeout: 180_000 });
 const lastLine = (s: string) => s.trim().split('\n').pop() ?? '';
 /** npmError: npm's error lines, less the one pointing at its log. */
-const npmError = (s: string) => s.split('\n').filter((l) => l.startsWith('npm error') && !l.includes('complete log')).slice(0, 2).join('; ');
+const npmError = (s: string) =>
+  s
+    .split('\n')
+    .filter((l) => l.startsWith('npm error') && !l.includes('complete log'))
+    .slice(0, 2)
+    .join('; ');
 
 interface PackEntry {
   readonly filename: string;
@@ -33,10 +39,21 @@ describe('the npm package', function () {
     assert.equal(r.status, 0, r.stderr);
     const [pack] = JSON.parse(r.stdout) as PackEntry[];
     const files = pack.files.map((f) => f.path);
-    for (const need of ['package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/appliance/cli/main.js', 'dist/appliance/datapath/worker.js', 'dist/kernel/kernel.d.ts', 'config/schema.json']) {
+    for (const need of [
+      'package.json',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/appliance/cli/main.js',
+      'dist/appliance/datapath/worker.js',
+      'dist/kernel/kernel.d.ts',
+      'config/schema.json',
+    ]) {
       assert.ok(files.includes(need), `${need} is missing`);
     }
-    assert.deepEqual(files.filter((f) => /(^|\/)(test|bench|fixtures)\//.test(f) || f.endsWith('.map') || f.endsWith('.ts') && !f.endsWith('.d.ts')), []);
+    assert.deepEqual(
+      files.filter((f) => /(^|\/)(test|bench|fixtures)\//.test(f) || f.endsWith('.map') || (f.endsWith('.ts') && !f.endsWith('.d.ts'))),
+      [],
+    );
     assert.deepEqual(files.filter((f) => !f.startsWith('dist/')).sort(), ['README.md', 'config/schema.json', 'package.json']);
   });
 
@@ -56,7 +73,9 @@ describe('the npm package', function () {
       let installed = npm(['install', '--offline', tgz, types], project);
       if (installed.status !== 0) installed = npm(['install', '--prefer-offline', tgz, types], project);
       if (installed.status !== 0) {
-        console.log(`  npm package install: SKIPPED: npm cannot install the tarball's dependencies (no cache, no registry): ${npmError(installed.stderr) || String(installed.error)}`);
+        console.log(
+          `  npm package install: SKIPPED: npm cannot install the tarball's dependencies (no cache, no registry): ${npmError(installed.stderr) || String(installed.error)}`,
+        );
         this.skip();
       }
       copyFileSync(join(REPO_ROOT, 'bpf', 'xdp_stats.o'), join(project, 'bpf', 'xdp_stats.o'));
@@ -70,11 +89,27 @@ describe('the npm package', function () {
       const example = /## Use as a library\n[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1];
       if (!example?.includes("from 'bpfbox'")) assert.fail('README.md has no "Use as a library" example importing bpfbox');
       writeFileSync(join(project, 'main.ts'), example);
-      writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
-        compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', lib: ['ES2022'], types: ['node'], strict: true, skipLibCheck: false, outDir: 'out' },
-        files: ['main.ts'],
-      }));
-      const tsc = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], { cwd: project, encoding: 'utf8', timeout: 180_000 });
+      writeFileSync(
+        join(project, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            module: 'NodeNext',
+            moduleResolution: 'NodeNext',
+            target: 'ES2022',
+            lib: ['ES2022'],
+            types: ['node'],
+            strict: true,
+            skipLibCheck: false,
+            outDir: 'out',
+          },
+          files: ['main.ts'],
+        }),
+      );
+      const tsc = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], {
+        cwd: project,
+        encoding: 'utf8',
+        timeout: 180_000,
+      });
       assert.equal(tsc.status, 0, `tsc: ${tsc.stdout}${tsc.stderr}`);
       const run = spawnSync(process.execPath, ['out/main.js'], { cwd: project, encoding: 'utf8', timeout: 60_000 });
       assert.equal(run.status, 0, run.stderr);
@@ -91,7 +126,11 @@ describe('the npm package', function () {
       const pcap = readFileSync(join(REPO_ROOT, 'pcaps', 'sample.pcap'));
       let records = 0;
       for (let o = 24; o < pcap.length; o += 16 + pcap.readUInt32LE(o + 8)) records++;
-      const replay = spawnSync(bin, ['replay', join(REPO_ROOT, 'pcaps', 'sample.pcap'), '--obj', 'bpf/xdp_stats.o', '--workers', '1', '--json'], { cwd: project, encoding: 'utf8', timeout: 60_000 });
+      const replay = spawnSync(
+        bin,
+        ['replay', join(REPO_ROOT, 'pcaps', 'sample.pcap'), '--obj', 'bpf/xdp_stats.o', '--workers', '1', '--json'],
+        { cwd: project, encoding: 'utf8', timeout: 60_000 },
+      );
       assert.equal(replay.status, 0, replay.stderr);
       const s = JSON.parse(replay.stdout) as { packets: number; per_cpu: number[] };
       assert.equal(s.packets, records);

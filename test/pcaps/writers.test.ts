@@ -18,7 +18,9 @@ function pcapParse(path: string): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const out: string[] = [];
     const parser = pcapp.parse(path);
-    parser.on('packet', (p: { header: { timestampSeconds: number; timestampMicroseconds: number }; data: Buffer }) => out.push(`${p.header.timestampSeconds}.${p.header.timestampMicroseconds} ${p.data.toString('hex')}`));
+    parser.on('packet', (p: { header: { timestampSeconds: number; timestampMicroseconds: number }; data: Buffer }) =>
+      out.push(`${p.header.timestampSeconds}.${p.header.timestampMicroseconds} ${p.data.toString('hex')}`),
+    );
     parser.on('end', () => resolve(out));
     parser.on('error', reject);
   });
@@ -33,7 +35,10 @@ describe('pcaps: writers', function () {
   it('tcpdump reads what the pcap and pcapng writers write: the same packets come back out', async function () {
     if (!has('tcpdump')) this.skip(); // tcpdump is not installed (.ci/run installs it)
     const want: string[] = [];
-    for (const [Writer, name] of [[PcapWriter, 'w.pcap'], [PcapngWriter, 'w.pcapng']] as const) {
+    for (const [Writer, name] of [
+      [PcapWriter, 'w.pcap'],
+      [PcapngWriter, 'w.pcapng'],
+    ] as const) {
       const path = join(dir, name);
       const w = new Writer(path);
       want.length = 0;
@@ -58,7 +63,20 @@ describe('pcaps: writers', function () {
     w.write(p[1], { type: VerdictType.LINUX_EBPF_XDP, value: 4, comment: 'XDP_REDIRECT ifindex 3' });
     w.write(p[2], { type: VerdictType.LINUX_EBPF_TC, value: 2 });
     w.close();
-    const r = spawnSync('tshark', ['-r', path, '-T', 'fields', '-e', 'frame.verdict.ebpf_xdp', '-e', 'frame.verdict.ebpf_tc', '-e', 'frame.comment', '-E', 'separator=|']);
+    const r = spawnSync('tshark', [
+      '-r',
+      path,
+      '-T',
+      'fields',
+      '-e',
+      'frame.verdict.ebpf_xdp',
+      '-e',
+      'frame.verdict.ebpf_tc',
+      '-e',
+      'frame.comment',
+      '-E',
+      'separator=|',
+    ]);
     assert.equal(r.status, 0, r.stderr.toString());
     assert.deepEqual(r.stdout.toString().trim().split('\n'), ['1||', '4||XDP_REDIRECT ifindex 3', '|2|']);
   });
@@ -70,10 +88,16 @@ describe('pcaps: writers', function () {
     assert.deepEqual(toEthernet(LinkType.LINKTYPE_IPV6, ip6), hex(`000000000000 000000000000 86dd ${Buffer.from(ip6).toString('hex')}`));
     // SLL: multicast (2) from 02:00:00:00:00:07, to 224.0.0.5 -> 01:00:5e:00:00:05
     const sll = hex(`0002 0001 0006 020000000007 0000 0800 ${Buffer.from(ip4).toString('hex')}`);
-    assert.deepEqual(toEthernet(LinkType.LINKTYPE_LINUX_SLL, sll), hex(`01005e000005 020000000007 0800 ${Buffer.from(ip4).toString('hex')}`));
+    assert.deepEqual(
+      toEthernet(LinkType.LINKTYPE_LINUX_SLL, sll),
+      hex(`01005e000005 020000000007 0800 ${Buffer.from(ip4).toString('hex')}`),
+    );
     // SLL2: IPv6 multicast to ff02::a0b:c0d -> 33:33:0a:0b:0c:0d
     const sll2 = hex(`86dd 0000 00000003 0001 02 06 020000000009 0000 ${Buffer.from(ip6).toString('hex')}`);
-    assert.deepEqual(toEthernet(LinkType.LINKTYPE_LINUX_SLL2, sll2), hex(`33330a0b0c0d 020000000009 86dd ${Buffer.from(ip6).toString('hex')}`));
+    assert.deepEqual(
+      toEthernet(LinkType.LINKTYPE_LINUX_SLL2, sll2),
+      hex(`33330a0b0c0d 020000000009 86dd ${Buffer.from(ip6).toString('hex')}`),
+    );
     // broadcast SLL
     const bsll = hex(`0001 0001 0006 020000000007 0000 0806 0001`);
     assert.deepEqual(toEthernet(LinkType.LINKTYPE_LINUX_SLL, bsll), hex('ffffffffffff 020000000007 0806 0001'));

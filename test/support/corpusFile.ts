@@ -16,7 +16,9 @@ export interface CorpusProgram {
 }
 
 const TYPES: Readonly<Record<string, number>> = {
-  sk: ProgType.BPF_PROG_TYPE_SOCKET_FILTER, xdp: ProgType.BPF_PROG_TYPE_XDP, tc: ProgType.BPF_PROG_TYPE_SCHED_CLS,
+  sk: ProgType.BPF_PROG_TYPE_SOCKET_FILTER,
+  xdp: ProgType.BPF_PROG_TYPE_XDP,
+  tc: ProgType.BPF_PROG_TYPE_SCHED_CLS,
 };
 
 /**
@@ -46,14 +48,22 @@ export function readCorpus(file: string): CorpusProgram[] {
         // `.insn OPCODE DST SRC OFF IMM` writes an instruction the assembler would refuse
         insns = /^\s*\.insn /m.test(text)
           ? text.split('\n').flatMap((l) => {
-            const raw = /^\s*\.insn\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)/.exec(l);
-            return raw ? [insn(Number(raw[1]), Number(raw[2]), Number(raw[3]), Number(raw[4]), BigInt(raw[5]))] : l.trim() ? assemble(l) : [];
-          })
+              const raw = /^\s*\.insn\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)/.exec(l);
+              return raw
+                ? [insn(Number(raw[1]), Number(raw[2]), Number(raw[3]), Number(raw[4]), BigInt(raw[5]))]
+                : l.trim()
+                  ? assemble(l)
+                  : [];
+            })
           : assemble(text);
       } catch (err) {
         throw new Error(`${file}:${e.line}: ${(err as Error).message}`);
       }
-      const label = Object.keys(c).length ? ` [${Object.entries(c).map(([k, v]) => `${k}=${v}`).join(' ')}]` : '';
+      const label = Object.keys(c).length
+        ? ` [${Object.entries(c)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}]`
+        : '';
       out.push({ name: e.name + label, category: e.name.split(':')[0], line: e.line, type: e.type, insns, expect: sub(e.expect) });
     }
     entry = undefined;

@@ -49,7 +49,7 @@ export function generate(seed: number, maps: GenMaps): Generated {
       case 1: {
         const op = pick(['+=', '-=', '*=', '/=', '%=', '&=', '|=', '^=', '<<=', '>>=', 's>>=']);
         const shift = op.includes('<') || op.includes('>');
-        const k = shift ? (chance(0.9) ? rnd() % 64 : rnd() % 70) : chance(0.5) ? rnd() % 256 : (rnd() | 0);
+        const k = shift ? (chance(0.9) ? rnd() % 64 : rnd() % 70) : chance(0.5) ? rnd() % 256 : rnd() | 0;
         const reg = chance(0.5) && !shift;
         const w32 = chance(0.3);
         const name = (r: string) => (w32 ? r.replace('r', 'w') : r);
@@ -60,7 +60,11 @@ export function generate(seed: number, maps: GenMaps): Generated {
         // stack store, mostly aligned inside the frame
         const size = bytes[w];
         const off = chance(0.93) ? -size * (1 + (rnd() % (512 / size))) : -(rnd() % 530) + 8;
-        lines.push(chance(0.5) ? `*(${w} *)(r10 ${off >= 0 ? '+' : ''}${off}) = ${a}` : `*(${w} *)(r10 ${off >= 0 ? '+' : ''}${off}) = ${rnd() % 1000}`);
+        lines.push(
+          chance(0.5)
+            ? `*(${w} *)(r10 ${off >= 0 ? '+' : ''}${off}) = ${a}`
+            : `*(${w} *)(r10 ${off >= 0 ? '+' : ''}${off}) = ${rnd() % 1000}`,
+        );
         break;
       }
       case 3: {
@@ -78,7 +82,10 @@ export function generate(seed: number, maps: GenMaps): Generated {
       case 5:
       case 6: {
         if (!xdp) {
-          lines.push(`r0 = *(u8 *)skb[${rnd() % 80}]`, ...['r2', 'r3', 'r4', 'r5'].filter(() => chance(0.95)).map((r) => `${r} = ${rnd() % 9}`));
+          lines.push(
+            `r0 = *(u8 *)skb[${rnd() % 80}]`,
+            ...['r2', 'r3', 'r4', 'r5'].filter(() => chance(0.95)).map((r) => `${r} = ${rnd() % 9}`),
+          );
           break;
         }
         // a packet access behind a check of `need` bytes (sometimes none, sometimes too short)
@@ -98,8 +105,24 @@ export function generate(seed: number, maps: GenMaps): Generated {
         const sz = pick(['u8', 'u16', 'u32'] as const);
         const at = rnd() % 4;
         const proven = at + bytes[sz] - (chance(0.85) ? 0 : 1);
-        lines.push('r2 = r7', 'r2 += 1', `if r2 > r8 goto ${skip}`, 'r3 = *(u8 *)(r7 +0)', `r3 &= ${mask}`, 'r2 = r7', 'r2 += r3', 'r4 = r2',
-          `r4 += ${proven}`, `if r4 > r8 goto ${skip}`, `r5 = *(${sz} *)(r2 +${at})`, `${skip}:`, 'r2 = 0', 'r3 = 0', 'r4 = 0', 'r5 = 0');
+        lines.push(
+          'r2 = r7',
+          'r2 += 1',
+          `if r2 > r8 goto ${skip}`,
+          'r3 = *(u8 *)(r7 +0)',
+          `r3 &= ${mask}`,
+          'r2 = r7',
+          'r2 += r3',
+          'r4 = r2',
+          `r4 += ${proven}`,
+          `if r4 > r8 goto ${skip}`,
+          `r5 = *(${sz} *)(r2 +${at})`,
+          `${skip}:`,
+          'r2 = 0',
+          'r3 = 0',
+          'r4 = 0',
+          'r5 = 0',
+        );
         break;
       }
       case 8:
@@ -108,7 +131,13 @@ export function generate(seed: number, maps: GenMaps): Generated {
         const hash = chance(0.5);
         const vs = hash ? 8 : 16;
         const skip = `L${labels++}`;
-        lines.push(hash ? `*(u64 *)(r10 -8) = ${rnd() % 20}` : `*(u32 *)(r10 -8) = ${rnd() % 6}`, 'r2 = r10', 'r2 += -8', `r1 = map[fd:${hash ? maps.hash : maps.array}] ll`, 'call 1');
+        lines.push(
+          hash ? `*(u64 *)(r10 -8) = ${rnd() % 20}` : `*(u32 *)(r10 -8) = ${rnd() % 6}`,
+          'r2 = r10',
+          'r2 += -8',
+          `r1 = map[fd:${hash ? maps.hash : maps.array}] ll`,
+          'call 1',
+        );
         if (chance(0.9)) lines.push(`if r0 == 0x0 goto ${skip}`);
         const size = bytes[w];
         const mask = chance(0.3) ? pick([1, 3, 7]) : 0;
@@ -123,12 +152,29 @@ export function generate(seed: number, maps: GenMaps): Generated {
           // on the packet's length, which the verifier does not know and the three test packets vary
           // (or the constants wait in a stack slot across the join)
           const keep = spill ? ['*(u64 *)(r10 -32) = r3', 'r3 = 0'] : [];
-          lines.push(...(xdp ? ['r4 = r8', 'r4 -= r7'] : ['r4 = *(u32 *)(r6 +0)']), `if r4 > ${20 + (rnd() % 100)} goto ${ja}`, `r3 = ${rnd() % (vs - size + 1)}`, ...keep, `goto ${jb}`,
-            `${ja}:`, `r3 = ${rnd() % (vs + 4)}`, ...keep, `${jb}:`);
+          lines.push(
+            ...(xdp ? ['r4 = r8', 'r4 -= r7'] : ['r4 = *(u32 *)(r6 +0)']),
+            `if r4 > ${20 + (rnd() % 100)} goto ${ja}`,
+            `r3 = ${rnd() % (vs - size + 1)}`,
+            ...keep,
+            `goto ${jb}`,
+            `${ja}:`,
+            `r3 = ${rnd() % (vs + 4)}`,
+            ...keep,
+            `${jb}:`,
+          );
           if (spill) lines.push('r3 = *(u64 *)(r10 -32)');
           lines.push('r0 += r3');
         }
-        lines.push(chance(0.5) ? `r1 = *(${w} *)(r0 +${off})` : chance(0.5) ? `*(${w} *)(r0 +${off}) = 1` : size >= 4 ? `r1 = 1\nlock *(${size === 8 ? 'u64' : 'u32'} *)(r0 +${off - (off % size)}) += r1` : `r1 = *(u8 *)(r0 +${off})`);
+        lines.push(
+          chance(0.5)
+            ? `r1 = *(${w} *)(r0 +${off})`
+            : chance(0.5)
+              ? `*(${w} *)(r0 +${off}) = 1`
+              : size >= 4
+                ? `r1 = 1\nlock *(${size === 8 ? 'u64' : 'u32'} *)(r0 +${off - (off % size)}) += r1`
+                : `r1 = *(u8 *)(r0 +${off})`,
+        );
         lines.push(`${skip}:`);
         for (const r of ['r0', 'r1', 'r2', 'r3', 'r4', 'r5']) if (chance(0.97)) lines.push(`${r} = ${rnd() % 50}`);
         break;
@@ -144,8 +190,23 @@ export function generate(seed: number, maps: GenMaps): Generated {
         if (chance(0.5)) {
           // a small bounded loop writing the stack
           const top = `T${labels++}`;
-          lines.push('r9 = 0', `${top}:`, 'r3 = r9', 'r3 &= 7', 'r3 <<= 3', 'r4 = r10', 'r4 += -64', `*(u64 *)(r10 -${8 * (1 + (rnd() % 8))}) = r3`, 'r9 += 1', `if r9 < ${1 + (rnd() % 20)} goto ${top}`);
-        } else lines.push(`call ${pick([5, 7])}`, ...['r1', 'r2', 'r3', 'r4', 'r5'].filter(() => chance(0.95)).map((r) => `${r} = ${rnd() % 9}`));
+          lines.push(
+            'r9 = 0',
+            `${top}:`,
+            'r3 = r9',
+            'r3 &= 7',
+            'r3 <<= 3',
+            'r4 = r10',
+            'r4 += -64',
+            `*(u64 *)(r10 -${8 * (1 + (rnd() % 8))}) = r3`,
+            'r9 += 1',
+            `if r9 < ${1 + (rnd() % 20)} goto ${top}`,
+          );
+        } else
+          lines.push(
+            `call ${pick([5, 7])}`,
+            ...['r1', 'r2', 'r3', 'r4', 'r5'].filter(() => chance(0.95)).map((r) => `${r} = ${rnd() % 9}`),
+          );
         break;
       }
     }

@@ -37,7 +37,10 @@ export function run(program: readonly Item[] | readonly Instruction[], options: 
   const region = memory.map(Math.max(size, 1), Perm.RW, 'test/mem');
   if (options.mem) memory.u8.set(options.mem, region.start);
   // unverified programs: checked (the JIT checks accesses, frames and the budget only when asked)
-  const prepared = (options.engine ?? interpreter).prepare(checkProgram(insns, { entryRegisters: [1, 2, 10] }), machine, { checked: true, ...options });
+  const prepared = (options.engine ?? interpreter).prepare(checkProgram(insns, { entryRegisters: [1, 2, 10] }), machine, {
+    checked: true,
+    ...options,
+  });
   const r0 = prepared.run({ r1: region.start, r2: size });
   return { r0, mem: memory.u8.slice(region.start, region.start + size), memAddr: region.start, machine, executed: prepared.executed };
 }

@@ -8,8 +8,17 @@ export function fromValues(vals: readonly bigint[]): S.Scalar {
   let s = S.scalarConst(vals[0]);
   for (const v of vals.slice(1)) {
     const c = S.scalarConst(v);
-    s = { var: T.union(s.var, c.var), umin: m(s.umin, c.umin), umax: M(s.umax, c.umax), smin: m(s.smin, c.smin), smax: M(s.smax, c.smax),
-      u32min: m(s.u32min, c.u32min), u32max: M(s.u32max, c.u32max), s32min: m(s.s32min, c.s32min), s32max: M(s.s32max, c.s32max) };
+    s = {
+      var: T.union(s.var, c.var),
+      umin: m(s.umin, c.umin),
+      umax: M(s.umax, c.umax),
+      smin: m(s.smin, c.smin),
+      smax: M(s.smax, c.smax),
+      u32min: m(s.u32min, c.u32min),
+      u32max: M(s.u32max, c.u32max),
+      s32min: m(s.s32min, c.s32min),
+      s32max: M(s.s32max, c.s32max),
+    };
   }
   return S.sync(s);
 }

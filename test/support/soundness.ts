@@ -70,7 +70,8 @@ export class SoundnessBench {
   constructor() {
     const watch: Engine = {
       name: 'interpreter',
-      prepare: (program: CheckedProgram, machine: Machine) => interpreter.prepare(program, machine, { budget: 5_000_000, observe: (pc, reg) => this.#observe(program, machine, pc, reg) }),
+      prepare: (program: CheckedProgram, machine: Machine) =>
+        interpreter.prepare(program, machine, { budget: 5_000_000, observe: (pc, reg) => this.#observe(program, machine, pc, reg) }),
     };
     const { kernel: k, maps } = genKernel(watch);
     this.kernel = k;
@@ -101,13 +102,22 @@ export class SoundnessBench {
     }
     const cls = opClass(i.opcode);
     const mode = i.opcode & 0xe0;
-    if (!(cls === Class.BPF_LDX || cls === Class.BPF_ST || cls === Class.BPF_STX) || (mode !== Mode.BPF_MEM && mode !== Mode.BPF_MEMSX && mode !== Mode.BPF_ATOMIC)) return;
+    if (
+      !(cls === Class.BPF_LDX || cls === Class.BPF_ST || cls === Class.BPF_STX) ||
+      (mode !== Mode.BPF_MEM && mode !== Mode.BPF_MEMSX && mode !== Mode.BPF_ATOMIC)
+    )
+      return;
     const size = SIZES[i.opcode & 0x18];
     const addr = Number(BigInt.asUintN(32, reg(cls === Class.BPF_LDX ? i.src : i.dst) + BigInt(i.offset)));
     const dv = machine.memory.view;
-    const ranges: [number, number][] = [[top - MAX_BPF_STACK, top], [this.#ctx, this.#ctx + (this.#xdp ? XdpMd.SIZE : SkBuff.SIZE)], ...this.#allowed];
+    const ranges: [number, number][] = [
+      [top - MAX_BPF_STACK, top],
+      [this.#ctx, this.#ctx + (this.#xdp ? XdpMd.SIZE : SkBuff.SIZE)],
+      ...this.#allowed,
+    ];
     if (this.#xdp) ranges.push([dv.getUint32(this.#ctx + XdpMd.data_meta, true), dv.getUint32(this.#ctx + XdpMd.data_end, true)]);
-    if (!ranges.some(([lo, hi]) => addr >= lo && addr + size <= hi)) this.#bad ??= `insn ${pc}: ${size} bytes at 0x${addr.toString(16)} are in none of the objects it may touch`;
+    if (!ranges.some(([lo, hi]) => addr >= lo && addr + size <= hi))
+      this.#bad ??= `insn ${pc}: ${size} bytes at 0x${addr.toString(16)} are in none of the objects it may touch`;
   }
 
   /**

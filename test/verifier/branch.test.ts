@@ -7,14 +7,25 @@ import { fromValues } from '../support/scalars.js';
 
 const U64 = (1n << 64n) - 1n;
 
-
 /** holds: the comparison on concrete values, as the interpreter's jumps compute it. */
 function holds(op: CmpOp, a: bigint, b: bigint, bits: 32 | 64): boolean {
   const x = BigInt.asUintN(bits, a);
   const y = BigInt.asUintN(bits, b);
   const sx = BigInt.asIntN(bits, a);
   const sy = BigInt.asIntN(bits, b);
-  return { eq: x === y, ne: x !== y, gt: x > y, ge: x >= y, lt: x < y, le: x <= y, sgt: sx > sy, sge: sx >= sy, slt: sx < sy, sle: sx <= sy, set: (x & y) !== 0n }[op];
+  return {
+    eq: x === y,
+    ne: x !== y,
+    gt: x > y,
+    ge: x >= y,
+    lt: x < y,
+    le: x <= y,
+    sgt: sx > sy,
+    sge: sx >= sy,
+    slt: sx < sy,
+    sle: sx <= sy,
+    set: (x & y) !== 0n,
+  }[op];
 }
 
 describe('verifier: conditional jumps', () => {
@@ -38,12 +49,13 @@ describe('verifier: conditional jumps', () => {
           const taken = branchTaken(op, a, b, bits);
           for (const t of [true, false]) {
             const ref = refine(op, a, b, bits, t);
-            for (const x of av) for (const y of bv) {
-              if (holds(op, x, y, bits) !== t) continue;
-              assert.notEqual(taken, !t, `${op}${bits}: branchTaken says ${taken} but ${x} ${y} goes ${t}`);
-              assert.ok(ref, `${op}${bits} ${t}: refine says impossible for ${x} ${y}`);
-              assert.ok(S.contains(ref[0], x) && S.contains(ref[1], y), `${op}${bits} ${t}: ${x} ${y} lost`);
-            }
+            for (const x of av)
+              for (const y of bv) {
+                if (holds(op, x, y, bits) !== t) continue;
+                assert.notEqual(taken, !t, `${op}${bits}: branchTaken says ${taken} but ${x} ${y} goes ${t}`);
+                assert.ok(ref, `${op}${bits} ${t}: refine says impossible for ${x} ${y}`);
+                assert.ok(S.contains(ref[0], x) && S.contains(ref[1], y), `${op}${bits} ${t}: ${x} ${y} lost`);
+              }
           }
           if (taken !== undefined) decided++;
         }

@@ -20,7 +20,9 @@ describe('verifier over the conformance suite', () => {
     const dir = join(CONFORMANCE_DIR, 'tests');
     const refused: string[] = [];
     let n = 0;
-    for (const f of readdirSync(dir).filter((x) => x.endsWith('.data')).sort()) {
+    for (const f of readdirSync(dir)
+      .filter((x) => x.endsWith('.data'))
+      .sort()) {
       const v = parseVector(f, readFileSync(join(dir, f), 'utf8'));
       const insns = v.raw ? decode(v.raw) : assemble(v.asm!);
       const r = verify(insns, { progType: 0, ops: verifierOpsOf(0), entry: testMemoryEntry(v.mem.length) });

@@ -15,14 +15,21 @@ import { REPO_ROOT } from '../support/paths.js';
  * the verifier must accept each one too.
  */
 describe('verifier over the corpus', () => {
-  const objects = readdirSync(join(REPO_ROOT, 'bpf')).filter((f) => f.endsWith('.o')).sort();
+  const objects = readdirSync(join(REPO_ROOT, 'bpf'))
+    .filter((f) => f.endsWith('.o'))
+    .sort();
   for (const f of objects) {
     it(`accepts every program of ${f}`, () => {
       const k = new Kernel();
       const loaded = loadCollection(k.process, readCollection(readFileSync(join(REPO_ROOT, 'bpf', f)), { name: f }));
       for (const [name, fd] of loaded.programs) {
         const p = k.process.fds.get(fd)!.obj as ProgObject;
-        const v = verify(p.program.insns, { progType: p.type, ops: verifierOpsOf(p.type), maps: verifierMaps(k.process, p.program.insns), funcInfo: p.funcInfo.size > 0 });
+        const v = verify(p.program.insns, {
+          progType: p.type,
+          ops: verifierOpsOf(p.type),
+          maps: verifierMaps(k.process, p.program.insns),
+          funcInfo: p.funcInfo.size > 0,
+        });
         assert.ok(v.ok, `${f} ${name}: ${v.ok ? '' : `refused at insn ${v.insn}: ${v.message}`}`);
       }
     });

@@ -26,7 +26,9 @@ describe('verifier corpora', function () {
   this.timeout(120_000);
 
   it(`refuses each of the ${unsafe.length} unsafe programs with the kernel's errno, instruction and message`, () => {
-    const wrong = unsafe.filter((p) => ours(p) !== p.expect).map((p) => `line ${p.line} ${p.name}: expected "${p.expect}", got "${ours(p)}"`);
+    const wrong = unsafe
+      .filter((p) => ours(p) !== p.expect)
+      .map((p) => `line ${p.line} ${p.name}: expected "${p.expect}", got "${ours(p)}"`);
     assert.deepEqual(wrong, []);
     assert.ok(unsafe.length >= 150 && unsafe.every((p) => p.expect !== 'ok'));
   });
@@ -52,8 +54,13 @@ describe('verifier corpora', function () {
     const k = probe as KernelProbe;
     try {
       const all = [...unsafe, ...safe];
-      const kernel = k.ask(all.map((p) => [p.type, encode(p.insns)] as const), true);
-      const wrong = all.flatMap((p, i) => (kernel[i] === p.expect ? [] : [`line ${p.line} ${p.name}: recorded "${p.expect}", kernel "${kernel[i]}"`]));
+      const kernel = k.ask(
+        all.map((p) => [p.type, encode(p.insns)] as const),
+        true,
+      );
+      const wrong = all.flatMap((p, i) =>
+        kernel[i] === p.expect ? [] : [`line ${p.line} ${p.name}: recorded "${p.expect}", kernel "${kernel[i]}"`],
+      );
       assert.deepEqual(wrong, []);
     } finally {
       k.close();

@@ -7,7 +7,6 @@ import { fromValues } from '../support/scalars.js';
 const U64 = (1n << 64n) - 1n;
 const U32 = (1n << 32n) - 1n;
 
-
 /** concrete: the interpreter's result for the same operation, written out independently of scalar.ts. */
 function run(op: S.AluOpName, a: bigint, b: bigint, bits: 32 | 64): bigint {
   const m = bits === 32 ? U32 : U64;
@@ -15,9 +14,21 @@ function run(op: S.AluOpName, a: bigint, b: bigint, bits: 32 | 64): bigint {
   const y = b & m;
   const sh = y & BigInt(bits - 1);
   const r = {
-    add: x + y, sub: x - y, mul: x * y, div: y ? x / y : 0n, mod: y ? x % y : x, and: x & y, or: x | y, xor: x ^ y,
-    lsh: x << sh, rsh: x >> sh, arsh: BigInt.asIntN(bits, x) >> sh, mov: y, neg: -x,
-    sdiv: y ? BigInt.asIntN(bits, x) / BigInt.asIntN(bits, y) : 0n, smod: y ? BigInt.asIntN(bits, x) % BigInt.asIntN(bits, y) : x,
+    add: x + y,
+    sub: x - y,
+    mul: x * y,
+    div: y ? x / y : 0n,
+    mod: y ? x % y : x,
+    and: x & y,
+    or: x | y,
+    xor: x ^ y,
+    lsh: x << sh,
+    rsh: x >> sh,
+    arsh: BigInt.asIntN(bits, x) >> sh,
+    mov: y,
+    neg: -x,
+    sdiv: y ? BigInt.asIntN(bits, x) / BigInt.asIntN(bits, y) : 0n,
+    smod: y ? BigInt.asIntN(bits, x) % BigInt.asIntN(bits, y) : x,
   }[op];
   return r & m;
 }
@@ -51,10 +62,14 @@ describe('verifier: scalar bounds', () => {
           const av = pick();
           const bv = pick();
           const res = S.alu(op, fromValues(av), fromValues(bv), bits);
-          for (const x of av) for (const y of bv) {
-            n++;
-            assert.ok(S.contains(res, run(op, x, y, bits)), `${op}${bits} ${x} ${y}: ${run(op, x, y, bits)} not in ${JSON.stringify(res, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
-          }
+          for (const x of av)
+            for (const y of bv) {
+              n++;
+              assert.ok(
+                S.contains(res, run(op, x, y, bits)),
+                `${op}${bits} ${x} ${y}: ${run(op, x, y, bits)} not in ${JSON.stringify(res, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`,
+              );
+            }
         }
       }
     }

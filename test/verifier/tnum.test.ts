@@ -21,8 +21,12 @@ describe('verifier: tnum (tristate numbers)', () => {
   it('every operation is sound: a result holds the concrete result of any members (20,000 random cases each)', () => {
     const { tn, member, r } = gen(7);
     const ops: [string, (a: T.Tnum, b: T.Tnum) => T.Tnum, (x: bigint, y: bigint) => bigint][] = [
-      ['add', T.add, (x, y) => (x + y) & U64], ['sub', T.sub, (x, y) => (x - y) & U64], ['mul', T.mul, (x, y) => (x * y) & U64],
-      ['and', T.and, (x, y) => x & y], ['or', T.or, (x, y) => x | y], ['xor', T.xor, (x, y) => x ^ y],
+      ['add', T.add, (x, y) => (x + y) & U64],
+      ['sub', T.sub, (x, y) => (x - y) & U64],
+      ['mul', T.mul, (x, y) => (x * y) & U64],
+      ['and', T.and, (x, y) => x & y],
+      ['or', T.or, (x, y) => x | y],
+      ['xor', T.xor, (x, y) => x ^ y],
     ];
     for (const [name, f, c] of ops) {
       for (let i = 0; i < 20_000; i++) {
@@ -41,7 +45,7 @@ describe('verifier: tnum (tristate numbers)', () => {
       assert.ok(T.contains(T.rshift(a, s), x >> BigInt(s)));
       assert.ok(T.contains(T.arshift(a, s, 64), BigInt.asUintN(64, BigInt.asIntN(64, x) >> BigInt(s))));
       assert.ok(T.contains(T.arshift(T.subreg(a), s % 32, 32), BigInt.asUintN(32, BigInt.asIntN(32, x & 0xffffffffn) >> BigInt(s % 32))));
-      assert.ok(T.contains(T.neg(a), (-x) & U64));
+      assert.ok(T.contains(T.neg(a), -x & U64));
       assert.ok(T.contains(T.cast(a, 2), x & 0xffffn));
     }
   });

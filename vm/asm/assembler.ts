@@ -72,7 +72,8 @@ export function assemble(text: string): Instruction[] {
       } else {
         rel = item.target.relative;
       }
-      if (item.field === 'offset' && (rel < -0x8000 || rel > 0x7fff)) throw new AssemblyError(line, `jump offset ${rel} out of 16-bit range`);
+      if (item.field === 'offset' && (rel < -0x8000 || rel > 0x7fff))
+        throw new AssemblyError(line, `jump offset ${rel} out of 16-bit range`);
       i = item.field === 'offset' ? insn(i.opcode, i.dst, i.src, rel, i.imm) : insn(i.opcode, i.dst, i.src, i.offset, rel);
     }
     out.push(i);

@@ -1,5 +1,19 @@
 import { type Instruction, insn } from '../instruction.js';
-import { AluOp, AtomicOp, Class, JmpOp, LDDW, Mode, Pseudo, Size, Source, type AluName, type CondJmpName, aluOpOf, jmpOpByName } from '../opcodes.js';
+import {
+  AluOp,
+  AtomicOp,
+  Class,
+  JmpOp,
+  LDDW,
+  Mode,
+  Pseudo,
+  Size,
+  Source,
+  type AluName,
+  type CondJmpName,
+  aluOpOf,
+  jmpOpByName,
+} from '../opcodes.js';
 import type { AsmItem } from './item.js';
 import { OperandError, isReg, parseImm32, parseImm64, parseMem, parseReg, parseTarget } from './operands.js';
 
@@ -7,8 +21,12 @@ const ALU = new Set(['add', 'sub', 'mul', 'div', 'or', 'and', 'lsh', 'rsh', 'mod
 const JMP = new Set(Object.keys(jmpOpByName).filter((n) => !['ja', 'call', 'exit'].includes(n)));
 const SIZE: Record<string, number> = { b: Size.BPF_B, h: Size.BPF_H, w: Size.BPF_W, dw: Size.BPF_DW };
 const ATOMIC: Record<string, number> = {
-  add: AtomicOp.BPF_ADD, or: AtomicOp.BPF_OR, and: AtomicOp.BPF_AND, xor: AtomicOp.BPF_XOR,
-  xchg: AtomicOp.BPF_XCHG, cmpxchg: AtomicOp.BPF_CMPXCHG,
+  add: AtomicOp.BPF_ADD,
+  or: AtomicOp.BPF_OR,
+  and: AtomicOp.BPF_AND,
+  xor: AtomicOp.BPF_XOR,
+  xchg: AtomicOp.BPF_XCHG,
+  cmpxchg: AtomicOp.BPF_CMPXCHG,
 };
 
 function arity(name: string, ops: readonly string[], n: number): void {
@@ -57,7 +75,12 @@ export function parseDialect(mnemonic: string, ops: readonly string[]): AsmItem 
   }
   if ((r = /^(le|be|bswap|swap)(16|32|64)$/.exec(m))) {
     arity(m, ops, 1);
-    const code = r[1] === 'le' ? Class.BPF_ALU | AluOp.BPF_END : r[1] === 'be' ? Class.BPF_ALU | AluOp.BPF_END | Source.BPF_X : Class.BPF_ALU64 | AluOp.BPF_END;
+    const code =
+      r[1] === 'le'
+        ? Class.BPF_ALU | AluOp.BPF_END
+        : r[1] === 'be'
+          ? Class.BPF_ALU | AluOp.BPF_END | Source.BPF_X
+          : Class.BPF_ALU64 | AluOp.BPF_END;
     return { insn: insn(code, parseReg(ops[0]), 0, 0, Number(r[2])) };
   }
   if ((r = /^([a-z]+?)(32|64)?$/.exec(m)) && ALU.has(r[1])) {

@@ -30,7 +30,10 @@ function hexBytes(name: string, text: string): Uint8Array {
 }
 
 function rawWords(name: string, text: string): Uint8Array {
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const out: number[] = [];
   for (const l of lines) {
     if (/^0x[0-9a-f]{1,16}$/i.test(l)) {
@@ -61,7 +64,11 @@ export function parseVector(name: string, text: string): ConformanceVector {
     if (current) current.push(line);
     else if (line.trim() !== '' && !line.startsWith('#')) throw new VectorError(`${name}: text before the first section`);
   }
-  const body = (s: string) => sections.get(s)?.filter((l) => !l.trim().startsWith('#')).join('\n');
+  const body = (s: string) =>
+    sections
+      .get(s)
+      ?.filter((l) => !l.trim().startsWith('#'))
+      .join('\n');
   const asm = body('asm');
   const rawText = body('raw');
   const raw = rawText !== undefined ? rawWords(name, rawText) : undefined;

@@ -46,22 +46,22 @@ function compileAlu64(i: Instruction, st: ExecState, s: number, next: number): S
     case AluOp.BPF_LSH:
       return () => {
         const n = lo[s] & 63;
-        if (n >= 32) (hi[d] = lo[d] << (n - 32)), (lo[d] = 0);
-        else if (n > 0) (hi[d] = (hi[d] << n) | (lo[d] >>> (32 - n))), (lo[d] <<= n);
+        if (n >= 32) ((hi[d] = lo[d] << (n - 32)), (lo[d] = 0));
+        else if (n > 0) ((hi[d] = (hi[d] << n) | (lo[d] >>> (32 - n))), (lo[d] <<= n));
         return next;
       };
     case AluOp.BPF_RSH:
       return () => {
         const n = lo[s] & 63;
-        if (n >= 32) (lo[d] = hi[d] >>> (n - 32)), (hi[d] = 0);
-        else if (n > 0) (lo[d] = (lo[d] >>> n) | (hi[d] << (32 - n))), (hi[d] = hi[d] >>> n);
+        if (n >= 32) ((lo[d] = hi[d] >>> (n - 32)), (hi[d] = 0));
+        else if (n > 0) ((lo[d] = (lo[d] >>> n) | (hi[d] << (32 - n))), (hi[d] = hi[d] >>> n));
         return next;
       };
     case AluOp.BPF_ARSH:
       return () => {
         const n = lo[s] & 63;
-        if (n >= 32) (lo[d] = hi[d] >> (n - 32)), (hi[d] >>= 31);
-        else if (n > 0) (lo[d] = (lo[d] >>> n) | (hi[d] << (32 - n))), (hi[d] >>= n);
+        if (n >= 32) ((lo[d] = hi[d] >> (n - 32)), (hi[d] >>= 31));
+        else if (n > 0) ((lo[d] = (lo[d] >>> n) | (hi[d] << (32 - n))), (hi[d] >>= n));
         return next;
       };
     case AluOp.BPF_NEG:

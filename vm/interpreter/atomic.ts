@@ -7,8 +7,11 @@ type Op32 = (a: Int32Array, idx: number, v: number) => number;
 type Op64 = (a: BigInt64Array, idx: number, v: bigint) => bigint;
 
 const OPS32: Record<number, Op32> = {
-  [AtomicOp.BPF_ADD]: Atomics.add, [AtomicOp.BPF_OR]: Atomics.or, [AtomicOp.BPF_AND]: Atomics.and,
-  [AtomicOp.BPF_XOR]: Atomics.xor, [AtomicOp.BPF_XCHG & ~AtomicOp.BPF_FETCH]: Atomics.exchange,
+  [AtomicOp.BPF_ADD]: Atomics.add,
+  [AtomicOp.BPF_OR]: Atomics.or,
+  [AtomicOp.BPF_AND]: Atomics.and,
+  [AtomicOp.BPF_XOR]: Atomics.xor,
+  [AtomicOp.BPF_XCHG & ~AtomicOp.BPF_FETCH]: Atomics.exchange,
 };
 const OPS64 = OPS32 as unknown as Record<number, Op64>;
 
@@ -48,14 +51,14 @@ export function compileAtomic(i: Instruction, st: ExecState, slot: number, next:
     const op = OPS64[base];
     return () => {
       const old = op(st.i64, at() / 8, big(lo[s], hi[s]));
-      if (fetch) (lo[s] = Number(BigInt.asIntN(32, old))), (hi[s] = Number(BigInt.asIntN(32, old >> 32n)));
+      if (fetch) ((lo[s] = Number(BigInt.asIntN(32, old))), (hi[s] = Number(BigInt.asIntN(32, old >> 32n))));
       return next;
     };
   }
   const op = OPS32[base];
   return () => {
     const old = op(st.i32, at() / 4, lo[s]);
-    if (fetch) (lo[s] = old), (hi[s] = 0);
+    if (fetch) ((lo[s] = old), (hi[s] = 0));
     return next;
   };
 }

@@ -21,7 +21,8 @@ function usesImmediate(i: Instruction): boolean {
   const cls = opClass(i.opcode);
   const op = i.opcode & 0xf0;
   if (cls === Class.BPF_ST) return true;
-  if (cls === Class.BPF_ALU || cls === Class.BPF_ALU64) return (i.opcode & Source.BPF_X) === 0 && op !== AluOp.BPF_NEG && op !== AluOp.BPF_END;
+  if (cls === Class.BPF_ALU || cls === Class.BPF_ALU64)
+    return (i.opcode & Source.BPF_X) === 0 && op !== AluOp.BPF_NEG && op !== AluOp.BPF_END;
   if (cls === Class.BPF_JMP || cls === Class.BPF_JMP32) {
     return (i.opcode & Source.BPF_X) === 0 && op !== JmpOp.BPF_JA && op !== JmpOp.BPF_CALL && op !== JmpOp.BPF_EXIT;
   }
@@ -99,7 +100,8 @@ class InterpretedProgram implements Prepared {
       try {
         steps[slot] = compile(i, slot, st, src, program);
       } catch (e) {
-        if (e instanceof RuntimeError) throw new LoadError(new InstructionError(slot, e.message.replace(/^run: insn \d+: /, ''), { cause: e }));
+        if (e instanceof RuntimeError)
+          throw new LoadError(new InstructionError(slot, e.message.replace(/^run: insn \d+: /, ''), { cause: e }));
         throw e;
       }
     }
@@ -154,8 +156,10 @@ class InterpretedProgram implements Prepared {
   #callback(fn: bigint, args: bigint[]): bigint {
     const st = this.#st;
     const target = Number(fn) - CALLBACK_TAG;
-    if (target < 0 || target >= this.#steps.length || !this.#steps[target]) throw new RuntimeError(0, `callback 0x${fn.toString(16)} is not a function of this program`);
-    if (!st.pushFrame(Stop.CALLBACK_RETURN, MAX_CALL_FRAMES)) throw new RuntimeError(target, `the call stack of ${MAX_CALL_FRAMES + 1} frames is too deep`);
+    if (target < 0 || target >= this.#steps.length || !this.#steps[target])
+      throw new RuntimeError(0, `callback 0x${fn.toString(16)} is not a function of this program`);
+    if (!st.pushFrame(Stop.CALLBACK_RETURN, MAX_CALL_FRAMES))
+      throw new RuntimeError(target, `the call stack of ${MAX_CALL_FRAMES + 1} frames is too deep`);
     st.lo[10] -= MAX_BPF_STACK;
     for (let r = 1; r <= 5; r++) {
       const v = BigInt.asUintN(64, args[r - 1] ?? 0n);

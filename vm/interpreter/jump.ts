@@ -13,40 +13,54 @@ export function compileJump(i: Instruction, st: ExecState, s: number, taken: num
   if (op === JmpOp.BPF_JA) return () => taken;
   if ((i.opcode & 0x07) === Class.BPF_JMP32) {
     switch (op) {
-      case JmpOp.BPF_JEQ: return () => (lo[d] === lo[s] ? taken : next);
-      case JmpOp.BPF_JNE: return () => (lo[d] !== lo[s] ? taken : next);
-      case JmpOp.BPF_JSET: return () => ((lo[d] & lo[s]) !== 0 ? taken : next);
-      case JmpOp.BPF_JGT: return () => ((lo[d] >>> 0) > (lo[s] >>> 0) ? taken : next);
-      case JmpOp.BPF_JGE: return () => ((lo[d] >>> 0) >= (lo[s] >>> 0) ? taken : next);
-      case JmpOp.BPF_JLT: return () => ((lo[d] >>> 0) < (lo[s] >>> 0) ? taken : next);
-      case JmpOp.BPF_JLE: return () => ((lo[d] >>> 0) <= (lo[s] >>> 0) ? taken : next);
-      case JmpOp.BPF_JSGT: return () => (lo[d] > lo[s] ? taken : next);
-      case JmpOp.BPF_JSGE: return () => (lo[d] >= lo[s] ? taken : next);
-      case JmpOp.BPF_JSLT: return () => (lo[d] < lo[s] ? taken : next);
-      case JmpOp.BPF_JSLE: return () => (lo[d] <= lo[s] ? taken : next);
+      case JmpOp.BPF_JEQ:
+        return () => (lo[d] === lo[s] ? taken : next);
+      case JmpOp.BPF_JNE:
+        return () => (lo[d] !== lo[s] ? taken : next);
+      case JmpOp.BPF_JSET:
+        return () => ((lo[d] & lo[s]) !== 0 ? taken : next);
+      case JmpOp.BPF_JGT:
+        return () => (lo[d] >>> 0 > lo[s] >>> 0 ? taken : next);
+      case JmpOp.BPF_JGE:
+        return () => (lo[d] >>> 0 >= lo[s] >>> 0 ? taken : next);
+      case JmpOp.BPF_JLT:
+        return () => (lo[d] >>> 0 < lo[s] >>> 0 ? taken : next);
+      case JmpOp.BPF_JLE:
+        return () => (lo[d] >>> 0 <= lo[s] >>> 0 ? taken : next);
+      case JmpOp.BPF_JSGT:
+        return () => (lo[d] > lo[s] ? taken : next);
+      case JmpOp.BPF_JSGE:
+        return () => (lo[d] >= lo[s] ? taken : next);
+      case JmpOp.BPF_JSLT:
+        return () => (lo[d] < lo[s] ? taken : next);
+      case JmpOp.BPF_JSLE:
+        return () => (lo[d] <= lo[s] ? taken : next);
     }
   } else {
     // 64-bit: compare the high halves (signed or unsigned), then the low halves unsigned.
     switch (op) {
-      case JmpOp.BPF_JEQ: return () => (lo[d] === lo[s] && hi[d] === hi[s] ? taken : next);
-      case JmpOp.BPF_JNE: return () => (lo[d] !== lo[s] || hi[d] !== hi[s] ? taken : next);
-      case JmpOp.BPF_JSET: return () => ((lo[d] & lo[s]) !== 0 || (hi[d] & hi[s]) !== 0 ? taken : next);
+      case JmpOp.BPF_JEQ:
+        return () => (lo[d] === lo[s] && hi[d] === hi[s] ? taken : next);
+      case JmpOp.BPF_JNE:
+        return () => (lo[d] !== lo[s] || hi[d] !== hi[s] ? taken : next);
+      case JmpOp.BPF_JSET:
+        return () => ((lo[d] & lo[s]) !== 0 || (hi[d] & hi[s]) !== 0 ? taken : next);
       case JmpOp.BPF_JGT:
-        return () => ((hi[d] === hi[s] ? (lo[d] >>> 0) > (lo[s] >>> 0) : (hi[d] >>> 0) > (hi[s] >>> 0)) ? taken : next);
+        return () => ((hi[d] === hi[s] ? lo[d] >>> 0 > lo[s] >>> 0 : hi[d] >>> 0 > hi[s] >>> 0) ? taken : next);
       case JmpOp.BPF_JGE:
-        return () => ((hi[d] === hi[s] ? (lo[d] >>> 0) >= (lo[s] >>> 0) : (hi[d] >>> 0) > (hi[s] >>> 0)) ? taken : next);
+        return () => ((hi[d] === hi[s] ? lo[d] >>> 0 >= lo[s] >>> 0 : hi[d] >>> 0 > hi[s] >>> 0) ? taken : next);
       case JmpOp.BPF_JLT:
-        return () => ((hi[d] === hi[s] ? (lo[d] >>> 0) < (lo[s] >>> 0) : (hi[d] >>> 0) < (hi[s] >>> 0)) ? taken : next);
+        return () => ((hi[d] === hi[s] ? lo[d] >>> 0 < lo[s] >>> 0 : hi[d] >>> 0 < hi[s] >>> 0) ? taken : next);
       case JmpOp.BPF_JLE:
-        return () => ((hi[d] === hi[s] ? (lo[d] >>> 0) <= (lo[s] >>> 0) : (hi[d] >>> 0) < (hi[s] >>> 0)) ? taken : next);
+        return () => ((hi[d] === hi[s] ? lo[d] >>> 0 <= lo[s] >>> 0 : hi[d] >>> 0 < hi[s] >>> 0) ? taken : next);
       case JmpOp.BPF_JSGT:
-        return () => ((hi[d] === hi[s] ? (lo[d] >>> 0) > (lo[s] >>> 0) : hi[d] > hi[s]) ? taken : next);
+        return () => ((hi[d] === hi[s] ? lo[d] >>> 0 > lo[s] >>> 0 : hi[d] > hi[s]) ? taken : next);
       case JmpOp.BPF_JSGE:
-        return () => ((hi[d] === hi[s] ? (lo[d] >>> 0) >= (lo[s] >>> 0) : hi[d] > hi[s]) ? taken : next);
+        return () => ((hi[d] === hi[s] ? lo[d] >>> 0 >= lo[s] >>> 0 : hi[d] > hi[s]) ? taken : next);
       case JmpOp.BPF_JSLT:
-        return () => ((hi[d] === hi[s] ? (lo[d] >>> 0) < (lo[s] >>> 0) : hi[d] < hi[s]) ? taken : next);
+        return () => ((hi[d] === hi[s] ? lo[d] >>> 0 < lo[s] >>> 0 : hi[d] < hi[s]) ? taken : next);
       case JmpOp.BPF_JSLE:
-        return () => ((hi[d] === hi[s] ? (lo[d] >>> 0) <= (lo[s] >>> 0) : hi[d] < hi[s]) ? taken : next);
+        return () => ((hi[d] === hi[s] ? lo[d] >>> 0 <= lo[s] >>> 0 : hi[d] < hi[s]) ? taken : next);
     }
   }
   throw new Error(`unreachable: jump op 0x${op.toString(16)}`);

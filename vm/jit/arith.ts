@@ -5,9 +5,15 @@ import { Atomic, type Code, I32, I64, Op } from './wasm.js';
 
 /** Plain ALU operations: [64-bit opcode, 32-bit opcode]. */
 const PLAIN: Readonly<Record<number, [number, number]>> = {
-  [AluOp.BPF_ADD]: [Op.i64_add, Op.i32_add], [AluOp.BPF_SUB]: [Op.i64_sub, Op.i32_sub], [AluOp.BPF_MUL]: [Op.i64_mul, Op.i32_mul],
-  [AluOp.BPF_OR]: [Op.i64_or, Op.i32_or], [AluOp.BPF_AND]: [Op.i64_and, Op.i32_and], [AluOp.BPF_XOR]: [Op.i64_xor, Op.i32_xor],
-  [AluOp.BPF_LSH]: [Op.i64_shl, Op.i32_shl], [AluOp.BPF_RSH]: [Op.i64_shr_u, Op.i32_shr_u], [AluOp.BPF_ARSH]: [Op.i64_shr_s, Op.i32_shr_s],
+  [AluOp.BPF_ADD]: [Op.i64_add, Op.i32_add],
+  [AluOp.BPF_SUB]: [Op.i64_sub, Op.i32_sub],
+  [AluOp.BPF_MUL]: [Op.i64_mul, Op.i32_mul],
+  [AluOp.BPF_OR]: [Op.i64_or, Op.i32_or],
+  [AluOp.BPF_AND]: [Op.i64_and, Op.i32_and],
+  [AluOp.BPF_XOR]: [Op.i64_xor, Op.i32_xor],
+  [AluOp.BPF_LSH]: [Op.i64_shl, Op.i32_shl],
+  [AluOp.BPF_RSH]: [Op.i64_shr_u, Op.i32_shr_u],
+  [AluOp.BPF_ARSH]: [Op.i64_shr_s, Op.i32_shr_s],
 };
 /** alu: one ALU instruction with eBPF's defined results where Wasm would trap (division by zero, INT_MIN / -1). */
 export function alu(c: Code, i: Instruction, w32: boolean): void {
@@ -43,7 +49,18 @@ export function alu(c: Code, i: Instruction, w32: boolean): void {
   switch (op) {
     case AluOp.BPF_MOV: {
       src();
-      if (i.offset && x) c.op(w32 ? (i.offset === 8 ? Op.i32_extend8_s : Op.i32_extend16_s) : i.offset === 8 ? Op.i64_extend8_s : i.offset === 16 ? Op.i64_extend16_s : Op.i64_extend32_s);
+      if (i.offset && x)
+        c.op(
+          w32
+            ? i.offset === 8
+              ? Op.i32_extend8_s
+              : Op.i32_extend16_s
+            : i.offset === 8
+              ? Op.i64_extend8_s
+              : i.offset === 16
+                ? Op.i64_extend16_s
+                : Op.i64_extend32_s,
+        );
       return done();
     }
     case AluOp.BPF_NEG:
@@ -76,7 +93,23 @@ export function alu(c: Code, i: Instruction, w32: boolean): void {
       }
       dst();
       c.get(t);
-      c.op(div ? (signed ? (w32 ? Op.i32_div_s : Op.i64_div_s) : w32 ? Op.i32_div_u : Op.i64_div_u) : signed ? (w32 ? Op.i32_rem_s : Op.i64_rem_s) : w32 ? Op.i32_rem_u : Op.i64_rem_u);
+      c.op(
+        div
+          ? signed
+            ? w32
+              ? Op.i32_div_s
+              : Op.i64_div_s
+            : w32
+              ? Op.i32_div_u
+              : Op.i64_div_u
+          : signed
+            ? w32
+              ? Op.i32_rem_s
+              : Op.i64_rem_s
+            : w32
+              ? Op.i32_rem_u
+              : Op.i64_rem_u,
+      );
       if (signed) c.op(Op.end);
       c.op(Op.end);
       return done();
@@ -88,7 +121,17 @@ export function alu(c: Code, i: Instruction, w32: boolean): void {
       if (!swap) {
         if (width < 64) c.i64(width === 16 ? 0xffffn : 0xffffffffn).op(Op.i64_and);
       } else if (width === 16) {
-        c.set(T2).get(T2).i64(0xffn).op(Op.i64_and).i64(8n).op(Op.i64_shl).get(T2).i64(8n).op(Op.i64_shr_u).i64(0xffn).op(Op.i64_and, Op.i64_or);
+        c.set(T2)
+          .get(T2)
+          .i64(0xffn)
+          .op(Op.i64_and)
+          .i64(8n)
+          .op(Op.i64_shl)
+          .get(T2)
+          .i64(8n)
+          .op(Op.i64_shr_u)
+          .i64(0xffn)
+          .op(Op.i64_and, Op.i64_or);
       } else if (width === 32) c.op(Op.i32_wrap_i64, Op.call).u(Fn.bswap32).op(Op.i64_extend_i32_u);
       else c.op(Op.call).u(Fn.bswap64);
       c.set(d);
@@ -127,7 +170,8 @@ export function atomic(c: Code, i: Instruction, w32: boolean): void {
     return;
   }
   const base = imm & ~AtomicOp.BPF_FETCH;
-  const rmw = base === AtomicOp.BPF_ADD ? Atomic.add : base === AtomicOp.BPF_OR ? Atomic.or : base === AtomicOp.BPF_AND ? Atomic.and : Atomic.xor;
+  const rmw =
+    base === AtomicOp.BPF_ADD ? Atomic.add : base === AtomicOp.BPF_OR ? Atomic.or : base === AtomicOp.BPF_AND ? Atomic.and : Atomic.xor;
   c.atomic(rmw[k], align);
   if (imm & AtomicOp.BPF_FETCH) {
     widen();

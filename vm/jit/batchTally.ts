@@ -29,5 +29,11 @@ export interface TallyLocals {
 export function countRun(c: Code, l: TallyLocals): Code {
   c.get(l.tally).get(l.ret).i32(BatchTally.ROW_SHIFT).op(Op.i32_shl, Op.i32_add).tee(l.t);
   c.get(l.t).mem(Op.i64_load, 3, BatchTally.PACKETS).i64(1n).op(Op.i64_add).mem(Op.i64_store, 3, BatchTally.PACKETS);
-  return c.get(l.t).get(l.t).mem(Op.i64_load, 3, BatchTally.PACKET_BYTES).get(l.len).op(Op.i64_extend_i32_u, Op.i64_add).mem(Op.i64_store, 3, BatchTally.PACKET_BYTES);
+  return c
+    .get(l.t)
+    .get(l.t)
+    .mem(Op.i64_load, 3, BatchTally.PACKET_BYTES)
+    .get(l.len)
+    .op(Op.i64_extend_i32_u, Op.i64_add)
+    .mem(Op.i64_store, 3, BatchTally.PACKET_BYTES);
 }

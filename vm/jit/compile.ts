@@ -26,16 +26,37 @@ export { Stop } from './layout.js';
 /** A function's locals after its parameters (layout.ts): r0, r6-r9, pc, two i64 temps, seven i32 temps (T32 on; the inline lookups use them). */
 const LOCALS: ValType[] = [I64, I64, I64, I64, I64, I32, I64, I64, I32, I32, I32, I32, I32, I32, I32];
 
-const LOADS: Readonly<Record<number, [number, number]>> = { [Size.BPF_B]: [Op.i64_load8_u, 0], [Size.BPF_H]: [Op.i64_load16_u, 1], [Size.BPF_W]: [Op.i64_load32_u, 2], [Size.BPF_DW]: [Op.i64_load, 3] };
-const LOADS_SX: Readonly<Record<number, [number, number]>> = { [Size.BPF_B]: [Op.i64_load8_s, 0], [Size.BPF_H]: [Op.i64_load16_s, 1], [Size.BPF_W]: [Op.i64_load32_s, 2] };
-const STORES: Readonly<Record<number, [number, number]>> = { [Size.BPF_B]: [Op.i64_store8, 0], [Size.BPF_H]: [Op.i64_store16, 1], [Size.BPF_W]: [Op.i64_store32, 2], [Size.BPF_DW]: [Op.i64_store, 3] };
+const LOADS: Readonly<Record<number, [number, number]>> = {
+  [Size.BPF_B]: [Op.i64_load8_u, 0],
+  [Size.BPF_H]: [Op.i64_load16_u, 1],
+  [Size.BPF_W]: [Op.i64_load32_u, 2],
+  [Size.BPF_DW]: [Op.i64_load, 3],
+};
+const LOADS_SX: Readonly<Record<number, [number, number]>> = {
+  [Size.BPF_B]: [Op.i64_load8_s, 0],
+  [Size.BPF_H]: [Op.i64_load16_s, 1],
+  [Size.BPF_W]: [Op.i64_load32_s, 2],
+};
+const STORES: Readonly<Record<number, [number, number]>> = {
+  [Size.BPF_B]: [Op.i64_store8, 0],
+  [Size.BPF_H]: [Op.i64_store16, 1],
+  [Size.BPF_W]: [Op.i64_store32, 2],
+  [Size.BPF_DW]: [Op.i64_store, 3],
+};
 const SIZE_BYTES: Readonly<Record<number, number>> = { [Size.BPF_B]: 1, [Size.BPF_H]: 2, [Size.BPF_W]: 4, [Size.BPF_DW]: 8 };
 
 /** Comparisons of conditional jumps: [64-bit, 32-bit] (JSET is and-then-nonzero). */
 const CMP: Readonly<Record<number, [number, number]>> = {
-  [JmpOp.BPF_JEQ]: [Op.i64_eq, Op.i32_eq], [JmpOp.BPF_JNE]: [Op.i64_ne, Op.i32_ne], [JmpOp.BPF_JGT]: [Op.i64_gt_u, Op.i32_gt_u], [JmpOp.BPF_JGE]: [Op.i64_ge_u, Op.i32_ge_u],
-  [JmpOp.BPF_JLT]: [Op.i64_lt_u, Op.i32_lt_u], [JmpOp.BPF_JLE]: [Op.i64_le_u, Op.i32_le_u], [JmpOp.BPF_JSGT]: [Op.i64_gt_s, Op.i32_gt_s], [JmpOp.BPF_JSGE]: [Op.i64_ge_s, Op.i32_ge_s],
-  [JmpOp.BPF_JSLT]: [Op.i64_lt_s, Op.i32_lt_s], [JmpOp.BPF_JSLE]: [Op.i64_le_s, Op.i32_le_s],
+  [JmpOp.BPF_JEQ]: [Op.i64_eq, Op.i32_eq],
+  [JmpOp.BPF_JNE]: [Op.i64_ne, Op.i32_ne],
+  [JmpOp.BPF_JGT]: [Op.i64_gt_u, Op.i32_gt_u],
+  [JmpOp.BPF_JGE]: [Op.i64_ge_u, Op.i32_ge_u],
+  [JmpOp.BPF_JLT]: [Op.i64_lt_u, Op.i32_lt_u],
+  [JmpOp.BPF_JLE]: [Op.i64_le_u, Op.i32_le_u],
+  [JmpOp.BPF_JSGT]: [Op.i64_gt_s, Op.i32_gt_s],
+  [JmpOp.BPF_JSGE]: [Op.i64_ge_s, Op.i32_ge_s],
+  [JmpOp.BPF_JSLT]: [Op.i64_lt_s, Op.i32_lt_s],
+  [JmpOp.BPF_JSLE]: [Op.i64_le_s, Op.i32_le_s],
 };
 
 /**
@@ -96,7 +117,9 @@ export function compileProgram(program: CheckedProgram, options: JitOptions): Co
   for (const start of fns) bodies.push(compileFunction(program, start, fnIndex, options));
   // only a program that makes tail calls imports the table (an instance importing a table stays
   // reachable from it: V8 keeps every user of a table to update its dispatch)
-  const tailCalls = program.insns.some((i) => i.opcode === (Class.BPF_JMP | JmpOp.BPF_CALL) && i.src === 0 && Number(i.imm) === BPF_FUNC_tail_call);
+  const tailCalls = program.insns.some(
+    (i) => i.opcode === (Class.BPF_JMP | JmpOp.BPF_CALL) && i.src === 0 && Number(i.imm) === BPF_FUNC_tail_call,
+  );
   // run32(ctx): the per-packet entry, no BigInt across the boundary; chain32(ctx, count): see Stop
   const chain32Fn = Fn.first + fns.length + 2;
   const run32 = new Code();
@@ -110,7 +133,11 @@ export function compileProgram(program: CheckedProgram, options: JitOptions): Co
     repeat.op(Op.global_get).u(G.sp).set(top);
     repeat.op(Op.block, 0x40, Op.loop, 0x40).get(i).get(n).op(Op.i32_ge_u, Op.br_if).u(1);
     repeat.get(top).op(Op.global_set).u(G.sp);
-    repeat.get(ctx).op(Op.call).u(Fn.first + fns.length).set(r);
+    repeat
+      .get(ctx)
+      .op(Op.call)
+      .u(Fn.first + fns.length)
+      .set(r);
     repeat.get(i).i32(1).op(Op.i32_add).set(i);
     repeat.op(Op.global_get).u(G.stop).op(Op.br_if).u(1).op(Op.br).u(0).op(Op.end, Op.end);
     repeat.get(i).op(Op.global_set).u(G.done).get(r);
@@ -120,7 +147,18 @@ export function compileProgram(program: CheckedProgram, options: JitOptions): Co
   {
     const [ctx, count, r] = [0, 1, 2];
     chain.get(count).op(Op.global_set).u(G.chain).i32(options.stackTop).op(Op.global_set).u(G.sp);
-    chain.get(ctx).op(Op.i64_extend_i32_u).i64(0n).i64(0n).i64(0n).i64(0n).i64(BigInt(options.stackTop)).op(Op.call).u(Fn.first).op(Op.i32_wrap_i64).set(r);
+    chain
+      .get(ctx)
+      .op(Op.i64_extend_i32_u)
+      .i64(0n)
+      .i64(0n)
+      .i64(0n)
+      .i64(0n)
+      .i64(BigInt(options.stackTop))
+      .op(Op.call)
+      .u(Fn.first)
+      .op(Op.i32_wrap_i64)
+      .set(r);
     // a tail call to a compiled program: run it here; an aborting packet load: 0
     if (tailCalls) {
       chain.op(Op.global_get).u(G.stop).i32(Stop.TAIL_WASM).op(Op.i32_eq, Op.if, 0x40);
@@ -128,7 +166,16 @@ export function compileProgram(program: CheckedProgram, options: JitOptions): Co
       chain.get(ctx).get(count).i32(1).op(Op.i32_add).op(Op.global_get).u(G.target).op(Op.call_indirect).u(T.chain).u(0).op(Op.return);
       chain.op(Op.end);
     }
-    chain.op(Op.global_get).u(G.stop).i32(Stop.ABORT_ZERO).op(Op.i32_eq, Op.if, 0x40).i32(0).op(Op.global_set).u(G.stop).i32(0).op(Op.return, Op.end);
+    chain
+      .op(Op.global_get)
+      .u(G.stop)
+      .i32(Stop.ABORT_ZERO)
+      .op(Op.i32_eq, Op.if, 0x40)
+      .i32(0)
+      .op(Op.global_set)
+      .u(G.stop)
+      .i32(0)
+      .op(Op.return, Op.end);
     chain.get(r);
   }
   bodies.push({ type: T.chain, locals: [I32], code: chain });
@@ -147,13 +194,32 @@ export function compileProgram(program: CheckedProgram, options: JitOptions): Co
       { params: [I32, I32], results: [I32] },
       { params: [I32, I32], results: [I32] },
     ],
-    imports: [{ name: 'helper', type: T.helper }, { name: 'tail', type: T.tail }, { name: 'ldabs', type: T.ldabs }, { name: 'exhausted', type: T.slot },
-      { name: 'check', type: T.check }, { name: 'tooDeep', type: T.slot }, { name: 'helper32', type: T.helper32 }],
+    imports: [
+      { name: 'helper', type: T.helper },
+      { name: 'tail', type: T.tail },
+      { name: 'ldabs', type: T.ldabs },
+      { name: 'exhausted', type: T.slot },
+      { name: 'check', type: T.check },
+      { name: 'tooDeep', type: T.slot },
+      { name: 'helper32', type: T.helper32 },
+    ],
     maxPages: options.maxPages,
     globals: [I32, I32, I64, I32, I32, I32, I32],
     tableImport: tailCalls ? 'progs' : undefined,
     funcs: bodies,
-    exports: [...fns.map((f, n) => ({ name: `f${f}`, func: Fn.first + n })), { name: 'run32', func: Fn.first + fns.length }, { name: 'repeat32', func: Fn.first + fns.length + 1 }, { name: 'chain32', func: chain32Fn }, { name: 'done', global: G.done }, { name: 'target', global: G.target }, { name: 'chain', global: G.chain }, { name: 'stop', global: G.stop }, { name: 'sp', global: G.sp }, { name: 'fuel', global: G.fuel }, { name: 'depth', global: G.depth }],
+    exports: [
+      ...fns.map((f, n) => ({ name: `f${f}`, func: Fn.first + n })),
+      { name: 'run32', func: Fn.first + fns.length },
+      { name: 'repeat32', func: Fn.first + fns.length + 1 },
+      { name: 'chain32', func: chain32Fn },
+      { name: 'done', global: G.done },
+      { name: 'target', global: G.target },
+      { name: 'chain', global: G.chain },
+      { name: 'stop', global: G.stop },
+      { name: 'sp', global: G.sp },
+      { name: 'fuel', global: G.fuel },
+      { name: 'depth', global: G.depth },
+    ],
   };
   return { bytes: encodeModule(module), functions: fns };
 }
@@ -243,7 +309,12 @@ function compileFunction(program: CheckedProgram, start: number, fnIndex: Readon
       const cls = opClass(i.opcode);
       const op = i.opcode & 0xf0;
       const mapInR1 = r1Map;
-      r1Map = i.opcode === LDDW && i.dst === 1 && i.src === Pseudo.BPF_PSEUDO_MAP_FD && options.resolveImm64 ? Number(options.resolveImm64(i.src, i.imm, s)) : writesR1(i) ? undefined : r1Map;
+      r1Map =
+        i.opcode === LDDW && i.dst === 1 && i.src === Pseudo.BPF_PSEUDO_MAP_FD && options.resolveImm64
+          ? Number(options.resolveImm64(i.src, i.imm, s))
+          : writesR1(i)
+            ? undefined
+            : r1Map;
       if (cls === Class.BPF_JMP || cls === Class.BPF_JMP32) {
         if (op === JmpOp.BPF_EXIT) {
           c.get(REG[0]).op(Op.return);
@@ -251,7 +322,8 @@ function compileFunction(program: CheckedProgram, start: number, fnIndex: Readon
           const lookup = mapInR1 !== undefined && i.src === 0 && !(i.opcode & Source.BPF_X) && Number(i.imm) === 1 && !options.checked;
           const layout = lookup ? options.arrayLayout?.(mapInR1) : undefined;
           const lpm = lookup && !layout ? options.lpmLayout?.(mapInR1) : undefined;
-          const dynamic = !options.checked && i.src === 0 && !(i.opcode & Source.BPF_X) && Number(i.imm) === 1 ? options.descriptorLayout : undefined;
+          const dynamic =
+            !options.checked && i.src === 0 && !(i.opcode & Source.BPF_X) && Number(i.imm) === 1 ? options.descriptorLayout : undefined;
           if (layout) inlineArrayLookup(c, layout);
           else if (lpm) inlineLpmLookup(c, lpm);
           else if (dynamic) inlineDynamicLookup(c, dynamic, () => call(c, i, s, fnIndex, map, options));
@@ -306,7 +378,9 @@ function compileFunction(program: CheckedProgram, start: number, fnIndex: Readon
   }
   c.op(Op.loop, 0x40);
   for (let n = K; n >= 0; n--) c.op(Op.block, 0x40);
-  c.get(PC).op(Op.br_table).u(K + 1);
+  c.get(PC)
+    .op(Op.br_table)
+    .u(K + 1);
   for (let n = 0; n <= K; n++) c.u(n);
   c.u(K);
   blocks.forEach((_, n) => {
@@ -316,7 +390,11 @@ function compileFunction(program: CheckedProgram, start: number, fnIndex: Readon
       // forward: out of the blocks up to block j's (its code follows that block's end);
       // backward: through the dispatch at the loop's head
       if (j > n) c.op(Op.br).u(j - n - 1 + (inIf ? 1 : 0));
-      else c.i32(j).set(PC).op(Op.br).u(K - n + (inIf ? 1 : 0));
+      else
+        c.i32(j)
+          .set(PC)
+          .op(Op.br)
+          .u(K - n + (inIf ? 1 : 0));
     });
   });
   c.op(Op.end); // loop
@@ -329,7 +407,10 @@ function writesR1(i: Instruction): boolean {
   const cls = opClass(i.opcode);
   if (cls === Class.BPF_JMP || cls === Class.BPF_JMP32) return (i.opcode & 0xf0) === JmpOp.BPF_CALL;
   if (cls === Class.BPF_STX && (i.opcode & 0xe0) === Mode.BPF_ATOMIC) return i.src === 1 || i.dst === 1;
-  return (cls === Class.BPF_ALU || cls === Class.BPF_ALU64 || cls === Class.BPF_LDX || cls === Class.BPF_LD) && (i.dst === 1 || (cls === Class.BPF_LD && i.opcode !== LDDW));
+  return (
+    (cls === Class.BPF_ALU || cls === Class.BPF_ALU64 || cls === Class.BPF_LDX || cls === Class.BPF_LD) &&
+    (i.dst === 1 || (cls === Class.BPF_LD && i.opcode !== LDDW))
+  );
 }
 
 /** lastSlot: the slot of the last instruction in [from, to). */
@@ -365,7 +446,14 @@ function call(c: Code, i: Instruction, slot: number, fnIndex: ReadonlyMap<number
     if (options.checked) {
       // the frames below the main one: seven at most
       c.op(Op.global_get).u(G.depth).i32(1).op(Op.i32_add).op(Op.global_set).u(G.depth);
-      c.op(Op.global_get).u(G.depth).i32(MAX_CALL_FRAMES - 1).op(Op.i32_gt_s, Op.if, 0x40).i32(slot).op(Op.call).u(Fn.tooDeep).op(Op.end);
+      c.op(Op.global_get)
+        .u(G.depth)
+        .i32(MAX_CALL_FRAMES - 1)
+        .op(Op.i32_gt_s, Op.if, 0x40)
+        .i32(slot)
+        .op(Op.call)
+        .u(Fn.tooDeep)
+        .op(Op.end);
     }
     for (let r = 1; r <= 5; r++) c.get(REG[r]);
     c.get(REG[10]).i64(BigInt(MAX_BPF_STACK)).op(Op.i64_sub);
@@ -383,7 +471,17 @@ function call(c: Code, i: Instruction, slot: number, fnIndex: ReadonlyMap<number
     if (inline) c.op(Op.block, 0x40);
     if (inline) inlineTailCall(c, options.tailIndex!, options.descriptorLayout!);
     // and the count so far; back: 0 no tail call (go on), -1 JavaScript runs the target, k+1 the compiled program at k
-    c.get(REG[1]).op(Op.i32_wrap_i64).get(REG[2]).op(Op.i32_wrap_i64).get(REG[3]).op(Op.i32_wrap_i64).op(Op.global_get).u(G.chain).op(Op.call).u(Fn.tail).tee(T32);
+    c.get(REG[1])
+      .op(Op.i32_wrap_i64)
+      .get(REG[2])
+      .op(Op.i32_wrap_i64)
+      .get(REG[3])
+      .op(Op.i32_wrap_i64)
+      .op(Op.global_get)
+      .u(G.chain)
+      .op(Op.call)
+      .u(Fn.tail)
+      .tee(T32);
     c.op(Op.if, 0x40);
     c.get(T32).i32(0).op(Op.i32_lt_s, Op.if, 0x40).i32(Stop.TAIL).op(Op.global_set).u(G.stop);
     c.op(Op.else).get(T32).i32(1).op(Op.i32_sub).op(Op.global_set).u(G.target).i32(Stop.TAIL_WASM).op(Op.global_set).u(G.stop).op(Op.end);
@@ -410,7 +508,9 @@ function call(c: Code, i: Instruction, slot: number, fnIndex: ReadonlyMap<number
       c.i64(32n).op(Op.i64_shr_u, Op.i64_eqz, Op.if, I64);
       c.i32(id);
       for (let r = 1; r <= 5; r++) c.get(REG[r]).op(Op.i32_wrap_i64);
-      c.op(Op.call).u(Fn.helper32).op(ret === 'u32' ? Op.i64_extend_i32_u : Op.i64_extend_i32_s);
+      c.op(Op.call)
+        .u(Fn.helper32)
+        .op(ret === 'u32' ? Op.i64_extend_i32_u : Op.i64_extend_i32_s);
       c.op(Op.else).i32(id);
       for (let r = 1; r <= 5; r++) c.get(REG[r]);
       c.i32(slot).op(Op.call).u(Fn.helper).op(Op.end).set(REG[0]);
@@ -434,7 +534,8 @@ function emitInsn(c: Code, i: Instruction, slot: number, options: JitOptions): v
   };
   switch (cls) {
     case Class.BPF_ALU:
-    case Class.BPF_ALU64: return alu(c, i, cls === Class.BPF_ALU);
+    case Class.BPF_ALU64:
+      return alu(c, i, cls === Class.BPF_ALU);
     case Class.BPF_LDX: {
       const [op, align] = (mode === Mode.BPF_MEMSX ? LOADS_SX : LOADS)[size];
       addr(i.src, Access.READ).mem(op, align).set(REG[i.dst]);
@@ -467,11 +568,14 @@ function emitInsn(c: Code, i: Instruction, slot: number, options: JitOptions): v
       }
       // LD_ABS / LD_IND: the `ldabs` import answers -1 when out of bounds: the program ends with 0
       c.get(REG[6]);
-      if (mode === Mode.BPF_IND) c.get(REG[i.src]).op(Op.i32_wrap_i64).i32(Number(BigInt.asIntN(32, i.imm))).op(Op.i32_add);
+      if (mode === Mode.BPF_IND)
+        c.get(REG[i.src])
+          .op(Op.i32_wrap_i64)
+          .i32(Number(BigInt.asIntN(32, i.imm)))
+          .op(Op.i32_add);
       else c.i32(Number(BigInt.asIntN(32, i.imm)));
       c.i32(SIZE_BYTES[size]).i32(slot).op(Op.call).u(Fn.ldabs).tee(REG[0]);
       c.i64(-1n).op(Op.i64_eq, Op.if, 0x40).i32(Stop.ABORT_ZERO).op(Op.global_set).u(G.stop).i64(0n).op(Op.return, Op.end);
     }
   }
 }
-

@@ -12,7 +12,11 @@ import { type Code, I64, Op } from './wasm.js';
 /** inlineArrayLookup: bpf_map_lookup_elem on an array map: the key at r2 in bounds gives its value's address, else NULL. */
 export function inlineArrayLookup(c: Code, l: ArrayLayout): void {
   c.get(REG[2]).op(Op.i32_wrap_i64).mem(Op.i32_load, 2).tee(T32).i32(l.maxEntries).op(Op.i32_lt_u, Op.if, I64);
-  c.get(T32).i32(l.stride).op(Op.i32_mul).i32(l.storage + l.offset).op(Op.i32_add, Op.i64_extend_i32_u);
+  c.get(T32)
+    .i32(l.stride)
+    .op(Op.i32_mul)
+    .i32(l.storage + l.offset)
+    .op(Op.i32_add, Op.i64_extend_i32_u);
   c.op(Op.else).i64(0n).op(Op.end).set(REG[0]);
 }
 
@@ -32,7 +36,10 @@ export function inlineLpmLookup(c: Code, l: LpmLayout): void {
     c.i32(0);
     for (let b = 0; b < 4; b++) {
       c.i32(8).op(Op.i32_shl);
-      if (b < l.dataSize) c.get(at).mem(Op.i32_load8_u, 0, 4 + b).op(Op.i32_or);
+      if (b < l.dataSize)
+        c.get(at)
+          .mem(Op.i32_load8_u, 0, 4 + b)
+          .op(Op.i32_or);
     }
     c.set(keyWord);
   }
@@ -48,7 +55,17 @@ export function inlineLpmLookup(c: Code, l: LpmLayout): void {
   c.get(m).get(plen).op(Op.i32_lt_u, Op.br_if).u(1);
   c.get(at).mem(Op.i32_load, 2, 12).i32(1).op(Op.i32_and, Op.i32_eqz, Op.if, 0x40).get(at).set(found).op(Op.end);
   // the child the key's next bit picks
-  c.get(at).get(keyWord).i32(31).get(plen).op(Op.i32_sub, Op.i32_shr_u).i32(1).op(Op.i32_and).i32(2).op(Op.i32_shl, Op.i32_add).mem(Op.i32_load, 2).set(n);
+  c.get(at)
+    .get(keyWord)
+    .i32(31)
+    .get(plen)
+    .op(Op.i32_sub, Op.i32_shr_u)
+    .i32(1)
+    .op(Op.i32_and)
+    .i32(2)
+    .op(Op.i32_shl, Op.i32_add)
+    .mem(Op.i32_load, 2)
+    .set(n);
   c.op(Op.br).u(0).op(Op.end, Op.end);
   c.get(found).op(Op.if, I64).get(found).i32(l.valOff).op(Op.i32_add, Op.i64_extend_i32_u).op(Op.else).i64(0n).op(Op.end).set(REG[0]);
 }
@@ -111,5 +128,16 @@ export function inlineTailCall(c: Code, tails: { readonly base: number; readonly
 
 /** slotAddress pushes where slot i of the SlotArray whose descriptor is in local `d` lies: 8 bytes (present), then the value rounded to 8, each. */
 function slotAddress(c: Code, l: DescriptorLayout, d: number, i: number): Code {
-  return c.get(d).mem(Op.i32_load, 2, l.storage).get(i).get(d).mem(Op.i32_load, 2, l.valueSize).i32(7).op(Op.i32_add).i32(-8).op(Op.i32_and).i32(8).op(Op.i32_add, Op.i32_mul, Op.i32_add);
+  return c
+    .get(d)
+    .mem(Op.i32_load, 2, l.storage)
+    .get(i)
+    .get(d)
+    .mem(Op.i32_load, 2, l.valueSize)
+    .i32(7)
+    .op(Op.i32_add)
+    .i32(-8)
+    .op(Op.i32_and)
+    .i32(8)
+    .op(Op.i32_add, Op.i32_mul, Op.i32_add);
 }

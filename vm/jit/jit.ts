@@ -55,12 +55,20 @@ class JittedProgram implements Prepared {
     let bytes: Uint8Array;
     try {
       ({ bytes } = compileProgram(program, {
-        resolveImm64: machine.resolveImm64, arrayLayout: machine.arrayLayout, lpmLayout: machine.lpmLayout, descriptorLayout: machine.descriptorLayout, tailIndex: machine.tailIndex, maxPages: MAX_PAGES, checked: this.#checked, stackTop: top,
+        resolveImm64: machine.resolveImm64,
+        arrayLayout: machine.arrayLayout,
+        lpmLayout: machine.lpmLayout,
+        descriptorLayout: machine.descriptorLayout,
+        tailIndex: machine.tailIndex,
+        maxPages: MAX_PAGES,
+        checked: this.#checked,
+        stackTop: top,
         helperExists: (id) => machine.helpers.get(id) !== undefined,
         constantHelper: (id) => {
           const h = machine.helpers.get(id);
           return h?.constant && h.fn32 ? BigInt(h.fn32(0, 0, 0, 0, 0) >>> 0) : undefined;
-        }, helper32: (id) => (machine.helpers.get(id)?.fn32 ? machine.helpers.get(id)!.ret ?? 'u32' : undefined),
+        },
+        helper32: (id) => (machine.helpers.get(id)?.fn32 ? (machine.helpers.get(id)!.ret ?? 'u32') : undefined),
       }));
     } catch (e) {
       if (e instanceof JitError) throw new LoadError(new InstructionError(e.slot, e.message, { cause: e }));
@@ -69,7 +77,8 @@ class JittedProgram implements Prepared {
     this.#top = top;
     const helpers = machine.helpers;
     const env: HelperEnv & { pc: number } = {
-      memory: machine.memory, pc: 0,
+      memory: machine.memory,
+      pc: 0,
       callback: (fn, ...args) => {
         const f = this.#x[`f${Number(fn) - CALLBACK_TAG}`] as ((...a: bigint[]) => bigint) | undefined;
         if (!f) throw new RuntimeError(0, `callback 0x${fn.toString(16)} is not a function of this program`);
@@ -153,7 +162,8 @@ class JittedProgram implements Prepared {
     if (!stop) return r0;
     this.#x.stop.value = 0;
     if (stop === Stop.ABORT_ZERO) return 0n;
-    if (stop === Stop.TAIL_WASM) return this.#shared.programs[this.#x.target.value]!.runTail(BigInt(this.#tailCtx), this.#x.chain.value + 1);
+    if (stop === Stop.TAIL_WASM)
+      return this.#shared.programs[this.#x.target.value]!.runTail(BigInt(this.#tailCtx), this.#x.chain.value + 1);
     const t = this.#tail!;
     this.#tail = undefined;
     return t.target.runTail(BigInt(t.ctx), this.#tailCount + 1);
@@ -249,7 +259,19 @@ const SHARED = new WeakMap<object, Shared>();
 function sharedOf(machine: Machine): Shared {
   const key = machine.shared ?? {};
   let s = SHARED.get(key);
-  if (!s) SHARED.set(key, (s = { table: new (WebAssembly as unknown as { Table: new (d: { element: 'anyfunc'; initial: number }) => WasmTable }).Table({ element: 'anyfunc', initial: 0 }), programs: [], free: [], used: 0 }));
+  if (!s)
+    SHARED.set(
+      key,
+      (s = {
+        table: new (WebAssembly as unknown as { Table: new (d: { element: 'anyfunc'; initial: number }) => WasmTable }).Table({
+          element: 'anyfunc',
+          initial: 0,
+        }),
+        programs: [],
+        free: [],
+        used: 0,
+      }),
+    );
   return s;
 }
 

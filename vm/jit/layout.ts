@@ -8,9 +8,33 @@
  * check, frames too deep, 32-bit helper), then bswap32, bswap64, then one function per eBPF
  * function (the main one first), then run32.
  */
-export const Fn = { helper: 0, tail: 1, ldabs: 2, exhausted: 3, check: 4, tooDeep: 5, helper32: 6, bswap32: 7, bswap64: 8, first: 9 } as const;
+export const Fn = {
+  helper: 0,
+  tail: 1,
+  ldabs: 2,
+  exhausted: 3,
+  check: 4,
+  tooDeep: 5,
+  helper32: 6,
+  bswap32: 7,
+  bswap64: 8,
+  first: 9,
+} as const;
 /** Type indices. */
-export const T = { helper: 0, tail: 1, ldabs: 2, i32i32: 3, i64i64: 4, ebpf: 5, run32: 6, slot: 7, check: 8, helper32: 9, repeat32: 10, chain: 11 } as const;
+export const T = {
+  helper: 0,
+  tail: 1,
+  ldabs: 2,
+  i32i32: 3,
+  i64i64: 4,
+  ebpf: 5,
+  run32: 6,
+  slot: 7,
+  check: 8,
+  helper32: 9,
+  repeat32: 10,
+  chain: 11,
+} as const;
 /** Globals (exported): see compile.ts. */
 export const G = { stop: 0, sp: 1, fuel: 2, depth: 3, done: 4, chain: 5, target: 6 } as const;
 /** The `check` import's access kinds. */

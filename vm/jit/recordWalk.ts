@@ -58,7 +58,18 @@ function hashFn(): Code {
   c.get(b).set(a).get(b).i32(6).op(Op.i32_add).set(z).i32(6).set(n).get(type).i32(0xff).op(Op.i32_and).set(proto);
   c.op(Op.end, Op.end);
   // ports: TCP, UDP, SCTP
-  c.get(l4).i32(0).op(Op.i32_ge_s).get(proto).i32(6).op(Op.i32_eq).get(proto).i32(17).op(Op.i32_eq, Op.i32_or).get(proto).i32(132).op(Op.i32_eq, Op.i32_or, Op.i32_and);
+  c.get(l4)
+    .i32(0)
+    .op(Op.i32_ge_s)
+    .get(proto)
+    .i32(6)
+    .op(Op.i32_eq)
+    .get(proto)
+    .i32(17)
+    .op(Op.i32_eq, Op.i32_or)
+    .get(proto)
+    .i32(132)
+    .op(Op.i32_eq, Op.i32_or, Op.i32_and);
   c.get(l4).i32(4).op(Op.i32_add).get(end).op(Op.i32_le_u, Op.i32_and, Op.if, 0x40);
   be16((c) => c.get(l4)).set(pa);
   be16((c) => c.get(l4).i32(2).op(Op.i32_add)).set(pz);
@@ -66,8 +77,27 @@ function hashFn(): Code {
   // order the endpoints: bytewise, then by port
   c.i32(0).set(i).op(Op.block, 0x40, Op.loop, 0x40);
   c.get(i).get(n).op(Op.i32_ge_u, Op.if, 0x40).get(pa).get(pz).op(Op.i32_gt_u).set(x).op(Op.br).u(2).op(Op.end);
-  c.get(a).get(i).op(Op.i32_add).mem(Op.i32_load8_u, 0, 0).get(z).get(i).op(Op.i32_add).mem(Op.i32_load8_u, 0, 0).op(Op.i32_ne, Op.if, 0x40);
-  c.get(a).get(i).op(Op.i32_add).mem(Op.i32_load8_u, 0, 0).get(z).get(i).op(Op.i32_add).mem(Op.i32_load8_u, 0, 0).op(Op.i32_gt_u).set(x).op(Op.br).u(2);
+  c.get(a)
+    .get(i)
+    .op(Op.i32_add)
+    .mem(Op.i32_load8_u, 0, 0)
+    .get(z)
+    .get(i)
+    .op(Op.i32_add)
+    .mem(Op.i32_load8_u, 0, 0)
+    .op(Op.i32_ne, Op.if, 0x40);
+  c.get(a)
+    .get(i)
+    .op(Op.i32_add)
+    .mem(Op.i32_load8_u, 0, 0)
+    .get(z)
+    .get(i)
+    .op(Op.i32_add)
+    .mem(Op.i32_load8_u, 0, 0)
+    .op(Op.i32_gt_u)
+    .set(x)
+    .op(Op.br)
+    .u(2);
   c.op(Op.end);
   c.get(i).i32(1).op(Op.i32_add).set(i).op(Op.br).u(0).op(Op.end, Op.end);
   c.get(x).op(Op.if, 0x40).get(a).get(z).set(a).set(z).get(pa).get(pz).set(pa).set(pz).op(Op.end);
@@ -101,7 +131,20 @@ function walkFn(): Code {
   c.get(p).mem(Op.i32_load, 2, 8).set(len);
   c.get(p).i32(16).op(Op.i32_add).set(data);
   // touch the next record's header now, so that its cache miss overlaps this one's work
-  c.get(data).get(len).op(Op.i32_add).tee(ahead).get(end).op(Op.i32_lt_u, Op.if, 0x40).get(ahead).mem(Op.i32_load, 2, 8).get(ahead).mem(Op.i32_load, 2, 32).op(Op.i32_add).op(Op.global_set).u(G.touched).op(Op.end);
+  c.get(data)
+    .get(len)
+    .op(Op.i32_add)
+    .tee(ahead)
+    .get(end)
+    .op(Op.i32_lt_u, Op.if, 0x40)
+    .get(ahead)
+    .mem(Op.i32_load, 2, 8)
+    .get(ahead)
+    .mem(Op.i32_load, 2, 32)
+    .op(Op.i32_add)
+    .op(Op.global_set)
+    .u(G.touched)
+    .op(Op.end);
   // another worker's packet: on to the next record
   c.get(workers).i32(1).op(Op.i32_gt_u, Op.if, 0x40);
   c.get(data).get(len).op(Op.call).u(1).get(workers).op(Op.i32_rem_u).get(me).op(Op.i32_ne, Op.if, 0x40);
@@ -123,12 +166,25 @@ let walkModule: WebAssembly.Module | undefined;
 function module(): WebAssembly.Module {
   if (walkModule) return walkModule;
   const bytes = encodeModule({
-    types: [{ params: [I32, I32, I32], results: [I32] }, { params: [I32, I32], results: [I32] }, { params: [I32, I32, I32, I32, I32, I32], results: [I32] }],
+    types: [
+      { params: [I32, I32, I32], results: [I32] },
+      { params: [I32, I32], results: [I32] },
+      { params: [I32, I32, I32, I32, I32, I32], results: [I32] },
+    ],
     imports: [{ name: 'packet', type: 0 }],
     maxPages: 65536,
     globals: [I32, I32, I32, I32],
-    funcs: [{ type: 1, locals: Array(13).fill(I32), code: hashFn() }, { type: 2, locals: [I32, I32, I32, I32, I32], code: walkFn() }],
-    exports: [{ name: 'hash', func: 1 }, { name: 'walk', func: 2 }, { name: 'stop', global: 0 }, { name: 'ret', global: 1 }, { name: 'cur', global: 2 }],
+    funcs: [
+      { type: 1, locals: Array(13).fill(I32), code: hashFn() },
+      { type: 2, locals: [I32, I32, I32, I32, I32], code: walkFn() },
+    ],
+    exports: [
+      { name: 'hash', func: 1 },
+      { name: 'walk', func: 2 },
+      { name: 'stop', global: 0 },
+      { name: 'ret', global: 1 },
+      { name: 'cur', global: 2 },
+    ],
   });
   return (walkModule = new WebAssembly.Module(bytes));
 }

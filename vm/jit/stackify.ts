@@ -41,11 +41,11 @@ export function stackify(edges: readonly (readonly number[])[]): Construct[] | u
     for (const b of blocks) {
       for (const l of loops) {
         // starts inside the loop, ends after it: open it before the loop
-        if (b.start > l.start && b.start < l.end && b.end > l.end) (b.start = l.start), (changed = true);
+        if (b.start > l.start && b.start < l.end && b.end > l.end) ((b.start = l.start), (changed = true));
         // starts before the loop, ends inside it: cannot nest
         if (b.start < l.start && b.end > l.start && b.end < l.end) return undefined;
       }
-      for (const o of blocks) if (b.start < o.start && o.start < b.end && b.end < o.end) (o.start = b.start), (changed = true);
+      for (const o of blocks) if (b.start < o.start && o.start < b.end && b.end < o.end) ((o.start = b.start), (changed = true));
     }
   }
   // opening order at one position: the one ending last outermost; a loop outside a block ending with it

@@ -5,18 +5,53 @@ import * as T from './tnum.js';
 export type CmpOp = 'eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le' | 'sgt' | 'sge' | 'slt' | 'sle' | 'set';
 type Rel = CmpOp | 'clear';
 
-const NEGATE: Readonly<Record<Rel, Rel>> = { eq: 'ne', ne: 'eq', gt: 'le', ge: 'lt', lt: 'ge', le: 'gt', sgt: 'sle', sge: 'slt', slt: 'sge', sle: 'sgt', set: 'clear', clear: 'set' };
-const SWAP: Readonly<Record<Rel, Rel>> = { eq: 'eq', ne: 'ne', gt: 'lt', ge: 'le', lt: 'gt', le: 'ge', sgt: 'slt', sge: 'sle', slt: 'sgt', sle: 'sge', set: 'set', clear: 'clear' };
+const NEGATE: Readonly<Record<Rel, Rel>> = {
+  eq: 'ne',
+  ne: 'eq',
+  gt: 'le',
+  ge: 'lt',
+  lt: 'ge',
+  le: 'gt',
+  sgt: 'sle',
+  sge: 'slt',
+  slt: 'sge',
+  sle: 'sgt',
+  set: 'clear',
+  clear: 'set',
+};
+const SWAP: Readonly<Record<Rel, Rel>> = {
+  eq: 'eq',
+  ne: 'ne',
+  gt: 'lt',
+  ge: 'le',
+  lt: 'gt',
+  le: 'ge',
+  sgt: 'slt',
+  sge: 'sle',
+  slt: 'sgt',
+  sle: 'sge',
+  set: 'set',
+  clear: 'clear',
+};
 
-interface Range { umin: bigint; umax: bigint; smin: bigint; smax: bigint; var: T.Tnum }
+interface Range {
+  umin: bigint;
+  umax: bigint;
+  smin: bigint;
+  smax: bigint;
+  var: T.Tnum;
+}
 
 /** view: the bounds a comparison of this width looks at (the low half for JMP32). */
 function view(x: Scalar, bits: 32 | 64): Range {
-  return bits === 64 ? { umin: x.umin, umax: x.umax, smin: x.smin, smax: x.smax, var: x.var } : { umin: x.u32min, umax: x.u32max, smin: x.s32min, smax: x.s32max, var: T.subreg(x.var) };
+  return bits === 64
+    ? { umin: x.umin, umax: x.umax, smin: x.smin, smax: x.smax, var: x.var }
+    : { umin: x.u32min, umax: x.u32max, smin: x.s32min, smax: x.s32max, var: T.subreg(x.var) };
 }
 
 function put(x: Scalar, r: Range, bits: 32 | 64): Scalar {
-  return bits === 64 ? { ...x, umin: r.umin, umax: r.umax, smin: r.smin, smax: r.smax, var: r.var }
+  return bits === 64
+    ? { ...x, umin: r.umin, umax: r.umax, smin: r.smin, smax: r.smax, var: r.var }
     : { ...x, u32min: r.umin, u32max: r.umax, s32min: r.smin, s32max: r.smax, var: T.withSubreg(x.var, r.var) };
 }
 
@@ -31,7 +66,12 @@ export function branchTaken(op: CmpOp, a: Scalar, b: Scalar, bits: 32 | 64): boo
   switch (op) {
     case 'eq':
     case 'ne': {
-      const differ = x.umax < y.umin || y.umax < x.umin || x.smax < y.smin || y.smax < x.smin || ((x.var.value ^ y.var.value) & ~(x.var.mask | y.var.mask)) !== 0n;
+      const differ =
+        x.umax < y.umin ||
+        y.umax < x.umin ||
+        x.smax < y.smin ||
+        y.smax < x.smin ||
+        ((x.var.value ^ y.var.value) & ~(x.var.mask | y.var.mask)) !== 0n;
       const same = known(x) && known(y) && x.var.value === y.var.value;
       const eq = same ? true : differ ? false : undefined;
       return eq === undefined ? undefined : op === 'eq' ? eq : !eq;
@@ -40,14 +80,22 @@ export function branchTaken(op: CmpOp, a: Scalar, b: Scalar, bits: 32 | 64): boo
       if ((x.var.value & y.var.value) !== 0n) return true;
       if (((x.var.value | x.var.mask) & (y.var.value | y.var.mask)) === 0n) return false;
       return undefined;
-    case 'gt': return x.umin > y.umax ? true : x.umax <= y.umin ? false : undefined;
-    case 'ge': return x.umin >= y.umax ? true : x.umax < y.umin ? false : undefined;
-    case 'lt': return x.umax < y.umin ? true : x.umin >= y.umax ? false : undefined;
-    case 'le': return x.umax <= y.umin ? true : x.umin > y.umax ? false : undefined;
-    case 'sgt': return x.smin > y.smax ? true : x.smax <= y.smin ? false : undefined;
-    case 'sge': return x.smin >= y.smax ? true : x.smax < y.smin ? false : undefined;
-    case 'slt': return x.smax < y.smin ? true : x.smin >= y.smax ? false : undefined;
-    case 'sle': return x.smax <= y.smin ? true : x.smin > y.smax ? false : undefined;
+    case 'gt':
+      return x.umin > y.umax ? true : x.umax <= y.umin ? false : undefined;
+    case 'ge':
+      return x.umin >= y.umax ? true : x.umax < y.umin ? false : undefined;
+    case 'lt':
+      return x.umax < y.umin ? true : x.umin >= y.umax ? false : undefined;
+    case 'le':
+      return x.umax <= y.umin ? true : x.umin > y.umax ? false : undefined;
+    case 'sgt':
+      return x.smin > y.smax ? true : x.smax <= y.smin ? false : undefined;
+    case 'sge':
+      return x.smin >= y.smax ? true : x.smax < y.smin ? false : undefined;
+    case 'slt':
+      return x.smax < y.smin ? true : x.smin >= y.smax ? false : undefined;
+    case 'sle':
+      return x.smax <= y.smin ? true : x.smin > y.smax ? false : undefined;
   }
 }
 
@@ -65,8 +113,13 @@ export function refine(op: CmpOp, a: Scalar, b: Scalar, bits: 32 | 64, taken: bo
   return valid(ra) && valid(rb) ? [ra, rb] : undefined;
 }
 
-const valid = (s: Scalar) => s.umin <= s.umax && s.smin <= s.smax && s.u32min <= s.u32max && s.s32min <= s.s32max
-  && T.umin(s.var) <= s.umax && T.umax(s.var) >= s.umin;
+const valid = (s: Scalar) =>
+  s.umin <= s.umax &&
+  s.smin <= s.smax &&
+  s.u32min <= s.u32max &&
+  s.s32min <= s.s32max &&
+  T.umin(s.var) <= s.umax &&
+  T.umax(s.var) >= s.umin;
 
 /** narrow applies `x REL y` to both ranges in place; false when no pair of values can satisfy it. */
 function narrow(rel: Rel, x: Range, y: Range, bits: 32 | 64): boolean {
@@ -86,7 +139,10 @@ function narrow(rel: Rel, x: Range, y: Range, bits: 32 | 64): boolean {
     }
     case 'ne':
       // only a known other side says anything: the range's ends move off it
-      for (const [p, q] of [[x, y], [y, x]] as const) {
+      for (const [p, q] of [
+        [x, y],
+        [y, x],
+      ] as const) {
         if (!T.isConst(q.var)) continue;
         const c = q.var.value;
         if (p.umin === c) p.umin++;

@@ -14,7 +14,24 @@ import { cur, read } from './step.js';
  * any ANYTHING, func PTR_TO_FUNC, stack0 PTR_TO_STACK_OR_NULL, ringmem the reserved record
  * to release, alloc CONST_ALLOC_SIZE_OR_ZERO, str PTR_TO_CONST_STR.
  */
-type Arg = 'lock' | 'ctx' | 'map' | 'key' | 'value' | 'uvalue' | 'mem' | 'mem0' | 'umem' | 'size' | 'size0' | 'any' | 'func' | 'stack0' | 'ringmem' | 'alloc' | 'str';
+type Arg =
+  | 'lock'
+  | 'ctx'
+  | 'map'
+  | 'key'
+  | 'value'
+  | 'uvalue'
+  | 'mem'
+  | 'mem0'
+  | 'umem'
+  | 'size'
+  | 'size0'
+  | 'any'
+  | 'func'
+  | 'stack0'
+  | 'ringmem'
+  | 'alloc'
+  | 'str';
 type Ret = 'int' | 'void' | 'map_value_or_null' | 'ringbuf_mem_or_null';
 
 interface Proto {
@@ -82,7 +99,18 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   133: { args: ['ringmem', 'any'], ret: 'void' }, // bpf_ringbuf_discard
   134: { args: ['map', 'any'], mapTypes: RB }, // bpf_ringbuf_query
   160: { args: [] }, // bpf_ktime_get_coarse_ns
-  164: { args: ['map', 'func', 'stack0', 'any'], callback: 'for_each', mapTypes: [M.BPF_MAP_TYPE_HASH, M.BPF_MAP_TYPE_LRU_HASH, M.BPF_MAP_TYPE_ARRAY, M.BPF_MAP_TYPE_PERCPU_HASH, M.BPF_MAP_TYPE_LRU_PERCPU_HASH, M.BPF_MAP_TYPE_PERCPU_ARRAY] }, // bpf_for_each_map_elem
+  164: {
+    args: ['map', 'func', 'stack0', 'any'],
+    callback: 'for_each',
+    mapTypes: [
+      M.BPF_MAP_TYPE_HASH,
+      M.BPF_MAP_TYPE_LRU_HASH,
+      M.BPF_MAP_TYPE_ARRAY,
+      M.BPF_MAP_TYPE_PERCPU_HASH,
+      M.BPF_MAP_TYPE_LRU_PERCPU_HASH,
+      M.BPF_MAP_TYPE_PERCPU_ARRAY,
+    ],
+  }, // bpf_for_each_map_elem
   165: { args: ['mem0', 'size0', 'str', 'mem0', 'size0'] }, // bpf_snprintf
   181: { args: ['any', 'func', 'stack0', 'any'], callback: 'loop' }, // bpf_loop
   188: { args: CTX_ANY(0) }, // bpf_xdp_get_buff_len
@@ -143,8 +171,10 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
     const v = read(vs, r);
     if ((v.k === 'pkt' || v.k === 'pkt_meta') && a !== 'any' && !proto.pktAccess) refuse('helper access to the packet is not allowed');
     switch (a) {
-      case 'any': return;
-      case 'lock': return spinLock(vs, v, r, id === 93);
+      case 'any':
+        return;
+      case 'lock':
+        return spinLock(vs, v, r, id === 93);
       case 'ctx':
         if (v.k !== 'ctx') refuse(`R${r} type=${kindName(v)} expected=ctx`);
         if (v.k === 'ctx') ctxPointerOk(v, r);
@@ -157,18 +187,22 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
       case 'value':
       case 'uvalue': {
         if (!map) return void refuse(`invalid map_ptr to access map->${a === 'key' ? 'key' : 'value'}`);
-        if (v.k !== 'stack' && v.k !== 'pkt' && v.k !== 'pkt_meta' && v.k !== 'map_value' && v.k !== 'mem') refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
+        if (v.k !== 'stack' && v.k !== 'pkt' && v.k !== 'pkt_meta' && v.k !== 'map_value' && v.k !== 'mem')
+          refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
         const size = a === 'key' ? map.keySize : map.valueSize;
         if (size === 0) refuse('invalid zero-sized read');
         // a constant key in the innermost frame may make an array lookup unable to fail (its slot then precise)
-        if (a === 'key' && v.k === 'stack' && v.frame === vs.frames.length - 1) (key = constantKey(vs, v, size)), (keySlot = (-v.off - 1) >> 3);
+        if (a === 'key' && v.k === 'stack' && v.frame === vs.frames.length - 1)
+          ((key = constantKey(vs, v, size)), (keySlot = (-v.off - 1) >> 3));
         return helperMemory(vs, v, r, scalarConst(BigInt(size)), a === 'uvalue', env);
       }
       case 'mem':
       case 'mem0':
       case 'umem':
-        if (a === 'mem0' && v.k === 'scalar' && isConstScalar(v.s) && v.s.var.value === 0n) return void (mem = { reg: v, r, raw: false, nullable: true });
-        if (v.k === 'scalar' || v.k === 'ctx' || v.k === 'map_ptr' || v.k === 'pkt_end' || v.k.endsWith('_or_null') || v.k === 'func') refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
+        if (a === 'mem0' && v.k === 'scalar' && isConstScalar(v.s) && v.s.var.value === 0n)
+          return void (mem = { reg: v, r, raw: false, nullable: true });
+        if (v.k === 'scalar' || v.k === 'ctx' || v.k === 'map_ptr' || v.k === 'pkt_end' || v.k.endsWith('_or_null') || v.k === 'func')
+          refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
         mem = { reg: v, r, raw: a === 'umem', nullable: false };
         return;
       case 'size':
@@ -189,7 +223,8 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         callback = v.target;
         return;
       case 'stack0':
-        if (!(v.k === 'stack' || (v.k === 'scalar' && isConstScalar(v.s) && v.s.var.value === 0n))) refuse(`R${r} type=${kindName(v)} expected=fp`);
+        if (!(v.k === 'stack' || (v.k === 'scalar' && isConstScalar(v.s) && v.s.var.value === 0n)))
+          refuse(`R${r} type=${kindName(v)} expected=fp`);
         cbCtx = v;
         return;
       case 'alloc':
@@ -199,7 +234,8 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         return;
       case 'ringmem':
         if (v.k !== 'mem') return void refuse(`R${r} type=${kindName(v)} expected=ringbuf_mem`);
-        if (v.off !== 0 || v.var.umax !== 0n) refuse(`R${r} must have zero offset when passed to release func or trusted arg to kfunc`, EINVAL);
+        if (v.off !== 0 || v.var.umax !== 0n)
+          refuse(`R${r} must have zero offset when passed to release func or trusted arg to kfunc`, EINVAL);
         released = v.ref;
         return;
       case 'str':
@@ -228,10 +264,17 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   if (proto.changesPkt) mapRegs(vs, (r) => (r.k === 'pkt' || r.k === 'pkt_end' || r.k === 'pkt_meta' ? unknownScalar : r));
   switch (proto.ret ?? 'int') {
     case 'void':
-    case 'int': regs[0] = unknownScalar; break;
+    case 'int':
+      regs[0] = unknownScalar;
+      break;
     case 'map_value_or_null':
       // privileged: an array lookup with a constant key in range cannot fail (can_elide_value_nullness)
-      if (!map!.ofMaps && (map!.type === M.BPF_MAP_TYPE_ARRAY || map!.type === M.BPF_MAP_TYPE_PERCPU_ARRAY) && key !== undefined && key < BigInt(map!.maxEntries ?? 0)) {
+      if (
+        !map!.ofMaps &&
+        (map!.type === M.BPF_MAP_TYPE_ARRAY || map!.type === M.BPF_MAP_TYPE_PERCPU_ARRAY) &&
+        key !== undefined &&
+        key < BigInt(map!.maxEntries ?? 0)
+      ) {
         env.demand(0, [keySlot]);
         regs[0] = { k: 'map_value', m: map!, off: 0, var: ZERO };
         break;
@@ -255,7 +298,15 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   // bpf_for_each_map_elem: (map, key, value, ctx); the key read-only
   const m = map!;
   const keyAsValue: MapInfo = { keySize: 0, valueSize: m.keySize, readonlyProg: true };
-  return { target: callback, args: [{ k: 'map_ptr', m, off: 0 }, { k: 'map_value', m: keyAsValue, off: 0, var: ZERO }, { k: 'map_value', m, off: 0, var: ZERO }, cbCtx] };
+  return {
+    target: callback,
+    args: [
+      { k: 'map_ptr', m, off: 0 },
+      { k: 'map_value', m: keyAsValue, off: 0, var: ZERO },
+      { k: 'map_value', m, off: 0, var: ZERO },
+      cbCtx,
+    ],
+  };
 }
 
 /** unreleased: the kernel's line naming the first reference still held. */

@@ -13,8 +13,17 @@ import { cur, read } from './step.js';
  */
 
 const CMP: Readonly<Record<number, CmpOp>> = {
-  [JmpOp.BPF_JEQ]: 'eq', [JmpOp.BPF_JNE]: 'ne', [JmpOp.BPF_JGT]: 'gt', [JmpOp.BPF_JGE]: 'ge', [JmpOp.BPF_JLT]: 'lt', [JmpOp.BPF_JLE]: 'le',
-  [JmpOp.BPF_JSGT]: 'sgt', [JmpOp.BPF_JSGE]: 'sge', [JmpOp.BPF_JSLT]: 'slt', [JmpOp.BPF_JSLE]: 'sle', [JmpOp.BPF_JSET]: 'set',
+  [JmpOp.BPF_JEQ]: 'eq',
+  [JmpOp.BPF_JNE]: 'ne',
+  [JmpOp.BPF_JGT]: 'gt',
+  [JmpOp.BPF_JGE]: 'ge',
+  [JmpOp.BPF_JLT]: 'lt',
+  [JmpOp.BPF_JLE]: 'le',
+  [JmpOp.BPF_JSGT]: 'sgt',
+  [JmpOp.BPF_JSGE]: 'sge',
+  [JmpOp.BPF_JSLT]: 'slt',
+  [JmpOp.BPF_JSLE]: 'sle',
+  [JmpOp.BPF_JSET]: 'set',
 };
 
 /**
@@ -58,7 +67,11 @@ export function branch(vs: VState, i: Instruction, bits: 32 | 64, env: Env): [VS
     return [withRange(vs, pkt, ranges[0]), withRange(vs, pkt, ranges[1])];
   }
   // a pointer that cannot be NULL against zero: decided (is_branch_taken on pointers)
-  if (bits === 64 && (op === JmpOp.BPF_JEQ || op === JmpOp.BPF_JNE) && ((a.k !== 'scalar' && !nullable(a) && isZero(b)) || (b.k !== 'scalar' && !nullable(b) && isZero(a)))) {
+  if (
+    bits === 64 &&
+    (op === JmpOp.BPF_JEQ || op === JmpOp.BPF_JNE) &&
+    ((a.k !== 'scalar' && !nullable(a) && isZero(b)) || (b.k !== 'scalar' && !nullable(b) && isZero(a)))
+  ) {
     return op === JmpOp.BPF_JEQ ? [undefined, vs] : [vs, undefined];
   }
   // other pointer comparisons (privileged): both sides, nothing learned
@@ -76,25 +89,31 @@ function packetCompare(op: number, a: Reg, b: Reg, bits: number): [number, numbe
   // data_end bounds packet pointers; data itself (as it came) bounds data_meta pointers
   const isData = (r: Reg) => r.k === 'pkt' && r.off === 0 && r.id === 0;
   if ((a.k === 'pkt' || a.k === 'pkt_meta') && b.k === 'pkt_end') pkt = a;
-  else if (a.k === 'pkt_end' && (b.k === 'pkt' || b.k === 'pkt_meta')) (pkt = b), (flip = true);
+  else if (a.k === 'pkt_end' && (b.k === 'pkt' || b.k === 'pkt_meta')) ((pkt = b), (flip = true));
   else if (a.k === 'pkt_meta' && isData(b)) pkt = a;
-  else if (isData(a) && b.k === 'pkt_meta') (pkt = b), (flip = true);
+  else if (isData(a) && b.k === 'pkt_meta') ((pkt = b), (flip = true));
   else return undefined;
   if (bits === 32) return [0, 0];
   const p = pkt as { off: number; var: { umax: bigint } };
   const off = p.off;
-  const rel = flip ? ({ [JmpOp.BPF_JGT]: 'lt', [JmpOp.BPF_JLT]: 'gt', [JmpOp.BPF_JGE]: 'le', [JmpOp.BPF_JLE]: 'ge' } as Record<number, string>)[op]
+  const rel = flip
+    ? ({ [JmpOp.BPF_JGT]: 'lt', [JmpOp.BPF_JLT]: 'gt', [JmpOp.BPF_JGE]: 'le', [JmpOp.BPF_JLE]: 'ge' } as Record<number, string>)[op]
     : ({ [JmpOp.BPF_JGT]: 'gt', [JmpOp.BPF_JLT]: 'lt', [JmpOp.BPF_JGE]: 'ge', [JmpOp.BPF_JLE]: 'le' } as Record<number, string>)[op];
   // find_good_pkt_pointers gives nothing for a negative offset or a variable part past 64 KiB
   if (off < 0 || p.var.umax > 0xffffn || p.var.umax + BigInt(off) > 0xffffn) return [0, 0];
   // pkt < end proves off + 1 bytes (a right-open range), pkt <= end proves off
   const open = off > 0 ? off + 1 : 0;
   switch (rel) {
-    case 'gt': return [0, off]; // fall-through: pkt <= end
-    case 'ge': return [0, open]; // fall-through: pkt < end
-    case 'lt': return [open, 0]; // taken: pkt < end
-    case 'le': return [off, 0]; // taken: pkt <= end
-    default: return [0, 0]; // eq, ne, set and signed forms prove nothing
+    case 'gt':
+      return [0, off]; // fall-through: pkt <= end
+    case 'ge':
+      return [0, open]; // fall-through: pkt < end
+    case 'lt':
+      return [open, 0]; // taken: pkt < end
+    case 'le':
+      return [off, 0]; // taken: pkt <= end
+    default:
+      return [0, 0]; // eq, ne, set and signed forms prove nothing
   }
 }
 

@@ -32,7 +32,7 @@ export function scalarText(s: Scalar): string {
       if (b.omit) continue;
       // the same number: unsigned values compared as the 64-bit patterns the kernel keeps
       const same = BigInt.asUintN(64, a.val) === BigInt.asUintN(64, b.val) && neg === (b.signed && b.val < 0n);
-      if (same) (names += `=${b.name}`), (b.omit = true);
+      if (same) ((names += `=${b.name}`), (b.omit = true));
     }
     parts.push(`${names}=${a.signed ? snum(a.val) : unum(a.val)}`);
   });
@@ -40,25 +40,38 @@ export function scalarText(s: Scalar): string {
   return `scalar(${parts.join(',')})`;
 }
 
-const offText = (off: number, v?: Scalar) => [off ? `off=${off}` : '', v && !(isConstScalar(v) && v.var.value === 0n) ? `var=${scalarText(v)}` : ''].filter(Boolean);
+const offText = (off: number, v?: Scalar) =>
+  [off ? `off=${off}` : '', v && !(isConstScalar(v) && v.var.value === 0n) ? `var=${scalarText(v)}` : ''].filter(Boolean);
 
 /** regText: a register as the kernel's log prints it (`ctx()`, `fp-8`, `pkt(off=14,r=14)`, `map_value(ks=4,vs=16)`). */
 export function regText(r: Reg): string {
   switch (r.k) {
-    case 'none': return '?';
-    case 'scalar': return scalarText(r.s);
-    case 'ctx': return `ctx(${offText(r.off).join(',')})`;
-    case 'stack': return `fp${r.off || r.frame ? r.off : '0'}`;
+    case 'none':
+      return '?';
+    case 'scalar':
+      return scalarText(r.s);
+    case 'ctx':
+      return `ctx(${offText(r.off).join(',')})`;
+    case 'stack':
+      return `fp${r.off || r.frame ? r.off : '0'}`;
     case 'pkt':
-    case 'pkt_meta': return `${r.k}(${[r.id ? `id=${r.id}` : '', ...offText(r.off, r.var), `r=${r.range}`].filter(Boolean).join(',')})`;
-    case 'pkt_end': return 'pkt_end()';
-    case 'map_ptr': return `map_ptr(ks=${r.m.keySize},vs=${r.m.valueSize})`;
-    case 'map_value': return `map_value(${[...offText(r.off, r.var), `ks=${r.m.keySize}`, `vs=${r.m.valueSize}`].join(',')})`;
+    case 'pkt_meta':
+      return `${r.k}(${[r.id ? `id=${r.id}` : '', ...offText(r.off, r.var), `r=${r.range}`].filter(Boolean).join(',')})`;
+    case 'pkt_end':
+      return 'pkt_end()';
+    case 'map_ptr':
+      return `map_ptr(ks=${r.m.keySize},vs=${r.m.valueSize})`;
+    case 'map_value':
+      return `map_value(${[...offText(r.off, r.var), `ks=${r.m.keySize}`, `vs=${r.m.valueSize}`].join(',')})`;
     case 'map_value_or_null':
-    case 'map_ptr_or_null': return `map_value_or_null(id=${r.id},${[...offText(r.off), `ks=${r.m.keySize}`, `vs=${r.m.valueSize}`].join(',')})`;
-    case 'mem': return `ringbuf_mem(${[`ref_obj_id=${r.ref}`, ...offText(r.off, r.var), `sz=${r.size}`].join(',')})`;
-    case 'mem_or_null': return `ringbuf_mem_or_null(id=${r.id},ref_obj_id=${r.ref},sz=${r.size})`;
-    case 'func': return `func(pc=${r.target})`;
+    case 'map_ptr_or_null':
+      return `map_value_or_null(id=${r.id},${[...offText(r.off), `ks=${r.m.keySize}`, `vs=${r.m.valueSize}`].join(',')})`;
+    case 'mem':
+      return `ringbuf_mem(${[`ref_obj_id=${r.ref}`, ...offText(r.off, r.var), `sz=${r.size}`].join(',')})`;
+    case 'mem_or_null':
+      return `ringbuf_mem_or_null(id=${r.id},ref_obj_id=${r.ref},sz=${r.size})`;
+    case 'func':
+      return `func(pc=${r.target})`;
   }
 }
 
@@ -69,7 +82,8 @@ export function stateText(vs: VState): string {
   if (vs.frames.length > 1) parts.push(`frame${vs.frames.length - 1}:`);
   f.regs.forEach((r, n) => r.k !== 'none' && parts.push(`R${n}=${regText(r)}`));
   f.stack.forEach((s, n) => {
-    if (s.k === 'misc') parts.push(`fp${-8 * (n + 1)}=${Array.from({ length: 8 }, (_, b) => ((s.zero >> (7 - b)) & 1 ? '0' : 'm')).join('')}`);
+    if (s.k === 'misc')
+      parts.push(`fp${-8 * (n + 1)}=${Array.from({ length: 8 }, (_, b) => ((s.zero >> (7 - b)) & 1 ? '0' : 'm')).join('')}`);
     if (s.k === 'spill') parts.push(`fp${-8 * (n + 1)}=${regText(s.reg)}`);
   });
   return parts.join(' ');

@@ -27,7 +27,8 @@ export interface Env {
 /** ctxPointerOk: the context pointer as it came (check_ptr_off_reg): no fixed offset, no variable part. */
 export function ctxPointerOk(base: { off: number; var?: Scalar }, r: number): void {
   if (base.off !== 0) refuse(`dereference of modified ctx ptr R${r} off=${base.off} disallowed`);
-  if (base.var && !(base.var.var.mask === 0n && base.var.var.value === 0n)) refuse(`variable ctx access var_off=${T.show(base.var.var)} disallowed`);
+  if (base.var && !(base.var.var.mask === 0n && base.var.var.value === 0n))
+    refuse(`variable ctx access var_off=${T.show(base.var.var)} disallowed`);
 }
 
 function ctxAccess(base: { off: number; var?: Scalar }, r: number, off: number, size: number, write: boolean, env: Env): Reg {
@@ -48,30 +49,46 @@ function ctxAccess(base: { off: number; var?: Scalar }, r: number, off: number, 
 /** load: what `size` bytes at `off` from the pointer in `r` read as (check_mem_access, BPF_READ). */
 export function load(vs: VState, base: Reg, r: number, off: number, size: number, env: Env): Reg {
   switch (base.k) {
-    case 'scalar': return refuse(`R${r} invalid mem access 'scalar'`);
-    case 'ctx': return ctxAccess(base, r, off, size, false, env);
-    case 'stack': return stackRead(vs, base, r, off, size, env);
+    case 'scalar':
+      return refuse(`R${r} invalid mem access 'scalar'`);
+    case 'ctx':
+      return ctxAccess(base, r, off, size, false, env);
+    case 'stack':
+      return stackRead(vs, base, r, off, size, env);
     case 'pkt':
-    case 'pkt_meta': return packetAccess(base, r, off, size, false, env), unknownScalar;
-    case 'map_value': return regionAccess(base, r, off, size, base.m.valueSize), unknownScalar;
-    case 'mem': return regionAccess(base, r, off, size, base.size), unknownScalar;
-    case 'map_ptr': return unsupported('loads of struct bpf_map fields through a map pointer');
-    default: return refuse(`R${r} invalid mem access '${kindName(base)}'`);
+    case 'pkt_meta':
+      return (packetAccess(base, r, off, size, false, env), unknownScalar);
+    case 'map_value':
+      return (regionAccess(base, r, off, size, base.m.valueSize), unknownScalar);
+    case 'mem':
+      return (regionAccess(base, r, off, size, base.size), unknownScalar);
+    case 'map_ptr':
+      return unsupported('loads of struct bpf_map fields through a map pointer');
+    default:
+      return refuse(`R${r} invalid mem access '${kindName(base)}'`);
   }
 }
 
 /** store: a write of `size` bytes of `value` at `off` from the pointer in `r` (check_mem_access, BPF_WRITE). */
 export function store(vs: VState, base: Reg, r: number, off: number, size: number, value: Reg, env: Env): void {
   switch (base.k) {
-    case 'scalar': return void refuse(`R${r} invalid mem access 'scalar'`);
-    case 'ctx': return void ctxAccess(base, r, off, size, true, env);
-    case 'stack': return stackWrite(vs, base, r, off, size, value, env);
+    case 'scalar':
+      return void refuse(`R${r} invalid mem access 'scalar'`);
+    case 'ctx':
+      return void ctxAccess(base, r, off, size, true, env);
+    case 'stack':
+      return stackWrite(vs, base, r, off, size, value, env);
     case 'pkt':
-    case 'pkt_meta': return packetAccess(base, r, off, size, true, env);
-    case 'map_value': return mapValueWrite(base, r, off, size);
-    case 'mem': return regionAccess(base, r, off, size, base.size);
-    case 'map_ptr': return void refuse(`R${r} invalid mem access 'map_ptr'`);
-    default: return void refuse(`R${r} invalid mem access '${kindName(base)}'`);
+    case 'pkt_meta':
+      return packetAccess(base, r, off, size, true, env);
+    case 'map_value':
+      return mapValueWrite(base, r, off, size);
+    case 'mem':
+      return regionAccess(base, r, off, size, base.size);
+    case 'map_ptr':
+      return void refuse(`R${r} invalid mem access 'map_ptr'`);
+    default:
+      return void refuse(`R${r} invalid mem access '${kindName(base)}'`);
   }
 }
 
@@ -144,7 +161,8 @@ export function constantKey(vs: VState, key: Reg, size: number): bigint | undefi
   const slot = vs.frames[key.frame].stack[i];
   if (b + size > 8 || !slot) return undefined;
   if (slot.k === 'misc' && ((slot.zero >> b) & ((1 << size) - 1)) === (1 << size) - 1) return 0n;
-  if (slot.k === 'spill' && b === 0 && slot.size === size && slot.reg.k === 'scalar' && slot.reg.s.var.mask === 0n) return slot.reg.s.var.value;
+  if (slot.k === 'spill' && b === 0 && slot.size === size && slot.reg.k === 'scalar' && slot.reg.s.var.mask === 0n)
+    return slot.reg.s.var.value;
   return undefined;
 }
 
@@ -152,13 +170,25 @@ export function constantKey(vs: VState, key: Reg, size: number): bigint | undefi
  * packetAccess: `size` bytes at `off` from a packet pointer must lie in the range a comparison
  * with data_end proved (check_packet_access; the log's last line is the second message).
  */
-function packetAccess(base: { off: number; range: number; id: number; var: Scalar }, r: number, off: number, size: number, write: boolean, env: Env): void {
+function packetAccess(
+  base: { off: number; range: number; id: number; var: Scalar },
+  r: number,
+  off: number,
+  size: number,
+  write: boolean,
+  env: Env,
+): void {
   if (write && !env.ops.directPacketWrite) refuse('cannot write into packet');
   if (write) env.effects.writesPacket = true;
   if (base.var.smin < 0n) refuse(`R${r} min value is negative, either use unsigned index or do a if (index >=0) check.`);
   const at = base.off + off;
   if (at < 0 || at + size > base.range) {
-    throw new Refused(EACCES, `R${r} offset is outside of the packet`, [], [`invalid access to packet, off=${at} size=${size}, R${r}(id=${base.id},off=${at},r=${base.range})`]);
+    throw new Refused(
+      EACCES,
+      `R${r} offset is outside of the packet`,
+      [],
+      [`invalid access to packet, off=${at} size=${size}, R${r}(id=${base.id},off=${at},r=${base.range})`],
+    );
   }
 }
 
@@ -170,14 +200,21 @@ export function regionAccess(base: { off: number; var: Scalar; m?: MapInfo }, r:
   const at = BigInt(base.off + off);
   const { smin, umax } = base.var;
   // __check_mem_access's line before the message
-  const what = (o: bigint) => [base.m ? `invalid access to map value, value_size=${limit} off=${o} size=${size}` : `invalid access to memory, mem_size=${limit} off=${o} size=${size}`];
-  if (smin < 0n && (smin + at < 0n)) refuse(`R${r} min value is negative, either use unsigned index or do a if (index >=0) check.`);
-  if (smin + at < 0n || smin + at + BigInt(size) > BigInt(limit)) throw new Refused(EACCES, `R${r} min value is outside of the allowed memory range`, [], what(smin + at));
+  const what = (o: bigint) => [
+    base.m
+      ? `invalid access to map value, value_size=${limit} off=${o} size=${size}`
+      : `invalid access to memory, mem_size=${limit} off=${o} size=${size}`,
+  ];
+  if (smin < 0n && smin + at < 0n) refuse(`R${r} min value is negative, either use unsigned index or do a if (index >=0) check.`);
+  if (smin + at < 0n || smin + at + BigInt(size) > BigInt(limit))
+    throw new Refused(EACCES, `R${r} min value is outside of the allowed memory range`, [], what(smin + at));
   if (umax >= MAX_VAR_OFF) refuse(`R${r} unbounded memory access, make sure to bounds check any such access`);
-  if (umax + at + BigInt(size) > BigInt(limit)) throw new Refused(EACCES, `R${r} max value is outside of the allowed memory range`, [], what(umax + at));
+  if (umax + at + BigInt(size) > BigInt(limit))
+    throw new Refused(EACCES, `R${r} max value is outside of the allowed memory range`, [], what(umax + at));
   // the lock word is the helpers' alone (check_map_access: btf_record fields)
   const lock = base.m?.spinLock;
-  if (lock !== undefined && smin + at < BigInt(lock + 4) && umax + at + BigInt(size) > BigInt(lock)) refuse('bpf_spin_lock cannot be accessed directly by load/store');
+  if (lock !== undefined && smin + at < BigInt(lock + 4) && umax + at + BigInt(size) > BigInt(lock))
+    refuse('bpf_spin_lock cannot be accessed directly by load/store');
 }
 
 /** mapValueWrite: a store into a map value: not into a map programs may only read (check_map_access_type), then inside it. */
@@ -201,7 +238,7 @@ export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: b
       if (lo < -STACK_SIZE) refuse(`invalid ${raw ? 'write to' : 'read from'} stack R${r} off=${lo} size=${n}`);
       touch(env, vs, p.frame, lo);
       // liveness: a read of every slot it may reach; a write of the slots it surely fills (umin bytes)
-      for (let i = (-lo - 1) >> 3; i >= (-(lo + n)) >> 3 && i >= 0; i--) {
+      for (let i = (-lo - 1) >> 3; i >= -(lo + n) >> 3 && i >= 0; i--) {
         if (!raw) env.slots.read(p.frame, i);
         else if (-8 * (i + 1) >= lo && -8 * i <= lo + Number(size.umin)) env.slots.write(p.frame, i);
       }
@@ -218,10 +255,18 @@ export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: b
       return;
     }
     case 'pkt':
-    case 'pkt_meta': return packetAccess(p, r, 0, n, raw, env);
-    case 'map_value': return raw ? mapValueWrite(p, r, 0, n) : regionAccess(p, r, 0, n, p.m.valueSize);
-    case 'mem': return regionAccess(p, r, 0, n, p.size);
-    case 'ctx': return void refuse(`R${r} type=ctx expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_`, EACCES);
-    default: return void refuse(`R${r} type=${kindName(p)} expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_`, EACCES);
+    case 'pkt_meta':
+      return packetAccess(p, r, 0, n, raw, env);
+    case 'map_value':
+      return raw ? mapValueWrite(p, r, 0, n) : regionAccess(p, r, 0, n, p.m.valueSize);
+    case 'mem':
+      return regionAccess(p, r, 0, n, p.size);
+    case 'ctx':
+      return void refuse(`R${r} type=ctx expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_`, EACCES);
+    default:
+      return void refuse(
+        `R${r} type=${kindName(p)} expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_`,
+        EACCES,
+      );
   }
 }

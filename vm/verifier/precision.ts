@@ -28,7 +28,8 @@ export interface Chain {
 }
 
 const precise = (r: Reg): Reg => (r.k === 'scalar' && !r.precise ? { ...r, precise: true } : r);
-const preciseSlot = (s: StackSlot): StackSlot => (s.k === 'spill' && s.reg.k === 'scalar' && !s.reg.precise ? { ...s, reg: precise(s.reg) } : s);
+const preciseSlot = (s: StackSlot): StackSlot =>
+  s.k === 'spill' && s.reg.k === 'scalar' && !s.reg.precise ? { ...s, reg: precise(s.reg) } : s;
 
 /** markAll: every scalar of the state precise (the fallback where the walk back cannot follow). */
 function markAll(vs: VState): void {
@@ -45,11 +46,11 @@ function mark(vs: VState, regs: number, spis: ReadonlySet<number>): boolean {
   for (let r = 0; r < 11; r++) {
     if (!((regs >> r) & 1)) continue;
     const v = precise(f.regs[r]);
-    if (v !== f.regs[r]) (f.regs[r] = v), (changed = true);
+    if (v !== f.regs[r]) ((f.regs[r] = v), (changed = true));
   }
   for (const spi of spis) {
     const s = preciseSlot(f.stack[spi]);
-    if (s !== f.stack[spi]) (f.stack[spi] = s), (changed = true);
+    if (s !== f.stack[spi]) ((f.stack[spi] = s), (changed = true));
   }
   return changed;
 }
@@ -115,7 +116,14 @@ function backtrack(map: SlotMap, e: HistoryEntry, need: { regs: number; spis: Se
  * state, then walks back through `history` and the kept states of `chain`, marking where the
  * values came from.
  */
-export function demand(map: SlotMap, vs: VState, history: readonly HistoryEntry[], chain: Chain | undefined, regs: number, spis: readonly number[] = []): void {
+export function demand(
+  map: SlotMap,
+  vs: VState,
+  history: readonly HistoryEntry[],
+  chain: Chain | undefined,
+  regs: number,
+  spis: readonly number[] = [],
+): void {
   const need = { regs, spis: new Set(spis) };
   mark(vs, need.regs, need.spis);
   let hist = history;

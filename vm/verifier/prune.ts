@@ -31,17 +31,22 @@ export function liveIn(map: SlotMap): Uint16Array {
         use[s] = (op === 0xb0 ? 0 : d) | (x && op !== 0xd0 ? src : 0);
         def[s] = d;
         break;
-      case Class.BPF_LDX: use[s] = src; def[s] = d; break;
-      case Class.BPF_ST: use[s] = d; break;
+      case Class.BPF_LDX:
+        use[s] = src;
+        def[s] = d;
+        break;
+      case Class.BPF_ST:
+        use[s] = d;
+        break;
       case Class.BPF_STX:
         use[s] = d | src | ((i.opcode & 0xe0) === Mode.BPF_ATOMIC && Number(i.imm) === 0xf1 ? 1 : 0);
         break;
       case Class.BPF_LD:
         if (i.opcode === LDDW) def[s] = d;
-        else (use[s] = (1 << 6) | ((i.opcode & 0xe0) === Mode.BPF_IND ? src : 0)), (def[s] = 0b111111);
+        else ((use[s] = (1 << 6) | ((i.opcode & 0xe0) === Mode.BPF_IND ? src : 0)), (def[s] = 0b111111));
         break;
       default:
-        if (op === JmpOp.BPF_CALL) (use[s] = 0b111110), (def[s] = 0b111111);
+        if (op === JmpOp.BPF_CALL) ((use[s] = 0b111110), (def[s] = 0b111111));
         else if (op === JmpOp.BPF_EXIT) use[s] = 1;
         else if (op !== JmpOp.BPF_JA) use[s] = d | (x ? src : 0);
     }
@@ -53,7 +58,7 @@ export function liveIn(map: SlotMap): Uint16Array {
       let out = 0;
       for (const t of next[s]) out |= live[t];
       const v = use[s] | (out & ~def[s]) | (1 << 10);
-      if (v !== live[s]) (live[s] = v), (changed = true);
+      if (v !== live[s]) ((live[s] = v), (changed = true));
     }
   }
   return live;
@@ -61,8 +66,17 @@ export function liveIn(map: SlotMap): Uint16Array {
 
 /** within: every value `c` allows, `o` allows too (range_within and tnum_in). */
 export function within(o: Scalar, c: Scalar): boolean {
-  return o.umin <= c.umin && c.umax <= o.umax && o.smin <= c.smin && c.smax <= o.smax && o.u32min <= c.u32min && c.u32max <= o.u32max
-    && o.s32min <= c.s32min && c.s32max <= o.s32max && T.isSubset(o.var, c.var);
+  return (
+    o.umin <= c.umin &&
+    c.umax <= o.umax &&
+    o.smin <= c.smin &&
+    c.smax <= o.smax &&
+    o.u32min <= c.u32min &&
+    c.u32max <= o.u32max &&
+    o.s32min <= c.s32min &&
+    c.s32max <= o.s32max &&
+    T.isSubset(o.var, c.var)
+  );
 }
 
 const sameScalar = (a: Scalar, b: Scalar) => within(a, b) && within(b, a);
@@ -89,15 +103,20 @@ function regCovers(o: Reg, c: Reg, ids: IdMap, exact: boolean): boolean {
   if (o.k !== c.k) return false;
   switch (o.k) {
     // an imprecise scalar: no decision from the old state on looked at its value
-    case 'scalar': return exact ? sameScalar(o.s, (c as typeof o).s) : !o.precise || within(o.s, (c as typeof o).s);
+    case 'scalar':
+      return exact ? sameScalar(o.s, (c as typeof o).s) : !o.precise || within(o.s, (c as typeof o).s);
     case 'ctx': {
       const cc = c as typeof o;
       return o.off === cc.off && !o.var === !cc.var && (!o.var || sameScalar(o.var, cc.var!));
     }
-    case 'pkt_end': return o.off === (c as typeof o).off;
-    case 'stack': return o.off === (c as typeof o).off && o.frame === (c as typeof o).frame;
-    case 'func': return o.target === (c as typeof o).target;
-    case 'map_ptr': return o.m === (c as typeof o).m && o.off === (c as typeof o).off;
+    case 'pkt_end':
+      return o.off === (c as typeof o).off;
+    case 'stack':
+      return o.off === (c as typeof o).off && o.frame === (c as typeof o).frame;
+    case 'func':
+      return o.target === (c as typeof o).target;
+    case 'map_ptr':
+      return o.m === (c as typeof o).m && o.off === (c as typeof o).off;
     case 'map_value': {
       const cc = c as typeof o;
       return o.m === cc.m && o.off === cc.off && (exact ? sameScalar(o.var, cc.var) : within(o.var, cc.var));
@@ -110,11 +129,17 @@ function regCovers(o: Reg, c: Reg, ids: IdMap, exact: boolean): boolean {
     case 'pkt':
     case 'pkt_meta': {
       const cc = c as typeof o;
-      return o.off === cc.off && (exact ? o.range === cc.range && sameScalar(o.var, cc.var) : cc.range >= o.range && within(o.var, cc.var)) && ids.match(o.id, cc.id);
+      return (
+        o.off === cc.off &&
+        (exact ? o.range === cc.range && sameScalar(o.var, cc.var) : cc.range >= o.range && within(o.var, cc.var)) &&
+        ids.match(o.id, cc.id)
+      );
     }
     case 'mem': {
       const cc = c as typeof o;
-      return o.size === cc.size && o.off === cc.off && (exact ? sameScalar(o.var, cc.var) : within(o.var, cc.var)) && ids.match(-o.ref, -cc.ref);
+      return (
+        o.size === cc.size && o.off === cc.off && (exact ? sameScalar(o.var, cc.var) : within(o.var, cc.var)) && ids.match(-o.ref, -cc.ref)
+      );
     }
     case 'mem_or_null': {
       const cc = c as typeof o;
@@ -137,7 +162,14 @@ function slotCovers(o: StackSlot, c: StackSlot, ids: IdMap, exact: boolean): boo
   return o.size === c.size && regCovers(o.reg, c.reg, ids, false);
 }
 
-function frameCovers(o: FrameState, c: FrameState, live: number, ids: IdMap, exact: boolean, read: ((s: number) => boolean) | undefined): boolean {
+function frameCovers(
+  o: FrameState,
+  c: FrameState,
+  live: number,
+  ids: IdMap,
+  exact: boolean,
+  read: ((s: number) => boolean) | undefined,
+): boolean {
   if (o.fn !== c.fn || o.ret !== c.ret) return false;
   for (let r = 0; r <= 10; r++) {
     if ((live >> r) & 1 && !regCovers(o.regs[r], c.regs[r], ids, exact)) return false;

@@ -31,11 +31,31 @@ const u32 = (x: bigint) => BigInt.asUintN(32, x);
 const min = (a: bigint, b: bigint) => (a < b ? a : b);
 const max = (a: bigint, b: bigint) => (a > b ? a : b);
 
-export const UNKNOWN: Scalar = { var: T.TNUM_UNKNOWN, umin: 0n, umax: U64, smin: S64MIN, smax: S64MAX, u32min: 0n, u32max: U32, s32min: S32MIN, s32max: S32MAX };
+export const UNKNOWN: Scalar = {
+  var: T.TNUM_UNKNOWN,
+  umin: 0n,
+  umax: U64,
+  smin: S64MIN,
+  smax: S64MAX,
+  u32min: 0n,
+  u32max: U32,
+  s32min: S32MIN,
+  s32max: S32MAX,
+};
 
 export function scalarConst(v: bigint): Scalar {
   const x = u64(v);
-  return { var: T.tnumConst(x), umin: x, umax: x, smin: s64(x), smax: s64(x), u32min: u32(x), u32max: u32(x), s32min: s32(x), s32max: s32(x) };
+  return {
+    var: T.tnumConst(x),
+    umin: x,
+    umax: x,
+    smin: s64(x),
+    smax: s64(x),
+    u32min: u32(x),
+    u32max: u32(x),
+    s32min: s32(x),
+    s32max: s32(x),
+  };
 }
 
 /** isConstScalar: the register holds one known value. */
@@ -45,8 +65,17 @@ export const isConstScalar = (s: Scalar): boolean => T.isConst(s.var);
 export function contains(s: Scalar, n: bigint): boolean {
   const x = u64(n);
   const lo = u32(x);
-  return T.contains(s.var, x) && x >= s.umin && x <= s.umax && s64(x) >= s.smin && s64(x) <= s.smax
-    && lo >= s.u32min && lo <= s.u32max && s32(lo) >= s.s32min && s32(lo) <= s.s32max;
+  return (
+    T.contains(s.var, x) &&
+    x >= s.umin &&
+    x <= s.umax &&
+    s64(x) >= s.smin &&
+    s64(x) <= s.smax &&
+    lo >= s.u32min &&
+    lo <= s.u32max &&
+    s32(lo) >= s.s32min &&
+    s32(lo) <= s.s32max
+  );
 }
 
 /**
@@ -73,7 +102,7 @@ export function sync(x: Scalar): Scalar {
       umin = max(umin, u64(smin));
       umax = min(umax, u64(smax));
     }
-    if (s64(umin) <= s64(umax) && (umin > S64MAX) === (umax > S64MAX)) {
+    if (s64(umin) <= s64(umax) && umin > S64MAX === umax > S64MAX) {
       smin = max(smin, s64(umin));
       smax = min(smax, s64(umax));
     }
@@ -81,7 +110,7 @@ export function sync(x: Scalar): Scalar {
       u32min = max(u32min, u32(s32min));
       u32max = min(u32max, u32(s32max));
     }
-    if ((u32min > S32MAX) === (u32max > S32MAX)) {
+    if (u32min > S32MAX === u32max > S32MAX) {
       s32min = max(s32min, s32(u32min));
       s32max = min(s32max, s32(u32max));
     }
@@ -89,7 +118,7 @@ export function sync(x: Scalar): Scalar {
     if (umin >> 32n === umax >> 32n) {
       u32min = max(u32min, u32(umin));
       u32max = min(u32max, u32(umax));
-      if ((u32min > S32MAX) === (u32max > S32MAX)) {
+      if (u32min > S32MAX === u32max > S32MAX) {
         s32min = max(s32min, s32(u32min));
         s32max = min(s32max, s32(u32max));
       }
@@ -106,15 +135,51 @@ export const fromBits = (v: T.Tnum): Scalar => sync({ ...UNKNOWN, var: v });
 
 /** zext32: the 64-bit value an ALU32 result becomes (upper half zero): from its low half's knowledge. */
 function zext32(x: Scalar): Scalar {
-  return sync({ var: T.subreg(x.var), umin: x.u32min, umax: x.u32max, smin: x.u32min, smax: x.u32max, u32min: x.u32min, u32max: x.u32max, s32min: x.s32min, s32max: x.s32max });
+  return sync({
+    var: T.subreg(x.var),
+    umin: x.u32min,
+    umax: x.u32max,
+    smin: x.u32min,
+    smax: x.u32max,
+    u32min: x.u32min,
+    u32max: x.u32max,
+    s32min: x.s32min,
+    s32max: x.s32max,
+  });
 }
 
 /** low32: the low half of a scalar as a scalar of its own (for ALU32 operations). */
 function low32(x: Scalar): Scalar {
-  return sync({ ...UNKNOWN, var: T.subreg(x.var), umin: x.u32min, umax: x.u32max, smin: x.u32min, smax: x.u32max, u32min: x.u32min, u32max: x.u32max, s32min: x.s32min, s32max: x.s32max });
+  return sync({
+    ...UNKNOWN,
+    var: T.subreg(x.var),
+    umin: x.u32min,
+    umax: x.u32max,
+    smin: x.u32min,
+    smax: x.u32max,
+    u32min: x.u32min,
+    u32max: x.u32max,
+    s32min: x.s32min,
+    s32max: x.s32max,
+  });
 }
 
-export type AluOpName = 'add' | 'sub' | 'mul' | 'div' | 'mod' | 'sdiv' | 'smod' | 'and' | 'or' | 'xor' | 'lsh' | 'rsh' | 'arsh' | 'mov' | 'neg';
+export type AluOpName =
+  | 'add'
+  | 'sub'
+  | 'mul'
+  | 'div'
+  | 'mod'
+  | 'sdiv'
+  | 'smod'
+  | 'and'
+  | 'or'
+  | 'xor'
+  | 'lsh'
+  | 'rsh'
+  | 'arsh'
+  | 'mov'
+  | 'neg';
 
 /** concrete: eBPF's own result of an ALU operation on known values (division by zero included). */
 function concrete(op: AluOpName, a: bigint, b: bigint, bits: 32 | 64): bigint {
@@ -124,22 +189,37 @@ function concrete(op: AluOpName, a: bigint, b: bigint, bits: 32 | 64): bigint {
   const sh = b & BigInt(bits - 1);
   const signed = (x: bigint) => (bits === 32 ? s32(x) : s64(x));
   switch (op) {
-    case 'add': return (a + b) & m;
-    case 'sub': return (a - b) & m;
-    case 'mul': return (a * b) & m;
-    case 'div': return b === 0n ? 0n : a / b;
-    case 'mod': return b === 0n ? a : a % b;
+    case 'add':
+      return (a + b) & m;
+    case 'sub':
+      return (a - b) & m;
+    case 'mul':
+      return (a * b) & m;
+    case 'div':
+      return b === 0n ? 0n : a / b;
+    case 'mod':
+      return b === 0n ? a : a % b;
     // signed (v4): truncating; INT_MIN / -1 stays INT_MIN (its remainder 0), as the interpreter
-    case 'sdiv': return b === 0n ? 0n : BigInt.asUintN(bits, signed(a) / signed(b));
-    case 'smod': return b === 0n ? a : BigInt.asUintN(bits, signed(a) % signed(b));
-    case 'and': return a & b;
-    case 'or': return a | b;
-    case 'xor': return a ^ b;
-    case 'lsh': return (a << sh) & m;
-    case 'rsh': return a >> sh;
-    case 'arsh': return (signed(a) >> sh) & m;
-    case 'mov': return b;
-    case 'neg': return (-a) & m;
+    case 'sdiv':
+      return b === 0n ? 0n : BigInt.asUintN(bits, signed(a) / signed(b));
+    case 'smod':
+      return b === 0n ? a : BigInt.asUintN(bits, signed(a) % signed(b));
+    case 'and':
+      return a & b;
+    case 'or':
+      return a | b;
+    case 'xor':
+      return a ^ b;
+    case 'lsh':
+      return (a << sh) & m;
+    case 'rsh':
+      return a >> sh;
+    case 'arsh':
+      return (signed(a) >> sh) & m;
+    case 'mov':
+      return b;
+    case 'neg':
+      return -a & m;
   }
 }
 
@@ -179,37 +259,37 @@ function alu64(op: AluOpName, a: Scalar, b: Scalar, bits: 32 | 64): Scalar {
   switch (op) {
     case 'add':
       v = T.add(a.var, b.var);
-      if (aumax + bumax <= M) (umin = aumin + bumin), (umax = aumax + bumax);
-      if (asmin + bsmin >= SMIN && asmax + bsmax <= SMAX) (smin = asmin + bsmin), (smax = asmax + bsmax);
+      if (aumax + bumax <= M) ((umin = aumin + bumin), (umax = aumax + bumax));
+      if (asmin + bsmin >= SMIN && asmax + bsmax <= SMAX) ((smin = asmin + bsmin), (smax = asmax + bsmax));
       break;
     case 'sub':
       v = T.sub(a.var, b.var);
-      if (aumin >= bumax) (umin = aumin - bumax), (umax = aumax - bumin);
-      if (asmin - bsmax >= SMIN && asmax - bsmin <= SMAX) (smin = asmin - bsmax), (smax = asmax - bsmin);
+      if (aumin >= bumax) ((umin = aumin - bumax), (umax = aumax - bumin));
+      if (asmin - bsmax >= SMIN && asmax - bsmin <= SMAX) ((smin = asmin - bsmax), (smax = asmax - bsmin));
       break;
     case 'mul':
       v = T.mul(a.var, b.var);
-      if (aumax * bumax <= M) (umin = aumin * bumin), (umax = aumax * bumax);
-      if (asmin >= 0n && bsmin >= 0n && aumax * bumax <= SMAX) (smin = umin), (smax = umax);
+      if (aumax * bumax <= M) ((umin = aumin * bumin), (umax = aumax * bumax));
+      if (asmin >= 0n && bsmin >= 0n && aumax * bumax <= SMAX) ((smin = umin), (smax = umax));
       break;
     case 'and':
       v = T.and(a.var, b.var);
       umax = min(aumax, bumax);
-      if (asmin >= 0n || bsmin >= 0n) (smin = 0n), (smax = asmin >= 0n && bsmin >= 0n ? min(asmax, bsmax) : asmin >= 0n ? asmax : bsmax);
+      if (asmin >= 0n || bsmin >= 0n) ((smin = 0n), (smax = asmin >= 0n && bsmin >= 0n ? min(asmax, bsmax) : asmin >= 0n ? asmax : bsmax));
       break;
     case 'or':
       v = T.or(a.var, b.var);
       umin = max(aumin, bumin);
-      if (asmin >= 0n && bsmin >= 0n) (smin = 0n), (smax = SMAX);
+      if (asmin >= 0n && bsmin >= 0n) ((smin = 0n), (smax = SMAX));
       break;
     case 'xor':
       v = T.xor(a.var, b.var);
-      if (asmin >= 0n && bsmin >= 0n) (smin = 0n), (smax = SMAX);
+      if (asmin >= 0n && bsmin >= 0n) ((smin = 0n), (smax = SMAX));
       break;
     case 'lsh':
       if (shiftConst < 0) break;
       v = T.lshift(a.var, shiftConst);
-      if (aumax << BigInt(shiftConst) <= M) (umin = aumin << BigInt(shiftConst)), (umax = aumax << BigInt(shiftConst));
+      if (aumax << BigInt(shiftConst) <= M) ((umin = aumin << BigInt(shiftConst)), (umax = aumax << BigInt(shiftConst)));
       break;
     case 'rsh':
       if (shiftConst < 0) break;
@@ -225,14 +305,25 @@ function alu64(op: AluOpName, a: Scalar, b: Scalar, bits: 32 | 64): Scalar {
       break;
     case 'neg':
       v = T.neg(a.var);
-      if (asmin > SMIN) (smin = -asmax), (smax = -asmin);
+      if (asmin > SMIN) ((smin = -asmax), (smax = -asmin));
       break;
     default: // div, mod with a value not known: unknown
       break;
   }
   v = fit(v);
   if (bits === 32) {
-    const r: Scalar = { ...UNKNOWN, var: v, umin, umax, smin: max(SMIN, smin), smax: min(SMAX, smax), u32min: umin, u32max: umax, s32min: smin, s32max: smax };
+    const r: Scalar = {
+      ...UNKNOWN,
+      var: v,
+      umin,
+      umax,
+      smin: max(SMIN, smin),
+      smax: min(SMAX, smax),
+      u32min: umin,
+      u32max: umax,
+      s32min: smin,
+      s32max: smax,
+    };
     return sync({ ...r, smin: S64MIN, smax: S64MAX, umin: 0n, umax: U32 });
   }
   return sync({ ...UNKNOWN, var: v, umin, umax, smin, smax });

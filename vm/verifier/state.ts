@@ -101,7 +101,7 @@ const freshStack = (): StackSlot[] => Array.from({ length: STACK_SIZE / 8 }, () 
 
 /** frame: a function's frame with the given registers set, r10 its frame pointer. */
 export function frame(fn: number, ret: number, depth: number, args: readonly Reg[] = [], callback?: readonly [number, number]): FrameState {
-  const regs: Reg[] = Array.from({ length: 11 }, (_, r) => (r >= 1 && r <= 5 ? args[r - 1] ?? NONE : NONE));
+  const regs: Reg[] = Array.from({ length: 11 }, (_, r) => (r >= 1 && r <= 5 ? (args[r - 1] ?? NONE) : NONE));
   regs[10] = { k: 'stack', off: 0, frame: depth };
   return { regs, stack: freshStack(), fn, ret, callback };
 }
@@ -135,4 +135,11 @@ export function mapRegs(s: VState, f: (r: Reg) => Reg): void {
 
 /** kindName: the kernel log's name of a register's kind (scalar, ctx, fp, map_value_or_null). */
 export const kindName = (r: Reg): string => KIND_NAMES[r.k] ?? r.k;
-const KIND_NAMES: Partial<Record<Kind, string>> = { none: '?', stack: 'fp', mem: 'ringbuf_mem', mem_or_null: 'ringbuf_mem_or_null', map_ptr_or_null: 'map_value_or_null', func: 'func' };
+const KIND_NAMES: Partial<Record<Kind, string>> = {
+  none: '?',
+  stack: 'fp',
+  mem: 'ringbuf_mem',
+  mem_or_null: 'ringbuf_mem_or_null',
+  map_ptr_or_null: 'map_value_or_null',
+  func: 'func',
+};

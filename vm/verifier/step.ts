@@ -8,13 +8,32 @@ import { NONE, type Reg, type VState, constReg, kindName, scalar, unknownScalar 
 
 export const SIZES: Readonly<Record<number, number>> = { [Size.BPF_W]: 4, [Size.BPF_H]: 2, [Size.BPF_B]: 1, [Size.BPF_DW]: 8 };
 const OPS: Readonly<Record<number, AluOpName>> = {
-  [AluOp.BPF_ADD]: 'add', [AluOp.BPF_SUB]: 'sub', [AluOp.BPF_MUL]: 'mul', [AluOp.BPF_DIV]: 'div', [AluOp.BPF_OR]: 'or', [AluOp.BPF_AND]: 'and',
-  [AluOp.BPF_LSH]: 'lsh', [AluOp.BPF_RSH]: 'rsh', [AluOp.BPF_NEG]: 'neg', [AluOp.BPF_MOD]: 'mod', [AluOp.BPF_XOR]: 'xor', [AluOp.BPF_MOV]: 'mov', [AluOp.BPF_ARSH]: 'arsh',
+  [AluOp.BPF_ADD]: 'add',
+  [AluOp.BPF_SUB]: 'sub',
+  [AluOp.BPF_MUL]: 'mul',
+  [AluOp.BPF_DIV]: 'div',
+  [AluOp.BPF_OR]: 'or',
+  [AluOp.BPF_AND]: 'and',
+  [AluOp.BPF_LSH]: 'lsh',
+  [AluOp.BPF_RSH]: 'rsh',
+  [AluOp.BPF_NEG]: 'neg',
+  [AluOp.BPF_MOD]: 'mod',
+  [AluOp.BPF_XOR]: 'xor',
+  [AluOp.BPF_MOV]: 'mov',
+  [AluOp.BPF_ARSH]: 'arsh',
 };
 /** The operator the kernel names in "pointer arithmetic with %s operator prohibited". */
 const OPERATOR: Readonly<Record<number, string>> = {
-  [AluOp.BPF_ADD]: '+=', [AluOp.BPF_MUL]: '*=', [AluOp.BPF_DIV]: '/=', [AluOp.BPF_OR]: '|=', [AluOp.BPF_AND]: '&=', [AluOp.BPF_LSH]: '<<=', [AluOp.BPF_RSH]: '>>=',
-  [AluOp.BPF_MOD]: '%=', [AluOp.BPF_XOR]: '^=', [AluOp.BPF_ARSH]: 's>>=',
+  [AluOp.BPF_ADD]: '+=',
+  [AluOp.BPF_MUL]: '*=',
+  [AluOp.BPF_DIV]: '/=',
+  [AluOp.BPF_OR]: '|=',
+  [AluOp.BPF_AND]: '&=',
+  [AluOp.BPF_LSH]: '<<=',
+  [AluOp.BPF_RSH]: '>>=',
+  [AluOp.BPF_MOD]: '%=',
+  [AluOp.BPF_XOR]: '^=',
+  [AluOp.BPF_ARSH]: 's>>=',
 };
 
 export function read(vs: VState, r: number): Reg {
@@ -43,9 +62,10 @@ export function step(vs: VState, i: Instruction, env: Env, slot: number): void {
   const mode = i.opcode & 0xe0;
   switch (cls) {
     case Class.BPF_ALU:
-    case Class.BPF_ALU64: return aluStep(vs, i, cls === Class.BPF_ALU64 ? 64 : 32, env);
+    case Class.BPF_ALU64:
+      return aluStep(vs, i, cls === Class.BPF_ALU64 ? 64 : 32, env);
     case Class.BPF_LD:
-      if (i.opcode === LDDW) return fpWrite(i.dst), void (regs[i.dst] = lddw(i, env, slot));
+      if (i.opcode === LDDW) return (fpWrite(i.dst), void (regs[i.dst] = lddw(i, env, slot)));
       if (mode === Mode.BPF_ABS || mode === Mode.BPF_IND) return packetLoad(vs, i, env);
       return unsupported(`opcode ${i.opcode.toString(16)}`);
     case Class.BPF_LDX: {
@@ -53,7 +73,8 @@ export function step(vs: VState, i: Instruction, env: Env, slot: number): void {
       const base = read(vs, i.src);
       fpWrite(i.dst);
       const v = load(vs, base, i.src, i.offset, size, env);
-      if (mode === Mode.BPF_MEMSX) regs[i.dst] = v.k === 'scalar' ? scalar(signExtended(UNKNOWN, size * 8)) : refuse(`R${i.src} invalid sign-extending load`);
+      if (mode === Mode.BPF_MEMSX)
+        regs[i.dst] = v.k === 'scalar' ? scalar(signExtended(UNKNOWN, size * 8)) : refuse(`R${i.src} invalid sign-extending load`);
       else regs[i.dst] = size < 8 && v.k === 'scalar' ? scalar(sync({ ...UNKNOWN, umax: (1n << BigInt(size * 8)) - 1n })) : v;
       return;
     }
@@ -82,7 +103,11 @@ function aluReserved(i: Instruction, bits: 32 | 64): void {
     if (x ? imm !== 0 || ![0, 8, 16, ...(bits === 64 ? [32] : [])].includes(i.offset) : i.src !== 0 || i.offset !== 0) bad('BPF_MOV');
   } else if (op > AluOp.BPF_END) {
     refuse(`invalid BPF_ALU opcode ${op.toString(16)}`, EINVAL);
-  } else if ((x ? imm !== 0 : i.src !== 0) || (i.offset !== 0 && i.offset !== 1) || (i.offset === 1 && op !== AluOp.BPF_DIV && op !== AluOp.BPF_MOD)) {
+  } else if (
+    (x ? imm !== 0 : i.src !== 0) ||
+    (i.offset !== 0 && i.offset !== 1) ||
+    (i.offset === 1 && op !== AluOp.BPF_DIV && op !== AluOp.BPF_MOD)
+  ) {
     bad('BPF_ALU');
   }
 }
@@ -101,7 +126,17 @@ function aluStep(vs: VState, i: Instruction, bits: 32 | 64, env: Env): void {
     const mask = (1n << BigInt(width)) - 1n;
     if (isConstScalar(r.s)) {
       let v = r.s.var.value & mask;
-      if (swap) v = BigInt(`0x${(v.toString(16).padStart(width / 4, '0').match(/../g) ?? []).reverse().join('')}`);
+      if (swap)
+        v = BigInt(
+          `0x${(
+            v
+              .toString(16)
+              .padStart(width / 4, '0')
+              .match(/../g) ?? []
+          )
+            .reverse()
+            .join('')}`,
+        );
       regs[i.dst] = constReg(v);
     } else regs[i.dst] = scalar(alu('and', swap ? UNKNOWN : r.s, scalarConst(mask), 64));
     return;
@@ -112,7 +147,12 @@ function aluStep(vs: VState, i: Instruction, bits: 32 | 64, env: Env): void {
   if (op === AluOp.BPF_MOV) {
     if (i.offset !== 0) {
       // movsx: sign-extend the low 8, 16 or 32 bits (of a pointer: an unknown scalar)
-      const ext = src.k === 'scalar' && isConstScalar(src.s) ? signExtended(src.s, i.offset) : src.k === 'scalar' ? signExtended(UNKNOWN, i.offset) : UNKNOWN;
+      const ext =
+        src.k === 'scalar' && isConstScalar(src.s)
+          ? signExtended(src.s, i.offset)
+          : src.k === 'scalar'
+            ? signExtended(UNKNOWN, i.offset)
+            : UNKNOWN;
       regs[i.dst] = scalar(bits === 32 ? alu('mov', ext, ext, 32) : ext);
       return;
     }
@@ -139,7 +179,8 @@ function saneOffset(s: Scalar, off: number, type: string, isPtr: boolean): void 
   const known = isConstScalar(s);
   const val = BigInt.asIntN(64, s.var.value);
   // check_reg_sane_offset: adjust_ptr_min_max_vals answers EINVAL
-  if (!isPtr && known && (val >= MAX_VAR_OFF || val <= -MAX_VAR_OFF)) refuse(`math between ${type} pointer and ${val} is not allowed`, EINVAL);
+  if (!isPtr && known && (val >= MAX_VAR_OFF || val <= -MAX_VAR_OFF))
+    refuse(`math between ${type} pointer and ${val} is not allowed`, EINVAL);
   if (isPtr && (off >= Number(MAX_VAR_OFF) || off <= -Number(MAX_VAR_OFF))) refuse(`${type} pointer offset ${off} is not allowed`, EINVAL);
   if (s.smin === -(1n << 63n)) refuse(`math between ${type} pointer and register with unbounded min value is not allowed`, EINVAL);
   if (s.smin >= MAX_VAR_OFF || s.smin <= -MAX_VAR_OFF) refuse(`value ${s.smin} makes ${type} pointer be out of bounds`, EINVAL);
@@ -162,15 +203,17 @@ function pointerArith(op: number, d: number, dst: Reg, src: Reg, bits: 32 | 64, 
     if (op === AluOp.BPF_SUB) return unknownScalar;
     refuse(`R${d} 32-bit pointer arithmetic prohibited`);
   }
-  if (op === AluOp.BPF_AND || op === AluOp.BPF_OR || op === AluOp.BPF_XOR) refuse(`R${d} bitwise operator ${OPERATOR[op]} on pointer prohibited`);
+  if (op === AluOp.BPF_AND || op === AluOp.BPF_OR || op === AluOp.BPF_XOR)
+    refuse(`R${d} bitwise operator ${OPERATOR[op]} on pointer prohibited`);
   if (op !== AluOp.BPF_ADD && op !== AluOp.BPF_SUB) refuse(`R${d} pointer arithmetic with ${OPERATOR[op]} operator prohibited`);
   if (op === AluOp.BPF_SUB && dst.k === 'scalar') refuse(`R${d} tried to subtract pointer from scalar`);
   if (op === AluOp.BPF_SUB && ptr.k === 'stack') refuse(`R${d} subtraction from stack pointer prohibited`);
   if (ptr.k === 'pkt_end') refuse(`R${d} pointer arithmetic on pkt_end prohibited`);
-  if (ptr.k === 'map_value_or_null' || ptr.k === 'map_ptr_or_null' || ptr.k === 'mem_or_null') refuse(`R${d} pointer arithmetic on ${kindName(ptr)} prohibited, null-check it first`);
+  if (ptr.k === 'map_value_or_null' || ptr.k === 'map_ptr_or_null' || ptr.k === 'mem_or_null')
+    refuse(`R${d} pointer arithmetic on ${kindName(ptr)} prohibited, null-check it first`);
   if (ptr.k === 'map_ptr') refuse(`R${d} pointer arithmetic on map_ptr prohibited`);
   if (ptr.k === 'func') refuse(`R${d} pointer arithmetic on func prohibited`);
-  const k = (src.k === 'scalar' ? src.s : (dst as { s: Scalar }).s);
+  const k = src.k === 'scalar' ? src.s : (dst as { s: Scalar }).s;
   const p = ptr as Reg & { off: number };
   saneOffset(k, 0, mathName(ptr), false);
   if (isConstScalar(k)) {
@@ -179,7 +222,8 @@ function pointerArith(op: number, d: number, dst: Reg, src: Reg, bits: 32 | 64, 
     if (off >= Number(MAX_VAR_OFF) || off <= -Number(MAX_VAR_OFF)) refuse(`${mathName(ptr)} pointer offset ${off} is not allowed`, EINVAL);
     return { ...p, off } as Reg;
   }
-  if (p.k !== 'pkt' && p.k !== 'pkt_meta' && p.k !== 'map_value' && p.k !== 'mem' && p.k !== 'ctx') return unsupported(`variable offsets on ${mathName(ptr)} pointers`);
+  if (p.k !== 'pkt' && p.k !== 'pkt_meta' && p.k !== 'map_value' && p.k !== 'mem' && p.k !== 'ctx')
+    return unsupported(`variable offsets on ${mathName(ptr)} pointers`);
   const v = alu(op === AluOp.BPF_SUB ? 'sub' : 'add', p.var ?? scalarConst(0n), k, 64);
   saneOffset(v, p.off, mathName(ptr), true);
   if (p.k === 'pkt' || p.k === 'pkt_meta') return { ...p, var: v, range: 0, id: env.nextId() };
@@ -190,7 +234,8 @@ function pointerArith(op: number, d: number, dst: Reg, src: Reg, bits: 32 | 64, 
 function lddw(i: Instruction, env: Env, slot: number): Reg {
   const n = Number(BigInt.asUintN(32, i.imm));
   switch (i.src) {
-    case 0: return constReg(BigInt.asUintN(64, i.imm));
+    case 0:
+      return constReg(BigInt.asUintN(64, i.imm));
     case Pseudo.BPF_PSEUDO_MAP_FD: {
       const m = env.maps[n];
       if (!m) refuse(`fd ${n} is not pointing to valid bpf_map`, EBADF);
@@ -207,7 +252,8 @@ function lddw(i: Instruction, env: Env, slot: number): Reg {
       if (off >= m.valueSize) refuse(`invalid access to map value pointer, value_size=${m.valueSize} off=${off}`, EINVAL);
       return { k: 'map_value', m, off, var: scalarConst(0n) };
     }
-    case Pseudo.BPF_PSEUDO_FUNC: return { k: 'func', target: slot + 1 + Number(BigInt.asIntN(32, i.imm)), off: 0 };
+    case Pseudo.BPF_PSEUDO_FUNC:
+      return { k: 'func', target: slot + 1 + Number(BigInt.asIntN(32, i.imm)), off: 0 };
   }
   return unsupported(`lddw with src_reg ${i.src}`);
 }
@@ -224,7 +270,8 @@ function atomic(vs: VState, i: Instruction, env: Env): void {
   const imm = Number(i.imm);
   if (imm === 0xf1) read(vs, 0);
   if (base.k === 'ctx' || base.k === 'pkt' || base.k === 'pkt_meta') refuse(`BPF_ATOMIC stores into R${i.dst} ${base.k} is not allowed`);
-  if (base.k !== 'stack' && base.k !== 'map_value' && base.k !== 'mem') return void refuse(`R${i.dst} invalid mem access '${kindName(base)}'`);
+  if (base.k !== 'stack' && base.k !== 'map_value' && base.k !== 'mem')
+    return void refuse(`R${i.dst} invalid mem access '${kindName(base)}'`);
   // atomics are always strictly aligned (check_generic_ptr_alignment; the stack is checked in load)
   if (base.k !== 'stack') {
     const v = base.var;
@@ -252,7 +299,8 @@ function packetLoad(vs: VState, i: Instruction, env: Env): void {
   }
   const r6 = read(vs, 6);
   if (r6.k !== 'ctx') refuse('at the time of BPF_LD_ABS|IND R6 != pointer to skb', EINVAL);
-  if ((i.opcode & 0xe0) === Mode.BPF_IND && read(vs, i.src).k !== 'scalar') refuse(`R${i.src} type=${kindName(read(vs, i.src))} expected=scalar`);
+  if ((i.opcode & 0xe0) === Mode.BPF_IND && read(vs, i.src).k !== 'scalar')
+    refuse(`R${i.src} type=${kindName(read(vs, i.src))} expected=scalar`);
   if ((r6 as { off: number }).off !== 0) refuse(`dereference of modified ctx ptr R6 off=${(r6 as { off: number }).off} disallowed`);
   const regs = cur(vs).regs;
   for (let r = 1; r <= 5; r++) regs[r] = NONE;

@@ -24,7 +24,10 @@ export interface VerifiedProgram extends CheckedProgram {
 }
 
 /** verifyProgram runs the verifier and, when it accepts, gives the program as a VerifiedProgram beside the result. */
-export function verifyProgram(insns: readonly Instruction[], options: VerifyOptions): { readonly result: VerifyResult; readonly program?: VerifiedProgram } {
+export function verifyProgram(
+  insns: readonly Instruction[],
+  options: VerifyOptions,
+): { readonly result: VerifyResult; readonly program?: VerifiedProgram } {
   const result = verify(insns, options);
   if (!result.ok) return { result };
   // the structural checks hold for whatever the verifier accepts; they index the program for the engines
@@ -35,7 +38,19 @@ export function verifyProgram(insns: readonly Instruction[], options: VerifyOpti
     // a disagreement is bpfbox's bug; the program is refused rather than run unchecked
     if (!(e instanceof LoadError)) throw e;
     const message = `bpfbox: the verifier accepted what the load checks refuse: ${e.message}`;
-    return { result: { ...result, ok: false, insn: e.index, errno: EINVAL, message, log: [...result.log.slice(0, -1), message, ...result.log.slice(-1)] } };
+    return {
+      result: {
+        ...result,
+        ok: false,
+        insn: e.index,
+        errno: EINVAL,
+        message,
+        log: [...result.log.slice(0, -1), message, ...result.log.slice(-1)],
+      },
+    };
   }
-  return { result, program: Object.freeze({ ...checked, stackDepth: result.stackDepth, writesPacket: result.writesPacket, [verified]: true as const }) };
+  return {
+    result,
+    program: Object.freeze({ ...checked, stackDepth: result.stackDepth, writesPacket: result.writesPacket, [verified]: true as const }),
+  };
 }

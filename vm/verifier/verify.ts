@@ -30,7 +30,10 @@ export type VerifyResult = {
   readonly stackDepth: ReadonlyMap<number, number>;
   /** Some path writes packet memory through a packet pointer (see VerifiedProgram.writesPacket). */
   readonly writesPacket: boolean;
-} & ({ readonly ok: true } | { readonly ok: false; readonly insn: number; readonly errno: number; readonly message: string; readonly unsupported?: boolean });
+} & (
+  | { readonly ok: true }
+  | { readonly ok: false; readonly insn: number; readonly errno: number; readonly message: string; readonly unsupported?: boolean }
+);
 
 interface Static {
   readonly prune: Uint8Array;
@@ -52,9 +55,14 @@ function staticChecks(map: SlotMap, funcInfo: boolean): Static {
       if (t < 0 || t >= n || !map.at[t]) throw new Refused(EINVAL, 'call to invalid destination');
       starts.add(t);
     }
-    if ((cls === Class.BPF_JMP || cls === Class.BPF_JMP32) && (i.opcode & 0xf0) === JmpOp.BPF_CALL && i.src === Pseudo.BPF_PSEUDO_CALL && !(i.opcode & Source.BPF_X)) {
+    if (
+      (cls === Class.BPF_JMP || cls === Class.BPF_JMP32) &&
+      (i.opcode & 0xf0) === JmpOp.BPF_CALL &&
+      i.src === Pseudo.BPF_PSEUDO_CALL &&
+      !(i.opcode & Source.BPF_X)
+    ) {
       const t = s + 1 + Number(i.imm);
-      if (t < 0 || t >= n || !map.at[t]) throw new Refused(EINVAL, "call to invalid destination");
+      if (t < 0 || t >= n || !map.at[t]) throw new Refused(EINVAL, 'call to invalid destination');
       starts.add(t);
     }
   }
@@ -67,7 +75,8 @@ function staticChecks(map: SlotMap, funcInfo: boolean): Static {
     const li = map.at[lastSlot]!;
     const lop = li.opcode & 0xf0;
     const lcls = opClass(li.opcode);
-    if (!((lcls === Class.BPF_JMP || lcls === Class.BPF_JMP32) && (lop === JmpOp.BPF_EXIT || lop === JmpOp.BPF_JA))) throw new Refused(EINVAL, 'last insn is not an exit or jmp');
+    if (!((lcls === Class.BPF_JMP || lcls === Class.BPF_JMP32) && (lop === JmpOp.BPF_EXIT || lop === JmpOp.BPF_JA)))
+      throw new Refused(EINVAL, 'last insn is not an exit or jmp');
   }
   const calls = new Map<number, Set<number>>(sorted.map((f) => [f, new Set<number>()]));
   const seen = new Uint8Array(n);
@@ -85,7 +94,8 @@ function staticChecks(map: SlotMap, funcInfo: boolean): Static {
       const w = i.opcode === LDDW ? 2 : 1;
       if (i.opcode === LDDW && i.src === Pseudo.BPF_PSEUDO_FUNC) calls.get(f)!.add(s + 1 + Number(BigInt.asIntN(32, i.imm)));
       // bpf_tail_call from a function other than the main one needs BTF (check_subprogs)
-      if (f !== 0 && i.opcode === 0x85 && i.src === 0 && Number(i.imm) === 12 && !funcInfo) throw new Refused(EINVAL, 'tail_call is not allowed in subprogs without BTF');
+      if (f !== 0 && i.opcode === 0x85 && i.src === 0 && Number(i.imm) === 12 && !funcInfo)
+        throw new Refused(EINVAL, 'tail_call is not allowed in subprogs without BTF');
       if (cls !== Class.BPF_JMP && cls !== Class.BPF_JMP32) {
         stack.push(s + w);
         continue;
@@ -160,7 +170,9 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
   let before: readonly string[] = [];
   const done = (r: { ok: true } | { ok: false; insn: number; errno: number; message: string; unsupported?: boolean }): VerifyResult => {
     if (!r.ok) log.push(...before, r.message, ...details);
-    log.push(`processed ${stats.processed} insns (limit ${COMPLEXITY_LIMIT}) max_states_per_insn ${stats.maxStatesPerInsn} total_states ${stats.totalStates} peak_states ${stats.peakStates} mark_read 0`);
+    log.push(
+      `processed ${stats.processed} insns (limit ${COMPLEXITY_LIMIT}) max_states_per_insn ${stats.maxStatesPerInsn} total_states ${stats.totalStates} peak_states ${stats.peakStates} mark_read 0`,
+    );
     return { ...r, log, stats, stackDepth, writesPacket: effects.writesPacket };
   };
   let statics: Static;
@@ -176,10 +188,30 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
   let walked = false;
   const pending: { regs: number; spis: readonly number[] }[] = [];
   try {
-    walk({
-      map, live: liveIn(map), prunePoints: statics.prune, limit: options.limit ?? COMPLEXITY_LIMIT, logLevel, log, funcInfo: options.funcInfo ?? false, pending,
-      env: { progType: options.progType, ops: options.ops, maps: options.maps ?? [], stackDepth, nextId: () => ++id, demand: (regs, spis = []) => void pending.push({ regs, spis }), slots: { read: () => undefined, write: () => undefined }, effects },
-    }, options.entry ?? entryState(), stats);
+    walk(
+      {
+        map,
+        live: liveIn(map),
+        prunePoints: statics.prune,
+        limit: options.limit ?? COMPLEXITY_LIMIT,
+        logLevel,
+        log,
+        funcInfo: options.funcInfo ?? false,
+        pending,
+        env: {
+          progType: options.progType,
+          ops: options.ops,
+          maps: options.maps ?? [],
+          stackDepth,
+          nextId: () => ++id,
+          demand: (regs, spis = []) => void pending.push({ regs, spis }),
+          slots: { read: () => undefined, write: () => undefined },
+          effects,
+        },
+      },
+      options.entry ?? entryState(),
+      stats,
+    );
     walked = true;
     checkStackDepth(statics.calls, stackDepth);
   } catch (e) {
@@ -189,7 +221,14 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
       before = e.before;
       return done({ ok: false, insn: walked ? -1 : stats.slot, errno: e.errno, message: e.message });
     }
-    if (e instanceof Unsupported) return done({ ok: false, insn: stats.slot, errno: ENOTSUPP, message: `bpfbox's verifier does not model ${e.message} (insn ${stats.slot})`, unsupported: true });
+    if (e instanceof Unsupported)
+      return done({
+        ok: false,
+        insn: stats.slot,
+        errno: ENOTSUPP,
+        message: `bpfbox's verifier does not model ${e.message} (insn ${stats.slot})`,
+        unsupported: true,
+      });
     throw e;
   }
   return done({ ok: true });

@@ -19,7 +19,6 @@ export const COMPLEXITY_LIMIT = 1_000_000;
 /** MAX_CALL_FRAMES: the main function and seven nested calls. */
 export const MAX_CALL_FRAMES = 8;
 
-
 /**
  * Checkpoint: a state kept at a prune point; `branches` counts the paths from it still being
  * explored; `history` the instructions from its parent to it (for precision's walk back).
@@ -70,7 +69,8 @@ export interface WalkInput {
 export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
   const { map, env, log, logLevel } = input;
   const visited = new Map<number, Checkpoint[]>();
-  const work: { slot: number; vs: VState; parent: Checkpoint | undefined; from: number; history: HistoryEntry[]; written: Set<number> }[] = [{ slot: 0, vs: entry, parent: undefined, from: -1, history: [], written: new Set() }];
+  const work: { slot: number; vs: VState; parent: Checkpoint | undefined; from: number; history: HistoryEntry[]; written: Set<number> }[] =
+    [{ slot: 0, vs: entry, parent: undefined, from: -1, history: [], written: new Set() }];
   // the path being walked: its nearest kept state and the slots it replaced since (see Checkpoint)
   let parentNow: Checkpoint | undefined;
   let writtenNow = new Set<number>();
@@ -117,7 +117,10 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
           if (sl.branches > 0) {
             looping = true;
             if (covers(sl.vs, vs, slot, input.live, true)) {
-              throw new Refused(EINVAL, `infinite loop detected at insn ${slot}`, [`cur state: ${stateText(vs)}`, `old state: ${stateText(sl.vs)}`]);
+              throw new Refused(EINVAL, `infinite loop detected at insn ${slot}`, [
+                `cur state: ${stateText(vs)}`,
+                `old state: ${stateText(sl.vs)}`,
+              ]);
             }
             continue;
           }
@@ -218,8 +221,8 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
         work.push({ slot: target, vs: onTaken, parent, from: slot, history: [...history], written: new Set(writtenNow) });
         vs = onFall;
         slot = fall;
-      } else if (onFall) (vs = onFall), (slot = fall);
-      else if (onTaken) (vs = onTaken), (slot = target);
+      } else if (onFall) ((vs = onFall), (slot = fall));
+      else if (onTaken) ((vs = onTaken), (slot = target));
       else {
         finish(parent);
         pathDone();
@@ -244,10 +247,14 @@ function reservedName(i: Instruction): string {
   const cls = opClass(i.opcode);
   const op = i.opcode & 0xf0;
   switch (cls) {
-    case Class.BPF_LD: return i.opcode === LDDW ? 'BPF_LD_IMM64' : 'BPF_LD_[ABS|IND]';
-    case Class.BPF_LDX: return 'BPF_LDX';
-    case Class.BPF_ST: return 'BPF_ST';
-    case Class.BPF_STX: return 'BPF_STX';
+    case Class.BPF_LD:
+      return i.opcode === LDDW ? 'BPF_LD_IMM64' : 'BPF_LD_[ABS|IND]';
+    case Class.BPF_LDX:
+      return 'BPF_LDX';
+    case Class.BPF_ST:
+      return 'BPF_ST';
+    case Class.BPF_STX:
+      return 'BPF_STX';
     default:
       if (op === JmpOp.BPF_JA) return 'BPF_JA';
       if (op === JmpOp.BPF_CALL) return 'BPF_CALL';
@@ -296,7 +303,8 @@ function exit(vs: VState, env: Env): number {
     if (r0.k !== 'scalar') return refuse(`At callback return the register R0 is not a known value (${r0.k})`, EINVAL);
     const [lo, hi] = f.callback;
     env.demand(1);
-    if (r0.s.smin < BigInt(lo) || r0.s.smax > BigInt(hi)) refuse(`At callback return the register R0 has smin=${r0.s.smin} smax=${r0.s.smax} should have been in [${lo}, ${hi}]`, EINVAL);
+    if (r0.s.smin < BigInt(lo) || r0.s.smax > BigInt(hi))
+      refuse(`At callback return the register R0 has smin=${r0.s.smin} smax=${r0.s.smax} should have been in [${lo}, ${hi}]`, EINVAL);
   }
   if (r0.k === 'stack' && r0.frame === vs.frames.length - 1) refuse('cannot return stack pointer to the caller', EINVAL);
   vs.frames.pop();
@@ -315,7 +323,12 @@ function call(vs: VState, i: Instruction, slot: number, input: WalkInput): numbe
   if (i.opcode & Source.BPF_X) refuse('BPF_CALL uses reserved fields', EINVAL);
   if (i.src === Pseudo.BPF_PSEUDO_CALL) {
     const target = slot + 1 + Number(i.imm);
-    return enter(vs, target, slot + 1, [1, 2, 3, 4, 5].map((r) => cur(vs).regs[r]));
+    return enter(
+      vs,
+      target,
+      slot + 1,
+      [1, 2, 3, 4, 5].map((r) => cur(vs).regs[r]),
+    );
   }
   if (i.src !== 0) return unsupported('calls of kernel functions (kfuncs)');
   const cb = checkHelperCall(vs, Number(i.imm), input.env, slot);

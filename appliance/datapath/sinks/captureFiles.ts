@@ -15,7 +15,8 @@ export interface OutputFiles {
 }
 
 type Writer = PcapWriter | PcapngWriter;
-const open = (path: string): Writer => (/\.pcapng$/i.test(path) ? new PcapngWriter(path, { application: 'bpfbox replay' }) : new PcapWriter(path, { nanosecond: true }));
+const open = (path: string): Writer =>
+  /\.pcapng$/i.test(path) ? new PcapngWriter(path, { application: 'bpfbox replay' }) : new PcapWriter(path, { nanosecond: true });
 
 /**
  * openOutputs opens the output captures; a name ending in .pcapng gets pcapng (with each
@@ -27,7 +28,12 @@ export function openOutputs(o: { out?: string; outPass?: string; outDrop?: strin
   const all = o.out ? open(o.out) : undefined;
   const pass = o.outPass ? open(o.outPass) : undefined;
   const drop = o.outDrop ? open(o.outDrop) : undefined;
-  const vtype = progType === ProgType.BPF_PROG_TYPE_XDP ? VerdictType.LINUX_EBPF_XDP : progType === ProgType.BPF_PROG_TYPE_SOCKET_FILTER ? undefined : VerdictType.LINUX_EBPF_TC;
+  const vtype =
+    progType === ProgType.BPF_PROG_TYPE_XDP
+      ? VerdictType.LINUX_EBPF_XDP
+      : progType === ProgType.BPF_PROG_TYPE_SOCKET_FILTER
+        ? undefined
+        : VerdictType.LINUX_EBPF_TC;
   const write = (w: Writer | undefined, p: PacketOut, v?: PacketVerdict) => {
     if (w instanceof PcapngWriter) w.write(p, v);
     else w?.write(p);
@@ -40,7 +46,12 @@ export function openOutputs(o: { out?: string; outPass?: string; outDrop?: strin
       if (extra?.redirect) notes.push(`redirect to ${extra.redirect}`);
       if (extra?.clones) notes.push(`${extra.clones} clone(s) sent by bpf_clone_redirect`);
       if (faulted) notes.push(`program fault: ${extra?.fault}`);
-      const pv: PacketVerdict = { type: vtype, value: vtype === undefined ? undefined : v.retval, comment: notes.length ? notes.join('; ') : undefined, queue: cpu };
+      const pv: PacketVerdict = {
+        type: vtype,
+        value: vtype === undefined ? undefined : v.retval,
+        comment: notes.length ? notes.join('; ') : undefined,
+        queue: cpu,
+      };
       write(all, p, pv);
       write(v.forward ? pass : drop, p, pv);
     },

@@ -58,13 +58,30 @@ export interface Window {
 }
 
 /** A record held over to the next window (its worker's buffer was full), copied out of the reader's buffer. */
-interface Held { frame: Uint8Array; tsSec: number; tsNsec: number; origLen: number }
+interface Held {
+  frame: Uint8Array;
+  tsSec: number;
+  tsNsec: number;
+  origLen: number;
+}
 
 /** Frame: an Ethernet frame to run, `len` bytes at `off` of `src` (which may be the staging buffer), and its record's times and length. */
-interface Frame { readonly src: Uint8Array; readonly off: number; readonly len: number; readonly tsSec: number; readonly tsNsec: number; readonly origLen: number }
+interface Frame {
+  readonly src: Uint8Array;
+  readonly off: number;
+  readonly len: number;
+  readonly tsSec: number;
+  readonly tsNsec: number;
+  readonly origLen: number;
+}
 
 /** Filling: one fill's ingress buffers (one per worker) with the bytes taken in each (descriptors first), its staging buffer, and whether the program takes an skb. */
-interface Filling { readonly bufs: readonly Region[]; readonly used: number[]; readonly staging: Uint8Array; readonly skb: boolean }
+interface Filling {
+  readonly bufs: readonly Region[];
+  readonly used: number[];
+  readonly staging: Uint8Array;
+  readonly skb: boolean;
+}
 
 /** FillOptions: what a window is for. */
 export interface FillOptions {
@@ -120,7 +137,10 @@ export class Source {
   preload(): void {
     const mem = this.#mem;
     const free = mem.unmapped;
-    if (this.size > free) throw new RangeError(`--preload: the captures (${Math.ceil(this.size / 2 ** 20)} MiB) do not fit the ${Math.floor(free / 2 ** 20)} MiB the address space has left; replay them without --preload`);
+    if (this.size > free)
+      throw new RangeError(
+        `--preload: the captures (${Math.ceil(this.size / 2 ** 20)} MiB) do not fit the ${Math.floor(free / 2 ** 20)} MiB the address space has left; replay them without --preload`,
+      );
     this.#preloaded = this.#paths.map((p) => {
       const r = openCapture(p);
       r.bytes.compact = false;
@@ -143,7 +163,7 @@ export class Source {
   #next(staging: Uint8Array, windowEmpty: boolean): CaptureRecord | null {
     for (;;) {
       if (!this.#reader) {
-        if (this.#i >= this.#paths.length) return (this.#finished = true), null;
+        if (this.#i >= this.#paths.length) return ((this.#finished = true), null);
         if (!windowEmpty) return null;
         this.#open(staging);
       }
@@ -186,10 +206,23 @@ export class Source {
     const tally = o.tally ?? false;
     const per = tally ? 0 : WINDOW;
     const win: Window = {
-      count: 0, tally, worker: new Int32Array(per), index: new Int32Array(per), tsSec: new Float64Array(per), tsNsec: new Int32Array(per), origLen: new Int32Array(per),
-      notRun: new Map(), desc: bufs.map((b) => b.start), batchLen: Array(n).fill(0),
+      count: 0,
+      tally,
+      worker: new Int32Array(per),
+      index: new Int32Array(per),
+      tsSec: new Float64Array(per),
+      tsNsec: new Int32Array(per),
+      origLen: new Int32Array(per),
+      notRun: new Map(),
+      desc: bufs.map((b) => b.start),
+      batchLen: Array(n).fill(0),
     };
-    const f: Filling = { bufs, used: Array(n).fill(DESC_AREA), staging: this.#mem.u8.subarray(staging.start, staging.start + staging.size), skb: o.skb };
+    const f: Filling = {
+      bufs,
+      used: Array(n).fill(DESC_AREA),
+      staging: this.#mem.u8.subarray(staging.start, staging.start + staging.size),
+      skb: o.skb,
+    };
     if (!this.#preloaded) this.#reader?.bytes.setBuffer(f.staging);
     const max = Math.min(o.limit ?? WINDOW, WINDOW);
     if (!this.#reader && this.#i < this.#paths.length) this.#open(f.staging);
@@ -208,7 +241,8 @@ export class Source {
    */
   #fillRecords(win: Window, max: number): boolean {
     const r = this.#reader;
-    if (this.#keep || this.#held || !(r instanceof PcapReader) || !r.littleEndian || r.linkType !== LinkType.LINKTYPE_ETHERNET) return false;
+    if (this.#keep || this.#held || !(r instanceof PcapReader) || !r.littleEndian || r.linkType !== LinkType.LINKTYPE_ETHERNET)
+      return false;
     const start = r.bytes.u8.byteOffset + r.bytes.at;
     const got = r.scan(undefined, max, 0, MAX_PACKET);
     if (!got) return false;
@@ -274,7 +308,12 @@ export class Source {
     let p: Frame;
     if (r.linkType === LinkType.LINKTYPE_ETHERNET) p = { src: r.bytes, off: r.at, len: r.caplen, tsSec, tsNsec, origLen };
     else {
-      if (!linkTypeSupported(r.linkType)) throw new CaptureError(this.#reader!.path, r.offset, `record ${r.index}: ${linkTypeName(r.linkType)} is not supported (Ethernet, raw IP, Linux SLL and SLL2 are)`);
+      if (!linkTypeSupported(r.linkType))
+        throw new CaptureError(
+          this.#reader!.path,
+          r.offset,
+          `record ${r.index}: ${linkTypeName(r.linkType)} is not supported (Ethernet, raw IP, Linux SLL and SLL2 are)`,
+        );
       const frame = toEthernet(r.linkType, r.data);
       if (typeof frame === 'string') {
         this.#notRun(win, r, { frame: r.data.slice(), tsSec, tsNsec, origLen }, frame);
@@ -283,7 +322,12 @@ export class Source {
       p = { src: frame, off: 0, len: frame.length, tsSec, tsNsec, origLen };
     }
     const { len } = p;
-    const why = len > MAX_LEN ? `${len} bytes: longer than ${MAX_LEN}` : f.skb && len < ETH_HLEN ? `${len} bytes: shorter than an Ethernet header, which no skb is` : undefined;
+    const why =
+      len > MAX_LEN
+        ? `${len} bytes: longer than ${MAX_LEN}`
+        : f.skb && len < ETH_HLEN
+          ? `${len} bytes: shorter than an Ethernet header, which no skb is`
+          : undefined;
     if (why === undefined) return p;
     this.#notRun(win, r, { frame: p.src.slice(p.off, p.off + len), tsSec, tsNsec, origLen }, why);
     return undefined;
@@ -344,7 +388,7 @@ export class Source {
    */
   discard(n: number): number {
     let dropped = 0;
-    if (this.#held && n > 0) (this.#held = undefined), dropped++;
+    if (this.#held && n > 0) ((this.#held = undefined), dropped++);
     while (dropped < n && this.#reader) {
       const r = this.#reader.next();
       if (!r) break;
@@ -366,4 +410,3 @@ export class Source {
     if (this.#s.skipped <= 10) this.#warning(`${this.#reader?.path}: record ${r.index} (offset ${r.offset}): not run: ${why}`);
   }
 }
-

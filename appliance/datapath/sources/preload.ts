@@ -49,7 +49,9 @@ class Bump {
         if (r) this.#mem.unmap(r);
         const size = Math.max(this.chunk, n);
         if (size > this.#mem.unmapped) {
-          throw new RangeError(`--preload: the captures do not fit in the address space (${this.#name} needs another ${size >> 20} MiB, ${this.#mem.unmapped >> 20} MiB are left); replay without --preload`);
+          throw new RangeError(
+            `--preload: the captures do not fit in the address space (${this.#name} needs another ${size >> 20} MiB, ${this.#mem.unmapped >> 20} MiB are left); replay without --preload`,
+          );
         }
         this.#chunks[this.#at] = r = this.#mem.map(size, Perm.RW, `${this.#name}/${this.#at}`);
       }
@@ -89,7 +91,14 @@ export class RxQueues {
  * a worker then touches no other worker's packets, and the main thread no packet at all.
  * Windows whose descriptors lie back to back for every worker are joined, up to RUN_PACKETS.
  */
-export function steer(source: Source, mem: AddressSpace, q: RxQueues, bufs: readonly Region[][], staging: readonly Region[], skb: boolean): Window[] {
+export function steer(
+  source: Source,
+  mem: AddressSpace,
+  q: RxQueues,
+  bufs: readonly Region[][],
+  staging: readonly Region[],
+  skb: boolean,
+): Window[] {
   const n = bufs[0].length;
   q.reset(source.size);
   const { packets, descs } = q;
@@ -139,8 +148,10 @@ export function join(windows: readonly Window[], max: number): Window[] {
   const out: Window[] = [];
   let cur: Window | undefined;
   for (const win of windows) {
-    const follows = cur !== undefined && cur.count + win.count <= max
-      && win.desc.every((d, w) => !win.batchLen[w] || !cur!.batchLen[w] || d === cur!.desc[w] + cur!.batchLen[w] * DESC_BYTES);
+    const follows =
+      cur !== undefined &&
+      cur.count + win.count <= max &&
+      win.desc.every((d, w) => !win.batchLen[w] || !cur!.batchLen[w] || d === cur!.desc[w] + cur!.batchLen[w] * DESC_BYTES);
     if (!follows) {
       cur = { ...win, desc: [...win.desc], batchLen: [...win.batchLen] };
       out.push(cur);

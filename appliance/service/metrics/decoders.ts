@@ -30,8 +30,11 @@ function inetIp(b: Uint8Array): string {
   const words = Array.from({ length: 8 }, (_, i) => ((b[2 * i] << 8) | b[2 * i + 1]).toString(16));
   // the longest run of zero words becomes ::
   let best = [-1, 0];
-  for (let i = 0; i < 8;) {
-    if (words[i] !== '0') { i++; continue; }
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== '0') {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && words[j] === '0') j++;
     if (j - i > best[1] && j - i > 1) best = [i, j - i];

@@ -16,7 +16,13 @@ export interface CollectedMetric {
   readonly help: string;
   readonly type: 'counter' | 'histogram';
   readonly aggregator: 'sum';
-  get(): Promise<{ name: string; help: string; type: string; aggregator: 'sum'; values: { labels: Record<string, string | number>; value: number; metricName?: string }[] }>;
+  get(): Promise<{
+    name: string;
+    help: string;
+    type: string;
+    aggregator: 'sum';
+    values: { labels: Record<string, string | number>; value: number; metricName?: string }[];
+  }>;
 }
 
 /** MapRef: where an exporter entry's map lives. */
@@ -26,23 +32,32 @@ export interface MapHandle {
   readonly obj: MapObject;
 }
 
-
-interface Field { name: string; offset: number; size: number }
+interface Field {
+  name: string;
+  offset: number;
+  size: number;
+}
 
 /** A value reader: the numbers a value holds, one per selected field (or one for the whole value). */
 function valueFields(at: string, m: MapObject, fields: readonly string[] | undefined): Field[] {
   const size = m.spec.valueSize;
   const t = m.spec.btf?.value;
   if (!fields) {
-    if (![1, 2, 4, 8].includes(size)) throw new MapMetricError(`${at}: the value is ${size} bytes, not a 1-, 2-, 4- or 8-byte integer; select struct fields with "fields"`);
+    if (![1, 2, 4, 8].includes(size))
+      throw new MapMetricError(`${at}: the value is ${size} bytes, not a 1-, 2-, 4- or 8-byte integer; select struct fields with "fields"`);
     return [{ name: '', offset: 0, size }];
   }
-  if (!t || t.k !== 'struct') throw new MapMetricError(`${at}: "fields" needs a struct value described by BTF; map ${m.spec.name ?? m.id} has ${t ? `a ${t.k}` : 'no BTF for its value'}`);
+  if (!t || t.k !== 'struct')
+    throw new MapMetricError(
+      `${at}: "fields" needs a struct value described by BTF; map ${m.spec.name ?? m.id} has ${t ? `a ${t.k}` : 'no BTF for its value'}`,
+    );
   return fields.map((f) => {
     const member = t.members.find((x) => x.name === f);
-    if (!member) throw new MapMetricError(`${at}: field ${f}: struct has no such field (it has ${t.members.map((x) => x.name).join(', ')})`);
+    if (!member)
+      throw new MapMetricError(`${at}: field ${f}: struct has no such field (it has ${t.members.map((x) => x.name).join(', ')})`);
     const ft: TypeDesc = member.type;
-    if (ft.k !== 'int' || member.bitSize || member.bitOffset % 8) throw new MapMetricError(`${at}: field ${f}: is ${ft.k === 'int' ? 'a bit field' : `a ${ft.k}`}, not an integer`);
+    if (ft.k !== 'int' || member.bitSize || member.bitOffset % 8)
+      throw new MapMetricError(`${at}: field ${f}: is ${ft.k === 'int' ? 'a bit field' : `a ${ft.k}`}, not an integer`);
     return { name: f, offset: member.bitOffset / 8, size: sizeOfDesc(ft) };
   });
 }
@@ -53,7 +68,10 @@ function readUint(b: Uint8Array, off: number, size: number): number {
   return v;
 }
 
-interface Labeler { names: string[]; decode: (key: Uint8Array) => string[] | null }
+interface Labeler {
+  names: string[];
+  decode: (key: Uint8Array) => string[] | null;
+}
 
 function labeler(at: string, labels: readonly LabelConfig[], keySize: number, what: string): Labeler {
   const total = labels.reduce((s, l) => s + l.size, 0);
@@ -88,7 +106,15 @@ const entries = (h: MapHandle) => mapEntries(h.kernel, h.fd, h.obj);
 
 function check(at: string, h: MapHandle, c: MetricCommon): void {
   const t = h.obj.spec.type;
-  if ([MapType.BPF_MAP_TYPE_PROG_ARRAY, MapType.BPF_MAP_TYPE_RINGBUF, MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY, MapType.BPF_MAP_TYPE_QUEUE, MapType.BPF_MAP_TYPE_STACK].includes(t as 3)) {
+  if (
+    [
+      MapType.BPF_MAP_TYPE_PROG_ARRAY,
+      MapType.BPF_MAP_TYPE_RINGBUF,
+      MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+      MapType.BPF_MAP_TYPE_QUEUE,
+      MapType.BPF_MAP_TYPE_STACK,
+    ].includes(t as 3)
+  ) {
     throw new MapMetricError(`${at}: map ${c.map} holds no key/value counts`);
   }
   if (c.per_cpu === 'label' && !isPerCpu(t)) throw new MapMetricError(`${at}: per_cpu: label, but map ${c.map} is not a per-CPU map`);
@@ -134,7 +160,10 @@ export function histogramMetric(at: string, h: MapHandle, c: HistogramConfig): C
   const labels = c.labels ?? [];
   if (!labels.length) throw new MapMetricError(`${at}: a histogram needs labels, the last of them the bucket`);
   const lab = labeler(at, labels.slice(0, -1), h.obj.spec.keySize - labels.at(-1)!.size, `map ${c.map}'s (less the bucket)`);
-  if (labels.reduce((s, l) => s + l.size, 0) !== h.obj.spec.keySize) throw new MapMetricError(`${at}: labels cover ${labels.reduce((s, l) => s + l.size, 0)} bytes; map ${c.map}'s key has ${h.obj.spec.keySize}`);
+  if (labels.reduce((s, l) => s + l.size, 0) !== h.obj.spec.keySize)
+    throw new MapMetricError(
+      `${at}: labels cover ${labels.reduce((s, l) => s + l.size, 0)} bytes; map ${c.map}'s key has ${h.obj.spec.keySize}`,
+    );
   const bucketLabel = labels.at(-1)!;
   if (bucketLabel.size > 8) throw new MapMetricError(`${at}: the bucket label ${bucketLabel.name} is ${bucketLabel.size} bytes; at most 8`);
   const [field] = valueFields(at, h.obj, undefined);
@@ -159,14 +188,18 @@ export function histogramMetric(at: string, h: MapHandle, c: HistogramConfig): C
         };
         const labels = Object.fromEntries(lab.names.map((n, i) => [n, ls[i]]));
         if (perCpuLabel) perCpu.forEach((v, cpu) => add({ ...labels, cpu }, readUint(v, field.offset, field.size)));
-        else add(labels, perCpu.reduce((s, v) => s + readUint(v, field.offset, field.size), 0));
+        else
+          add(
+            labels,
+            perCpu.reduce((s, v) => s + readUint(v, field.offset, field.size), 0),
+          );
       }
       const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
       for (const { labels, counts } of series.values()) {
         let cum = 0;
         let sum = 0;
         let total = 0;
-        for (const [i, n] of counts) (total += n), (sum += n * bound(Math.max(i, c.bucket_min)));
+        for (const [i, n] of counts) ((total += n), (sum += n * bound(Math.max(i, c.bucket_min))));
         for (let i = c.bucket_min; i <= c.bucket_max; i++) {
           cum += counts.get(i) ?? 0;
           if (i === c.bucket_min) for (const [j, n] of counts) if (j < c.bucket_min) cum += n;

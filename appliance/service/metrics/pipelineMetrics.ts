@@ -26,20 +26,58 @@ export class PipelineMetrics {
   constructor(registry = new Registry()) {
     this.registry = registry;
     const flush = () => this.#flush();
-    this.#packets = new Counter({ name: 'bpfbox_packets_total', help: 'Packets run, by program, verdict and CPU', labelNames: ['program', 'verdict', 'cpu'], registers: [registry], collect: flush });
-    this.#bytes = new Counter({ name: 'bpfbox_bytes_total', help: 'Bytes of the packets run (as the program left them), by program, verdict and CPU', labelNames: ['program', 'verdict', 'cpu'], registers: [registry], collect: flush });
+    this.#packets = new Counter({
+      name: 'bpfbox_packets_total',
+      help: 'Packets run, by program, verdict and CPU',
+      labelNames: ['program', 'verdict', 'cpu'],
+      registers: [registry],
+      collect: flush,
+    });
+    this.#bytes = new Counter({
+      name: 'bpfbox_bytes_total',
+      help: 'Bytes of the packets run (as the program left them), by program, verdict and CPU',
+      labelNames: ['program', 'verdict', 'cpu'],
+      registers: [registry],
+      collect: flush,
+    });
     this.runSeconds = new Histogram({
-      name: 'bpfbox_program_run_seconds', help: 'Program run time per packet, one packet in 64 sampled', labelNames: ['program'], registers: [registry],
+      name: 'bpfbox_program_run_seconds',
+      help: 'Program run time per packet, one packet in 64 sampled',
+      labelNames: ['program'],
+      registers: [registry],
       buckets: [1e-7, 2.5e-7, 5e-7, 1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 1e-4, 1e-3],
     });
-    this.errors = new Counter({ name: 'bpfbox_program_errors_total', help: 'Program runs that faulted (the packet handled as an aborted run)', labelNames: ['program'], registers: [registry] });
-    this.queueDepth = new Gauge({ name: 'bpfbox_ingest_queue_depth', help: 'Packets read from a source and not yet run', labelNames: ['source'], registers: [registry] });
-    this.droppedOverload = new Counter({ name: 'bpfbox_dropped_overload_total', help: 'Packets a rate-paced source dropped because the workers fell behind', labelNames: ['source'], registers: [registry] });
-    this.notRun = new Counter({ name: 'bpfbox_not_run_total', help: 'Packets that could not be run (not convertible to Ethernet, runts, too long)', labelNames: ['source'], registers: [registry] });
+    this.errors = new Counter({
+      name: 'bpfbox_program_errors_total',
+      help: 'Program runs that faulted (the packet handled as an aborted run)',
+      labelNames: ['program'],
+      registers: [registry],
+    });
+    this.queueDepth = new Gauge({
+      name: 'bpfbox_ingest_queue_depth',
+      help: 'Packets read from a source and not yet run',
+      labelNames: ['source'],
+      registers: [registry],
+    });
+    this.droppedOverload = new Counter({
+      name: 'bpfbox_dropped_overload_total',
+      help: 'Packets a rate-paced source dropped because the workers fell behind',
+      labelNames: ['source'],
+      registers: [registry],
+    });
+    this.notRun = new Counter({
+      name: 'bpfbox_not_run_total',
+      help: 'Packets that could not be run (not convertible to Ethernet, runts, too long)',
+      labelNames: ['source'],
+      registers: [registry],
+    });
   }
 
   /** hooks returns the Pipeline callbacks that feed the series of `program`. */
-  hooks(program: string): { onPackets: (cpu: number, verdict: string, packets: number, bytes: number, faults: number) => void; onBatch: (cpu: number, samples: readonly number[]) => void } {
+  hooks(program: string): {
+    onPackets: (cpu: number, verdict: string, packets: number, bytes: number, faults: number) => void;
+    onBatch: (cpu: number, samples: readonly number[]) => void;
+  } {
     return {
       onPackets: (cpu, verdict, packets, bytes, faults) => {
         let byVerdict = this.#pending.get(program);
