@@ -5,7 +5,8 @@ import { type IngressResult, skbIngress, xdpIngress } from '../../hooks/ingress.
 import type { LoadedProgram } from '../../hooks/loadedProgram.js';
 import { ProgType } from '../../uapi/progType.js';
 import { HookRuntime } from '../../hooks/runtime.js';
-import { DESC_WORDS, DescWord, XdpBatch } from '../../hooks/xdpBatch.js';
+import { XdpBatch } from '../../hooks/xdpBatch.js';
+import { DESC_WORDS, DescWord } from '../../vm/jit/xdpBatchDriver.js';
 import { XDP_MAX_LINEAR } from '../../hooks/testRun.js';
 import { XDP_PACKET_HEADROOM } from '../../uapi/xdp.js';
 import { AddressSpace } from '../../vm/memory.js';

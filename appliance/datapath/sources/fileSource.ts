@@ -8,7 +8,7 @@ import { XDP_MAX_LINEAR } from '../../../hooks/testRun.js';
 import { XDP_TAILROOM } from '../../../hooks/xdp.js';
 import { ETH_HLEN } from '../../../uapi/ethernet.js';
 import { XDP_PACKET_HEADROOM } from '../../../uapi/xdp.js';
-import { DESC_BYTES, DescWord } from '../../../hooks/xdpBatch.js';
+import { DESC_BYTES, DescWord } from '../../../vm/jit/xdpBatchDriver.js';
 import { flowHash } from '../flowHash.js';
 
 /** Ingress buffers: two sets (one filling while the other runs), 8 MiB per worker each. */

@@ -1,6 +1,6 @@
 import { MAX_PACKET } from '../../../hooks/runtime.js';
 import { type AddressSpace, PAGE_SIZE, Perm, type Region } from '../../../vm/memory.js';
-import { DESC_BYTES, DESC_WORDS, DescWord } from '../../../hooks/xdpBatch.js';
+import { DESC_BYTES, DESC_WORDS, DescWord } from '../../../vm/jit/xdpBatchDriver.js';
 import { XDP_PACKET_HEADROOM } from '../../../uapi/xdp.js';
 import { type Source, type Window, slotBytes } from './fileSource.js';
 
