@@ -1,5 +1,6 @@
 import type { CmdName } from '../uapi/cmd.js';
 import type { MapInfo, ProgInfo } from '../uapi/info.js';
+import type { MapSpec } from '../maps/spec.js';
 import type { MapBtf } from '../maps/typeDesc.js';
 
 /** MapCreateAttr: BPF_MAP_CREATE. Returns a map fd. */
@@ -14,6 +15,24 @@ export interface MapCreateAttr {
   map_extra?: number;
   /** bpfbox's stand-in for btf_fd + btf_key_type_id + btf_value_type_id: the types themselves. */
   btf_desc?: MapBtf;
+}
+
+/**
+ * mapCreateAttr is what a loader passes to BPF_MAP_CREATE for `spec` (libbpf's
+ * bpf_map_create from a map definition), the inner template map given by its fd (0: none).
+ */
+export function mapCreateAttr(spec: MapSpec, innerFd = 0): MapCreateAttr {
+  return {
+    map_type: spec.type,
+    key_size: spec.keySize,
+    value_size: spec.valueSize,
+    max_entries: spec.maxEntries,
+    map_flags: spec.flags ?? 0,
+    map_name: spec.name ?? '',
+    map_extra: spec.mapExtra ?? 0,
+    inner_map_fd: innerFd || undefined,
+    btf_desc: spec.btf,
+  };
 }
 
 /**

@@ -3,6 +3,7 @@ import { BpfError } from '../vm/errors.js';
 import type { BpfProcess } from './process.js';
 import { LIBBPF_PIN_BY_NAME, type MapDef } from '../elf/mapDefs.js';
 import type { CollectionSpec } from '../elf/collection.js';
+import { mapCreateAttr } from './attr.js';
 
 /** LoadOptions: where pin-by-name maps go (libbpf's pin_root_path). */
 export interface LoadOptions {
@@ -158,17 +159,7 @@ function createMap(
       `map ${m.name} (inner template)`,
     );
   }
-  const fd = p.bpf('BPF_MAP_CREATE', {
-    map_type: s.type,
-    key_size: s.keySize,
-    value_size: s.valueSize,
-    max_entries: s.maxEntries,
-    map_flags: s.flags ?? 0,
-    map_name: s.name ?? '',
-    map_extra: s.mapExtra ?? 0,
-    inner_map_fd: inner || undefined,
-    btf_desc: s.btf,
-  });
+  const fd = p.bpf('BPF_MAP_CREATE', mapCreateAttr(s, inner));
   if (inner) p.close(inner);
   check(fd, `map ${m.name}`);
   opened.push(fd);

@@ -6,6 +6,7 @@ import type { MapObject, ProgObject } from '../../kernel/objects.js';
 import { QueueStack } from '../../maps/queueStack.js';
 import type { MapSpec } from '../../maps/spec.js';
 import { LDDW, Pseudo } from '../../vm/opcodes.js';
+import { mapCreateAttr } from '../../kernel/attr.js';
 
 /** Owner names the process holding a pinned object live, and its control socket. */
 export interface Owner {
@@ -105,17 +106,7 @@ export function restoreMap(k: Kernel, f: PinnedMap): number {
       })
     : 0;
   k.wantId(f.id);
-  const fd = k.bpf('BPF_MAP_CREATE', {
-    map_type: s.type,
-    key_size: s.keySize,
-    value_size: s.valueSize,
-    max_entries: s.maxEntries,
-    map_flags: s.flags ?? 0,
-    map_name: s.name ?? '',
-    map_extra: s.mapExtra ?? 0,
-    inner_map_fd: innerFd || undefined,
-    btf_desc: s.btf,
-  });
+  const fd = k.bpf('BPF_MAP_CREATE', mapCreateAttr(s, innerFd));
   if (innerFd > 0) k.close(innerFd);
   if (fd < 0) throw new BpfErrno(-fd, 'restoring a pinned map');
   const m = k.process.mapOf(fd).map;
