@@ -903,6 +903,17 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* permission(): a bare AF_PACKET socket, opened and closed: EPERM without CAP_NET_RAW. */
+static napi_value js_permission(napi_env env, napi_callback_info info) {
+  int fd = socket(AF_PACKET, SOCK_RAW, 0);
+  if (fd < 0) {
+    throw_errno(env, "socket", "AF_PACKET", errno);
+    return NULL;
+  }
+  close(fd);
+  return NULL;
+}
+
 static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
@@ -920,6 +931,7 @@ NAPI_MODULE_INIT() {
   export_fn(env, exports, "send", js_send);
   export_fn(env, exports, "stats", js_stats);
   export_fn(env, exports, "close", js_close);
+  export_fn(env, exports, "permission", js_permission);
   napi_value desc;
   napi_create_object(env, &desc);
   static const struct {
