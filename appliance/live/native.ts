@@ -117,7 +117,9 @@ export function loadAfPacket(): AfPacket {
   const want = { ...DescOff, BYTES: DESC_BYTES };
   for (const [k, v] of Object.entries(want)) {
     if (m.DESC[k as keyof DescLayout] !== v)
-      throw new LiveUnavailable(`live capture: ${MODULE_PATH} is stale (descriptor ${k} at ${m.DESC[k as keyof DescLayout]}, not ${v}): npm rebuild bpfbox`);
+      throw new LiveUnavailable(
+        `live capture: ${MODULE_PATH} is stale (descriptor ${k} at ${m.DESC[k as keyof DescLayout]}, not ${v}): npm rebuild bpfbox`,
+      );
   }
   return (loaded = m);
 }

@@ -54,7 +54,11 @@ const bytes = (n: number, seed: number) => Array.from({ length: n }, (_, i) => (
 const raw = (len: number, seq: number) => Buffer.from([...MAC_B, ...MAC_A, 0x88, 0xb5, seq >> 8, seq & 0xff, ...bytes(len - 16, seq)]);
 /** tagged: `frame` with tags (TPID, TCI pairs) after its MAC addresses. */
 const tagged = (frame: Buffer, ...tags: [number, number][]) =>
-  Buffer.concat([frame.subarray(0, 12), ...tags.map(([tpid, tci]) => Buffer.from([tpid >> 8, tpid & 0xff, tci >> 8, tci & 0xff])), frame.subarray(12)]);
+  Buffer.concat([
+    frame.subarray(0, 12),
+    ...tags.map(([tpid, tci]) => Buffer.from([tpid >> 8, tpid & 0xff, tci >> 8, tci & 0xff])),
+    frame.subarray(12),
+  ]);
 
 /** sum16: the ones' complement sum of big-endian 16-bit words (RFC 1071), folded, not complemented. */
 function sum16(b: Uint8Array, initial = 0): number {
@@ -253,7 +257,9 @@ describe('live: the AF_PACKET module (native/afpacket.c) alone', function () {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     children.add(dump);
-    const listening = new Promise<void>((res) => createInterface({ input: dump.stderr! }).on('line', (l) => l.includes('listening') && res()));
+    const listening = new Promise<void>((res) =>
+      createInterface({ input: dump.stderr! }).on('line', (l) => l.includes('listening') && res()),
+    );
     const exited = new Promise<void>((res) => dump.on('close', () => res()));
     const killer = setTimeout(() => dump.kill('SIGTERM'), 20_000);
     await Promise.race([listening, exited]);
@@ -303,7 +309,8 @@ describe('live: the AF_PACKET module (native/afpacket.c) alone', function () {
     replay('a0', join(dir, 'fwd.pcap'));
     replay('a1', join(dir, 'rev.pcap'));
     const got = framesOf((await p.done) as RxResult);
-    const at = (frame: Buffer, members: number[]) => got.filter((f) => f.hex === frame.toString('hex') && members.includes(f.h)).map((f) => f.h);
+    const at = (frame: Buffer, members: number[]) =>
+      got.filter((f) => f.hex === frame.toString('hex') && members.includes(f.h)).map((f) => f.h);
     const member = flows.map((i) => {
       const f = [0, 1].map((k) => at(fwd[2 * i + k], [0, 1]));
       const r = [0, 1].map((k) => at(rev[2 * i + k], [2, 3]));
@@ -336,14 +343,75 @@ describe('live: the AF_PACKET module (native/afpacket.c) alone', function () {
       assert.ok(l4Valid(f), `datagram ${i}: UDP checksum`);
       assert.ok(f.subarray(42).every((b) => b === i + 1));
     });
-    assert.ok(r.stats[0].csumCompleted >= sizes.length, `csumCompleted ${r.stats[0].csumCompleted}: the checksums were partial (veth tx-checksumming)`);
+    assert.ok(
+      r.stats[0].csumCompleted >= sizes.length,
+      `csumCompleted ${r.stats[0].csumCompleted}: the checksums were partial (veth tx-checksumming)`,
+    );
     if (has('tshark')) {
       const pcap = join(dir, 'udp.pcap');
       writePcap(pcap, mine);
       const st = run('tshark', ['-r', pcap, '-o', 'udp.check_checksum:TRUE', '-T', 'fields', '-e', 'udp.checksum.status']);
-      assert.deepEqual(st.trim().split('\n'), sizes.map(() => '1'), 'tshark: udp.checksum.status Good');
+      assert.deepEqual(
+        st.trim().split('\n'),
+        sizes.map(() => '1'),
+        'tshark: udp.checksum.status Good',
+      );
     }
   });
+
+  // Partial checksums sent with a virtio_net_hdr from a0 (send()'s vnetAt), one in an 802.1Q frame, which the kernel untags on b0.
+  const full = [
+    udp4([10, 9, 0, 1], [10, 9, 0, 2], 7, 9, Buffer.alloc(101, 3)),
+    tagged(udp4([10, 9, 0, 1], [10, 9, 0, 2], 8, 9, Buffer.alloc(64, 4)), [0x8100, 0x0007]),
+  ];
+  const l2 = [14, 18];
+  /** partial: the frame as a sender with checksum offload leaves it: the pseudo-header sum in the UDP checksum field. */
+  const partial = full.map((f, i) => {
+    const p = Buffer.from(f);
+    const udpLen = p.readUInt16BE(l2[i] + 24);
+    p.writeUInt16BE(sum16(Buffer.from([...p.subarray(l2[i] + 12, l2[i] + 20), 0, 17, udpLen >> 8, udpLen & 0xff])), l2[i] + 26);
+    return p;
+  });
+  const vnet = (start: number) => Buffer.from([1, 0, 0, 0, 0, 0, start, 0, 6, 0]);
+  for (const offloads of ['passthrough', 'off'] as const) {
+    it(`'${offloads}': a partial checksum (VIRTIO_NET_HDR_F_NEEDS_CSUM), in a plain and a VLAN frame, ${offloads === 'off' ? 'completed' : 'kept, its virtio_net_hdr at slot + 0 (csum_start moved by 4 for the tag put back)'}`, async () => {
+      const p = probe({ cmd: 'rx', open: [{ ifname: 'b0', offloads }], expect: 2, deadlineMs: 15_000 });
+      await p.ready;
+      const s = (await probe(
+        { cmd: 'send', ifname: 'a0', frames: partial.map((f) => f.toString('hex')), vnet: l2.map((n) => vnet(n + 20).toString('hex')) },
+        nsA,
+      ).done) as {
+        sent: number;
+      };
+      assert.equal(s.sent, 2);
+      const r = (await p.done) as RxResult;
+      const got = framesOf(r);
+      if (offloads === 'off') {
+        assert.deepEqual(
+          got.map((f) => f.hex),
+          full.map((f) => f.toString('hex')),
+          'the checksums a NIC would have put in',
+        );
+        assert.deepEqual(
+          got.map((f) => f.vnet),
+          ['00'.repeat(10), '00'.repeat(10)],
+        );
+        assert.equal(r.stats[0].csumCompleted, 2);
+      } else {
+        assert.deepEqual(
+          got.map((f) => f.hex),
+          partial.map((f) => f.toString('hex')),
+        );
+        assert.deepEqual(
+          got.map((f) => f.vnet),
+          l2.map((n) => vnet(n + 20).toString('hex')),
+          'NEEDS_CSUM, csum_start at the UDP header (+4 with the tag back), csum_offset 6',
+        );
+        assert.equal(r.stats[0].csumCompleted, 0);
+      }
+      assert.equal(r.stats[0].vlanRestored, 1);
+    });
+  }
 
   it("'off' mode: a TCP transfer with TSO at a2 arrives segmented: wire-size frames, contiguous sequence numbers, valid checksums, the bytes sent", async () => {
     const total = 200_000;
@@ -416,8 +484,30 @@ describe('live: the AF_PACKET module (native/afpacket.c) alone', function () {
     }
   });
 
+  it('without CAP_NET_RAW, livePermission says what is needed', function () {
+    if (!has('setpriv')) {
+      console.log('    SKIPPED: no setpriv (util-linux)');
+      this.skip();
+    }
+    const native = join(REPO_ROOT, 'dist', 'appliance', 'live', 'native.js');
+    const script = `import(${JSON.stringify(native)}).then((m)=>{try{m.livePermission();console.log('permitted')}catch(e){console.log(e.name+': '+e.message)}})`;
+    const r = spawnSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, '-e', script],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(
+      r.stdout.trim(),
+      'LiveUnavailable: live capture: needs root or CAP_NET_RAW (setcap cap_net_raw,cap_net_admin+ep $(which node)), to open AF_PACKET sockets',
+    );
+  });
+
   it('bad input: no such interface, addresses past the memory, a closed handle: errors naming them, nothing sent', async () => {
-    const r = (await probe({ cmd: 'bad', ifname: 'b0' }).done) as Record<string, { name: string; code: string; errno: number; message: string }> &
+    const r = (await probe({ cmd: 'bad', ifname: 'b0' }).done) as Record<
+      string,
+      { name: string; code: string; errno: number; message: string }
+    > &
       Record<'statsOpen', HandleStats> &
       Record<'ifindex', number>;
     assert.deepEqual([r.openNope.code, r.openNope.errno, r.openNope.message], ['ENODEV', 19, 'open nope0: no such device (ENODEV)']);

@@ -26,7 +26,15 @@ const SLOT_END = mem.length;
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const out = (v: unknown) => process.stdout.write(`${JSON.stringify(v)}\n`);
 
-const defaults: OpenOptions = { fanoutGroup: 0, ringFrames: 1024, frameSize: 2048, version: 2, offloads: 'off', qdiscBypass: false, promisc: false };
+const defaults: OpenOptions = {
+  fanoutGroup: 0,
+  ringFrames: 1024,
+  frameSize: 2048,
+  version: 2,
+  offloads: 'off',
+  qdiscBypass: false,
+  promisc: false,
+};
 
 interface Batch {
   readonly slotAt: number;
@@ -124,6 +132,7 @@ async function bench(): Promise<void> {
   let first = 0;
   let last = 0;
   let frames = 0;
+  const cpu0 = process.cpuUsage();
   while (Date.now() < end) {
     if (!af.poll([rxH], 100)) {
       await yieldToLoop();
@@ -142,7 +151,8 @@ async function bench(): Promise<void> {
     frames += n;
   }
   const stats: HandleStats[] = [af.stats(rxH), af.stats(txH)];
-  out({ frames, seconds: (last - first) / 1000, stats });
+  const cpu = process.cpuUsage(cpu0);
+  out({ frames, seconds: (last - first) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6, stats });
 }
 
 const commands: Record<string, () => unknown> = { rx, send, bad, bench };
