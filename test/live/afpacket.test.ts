@@ -484,6 +484,71 @@ describe('live: the AF_PACKET module (native/afpacket.c) alone', function () {
     }
   });
 
+  it("'off' mode: GSO frames sent with a virtio_net_hdr (TCPV6; UDP_L4 over IPv4 in an 802.1Q frame) arrive as the segments a NIC would send", async () => {
+    const src6 = Array.from({ length: 16 }, (_, i) => (i === 0 ? 0xfd : i));
+    const dst6 = Array.from({ length: 16 }, (_, i) => (i === 0 ? 0xfd : 0x20 + i));
+    const payload6 = Buffer.from(bytes(2500, 6));
+    const tcp = Buffer.alloc(20);
+    tcp.writeUInt16BE(4000, 0);
+    tcp.writeUInt16BE(80, 2);
+    tcp.writeUInt32BE(0xfffffc00, 4); // the sequence number wraps in the second segment
+    tcp.writeUInt32BE(77, 8);
+    tcp.set([0x50, 0x99], 12); // CWR ACK PSH FIN
+    tcp.writeUInt16BE(512, 14);
+    const ip6 = (plen: number) => Buffer.from([0x60, 0, 0, 0, plen >> 8, plen & 0xff, 6, 64, ...src6, ...dst6]);
+    const eth6 = Buffer.from([...MAC_B, ...MAC_A, 0x86, 0xdd]);
+    const gso6 = Buffer.concat([eth6, ip6(20 + payload6.length), tcp, payload6]);
+    const want6 = [0, 1, 2].map((k) => {
+      const seg = payload6.subarray(k * 1000, k * 1000 + 1000);
+      const t = Buffer.from(tcp);
+      t.writeUInt32BE((0xfffffc00 + k * 1000) >>> 0, 4);
+      t[13] = [0x90, 0x10, 0x19][k];
+      const pseudo = Buffer.from([...src6, ...dst6, 0, 0, (20 + seg.length) >> 8, (20 + seg.length) & 0xff, 0, 0, 0, 6]);
+      t.writeUInt16BE(~sum16(Buffer.concat([pseudo, t, seg])) & 0xffff, 16);
+      return Buffer.concat([eth6, ip6(20 + seg.length), t, seg]);
+    });
+    const payload4 = Buffer.from(bytes(1100, 4));
+    const udpGso = tagged(udp4([10, 9, 0, 1], [10, 9, 0, 2], 5000, 6000, payload4), [0x8100, 0x0009]);
+    udpGso.writeUInt16BE(0x1234, 18 + 4); // IPv4 id
+    const want4 = [0, 1, 2].map((k) => {
+      const f = udp4([10, 9, 0, 1], [10, 9, 0, 2], 5000, 6000, payload4.subarray(k * 500, k * 500 + 500));
+      f.writeUInt16BE(0x1234 + k, 18);
+      f.writeUInt16BE(0, 24);
+      f.writeUInt16BE(~sum16(f.subarray(14, 34)) & 0xffff, 24);
+      return tagged(f, [0x8100, 0x0009]);
+    });
+    const hdr = (type: number, hdrLen: number, gsoSize: number, start: number, off: number) => {
+      const h = Buffer.alloc(10);
+      h[0] = 1; // VIRTIO_NET_HDR_F_NEEDS_CSUM
+      h[1] = type;
+      h.writeUInt16LE(hdrLen, 2);
+      h.writeUInt16LE(gsoSize, 4);
+      h.writeUInt16LE(start, 6);
+      h.writeUInt16LE(off, 8);
+      return h.toString('hex');
+    };
+    const p = probe({ cmd: 'rx', open: [{ ifname: 'b0', frameSize: 65536 + 256, ringFrames: 16 }], expect: 6, deadlineMs: 15_000 });
+    await p.ready;
+    const sent = (await probe(
+      {
+        cmd: 'send',
+        ifname: 'a0',
+        frames: [gso6, udpGso].map((f) => f.toString('hex')),
+        vnet: [hdr(4, 74, 1000, 54, 16), hdr(5, 46, 500, 38, 6)],
+      },
+      nsA,
+    ).done) as { sent: number };
+    assert.equal(sent.sent, 2);
+    const r = (await p.done) as RxResult;
+    assert.deepEqual(
+      framesOf(r).map((f) => f.hex),
+      [...want6, ...want4].map((f) => f.toString('hex')),
+    );
+    framesOf(r).forEach((f) => assert.equal(f.desc[3], f.hex.length / 2, 'WIRE_LEN: the segment'));
+    checkLayout(r);
+    assert.deepEqual([r.stats[0].segmented, r.stats[0].rxFrames, r.stats[0].vlanRestored], [6, 6, 1]);
+  });
+
   it('without CAP_NET_RAW, livePermission says what is needed', function () {
     if (!has('setpriv')) {
       console.log('    SKIPPED: no setpriv (util-linux)');
