@@ -28,11 +28,10 @@ export interface LiveArgs {
   engine?: EngineName;
 }
 
-/** pairsOf: --dev and --peer, paired in the order given (a tap: no --peer). */
+/** pairsOf: --dev and --peer, paired in the order given; a --dev left without a --peer is a tap (and a redirect target). */
 export function pairsOf(dev: readonly string[], peer: readonly string[]): LivePair[] {
   if (!dev.length) throw new UsageError('live needs --dev IF (and --peer IF2 for a bridge)');
-  if (peer.length && peer.length !== dev.length)
-    throw new UsageError(`live: ${dev.length} --dev but ${peer.length} --peer: give each --dev its --peer, or none for a tap`);
+  if (peer.length > dev.length) throw new UsageError(`live: ${peer.length} --peer but ${dev.length} --dev: each --peer pairs with a --dev`);
   return dev.map((d, i) => ({ dev: d, peer: peer[i] }));
 }
 
@@ -65,14 +64,14 @@ export async function runLive(a: LiveArgs): Promise<LiveSummary> {
       onError: a.onError,
       out: a.out,
       engine: a.engine,
-      log: a.json ? undefined : say,
+      log: say,
       warn: (l) => process.stderr.write(`warning: ${l}\n`),
     });
     const tty = process.stderr.isTTY && !a.json;
-    if (!a.json)
-      say(
-        `${prog.name} on ${pairs.map((p) => (p.peer ? `${p.dev} <-> ${p.peer}` : `${p.dev} (tap)`)).join(', ')}, ${workers} worker(s); Ctrl-C stops`,
-      );
+    // also the line a script waits for: the sockets are open
+    say(
+      `${prog.name} on ${pairs.map((p) => (p.peer ? `${p.dev} <-> ${p.peer}` : `${p.dev} (tap)`)).join(', ')}, ${workers} worker(s); Ctrl-C stops`,
+    );
     const status = tty ? setInterval(statusLine(bridge), 1000) : undefined;
     let fatal: unknown;
     await new Promise<void>((resolve) => {

@@ -22,7 +22,7 @@ import {
   Rec,
   type RingSpec,
 } from './liveProtocol.js';
-import { type AfPacket, loadAfPacket } from './native.js';
+import { type AfPacket, RING, loadAfPacket } from './native.js';
 import { leftOff, offloadsOff, restoreOffloads } from './offloads.js';
 
 /** LiveError: a live bridge cannot start as asked: an interface, a permission, a program type. One line says which. */
@@ -59,9 +59,11 @@ export interface LiveSummary extends ReplaySummary {
   lost_on_failure: number;
 }
 
-/** The default ring: 4096 frames of 4 KiB (a 16 MiB ring per socket), TPACKET_V2; passthrough needs frames that hold 64 KiB. */
-const RING: RingSpec = { version: 2, frames: 4096, frameSize: 4096 };
-const PASSTHROUGH_FRAME = 1 << 17;
+/** The rings: TPACKET_V2 (a frame handed over at once: inline), frames for a 1500-byte MTU; passthrough's hold 64 KiB GSO frames. */
+const ringFor = (offloads: Offloads): RingSpec => {
+  const r = offloads === 'passthrough' ? RING.gso : RING.mtu;
+  return { version: 2, frames: r.ringFrames, frameSize: r.frameSize };
+};
 /** A worker's slots: room for a batch of frames (and GSO frames of 64 KiB in passthrough). */
 const SLOT_BYTES = 4 << 20;
 /** Stand-ins that may take dead workers' places before the bridge gives up. */
@@ -109,7 +111,7 @@ export class LiveBridge {
     this.#ifaces = ifaces;
     this.#offloads = o.offloads ?? 'off';
     this.#onError = o.onError ?? 'drop';
-    this.#ring = { ...RING, ...(this.#offloads === 'passthrough' ? { frameSize: PASSTHROUGH_FRAME, frames: 512 } : {}), ...o.ring };
+    this.#ring = { ...ringFor(this.#offloads), ...o.ring };
     this.#layout = new CounterLayout(ifaces.length);
     const blocks = o.workers * (1 + MAX_FAILURES_PER_WORKER);
     this.#counters = new SharedArrayBuffer(blocks * this.#layout.perWorker * 8);
@@ -378,8 +380,6 @@ function checkPlan(o: LiveOptions): { name: string; flag: string; peer: number }
   if (!o.pairs.length) throw new LiveError('live needs --dev IF');
   const t = o.prog.type;
   const bridge = o.pairs.some((p) => p.peer !== undefined);
-  if (o.pairs.some((p) => (p.peer !== undefined) !== bridge))
-    throw new LiveError('live: give every --dev a --peer (a bridge), or none (a tap)');
   if (
     !(
       [
