@@ -16,8 +16,7 @@ export function cpuInits(o: PipelineOptions, n: number): { inits: WorkerInit[]; 
   const mem = o.kernel.memory;
   const progs = exportProgs(o.kernel);
   const engine = o.engine ?? DEFAULT_ENGINE;
-  const batch =
-    engine === 'jit' && o.prog.type === ProgType.BPF_PROG_TYPE_XDP && !o.trace && xdpBatchable(o.prog.program, o.deterministic ?? false);
+  const batch = runsInBatches(o);
   const regions = Array.from({ length: n }, (_, w) => cpuRegions(mem, w));
   const inits = regions.map((r, w) => ({
     space: mem.snapshot(),
@@ -36,4 +35,14 @@ export function cpuInits(o: PipelineOptions, n: number): { inits: WorkerInit[]; 
     batch,
   }));
   return { inits, batch };
+}
+
+/** runsInBatches: whether workers run this program in batches: a JIT-compiled XDP program that is xdpBatchable, not traced. */
+export function runsInBatches(o: Pick<PipelineOptions, 'prog' | 'engine' | 'trace' | 'deterministic'>): boolean {
+  return (
+    (o.engine ?? DEFAULT_ENGINE) === 'jit' &&
+    o.prog.type === ProgType.BPF_PROG_TYPE_XDP &&
+    !o.trace &&
+    xdpBatchable(o.prog.program, o.deterministic ?? false)
+  );
 }

@@ -4,7 +4,9 @@ import { UserError } from '../../uapi/userError.js';
 import { verdictOf } from '../../hooks/verdict.js';
 import { Perm } from '../../vm/memory.js';
 import { DESC_BYTES } from '../../vm/jit/xdpBatchDriver.js';
-import { cpuInits } from '../datapath/cpuInits.js';
+import { cpuInits, runsInBatches } from '../datapath/cpuInits.js';
+import { exportProgs } from '../datapath/progTransfer.js';
+import type { ProgObject } from '../../kernel/objects.js';
 import type { PipelineOptions, ReplaySummary } from '../datapath/pipeline.js';
 import type { WorkerInit } from '../datapath/protocol.js';
 import { type OutputFiles, openOutputs } from '../datapath/sinks/captureFiles.js';
@@ -13,6 +15,7 @@ import {
   CONTROL_WORDS,
   Control,
   LIVE_BATCH,
+  type LiveCommand,
   type LiveIface,
   type LiveMessage,
   type LiveWorkerInit,
@@ -101,6 +104,7 @@ export class LiveBridge {
   readonly #warnings: string[] = [];
   readonly #offloadsChanged: string[] = [];
   #failures = 0;
+  #prog: ProgObject;
   #stopping = false;
   #t0 = 0n;
   #fatal?: Error;
@@ -108,6 +112,7 @@ export class LiveBridge {
 
   private constructor(o: LiveOptions, ifaces: LiveIface[]) {
     this.#o = o;
+    this.#prog = o.prog;
     this.#ifaces = ifaces;
     this.#offloads = o.offloads ?? 'off';
     this.#onError = o.onError ?? 'drop';
@@ -263,7 +268,7 @@ export class LiveBridge {
       const w = (f: number) => dv.getUint32(at + f * 4, true);
       const len = w(Rec.LEN);
       const retval = w(Rec.RETVAL) | 0;
-      const v = verdictOf(this.#o.prog.type, retval, w(Rec.WIRE_LEN));
+      const v = verdictOf(this.#prog.type, retval, w(Rec.WIRE_LEN));
       out.packet(
         {
           data: u8.subarray(at + RECORD_WORDS * 4, at + RECORD_WORDS * 4 + len),
@@ -280,16 +285,61 @@ export class LiveBridge {
     }
   }
 
+  /**
+   * replace swaps the program the workers run for `prog` (loaded in the same kernel: the maps
+   * are shared) at their next batch boundary; it resolves when every running worker has it.
+   */
+  async replace(prog: ProgObject): Promise<void> {
+    checkType(
+      prog,
+      this.#ifaces.some((f) => f.peer >= 0),
+    );
+    const cmd: LiveCommand = {
+      kind: 'swap',
+      progs: exportProgs(this.#o.kernel),
+      entry: prog.id,
+      batch: runsInBatches({ ...this.#o, prog }),
+    };
+    const swapped = this.#running
+      .filter((r) => !r.dead && r.init.live.mode === 'program')
+      .map(
+        (r) =>
+          new Promise<void>((resolve, reject) => {
+            const t = setTimeout(() => reject(new LiveError(`live: cpu ${r.init.cpu} did not take the new program within 10 s`)), 10_000);
+            const on = (m: LiveMessage) => {
+              if (m.kind !== 'swapped' || m.entry !== prog.id) return;
+              clearTimeout(t);
+              r.worker.off('message', on);
+              resolve();
+            };
+            r.worker.on('message', on);
+            r.worker.postMessage(cmd);
+          }),
+      );
+    await Promise.all(swapped);
+    this.#prog = prog;
+  }
+
+  /** The program the workers run now. */
+  get prog(): ProgObject {
+    return this.#prog;
+  }
+
+  /** The interfaces, in the bridge's order, with their peers (an index; -1: a tap). */
+  get interfaces(): readonly LiveIface[] {
+    return this.#ifaces;
+  }
+
   /** summary: the counters now (the workers keep counting). */
   summary(): LiveSummary {
     const c = new Float64Array(this.#counters);
     const L = this.#layout;
     const o = this.#o;
     const n = o.workers;
-    const type =
-      o.prog.type === ProgType.BPF_PROG_TYPE_XDP ? 'xdp' : o.prog.type === ProgType.BPF_PROG_TYPE_SOCKET_FILTER ? 'socket' : 'tc';
+    const t = this.#prog.type;
+    const type = t === ProgType.BPF_PROG_TYPE_XDP ? 'xdp' : t === ProgType.BPF_PROG_TYPE_SOCKET_FILTER ? 'socket' : 'tc';
     const s: LiveSummary = {
-      program: o.prog.name,
+      program: this.#prog.name,
       type,
       packets: 0,
       bytes: 0,
@@ -375,11 +425,10 @@ export class LiveBridge {
   }
 }
 
-/** checkPlan: the interfaces in the bridge's order (dev, peer of each pair) with their peers, and the program type, checked. */
-function checkPlan(o: LiveOptions): { name: string; flag: string; peer: number }[] {
-  if (!o.pairs.length) throw new LiveError('live needs --dev IF');
+/** checkType: a program type live runs (xdp, tc; a socket filter only in a tap). */
+function checkType(prog: ProgObject, bridge: boolean): void {
+  const o = { prog };
   const t = o.prog.type;
-  const bridge = o.pairs.some((p) => p.peer !== undefined);
   if (
     !(
       [
@@ -395,6 +444,15 @@ function checkPlan(o: LiveOptions): { name: string; flag: string; peer: number }
     throw new LiveError(
       `live: program ${o.prog.name} is a socket filter, which filters what a socket sees: run it in a tap (--dev without --peer)`,
     );
+}
+
+/** checkPlan: the interfaces in the bridge's order (dev, peer of each pair) with their peers, and the program type, checked. */
+function checkPlan(o: LiveOptions): { name: string; flag: string; peer: number }[] {
+  if (!o.pairs.length) throw new LiveError('live needs --dev IF');
+  checkType(
+    o.prog,
+    o.pairs.some((p) => p.peer !== undefined),
+  );
   const out: { name: string; flag: string; peer: number }[] = [];
   const seen = new Set<string>();
   for (const p of o.pairs) {

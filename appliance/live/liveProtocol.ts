@@ -56,6 +56,13 @@ export const CONTROL_WORDS = 1;
 /** Frames per batch (one rx call per interface). */
 export const LIVE_BATCH = 256;
 
+/**
+ * LiveCommand: main to worker, after 'open'; the worker takes it between batches
+ * (receiveMessageOnPort): `swap` replaces the program (a control-plane change): the next
+ * batch runs the new one.
+ */
+export type LiveCommand = { readonly kind: 'swap'; readonly progs: WorkerInit['progs']; readonly entry: number; readonly batch: boolean };
+
 /** LiveMessage: worker to main. */
 export type LiveMessage =
   | { readonly kind: 'ready' }
@@ -63,6 +70,7 @@ export type LiveMessage =
   | { readonly kind: 'failed'; readonly message: string; readonly code?: string }
   | { readonly kind: 'packets'; readonly iface: number; readonly records: ArrayBuffer; readonly n: number }
   | { readonly kind: 'warning'; readonly message: string }
+  | { readonly kind: 'swapped'; readonly entry: number }
   | { readonly kind: 'stopped' };
 
 /**

@@ -1,12 +1,12 @@
 import '../datapath/eagerWasm.js';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { AddressSpace } from '../../vm/memory.js';
 import { XDP_PACKET_HEADROOM } from '../../uapi/xdp.js';
 import { DESC_WORDS, DescWord } from '../../vm/jit/xdpBatchDriver.js';
 import { ReplayCpu } from '../datapath/replayCpu.js';
 import { OUT_FIELDS, Out, OutFlag, type PacketExtra } from '../datapath/protocol.js';
 import { CounterLayout, IfaceSlot, RETVALS, VERDICT_NAMES, WorkerSlot } from './counters.js';
-import { Control, LIVE_BATCH, type LiveMessage, type LiveWorkerInit, RECORD_WORDS, Rec } from './liveProtocol.js';
+import { Control, LIVE_BATCH, type LiveCommand, type LiveMessage, type LiveWorkerInit, RECORD_WORDS, Rec } from './liveProtocol.js';
 import { type AfPacket, type HandleStats, loadAfPacket } from './native.js';
 import { OUTCOME_COUNTER, Outcome, outcomeOf, redirectEgress } from './outcome.js';
 
@@ -25,7 +25,7 @@ const post = (m: LiveMessage, transfer: ArrayBuffer[] = []) => parentPort!.postM
 
 class LiveCpu {
   readonly #af: AfPacket;
-  readonly #cpu?: ReplayCpu;
+  #cpu?: ReplayCpu;
   readonly #space: AddressSpace;
   readonly #c = new Float64Array(L.counters);
   readonly #layout = new CounterLayout(L.ifaces.length);
@@ -37,7 +37,7 @@ class LiveCpu {
   readonly #counts = new Int32Array(L.ifaces.length);
   readonly #verdictIndex = new Map<string, number>(VERDICT_NAMES.map((n, i) => [n, i]));
   #seen = 0;
-  readonly #progType = init.progs.find((p) => p.id === init.entry)!.type;
+  #progType = init.progs.find((p) => p.id === init.entry)!.type;
 
   constructor() {
     this.#af = loadAfPacket();
@@ -67,6 +67,7 @@ class LiveCpu {
     let idle = false;
     try {
       while (Atomics.load(this.#control, Control.STOP) === 0) {
+        for (let m = receiveMessageOnPort(parentPort!); m; m = receiveMessageOnPort(parentPort!)) this.#command(m.message as LiveCommand);
         if (idle) af.poll(this.#handles, 20);
         idle = true;
         for (let k = 0; k < this.#handles.length; k++) {
@@ -84,6 +85,15 @@ class LiveCpu {
     } finally {
       for (const h of this.#handles) af.close(h);
     }
+  }
+
+  /** #command: a swap replaces the program at this batch boundary (the maps are shared: nothing else changes). */
+  #command(c: LiveCommand): void {
+    if (c.kind !== 'swap' || L.mode !== 'program') return;
+    const next = { ...init, progs: c.progs, entry: c.entry, batch: c.batch };
+    this.#cpu = new ReplayCpu(next);
+    this.#progType = c.progs.find((p) => p.id === c.entry)!.type;
+    post({ kind: 'swapped', entry: c.entry });
   }
 
   /** #syncStats copies the native counters of interface k's socket into the page (they are cumulative). */
