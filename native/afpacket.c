@@ -41,6 +41,8 @@ enum { D_HARD_START = 0, D_ROOM = 4, D_LEN = 8, D_WIRE_LEN = 12, D_TS_SEC = 16, 
 #define SLOT_TAILROOM 320
 #define SLOT_MIN 4096
 #define VNET_HDR_LEN ((uint32_t)sizeof(struct virtio_net_hdr)) /* 10 */
+/* The largest frame a packet socket is given: a 64 KiB GSO frame and its Ethernet header (and a tag). */
+#define MAX_FRAME (65536u + 64u)
 #define SEND_CHUNK 64
 #define SEND_RETRIES 8
 #define SEND_RETRY_MS 10
@@ -118,6 +120,9 @@ typedef struct {
   uint8_t *v3_next;     /* V3: the next frame in the current block */
   uint8_t *scratch;     /* a GSO frame with its tag put back, to segment from */
   uint32_t scratch_len;
+  uint8_t *big;         /* a frame too big for a ring frame (TP_STATUS_COPY), read from the socket's queue: virtio_net_hdr + frame */
+  uint32_t big_len;
+  uint32_t pending;     /* bytes of that frame in `big` still waiting for room in a batch (0: none) */
   stats_t st;
 } handle_t;
 
@@ -130,6 +135,7 @@ static void handle_free(handle_t *h) {
   if (h->ring) munmap(h->ring, h->ring_len);
   if (h->fd >= 0) close(h->fd); /* closing drops the promiscuous membership and leaves the fanout group */
   free(h->scratch);
+  free(h->big);
   free(h);
 }
 
@@ -438,8 +444,36 @@ static int segment(handle_t *h, batch_t *b, const ring_frame_t *f, const struct 
   return TAKE_DONE;
 }
 
-/* take: one ring frame into the batch (or counted and skipped). */
+static int take_frame(handle_t *h, batch_t *b, const ring_frame_t *f);
+
+/*
+ * take: one ring frame into the batch (or counted and skipped). A frame longer than a ring
+ * frame (a GSO frame from a peer's TSO in a ring sized for the MTU) comes with TP_STATUS_COPY:
+ * with PACKET_COPY_THRESH the kernel queues the whole of it on the socket too, in order, so it
+ * is read from there (virtio_net_hdr first, as PACKET_VNET_HDR gives it) and kept until a
+ * batch has room for it. Without it such frames would be cut to the ring frame and lost.
+ */
 static int take(handle_t *h, batch_t *b, const ring_frame_t *f) {
+  if (!(f->status & TP_STATUS_COPY)) return take_frame(h, b, f);
+  if (!h->pending) {
+    ssize_t r = recv(h->fd, h->big, h->big_len, MSG_DONTWAIT | MSG_TRUNC);
+    if (r < VNET_HDR_LEN || (size_t)r > h->big_len) {
+      h->st.truncated++;
+      return TAKE_DONE;
+    }
+    h->pending = (uint32_t)r;
+  }
+  ring_frame_t whole = *f;
+  whole.status &= ~(uint32_t)TP_STATUS_COPY;
+  whole.mac = h->big + VNET_HDR_LEN;
+  whole.snaplen = h->pending - VNET_HDR_LEN;
+  if (whole.len < whole.snaplen) whole.len = whole.snaplen;
+  int r = take_frame(h, b, &whole);
+  if (r == TAKE_DONE) h->pending = 0;
+  return r;
+}
+
+static int take_frame(handle_t *h, batch_t *b, const ring_frame_t *f) {
   if ((f->status & TP_STATUS_COPY) || f->snaplen < f->len) {
     h->st.truncated++;
     return TAKE_DONE;
@@ -675,9 +709,15 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (!sockopt(env, h, "packet version", SOL_PACKET, PACKET_VERSION, &ver, sizeof ver) ||
       !sockopt(env, h, "vnet header", SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) ||
       !sockopt(env, h, "ignore outgoing", SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) ||
+      !sockopt(env, h, "copy threshold", SOL_PACKET, PACKET_COPY_THRESH, &one, sizeof one) ||
       (bypass && !sockopt(env, h, "qdisc bypass", SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one)) ||
       !setup_ring(env, h, ring_frames, frame_size))
     goto fail;
+  {
+    /* room on the socket's queue for frames too big for a ring frame (TP_STATUS_COPY): a burst of 64 KiB GSO frames */
+    int v = 16 << 20;
+    if (setsockopt(h->fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v) != 0) (void)setsockopt(h->fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+  }
   if (sndbuf) {
     int v = (int)sndbuf;
     if (setsockopt(h->fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof v) != 0 &&
@@ -698,9 +738,11 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     int arg = (int)((fanout & 0xffff) | (PACKET_FANOUT_HASH << 16));
     if (!sockopt(env, h, "fanout", SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg)) goto fail;
   }
-  h->scratch_len = frame_size + 4;
+  h->scratch_len = (frame_size > MAX_FRAME ? frame_size : MAX_FRAME) + 4;
   h->scratch = malloc(h->scratch_len);
-  if (!h->scratch) {
+  h->big_len = VNET_HDR_LEN + MAX_FRAME;
+  h->big = malloc(h->big_len);
+  if (!h->scratch || !h->big) {
     throw_errno(env, "open", full, ENOMEM);
     goto fail;
   }

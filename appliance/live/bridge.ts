@@ -25,7 +25,7 @@ import {
   Rec,
   type RingSpec,
 } from './liveProtocol.js';
-import { type AfPacket, RING, loadAfPacket } from './native.js';
+import { type AfPacket, RING, livePermission, loadAfPacket } from './native.js';
 import { leftOff, offloadsOff, restoreOffloads } from './offloads.js';
 
 /** LiveError: a live bridge cannot start as asked: an interface, a permission, a program type. One line says which. */
@@ -128,6 +128,7 @@ export class LiveBridge {
   static async start(o: LiveOptions): Promise<LiveBridge> {
     const ifaces = checkPlan(o);
     const af = loadAfPacket();
+    livePermission(af);
     const resolved = ifaces.map((f) => ({ ...f, ifindex: ifindexOf(af, f.name, f.flag) }));
     const b = new LiveBridge(
       o,
@@ -197,7 +198,7 @@ export class LiveBridge {
     const r: Running = { worker, init: live, dead: false, stopped: false };
     this.#running.push(r);
     worker.on('message', (m: LiveMessage) => {
-      if (m.kind === 'packets') this.#write(m.records, m.n);
+      if (m.kind === 'packets') this.#write(m.cpu, m.records, m.n);
       else if (m.kind === 'warning') this.#warn(m.message);
       else if (m.kind === 'stopped') r.stopped = true;
     });
@@ -258,7 +259,7 @@ export class LiveBridge {
   }
 
   /** #write writes a batch of captured packets (--out). */
-  #write(records: ArrayBuffer, n: number): void {
+  #write(cpu: number, records: ArrayBuffer, n: number): void {
     const out = this.#out;
     if (!out) return;
     const dv = new DataView(records);
@@ -276,7 +277,7 @@ export class LiveBridge {
           tsSec: w(Rec.TS_SEC),
           tsNsec: w(Rec.TS_NSEC),
         },
-        0,
+        cpu,
         { retval: v.retval, forward: len > 0 && v.forward },
         undefined,
         (w(Rec.FLAGS) & 1) !== 0,

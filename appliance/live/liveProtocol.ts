@@ -68,7 +68,7 @@ export type LiveMessage =
   | { readonly kind: 'ready' }
   | { readonly kind: 'opened' }
   | { readonly kind: 'failed'; readonly message: string; readonly code?: string }
-  | { readonly kind: 'packets'; readonly iface: number; readonly records: ArrayBuffer; readonly n: number }
+  | { readonly kind: 'packets'; readonly cpu: number; readonly iface: number; readonly records: ArrayBuffer; readonly n: number }
   | { readonly kind: 'warning'; readonly message: string }
   | { readonly kind: 'swapped'; readonly entry: number }
   | { readonly kind: 'stopped' };

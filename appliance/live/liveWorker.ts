@@ -207,7 +207,7 @@ class LiveCpu {
       ctr(OUTCOME_COUNTER[oc]);
       if (egress >= 0) this.#queue(egress, start, len, vnet ? hs : 0);
     }
-    if (capture) post({ kind: 'packets', iface: k, records: capture.buffer, n: capture.n }, [capture.buffer]);
+    if (capture) post({ kind: 'packets', cpu: init.cpu, iface: k, records: capture.buffer, n: capture.n }, [capture.buffer]);
   }
 
   #queue(egress: number, addr: number, len: number, vnetAt: number): void {
