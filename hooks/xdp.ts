@@ -56,7 +56,7 @@ export interface XdpFrame {
   /** The fragments' sizes, one page each at most (sum: frags.length). */
   fragSizes?: number[];
   /** bpf_redirect / bpf_redirect_map target, for XDP_REDIRECT. */
-  redirect?: { readonly kind: 'ifindex' | 'map'; readonly target: number; readonly mapId?: number };
+  redirect?: { readonly kind: 'ifindex' | 'map'; readonly target: number; readonly mapId?: number; readonly desc?: number };
 }
 
 /** writeXdpMd writes the context struct for `f` at `ctx`. */

@@ -60,6 +60,7 @@ export class XdpBatch {
   readonly #batch: (desc: number, n: number, from: number, maxLen: number, tally: number) => number;
   readonly #cur: WasmGlobal;
   readonly #entry: WasmEntry;
+  readonly #ifindex: WasmGlobal;
   /** The driver's per-packet function (see xdpBatchDriver()), for a module that finds packets itself. */
   readonly packet: PacketFn;
   /** The program never writes a packet: packets run where they lie (no copy). */
@@ -81,6 +82,7 @@ export class XdpBatch {
     this.#batch = x.batch as (desc: number, n: number, from: number, maxLen: number, tally: number) => number;
     this.packet = x.packet as PacketFn;
     this.#cur = x.cur as WasmGlobal;
+    this.#ifindex = x.ifindex as WasmGlobal;
     this.#entry = entry;
   }
 
@@ -93,6 +95,11 @@ export class XdpBatch {
     const done = this.#batch(desc, n, from, XDP_MAX_LINEAR, tally);
     this.checkStop();
     return done;
+  }
+
+  /** setIfindex: the interface the next packets arrived on (xdp_md ingress_ifindex). */
+  setIfindex(ifindex: number): void {
+    this.#ifindex.value = ifindex;
   }
 
   /** checkStop: batched programs call nothing that leaves work to JavaScript (xdpBatchable). */

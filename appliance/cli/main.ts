@@ -10,6 +10,7 @@ import { parseSet } from '../config/parseSet.js';
 import { readRouteTable } from '../config/routes.js';
 import { printUserError } from './printUserError.js';
 import { runReplay } from './replayCmd.js';
+import { runLive } from './liveCmd.js';
 import { serve } from '../service/serve.js';
 import { serveConfig } from '../service/serveConfig.js';
 import { Session } from '../service/session.js';
@@ -185,6 +186,58 @@ if (code !== undefined) {
             trace: argv.trace,
             engine: argv.engine,
             preload: argv.preload,
+          }),
+        );
+      },
+    )
+    .command(
+      'live',
+      'filter live traffic: a bridge between --dev and --peer that applies the verdicts, or a tap on --dev alone (AF_PACKET; root)',
+      (y) =>
+        y
+          .option('dev', { type: 'string', array: true, default: [], describe: 'interface to receive on (repeat for more bridged pairs)' })
+          .option('peer', { type: 'string', array: true, default: [], describe: "the --dev's peer: what passes goes out there, and back" })
+          .option('obj', { type: 'string', describe: 'clang-compiled BPF object (.o)' })
+          .option('prog', { type: 'string', describe: 'program name (default: the first of --type)' })
+          .option('type', { choices: ['xdp', 'tc', 'socket'], describe: 'program type, for picking the program' })
+          .option('workers', { type: 'number', describe: 'worker threads = emulated CPUs (default: the number of cores)' })
+          .option('offloads', {
+            choices: ['off', 'passthrough'] as const,
+            default: 'off' as const,
+            describe:
+              'off: turn GRO/LRO/TSO/GSO/tx checksums off on the interfaces (restored at exit); passthrough: keep them (PACKET_VNET_HDR)',
+          })
+          .option('on-error', {
+            choices: ['drop', 'pass'] as const,
+            default: 'drop' as const,
+            describe: 'a worker that fails: its traffic dropped (fail-closed) or forwarded unexamined (fail-open)',
+          })
+          .option('out', {
+            type: 'string',
+            describe: 'write every run frame here (.pcapng carries the verdicts); in a tap, what a socket filter keeps',
+          })
+          .option('duration', { type: 'number', describe: 'stop after this many seconds (default: at SIGINT / SIGTERM)' })
+          .option('map-init', { type: 'string', describe: 'JSON file of map entries set before the first frame' })
+          .option('set', { type: 'string', array: true, describe: 'VAR=VALUE: a const volatile knob set before load' })
+          .option('engine', { choices: ENGINES, describe: 'default: jit' })
+          .option('json', { alias: 'j', type: 'boolean', default: false, describe: 'print the summary as JSON' }),
+      async (argv) => {
+        await reportErrors(argv.json, () =>
+          runLive({
+            dev: argv.dev as string[],
+            peer: argv.peer as string[],
+            obj: argv.obj,
+            prog: argv.prog,
+            type: argv.type,
+            workers: argv.workers,
+            offloads: argv.offloads,
+            onError: argv['on-error'],
+            out: argv.out,
+            duration: argv.duration,
+            mapInit: argv['map-init'],
+            set: argv.set,
+            json: argv.json,
+            engine: argv.engine,
           }),
         );
       },

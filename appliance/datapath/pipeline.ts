@@ -2,16 +2,13 @@ import type { EngineName } from '../../vm/engine.js';
 import { cpus } from 'node:os';
 import type { Device, Neighbour, Route } from '../../hooks/helpers/fib.js';
 import { ProgType } from '../../uapi/progType.js';
-import { cpuRegions } from '../../hooks/runtime.js';
-import { xdpBatchable } from '../../hooks/xdpBatch.js';
-import { DEFAULT_ENGINE } from '../../vm/engines.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import type { ProgObject } from '../../kernel/objects.js';
 import { Perm, type Region } from '../../vm/memory.js';
 import type { MapsJson } from './mapsJson.js';
 import { type OutputFiles, openOutputs } from './sinks/captureFiles.js';
 import { WorkerPool } from './pool.js';
-import { exportProgs } from './progTransfer.js';
+import { cpuInits } from './cpuInits.js';
 import { type BatchResult, OUT_FIELDS, Out, OutFlag, type PacketExtra } from './protocol.js';
 import { BUF_BYTES, STAGING_BYTES, Source, WINDOW, type Window } from './sources/fileSource.js';
 import { RxQueues, steer } from './sources/preload.js';
@@ -108,30 +105,8 @@ export class Pipeline {
     const mem = o.kernel.memory;
     this.#bufs = [0, 1].map((set) => Array.from({ length: n }, (_, w) => mem.map(BUF_BYTES, Perm.RW, `ingress/cpu${w}/${set}`)));
     this.#staging = [0, 1].map((set) => mem.map(STAGING_BYTES, Perm.READ, `capture/${set}`));
-    const regions = Array.from({ length: n }, (_, w) => cpuRegions(mem, w));
-    const progs = exportProgs(o.kernel);
-    const engine = o.engine ?? DEFAULT_ENGINE;
-    // decided here once: the workers batch the program and walk capture records, or neither
-    const batch =
-      engine === 'jit' && o.prog.type === ProgType.BPF_PROG_TYPE_XDP && !o.trace && xdpBatchable(o.prog.program, o.deterministic ?? false);
-    this.#pool = new WorkerPool(
-      regions.map((r, w) => ({
-        space: mem.snapshot(),
-        cpu: w,
-        regions: r,
-        progs,
-        entry: o.prog.id,
-        ifindex: o.ifindex ?? 1,
-        deterministic: o.deterministic ?? false,
-        seed: o.seed ?? 1,
-        trace: o.trace !== undefined,
-        routes: o.routes,
-        neighbours: o.neighbours,
-        devices: o.devices,
-        engine,
-        batch,
-      })),
-    );
+    const { inits, batch } = cpuInits(o, n);
+    this.#pool = new WorkerPool(inits);
     this.#records = batch;
     const type =
       o.prog.type === ProgType.BPF_PROG_TYPE_XDP ? 'xdp' : o.prog.type === ProgType.BPF_PROG_TYPE_SOCKET_FILTER ? 'socket' : 'tc';

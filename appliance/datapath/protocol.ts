@@ -1,5 +1,6 @@
 import type { Device, Route, Neighbour } from '../../hooks/helpers/fib.js';
 import type { CpuRegions } from '../../hooks/runtime.js';
+import type { RedirectTarget } from '../../hooks/helpers/redirect.js';
 import type { AddressSpaceSnapshot } from '../../vm/memory.js';
 import type { ProgTransfer } from './progTransfer.js';
 
@@ -62,6 +63,8 @@ export interface PacketExtra {
   readonly i: number;
   readonly fault?: string;
   readonly redirect?: string;
+  /** The redirect's target resolved (a DEVMAP entry's ifindex): where a live bridge sends the packet. */
+  readonly to?: RedirectTarget;
   readonly tail?: Uint8Array;
   readonly clones?: number;
 }

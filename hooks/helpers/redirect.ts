@@ -4,6 +4,7 @@ import { SlotArray } from '../../maps/slotArray.js';
 import { type Helper, negErrno as neg, argU32 as u32 } from '../../vm/helpers.js';
 import type { HookRuntime } from '../runtime.js';
 import { XdpAction } from '../../uapi/xdp.js';
+import type { XdpFrame } from '../xdp.js';
 
 /** The loopback device: the only one a test run has, unless the runtime is told of others. */
 const LOOPBACK_IFINDEX = 1;
@@ -71,7 +72,7 @@ export function redirectHelpers(rt: HookRuntime): Helper[] {
             ? m.slotValue(k) !== 0
             : m.type === MapType.BPF_MAP_TYPE_DEVMAP_HASH && m.lookup(scratchKey(rt, k), 0) !== 0;
         if (!present) return fallback;
-        if (c) c.frame.redirect = { kind: 'map', target: k, mapId: m.id };
+        if (c) c.frame.redirect = { kind: 'map', target: k, mapId: m.id, desc: u32(map) };
         return BigInt(XdpAction.XDP_REDIRECT);
       },
     },
@@ -83,4 +84,29 @@ function scratchKey(rt: HookRuntime, k: number): number {
   const a = rt.ctx.start + 252;
   rt.kernel.memory.view.setUint32(a, k, true);
   return a;
+}
+
+/**
+ * RedirectTarget: where a redirected packet goes: out of `ifindex` (bpf_redirect, or the
+ * ifindex a DEVMAP / DEVMAP_HASH entry holds), into `ifindex` as if received there (tc's
+ * BPF_F_INGRESS), or to CPU `cpu` (a CPUMAP entry: the packet goes up the stack from there);
+ * nothing when the entry went away after the helper saw it.
+ */
+export type RedirectTarget = { readonly ifindex: number; readonly ingress?: boolean } | { readonly cpu: number } | undefined;
+
+/** redirectTarget resolves what bpf_redirect / bpf_redirect_map recorded with the verdict. */
+export function redirectTarget(
+  rt: HookRuntime,
+  r: NonNullable<XdpFrame['redirect']> | { readonly ifindex: number; readonly ingress: boolean },
+): RedirectTarget {
+  if (!('kind' in r)) return { ifindex: r.ifindex, ingress: r.ingress };
+  if (r.kind === 'ifindex') return { ifindex: r.target };
+  const m = rt.views.get(r.desc!);
+  if (m.type === MapType.BPF_MAP_TYPE_CPUMAP) return { cpu: r.target };
+  // a DEVMAP entry's value starts with the ifindex (struct bpf_devmap_val)
+  const ifindex =
+    m instanceof SlotArray
+      ? m.slotValue(r.target)
+      : ((a) => (a ? rt.kernel.memory.view.getUint32(a, true) : 0))(m.lookup(scratchKey(rt, r.target), 0));
+  return ifindex ? { ifindex } : undefined;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../support/paths.js';
@@ -34,7 +34,7 @@ interface PackEntry {
 describe('the npm package', function () {
   this.timeout(300_000);
 
-  it('holds the compiled library, its declarations, the CLI and config/schema.json; no tests, benches, fixtures or source maps', () => {
+  it("holds the compiled library, its declarations, the CLI, config/schema.json and the live-capture module's source; no tests, benches, fixtures or source maps", () => {
     const r = npm(['pack', '--dry-run', '--json', '--ignore-scripts'], REPO_ROOT);
     assert.equal(r.status, 0, r.stderr);
     const [pack] = JSON.parse(r.stdout) as PackEntry[];
@@ -54,12 +54,20 @@ describe('the npm package', function () {
       files.filter((f) => /(^|\/)(test|bench|fixtures)\//.test(f) || f.endsWith('.map') || (f.endsWith('.ts') && !f.endsWith('.d.ts'))),
       [],
     );
-    assert.deepEqual(files.filter((f) => !f.startsWith('dist/')).sort(), ['README.md', 'config/schema.json', 'package.json']);
+    assert.deepEqual(files.filter((f) => !f.startsWith('dist/')).sort(), [
+      'README.md',
+      'config/schema.json',
+      'native/afpacket.c',
+      'native/binding.gyp',
+      'native/build.mjs',
+      'package.json',
+    ]);
   });
 
   describe('installed from its tarball in a project of its own', () => {
     let dir: string;
     let project: string;
+    let installStderr = '';
     before(function () {
       dir = mkdtempSync(join(tmpdir(), 'bpfbox-pack-'));
       const packed = npm(['pack', '--json', '--ignore-scripts', '--pack-destination', dir], REPO_ROOT);
@@ -78,10 +86,19 @@ describe('the npm package', function () {
         );
         this.skip();
       }
+      installStderr = installed.stderr;
       copyFileSync(join(REPO_ROOT, 'bpf', 'xdp_stats.o'), join(project, 'bpf', 'xdp_stats.o'));
     });
     after(() => {
       if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('its install script built the live-capture module, or said in one line why not and let the install succeed', () => {
+      const built = existsSync(join(project, 'node_modules', 'bpfbox', 'native', 'build', 'Release', 'afpacket.node'));
+      const said = installStderr.split('\n').filter((l) => l.startsWith('bpfbox: the live-capture module was not built ('));
+      if (process.platform === 'linux') assert.ok(built || said.length === 1, `no module and no reason: ${installStderr}`);
+      assert.ok(!built || said.length === 0);
+      if (!built) console.log(`    (${said[0]})`);
     });
 
     it("type-checks and runs the README's example against 'bpfbox'", () => {
