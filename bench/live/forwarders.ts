@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stopChild, type Topology } from '../../test/support/topology.js';
+import { HOST_C, stopChild, type Topology } from '../../test/support/topology.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CLI = join(ROOT, 'dist', 'appliance', 'cli', 'main.js');
@@ -155,15 +155,16 @@ export function bpfboxLive(label: string, obj: string, prog: string, workers: nu
       let stderr = '';
       child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
       child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-      // the line it prints once its sockets are open; at most 20 s
+      // ready once a ping a0 -> c0 comes back (with --json it prints nothing until exit); at most 20 s
       const deadline = Date.now() + 20_000;
-      while (!stderr.includes('Ctrl-C stops')) {
+      for (;;) {
         if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
           await stopChild(child, 'SIGKILL');
-          const last = stderr.trim().split('\n').pop() || `exited ${child.exitCode}`;
-          return `bpfbox live did not start: ${last}`;
+          const last = stderr.trim().split('\n').pop() || `exited ${child.exitCode ?? child.signalCode}`;
+          return `bpfbox live did not start${Date.now() > deadline ? ' forwarding in 20 s' : ''}: ${last}`;
         }
-        await new Promise((r) => setTimeout(r, 50));
+        if (t.exec(t.nsA, ['ping', '-c', '1', '-W', '0.5', '-q', HOST_C.ip], { check: false, timeoutMs: 5000 }).status === 0) break;
+        await new Promise((r) => setTimeout(r, 100));
       }
       return {
         stop: async () => {
@@ -171,8 +172,9 @@ export function bpfboxLive(label: string, obj: string, prog: string, workers: nu
           try {
             const s = JSON.parse(stdout);
             const ifs = s.interfaces ?? {};
-            return Object.entries(ifs)
-              .map(([name, c]) => `${name} ${JSON.stringify(c)}`)
+            const keys = ['rx', 'forwarded', 'dropped', 'kernel_drops', 'sent', 'send_errors'];
+            return Object.entries(ifs as Record<string, Record<string, number>>)
+              .map(([name, c]) => `${name} ${keys.map((k) => `${k} ${c[k]}`).join(' ')}`)
               .join('; ');
           } catch {
             return `no --json summary at exit: ${stderr.trim().split('\n').pop() ?? ''}`;
