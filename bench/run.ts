@@ -7,6 +7,7 @@ import { testRunBenchmarks } from './testRun.js';
 import { replayBenchmarks } from './replay.js';
 import { verifierBenchmarks } from './verifier.js';
 import { coresBenchmarks } from './cores.js';
+import { printLiveBenchmarks } from './live.js';
 
 // npm run bench: every hot path, with a baseline measured in the same run.
 console.log(`bpfbox bench, ${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? 'unknown cpu'}, node ${process.version}`);
@@ -91,3 +92,6 @@ for (const r of replayBenchmarks({ big: process.argv.includes('--big') }).rows) 
     `${r.what.padEnd(66)} ${String(r.packets).padStart(9)} ${r.seconds.toFixed(3).padStart(7)} ${r.mpps.toFixed(2).padStart(6)}  ${r.note ?? ''}`,
   );
 }
+
+console.log('');
+await printLiveBenchmarks();

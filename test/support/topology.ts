@@ -102,6 +102,31 @@ export class Topology {
         if (o !== h) this.exec(h.ns, ['ip', 'neigh', 'replace', o.ip, 'lladdr', o.mac, 'dev', h.dev, 'nud', 'permanent']);
     }
     for (const dev of this.nsD ? ['b0', 'b1', 'b2'] : ['b0', 'b1']) this.exec(this.nsB, ['ip', 'link', 'set', dev, 'up']);
+    this.#waitOperUp();
+  }
+
+  /**
+   * #waitOperUp waits (at most 5 s) until every veth's operstate is "up": the kernel's link
+   * watch sets IFF_RUNNING up to a second after both ends are up, and until then packet
+   * sockets refuse the device ("not up and running") and the first frames may be lost.
+   */
+  #waitOperUp(): void {
+    const devs: [string, string][] = [
+      [this.nsA, 'a0'],
+      [this.nsB, 'b0'],
+      [this.nsB, 'b1'],
+      [this.nsC, 'c0'],
+    ];
+    if (this.nsD) devs.push([this.nsB, 'b2'], [this.nsD, 'd0']);
+    const deadline = Date.now() + 5_000;
+    for (const [ns, dev] of devs) {
+      for (;;) {
+        const state = this.exec(ns, ['cat', `/sys/class/net/${dev}/operstate`]).stdout.trim();
+        if (state === 'up') break;
+        if (Date.now() > deadline) throw new Error(`topology: ${ns}: ${dev} is still ${state} after 5 s`);
+        run(['sleep', '0.05']);
+      }
+    }
   }
 
   /**
