@@ -108,14 +108,15 @@ export class ReplayCpu {
     s.room = hs ? i32[d + DescWord.ROOM] : this.#rt.frame.size;
     s.len = i32[d + DescWord.LEN];
     s.wireLen = i32[d + DescWord.WIRE_LEN];
-    this.#runSlot(b, i, i32[d + DescWord.SRC], i32[d + DescWord.TS_SEC], i32[d + DescWord.TS_NSEC]);
+    // the return value goes back in the descriptor, as a batch's does (0 for a run that faulted)
+    i32[d + DescWord.RET] = this.#runSlot(b, i, i32[d + DescWord.SRC], i32[d + DescWord.TS_SEC], i32[d + DescWord.TS_NSEC]);
   }
 
   /**
    * #runSlot runs the packet the slot describes through xdpIngress or skbIngress (its bytes
    * copied from `src` into the slot first, unless 0), at time (`tsSec`, `tsNsec`).
    */
-  #runSlot(b: BatchLedger, i: number, src: number, tsSec: number, tsNsec: number): void {
+  #runSlot(b: BatchLedger, i: number, src: number, tsSec: number, tsNsec: number): number {
     const s = this.#slot;
     if (src) this.#space.u8.copyWithin(s.hardStart + XDP_PACKET_HEADROOM, src, src + s.len);
     if (this.#init.deterministic) s.tstamp = this.#now = BigInt(tsSec >>> 0) * 1_000_000_000n + BigInt(tsNsec);
@@ -128,7 +129,7 @@ export class ReplayCpu {
       } else r = this.#run(this.#rt, this.#prog, s);
     } catch (e) {
       fault(b, i, s.hardStart + XDP_PACKET_HEADROOM, s.len, e);
-      return;
+      return 0;
     }
     let flags = 0;
     if (r.redirect || r.tail || r.clones) {
@@ -142,6 +143,7 @@ export class ReplayCpu {
       });
     }
     b.add(i, r, flags);
+    return r.retval;
   }
 
   /** #runBatched runs packets [i, n) through the XdpBatch as far as it goes; it returns where it stopped. */

@@ -72,3 +72,6 @@ export function redirectEgress(to: RedirectTarget, byIfindex: ReadonlyMap<number
   if (to.ingress) return -1;
   return byIfindex.get(to.ifindex) ?? -1;
 }
+
+/** XDP_OUTCOMES: the outcome of each XDP action by value (XDP_ABORTED .. XDP_REDIRECT); any other value is an exception. */
+export const XDP_OUTCOMES: readonly Outcome[] = [0, 1, 2, 3, 4].map((v) => outcomeOf(ProgType.BPF_PROG_TYPE_XDP, v, false));
