@@ -186,7 +186,7 @@ export class Attachments {
             : `dev ${dev}: nothing attached`,
         );
       }
-      if (att.kind !== kind) throw new NetError(`dev ${dev}: has a ${att.kind} program attached, not ${kind}`);
+      if (att.kind !== kind) throw new NetError(`dev ${dev}: has ${KIND_NAMES[att.kind]} attached, not ${kind}`);
       await this.#stop(att);
     });
   }
