@@ -6,6 +6,8 @@ import { DEFAULT_ENGINE, ENGINES, engineByName } from '../../vm/engines.js';
 import type { EngineName } from '../../vm/engine.js';
 import { runMapCommand } from './mapCmd.js';
 import { runProgCommand } from './progCmd.js';
+import { runNetCommand } from './netCmd.js';
+import { stateDir } from '../bpffs/filePinStore.js';
 import { parseSet } from '../config/parseSet.js';
 import { readRouteTable } from '../config/routes.js';
 import { printUserError } from './printUserError.js';
@@ -52,7 +54,7 @@ async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
     else if (a.startsWith('--set=')) sets.push(a.slice(6));
     else rest.push(a);
   }
-  if (rest[0] !== 'map' && rest[0] !== 'prog') return undefined;
+  if (rest[0] !== 'map' && rest[0] !== 'prog' && rest[0] !== 'net') return undefined;
   const out = {
     json,
     pretty,
@@ -60,6 +62,13 @@ async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
     out: (t: string) => process.stdout.write(t + '\n'),
     err: (t: string) => process.stderr.write(t + '\n'),
   };
+  if (rest[0] === 'net')
+    try {
+      return await runNetCommand(stateDir(bpffs), rest.slice(1), out);
+    } catch (e) {
+      if (!printUserError(e, out)) throw e;
+      return 255;
+    }
   let session: Session | undefined;
   try {
     const set = Object.fromEntries(sets.map(parseSet));
@@ -317,6 +326,10 @@ if (code !== undefined) {
           process.exitCode = outcomes.every((v) => v.accepted) ? 0 : 1;
         });
       },
+    )
+    .command(
+      'net',
+      "bpftool's net commands, on a running serve --config: show [dev IF], attach xdp|tc PROG dev IF [peer IF2], detach xdp|tc dev IF",
     )
     .command('map', "bpftool's map commands: show, dump, lookup, update, delete, getnext, pin, freeze, create, push, pop, peek")
     .command(

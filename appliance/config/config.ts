@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
@@ -17,6 +18,7 @@ export interface Config {
   metrics?: { addr?: string };
   programs: ProgramConfig[];
   sources?: SourceConfig[];
+  interfaces?: InterfaceConfig[];
   exporter?: { counters?: CounterConfig[]; histograms?: HistogramConfig[] };
 }
 
@@ -42,6 +44,19 @@ export interface SourceConfig {
   mode?: 'once' | 'loop' | 'rate';
   rate?: number;
   queue_capacity?: number;
+}
+
+/**
+ * InterfaceConfig: a live interface: a bridge between `name` and `peer` that applies the
+ * verdicts of `program` (a name from `programs`), or a tap on `name` alone; see LiveBridge.
+ */
+export interface InterfaceConfig {
+  name: string;
+  peer?: string;
+  program: string;
+  offloads?: 'off' | 'passthrough';
+  on_error?: 'drop' | 'pass';
+  workers?: number;
 }
 
 export interface DecoderConfig {
@@ -137,6 +152,7 @@ export function loadConfig(path: string): Config {
     if (s.mode === 'rate' && s.rate === undefined)
       throw new ConfigError(`${where(['sources', i, 'mode'])}: mode rate needs a rate (packets per second)`);
   });
+  checkInterfaces(c, where);
   for (const kind of ['counters', 'histograms'] as const) {
     c.exporter?.[kind]?.forEach((m, i) => {
       known(m.program, ['exporter', kind, i, 'program']);
@@ -149,6 +165,37 @@ export function loadConfig(path: string): Config {
       throw new ConfigError(`${where(['exporter', 'histograms', i, 'bucket_max'])}: ${h.bucket_max} is below bucket_min ${h.bucket_min}`);
   });
   return resolvePaths(c, dirname(path));
+}
+
+/**
+ * checkInterfaces: what the schema cannot say about `interfaces`: the program exists (and is
+ * not a socket filter when there is a peer: it filters what a socket sees, it gives no
+ * verdict to forward by), no interface is used twice, and the workers fit the service's
+ * kernel (its CPUs are `workers`; per-CPU maps have one slot per CPU).
+ */
+function checkInterfaces(c: Config, where: (parts: (string | number)[]) => string): void {
+  const ncpus = c.workers ?? availableParallelism();
+  const seen = new Map<string, string>();
+  c.interfaces?.forEach((f, i) => {
+    const p = c.programs.find((x) => x.name === f.program);
+    if (!p)
+      throw new ConfigError(
+        `${where(['interfaces', i, 'program'])}: no program named ${f.program} (programs: ${c.programs.map((x) => x.name).join(', ')})`,
+      );
+    if (f.peer !== undefined && p.type === 'socket')
+      throw new ConfigError(`${where(['interfaces', i, 'program'])}: ${f.program} is a socket filter: it runs only in a tap (no peer)`);
+    if (f.peer === f.name)
+      throw new ConfigError(`${where(['interfaces', i, 'peer'])}: ${f.peer} is the name: a bridge joins two interfaces`);
+    for (const [key, dev] of [['name', f.name], ...(f.peer !== undefined ? [['peer', f.peer]] : [])] as const) {
+      const before = seen.get(dev);
+      if (before) throw new ConfigError(`${where(['interfaces', i, key])}: ${dev} is already in ${before}`);
+      seen.set(dev, `interfaces[${i}]`);
+    }
+    if (f.workers !== undefined && f.workers > ncpus)
+      throw new ConfigError(
+        `${where(['interfaces', i, 'workers'])}: ${f.workers} workers, but the service's kernel has ${ncpus} CPUs (workers: ${ncpus})`,
+      );
+  });
 }
 
 /** useful drops ajv's echo errors (an anyOf/if that only repeats a more precise one). */

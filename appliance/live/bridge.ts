@@ -132,7 +132,7 @@ export class LiveBridge {
     const resolved = ifaces.map((f) => ({ ...f, ifindex: ifindexOf(af, f.name, f.flag) }));
     const b = new LiveBridge(
       o,
-      resolved.map(({ name, ifindex, peer }, i) => ({ name, ifindex, peer, fanoutGroup: fanoutGroup(i) })),
+      resolved.map(({ name, ifindex, peer }) => ({ name, ifindex, peer, fanoutGroup: fanoutGroup() })),
     );
     try {
       await b.#start();
@@ -421,6 +421,7 @@ export class LiveBridge {
       }
     }
     this.#out?.close();
+    for (const f of this.#ifaces) fanoutInUse.delete(f.fanoutGroup);
     final.warnings = [...this.#warnings];
     return final;
   }
@@ -481,9 +482,23 @@ function ifindexOf(af: AfPacket, name: string, flag: string): number {
   }
 }
 
-/** fanoutGroup: a PACKET_FANOUT id for the bridge's interface i, unlikely to meet another process's. */
-function fanoutGroup(i: number): number {
-  return (((process.pid & 0xfff) << 4) | (i & 0xf)) & 0xffff || 1;
+/**
+ * The PACKET_FANOUT ids this process's bridges hold. Ids are per network namespace, and the
+ * kernel refuses (EINVAL) a socket that joins an id bound to another device, so every
+ * interface of every bridge in the process (serve runs several) takes an id of its own.
+ */
+const fanoutInUse = new Set<number>();
+
+/** fanoutGroup: a PACKET_FANOUT id no bridge of this process holds, starting from one unlikely to meet another process's. */
+function fanoutGroup(): number {
+  const base = (process.pid & 0xfff) << 4;
+  for (let k = 0; k < 0x10000; k++) {
+    const id = (base + k) & 0xffff;
+    if (id === 0 || fanoutInUse.has(id)) continue;
+    fanoutInUse.add(id);
+    return id;
+  }
+  throw new LiveError('live: every PACKET_FANOUT group id is in use');
 }
 
 /** openError: a worker could not open its sockets: the errno says why; the line says what to do. */

@@ -5,6 +5,8 @@ import { BpfErrno, Errno } from '../../uapi/errno.js';
 import { pidAlive } from '../bpffs/atomicFile.js';
 import type { MapShow } from '../cli/mapOutput.js';
 import type { MapMethod, MapTarget } from './mapTarget.js';
+import type { NetRequest } from './netRequest.js';
+import { UserError } from '../../uapi/userError.js';
 
 /** MapRef names a map to an owner: by pin path or by id. */
 export type RemoteRef = { readonly pinned: string } | { readonly id: number };
@@ -12,7 +14,8 @@ export type RemoteRef = { readonly pinned: string } | { readonly id: number };
 /** Request is one line a client sends to an owner's control socket. */
 export type Request =
   | { readonly op: 'list' }
-  | { readonly op: 'map'; readonly ref: RemoteRef; readonly method: MapMethod; readonly args: readonly (string | number | null)[] };
+  | { readonly op: 'map'; readonly ref: RemoteRef; readonly method: MapMethod; readonly args: readonly (string | number | null)[] }
+  | { readonly op: 'net'; readonly net: NetRequest };
 
 /** Reply is one line an owner answers with. */
 export type Reply = { readonly ok: unknown } | { readonly errno: number; readonly message: string };
@@ -121,12 +124,21 @@ export interface OwnerHandlers {
   open(ref: RemoteRef): MapTarget;
   /** after runs when a request changed something (the owner persists its pins). */
   after(): void;
+  /** net answers `bpfbox net` (an appliance: serve --config); an owner without it says so. */
+  net?(req: NetRequest): Promise<unknown>;
 }
+
+/** NoAppliance: a `net` request to an owner that runs no appliance (plain `bpfbox serve`). */
+export const NO_APPLIANCE = 'this bpfbox serve runs no appliance (started without --config)';
 
 const WRITES: readonly MapMethod[] = ['update', 'delete', 'freeze', 'pop', 'pin'];
 
 async function answer(h: OwnerHandlers, req: Request): Promise<unknown> {
   if (req.op === 'list') return h.list();
+  if (req.op === 'net') {
+    if (!h.net) throw new UserError(NO_APPLIANCE);
+    return h.net(req.net);
+  }
   const t = h.open(req.ref);
   const a = req.args;
   const bytes = (i: number) => (a[i] === null || a[i] === undefined ? null : unhex(String(a[i])));
@@ -176,7 +188,10 @@ export function serveControl(state: string, h: OwnerHandlers): { server: Server;
           reply = { ok: (await answer(h, req)) ?? null };
           if (req.op === 'map' && WRITES.includes(req.method)) h.after();
         } catch (e) {
-          reply = e instanceof BpfErrno ? { errno: e.errno, message: e.message } : { errno: Errno.EINVAL, message: String(e) };
+          reply =
+            e instanceof BpfErrno
+              ? { errno: e.errno, message: e.message }
+              : { errno: Errno.EINVAL, message: e instanceof UserError ? e.message : String(e) };
         }
         c.write(JSON.stringify(reply) + '\n');
       }

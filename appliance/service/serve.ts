@@ -1,5 +1,5 @@
 import { BpfErrno } from '../../uapi/errno.js';
-import { serveControl } from './control.js';
+import { type OwnerHandlers, serveControl } from './control.js';
 import type { MapShow } from '../cli/mapOutput.js';
 import { Session } from './session.js';
 
@@ -10,6 +10,8 @@ export interface ServeOptions {
   readonly log?: (line: string) => void;
   /** The session to serve (the appliance loads its objects into one first); default: a new one. */
   readonly session?: Session;
+  /** The appliance's answer to `bpfbox net` requests (serve --config); without it they are refused. */
+  readonly net?: OwnerHandlers['net'];
 }
 
 /**
@@ -28,6 +30,7 @@ export async function serve(options: ServeOptions = {}): Promise<{ stop: () => P
     },
     open: (ref) => s.openLocal(ref),
     after: () => s.store.flush(),
+    net: options.net,
   });
   s.store.locked(() => {
     for (const path of s.store.walk()) {

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { Server } from 'node:http';
 import { BpfErrno, Errno } from '../../uapi/errno.js';
+import { UserError } from '../../uapi/userError.js';
 import type { MapObject, ProgObject } from '../../kernel/objects.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { type Config, ConfigError, loadConfig } from '../config/config.js';
@@ -15,6 +16,11 @@ import { Pipeline } from '../datapath/pipeline.js';
 import { serve } from './serve.js';
 import { Session } from './session.js';
 import type { LoadedCollection } from '../../kernel/loadCollection.js';
+import { strerror } from '../../uapi/errno.js';
+import { Attachments, NetError, kindOf } from './attachments.js';
+import { liveMetrics } from './metrics/liveMetrics.js';
+import type { NetProgRef, NetRequest } from './netRequest.js';
+import { displayName } from '../cli/progOutput.js';
 
 /** ServeConfigOptions: the config file, and flags that override it. */
 export interface ServeConfigOptions {
@@ -34,6 +40,8 @@ export interface Running {
   /** Settles when every source that ends (mode once) has ended. */
   readonly sourcesDone: Promise<void>;
   readonly metrics: PipelineMetrics;
+  /** The live interfaces (the config's, and what `bpfbox net attach` added). */
+  readonly attachments: Attachments;
   stop(): Promise<void>;
 }
 
@@ -50,7 +58,10 @@ interface LoadedProgram {
  * process's kernel (one CPU per worker), seeds and pins what the config says, serves the
  * control plane for the CLI (as `bpfbox serve`), serves Prometheus metrics (pipeline series
  * and the exporter's map series), and ingests the configured sources: once, in a loop, or in
- * a loop at a given rate. Bad config is refused before anything runs, naming the path.
+ * a loop at a given rate. It starts the configured live interfaces (one LiveBridge each,
+ * in the service's kernel: map changes through the control socket reach their workers) and
+ * answers `bpfbox net show|attach|detach`. Bad config is refused before anything runs,
+ * naming the path; `stop` detaches the interfaces (offloads restored) before anything else.
  */
 export async function serveConfig(o: ServeConfigOptions): Promise<Running> {
   const cfg = loadConfig(o.config);
@@ -60,14 +71,28 @@ export async function serveConfig(o: ServeConfigOptions): Promise<Running> {
   const session = new Session({ bpffs: o.bpffs ?? cfg.bpffs, routes: rt, ncpus: workers }).begin();
   const programs: LoadedProgram[] = [];
   let locked = true;
+  let attachments: Attachments | undefined;
   try {
     cfg.programs.forEach((p, i) => programs.push(loadProgram(session, cfg, i, o.config)));
     session.finish();
     locked = false;
     const metrics = new PipelineMetrics();
     for (const m of exporterMetrics(cfg, programs, o.config)) metrics.registry.registerMetric(m as never);
+    attachments = new Attachments({
+      kernel: session.kernel,
+      workers,
+      engine: o.engine ?? cfg.engine,
+      routes: rt?.routes,
+      neighbours: rt?.neighbours,
+      devices: rt?.devices,
+      log: (l) => log(`live: ${l}`),
+      warn: (w) => log(`warning: ${w}`),
+    });
+    const live = attachments;
+    await startInterfaces(cfg, programs, live, o.config);
+    for (const m of liveMetrics(() => live.totals())) metrics.registry.registerMetric(m as never);
     const { server, url } = await serveMetrics(metrics.registry, o.metricsAddr ?? cfg.metrics?.addr ?? '127.0.0.1:9435');
-    const control = await serve({ session, log });
+    const control = await serve({ session, log, net: (req) => answerNet(session.kernel, live, req) });
     const abort = new AbortController();
     const used = new Set((cfg.sources ?? []).map((s) => s.program));
     for (const p of programs) {
@@ -95,10 +120,13 @@ export async function serveConfig(o: ServeConfigOptions): Promise<Running> {
       socket: control.socket,
       sourcesDone,
       metrics,
+      attachments: live,
       async stop() {
         if (stopped) return;
         stopped = true;
         const d = (m: string) => process.env.BPFBOX_DEBUG && process.stderr.write(`stop: ${m}\n`);
+        await live.stopAll();
+        d('interfaces detached');
         abort.abort();
         d('aborted');
         await sourcesDone.catch(() => undefined);
@@ -113,10 +141,68 @@ export async function serveConfig(o: ServeConfigOptions): Promise<Running> {
     };
   } catch (e) {
     if (locked) session.finish();
+    await attachments?.stopAll();
     for (const p of programs) p.loaded.close();
     throw e;
   }
 }
+
+/** startInterfaces attaches the config's interfaces, in order; a failure names the entry. */
+async function startInterfaces(cfg: Config, programs: readonly LoadedProgram[], live: Attachments, file: string): Promise<void> {
+  for (const [i, f] of (cfg.interfaces ?? []).entries()) {
+    const p = programs.find((x) => x.name === f.program)!;
+    const kind = kindOf(p.prog);
+    if (!kind || (kind === 'socket' && f.peer !== undefined))
+      throw new ConfigError(
+        `${file}: interfaces[${i}].program: ${f.program} is ${kind ? 'a socket filter: it runs only in a tap (no peer)' : `of type ${p.prog.type}: interfaces run xdp and tc programs`}`,
+        { file, field: `interfaces[${i}].program` },
+      );
+    try {
+      await live.attach({ kind, prog: p.prog, dev: f.name, peer: f.peer, offloads: f.offloads, onError: f.on_error, workers: f.workers });
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      throw new ConfigError(`${file}: interfaces[${i}] (${f.name}): ${e.message}`, { file, field: `interfaces[${i}]`, cause: e });
+    }
+  }
+}
+
+/** answerNet answers a `bpfbox net` request: the program named as bpftool names it, looked up in the service's kernel. */
+async function answerNet(kernel: Kernel, live: Attachments, req: NetRequest): Promise<unknown> {
+  switch (req.verb) {
+    case 'show':
+      return live.show(req.dev);
+    case 'attach':
+      return live.attach({ ...req, prog: progByRef(kernel, req.prog) });
+    case 'detach':
+      await live.detach(req.kind, req.dev);
+      return null;
+  }
+}
+
+/** progByRef: the service's program `ref` names (`id N`, `name NAME`, `pinned PATH`); none, or a name several have, is one line. */
+function progByRef(kernel: Kernel, ref: NetProgRef): ProgObject {
+  if ('pinned' in ref) {
+    const fd = kernel.bpf('BPF_OBJ_GET', { pathname: ref.pinned });
+    if (fd < 0) throw new NetError(`prog pinned ${ref.pinned}: ${strerror(-fd)}`);
+    try {
+      const obj = kernel.process.fds.get(fd)?.obj;
+      if (obj?.kind !== 'prog') throw new NetError(`prog pinned ${ref.pinned}: is not a program`);
+      return obj as ProgObject;
+    } finally {
+      kernel.close(fd);
+    }
+  }
+  const all = [...kernel.progs.values()];
+  if ('id' in ref) return kernel.progs.get(ref.id) ?? fail(`prog id ${ref.id}: no such program in the appliance`);
+  const found = all.filter((p) => displayName(p) === ref.name || p.name === ref.name);
+  if (found.length > 1)
+    fail(`prog name ${ref.name}: ${found.length} programs have that name (ids ${found.map((p) => p.id).join(', ')}): use id`);
+  return found[0] ?? fail(`prog name ${ref.name}: no such program in the appliance`);
+}
+
+const fail = (message: string): never => {
+  throw new NetError(message);
+};
 
 /** loadProgram loads programs[i]: the object with its knobs, the map entries, the pins. */
 function loadProgram(session: Session, cfg: Config, i: number, file: string): LoadedProgram {
