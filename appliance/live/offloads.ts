@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../../uapi/userError.js';
 import { pidAlive, writeFileAtomic } from '../bpffs/atomicFile.js';
@@ -87,6 +87,10 @@ export function restoreOffloads(dev: string): string | undefined {
     return undefined;
   }
   const names = Object.keys(saved.changed) as Feature[];
+  if (!existsSync(`/sys/class/net/${dev}`)) {
+    rmSync(file, { force: true });
+    return `${dev}: gone (its offloads went with it)`;
+  }
   try {
     if (names.length) ethtool(['-K', dev, ...names.flatMap((f) => [OFFLOAD_FEATURES[f], saved.changed[f]!])], dev);
   } finally {

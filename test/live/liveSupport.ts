@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PcapWriter } from '../../pcaps/pcapWriter.js';
 import { openCapture } from '../../pcaps/open.js';
@@ -8,6 +10,9 @@ import { type Topology, HOST_A, HOST_C, stopChild } from '../support/topology.js
 
 export const CLI = join(REPO_ROOT, 'dist/appliance/cli/main.js');
 export const LIVE_OBJ = join(REPO_ROOT, 'bpf/live.o');
+/** The tests' own state directory for offloads left off (BPFBOX_RUN_DIR), not the host's /run/bpfbox. */
+export const RUN_DIR = mkdtempSync(join(tmpdir(), 'bpfbox-run-'));
+process.on('exit', () => rmSync(RUN_DIR, { recursive: true, force: true }));
 
 /** liveUnavailable: why the live tests cannot run here (the native module), or undefined. */
 export function liveUnavailable(): string | undefined {
@@ -110,7 +115,7 @@ export async function runLive(
   during: () => Promise<void> | void,
   o: { env?: NodeJS.ProcessEnv; settleMs?: number } = {},
 ): Promise<LiveRun> {
-  const child = t.spawn(t.nsB, ['node', CLI, 'live', ...args, '--json'], { env: { ...process.env, ...o.env } });
+  const child = t.spawn(t.nsB, ['node', CLI, 'live', ...args, '--json'], { env: { ...process.env, BPFBOX_RUN_DIR: RUN_DIR, ...o.env } });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
