@@ -53,6 +53,13 @@ export interface MapNextKeyAttr {
   next_key: Uint8Array;
 }
 
+/** ProgBindMapAttr: BPF_PROG_BIND_MAP (`prog_bind_map`: flags must be 0). */
+export interface ProgBindMapAttr {
+  prog_fd: number;
+  map_fd: number;
+  flags?: number;
+}
+
 /** MapFreezeAttr: BPF_MAP_FREEZE. */
 export interface MapFreezeAttr {
   map_fd: number;
@@ -168,6 +175,7 @@ export interface AttrOf {
   BPF_MAP_LOOKUP_AND_DELETE_BATCH: MapBatchAttr;
   BPF_MAP_UPDATE_BATCH: MapBatchAttr;
   BPF_MAP_DELETE_BATCH: MapBatchAttr;
+  BPF_PROG_BIND_MAP: ProgBindMapAttr;
 }
 
 /** The attribute fields each command reads; anything else set is EINVAL (the kernel's CHECK_ATTR). */
@@ -219,4 +227,5 @@ export const ATTR_FIELDS: { readonly [C in CmdName]: readonly (keyof AttrOf[C])[
   BPF_MAP_LOOKUP_AND_DELETE_BATCH: ['map_fd', 'in_batch', 'out_batch', 'keys', 'values', 'count', 'elem_flags', 'flags'],
   BPF_MAP_UPDATE_BATCH: ['map_fd', 'keys', 'values', 'count', 'elem_flags', 'flags'],
   BPF_MAP_DELETE_BATCH: ['map_fd', 'keys', 'count', 'elem_flags', 'flags'],
+  BPF_PROG_BIND_MAP: ['prog_fd', 'map_fd', 'flags'],
 };

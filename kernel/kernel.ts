@@ -123,6 +123,7 @@ export class Kernel {
     } else {
       this.progs.delete(obj.id);
       for (const m of obj.maps) this.put(m);
+      for (const m of obj.bound) this.put(m);
       for (const rt of this.#runtimes.values()) rt.forget(obj);
     }
   }

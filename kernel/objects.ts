@@ -47,6 +47,12 @@ export class ProgObject extends KernelObject {
   readonly maps: readonly MapObject[];
   /** The fds the bytecode names its maps by (the loader's, at load time), parallel to `maps`. */
   readonly mapFds: readonly number[];
+  /**
+   * Maps bound to the program with BPF_PROG_BIND_MAP, beyond those it references (each holds a
+   * reference): libbpf binds an object's `.rodata` to every program, so tools find its metadata.
+   * The kernel keeps them in the same used_maps; `map_ids` lists both.
+   */
+  readonly bound: MapObject[] = [];
   /** Source lines by slot and function names by first slot, when the loader gave BTF info. */
   readonly lineInfo: ReadonlyMap<number, { line: string; file?: string; lineNum?: number; col?: number }>;
   readonly funcInfo: ReadonlyMap<number, string>;

@@ -71,17 +71,30 @@ const RULES: Readonly<Record<number, Rule>> = {
 export const supportedMapTypes: readonly number[] = Object.keys(RULES).map(Number);
 
 /**
- * checkSpec validates a MapSpec as BPF_MAP_CREATE does, throwing the kernel's errno:
- * EINVAL for a bad type, size, flag or count, E2BIG for an absurd value size.
+ * MAP_FLAGS_ADDED: flags a map type adds to what its creator asked for. DEVMAP, DEVMAP_HASH
+ * (dev_map_init_map) and CPUMAP (cpu_map_alloc) are BPF_F_RDONLY_PROG: a program's lookup
+ * gets a pointer to the entry itself, which it may not write.
  */
-export function checkSpec(s: MapSpec): void {
+export const MAP_FLAGS_ADDED: Readonly<Partial<Record<number, number>>> = {
+  [MapType.BPF_MAP_TYPE_DEVMAP]: F.BPF_F_RDONLY_PROG,
+  [MapType.BPF_MAP_TYPE_DEVMAP_HASH]: F.BPF_F_RDONLY_PROG,
+  [MapType.BPF_MAP_TYPE_CPUMAP]: F.BPF_F_RDONLY_PROG,
+};
+
+/**
+ * checkSpec validates a MapSpec as BPF_MAP_CREATE does, throwing the kernel's errno:
+ * EINVAL for a bad type, size, flag or count, E2BIG for an absurd value size. `added`: the
+ * flags MAP_FLAGS_ADDED gives the type are allowed (a created map has them).
+ */
+export function checkSpec(s: MapSpec, added = true): void {
   const rule = RULES[s.type];
   if (!rule) fail(Errno.EINVAL, `map type ${s.type} is not supported`);
   const flags = s.flags ?? 0;
   for (const v of [s.keySize, s.valueSize, s.maxEntries, flags]) {
     if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) fail(Errno.EINVAL, 'sizes and flags are u32');
   }
-  if (flags & ~rule.flags) fail(Errno.EINVAL, `flags 0x${(flags & ~rule.flags).toString(16)} are not valid for this map type`);
+  const valid = rule.flags | (added ? (MAP_FLAGS_ADDED[s.type] ?? 0) : 0);
+  if (flags & ~valid) fail(Errno.EINVAL, `flags 0x${(flags & ~valid).toString(16)} are not valid for this map type`);
   if (flags & F.BPF_F_RDONLY && flags & F.BPF_F_WRONLY) fail(Errno.EINVAL, 'BPF_F_RDONLY and BPF_F_WRONLY together');
   if (flags & F.BPF_F_RDONLY_PROG && flags & F.BPF_F_WRONLY_PROG) fail(Errno.EINVAL, 'BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together');
   if (s.maxEntries === 0) fail(Errno.EINVAL, 'max_entries is 0');

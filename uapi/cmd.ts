@@ -20,6 +20,7 @@ export const Cmd = {
   BPF_MAP_LOOKUP_AND_DELETE_BATCH: 25,
   BPF_MAP_UPDATE_BATCH: 26,
   BPF_MAP_DELETE_BATCH: 27,
+  BPF_PROG_BIND_MAP: 35,
 } as const;
 
 /** CmdName: a command's name (`'BPF_MAP_LOOKUP_ELEM'`), what `bpf(cmd, attr)` takes. */

@@ -5,7 +5,7 @@ import type { Kernel } from '../kernel.js';
 import type { BpfProcess, Handler } from '../process.js';
 import { MapFlag, MapType, UpdateFlag } from '../../uapi/mapType.js';
 import { type AnyObject, MapObject } from '../objects.js';
-import type { MapSpec } from '../../maps/spec.js';
+import { MAP_FLAGS_ADDED, type MapSpec, checkSpec } from '../../maps/spec.js';
 
 const T = MapType;
 const KEYLESS: readonly number[] = [T.BPF_MAP_TYPE_QUEUE, T.BPF_MAP_TYPE_STACK, T.BPF_MAP_TYPE_BLOOM_FILTER];
@@ -107,7 +107,7 @@ type ElemCmd =
 export const elemCommands: { [C in ElemCmd]: Handler<C> } = {
   BPF_MAP_CREATE(k, p, a) {
     const innerMap = a.inner_map_fd ? p.mapOf(a.inner_map_fd).map.spec : undefined;
-    const spec: MapSpec = {
+    let spec: MapSpec = {
       type: a.map_type,
       keySize: a.key_size,
       valueSize: a.value_size,
@@ -118,6 +118,9 @@ export const elemCommands: { [C in ElemCmd]: Handler<C> } = {
       innerMap,
       btf: a.btf_desc,
     };
+    // the creator's flags checked as given, then those the type adds (a devmap's BPF_F_RDONLY_PROG)
+    checkSpec(spec, false);
+    if (MAP_FLAGS_ADDED[spec.type]) spec = { ...spec, flags: spec.flags! | MAP_FLAGS_ADDED[spec.type]! };
     const map = createMap(k.memory, spec, k.ncpus);
     const obj = new MapObject(k.allocId(), map, spec);
     writeDesc(k.memory, map.desc, Desc.ID, obj.id);

@@ -34,7 +34,7 @@ function writeLog(buf: Uint8Array | undefined, size: number, text: string): bool
 }
 
 /** progCommands: BPF_PROG_LOAD: the verifier decides (vm/verifier), as in the kernel. */
-export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'> } = {
+export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'>; BPF_PROG_BIND_MAP: Handler<'BPF_PROG_BIND_MAP'> } = {
   BPF_PROG_LOAD(k, p, a) {
     if (!isProgType(a.prog_type)) fail(Errno.EINVAL, `unknown program type ${a.prog_type}`);
     const level = a.log_level ?? 0;
@@ -105,5 +105,18 @@ export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'> } = {
     for (const m of maps) k.hold(m);
     k.register(obj);
     return p.install(obj);
+  },
+  /**
+   * BPF_PROG_BIND_MAP (bpf_prog_bind_map): the map joins the program's used maps, holding a
+   * reference for the program's life; a map it already uses is left as it is. Flags: none (EINVAL).
+   */
+  BPF_PROG_BIND_MAP(k, p, a) {
+    if (a.flags) return -Errno.EINVAL;
+    const prog = p.progOf(a.prog_fd);
+    const map = p.mapOf(a.map_fd).map;
+    if (prog.maps.includes(map) || prog.bound.includes(map)) return 0;
+    k.hold(map);
+    prog.bound.push(map);
+    return 0;
   },
 };

@@ -71,7 +71,7 @@ describe('differential: clang objects load in bpfbox as libbpf loads them in the
           frozen: number;
         }) =>
           `${m.name} ${m.type} ${m.bytes_key}/${m.bytes_value}/${m.max_entries} flags 0x${m.flags.toString(16)}${m.frozen ? ' frozen' : ''}`;
-        const ourMaps = p.maps.map((m) =>
+        const ourMaps = [...p.maps, ...p.bound].map((m) =>
           shape({
             name: m.spec.name ?? '',
             type: mapTypeName(m.spec.type),
@@ -90,12 +90,14 @@ describe('differential: clang objects load in bpfbox as libbpf loads them in the
           notes.push(`${kp.name}: kernel rewrote it (${ox.length} -> ${kx.length} insns: inlined helpers)`);
           continue;
         }
-        // documented rewrite: map helpers become calls to the map type's own function
-        // (bpf_map_update_elem#2 -> array_map_update_elem#…)
+        // documented rewrite (fixup_bpf_calls): map helpers become calls to the map type's own
+        // function (bpf_map_update_elem#2 -> array_map_update_elem#…)
         const norm = (s: string) =>
           s
             .replace(/^\([0-9a-f]{2}\) /, '')
             .replace(/call \w*map_(lookup|update|delete|push|pop|peek)_elem#\d+/, 'call map_$1_elem')
+            // and bpf_redirect_map becomes the map type's map_redirect (dev_map_redirect#…)
+            .replace(/call \w*map_redirect#\d+/, 'call bpf_redirect_map')
             .replace(/map\[id:\d+\]/g, 'map[id:N]')
             .replace(/(call (?:pc[+-]\d+|bpf_\w+#\d+))#\S*/g, '$1')
             .replace(/call pc([+-]\d+)#.*/, 'call pc$1')
