@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HOST_C, stopChild, type Topology } from '../../test/support/topology.js';
@@ -166,16 +166,23 @@ export function bpfboxLive(label: string, obj: string, prog: string, workers: nu
         if (t.exec(t.nsA, ['ping', '-c', '1', '-W', '0.5', '-q', HOST_C.ip], { check: false, timeoutMs: 5000 }).status === 0) break;
         await new Promise((r) => setTimeout(r, 100));
       }
+      // the process's CPU time (all its threads) from here to the stop: frames per CPU second, the
+      // forwarder's cost whatever the generator manages (`ip netns exec` execs node: the pid is node's)
+      const cpu0 = cpuSeconds(child.pid);
       return {
         stop: async () => {
+          const cpu = cpuSeconds(child.pid) - cpu0;
           await stopChild(child, 'SIGINT');
           try {
             const s = JSON.parse(stdout);
-            const ifs = s.interfaces ?? {};
+            const ifs = (s.interfaces ?? {}) as Record<string, Record<string, number>>;
             const keys = ['rx', 'forwarded', 'dropped', 'kernel_drops', 'sent', 'send_errors'];
-            return Object.entries(ifs as Record<string, Record<string, number>>)
-              .map(([name, c]) => `${name} ${keys.map((k) => `${k} ${c[k]}`).join(' ')}`)
-              .join('; ');
+            const frames = Object.values(ifs).reduce((n, c) => n + c.rx, 0);
+            return (
+              Object.entries(ifs)
+                .map(([name, c]) => `${name} ${keys.map((k) => `${k} ${c[k]}`).join(' ')}`)
+                .join('; ') + `; ${(frames / Math.max(cpu, 0.01) / 1e6).toFixed(2)} M frames per CPU second (${cpu.toFixed(1)} CPU s)`
+            );
           } catch {
             return `no --json summary at exit: ${stderr.trim().split('\n').pop() ?? ''}`;
           }
@@ -190,3 +197,15 @@ export const BPFBOX_PROGRAMS = [
   { label: 'PASS-all (xdp_pass)', obj: join(OBJ_DIR, 'xdp_pass.o'), prog: 'xdp_pass' },
   { label: 'lpm_firewall.o', obj: join(ROOT, 'bpf', 'lpm_firewall.o'), prog: 'xdp_firewall' },
 ] as const;
+
+/** cpuSeconds: a process's user + system CPU time so far (/proc/PID/stat utime + stime, in clock ticks of 1/100 s). */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const after = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    // after the command name: state is field 3, utime field 14, stime 15
+    return (Number(after[11]) + Number(after[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
