@@ -6,6 +6,7 @@ import { Topology } from '../test/support/topology.js';
 import { BPFBOX_PROGRAMS, bpfboxLive, KernelXdp, kernelXdp, LINUX_BRIDGE, NETSNIFF_NG, type Forwarder } from './live/forwarders.js';
 import { GENERATORS, offer, prepareFrames, type Generator, type Point } from './live/generator.js';
 import { pingLatency, type Latency } from './live/latency.js';
+import { type Cost, forwardingCost } from './live/cost.js';
 
 /** SIZES: frame sizes offered (bytes handed to the generator, Ethernet header included, no FCS): minimum and full-MTU. */
 const SIZES = [64, 1514] as const;
@@ -34,6 +35,8 @@ export interface LiveBench {
   readonly generator: string;
   readonly rows: LiveRow[];
   readonly latency: { forwarder: string; latency?: Latency; note?: string }[];
+  /** Userspace forwarders' CPU cost per frame (bench/live/cost.ts), one worker each. */
+  readonly cost: { forwarder: string; cost: Cost }[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -56,7 +59,7 @@ async function forwards(t: Topology): Promise<boolean> {
 export async function liveBenchmarks(): Promise<LiveBench> {
   const tools = GENERATORS.map((g) => g.name);
   const why = Topology.available(['ping', 'nsenter']);
-  if (why) return { skip: why, generator: '', rows: [], latency: [] };
+  if (why) return { skip: why, generator: '', rows: [], latency: [], cost: [] };
   const t = Topology.create('bench');
   const dir = mkdtempSync(join(tmpdir(), 'bpfbox-live-bench-'));
   const xdp = new KernelXdp();
@@ -77,7 +80,8 @@ export async function liveBenchmarks(): Promise<LiveBench> {
       }
     }
     if (typeof running !== 'string') await running.stop();
-    if (!gen) return { skip: `no generator works (${tools.join(', ')}): ${tried.join('; ')}`, generator: '', rows: [], latency: [] };
+    if (!gen)
+      return { skip: `no generator works (${tools.join(', ')}): ${tried.join('; ')}`, generator: '', rows: [], latency: [], cost: [] };
     const generator = `${gen.name} (top speed, 64-byte, through the Linux bridge: ${tried.join(', ')})`;
     const xdpWhy = xdp.load();
     const unavailable = (name: string, note: string): Forwarder => ({ name, start: async () => note });
@@ -90,6 +94,7 @@ export async function liveBenchmarks(): Promise<LiveBench> {
     ];
     const rows: LiveRow[] = [];
     const latency: LiveBench['latency'] = [];
+    const cost: LiveBench['cost'] = [];
     for (const f of forwarders) {
       const r = await f.start(t);
       if (typeof r === 'string') {
@@ -113,12 +118,13 @@ export async function liveBenchmarks(): Promise<LiveBench> {
             }
           }
         latency.push({ forwarder: f.name, latency: pingLatency(t, PINGS) });
+        if (r.pids && !/2 workers/.test(f.name)) cost.push({ forwarder: f.name, cost: await forwardingCost(t, gen, files, r.pids) });
       } finally {
         stopNote = await r.stop();
       }
       if (stopNote) rows.push({ forwarder: f.name, size: 0, rate: undefined, note: `at exit: ${stopNote}` });
     }
-    return { generator, rows, latency };
+    return { generator, rows, latency, cost };
   } finally {
     t.cleanup();
     xdp.close();
@@ -181,6 +187,17 @@ export async function printLiveBenchmarks(): Promise<void> {
     const added = bridge ? `${d >= 0 ? '+' : ''}${d.toFixed(0)} us` : 'n/a';
     console.log(
       `${l.forwarder.padEnd(44)} ${String(x.received).padStart(7)} ${x.p50Us.toFixed(0).padStart(7)} ${x.p99Us.toFixed(0).padStart(7)} ${added.padStart(14)}`,
+    );
+  }
+  console.log('');
+  console.log(
+    "cost: 64-byte frames forwarded (received at c0) per CPU second of the forwarder's own processes, pinned to CPU 0, the generator at top speed on CPU 1",
+  );
+  const anchor = b.cost.find((c) => c.forwarder === NETSNIFF_NG.name)?.cost;
+  for (const { forwarder, cost } of b.cost) {
+    const vs = anchor?.framesPerCpuSecond ? `${(cost.framesPerCpuSecond / anchor.framesPerCpuSecond).toFixed(2)}x netsniff-ng` : '';
+    console.log(
+      `${forwarder.padEnd(44)} ${(cost.framesPerCpuSecond / 1e6).toFixed(2).padStart(6)} M/CPU-s  (${cost.frames} frames, ${cost.cpuSeconds.toFixed(2)} CPU s)  ${vs}`,
     );
   }
 }

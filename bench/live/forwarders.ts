@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { cpuSeconds } from './cost.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HOST_C, stopChild, type Topology } from '../../test/support/topology.js';
@@ -12,6 +13,8 @@ const OBJ_DIR = join(ROOT, 'bench', 'live');
 /** Running: a forwarder between b0 and b1 in nsB; `stop` undoes it and may say something about the run. */
 export interface Running {
   stop(): Promise<string | undefined>;
+  /** The forwarder's own processes (a userspace forwarder), for its CPU cost per frame. */
+  readonly pids?: readonly number[];
 }
 
 /**
@@ -131,6 +134,7 @@ export const NETSNIFF_NG: Forwarder = {
       t.spawn(t.nsB, ['netsniff-ng', ...flags, '--in', 'b1', '--out', 'b0'], { stdio: 'ignore' }),
     ];
     return {
+      pids: kids.map((k) => k.pid!),
       stop: async () => {
         for (const k of kids) await stopChild(k, 'SIGINT');
         return undefined;
@@ -168,10 +172,11 @@ export function bpfboxLive(label: string, obj: string, prog: string, workers: nu
       }
       // the process's CPU time (all its threads) from here to the stop: frames per CPU second, the
       // forwarder's cost whatever the generator manages (`ip netns exec` execs node: the pid is node's)
-      const cpu0 = cpuSeconds(child.pid);
+      const cpu0 = cpuSeconds([child.pid]);
       return {
+        pids: [child.pid!],
         stop: async () => {
-          const cpu = cpuSeconds(child.pid) - cpu0;
+          const cpu = cpuSeconds([child.pid]) - cpu0;
           await stopChild(child, 'SIGINT');
           try {
             const s = JSON.parse(stdout);
@@ -181,7 +186,8 @@ export function bpfboxLive(label: string, obj: string, prog: string, workers: nu
             return (
               Object.entries(ifs)
                 .map(([name, c]) => `${name} ${keys.map((k) => `${k} ${c[k]}`).join(' ')}`)
-                .join('; ') + `; ${(frames / Math.max(cpu, 0.01) / 1e6).toFixed(2)} M frames per CPU second (${cpu.toFixed(1)} CPU s)`
+                .join('; ') +
+              `; over the whole run (start-up, idle polls, paced points): ${(frames / Math.max(cpu, 0.01) / 1e6).toFixed(2)} M frames per CPU second`
             );
           } catch {
             return `no --json summary at exit: ${stderr.trim().split('\n').pop() ?? ''}`;
@@ -197,15 +203,3 @@ export const BPFBOX_PROGRAMS = [
   { label: 'PASS-all (xdp_pass)', obj: join(OBJ_DIR, 'xdp_pass.o'), prog: 'xdp_pass' },
   { label: 'lpm_firewall.o', obj: join(ROOT, 'bpf', 'lpm_firewall.o'), prog: 'xdp_firewall' },
 ] as const;
-
-/** cpuSeconds: a process's user + system CPU time so far (/proc/PID/stat utime + stime, in clock ticks of 1/100 s). */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const after = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    // after the command name: state is field 3, utime field 14, stime 15
-    return (Number(after[11]) + Number(after[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
