@@ -4,6 +4,8 @@
 //   xdp_no_dns    drops UDP to or from port 53, passes the rest;
 //   xdp_rewrite   swaps the MACs and decrements the IPv4 TTL (checksum fixed by RFC 1624);
 //   xdp_to_dev    redirects IPv4 frames through the devmap `ports` (entry 0), passes the rest;
+//   xdp_to_dev_prog  the same through `ports_prog`, whose entries carry a program of their own:
+//   devmap_mark   (SEC xdp/devmap) puts egress_ifindex in the source MAC's last byte, drops DNS;
 //   xdp_vlan      passes frames that carry a VLAN tag in the data (802.1Q or 802.1ad), drops the rest;
 //   xdp_cpu       counts frames per CPU in a per-CPU array (the fanout's share of each worker);
 //   tc_no_udp     TC_ACT_SHOT for UDP, TC_ACT_OK for the rest;
@@ -25,6 +27,13 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, struct bpf_devmap_val);
+} ports_prog SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -101,6 +110,34 @@ int xdp_to_dev(struct xdp_md *ctx)
 	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
 		return XDP_PASS;
 	return bpf_redirect_map(&ports, 0, XDP_DROP);
+}
+
+SEC("xdp")
+int xdp_to_dev_prog(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return XDP_PASS;
+	return bpf_redirect_map(&ports_prog, 0, XDP_DROP);
+}
+
+SEC("xdp/devmap")
+int devmap_mark(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct udphdr *udp = udp_of(data, data_end);
+
+	if ((void *)(eth + 1) > data_end)
+		return XDP_DROP;
+	eth->h_source[5] = ctx->egress_ifindex;
+	if (udp && udp->dest == bpf_htons(53))
+		return XDP_DROP;
+	return XDP_PASS;
 }
 
 SEC("xdp")

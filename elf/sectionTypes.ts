@@ -1,4 +1,4 @@
-import { ProgType } from '../uapi/progType.js';
+import { AttachType, ProgType } from '../uapi/progType.js';
 
 const P = ProgType;
 
@@ -123,4 +123,17 @@ export function progTypeForSection(section: string): number | undefined {
     if (match && (!best || name.length > best[0].length)) best = e;
   }
   return best?.[1];
+}
+
+/** SECTION_ATTACH: the sections whose programs libbpf loads with an expected_attach_type bpfbox acts on. */
+const SECTION_ATTACH: readonly (readonly [string, number])[] = [
+  ['xdp/devmap', AttachType.BPF_XDP_DEVMAP],
+  ['xdp.frags/devmap', AttachType.BPF_XDP_DEVMAP],
+  ['xdp/cpumap', AttachType.BPF_XDP_CPUMAP],
+  ['xdp.frags/cpumap', AttachType.BPF_XDP_CPUMAP],
+];
+
+/** attachTypeForSection: the expected_attach_type libbpf gives a section's programs (of SECTION_ATTACH), or undefined. */
+export function attachTypeForSection(section: string): number | undefined {
+  return SECTION_ATTACH.find(([name]) => section === name || section.startsWith(`${name}/`))?.[1];
 }

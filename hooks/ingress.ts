@@ -23,6 +23,8 @@ export interface IngressSlot {
   readonly rxQueue: number;
   /** The receive timestamp in nanoseconds (skb tstamp), when known. */
   readonly tstamp?: bigint;
+  /** A DEVMAP entry's program runs with the interface the frame leaves by (xdp_md egress_ifindex); else 0. */
+  readonly egressIfindex?: number;
 }
 
 /** IngressResult: the return value and where the packet is now (plus any bytes past the linear part). */
@@ -61,7 +63,7 @@ export function xdpIngress(rt: HookRuntime, prog: LoadedProgram, s: IngressSlot)
   writeXdpMd(dv, ctx, frame);
   dv.setUint32(ctx + XdpMd.ingress_ifindex, s.ifindex, true);
   dv.setUint32(ctx + XdpMd.rx_queue_index, s.rxQueue, true);
-  dv.setUint32(ctx + XdpMd.egress_ifindex, 0, true);
+  dv.setUint32(ctx + XdpMd.egress_ifindex, s.egressIfindex ?? 0, true);
   rt.current = { kind: 'xdp', frame, ctx };
   try {
     const retval = rt.prepare(prog).run32(ctx);

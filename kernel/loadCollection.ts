@@ -3,6 +3,7 @@ import { BpfError } from '../vm/errors.js';
 import type { BpfProcess } from './process.js';
 import { LIBBPF_PIN_BY_NAME, type MapDef } from '../elf/mapDefs.js';
 import type { CollectionSpec } from '../elf/collection.js';
+import { attachTypeForSection } from '../elf/sectionTypes.js';
 import { mapCreateAttr } from './attr.js';
 
 /** LoadOptions: where pin-by-name maps go (libbpf's pin_root_path). */
@@ -68,6 +69,7 @@ export function loadProgram(
   const log = logLevel ? new Uint8Array(1 << 24) : undefined;
   const fd = p.bpf('BPF_PROG_LOAD', {
     prog_type: prog.type,
+    ...(attachTypeForSection(prog.section) !== undefined ? { expected_attach_type: attachTypeForSection(prog.section) } : {}),
     insns,
     license: spec.license,
     prog_name: prog.name.slice(0, 15),

@@ -38,6 +38,8 @@ export class MapObject extends KernelObject {
 export class ProgObject extends KernelObject {
   readonly kind = 'prog' as const;
   readonly type: number;
+  /** BPF_PROG_LOAD's expected_attach_type (AttachType; 0 when not given). */
+  readonly expectedAttachType: number;
   readonly name: string;
   readonly bytecode: Uint8Array;
   readonly program: VerifiedProgram;
@@ -63,6 +65,7 @@ export class ProgObject extends KernelObject {
     id: number,
     fields: {
       type: number;
+      expectedAttachType?: number;
       name: string;
       bytecode: Uint8Array;
       program: VerifiedProgram;
@@ -76,6 +79,7 @@ export class ProgObject extends KernelObject {
   ) {
     super(id);
     this.type = fields.type;
+    this.expectedAttachType = fields.expectedAttachType ?? 0;
     this.name = fields.name;
     this.bytecode = fields.bytecode;
     this.program = fields.program;

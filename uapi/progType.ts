@@ -48,3 +48,10 @@ export function progTypeName(type: number): string {
 export function isProgType(type: number): boolean {
   return Number.isInteger(type) && type > 0 && type <= ProgType.BPF_PROG_TYPE_NETFILTER;
 }
+
+/**
+ * AttachType: the enum bpf_attach_type values bpfbox acts on, BPF_PROG_LOAD's
+ * expected_attach_type: an XDP program for a DEVMAP or CPUMAP entry (it may read
+ * xdp_md's egress_ifindex), or for an interface.
+ */
+export const AttachType = { BPF_XDP_DEVMAP: 33, BPF_XDP_CPUMAP: 35, BPF_XDP: 37 } as const;

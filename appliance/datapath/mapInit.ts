@@ -6,12 +6,16 @@ import { UserError, type UserErrorOptions } from '../../uapi/userError.js';
 
 /**
  * MapInit: `--map-init FILE`, maps seeded before the first packet:
- *   {"maps": {"NAME": [["HEXKEY", "HEXVALUE"], ...]}, "prog_array": {"NAME": {"INDEX": "PROGRAM"}}}
- * A per-CPU map gets the value in every CPU's slot.
+ *   {"maps": {"NAME": [["HEXKEY", "HEXVALUE"], ...]}, "prog_array": {"NAME": {"INDEX": "PROGRAM"}},
+ *    "devmap": {"NAME": {"KEY": {"ifindex": N, "prog": "PROGRAM"}}}}
+ * A per-CPU map gets the value in every CPU's slot. `devmap` fills a DEVMAP or DEVMAP_HASH
+ * whose values are struct bpf_devmap_val: the ifindex and the entry's own program (loaded for
+ * BPF_XDP_DEVMAP, `SEC("xdp/devmap")`), which runs on each frame redirected through it.
  */
 export interface MapInit {
   readonly maps?: Readonly<Record<string, readonly (readonly [string, string])[]>>;
   readonly prog_array?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  readonly devmap?: Readonly<Record<string, Readonly<Record<string, { readonly ifindex: number; readonly prog?: string }>>>>;
 }
 
 /** MapInitError names the file (or config path) and the entry that does not fit. */
@@ -30,9 +34,19 @@ export function readMapInit(path: string): MapInit {
     throw new MapInitError(path, (e as Error).message, { file: path, cause: e });
   }
   const obj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-  if (!obj(v)) throw new MapInitError(path, 'expected an object with "maps" and/or "prog_array"');
+  if (!obj(v)) throw new MapInitError(path, 'expected an object with "maps", "prog_array" and/or "devmap"');
   for (const k of Object.keys(v))
-    if (k !== 'maps' && k !== 'prog_array') throw new MapInitError(path, `unknown key "${k}" (expected "maps" or "prog_array")`);
+    if (k !== 'maps' && k !== 'prog_array' && k !== 'devmap')
+      throw new MapInitError(path, `unknown key "${k}" (expected "maps", "prog_array" or "devmap")`);
+  if (v.devmap !== undefined) {
+    if (!obj(v.devmap)) throw new MapInitError(`${path}: devmap`, 'expected an object of map names');
+    for (const [name, slots] of Object.entries(v.devmap)) {
+      if (!obj(slots)) throw new MapInitError(`${path}: devmap.${name}`, 'expected {"KEY": {"ifindex": N, "prog": "PROGRAM"}}');
+      for (const [i, e] of Object.entries(slots))
+        if (!obj(e) || !Number.isInteger(e.ifindex) || (e.prog !== undefined && typeof e.prog !== 'string'))
+          throw new MapInitError(`${path}: devmap.${name}.${i}`, 'expected {"ifindex": N, "prog": "PROGRAM"} (prog optional)');
+    }
+  }
   if (v.maps !== undefined) {
     if (!obj(v.maps)) throw new MapInitError(`${path}: maps`, 'expected an object of map names');
     for (const [name, entries] of Object.entries(v.maps)) {
@@ -131,6 +145,24 @@ export function applyMapInit(
         fail(at, `update: ${e.message}`, e);
       }
     });
+  }
+  for (const [name, slots] of Object.entries(init.devmap ?? {})) {
+    const fd = lookup(name, `${where}: devmap.${name}`);
+    for (const [index, e] of Object.entries(slots)) {
+      const at = `${where}: devmap.${name}.${index}`;
+      if (!/^\d+$/.test(index)) fail(at, `key "${index}" is not a number`);
+      const pfd =
+        e.prog === undefined
+          ? 0
+          : (progs.get(e.prog) ?? fail(at, `no program named ${e.prog} (the object has ${[...progs.keys()].join(', ')})`));
+      const key = new Uint8Array(new Uint32Array([Number(index)]).buffer);
+      const value = new Uint8Array(new Uint32Array([e.ifindex, pfd]).buffer);
+      const r = k.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: fd, key, value, flags: 0 });
+      if (r < 0) {
+        const err = new BpfErrno(-r);
+        fail(at, `update: ${err.message}`, err);
+      }
+    }
   }
   for (const [name, slots] of Object.entries(init.prog_array ?? {})) {
     const fd = lookup(name, paths.progArray(name));

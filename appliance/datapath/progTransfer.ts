@@ -15,6 +15,8 @@ import { mapInfo } from '../../kernel/verifierMaps.js';
 export interface ProgTransfer {
   readonly id: number;
   readonly type: number;
+  /** expected_attach_type (a DEVMAP entry's program may read egress_ifindex). */
+  readonly expectedAttachType: number;
   readonly name: string;
   readonly bytecode: Uint8Array;
   readonly tag: string;
@@ -38,6 +40,7 @@ export function exportProgs(k: Kernel): ProgTransfer[] {
   return [...k.progs.values()].map((p) => ({
     id: p.id,
     type: p.type,
+    expectedAttachType: p.expectedAttachType,
     name: p.name,
     bytecode: p.bytecode,
     tag: p.tag,
@@ -82,7 +85,7 @@ export function importProgs(space: AddressSpace, progs: readonly ProgTransfer[])
     t.mapFds.forEach((fd, n) => (infos[fd] = t.maps[n].info));
     const { result, program } = verifyProgram(decode(t.bytecode), {
       progType: t.type,
-      ops: verifierOpsOf(t.type),
+      ops: verifierOpsOf(t.type, t.expectedAttachType),
       maps: infos,
       funcInfo: t.funcInfo,
     });
@@ -91,6 +94,7 @@ export function importProgs(space: AddressSpace, progs: readonly ProgTransfer[])
       t.id,
       new ProgObject(t.id, {
         type: t.type,
+        expectedAttachType: t.expectedAttachType,
         name: t.name,
         bytecode: t.bytecode,
         program,

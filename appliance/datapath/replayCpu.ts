@@ -26,6 +26,8 @@ export class ReplayCpu {
   readonly #init: WorkerInit;
   readonly #space: AddressSpace;
   readonly #prog: LoadedProgram;
+  /** Every loaded program, by id (a DEVMAP entry's program runs by its id). */
+  readonly #progs: ReturnType<typeof importProgs>;
   readonly #rt: HookRuntime;
   readonly #run: typeof xdpIngress;
   readonly #slot: { hardStart: number; room: number; len: number; wireLen: number; ifindex: number; rxQueue: number; tstamp?: bigint };
@@ -40,7 +42,7 @@ export class ReplayCpu {
   constructor(init: WorkerInit) {
     this.#init = init;
     const space = (this.#space = new AddressSpace(init.space));
-    const progs = importProgs(space, init.progs);
+    const progs = (this.#progs = importProgs(space, init.progs));
     const prog = (this.#prog = progs.get(init.entry)!);
     const rt = (this.#rt = new HookRuntime(
       { memory: space, progs },
@@ -75,6 +77,42 @@ export class ReplayCpu {
   setIngress(ifindex: number): void {
     this.#slot.ifindex = ifindex;
     this.#batch?.setIfindex(ifindex);
+  }
+
+  /**
+   * runEgress runs program `id`, a DEVMAP entry's (BPF_XDP_DEVMAP), on a redirected frame: the
+   * `len` bytes at `start`, copied into this CPU's frame, received on `ingress`, leaving by
+   * `egress` (xdp_md egress_ifindex), as dev_map_bpf_prog_run does before the frame is sent.
+   * It returns r0 and where the frame is now (in the CPU's frame: the caller copies it out
+   * before the next run), or the fault's message.
+   */
+  runEgress(
+    id: number,
+    start: number,
+    len: number,
+    ingress: number,
+    egress: number,
+  ): { retval: number; start: number; len: number } | { fault: string } {
+    const prog = this.#progs.get(id);
+    if (!prog) return { fault: `no program with id ${id}` };
+    const frame = this.#rt.frame;
+    if (len > XDP_MAX_LINEAR)
+      return { fault: `a ${len}-byte frame is longer than a devmap program's linear frame here (${XDP_MAX_LINEAR})` };
+    this.#space.u8.copyWithin(frame.start + XDP_PACKET_HEADROOM, start, start + len);
+    try {
+      const r = xdpIngress(this.#rt, prog, {
+        hardStart: frame.start,
+        room: frame.size,
+        len,
+        wireLen: len,
+        ifindex: ingress,
+        rxQueue: this.#init.cpu,
+        egressIfindex: egress,
+      });
+      return { retval: r.retval, start: r.start, len: r.len };
+    } catch (e) {
+      return { fault: e instanceof Error ? e.message : String(e) };
+    }
   }
 
   /** handle runs a request: its descriptors (in batches as far as they go) or its records. */

@@ -28,7 +28,8 @@ export const IFACE_COUNTERS = {
   redirected: 'run, then sent out of a managed interface by a redirect',
   dropped: 'run, then dropped by verdict (XDP_DROP, TC_ACT_SHOT / STOLEN / TRAP, a socket filter 0)',
   exception: "run, then dropped as an exception (XDP_ABORTED, a fault, an unknown value: the kernel's xdp_exception)",
-  redirect_dropped: 'run, then dropped: redirected to an interface the appliance does not manage, or to an empty entry',
+  redirect_dropped:
+    "run, then dropped: redirected to an interface the appliance does not manage, to an empty entry, or by the DEVMAP entry's own program (anything but XDP_PASS)",
   tapped: 'run in a tap (no peer): counted by verdict, not sent',
   unrun: 'not run: forwarded or dropped by the on-error policy after a worker failed, or too short to be an skb',
   sent: 'frames handed to this interface and sent',

@@ -1,7 +1,7 @@
 import '../datapath/eagerWasm.js';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { AddressSpace } from '../../vm/memory.js';
-import { XDP_PACKET_HEADROOM } from '../../uapi/xdp.js';
+import { XDP_PACKET_HEADROOM, XdpAction } from '../../uapi/xdp.js';
 import { DESC_WORDS, DescWord } from '../../vm/jit/xdpBatchDriver.js';
 import { ReplayCpu } from '../datapath/replayCpu.js';
 import { type BatchResult, OUT_FIELDS, Out, OutFlag, type PacketExtra } from '../datapath/protocol.js';
@@ -193,6 +193,19 @@ class LiveCpu {
       else if (oc === Outcome.TX) egress = k;
       else if (oc === Outcome.REDIRECT) {
         egress = redirectEgress(extra?.to, this.#byIfindex, f.peer);
+        const prog = extra?.to && 'prog' in extra.to ? extra.to.prog : undefined;
+        if (egress >= 0 && prog) {
+          // the DEVMAP entry's own program runs first (dev_map_bpf_prog_run): XDP_PASS sends the frame as it leaves it
+          const r = cpu.runEgress(prog, start, len, f.ifindex, L.ifaces[egress].ifindex);
+          if ('fault' in r || r.retval !== XdpAction.XDP_PASS || r.len > i32[d + DescWord.ROOM] - XDP_PACKET_HEADROOM) {
+            ctr(IfaceSlot.redirect_dropped);
+            continue;
+          }
+          this.#space.u8.copyWithin(hs + XDP_PACKET_HEADROOM, r.start, r.start + r.len);
+          ctr(OUTCOME_COUNTER[oc]);
+          this.#queue(egress, hs + XDP_PACKET_HEADROOM, r.len, vnet ? hs : 0);
+          continue;
+        }
         if (egress < 0) {
           ctr(IfaceSlot.redirect_dropped);
           continue;

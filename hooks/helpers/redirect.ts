@@ -88,11 +88,15 @@ function scratchKey(rt: HookRuntime, k: number): number {
 
 /**
  * RedirectTarget: where a redirected packet goes: out of `ifindex` (bpf_redirect, or the
- * ifindex a DEVMAP / DEVMAP_HASH entry holds), into `ifindex` as if received there (tc's
- * BPF_F_INGRESS), or to CPU `cpu` (a CPUMAP entry: the packet goes up the stack from there);
- * nothing when the entry went away after the helper saw it.
+ * ifindex a DEVMAP / DEVMAP_HASH entry holds, with `prog` the id of the entry's own program,
+ * run first), into `ifindex` as if received there (tc's BPF_F_INGRESS), or to CPU `cpu` (a
+ * CPUMAP entry: the packet goes up the stack from there); nothing when the entry went away
+ * after the helper saw it.
  */
-export type RedirectTarget = { readonly ifindex: number; readonly ingress?: boolean } | { readonly cpu: number } | undefined;
+export type RedirectTarget =
+  | { readonly ifindex: number; readonly ingress?: boolean; readonly prog?: number }
+  | { readonly cpu: number }
+  | undefined;
 
 /** redirectTarget resolves what bpf_redirect / bpf_redirect_map recorded with the verdict. */
 export function redirectTarget(
@@ -103,10 +107,11 @@ export function redirectTarget(
   if (r.kind === 'ifindex') return { ifindex: r.target };
   const m = rt.views.get(r.desc!);
   if (m.type === MapType.BPF_MAP_TYPE_CPUMAP) return { cpu: r.target };
-  // a DEVMAP entry's value starts with the ifindex (struct bpf_devmap_val)
-  const ifindex =
-    m instanceof SlotArray
-      ? m.slotValue(r.target)
-      : ((a) => (a ? rt.kernel.memory.view.getUint32(a, true) : 0))(m.lookup(scratchKey(rt, r.target), 0));
-  return ifindex ? { ifindex } : undefined;
+  // a DEVMAP entry's value: the ifindex, then (8-byte values: struct bpf_devmap_val) its program's id
+  const at = m.lookup(scratchKey(rt, r.target), 0);
+  if (!at) return undefined;
+  const dv = rt.kernel.memory.view;
+  const ifindex = dv.getUint32(at, true);
+  const prog = m.valueSize >= 8 ? dv.getUint32(at + 4, true) : 0;
+  return ifindex ? { ifindex, ...(prog ? { prog } : {}) } : undefined;
 }

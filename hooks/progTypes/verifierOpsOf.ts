@@ -1,9 +1,9 @@
 import { helperName } from '../../uapi/helperNames.js';
-import { ProgType } from '../../uapi/progType.js';
+import { AttachType, ProgType } from '../../uapi/progType.js';
 import type { VerifierOps } from '../../vm/verifier/verifierOps.js';
 import { tcClsActVerifierOps } from './schedCls.js';
 import { skFilterVerifierOps } from './socketFilter.js';
-import { xdpVerifierOps } from './xdp.js';
+import { xdpDevmapVerifierOps, xdpVerifierOps } from './xdp.js';
 
 /** BPF_VERIFIER_OPS: the ops of each type bpfbox models, by BPF_PROG_TYPE_* id (the kernel's bpf_verifier_ops[], filled from bpf_types.h). */
 const BPF_VERIFIER_OPS: Readonly<Record<number, VerifierOps>> = {
@@ -24,8 +24,12 @@ const UNMODELLED_OPS: VerifierOps = {
   directPacketWrite: true,
 };
 
-/** verifierOpsOf gives the verifier's ops for program type `type` (a fallback for types bpfbox does not model). */
-export function verifierOpsOf(type: number): VerifierOps {
+/**
+ * verifierOpsOf gives the verifier's ops for program type `type` loaded for
+ * `expectedAttachType` (a fallback for types bpfbox does not model).
+ */
+export function verifierOpsOf(type: number, expectedAttachType = 0): VerifierOps {
+  if (type === ProgType.BPF_PROG_TYPE_XDP && expectedAttachType === AttachType.BPF_XDP_DEVMAP) return xdpDevmapVerifierOps;
   return BPF_VERIFIER_OPS[type] ?? UNMODELLED_OPS;
 }
 

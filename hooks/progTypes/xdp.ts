@@ -7,8 +7,8 @@ import { inField } from './ctxField.js';
 const FUNCS: ReadonlySet<number> = new Set([...BASE_FUNC_PROTO, 23, 25, 28, 44, 51, 54, 65, 69, 188, 189, 190]);
 
 /** xdp_is_valid_access (net/core/filter.c, 6.18): read-only 4-byte fields; egress_ifindex only for devmap programs. */
-function xdpIsValidAccess(off: number, size: number, write: boolean): boolean {
-  if (inField(off, XdpMd.egress_ifindex)) return false;
+function xdpIsValidAccess(off: number, size: number, write: boolean, devmap = false): boolean {
+  if (inField(off, XdpMd.egress_ifindex) && !devmap) return false;
   if (write) return false;
   return off >= 0 && off < XdpMd.SIZE && off % size === 0 && size === 4;
 }
@@ -24,4 +24,10 @@ export const xdpVerifierOps: VerifierOps = {
   getFuncProto: (id) => FUNCS.has(id),
   mayAccessSkb: false,
   directPacketWrite: true,
+};
+
+/** xdpDevmapVerifierOps: an XDP program loaded for a DEVMAP entry (expected_attach_type BPF_XDP_DEVMAP): it may also read egress_ifindex. */
+export const xdpDevmapVerifierOps: VerifierOps = {
+  ...xdpVerifierOps,
+  isValidAccess: ({ off, size, write }) => xdpIsValidAccess(off, size, write, true),
 };

@@ -4,10 +4,13 @@ import { createMap } from '../../maps/factory.js';
 import type { Kernel } from '../kernel.js';
 import type { BpfProcess, Handler } from '../process.js';
 import { MapFlag, MapType, UpdateFlag } from '../../uapi/mapType.js';
+import { AttachType, ProgType } from '../../uapi/progType.js';
 import { type AnyObject, MapObject } from '../objects.js';
 import { MAP_FLAGS_ADDED, type MapSpec, checkSpec } from '../../maps/spec.js';
 
 const T = MapType;
+/** The device maps, whose 8-byte values can name a program to run before a redirected frame leaves. */
+const DEVMAPS: readonly number[] = [T.BPF_MAP_TYPE_DEVMAP, T.BPF_MAP_TYPE_DEVMAP_HASH];
 const KEYLESS: readonly number[] = [T.BPF_MAP_TYPE_QUEUE, T.BPF_MAP_TYPE_STACK, T.BPF_MAP_TYPE_BLOOM_FILTER];
 const MAP_IN_MAP: readonly number[] = [T.BPF_MAP_TYPE_ARRAY_OF_MAPS, T.BPF_MAP_TYPE_HASH_OF_MAPS];
 const HASHES: readonly number[] = [
@@ -72,14 +75,30 @@ export function updateValue(k: Kernel, p: BpfProcess, m: MapObject, key: Uint8Ar
     if (!sameShape(inner.spec, m.spec.innerMap!)) fail(Errno.EINVAL, 'inner map does not match the template');
     stored = le32(inner.map.desc);
     held = inner;
+  } else if (DEVMAPS.includes(m.spec.type) && value.length === 8) {
+    // struct bpf_devmap_val { u32 ifindex; union { int fd; u32 id; } bpf_prog; }: a program fd
+    // (> 0) becomes its id, and the entry holds the program (__dev_map_alloc_node)
+    const fd = new DataView(value.buffer, value.byteOffset, 8).getInt32(4, true);
+    stored = Uint8Array.from(value);
+    if (fd > 0) {
+      if (u32(value) === 0) fail(Errno.EINVAL, 'a devmap entry without an ifindex cannot have a program');
+      const prog = p.progOf(fd);
+      if (prog.type !== ProgType.BPF_PROG_TYPE_XDP || prog.expectedAttachType !== AttachType.BPF_XDP_DEVMAP)
+        fail(Errno.EINVAL, 'a devmap entry takes an XDP program loaded for BPF_XDP_DEVMAP');
+      stored.set(le32(prog.id), 4);
+      held = prog;
+    } else stored.set(le32(0), 4);
   }
   if (KEYLESS.includes(m.spec.type)) m.map.pushBytes(stored, flags);
   else m.map.updateBytes(key as Uint8Array, stored, flags);
-  if (held && key) {
+  // the slot's object: the new one held, the old one (if any) let go; a devmap entry without a program holds none
+  if (key && (held || DEVMAPS.includes(m.spec.type))) {
     const slot = hex(key);
     const old = m.slots.get(slot);
-    k.hold(held);
-    m.slots.set(slot, held);
+    if (held) {
+      k.hold(held);
+      m.slots.set(slot, held);
+    } else m.slots.delete(slot);
     if (old) k.put(old);
   }
 }

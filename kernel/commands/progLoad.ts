@@ -56,7 +56,7 @@ export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'>; BPF_PROG_B
     // the verifier decides (vm/verifier); its log goes to the user's buffer in the kernel's shape
     const { result, program } = verifyProgram(insns, {
       progType: a.prog_type,
-      ops: verifierOpsOf(a.prog_type),
+      ops: verifierOpsOf(a.prog_type, a.expected_attach_type ?? 0),
       maps: verifierMaps(p, insns),
       logLevel: level,
       funcInfo: (a.func_info?.length ?? 0) > 0,
@@ -92,6 +92,7 @@ export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'>; BPF_PROG_B
     }
     const obj = new ProgObject(k.allocId(), {
       type: a.prog_type,
+      expectedAttachType: a.expected_attach_type ?? 0,
       name: a.prog_name ?? '',
       bytecode: Uint8Array.from(a.insns),
       program,

@@ -147,6 +147,34 @@ describe('bpfbox live: an inline bridge over AF_PACKET', function () {
     assert.equal(s.interfaces.b2.sent, 100);
   });
 
+  it("a DEVMAP entry's own program runs before the frame leaves: it sees egress_ifindex, rewrites, and may drop", async () => {
+    const t = topo();
+    const ifindex = Number(t.exec(t.nsB, ['cat', '/sys/class/net/b2/ifindex']).stdout.trim());
+    const init = join(dir, 'ports_prog.json');
+    writeFileSync(init, JSON.stringify({ devmap: { ports_prog: { '0': { ifindex, prog: 'devmap_mark' } } } }));
+    const frames = mixed(100);
+    const { s, c0, d0 } = await through(
+      ['--obj', LIVE_OBJ, '--prog', 'xdp_to_dev_prog', '--dev', 'b2', '--map-init', init, '--workers', '1'],
+      frames,
+      'devmapprog',
+    );
+    // by hand: the frames that are not DNS, their source MAC's last byte set to b2's ifindex
+    const want = frames
+      .filter((f) => f.readUInt16BE(36) !== 53)
+      .map((f) => {
+        const g = Buffer.from(f);
+        g[11] = ifindex;
+        return g.toString('hex');
+      });
+    assert.equal(c0.length, 0);
+    assert.deepEqual(
+      d0.map((f) => f.toString('hex')),
+      want,
+    );
+    assert.equal(s.interfaces.b0.redirected, want.length);
+    assert.equal(s.interfaces.b0.redirect_dropped, frames.length - want.length);
+  });
+
   it('VLAN-tagged frames (802.1Q, 802.1ad) reach the program with the tag in the data and leave tagged', async () => {
     const plain = mixed(40);
     const frames = plain.map((f, i) => (i % 3 === 0 ? tagged(f, 0x8100, 100 + i) : i % 3 === 1 ? tagged(f, 0x88a8, 200 + i) : f));
