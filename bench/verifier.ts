@@ -58,7 +58,7 @@ export function verifierBenchmarks(): { rows: VerifierRow[]; kernelNote?: string
       const p = k.process.fds.get(fd)!.obj as ProgObject;
       const opts = {
         progType: p.type,
-        ops: verifierOpsOf(p.type),
+        ops: verifierOpsOf(p.type, p.expectedAttachType),
         maps: verifierMaps(k.process, p.program.insns),
         funcInfo: p.funcInfo.size > 0,
       };

@@ -26,7 +26,7 @@ describe('verifier over the corpus', () => {
         const p = k.process.fds.get(fd)!.obj as ProgObject;
         const v = verify(p.program.insns, {
           progType: p.type,
-          ops: verifierOpsOf(p.type),
+          ops: verifierOpsOf(p.type, p.expectedAttachType),
           maps: verifierMaps(k.process, p.program.insns),
           funcInfo: p.funcInfo.size > 0,
         });
