@@ -139,40 +139,102 @@ export async function runReplay(a: ReplayArgs): Promise<ReplaySummary> {
     process.stdout.write(JSON.stringify(s) + '\n');
   } else {
     for (const w of s.warnings) process.stderr.write(`warning: ${w}\n`);
-    process.stdout.write(summaryText(s));
+    // the whole command's time (process start to now), beside the pass's own
+    process.stdout.write(summaryText(s, process.uptime()));
   }
   return s;
 }
 
-/** summaryText: the human summary (packets, bytes, verdicts, per-CPU counts, time, rate). */
-export function summaryText(s: ReplaySummary): string {
+/**
+ * summaryText: the human summary: packets and bytes (a socket filter's: bytes kept), the time
+ * the command took and the data path's own rate (the workers' busy time), the verdicts, the
+ * return values where they say more than the verdicts, per-CPU counts, and the maps' entries in
+ * map order (keys of up to 8 bytes by their little-endian value: an array's by index), naming
+ * what is left out.
+ */
+/** SHORT: below this many packets the first runs (compiling, cold caches) decide the rate, so the summary gives time per packet. */
+const SHORT = 100_000;
+
+export function summaryText(s: ReplaySummary, wholeSeconds?: number): string {
+  const busy = s.busy_seconds.reduce((a, b) => a + b, 0);
+  const bytes = s.type === 'socket' ? 'bytes kept' : 'bytes';
+  const time =
+    wholeSeconds !== undefined
+      ? `in ${wholeSeconds.toFixed(3)} s (the whole command; the pass ${s.seconds.toFixed(3)} s)`
+      : `in ${s.seconds.toFixed(3)} s (${s.mpps.toFixed(3)} Mpps)`;
   const lines = [
-    `${s.type} program ${s.program}: ${s.packets} packets, ${s.bytes} bytes in ${s.seconds.toFixed(3)} s (${s.mpps.toFixed(3)} Mpps)`,
+    `${s.type} program ${s.program}: ${s.packets} packets, ${s.bytes} ${bytes} ${time}`,
+    ...(busy > 0 && s.packets > 0
+      ? [
+          s.packets >= SHORT
+            ? `data path: ${(s.packets / busy / 1e6).toFixed(2)} Mpps per worker busy second (${(busy * 1e3).toFixed(1)} ms of program runs)`
+            : `data path: ${(busy * 1e3).toFixed(1)} ms of program runs, ${((busy / s.packets) * 1e6).toFixed(2)} us a packet (a capture this short measures warm-up: docs/BENCHMARKS.md has steady rates)`,
+        ]
+      : []),
     `verdicts: ${
       Object.entries(s.verdict_names)
         .map(([k, v]) => `${k} ${v}`)
         .join(', ') || 'none'
     }`,
-    `return values: ${
-      Object.entries(s.verdicts)
-        .map(([k, v]) => `${k}: ${v}`)
-        .join(', ') || 'none'
-    }`,
-    `per CPU: ${s.per_cpu.map((n, i) => `cpu${i} ${n}`).join(', ')}`,
   ];
+  if (returnValuesSayMore(s)) {
+    // the most frequent first, 16 at most
+    const values = Object.entries(s.verdicts).sort((a, b) => b[1] - a[1]);
+    const more = values.length > 16 ? ` (and ${values.length - 16} more values: --json has them all)` : '';
+    lines.push(
+      `return values: ${
+        values
+          .slice(0, 16)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(', ') || 'none'
+      }${more}`,
+    );
+  }
+  lines.push(`per CPU: ${s.per_cpu.map((n, i) => `cpu${i} ${n}`).join(', ')}`);
   if (s.errors) lines.push(`program faults: ${s.errors} (handled as aborted runs)`);
   if (s.skipped) lines.push(`not run: ${s.skipped}`);
   for (const [name, entries] of Object.entries(s.maps)) {
-    const keys = Object.keys(entries);
+    const keys = Object.keys(entries).sort(byMapOrder);
+    const shown = keys.slice(0, 8);
+    const more = keys.length - shown.length;
     lines.push(
-      `map ${name}: ${keys.length} entr${keys.length === 1 ? 'y' : 'ies'}${keys.length > 8 ? ' (first 8; --json has them all)' : ''}`,
+      `map ${name}: ${keys.length} entr${keys.length === 1 ? 'y' : 'ies'}${
+        more ? ` (the first 8 in map order; keys ${keys[8]}..${keys[keys.length - 1]} left out: --json has them all)` : ''
+      }`,
     );
-    for (const k of keys.slice(0, 8)) {
+    for (const k of shown) {
       const v = entries[k];
       lines.push(`  key ${k}  value ${typeof v === 'string' ? v : `${sumWords(v)} (summed over ${v.length} CPUs)`}`);
     }
   }
   return lines.join('\n') + '\n';
+}
+
+/**
+ * returnValuesSayMore: whether the return values add to the verdicts: not when each verdict
+ * name stands for exactly one value that is that name's own (XDP_PASS is 2), as for XDP and tc
+ * programs that return the kernel's actions; yes for values a
+ * verdict name covers several of (an unknown XDP value counts as XDP_ABORTED), and for a socket
+ * filter that cut packets (the lengths it kept).
+ */
+function returnValuesSayMore(s: ReplaySummary): boolean {
+  // a socket filter's value is a length: it says more only when some packet was cut to it
+  if (s.type === 'socket') return (s.verdict_names.trim ?? 0) > 0;
+  const values = Object.keys(s.verdicts);
+  return (
+    values.length !== Object.keys(s.verdict_names).length || values.some((v) => v === 'other' || Number(v) > (s.type === 'xdp' ? 4 : 7))
+  );
+}
+
+/** byMapOrder orders hex keys as the map does: keys of up to 8 bytes by their little-endian value (an array's by index), longer ones by their bytes. */
+function byMapOrder(a: string, b: string): number {
+  if (a.length <= 16 && b.length <= 16 && a.length === b.length) {
+    const le = (h: string) => BigInt('0x' + (h.match(/../g) ?? []).reverse().join('') || '0');
+    const x = le(a);
+    const y = le(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** sumWords adds per-CPU values as little-endian u64 words (counters), for the text summary. */

@@ -68,10 +68,38 @@ describe('bpfbox replay (CLI)', function () {
     assert.equal(s.per_cpu.length, 2);
   });
 
+  it('the text summary: return values only where they add to the verdicts, bytes kept for a socket filter, array keys by index', () => {
+    // xdp_verdicts returns 0..15: values 5..15 are all XDP_ABORTED, so the values say more
+    const v = bpfbox(state, 'replay', SAMPLE, '--obj', join(REPO_ROOT, 'bpf', 'xdp_verdicts.o'), '--workers', '1', '--json');
+    const sv = JSON.parse(v.out) as { verdicts: Record<string, number> };
+    const t = bpfbox(state, 'replay', SAMPLE, '--obj', join(REPO_ROOT, 'bpf', 'xdp_verdicts.o'), '--workers', '1');
+    const line = /^return values: (.*)$/m.exec(t.out)?.[1] ?? '';
+    const listed = Object.fromEntries(line.split(', ').map((p) => p.split(': ').map(Number)));
+    assert.deepEqual(listed, Object.fromEntries(Object.entries(sv.verdicts).map(([k, n]) => [Number(k), n])));
+    // a socket filter that keeps every packet whole: bytes kept, no list of lengths
+    const sock = bpfbox(state, 'replay', SAMPLE, '--obj', join(REPO_ROOT, 'bpf', 'sock_proto.o'), '--workers', '1');
+    assert.match(sock.out, /^socket program \w+: 1000 packets, \d+ bytes kept in /);
+    assert.doesNotMatch(sock.out, /return values/);
+    // size_hist, a 16-slot array: its first 8 keys are indexes 0..7 in order (as little-endian hex), the rest named
+    const st = bpfbox(state, 'replay', SAMPLE, '--obj', STATS, '--workers', '1');
+    const hist = /map size_hist: 16 entries \(([^)]*)\)\n((?:  key .*\n){8})/.exec(st.out);
+    assert.ok(hist, st.out);
+    assert.match(hist[1], /keys 08000000\.\.0f000000 left out/);
+    assert.deepEqual(
+      [...hist[2].matchAll(/key (\w+)/g)].map((m) => m[1]),
+      [0, 1, 2, 3, 4, 5, 6, 7].map((i) => Buffer.from(new Uint32Array([i]).buffer).toString('hex')),
+    );
+  });
+
   it('the text summary names the program, the verdicts and the CPUs', () => {
     const r = bpfbox(state, 'replay', SAMPLE, '--obj', STATS, '--workers', '1');
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /^xdp program xdp_stats: 1000 packets, \d+ bytes in [\d.]+ s \([\d.]+ Mpps\)\nverdicts: XDP_PASS 1000\n/);
+    assert.match(
+      r.out,
+      /^xdp program xdp_stats: 1000 packets, \d+ bytes in [\d.]+ s \(the whole command; the pass [\d.]+ s\)\ndata path: [\d.]+ ms of program runs, [\d.]+ us a packet \(a capture this short measures warm-up[^)]*\)\nverdicts: XDP_PASS 1000\n/,
+    );
+    // XDP_PASS is 2: the return values would repeat the verdicts
+    assert.doesNotMatch(r.out, /return values/);
     assert.match(r.out, /per CPU: cpu0 1000\n/);
   });
 
