@@ -59,6 +59,7 @@ export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'>; BPF_PROG_B
       ops: verifierOpsOf(a.prog_type, a.expected_attach_type ?? 0),
       maps: verifierMaps(p, insns),
       logLevel: level,
+      lineInfo: a.line_info,
       funcInfo: (a.func_info?.length ?? 0) > 0,
     });
     const log = [...result.log];

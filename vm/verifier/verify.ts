@@ -6,7 +6,8 @@ import { liveIn } from './prune.js';
 import { EACCES, EBADF, EINVAL, ENOTSUPP, Refused, Unsupported } from './refuse.js';
 import { type MapInfo, STACK_SIZE, type VState, entryState } from './state.js';
 import type { VerifierOps } from './verifierOps.js';
-import { COMPLEXITY_LIMIT, type WalkStats, readyStats, walk } from './walk.js';
+import { COMPLEXITY_LIMIT, type LineInfo, type WalkStats, readyStats, walk } from './walk.js';
+export type { LineInfo } from './walk.js';
 
 /** VerifyOptions: the program type and its ops, its maps (indexed as the lddw immediates name them), log level. */
 export interface VerifyOptions {
@@ -20,6 +21,8 @@ export interface VerifyOptions {
   readonly funcInfo?: boolean;
   /** The state at entry (default: r1 the context, r10 the frame pointer). */
   readonly entry?: VState;
+  /** BTF line info (the loader's line_info): the log shows each source line before its instructions, as the kernel's does. */
+  readonly lineInfo?: readonly LineInfo[];
 }
 
 /** VerifyResult: accepted, or refused at `insn` with the kernel's errno and message; the log either way. */
@@ -196,6 +199,7 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
         limit: options.limit ?? COMPLEXITY_LIMIT,
         logLevel,
         log,
+        lineInfo: [...(options.lineInfo ?? [])].sort((a, b) => a.insn - b.insn),
         funcInfo: options.funcInfo ?? false,
         pending,
         env: {

@@ -6,6 +6,14 @@ import { type SlotMap, flowOf } from '../cfg.js';
 import { Class, JmpOp, LDDW, Mode, Pseudo, Source, opClass } from '../opcodes.js';
 import { checkHelperCall, unreleased } from './helpers.js';
 import { regText, stateText } from './log.js';
+
+/** LineInfo: the source line an instruction (and those after it, up to the next entry) comes from (BTF line_info). */
+export interface LineInfo {
+  readonly insn: number;
+  readonly line: string;
+  readonly file?: string;
+  readonly lineNum?: number;
+}
 import type { Env } from './memory.js';
 import { type Chain, type HistoryEntry, demand, precisePart } from './precision.js';
 import { branch } from './jumps.js';
@@ -51,6 +59,8 @@ export interface WalkInput {
   readonly limit: number;
   /** log_level: 0 nothing, 1 the instructions as processed, 2 also the state after each. */
   readonly logLevel: number;
+  /** Line info sorted by instruction (VerifyOptions.lineInfo). */
+  readonly lineInfo: readonly LineInfo[];
   readonly log: string[];
   /** BTF func_info was given (callbacks need it). */
   readonly funcInfo: boolean;
@@ -68,6 +78,28 @@ export interface WalkInput {
  */
 export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
   const { map, env, log, logLevel } = input;
+  // verbose_linfo: before an instruction, its source line when that is not the line last shown
+  // (`; __u32 len = ... @ file.c:17`; the same file and line number again, another column, is
+  // not shown again); the last one shown is kept across paths, as the kernel's
+  // env->prev_linfo is (reset only per subprogram check), even where level 1 rewinds the log
+  let prevLinfo: LineInfo | undefined;
+  const linfo = (slot: number): void => {
+    const li = input.lineInfo;
+    let lo = 0;
+    let hi = li.length - 1;
+    let at = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (li[mid].insn <= slot) ((at = mid), (lo = mid + 1));
+      else hi = mid - 1;
+    }
+    if (at < 0 || li[at] === prevLinfo) return;
+    // the same file and line as the one shown (columns apart): not again
+    if (prevLinfo && prevLinfo.file === li[at].file && prevLinfo.lineNum === li[at].lineNum) return;
+    prevLinfo = li[at];
+    const file = (li[at].file ?? '').split('/').pop();
+    log.push(`; ${li[at].line.trimStart()} @ ${file}:${li[at].lineNum ?? 0}`);
+  };
   const visited = new Map<number, Checkpoint[]>();
   const work: { slot: number; vs: VState; parent: Checkpoint | undefined; from: number; history: HistoryEntry[]; written: Set<number> }[] =
     [{ slot: 0, vs: entry, parent: undefined, from: -1, history: [], written: new Set() }];
@@ -160,7 +192,10 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       const i = map.at[slot]!;
       legal(i, slot);
       const text = logLevel ? `${slot}: (${i.opcode.toString(16).padStart(2, '0')}) ${disassemble(i)}` : '';
-      if (logLevel) log.push(text);
+      if (logLevel) {
+        linfo(slot);
+        log.push(text);
+      }
       // log_level 2: what the instruction wrote, after it ("; R0_w=0")
       const before = logLevel >= 2 ? [...cur(vs).regs] : undefined;
       const wrote = () => {

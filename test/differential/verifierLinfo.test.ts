@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../support/paths.js';
+import { kernelBpffs } from '../support/bpffs.js';
+import { CLI } from '../appliance/cliSupport.js';
+
+/**
+ * Differential: the verifier log shows each source line (BTF line info) before its
+ * instructions, as the kernel's does (verbose_linfo: `; <line> @ <file>:<line>`, not repeated
+ * for the same file and line). The kernel's log comes from libbpf when bpftool's load of an
+ * object the verifier refuses fails; bpfbox's from `bpfbox verify`. Both give the source lines
+ * in the same order, each before the same instruction.
+ */
+describe('differential: source lines in the verifier log', function () {
+  this.timeout(60_000);
+  const pin = `/sys/fs/bpf/bpfbox_linfo_${process.pid}`;
+  before(function () {
+    let why = '';
+    if (spawnSync('bpftool', ['version']).error) why = 'bpftool is not installed';
+    else if (process.getuid?.() !== 0) why = 'not root';
+    else why = kernelBpffs() ?? '';
+    if (why) {
+      console.log(`  verifier log source lines: SKIPPED: ${why}`);
+      this.skip();
+    }
+  });
+  after(() => rmSync(pin, { force: true, recursive: true }));
+
+  /** linesBefore: each `; … @ file:line` line of a log with the instruction index that follows it. */
+  const linesBefore = (log: string) => {
+    const lines = log.split('\n');
+    const out: string[] = [];
+    lines.forEach((l, i) => {
+      if (!/^; .* @ [^ ]+:\d+$/.test(l)) return;
+      const next = lines.slice(i + 1).find((x) => /^\d+: \(/.test(x));
+      out.push(`${l} -> ${next?.split(':')[0]}`);
+    });
+    return out;
+  };
+
+  it('test/fixtures/bpf/xdp_fault.o: the same source lines before the same instructions', () => {
+    const obj = join(REPO_ROOT, 'test/fixtures/bpf/xdp_fault.o');
+    const k = spawnSync('bpftool', ['prog', 'load', obj, pin], { encoding: 'utf8' });
+    assert.notEqual(k.status, 0, 'the kernel refuses it');
+    const kernelLog = /-- BEGIN PROG LOAD LOG --\n([\s\S]*?)-- END PROG LOAD LOG --/.exec(k.stderr)?.[1] ?? '';
+    const ours = spawnSync('node', [CLI, 'verify', obj], { encoding: 'utf8' });
+    const want = linesBefore(kernelLog);
+    assert.ok(want.length >= 4, `the kernel's log has source lines: ${kernelLog}`);
+    assert.deepEqual(linesBefore(ours.stdout + ours.stderr), want);
+  });
+});
