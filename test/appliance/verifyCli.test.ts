@@ -46,7 +46,7 @@ describe('verify and prog load: the verifier from the command line', function ()
     assert.equal(r.code, 255);
     assert.match(
       r.err,
-      /^libbpf: prog 'xdp_fault': BPF program load failed: Permission denied\nlibbpf: prog 'xdp_fault': -- BEGIN PROG LOAD LOG --\n0: \(61\)/,
+      /^libbpf: prog 'xdp_fault': BPF program load failed: Permission denied\nlibbpf: prog 'xdp_fault': -- BEGIN PROG LOAD LOG --\n; __u32 len = ctx->data_end - ctx->data; @ xdp_fault.c:17\n0: \(61\)/,
     );
     assert.match(
       r.err,
