@@ -19,7 +19,7 @@ export interface Config {
   programs: ProgramConfig[];
   sources?: SourceConfig[];
   interfaces?: InterfaceConfig[];
-  exporter?: { counters?: CounterConfig[]; histograms?: HistogramConfig[] };
+  exporter?: { counters?: CounterConfig[]; gauges?: GaugeConfig[]; histograms?: HistogramConfig[] };
 }
 
 export interface ProgramConfig {
@@ -84,6 +84,11 @@ export interface MetricCommon {
 
 export interface CounterConfig extends MetricCommon {
   fields?: string[];
+}
+
+/** GaugeConfig: a counter's shape, for values that go down (timestamps, levels); `scale` multiplies each (1e-9: ns to seconds). */
+export interface GaugeConfig extends CounterConfig {
+  scale?: number;
 }
 
 export interface HistogramConfig extends MetricCommon {
@@ -153,7 +158,7 @@ export function loadConfig(path: string): Config {
       throw new ConfigError(`${where(['sources', i, 'mode'])}: mode rate needs a rate (packets per second)`);
   });
   checkInterfaces(c, where);
-  for (const kind of ['counters', 'histograms'] as const) {
+  for (const kind of ['counters', 'gauges', 'histograms'] as const) {
     c.exporter?.[kind]?.forEach((m, i) => {
       known(m.program, ['exporter', kind, i, 'program']);
       if (m.program === undefined && c.programs.length > 1)

@@ -7,7 +7,8 @@ import type { Kernel } from '../../kernel/kernel.js';
 import { type Config, ConfigError, loadConfig } from '../config/config.js';
 import { parseSet } from '../config/parseSet.js';
 import { serveMetrics } from './metrics/http.js';
-import { type CollectedMetric, MapMetricError, counterMetric, histogramMetric } from './metrics/mapMetrics.js';
+import { type CollectedMetric, MapMetricError, counterMetric, gaugeMetric, histogramMetric } from './metrics/mapMetrics.js';
+import { metricNameWarnings } from '../config/metricNames.js';
 import { PipelineMetrics } from './metrics/pipelineMetrics.js';
 import { readRouteTable } from '../config/routes.js';
 import { loadObject } from '../datapath/load.js';
@@ -66,6 +67,7 @@ interface LoadedProgram {
 export async function serveConfig(o: ServeConfigOptions): Promise<Running> {
   const cfg = loadConfig(o.config);
   const log = o.log ?? (() => undefined);
+  for (const w of metricNameWarnings(cfg, o.config)) log(`warning: ${w}`);
   const workers = cfg.workers ?? availableParallelism();
   const rt = cfg.routes ? readRouteTable(cfg.routes) : undefined;
   const session = new Session({ bpffs: o.bpffs ?? cfg.bpffs, routes: rt, ncpus: workers }).begin();
@@ -281,7 +283,7 @@ function replaceStalePin(session: Session, path: string, at: string): void {
 /** exporterMetrics builds the map metrics, each checked against its map now (not at the first scrape). */
 function exporterMetrics(cfg: Config, programs: readonly LoadedProgram[], file: string): CollectedMetric[] {
   const out: CollectedMetric[] = [];
-  for (const kind of ['counters', 'histograms'] as const) {
+  for (const kind of ['counters', 'gauges', 'histograms'] as const) {
     (cfg.exporter?.[kind] ?? []).forEach((m, i) => {
       const at = `${file}: exporter.${kind}[${i}] (${m.name})`;
       const p = programs.find((x) => x.name === (m.program ?? programs[0].name))!;
@@ -289,7 +291,9 @@ function exporterMetrics(cfg: Config, programs: readonly LoadedProgram[], file: 
       if (fd === undefined)
         throw new MapMetricError(`${at}: program ${p.name} has no map ${m.map} (it has ${[...p.loaded.maps.keys()].join(', ')})`);
       const h = { kernel: p.kernel, fd, obj: p.kernel.process.fds.get(fd)!.obj as MapObject };
-      out.push(kind === 'counters' ? counterMetric(at, h, m) : histogramMetric(at, h, m as never));
+      out.push(
+        kind === 'counters' ? counterMetric(at, h, m) : kind === 'gauges' ? gaugeMetric(at, h, m) : histogramMetric(at, h, m as never),
+      );
     });
   }
   return out;

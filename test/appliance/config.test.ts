@@ -114,11 +114,12 @@ describe('config: the Grafana dashboard', () => {
     const names = new Set<string>();
     for (const m of await new PipelineMetrics().registry.getMetricsAsJSON()) names.add(m.name);
     for (const c of cfg.exporter?.counters ?? []) names.add(c.name);
+    for (const g of cfg.exporter?.gauges ?? []) names.add(g.name);
     for (const h of cfg.exporter?.histograms ?? []) names.add(h.name);
     const exprs: string[] = dash.panels.flatMap((p: { targets: { expr: string }[] }) => p.targets.map((t) => t.expr));
     assert.ok(exprs.length >= 8);
     for (const e of exprs) {
-      const used = [...e.matchAll(/\b(bpfbox_[a-z0-9_]+)/g)].map((m) => m[1].replace(/_(bucket|sum|count)$/, ''));
+      const used = [...e.matchAll(/\b((?:bpfbox|process|nodejs)_[a-z0-9_]+)/g)].map((m) => m[1].replace(/_(bucket|sum|count)$/, ''));
       assert.ok(used.length, e);
       for (const u of used) assert.ok(names.has(u), `${u} in ${e} is not exported`);
     }

@@ -2,7 +2,7 @@ import type { Kernel } from '../../../kernel/kernel.js';
 import { MapType } from '../../../uapi/mapType.js';
 import type { MapObject } from '../../../kernel/objects.js';
 import { type TypeDesc, sizeOfDesc } from '../../../maps/typeDesc.js';
-import type { CounterConfig, HistogramConfig, LabelConfig, MetricCommon } from '../../config/config.js';
+import type { CounterConfig, GaugeConfig, HistogramConfig, LabelConfig, MetricCommon } from '../../config/config.js';
 import { DecoderError, type LabelDecoder, labelDecoder } from './decoders.js';
 import { isPerCpu, mapEntries } from '../../datapath/mapEntries.js';
 import { UserError } from '../../../uapi/userError.js';
@@ -14,7 +14,7 @@ export class MapMetricError extends UserError {}
 export interface CollectedMetric {
   readonly name: string;
   readonly help: string;
-  readonly type: 'counter' | 'histogram';
+  readonly type: 'counter' | 'gauge' | 'histogram';
   readonly aggregator: 'sum';
   get(): Promise<{
     name: string;
@@ -122,14 +122,28 @@ function check(at: string, h: MapHandle, c: MetricCommon): void {
 
 /**
  * counterMetric: one series per map entry (and per field, and per CPU with `per_cpu: label`),
- * labels decoded from the key; values read at scrape time.
+ * labels decoded from the key; values read at scrape time. Several fields are told apart by
+ * a `field` label; one field needs none.
  */
 export function counterMetric(at: string, h: MapHandle, c: CounterConfig): CollectedMetric {
+  return valueMetric(at, h, c, 'counter', 1);
+}
+
+/**
+ * gaugeMetric: as counterMetric, for values that go down (a timestamp, a level), each
+ * multiplied by `scale` (1e-9 turns bpf_ktime_get_ns's nanoseconds into seconds).
+ */
+export function gaugeMetric(at: string, h: MapHandle, c: GaugeConfig): CollectedMetric {
+  return valueMetric(at, h, c, 'gauge', c.scale ?? 1);
+}
+
+function valueMetric(at: string, h: MapHandle, c: CounterConfig, type: 'counter' | 'gauge', scale: number): CollectedMetric {
   check(at, h, c);
   const lab = labeler(at, c.labels ?? [], h.obj.spec.keySize, `map ${c.map}'s`);
   const fields = valueFields(at, h.obj, c.fields);
+  const fieldLabel = fields.length > 1;
   const perCpuLabel = c.per_cpu === 'label';
-  const base = { name: c.name, help: c.help, type: 'counter' as const, aggregator: 'sum' as const };
+  const base = { name: c.name, help: c.help, type, aggregator: 'sum' as const };
   return {
     ...base,
     async get() {
@@ -139,9 +153,10 @@ export function counterMetric(at: string, h: MapHandle, c: CounterConfig): Colle
         if (!ls) continue;
         const labels: Record<string, string | number> = Object.fromEntries(lab.names.map((n, i) => [n, ls[i]]));
         for (const f of fields) {
-          const fl = f.name ? { ...labels, field: f.name } : labels;
-          if (perCpuLabel) perCpu.forEach((v, cpu) => values.push({ labels: { ...fl, cpu }, value: readUint(v, f.offset, f.size) }));
-          else values.push({ labels: fl, value: perCpu.reduce((s, v) => s + readUint(v, f.offset, f.size), 0) });
+          const fl = fieldLabel ? { ...labels, field: f.name } : labels;
+          if (perCpuLabel)
+            perCpu.forEach((v, cpu) => values.push({ labels: { ...fl, cpu }, value: readUint(v, f.offset, f.size) * scale }));
+          else values.push({ labels: fl, value: perCpu.reduce((s, v) => s + readUint(v, f.offset, f.size), 0) * scale });
         }
       }
       return { ...base, values };

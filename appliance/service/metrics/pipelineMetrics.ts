@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * PipelineMetrics: the appliance's own series, with prom-client:
@@ -8,6 +8,8 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
  *   bpfbox_ingest_queue_depth{source}     packets read, not yet run
  *   bpfbox_dropped_overload_total{source} packets a paced source dropped because the workers fell behind
  *   bpfbox_not_run_total{source}          packets that could not be run (not Ethernet, runts)
+ * and prom-client's default process series (process_cpu_seconds_total, process_resident_memory_bytes,
+ * nodejs_eventloop_lag_seconds, nodejs_heap_size_used_bytes, ...), read at scrape time.
  * Per-packet counts are kept in plain maps on the hot path and handed to prom-client when
  * Prometheus scrapes.
  */
@@ -25,6 +27,7 @@ export class PipelineMetrics {
 
   constructor(registry = new Registry()) {
     this.registry = registry;
+    collectDefaultMetrics({ register: registry });
     const flush = () => this.#flush();
     this.#packets = new Counter({
       name: 'bpfbox_packets_total',
