@@ -8,6 +8,7 @@ import { replayBenchmarks } from './replay.js';
 import { verifierBenchmarks } from './verifier.js';
 import { coresBenchmarks } from './cores.js';
 import { printLiveBenchmarks } from './live.js';
+import { printWholeBenchmarks } from './whole.js';
 
 // npm run bench: every hot path, with a baseline measured in the same run.
 console.log(`bpfbox bench, ${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? 'unknown cpu'}, node ${process.version}`);
@@ -95,3 +96,6 @@ for (const r of replayBenchmarks({ big: process.argv.includes('--big') }).rows) 
 
 console.log('');
 await printLiveBenchmarks();
+
+console.log('');
+printWholeBenchmarks();
