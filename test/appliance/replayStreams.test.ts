@@ -164,6 +164,14 @@ describe('bpfbox replay: streams, standard input and output (tcpdump habits)', f
     assert.equal(bb.out.length, readFileSync(SAMPLE).length);
   });
 
+  it('progress on a terminal from a stream: packets and rate, no percentage or ETA (the size is unknown)', function () {
+    const cmd = `cat ${SAMPLE} | ${process.execPath} ${CLI} replay - --obj ${STATS} --workers 1 >/dev/null`;
+    const tty = spawnSync('script', ['-qc', cmd, '/dev/null'], { encoding: 'utf8', env, timeout: 60_000 });
+    if (tty.error) this.skip(); // util-linux's script is not installed
+    assert.match(tty.stdout, / 1000 packets \| [\d.]+ Mpps/);
+    assert.doesNotMatch(tty.stdout, /ETA|%/);
+  });
+
   it('two outputs on standard output: one line saying so, non-zero, no stack', () => {
     const r = bpfbox(state, 'replay', SAMPLE, '--obj', STATS, '--out', '-', '--out-drop', '-');
     assert.notEqual(r.code, 0);
