@@ -143,12 +143,11 @@ if (code !== undefined) {
       'run every packet of pcap/pcapng captures through a program on per-CPU workers and report the verdicts',
       (y) =>
         y
-          .positional('captures', {
+          .positional('captures', { type: 'string', array: true, describe: 'pcap or pcapng files, replayed in order' })
+          .option('r', {
             type: 'string',
-            array: true,
-            describe: 'pcap or pcapng files, replayed in order (- is standard input)',
+            describe: 'FILE: a capture, as tcpdump -r (may repeat; - here or as a capture is standard input)',
           })
-          .option('r', { type: 'string', describe: 'FILE: a capture, as tcpdump -r (may repeat; - is standard input)' })
           .option('obj', { type: 'string', describe: 'clang-compiled BPF object (.o)' })
           .option('config', { type: 'string', describe: 'take the program, captures and settings from a config (flags given here win)' })
           .option('config-program', { type: 'string', describe: "which of the config's programs (default: the first source's)" })
