@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openCapture } from '../../pcaps/open.js';
 import { PcapWriter } from '../../pcaps/pcapWriter.js';
+import { PcapngWriter } from '../../pcaps/pcapngWriter.js';
 import type { CaptureReader } from '../../pcaps/record.js';
 import { REPO_ROOT } from '../support/paths.js';
 
@@ -59,6 +60,25 @@ describe('pcaps: captures read as streams (FIFOs, pipes)', function () {
     const want = records(openCapture(SAMPLE));
     assert.equal(want.length, 1000);
     assert.deepEqual(got, want);
+  });
+
+  it('a pcapng through a FIFO: the same records as the file', async () => {
+    const png = join(dir, 'sample.pcapng');
+    const w = new PcapngWriter(png);
+    const r0 = openCapture(SAMPLE);
+    for (let p = r0.next(); p; p = r0.next()) w.write(p);
+    r0.close();
+    w.close();
+    const fifo = mkfifo('png.fifo');
+    const c = spawn('sh', ['-c', 'exec cat "$1" > "$2"', 'sh', png, fifo], { stdio: 'ignore' });
+    children.push(c);
+    const r = openCapture(fifo);
+    assert.equal(r.format, 'pcapng');
+    const got = records(r);
+    r.close();
+    assert.equal(await exited(c), 0);
+    assert.deepEqual(got, records(openCapture(png)));
+    assert.equal(got.length, 1000);
   });
 
   it('a FIFO that ends mid-record: the complete records, and the cut named', async () => {
