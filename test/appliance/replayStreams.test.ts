@@ -172,12 +172,16 @@ describe('bpfbox replay: streams, standard input and output (tcpdump habits)', f
     assert.doesNotMatch(tty.stdout, /ETA|%/);
   });
 
-  it('two outputs on standard output: one line saying so, non-zero, no stack', () => {
+  it('two outputs on standard output, or standard input twice: one line saying so, non-zero, no stack', () => {
     const r = bpfbox(state, 'replay', SAMPLE, '--obj', STATS, '--out', '-', '--out-drop', '-');
     assert.notEqual(r.code, 0);
     assert.equal(r.out, '');
     assert.match(r.err, /only one of them can be - \(standard output\)/);
     assert.doesNotMatch(r.err, /\n\s+at /);
+    const twice = bpfbox(state, 'replay', '-', '-r', '-', '--obj', STATS);
+    assert.notEqual(twice.code, 0);
+    assert.match(twice.err, /standard input is given twice; it can be read once/);
+    assert.doesNotMatch(twice.err, /\n\s+at /);
   });
 
   it('a DLT_NULL capture (macOS lo0): the program sees Ethernet frames; tshark agrees on what they carry', async function () {

@@ -1,6 +1,8 @@
 import { MAX_PACKET } from '../../../hooks/runtime.js';
 import { LinkType, SUPPORTED, linkTypeName, linkTypeSupported, toEthernet } from '../../../pcaps/linkType.js';
 import { openCapture } from '../../../pcaps/open.js';
+import { STDIO } from '../../../pcaps/streamIo.js';
+import { UserError } from '../../../uapi/userError.js';
 import { PcapReader, SCAN_FIELDS } from '../../../pcaps/pcapReader.js';
 import { CaptureError, type CaptureReader, type CaptureRecord } from '../../../pcaps/record.js';
 import { type AddressSpace, PAGE_SIZE, Perm, type Region } from '../../../vm/memory.js';
@@ -29,6 +31,8 @@ const MAX_LEN = 65535;
 export function slotBytes(len: number): number {
   return len <= XDP_MAX_LINEAR ? PAGE_SIZE : Math.ceil((XDP_PACKET_HEADROOM + len + PAGE_SIZE + XDP_TAILROOM) / PAGE_SIZE) * PAGE_SIZE;
 }
+
+const isStdin = (p: string) => p === STDIO || p === '/dev/stdin';
 
 /** Tally: what a Source counts while it reads (the summary's fields). */
 export interface Tally {
@@ -126,6 +130,7 @@ export class Source {
     this.#mem = mem;
     this.#s = s;
     this.#warn = warn;
+    if (paths.filter(isStdin).length > 1) throw new UserError(`${paths.find(isStdin)}: standard input is given twice; it can be read once`);
     // open each once up front: a missing or corrupt file fails before any packet runs
     let size = 0;
     let streamed = false;
