@@ -1,4 +1,5 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync } from 'node:fs';
+import { openInput, readSome } from './streamIo.js';
 
 /**
  * FileBytes reads a file forward through one buffer: `need(n)` makes n bytes at the cursor
@@ -9,10 +10,17 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
  * the shared memory) gives its own buffers with `setBuffer` and turns `compact` off: then the
  * bytes already read stay where they are, and `need` reports `full` instead of moving them;
  * the caller moves on to its next buffer with `setBuffer`, which carries the unread tail over.
+ *
+ * `-` is standard input. Standard input, a FIFO or a pipe is a `stream`: read in order with
+ * no position (the kernel refuses pread on a pipe: ESPIPE) and of unknown `size` (0); it is
+ * read once, so whatever has been read stays in `buf` until the cursor passes it.
  */
 export class FileBytes {
   readonly path: string;
+  /** The file's size; 0 for a stream, whose size is known only at its end. */
   readonly size: number;
+  /** Read in order with no position: standard input, a FIFO, a pipe, a socket. */
+  readonly stream: boolean;
   buf: Buffer;
   /** The same bytes as a plain Uint8Array (its subarrays are cheaper to make than a Buffer's). */
   u8: Uint8Array;
@@ -26,11 +34,17 @@ export class FileBytes {
   /** File offset of buf[0]. */
   #base = 0;
   #fd: number;
+  readonly #owned: boolean;
+  /** The stream ended (a read returned 0): reading on would wait for nothing. */
+  #ended = false;
 
   constructor(path: string, bufferSize = 1 << 20) {
     this.path = path;
-    this.#fd = openSync(path, 'r');
-    this.size = fstatSync(this.#fd).size;
+    const input = openInput(path);
+    this.#fd = input.fd;
+    this.#owned = input.owned;
+    this.stream = input.stream;
+    this.size = input.size;
     this.buf = Buffer.allocUnsafe(bufferSize);
     this.u8 = new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   }
@@ -72,8 +86,13 @@ export class FileBytes {
     // without compaction, read in chunks so that little is left unread when the buffer changes
     const chunk = this.compact ? this.buf.length : Math.max(n, 256 << 10);
     while (this.#filled - this.at < n) {
-      const got = readSync(this.#fd, this.buf, this.#filled, Math.min(chunk, this.buf.length - this.#filled), this.#base + this.#filled);
-      if (got === 0) return false;
+      if (this.#ended) return false;
+      const len = Math.min(chunk, this.buf.length - this.#filled);
+      const got = readSome(this.#fd, this.buf, this.#filled, len, this.stream ? null : this.#base + this.#filled);
+      if (got === 0) {
+        this.#ended = this.stream;
+        return false;
+      }
       this.#filled += got;
     }
     return true;
@@ -87,13 +106,13 @@ export class FileBytes {
     this.at = 0;
   }
 
-  /** remaining: bytes from the cursor to the end of the file. */
-  get remaining(): number {
-    return this.size - this.offset;
+  /** buffered: bytes read but not yet passed by the cursor (after a failed `need`: all that is left of the file). */
+  get buffered(): number {
+    return this.#filled - this.at;
   }
 
   close(): void {
-    if (this.#fd >= 0) closeSync(this.#fd);
+    if (this.#fd >= 0 && this.#owned) closeSync(this.#fd);
     this.#fd = -1;
   }
 }

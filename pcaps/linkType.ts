@@ -9,15 +9,44 @@ import { PacketType } from '../uapi/skBuff.js';
  *   - destination MAC: from the cooked packet type: broadcast ff:ff:ff:ff:ff:ff, multicast
  *     the IPv4 (01:00:5e + 23 bits) or IPv6 (33:33 + 32 bits) group MAC of the destination
  *     address, anything else (to us, outgoing, other host) zeros.
+ * BSD loopback (NULL, LOOP: what macOS and the BSDs capture on lo0) gets the same header, both
+ * MACs zeros (a loopback packet has no link addresses; Linux's lo sends zeros too), the
+ * ethertype from the 4-byte address family before the packet: AF_INET is IPv4, any BSD's
+ * AF_INET6 IPv6 (BSD_AF_INET6 below); NULL stores the family in the capturing host's byte order,
+ * so, as libpcap and Wireshark do, a value with its upper 16 bits set is taken byte-swapped;
+ * LOOP stores it in network byte order.
  */
 export const LinkType = {
+  /** DLT_NULL: BSD loopback, a 4-byte address family in the capturing host's byte order. */
+  LINKTYPE_NULL: 0,
   LINKTYPE_ETHERNET: 1,
   LINKTYPE_RAW: 101,
+  /** DLT_LOOP (OpenBSD's): BSD loopback, the address family in network byte order. */
+  LINKTYPE_LOOP: 108,
   LINKTYPE_LINUX_SLL: 113,
   LINKTYPE_IPV4: 228,
   LINKTYPE_IPV6: 229,
   LINKTYPE_LINUX_SLL2: 276,
 } as const;
+
+/** BSD address families in a loopback header: AF_INET is 2 everywhere; AF_INET6 differs by system. */
+export const BSD_AF = {
+  AF_INET: 2,
+  /** AF_INET6 of NetBSD, OpenBSD and BSD/OS. */
+  AF_INET6_BSD: 24,
+  /** AF_INET6 of FreeBSD and DragonFly BSD. */
+  AF_INET6_FREEBSD: 28,
+  /** AF_INET6 of macOS (Darwin). */
+  AF_INET6_DARWIN: 30,
+} as const;
+
+/** The ethertype each loopback address family becomes. */
+const FAMILY_ETHERTYPE: Readonly<Record<number, number>> = {
+  [BSD_AF.AF_INET]: ETH_P_IP,
+  [BSD_AF.AF_INET6_BSD]: ETH_P_IPV6,
+  [BSD_AF.AF_INET6_FREEBSD]: ETH_P_IPV6,
+  [BSD_AF.AF_INET6_DARWIN]: ETH_P_IPV6,
+};
 
 const NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(LinkType).map(([k, v]) => [v, k]));
 
@@ -26,6 +55,9 @@ export const linkTypeName = (t: number): string => NAMES[t] ?? `link type ${t}`;
 
 /** linkTypeSupported: whether bpfbox can turn packets of this link type into Ethernet frames. */
 export const linkTypeSupported = (t: number): boolean => t in NAMES;
+
+/** SUPPORTED: the link types bpfbox reads, in words, for error messages. */
+export const SUPPORTED = 'Ethernet, raw IP, Linux SLL and SLL2, BSD loopback NULL and LOOP are';
 
 /**
  * toEthernet returns the packet as an Ethernet frame: `data` itself for Ethernet, a new
@@ -54,8 +86,18 @@ export function toEthernet(linkType: number, data: Uint8Array): Uint8Array | str
       const dv = new DataView(data.buffer, data.byteOffset, data.length);
       return frame(data, 20, dv.getUint16(0), data[10], data[11] === 6 ? data.subarray(12, 18) : undefined);
     }
+    case LinkType.LINKTYPE_NULL:
+    case LinkType.LINKTYPE_LOOP: {
+      if (data.length < 4) return `${data.length} bytes: shorter than a 4-byte BSD loopback header`;
+      const dv = new DataView(data.buffer, data.byteOffset, data.length);
+      let family = dv.getUint32(0, linkType === LinkType.LINKTYPE_NULL);
+      if (linkType === LinkType.LINKTYPE_NULL && family > 0xffff) family = dv.getUint32(0, false);
+      const ethertype = FAMILY_ETHERTYPE[family];
+      if (ethertype === undefined) return `BSD loopback address family ${family} (neither AF_INET 2 nor AF_INET6 24, 28 or 30)`;
+      return frame(data, 4, ethertype, PacketType.PACKET_HOST, undefined);
+    }
     default:
-      return `${linkTypeName(linkType)} is not supported (Ethernet, raw IP, Linux SLL and SLL2 are)`;
+      return `${linkTypeName(linkType)} is not supported (${SUPPORTED})`;
   }
 }
 

@@ -7,7 +7,7 @@ import { CaptureError, type CaptureReader } from './record.js';
 export function openCapture(path: string, options: { readOptions?: boolean } = {}): CaptureReader {
   const bytes = new FileBytes(path);
   try {
-    if (!bytes.need(4)) throw new CaptureError(path, 0, `${bytes.size} bytes: too short for a capture file`);
+    if (!bytes.need(4)) throw new CaptureError(path, 0, `${bytes.buffered} bytes: too short for a capture file`);
     const le = bytes.buf.readUInt32LE(0);
     const be = bytes.buf.readUInt32BE(0);
     if (le === Block.SHB) return new PcapngReader(path, { ...options, bytes });

@@ -30,7 +30,7 @@ export class PcapReader implements CaptureReader {
   constructor(path: string, bytes?: FileBytes) {
     this.path = path;
     const f = (this.#in = bytes ?? new FileBytes(path));
-    if (!f.need(FILE_HEADER)) throw new CaptureError(path, 0, `${f.size} bytes: too short for a pcap file header (24 bytes)`);
+    if (!f.need(FILE_HEADER)) throw new CaptureError(path, 0, `${f.buffered} bytes: too short for a pcap file header (24 bytes)`);
     const b = f.buf;
     const le = b.readUInt32LE(f.at);
     const be = b.readUInt32BE(f.at);
@@ -66,7 +66,7 @@ export class PcapReader implements CaptureReader {
     const offset = f.offset;
     if (!f.need(RECORD_HEADER)) {
       if (f.full) return null;
-      if (f.remaining > 0) this.#cut(offset, `a ${RECORD_HEADER}-byte record header`);
+      if (f.buffered > 0) this.#cut(offset, `a ${RECORD_HEADER}-byte record header`);
       return this.#end();
     }
     const b = f.buf;

@@ -74,7 +74,7 @@ export class PcapngReader implements CaptureReader {
       const offset = f.offset;
       if (!f.need(8)) {
         if (f.full) return null;
-        if (f.remaining > 0) this.#cut(offset, 'a block header');
+        if (f.buffered > 0) this.#cut(offset, 'a block header');
         return this.#end();
       }
       let type = this.#u32(0);

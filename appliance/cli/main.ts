@@ -12,6 +12,7 @@ import { parseSet } from '../config/parseSet.js';
 import { readRouteTable } from '../config/routes.js';
 import { printUserError } from './printUserError.js';
 import { runReplay } from './replayCmd.js';
+import { tcpdumpArgs } from './tcpdumpArgs.js';
 import { runLive } from './liveCmd.js';
 import { serve } from '../service/serve.js';
 import { serveConfig } from '../service/serveConfig.js';
@@ -102,7 +103,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
-const raw = hideBin(process.argv);
+const raw = tcpdumpArgs(hideBin(process.argv));
 const code = await bpftoolStyle(raw);
 if (code !== undefined) {
   process.exitCode = code;
@@ -143,6 +144,10 @@ if (code !== undefined) {
       (y) =>
         y
           .positional('captures', { type: 'string', array: true, describe: 'pcap or pcapng files, replayed in order' })
+          .option('r', {
+            type: 'string',
+            describe: 'FILE: a capture, as tcpdump -r (may repeat; - here or as a capture is standard input)',
+          })
           .option('obj', { type: 'string', describe: 'clang-compiled BPF object (.o)' })
           .option('config', { type: 'string', describe: 'take the program, captures and settings from a config (flags given here win)' })
           .option('config-program', { type: 'string', describe: "which of the config's programs (default: the first source's)" })
@@ -154,7 +159,11 @@ if (code !== undefined) {
           .option('workers', { type: 'number', describe: 'worker threads = emulated CPUs (default: the number of cores)' })
           .option('map-init', { type: 'string', describe: 'JSON file of map entries and prog-array slots set before the first packet' })
           .option('set', { type: 'string', array: true, describe: 'VAR=VALUE: a const volatile knob set before load' })
-          .option('out', { type: 'string', describe: 'write every packet (as the program left it) here; .pcapng carries the verdicts' })
+          .option('out', {
+            alias: 'w',
+            type: 'string',
+            describe: 'write every packet (as the program left it) here; .pcapng carries the verdicts; - is standard output',
+          })
           .option('out-pass', { type: 'string', describe: 'write the packets that go on here' })
           .option('out-drop', { type: 'string', describe: 'write the dropped packets here' })
           .option('deterministic', {

@@ -5,6 +5,7 @@ import { readRouteTable } from '../config/routes.js';
 import { configPaths, readMapInit } from '../datapath/mapInit.js';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { UsageError } from './usageError.js';
+import { STDIO, isStreamPath } from '../../pcaps/streamIo.js';
 import { type ReplayOptions, type ReplaySummary, replay } from '../datapath/replay.js';
 
 /** ReplayArgs: `bpfbox replay`'s parsed flags. */
@@ -108,12 +109,19 @@ export function replayOptions(given: ReplayArgs): ReplayOptions {
 /** runReplay runs the replay with a progress bar on a terminal and prints the summary. */
 export async function runReplay(a: ReplayArgs): Promise<ReplaySummary> {
   const o = replayOptions(a);
+  // with a capture on standard output, stdout is the capture alone: the summary goes to stderr
+  const toStdout = [o.out, o.outPass, o.outDrop].includes(STDIO);
+  const say = (text: string) => (toStdout ? process.stderr : process.stdout).write(text);
+  // a stream (standard input, a FIFO) has no size: the bar shows packets and rate, no total
+  const streamed = o.captures.some(isStreamPath);
   const tty = a.progress ?? (process.stderr.isTTY && !a.json);
   const bar = tty
     ? new cliProgress.SingleBar(
         {
           stream: process.stderr,
-          format: ' {bar} {percentage}% | {packets} packets | {rate} Mpps | ETA {eta_formatted}',
+          format: streamed
+            ? ' {packets} packets | {rate} Mpps'
+            : ' {bar} {percentage}% | {packets} packets | {rate} Mpps | ETA {eta_formatted}',
           hideCursor: true,
         },
         cliProgress.Presets.shades_classic,
@@ -136,11 +144,11 @@ export async function runReplay(a: ReplayArgs): Promise<ReplaySummary> {
     bar?.stop();
   }
   if (a.json) {
-    process.stdout.write(JSON.stringify(s) + '\n');
+    say(JSON.stringify(s) + '\n');
   } else {
     for (const w of s.warnings) process.stderr.write(`warning: ${w}\n`);
     // the whole command's time (process start to now), beside the pass's own
-    process.stdout.write(summaryText(s, process.uptime()));
+    say(summaryText(s, process.uptime()));
   }
   return s;
 }

@@ -3,6 +3,8 @@ import type { Verdict } from '../../../hooks/verdict.js';
 import { type PacketOut, PcapWriter } from '../../../pcaps/pcapWriter.js';
 import { type PacketVerdict, PcapngWriter, VerdictType } from '../../../pcaps/pcapngWriter.js';
 import type { PacketExtra } from '../protocol.js';
+import { STDIO } from '../../../pcaps/streamIo.js';
+import { UserError } from '../../../uapi/userError.js';
 
 /** OutputFiles: where replayed packets go (--out all of them, --out-pass, --out-drop). */
 export interface OutputFiles {
@@ -22,9 +24,12 @@ const open = (path: string): Writer =>
  * openOutputs opens the output captures; a name ending in .pcapng gets pcapng (with each
  * packet's verdict in epb_verdict: type 2 XDP, type 1 tc; a comment for the rest), any other
  * name classic pcap with nanosecond timestamps. Packets are written as the program left
- * them; a socket filter's are cut to the length it kept.
+ * them; a socket filter's are cut to the length it kept. `-` is standard output (classic
+ * pcap, as tcpdump -w -), for one of the three at most.
  */
 export function openOutputs(o: { out?: string; outPass?: string; outDrop?: string }, progType: number): OutputFiles {
+  const toStdout = [o.out, o.outPass, o.outDrop].filter((p) => p === STDIO).length;
+  if (toStdout > 1) throw new UserError('--out, --out-pass, --out-drop: only one of them can be - (standard output)');
   const all = o.out ? open(o.out) : undefined;
   const pass = o.outPass ? open(o.outPass) : undefined;
   const drop = o.outDrop ? open(o.outDrop) : undefined;

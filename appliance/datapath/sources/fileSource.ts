@@ -1,6 +1,8 @@
 import { MAX_PACKET } from '../../../hooks/runtime.js';
-import { LinkType, linkTypeName, linkTypeSupported, toEthernet } from '../../../pcaps/linkType.js';
+import { LinkType, SUPPORTED, linkTypeName, linkTypeSupported, toEthernet } from '../../../pcaps/linkType.js';
 import { openCapture } from '../../../pcaps/open.js';
+import { STDIO } from '../../../pcaps/streamIo.js';
+import { UserError } from '../../../uapi/userError.js';
 import { PcapReader, SCAN_FIELDS } from '../../../pcaps/pcapReader.js';
 import { CaptureError, type CaptureReader, type CaptureRecord } from '../../../pcaps/record.js';
 import { type AddressSpace, PAGE_SIZE, Perm, type Region } from '../../../vm/memory.js';
@@ -29,6 +31,8 @@ const MAX_LEN = 65535;
 export function slotBytes(len: number): number {
   return len <= XDP_MAX_LINEAR ? PAGE_SIZE : Math.ceil((XDP_PACKET_HEADROOM + len + PAGE_SIZE + XDP_TAILROOM) / PAGE_SIZE) * PAGE_SIZE;
 }
+
+const isStdin = (p: string) => p === STDIO || p === '/dev/stdin';
 
 /** Tally: what a Source counts while it reads (the summary's fields). */
 export interface Tally {
@@ -95,7 +99,11 @@ export interface FillOptions {
   readonly records?: boolean;
 }
 
-/** Source reads the captures one after another into windows in the shared memory. */
+/**
+ * Source reads the captures one after another into windows in the shared memory. A capture
+ * may be a stream (`-` for standard input, a FIFO, a pipe): read once, in order; its size is
+ * unknown, so `size` is 0 (no total for progress) when any capture is one.
+ */
 export class Source {
   readonly #paths: readonly string[];
   readonly #s: Tally;
@@ -113,6 +121,8 @@ export class Source {
   readonly #scanned = new Int32Array(WINDOW * SCAN_FIELDS);
   /** preload(): each capture read whole into the shared memory, its reader reading from there. */
   #preloaded?: CaptureReader[];
+  /** Streams (standard input, FIFOs, pipes) opened by the constructor: they cannot be opened twice, so they are read on from there. */
+  readonly #streams = new Map<number, CaptureReader>();
 
   constructor(paths: readonly string[], mem: AddressSpace, s: Tally, warn: ((l: string) => void) | undefined, keep: boolean) {
     this.#keep = keep;
@@ -120,14 +130,26 @@ export class Source {
     this.#mem = mem;
     this.#s = s;
     this.#warn = warn;
+    if (paths.filter(isStdin).length > 1) throw new UserError(`${paths.find(isStdin)}: standard input is given twice; it can be read once`);
     // open each once up front: a missing or corrupt file fails before any packet runs
     let size = 0;
-    for (const p of paths) {
-      const r = openCapture(p);
-      size += r.size;
-      r.close();
+    let streamed = false;
+    try {
+      paths.forEach((p, i) => {
+        const r = openCapture(p);
+        if (r.bytes.stream) {
+          this.#streams.set(i, r);
+          streamed = true;
+        } else {
+          size += r.size;
+          r.close();
+        }
+      });
+    } catch (e) {
+      for (const r of this.#streams.values()) r.close();
+      throw e;
     }
-    this.size = size;
+    this.size = streamed ? 0 : size;
   }
 
   /**
@@ -136,19 +158,31 @@ export class Source {
    */
   preload(): void {
     const mem = this.#mem;
-    const free = mem.unmapped;
-    if (this.size > free)
-      throw new RangeError(
-        `--preload: the captures (${Math.ceil(this.size / 2 ** 20)} MiB) do not fit the ${Math.floor(free / 2 ** 20)} MiB the address space has left; replay them without --preload`,
+    const tooBig = (bytes: number) =>
+      new RangeError(
+        `--preload: the captures (${Math.ceil(bytes / 2 ** 20)} MiB) do not fit the ${Math.floor(mem.unmapped / 2 ** 20)} MiB the address space has left; replay them without --preload`,
       );
-    this.#preloaded = this.#paths.map((p) => {
-      const r = openCapture(p);
-      r.bytes.compact = false;
-      const region = mem.map(Math.max(r.size, 1), Perm.READ, `capture/${p}`);
-      r.bytes.setBuffer(mem.u8.subarray(region.start, region.start + region.size));
-      r.bytes.need(r.size - r.bytes.offset);
+    if (this.size > mem.unmapped) throw tooBig(this.size);
+    this.#preloaded = this.#paths.map((p, i) => {
+      const r = this.#take(i);
+      const b = r.bytes;
+      // a stream's size is known at its end: read it whole (the buffer doubling) before mapping its region
+      if (b.stream) while (b.need(b.buffered + 1) && b.buffered <= mem.unmapped);
+      const size = b.stream ? b.buffered : r.size;
+      if (size > mem.unmapped) throw tooBig(size);
+      b.compact = false;
+      const region = mem.map(Math.max(size, 1), Perm.READ, `capture/${p}`);
+      b.setBuffer(mem.u8.subarray(region.start, region.start + region.size));
+      b.need(size - b.offset);
       return r;
     });
+  }
+
+  /** #take: capture `i`'s reader, the one the constructor kept if it is a stream, else opened now. */
+  #take(i: number): CaptureReader {
+    const kept = this.#streams.get(i);
+    this.#streams.delete(i);
+    return kept ?? openCapture(this.#paths[i]);
   }
 
   get position(): number {
@@ -171,7 +205,7 @@ export class Source {
       if (r) return r;
       if (this.#reader!.bytes.full) return null;
       for (const w of this.#reader!.warnings) this.#warning(w);
-      this.#doneBytes += this.#reader!.size;
+      this.#doneBytes += this.#reader!.bytes.stream ? this.#reader!.position : this.#reader!.size;
       this.#reader!.close();
       this.#reader = undefined;
     }
@@ -181,7 +215,7 @@ export class Source {
   #open(staging: Uint8Array): void {
     if (this.#preloaded) this.#reader = this.#preloaded[this.#i++];
     else {
-      this.#reader = openCapture(this.#paths[this.#i++]);
+      this.#reader = this.#take(this.#i++);
       this.#reader.bytes.compact = false;
       this.#reader.bytes.setBuffer(staging);
     }
@@ -312,7 +346,7 @@ export class Source {
         throw new CaptureError(
           this.#reader!.path,
           r.offset,
-          `record ${r.index}: ${linkTypeName(r.linkType)} is not supported (Ethernet, raw IP, Linux SLL and SLL2 are)`,
+          `record ${r.index}: ${linkTypeName(r.linkType)} is not supported (${SUPPORTED})`,
         );
       const frame = toEthernet(r.linkType, r.data);
       if (typeof frame === 'string') {
