@@ -30,7 +30,13 @@ export class FileBytes {
   constructor(path: string, bufferSize = 1 << 20) {
     this.path = path;
     this.#fd = openSync(path, 'r');
-    this.size = fstatSync(this.#fd).size;
+    const st = fstatSync(this.#fd);
+    if (st.isDirectory()) {
+      // open(2) of a directory for reading succeeds; the read would fail with EISDIR, so fail here, as the read would
+      closeSync(this.#fd);
+      throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${path}'`), { code: 'EISDIR', path, syscall: 'open' });
+    }
+    this.size = st.size;
     this.buf = Buffer.allocUnsafe(bufferSize);
     this.u8 = new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   }
