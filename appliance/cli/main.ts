@@ -4,6 +4,7 @@ import type { EngineName } from '../../vm/engine.js';
 import type { Session } from '../service/session.js';
 import { UserError } from '../../uapi/userError.js';
 import { printUserError } from './printUserError.js';
+import { UsageError } from './usageError.js';
 import { GRAMMAR, HELP_WORDS, grammarText } from './grammar.js';
 
 // Start-up: every command's module (the VM, the JIT, the ELF loader, the datapath, ajv,
@@ -145,6 +146,8 @@ async function main(raw: string[]): Promise<void> {
     process.stdout.write(version() + '\n');
     return;
   }
+  // `bpfbox help`, `bpfbox replay help`: bpftool's word for --help, on the yargs commands too
+  if (raw.length <= 2 && raw.at(-1) === 'help' && !['map', 'prog', 'net'].includes(raw[0])) raw = [...raw.slice(0, -1), '--help'];
   const code = await bpftoolStyle(raw);
   if (code !== undefined) {
     process.exitCode = code;
@@ -160,7 +163,7 @@ async function main(raw: string[]): Promise<void> {
         y
           .positional('dir', { type: 'string', demandOption: true, describe: 'directory of .data files' })
           .option('engine', { choices: ENGINES, describe: 'default: jit, or the interpreter with --trace (it alone follows instructions)' })
-          .option('json', { alias: 'j', type: 'boolean', default: false })
+          .option('json', { alias: 'j', type: 'boolean', default: false, describe: 'print the counts, skips and failures as JSON' })
           .option('trace', { type: 'boolean', default: false, describe: 'print each executed instruction and the registers it changed' }),
       async (argv) => {
         const trace = argv.trace ? (line: string) => console.log(line) : undefined;
@@ -377,7 +380,7 @@ async function main(raw: string[]): Promise<void> {
             describe: 'verifier log level: 0 none, 1 the failing path, 2 every instruction with its state (+4: statistics)',
           })
           .option('set', { type: 'string', array: true, describe: 'VAR=VALUE: a const volatile knob set before load' })
-          .option('json', { alias: 'j', type: 'boolean', default: false }),
+          .option('json', { alias: 'j', type: 'boolean', default: false, describe: "print each program's outcome and log as JSON" }),
       async (argv) => {
         await reportErrors(argv.json, async () => {
           const [{ parseSet }, { verifyObject, verifyText }] = await Promise.all([
@@ -391,15 +394,12 @@ async function main(raw: string[]): Promise<void> {
         });
       },
     )
+    .command('net', "bpftool's net commands, on a running serve --config: show, list, attach, detach (bpfbox net help: the grammar)")
     .command(
-      'net',
-      "bpftool's net commands, on a running serve --config: show [dev IF], attach xdp|tc PROG dev IF [peer IF2], detach xdp|tc dev IF",
+      'map',
+      "bpftool's map commands: show, list, dump, lookup, update, delete, getnext, pin, freeze, create, push, pop, peek, enqueue, dequeue (bpfbox map help: the grammar)",
     )
-    .command('map', "bpftool's map commands: show, dump, lookup, update, delete, getnext, pin, freeze, create, push, pop, peek")
-    .command(
-      'prog',
-      "bpftool's prog commands: load OBJ PATH [type T] [pinmaps DIR] [--set VAR=VALUE], loadall, show, dump xlated [linum], pin",
-    )
+    .command('prog', "bpftool's prog commands: show, list, dump xlated, pin, load, loadall, run (bpfbox prog help: the grammar)")
     .demandCommand(1, 'expected a command')
     .strict()
     .help()
@@ -410,10 +410,9 @@ async function main(raw: string[]): Promise<void> {
     .fail((msg, err, y) => {
       // an error a handler threw: the caller prints it (one line, or a bug's stack)
       if (err && !(err.name === 'YError')) throw err;
-      // a command line that does not parse: this (sub)command's usage, then what is wrong
-      y.showHelp((usage: string) => console.error(usage));
-      console.error(`\nError: ${msg ?? err?.message}`);
-      process.exitCode = 1;
+      // a command line that does not parse: this (sub)command's usage, then (thrown, and printed by the caller) what is wrong
+      y.showHelp((usage: string) => console.error(usage + '\n'));
+      throw new UsageError(msg ?? err?.message ?? 'the command line does not parse');
     })
     .parseAsync();
 }
