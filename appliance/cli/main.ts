@@ -30,7 +30,7 @@ function positiveInt(option: string, what: string, v: unknown): number | undefin
   return Number(s);
 }
 
-/** workers: `--workers N` checked (checked inside the handler, so that a bad value is one line, not usage). */
+/** workers: `--workers N`, checked inside the handler (not by yargs) so that a bad value is one line, not usage. */
 const workers = (v: unknown) => positiveInt('--workers', 'a number of worker threads', v);
 
 /**
