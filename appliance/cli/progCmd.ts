@@ -8,6 +8,7 @@ import { fileError } from '../../uapi/fileError.js';
 import type { ProgObject } from '../../kernel/objects.js';
 import { type Cmd, type Output, cmdSelect } from './command.js';
 import { printUserError } from './printUserError.js';
+import { checkOutPath } from './outPath.js';
 import { UsageError, usage } from './usageError.js';
 import { displayName, progShowJson, progShowOf, progShowPlain, xlatedLines, xlatedPlain } from './progOutput.js';
 import type { Session } from '../service/session.js';
@@ -189,6 +190,9 @@ function doRun({ s, t, o }: ProgArgs): number {
     args[k] = t.shift() ?? usage(`expected a value after ${k}`);
   }
   if (!args.data_in) usage('data_in expected');
+  // outputs that could not be written are refused before the run (whose map updates would stay)
+  checkOutPath('data_out', args.data_out);
+  checkOutPath('ctx_out', args.ctx_out);
   // a file that will not open is one line naming its keyword (bpftool: `failed to open input file`)
   const read = (f: string, keyword = 'data_in') => {
     try {

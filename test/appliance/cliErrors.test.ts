@@ -275,6 +275,12 @@ describe('bpfbox errors (CLI): the everyday mistakes of issue 17, one line each'
       255,
       /^Error: data_in \S+nope\.bin: no such file or directory \(expected a file of input bytes, or - for standard input\)$/,
     );
+    writeFileSync(join(dir, 'in.bin'), Buffer.alloc(64));
+    everyday(
+      bpfbox(state, 'prog', 'run', 'pinned', '/sys/fs/bpf/run', 'data_in', join(dir, 'in.bin'), 'data_out', '/nodir/out.bin'),
+      255,
+      /^Error: data_out \/nodir\/out\.bin: no such file or directory \(expected a file to create in an existing, writable directory\)$/,
+    );
   });
 
   it('conformance DIR when the directory is missing (the README on a fresh clone)', () => {
