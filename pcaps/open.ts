@@ -1,11 +1,20 @@
+import { fileError } from '../uapi/fileError.js';
 import { FileBytes } from './fileBytes.js';
 import { PCAP_MAGIC_NS, PCAP_MAGIC_US, PcapReader } from './pcapReader.js';
 import { Block, PcapngReader } from './pcapngReader.js';
 import { CaptureError, type CaptureReader } from './record.js';
 
-/** openCapture opens a pcap or pcapng file, telling them apart by their first four bytes. */
+/**
+ * openCapture opens a pcap or pcapng file, telling them apart by their first four bytes. A
+ * file that cannot be opened (missing, a directory, unreadable) is a FileError naming it.
+ */
 export function openCapture(path: string, options: { readOptions?: boolean } = {}): CaptureReader {
-  const bytes = new FileBytes(path);
+  let bytes: FileBytes;
+  try {
+    bytes = new FileBytes(path);
+  } catch (e) {
+    throw fileError('capture', path, e, 'a pcap or pcapng file');
+  }
   try {
     if (!bytes.need(4)) throw new CaptureError(path, 0, `${bytes.buffered} bytes: too short for a capture file`);
     const le = bytes.buf.readUInt32LE(0);

@@ -28,7 +28,9 @@ export function openInput(path: string): InputFd {
   const fd = stdin ? 0 : openSync(path, 'r');
   try {
     const st = fstatSync(fd);
-    if (st.isDirectory()) throw new UserError(`${path}: is a directory, not a capture file`, { file: path });
+    // open(2) of a directory for reading succeeds; the read would fail with EISDIR, so fail here as the read would (the caller names the file's role)
+    if (st.isDirectory())
+      throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${path}'`), { code: 'EISDIR', path, syscall: 'open' });
     const stream = stdin || !st.isFile();
     return { fd, stream, size: stream ? 0 : st.size, owned: !stdin };
   } catch (e) {

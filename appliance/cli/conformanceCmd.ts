@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { fileError } from '../../uapi/fileError.js';
 import { type VectorOutcome, runVector } from '../../vm/conformance/runVector.js';
 import { VectorError, parseVector } from '../../vm/conformance/vector.js';
 import type { Engine } from '../../vm/engine.js';
@@ -25,7 +26,18 @@ export interface ConformanceOptions {
  * well-formed vector counts as failed (its problem is the `got`), never silently skipped.
  */
 export function runConformanceDir(dir: string, engine: Engine, options: ConformanceOptions = {}): ConformanceReport {
-  const single = statSync(dir).isFile();
+  let single: boolean;
+  try {
+    single = statSync(dir).isFile();
+  } catch (e) {
+    // the README's `conformance ../shared/conformance/tests` on a clone without the suite beside it
+    throw fileError(
+      'conformance',
+      dir,
+      e,
+      'a directory of .data vectors, such as a clone of the eBPF conformance suite, or one .data file',
+    );
+  }
   const files = single
     ? [dir]
     : readdirSync(dir)

@@ -1,4 +1,5 @@
 import { cpus } from 'node:os';
+import { checkOutPath } from './outPath.js';
 import type { EngineName } from '../../vm/engine.js';
 import { parseSet } from '../config/parseSet.js';
 import { loadForReplay } from '../datapath/load.js';
@@ -43,6 +44,7 @@ export function pairsOf(dev: readonly string[], peer: readonly string[]): LivePa
  */
 export async function runLive(a: LiveArgs): Promise<LiveSummary> {
   if (!a.obj) throw new UsageError('live needs --obj OBJ');
+  checkOutPath('--out', a.out);
   const pairs = pairsOf(a.dev, a.peer);
   if (a.duration !== undefined && !(a.duration > 0)) throw new UsageError(`--duration ${a.duration}: expected seconds > 0`);
   const workers = Math.max(1, a.workers ?? cpus().length);

@@ -1,23 +1,38 @@
 #!/usr/bin/env node
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
-import { runConformanceDir } from './conformanceCmd.js';
-import { DEFAULT_ENGINE, ENGINES, engineByName } from '../../vm/engines.js';
+import { readFileSync } from 'node:fs';
 import type { EngineName } from '../../vm/engine.js';
-import { runMapCommand } from './mapCmd.js';
-import { runProgCommand } from './progCmd.js';
-import { runNetCommand } from './netCmd.js';
-import { stateDir } from '../bpffs/filePinStore.js';
-import { parseSet } from '../config/parseSet.js';
-import { readRouteTable } from '../config/routes.js';
+import type { Session } from '../service/session.js';
+import { UserError } from '../../uapi/userError.js';
 import { printUserError } from './printUserError.js';
-import { runReplay } from './replayCmd.js';
 import { tcpdumpArgs } from './tcpdumpArgs.js';
-import { runLive } from './liveCmd.js';
-import { serve } from '../service/serve.js';
-import { serveConfig } from '../service/serveConfig.js';
-import { Session } from '../service/session.js';
-import { verifyObject, verifyText } from './verifyCmd.js';
+import { UsageError } from './usageError.js';
+import { GRAMMAR, HELP_WORDS, grammarText } from './grammar.js';
+
+// Start-up: every command's module (the VM, the JIT, the ELF loader, the datapath, ajv,
+// prom-client, yargs itself) is imported inside the handler that needs it, so `--version`,
+// `help` and a mistyped command line load none of them.
+
+/** ENGINES: the names `--engine` takes (vm/engines.ts's ENGINES, repeated so that parsing loads no engine; a test checks they agree). */
+const ENGINES: readonly EngineName[] = ['interpreter', 'jit'];
+
+/** version: package.json's, read beside dist/ as yargs would find it. */
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+/**
+ * positiveInt parses a count option (`--workers 2`): digits only, at least 1; anything else
+ * (`abc`, `0`, `1.5`, `-2`) is a UserError naming the option and the value.
+ */
+function positiveInt(option: string, what: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const s = String(Array.isArray(v) ? v.at(-1) : v);
+  if (!/^\d+$/.test(s) || Number(s) < 1) throw new UserError(`${option} ${s}: expected ${what}, a whole number of at least 1`);
+  return Number(s);
+}
+
+/** workers: `--workers N`, checked inside the handler (not by yargs) so that a bad value is one line, not usage. */
+const workers = (v: unknown) => positiveInt('--workers', 'a number of worker threads', v);
 
 /**
  * bpftool-style commands (`bpfbox [-j|-p] [-f] [--bpffs DIR] map …`) are parsed by hand, as
@@ -56,6 +71,11 @@ async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
     else rest.push(a);
   }
   if (rest[0] !== 'map' && rest[0] !== 'prog' && rest[0] !== 'net') return undefined;
+  // `bpfbox prog help`, `bpfbox map --help`: the object's grammar, as bpftool's do_help
+  if (rest.slice(1).some((w, i) => (i === 0 ? HELP_WORDS.has(w) : w === '--help' || w === '-h'))) {
+    process.stdout.write(grammarText(rest[0] as keyof typeof GRAMMAR) + '\n');
+    return 0;
+  }
   const out = {
     json,
     pretty,
@@ -65,6 +85,7 @@ async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
   };
   if (rest[0] === 'net')
     try {
+      const [{ runNetCommand }, { stateDir }] = await Promise.all([import('./netCmd.js'), import('../bpffs/filePinStore.js')]);
       return await runNetCommand(stateDir(bpffs), rest.slice(1), out);
     } catch (e) {
       if (!printUserError(e, out)) throw e;
@@ -72,9 +93,15 @@ async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
     }
   let session: Session | undefined;
   try {
+    const [{ parseSet }, { readRouteTable }, { Session }] = await Promise.all([
+      import('../config/parseSet.js'),
+      import('../config/routes.js'),
+      import('../service/session.js'),
+    ]);
     const set = Object.fromEntries(sets.map(parseSet));
     session = new Session({ bpffs, routes: routes === undefined ? undefined : readRouteTable(routes), engine }).begin();
-    return rest[0] === 'map' ? await runMapCommand(session, rest.slice(1), out) : await runProgCommand(session, rest.slice(1), out, set);
+    if (rest[0] === 'map') return await (await import('./mapCmd.js')).runMapCommand(session, rest.slice(1), out);
+    return await (await import('./progCmd.js')).runProgCommand(session, rest.slice(1), out, set);
   } catch (e) {
     if (!printUserError(e, out)) throw e;
     return 255;
@@ -92,8 +119,8 @@ async function reportErrors(json: boolean, run: () => Promise<unknown>): Promise
   try {
     await run();
   } catch (e) {
-    if (!printUserError(e, { json, out: (t) => console.log(t), err: (t) => console.error(t) })) throw e;
-    process.exitCode = 1;
+    if (printUserError(e, { json, out: (t) => console.log(t), err: (t) => console.error(t) })) process.exitCode = 1;
+    else reportBug(e);
   }
 }
 
@@ -103,11 +130,31 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
-const raw = tcpdumpArgs(hideBin(process.argv));
-const code = await bpftoolStyle(raw);
-if (code !== undefined) {
-  process.exitCode = code;
-} else {
+/**
+ * reportBug prints an error that is not a UserError, a bug in bpfbox, after a line that says
+ * so, with its stack (for the report), and sets exit code 70 (EX_SOFTWARE).
+ */
+function reportBug(e: unknown): void {
+  console.error('bpfbox: internal error (a bug in bpfbox, not in your input; please report it with the lines below):');
+  console.error(e instanceof Error ? (e.stack ?? String(e)) : e);
+  process.exitCode = 70;
+}
+
+/** main runs one command line: `--version`, a bpftool-style object (map, prog, net), or a yargs command. */
+async function main(raw: string[]): Promise<void> {
+  // `--version` alone needs nothing else: answered before yargs (and everything) loads
+  if (raw.length === 1 && (raw[0] === '--version' || raw[0] === '-V')) {
+    process.stdout.write(version() + '\n');
+    return;
+  }
+  // `bpfbox help`, `bpfbox replay help`: bpftool's word for --help, on the yargs commands too
+  if (raw.length <= 2 && raw.at(-1) === 'help' && !['map', 'prog', 'net'].includes(raw[0])) raw = [...raw.slice(0, -1), '--help'];
+  const code = await bpftoolStyle(raw);
+  if (code !== undefined) {
+    process.exitCode = code;
+    return;
+  }
+  const { default: yargs } = await import('yargs');
   await yargs(raw)
     .scriptName('bpfbox')
     .command(
@@ -117,15 +164,19 @@ if (code !== undefined) {
         y
           .positional('dir', { type: 'string', demandOption: true, describe: 'directory of .data files' })
           .option('engine', { choices: ENGINES, describe: 'default: jit, or the interpreter with --trace (it alone follows instructions)' })
-          .option('json', { alias: 'j', type: 'boolean', default: false })
+          .option('json', { alias: 'j', type: 'boolean', default: false, describe: 'print the counts, skips and failures as JSON' })
           .option('trace', { type: 'boolean', default: false, describe: 'print each executed instruction and the registers it changed' }),
-      (argv) => {
+      async (argv) => {
         const trace = argv.trace ? (line: string) => console.log(line) : undefined;
         if (trace && argv.engine === 'jit') {
           console.error('Error: conformance: --trace follows instructions in the interpreter only (--engine interpreter)');
           process.exitCode = 2;
           return;
         }
+        const [{ runConformanceDir }, { DEFAULT_ENGINE, engineByName }] = await Promise.all([
+          import('./conformanceCmd.js'),
+          import('../../vm/engines.js'),
+        ]);
         const report = runConformanceDir(argv.dir, engineByName(argv.engine ?? (trace ? 'interpreter' : DEFAULT_ENGINE)), { trace });
         if (argv.json) {
           const { outcomes: _outcomes, ...rest } = report;
@@ -156,7 +207,10 @@ if (code !== undefined) {
             choices: ['xdp', 'socket', 'tc'] as const,
             describe: 'program type to pick (and to give programs whose section names none)',
           })
-          .option('workers', { type: 'number', describe: 'worker threads = emulated CPUs (default: the number of cores)' })
+          .option('workers', {
+            type: 'string',
+            describe: 'worker threads = emulated CPUs (default: the number of cores)',
+          })
           .option('map-init', { type: 'string', describe: 'JSON file of map entries and prog-array slots set before the first packet' })
           .option('set', { type: 'string', array: true, describe: 'VAR=VALUE: a const volatile knob set before load' })
           .option('out', {
@@ -183,15 +237,15 @@ if (code !== undefined) {
           })
           .option('json', { alias: 'j', type: 'boolean', default: false, describe: 'print the summary as JSON' }),
       async (argv) => {
-        await reportErrors(argv.json, () =>
-          runReplay({
+        await reportErrors(argv.json, async () =>
+          (await import('./replayCmd.js')).runReplay({
             captures: (argv.captures as string[] | undefined) ?? [],
             config: argv.config,
             configProgram: argv['config-program'],
             obj: argv.obj,
             prog: argv.prog,
             type: argv.type,
-            workers: argv.workers,
+            workers: workers(argv.workers),
             mapInit: argv['map-init'],
             set: argv.set,
             out: argv.out,
@@ -218,7 +272,10 @@ if (code !== undefined) {
           .option('obj', { type: 'string', describe: 'clang-compiled BPF object (.o)' })
           .option('prog', { type: 'string', describe: 'program name (default: the first of --type)' })
           .option('type', { choices: ['xdp', 'tc', 'socket'], describe: 'program type, for picking the program' })
-          .option('workers', { type: 'number', describe: 'worker threads = emulated CPUs (default: the number of cores)' })
+          .option('workers', {
+            type: 'string',
+            describe: 'worker threads = emulated CPUs (default: the number of cores)',
+          })
           .option('offloads', {
             choices: ['off', 'passthrough'] as const,
             default: 'off' as const,
@@ -240,14 +297,14 @@ if (code !== undefined) {
           .option('engine', { choices: ENGINES, describe: 'default: jit' })
           .option('json', { alias: 'j', type: 'boolean', default: false, describe: 'print the summary as JSON' }),
       async (argv) => {
-        await reportErrors(argv.json, () =>
-          runLive({
+        await reportErrors(argv.json, async () =>
+          (await import('./liveCmd.js')).runLive({
             dev: argv.dev as string[],
             peer: argv.peer as string[],
             obj: argv.obj,
             prog: argv.prog,
             type: argv.type,
-            workers: argv.workers,
+            workers: workers(argv.workers),
             offloads: argv.offloads,
             onError: argv['on-error'],
             out: argv.out,
@@ -275,14 +332,20 @@ if (code !== undefined) {
             choices: ENGINES,
             describe: "run programs interpreted or compiled to WebAssembly (default: the config's, else jit)",
           })
-          .option('flush-ms', { type: 'number', default: 1000 }),
+          .option('flush-ms', {
+            type: 'number',
+            default: 1000,
+            describe: 'without --config: how often (ms) the pinned objects held live are written back to the state directory',
+          }),
       async (argv) => {
         const log = (l: string) => console.error(l);
         let stop: () => Promise<void>;
         if (argv.config) {
           let running;
           try {
-            running = await serveConfig({
+            running = await (
+              await import('../service/serveConfig.js')
+            ).serveConfig({
               config: argv.config,
               metricsAddr: argv['metrics-addr'],
               bpffs: argv.bpffs,
@@ -296,7 +359,7 @@ if (code !== undefined) {
           console.error(`bpfbox serve: metrics on ${running.metricsUrl}, control on ${running.socket}`);
           stop = running.stop;
         } else {
-          const s = await serve({ bpffs: argv.bpffs, flushEveryMs: argv['flush-ms'], log });
+          const s = await (await import('../service/serve.js')).serve({ bpffs: argv.bpffs, flushEveryMs: argv['flush-ms'], log });
           console.error(`bpfbox serve: listening on ${s.socket}`);
           stop = s.stop;
         }
@@ -326,9 +389,13 @@ if (code !== undefined) {
             describe: 'verifier log level: 0 none, 1 the failing path, 2 every instruction with its state (+4: statistics)',
           })
           .option('set', { type: 'string', array: true, describe: 'VAR=VALUE: a const volatile knob set before load' })
-          .option('json', { alias: 'j', type: 'boolean', default: false }),
+          .option('json', { alias: 'j', type: 'boolean', default: false, describe: "print each program's outcome and log as JSON" }),
       async (argv) => {
         await reportErrors(argv.json, async () => {
+          const [{ parseSet }, { verifyObject, verifyText }] = await Promise.all([
+            import('../config/parseSet.js'),
+            import('./verifyCmd.js'),
+          ]);
           const set = Object.fromEntries((argv.set ?? []).map(parseSet));
           const outcomes = verifyObject({ obj: argv.obj, prog: argv.prog, type: argv.type, logLevel: argv['log-level'], set });
           console.log(argv.json ? JSON.stringify(outcomes) : verifyText(outcomes));
@@ -336,17 +403,32 @@ if (code !== undefined) {
         });
       },
     )
+    .command('net', "bpftool's net commands, on a running serve --config: show, list, attach, detach (bpfbox net help: the grammar)")
     .command(
-      'net',
-      "bpftool's net commands, on a running serve --config: show [dev IF], attach xdp|tc PROG dev IF [peer IF2], detach xdp|tc dev IF",
+      'map',
+      "bpftool's map commands: show, list, dump, lookup, update, delete, getnext, pin, freeze, create, push, pop, peek, enqueue, dequeue (bpfbox map help: the grammar)",
     )
-    .command('map', "bpftool's map commands: show, dump, lookup, update, delete, getnext, pin, freeze, create, push, pop, peek")
-    .command(
-      'prog',
-      "bpftool's prog commands: load OBJ PATH [type T] [pinmaps DIR] [--set VAR=VALUE], loadall, show, dump xlated [linum], pin",
-    )
-    .demandCommand(1)
+    .command('prog', "bpftool's prog commands: show, list, dump xlated, pin, load, loadall, run (bpfbox prog help: the grammar)")
+    .demandCommand(1, 'expected a command')
     .strict()
     .help()
+    .alias('help', 'h')
+    .version(version())
+    .alias('version', 'V')
+    .showHelpOnFail(false)
+    .fail((msg, err, y) => {
+      // an error a handler threw: the caller prints it (one line, or a bug's stack)
+      if (err && !(err.name === 'YError')) throw err;
+      // a command line that does not parse: this (sub)command's usage, then (thrown, and printed by the caller) what is wrong
+      y.showHelp((usage: string) => console.error(usage + '\n'));
+      throw new UsageError(msg ?? err?.message ?? 'the command line does not parse');
+    })
     .parseAsync();
 }
+
+// `node main.js` with a bug: the bug line and stack, never an unhandled rejection's
+// tcpdump's habits for replay (-r, a lone -, --out -) rewritten before yargs sees them
+await main(tcpdumpArgs(process.argv.slice(2))).catch((e: unknown) => {
+  if (printUserError(e, { json: false, out: (t) => console.log(t), err: (t) => console.error(t) })) process.exitCode = 1;
+  else reportBug(e);
+});

@@ -4,9 +4,11 @@ import { readCollection } from '../../elf/collection.js';
 import { progTypeForSection } from '../../elf/sectionTypes.js';
 import { CollectionLoadError, loadCollection } from '../../kernel/loadCollection.js';
 import { BpfErrno, Errno, strerror } from '../../uapi/errno.js';
+import { fileError } from '../../uapi/fileError.js';
 import type { ProgObject } from '../../kernel/objects.js';
 import { type Cmd, type Output, cmdSelect } from './command.js';
 import { printUserError } from './printUserError.js';
+import { checkOutPath } from './outPath.js';
 import { UsageError, usage } from './usageError.js';
 import { displayName, progShowJson, progShowOf, progShowPlain, xlatedLines, xlatedPlain } from './progOutput.js';
 import type { Session } from '../service/session.js';
@@ -188,13 +190,23 @@ function doRun({ s, t, o }: ProgArgs): number {
     args[k] = t.shift() ?? usage(`expected a value after ${k}`);
   }
   if (!args.data_in) usage('data_in expected');
-  const read = (f: string) => (f === '-' ? readFileSync(0) : readFileSync(f));
+  // outputs that could not be written are refused before the run (whose map updates would stay)
+  checkOutPath('data_out', args.data_out);
+  checkOutPath('ctx_out', args.ctx_out);
+  // a file that will not open is one line naming its keyword (bpftool: `failed to open input file`)
+  const read = (f: string, keyword = 'data_in') => {
+    try {
+      return f === '-' ? readFileSync(0) : readFileSync(f);
+    } catch (e) {
+      throw fileError(keyword, f, e, 'a file of input bytes, or - for standard input');
+    }
+  };
   const repeat = args.repeat ? Number(args.repeat) : 1;
   const fd = s.kernel.bpf('BPF_PROG_GET_FD_BY_ID', { prog_id: p.id });
   const a = {
     prog_fd: fd,
     data_in: Uint8Array.from(read(args.data_in)),
-    ctx_in: args.ctx_in ? Uint8Array.from(read(args.ctx_in)) : undefined,
+    ctx_in: args.ctx_in ? Uint8Array.from(read(args.ctx_in, 'ctx_in')) : undefined,
     // bpftool always passes an output buffer: data_size_out bytes, 32768 unless told
     repeat,
     data_out: new Uint8Array(args.data_size_out ? Number(args.data_size_out) : BPFTOOL_DATA_SIZE_OUT),

@@ -2,6 +2,7 @@ import cliProgress from 'cli-progress';
 import type { EngineName } from '../../vm/engine.js';
 import { parseSet } from '../config/parseSet.js';
 import { readRouteTable } from '../config/routes.js';
+import { checkOutPath } from './outPath.js';
 import { configPaths, readMapInit } from '../datapath/mapInit.js';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { UsageError } from './usageError.js';
@@ -82,6 +83,9 @@ export function replayOptions(given: ReplayArgs): ReplayOptions {
     const [k, v] = parseSet(s);
     set[k] = v;
   }
+  checkOutPath('--out', a.out);
+  checkOutPath('--out-pass', a.outPass);
+  checkOutPath('--out-drop', a.outDrop);
   const rt = a.routes ? readRouteTable(a.routes) : undefined;
   return {
     captures: a.captures,

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { fileError } from '../../uapi/fileError.js';
 import { basename } from 'node:path';
 import { readCollection } from '../../elf/collection.js';
 import { loadCollection, loadProgram } from '../../kernel/loadCollection.js';
@@ -37,7 +38,13 @@ export interface VerifyCommandOptions {
 export function verifyObject(o: VerifyCommandOptions): VerifyOutcome[] {
   const type = o.type === undefined ? undefined : progTypeForSection(o.type);
   if (o.type !== undefined && type === undefined) throw new UsageError(`unrecognized program type: ${o.type}`);
-  const spec = readCollection(readFileSync(o.obj), { name: basename(o.obj), set: o.set ?? {}, type });
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(o.obj);
+  } catch (e) {
+    throw fileError('object', o.obj, e, 'a clang-compiled BPF object (.o)');
+  }
+  const spec = readCollection(bytes, { name: basename(o.obj), set: o.set ?? {}, type });
   const progs = spec.programs.filter((p) => o.prog === undefined || p.name === o.prog);
   if (!progs.length) throw new UsageError(`${o.obj}: no program named ${o.prog}`);
   const k = new Kernel();

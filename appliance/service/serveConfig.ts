@@ -15,6 +15,7 @@ import { loadObject } from '../datapath/load.js';
 import { applyMapInit, configPaths, type MapInit, readMapInit } from '../datapath/mapInit.js';
 import { Pipeline } from '../datapath/pipeline.js';
 import { serve } from './serve.js';
+import { checkCaptures, listenError, parseListenAddr } from './serveChecks.js';
 import { Session } from './session.js';
 import type { LoadedCollection } from '../../kernel/loadCollection.js';
 import { strerror } from '../../uapi/errno.js';
@@ -66,16 +67,24 @@ interface LoadedProgram {
  */
 export async function serveConfig(o: ServeConfigOptions): Promise<Running> {
   const cfg = loadConfig(o.config);
+  // mistakes refused before anything is loaded, pinned or listened on
+  const metricsAddr = o.metricsAddr ?? cfg.metrics?.addr ?? '127.0.0.1:9435';
+  const addrWhere =
+    o.metricsAddr !== undefined ? '--metrics-addr' : cfg.metrics?.addr !== undefined ? `${o.config}: metrics.addr` : 'metrics address';
+  parseListenAddr(metricsAddr, addrWhere);
+  checkCaptures(cfg, o.config);
   const log = o.log ?? (() => undefined);
   for (const w of metricNameWarnings(cfg, o.config)) log(`warning: ${w}`);
   const workers = cfg.workers ?? availableParallelism();
   const rt = cfg.routes ? readRouteTable(cfg.routes) : undefined;
   const session = new Session({ bpffs: o.bpffs ?? cfg.bpffs, routes: rt, ncpus: workers }).begin();
   const programs: LoadedProgram[] = [];
+  /** The pins (and pinmaps directories) this start created, removed again if it fails. */
+  const created: string[] = [];
   let locked = true;
   let attachments: Attachments | undefined;
   try {
-    cfg.programs.forEach((p, i) => programs.push(loadProgram(session, cfg, i, o.config)));
+    cfg.programs.forEach((p, i) => programs.push(loadProgram(session, cfg, i, o.config, created)));
     session.finish();
     locked = false;
     const metrics = new PipelineMetrics();
@@ -93,7 +102,9 @@ export async function serveConfig(o: ServeConfigOptions): Promise<Running> {
     const live = attachments;
     await startInterfaces(cfg, programs, live, o.config);
     for (const m of liveMetrics(() => live.totals())) metrics.registry.registerMetric(m as never);
-    const { server, url } = await serveMetrics(metrics.registry, o.metricsAddr ?? cfg.metrics?.addr ?? '127.0.0.1:9435');
+    const { server, url } = await serveMetrics(metrics.registry, metricsAddr).catch((e: unknown) => {
+      throw listenError(e, addrWhere, metricsAddr);
+    });
     const control = await serve({ session, log, net: (req) => answerNet(session.kernel, live, req) });
     const abort = new AbortController();
     const used = new Set((cfg.sources ?? []).map((s) => s.program));
@@ -142,9 +153,18 @@ export async function serveConfig(o: ServeConfigOptions): Promise<Running> {
       },
     };
   } catch (e) {
-    if (locked) session.finish();
     await attachments?.stopAll();
     for (const p of programs) p.loaded.close();
+    // a failed start leaves no pins behind: the newest first, so that a pinmaps directory is empty when its turn comes
+    session.store.locked(() => {
+      for (const path of created.reverse())
+        try {
+          session.store.unlink(path);
+        } catch (u) {
+          if (!(u instanceof BpfErrno)) throw u;
+        }
+    });
+    if (locked) session.finish();
     throw e;
   }
 }
@@ -207,7 +227,7 @@ const fail = (message: string): never => {
 };
 
 /** loadProgram loads programs[i]: the object with its knobs, the map entries, the pins. */
-function loadProgram(session: Session, cfg: Config, i: number, file: string): LoadedProgram {
+function loadProgram(session: Session, cfg: Config, i: number, file: string, created: string[]): LoadedProgram {
   const p = cfg.programs[i];
   const set: Record<string, bigint> = {};
   for (const [k, v] of Object.entries(p.set ?? {})) {
@@ -233,12 +253,14 @@ function loadProgram(session: Session, cfg: Config, i: number, file: string): Lo
     if (p.pinmaps) {
       try {
         session.store.mkdir(p.pinmaps);
+        created.push(p.pinmaps);
       } catch (e) {
         if (!(e instanceof BpfErrno) || e.errno !== Errno.EEXIST) throw e;
       }
       for (const [name, fd] of loaded.maps) {
         replaceStalePin(session, `${p.pinmaps}/${name}`, `${file}: programs[${i}].pinmaps`);
         const r = k.bpf('BPF_OBJ_PIN', { pathname: `${p.pinmaps}/${name}`, bpf_fd: fd });
+        if (r >= 0) created.push(`${p.pinmaps}/${name}`);
         if (r < 0) {
           const cause = new BpfErrno(-r);
           throw new ConfigError(`${file}: programs[${i}].pinmaps: pin ${p.pinmaps}/${name}: ${cause.message}`, {
@@ -253,6 +275,7 @@ function loadProgram(session: Session, cfg: Config, i: number, file: string): Lo
       const fd = loaded.programs.get(prog.name)!;
       replaceStalePin(session, p.pin, `${file}: programs[${i}].pin`);
       const r = k.bpf('BPF_OBJ_PIN', { pathname: p.pin, bpf_fd: fd });
+      if (r >= 0) created.push(p.pin);
       if (r < 0) {
         const cause = new BpfErrno(-r);
         throw new ConfigError(`${file}: programs[${i}].pin: ${p.pin}: ${cause.message}`, { file, field: `programs[${i}].pin`, cause });

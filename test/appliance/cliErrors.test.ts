@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { printUserError } from '../../appliance/cli/printUserError.js';
@@ -206,6 +207,7 @@ describe('bpfbox errors (CLI): a user error is one line, a bug keeps its stack',
     };
     let r = run('verify', '/bug/injected');
     assert.notEqual(r.code, 0);
+    assert.match(r.err, /^bpfbox: internal error \(a bug in bpfbox, not in your input/m, 'marked as a bug');
     assert.match(r.err, /TypeError: injected bug\n\s+at /);
     assert.doesNotMatch(r.err, /^Error: injected bug/m);
     assert.equal(bpfbox(state, 'prog', 'load', STATS, '/sys/fs/bpf/bug').code, 0);
@@ -213,5 +215,206 @@ describe('bpfbox errors (CLI): a user error is one line, a bug keeps its stack',
     assert.notEqual(r.code, 0);
     assert.match(r.err, /TypeError: injected bug\n\s+at /);
     assert.doesNotMatch(r.err, /^Error: injected bug/m);
+  });
+});
+
+/** USAGE: text only a usage/help screen has (yargs' option table, bpftool's grammar). */
+const USAGE = /^(Options:|Usage:|Commands:)|\[boolean\]|\[string\]/m;
+
+/** everyday: a user error as the issue lists it: exit code, one `Error: ` line matching `re`, no stack, no usage. */
+function everyday(r: { out?: string; err: string; code: number }, code: number, re: RegExp): void {
+  oneLine(r, code, re);
+  assert.doesNotMatch(r.err, USAGE, 'no usage for a command line that parsed');
+  assert.equal(r.out ?? '', '', 'nothing on stdout');
+}
+
+describe('bpfbox errors (CLI): the everyday mistakes of issue 17, one line each', function () {
+  this.timeout(60_000);
+  let dir: string;
+  const state = tempState();
+  before(() => (dir = mkdtempSync(join(tmpdir(), 'bpfbox-everyday-'))));
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(state, { recursive: true, force: true });
+  });
+
+  it('a capture that does not exist (ENOENT)', () => {
+    const nope = join(dir, 'nope.pcap');
+    everyday(
+      bpfbox(state, 'replay', nope, '--obj', STATS),
+      1,
+      new RegExp(`^Error: capture ${nope}: no such file or directory \\(expected a pcap or pcapng file\\)$`),
+    );
+  });
+
+  it('a directory as a capture (EISDIR)', () => {
+    everyday(
+      bpfbox(state, 'replay', dir, '--obj', STATS),
+      1,
+      new RegExp(`^Error: capture ${dir}: is a directory \\(expected a pcap or pcapng file\\)$`),
+    );
+  });
+
+  it('--out in a directory that does not exist, or --out-drop a directory', () => {
+    everyday(
+      bpfbox(state, 'replay', SAMPLE, '--obj', STATS, '--out', '/nodir/x.pcapng'),
+      1,
+      /^Error: --out \/nodir\/x\.pcapng: no such file or directory \(expected a file to create in an existing, writable directory\)$/,
+    );
+    everyday(
+      bpfbox(state, 'replay', SAMPLE, '--obj', STATS, '--out-drop', dir),
+      1,
+      new RegExp(`^Error: --out-drop ${dir}: is a directory`),
+    );
+  });
+
+  it('prog run … data_in nope.bin', () => {
+    assert.equal(bpfbox(state, 'prog', 'load', STATS, '/sys/fs/bpf/run').code, 0);
+    everyday(
+      bpfbox(state, 'prog', 'run', 'pinned', '/sys/fs/bpf/run', 'data_in', join(dir, 'nope.bin')),
+      255,
+      /^Error: data_in \S+nope\.bin: no such file or directory \(expected a file of input bytes, or - for standard input\)$/,
+    );
+    writeFileSync(join(dir, 'in.bin'), Buffer.alloc(64));
+    everyday(
+      bpfbox(state, 'prog', 'run', 'pinned', '/sys/fs/bpf/run', 'data_in', join(dir, 'in.bin'), 'data_out', '/nodir/out.bin'),
+      255,
+      /^Error: data_out \/nodir\/out\.bin: no such file or directory \(expected a file to create in an existing, writable directory\)$/,
+    );
+  });
+
+  it('conformance DIR when the directory is missing (the README on a fresh clone)', () => {
+    everyday(
+      bpfbox(state, 'conformance', join(dir, 'shared', 'conformance', 'tests')),
+      1,
+      /^Error: conformance \S+\/shared\/conformance\/tests: no such file or directory \(expected a directory of \.data vectors/,
+    );
+  });
+
+  it('verify /nonexistent.o', () => {
+    everyday(
+      bpfbox(state, 'verify', '/nonexistent.o'),
+      1,
+      /^Error: object \/nonexistent\.o: no such file or directory \(expected a clang-compiled BPF object \(\.o\)\)$/,
+    );
+  });
+
+  it('--workers abc, --workers 0, --workers 1.5 name --workers; --workers 1 runs', () => {
+    for (const w of ['abc', '0', '1.5', '-2'])
+      everyday(
+        bpfbox(state, 'replay', SAMPLE, '--obj', STATS, '--workers', w),
+        1,
+        new RegExp(`^Error: --workers ${w.replace('.', '\\.')}: expected a number of worker threads, a whole number of at least 1$`),
+      );
+    const ok = bpfbox(state, 'replay', SAMPLE, '--obj', STATS, '--workers', '1', '--json');
+    assert.equal(ok.code, 0, ok.err);
+    assert.equal(JSON.parse(ok.out).per_cpu.length, 1);
+  });
+
+  it("a command line that does not parse prints that command's usage only, then one Error line", () => {
+    const r = bpfbox(state, 'replay', '--bogus');
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^bpfbox replay \[captures\.\.\]/, "replay's usage");
+    assert.doesNotMatch(r.err, /bpfbox conformance|bpfbox serve/, 'not the other commands');
+    assert.doesNotMatch(r.err, FRAME);
+    assert.match(r.err.trimEnd().split('\n').at(-1)!, /^Error: Unknown argument: bogus$/);
+    assert.equal(r.err.match(/^Error: /gm)?.length, 1, 'one error line');
+  });
+});
+
+describe('bpfbox errors (CLI): serve --config refuses at start, and leaves no pins', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let state: string;
+  const held = createServer();
+  let port: number;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'bpfbox-serveerr-'));
+    await new Promise<void>((ok) => held.listen(0, '127.0.0.1', () => ok()));
+    port = (held.address() as AddressInfo).port;
+  });
+  beforeEach(() => (state = tempState()));
+  afterEach(() => rmSync(state, { recursive: true, force: true }));
+  after(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await new Promise<void>((ok) => held.close(() => ok()));
+  });
+
+  const config = (capture: string) => {
+    const f = join(dir, 'c.yaml');
+    writeFileSync(
+      f,
+      [
+        'programs:',
+        `  - {name: st, obj: ${STATS}, pinmaps: /sys/fs/bpf/stmaps}`,
+        'sources:',
+        '  - program: st',
+        '    mode: loop',
+        `    captures: [${capture}]`,
+      ].join('\n'),
+    );
+    return f;
+  };
+  const serve = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [CLI, 'serve', ...args], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, BPFBOX_BPFFS: state },
+    });
+    return { out: r.stdout, err: r.stderr, code: r.status ?? -1 };
+  };
+
+  it('--metrics-addr nonsense', () => {
+    everyday(
+      serve('--config', config(SAMPLE), '--metrics-addr', 'nonsense'),
+      1,
+      /^Error: --metrics-addr nonsense: expected HOST:PORT with a port from 0 to 65535/,
+    );
+    everyday(
+      serve('--config', config(SAMPLE), '--metrics-addr', '127.0.0.1:70000'),
+      1,
+      /^Error: --metrics-addr 127\.0\.0\.1:70000: expected HOST:PORT/,
+    );
+  });
+
+  it('a misspelled capture path in the config: the file, the line, the field, the path', () => {
+    const typo = join(REPO_ROOT, 'pcaps', 'sampel.pcap');
+    const f = config(typo);
+    everyday(
+      serve('--config', f, '--metrics-addr', '127.0.0.1:0'),
+      1,
+      new RegExp(
+        `^Error: ${f}:6:\\d+: sources\\[0\\]\\.captures\\[0\\]: ${typo}: no such file or directory \\(expected a pcap or pcapng file\\)$`,
+      ),
+    );
+  });
+
+  it('the metrics port in use (EADDRINUSE), and the pins the start made are gone again', async () => {
+    everyday(
+      serve('--config', config(SAMPLE), '--metrics-addr', `127.0.0.1:${port}`),
+      1,
+      new RegExp(`^Error: --metrics-addr 127\\.0\\.0\\.1:${port}: address already in use`),
+    );
+    assert.ok(!existsSync(join(state, 'stmaps')), `no pinmaps directory left: ${readdirSync(state).join(', ')}`);
+    // the control: the same config on a free port pins the maps there (so the check above can fail)
+    const p = spawn(process.execPath, [CLI, 'serve', '--config', config(SAMPLE), '--metrics-addr', '127.0.0.1:0'], {
+      env: { ...process.env, BPFBOX_BPFFS: state },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      await new Promise<void>((ok, fail) => {
+        let err = '';
+        const t = setTimeout(() => fail(new Error(`serve did not start in 30 s: ${err}`)), 30_000);
+        p.stderr!.on('data', (d: Buffer) => {
+          err += d.toString();
+          if (err.includes('metrics on')) (clearTimeout(t), ok());
+        });
+        p.on('exit', (c) => (clearTimeout(t), fail(new Error(`serve exited with ${c}: ${err}`))));
+      });
+      assert.ok(readdirSync(join(state, 'stmaps')).length > 0, 'a started serve pins the maps');
+    } finally {
+      p.kill('SIGTERM');
+      await new Promise((ok) => (p.exitCode !== null ? ok(null) : p.once('exit', ok)));
+    }
   });
 });
