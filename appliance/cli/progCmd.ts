@@ -216,7 +216,14 @@ function doRun({ s, t, o }: ProgArgs): number {
     data_size_out: 0,
     ctx_size_out: 0,
   };
-  const r = s.kernel.bpf('BPF_PROG_TEST_RUN', a);
+  // a repeated run prints each trace line once, with its count (not `repeat` copies)
+  if (repeat > 1) s.collectTraces();
+  let r: number;
+  try {
+    r = s.kernel.bpf('BPF_PROG_TEST_RUN', a);
+  } finally {
+    s.flushTraces();
+  }
   if (r < 0) {
     const msg = `failed to run program: ${strerror(-r)}`;
     if (o.json) o.out(JSON.stringify({ error: msg }));

@@ -36,6 +36,8 @@ export class Session {
   readonly kernel: Kernel;
   #locked = false;
   readonly #opened = new Map<string, MapTarget>();
+  /** While a repeated test run runs: its trace lines by text, with how often each came (collectTraces). */
+  #traces?: Map<string, number>;
 
   constructor(options: SessionOptions = {}) {
     this.state = stateDir(options.bpffs);
@@ -47,12 +49,33 @@ export class Session {
       onWrite: (o) => this.store.touched(o),
       // bpf_trace_printk lines, as trace_pipe would show them
       runtime: {
-        trace: (line) => process.stderr.write(`bpf_trace_printk: ${line}\n`),
+        trace: (line) => this.#trace(line),
         ...options.routes,
         engine: engineByName(options.engine ?? DEFAULT_ENGINE),
       },
     });
     this.store.attach(this.kernel);
+  }
+
+  /** #trace prints a bpf_trace_printk line as trace_pipe would show it, or counts it while collecting. */
+  #trace(line: string): void {
+    if (this.#traces) this.#traces.set(line, (this.#traces.get(line) ?? 0) + 1);
+    else process.stderr.write(`bpf_trace_printk: ${line}\n`);
+  }
+
+  /**
+   * collectTraces: from now until flushTraces, trace lines are counted, not printed: a
+   * `prog run … repeat 1000` prints each distinct line once, with how many times it came.
+   */
+  collectTraces(): void {
+    this.#traces = new Map();
+  }
+
+  /** flushTraces prints what collectTraces counted (each line once, in first-seen order, `(N times)` when more than once) and stops collecting. */
+  flushTraces(): void {
+    const t = this.#traces;
+    this.#traces = undefined;
+    for (const [line, n] of t ?? []) process.stderr.write(`bpf_trace_printk: ${line}${n > 1 ? ` (${n} times)` : ''}\n`);
   }
 
   /** begin takes the state lock for the rest of the command. */

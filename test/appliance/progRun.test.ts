@@ -72,4 +72,21 @@ describe('prog run from the command line: the output buffer as bpftool sizes it,
     assert.equal(bad.code, 255);
     assert.match(bad.err, /--engine: expected one of interpreter, jit/);
   });
+
+  it('repeat N prints each bpf_trace_printk line once, with how many times it came', () => {
+    assert.equal(bpfbox(state, 'prog', 'loadall', join(REPO_ROOT, 'bpf', 'trace_print.o'), '/sys/fs/bpf/tp').code, 0);
+    const runs = (n: number) =>
+      bpfbox(state, 'prog', 'run', 'pinned', '/sys/fs/bpf/tp/trace_len', 'data_in', packet(64), 'repeat', String(n));
+    const many = runs(100);
+    assert.equal(many.code, 0, many.err);
+    assert.deepEqual(
+      many.err.split('\n').filter((l) => l.startsWith('bpf_trace_printk:')),
+      ['bpf_trace_printk: len 64 (100 times)', 'bpf_trace_printk: done (100 times)'],
+    );
+    const once = runs(1);
+    assert.deepEqual(
+      once.err.split('\n').filter((l) => l.startsWith('bpf_trace_printk:')),
+      ['bpf_trace_printk: len 64', 'bpf_trace_printk: done'],
+    );
+  });
 });

@@ -101,7 +101,7 @@ describe('differential: clang objects load in bpfbox as libbpf loads them in the
             .replace(/map\[id:\d+\]/g, 'map[id:N]')
             .replace(/(call (?:pc[+-]\d+|bpf_\w+#\d+))#\S*/g, '$1')
             .replace(/call pc([+-]\d+)#.*/, 'call pc$1')
-            .replace(/call (bpf_\w+)#\d+/, 'call $1'); // the kernel patches helper calls to addresses
+            .replace(/call (bpf_\w+)#-?\d+/, 'call $1'); // the kernel patches helper calls to addresses (an offset, possibly negative)
         let rewritten = 0;
         for (let i = 0; i < kx.length; i++) {
           const a = norm(kx[i].disasm);
