@@ -10,7 +10,8 @@ import type { MapSpec } from '../maps/spec.js';
 abstract class KernelObject {
   refs = 0;
   readonly id: number;
-  readonly loadedAt = Date.now();
+  /** When the object was created (ms since the epoch); an object restored from a pin keeps its first creation's time. */
+  loadedAt = Date.now();
   constructor(id: number) {
     this.id = id;
   }

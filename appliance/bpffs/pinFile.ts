@@ -46,6 +46,10 @@ export interface PinnedProg {
   /** Source lines and function names by slot, when the program was loaded with BTF info. */
   readonly lines?: [number, { line: string; file?: string; lineNum?: number; col?: number }][];
   readonly funcs?: [number, string][];
+  /** BPF_PROG_LOAD's expected_attach_type (a DEVMAP entry's program: BPF_XDP_DEVMAP), when not 0. */
+  readonly expectedAttachType?: number;
+  /** When the program was first loaded (ms since the epoch): `prog show`'s loaded_at in every later process. */
+  readonly loadedAt?: number;
   owner?: Owner;
 }
 
@@ -90,6 +94,8 @@ export function snapshotProg(p: ProgObject, pinnedAt: (m: MapObject) => string |
     }),
     lines: [...p.lineInfo],
     funcs: [...p.funcInfo],
+    ...(p.expectedAttachType ? { expectedAttachType: p.expectedAttachType } : {}),
+    loadedAt: p.loadedAt,
   };
 }
 
@@ -144,11 +150,14 @@ export function restoreProg(k: Kernel, f: PinnedProg): number {
     insns,
     license: f.license,
     prog_name: f.name,
+    ...(f.expectedAttachType ? { expected_attach_type: f.expectedAttachType } : {}),
     line_info: (f.lines ?? []).map(([insn, l]) => ({ insn, ...l })),
     func_info: (f.funcs ?? []).map(([insn, name]) => ({ insn, name })),
   });
   for (const m of fds) k.close(m);
   if (fd < 0) throw new BpfErrno(-fd, 'restoring a pinned program');
+  // the same program as the one first loaded: its load time, not this process's
+  if (f.loadedAt !== undefined) k.process.progOf(fd).loadedAt = f.loadedAt;
   return fd;
 }
 

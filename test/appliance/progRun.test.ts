@@ -89,4 +89,20 @@ describe('prog run from the command line: the output buffer as bpftool sizes it,
       ['bpf_trace_printk: len 64', 'bpf_trace_printk: done'],
     );
   });
+
+  it("a pinned program keeps its load's loaded_at and its expected_attach_type in every later process", async () => {
+    assert.equal(bpfbox(state, 'prog', 'loadall', join(REPO_ROOT, 'bpf', 'live.o'), '/sys/fs/bpf/lv').code, 0);
+    const show = () =>
+      (JSON.parse(bpfbox(state, '-j', 'prog', 'show').out) as { name: string; loaded_at: number }[]).filter((p) =>
+        ['xdp_action', 'devmap_mark'].includes(p.name),
+      );
+    const first = show();
+    await new Promise((r) => setTimeout(r, 1100));
+    const second = show();
+    // devmap_mark reads egress_ifindex: restored without BPF_XDP_DEVMAP it would not verify
+    assert.deepEqual(first.map((p) => p.name).sort(), ['devmap_mark', 'xdp_action']);
+    assert.deepEqual(second, first, 'the same loaded_at a second later, from another process');
+    const r = bpfbox(state, 'prog', 'run', 'pinned', '/sys/fs/bpf/lv/devmap_mark', 'data_in', packet(64));
+    assert.equal(r.code, 0, r.err);
+  });
 });
