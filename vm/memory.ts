@@ -108,6 +108,11 @@ export class AddressSpace {
     return this.#i32;
   }
 
+  /** maximumBytes: the most the memory may grow to (bytes). */
+  get maximumBytes(): number {
+    return this.#maximum;
+  }
+
   /** unmapped: bytes that `map` can still hand out before the memory reaches its maximum. */
   get unmapped(): number {
     return Math.max(0, this.#maximum - this.#next);

@@ -5,6 +5,7 @@ import { ProgType } from '../../uapi/progType.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import type { ProgObject } from '../../kernel/objects.js';
 import { Perm, type Region } from '../../vm/memory.js';
+import { UserError } from '../../uapi/userError.js';
 import type { MapsJson } from './mapsJson.js';
 import { type OutputFiles, openOutputs } from './sinks/captureFiles.js';
 import { WorkerPool } from './pool.js';
@@ -12,6 +13,9 @@ import { cpuInits } from './cpuInits.js';
 import { type BatchResult, OUT_FIELDS, Out, OutFlag, type PacketExtra } from './protocol.js';
 import { BUF_BYTES, STAGING_BYTES, Source, WINDOW, type Window } from './sources/fileSource.js';
 import { RxQueues, steer } from './sources/preload.js';
+
+/** PER_CPU_SLACK: what a CPU's own regions (frame, context, stack, tally) take besides its ingress buffers, rounded up. */
+const PER_CPU_SLACK = 1 << 20;
 
 /** ReplaySummary: what `--json` prints. */
 export interface ReplaySummary {
@@ -103,6 +107,14 @@ export class Pipeline {
     if (n > o.kernel.ncpus) throw new RangeError(`${n} workers but the kernel has ${o.kernel.ncpus} CPUs`);
     this.#o = o;
     const mem = o.kernel.memory;
+    // each worker takes two ingress buffers of the address space: more workers than fit is the user's --workers, said so
+    const room = mem.unmapped - 2 * STAGING_BYTES;
+    const fit = Math.floor(room / (2 * BUF_BYTES + PER_CPU_SLACK));
+    if (n > fit)
+      throw new UserError(
+        `--workers ${n}: each worker needs ${(2 * BUF_BYTES) >> 20} MiB of the ${mem.maximumBytes >> 20} MiB address space: at most ${fit} workers fit`,
+        { field: '--workers' },
+      );
     this.#bufs = [0, 1].map((set) => Array.from({ length: n }, (_, w) => mem.map(BUF_BYTES, Perm.RW, `ingress/cpu${w}/${set}`)));
     this.#staging = [0, 1].map((set) => mem.map(STAGING_BYTES, Perm.READ, `capture/${set}`));
     const { inits, batch } = cpuInits(o, n);

@@ -311,6 +311,14 @@ describe('bpfbox errors (CLI): the everyday mistakes of issue 17, one line each'
     assert.equal(JSON.parse(ok.out).per_cpu.length, 1);
   });
 
+  it('more workers than the address space holds: one line naming --workers and how many fit (by hand: 1 GiB, 16 MiB each)', () => {
+    // 1024 MiB less the kernel's maps and the two 8 MiB capture windows leaves room for fewer than 64 workers of 16 MiB
+    const r = bpfbox(state, 'replay', SAMPLE, '--obj', STATS, '--workers', '64');
+    everyday(r, 1, /^Error: --workers 64: each worker needs 16 MiB of the 1024 MiB address space: at most (\d+) workers fit$/);
+    const fit = Number(/at most (\d+)/.exec(r.err)![1]);
+    assert.ok(fit > 50 && fit < 64, `${fit}`);
+  });
+
   it("a command line that does not parse prints that command's usage only, then one Error line", () => {
     const r = bpfbox(state, 'replay', '--bogus');
     assert.equal(r.code, 1);
