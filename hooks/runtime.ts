@@ -76,15 +76,24 @@ export interface CpuRegions {
 /** TAIL_IDS: program ids up to this have a word in a CPU's `tails` region: 1 + the compiled program's index in the JIT's table, or 0. */
 const TAIL_IDS = 16384;
 
+/** CPU_REGION_SIZES: the bytes of each region a runtime for one CPU uses (cpuRegions maps them). */
+const CPU_REGION_SIZES = {
+  stack: () => MAX_CALL_FRAMES * MAX_BPF_STACK,
+  ctx: () => 256,
+  frame: () => XDP_PACKET_HEADROOM + MAX_PACKET + XDP_TAILROOM,
+  tails: () => TAIL_IDS * 4,
+  tally: () => PAGE_SIZE,
+} as const;
+
+/** cpuRegionsBytes: what cpuRegions takes of an address space for one CPU (each region page-aligned). */
+export function cpuRegionsBytes(): number {
+  return Object.values(CPU_REGION_SIZES).reduce((n, size) => n + Math.ceil(size() / PAGE_SIZE) * PAGE_SIZE, 0);
+}
+
 /** cpuRegions maps the regions a runtime for `cpu` uses (the control plane does this for its workers). */
 export function cpuRegions(mem: AddressSpace, cpu: number): CpuRegions {
-  return {
-    stack: mem.map(MAX_CALL_FRAMES * MAX_BPF_STACK, Perm.RW, `stack/cpu${cpu}`),
-    ctx: mem.map(256, Perm.RW, `ctx/cpu${cpu}`),
-    frame: mem.map(XDP_PACKET_HEADROOM + MAX_PACKET + XDP_TAILROOM, Perm.RW, `frame/cpu${cpu}`),
-    tails: mem.map(TAIL_IDS * 4, Perm.RW, `tails/cpu${cpu}`),
-    tally: mem.map(PAGE_SIZE, Perm.RW, `tally/cpu${cpu}`),
-  };
+  const map = (name: keyof typeof CPU_REGION_SIZES) => mem.map(CPU_REGION_SIZES[name](), Perm.RW, `${name}/cpu${cpu}`);
+  return { stack: map('stack'), ctx: map('ctx'), frame: map('frame'), tails: map('tails'), tally: map('tally') };
 }
 
 /** MAX_PACKET: the largest packet a runtime frame holds (a jumbo frame and then some). */

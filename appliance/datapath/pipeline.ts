@@ -6,6 +6,7 @@ import type { Kernel } from '../../kernel/kernel.js';
 import type { ProgObject } from '../../kernel/objects.js';
 import { Perm, type Region } from '../../vm/memory.js';
 import { UserError } from '../../uapi/userError.js';
+import { cpuRegionsBytes } from '../../hooks/runtime.js';
 import type { MapsJson } from './mapsJson.js';
 import { type OutputFiles, openOutputs } from './sinks/captureFiles.js';
 import { WorkerPool } from './pool.js';
@@ -13,9 +14,6 @@ import { cpuInits } from './cpuInits.js';
 import { type BatchResult, OUT_FIELDS, Out, OutFlag, type PacketExtra } from './protocol.js';
 import { BUF_BYTES, STAGING_BYTES, Source, WINDOW, type Window } from './sources/fileSource.js';
 import { RxQueues, steer } from './sources/preload.js';
-
-/** PER_CPU_SLACK: what a CPU's own regions (frame, context, stack, tally) take besides its ingress buffers, rounded up. */
-const PER_CPU_SLACK = 1 << 20;
 
 /** ReplaySummary: what `--json` prints. */
 export interface ReplaySummary {
@@ -109,7 +107,7 @@ export class Pipeline {
     const mem = o.kernel.memory;
     // each worker takes two ingress buffers of the address space: more workers than fit is the user's --workers, said so
     const room = mem.unmapped - 2 * STAGING_BYTES;
-    const fit = Math.floor(room / (2 * BUF_BYTES + PER_CPU_SLACK));
+    const fit = Math.floor(room / (2 * BUF_BYTES + cpuRegionsBytes()));
     if (n > fit)
       throw new UserError(
         `--workers ${n}: each worker needs ${(2 * BUF_BYTES) >> 20} MiB of the ${mem.maximumBytes >> 20} MiB address space: at most ${fit} workers fit`,
