@@ -40,6 +40,28 @@ export interface ReplaySummary {
   max_rss_mb?: number;
 }
 
+/** emptySummary: a summary of no packets yet, for `prog` on `n` CPUs (replay's, and a live bridge's start). */
+export function emptySummary(prog: Pick<ProgObject, 'name' | 'type'>, n: number): ReplaySummary {
+  const t = prog.type;
+  return {
+    program: prog.name,
+    type: t === ProgType.BPF_PROG_TYPE_XDP ? 'xdp' : t === ProgType.BPF_PROG_TYPE_SOCKET_FILTER ? 'socket' : 'tc',
+    packets: 0,
+    bytes: 0,
+    verdicts: {},
+    verdict_names: {},
+    per_cpu: Array(n).fill(0),
+    busy_seconds: Array(n).fill(0),
+    errors: 0,
+    skipped: 0,
+    dropped_overload: 0,
+    warnings: [],
+    maps: {},
+    seconds: 0,
+    mpps: 0,
+  };
+}
+
 /** PipelineOptions: the program, its kernel, the workers and what the runtime needs. */
 export interface PipelineOptions {
   readonly kernel: Kernel;
@@ -118,25 +140,7 @@ export class Pipeline {
     const { inits, batch } = cpuInits(o, n);
     this.#pool = new WorkerPool(inits);
     this.#records = batch;
-    const type =
-      o.prog.type === ProgType.BPF_PROG_TYPE_XDP ? 'xdp' : o.prog.type === ProgType.BPF_PROG_TYPE_SOCKET_FILTER ? 'socket' : 'tc';
-    this.summary = {
-      program: o.prog.name,
-      type,
-      packets: 0,
-      bytes: 0,
-      verdicts: {},
-      verdict_names: {},
-      per_cpu: Array(n).fill(0),
-      busy_seconds: Array(n).fill(0),
-      errors: 0,
-      skipped: 0,
-      dropped_overload: 0,
-      warnings: [],
-      maps: {},
-      seconds: 0,
-      mpps: 0,
-    };
+    this.summary = emptySummary(o.prog, n);
   }
 
   /** run replays the captures once, in order. */

@@ -1,5 +1,4 @@
 import { Worker } from 'node:worker_threads';
-import { ProgType } from '../../uapi/progType.js';
 import { UserError } from '../../uapi/userError.js';
 import { verdictOf } from '../../hooks/verdict.js';
 import { Perm } from '../../vm/memory.js';
@@ -7,7 +6,7 @@ import { DESC_BYTES } from '../../vm/jit/xdpBatchDriver.js';
 import { cpuInits, runsInBatches } from '../datapath/cpuInits.js';
 import { exportProgs } from '../datapath/progTransfer.js';
 import type { ProgObject } from '../../kernel/objects.js';
-import type { PipelineOptions, ReplaySummary } from '../datapath/pipeline.js';
+import { type PipelineOptions, type ReplaySummary, emptySummary } from '../datapath/pipeline.js';
 import type { WorkerInit } from '../datapath/protocol.js';
 import { type OutputFiles, openOutputs } from '../datapath/sinks/captureFiles.js';
 import { CounterLayout, IFACE_COUNTER_NAMES, type IfaceCounter, IfaceSlot, RETVALS, VERDICT_NAMES, WorkerSlot } from './counters.js';
@@ -25,17 +24,11 @@ import {
   Rec,
   type RingSpec,
 } from './liveProtocol.js';
-import { type AfPacket, RING, livePermission, loadAfPacket } from './native.js';
+import { RING, livePermission, loadAfPacket } from './native.js';
+import { LiveError, type LivePair, checkPlan, checkType, fanoutGroup, ifindexOf, openError, releaseFanoutGroup } from './plan.js';
+
+export { LiveError, type LivePair } from './plan.js';
 import { leftOff, offloadsOff, restoreOffloads } from './offloads.js';
-
-/** LiveError: a live bridge cannot start as asked: an interface, a permission, a program type. One line says which. */
-export class LiveError extends UserError {}
-
-/** LivePair: an interface and its peer (a bridge), or an interface alone (a tap). */
-export interface LivePair {
-  readonly dev: string;
-  readonly peer?: string;
-}
 
 /** LiveOptions: what a bridge runs (the program, its kernel) and on what. */
 export interface LiveOptions extends Pick<PipelineOptions, 'kernel' | 'prog' | 'engine' | 'routes' | 'neighbours' | 'devices'> {
@@ -126,7 +119,7 @@ export class LiveBridge {
 
   /** start checks the interfaces and the program, then brings the workers up; it resolves when every socket is open. */
   static async start(o: LiveOptions): Promise<LiveBridge> {
-    const ifaces = checkPlan(o);
+    const ifaces = checkPlan(o.pairs, o.prog);
     const af = loadAfPacket();
     livePermission(af);
     const resolved = ifaces.map((f) => ({ ...f, ifindex: ifindexOf(af, f.name, f.flag) }));
@@ -337,24 +330,10 @@ export class LiveBridge {
     const L = this.#layout;
     const o = this.#o;
     const n = o.workers;
-    const t = this.#prog.type;
-    const type = t === ProgType.BPF_PROG_TYPE_XDP ? 'xdp' : t === ProgType.BPF_PROG_TYPE_SOCKET_FILTER ? 'socket' : 'tc';
     const s: LiveSummary = {
-      program: this.#prog.name,
-      type,
-      packets: 0,
-      bytes: 0,
-      verdicts: {},
-      verdict_names: {},
-      per_cpu: Array(n).fill(0),
-      busy_seconds: Array(n).fill(0),
-      errors: 0,
-      skipped: 0,
-      dropped_overload: 0,
+      ...emptySummary(this.#prog, n),
       warnings: [...this.#warnings],
-      maps: {},
       seconds: this.#t0 ? Number(process.hrtime.bigint() - this.#t0) / 1e9 : 0,
-      mpps: 0,
       interfaces: Object.fromEntries(
         this.#ifaces.map((f) => [f.name, Object.fromEntries(IFACE_COUNTER_NAMES.map((k) => [k, 0]))]),
       ) as LiveSummary['interfaces'],
@@ -421,91 +400,8 @@ export class LiveBridge {
       }
     }
     this.#out?.close();
-    for (const f of this.#ifaces) fanoutInUse.delete(f.fanoutGroup);
+    for (const f of this.#ifaces) releaseFanoutGroup(f.fanoutGroup);
     final.warnings = [...this.#warnings];
     return final;
   }
-}
-
-/** checkType: a program type live runs (xdp, tc; a socket filter only in a tap). */
-function checkType(prog: ProgObject, bridge: boolean): void {
-  const o = { prog };
-  const t = o.prog.type;
-  if (
-    !(
-      [
-        ProgType.BPF_PROG_TYPE_XDP,
-        ProgType.BPF_PROG_TYPE_SCHED_CLS,
-        ProgType.BPF_PROG_TYPE_SCHED_ACT,
-        ProgType.BPF_PROG_TYPE_SOCKET_FILTER,
-      ] as number[]
-    ).includes(t)
-  )
-    throw new LiveError(`live: program ${o.prog.name} is of type ${t}; live runs xdp, tc and socket filter programs`);
-  if (bridge && t === ProgType.BPF_PROG_TYPE_SOCKET_FILTER)
-    throw new LiveError(
-      `live: program ${o.prog.name} is a socket filter, which filters what a socket sees: run it in a tap (--dev without --peer)`,
-    );
-}
-
-/** checkPlan: the interfaces in the bridge's order (dev, peer of each pair) with their peers, and the program type, checked. */
-function checkPlan(o: LiveOptions): { name: string; flag: string; peer: number }[] {
-  if (!o.pairs.length) throw new LiveError('live needs --dev IF');
-  checkType(
-    o.prog,
-    o.pairs.some((p) => p.peer !== undefined),
-  );
-  const out: { name: string; flag: string; peer: number }[] = [];
-  const seen = new Set<string>();
-  for (const p of o.pairs) {
-    for (const [name, flag] of [[p.dev, '--dev'], ...(p.peer !== undefined ? [[p.peer, '--peer']] : [])] as const) {
-      if (seen.has(name))
-        throw new LiveError(
-          p.peer === name && p.dev === name
-            ? `--peer ${name} is the --dev: a bridge joins two interfaces`
-            : `${flag} ${name}: the interface is given twice`,
-        );
-      seen.add(name);
-    }
-    const at = out.length;
-    out.push({ name: p.dev, flag: '--dev', peer: p.peer !== undefined ? at + 1 : -1 });
-    if (p.peer !== undefined) out.push({ name: p.peer, flag: '--peer', peer: at });
-  }
-  return out;
-}
-
-function ifindexOf(af: AfPacket, name: string, flag: string): number {
-  try {
-    return af.ifindex(name);
-  } catch (e) {
-    throw new LiveError(`${flag} ${name}: no such interface (in this network namespace)`, { field: flag, cause: e });
-  }
-}
-
-/**
- * The PACKET_FANOUT ids this process's bridges hold. Ids are per network namespace, and the
- * kernel refuses (EINVAL) a socket that joins an id bound to another device, so every
- * interface of every bridge in the process (serve runs several) takes an id of its own.
- */
-const fanoutInUse = new Set<number>();
-
-/** fanoutGroup: a PACKET_FANOUT id no bridge of this process holds, starting from one unlikely to meet another process's. */
-function fanoutGroup(): number {
-  const base = (process.pid & 0xfff) << 4;
-  for (let k = 0; k < 0x10000; k++) {
-    const id = (base + k) & 0xffff;
-    if (id === 0 || fanoutInUse.has(id)) continue;
-    fanoutInUse.add(id);
-    return id;
-  }
-  throw new LiveError('live: every PACKET_FANOUT group id is in use');
-}
-
-/** openError: a worker could not open its sockets: the errno says why; the line says what to do. */
-function openError(message: string, code?: string): LiveError {
-  if (code === 'EPERM' || code === 'EACCES')
-    return new LiveError(
-      `live: ${message}: AF_PACKET sockets need root or CAP_NET_RAW (sudo, or setcap cap_net_raw,cap_net_admin+ep on node)`,
-    );
-  return new LiveError(`live: ${message}`);
 }

@@ -10,30 +10,11 @@ import { loadConfig } from '../../appliance/config/config.js';
 import type { Config } from '../../appliance/config/config.js';
 import { metricNameWarnings } from '../../appliance/config/metricNames.js';
 import { wantsOpenMetrics } from '../../appliance/service/metrics/http.js';
+import { parseExposition } from '../support/exposition.js';
 
 const require = createRequire(import.meta.url);
 const EXAMPLE = join(REPO_ROOT, 'config', 'appliance.yaml');
 const DASHBOARD = join(REPO_ROOT, 'config', 'grafana-dashboard.json');
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** samples: the sample lines of a text-format (or OpenMetrics) exposition. */
-function samples(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    assert.ok(m, `not an exposition line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
-    out.push({ name: m[1], labels, value: m[3] === '+Inf' ? Infinity : Number(m[3]) });
-  }
-  return out;
-}
 
 /** start: `bpfbox serve --config` on a loopback port of its own, resolved once it says where. */
 function start(config: string, state: string): Promise<{ p: ChildProcess; url: string; err: () => string }> {
@@ -124,7 +105,7 @@ describe('metrics: a serve of config/appliance.yaml, scraped over HTTP', functio
     // bounded: until the sources have run some packets through the maps (the example paces 20,000 a second)
     for (let i = 0; i < 100; i++) {
       text = await (await fetch(serve.url)).text();
-      if (samples(text).some((s) => s.name === 'bpfbox_proto_bytes_total' && s.value > 0)) break;
+      if (parseExposition(text).some((s) => s.name === 'bpfbox_proto_bytes_total' && s.value > 0)) break;
       await new Promise((ok) => setTimeout(ok, 100));
     }
   });
@@ -178,7 +159,7 @@ describe('metrics: a serve of config/appliance.yaml, scraped over HTTP', functio
     const r = await fetch(serve!.url);
     assert.equal(r.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
     const t = await r.text();
-    const names = new Set(samples(t).map((s) => s.name));
+    const names = new Set(parseExposition(t).map((s) => s.name));
     for (const n of [
       'process_cpu_seconds_total',
       'process_resident_memory_bytes',
@@ -187,16 +168,16 @@ describe('metrics: a serve of config/appliance.yaml, scraped over HTTP', functio
     ])
       assert.ok(names.has(n), `${n} missing`);
     // process_start_time_seconds is a Unix time; this process started before the serve it spawned
-    const startTime = samples(t).find((s) => s.name === 'process_start_time_seconds')!.value;
+    const startTime = parseExposition(t).find((s) => s.name === 'process_start_time_seconds')!.value;
     assert.ok(startTime >= Math.floor(performance.timeOrigin / 1000), `${startTime}`);
     // the resident set of a Node process: more than 10 MB, and what /proc says within a factor of 2
-    const rss = samples(t).find((s) => s.name === 'process_resident_memory_bytes')!.value;
+    const rss = parseExposition(t).find((s) => s.name === 'process_resident_memory_bytes')!.value;
     const procRss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${serve!.p.pid}/status`, 'utf8'))![1]) * 1024;
     assert.ok(rss > 10e6 && rss < procRss * 2 && rss > procRss / 2, `${rss} vs /proc ${procRss}`);
   });
 
   it('one unit per family: packets and bytes apart, no field label; the last-seen gauge in seconds', () => {
-    const xs = samples(text);
+    const xs = parseExposition(text);
     assert.match(text, /# TYPE bpfbox_proto_packets_total counter/);
     assert.match(text, /# TYPE bpfbox_proto_bytes_total counter/);
     assert.match(text, /# TYPE bpfbox_source_last_seen_seconds gauge/);
@@ -274,7 +255,7 @@ describe('metrics: a serve of config/appliance.yaml, scraped over HTTP', functio
   it('the Grafana dashboard: its queries name only series this serve exports', () => {
     const dash = JSON.parse(readFileSync(DASHBOARD, 'utf8'));
     // families scraped (a labelled counter with no samples yet still has its # TYPE), and their samples
-    const exported = new Set(samples(text).map((s) => s.name));
+    const exported = new Set(parseExposition(text).map((s) => s.name));
     for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
       exported.add(m[1]);
       if (m[2] === 'histogram') for (const x of ['_bucket', '_sum', '_count']) exported.add(m[1] + x);
