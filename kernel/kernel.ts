@@ -40,6 +40,7 @@ export class Kernel {
   readonly #runtimes = new Map<number, HookRuntime>();
   #nextId: number;
   #wantedId = 0;
+  #wantedNcpus = 0;
 
   constructor(options: KernelOptions = {}) {
     this.memory = options.memory ?? new AddressSpace();
@@ -91,6 +92,21 @@ export class Kernel {
       this.#runtimes.set(cpu, rt);
     }
     return rt;
+  }
+
+  /**
+   * wantNcpus asks that the next map created keep per-CPU slots for `n` CPUs when that is more
+   * than this kernel's (restoring a map pinned by a replay on more workers than this machine has CPUs).
+   */
+  wantNcpus(n: number): void {
+    this.#wantedNcpus = n;
+  }
+
+  /** mapNcpus: the CPUs the map being created has slots for (this kernel's, or more as wantNcpus asked). */
+  mapNcpus(): number {
+    const n = Math.max(this.ncpus, this.#wantedNcpus);
+    this.#wantedNcpus = 0;
+    return n;
   }
 
   /** wantId asks that the next object created get `id` if it is free (restoring a pin). */

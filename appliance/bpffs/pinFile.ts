@@ -29,6 +29,8 @@ export interface PinnedMap {
   readonly entries?: [string, string][];
   readonly values?: string[];
   readonly bits?: string;
+  /** CPUs a per-CPU map's values have slots for (each value is that many slots), when not the restoring kernel's. */
+  readonly ncpus?: number;
   owner?: Owner;
 }
 
@@ -41,8 +43,13 @@ export interface PinnedProg {
   readonly name: string;
   readonly license: string;
   readonly insns: string;
-  /** Its maps in first-use order: embedded, or the pin path of a map pinned on its own. */
+  /**
+   * Its maps in first-use order, each by a path: `<bpffs>/.held/map-<id>` (appliance/bpffs/filePinStore.ts),
+   * or the map embedded (files written before held maps) or its pin path (files of that time).
+   */
   readonly maps: (PinnedMap | { readonly pinnedAt: string })[];
+  /** Maps bound with BPF_PROG_BIND_MAP beyond those it references, by held path. */
+  readonly bound?: { readonly pinnedAt: string }[];
   /** Source lines and function names by slot, when the program was loaded with BTF info. */
   readonly lines?: [number, { line: string; file?: string; lineNum?: number; col?: number }][];
   readonly funcs?: [number, string][];
@@ -67,7 +74,14 @@ const SLOT_TYPES: readonly number[] = [
 
 /** snapshotMap captures a map for its pin file. */
 export function snapshotMap(m: MapObject): PinnedMap {
-  const base = { bpfbox: 1 as const, kind: 'map' as const, id: m.id, spec: m.spec, frozen: m.frozen };
+  const base = {
+    bpfbox: 1 as const,
+    kind: 'map' as const,
+    id: m.id,
+    spec: m.spec,
+    frozen: m.frozen,
+    ...(m.map.percpu ? { ncpus: m.map.ncpus } : {}),
+  };
   if (m.map instanceof QueueStack) return { ...base, values: m.map.values().map(hex) };
   if (m.map instanceof BloomFilter) return { ...base, bits: hex(m.map.bits()) };
   if (SLOT_TYPES.includes(m.spec.type)) return base;
@@ -80,6 +94,10 @@ export function snapshotMap(m: MapObject): PinnedMap {
  * back to new fds.
  */
 export function snapshotProg(p: ProgObject, pinnedAt: (m: MapObject) => string | undefined = () => undefined): PinnedProg {
+  const bound = p.bound.flatMap((m) => {
+    const at = pinnedAt(m);
+    return at ? [{ pinnedAt: at }] : [];
+  });
   return {
     bpfbox: 1,
     kind: 'prog',
@@ -94,6 +112,7 @@ export function snapshotProg(p: ProgObject, pinnedAt: (m: MapObject) => string |
     }),
     lines: [...p.lineInfo],
     funcs: [...p.funcInfo],
+    ...(bound.length ? { bound } : {}),
     ...(p.expectedAttachType ? { expectedAttachType: p.expectedAttachType } : {}),
     loadedAt: p.loadedAt,
   };
@@ -112,11 +131,15 @@ export function restoreMap(k: Kernel, f: PinnedMap): number {
       })
     : 0;
   k.wantId(f.id);
+  if (f.ncpus) k.wantNcpus(f.ncpus);
   const fd = k.bpf('BPF_MAP_CREATE', mapCreateAttr(s, innerFd));
   if (innerFd > 0) k.close(innerFd);
   if (fd < 0) throw new BpfErrno(-fd, 'restoring a pinned map');
   const m = k.process.mapOf(fd).map;
-  for (const [key, value] of f.entries ?? []) m.map.updateBytes(unhex(key), unhex(value), 0);
+  // a per-CPU value pinned with fewer CPUs than this kernel has: the others' slots are zero
+  const fit = (v: Uint8Array) =>
+    v.length >= m.map.userValueSize ? v : Uint8Array.from({ length: m.map.userValueSize }, (_, i) => v[i] ?? 0);
+  for (const [key, value] of f.entries ?? []) m.map.updateBytes(unhex(key), fit(unhex(value)), 0);
   for (const v of f.values ?? []) m.map.pushBytes(unhex(v), 0);
   if (f.bits && m.map instanceof BloomFilter) m.map.setBits(unhex(f.bits));
   m.frozen = f.frozen;
@@ -156,6 +179,12 @@ export function restoreProg(k: Kernel, f: PinnedProg): number {
   });
   for (const m of fds) k.close(m);
   if (fd < 0) throw new BpfErrno(-fd, 'restoring a pinned program');
+  for (const b of f.bound ?? []) {
+    const mfd = k.bpf('BPF_OBJ_GET', { pathname: b.pinnedAt });
+    if (mfd < 0) throw new BpfErrno(-mfd, `restoring a program: its bound map ${b.pinnedAt}`);
+    k.bpf('BPF_PROG_BIND_MAP', { prog_fd: fd, map_fd: mfd, flags: 0 });
+    k.close(mfd);
+  }
   // the same program as the one first loaded: its load time, not this process's
   if (f.loadedAt !== undefined) k.process.progOf(fd).loadedAt = f.loadedAt;
   return fd;

@@ -235,6 +235,12 @@ async function main(raw: string[]): Promise<void> {
             type: 'boolean',
             describe: 'read the captures into memory before the clock starts (as tcpreplay --preload-pcap)',
           })
+          .option('pinmaps', {
+            type: 'string',
+            describe:
+              'pin every map, as the run left it, under this /sys/fs/bpf directory (then: bpfbox map dump pinned DIR/NAME); pins a previous run left are replaced',
+          })
+          .option('bpffs', { type: 'string', describe: 'state directory behind /sys/fs/bpf (for --pinmaps)' })
           .option('json', { alias: 'j', type: 'boolean', default: false, describe: 'print the summary as JSON' }),
       async (argv) => {
         await reportErrors(argv.json, async () =>
@@ -258,6 +264,8 @@ async function main(raw: string[]): Promise<void> {
             trace: argv.trace,
             engine: argv.engine,
             preload: argv.preload,
+            pinmaps: argv.pinmaps,
+            bpffs: argv.bpffs,
           }),
         );
       },

@@ -6,6 +6,7 @@ import { checkOutPath } from './outPath.js';
 import { configPaths, readMapInit } from '../datapath/mapInit.js';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { UsageError } from './usageError.js';
+import { BPFFS_ROOT, checkBpffsPath } from '../../kernel/pins.js';
 import { STDIO, isStreamPath } from '../../pcaps/streamIo.js';
 import { type ReplayOptions, type ReplaySummary, replay } from '../datapath/replay.js';
 
@@ -32,6 +33,9 @@ export interface ReplayArgs {
   progress?: boolean;
   engine?: EngineName;
   preload?: boolean;
+  /** `--pinmaps DIR`: pin the maps as the run left them (a bpffs directory of the state directory `--bpffs`). */
+  pinmaps?: string;
+  bpffs?: string;
 }
 
 /**
@@ -64,6 +68,8 @@ function fromConfig(a: ReplayArgs): { args: ReplayArgs; inline?: ReplayOptions['
     routes: a.routes ?? cfg.routes,
     trace: a.trace || cfg.trace,
     engine: a.engine ?? cfg.engine,
+    pinmaps: a.pinmaps ?? p.pinmaps,
+    bpffs: a.bpffs ?? cfg.bpffs,
   };
   const maps = Object.fromEntries(Object.entries(p.maps ?? {}).map(([n, m]) => [n, m.entries.map((e) => [e.key, e.value] as const)]));
   return {
@@ -82,6 +88,13 @@ export function replayOptions(given: ReplayArgs): ReplayOptions {
   for (const s of a.set ?? []) {
     const [k, v] = parseSet(s);
     set[k] = v;
+  }
+  if (a.pinmaps !== undefined) {
+    try {
+      checkBpffsPath(a.pinmaps);
+    } catch (e) {
+      throw new UsageError(`--pinmaps ${a.pinmaps}: expected a directory under ${BPFFS_ROOT} (the state directory's bpffs)`, { cause: e });
+    }
   }
   checkOutPath('--out', a.out);
   checkOutPath('--out-pass', a.outPass);
@@ -107,6 +120,7 @@ export function replayOptions(given: ReplayArgs): ReplayOptions {
     trace: a.trace ? (l) => process.stderr.write(`${l}\n`) : undefined,
     engine: a.engine,
     preload: a.preload,
+    pinmaps: a.pinmaps === undefined ? undefined : { dir: a.pinmaps, bpffs: a.bpffs },
   };
 }
 
@@ -203,6 +217,7 @@ export function summaryText(s: ReplaySummary, wholeSeconds?: number): string {
     );
   }
   lines.push(`per CPU: ${s.per_cpu.map((n, i) => `cpu${i} ${n}`).join(', ')}`);
+  if (s.pinned_maps?.length) lines.push(`maps pinned: ${s.pinned_maps.join(', ')} (bpfbox map dump pinned PATH shows them)`);
   if (s.errors) lines.push(`program faults: ${s.errors} (handled as aborted runs)`);
   if (s.skipped) lines.push(`not run: ${s.skipped}`);
   for (const [name, entries] of Object.entries(s.maps)) {

@@ -38,6 +38,8 @@ export interface ReplaySummary {
   mpps: number;
   /** Peak resident memory of the process so far (MiB). */
   max_rss_mb?: number;
+  /** Where `--pinmaps` pinned the maps as the run left them. */
+  pinned_maps?: string[];
 }
 
 /** emptySummary: a summary of no packets yet, for `prog` on `n` CPUs (replay's, and a live bridge's start). */

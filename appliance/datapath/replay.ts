@@ -2,6 +2,7 @@ import { cpus } from 'node:os';
 import { loadForReplay } from './load.js';
 import { type InitPaths, applyMapInit, type MapInit } from './mapInit.js';
 import { mapsJson } from './mapsJson.js';
+import { pinReplayMaps } from '../bpffs/replayPins.js';
 import { Pipeline, type PipelineOptions, type ReplaySummary, type RunOptions } from './pipeline.js';
 
 export type { ReplaySummary } from './pipeline.js';
@@ -18,6 +19,8 @@ export interface ReplayOptions
   readonly mapInit?: { init: MapInit; where: string; paths?: InitPaths };
   /** More entries after mapInit (a config's inline maps after its map_init file). */
   readonly mapInitMore?: { init: MapInit; where: string; paths?: InitPaths };
+  /** Pin every map, as the run left it, under this bpffs directory of the state directory `bpffs`. */
+  readonly pinmaps?: { readonly dir: string; readonly bpffs?: string };
 }
 
 /**
@@ -36,6 +39,7 @@ export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
       await p.close();
     }
     p.summary.maps = mapsJson(kernel, loaded.maps);
+    if (o.pinmaps) p.summary.pinned_maps = pinReplayMaps(kernel, loaded.maps, o.pinmaps.dir, o.pinmaps.bpffs);
     p.summary.max_rss_mb = Math.round(process.resourceUsage().maxRSS / 1024);
     return p.summary;
   } finally {

@@ -62,7 +62,7 @@ export class LocalMap implements MapTarget {
       frozen: i.frozen,
       pinned: this.#pinned(),
       percpu: this.#obj.map.percpu,
-      ncpus: this.#k.ncpus,
+      ncpus: this.#obj.map.ncpus,
       btf: this.#obj.spec.btf,
     };
   }

@@ -33,7 +33,7 @@ export async function serve(options: ServeOptions = {}): Promise<{ stop: () => P
     net: options.net,
   });
   s.store.locked(() => {
-    for (const path of s.store.walk()) {
+    for (const path of [...s.store.walk(), ...s.store.heldPaths()]) {
       try {
         if (s.store.read(path).kind !== 'map' || s.store.liveOwner(path)) continue;
         s.openLocal({ pinned: path });

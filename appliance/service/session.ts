@@ -111,10 +111,11 @@ export class Session {
     return this.#local(this.#check(this.kernel.bpf('BPF_OBJ_GET', { pathname: path }), `open ${path}`));
   }
 
-  /** all lists every map: those of live owners, then pins nobody holds, then this process's. */
+  /** all lists every map: those of live owners, then pinned or held maps nobody holds live, then this process's. */
   async all(): Promise<MapTarget[]> {
     const out: MapTarget[] = [];
     const seen = new Set<number>();
+    this.store.sweepHeld();
     for (const socket of liveOwners(this.state)) {
       const r = await call(socket, { op: 'list' }).catch(() => undefined);
       if (!r || !('ok' in r)) continue;
@@ -124,7 +125,8 @@ export class Session {
         out.push(new RemoteMap(socket, { id: m.id }));
       }
     }
-    for (const path of this.store.walk()) {
+    // pins, then the maps that only pinned programs hold (the kernel lists those too)
+    for (const path of [...this.store.walk(), ...this.store.heldPaths()]) {
       let file;
       try {
         file = this.store.read(path);

@@ -140,7 +140,7 @@ export const elemCommands: { [C in ElemCmd]: Handler<C> } = {
     // the creator's flags checked as given, then those the type adds (a devmap's BPF_F_RDONLY_PROG)
     checkSpec(spec, false);
     if (MAP_FLAGS_ADDED[spec.type]) spec = { ...spec, flags: spec.flags! | MAP_FLAGS_ADDED[spec.type]! };
-    const map = createMap(k.memory, spec, k.ncpus);
+    const map = createMap(k.memory, spec, k.mapNcpus());
     const obj = new MapObject(k.allocId(), map, spec);
     writeDesc(k.memory, map.desc, Desc.ID, obj.id);
     k.register(obj);
