@@ -122,11 +122,17 @@ export class Btf {
           types.push({ ...base, members });
           break;
         }
-        case Kind.ENUM64:
+        case Kind.ENUM64: {
+          // btf_enum64: name, then the value's low and high 32 bits (as a number: exact up to 2^53)
           need(12 * vlen);
-          p += 12 * vlen;
-          types.push({ ...base, members: [] });
+          const members: Member[] = [];
+          for (let i = 0; i < vlen; i++, p += 12) {
+            const value = dv.getUint32(p + 4, true) + dv.getUint32(p + 8, true) * 2 ** 32;
+            members.push({ name: str(dv.getUint32(p, true), p), type: 0, offset: value, size: 0 });
+          }
+          types.push({ ...base, members });
           break;
+        }
         case Kind.FUNC_PROTO: {
           need(8 * vlen);
           const members: Member[] = [];

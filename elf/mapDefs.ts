@@ -55,6 +55,13 @@ function parseBtfMapStruct(
     if (!arr || arr.kind !== Kind.ARRAY) throw new ElfError(`map ${name}: ${member} is not __uint()`, { section: where });
     return arr.nelems!;
   };
+  // libbpf's get_map_field_long: __uint(name, N) or __ulong(name, N), an enum of one value (64 bits with ENUM64)
+  const longOf = (t: number, member: string) => {
+    const e = btf.skipModifiers(t);
+    if ((e.kind === Kind.ENUM || e.kind === Kind.ENUM64) && e.members?.length === 1)
+      return e.kind === Kind.ENUM ? e.members[0].offset >>> 0 : e.members[0].offset;
+    return uintOf(t, member);
+  };
   const pointee = (t: number, member: string) => {
     const p = btf.skipModifiers(t);
     if (p.kind !== Kind.PTR) throw new ElfError(`map ${name}: ${member} is not __type()`, { section: where });
@@ -81,7 +88,7 @@ function parseBtfMapStruct(
         pinning = uintOf(m.type, m.name);
         break;
       case 'map_extra':
-        mapExtra = uintOf(m.type, m.name);
+        mapExtra = longOf(m.type, m.name);
         break;
       case 'numa_node':
         break;

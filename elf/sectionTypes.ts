@@ -110,8 +110,16 @@ const LEGACY_PREFIX = new Set([
   'sk_msg',
 ]);
 
-/** progTypeForSection returns the program type of a section name, or undefined. */
+/**
+ * autoloadOff: libbpf's `?` before a section name (`SEC("?xdp")`): the program is not loaded
+ * unless asked for by name (bpf_program__set_autoload); its type is the rest's.
+ */
+export const autoloadOff = (section: string): boolean => section.startsWith('?');
+const withoutAutoloadOff = (section: string): string => (autoloadOff(section) ? section.slice(1) : section);
+
+/** progTypeForSection returns the program type of a section name (after any `?`), or undefined. */
 export function progTypeForSection(section: string): number | undefined {
+  section = withoutAutoloadOff(section);
   let best: readonly [string, number] | undefined;
   for (const e of SECTION_TYPES) {
     const [name] = e;
@@ -135,5 +143,6 @@ const SECTION_ATTACH: readonly (readonly [string, number])[] = [
 
 /** attachTypeForSection: the expected_attach_type libbpf gives a section's programs (of SECTION_ATTACH), or undefined. */
 export function attachTypeForSection(section: string): number | undefined {
+  section = withoutAutoloadOff(section);
   return SECTION_ATTACH.find(([name]) => section === name || section.startsWith(`${name}/`))?.[1];
 }

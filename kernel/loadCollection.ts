@@ -3,14 +3,17 @@ import { BpfError } from '../vm/errors.js';
 import type { BpfProcess } from './process.js';
 import { LIBBPF_PIN_BY_NAME, type MapDef } from '../elf/mapDefs.js';
 import type { CollectionSpec } from '../elf/collection.js';
-import { attachTypeForSection } from '../elf/sectionTypes.js';
+import { attachTypeForSection, autoloadOff } from '../elf/sectionTypes.js';
 import { mapCreateAttr } from './attr.js';
+import { mapTypeEnumName } from '../uapi/mapType.js';
 
 /** LoadOptions: where pin-by-name maps go (libbpf's pin_root_path). */
 export interface LoadOptions {
   readonly pinRoot?: string;
   /** Create the maps only (programs and prog-array slots are left to the caller, as `bpfbox verify` does). */
   readonly mapsOnly?: boolean;
+  /** Programs to load although their section says autoload off (`SEC("?xdp")`): libbpf's bpf_program__set_autoload. */
+  readonly autoload?: readonly string[];
 }
 
 /** LoadedCollection: the fds of the loaded maps and programs, by name. */
@@ -30,9 +33,11 @@ export class CollectionLoadError extends BpfError {
   readonly what: string;
   /** The verifier's log, for a program. */
   readonly log?: string;
-  constructor(what: string, errno: number, log?: string) {
+  /** `detail` says what the errno means here, on the same line (`BPF_MAP_TYPE_SOCKMAP maps are not supported`). */
+  constructor(what: string, errno: number, log?: string, detail?: string) {
     const cause = new BpfErrno(errno);
-    super(`load ${what}: ${cause.message}${log ? `\n${log}` : ''}`, { cause });
+    const said = detail ? `${detail} (${cause.message.split(':')[0]})` : cause.message;
+    super(`load ${what}: ${said}${log ? `\n${log}` : ''}`, { cause });
     this.errno = errno;
     this.what = what;
     this.log = log;
@@ -101,7 +106,8 @@ export function loadCollection(p: BpfProcess, spec: CollectionSpec, options: Loa
   try {
     for (const m of spec.maps) maps.set(m.name, createMap(p, m, options, opened, check));
     const rodata = spec.maps.find((m) => m.internal?.elfSection === '.rodata')?.name;
-    for (const prog of options.mapsOnly ? [] : spec.programs) {
+    const wanted = (prog: CollectionSpec['programs'][number]) => !autoloadOff(prog.section) || options.autoload?.includes(prog.name);
+    for (const prog of options.mapsOnly ? [] : spec.programs.filter(wanted)) {
       // as libbpf: without a log first; on failure again with log_level 1 for the log
       let r = loadProgram(p, spec, prog, maps, 0);
       if (r.fd < 0) r = loadProgram(p, spec, prog, maps, 1);
@@ -167,6 +173,14 @@ function createMap(
   }
   const fd = p.bpf('BPF_MAP_CREATE', mapCreateAttr(s, inner));
   if (inner) p.close(inner);
+  // a kernel map type bpfbox does not model: say which, not only the errno
+  if (fd === -Errno.ENOTSUPP)
+    throw new CollectionLoadError(
+      `map ${m.name}`,
+      Errno.ENOTSUPP,
+      undefined,
+      `${mapTypeEnumName(s.type)} maps are not supported by bpfbox`,
+    );
   check(fd, `map ${m.name}`);
   opened.push(fd);
   if (m.initial) {

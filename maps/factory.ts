@@ -33,6 +33,7 @@ const IMPLS: Readonly<Record<number, MapClass>> = {
   [MapType.BPF_MAP_TYPE_DEVMAP]: SlotArray,
   [MapType.BPF_MAP_TYPE_CPUMAP]: SlotArray,
   [MapType.BPF_MAP_TYPE_XSKMAP]: SlotArray,
+  [MapType.BPF_MAP_TYPE_CGROUP_ARRAY]: SlotArray,
   [MapType.BPF_MAP_TYPE_QUEUE]: QueueStack,
   [MapType.BPF_MAP_TYPE_STACK]: QueueStack,
   [MapType.BPF_MAP_TYPE_BLOOM_FILTER]: BloomFilter,

@@ -34,7 +34,8 @@ export class SlotArray extends BpfMap {
     return (
       this.type === MapType.BPF_MAP_TYPE_PROG_ARRAY ||
       this.type === MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY ||
-      this.type === MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS
+      this.type === MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS ||
+      this.type === MapType.BPF_MAP_TYPE_CGROUP_ARRAY
     );
   }
 

@@ -1,5 +1,5 @@
 import { Errno, fail } from '../uapi/errno.js';
-import { MapFlag, MapType } from '../uapi/mapType.js';
+import { MapFlag, MapType, mapTypeEnumName } from '../uapi/mapType.js';
 import type { MapBtf } from './typeDesc.js';
 
 /**
@@ -65,6 +65,8 @@ const RULES: Readonly<Record<number, Rule>> = {
   [MapType.BPF_MAP_TYPE_STACK]: { flags: ACCESS | PROG_ACCESS, key: 0 },
   [MapType.BPF_MAP_TYPE_RINGBUF]: { flags: ACCESS, key: 0, value: 0 },
   [MapType.BPF_MAP_TYPE_BLOOM_FILTER]: { flags: ACCESS | PROG_ACCESS, key: 0 },
+  // slots of cgroup fds: created and read as the kernel's; no fd here is a cgroup, so updates are EBADF
+  [MapType.BPF_MAP_TYPE_CGROUP_ARRAY]: { flags: ACCESS, key: 4, value: 4 },
 };
 
 /** supportedMapTypes lists the map types bpfbox implements. */
@@ -88,7 +90,12 @@ export const MAP_FLAGS_ADDED: Readonly<Partial<Record<number, number>>> = {
  */
 export function checkSpec(s: MapSpec, added = true): void {
   const rule = RULES[s.type];
-  if (!rule) fail(Errno.EINVAL, `map type ${s.type} is not supported`);
+  if (!rule) {
+    // a type the kernel has and bpfbox does not model: ENOTSUPP naming it; an unknown number: EINVAL, as the kernel's
+    const name = mapTypeEnumName(s.type);
+    if (name.startsWith('BPF_') && s.type !== MapType.BPF_MAP_TYPE_UNSPEC) fail(Errno.ENOTSUPP, `${name} maps are not supported by bpfbox`);
+    fail(Errno.EINVAL, `map type ${s.type} is not a kernel map type`);
+  }
   const flags = s.flags ?? 0;
   for (const v of [s.keySize, s.valueSize, s.maxEntries, flags]) {
     if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) fail(Errno.EINVAL, 'sizes and flags are u32');

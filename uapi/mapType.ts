@@ -39,6 +39,11 @@ export const MapType = {
   BPF_MAP_TYPE_ARENA: 33,
 } as const;
 
+/** mapTypeEnumName returns a map type's kernel name (`BPF_MAP_TYPE_SOCKMAP`), or `map type N`. */
+export function mapTypeEnumName(type: number): string {
+  return Object.entries(MapType).find(([, v]) => v === type)?.[0] ?? `map type ${type}`;
+}
+
 /** mapTypeName returns bpftool's name for a map type id (`BPF_MAP_TYPE_LPM_TRIE` → `lpm_trie`). */
 export function mapTypeName(type: number): string {
   const entry = Object.entries(MapType).find(([, v]) => v === type);

@@ -141,6 +141,10 @@ function loadWithOptions({ s, t, o, set }: ProgArgs, first: boolean): number {
       for (const [name, fd] of loaded.maps) s.kernel.bpf('BPF_OBJ_PIN', { pathname: `${pinmaps}/${name}`, bpf_fd: fd });
     }
     const progs = [...loaded.programs];
+    if (progs.length === 0) {
+      loaded.close();
+      throw new UsageError(`${file}: no program to load (every section says autoload off: SEC("?…"))`, { file });
+    }
     if (first) {
       const r = s.kernel.bpf('BPF_OBJ_PIN', { pathname: path, bpf_fd: progs[0][1] });
       if (r < 0) throw new BpfErrno(-r, `pin ${path}`);

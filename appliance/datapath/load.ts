@@ -53,7 +53,8 @@ export function loadObject(
   let spec = readCollection(bytes, { name: basename(o.obj), set: o.set });
   if (want !== undefined && spec.programs.some((p) => p.type === undefined))
     spec = { ...spec, programs: spec.programs.map((p) => (p.type === undefined ? { ...p, type: want } : p)) };
-  const loaded = loadCollection(kernel.process, spec);
+  // a program named on the command line is loaded even where its section says autoload off (`?xdp`)
+  const loaded = loadCollection(kernel.process, spec, { autoload: o.prog === undefined ? [] : [o.prog] });
   const progOf = (fd: number) => kernel.process.fds.get(fd)!.obj as ProgObject;
   const runnable = (p: ProgObject) => Object.values(REPLAY_TYPES).includes(p.type) || p.type === ProgType.BPF_PROG_TYPE_SCHED_ACT;
   let prog: ProgObject | undefined;

@@ -61,6 +61,8 @@ export function lookupValue(m: MapObject, key: Uint8Array | null): Uint8Array {
 export function updateValue(k: Kernel, p: BpfProcess, m: MapObject, key: Uint8Array | null, value: Uint8Array, flags: number): void {
   let stored = value;
   let held: AnyObject | undefined;
+  // cgroup_fd_array_get_ptr: the fd must be a cgroup's; none is here
+  if (m.spec.type === T.BPF_MAP_TYPE_CGROUP_ARRAY) fail(Errno.EBADF, 'no fd here is a cgroup');
   if (m.spec.type === T.BPF_MAP_TYPE_PROG_ARRAY) {
     if (value.length !== 4) fail(Errno.EINVAL);
     const prog = p.progOf(u32(value));
@@ -156,7 +158,13 @@ export const elemCommands: { [C in ElemCmd]: Handler<C> } = {
       m.map.peekBytes(a.value.subarray(0, m.map.valueSize));
       return 0;
     }
-    if (m.spec.type === T.BPF_MAP_TYPE_RINGBUF || m.spec.type === T.BPF_MAP_TYPE_PERF_EVENT_ARRAY) fail(Errno.ENOTSUPP);
+    // no map_fd_sys_lookup_elem (perf events, cgroups) or no lookup at all (ring buffers)
+    if (
+      m.spec.type === T.BPF_MAP_TYPE_RINGBUF ||
+      m.spec.type === T.BPF_MAP_TYPE_PERF_EVENT_ARRAY ||
+      m.spec.type === T.BPF_MAP_TYPE_CGROUP_ARRAY
+    )
+      fail(Errno.ENOTSUPP);
     out(a.value, lookupValue(m, keyOf(m, a.key)));
     return 0;
   },

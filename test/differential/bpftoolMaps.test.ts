@@ -127,6 +127,14 @@ const SCRIPTS: Record<string, Script> = {
     ['map', 'create', P('x9'), 'type', 'lpm_trie', 'key', '300', 'value', '4', 'entries', '4', 'name', 'x', 'flags', '1'],
     ['map', 'create', P('x10'), 'type', 'bogus', 'key', '4', 'value', '4', 'entries', '4', 'name', 'x'],
   ],
+  'cgroup array: created with 4-byte keys and values only; no fd is a cgroup (EBADF); lookups ENOTSUPP': [
+    ['map', 'create', P('cg0'), 'type', 'cgroup_array', 'key', '4', 'value', '8', 'entries', '4', 'name', 'cg'],
+    ['map', 'create', P('cg'), 'type', 'cgroup_array', 'key', '4', 'value', '4', 'entries', '4', 'name', 'cg'],
+    ['map', 'update', 'pinned', P('cg'), 'key', '0', '0', '0', '0', 'value', '0', '0', '0', '0'],
+    ['map', 'lookup', 'pinned', P('cg'), 'key', '0', '0', '0', '0'],
+    ['map', 'getnext', 'pinned', P('cg')],
+    ['-f', 'map', 'show', 'pinned', P('cg')],
+  ],
 };
 
 /** normalise hides what legitimately differs: ids, memlock, and hash element order. */

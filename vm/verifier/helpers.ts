@@ -132,6 +132,7 @@ const MAP_ONLY: Readonly<Record<number, readonly number[]>> = {
   [M.BPF_MAP_TYPE_QUEUE]: [87, 88, 89],
   [M.BPF_MAP_TYPE_STACK]: [87, 88, 89],
   [M.BPF_MAP_TYPE_BLOOM_FILTER]: [87, 89],
+  [M.BPF_MAP_TYPE_CGROUP_ARRAY]: [33, 37], // bpf_skb_under_cgroup, bpf_current_task_under_cgroup
 };
 
 /** BPF_MAX_VAR_SIZ: the largest size a helper may be given. */
