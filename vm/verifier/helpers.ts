@@ -284,11 +284,12 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         : { k: 'map_value_or_null', m: map!, off: 0, id: env.nextId() };
       break;
     case 'ringbuf_mem_or_null': {
-      // the register's id, then the reference's (the kernel numbers them so)
-      const id = env.nextId();
+      // an id for the NULL check, then the reference's, which the register then takes as its id
+      // too (the kernel numbers them so: the log shows `ringbuf_mem_or_null(id=2,ref_obj_id=2,sz=8)`)
+      env.nextId();
       const ref = env.nextId();
       vs.refs.set(ref, slot);
-      regs[0] = { k: 'mem_or_null', size: allocSize, off: 0, ref, id };
+      regs[0] = { k: 'mem_or_null', size: allocSize, off: 0, ref, id: ref };
       break;
     }
   }
