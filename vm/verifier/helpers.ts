@@ -264,6 +264,9 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   if (proto.changesPkt) mapRegs(vs, (r) => (r.k === 'pkt' || r.k === 'pkt_end' || r.k === 'pkt_meta' ? unknownScalar : r));
   switch (proto.ret ?? 'int') {
     case 'void':
+      // RET_VOID: r0 is left not initialised (the log shows nothing for it after the call)
+      regs[0] = NONE;
+      break;
     case 'int':
       regs[0] = unknownScalar;
       break;

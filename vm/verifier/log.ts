@@ -1,9 +1,13 @@
 import { type Scalar, UNKNOWN, isConstScalar } from './scalar.js';
 import type { MapInfo, Reg, StackSlot, VState } from './state.js';
 
-/** The kernel prints numbers up to 65535 in decimal, larger ones in hex (verbose_unum / verbose_snum). */
+/**
+ * The kernel prints unsigned numbers up to U16_MAX in decimal, signed ones from S16_MIN to
+ * S16_MAX, others in hex (verbose_unum / verbose_snum); a group of bounds is printed as its
+ * first name's kind: `smax=umax=smax32=umax32=0xff00`, `umax=65280`.
+ */
 const unum = (v: bigint) => (v <= 0xffffn ? v.toString() : `0x${v.toString(16)}`);
-const snum = (v: bigint) => (v >= -0xffffn && v <= 0xffffn ? v.toString() : `0x${BigInt.asUintN(64, v).toString(16)}`);
+const snum = (v: bigint) => (v >= -0x8000n && v <= 0x7fffn ? v.toString() : `0x${BigInt.asUintN(64, v).toString(16)}`);
 
 /**
  * scalarText: a scalar as the kernel's log prints it (print_scalar_ranges): `0`, `scalar()`,
@@ -79,7 +83,7 @@ export function regText(r: Reg): string {
       return ptrText('map_value', [...mapFields(r.m), off(r.off)], r.var);
     case 'map_value_or_null':
     case 'map_ptr_or_null':
-      return ptrText('map_value_or_null', [`id=${r.id}`, ...mapFields(r.m), off(r.off)]);
+      return ptrText(r.k, [`id=${r.id}`, ...mapFields(r.m), off(r.off)]);
     case 'mem':
       return ptrText('ringbuf_mem', [`ref_obj_id=${r.ref}`, off(r.off), `sz=${r.size}`], r.var);
     case 'mem_or_null':
