@@ -125,7 +125,9 @@ export function stateText(vs: VState, only?: Scratched): string {
     // printed from the slot's highest byte down, as slot_type[] is kept
     const types = Array.from({ length: 8 }, (_, j) => slotChar(s, 7 - j)).join('');
     if (types === '????????') return;
-    parts.push(`fp${-8 * (n + 1)}=${s.k === 'spill' ? regText(s.reg) : types}`);
+    // a spill narrower than the slot: the bytes above it, then the register (`fp-16=????0`)
+    const spilled = s.k === 'spill' ? `${'?'.repeat(8 - s.size)}${regText(s.reg)}` : types;
+    parts.push(`fp${-8 * (n + 1)}=${spilled}`);
   });
   if (vs.refs.size) parts.push(`refs=${[...vs.refs.keys()].join(',')}`);
   if (f.callback) parts.push('cb');
