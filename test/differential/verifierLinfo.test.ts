@@ -77,4 +77,36 @@ describe('differential: source lines in the verifier log', function () {
     );
     assert.deepEqual(normal(ours.stdout), want);
   });
+
+  /**
+   * Level 2 (bpftool -d asks for 1|2|4): every state line and instruction with its registers,
+   * for objects whose bounds bpfbox tracks as the kernel does. Normalised: lines bpfbox does
+   * not print (`func#0 @0`, the `Live regs before insn:` table, `mark_precise:` backtracking,
+   * 6.18's stack liveness lines `(0) ...`, `verification time`, `stack depth`), the map's
+   * address in lddw lines, the figures after `processed N insns`.
+   */
+  for (const name of ['core_ctx.o', 'tail_calls.o']) {
+    it(`bpf/${name}: the level 2 log, every state line`, () => {
+      const obj = join(REPO_ROOT, 'bpf', name);
+      const k = spawnSync('bpftool', ['-d', 'prog', 'loadall', obj, pin], { encoding: 'utf8' });
+      rmSync(pin, { force: true, recursive: true });
+      const normal = (log: string) =>
+        log
+          .split('\n')
+          .filter(
+            (l) => l && !/^\(0\) |^verification time|^stack depth|^mark_precise|^Live regs|^ +\d+: [0-9.]{10} |^func#|^libbpf/.test(l),
+          )
+          .map((l) =>
+            l.replace(/^(\d+: \(18\) r\d+ = )(0x[0-9a-f]+|map\[[^ ]*( ll)?) *;/, '$1MAP ;').replace(/^(processed \d+ insns).*/, '$1'),
+          );
+      const kernelLog = [...k.stderr.matchAll(/func#0 @0\n[\s\S]*?processed [^\n]*/g)].map((m) => m[0]).join('\n');
+      const want = normal(kernelLog);
+      assert.ok(want.length > 5, `the kernel's level 2 log: ${k.stderr.slice(0, 2000)}`);
+      const ours = spawnSync('node', [CLI, 'verify', '--log-level', '2', obj], { encoding: 'utf8' });
+      assert.deepEqual(
+        normal(ours.stdout).filter((l) => !/: (accepted|refused)/.test(l)),
+        want,
+      );
+    });
+  }
 });
