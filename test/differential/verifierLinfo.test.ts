@@ -50,4 +50,63 @@ describe('differential: source lines in the verifier log', function () {
     assert.ok(want.length >= 4, `the kernel's log has source lines: ${kernelLog}`);
     assert.deepEqual(linesBefore(ours.stdout + ours.stderr), want);
   });
+
+  /**
+   * The whole log at level 1, line for line: the entry state, each instruction of the failing
+   * path with the registers and stack it touched, the source lines, the reason. Normalised:
+   * the map's address in the lddw line (the kernel prints its pointer, bpfbox `map[fd:N] ll`,
+   * so the padding before `;` differs too) and the figures after `processed N insns`
+   * (bpfbox keeps states at other places than the kernel).
+   */
+  it('test/fixtures/bpf/xdp_fault.o: the whole level 1 log, register state included', () => {
+    const obj = join(REPO_ROOT, 'test/fixtures/bpf/xdp_fault.o');
+    const k = spawnSync('bpftool', ['prog', 'load', obj, pin], { encoding: 'utf8' });
+    const kernelLog = /-- BEGIN PROG LOAD LOG --\n([\s\S]*?)-- END PROG LOAD LOG --/.exec(k.stderr)?.[1] ?? '';
+    const ours = spawnSync('node', [CLI, 'verify', obj], { encoding: 'utf8' });
+    const normal = (log: string) =>
+      log
+        .split('\n')
+        .filter((l) => /^\d+:|^;|^R\d|^processed /.test(l))
+        .map((l) =>
+          l.replace(/^(\d+: \(18\) r\d+ = )(0x[0-9a-f]+|map\[fd:\d+\] ll) *;/, '$1MAP ;').replace(/^(processed \d+ insns) .*/, '$1'),
+        );
+    const want = normal(kernelLog);
+    assert.ok(
+      want.some((l) => / ; R1=ctx\(\) R2=pkt\(r=0\)$/.test(l)),
+      `the kernel's log has register state: ${kernelLog}`,
+    );
+    assert.deepEqual(normal(ours.stdout), want);
+  });
+
+  /**
+   * Level 2 (bpftool -d asks for 1|2|4): every state line and instruction with its registers,
+   * for objects whose bounds bpfbox tracks as the kernel does. Normalised: lines bpfbox does
+   * not print (`func#0 @0`, the `Live regs before insn:` table, `mark_precise:` backtracking,
+   * 6.18's stack liveness lines `(0) ...`, `verification time`, `stack depth`), the map's
+   * address in lddw lines, the figures after `processed N insns`.
+   */
+  for (const name of ['core_ctx.o', 'tail_calls.o']) {
+    it(`bpf/${name}: the level 2 log, every state line`, () => {
+      const obj = join(REPO_ROOT, 'bpf', name);
+      const k = spawnSync('bpftool', ['-d', 'prog', 'loadall', obj, pin], { encoding: 'utf8' });
+      rmSync(pin, { force: true, recursive: true });
+      const normal = (log: string) =>
+        log
+          .split('\n')
+          .filter(
+            (l) => l && !/^\(0\) |^verification time|^stack depth|^mark_precise|^Live regs|^ +\d+: [0-9.]{10} |^func#|^libbpf/.test(l),
+          )
+          .map((l) =>
+            l.replace(/^(\d+: \(18\) r\d+ = )(0x[0-9a-f]+|map\[[^ ]*( ll)?) *;/, '$1MAP ;').replace(/^(processed \d+ insns).*/, '$1'),
+          );
+      const kernelLog = [...k.stderr.matchAll(/func#0 @0\n[\s\S]*?processed [^\n]*/g)].map((m) => m[0]).join('\n');
+      const want = normal(kernelLog);
+      assert.ok(want.length > 5, `the kernel's level 2 log: ${k.stderr.slice(0, 2000)}`);
+      const ours = spawnSync('node', [CLI, 'verify', '--log-level', '2', obj], { encoding: 'utf8' });
+      assert.deepEqual(
+        normal(ours.stdout).filter((l) => !/: (accepted|refused)/.test(l)),
+        want,
+      );
+    });
+  }
 });

@@ -150,7 +150,7 @@ describe('programs, pins, ids and lifetimes', () => {
     assert.equal(fd, 3);
     const text = new TextDecoder().decode(log.subarray(0, log.indexOf(0)));
     // log_level 2 in the kernel's shape: the state at entry, what each instruction wrote
-    assert.match(text, /^0: R1=ctx\(\) R10=fp0\n0: \(b7\) r0 = 0\s+; R0_w=0\n1: \(95\) exit\nprocessed 2 insns/);
+    assert.match(text, /^0: R1=ctx\(\) R10=fp0\n0: \(b7\) r0 = 0\s+; R0=0\n1: \(95\) exit\nprocessed 2 insns/);
     const small = new Uint8Array(128);
     const many = encode(link([...Array.from({ length: 50 }, () => mov(R0, 0)), exit()]));
     assert.equal(

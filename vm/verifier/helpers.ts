@@ -265,6 +265,9 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   if (proto.changesPkt) mapRegs(vs, (r) => (r.k === 'pkt' || r.k === 'pkt_end' || r.k === 'pkt_meta' ? unknownScalar : r));
   switch (proto.ret ?? 'int') {
     case 'void':
+      // RET_VOID: r0 is left not initialised (the log shows nothing for it after the call)
+      regs[0] = NONE;
+      break;
     case 'int':
       regs[0] = unknownScalar;
       break;
@@ -285,11 +288,12 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         : { k: 'map_value_or_null', m: map!, off: 0, id: env.nextId() };
       break;
     case 'ringbuf_mem_or_null': {
-      // the register's id, then the reference's (the kernel numbers them so)
-      const id = env.nextId();
+      // an id for the NULL check, then the reference's, which the register then takes as its id
+      // too (the kernel numbers them so: the log shows `ringbuf_mem_or_null(id=2,ref_obj_id=2,sz=8)`)
+      env.nextId();
       const ref = env.nextId();
       vs.refs.set(ref, slot);
-      regs[0] = { k: 'mem_or_null', size: allocSize, off: 0, ref, id };
+      regs[0] = { k: 'mem_or_null', size: allocSize, off: 0, ref, id: ref };
       break;
     }
   }

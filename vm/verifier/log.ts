@@ -1,9 +1,13 @@
 import { type Scalar, UNKNOWN, isConstScalar } from './scalar.js';
-import type { Reg, VState } from './state.js';
+import type { MapInfo, Reg, StackSlot, VState } from './state.js';
 
-/** The kernel prints numbers up to 65535 in decimal, larger ones in hex (verbose_unum / verbose_snum). */
+/**
+ * The kernel prints unsigned numbers up to U16_MAX in decimal, signed ones from S16_MIN to
+ * S16_MAX, others in hex (verbose_unum / verbose_snum); a group of bounds is printed as its
+ * first name's kind: `smax=umax=smax32=umax32=0xff00`, `umax=65280`.
+ */
 const unum = (v: bigint) => (v <= 0xffffn ? v.toString() : `0x${v.toString(16)}`);
-const snum = (v: bigint) => (v >= -0xffffn && v <= 0xffffn ? v.toString() : `0x${BigInt.asUintN(64, v).toString(16)}`);
+const snum = (v: bigint) => (v >= -0x8000n && v <= 0x7fffn ? v.toString() : `0x${BigInt.asUintN(64, v).toString(16)}`);
 
 /**
  * scalarText: a scalar as the kernel's log prints it (print_scalar_ranges): `0`, `scalar()`,
@@ -40,51 +44,92 @@ export function scalarText(s: Scalar): string {
   return `scalar(${parts.join(',')})`;
 }
 
-const offText = (off: number, v?: Scalar) =>
-  [off ? `off=${off}` : '', v && !(isConstScalar(v) && v.var.value === 0n) ? `var=${scalarText(v)}` : ''].filter(Boolean);
+/**
+ * ptrText: a pointer as print_reg_state prints it: its kind, then in parentheses its id,
+ * ref_obj_id, map, fixed offset, packet range or memory size, and the bounds of its variable
+ * part inline (`pkt(id=1,r=0,smin=smin32=0,smax=umax=smax32=umax32=5,var_off=(0x0; 0x7))`).
+ */
+function ptrText(kind: string, fields: (string | false | undefined)[], v?: Scalar): string {
+  const parts = fields.filter((f): f is string => !!f);
+  if (v && !isConstScalar(v)) {
+    const ranges = scalarText(v).slice('scalar('.length, -1);
+    if (ranges) parts.push(ranges);
+  } else if (v && v.var.value !== 0n) parts.push(`imm=${snum(BigInt.asIntN(64, v.var.value))}`);
+  return `${kind}(${parts.join(',')})`;
+}
 
-/** regText: a register as the kernel's log prints it (`ctx()`, `fp-8`, `pkt(off=14,r=14)`, `map_value(ks=4,vs=16)`). */
+const mapFields = (m: MapInfo) => [m.name ? `map=${m.name}` : '', `ks=${m.keySize}`, `vs=${m.valueSize}`];
+const off = (o: number) => (o ? `off=${o}` : '');
+
+/** regText: a register as the kernel's log prints it (`ctx()`, `fp-8`, `pkt(off=14,r=14)`, `map_value(map=m,ks=4,vs=16)`, `P0`). */
 export function regText(r: Reg): string {
   switch (r.k) {
     case 'none':
       return '?';
     case 'scalar':
-      return scalarText(r.s);
+      return `${r.precise ? 'P' : ''}${scalarText(r.s)}`;
     case 'ctx':
-      return `ctx(${offText(r.off).join(',')})`;
+      return ptrText('ctx', [off(r.off)], r.var);
     case 'stack':
       return `fp${r.off || r.frame ? r.off : '0'}`;
     case 'pkt':
     case 'pkt_meta':
-      return `${r.k}(${[r.id ? `id=${r.id}` : '', ...offText(r.off, r.var), `r=${r.range}`].filter(Boolean).join(',')})`;
+      return ptrText(r.k, [r.id ? `id=${r.id}` : '', off(r.off), `r=${unum(BigInt.asUintN(64, BigInt(r.range)))}`], r.var);
     case 'pkt_end':
       return 'pkt_end()';
     case 'map_ptr':
-      return `map_ptr(ks=${r.m.keySize},vs=${r.m.valueSize})`;
+      return ptrText('map_ptr', mapFields(r.m));
     case 'map_value':
-      return `map_value(${[...offText(r.off, r.var), `ks=${r.m.keySize}`, `vs=${r.m.valueSize}`].join(',')})`;
+      return ptrText('map_value', [...mapFields(r.m), off(r.off)], r.var);
     case 'map_value_or_null':
     case 'map_ptr_or_null':
-      return `map_value_or_null(id=${r.id},${[...offText(r.off), `ks=${r.m.keySize}`, `vs=${r.m.valueSize}`].join(',')})`;
+      return ptrText(r.k, [`id=${r.id}`, ...mapFields(r.m), off(r.off)]);
     case 'mem':
-      return `ringbuf_mem(${[`ref_obj_id=${r.ref}`, ...offText(r.off, r.var), `sz=${r.size}`].join(',')})`;
+      return ptrText('ringbuf_mem', [`ref_obj_id=${r.ref}`, off(r.off), `sz=${r.size}`], r.var);
     case 'mem_or_null':
-      return `ringbuf_mem_or_null(id=${r.id},ref_obj_id=${r.ref},sz=${r.size})`;
+      return ptrText('ringbuf_mem_or_null', [`id=${r.id}`, `ref_obj_id=${r.ref}`, off(r.off), `sz=${r.size}`]);
     case 'func':
       return `func(pc=${r.target})`;
   }
 }
 
-/** stateText: the innermost frame's initialised registers and stack, as `R1=ctx() R10=fp0 fp-8=mmmmmmmm`. */
-export function stateText(vs: VState): string {
+/** The kernel's slot_type_char: what each byte of a stack slot holds. */
+const slotChar = (s: StackSlot, byte: number): string => {
+  if (s.k === 'invalid') return '?';
+  if (s.k === 'spill') return byte < s.size ? 'r' : '?';
+  if (!(((s.valid ?? 0xff) >> byte) & 1)) return '?';
+  return (s.zero >> byte) & 1 ? '0' : 'm';
+};
+
+/**
+ * Scratched: the registers and stack slots an instruction touched (the kernel's
+ * scratched_regs / scratched_stack_slots); null prints everything.
+ */
+export interface Scratched {
+  regs: number;
+  slots: bigint;
+}
+
+/**
+ * stateText: the innermost frame's registers and stack as print_verifier_state prints them
+ * (`R1=ctx() R10=fp0 fp-8=mmmm????`), all of them or (`only`) those scratched; then the
+ * references held (`refs=2`).
+ */
+export function stateText(vs: VState, only?: Scratched): string {
   const f = vs.frames[vs.frames.length - 1];
   const parts: string[] = [];
   if (vs.frames.length > 1) parts.push(`frame${vs.frames.length - 1}:`);
-  f.regs.forEach((r, n) => r.k !== 'none' && parts.push(`R${n}=${regText(r)}`));
+  f.regs.forEach((r, n) => r.k !== 'none' && (!only || (only.regs >> n) & 1) && parts.push(`R${n}=${regText(r)}`));
   f.stack.forEach((s, n) => {
-    if (s.k === 'misc')
-      parts.push(`fp${-8 * (n + 1)}=${Array.from({ length: 8 }, (_, b) => ((s.zero >> (7 - b)) & 1 ? '0' : 'm')).join('')}`);
-    if (s.k === 'spill') parts.push(`fp${-8 * (n + 1)}=${regText(s.reg)}`);
+    if (s.k === 'invalid' || (only && !((only.slots >> BigInt(n)) & 1n))) return;
+    // printed from the slot's highest byte down, as slot_type[] is kept
+    const types = Array.from({ length: 8 }, (_, j) => slotChar(s, 7 - j)).join('');
+    if (types === '????????') return;
+    // a spill narrower than the slot: the bytes above it, then the register (`fp-16=????0`)
+    const spilled = s.k === 'spill' ? `${'?'.repeat(8 - s.size)}${regText(s.reg)}` : types;
+    parts.push(`fp${-8 * (n + 1)}=${spilled}`);
   });
+  if (vs.refs.size) parts.push(`refs=${[...vs.refs.keys()].join(',')}`);
+  if (f.callback) parts.push('cb');
   return parts.join(' ');
 }

@@ -1,7 +1,7 @@
 import { EACCES, EINVAL, MAX_VAR_OFF, Refused, refuse, unsupported } from './refuse.js';
 import { type Scalar, UNKNOWN, scalarConst, sync } from './scalar.js';
 import * as T from './tnum.js';
-import { type MapInfo, type Reg, STACK_SIZE, type VState, ZERO, kindName, scalar, unknownScalar } from './state.js';
+import { type MapInfo, type Reg, STACK_SIZE, type StackSlot, type VState, ZERO, kindName, scalar, unknownScalar } from './state.js';
 import type { VerifierOps } from './verifierOps.js';
 
 /** Env: what every check needs besides the state: the program type and its ops, its maps, and what the walk records. */
@@ -121,8 +121,11 @@ function stackWrite(vs: VState, base: { off: number; frame: number }, r: number,
   const bits = ((1 << size) - 1) << b;
   const zero = value.k === 'scalar' && value.s.umax === 0n;
   const before = was.k === 'misc' ? was.zero : 0;
-  stack[i] = { k: 'misc', zero: zero ? before | bits : before & ~bits };
+  stack[i] = { k: 'misc', zero: zero ? before | bits : before & ~bits, valid: validBits(was) | bits };
 }
+
+/** validBits: the bytes of a slot written so far (for the log's `mmmm????`). */
+const validBits = (s: StackSlot): number => (s.k === 'invalid' ? 0 : s.k === 'misc' ? (s.valid ?? 0xff) : (1 << s.size) - 1);
 
 /** The value of `size` bytes, unknown but for their width. */
 const bytesOf = (size: number): Reg => (size === 8 ? unknownScalar : scalar(sync({ ...UNKNOWN, umax: (1n << BigInt(8 * size)) - 1n })));
@@ -249,7 +252,7 @@ export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: b
           const i = (-a - 1) >> 3;
           const bit = 1 << (a + 8 * (i + 1));
           const was = stack[i];
-          stack[i] = { k: 'misc', zero: (was.k === 'misc' ? was.zero : 0) & ~bit };
+          stack[i] = { k: 'misc', zero: (was.k === 'misc' ? was.zero : 0) & ~bit, valid: validBits(was) | bit };
         }
       }
       return;

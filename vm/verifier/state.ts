@@ -72,7 +72,8 @@ export const STACK_SIZE = 512;
  */
 export type StackSlot =
   | { readonly k: 'invalid' }
-  | { readonly k: 'misc'; readonly zero: number }
+  /** `valid`: the bytes written (bit b as for `zero`; absent: all 8), the others print as `?` (STACK_INVALID). */
+  | { readonly k: 'misc'; readonly zero: number; readonly valid?: number }
   | { readonly k: 'spill'; readonly reg: Reg; readonly size: number };
 
 /** FrameState: the registers and the stack of one function frame. */

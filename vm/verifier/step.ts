@@ -304,6 +304,6 @@ function packetLoad(vs: VState, i: Instruction, env: Env): void {
   if ((r6 as { off: number }).off !== 0) refuse(`dereference of modified ctx ptr R6 off=${(r6 as { off: number }).off} disallowed`);
   const regs = cur(vs).regs;
   for (let r = 1; r <= 5; r++) regs[r] = NONE;
-  const size = SIZES[i.opcode & 0x18];
-  regs[0] = scalar(sync({ ...UNKNOWN, umax: (1n << BigInt(size * 8)) - 1n }));
+  // mark_reg_unknown: the kernel does not bound r0 by the load's size (the log shows `R0=scalar()`)
+  regs[0] = unknownScalar;
 }

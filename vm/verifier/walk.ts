@@ -5,7 +5,7 @@ import type { Instruction } from '../instruction.js';
 import { type SlotMap, flowOf } from '../cfg.js';
 import { Class, JmpOp, LDDW, Mode, Pseudo, Source, opClass } from '../opcodes.js';
 import { checkHelperCall, unreleased } from './helpers.js';
-import { regText, stateText } from './log.js';
+import { type Scratched, stateText } from './log.js';
 
 /** LineInfo: the source line an instruction (and those after it, up to the next entry) comes from (BTF line_info). */
 export interface LineInfo {
@@ -98,11 +98,19 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
     if (prevLinfo && prevLinfo.file === li[at].file && prevLinfo.lineNum === li[at].lineNum) return;
     prevLinfo = li[at];
     const file = (li[at].file ?? '').split('/').pop();
-    log.push(`; ${li[at].line.trimStart()} @ ${file}:${li[at].lineNum ?? 0}`);
+    out.emit(`; ${li[at].line.trimStart()} @ ${file}:${li[at].lineNum ?? 0}`);
   };
+  const out = new LogWriter(log);
   const visited = new Map<number, Checkpoint[]>();
-  const work: { slot: number; vs: VState; parent: Checkpoint | undefined; from: number; history: HistoryEntry[]; written: Set<number> }[] =
-    [{ slot: 0, vs: entry, parent: undefined, from: -1, history: [], written: new Set() }];
+  const work: {
+    slot: number;
+    vs: VState;
+    parent: Checkpoint | undefined;
+    from: number;
+    history: HistoryEntry[];
+    written: Set<number>;
+    logAt?: LogPos;
+  }[] = [{ slot: 0, vs: entry, parent: undefined, from: -1, history: [], written: new Set() }];
   // the path being walked: its nearest kept state and the slots it replaced since (see Checkpoint)
   let parentNow: Checkpoint | undefined;
   let writtenNow = new Set<number>();
@@ -123,20 +131,18 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
     }
   };
   while (work.length) {
-    let { slot, vs, parent, from, history, written } = work.pop()!;
+    let { slot, vs, parent, from, history, written, logAt } = work.pop()!;
+    // log_level 1 keeps only the path that failed: pop_stack rewinds the log to where the branch was pushed
+    if (logLevel === 1 && logAt) out.rewind(logAt);
+    // a path starts (or resumes from the stack) with everything to print
+    out.scratchAll();
     parentNow = parent;
     writtenNow = written;
     // precision: the demands of an instruction walk back from before it
     const settle = () => {
       for (const d of input.pending.splice(0)) demand(map, vs, history, parent, d.regs, d.spis);
     };
-    // log_level 1 keeps only the path that failed (the kernel rewinds its log at each path's end)
-    const mark = log.length;
-    const pathDone = () => {
-      if (logLevel === 1) log.length = mark;
-    };
-    if (logLevel && from >= 0) log.push(`from ${from} to ${slot}: ${stateText(vs)}`);
-    else if (logLevel >= 2) log.push(`${slot}: ${stateText(vs)}`);
+    let fromLine = logLevel >= 2 && from >= 0;
     let first = from >= 0;
     for (;;) {
       if (++stats.processed > input.limit) refuse(`BPF program is too large. Processed ${stats.processed} insn`, E2BIG);
@@ -168,9 +174,8 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
           }
         }
         if (pruned) {
-          if (logLevel) log.push(`${slot}: safe`);
+          if (logLevel) out.emit(`${slot}: safe`);
           finish(parent);
-          pathDone();
           break;
         }
         // in a loop, keep a state only now and then (as the kernel does)
@@ -191,19 +196,16 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       first = false;
       const i = map.at[slot]!;
       legal(i, slot);
-      const text = logLevel ? `${slot}: (${i.opcode.toString(16).padStart(2, '0')}) ${disassemble(i)}` : '';
       if (logLevel) {
+        // log_level 2, a path taken from the stack: its whole state first
+        if (fromLine) out.emit(`\nfrom ${from} to ${slot}: ${stateText(vs)}`);
+        fromLine = false;
+        // what the instruction before touched, after it (`; R1=ctx() R2=pkt(r=0)`), or the state (`0: R1=ctx() R10=fp0`)
+        out.insnState(slot, vs);
         linfo(slot);
-        log.push(text);
+        out.insn(`${slot}: (${i.opcode.toString(16).padStart(2, '0')}) ${disassemble(i)}`);
       }
-      // log_level 2: what the instruction wrote, after it ("; R0_w=0")
-      const before = logLevel >= 2 ? [...cur(vs).regs] : undefined;
-      const wrote = () => {
-        if (!before) return;
-        const f = cur(vs);
-        const changed = f.regs.flatMap((r, n) => (r !== before[n] && r.k !== 'none' ? [`R${n}_w=${regText(r)}`] : []));
-        if (changed.length) log[log.length - 1] = `${text.padEnd(37)} ; ${changed.join(' ')}`;
-      };
+      const wrote = () => out.scratch(touched(i), undefined);
       const cls = opClass(i.opcode);
       const op = i.opcode & 0xf0;
       if (cls !== Class.BPF_JMP && cls !== Class.BPF_JMP32) {
@@ -211,17 +213,17 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
         step(vs, i, env, slot);
         settle();
         history.push(spi === undefined ? { slot } : { slot, spi });
-        wrote();
+        out.scratch(touched(i), spi);
         slot += i.opcode === LDDW ? 2 : 1;
         continue;
       }
       if (op === JmpOp.BPF_EXIT) {
+        wrote();
         const depth = vs.frames.length;
         const to = exit(vs, env);
         settle();
         if (to < 0) {
           finish(parent);
-          pathDone();
           break;
         }
         history.push({ slot, frames: vs.frames.length !== depth });
@@ -234,8 +236,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
         slot = call(vs, i, slot, input);
         settle();
         history.push({ slot: at, frames: vs.frames.length !== depth });
-        if (vs.frames.length === depth) wrote();
-        else if (logLevel >= 2) log.push(`${slot}: ${stateText(vs)}`);
+        wrote();
         continue;
       }
       const flow = flowOf(map, slot);
@@ -248,23 +249,28 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       const sides = branch(vs, i, cls === Class.BPF_JMP ? 64 : 32, env);
       settle();
       history.push({ slot });
+      wrote();
       // the target waits on the stack, the fall-through goes on
       const onTaken = sides[0];
       const onFall = sides[1];
       if (onTaken && onFall) {
         if (parent) parent.branches++;
-        work.push({ slot: target, vs: onTaken, parent, from: slot, history: [...history], written: new Set(writtenNow) });
+        const logAt = out.pos();
+        work.push({ slot: target, vs: onTaken, parent, from: slot, history: [...history], written: new Set(writtenNow), logAt });
+        // check_cond_jmp_op: the fall-through's touched registers, on the jump's line
+        if (logLevel) out.insnState(slot, onFall, true);
         vs = onFall;
         slot = fall;
       } else if (onFall) ((vs = onFall), (slot = fall));
       else if (onTaken) ((vs = onTaken), (slot = target));
       else {
         finish(parent);
-        pathDone();
         break;
       }
     }
   }
+  // log_level 1 and the program accepted: no path failed, none is kept (the kernel's log then holds its summary only)
+  if (logLevel === 1) log.length = 0;
 }
 
 /** stackSlotOf: the slot of the innermost frame's stack a load or store reaches through a stack pointer (before it runs). */
@@ -380,3 +386,121 @@ function enter(vs: VState, target: number, ret: number, args: readonly Reg[], ca
 
 /** readyStats: a fresh set of counters. */
 export const readyStats = (): WalkStats => ({ processed: 0, totalStates: 0, peakStates: 0, maxStatesPerInsn: 0, slot: 0 });
+
+/** LogPos: a place in the log (the kernel's log end_pos): lines kept, and how much of the last one. */
+interface LogPos {
+  readonly lines: number;
+  readonly chars: number;
+}
+
+const ALL_REGS = 0x7ff;
+const ALL_SLOTS = (1n << 64n) - 1n;
+
+/**
+ * touched: the registers an instruction names (check_reg_arg marks them scratched, read or
+ * written): destination and source register, r6 and r0-r5 for packet loads, r0-r5 for calls.
+ */
+function touched(i: Instruction): number {
+  const cls = opClass(i.opcode);
+  const op = i.opcode & 0xf0;
+  const x = (i.opcode & Source.BPF_X) !== 0;
+  switch (cls) {
+    case Class.BPF_LD:
+      if (i.opcode === LDDW) return 1 << i.dst;
+      return (1 << 6) | 0x3f | ((i.opcode & 0xe0) === Mode.BPF_IND ? 1 << i.src : 0);
+    case Class.BPF_LDX:
+    case Class.BPF_STX:
+      return (1 << i.dst) | (1 << i.src);
+    case Class.BPF_ST:
+      return 1 << i.dst;
+    case Class.BPF_ALU:
+    case Class.BPF_ALU64:
+      return (1 << i.dst) | (x ? 1 << i.src : 0);
+    default:
+      if (op === JmpOp.BPF_CALL) return 0x3f;
+      if (op === JmpOp.BPF_EXIT) return 1;
+      if (op === JmpOp.BPF_JA) return 0;
+      return (1 << i.dst) | (x ? 1 << i.src : 0);
+  }
+}
+
+/**
+ * LogWriter: the verifier log as the kernel writes it: the instruction, then on its line what
+ * it touched (print_insn_state, aligned as vlog_alignment does), or on a line of its own
+ * (`7: R0=...`) when something was printed in between; a rewind to a branch's position cuts
+ * the line it lands in (pop_stack's bpf_vlog_reset), and what follows goes on that line.
+ */
+class LogWriter {
+  /** The instruction line last printed, while nothing has been printed after it (prev_log_pos). */
+  #insnAt: LogPos | undefined;
+  /** The last line is open: the next text goes on it. */
+  #open = false;
+  readonly #scratched: Scratched = { regs: ALL_REGS, slots: ALL_SLOTS };
+
+  readonly log: string[];
+
+  constructor(log: string[]) {
+    this.log = log;
+  }
+
+  /** emit: a line (a leading newline ends an open line first, or makes an empty one). */
+  emit(text: string): void {
+    if (text.startsWith('\n')) {
+      if (!this.#open) this.log.push('');
+      this.#open = false;
+      text = text.slice(1);
+    }
+    if (this.#open) this.log[this.log.length - 1] += text;
+    else this.log.push(text);
+    this.#open = false;
+  }
+
+  insn(text: string): void {
+    this.emit(text);
+    this.#insnAt = { lines: this.log.length, chars: text.length };
+  }
+
+  pos(): LogPos {
+    // the position after the last line's newline
+    return { lines: this.log.length, chars: (this.log[this.log.length - 1] ?? '').length + 1 };
+  }
+
+  rewind(p: LogPos): void {
+    this.log.length = p.lines;
+    const last = this.log[p.lines - 1];
+    // the line was extended after the position was taken: cut it there, and it stays open
+    if (last !== undefined && last.length >= p.chars) {
+      this.log[p.lines - 1] = last.slice(0, p.chars);
+      this.#open = true;
+    } else this.#open = false;
+    this.#insnAt = undefined;
+  }
+
+  scratch(regs: number, slot: number | undefined): void {
+    this.#scratched.regs |= regs;
+    if (slot !== undefined) this.#scratched.slots |= 1n << BigInt(slot);
+  }
+
+  scratchAll(): void {
+    this.#scratched.regs = ALL_REGS;
+    this.#scratched.slots = ALL_SLOTS;
+  }
+
+  /** insnState: print_insn_state, when something was touched (`always`: check_cond_jmp_op prints regardless). */
+  insnState(slot: number, vs: VState, always = false): void {
+    const sc = this.#scratched;
+    if (!always && !sc.regs && !sc.slots) return;
+    const state = stateText(vs, sc);
+    const text = state ? ` ${state}` : '';
+    const at = this.#insnAt;
+    const last = this.log.length - 1;
+    if (at && !this.#open && at.lines === this.log.length && this.log[last].length === at.chars) {
+      // vlog_alignment: the ';' at a multiple of 8, column 38 at least
+      const pos = at.chars + 1;
+      const width = Math.ceil(Math.max(pos + 4, 40) / 8) * 8 - pos - 1;
+      this.log[last] += `${' '.repeat(width)};${text}`;
+    } else this.emit(`${slot}:${text}`);
+    sc.regs = 0;
+    sc.slots = 0n;
+  }
+}
