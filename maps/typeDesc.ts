@@ -71,7 +71,7 @@ export function sizeOfDesc(t: TypeDesc): number {
   return t.k === 'array' ? t.n * sizeOfDesc(t.elem) : t.size;
 }
 
-/** toJson prints a value with bigints as exact numbers, compact or indented by `indent` spaces. */
+/** toJson prints a value with bigints as exact numbers, compact or indented by `indent` spaces (properties that are undefined left out). */
 export function toJson(v: unknown, indent = 0, depth = 0): string {
   const pad = (d: number) => (indent ? '\n' + ' '.repeat(indent * d) : '');
   const sep = indent ? ': ' : ':';
@@ -81,7 +81,7 @@ export function toJson(v: unknown, indent = 0, depth = 0): string {
     return `[${v.map((x) => pad(depth + 1) + toJson(x, indent, depth + 1)).join(',')}${pad(depth)}]`;
   }
   if (v && typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>);
+    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined); // as JSON.stringify leaves them out
     if (entries.length === 0) return '{}';
     return `{${entries.map(([k, x]) => pad(depth + 1) + JSON.stringify(k) + sep + toJson(x, indent, depth + 1)).join(',')}${pad(depth)}}`;
   }

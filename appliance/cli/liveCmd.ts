@@ -9,6 +9,7 @@ import { LiveBridge, type LivePair, type LiveSummary } from '../live/bridge.js';
 import { IFACE_COUNTERS } from '../live/counters.js';
 import type { Offloads, OnError } from '../live/liveProtocol.js';
 import { summaryText } from './replayCmd.js';
+import { toJson } from '../../maps/typeDesc.js';
 import { UsageError } from './usageError.js';
 
 /** LiveArgs: `bpfbox live`'s parsed flags. */
@@ -88,7 +89,7 @@ export async function runLive(a: LiveArgs): Promise<LiveSummary> {
     const s = await bridge.stop();
     s.maps = mapsJson(kernel, loaded.maps);
     s.max_rss_mb = Math.round(process.resourceUsage().maxRSS / 1024);
-    if (a.json) process.stdout.write(JSON.stringify(s) + '\n');
+    if (a.json) process.stdout.write(toJson(s) + '\n');
     else process.stdout.write(liveText(s));
     if (fatal) throw fatal;
     if (s.worker_failures) process.exitCode = 1;

@@ -1,5 +1,6 @@
 import { mapTypeName } from '../../uapi/mapType.js';
-import { type Formatted, type MapBtf, formatValue, toJson } from '../../maps/typeDesc.js';
+import { type MapBtf, toJson } from '../../maps/typeDesc.js';
+import { elementJson, formattedOf, jsonBytes, perCpuValues } from '../datapath/mapElement.js';
 
 /** MapShow is what `map show` prints for one map (bpftool's fields and spellings). */
 export interface MapShow {
@@ -29,8 +30,7 @@ export function fprintHex(b: Uint8Array): string {
   return s;
 }
 
-/** jsonBytes is bpftool's JSON form of bytes: ["0x01", …]. */
-export const jsonBytes = (b: Uint8Array) => [...b].map((x) => `0x${x.toString(16).padStart(2, '0')}`);
+export { jsonBytes };
 
 /** showPlain prints `map show` for one map. */
 export function showPlain(m: MapShow): string {
@@ -80,33 +80,11 @@ export function entryPlain(m: MapShow, key: Uint8Array, value: Uint8Array): stri
   return s;
 }
 
-/** formatted is bpftool's typed form of an element, when BTF describes the map. */
-export function formatted(m: MapShow, key: Uint8Array, value: Uint8Array): Record<string, Formatted> | undefined {
-  const b = m.btf;
-  if (!b?.key || !b.value) return undefined;
-  const k = formatValue(b.key, key);
-  if (!m.percpu) return { key: k, value: formatValue(b.value, value) };
-  const step = (m.bytes_value + 7) & ~7;
-  return {
-    key: k,
-    values: Array.from({ length: m.ncpus }, (_, cpu) => ({
-      cpu: BigInt(cpu),
-      value: formatValue(b.value!, value.subarray(cpu * step)),
-    })) as unknown as Formatted,
-  };
-}
+/** formatted is bpftool's typed form of an element, when BTF describes the map (value as `lookup` gives it: per-CPU values in one buffer). */
+export const formatted = (m: MapShow, key: Uint8Array, value: Uint8Array) => formattedOf(m, key, perCpuValues(m, value));
 
 /** entryJson is one element of `map dump -j` (per-CPU maps list each CPU's value; BTF adds "formatted"). */
-export function entryJson(m: MapShow, key: Uint8Array, value: Uint8Array): Record<string, unknown> {
-  const f = formatted(m, key, value);
-  if (!m.percpu) return { key: jsonBytes(key), value: jsonBytes(value), ...(f ? { formatted: f } : {}) };
-  const step = (m.bytes_value + 7) & ~7;
-  const values = Array.from({ length: m.ncpus }, (_, cpu) => ({
-    cpu,
-    value: jsonBytes(value.subarray(cpu * step, cpu * step + m.bytes_value)),
-  }));
-  return { key: jsonBytes(key), values, ...(f ? { formatted: f } : {}) };
-}
+export const entryJson = (m: MapShow, key: Uint8Array, value: Uint8Array) => elementJson(m, key, perCpuValues(m, value));
 
 /**
  * btfDumpPlain is what plain `map dump` prints for a map with BTF: the typed elements as

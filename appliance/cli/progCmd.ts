@@ -5,11 +5,12 @@ import { progTypeForSection } from '../../elf/sectionTypes.js';
 import { CollectionLoadError, loadCollection } from '../../kernel/loadCollection.js';
 import { BpfErrno, Errno, strerror } from '../../uapi/errno.js';
 import { fileError } from '../../uapi/fileError.js';
+import { readObjectFile } from '../datapath/load.js';
 import type { ProgObject } from '../../kernel/objects.js';
 import { type Cmd, type Output, cmdSelect } from './command.js';
 import { printUserError } from './printUserError.js';
 import { checkOutPath } from './outPath.js';
-import { UsageError, usage } from './usageError.js';
+import { usage } from './usageError.js';
 import { displayName, progShowJson, progShowOf, progShowPlain, xlatedLines, xlatedPlain } from './progOutput.js';
 import type { Session } from '../service/session.js';
 
@@ -123,12 +124,7 @@ function loadWithOptions({ s, t, o, set }: ProgArgs, first: boolean): number {
     } else if (w === 'pinmaps') pinmaps = t.shift() ?? usage('expected a directory');
     else usage(`unknown keyword ${w}`);
   }
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    throw new UsageError(`failed to open object file ${file}: ${(e as Error).message}`, { file, cause: e });
-  }
+  const bytes = readObjectFile(file);
   try {
     const spec = readCollection(bytes, { name: basename(file), set, type });
     const loaded = loadCollection(s.kernel.process, spec);

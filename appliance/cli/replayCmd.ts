@@ -9,6 +9,8 @@ import { UsageError } from './usageError.js';
 import { BPFFS_ROOT, checkBpffsPath } from '../../kernel/pins.js';
 import { STDIO, isStreamPath } from '../../pcaps/streamIo.js';
 import { type ReplayOptions, type ReplaySummary, replay } from '../datapath/replay.js';
+import { keyText, valueText } from '../datapath/mapElement.js';
+import { toJson } from '../../maps/typeDesc.js';
 
 /** ReplayArgs: `bpfbox replay`'s parsed flags. */
 export interface ReplayArgs {
@@ -162,7 +164,7 @@ export async function runReplay(a: ReplayArgs): Promise<ReplaySummary> {
     bar?.stop();
   }
   if (a.json) {
-    say(JSON.stringify(s) + '\n');
+    say(toJson(s) + '\n'); // toJson: typed map values are bigints (u64s print exactly, as bpftool prints them)
   } else {
     for (const w of s.warnings) process.stderr.write(`warning: ${w}\n`);
     // the whole command's time (process start to now), beside the pass's own
@@ -175,8 +177,8 @@ export async function runReplay(a: ReplayArgs): Promise<ReplaySummary> {
  * summaryText: the human summary: packets and bytes (a socket filter's: bytes kept), the time
  * the command took and the data path's own rate (the workers' busy time), the verdicts, the
  * return values where they say more than the verdicts, per-CPU counts, and the maps' entries in
- * map order (keys of up to 8 bytes by their little-endian value: an array's by index), naming
- * what is left out.
+ * map order (as GET_NEXT_KEY walks them: an array's by index), typed where BTF describes the map
+ * (as `map dump` shows them), naming what is left out.
  */
 /** SHORT: below this many packets the first runs (compiling, cold caches) decide the rate, so the summary gives time per packet. */
 const SHORT = 100_000;
@@ -220,19 +222,15 @@ export function summaryText(s: ReplaySummary, wholeSeconds?: number): string {
   if (s.pinned_maps?.length) lines.push(`maps pinned: ${s.pinned_maps.join(', ')} (bpfbox map dump pinned PATH shows them)`);
   if (s.errors) lines.push(`program faults: ${s.errors} (handled as aborted runs)`);
   if (s.skipped) lines.push(`not run: ${s.skipped}`);
-  for (const [name, entries] of Object.entries(s.maps)) {
-    const keys = Object.keys(entries).sort(byMapOrder);
-    const shown = keys.slice(0, 8);
-    const more = keys.length - shown.length;
+  for (const [name, elements] of Object.entries(s.maps)) {
+    const shown = elements.slice(0, 8);
+    const n = elements.length;
     lines.push(
-      `map ${name}: ${keys.length} entr${keys.length === 1 ? 'y' : 'ies'}${
-        more ? ` (the first 8 in map order; keys ${keys[8]}..${keys[keys.length - 1]} left out: --json has them all)` : ''
+      `map ${name}: ${n} entr${n === 1 ? 'y' : 'ies'}${
+        n > 8 ? ` (the first 8 in map order; keys ${keyText(elements[8])}..${keyText(elements[n - 1])} left out: --json has them all)` : ''
       }`,
     );
-    for (const k of shown) {
-      const v = entries[k];
-      lines.push(`  key ${k}  value ${typeof v === 'string' ? v : `${sumWords(v)} (summed over ${v.length} CPUs)`}`);
-    }
+    for (const e of shown) lines.push(`  key ${keyText(e)}  value ${valueText(e)}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -251,26 +249,4 @@ function returnValuesSayMore(s: ReplaySummary): boolean {
   return (
     values.length !== Object.keys(s.verdict_names).length || values.some((v) => v === 'other' || Number(v) > (s.type === 'xdp' ? 4 : 7))
   );
-}
-
-/** byMapOrder orders hex keys as the map does: keys of up to 8 bytes by their little-endian value (an array's by index), longer ones by their bytes. */
-function byMapOrder(a: string, b: string): number {
-  if (a.length <= 16 && b.length <= 16 && a.length === b.length) {
-    const le = (h: string) => BigInt('0x' + (h.match(/../g) ?? []).reverse().join('') || '0');
-    const x = le(a);
-    const y = le(b);
-    return x < y ? -1 : x > y ? 1 : 0;
-  }
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** sumWords adds per-CPU values as little-endian u64 words (counters), for the text summary. */
-function sumWords(values: readonly string[]): string {
-  const sum = Buffer.alloc(values[0].length / 2);
-  if (sum.length % 8) return values.join(' ');
-  for (const v of values) {
-    const b = Buffer.from(v, 'hex');
-    for (let o = 0; o < b.length; o += 8) sum.writeBigUInt64LE(BigInt.asUintN(64, sum.readBigUInt64LE(o) + b.readBigUInt64LE(o)), o);
-  }
-  return sum.toString('hex');
 }

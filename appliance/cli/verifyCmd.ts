@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { fileError } from '../../uapi/fileError.js';
+import { readObjectFile } from '../datapath/load.js';
 import { basename } from 'node:path';
 import { readCollection } from '../../elf/collection.js';
 import { loadCollection, loadProgram } from '../../kernel/loadCollection.js';
@@ -38,13 +37,7 @@ export interface VerifyCommandOptions {
 export function verifyObject(o: VerifyCommandOptions): VerifyOutcome[] {
   const type = o.type === undefined ? undefined : progTypeForSection(o.type);
   if (o.type !== undefined && type === undefined) throw new UsageError(`unrecognized program type: ${o.type}`);
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(o.obj);
-  } catch (e) {
-    throw fileError('object', o.obj, e, 'a clang-compiled BPF object (.o)');
-  }
-  const spec = readCollection(bytes, { name: basename(o.obj), set: o.set ?? {}, type });
+  const spec = readCollection(readObjectFile(o.obj), { name: basename(o.obj), set: o.set ?? {}, type });
   const progs = spec.programs.filter((p) => o.prog === undefined || p.name === o.prog);
   if (!progs.length) throw new UsageError(`${o.obj}: no program named ${o.prog}`);
   const k = new Kernel();

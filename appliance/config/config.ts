@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { fileError } from '../../uapi/fileError.js';
 import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
@@ -122,7 +123,7 @@ export function loadConfig(path: string): Config {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new ConfigError(`${path}: ${(e as Error).message}`, { file: path, cause: e });
+    throw fileError('config', path, e, 'a YAML config');
   }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { fileError } from '../../uapi/fileError.js';
 import { isIP } from 'node:net';
 import type { Device, Neighbour, Route } from '../../hooks/helpers/fib.js';
 import { UserError } from '../../uapi/userError.js';
@@ -28,9 +29,15 @@ export function readRouteTable(file: string): RouteTable {
   const fail = (where: string, why: string, cause?: unknown): never => {
     throw new RouteTableError(`${file}: ${where}: ${why}`, { file, field: where, cause });
   };
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw fileError('route table', file, e, 'a JSON file of routes and neighbours');
+  }
   let doc: unknown;
   try {
-    doc = JSON.parse(readFileSync(file, 'utf8'));
+    doc = JSON.parse(text);
   } catch (e) {
     return fail('(file)', (e as Error).message, e);
   }

@@ -6,6 +6,7 @@ import { ProgType } from '../../uapi/progType.js';
 import { Kernel } from '../../kernel/kernel.js';
 import type { ProgObject } from '../../kernel/objects.js';
 import { UserError } from '../../uapi/userError.js';
+import { fileError } from '../../uapi/fileError.js';
 
 /** The program types replay runs, by the names `--type` takes. */
 export const REPLAY_TYPES: Readonly<Record<string, number>> = {
@@ -18,6 +19,19 @@ const typeName = (t: number) =>
 
 /** ReplayLoadError: the object or the program choice does not work; the message says which. */
 export class ReplayLoadError extends UserError {}
+
+/**
+ * readObjectFile reads the BPF object a command names (`replay --obj`, `prog load`, `verify`):
+ * a file that cannot be read is one line, `object bpf/x.o: no such file or directory
+ * (expected a clang-compiled BPF object (.o))`, the same for every command.
+ */
+export function readObjectFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw fileError('object', path, e, 'a clang-compiled BPF object (.o)');
+  }
+}
 
 export interface LoadedReplay {
   readonly kernel: Kernel;
@@ -44,13 +58,7 @@ export function loadObject(
   const want = o.type === undefined ? undefined : REPLAY_TYPES[o.type];
   if (o.type !== undefined && want === undefined)
     throw new ReplayLoadError(`--type ${o.type}: expected one of ${Object.keys(REPLAY_TYPES).join(', ')}`);
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(o.obj);
-  } catch (e) {
-    throw new ReplayLoadError(`${o.obj}: ${(e as Error).message}`, { file: o.obj, cause: e });
-  }
-  let spec = readCollection(bytes, { name: basename(o.obj), set: o.set });
+  let spec = readCollection(readObjectFile(o.obj), { name: basename(o.obj), set: o.set });
   if (want !== undefined && spec.programs.some((p) => p.type === undefined))
     spec = { ...spec, programs: spec.programs.map((p) => (p.type === undefined ? { ...p, type: want } : p)) };
   // a program named on the command line is loaded even where its section says autoload off (`?xdp`)

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { fileError } from '../../uapi/fileError.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { isPerCpu } from './mapEntries.js';
 import { BpfErrno } from '../../uapi/errno.js';
@@ -27,9 +28,15 @@ export class MapInitError extends UserError {
 
 /** readMapInit reads and shape-checks a map-init file. */
 export function readMapInit(path: string): MapInit {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw fileError('map init', path, e, 'a JSON file of map entries');
+  }
   let v: unknown;
   try {
-    v = JSON.parse(readFileSync(path, 'utf8'));
+    v = JSON.parse(text);
   } catch (e) {
     throw new MapInitError(path, (e as Error).message, { file: path, cause: e });
   }

@@ -1,8 +1,8 @@
 import type { Kernel } from '../../kernel/kernel.js';
 import { MapType } from '../../uapi/mapType.js';
+import { type MapElementJson, elementJson } from './mapElement.js';
 import { isPerCpu, mapEntries } from './mapEntries.js';
 
-const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 /** Maps whose contents are not key/value data a summary shows: programs, ring buffers, perf events, queues and stacks, bloom filters. */
 const LEFT_OUT: readonly number[] = [
   MapType.BPF_MAP_TYPE_PROG_ARRAY,
@@ -14,17 +14,30 @@ const LEFT_OUT: readonly number[] = [
   MapType.BPF_MAP_TYPE_USER_RINGBUF,
 ];
 
-/** MapsJson: {"NAME": {"HEXKEY": "HEXVALUE" or ["HEX per CPU", ...]}}. */
-export type MapsJson = Record<string, Record<string, string | string[]>>;
+/** Maps of maps hold inner map ids: their BTF value type is a pointer array, not what the element holds. */
+const OF_MAPS: readonly number[] = [MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS, MapType.BPF_MAP_TYPE_HASH_OF_MAPS];
 
-/** mapsJson dumps the loaded maps, keys and values in hex, per-CPU values as one string per CPU. */
+/** MapsJson: {"NAME": [element, …]}, each map's elements in map order as `bpftool map dump -j` prints them (see MapElementJson). */
+export type MapsJson = Record<string, MapElementJson[]>;
+
+/**
+ * mapsJson dumps the loaded maps as `bpftool map dump -j` does, one array per map in the order
+ * GET_NEXT_KEY walks it (an array's by index): hex bytes, and typed values ("formatted") where
+ * BTF describes the map, rendered by the same code as `bpfbox map dump`.
+ */
 export function mapsJson(k: Kernel, maps: ReadonlyMap<string, number>): MapsJson {
   const out: MapsJson = {};
   for (const [name, fd] of maps) {
     const obj = k.process.fds.get(fd)?.obj;
     if (!obj || obj.kind !== 'map' || LEFT_OUT.includes(obj.spec.type)) continue;
-    const percpu = isPerCpu(obj.spec.type);
-    out[name] = Object.fromEntries(mapEntries(k, fd, obj).map(([key, values]) => [hex(key), percpu ? values.map(hex) : hex(values[0])]));
+    const ofMaps = OF_MAPS.includes(obj.spec.type);
+    const layout = {
+      bytes_value: ofMaps ? 4 : obj.spec.valueSize,
+      percpu: isPerCpu(obj.spec.type),
+      ncpus: k.ncpus,
+      btf: ofMaps ? undefined : obj.spec.btf,
+    };
+    out[name] = mapEntries(k, fd, obj).map(([key, values]) => elementJson(layout, key, values));
   }
   return out;
 }

@@ -299,6 +299,41 @@ describe('bpfbox errors (CLI): the everyday mistakes of issue 17, one line each'
     );
   });
 
+  it('a missing object or a directory as one: prog load, prog loadall, replay --obj, replay --json', () => {
+    const nope = join(dir, 'x.o');
+    const missing = (o: string) =>
+      new RegExp(`^Error: object ${o}: no such file or directory \\(expected a clang-compiled BPF object \\(\\.o\\)\\)$`);
+    const isDir = new RegExp(`^Error: object ${dir}: is a directory \\(expected a clang-compiled BPF object \\(\\.o\\)\\)$`);
+    everyday(bpfbox(state, 'prog', 'load', nope, '/sys/fs/bpf/x'), 255, missing(nope));
+    everyday(bpfbox(state, 'prog', 'loadall', nope, '/sys/fs/bpf/x'), 255, missing(nope));
+    everyday(bpfbox(state, 'prog', 'load', dir, '/sys/fs/bpf/x'), 255, isDir);
+    everyday(bpfbox(state, 'replay', SAMPLE, '--obj', nope), 1, missing(nope));
+    everyday(bpfbox(state, 'replay', SAMPLE, '--obj', dir), 1, isDir);
+    const j = bpfbox(state, 'replay', SAMPLE, '--obj', nope, '--json');
+    assert.equal(j.code, 1);
+    assert.deepEqual(JSON.parse(j.out), { error: `object ${nope}: no such file or directory (expected a clang-compiled BPF object (.o))` });
+  });
+
+  it('a missing --routes, --map-init or --config file, or a directory as a config', () => {
+    const nope = join(dir, 'nope.json');
+    everyday(
+      bpfbox(state, 'replay', SAMPLE, '--obj', STATS, '--routes', nope),
+      1,
+      new RegExp(`^Error: route table ${nope}: no such file or directory \\(expected a JSON file of routes and neighbours\\)$`),
+    );
+    everyday(
+      bpfbox(state, 'replay', SAMPLE, '--obj', STATS, '--map-init', nope),
+      1,
+      new RegExp(`^Error: map init ${nope}: no such file or directory \\(expected a JSON file of map entries\\)$`),
+    );
+    everyday(
+      bpfbox(state, 'replay', '--config', join(dir, 'nope.yaml')),
+      1,
+      new RegExp(`^Error: config ${dir}/nope\\.yaml: no such file or directory \\(expected a YAML config\\)$`),
+    );
+    everyday(bpfbox(state, 'serve', '--config', dir), 1, new RegExp(`^Error: config ${dir}: is a directory \\(expected a YAML config\\)$`));
+  });
+
   it('--workers abc, --workers 0, --workers 1.5 name --workers; --workers 1 runs', () => {
     for (const w of ['abc', '0', '1.5', '-2'])
       everyday(

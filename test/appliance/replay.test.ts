@@ -1,3 +1,4 @@
+import { hexMaps } from '../support/hexMaps.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -75,7 +76,7 @@ function reference(name: string, prog: string, packets: readonly Uint8Array[], i
     const r = testRun(k.runtime(0), p, { data, ctx });
     return { ...r, data: r.data.subarray(new DataView(r.ctx.buffer).getUint32(0, true)) };
   });
-  return { runs, maps: mapsJson(k, loaded.maps) };
+  return { runs, maps: hexMaps(mapsJson(k, loaded.maps)) };
 }
 
 describe('replay', function () {
@@ -129,7 +130,7 @@ describe('replay', function () {
       assert.equal(got.length, packets.length);
       ref.runs.forEach((run, i) => assert.deepEqual(got[i], [hex(run.data), run.retval | 0], `packet ${i}`));
       assert.equal(s.packets, packets.length);
-      assert.deepEqual(totals(s.maps), totals(ref.maps));
+      assert.deepEqual(totals(hexMaps(s.maps)), totals(ref.maps));
       assert.equal(
         s.per_cpu.reduce((a, b) => a + b, 0),
         packets.length,
@@ -148,7 +149,7 @@ describe('replay', function () {
     for (const p of cap.packets) if (p.length > 23) want[p[23]] = (want[p[23]] ?? 0n) + 1n;
     const short = cap.packets.filter((p) => p.length <= 23).length;
     const counts = Object.fromEntries(
-      Object.entries(s.maps.proto_count)
+      Object.entries(hexMaps(s.maps).proto_count)
         .map(([k, v]) => [Buffer.from(k, 'hex').readUInt32LE(), Buffer.from(v as string, 'hex').readBigUInt64LE()])
         .filter(([, v]) => v !== 0n),
     );
@@ -173,7 +174,12 @@ describe('replay', function () {
     const simple = await replay({ captures: [cap.path], obj: obj('xdp_simple'), workers: 2, out });
     // xdp_simple counts by bpf_get_smp_processor_id(): the worker is the CPU the program sees
     const rxcnt = (cpu: number) =>
-      Number(Buffer.from(simple.maps.rxcnt[Buffer.from(new Uint32Array([cpu]).buffer).toString('hex')] as string, 'hex').readBigUInt64LE());
+      Number(
+        Buffer.from(
+          hexMaps(simple.maps).rxcnt[Buffer.from(new Uint32Array([cpu]).buffer).toString('hex')] as string,
+          'hex',
+        ).readBigUInt64LE(),
+      );
     assert.deepEqual([rxcnt(0), rxcnt(1)], simple.per_cpu);
     const r = new PcapngReader(out, { readOptions: true });
     const cpuOf = new Map<string, Set<number>>();
@@ -195,7 +201,7 @@ describe('replay', function () {
     for (const workers of [2, 2, 1, 1]) {
       const out = join(dir, `det${runs.length}.pcapng`);
       const s = await replay({ captures: [cap.path], obj: obj('xdp_stats'), workers, deterministic: true, seed: 5, out });
-      runs.push({ maps: s.maps, verdicts: s.verdicts, out: readFileSync(out).toString('hex') });
+      runs.push({ maps: hexMaps(s.maps), verdicts: s.verdicts, out: readFileSync(out).toString('hex') });
     }
     // two CPUs updating one shared entry (last_seen of a source with flows on both) race, as in the kernel
     const unshared = (r: (typeof runs)[0]) => ({ ...r, maps: { ...r.maps, last_seen: undefined } });
@@ -241,7 +247,7 @@ describe('replay', function () {
       const runs = [];
       for (const engine of ['interpreter', 'jit'] as const) {
         const s = await replay({ captures: [cap.path], obj: obj(name), workers: 1, engine, deterministic: true });
-        runs.push({ verdicts: s.verdict_names, bytes: s.bytes, maps: totals(s.maps as never) });
+        runs.push({ verdicts: s.verdict_names, bytes: s.bytes, maps: totals(hexMaps(s.maps)) });
       }
       assert.deepEqual(runs[1], runs[0], name);
     }

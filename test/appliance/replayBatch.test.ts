@@ -1,3 +1,4 @@
+import { hexMaps } from '../support/hexMaps.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -102,7 +103,7 @@ describe("replay: the JIT runs packets in batches, with the interpreter's result
           perCpu: s.per_cpu,
           errors: s.errors,
           skipped: s.skipped,
-          maps: s.maps,
+          maps: hexMaps(s.maps),
         };
       };
       const want1 = await ran({ workers: 1, engine: 'interpreter' });

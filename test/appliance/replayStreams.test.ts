@@ -1,3 +1,5 @@
+import type { MapsJson } from '../../appliance/datapath/mapsJson.js';
+import { hexMaps } from '../support/hexMaps.js';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -21,11 +23,11 @@ type Cmd = readonly [string, ...string[]];
 
 /** proto_stats of xdp_stats summed over CPUs: "ethertype/proto" → [packets, bytes]. */
 function protoStats(json: string): Map<string, [bigint, bigint]> {
-  const s = JSON.parse(json) as { maps: { proto_stats: Record<string, string[]> } };
+  const s = JSON.parse(json) as { maps: MapsJson };
   return new Map(
-    Object.entries(s.maps.proto_stats).map(([k, cpus]) => {
+    Object.entries(hexMaps(s.maps).proto_stats).map(([k, cpus]) => {
       const key = Buffer.from(k.replace(/^0x/, ''), 'hex');
-      const sum = cpus
+      const sum = (cpus as string[])
         .map((v) => Buffer.from(v, 'hex'))
         .reduce((a, b) => [a[0] + b.readBigUInt64LE(0), a[1] + b.readBigUInt64LE(8)], [0n, 0n]);
       return [`${key.readUInt16LE(0).toString(16)}/${key[2]}`, sum as [bigint, bigint]];

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { hexMaps } from '../support/hexMaps.js';
 import { mapsJson } from '../../appliance/datapath/mapsJson.js';
 import { readCollection } from '../../elf/collection.js';
 import { loadCollection } from '../../kernel/loadCollection.js';
@@ -48,7 +49,7 @@ describe('JIT differential: the same answers as the interpreter', function () {
           const p = k.process.fds.get(fd)!.obj as { type: number };
           if (TESTED.includes(p.type)) out[name] = testRuns(k, fd, packets);
         }
-        return { out, maps: mapsJson(k, loaded.maps) };
+        return { out, maps: hexMaps(mapsJson(k, loaded.maps)) };
       };
       const a = side(interpreter);
       const b = side(jit);
@@ -78,7 +79,7 @@ describe('JIT differential: the same answers as the interpreter', function () {
           const r = testRun(k.runtime(1), p, { data, repeat: 257 });
           return `${r.retval} ${Buffer.from(r.data).toString('hex')}`;
         });
-        return { runs, maps: mapsJson(k, loaded.maps) };
+        return { runs, maps: hexMaps(mapsJson(k, loaded.maps)) };
       };
       const a = side(interpreter);
       assert.deepEqual(side(jit), a, f);
@@ -113,19 +114,23 @@ describe('JIT differential: the same answers as the interpreter', function () {
       b.kernel.process.close(fb);
     }
     assert.deepEqual(
-      mapsJson(
-        b.kernel,
-        new Map([
-          ['array', b.maps.array],
-          ['hash', b.maps.hash],
-        ]),
+      hexMaps(
+        mapsJson(
+          b.kernel,
+          new Map([
+            ['array', b.maps.array],
+            ['hash', b.maps.hash],
+          ]),
+        ),
       ),
-      mapsJson(
-        a.kernel,
-        new Map([
-          ['array', a.maps.array],
-          ['hash', a.maps.hash],
-        ]),
+      hexMaps(
+        mapsJson(
+          a.kernel,
+          new Map([
+            ['array', a.maps.array],
+            ['hash', a.maps.hash],
+          ]),
+        ),
       ),
     );
     assert.ok(ran > 150, `${ran} accepted programs ran`);

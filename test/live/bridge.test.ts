@@ -1,3 +1,4 @@
+import { hexMaps } from '../support/hexMaps.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -288,7 +289,9 @@ describe('bpfbox live: an inline bridge over AF_PACKET', function () {
     assert.equal(byFlow.size, flows);
     for (const [flow, qs] of byFlow) assert.equal(qs.size, 1, `flow ${flow} ran on workers ${[...qs].join(', ')}`);
     // the per-CPU array: each CPU's slot holds what that worker ran
-    const slots = (s.maps.per_cpu as Record<string, string[]>)['00000000'].map((h) => Number(Buffer.from(h, 'hex').readBigUInt64LE(0)));
+    const slots = (hexMaps(s.maps).per_cpu as Record<string, string[]>)['00000000'].map((h) =>
+      Number(Buffer.from(h, 'hex').readBigUInt64LE(0)),
+    );
     assert.deepEqual(slots, s.per_cpu);
     assert.ok(
       s.per_cpu.every((n) => n > 0),
