@@ -235,6 +235,10 @@ async function main(raw: string[]): Promise<void> {
             type: 'boolean',
             describe: 'read the captures into memory before the clock starts (as tcpreplay --preload-pcap)',
           })
+          .option('events', {
+            type: 'string',
+            describe: 'FILE.jsonl: write ring buffer and perf events as JSON lines (- is standard output; the summary then goes to stderr)',
+          })
           .option('json', { alias: 'j', type: 'boolean', default: false, describe: 'print the summary as JSON' }),
       async (argv) => {
         await reportErrors(argv.json, async () =>
@@ -258,6 +262,7 @@ async function main(raw: string[]): Promise<void> {
             trace: argv.trace,
             engine: argv.engine,
             preload: argv.preload,
+            events: argv.events,
           }),
         );
       },

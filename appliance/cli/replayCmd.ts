@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from '../config/config.js';
 import { UsageError } from './usageError.js';
 import { STDIO, isStreamPath } from '../../pcaps/streamIo.js';
 import { type ReplayOptions, type ReplaySummary, replay } from '../datapath/replay.js';
+import { eventSummary } from '../datapath/events.js';
 
 /** ReplayArgs: `bpfbox replay`'s parsed flags. */
 export interface ReplayArgs {
@@ -32,6 +33,8 @@ export interface ReplayArgs {
   progress?: boolean;
   engine?: EngineName;
   preload?: boolean;
+  /** Ring buffer and perf events as JSON lines to this file (`-`: standard output). */
+  events?: string;
 }
 
 /**
@@ -64,6 +67,7 @@ function fromConfig(a: ReplayArgs): { args: ReplayArgs; inline?: ReplayOptions['
     routes: a.routes ?? cfg.routes,
     trace: a.trace || cfg.trace,
     engine: a.engine ?? cfg.engine,
+    events: a.events ?? cfg.events,
   };
   const maps = Object.fromEntries(Object.entries(p.maps ?? {}).map(([n, m]) => [n, m.entries.map((e) => [e.key, e.value] as const)]));
   return {
@@ -86,6 +90,8 @@ export function replayOptions(given: ReplayArgs): ReplayOptions {
   checkOutPath('--out', a.out);
   checkOutPath('--out-pass', a.outPass);
   checkOutPath('--out-drop', a.outDrop);
+  if (a.events === STDIO && [a.out, a.outPass, a.outDrop].includes(STDIO))
+    throw new UsageError('--events -: standard output already carries the capture (--out -); give --events a file');
   const rt = a.routes ? readRouteTable(a.routes) : undefined;
   return {
     captures: a.captures,
@@ -107,6 +113,7 @@ export function replayOptions(given: ReplayArgs): ReplayOptions {
     trace: a.trace ? (l) => process.stderr.write(`${l}\n`) : undefined,
     engine: a.engine,
     preload: a.preload,
+    events: a.events,
   };
 }
 
@@ -114,7 +121,7 @@ export function replayOptions(given: ReplayArgs): ReplayOptions {
 export async function runReplay(a: ReplayArgs): Promise<ReplaySummary> {
   const o = replayOptions(a);
   // with a capture on standard output, stdout is the capture alone: the summary goes to stderr
-  const toStdout = [o.out, o.outPass, o.outDrop].includes(STDIO);
+  const toStdout = [o.out, o.outPass, o.outDrop, o.events].includes(STDIO);
   const say = (text: string) => (toStdout ? process.stderr : process.stdout).write(text);
   // a stream (standard input, a FIFO) has no size: the bar shows packets and rate, no total
   const streamed = o.captures.some(isStreamPath);
@@ -205,6 +212,7 @@ export function summaryText(s: ReplaySummary, wholeSeconds?: number): string {
   lines.push(`per CPU: ${s.per_cpu.map((n, i) => `cpu${i} ${n}`).join(', ')}`);
   if (s.errors) lines.push(`program faults: ${s.errors} (handled as aborted runs)`);
   if (s.skipped) lines.push(`not run: ${s.skipped}`);
+  if (s.events) lines.push(eventSummary(s.events));
   for (const [name, entries] of Object.entries(s.maps)) {
     const keys = Object.keys(entries).sort(byMapOrder);
     const shown = keys.slice(0, 8);

@@ -15,6 +15,8 @@ export interface Config {
   seed?: number;
   routes?: string;
   trace?: boolean;
+  /** replay --config: write ring buffer and perf events here as JSON lines (as --events). */
+  events?: string;
   metrics?: { addr?: string };
   programs: ProgramConfig[];
   sources?: SourceConfig[];

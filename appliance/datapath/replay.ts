@@ -2,6 +2,8 @@ import { cpus } from 'node:os';
 import { loadForReplay } from './load.js';
 import { type InitPaths, applyMapInit, type MapInit } from './mapInit.js';
 import { mapsJson } from './mapsJson.js';
+import { eventTyper } from './eventTypes.js';
+import { EventsFile } from './sinks/eventsFile.js';
 import { Pipeline, type PipelineOptions, type ReplaySummary, type RunOptions } from './pipeline.js';
 
 export type { ReplaySummary } from './pipeline.js';
@@ -18,6 +20,8 @@ export interface ReplayOptions
   readonly mapInit?: { init: MapInit; where: string; paths?: InitPaths };
   /** More entries after mapInit (a config's inline maps after its map_init file). */
   readonly mapInitMore?: { init: MapInit; where: string; paths?: InitPaths };
+  /** Write the program's ring buffer and perf events here as JSON lines (`-`: standard output). */
+  readonly events?: string;
 }
 
 /**
@@ -29,11 +33,13 @@ export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
   const { kernel, loaded, prog } = loadForReplay({ obj: o.obj, prog: o.prog, type: o.type, ncpus: workers, set: o.set });
   try {
     for (const m of [o.mapInit, o.mapInitMore]) if (m) applyMapInit(kernel, m.init, loaded.maps, loaded.programs, m.where, m.paths);
-    const p = new Pipeline({ ...o, kernel, prog, workers });
+    const events = o.events === undefined ? undefined : new EventsFile(o.events, eventTyper(o.obj));
+    const p = new Pipeline({ ...o, kernel, prog, workers, onEvents: events ? (r, m) => events.write(r, m) : undefined });
     try {
       await p.run(o.captures, o);
     } finally {
       await p.close();
+      events?.close();
     }
     p.summary.maps = mapsJson(kernel, loaded.maps);
     p.summary.max_rss_mb = Math.round(process.resourceUsage().maxRSS / 1024);
