@@ -15,7 +15,7 @@ export const GRAMMAR: Readonly<Record<'prog' | 'map' | 'net', readonly string[]>
     '                  data_in FILE \\',
     '                  [data_out FILE [data_size_out L]] \\',
     '                  [ctx_in FILE [ctx_out FILE [ctx_size_out M]]] \\',
-    '                  [repeat N]',
+    '                  [repeat N] [--events FILE]',
     'bpfbox prog help',
     '',
     'PROG := { id PROG_ID | pinned FILE | tag PROG_TAG | name PROG_NAME }',
