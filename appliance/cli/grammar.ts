@@ -16,6 +16,7 @@ export const GRAMMAR: Readonly<Record<'prog' | 'map' | 'net', readonly string[]>
     '                  [data_out FILE [data_size_out L]] \\',
     '                  [ctx_in FILE [ctx_out FILE [ctx_size_out M]]] \\',
     '                  [repeat N] [--events FILE]',
+    'bpfbox prog tracelog',
     'bpfbox prog help',
     '',
     'PROG := { id PROG_ID | pinned FILE | tag PROG_TAG | name PROG_NAME }',

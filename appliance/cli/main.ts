@@ -91,6 +91,11 @@ async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
       if (!printUserError(e, out)) throw e;
       return 255;
     }
+  // `prog tracelog` follows running serves and takes no session (whose state lock would stop their pin writes)
+  if (rest[0] === 'prog' && rest[1] === 'tracelog') {
+    const [{ runTracelog }, { stateDir }] = await Promise.all([import('./tracelogCmd.js'), import('../bpffs/filePinStore.js')]);
+    return runTracelog(stateDir(bpffs), out);
+  }
   let session: Session | undefined;
   try {
     const [{ parseSet }, { readRouteTable }, { Session }] = await Promise.all([
@@ -413,7 +418,7 @@ async function main(raw: string[]): Promise<void> {
       'map',
       "bpftool's map commands: show, list, dump, lookup, update, delete, getnext, pin, freeze, create, push, pop, peek, enqueue, dequeue (bpfbox map help: the grammar)",
     )
-    .command('prog', "bpftool's prog commands: show, list, dump xlated, pin, load, loadall, run (bpfbox prog help: the grammar)")
+    .command('prog', "bpftool's prog commands: show, list, dump xlated, pin, load, loadall, run, tracelog (bpfbox prog help: the grammar)")
     .demandCommand(1, 'expected a command')
     .strict()
     .help()

@@ -77,7 +77,8 @@ export interface PipelineOptions {
   readonly routes?: readonly Route[];
   readonly neighbours?: readonly Neighbour[];
   readonly devices?: readonly Device[];
-  readonly trace?: (line: string) => void;
+  /** bpf_trace_printk lines, with the CPU (worker) that printed each. */
+  readonly trace?: (line: string, cpu: number) => void;
   readonly warn?: (line: string) => void;
   /** The engine the workers run the program on (default: DEFAULT_ENGINE, the JIT). */
   readonly engine?: EngineName;
@@ -259,7 +260,7 @@ export class Pipeline {
     const s = this.summary;
     results.forEach((r, w) => {
       if (!r) return;
-      for (const t of r.traces) o.trace?.(t);
+      for (const t of r.traces) o.trace?.(t, w);
       s.busy_seconds[w] += r.ns / 1e9;
       o.onBatch?.(w, r.samples);
       if (r.events) this.#emitEvents(r.events.counts, r.events.records);
