@@ -234,6 +234,7 @@ function resolvePaths(c: Config, base: string): Config {
     ...c,
     bpffs: abs(c.bpffs),
     routes: abs(c.routes),
+    events: c.events === '-' ? c.events : abs(c.events),
     programs: c.programs.map((p) => ({
       ...p,
       obj: abs(p.obj)!,

@@ -64,10 +64,14 @@ describe('events: ring buffer and perf events of replay and prog run (--events),
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  for (const workers of ['1', '2'])
-    it(`replay --workers ${workers}: the summary's counts and the JSON lines are the packets the program emits for, byte for byte`, () => {
-      const file = join(dir, `ev${workers}.jsonl`);
-      const r = bpfbox(dir, 'replay', SAMPLE, '--obj', EVENTS_O, '--workers', workers, '--events', file, '--json');
+  for (const [workers, engine] of [
+    ['1', 'jit'],
+    ['2', 'jit'],
+    ['2', 'interpreter'],
+  ])
+    it(`replay --workers ${workers} --engine ${engine}: the summary's counts and the JSON lines are the packets the program emits for, byte for byte`, () => {
+      const file = join(dir, `ev${workers}${engine}.jsonl`);
+      const r = bpfbox(dir, 'replay', SAMPLE, '--obj', EVENTS_O, '--workers', workers, '--engine', engine, '--events', file, '--json');
       assert.equal(r.code, 0, r.err);
       const s = JSON.parse(r.out) as { events: { map: string; kind: string; count: number }[] };
       const udp = want.filter((w) => w.kind === 'ringbuf');
@@ -135,6 +139,24 @@ describe('events: ring buffer and perf events of replay and prog run (--events),
     assert.equal(r.code, 0, r.err);
     assert.equal(lines(r.out).length, want.length);
     assert.match(r.err, /^events: /m);
+  });
+
+  it('replay --config: `events: FILE` (relative to the config) is --events', () => {
+    const sub = mkdtempSync(join(dir, 'cfg-'));
+    const cfg = join(sub, 'c.yaml');
+    writeFileSync(
+      cfg,
+      `workers: 1\nevents: ev.jsonl\nprograms:\n  - { name: e, obj: ${EVENTS_O} }\nsources:\n  - { program: e, captures: [${SAMPLE}] }\n`,
+    );
+    const r = bpfbox(dir, 'replay', '--config', cfg);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(
+      // each map's records in capture order (one worker)
+      lines(readFileSync(join(sub, 'ev.jsonl'), 'utf8'))
+        .sort((x, y) => x.map.localeCompare(y.map))
+        .map((g) => g.data),
+      [...want.filter((w) => w.kind === 'perf'), ...want.filter((w) => w.kind === 'ringbuf')].map((w) => w.hex),
+    );
   });
 
   it('prog run --events: the record of a hand-built UDP packet, once per repeat', () => {
