@@ -16,6 +16,9 @@ export function ringbufSubmit(space: AddressSpace, dataAddr: number, discard: bo
   Atomics.store(space.i32, hdr, discard ? len | BPF_RINGBUF_DISCARD_BIT : len);
 }
 
+/** READER_SPINS: how many times a reserve drains a full ring whose oldest record another CPU is still writing before it fails. */
+const READER_SPINS = 1_000_000;
+
 /**
  * RingBuf is `BPF_MAP_TYPE_RINGBUF`: a power-of-two data area shared by all CPUs.
  * Programs reserve a record (under the map lock), fill it in place and submit or discard
@@ -31,6 +34,12 @@ export function ringbufSubmit(space: AddressSpace, dataAddr: number, discard: bo
 export class RingBuf extends BpfMap {
   readonly #lock: SpinLock;
   readonly #mask: number;
+  /**
+   * reader, when set, takes the submitted records when a reserve finds no room, as a consumer
+   * polling the ring would have taken them by then; the reserve then tries again. Without it a
+   * full ring fails the reserve (NULL to the program), as the kernel's does.
+   */
+  reader?: (records: Uint8Array[]) => void;
 
   constructor(space: AddressSpace, desc: number) {
     super(space, desc);
@@ -57,10 +66,13 @@ export class RingBuf extends BpfMap {
     const total = (size + BPF_RINGBUF_HDR_SZ + 7) & ~7;
     return withLock(this.#lock, () => {
       let prod = this.#producer;
-      const cons = this.#consumer;
       const off = prod & this.#mask;
       const filler = off + total > this.maxEntries ? this.maxEntries - off : 0;
-      if (prod - cons + filler + total > this.maxEntries) return 0;
+      // a reader drains the ring; a record another CPU still writes holds it up, as it holds up the kernel's consumer: wait for it, boundedly
+      for (let spins = 0; prod - this.#consumer + filler + total > this.maxEntries; spins++) {
+        if (!this.reader || spins > READER_SPINS) return 0;
+        this.reader(this.consume());
+      }
       const dv = this.space.view;
       if (filler) {
         dv.setUint32(this.storage + off, ((filler - BPF_RINGBUF_HDR_SZ) | BPF_RINGBUF_DISCARD_BIT) >>> 0, true);
@@ -108,6 +120,11 @@ export class RingBuf extends BpfMap {
     }
     writeDesc(this.space, this.desc, Desc.AUX0, cons);
     return out;
+  }
+
+  /** take is consume under the map lock: for a consumer beside producers that may call `reader` from a reserve. */
+  take(): Uint8Array[] {
+    return withLock(this.#lock, () => this.consume());
   }
 
   override lookupBytes(): Uint8Array {

@@ -91,6 +91,11 @@ async function bpftoolStyle(raw: string[]): Promise<number | undefined> {
       if (!printUserError(e, out)) throw e;
       return 255;
     }
+  // `prog tracelog` follows running serves and takes no session (whose state lock would stop their pin writes)
+  if (rest[0] === 'prog' && rest[1] === 'tracelog') {
+    const [{ runTracelog }, { stateDir }] = await Promise.all([import('./tracelogCmd.js'), import('../bpffs/filePinStore.js')]);
+    return runTracelog(stateDir(bpffs), out);
+  }
   let session: Session | undefined;
   try {
     const [{ parseSet }, { readRouteTable }, { Session }] = await Promise.all([
@@ -241,6 +246,10 @@ async function main(raw: string[]): Promise<void> {
               'pin every map, as the run left it, under this /sys/fs/bpf directory (then: bpfbox map dump pinned DIR/NAME); pins a previous run left are replaced',
           })
           .option('bpffs', { type: 'string', describe: 'state directory behind /sys/fs/bpf (for --pinmaps)' })
+          .option('events', {
+            type: 'string',
+            describe: 'FILE.jsonl: write ring buffer and perf events as JSON lines (- is standard output; the summary then goes to stderr)',
+          })
           .option('json', { alias: 'j', type: 'boolean', default: false, describe: 'print the summary as JSON' }),
       async (argv) => {
         await reportErrors(argv.json, async () =>
@@ -266,6 +275,7 @@ async function main(raw: string[]): Promise<void> {
             preload: argv.preload,
             pinmaps: argv.pinmaps,
             bpffs: argv.bpffs,
+            events: argv.events,
           }),
         );
       },
@@ -416,7 +426,7 @@ async function main(raw: string[]): Promise<void> {
       'map',
       "bpftool's map commands: show, list, dump, lookup, update, delete, getnext, pin, freeze, create, push, pop, peek, enqueue, dequeue (bpfbox map help: the grammar)",
     )
-    .command('prog', "bpftool's prog commands: show, list, dump xlated, pin, load, loadall, run (bpfbox prog help: the grammar)")
+    .command('prog', "bpftool's prog commands: show, list, dump xlated, pin, load, loadall, run, tracelog (bpfbox prog help: the grammar)")
     .demandCommand(1, 'expected a command')
     .strict()
     .help()

@@ -10,9 +10,10 @@ import type { ProgObject } from '../../kernel/objects.js';
 import { type Cmd, type Output, cmdSelect } from './command.js';
 import { printUserError } from './printUserError.js';
 import { checkOutPath } from './outPath.js';
-import { usage } from './usageError.js';
+import { UsageError, usage } from './usageError.js';
 import { displayName, progShowJson, progShowOf, progShowPlain, xlatedLines, xlatedPlain } from './progOutput.js';
 import type { Session } from '../service/session.js';
+import { RunEvents } from './runEvents.js';
 
 /** ProgRef: `id N`, `pinned FILE`, `name NAME` or `tag TAG`. */
 type ProgRef = { id: number } | { pinned: string } | { name: string } | { tag: string };
@@ -186,13 +187,17 @@ function doRun({ s, t, o }: ProgArgs): number {
   const args: Record<string, string> = {};
   while (t.length) {
     const k = t.shift()!;
-    if (!['data_in', 'data_out', 'ctx_in', 'ctx_out', 'repeat', 'data_size_out', 'ctx_size_out'].includes(k)) usage(`unknown keyword ${k}`);
+    if (!['data_in', 'data_out', 'ctx_in', 'ctx_out', 'repeat', 'data_size_out', 'ctx_size_out', '--events'].includes(k))
+      usage(`unknown keyword ${k}`);
     args[k] = t.shift() ?? usage(`expected a value after ${k}`);
   }
   if (!args.data_in) usage('data_in expected');
   // outputs that could not be written are refused before the run (whose map updates would stay)
   checkOutPath('data_out', args.data_out);
   checkOutPath('ctx_out', args.ctx_out);
+  // --events - shares standard output with the run's lines, not with bytes or JSON there
+  if (args['--events'] === '-' && (o.json || args.data_out === '-' || args.ctx_out === '-'))
+    usage('--events -: standard output already carries the output (-j, or data_out/ctx_out -); give --events a file');
   // a file that will not open is one line naming its keyword (bpftool: `failed to open input file`)
   const read = (f: string, keyword = 'data_in') => {
     try {
@@ -218,11 +223,13 @@ function doRun({ s, t, o }: ProgArgs): number {
   };
   // a repeated run prints each trace line once, with its count (not `repeat` copies)
   if (repeat > 1) s.collectTraces();
+  const events = args['--events'] === undefined ? undefined : new RunEvents(s, p, args['--events']);
   let r: number;
   try {
     r = s.kernel.bpf('BPF_PROG_TEST_RUN', a);
   } finally {
     s.flushTraces();
+    events?.finish();
   }
   if (r < 0) {
     const msg = `failed to run program: ${strerror(-r)}`;

@@ -11,6 +11,7 @@ import { STDIO, isStreamPath } from '../../pcaps/streamIo.js';
 import { type ReplayOptions, type ReplaySummary, replay } from '../datapath/replay.js';
 import { keyText, valueText } from '../datapath/mapElement.js';
 import { toJson } from '../../maps/typeDesc.js';
+import { eventSummary } from '../datapath/events.js';
 
 /** ReplayArgs: `bpfbox replay`'s parsed flags. */
 export interface ReplayArgs {
@@ -38,6 +39,8 @@ export interface ReplayArgs {
   /** `--pinmaps DIR`: pin the maps as the run left them (a bpffs directory of the state directory `--bpffs`). */
   pinmaps?: string;
   bpffs?: string;
+  /** Ring buffer and perf events as JSON lines to this file (`-`: standard output). */
+  events?: string;
 }
 
 /**
@@ -72,6 +75,7 @@ function fromConfig(a: ReplayArgs): { args: ReplayArgs; inline?: ReplayOptions['
     engine: a.engine ?? cfg.engine,
     pinmaps: a.pinmaps ?? p.pinmaps,
     bpffs: a.bpffs ?? cfg.bpffs,
+    events: a.events ?? cfg.events,
   };
   const maps = Object.fromEntries(Object.entries(p.maps ?? {}).map(([n, m]) => [n, m.entries.map((e) => [e.key, e.value] as const)]));
   return {
@@ -101,6 +105,8 @@ export function replayOptions(given: ReplayArgs): ReplayOptions {
   checkOutPath('--out', a.out);
   checkOutPath('--out-pass', a.outPass);
   checkOutPath('--out-drop', a.outDrop);
+  if (a.events === STDIO && [a.out, a.outPass, a.outDrop].includes(STDIO))
+    throw new UsageError('--events -: standard output already carries the capture (--out -); give --events a file');
   const rt = a.routes ? readRouteTable(a.routes) : undefined;
   return {
     captures: a.captures,
@@ -123,6 +129,7 @@ export function replayOptions(given: ReplayArgs): ReplayOptions {
     engine: a.engine,
     preload: a.preload,
     pinmaps: a.pinmaps === undefined ? undefined : { dir: a.pinmaps, bpffs: a.bpffs },
+    events: a.events,
   };
 }
 
@@ -130,7 +137,7 @@ export function replayOptions(given: ReplayArgs): ReplayOptions {
 export async function runReplay(a: ReplayArgs): Promise<ReplaySummary> {
   const o = replayOptions(a);
   // with a capture on standard output, stdout is the capture alone: the summary goes to stderr
-  const toStdout = [o.out, o.outPass, o.outDrop].includes(STDIO);
+  const toStdout = [o.out, o.outPass, o.outDrop, o.events].includes(STDIO);
   const say = (text: string) => (toStdout ? process.stderr : process.stdout).write(text);
   // a stream (standard input, a FIFO) has no size: the bar shows packets and rate, no total
   const streamed = o.captures.some(isStreamPath);
@@ -222,6 +229,7 @@ export function summaryText(s: ReplaySummary, wholeSeconds?: number): string {
   if (s.pinned_maps?.length) lines.push(`maps pinned: ${s.pinned_maps.join(', ')} (bpfbox map dump pinned PATH shows them)`);
   if (s.errors) lines.push(`program faults: ${s.errors} (handled as aborted runs)`);
   if (s.skipped) lines.push(`not run: ${s.skipped}`);
+  if (s.events) lines.push(eventSummary(s.events));
   for (const [name, elements] of Object.entries(s.maps)) {
     const shown = elements.slice(0, 8);
     const n = elements.length;

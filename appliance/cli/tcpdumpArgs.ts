@@ -2,7 +2,7 @@
  * tcpdumpArgs rewrites a `bpfbox replay` command line so that tcpdump's habits reach yargs
  * intact: `-r FILE` (repeatable, also `-rFILE`) becomes the capture argument in its place,
  * so captures keep their order; a lone `-` capture becomes /dev/stdin (standard input, which
- * FileBytes reads as a stream); `--out -`, `-w -`, `--out-pass -`, `--out-drop -` become
+ * FileBytes reads as a stream); `--out -`, `-w -`, `--out-pass -`, `--out-drop -`, `--events -` become
  * `--out=-` etc. yargs drops a lone `-` (it re-parses positionals as `--captures -` and takes
  * `-` for a flag), so the rewrite happens before it parses. Other commands pass unchanged;
  * nothing after `--` is touched.
@@ -26,6 +26,6 @@ export function tcpdumpArgs(args: readonly string[]): string[] {
 }
 
 /** The output flags whose value may be `-` (standard output). */
-const OUTPUTS = new Set(['--out', '-w', '--out-pass', '--out-drop']);
+const OUTPUTS = new Set(['--out', '-w', '--out-pass', '--out-drop', '--events']);
 const STDIN = '/dev/stdin';
 const capture = (c: string) => (c === '-' ? STDIN : c);

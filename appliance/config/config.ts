@@ -16,6 +16,8 @@ export interface Config {
   seed?: number;
   routes?: string;
   trace?: boolean;
+  /** replay --config: write ring buffer and perf events here as JSON lines (as --events). */
+  events?: string;
   metrics?: { addr?: string };
   programs: ProgramConfig[];
   sources?: SourceConfig[];
@@ -233,6 +235,7 @@ function resolvePaths(c: Config, base: string): Config {
     ...c,
     bpffs: abs(c.bpffs),
     routes: abs(c.routes),
+    events: c.events === '-' ? c.events : abs(c.events),
     programs: c.programs.map((p) => ({
       ...p,
       obj: abs(p.obj)!,

@@ -4,6 +4,7 @@ import { ProgType } from '../../uapi/progType.js';
 import { DEFAULT_ENGINE } from '../../vm/engines.js';
 import type { PipelineOptions } from './pipeline.js';
 import { exportProgs } from './progTransfer.js';
+import { eventMaps } from './events.js';
 import type { WorkerInit } from './protocol.js';
 
 /**
@@ -17,6 +18,8 @@ export function cpuInits(o: PipelineOptions, n: number): { inits: WorkerInit[]; 
   const progs = exportProgs(o.kernel);
   const engine = o.engine ?? DEFAULT_ENGINE;
   const batch = runsInBatches(o);
+  const maps = eventMaps(o.prog);
+  const events = maps.length ? { maps, keep: o.onEvents !== undefined } : undefined;
   const regions = Array.from({ length: n }, (_, w) => cpuRegions(mem, w));
   const inits = regions.map((r, w) => ({
     space: mem.snapshot(),
@@ -33,6 +36,7 @@ export function cpuInits(o: PipelineOptions, n: number): { inits: WorkerInit[]; 
     devices: o.devices,
     engine,
     batch,
+    events,
   }));
   return { inits, batch };
 }

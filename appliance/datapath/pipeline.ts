@@ -11,6 +11,7 @@ import type { MapsJson } from './mapsJson.js';
 import { type OutputFiles, openOutputs } from './sinks/captureFiles.js';
 import { WorkerPool } from './pool.js';
 import { cpuInits } from './cpuInits.js';
+import { type EventCount, type EventMap, type EventRecord, eventMaps, openPerfEvents } from './events.js';
 import { type BatchResult, OUT_FIELDS, Out, OutFlag, type PacketExtra } from './protocol.js';
 import { BUF_BYTES, STAGING_BYTES, Source, WINDOW, type Window } from './sources/fileSource.js';
 import { RxQueues, steer } from './sources/preload.js';
@@ -36,6 +37,8 @@ export interface ReplaySummary {
   maps: MapsJson;
   seconds: number;
   mpps: number;
+  /** Events per ring buffer and perf event array of the program (only a program that has some). */
+  events?: EventCount[];
   /** Peak resident memory of the process so far (MiB). */
   max_rss_mb?: number;
   /** Where `--pinmaps` pinned the maps as the run left them. */
@@ -76,7 +79,8 @@ export interface PipelineOptions {
   readonly routes?: readonly Route[];
   readonly neighbours?: readonly Neighbour[];
   readonly devices?: readonly Device[];
-  readonly trace?: (line: string) => void;
+  /** bpf_trace_printk lines, with the CPU (worker) that printed each. */
+  readonly trace?: (line: string, cpu: number) => void;
   readonly warn?: (line: string) => void;
   /** The engine the workers run the program on (default: DEFAULT_ENGINE, the JIT). */
   readonly engine?: EngineName;
@@ -84,6 +88,8 @@ export interface PipelineOptions {
   readonly onPackets?: (cpu: number, verdict: string, packets: number, bytes: number, faults: number) => void;
   /** Every batch: the worker and the run times (ns) it sampled, one packet in 64. */
   readonly onBatch?: (cpu: number, samples: readonly number[]) => void;
+  /** Every batch with events: the records a worker read, in its order (given: the workers send records, not only counts). */
+  readonly onEvents?: (records: readonly EventRecord[], maps: readonly EventMap[]) => void;
 }
 
 /** RunOptions: one pass over captures: where packets go, progress, pacing. */
@@ -123,6 +129,7 @@ export class Pipeline {
   #faultWarnings = 0;
   /** The workers run the program in batches and can walk capture records themselves (WorkerInit.batch). */
   readonly #records: boolean;
+  readonly #events: readonly EventMap[];
 
   constructor(o: PipelineOptions) {
     const n = Math.max(1, o.workers ?? cpus().length);
@@ -139,10 +146,13 @@ export class Pipeline {
       );
     this.#bufs = [0, 1].map((set) => Array.from({ length: n }, (_, w) => mem.map(BUF_BYTES, Perm.RW, `ingress/cpu${w}/${set}`)));
     this.#staging = [0, 1].map((set) => mem.map(STAGING_BYTES, Perm.READ, `capture/${set}`));
+    openPerfEvents(o.prog, n);
     const { inits, batch } = cpuInits(o, n);
     this.#pool = new WorkerPool(inits);
     this.#records = batch;
     this.summary = emptySummary(o.prog, n);
+    this.#events = eventMaps(o.prog);
+    if (this.#events.length) this.summary.events = this.#events.map((e) => ({ map: e.name, map_id: e.id, kind: e.kind, count: 0 }));
   }
 
   /** run replays the captures once, in order. */
@@ -252,9 +262,10 @@ export class Pipeline {
     const s = this.summary;
     results.forEach((r, w) => {
       if (!r) return;
-      for (const t of r.traces) o.trace?.(t);
+      for (const t of r.traces) o.trace?.(t, w);
       s.busy_seconds[w] += r.ns / 1e9;
       o.onBatch?.(w, r.samples);
+      if (r.events) this.#emitEvents(r.events.counts, r.events.records);
     });
     // faults warned of in capture order (per packet) or by worker, then the workers' counts by verdict added to the summary
     if (win.tally) {
@@ -273,6 +284,12 @@ export class Pipeline {
         o.onPackets?.(w, t.name, t.packets, t.bytes, t.faults);
       }
     });
+  }
+
+  /** #emitEvents adds a worker's event counts to the summary and hands its records on. */
+  #emitEvents(counts: readonly number[], records: readonly EventRecord[] | undefined): void {
+    counts.forEach((c, m) => (this.summary.events![m].count += c));
+    if (records?.length) this.#o.onEvents?.(records, this.#events);
   }
 
   /** #fault warns of the first 10 faulted runs. */

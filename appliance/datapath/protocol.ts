@@ -3,6 +3,7 @@ import type { CpuRegions } from '../../hooks/runtime.js';
 import type { RedirectTarget } from '../../hooks/helpers/redirect.js';
 import type { AddressSpaceSnapshot } from '../../vm/memory.js';
 import type { ProgTransfer } from './progTransfer.js';
+import type { EventBatch, EventMap } from './events.js';
 
 /** WorkerInit: what a replay worker (one emulated CPU) receives when it starts. */
 export interface WorkerInit {
@@ -27,6 +28,8 @@ export interface WorkerInit {
    * sends records only then.
    */
   readonly batch: boolean;
+  /** The program's ring buffers and perf event arrays, read after each request (EventTap); `keep`: send the records, not only counts. */
+  readonly events?: { readonly maps: readonly EventMap[]; readonly keep: boolean };
 }
 
 /**
@@ -90,4 +93,6 @@ export interface BatchResult {
   readonly ns: number;
   /** Run times (ns) of one packet in 64 (BatchLedger.sample), for the run-time histogram. */
   readonly samples: number[];
+  /** The events the request produced (only a program with ring buffers or perf event arrays, and only when there were some). */
+  readonly events?: EventBatch;
 }

@@ -3,6 +3,8 @@ import { loadForReplay } from './load.js';
 import { type InitPaths, applyMapInit, type MapInit } from './mapInit.js';
 import { mapsJson } from './mapsJson.js';
 import { pinReplayMaps } from '../bpffs/replayPins.js';
+import { eventTyper } from './eventTypes.js';
+import { EventsFile } from './sinks/eventsFile.js';
 import { Pipeline, type PipelineOptions, type ReplaySummary, type RunOptions } from './pipeline.js';
 
 export type { ReplaySummary } from './pipeline.js';
@@ -21,6 +23,8 @@ export interface ReplayOptions
   readonly mapInitMore?: { init: MapInit; where: string; paths?: InitPaths };
   /** Pin every map, as the run left it, under this bpffs directory of the state directory `bpffs`. */
   readonly pinmaps?: { readonly dir: string; readonly bpffs?: string };
+  /** Write the program's ring buffer and perf events here as JSON lines (`-`: standard output). */
+  readonly events?: string;
 }
 
 /**
@@ -32,11 +36,13 @@ export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
   const { kernel, loaded, prog } = loadForReplay({ obj: o.obj, prog: o.prog, type: o.type, ncpus: workers, set: o.set });
   try {
     for (const m of [o.mapInit, o.mapInitMore]) if (m) applyMapInit(kernel, m.init, loaded.maps, loaded.programs, m.where, m.paths);
-    const p = new Pipeline({ ...o, kernel, prog, workers });
+    const events = o.events === undefined ? undefined : new EventsFile(o.events, eventTyper(o.obj));
+    const p = new Pipeline({ ...o, kernel, prog, workers, onEvents: events ? (r, m) => events.write(r, m) : undefined });
     try {
       await p.run(o.captures, o);
     } finally {
       await p.close();
+      events?.close();
     }
     p.summary.maps = mapsJson(kernel, loaded.maps);
     if (o.pinmaps) p.summary.pinned_maps = pinReplayMaps(kernel, loaded.maps, o.pinmaps.dir, o.pinmaps.bpffs);

@@ -13,6 +13,7 @@ import { engineByName } from '../../vm/engines.js';
 import { BatchTally } from '../../vm/jit/batchTally.js';
 import { RecordWalker, STOP_TALLY } from '../../vm/jit/recordWalk.js';
 import { BatchLedger } from './batchLedger.js';
+import { EventTap } from './eventTap.js';
 import { importProgs } from './progTransfer.js';
 import { type BatchRequest, type BatchResult, OutFlag, type WorkerInit } from './protocol.js';
 
@@ -38,6 +39,7 @@ export class ReplayCpu {
   /** The clock of a deterministic replay: the running packet's timestamp. */
   #now = 0n;
   readonly #traces: string[] = [];
+  readonly #tap?: EventTap;
 
   constructor(init: WorkerInit) {
     this.#init = init;
@@ -60,6 +62,7 @@ export class ReplayCpu {
       },
     ));
     this.#run = prog.type === ProgType.BPF_PROG_TYPE_XDP ? xdpIngress : skbIngress;
+    if (init.events?.maps.length) this.#tap = new EventTap(rt, init.events.maps, init.events.keep);
     this.#slot = { hardStart: 0, room: 0, len: 0, wireLen: 0, ifindex: init.ifindex, rxQueue: init.cpu, tstamp: undefined };
     // compiled now, before the worker says it is ready
     const entry = rt.prepare(prog).wasm;
@@ -135,7 +138,9 @@ export class ReplayCpu {
         i++;
       }
     if (this.#batch && !b.perPacket && !req.records) b.fromTally(this.#space.view, this.#tallyAt);
-    return b.result(req.id, Number(process.hrtime.bigint() - t0), this.#traces.splice(0));
+    const res = b.result(req.id, Number(process.hrtime.bigint() - t0), this.#traces.splice(0));
+    const events = this.#tap?.take();
+    return events ? { ...res, events } : res;
   }
 
   /** #runOne runs packet `i` of a batch (its descriptor at word `d`) on its own: the per-packet path. */

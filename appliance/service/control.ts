@@ -15,7 +15,9 @@ export type RemoteRef = { readonly pinned: string } | { readonly id: number };
 export type Request =
   | { readonly op: 'list' }
   | { readonly op: 'map'; readonly ref: RemoteRef; readonly method: MapMethod; readonly args: readonly (string | number | null)[] }
-  | { readonly op: 'net'; readonly net: NetRequest };
+  | { readonly op: 'net'; readonly net: NetRequest }
+  /** Follow the owner's bpf_trace_printk lines: the answer is `{"ok":null}`, then `{"trace": LINE}` per line until either side closes. */
+  | { readonly op: 'tracelog' };
 
 /** Reply is one line an owner answers with. */
 export type Reply = { readonly ok: unknown } | { readonly errno: number; readonly message: string };
@@ -73,6 +75,32 @@ export function call(socket: string, req: Request): Promise<Reply> {
   });
 }
 
+/**
+ * followTraces asks the owner at `socket` for its trace lines and hands each to `onLine`; the
+ * promise settles when the connection ends (the owner stopped, or `signal` aborted).
+ */
+export function followTraces(socket: string, onLine: (line: string) => void, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const c = createConnection(socket);
+    let buf = '';
+    c.setEncoding('utf8');
+    c.on('connect', () => c.write(JSON.stringify({ op: 'tracelog' } satisfies Request) + '\n'));
+    c.on('data', (d: string) => {
+      buf += d;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const r = JSON.parse(buf.slice(0, nl)) as { trace?: string; errno?: number; message?: string };
+        buf = buf.slice(nl + 1);
+        if (r.trace !== undefined) onLine(r.trace);
+        else if (r.errno) c.destroy(new Error(`${socket}: ${r.message}`));
+      }
+    });
+    c.on('error', reject);
+    c.on('close', () => resolve());
+    signal.addEventListener('abort', () => c.end(), { once: true });
+  });
+}
+
 /** RemoteMap reaches a map another process holds live, over its control socket. */
 export class RemoteMap implements MapTarget {
   readonly #socket: string;
@@ -126,6 +154,8 @@ export interface OwnerHandlers {
   after(): void;
   /** net answers `bpfbox net` (an appliance: serve --config); an owner without it says so. */
   net?(req: NetRequest): Promise<unknown>;
+  /** tracelog follows the owner's trace lines (TraceLog.follow); it returns the function that stops following. */
+  tracelog?(send: (line: string) => void): () => void;
 }
 
 /** NoAppliance: a `net` request to an owner that runs no appliance (plain `bpfbox serve`). */
@@ -135,6 +165,7 @@ const WRITES: readonly MapMethod[] = ['update', 'delete', 'freeze', 'pop', 'pin'
 
 async function answer(h: OwnerHandlers, req: Request): Promise<unknown> {
   if (req.op === 'list') return h.list();
+  if (req.op === 'tracelog') throw new UserError('tracelog: internal: answered by serveControl');
   if (req.op === 'net') {
     if (!h.net) throw new UserError(NO_APPLIANCE);
     return h.net(req.net);
@@ -185,6 +216,13 @@ export function serveControl(state: string, h: OwnerHandlers): { server: Server;
         let reply: Reply;
         try {
           const req = JSON.parse(line) as Request;
+          if (req.op === 'tracelog') {
+            // a stream: this connection carries trace lines from now on
+            c.write(JSON.stringify({ ok: null }) + '\n');
+            const stop = h.tracelog?.((l) => c.write(JSON.stringify({ trace: l }) + '\n'));
+            if (stop) c.on('close', stop);
+            continue;
+          }
           reply = { ok: (await answer(h, req)) ?? null };
           if (req.op === 'map' && WRITES.includes(req.method)) h.after();
         } catch (e) {

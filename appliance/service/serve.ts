@@ -2,6 +2,7 @@ import { BpfErrno } from '../../uapi/errno.js';
 import { type OwnerHandlers, serveControl } from './control.js';
 import type { MapShow } from '../cli/mapOutput.js';
 import { Session } from './session.js';
+import { TraceLog } from './traceLog.js';
 
 /** ServeOptions: the state directory, and how often to write pinned maps (ms). */
 export interface ServeOptions {
@@ -12,6 +13,8 @@ export interface ServeOptions {
   readonly session?: Session;
   /** The appliance's answer to `bpfbox net` requests (serve --config); without it they are refused. */
   readonly net?: OwnerHandlers['net'];
+  /** The programs' bpf_trace_printk lines, for `bpfbox prog tracelog` (serve --config fills it; a plain serve's stays empty). */
+  readonly traces?: TraceLog;
 }
 
 /**
@@ -24,6 +27,7 @@ export interface ServeOptions {
 export async function serve(options: ServeOptions = {}): Promise<{ stop: () => Promise<void>; socket: string }> {
   const s = options.session ?? new Session({ bpffs: options.bpffs });
   const log = options.log ?? (() => undefined);
+  let idle: TraceLog | undefined;
   const { server, socket } = serveControl(s.state, {
     async list(): Promise<MapShow[]> {
       return Promise.all(s.localMaps().map((m) => s.openLocal({ id: m.id }).show()));
@@ -31,6 +35,7 @@ export async function serve(options: ServeOptions = {}): Promise<{ stop: () => P
     open: (ref) => s.openLocal(ref),
     after: () => s.store.flush(),
     net: options.net,
+    tracelog: (send) => (options.traces ?? (idle ??= new TraceLog())).follow(send),
   });
   s.store.locked(() => {
     for (const path of [...s.store.walk(), ...s.store.heldPaths()]) {

@@ -1,3 +1,4 @@
+import { TraceLog, callsTracePrintk } from './traceLog.js';
 import { availableParallelism } from 'node:os';
 import type { Server } from 'node:http';
 import { BpfErrno, Errno } from '../../uapi/errno.js';
@@ -105,7 +106,8 @@ export async function serveConfig(o: ServeConfigOptions): Promise<Running> {
     const { server, url } = await serveMetrics(metrics.registry, metricsAddr).catch((e: unknown) => {
       throw listenError(e, addrWhere, metricsAddr);
     });
-    const control = await serve({ session, log, net: (req) => answerNet(session.kernel, live, req) });
+    const traces = new TraceLog();
+    const control = await serve({ session, log, net: (req) => answerNet(session.kernel, live, req), traces });
     const abort = new AbortController();
     const used = new Set((cfg.sources ?? []).map((s) => s.program));
     for (const p of programs) {
@@ -120,7 +122,14 @@ export async function serveConfig(o: ServeConfigOptions): Promise<Running> {
         routes: rt?.routes,
         neighbours: rt?.neighbours,
         devices: rt?.devices,
-        trace: cfg.trace ? (l) => process.stderr.write(`bpf_trace_printk: ${l}\n`) : undefined,
+        // a program that prints keeps its lines for `prog tracelog` (and stderr with trace: true); the others keep running in batches
+        trace:
+          cfg.trace || callsTracePrintk(p.prog)
+            ? (l, cpu) => {
+                if (cfg.trace) process.stderr.write(`bpf_trace_printk: ${l}\n`);
+                traces.push(l, cpu);
+              }
+            : undefined,
         warn: (w) => log(`warning: ${w}`),
         ...hooks,
         engine: o.engine ?? cfg.engine,

@@ -69,7 +69,7 @@ describe("bpfbox help: each object in bpftool's grammar, every command, every op
       }
       // each of bpftool's forms that names a verb bpfbox has appears with bpftool's words (bpftool → bpfbox)
       const simple = theirs.filter((l) =>
-        /^bpftool \w+ (\{ show \| list \}|dump xlated|pin|update|lookup|getnext|delete|push|pop|peek|freeze|enqueue|dequeue|help)\b/.test(
+        /^bpftool \w+ (\{ show \| list \}|dump xlated|pin|update|lookup|getnext|delete|push|pop|peek|freeze|enqueue|dequeue|tracelog|help)\b/.test(
           l,
         ),
       );
@@ -87,6 +87,7 @@ describe("bpfbox help: each object in bpftool's grammar, every command, every op
     for (const c of ['conformance', 'replay', 'live', 'serve', 'verify', 'net', 'map', 'prog'])
       assert.match(top.out, new RegExp(`^  bpfbox ${c}\\b`, 'm'), c);
     assert.match(top.out.replace(/\s+/g, ' '), /prog commands: [^)]*\brun\b/);
+    assert.match(top.out.replace(/\s+/g, ' '), /prog commands: [^)]*\btracelog\b/);
     assert.equal(bpfbox(state, 'help').out, top.out);
     const replay = bpfbox(state, 'replay', 'help');
     assert.equal(replay.code, 0);
