@@ -244,6 +244,7 @@ function resolvePaths(c: Config, base: string): Config {
       out_pass: abs(p.out_pass),
       out_drop: abs(p.out_drop),
     })),
-    sources: c.sources?.map((s) => ({ ...s, captures: s.captures.map((x) => abs(x)!) })),
+    // `-` is standard input, as on the command line (tcpdump's habit), not a file beside the config
+    sources: c.sources?.map((s) => ({ ...s, captures: s.captures.map((x) => (x === '-' ? x : abs(x)!)) })),
   };
 }

@@ -53,10 +53,20 @@ export function listenError(e: unknown, where: string, addr: string): unknown {
 export function checkCaptures(cfg: Config, file: string): void {
   let lines: LineCounter | undefined;
   let doc: ReturnType<typeof parseDocument> | undefined;
+  let stdin: string | undefined;
   cfg.sources?.forEach((s, i) =>
     s.captures.forEach((path, j) => {
       let bad: unknown;
       try {
+        if (path === '-') {
+          // standard input (`tcpdump -w - | bpfbox serve --config c.yaml`): read once, by one source
+          const field = `sources[${i}].captures[${j}]`;
+          if ((s.mode ?? 'once') !== 'once')
+            throw new ConfigError(`${file}: ${field}: - (standard input) can be read once only: mode once, not ${s.mode}`, { file, field });
+          if (stdin) throw new ConfigError(`${file}: ${field}: - (standard input) is already ${stdin}`, { file, field });
+          stdin = field;
+          return;
+        }
         if (statSync(path).isDirectory()) bad = Object.assign(new Error(`EISDIR: ${path}`), { code: 'EISDIR', path });
         else closeSync(openSync(path, 'r'));
       } catch (e) {

@@ -2,7 +2,7 @@ import type { MapsJson } from '../../appliance/datapath/mapsJson.js';
 import { hexMaps } from '../support/hexMaps.js';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tcpdumpArgs } from '../../appliance/cli/tcpdumpArgs.js';
@@ -127,6 +127,28 @@ describe('bpfbox replay: streams, standard input and output (tcpdump habits)', f
     );
     assert.equal(bb.code, 0, bb.err);
     assert.deepEqual(protoStats(bb.out.toString()), fromFile);
+  });
+
+  it('- as a capture in a config (replay --config); serve takes it once, and refuses it to loop or twice', async () => {
+    const cfg = join(dir, 'stdin.yaml');
+    const yaml = (mode: string, captures: string) =>
+      `programs:\n  - name: s\n    obj: ${STATS}\nsources:\n  - program: s\n    captures: ${captures}\n${mode ? `    mode: ${mode}\n` : ''}`;
+    writeFileSync(cfg, yaml('', '["-"]'));
+    const [, bb] = await pipeline(['cat', SAMPLE], ['bpfbox', 'replay', '--config', cfg, '--workers', '1', '--json']);
+    assert.equal(bb.code, 0, bb.err);
+    assert.deepEqual(protoStats(bb.out.toString()), fromFile);
+    for (const [mode, captures, why] of [
+      ['loop', '["-"]', '- (standard input) can be read once only: mode once, not loop'],
+      ['', '["-", "-"]', '- (standard input) is already sources[0].captures[0]'],
+    ]) {
+      writeFileSync(cfg, yaml(mode, captures));
+      const r = bpfbox(state, 'serve', '--config', cfg);
+      assert.equal(r.code, 1);
+      assert.match(
+        r.err.trim(),
+        new RegExp(`^Error: ${cfg.replace(/[.]/g, '\\.')}: sources\\[0\\]\\.captures\\[\\d\\]: ${why.replace(/[().[\]]/g, '\\$&')}$`),
+      );
+    }
   });
 
   it('a FIFO made with mkfifo, read with -r (no seek, no size)', async () => {
