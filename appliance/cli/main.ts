@@ -160,7 +160,9 @@ async function main(raw: string[]): Promise<void> {
     return;
   }
   const { default: yargs } = await import('yargs');
-  await yargs(raw)
+  const parser = yargs(raw);
+  skipHelpCache(parser);
+  await parser
     .scriptName('bpfbox')
     .command(
       'conformance <dir>',
@@ -450,3 +452,16 @@ await main(tcpdumpArgs(process.argv.slice(2))).catch((e: unknown) => {
   if (printUserError(e, { json: false, out: (t) => console.log(t), err: (t) => console.error(t) })) process.exitCode = 1;
   else reportBug(e);
 });
+
+/**
+ * skipHelpCache: yargs renders a command's whole help text (string widths, wrapping: 15-40 ms)
+ * right after starting its handler, to print should the handler fail; bpfbox prints one line
+ * for a failed command instead, so the text is never used. Without yargs' internal hook (another
+ * yargs version) nothing changes.
+ */
+function skipHelpCache(parser: object): void {
+  const internal = (parser as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } })
+    .getInternalMethods;
+  const usage = typeof internal === 'function' ? internal.call(parser).getUsageInstance?.() : undefined;
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
+}
