@@ -31,7 +31,8 @@ static int capture(enum libbpf_print_level level, const char *fmt, va_list ap) {
   return 0;
 }
 
-/** lastLine copies the last line of text that says something (not the statistics lines). */
+/** lastLine copies the last line of text that says something (not the statistics lines, nor the
+ * states printed after `infinite loop detected`). */
 static void lastLine(const char *text, char *out, size_t size) {
   out[0] = 0;
   const char *end = text + strlen(text);
@@ -44,6 +45,7 @@ static void lastLine(const char *text, char *out, size_t size) {
     end = s;
     if (!n) continue;
     if (!strncmp(s, "processed ", 10) || !strncmp(s, "verification time", 17) || !strncmp(s, "stack depth", 11) ||
+        !strncmp(s, "cur state:", 10) || !strncmp(s, "old state:", 10) ||
         !strncmp(s, "-- END PROG LOAD LOG --", 23) || strstr(s, "-- BEGIN PROG LOAD LOG --") == s)
       continue;
     if (n >= size) n = size - 1;

@@ -1,13 +1,13 @@
 /**
  * lastLogLine: the verifier log's last line that says something: the reason for a refusal.
  * The statistics lines the kernel appends (`processed N insns …`, `verification time`,
- * `stack depth`) are passed over, as kload.c does for the kernel's log.
+ * `stack depth`) and the states printed after `infinite loop detected` are passed over, as kload.c does for the kernel's log.
  */
 export function lastLogLine(log: string): string {
   const lines = log.split('\n').map((l) => l.trimEnd());
   for (let i = lines.length - 1; i >= 0; i--) {
     const l = lines[i];
-    if (!l || /^(processed \d+ insns|verification time|stack depth)/.test(l)) continue;
+    if (!l || /^(processed \d+ insns|verification time|stack depth|cur state:|old state:)/.test(l)) continue;
     return l.replace(/\t/g, ' ');
   }
   return '';
