@@ -7,7 +7,8 @@
 // 64 zero bytes (as the selftests' test_loader runs) for the programs named as RUNPROG, else "-";
 // "E<errno>" when the test run itself failed. MSG: the last line of the verifier log (or of
 // libbpf's own messages for "loader"), tabs and newlines replaced. Needs root and libbpf.
-// Built at run time by bench/selftests (cc kload.c -lbpf); never committed as a binary.
+// Built at run time by bench/selftests (cc kload.c with the libbpf of the selftests' own source tree,
+// or Debian's -lbpf); never committed as a binary.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -54,6 +55,33 @@ static void lastLine(const char *text, char *out, size_t size) {
     for (char *c = out; *c; c++)
       if (*c == '\t' || *c == '\n' || *c == '\r') *c = ' ';
     return;
+  }
+}
+
+/** libbpfLine copies the line of libbpf's messages that says why: "BPF program load failed: …" when
+ * the kernel refused without a verifier log, else the last one before libbpf's closing
+ * "failed to load object" / "failed to load: -N". */
+static void libbpfLine(char *text, char *out, size_t size) {
+  out[0] = 0;
+  char *hit = strstr(text, "BPF program load failed");
+  if (hit) {
+    while (hit > text && hit[-1] != '\n') hit--;
+    char *nl = strchr(hit, '\n');
+    size_t n = nl ? (size_t)(nl - hit) : strlen(hit);
+    if (n >= size) n = size - 1;
+    memcpy(out, hit, n);
+    out[n] = 0;
+    return;
+  }
+  char *end = text + strlen(text);
+  for (;;) {
+    lastLine(text, out, size);
+    if (!out[0] || (!strstr(out, "failed to load object") && !strstr(out, "failed to load: -"))) return;
+    /* drop that line and look again */
+    while (end > text && (end[-1] == '\n' || end[-1] == ' ')) end--;
+    while (end > text && end[-1] != '\n') end--;
+    *end = 0;
+    if (end == text) { out[0] = 0; return; }
   }
 }
 
@@ -122,9 +150,9 @@ int main(int argc, char **argv) {
         int fd2;
         loadAlone(argv[1], i, 1, name, sizeof(name), type, sizeof(type), &fd2, &o);
         lastLine(vlog, msg, sizeof(msg));
-        if (!msg[0]) lastLine(plog, msg, sizeof(msg));
+        if (!msg[0]) libbpfLine(plog, msg, sizeof(msg));
       } else {
-        lastLine(plog, msg, sizeof(msg));
+        libbpfLine(plog, msg, sizeof(msg));
       }
     }
     printf("%s\t%s\t%s\t%d\t%s\t%s\n", name, type, stage, err ? -err : 0, retval, msg);

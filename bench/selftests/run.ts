@@ -9,7 +9,7 @@ import { buildKload, runKernel, runBpfbox } from './sides.js';
 import type { BpfboxResult } from './worker.js';
 
 /**
- * npm run differential:selftests [-- --filter REGEX] [--jobs N] [--ksrc DIR] [--out FILE]:
+ * npm run differential:selftests [-- --filter REGEX] [--jobs N] [--ksrc DIR] [--out FILE] [--libbpf debian]:
  * the kernel's own BPF selftests (issue 18's peer suite), each program loaded alone in the
  * running kernel (libbpf, bench/selftests/kload.c) and in bpfbox (bench/selftests/worker.ts,
  * 10 s per program), decisions compared; for __retval programs the test runs too. Prints a
@@ -81,9 +81,9 @@ async function main(): Promise<void> {
   mkdirSync(cache, { recursive: true });
   const t0 = performance.now();
   const inc = prepareIncludes(cache, ksrc);
-  const kload = buildKload(cache);
+  const { tool: kload, libbpf } = buildKload(cache, ksrc, arg('libbpf') === 'debian' ? 'debian' : 'source');
   const files = sourcesOf(progsDir, filter);
-  console.log(`selftests: ${files.length} files from ${progsDir}, cache ${cache}, ${jobs} jobs`);
+  console.log(`selftests: ${files.length} files from ${progsDir}, cache ${cache}, ${jobs} jobs, kernel side: ${libbpf}`);
 
   const compiled: CompileResult[] = await pool(files, jobs, (f) => compile(cache, inc, ksrc, f));
   const failed = compiled.filter((c) => c.error);
@@ -177,6 +177,7 @@ async function main(): Promise<void> {
         machine: `${hostname()} ${cpus().length} CPUs, kernel ${release()}`,
         command: `node ${process.argv.slice(1).join(' ')}`,
         clang,
+        libbpf,
         ksrc,
         seconds: Math.round(seconds),
         totals: total,

@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BpfboxResult } from './worker.js';
 
@@ -13,18 +14,51 @@ export interface KernelResult {
   readonly msg: string;
 }
 
-/** buildKload compiles the loader against Debian's libbpf; its path, or why not. */
-export function buildKload(cache: string): string {
+/**
+ * buildKload compiles the loader; its path and which libbpf it has. The selftests of a source
+ * tree are written for that tree's libbpf (6.12: libbpf 1.5: `?` sections, tp_btf/lsm.s/
+ * iter.s/netfilter names, arena maps); Debian 12's libbpf-dev is 1.1.2 and loads about a tenth of
+ * the programs as BPF_PROG_TYPE_UNSPEC or not at all. So libbpf is built from `ksrc`
+ * (tools/lib/bpf, static, needs libelf-dev and zlib1g-dev) into the cache, once; Debian's
+ * libbpf is the fallback (`--libbpf debian` asks for it).
+ */
+export function buildKload(cache: string, ksrc: string, which: 'source' | 'debian' = 'source'): { tool: string; libbpf: string } {
+  const src = join(import.meta.dirname, '..', '..', '..', 'bench', 'selftests', 'kload.c');
   const tool = join(cache, 'kload');
-  const r = spawnSync(
-    'cc',
-    ['-O2', '-Wall', '-o', tool, join(import.meta.dirname, '..', '..', '..', 'bench', 'selftests', 'kload.c'), '-lbpf'],
-    {
-      encoding: 'utf8',
-    },
-  );
+  if (which === 'source') {
+    const out = join(cache, 'libbpf') + '/';
+    const lib = join(out, 'libbpf.a');
+    const inc = join(out, 'root', 'usr', 'include');
+    if (!existsSync(lib)) {
+      mkdirSync(out, { recursive: true });
+      spawnSync(
+        'make',
+        [
+          '-C',
+          join(ksrc, 'tools', 'lib', 'bpf'),
+          '-j2',
+          'BUILD_STATIC_ONLY=1',
+          `OUTPUT=${out}`,
+          `DESTDIR=${join(out, 'root')}`,
+          'prefix=/usr',
+          'install_headers',
+          lib,
+        ],
+        {
+          stdio: 'ignore',
+        },
+      );
+    }
+    if (existsSync(lib) && spawnSync('cc', ['-O2', '-Wall', `-I${inc}`, '-o', tool, src, lib, '-lelf', '-lz']).status === 0) {
+      const v = readFileSync(join(inc, 'bpf', 'libbpf_version.h'), 'utf8');
+      const ver = [...v.matchAll(/LIBBPF_M\w+_VERSION (\d+)/g)].map((m) => m[1]).join('.');
+      return { tool, libbpf: `libbpf ${ver} built from ${ksrc}/tools/lib/bpf` };
+    }
+    console.log(`could not build libbpf from ${ksrc}/tools/lib/bpf (needs make, libelf-dev, zlib1g-dev): using Debian's`);
+  }
+  const r = spawnSync('cc', ['-O2', '-Wall', '-o', tool, src, '-lbpf'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`cannot build kload (needs cc and libbpf-dev): ${r.stderr.split('\n')[0]}`);
-  return tool;
+  return { tool, libbpf: 'Debian libbpf-dev (-lbpf)' };
 }
 
 /** runKernel loads every program of `obj` alone in the running kernel; test-runs those in `run`. */

@@ -58,7 +58,7 @@ describe('differential:selftests runner', function () {
     });
 
     it('gets the running kernel decision, errno, final line and test-run retval per program', async () => {
-      const k = await runKernel(buildKload(cache), obj, ['known_subreg_with_unknown_reg']);
+      const k = await runKernel(buildKload(cache, KSRC, 'debian').tool, obj, ['known_subreg_with_unknown_reg']);
       const byName = Object.fromEntries(k.map((r) => [r.name, r]));
       assert.deepEqual(Object.keys(byName).sort(), [
         'invalid_and_of_negative_number',
