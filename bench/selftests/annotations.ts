@@ -12,6 +12,8 @@ export interface Annotations {
   retval?: string;
   flags: string[];
   description?: string;
+  /** __auxiliary: loaded along with the tests of its file, not a test of its own. */
+  auxiliary?: boolean;
 }
 
 /** annotationsOf reads every FUNC's tags with `bpftool btf dump file OBJ` (bpftool's plain text form). */
@@ -34,6 +36,7 @@ export function annotationsOf(obj: string): Map<string, Annotations> {
     else if (key === 'test_retval') a.retval = val;
     else if (key === 'test_prog_flags') a.flags.push(val);
     else if (key === 'test_description') a.description = val;
+    else if (key === 'test_auxiliary') a.auxiliary = true;
   }
   return out;
 }

@@ -1,6 +1,7 @@
 // kload: the running kernel's decision on each program of a BPF object, each loaded ALONE
 // (every other program's autoload off) with libbpf, as `bpftool prog load` would (no test flags).
-// Usage: kload OBJ [RUNPROG...]. For each program it prints one tab-separated line:
+// Usage: kload OBJ [RUNPROG...] [-a AUXPROG...]. AUXPROGs (the selftests' __auxiliary ones) load
+// along with each program, as test_loader loads them. For each program it prints one tab-separated line:
 //   NAME TYPE STAGE ERRNO RETVAL MSG
 // STAGE: "ok" (loaded), "verifier" (BPF_PROG_LOAD refused it), "loader" (libbpf failed before the
 // kernel saw the program: relocation, ksym, map creation). RETVAL: the BPF_PROG_TEST_RUN result on
@@ -85,6 +86,16 @@ static void libbpfLine(char *text, char *out, size_t size) {
   }
 }
 
+/* the selftests' __auxiliary programs: loaded with each program (as test_loader does), since a
+ * prog array of the object may name them in its initial slots */
+static char **aux;
+static int naux;
+static int isAux(const char *name) {
+  for (int i = 0; i < naux; i++)
+    if (!strcmp(aux[i], name)) return 1;
+  return 0;
+}
+
 /** loadAlone opens OBJ, loads only program number IDX with the log level given; 0 or -errno. */
 static int loadAlone(const char *path, int idx, int level, char *name, size_t nsize, char *type, size_t tsize, int *fdOut,
                      struct bpf_object **objOut) {
@@ -93,7 +104,7 @@ static int loadAlone(const char *path, int idx, int level, char *name, size_t ns
   struct bpf_program *p, *me = NULL;
   int i = 0;
   bpf_object__for_each_program(p, obj) {
-    bpf_program__set_autoload(p, i == idx);
+    bpf_program__set_autoload(p, i == idx || isAux(bpf_program__name(p)));
     if (i == idx) me = p;
     i++;
   }
@@ -115,7 +126,15 @@ static int loadAlone(const char *path, int idx, int level, char *name, size_t ns
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2) { fprintf(stderr, "usage: kload OBJ [RUNPROG...]\n"); return 2; }
+  if (argc < 2) { fprintf(stderr, "usage: kload OBJ [RUNPROG...] [-a AUXPROG...]\n"); return 2; }
+  int nrun = argc - 2;
+  for (int a = 2; a < argc; a++)
+    if (!strcmp(argv[a], "-a")) {
+      nrun = a - 2;
+      aux = argv + a + 1;
+      naux = argc - a - 1;
+      break;
+    }
   libbpf_set_print(capture);
   struct bpf_object *obj = bpf_object__open_file(argv[1], NULL);
   if (!obj) { printf("-\t-\tloader\t%d\t-\tcannot open object: %s\n", errno, strerror(errno)); return 0; }
@@ -133,7 +152,7 @@ int main(int argc, char **argv) {
     msg[0] = 0;
     char retval[32] = "-";
     if (!err) {
-      for (int a = 2; a < argc; a++) {
+      for (int a = 2; a < 2 + nrun; a++) {
         if (strcmp(argv[a], name)) continue;
         unsigned char in[64] = {0}, out[256] = {0};
         LIBBPF_OPTS(bpf_test_run_opts, topts, .data_in = in, .data_size_in = sizeof(in), .data_out = out, .data_size_out = sizeof(out),

@@ -15,11 +15,12 @@ export function lastLogLine(log: string): string {
 
 /**
  * causeOf: a message with its particulars (register numbers, offsets, sizes, ids, instruction
- * numbers, map and function names after "="/"#") folded, so that refusals with one cause group
+ * numbers, quoted program/map/object names) folded, so that refusals with one cause group
  * together: `R7(id=11,off=2,r=0)` and `R1(id=3,off=4,r=0)` both become `R#(id=#,off=#,r=#)`.
  */
 export function causeOf(msg: string): string {
   return msg
+    .replace(/(prog|map|object|func) '[^']*'/g, "$1 '…'")
     .replace(/\bR\d+/g, 'R#')
     .replace(/\bfp-\d+/g, 'fp-#')
     .replace(/0x[0-9a-f]+/gi, '#')

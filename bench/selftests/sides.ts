@@ -61,10 +61,10 @@ export function buildKload(cache: string, ksrc: string, which: 'source' | 'debia
   return { tool, libbpf: 'Debian libbpf-dev (-lbpf)' };
 }
 
-/** runKernel loads every program of `obj` alone in the running kernel; test-runs those in `run`. */
-export function runKernel(kload: string, obj: string, run: readonly string[]): Promise<KernelResult[]> {
+/** runKernel loads every program of `obj` alone (with the `aux` ones) in the running kernel; test-runs those in `run`. */
+export function runKernel(kload: string, obj: string, run: readonly string[], aux: readonly string[] = []): Promise<KernelResult[]> {
   return new Promise((resolve) => {
-    const c = spawn(kload, [obj, ...run], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const c = spawn(kload, [obj, ...run, ...(aux.length ? ['-a', ...aux] : [])], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
     c.stdout.on('data', (d: Buffer) => (out += d.toString()));
     c.on('close', () => {
