@@ -103,7 +103,7 @@ async function main(): Promise<void> {
       const run = [...ann.entries()].filter(([, a]) => a.retval !== undefined).map(([n]) => n);
       const aux = [...ann.entries()].filter(([, a]) => a.auxiliary).map(([n]) => n);
       const kernel = await runKernel(kload, c.obj!, run, aux);
-      const box = await runBpfbox(c.obj!, run, BOUND_MS);
+      const box = await runBpfbox(c.obj!, run, BOUND_MS, aux);
       if (box.object) objectErrors.push({ file: c.file, ...box.object });
       const byName = new Map(box.programs.map((p) => [p.name, p]));
       const t = emptyTally();

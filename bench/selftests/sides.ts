@@ -98,10 +98,15 @@ const WORKER = join(import.meta.dirname, 'worker.js');
  * a program still running after `boundMs` is a timeout (its child is killed and a new one goes on
  * after it); a child that dies mid-program leaves that program a crash.
  */
-export async function runBpfbox(obj: string, run: readonly string[], boundMs: number): Promise<BpfboxObjectResult> {
+export async function runBpfbox(
+  obj: string,
+  run: readonly string[],
+  boundMs: number,
+  aux: readonly string[] = [],
+): Promise<BpfboxObjectResult> {
   const done = new Map<string, BpfboxResult>();
   for (;;) {
-    const r = await oneChild(obj, [...done.keys()], run, boundMs);
+    const r = await oneChild(obj, [...done.keys()], run, boundMs, aux);
     if (r.object) return { programs: [], object: r.object };
     for (const p of r.results) done.set(p.name, p);
     if (r.stuck === undefined) return { programs: [...done.values()] };
@@ -115,11 +120,21 @@ interface ChildRun {
   object?: BpfboxObjectResult['object'];
 }
 
-function oneChild(obj: string, skip: readonly string[], run: readonly string[], boundMs: number): Promise<ChildRun> {
+function oneChild(
+  obj: string,
+  skip: readonly string[],
+  run: readonly string[],
+  boundMs: number,
+  aux: readonly string[],
+): Promise<ChildRun> {
   return new Promise((resolve) => {
-    const c = spawn(process.execPath, ['--max-old-space-size=4096', WORKER, obj, JSON.stringify(skip), JSON.stringify(run)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const c = spawn(
+      process.execPath,
+      ['--max-old-space-size=4096', WORKER, obj, JSON.stringify(skip), JSON.stringify(run), JSON.stringify(aux)],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const results: BpfboxResult[] = [];
     let object: ChildRun['object'];
     let current: string | undefined;

@@ -12,7 +12,9 @@ import { lastLogLine } from './logLine.js';
  * (out of heap, a RangeError) costs one program, not the run.
  *
  * argv: OBJ, a JSON list of program names to leave out (done in an earlier child), a JSON list of
- * program names to test-run (the ones with __retval) on 64 zero bytes, as test_loader does.
+ * program names to test-run (the ones with __retval) on 64 zero bytes, as test_loader does, and a
+ * JSON list of the __auxiliary programs: loaded first and put in the prog-array slots that name
+ * them (as the kernel side and test_loader do), so that tail calls find them.
  * stdout: one JSON line per event: {start: NAME} before a program, then its BpfboxResult.
  */
 
@@ -34,7 +36,8 @@ function emit(o: object): void {
 }
 
 function main(): void {
-  const [obj, skipJson, runJson] = process.argv.slice(2);
+  const [obj, skipJson, runJson, auxJson] = process.argv.slice(2);
+  const aux = new Set<string>(JSON.parse(auxJson ?? '[]'));
   const skip = new Set<string>(JSON.parse(skipJson ?? '[]'));
   const run = new Set<string>(JSON.parse(runJson ?? '[]'));
   let spec;
@@ -52,6 +55,22 @@ function main(): void {
   } catch (e) {
     emit({ object: e instanceof UserError ? 'reject' : 'crash', msg: oneLine(e), errno: errnoOf(e) });
     return;
+  }
+  try {
+    const auxFds = new Map<string, number>();
+    for (const p of spec.programs.filter((p) => aux.has(p.name))) {
+      const r = loadProgram(k.process, spec, p, maps, 0);
+      if (r.fd >= 0) auxFds.set(p.name, r.fd);
+    }
+    for (const m of spec.maps)
+      for (const [slot, target] of m.slots) {
+        const fd = auxFds.get(target);
+        const key = new Uint8Array(new Uint32Array([slot]).buffer);
+        if (fd !== undefined)
+          k.process.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: maps.get(m.name)!, key, value: new Uint8Array(new Uint32Array([fd]).buffer) });
+      }
+  } catch {
+    // an auxiliary program bpfbox refuses: its slot stays empty, as its own row will say
   }
   emit({ programs: spec.programs.map((p) => p.name) });
   for (const p of spec.programs) {
