@@ -15,6 +15,7 @@ import { netHelpers } from './helpers/net.js';
 import { redirectHelpers } from './helpers/redirect.js';
 import { skbResizeHelpers } from './helpers/skbResize.js';
 import { socketHelpers } from './helpers/socket.js';
+import { skbMetaHelpers } from './helpers/skbMeta.js';
 import { type Device, type Neighbour, type Route, fibHelpers } from './helpers/fib.js';
 import { type PerfRecord, outputHelpers } from './helpers/output.js';
 import { timeHelpers } from './helpers/time.js';
@@ -154,6 +155,7 @@ export class HookRuntime {
       ...callbackHelpers(this),
       ...outputHelpers(this),
       ...fibHelpers(this),
+      ...skbMetaHelpers(this),
     ]);
   }
 

@@ -29,6 +29,9 @@ export interface SkbPacket {
   /** skb->encapsulation: set by bpf_skb_adjust_room's encapsulating grow. */
   encapsulation?: boolean;
   redirect?: { readonly ifindex: number; readonly ingress: boolean };
+  /** skb->ip_summed is CHECKSUM_UNNECESSARY (else CHECKSUM_NONE, as test-run and AF_PACKET give it) and its csum_level (bpf_csum_level). */
+  csumUnnecessary?: boolean;
+  csumLevel?: number;
   /** The socket's cookie (bpf_get_socket_cookie), given on first use. */
   cookie?: bigint;
   /** Copies sent by bpf_clone_redirect, in order: the packet from its link header as it was then. */

@@ -11,6 +11,7 @@ import { cur, read } from './step.js';
  * ctx PTR_TO_CTX, map CONST_MAP_PTR, key/value PTR_TO_MAP_KEY/VALUE (sized by the map),
  * uvalue the same written by the helper, mem/mem0 PTR_TO_MEM read (mem0 may be NULL), umem
  * PTR_TO_UNINIT_MEM written, each followed by its size (size CONST_SIZE, size0 _OR_ZERO),
+ * u32out a u32 the helper writes (ARG_PTR_TO_FIXED_SIZE_MEM | MEM_WRITE, arg size 4),
  * any ANYTHING, func PTR_TO_FUNC, stack0 PTR_TO_STACK_OR_NULL, ringmem the reserved record
  * to release, alloc CONST_ALLOC_SIZE_OR_ZERO, str PTR_TO_CONST_STR.
  */
@@ -24,6 +25,7 @@ type Arg =
   | 'mem'
   | 'mem0'
   | 'umem'
+  | 'u32out'
   | 'size'
   | 'size0'
   | 'any'
@@ -116,6 +118,14 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   188: { args: CTX_ANY(0) }, // bpf_xdp_get_buff_len
   189: { args: ['ctx', 'any', 'umem', 'size'] }, // bpf_xdp_load_bytes
   190: { args: ['ctx', 'any', 'umem', 'size'] }, // bpf_xdp_store_bytes
+  32: { args: CTX_ANY(1) }, // bpf_skb_change_type
+  35: { args: [] }, // bpf_get_current_task
+  97: { args: CTX_ANY(0) }, // bpf_skb_ecn_set_ce
+  113: { args: ['umem', 'size0', 'any'] }, // bpf_probe_read_kernel
+  115: { args: ['umem', 'size0', 'any'] }, // bpf_probe_read_kernel_str
+  135: { args: CTX_ANY(1) }, // bpf_csum_level
+  163: { args: ['ctx', 'any', 'u32out', 'any', 'any'] }, // bpf_check_mtu (skb and xdp protos alike)
+  192: { args: CTX_ANY(2) }, // bpf_skb_set_tstamp
 };
 
 /** Map types only some helpers may take (the other direction of check_map_func_compatibility). */
@@ -155,7 +165,7 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   if (!name) return refuse(`invalid func unknown#${id}`, EINVAL);
   if (!env.ops.getFuncProto(id)) refuse(`program of this type cannot use helper ${name}#${id}`, EINVAL);
   const proto = PROTOS[id];
-  if (!proto) return unsupported(`argument checks of helper ${name}#${id}`);
+  if (!proto) return unsupported(`helper ${name}#${id} (the kernel offers it to this program type; bpfbox does not implement it yet)`);
   // while a bpf_spin_lock is held, only its unlock may be called
   if (vs.lock && id !== 94) refuse('function calls are not allowed while holding a lock', EINVAL);
   let map: MapInfo | undefined;
@@ -205,6 +215,10 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
           refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
         mem = { reg: v, r, raw: a === 'umem', nullable: false };
         return;
+      case 'u32out':
+        if (v.k === 'scalar' || v.k === 'ctx' || v.k === 'map_ptr' || v.k === 'pkt_end' || v.k.endsWith('_or_null') || v.k === 'func')
+          refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
+        return helperMemory(vs, v, r, scalarConst(4n), true, env);
       case 'size':
       case 'size0': {
         if (v.k !== 'scalar') return void refuse(`R${r} type=${kindName(v)} expected=scalar`);
