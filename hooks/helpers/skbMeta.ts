@@ -136,8 +136,9 @@ export function skbMetaHelpers(rt: HookRuntime): Helper[] {
         const p = c.pkt;
         const u8 = mem().u8;
         const n = p.network;
-        if (p.protocol === ETH_P_IP_CTX && n + 20 <= p.dataEnd) {
-          // IP_ECN_set_ce: not-ECT stays (0), CE stays (1), ECT(0)/ECT(1) become CE with the checksum fixed
+        const proto = skbProtocol(u8, p.mac, p.dataEnd, p.protocol);
+        if (proto === ETH_P_IP_CTX && n + 20 <= p.dataEnd) {
+          // IP_ECN_set_ce on the network header (under test-run that of a tagged frame is its first tag, as in the kernel): not-ECT stays (0), CE stays (1), ECT(0)/ECT(1) become CE with the checksum fixed
           const ecn = (u8[n + 1] + 1) & 3;
           if (!(ecn & 2)) return ecn ? 0n : 1n;
           let sum = ((u8[n + 10] << 8) | u8[n + 11]) + 0xfffb + ecn;
@@ -146,7 +147,7 @@ export function skbMetaHelpers(rt: HookRuntime): Helper[] {
           u8[n + 1] |= 3;
           return 1n;
         }
-        if (p.protocol === ETH_P_IPV6_CTX && n + 40 <= p.dataEnd) {
+        if (proto === ETH_P_IPV6_CTX && n + 40 <= p.dataEnd) {
           // IP6_ECN_set_ce: the traffic class's low bits (byte 1, bits 4-5 of the first word)
           if (!((u8[n + 1] >> 4) & 3)) return 0n;
           u8[n + 1] |= 0x30;
@@ -206,4 +207,26 @@ export function skbMetaHelpers(rt: HookRuntime): Helper[] {
       },
     },
   ];
+}
+
+/** 802.1Q and 802.1ad as the context shows them; VLAN_MAX_DEPTH. */
+const ETH_P_8021Q_CTX = 0x0081;
+const ETH_P_8021AD_CTX = 0xa888;
+const VLAN_MAX_DEPTH = 8;
+
+/**
+ * skbProtocol: skb_protocol(skb, true) (vlan_get_protocol): skb->protocol, or for a tagged
+ * frame the type under its tags, read from the packet after the Ethernet header (0 when the
+ * tags run past the packet or nest deeper than VLAN_MAX_DEPTH).
+ */
+function skbProtocol(u8: Uint8Array, mac: number, end: number, protocol: number): number {
+  let type = protocol;
+  let at = mac + 14;
+  let depth = VLAN_MAX_DEPTH;
+  while (type === ETH_P_8021Q_CTX || type === ETH_P_8021AD_CTX) {
+    if (at + 4 > end || !--depth) return 0;
+    type = u8[at + 2] | (u8[at + 3] << 8);
+    at += 4;
+  }
+  return type;
 }

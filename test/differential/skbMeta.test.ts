@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readCollection } from '../../elf/collection.js';
+import { loadCollection } from '../../kernel/loadCollection.js';
+import { Kernel } from '../../kernel/kernel.js';
+import { PACKETS } from '../support/packets.js';
+import { REPO_ROOT } from '../support/paths.js';
+import { kernelBpffs } from '../support/bpffs.js';
+
+/**
+ * Differential for the skb metadata helpers (hooks/helpers/skbMeta.ts): bpf/tc_meta.o and
+ * bpf/xdp_mtu.o keep every helper's raw answer in their `results` array; each packet runs
+ * through `bpftool prog run` on the running kernel and through bpfbox's test run, and after
+ * each packet the return value, the output bytes and every slot of `results` must agree.
+ * The ECN packets are udp4 with the TOS field's ECN bits set (ECT(1), ECT(0), CE).
+ */
+const DIR = `/sys/fs/bpf/bpfbox_meta_${process.pid}`;
+const bt = (...a: string[]) => spawnSync('bpftool', a, { encoding: 'utf8' });
+const withTos = (p: Uint8Array, tos: number) => Uint8Array.from(p, (b, i) => (i === 15 ? tos : b));
+const CASES: Readonly<Record<string, Uint8Array>> = {
+  ...PACKETS,
+  'udp4 ECT(1)': withTos(PACKETS.udp4, 0x01),
+  'udp4 ECT(0)': withTos(PACKETS.udp4, 0x02),
+  'udp4 CE': withTos(PACKETS.udp4, 0x03),
+  'udp4 dscp 46 ECT(0)': withTos(PACKETS.udp4, 0xba),
+};
+
+describe('differential: skb metadata helpers against the kernel (check_mtu, csum_level, change_type, ecn_set_ce, set_tstamp, probe_read_kernel)', function () {
+  this.timeout(120_000);
+  const tmp = mkdtempSync(join(tmpdir(), 'bpfbox-meta-'));
+  before(function () {
+    const why = bt('version').error ? 'bpftool is not installed' : process.getuid?.() !== 0 ? 'not root' : kernelBpffs();
+    if (why) {
+      console.log(`  skb metadata differential: SKIPPED: ${why}`);
+      this.skip();
+    }
+    mkdirSync(DIR, { recursive: true });
+  });
+  after(() => {
+    rmSync(DIR, { recursive: true, force: true });
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  for (const [obj, slots] of [
+    ['tc_meta', 23],
+    ['xdp_mtu', 7],
+  ] as const) {
+    it(`${obj}: return value, output bytes and every helper's answer, packet by packet`, () => {
+      const file = join(REPO_ROOT, 'bpf', `${obj}.o`);
+      const pins = `${DIR}/${obj}`;
+      const mapPins = `${DIR}/${obj}_maps`;
+      assert.equal(bt('prog', 'loadall', file, pins, 'pinmaps', mapPins).status, 0);
+      const k = new Kernel({ ncpus: 1, runtime: { seed: 1, clock: () => 1n } });
+      const l = loadCollection(k.process, readCollection(readFileSync(file), { name: `${obj}.o` }));
+      let compared = 0;
+      for (const [name, pkt] of Object.entries(CASES)) {
+        const inFile = join(tmp, 'in.bin');
+        const outFile = join(tmp, 'out.bin');
+        writeFileSync(inFile, pkt);
+        rmSync(outFile, { force: true });
+        const kr = bt('-j', 'prog', 'run', 'pinned', `${pins}/${obj}`, 'data_in', inFile, 'data_out', outFile);
+        const a = { prog_fd: l.programs.get(obj)!, data_in: pkt, data_out: new Uint8Array(16384), retval: 0, data_size_out: 0 };
+        const r = k.bpf('BPF_PROG_TEST_RUN', a);
+        if (kr.status !== 0) {
+          assert.ok(r < 0, `${name}: the kernel refused (${kr.stdout.trim()}), bpfbox ran it`);
+          continue;
+        }
+        assert.equal(r, 0, `${name}: the kernel ran it, bpfbox refused: ${r}`);
+        assert.equal(a.retval, JSON.parse(kr.stdout).retval, `${name}: return value`);
+        assert.equal(
+          Buffer.from(a.data_out.subarray(0, a.data_size_out)).toString('hex'),
+          readFileSync(outFile).toString('hex'),
+          `${name}: data_out`,
+        );
+        const dump = JSON.parse(bt('-j', 'map', 'dump', 'pinned', `${mapPins}/results`).stdout) as { key: string[]; value: string[] }[];
+        const theirs = dump.map((e) => Buffer.from(e.value.map((h) => parseInt(h, 16))).readBigUInt64LE(0));
+        const ours = Array.from({ length: theirs.length }, (_, i) => {
+          const v = new Uint8Array(8);
+          k.bpf('BPF_MAP_LOOKUP_ELEM', { map_fd: l.maps.get('results')!, key: Uint8Array.from([i, 0, 0, 0]), value: v });
+          return Buffer.from(v).readBigUInt64LE(0);
+        });
+        const show = (xs: bigint[]) => xs.map((x, i) => `${i}:${BigInt.asIntN(64, x)}`).join(' ');
+        assert.equal(show(ours.slice(0, slots)), show(theirs.slice(0, slots)), `${name}: results`);
+        compared++;
+      }
+      assert.ok(compared >= 4, `${obj}: only ${compared} packets ran in the kernel`);
+    });
+  }
+});
