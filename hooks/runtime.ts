@@ -16,6 +16,7 @@ import { redirectHelpers } from './helpers/redirect.js';
 import { skbResizeHelpers } from './helpers/skbResize.js';
 import { socketHelpers } from './helpers/socket.js';
 import { skbMetaHelpers } from './helpers/skbMeta.js';
+import { tunnelHelpers } from './helpers/tunnel.js';
 import { type Device, type Neighbour, type Route, fibHelpers } from './helpers/fib.js';
 import { type PerfRecord, outputHelpers } from './helpers/output.js';
 import { timeHelpers } from './helpers/time.js';
@@ -156,6 +157,7 @@ export class HookRuntime {
       ...outputHelpers(this),
       ...fibHelpers(this),
       ...skbMetaHelpers(this),
+      ...tunnelHelpers(this),
     ]);
   }
 

@@ -11,8 +11,8 @@ import { REPO_ROOT } from '../support/paths.js';
 import { kernelBpffs } from '../support/bpffs.js';
 
 /**
- * Differential for the skb metadata helpers (hooks/helpers/skbMeta.ts): bpf/tc_meta.o and
- * bpf/xdp_mtu.o keep every helper's raw answer in their `results` array; each packet runs
+ * Differential for the skb metadata helpers (hooks/helpers/skbMeta.ts, tunnel.ts, tc's
+ * redirect_peer / redirect_neigh): bpf/tc_meta.o, bpf/xdp_mtu.o and bpf/tc_tunnel.o keep every helper's raw answer in their `results` array; each packet runs
  * through `bpftool prog run` on the running kernel and through bpfbox's test run, and after
  * each packet the return value, the output bytes and every slot of `results` must agree.
  * The ECN packets are udp4 with the TOS field's ECN bits set (ECT(1), ECT(0), CE).
@@ -28,7 +28,7 @@ const CASES: Readonly<Record<string, Uint8Array>> = {
   'udp4 dscp 46 ECT(0)': withTos(PACKETS.udp4, 0xba),
 };
 
-describe('differential: skb metadata helpers against the kernel (check_mtu, csum_level, change_type, ecn_set_ce, set_tstamp, probe_read_kernel)', function () {
+describe('differential: skb metadata helpers against the kernel (check_mtu, csum_level, change_type, ecn_set_ce, set_tstamp, probe_read_kernel, tunnel keys and options, redirect_peer/neigh)', function () {
   this.timeout(120_000);
   const tmp = mkdtempSync(join(tmpdir(), 'bpfbox-meta-'));
   before(function () {
@@ -44,9 +44,12 @@ describe('differential: skb metadata helpers against the kernel (check_mtu, csum
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  for (const [obj, slots] of [
-    ['tc_meta', 23],
-    ['xdp_mtu', 7],
+  const withFirst = (p: Uint8Array, b: number) => Uint8Array.from(p, (x, i) => (i === 0 ? b : x));
+  const TUNNEL_CASES = Object.fromEntries([0, 1, 2, 3, 4, 5, 8, 9].map((b) => [`udp4, case ${b}`, withFirst(PACKETS.udp4, b)]));
+  for (const [obj, slots, cases] of [
+    ['tc_meta', 23, CASES],
+    ['xdp_mtu', 7, CASES],
+    ['tc_tunnel', 37, TUNNEL_CASES],
   ] as const) {
     it(`${obj}: return value, output bytes and every helper's answer, packet by packet`, () => {
       const file = join(REPO_ROOT, 'bpf', `${obj}.o`);
@@ -56,7 +59,7 @@ describe('differential: skb metadata helpers against the kernel (check_mtu, csum
       const k = new Kernel({ ncpus: 1, runtime: { seed: 1, clock: () => 1n } });
       const l = loadCollection(k.process, readCollection(readFileSync(file), { name: `${obj}.o` }));
       let compared = 0;
-      for (const [name, pkt] of Object.entries(CASES)) {
+      for (const [name, pkt] of Object.entries(cases)) {
         const inFile = join(tmp, 'in.bin');
         const outFile = join(tmp, 'out.bin');
         writeFileSync(inFile, pkt);

@@ -126,6 +126,12 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   135: { args: CTX_ANY(1) }, // bpf_csum_level
   163: { args: ['ctx', 'any', 'u32out', 'any', 'any'] }, // bpf_check_mtu (skb and xdp protos alike)
   192: { args: CTX_ANY(2) }, // bpf_skb_set_tstamp
+  152: { args: ['any', 'mem0', 'size0', 'any'] }, // bpf_redirect_neigh
+  155: { args: ['any', 'any'] }, // bpf_redirect_peer
+  20: { args: ['ctx', 'umem', 'size', 'any'] }, // bpf_skb_get_tunnel_key
+  21: { args: ['ctx', 'mem', 'size', 'any'] }, // bpf_skb_set_tunnel_key
+  29: { args: ['ctx', 'umem', 'size'] }, // bpf_skb_get_tunnel_opt
+  30: { args: ['ctx', 'mem', 'size'] }, // bpf_skb_set_tunnel_opt
 };
 
 /** Map types only some helpers may take (the other direction of check_map_func_compatibility). */
