@@ -17,6 +17,7 @@ import { skbResizeHelpers } from './helpers/skbResize.js';
 import { socketHelpers } from './helpers/socket.js';
 import { skbMetaHelpers } from './helpers/skbMeta.js';
 import { tunnelHelpers } from './helpers/tunnel.js';
+import { syncookieHelpers } from './helpers/syncookie.js';
 import { type Device, type Neighbour, type Route, fibHelpers } from './helpers/fib.js';
 import { type PerfRecord, outputHelpers } from './helpers/output.js';
 import { timeHelpers } from './helpers/time.js';
@@ -158,6 +159,7 @@ export class HookRuntime {
       ...fibHelpers(this),
       ...skbMetaHelpers(this),
       ...tunnelHelpers(this),
+      ...syncookieHelpers(this),
     ]);
   }
 

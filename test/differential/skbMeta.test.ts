@@ -12,7 +12,8 @@ import { kernelBpffs } from '../support/bpffs.js';
 
 /**
  * Differential for the skb metadata helpers (hooks/helpers/skbMeta.ts, tunnel.ts, tc's
- * redirect_peer / redirect_neigh): bpf/tc_meta.o, bpf/xdp_mtu.o and bpf/tc_tunnel.o keep every helper's raw answer in their `results` array; each packet runs
+ * redirect_peer / redirect_neigh, syncookie.ts): bpf/tc_meta.o, bpf/xdp_mtu.o, bpf/tc_tunnel.o and
+ * bpf/xdp_syncookie.o (TCP SYNs: the cookie's MSS and which checks pass) keep every helper's raw answer in their `results` array; each packet runs
  * through `bpftool prog run` on the running kernel and through bpfbox's test run, and after
  * each packet the return value, the output bytes and every slot of `results` must agree.
  * The ECN packets are udp4 with the TOS field's ECN bits set (ECT(1), ECT(0), CE).
@@ -28,7 +29,7 @@ const CASES: Readonly<Record<string, Uint8Array>> = {
   'udp4 dscp 46 ECT(0)': withTos(PACKETS.udp4, 0xba),
 };
 
-describe('differential: skb metadata helpers against the kernel (check_mtu, csum_level, change_type, ecn_set_ce, set_tstamp, probe_read_kernel, tunnel keys and options, redirect_peer/neigh)', function () {
+describe('differential: skb metadata helpers against the kernel (check_mtu, csum_level, change_type, ecn_set_ce, set_tstamp, probe_read_kernel, tunnel keys and options, redirect_peer/neigh, raw syncookies)', function () {
   this.timeout(120_000);
   const tmp = mkdtempSync(join(tmpdir(), 'bpfbox-meta-'));
   before(function () {
@@ -46,10 +47,41 @@ describe('differential: skb metadata helpers against the kernel (check_mtu, csum
 
   const withFirst = (p: Uint8Array, b: number) => Uint8Array.from(p, (x, i) => (i === 0 ? b : x));
   const TUNNEL_CASES = Object.fromEntries([0, 1, 2, 3, 4, 5, 8, 9].map((b) => [`udp4, case ${b}`, withFirst(PACKETS.udp4, b)]));
+  /** TCP SYNs over IPv4 and IPv6, with an MSS option (doff 6) or none (doff 5). */
+  const syn = (v6: boolean, mss?: number) => {
+    const tcp = [0x9c, 0x40, 0x01, 0xbb, 0x12, 0x34, 0x56, 0x78, 0, 0, 0, 0, mss ? 0x60 : 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0];
+    if (mss) tcp.push(2, 4, mss >> 8, mss & 0xff);
+    const ip = v6
+      ? [
+          0x60,
+          0,
+          0,
+          0,
+          0,
+          tcp.length,
+          6,
+          64,
+          ...[0x20, 0x01, 0x0d, 0xb8, ...Array(11).fill(0), 1],
+          ...[0x20, 0x01, 0x0d, 0xb8, ...Array(11).fill(0), 2],
+        ]
+      : [0x45, 0, 0, 20 + tcp.length, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+    return Uint8Array.from([...Array(6).fill(0xff), 2, 0, 0, 0, 0, 1, ...(v6 ? [0x86, 0xdd] : [0x08, 0x00]), ...ip, ...tcp]);
+  };
+  const SYNS: Record<string, Uint8Array> = {
+    'syn4 mss 1400': syn(false, 1400),
+    'syn4 mss 1460': syn(false, 1460),
+    'syn4 mss 9000': syn(false, 9000),
+    'syn4 mss 100': syn(false, 100),
+    'syn4 no options': syn(false),
+    'syn6 mss 1440': syn(true, 1440),
+    'syn6 mss 9000': syn(true, 9000),
+    'syn6 no options': syn(true),
+  };
   for (const [obj, slots, cases] of [
     ['tc_meta', 23, CASES],
     ['xdp_mtu', 7, CASES],
     ['tc_tunnel', 37, TUNNEL_CASES],
+    ['xdp_syncookie', 6, SYNS],
   ] as const) {
     it(`${obj}: return value, output bytes and every helper's answer, packet by packet`, () => {
       const file = join(REPO_ROOT, 'bpf', `${obj}.o`);

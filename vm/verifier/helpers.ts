@@ -11,6 +11,7 @@ import { cur, read } from './step.js';
  * ctx PTR_TO_CTX, map CONST_MAP_PTR, key/value PTR_TO_MAP_KEY/VALUE (sized by the map),
  * uvalue the same written by the helper, mem/mem0 PTR_TO_MEM read (mem0 may be NULL), umem
  * PTR_TO_UNINIT_MEM written, each followed by its size (size CONST_SIZE, size0 _OR_ZERO),
+ * fixed memory of the prototype's fixed size read (ARG_PTR_TO_FIXED_SIZE_MEM, `fixed` gives the sizes),
  * u32out a u32 the helper writes (ARG_PTR_TO_FIXED_SIZE_MEM | MEM_WRITE, arg size 4),
  * any ANYTHING, func PTR_TO_FUNC, stack0 PTR_TO_STACK_OR_NULL, ringmem the reserved record
  * to release, alloc CONST_ALLOC_SIZE_OR_ZERO, str PTR_TO_CONST_STR.
@@ -26,6 +27,7 @@ type Arg =
   | 'mem0'
   | 'umem'
   | 'u32out'
+  | 'fixed'
   | 'size'
   | 'size0'
   | 'any'
@@ -45,6 +47,8 @@ interface Proto {
   readonly mapTypes?: readonly number[];
   /** The helper may be given packet memory (`.pkt_access`): others refuse packet pointers. */
   readonly pktAccess?: boolean;
+  /** The sizes of its `fixed` arguments, in order (arg1_size ...). */
+  readonly fixed?: readonly number[];
   /** A callback helper: the callback's arguments after the frame is set up. */
   readonly callback?: 'loop' | 'for_each';
 }
@@ -132,6 +136,10 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   21: { args: ['ctx', 'mem', 'size', 'any'] }, // bpf_skb_set_tunnel_key
   29: { args: ['ctx', 'umem', 'size'] }, // bpf_skb_get_tunnel_opt
   30: { args: ['ctx', 'mem', 'size'] }, // bpf_skb_set_tunnel_opt
+  204: { args: ['fixed', 'mem', 'size0'], fixed: [20], pktAccess: true }, // bpf_tcp_raw_gen_syncookie_ipv4
+  205: { args: ['fixed', 'mem', 'size0'], fixed: [40], pktAccess: true }, // bpf_tcp_raw_gen_syncookie_ipv6
+  206: { args: ['fixed', 'fixed'], fixed: [20, 20], pktAccess: true }, // bpf_tcp_raw_check_syncookie_ipv4
+  207: { args: ['fixed', 'fixed'], fixed: [40, 20], pktAccess: true }, // bpf_tcp_raw_check_syncookie_ipv6
 };
 
 /** Map types only some helpers may take (the other direction of check_map_func_compatibility). */
@@ -182,6 +190,7 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   let cbCtx: Reg = NONE;
   let key: bigint | undefined;
   let keySlot = 0;
+  let fixedN = 0;
   proto.args.forEach((a, n) => {
     const r = n + 1;
     const v = read(vs, r);
@@ -222,9 +231,11 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         mem = { reg: v, r, raw: a === 'umem', nullable: false };
         return;
       case 'u32out':
+      case 'fixed':
         if (v.k === 'scalar' || v.k === 'ctx' || v.k === 'map_ptr' || v.k === 'pkt_end' || v.k.endsWith('_or_null') || v.k === 'func')
           refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
-        return helperMemory(vs, v, r, scalarConst(4n), true, env);
+        if (a === 'u32out') return helperMemory(vs, v, r, scalarConst(4n), true, env);
+        return helperMemory(vs, v, r, scalarConst(BigInt(proto.fixed![fixedN++])), false, env);
       case 'size':
       case 'size0': {
         if (v.k !== 'scalar') return void refuse(`R${r} type=${kindName(v)} expected=scalar`);
