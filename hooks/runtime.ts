@@ -18,6 +18,7 @@ import { socketHelpers } from './helpers/socket.js';
 import { skbMetaHelpers } from './helpers/skbMeta.js';
 import { tunnelHelpers } from './helpers/tunnel.js';
 import { syncookieHelpers } from './helpers/syncookie.js';
+import { taskHelpers } from './helpers/task.js';
 import { type Device, type Neighbour, type Route, fibHelpers } from './helpers/fib.js';
 import { type PerfRecord, outputHelpers } from './helpers/output.js';
 import { timeHelpers } from './helpers/time.js';
@@ -160,6 +161,7 @@ export class HookRuntime {
       ...skbMetaHelpers(this),
       ...tunnelHelpers(this),
       ...syncookieHelpers(this),
+      ...taskHelpers(this),
     ]);
   }
 

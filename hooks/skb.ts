@@ -41,6 +41,8 @@ export interface SkbPacket {
   csumLevel?: number;
   /** The tunnel metadata bpf_skb_set_tunnel_key attached (the kernel's metadata dst). */
   tunnel?: TunnelInfo;
+  /** The skb has a socket (test-run makes one, sock_init_data'd, in the root cgroup); received packets have none. */
+  sock?: boolean;
   /** The socket's cookie (bpf_get_socket_cookie), given on first use. */
   cookie?: bigint;
   /** Copies sent by bpf_clone_redirect, in order: the packet from its link header as it was then. */

@@ -145,6 +145,8 @@ function runSkb(rt: HookRuntime, prog: LoadedProgram, input: TestRunInput): Test
     vlanProto: 0,
     vlanPresent: false,
     hash: 0,
+    // the socket bpf_prog_test_run_skb makes for the skb, in the caller's (root) cgroup
+    sock: true,
   };
   const ctx = rt.ctx.start;
   const dv = mem.view;

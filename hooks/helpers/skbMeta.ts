@@ -34,6 +34,8 @@ const ETH_P_IPV6_CTX = 0xdd86;
  * behind. Nonzero, as the kernel's always is; reads through it fault.
  */
 export const CURRENT_TASK = 0xffff_8880_0100_0000n;
+/** The root cgroup's id on cgroup v2. */
+const ROOT_CGROUP_ID = 1n;
 /** x86-64's TASK_SIZE_MAX + PAGE_SIZE: copy_from_kernel_nofault refuses (-ERANGE) addresses below it. */
 const KERNEL_SPACE = 1n << 47n;
 /** Below it (and from KERNEL_SPACE up) x86-64 addresses are not canonical: -ERANGE too. */
@@ -43,7 +45,9 @@ const CANONICAL_HIGH = 0xffff_8000_0000_0000n;
  * skbMetaHelpers: helpers that read or set what the kernel keeps beside the packet bytes.
  * bpf_check_mtu (163, XDP and tc; against the runtime's device table), bpf_csum_level (135),
  * bpf_skb_change_type (32), bpf_skb_ecn_set_ce (97), bpf_skb_set_tstamp (192),
- * bpf_get_current_task (35), bpf_probe_read_kernel (113) and _str (115).
+ * bpf_get_current_task (35), bpf_probe_read_kernel (113) and _str (115), bpf_csum_update (40),
+ * bpf_set_hash_invalid (41), bpf_get_route_realm (24), bpf_skb_cgroup_classid (151),
+ * bpf_skb_cgroup_id (79), bpf_skb_ancestor_cgroup_id (83).
  */
 export function skbMetaHelpers(rt: HookRuntime): Helper[] {
   const mem = () => rt.kernel.memory;
@@ -173,6 +177,28 @@ export function skbMetaHelpers(rt: HookRuntime): Helper[] {
       },
     },
     { id: 35, name: 'bpf_get_current_task', fn: () => CURRENT_TASK },
+    {
+      id: 40,
+      name: 'bpf_csum_update',
+      // only a CHECKSUM_COMPLETE skb carries a checksum to update; none here does
+      fn: () => neg(Errno.ENOTSUPP),
+    },
+    {
+      id: 41,
+      name: 'bpf_set_hash_invalid',
+      fn: () => {
+        // skb_clear_hash: the hash is recomputed when next asked for
+        const c = skb();
+        if (c) ((c.pkt.hash = 0), mem().view.setUint32(c.ctx + SkBuff.hash, 0, true));
+        return 0n;
+      },
+    },
+    // dst_tclassid: no route (realm) is attached to a packet here; no net_cls class (cgroup v2)
+    { id: 24, name: 'bpf_get_route_realm', fn: () => 0n },
+    { id: 151, name: 'bpf_skb_cgroup_classid', fn: () => 0n },
+    // the cgroup of the skb's socket: test-run's is in the root cgroup (id 1, level 0); no socket, 0
+    { id: 79, name: 'bpf_skb_cgroup_id', fn: () => (skb()?.pkt.sock ? ROOT_CGROUP_ID : 0n) },
+    { id: 83, name: 'bpf_skb_ancestor_cgroup_id', fn: (_skb, level) => (skb()?.pkt.sock && level === 0n ? ROOT_CGROUP_ID : 0n) },
     {
       id: 113,
       name: 'bpf_probe_read_kernel',

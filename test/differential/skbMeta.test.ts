@@ -12,8 +12,8 @@ import { kernelBpffs } from '../support/bpffs.js';
 
 /**
  * Differential for the skb metadata helpers (hooks/helpers/skbMeta.ts, tunnel.ts, tc's
- * redirect_peer / redirect_neigh, syncookie.ts): bpf/tc_meta.o, bpf/xdp_mtu.o, bpf/tc_tunnel.o and
- * bpf/xdp_syncookie.o (TCP SYNs: the cookie's MSS and which checks pass) keep every helper's raw answer in their `results` array; each packet runs
+ * redirect_peer / redirect_neigh, syncookie.ts, task.ts): bpf/tc_meta.o, bpf/xdp_mtu.o, bpf/tc_tunnel.o,
+ * bpf/xdp_syncookie.o (TCP SYNs: the cookie's MSS and which checks pass) and bpf/tc_misc.o keep every helper's raw answer in their `results` array; each packet runs
  * through `bpftool prog run` on the running kernel and through bpfbox's test run, and after
  * each packet the return value, the output bytes and every slot of `results` must agree.
  * The ECN packets are udp4 with the TOS field's ECN bits set (ECT(1), ECT(0), CE).
@@ -82,6 +82,7 @@ describe('differential: skb metadata helpers against the kernel (check_mtu, csum
     ['xdp_mtu', 7, CASES],
     ['tc_tunnel', 37, TUNNEL_CASES],
     ['xdp_syncookie', 6, SYNS],
+    ['tc_misc', 17, CASES],
   ] as const) {
     it(`${obj}: return value, output bytes and every helper's answer, packet by packet`, () => {
       const file = join(REPO_ROOT, 'bpf', `${obj}.o`);

@@ -136,6 +136,20 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   21: { args: ['ctx', 'mem', 'size', 'any'] }, // bpf_skb_set_tunnel_key
   29: { args: ['ctx', 'umem', 'size'] }, // bpf_skb_get_tunnel_opt
   30: { args: ['ctx', 'mem', 'size'] }, // bpf_skb_set_tunnel_opt
+  14: { args: [] }, // bpf_get_current_pid_tgid
+  15: { args: [] }, // bpf_get_current_uid_gid
+  16: { args: ['umem', 'size'] }, // bpf_get_current_comm
+  17: { args: CTX_ANY(0) }, // bpf_get_cgroup_classid
+  24: { args: CTX_ANY(0) }, // bpf_get_route_realm
+  40: { args: CTX_ANY(1) }, // bpf_csum_update
+  41: { args: CTX_ANY(0), ret: 'void' }, // bpf_set_hash_invalid
+  79: { args: CTX_ANY(0) }, // bpf_skb_cgroup_id
+  83: { args: CTX_ANY(1) }, // bpf_skb_ancestor_cgroup_id
+  112: { args: ['umem', 'size0', 'any'] }, // bpf_probe_read_user
+  114: { args: ['umem', 'size0', 'any'] }, // bpf_probe_read_user_str
+  118: { args: [] }, // bpf_jiffies64
+  151: { args: CTX_ANY(0) }, // bpf_skb_cgroup_classid
+  208: { args: [] }, // bpf_ktime_get_tai_ns
   204: { args: ['fixed', 'mem', 'size0'], fixed: [20], pktAccess: true }, // bpf_tcp_raw_gen_syncookie_ipv4
   205: { args: ['fixed', 'mem', 'size0'], fixed: [40], pktAccess: true }, // bpf_tcp_raw_gen_syncookie_ipv6
   206: { args: ['fixed', 'fixed'], fixed: [20, 20], pktAccess: true }, // bpf_tcp_raw_check_syncookie_ipv4
