@@ -19,6 +19,7 @@ import { skbMetaHelpers } from './helpers/skbMeta.js';
 import { tunnelHelpers } from './helpers/tunnel.js';
 import { syncookieHelpers } from './helpers/syncookie.js';
 import { taskHelpers } from './helpers/task.js';
+import { stringHelpers } from './helpers/strings.js';
 import { type Device, type Neighbour, type Route, fibHelpers } from './helpers/fib.js';
 import { type PerfRecord, outputHelpers } from './helpers/output.js';
 import { timeHelpers } from './helpers/time.js';
@@ -162,6 +163,7 @@ export class HookRuntime {
       ...tunnelHelpers(this),
       ...syncookieHelpers(this),
       ...taskHelpers(this),
+      ...stringHelpers(this),
     ]);
   }
 

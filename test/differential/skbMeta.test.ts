@@ -13,7 +13,8 @@ import { kernelBpffs } from '../support/bpffs.js';
 /**
  * Differential for the skb metadata helpers (hooks/helpers/skbMeta.ts, tunnel.ts, tc's
  * redirect_peer / redirect_neigh, syncookie.ts, task.ts): bpf/tc_meta.o, bpf/xdp_mtu.o, bpf/tc_tunnel.o,
- * bpf/xdp_syncookie.o (TCP SYNs: the cookie's MSS and which checks pass) and bpf/tc_misc.o keep every helper's raw answer in their `results` array; each packet runs
+ * bpf/xdp_syncookie.o (TCP SYNs: the cookie's MSS and which checks pass), bpf/tc_misc.o and
+ * bpf/xdp_strings.o (strtol, strtoul, strncmp on text in the packet) keep every helper's raw answer in their `results` array; each packet runs
  * through `bpftool prog run` on the running kernel and through bpfbox's test run, and after
  * each packet the return value, the output bytes and every slot of `results` must agree.
  * The ECN packets are udp4 with the TOS field's ECN bits set (ECT(1), ECT(0), CE).
@@ -77,12 +78,48 @@ describe('differential: skb metadata helpers against the kernel (check_mtu, csum
     'syn6 mss 9000': syn(true, 9000),
     'syn6 no options': syn(true),
   };
+  /** Text for xdp_strings: [flags (base), the text the helpers see], after 12 bytes of addresses. */
+  const TEXTS: readonly [number, string][] = [
+    [0, '123'],
+    [0, '  -42abc'],
+    [0, '-42abc'],
+    [10, '0x1f'],
+    [16, '0x1f'],
+    [0, '0x1fz'],
+    [0, '0x'],
+    [0, '0777'],
+    [8, '789'],
+    [0, '18446744073709551615'],
+    [0, '18446744073709551616'],
+    [0, '9223372036854775807'],
+    [0, '9223372036854775808'],
+    [0, '-9223372036854775808'],
+    [0, '-9223372036854775809'],
+    [0, '-'],
+    [0, '   '],
+    [0, 'abc'],
+    [10, '\t\n 7'],
+    [3, '12'],
+    [0x20, '12'],
+    [0, '-0'],
+    [16, 'FFFFFFFFFFFFFFFFF'],
+  ];
+  const STRINGS = Object.fromEntries(
+    TEXTS.map(([base, t]) => {
+      const text = new TextEncoder().encode(t.replace(/\\t/g, '\t').replace(/\\n/g, '\n'));
+      return [
+        `base ${base} ${JSON.stringify(t)}`,
+        Uint8Array.from([...Array(12).fill(2), base, text.length, ...text, ...Array(40).fill(0)]),
+      ];
+    }),
+  );
   for (const [obj, slots, cases] of [
     ['tc_meta', 23, CASES],
     ['xdp_mtu', 7, CASES],
     ['tc_tunnel', 37, TUNNEL_CASES],
     ['xdp_syncookie', 6, SYNS],
     ['tc_misc', 17, CASES],
+    ['xdp_strings', 6, STRINGS],
   ] as const) {
     it(`${obj}: return value, output bytes and every helper's answer, packet by packet`, () => {
       const file = join(REPO_ROOT, 'bpf', `${obj}.o`);

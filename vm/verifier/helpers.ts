@@ -12,7 +12,7 @@ import { cur, read } from './step.js';
  * uvalue the same written by the helper, mem/mem0 PTR_TO_MEM read (mem0 may be NULL), umem
  * PTR_TO_UNINIT_MEM written, each followed by its size (size CONST_SIZE, size0 _OR_ZERO),
  * fixed memory of the prototype's fixed size read (ARG_PTR_TO_FIXED_SIZE_MEM, `fixed` gives the sizes),
- * u32out a u32 the helper writes (ARG_PTR_TO_FIXED_SIZE_MEM | MEM_WRITE, arg size 4),
+ * long a long the helper writes (the same, 8 bytes), u32out a u32 the helper writes (ARG_PTR_TO_FIXED_SIZE_MEM | MEM_WRITE, arg size 4),
  * any ANYTHING, func PTR_TO_FUNC, stack0 PTR_TO_STACK_OR_NULL, ringmem the reserved record
  * to release, alloc CONST_ALLOC_SIZE_OR_ZERO, str PTR_TO_CONST_STR.
  */
@@ -27,6 +27,7 @@ type Arg =
   | 'mem0'
   | 'umem'
   | 'u32out'
+  | 'long'
   | 'fixed'
   | 'size'
   | 'size0'
@@ -136,6 +137,9 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   21: { args: ['ctx', 'mem', 'size', 'any'] }, // bpf_skb_set_tunnel_key
   29: { args: ['ctx', 'umem', 'size'] }, // bpf_skb_get_tunnel_opt
   30: { args: ['ctx', 'mem', 'size'] }, // bpf_skb_set_tunnel_opt
+  105: { args: ['mem', 'size', 'any', 'long'] }, // bpf_strtol
+  106: { args: ['mem', 'size', 'any', 'long'] }, // bpf_strtoul
+  182: { args: ['mem', 'size', 'str'] }, // bpf_strncmp
   14: { args: [] }, // bpf_get_current_pid_tgid
   15: { args: [] }, // bpf_get_current_uid_gid
   16: { args: ['umem', 'size'] }, // bpf_get_current_comm
@@ -245,10 +249,11 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         mem = { reg: v, r, raw: a === 'umem', nullable: false };
         return;
       case 'u32out':
+      case 'long':
       case 'fixed':
         if (v.k === 'scalar' || v.k === 'ctx' || v.k === 'map_ptr' || v.k === 'pkt_end' || v.k.endsWith('_or_null') || v.k === 'func')
           refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
-        if (a === 'u32out') return helperMemory(vs, v, r, scalarConst(4n), true, env);
+        if (a !== 'fixed') return helperMemory(vs, v, r, scalarConst(a === 'long' ? 8n : 4n), true, env);
         return helperMemory(vs, v, r, scalarConst(BigInt(proto.fixed![fixedN++])), false, env);
       case 'size':
       case 'size0': {
