@@ -34,6 +34,8 @@ export interface IngressResult {
   readonly len: number;
   readonly tail?: Uint8Array;
   readonly redirect?: XdpFrame['redirect'] | SkbPacket['redirect'];
+  /** The tunnel metadata a tc program attached (bpf_skb_set_tunnel_key): what the encapsulating device would use. */
+  readonly tunnel?: SkbPacket['tunnel'];
   readonly clones?: SkbPacket['clones'];
 }
 
@@ -118,7 +120,7 @@ export function skbIngress(rt: HookRuntime, prog: LoadedProgram, s: IngressSlot)
   rt.current = { kind: 'skb', pkt, ctx, l2: true };
   try {
     const retval = rt.prepare(prog).run32(ctx);
-    return { retval, start: pkt.mac, len: pkt.dataEnd - pkt.mac, redirect: pkt.redirect, clones: pkt.clones };
+    return { retval, start: pkt.mac, len: pkt.dataEnd - pkt.mac, redirect: pkt.redirect, clones: pkt.clones, tunnel: pkt.tunnel };
   } finally {
     rt.current = { kind: 'none' };
   }

@@ -15,6 +15,11 @@ import { netHelpers } from './helpers/net.js';
 import { redirectHelpers } from './helpers/redirect.js';
 import { skbResizeHelpers } from './helpers/skbResize.js';
 import { socketHelpers } from './helpers/socket.js';
+import { skbMetaHelpers } from './helpers/skbMeta.js';
+import { tunnelHelpers } from './helpers/tunnel.js';
+import { syncookieHelpers } from './helpers/syncookie.js';
+import { taskHelpers } from './helpers/task.js';
+import { stringHelpers } from './helpers/strings.js';
 import { type Device, type Neighbour, type Route, fibHelpers } from './helpers/fib.js';
 import { type PerfRecord, outputHelpers } from './helpers/output.js';
 import { timeHelpers } from './helpers/time.js';
@@ -154,6 +159,11 @@ export class HookRuntime {
       ...callbackHelpers(this),
       ...outputHelpers(this),
       ...fibHelpers(this),
+      ...skbMetaHelpers(this),
+      ...tunnelHelpers(this),
+      ...syncookieHelpers(this),
+      ...taskHelpers(this),
+      ...stringHelpers(this),
     ]);
   }
 

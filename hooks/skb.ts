@@ -1,4 +1,5 @@
 import { PacketType, SkBuff } from '../uapi/skBuff.js';
+import type { TunnelInfo } from './helpers/tunnel.js';
 
 /**
  * pktTypeOf is what eth_type_trans decides for a destination MAC on a device whose address
@@ -28,7 +29,20 @@ export interface SkbPacket {
   hash: number;
   /** skb->encapsulation: set by bpf_skb_adjust_room's encapsulating grow. */
   encapsulation?: boolean;
-  redirect?: { readonly ifindex: number; readonly ingress: boolean };
+  /**
+   * Where bpf_redirect sent it (BPF_F_INGRESS: into the device); bpf_redirect_peer (`peer`:
+   * into the veth peer of `ifindex`, delivered as that device's egress would) and
+   * bpf_redirect_neigh (`neigh`: out of it with the L2 header from the neighbour table, the
+   * next hop given as struct bpf_redir_neigh's bytes or resolved from the packet's destination).
+   */
+  redirect?: { readonly ifindex: number; readonly ingress: boolean; readonly via?: 'peer' | 'neigh'; readonly nexthop?: Uint8Array };
+  /** skb->ip_summed is CHECKSUM_UNNECESSARY (else CHECKSUM_NONE, as test-run and AF_PACKET give it) and its csum_level (bpf_csum_level). */
+  csumUnnecessary?: boolean;
+  csumLevel?: number;
+  /** The tunnel metadata bpf_skb_set_tunnel_key attached (the kernel's metadata dst). */
+  tunnel?: TunnelInfo;
+  /** The skb has a socket (test-run makes one, sock_init_data'd, in the root cgroup); received packets have none. */
+  sock?: boolean;
   /** The socket's cookie (bpf_get_socket_cookie), given on first use. */
   cookie?: bigint;
   /** Copies sent by bpf_clone_redirect, in order: the packet from its link header as it was then. */

@@ -28,6 +28,8 @@ export interface TestRunResult {
   readonly redirect?: unknown;
   /** Copies a tc program sent with bpf_clone_redirect. */
   readonly clones?: SkbPacket['clones'];
+  /** The tunnel metadata a tc program attached (bpf_skb_set_tunnel_key). */
+  readonly tunnel?: SkbPacket['tunnel'];
 }
 
 const L2_SKB_TYPES: readonly number[] = [ProgType.BPF_PROG_TYPE_SCHED_CLS, ProgType.BPF_PROG_TYPE_SCHED_ACT];
@@ -143,6 +145,8 @@ function runSkb(rt: HookRuntime, prog: LoadedProgram, input: TestRunInput): Test
     vlanProto: 0,
     vlanPresent: false,
     hash: 0,
+    // the socket bpf_prog_test_run_skb makes for the skb, in the caller's (root) cgroup
+    sock: true,
   };
   const ctx = rt.ctx.start;
   const dv = mem.view;
@@ -169,7 +173,7 @@ function runSkb(rt: HookRuntime, prog: LoadedProgram, input: TestRunInput): Test
       for (const [off, size] of SKB_CTX_FIELDS) ctxOut.set(mem.u8.subarray(ctx + off, ctx + off + size), off);
       new DataView(ctxOut.buffer).setUint32(SkBuff.ifindex, LOOPBACK, true);
     }
-    return { retval, duration, redirect: pkt.redirect, clones: pkt.clones, data: out, ctx: ctxOut };
+    return { retval, duration, redirect: pkt.redirect, clones: pkt.clones, tunnel: pkt.tunnel, data: out, ctx: ctxOut };
   } finally {
     rt.current = { kind: 'none' };
   }

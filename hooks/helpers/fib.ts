@@ -35,6 +35,8 @@ export interface Neighbour {
 export interface Device {
   readonly ifindex: number;
   readonly forwarding: boolean;
+  /** dev->mtu (bpf_check_mtu); 1500 unless told (the loopback device, ifindex 1, 65536). */
+  readonly mtu?: number;
 }
 
 const F = BpfFibLookup;

@@ -10,10 +10,13 @@ import type { XdpFrame } from '../xdp.js';
 const LOOPBACK_IFINDEX = 1;
 /** Clones kept per run: `repeat 1000000` would otherwise hold a million copies. */
 const MAX_CLONES = 64;
+/** sizeof(struct bpf_redir_neigh): nh_family and a 16-byte address. */
+const BPF_REDIR_NEIGH_SIZE = 20;
 
 /**
  * redirectHelpers: where a packet goes next. bpf_redirect (23) and bpf_redirect_map (51)
- * record the target with the verdict (XDP_REDIRECT / TC_ACT_REDIRECT); bpf_clone_redirect (13)
+ * record the target with the verdict (XDP_REDIRECT / TC_ACT_REDIRECT), as do tc's
+ * bpf_redirect_peer (155) and bpf_redirect_neigh (152); bpf_clone_redirect (13)
  * sends a copy now, which bpfbox keeps with the packet.
  */
 export function redirectHelpers(rt: HookRuntime): Helper[] {
@@ -55,6 +58,35 @@ export function redirectHelpers(rt: HookRuntime): Helper[] {
         if ((p.clones ??= []).length < MAX_CLONES)
           p.clones.push({ ifindex: u32(ifindex), ingress: (u32(flags) & 1) === 1, data: mem().u8.slice(p.mac, p.dataEnd) });
         return 0n;
+      },
+    },
+    {
+      id: 155,
+      name: 'bpf_redirect_peer',
+      fn: (ifindex, flags) => {
+        // any flag: TC_ACT_SHOT; else TC_ACT_REDIRECT with BPF_F_PEER recorded
+        const c = skb();
+        if (!c || flags) return 2n;
+        c.pkt.redirect = { ifindex: u32(ifindex), ingress: false, via: 'peer' };
+        return 7n;
+      },
+    },
+    {
+      id: 152,
+      name: 'bpf_redirect_neigh',
+      fn: (ifindex, params, plen, flags) => {
+        // plen 0 (no next hop) or at least sizeof(struct bpf_redir_neigh); no flags: else TC_ACT_SHOT
+        const c = skb();
+        const n = u32(plen);
+        if (!c || (n && n < BPF_REDIR_NEIGH_SIZE) || flags) return 2n;
+        const a = u32(params);
+        c.pkt.redirect = {
+          ifindex: u32(ifindex),
+          ingress: false,
+          via: 'neigh',
+          ...(n ? { nexthop: mem().u8.slice(a, a + BPF_REDIR_NEIGH_SIZE) } : {}),
+        };
+        return 7n;
       },
     },
     {

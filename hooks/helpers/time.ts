@@ -5,7 +5,7 @@ import { formatPrintf } from './output.js';
 const started = process.hrtime.bigint();
 
 /**
- * timeHelpers: bpf_ktime_get_ns (5), _boot_ns (125), _coarse_ns (160), bpf_get_prandom_u32
+ * timeHelpers: bpf_ktime_get_ns (5), _boot_ns (125), _coarse_ns (160), _tai_ns (208), bpf_jiffies64 (118), bpf_get_prandom_u32
  * (7, an xorshift stream from the runtime's seed), bpf_get_smp_processor_id (8),
  * bpf_get_numa_node_id (42, always 0), bpf_trace_printk (6, to the runtime's trace sink).
  */
@@ -22,6 +22,10 @@ export function timeHelpers(rt: HookRuntime): Helper[] {
     { id: 5, name: 'bpf_ktime_get_ns', fn: () => clock() },
     { id: 125, name: 'bpf_ktime_get_boot_ns', fn: () => clock() },
     { id: 160, name: 'bpf_ktime_get_coarse_ns', fn: () => clock() - (clock() % 4_000_000n) },
+    // CLOCK_TAI: the clock plus TAI's 37 leap seconds
+    { id: 208, name: 'bpf_ktime_get_tai_ns', fn: () => clock() + 37_000_000_000n },
+    // jiffies at HZ=250 (Debian's), from INITIAL_JIFFIES (-300 s) as the kernel starts them
+    { id: 118, name: 'bpf_jiffies64', fn: () => BigInt.asUintN(64, clock() / 4_000_000n - 75_000n) },
     { id: 7, name: 'bpf_get_prandom_u32', fn: next },
     { id: 8, name: 'bpf_get_smp_processor_id', fn: () => BigInt(rt.cpu), fn32: () => rt.cpu, ret: 'u32', constant: true },
     { id: 42, name: 'bpf_get_numa_node_id', fn: () => 0n },

@@ -1,11 +1,19 @@
 import { SkBuff } from '../../uapi/skBuff.js';
 import type { VerifierOps } from '../../vm/verifier/verifierOps.js';
-import { BASE_FUNC_PROTO } from './baseFuncProto.js';
+import { SK_BASE_FUNC_PROTO, ids } from './baseFuncProto.js';
 import { inField } from './ctxField.js';
 import { skbIsValidAccess } from './skbIsValidAccess.js';
 
-/** sk_filter_func_proto: the base helpers, perf output, skb loads, csum_diff, the socket cookie and uid. */
-const FUNCS: ReadonlySet<number> = new Set([...BASE_FUNC_PROTO, 25, 26, 28, 46, 47, 68]);
+/**
+ * SK_FILTER_FUNC_PROTO: sk_filter_func_proto (net/core/filter.c, 6.18): the skb loads, the
+ * socket cookie and uid, perf output (bpf_skb_event_output), the netns cookie, then
+ * bpf_sk_base_func_proto's. No bpf_csum_diff (only tc, XDP and lwt have it).
+ */
+export const SK_FILTER_FUNC_PROTO: readonly number[] = [
+  ...ids(['skb_load_bytes', 'skb_load_bytes_relative', 'get_socket_cookie', 'get_socket_uid', 'perf_event_output', 'get_netns_cookie']),
+  ...SK_BASE_FUNC_PROTO,
+];
+const FUNCS: ReadonlySet<number> = new Set(SK_FILTER_FUNC_PROTO);
 
 /** sk_filter_is_valid_access (net/core/filter.c, 6.18): no packet pointers, classid, socket addresses, timestamps or wire_len; writes only to cb[]. */
 function skFilterIsValidAccess(off: number, size: number, write: boolean): boolean {

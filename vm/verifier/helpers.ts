@@ -11,6 +11,8 @@ import { cur, read } from './step.js';
  * ctx PTR_TO_CTX, map CONST_MAP_PTR, key/value PTR_TO_MAP_KEY/VALUE (sized by the map),
  * uvalue the same written by the helper, mem/mem0 PTR_TO_MEM read (mem0 may be NULL), umem
  * PTR_TO_UNINIT_MEM written, each followed by its size (size CONST_SIZE, size0 _OR_ZERO),
+ * fixed memory of the prototype's fixed size read (ARG_PTR_TO_FIXED_SIZE_MEM, `fixed` gives the sizes),
+ * long a long the helper writes (the same, 8 bytes), u32out a u32 the helper writes (ARG_PTR_TO_FIXED_SIZE_MEM | MEM_WRITE, arg size 4),
  * any ANYTHING, func PTR_TO_FUNC, stack0 PTR_TO_STACK_OR_NULL, ringmem the reserved record
  * to release, alloc CONST_ALLOC_SIZE_OR_ZERO, str PTR_TO_CONST_STR.
  */
@@ -24,6 +26,9 @@ type Arg =
   | 'mem'
   | 'mem0'
   | 'umem'
+  | 'u32out'
+  | 'long'
+  | 'fixed'
   | 'size'
   | 'size0'
   | 'any'
@@ -43,6 +48,8 @@ interface Proto {
   readonly mapTypes?: readonly number[];
   /** The helper may be given packet memory (`.pkt_access`): others refuse packet pointers. */
   readonly pktAccess?: boolean;
+  /** The sizes of its `fixed` arguments, in order (arg1_size ...). */
+  readonly fixed?: readonly number[];
   /** A callback helper: the callback's arguments after the frame is set up. */
   readonly callback?: 'loop' | 'for_each';
 }
@@ -116,6 +123,41 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   188: { args: CTX_ANY(0) }, // bpf_xdp_get_buff_len
   189: { args: ['ctx', 'any', 'umem', 'size'] }, // bpf_xdp_load_bytes
   190: { args: ['ctx', 'any', 'umem', 'size'] }, // bpf_xdp_store_bytes
+  32: { args: CTX_ANY(1) }, // bpf_skb_change_type
+  35: { args: [] }, // bpf_get_current_task
+  97: { args: CTX_ANY(0) }, // bpf_skb_ecn_set_ce
+  113: { args: ['umem', 'size0', 'any'] }, // bpf_probe_read_kernel
+  115: { args: ['umem', 'size0', 'any'] }, // bpf_probe_read_kernel_str
+  135: { args: CTX_ANY(1) }, // bpf_csum_level
+  163: { args: ['ctx', 'any', 'u32out', 'any', 'any'] }, // bpf_check_mtu (skb and xdp protos alike)
+  192: { args: CTX_ANY(2) }, // bpf_skb_set_tstamp
+  152: { args: ['any', 'mem0', 'size0', 'any'] }, // bpf_redirect_neigh
+  155: { args: ['any', 'any'] }, // bpf_redirect_peer
+  20: { args: ['ctx', 'umem', 'size', 'any'] }, // bpf_skb_get_tunnel_key
+  21: { args: ['ctx', 'mem', 'size', 'any'] }, // bpf_skb_set_tunnel_key
+  29: { args: ['ctx', 'umem', 'size'] }, // bpf_skb_get_tunnel_opt
+  30: { args: ['ctx', 'mem', 'size'] }, // bpf_skb_set_tunnel_opt
+  105: { args: ['mem', 'size', 'any', 'long'] }, // bpf_strtol
+  106: { args: ['mem', 'size', 'any', 'long'] }, // bpf_strtoul
+  182: { args: ['mem', 'size', 'str'] }, // bpf_strncmp
+  14: { args: [] }, // bpf_get_current_pid_tgid
+  15: { args: [] }, // bpf_get_current_uid_gid
+  16: { args: ['umem', 'size'] }, // bpf_get_current_comm
+  17: { args: CTX_ANY(0) }, // bpf_get_cgroup_classid
+  24: { args: CTX_ANY(0) }, // bpf_get_route_realm
+  40: { args: CTX_ANY(1) }, // bpf_csum_update
+  41: { args: CTX_ANY(0), ret: 'void' }, // bpf_set_hash_invalid
+  79: { args: CTX_ANY(0) }, // bpf_skb_cgroup_id
+  83: { args: CTX_ANY(1) }, // bpf_skb_ancestor_cgroup_id
+  112: { args: ['umem', 'size0', 'any'] }, // bpf_probe_read_user
+  114: { args: ['umem', 'size0', 'any'] }, // bpf_probe_read_user_str
+  118: { args: [] }, // bpf_jiffies64
+  151: { args: CTX_ANY(0) }, // bpf_skb_cgroup_classid
+  208: { args: [] }, // bpf_ktime_get_tai_ns
+  204: { args: ['fixed', 'mem', 'size0'], fixed: [20], pktAccess: true }, // bpf_tcp_raw_gen_syncookie_ipv4
+  205: { args: ['fixed', 'mem', 'size0'], fixed: [40], pktAccess: true }, // bpf_tcp_raw_gen_syncookie_ipv6
+  206: { args: ['fixed', 'fixed'], fixed: [20, 20], pktAccess: true }, // bpf_tcp_raw_check_syncookie_ipv4
+  207: { args: ['fixed', 'fixed'], fixed: [40, 20], pktAccess: true }, // bpf_tcp_raw_check_syncookie_ipv6
 };
 
 /** Map types only some helpers may take (the other direction of check_map_func_compatibility). */
@@ -156,7 +198,7 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   if (!name) return refuse(`invalid func unknown#${id}`, EINVAL);
   if (!env.ops.getFuncProto(id)) refuse(`program of this type cannot use helper ${name}#${id}`, EINVAL);
   const proto = PROTOS[id];
-  if (!proto) return unsupported(`argument checks of helper ${name}#${id}`);
+  if (!proto) return unsupported(`helper ${name}#${id} (the kernel offers it to this program type; bpfbox does not implement it yet)`);
   // while a bpf_spin_lock is held, only its unlock may be called
   if (vs.lock && id !== 94) refuse('function calls are not allowed while holding a lock', EINVAL);
   let map: MapInfo | undefined;
@@ -167,6 +209,7 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   let cbCtx: Reg = NONE;
   let key: bigint | undefined;
   let keySlot = 0;
+  let fixedN = 0;
   proto.args.forEach((a, n) => {
     const r = n + 1;
     const v = read(vs, r);
@@ -206,6 +249,13 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
           refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
         mem = { reg: v, r, raw: a === 'umem', nullable: false };
         return;
+      case 'u32out':
+      case 'long':
+      case 'fixed':
+        if (v.k === 'scalar' || v.k === 'ctx' || v.k === 'map_ptr' || v.k === 'pkt_end' || v.k.endsWith('_or_null') || v.k === 'func')
+          refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
+        if (a !== 'fixed') return helperMemory(vs, v, r, scalarConst(a === 'long' ? 8n : 4n), true, env);
+        return helperMemory(vs, v, r, scalarConst(BigInt(proto.fixed![fixedN++])), false, env);
       case 'size':
       case 'size0': {
         if (v.k !== 'scalar') return void refuse(`R${r} type=${kindName(v)} expected=scalar`);
