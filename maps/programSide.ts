@@ -106,9 +106,12 @@ export interface ProgramMaps {
  * resolveMapRefs returns the Machine's `resolveImm64` for a loaded program: an `lddw` with
  * BPF_PSEUDO_MAP_FD loads the map's descriptor address, one with BPF_PSEUDO_MAP_VALUE the
  * address of its value (array index 0) plus the offset. The fds are the loading process's,
- * kept in `prog.mapFds`.
+ * kept in `prog.mapFds`. Every array the program refers to is marked written: from here on it
+ * may change its values.
  */
 export function resolveMapRefs(prog: ProgramMaps): (src: number, imm: bigint) => bigint {
+  // a program made ready to run may write its arrays' values (ArrayMap.written)
+  for (const { map } of prog.maps) if (map instanceof ArrayMap) map.markWritten();
   return (src, imm) => {
     const fd = Number(BigInt.asUintN(32, imm));
     const i = prog.mapFds.indexOf(fd);

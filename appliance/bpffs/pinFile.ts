@@ -1,3 +1,4 @@
+import { ArrayMap } from '../../maps/array.js';
 import { BloomFilter } from '../../maps/bloomFilter.js';
 import { BpfErrno, Errno } from '../../uapi/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
@@ -18,7 +19,9 @@ export interface Owner {
  * PinnedMap is a pinned map on disk: its spec and contents. Keys and values are hex; a
  * queue or stack keeps its values oldest first, a bloom filter its bit array. Ring buffer
  * records and the slots of prog arrays, perf event arrays and maps of maps (which name other
- * live objects) are not kept: they come back empty.
+ * live objects) are not kept: they come back empty. An array keeps only its entries that are not
+ * all zero (a restored array starts zeroed): katran's 33-million-slot ch_rings is a few bytes
+ * until it is filled, not gigabytes of hex.
  */
 export interface PinnedMap {
   readonly bpfbox: 1;
@@ -85,7 +88,8 @@ export function snapshotMap(m: MapObject): PinnedMap {
   if (m.map instanceof QueueStack) return { ...base, values: m.map.values().map(hex) };
   if (m.map instanceof BloomFilter) return { ...base, bits: hex(m.map.bits()) };
   if (SLOT_TYPES.includes(m.spec.type)) return base;
-  return { ...base, entries: [...m.map.entries()].map(([k, v]) => [hex(k), hex(v)]) };
+  const entries = m.map instanceof ArrayMap ? m.map.setEntries() : m.map.entries();
+  return { ...base, entries: Array.from(entries, ([k, v]) => [hex(k), hex(v)]) };
 }
 
 /**

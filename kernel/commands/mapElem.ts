@@ -6,6 +6,7 @@ import type { BpfProcess, Handler } from '../process.js';
 import { MapFlag, MapType, UpdateFlag } from '../../uapi/mapType.js';
 import { AttachType, ProgType } from '../../uapi/progType.js';
 import { type AnyObject, MapObject } from '../objects.js';
+import { ArrayMap } from '../../maps/array.js';
 import { MAP_FLAGS_ADDED, type MapSpec, checkSpec } from '../../maps/spec.js';
 
 const T = MapType;
@@ -77,6 +78,8 @@ export function updateValue(k: Kernel, p: BpfProcess, m: MapObject, key: Uint8Ar
     if (!sameShape(inner.spec, m.spec.innerMap!)) fail(Errno.EINVAL, 'inner map does not match the template');
     stored = le32(inner.map.desc);
     held = inner;
+    // programs reach an inner map through the outer one, never by name: it may be written from now on
+    if (inner.map instanceof ArrayMap) inner.map.markWritten();
   } else if (DEVMAPS.includes(m.spec.type) && value.length === 8) {
     // struct bpf_devmap_val { u32 ifindex; union { int fd; u32 id; } bpf_prog; }: a program fd
     // (> 0) becomes its id, and the entry holds the program (__dev_map_alloc_node)
