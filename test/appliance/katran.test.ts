@@ -18,6 +18,13 @@ import { kernelBpffs } from '../support/bpffs.js';
  * the VIP's ring is 13 slots to seed rather than 65,537; nothing else of the program changes.
  */
 const RING_SIZE = 13;
+/** the two builds: katran's default (IPIP encapsulation) and its GUE build (katran's -DGUE_ENCAP, with inline GUE decap) */
+const BUILDS = [
+  { name: 'IPIP', defines: [], outer: 20 },
+  { name: 'GUE', defines: ['-DGUE_ENCAP', '-DINLINE_DECAP_GUE'], outer: 28 },
+] as const;
+/** the source address GUE packets leave from (pckt_srcs[V4_SRC_INDEX]) */
+const GUE_SRC = [10, 0, 0, 1];
 const VIP = [10, 200, 1, 1];
 const REAL = [10, 0, 0, 2];
 const GW_MAC = [0x02, 0x00, 0x00, 0x00, 0x00, 0x01];
@@ -75,99 +82,102 @@ function unavailable(src: string | undefined): string {
   return kernelBpffs();
 }
 
-describe('katran balancer: prog loadall and prog run as the kernel (KATRAN_SRC)', function () {
-  this.timeout(600_000);
-  const src = process.env.KATRAN_SRC;
-  let tmp = '';
-  let state = '';
-  let obj = '';
-  const kpin = `/sys/fs/bpf/bpfbox_katran_${process.pid}`;
-  const kmaps = `/sys/fs/bpf/bpfbox_katran_maps_${process.pid}`;
+for (const build of BUILDS)
+  describe(`katran balancer (${build.name} build): prog loadall and prog run as the kernel (KATRAN_SRC)`, function () {
+    this.timeout(600_000);
+    const src = process.env.KATRAN_SRC;
+    let tmp = '';
+    let state = '';
+    let obj = '';
+    const kpin = `/sys/fs/bpf/bpfbox_katran_${build.name}_${process.pid}`;
+    const kmaps = `/sys/fs/bpf/bpfbox_katran_maps_${build.name}_${process.pid}`;
 
-  before(function () {
-    const why = unavailable(src);
-    if (why) {
-      console.log(`  katran differential: SKIPPED: ${why}`);
-      this.skip();
-    }
-    tmp = mkdtempSync(join(tmpdir(), 'bpfbox-katran-'));
-    state = tempState();
-    // the kernel headers' <asm/types.h> for the bpf target, and glibc's 32-bit stubs it asks for, empty
-    const inc = join(tmp, 'inc');
-    mkdirSync(join(inc, 'gnu'), { recursive: true });
-    symlinkSync('/usr/include/x86_64-linux-gnu/asm', join(inc, 'asm'));
-    writeFileSync(join(inc, 'gnu', 'stubs-32.h'), '');
-    obj = join(tmp, 'balancer.o');
-    const cc = spawnSync(
-      'clang-16',
-      [
-        ...['-O2', '-g', '-target', 'bpf', '-D__KERNEL__', `-DRING_SIZE=${RING_SIZE}`],
-        ...['-Wno-unused-value', '-Wno-pointer-sign', '-Wno-compare-distinct-pointer-types'],
-        ...['-I', inc, '-I', '/usr/include/x86_64-linux-gnu', '-I', join(src!, 'katran', 'lib', 'linux_includes'), '-I', src!],
-        ...['-c', join(src!, 'katran', 'lib', 'bpf', 'balancer.bpf.c'), '-o', obj],
-      ],
-      { encoding: 'utf8' },
-    );
-    assert.equal(cc.status, 0, cc.stderr);
-  });
-
-  after(() => {
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-    if (state) rmSync(state, { recursive: true, force: true });
-    rmSync(kpin, { recursive: true, force: true });
-    rmSync(kmaps, { recursive: true, force: true });
-  });
-
-  /** runs bpftool's grammar in the kernel or in bpfbox; returns stdout, failing on an error */
-  const tool = (kernel: boolean, ...args: string[]): string => {
-    if (kernel) {
-      const r = spawnSync('bpftool', args, { encoding: 'utf8' });
-      assert.equal(r.status, 0, `bpftool ${args.join(' ')}: ${r.stderr}`);
-      return r.stdout;
-    }
-    const r = bpfbox(state, ...args);
-    assert.equal(r.code, 0, `bpfbox ${args.join(' ')}: ${r.err}`);
-    return r.out;
-  };
-
-  /** loads the balancer, seeds it as katran's tests do, and runs each frame: [return value, output bytes] */
-  function runAll(kernel: boolean, frames: Buffer[]): [number, string][] {
-    const pin = kernel ? kpin : '/sys/fs/bpf/katran';
-    const maps = kernel ? kmaps : '/sys/fs/bpf/katran_maps';
-    tool(kernel, 'prog', 'loadall', obj, pin, 'pinmaps', maps);
-    const update = (map: string, key: Buffer | number[], value: Buffer | number[]) =>
-      tool(kernel, 'map', 'update', 'pinned', `${maps}/${map}`, 'key', ...hexArgs(key), 'value', ...hexArgs(value));
-    // ctl_array[0]: the gateway MAC encapsulated packets go to (KatranTestProvision's default MAC)
-    update('ctl_array', le32(0), [...GW_MAC, 0, 0]);
-    // vip_map: { vip 10.200.1.1, port 80, proto TCP } and the same for ICMP's echo path -> { flags 0, vip_num 0 }
-    const vipKey = (proto: number) => Buffer.concat([Buffer.from(VIP), Buffer.alloc(12), Buffer.from([0, 80, proto, 0])]);
-    update('vip_map', vipKey(6), Buffer.concat([le32(0), le32(0)]));
-    // reals[1]: 10.0.0.2 (real ids start at 1)
-    update('reals', le32(1), Buffer.concat([Buffer.from(REAL), Buffer.alloc(16)]));
-    // ch_rings: every slot of VIP 0's ring names real 1
-    for (let i = 0; i < RING_SIZE; i++) update('ch_rings', le32(i), le32(1));
-    return frames.map((f, n) => {
-      const din = join(tmp, `${kernel ? 'k' : 'b'}${n}.in`);
-      const dout = join(tmp, `${kernel ? 'k' : 'b'}${n}.out`);
-      writeFileSync(din, f);
-      const out = tool(kernel, 'prog', 'run', 'pinned', `${pin}/balancer_ingress`, 'data_in', din, 'data_out', dout);
-      const rv = /Return value: (\d+)/.exec(out);
-      assert.ok(rv, out);
-      return [Number(rv[1]), readFileSync(dout).toString('hex')];
+    before(function () {
+      const why = unavailable(src);
+      if (why) {
+        console.log(`  katran differential: SKIPPED: ${why}`);
+        this.skip();
+      }
+      tmp = mkdtempSync(join(tmpdir(), 'bpfbox-katran-'));
+      state = tempState();
+      // the kernel headers' <asm/types.h> for the bpf target, and glibc's 32-bit stubs it asks for, empty
+      const inc = join(tmp, 'inc');
+      mkdirSync(join(inc, 'gnu'), { recursive: true });
+      symlinkSync('/usr/include/x86_64-linux-gnu/asm', join(inc, 'asm'));
+      writeFileSync(join(inc, 'gnu', 'stubs-32.h'), '');
+      obj = join(tmp, 'balancer.o');
+      const cc = spawnSync(
+        'clang-16',
+        [
+          ...['-O2', '-g', '-target', 'bpf', '-D__KERNEL__', `-DRING_SIZE=${RING_SIZE}`, ...build.defines],
+          ...['-Wno-unused-value', '-Wno-pointer-sign', '-Wno-compare-distinct-pointer-types'],
+          ...['-I', inc, '-I', '/usr/include/x86_64-linux-gnu', '-I', join(src!, 'katran', 'lib', 'linux_includes'), '-I', src!],
+          ...['-c', join(src!, 'katran', 'lib', 'bpf', 'balancer.bpf.c'), '-o', obj],
+        ],
+        { encoding: 'utf8' },
+      );
+      assert.equal(cc.status, 0, cc.stderr);
     });
-  }
 
-  it('a VIP packet (IPIP to the real), a packet to no VIP and an ICMP echo to the VIP: same return values and bytes', () => {
-    const frames = [frame(VIP, 6, tcpSyn()), frame([10, 200, 1, 99], 6, tcpSyn()), frame(VIP, 1, icmpEcho())];
-    const k = runAll(true, frames);
-    const b = runAll(false, frames);
-    // the kernel's answers are the paths the frames were built to take
-    assert.deepEqual(
-      k.map(([rv]) => rv),
-      [3, 2, 3],
-      'kernel: XDP_TX for the VIP packet and the echo, XDP_PASS for the rest',
-    );
-    assert.equal(k[0][1].length, (frames[0].length + 20) * 2, 'kernel: the VIP packet gained an outer IPv4 header');
-    assert.deepEqual(b, k);
+    after(() => {
+      if (tmp) rmSync(tmp, { recursive: true, force: true });
+      if (state) rmSync(state, { recursive: true, force: true });
+      rmSync(kpin, { recursive: true, force: true });
+      rmSync(kmaps, { recursive: true, force: true });
+    });
+
+    /** runs bpftool's grammar in the kernel or in bpfbox; returns stdout, failing on an error */
+    const tool = (kernel: boolean, ...args: string[]): string => {
+      if (kernel) {
+        const r = spawnSync('bpftool', args, { encoding: 'utf8' });
+        assert.equal(r.status, 0, `bpftool ${args.join(' ')}: ${r.stderr}`);
+        return r.stdout;
+      }
+      const r = bpfbox(state, ...args);
+      assert.equal(r.code, 0, `bpfbox ${args.join(' ')}: ${r.err}`);
+      return r.out;
+    };
+
+    /** loads the balancer, seeds it as katran's tests do, and runs each frame: [return value, output bytes] */
+    function runAll(kernel: boolean, frames: Buffer[]): [number, string][] {
+      const pin = kernel ? kpin : '/sys/fs/bpf/katran';
+      const maps = kernel ? kmaps : '/sys/fs/bpf/katran_maps';
+      tool(kernel, 'prog', 'loadall', obj, pin, 'pinmaps', maps);
+      const update = (map: string, key: Buffer | number[], value: Buffer | number[]) =>
+        tool(kernel, 'map', 'update', 'pinned', `${maps}/${map}`, 'key', ...hexArgs(key), 'value', ...hexArgs(value));
+      // ctl_array[0]: the gateway MAC encapsulated packets go to (KatranTestProvision's default MAC)
+      update('ctl_array', le32(0), [...GW_MAC, 0, 0]);
+      // vip_map: { vip 10.200.1.1, port 80, proto TCP } and the same for ICMP's echo path -> { flags 0, vip_num 0 }
+      const vipKey = (proto: number) => Buffer.concat([Buffer.from(VIP), Buffer.alloc(12), Buffer.from([0, 80, proto, 0])]);
+      update('vip_map', vipKey(6), Buffer.concat([le32(0), le32(0)]));
+      // reals[1]: 10.0.0.2 (real ids start at 1)
+      update('reals', le32(1), Buffer.concat([Buffer.from(REAL), Buffer.alloc(16)]));
+      // ch_rings: every slot of VIP 0's ring names real 1
+      for (let i = 0; i < RING_SIZE; i++) update('ch_rings', le32(i), le32(1));
+      // pckt_srcs[V4_SRC_INDEX]: the GUE build's outer source address
+      if (build.name === 'GUE') update('pckt_srcs', le32(0), Buffer.concat([Buffer.from(GUE_SRC), Buffer.alloc(16)]));
+      return frames.map((f, n) => {
+        const din = join(tmp, `${kernel ? 'k' : 'b'}${n}.in`);
+        const dout = join(tmp, `${kernel ? 'k' : 'b'}${n}.out`);
+        writeFileSync(din, f);
+        const out = tool(kernel, 'prog', 'run', 'pinned', `${pin}/balancer_ingress`, 'data_in', din, 'data_out', dout);
+        const rv = /Return value: (\d+)/.exec(out);
+        assert.ok(rv, out);
+        return [Number(rv[1]), readFileSync(dout).toString('hex')];
+      });
+    }
+
+    it(`a VIP packet (${build.name} to the real), a packet to no VIP and an ICMP echo to the VIP: same return values and bytes`, () => {
+      const frames = [frame(VIP, 6, tcpSyn()), frame([10, 200, 1, 99], 6, tcpSyn()), frame(VIP, 1, icmpEcho())];
+      const k = runAll(true, frames);
+      const b = runAll(false, frames);
+      // the kernel's answers are the paths the frames were built to take
+      assert.deepEqual(
+        k.map(([rv]) => rv),
+        [3, 2, 3],
+        'kernel: XDP_TX for the VIP packet and the echo, XDP_PASS for the rest',
+      );
+      assert.equal(k[0][1].length, (frames[0].length + build.outer) * 2, `kernel: the VIP packet gained ${build.name}'s outer headers`);
+      assert.deepEqual(b, k);
+    });
   });
-});
