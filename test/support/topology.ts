@@ -1,4 +1,5 @@
 import { spawn as spawnChild, spawnSync, type ChildProcess, type SpawnOptions, type SpawnSyncReturns } from 'node:child_process';
+import { statSync } from 'node:fs';
 
 /**
  * Topology: the live tests' and the live bench's network, built for one run out of network
@@ -179,6 +180,9 @@ export class Topology {
       '-U',
       '-n',
       '--immediate-mode',
+      // a 32 MiB socket buffer: on a loaded 2-core machine tcpdump trails the interface, and the default 2 MiB overflowed (frames the tool, not the interface, lost)
+      '-B',
+      '32768',
       '-Z',
       'root',
       ...(direction ? ['-Q', direction] : []),
@@ -205,6 +209,9 @@ export class Topology {
         resolve({
           file,
           stop: async () => {
+            // tcpdump drops what it has not read yet when interrupted: first let it catch up (the file
+            // stops growing for 300 ms; at most 5 s) — on a loaded machine it trails the interface
+            await quiet(file, 300, 5000);
             const code = await stopChild(child, 'SIGINT');
             const captured = /(\d+) packets? captured/.exec(stderr);
             const dropped = /(\d+) packets? dropped by kernel/.exec(stderr);
@@ -366,4 +373,23 @@ export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM
     });
     killGroup(child, signal);
   });
+}
+
+/** quiet resolves once `file` has not grown for `stillMs` (polled every 50 ms), or after `maxMs` in all. */
+async function quiet(file: string, stillMs: number, maxMs: number): Promise<void> {
+  const size = () => {
+    try {
+      return statSync(file).size;
+    } catch {
+      return -1;
+    }
+  };
+  let last = size();
+  let still = 0;
+  for (let waited = 0; waited < maxMs && still < stillMs; waited += 50) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = size();
+    still = now === last ? still + 50 : 0;
+    last = now;
+  }
 }
