@@ -131,7 +131,10 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
   };
   env.slots.read = (frame, spi) => readSlot(frame * 64 + spi);
   env.slots.write = (frame, spi) => void writtenNow.add(frame * 64 + spi);
+  // is_state_visited's add_new_state: instructions and jumps processed when a state was last kept
   let lastAdd = 0;
+  let jumps = 0;
+  let lastJumps = 0;
   const finish = (cp: Checkpoint | undefined) => {
     while (cp) {
       if (--cp.branches > 0) return;
@@ -162,7 +165,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
         const list = visited.get(slot) ?? [];
         let pruned = false;
         // in a loop, keep a state only now and then (as the kernel does)
-        let add = true;
+        let add = jumps - lastJumps >= 2 && stats.processed - lastAdd >= 8;
         for (let at = 0; at < list.length; at++) {
           const sl = list[at];
           if (sl.branches > 0) {
@@ -172,7 +175,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
                 `old state: ${stateText(sl.vs)}`,
               ]);
             }
-            if (stats.processed - lastAdd < 100) add = false;
+            if (jumps - lastJumps < 20 && stats.processed - lastAdd < 100) add = false;
           } else if (covers(sl.vs, vs, slot, input.live, false, sl.read)) {
             sl.hits++;
             // what the old state's paths read, this path reads (propagate_liveness)
@@ -198,7 +201,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
           finish(parent);
           break;
         }
-        if (add && !first) {
+        if (add) {
           const cp: Checkpoint = {
             vs: cloneState(vs),
             branches: 1,
@@ -216,6 +219,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
           history = [];
           writtenNow = new Set();
           lastAdd = stats.processed;
+          lastJumps = jumps;
           stats.totalStates++;
           stats.peakStates++;
           stats.maxStatesPerInsn = Math.max(stats.maxStatesPerInsn, list.length);
@@ -235,6 +239,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       }
       const wrote = () => out.scratch(touched(i), undefined);
       const cls = opClass(i.opcode);
+      if (cls === Class.BPF_JMP || cls === Class.BPF_JMP32) jumps++;
       const op = i.opcode & 0xf0;
       if (cls !== Class.BPF_JMP && cls !== Class.BPF_JMP32) {
         const spi = stackSlotOf(vs, i);
