@@ -110,6 +110,9 @@ function stackWrite(vs: VState, base: { off: number; frame: number }, r: number,
   const stack = vs.frames[base.frame].stack;
   const i = (-total - 1) >> 3;
   const b = total + 8 * (i + 1);
+  // check_stack_write_fixed_off: a pointer is spilled whole or not at all (a scalar may be
+  // spilled in part, privileged, at the slot's start)
+  if (size !== 8 && value.k !== 'scalar' && value.k !== 'none') refuse('invalid size of register spill', EACCES);
   // a whole register, or (privileged) a scalar at the slot's start, is spilled: it reads back as it was
   if (size === 8 || (b === 0 && value.k === 'scalar')) {
     stack[i] = { k: 'spill', reg: value, size };

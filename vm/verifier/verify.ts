@@ -3,10 +3,10 @@ import type { Instruction } from '../instruction.js';
 import { legalityTable } from '../legality.js';
 import { Class, JmpOp, LDDW, Mode, Pseudo, Source, opClass } from '../opcodes.js';
 import { liveIn } from './prune.js';
-import { EACCES, EBADF, EINVAL, ENOTSUPP, Refused, Unsupported } from './refuse.js';
+import { E2BIG, EACCES, EBADF, EINVAL, ENOTSUPP, Refused, Unsupported } from './refuse.js';
 import { type MapInfo, STACK_SIZE, type VState, entryState } from './state.js';
 import type { VerifierOps } from './verifierOps.js';
-import { COMPLEXITY_LIMIT, type LineInfo, type WalkStats, readyStats, walk } from './walk.js';
+import { COMPLEXITY_LIMIT, type LineInfo, MAX_CALL_FRAMES, type WalkStats, readyStats, walk } from './walk.js';
 export type { LineInfo } from './walk.js';
 
 /** VerifyOptions: the program type and its ops, its maps (indexed as the lddw immediates name them), log level. */
@@ -40,8 +40,8 @@ export type VerifyResult = {
 
 interface Static {
   readonly prune: Uint8Array;
-  /** Function starts (main, bpf-to-bpf callees, callbacks) and the functions each calls. */
-  readonly calls: Map<number, Set<number>>;
+  /** Function starts (main, bpf-to-bpf callees, callbacks) and the functions each calls, call site by call site in instruction order. */
+  readonly calls: Map<number, number[]>;
 }
 
 /** check_cfg and check_subprogs: jumps in range and on instructions, every instruction reachable, no falling off the end. */
@@ -81,7 +81,7 @@ function staticChecks(map: SlotMap, funcInfo: boolean): Static {
     if (!((lcls === Class.BPF_JMP || lcls === Class.BPF_JMP32) && (lop === JmpOp.BPF_EXIT || lop === JmpOp.BPF_JA)))
       throw new Refused(EINVAL, 'last insn is not an exit or jmp');
   }
-  const calls = new Map<number, Set<number>>(sorted.map((f) => [f, new Set<number>()]));
+  const calls = new Map<number, number[]>(sorted.map((f) => [f, []]));
   const seen = new Uint8Array(n);
   for (const f of sorted) {
     prune[f] = 1;
@@ -95,7 +95,6 @@ function staticChecks(map: SlotMap, funcInfo: boolean): Static {
       const cls = opClass(i.opcode);
       const op = i.opcode & 0xf0;
       const w = i.opcode === LDDW ? 2 : 1;
-      if (i.opcode === LDDW && i.src === Pseudo.BPF_PSEUDO_FUNC) calls.get(f)!.add(s + 1 + Number(BigInt.asIntN(32, i.imm)));
       // bpf_tail_call from a function other than the main one needs BTF (check_subprogs)
       if (f !== 0 && i.opcode === 0x85 && i.src === 0 && Number(i.imm) === 12 && !funcInfo)
         throw new Refused(EINVAL, 'tail_call is not allowed in subprogs without BTF');
@@ -105,7 +104,6 @@ function staticChecks(map: SlotMap, funcInfo: boolean): Static {
       }
       if (op === JmpOp.BPF_EXIT) continue;
       if (op === JmpOp.BPF_CALL) {
-        if (i.src === Pseudo.BPF_PSEUDO_CALL) calls.get(f)!.add(s + 1 + Number(i.imm));
         prune[s + 1] = 1;
         stack.push(s + 1);
         continue;
@@ -123,6 +121,16 @@ function staticChecks(map: SlotMap, funcInfo: boolean): Static {
     }
   }
   for (let s = 0; s < n; s++) if (map.at[s] && !seen[s]) throw new Refused(EINVAL, `unreachable insn ${s}`);
+  // the call sites of each function in instruction order (check_max_stack_depth walks them so)
+  for (const f of sorted) {
+    for (let s = f; s < endOf(f); s++) {
+      const i = map.at[s];
+      if (!i) continue;
+      if (i.opcode === LDDW && i.src === Pseudo.BPF_PSEUDO_FUNC) calls.get(f)!.push(s + 1 + Number(BigInt.asIntN(32, i.imm)));
+      else if (opClass(i.opcode) === Class.BPF_JMP && (i.opcode & 0xf0) === JmpOp.BPF_CALL && i.src === Pseudo.BPF_PSEUDO_CALL)
+        calls.get(f)!.push(s + 1 + Number(i.imm));
+    }
+  }
   return { prune, calls };
 }
 
@@ -146,15 +154,40 @@ function resolve(insns: readonly Instruction[], maps: readonly MapInfo[]): void 
   }
 }
 
-/** check_max_stack_depth: along every chain of calls the frames' stacks (each rounded up to 16 bytes) fit in 512. */
-function checkStackDepth(calls: Map<number, Set<number>>, depth: ReadonlyMap<number, number>): void {
+/**
+ * checkStackDepth: check_max_stack_depth, after the walk: along every chain of calls from the main
+ * function (call sites in instruction order, callbacks included) at most MAX_CALL_FRAMES frames
+ * ("the call stack of 8 frames is too deep !", E2BIG: a recursion the walk saw end is refused
+ * here) whose stacks (each rounded up to 16 bytes) fit in 512 (EACCES). The kernel walks with
+ * an array of return points, not recursion; so does this, and a function entered again at the
+ * same frame and combined depth as a walk already finished is not walked again (it would find
+ * nothing new), which keeps the walk polynomial where the kernel's is exponential in the calls.
+ */
+function checkStackDepth(calls: Map<number, number[]>, depth: ReadonlyMap<number, number>): void {
   const round = (d: number) => Math.ceil(d / 16) * 16;
-  const visit = (f: number, total: number, frames: number): void => {
-    const t = total + round(depth.get(f) ?? 0);
-    if (t > STACK_SIZE) throw new Refused(EACCES, `combined stack size of ${frames} calls is ${t}. Too large`);
-    for (const g of calls.get(f) ?? []) visit(g, t, frames + 1);
+  const finished = new Set<string>();
+  const key = (f: number, frame: number, before: number) => `${f}/${frame}/${before}`;
+  /** A frame of the walk: its function, the stack bytes of the frames below it and with it, its next call site. */
+  const frames: { f: number; before: number; total: number; next: number }[] = [];
+  const enter = (f: number, before: number) => {
+    const total = before + round(depth.get(f) ?? 0);
+    if (total > STACK_SIZE) throw new Refused(EACCES, `combined stack size of ${frames.length + 1} calls is ${total}. Too large`);
+    frames.push({ f, before, total, next: 0 });
   };
-  visit(0, 0, 1);
+  enter(0, 0);
+  while (frames.length) {
+    const top = frames[frames.length - 1];
+    const sites = calls.get(top.f) ?? [];
+    if (top.next >= sites.length) {
+      finished.add(key(top.f, frames.length - 1, top.before));
+      frames.pop();
+      continue;
+    }
+    const g = sites[top.next++];
+    if (finished.has(key(g, frames.length, top.total))) continue;
+    if (frames.length >= MAX_CALL_FRAMES) throw new Refused(E2BIG, `the call stack of ${frames.length} frames is too deep !`);
+    enter(g, top.total);
+  }
 }
 
 /**

@@ -38,7 +38,15 @@ interface Checkpoint extends Chain {
   readonly read: Set<number>;
   /** Slots replaced whole on the way from the parent to here (they screen the parent from reads below). */
   readonly written: ReadonlySet<number>;
+  /** Paths this state pruned, and paths it was compared with and did not (the kernel's hit_cnt, miss_cnt). */
+  hits: number;
+  misses: number;
 }
+
+/** is_state_visited's `n` for states that are not iterator checkpoints: more than hits * n + n misses and a state is dropped. */
+const EVICT_MISSES = 3;
+/** BPF_COMPLEXITY_LIMIT_JMP_SEQ: branches waiting to be walked at once ("The sequence of N jumps is too complex."). */
+export const JMP_SEQ_LIMIT = 8192;
 
 /** WalkStats: what the walk did, for the log's last line and the figures. */
 export interface WalkStats {
@@ -123,7 +131,10 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
   };
   env.slots.read = (frame, spi) => readSlot(frame * 64 + spi);
   env.slots.write = (frame, spi) => void writtenNow.add(frame * 64 + spi);
+  // is_state_visited's add_new_state: instructions and jumps processed when a state was last kept
   let lastAdd = 0;
+  let jumps = 0;
+  let lastJumps = 0;
   const finish = (cp: Checkpoint | undefined) => {
     while (cp) {
       if (--cp.branches > 0) return;
@@ -147,22 +158,26 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
     for (;;) {
       if (++stats.processed > input.limit) refuse(`BPF program is too large. Processed ${stats.processed} insn`, E2BIG);
       stats.slot = slot;
-      if (input.prunePoints[slot] && !first) {
+      // a path taken from the stack is compared at its first instruction too (is_state_visited
+      // runs before each prune point's instruction, "from 18 to 20: safe"), so the branches a
+      // long run of jumps leaves waiting end at once instead of each walking to the end
+      if (input.prunePoints[slot]) {
         const list = visited.get(slot) ?? [];
         let pruned = false;
-        let looping = false;
-        for (const sl of list) {
+        // in a loop, keep a state only now and then (as the kernel does)
+        let add = jumps - lastJumps >= 2 && stats.processed - lastAdd >= 8;
+        for (let at = 0; at < list.length; at++) {
+          const sl = list[at];
           if (sl.branches > 0) {
-            looping = true;
             if (covers(sl.vs, vs, slot, input.live, true)) {
               throw new Refused(EINVAL, `infinite loop detected at insn ${slot}`, [
                 `cur state: ${stateText(vs)}`,
                 `old state: ${stateText(sl.vs)}`,
               ]);
             }
-            continue;
-          }
-          if (covers(sl.vs, vs, slot, input.live, false, sl.read)) {
+            if (jumps - lastJumps < 20 && stats.processed - lastAdd < 100) add = false;
+          } else if (covers(sl.vs, vs, slot, input.live, false, sl.read)) {
+            sl.hits++;
             // what the old state's paths read, this path reads (propagate_liveness)
             for (const key of sl.read) readSlot(key);
             // what mattered from the old state matters on this path too (propagate_precision)
@@ -172,15 +187,31 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
             pruned = true;
             break;
           }
+          // is_state_visited's eviction: a state that keeps missing is dropped from the list
+          // (it stays in its paths' parent chains); this is what keeps a loop that never
+          // converges from comparing every state against thousands of its own iterations
+          if (add) sl.misses++;
+          if (sl.misses > sl.hits * EVICT_MISSES + EVICT_MISSES) {
+            list.splice(at--, 1);
+            if (sl.branches === 0) stats.peakStates--;
+          }
         }
         if (pruned) {
-          if (logLevel) out.emit(`${slot}: safe`);
+          if (logLevel) out.emit(first && logLevel >= 2 ? `\nfrom ${from} to ${slot}: safe` : `${slot}: safe`);
           finish(parent);
           break;
         }
-        // in a loop, keep a state only now and then (as the kernel does)
-        if (!looping || stats.processed - lastAdd >= 100) {
-          const cp: Checkpoint = { vs: cloneState(vs), branches: 1, parent, history, read: new Set(), written: writtenNow };
+        if (add) {
+          const cp: Checkpoint = {
+            vs: cloneState(vs),
+            branches: 1,
+            parent,
+            history,
+            read: new Set(),
+            written: writtenNow,
+            hits: 0,
+            misses: 0,
+          };
           list.push(cp);
           visited.set(slot, list);
           parent = cp;
@@ -188,6 +219,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
           history = [];
           writtenNow = new Set();
           lastAdd = stats.processed;
+          lastJumps = jumps;
           stats.totalStates++;
           stats.peakStates++;
           stats.maxStatesPerInsn = Math.max(stats.maxStatesPerInsn, list.length);
@@ -207,6 +239,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       }
       const wrote = () => out.scratch(touched(i), undefined);
       const cls = opClass(i.opcode);
+      if (cls === Class.BPF_JMP || cls === Class.BPF_JMP32) jumps++;
       const op = i.opcode & 0xf0;
       if (cls !== Class.BPF_JMP && cls !== Class.BPF_JMP32) {
         const spi = stackSlotOf(vs, i);
@@ -257,6 +290,8 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
         if (parent) parent.branches++;
         const logAt = out.pos();
         work.push({ slot: target, vs: onTaken, parent, from: slot, history: [...history], written: new Set(writtenNow), logAt });
+        // push_stack: the kernel counts the entry it pushes (one for the path being walked is not on its stack)
+        if (work.length > JMP_SEQ_LIMIT) refuse(`The sequence of ${work.length} jumps is too complex.`, E2BIG);
         // check_cond_jmp_op: the fall-through's touched registers, on the jump's line
         if (logLevel) out.insnState(slot, onFall, true);
         vs = onFall;

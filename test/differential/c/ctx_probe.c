@@ -42,12 +42,13 @@ int main(int argc, char **argv) {
                       make_map(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4, 0), 0 };
   maps[6] = make_map_inner(BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 4, 0, maps[0]);
   for (int m = 0; m < NMAPS; m++) if (maps[m] < 0) { perror("map create"); return 1; }
-  static char line[1 << 16], log[1 << 24];
-  static unsigned char insns[1 << 15];
+  // programs up to 65536 instructions (BPF_MAXINSNS is 4096 unprivileged, 1M privileged)
+  static char line[1 << 21], log[1 << 24];
+  static unsigned char insns[1 << 19];
   while (fgets(line, sizeof(line), stdin)) {
     unsigned type;
-    char hex[1 << 15];
-    if (sscanf(line, "%u %32767s", &type, hex) != 2) { printf("bad-input\n"); fflush(stdout); continue; }
+    static char hex[1 << 20];
+    if (sscanf(line, "%u %1048575s", &type, hex) != 2) { printf("bad-input\n"); fflush(stdout); continue; }
     size_t n = strlen(hex) / 2;
     for (size_t i = 0; i < n; i++) sscanf(hex + 2 * i, "%2hhx", &insns[i]);
     for (size_t i = 0; i + 16 <= n; i += 8) {
