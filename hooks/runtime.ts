@@ -1,3 +1,4 @@
+import { kfuncHelpers } from './kfuncs/index.js';
 import { ArrayMap } from '../maps/array.js';
 import { LpmTrie } from '../maps/lpmTrie.js';
 import { Desc } from '../maps/descriptor.js';
@@ -154,6 +155,7 @@ export class HookRuntime {
       ...callbackHelpers(this),
       ...outputHelpers(this),
       ...fibHelpers(this),
+      ...kfuncHelpers(),
     ]);
   }
 

@@ -138,12 +138,25 @@ function regCovers(o: Reg, c: Reg, ids: IdMap, exact: boolean): boolean {
     case 'mem': {
       const cc = c as typeof o;
       return (
-        o.size === cc.size && o.off === cc.off && (exact ? sameScalar(o.var, cc.var) : within(o.var, cc.var)) && ids.match(-o.ref, -cc.ref)
+        !o.rdonly === !cc.rdonly &&
+        o.size === cc.size &&
+        o.off === cc.off &&
+        (exact ? sameScalar(o.var, cc.var) : within(o.var, cc.var)) &&
+        ids.match(-o.ref, -cc.ref)
       );
+    }
+    // an iterator's depth is not compared (it only tells loops apart): iter_active_depths_differ
+    case 'iter': {
+      const cc = c as typeof o;
+      return o.state === cc.state && ids.match(-o.ref, -cc.ref) && (!exact || o.depth === cc.depth);
+    }
+    case 'dynptr': {
+      const cc = c as typeof o;
+      return o.type === cc.type && o.first === cc.first && ids.match(o.id, cc.id);
     }
     case 'mem_or_null': {
       const cc = c as typeof o;
-      return o.size === cc.size && o.off === cc.off && ids.match(-o.ref, -cc.ref) && ids.match(o.id, cc.id);
+      return !o.rdonly === !cc.rdonly && o.size === cc.size && o.off === cc.off && ids.match(-o.ref, -cc.ref) && ids.match(o.id, cc.id);
     }
   }
 }

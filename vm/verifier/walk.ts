@@ -18,6 +18,7 @@ import type { Env } from './memory.js';
 import { type Chain, type HistoryEntry, demand, precisePart } from './precision.js';
 import { branch } from './jumps.js';
 import { covers } from './prune.js';
+import { checkKfuncCall, isIterNext, iterActiveAt, iterDrain, iterNextActive } from './kfuncs.js';
 import { E2BIG, EINVAL, Refused, refuse, unsupported } from './refuse.js';
 import { type FrameState, NONE, type Reg, type VState, cloneState, frame, mapRegs, unknownScalar } from './state.js';
 import { cur, read, step } from './step.js';
@@ -151,9 +152,19 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
         const list = visited.get(slot) ?? [];
         let pruned = false;
         let looping = false;
+        const iterNext = isIterNextInsn(map.at[slot]);
         for (const sl of list) {
           if (sl.branches > 0) {
             looping = true;
+            // an iterator's next, back with the iterator active in a state the loop's first pass
+            // includes: the loop converged (is_state_visited's iter_next case); never "infinite"
+            if (iterNext) {
+              if (iterActiveAt(vs) && covers(sl.vs, vs, slot, input.live, false)) {
+                pruned = true;
+                break;
+              }
+              continue;
+            }
             if (covers(sl.vs, vs, slot, input.live, true)) {
               throw new Refused(EINVAL, `infinite loop detected at insn ${slot}`, [
                 `cur state: ${stateText(vs)}`,
@@ -179,7 +190,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
           break;
         }
         // in a loop, keep a state only now and then (as the kernel does)
-        if (!looping || stats.processed - lastAdd >= 100) {
+        if (!looping || iterNext || stats.processed - lastAdd >= 100) {
           const cp: Checkpoint = { vs: cloneState(vs), branches: 1, parent, history, read: new Set(), written: writtenNow };
           list.push(cp);
           visited.set(slot, list);
@@ -233,7 +244,26 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       if (op === JmpOp.BPF_CALL) {
         const depth = vs.frames.length;
         const at = slot;
+        // an iterator's next: the path where it has an element waits on the stack (process_iter_next_call)
+        const active = isIterNextInsn(i) ? cloneState(vs) : undefined;
+        const iterPtr = cur(vs).regs[1];
         slot = call(vs, i, slot, input);
+        if (active) {
+          iterDrain(vs, iterPtr);
+          const queued = iterNextActive(active, env);
+          if (queued) {
+            if (parent) parent.branches++;
+            work.push({
+              slot,
+              vs: queued,
+              parent,
+              from: at,
+              history: [...history, { slot: at }],
+              written: new Set(writtenNow),
+              logAt: out.pos(),
+            });
+          }
+        }
         settle();
         history.push({ slot: at, frames: vs.frames.length !== depth });
         wrote();
@@ -371,7 +401,11 @@ function call(vs: VState, i: Instruction, slot: number, input: WalkInput): numbe
       [1, 2, 3, 4, 5].map((r) => cur(vs).regs[r]),
     );
   }
-  if (i.src !== 0) return unsupported('calls of kernel functions (kfuncs)');
+  if (i.src === Pseudo.BPF_PSEUDO_KFUNC_CALL) {
+    checkKfuncCall(vs, Number(i.imm), input.env, slot);
+    return slot + 1;
+  }
+  if (i.src !== 0) return unsupported(`calls with src_reg ${i.src}`);
   const cb = checkHelperCall(vs, Number(i.imm), input.env, slot);
   if (!cb) return slot + 1;
   if (!input.funcInfo) refuse('missing btf func_info', EINVAL);
@@ -503,4 +537,15 @@ class LogWriter {
     sc.regs = 0;
     sc.slots = 0n;
   }
+}
+
+/** isIterNextInsn: a kfunc call of an iterator's next method (a forced prune point, where iterator loops converge). */
+function isIterNextInsn(i: Instruction | undefined): boolean {
+  return (
+    !!i &&
+    opClass(i.opcode) === Class.BPF_JMP &&
+    (i.opcode & 0xf0) === JmpOp.BPF_CALL &&
+    i.src === Pseudo.BPF_PSEUDO_KFUNC_CALL &&
+    isIterNext(Number(i.imm))
+  );
 }
