@@ -2,6 +2,7 @@ import { ProgType as P } from '../../uapi/progType.js';
 import { helperMemory } from './memory.js';
 import type { Env } from './memory.js';
 import { EINVAL, refuse } from './refuse.js';
+import { sameScalar } from './prune.js';
 import { isConstScalar, scalarConst } from './scalar.js';
 import { NONE, type Reg, type VState, kindName, unknownScalar } from './state.js';
 import { cur, read } from './step.js';
@@ -271,4 +272,23 @@ export function iterActiveAt(vs: VState): boolean {
   if (p.k !== 'stack') return false;
   const s = vs.frames[p.frame].stack[(-p.off - 1) >> 3];
   return s.k === 'spill' && s.reg.k === 'iter' && s.reg.state === 'active';
+}
+
+/**
+ * widenImprecise: the kernel's widen_imprecise_scalars: a scalar neither precise in `old` (the
+ * state one loop pass before) nor in `cur`, with another value in `cur`, becomes unknown in
+ * `cur`, so that an iterator loop's states converge instead of counting up pass after pass.
+ */
+export function widenImprecise(old: VState, cur: VState): void {
+  const widen = (o: Reg, c: Reg): Reg =>
+    o.k === 'scalar' && c.k === 'scalar' && !o.precise && !c.precise && !sameScalar(o.s, c.s) ? unknownScalar : c;
+  for (let f = Math.min(old.frames.length, cur.frames.length) - 1; f >= 0; f--) {
+    const fo = old.frames[f];
+    const fc = cur.frames[f];
+    for (let r = 0; r <= 10; r++) fc.regs[r] = widen(fo.regs[r], fc.regs[r]);
+    fc.stack.forEach((s, i) => {
+      const so = fo.stack[i];
+      if (s.k === 'spill' && so.k === 'spill') fc.stack[i] = { ...s, reg: widen(so.reg, s.reg) };
+    });
+  }
 }

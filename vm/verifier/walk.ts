@@ -18,7 +18,7 @@ import type { Env } from './memory.js';
 import { type Chain, type HistoryEntry, demand, precisePart } from './precision.js';
 import { branch } from './jumps.js';
 import { covers } from './prune.js';
-import { checkKfuncCall, isIterNext, iterActiveAt, iterDrain, iterNextActive } from './kfuncs.js';
+import { checkKfuncCall, isIterNext, iterActiveAt, iterDrain, iterNextActive, widenImprecise } from './kfuncs.js';
 import { E2BIG, EINVAL, Refused, refuse, unsupported } from './refuse.js';
 import { type FrameState, NONE, type Reg, type VState, cloneState, frame, mapRegs, unknownScalar } from './state.js';
 import { cur, read, step } from './step.js';
@@ -159,7 +159,9 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
             // an iterator's next, back with the iterator active in a state the loop's first pass
             // includes: the loop converged (is_state_visited's iter_next case); never "infinite"
             if (iterNext) {
-              if (iterActiveAt(vs) && covers(sl.vs, vs, slot, input.live, false)) {
+              if (iterActiveAt(vs) && covers(sl.vs, vs, slot, input.live, false, undefined, true)) {
+                const p = precisePart(sl.vs);
+                if (p) demand(map, vs, history, parent, p.regs, p.spis);
                 pruned = true;
                 break;
               }
@@ -252,6 +254,11 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
           iterDrain(vs, iterPtr);
           const queued = iterNextActive(active, env);
           if (queued) {
+            // the same next's state one pass of the loop before (find_prev_entry): what changed since, imprecise, is widened
+            const here = visited.get(at) ?? [];
+            let prev = parent?.parent;
+            while (prev && !(prev.branches > 0 && here.includes(prev))) prev = prev.parent;
+            if (prev) widenImprecise(prev.vs, queued);
             if (parent) parent.branches++;
             work.push({
               slot,
