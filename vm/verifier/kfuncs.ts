@@ -110,7 +110,13 @@ export function checkKfuncStatic(id: number, progType: number): void {
 /** The stack pointer a dynptr or iterator argument must be: constant offset, inside the frame. */
 function stackArg(vs: VState, r: number, size: number, what: string): { frame: number; spi: number } {
   const p = cur(vs).regs[r];
-  if (p.k !== 'stack') return refuse(`arg#${r - 1} expected pointer to stack or ${what}`, EINVAL);
+  if (p.k !== 'stack')
+    return refuse(
+      what === 'iter_num'
+        ? `arg#${r - 1} expected pointer to an iterator on stack`
+        : `arg#${r - 1} expected pointer to stack or const struct bpf_dynptr`,
+      EINVAL,
+    );
   if (p.off % 8 !== 0) return refuse(`arg#${r - 1} expected ${what} at an 8-byte aligned stack offset, got off=${p.off}`, EINVAL);
   if (p.off + size > 0 || p.off < -512) return refuse(`invalid write to stack R${r} off=${p.off} size=${size}`, EACCES);
   return { frame: p.frame, spi: (-p.off - 1) >> 3 };
