@@ -39,6 +39,11 @@ interface Checkpoint extends Chain {
   readonly read: Set<number>;
   /** Slots replaced whole on the way from the parent to here (they screen the parent from reads below). */
   readonly written: ReadonlySet<number>;
+  /**
+   * The iterator's next this state loops back to (the kernel's loop_entry), set when a path
+   * from it converged there: while that loop is still walked, states are compared by ranges.
+   */
+  loopEntry?: Checkpoint;
 }
 
 /** WalkStats: what the walk did, for the log's last line and the figures. */
@@ -162,6 +167,8 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
               if (iterActiveAt(vs) && covers(sl.vs, vs, slot, input.live, false, undefined, true)) {
                 const p = precisePart(sl.vs);
                 if (p) demand(map, vs, history, parent, p.regs, p.spis);
+                // the states of the loop's body belong to it until it is done (update_loop_entry)
+                for (let cp = parent; cp && cp !== sl; cp = cp.parent) if (!cp.loopEntry || isAncestor(sl, cp.loopEntry)) cp.loopEntry = sl;
                 pruned = true;
                 break;
               }
@@ -175,7 +182,9 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
             }
             continue;
           }
-          if (covers(sl.vs, vs, slot, input.live, false, sl.read)) {
+          // a state of a loop still being walked: its read marks are not final, scalars compare by range (force_exact)
+          const inLoop = !!sl.loopEntry && sl.loopEntry.branches > 0;
+          if (inLoop ? covers(sl.vs, vs, slot, input.live, false, undefined, true) : covers(sl.vs, vs, slot, input.live, false, sl.read)) {
             // what the old state's paths read, this path reads (propagate_liveness)
             for (const key of sl.read) readSlot(key);
             // what mattered from the old state matters on this path too (propagate_precision)
@@ -555,4 +564,10 @@ function isIterNextInsn(i: Instruction | undefined): boolean {
     i.src === Pseudo.BPF_PSEUDO_KFUNC_CALL &&
     isIterNext(Number(i.imm))
   );
+}
+
+/** isAncestor: `a` is `b` or one of the states `b` came from. */
+function isAncestor(a: Checkpoint, b: Checkpoint): boolean {
+  for (let cp: Checkpoint | undefined = b; cp; cp = cp.parent) if (cp === a) return true;
+  return false;
 }
