@@ -1,6 +1,7 @@
 import { LDDW, Pseudo } from '../vm/opcodes.js';
 import { ElfError } from './elfError.js';
-import { type ElfFile, type Relocation, R_BPF, STT, type Section, type Symbol } from './elfFile.js';
+import { type ElfFile, type Relocation, R_BPF, STB, STT, type Section, type Symbol } from './elfFile.js';
+import { kfuncByName } from '../vm/verifier/kfuncs.js';
 import type { MapDef } from './mapDefs.js';
 
 /** Origin: where an instruction of a linked program came from (for line info). */
@@ -61,6 +62,23 @@ export function linkProgram(elf: ElfFile, sym: Symbol, findMap: MapLookup, type:
       const dv = new DataView(insn.buffer);
       const reloc = relocs.get((start + i) * 8);
       const src = insn[1] >> 4;
+      if (reloc && reloc.symbol.shndx === 0 && (insn[0] === LDDW || (insn[0] === CALL && src === Pseudo.BPF_PSEUDO_CALL))) {
+        // an extern `__ksym` function: a kfunc call, or its address (bpf_ksym_exists)
+        const id = kfuncId(reloc.symbol, s, start + i);
+        if (insn[0] === CALL) {
+          insn[1] = (insn[1] & 0x0f) | (Pseudo.BPF_PSEUDO_KFUNC_CALL << 4);
+          dv.setInt32(4, id, true);
+          dv.setInt16(2, 0, true);
+        } else {
+          // libbpf: BPF_PSEUDO_BTF_ID naming the function, a pointer never NULL; a missing weak one: 0.
+          // bpfbox loads a non-zero constant (1) in its place, which tests the same way.
+          insn[1] &= 0x0f;
+          dv.setInt32(4, id ? 1 : 0, true);
+          new DataView(slots[at + i + 1].buffer).setInt32(4, 0, true);
+          i++;
+        }
+        continue;
+      }
       if (insn[0] === LDDW && reloc) {
         const target = elf.sections[reloc.symbol.shndx];
         if (!target)
@@ -107,6 +125,14 @@ export function linkProgram(elf: ElfFile, sym: Symbol, findMap: MapLookup, type:
     }
     return at;
   };
+
+  /** kfuncId: bpfbox's id of the kfunc an extern names (0: a weak one no kernel has, as libbpf leaves it). */
+  function kfuncId(ext: Symbol, s: Section, at: number): number {
+    const k = kfuncByName(ext.name);
+    if (k) return k.id;
+    if (ext.bind === STB.WEAK) return 0;
+    throw new ElfError(`extern (func ksym) '${ext.name}': not found in kernel or module BTFs`, { section: s.name, offset: at * 8 });
+  }
 
   function funcRange(s: Section, slot: number): [number, number] {
     const f = funcs(s).find((x) => x.value / 8 <= slot && slot < (x.value + x.size) / 8);

@@ -1,3 +1,4 @@
+import { kfuncHelpers } from './kfuncs/index.js';
 import { ArrayMap } from '../maps/array.js';
 import { LpmTrie } from '../maps/lpmTrie.js';
 import { Desc } from '../maps/descriptor.js';
@@ -164,6 +165,7 @@ export class HookRuntime {
       ...syncookieHelpers(this),
       ...taskHelpers(this),
       ...stringHelpers(this),
+      ...kfuncHelpers(),
     ]);
   }
 

@@ -489,7 +489,12 @@ function call(c: Code, i: Instruction, slot: number, fnIndex: ReadonlyMap<number
     if (inline) c.op(Op.end);
     return;
   }
-  // a helper by id, or callx: the id in a register
+  // a kfunc none implements (a weak extern left 0): the verifier proved it unreached
+  if (i.src === Pseudo.BPF_PSEUDO_KFUNC_CALL && options.helperExists && !options.helperExists(Number(i.imm))) {
+    c.op(Op.unreachable);
+    return;
+  }
+  // a helper by id (a kfunc by its BTF id), or callx: the id in a register
   if (i.opcode & Source.BPF_X) c.get(REG[i.dst]).op(Op.i32_wrap_i64);
   else {
     const id = Number(i.imm);

@@ -85,11 +85,17 @@ export function regText(r: Reg): string {
     case 'map_ptr_or_null':
       return ptrText(r.k, [`id=${r.id}`, ...mapFields(r.m), off(r.off)]);
     case 'mem':
+      if (r.rdonly) return ptrText('rdonly_mem', [off(r.off), `sz=${r.size}`], r.var);
       return ptrText('ringbuf_mem', [`ref_obj_id=${r.ref}`, off(r.off), `sz=${r.size}`], r.var);
     case 'mem_or_null':
+      if (r.rdonly) return ptrText('rdonly_mem_or_null', [`id=${r.id}`, off(r.off), `sz=${r.size}`]);
       return ptrText('ringbuf_mem_or_null', [`id=${r.id}`, `ref_obj_id=${r.ref}`, off(r.off), `sz=${r.size}`]);
     case 'func':
       return `func(pc=${r.target})`;
+    case 'iter':
+      return `iter_num(ref_id=${r.ref},state=${r.state},depth=${r.depth})`;
+    case 'dynptr':
+      return `dynptr_${r.type}(id=${r.id})`;
   }
 }
 

@@ -84,6 +84,7 @@ export function store(vs: VState, base: Reg, r: number, off: number, size: numbe
     case 'map_value':
       return mapValueWrite(base, r, off, size);
     case 'mem':
+      if (base.rdonly) return void refuse(`R${r} cannot write into rdonly_mem`, EACCES);
       return regionAccess(base, r, off, size, base.size);
     case 'map_ptr':
       return void refuse(`R${r} invalid mem access 'map_ptr'`);
@@ -142,6 +143,8 @@ function stackRead(vs: VState, base: { off: number; frame: number }, r: number, 
   env.slots.read(base.frame, i);
   const slot = vs.frames[base.frame].stack[i];
   if (slot.k === 'spill') {
+    // an iterator's or dynptr's slots are not data (STACK_ITER, STACK_DYNPTR)
+    if (slot.reg.k === 'iter' || slot.reg.k === 'dynptr') refuse(`invalid read from stack off ${total}+0 size ${size}`, EACCES);
     if (slot.reg.k !== 'scalar') {
       if (size === 8) return slot.reg;
       refuse('invalid size of register fill');

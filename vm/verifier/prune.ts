@@ -79,7 +79,8 @@ export function within(o: Scalar, c: Scalar): boolean {
   );
 }
 
-const sameScalar = (a: Scalar, b: Scalar) => within(a, b) && within(b, a);
+/** sameScalar: the same bounds (regs_exact for scalars). */
+export const sameScalar = (a: Scalar, b: Scalar): boolean => within(a, b) && within(b, a);
 
 /** IdMap: ids of the old state matched to ids of the current one, consistently (check_ids). */
 class IdMap {
@@ -98,13 +99,13 @@ class IdMap {
 }
 
 /** regCovers: whatever a later path may do from `c`, it was checked from `o` (regsafe; `exact` for loop detection). */
-function regCovers(o: Reg, c: Reg, ids: IdMap, exact: boolean): boolean {
+function regCovers(o: Reg, c: Reg, ids: IdMap, exact: boolean, range = false): boolean {
   if (o.k === 'none') return !exact || c.k === 'none';
   if (o.k !== c.k) return false;
   switch (o.k) {
     // an imprecise scalar: no decision from the old state on looked at its value
     case 'scalar':
-      return exact ? sameScalar(o.s, (c as typeof o).s) : !o.precise || within(o.s, (c as typeof o).s);
+      return exact ? sameScalar(o.s, (c as typeof o).s) : (!o.precise && !range) || within(o.s, (c as typeof o).s);
     case 'ctx': {
       const cc = c as typeof o;
       return o.off === cc.off && !o.var === !cc.var && (!o.var || sameScalar(o.var, cc.var!));
@@ -138,17 +139,30 @@ function regCovers(o: Reg, c: Reg, ids: IdMap, exact: boolean): boolean {
     case 'mem': {
       const cc = c as typeof o;
       return (
-        o.size === cc.size && o.off === cc.off && (exact ? sameScalar(o.var, cc.var) : within(o.var, cc.var)) && ids.match(-o.ref, -cc.ref)
+        !o.rdonly === !cc.rdonly &&
+        o.size === cc.size &&
+        o.off === cc.off &&
+        (exact ? sameScalar(o.var, cc.var) : within(o.var, cc.var)) &&
+        ids.match(-o.ref, -cc.ref)
       );
+    }
+    // an iterator's depth is not compared (it only tells loops apart): iter_active_depths_differ
+    case 'iter': {
+      const cc = c as typeof o;
+      return o.state === cc.state && ids.match(-o.ref, -cc.ref) && (!exact || o.depth === cc.depth);
+    }
+    case 'dynptr': {
+      const cc = c as typeof o;
+      return o.type === cc.type && o.first === cc.first && ids.match(o.id, cc.id);
     }
     case 'mem_or_null': {
       const cc = c as typeof o;
-      return o.size === cc.size && o.off === cc.off && ids.match(-o.ref, -cc.ref) && ids.match(o.id, cc.id);
+      return !o.rdonly === !cc.rdonly && o.size === cc.size && o.off === cc.off && ids.match(-o.ref, -cc.ref) && ids.match(o.id, cc.id);
     }
   }
 }
 
-function slotCovers(o: StackSlot, c: StackSlot, ids: IdMap, exact: boolean): boolean {
+function slotCovers(o: StackSlot, c: StackSlot, ids: IdMap, exact: boolean, range = false): boolean {
   if (exact) {
     if (o.k !== c.k) return false;
     if (o.k === 'misc') return o.zero === (c as typeof o).zero;
@@ -157,9 +171,9 @@ function slotCovers(o: StackSlot, c: StackSlot, ids: IdMap, exact: boolean): boo
   // privileged: unwritten bytes read as unknown, as written ones do
   if (o.k === 'invalid') return true;
   if (o.k === 'misc') return c.k === 'misc' ? (o.zero & ~c.zero) === 0 : o.zero === 0 && (c.k === 'invalid' || c.reg.k === 'scalar');
-  if (c.k !== 'spill') return o.reg.k === 'scalar' && (!o.reg.precise || within(o.reg.s, UNKNOWN));
-  if (o.reg.k === 'scalar' && !o.reg.precise) return c.reg.k === 'scalar';
-  return o.size === c.size && regCovers(o.reg, c.reg, ids, false);
+  if (c.k !== 'spill') return o.reg.k === 'scalar' && ((!o.reg.precise && !range) || within(o.reg.s, UNKNOWN));
+  if (o.reg.k === 'scalar' && !o.reg.precise && !range) return c.reg.k === 'scalar';
+  return o.size === c.size && regCovers(o.reg, c.reg, ids, false, range);
 }
 
 function frameCovers(
@@ -169,29 +183,41 @@ function frameCovers(
   ids: IdMap,
   exact: boolean,
   read: ((s: number) => boolean) | undefined,
+  range = false,
 ): boolean {
   if (o.fn !== c.fn || o.ret !== c.ret) return false;
   for (let r = 0; r <= 10; r++) {
-    if ((live >> r) & 1 && !regCovers(o.regs[r], c.regs[r], ids, exact)) return false;
+    if ((live >> r) & 1 && !regCovers(o.regs[r], c.regs[r], ids, exact, range)) return false;
   }
   // slots no path from the old state read before replacing them do not matter
-  for (let s = 0; s < o.stack.length; s++) if ((!read || read(s)) && !slotCovers(o.stack[s], c.stack[s], ids, exact)) return false;
+  for (let s = 0; s < o.stack.length; s++) if ((!read || read(s)) && !slotCovers(o.stack[s], c.stack[s], ids, exact, range)) return false;
   return true;
 }
 
 /**
  * covers: the old state, fully explored from `slot`, includes the current one, so the current
  * path is safe and need not go on (states_equal); `exact` asks whether they are the same
+ * (RANGE_WITHIN, `range`: scalars are compared by their ranges, precise or not, as at an
+ * iterator's next, where the old state's paths are not all walked yet)
  * (a loop that came back to where it was: "infinite loop detected").
  */
-export function covers(o: VState, c: VState, slot: number, live: Uint16Array, exact = false, read?: ReadonlySet<number>): boolean {
+export function covers(
+  o: VState,
+  c: VState,
+  slot: number,
+  live: Uint16Array,
+  exact = false,
+  read?: ReadonlySet<number>,
+  range = false,
+): boolean {
   if (o.frames.length !== c.frames.length || o.refs.size !== c.refs.size) return false;
   if (o.lock?.m !== c.lock?.m || o.lock?.off !== c.lock?.off) return false;
   const ids = new IdMap();
   for (let f = 0; f < o.frames.length; f++) {
     const inner = f === o.frames.length - 1;
     const mask = inner ? live[slot] : live[o.frames[f + 1].ret] & ~1;
-    if (!frameCovers(o.frames[f], c.frames[f], mask, ids, exact, read && !exact ? (s) => read.has(f * 64 + s) : undefined)) return false;
+    if (!frameCovers(o.frames[f], c.frames[f], mask, ids, exact, read && !exact ? (s) => read.has(f * 64 + s) : undefined, range))
+      return false;
   }
   return true;
 }

@@ -48,8 +48,28 @@ export type Reg =
   | { readonly k: 'map_value_or_null'; readonly m: MapInfo; readonly off: number; readonly id: number }
   | { readonly k: 'map_ptr_or_null'; readonly m: MapInfo; readonly off: number; readonly id: number }
   /** Ring buffer memory from bpf_ringbuf_reserve (`ref`: the reference to release). */
-  | { readonly k: 'mem'; readonly size: number; readonly off: number; readonly ref: number; readonly var: Scalar }
-  | { readonly k: 'mem_or_null'; readonly size: number; readonly off: number; readonly ref: number; readonly id: number }
+  | {
+      readonly k: 'mem';
+      readonly size: number;
+      readonly off: number;
+      readonly ref: number;
+      readonly var: Scalar;
+      readonly rdonly?: boolean;
+    }
+  | {
+      readonly k: 'mem_or_null';
+      readonly size: number;
+      readonly off: number;
+      readonly ref: number;
+      readonly id: number;
+      readonly rdonly?: boolean;
+    }
+  /**
+   * Only in a stack slot (kfuncs.ts): an open-coded iterator (STACK_ITER; `ref` the reference
+   * its constructor took), or one of a dynptr's two slots (STACK_DYNPTR; `first` the lower one).
+   */
+  | { readonly k: 'iter'; readonly ref: number; readonly state: 'active' | 'drained'; readonly depth: number }
+  | { readonly k: 'dynptr'; readonly type: 'xdp' | 'skb'; readonly id: number; readonly first: boolean }
   /** A function's first slot (lddw BPF_PSEUDO_FUNC), for callbacks. */
   | { readonly k: 'func'; readonly target: number; readonly off: number };
 

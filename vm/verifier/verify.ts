@@ -1,6 +1,7 @@
 import { type SlotMap, slotMap } from '../cfg.js';
 import type { Instruction } from '../instruction.js';
 import { legalityTable } from '../legality.js';
+import { checkKfuncStatic, isIterNext } from './kfuncs.js';
 import { Class, JmpOp, LDDW, Mode, Pseudo, Source, opClass } from '../opcodes.js';
 import { liveIn } from './prune.js';
 import { E2BIG, EACCES, EBADF, EINVAL, ENOTSUPP, Refused, Unsupported } from './refuse.js';
@@ -104,6 +105,8 @@ function staticChecks(map: SlotMap, funcInfo: boolean): Static {
       }
       if (op === JmpOp.BPF_EXIT) continue;
       if (op === JmpOp.BPF_CALL) {
+        // an iterator's next is a checkpoint itself (mark_force_checkpoint)
+        if (i.src === Pseudo.BPF_PSEUDO_KFUNC_CALL && isIterNext(Number(i.imm))) prune[s] = 1;
         prune[s + 1] = 1;
         stack.push(s + 1);
         continue;
@@ -216,6 +219,10 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
   try {
     resolve(insns, options.maps ?? []);
     statics = staticChecks(map, options.funcInfo ?? false);
+    // add_subprog_and_kfunc: every kfunc call, reached or not, names a kfunc of the program's type
+    for (const i of map.at)
+      if (i && (i.opcode & 0xf0) === JmpOp.BPF_CALL && opClass(i.opcode) === Class.BPF_JMP && i.src === Pseudo.BPF_PSEUDO_KFUNC_CALL)
+        checkKfuncStatic(Number(i.imm), options.progType);
   } catch (e) {
     // found before the walk: the log shows no instruction
     if (e instanceof Refused) return done({ ok: false, insn: -1, errno: e.errno, message: e.message });

@@ -18,6 +18,7 @@ import type { Env } from './memory.js';
 import { type Chain, type HistoryEntry, demand, precisePart } from './precision.js';
 import { branch } from './jumps.js';
 import { covers } from './prune.js';
+import { checkKfuncCall, isIterNext, iterActiveAt, iterDrain, iterNextActive, widenImprecise } from './kfuncs.js';
 import { E2BIG, EINVAL, Refused, refuse, unsupported } from './refuse.js';
 import { type FrameState, NONE, type Reg, type VState, cloneState, frame, mapRegs, unknownScalar } from './state.js';
 import { cur, read, step } from './step.js';
@@ -41,6 +42,11 @@ interface Checkpoint extends Chain {
   /** Paths this state pruned, and paths it was compared with and did not (the kernel's hit_cnt, miss_cnt). */
   hits: number;
   misses: number;
+  /**
+   * The iterator's next this state loops back to (the kernel's loop_entry), set when a path
+   * from it converged there: while that loop is still walked, states are compared by ranges.
+   */
+  loopEntry?: Checkpoint;
 }
 
 /** is_state_visited's `n` for states that are not iterator checkpoints: more than hits * n + n misses and a state is dropped. */
@@ -164,11 +170,25 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       if (input.prunePoints[slot]) {
         const list = visited.get(slot) ?? [];
         let pruned = false;
-        // in a loop, keep a state only now and then (as the kernel does)
+        // in a loop, keep a state only now and then (as the kernel does); an iterator's next always (mark_force_checkpoint)
         let add = jumps - lastJumps >= 2 && stats.processed - lastAdd >= 8;
+        const iterNext = isIterNextInsn(map.at[slot]);
         for (let at = 0; at < list.length; at++) {
           const sl = list[at];
           if (sl.branches > 0) {
+            // an iterator's next, back with the iterator active in a state the loop's first pass
+            // includes: the loop converged (is_state_visited's iter_next case); never "infinite"
+            if (iterNext) {
+              if (iterActiveAt(vs) && covers(sl.vs, vs, slot, input.live, false, undefined, true)) {
+                const p = precisePart(sl.vs);
+                if (p) demand(map, vs, history, parent, p.regs, p.spis);
+                // the states of the loop's body belong to it until it is done (update_loop_entry)
+                for (let cp = parent; cp && cp !== sl; cp = cp.parent) if (!cp.loopEntry || isAncestor(sl, cp.loopEntry)) cp.loopEntry = sl;
+                pruned = true;
+                break;
+              }
+              continue;
+            }
             if (covers(sl.vs, vs, slot, input.live, true)) {
               throw new Refused(EINVAL, `infinite loop detected at insn ${slot}`, [
                 `cur state: ${stateText(vs)}`,
@@ -176,7 +196,12 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
               ]);
             }
             if (jumps - lastJumps < 20 && stats.processed - lastAdd < 100) add = false;
-          } else if (covers(sl.vs, vs, slot, input.live, false, sl.read)) {
+          } else if (
+            // a state of a loop still being walked: its read marks are not final, scalars compare by range (force_exact)
+            sl.loopEntry && sl.loopEntry.branches > 0
+              ? covers(sl.vs, vs, slot, input.live, false, undefined, true)
+              : covers(sl.vs, vs, slot, input.live, false, sl.read)
+          ) {
             sl.hits++;
             // what the old state's paths read, this path reads (propagate_liveness)
             for (const key of sl.read) readSlot(key);
@@ -201,7 +226,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
           finish(parent);
           break;
         }
-        if (add) {
+        if (add || iterNext) {
           const cp: Checkpoint = {
             vs: cloneState(vs),
             branches: 1,
@@ -266,7 +291,31 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       if (op === JmpOp.BPF_CALL) {
         const depth = vs.frames.length;
         const at = slot;
+        // an iterator's next: the path where it has an element waits on the stack (process_iter_next_call)
+        const active = isIterNextInsn(i) ? cloneState(vs) : undefined;
+        const iterPtr = cur(vs).regs[1];
         slot = call(vs, i, slot, input);
+        if (active) {
+          iterDrain(vs, iterPtr);
+          const queued = iterNextActive(active, env);
+          if (queued) {
+            // the same next's state one pass of the loop before (find_prev_entry): what changed since, imprecise, is widened
+            const here = visited.get(at) ?? [];
+            let prev = parent?.parent;
+            while (prev && !(prev.branches > 0 && here.includes(prev))) prev = prev.parent;
+            if (prev) widenImprecise(prev.vs, queued);
+            if (parent) parent.branches++;
+            work.push({
+              slot,
+              vs: queued,
+              parent,
+              from: at,
+              history: [...history, { slot: at }],
+              written: new Set(writtenNow),
+              logAt: out.pos(),
+            });
+          }
+        }
         settle();
         history.push({ slot: at, frames: vs.frames.length !== depth });
         wrote();
@@ -406,7 +455,11 @@ function call(vs: VState, i: Instruction, slot: number, input: WalkInput): numbe
       [1, 2, 3, 4, 5].map((r) => cur(vs).regs[r]),
     );
   }
-  if (i.src !== 0) return unsupported('calls of kernel functions (kfuncs)');
+  if (i.src === Pseudo.BPF_PSEUDO_KFUNC_CALL) {
+    checkKfuncCall(vs, Number(i.imm), input.env, slot);
+    return slot + 1;
+  }
+  if (i.src !== 0) return unsupported(`calls with src_reg ${i.src}`);
   const cb = checkHelperCall(vs, Number(i.imm), input.env, slot);
   if (!cb) return slot + 1;
   if (!input.funcInfo) refuse('missing btf func_info', EINVAL);
@@ -538,4 +591,21 @@ class LogWriter {
     sc.regs = 0;
     sc.slots = 0n;
   }
+}
+
+/** isIterNextInsn: a kfunc call of an iterator's next method (a forced prune point, where iterator loops converge). */
+function isIterNextInsn(i: Instruction | undefined): boolean {
+  return (
+    !!i &&
+    opClass(i.opcode) === Class.BPF_JMP &&
+    (i.opcode & 0xf0) === JmpOp.BPF_CALL &&
+    i.src === Pseudo.BPF_PSEUDO_KFUNC_CALL &&
+    isIterNext(Number(i.imm))
+  );
+}
+
+/** isAncestor: `a` is `b` or one of the states `b` came from. */
+function isAncestor(a: Checkpoint, b: Checkpoint): boolean {
+  for (let cp: Checkpoint | undefined = b; cp; cp = cp.parent) if (cp === a) return true;
+  return false;
 }
