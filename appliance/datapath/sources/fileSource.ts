@@ -298,7 +298,14 @@ export class Source {
    */
   #fillSplit(win: Window, max: number, skb: boolean, f: Filling): boolean {
     const r = this.#reader;
-    if (!win.tally || this.#keep || this.#held || !(r instanceof PcapReader) || !r.littleEndian || r.linkType !== LinkType.LINKTYPE_ETHERNET)
+    if (
+      !win.tally ||
+      this.#keep ||
+      this.#held ||
+      !(r instanceof PcapReader) ||
+      !r.littleEndian ||
+      r.linkType !== LinkType.LINKTYPE_ETHERNET
+    )
       return false;
     if (f.used[0] + 4 * win.desc.length > f.bufs[0].size) return false;
     const start = r.bytes.u8.byteOffset + r.bytes.at;
