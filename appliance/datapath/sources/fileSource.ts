@@ -21,6 +21,8 @@ export const STAGING_BYTES = 4 << 20;
 export const WINDOW = 8192;
 /** The descriptors of a window's batch come first in each ingress buffer; slots follow. */
 const DESC_AREA = WINDOW * DESC_BYTES;
+/** #fillSplit hashes this many records at a time, right after the scan read them: their headers are still in the cache. */
+const SPLIT_RECORDS = 512;
 /** The longest packet replay runs: an XDP frame of 17 fragments past its linear part, or a 64 KiB skb. */
 const MAX_LEN = 65535;
 
@@ -309,7 +311,7 @@ export class Source {
       return false;
     if (f.used[0] + 4 * win.desc.length > f.bufs[0].size) return false;
     const start = r.bytes.u8.byteOffset + r.bytes.at;
-    const got = r.scan(undefined, max - win.count, skb ? ETH_HLEN : 0, MAX_PACKET);
+    const got = r.scan(undefined, Math.min(max - win.count, SPLIT_RECORDS), skb ? ETH_HLEN : 0, MAX_PACKET);
     if (!got) return false;
     const end = r.bytes.u8.byteOffset + r.bytes.at;
     // each worker's next descriptor, in the first worker's slot area (no slot is taken before the window's last split)
