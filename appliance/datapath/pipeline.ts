@@ -15,6 +15,11 @@ import { type EventCount, type EventMap, type EventRecord, eventMaps, openPerfEv
 import { type BatchResult, OUT_FIELDS, Out, OutFlag, type PacketExtra } from './protocol.js';
 import { BUF_BYTES, STAGING_BYTES, Source, WINDOW, type Window } from './sources/fileSource.js';
 import { RxQueues, steer } from './sources/preload.js';
+import { THREAD_CPU, threadCpuNs } from './threadCpu.js';
+
+/** Sets of buffers a streamed pass keeps in flight where they fit (#deepen), and the address space they leave at least. */
+const SETS = 4;
+const DEEPEN_SPARE = 256 << 20;
 
 /** ReplaySummary: what `--json` prints. */
 export interface ReplaySummary {
@@ -43,6 +48,8 @@ export interface ReplaySummary {
   max_rss_mb?: number;
   /** Where `--pinmaps` pinned the maps as the run left them. */
   pinned_maps?: string[];
+  /** Only with BPFBOX_THREAD_CPU set (threadCpu.ts): CPU seconds of the passes, the main thread's and each worker's in its requests. */
+  thread_cpu_seconds?: { main: number; workers: number[] };
 }
 
 /** emptySummary: a summary of no packets yet, for `prog` on `n` CPUs (replay's, and a live bridge's start). */
@@ -121,12 +128,15 @@ export class Pipeline {
   readonly summary: ReplaySummary;
   readonly #o: PipelineOptions;
   readonly #pool: WorkerPool;
+  /** Sets of ingress buffers (one per worker) and staging buffers: two from the start, more for a streamed pass where they fit (#deepen). */
   readonly #bufs: Region[][];
   readonly #staging: Region[];
   /** --preload's receive-queue memory, mapped by the first preloaded pass. */
   #rxq?: RxQueues;
   #running = false;
   #faultWarnings = 0;
+  /** BPFBOX_THREAD_CPU: each worker's CPU time so far at its first request of the pass and at its last (BatchResult.cpu). */
+  #cpu: ({ start: number; end: number } | undefined)[] = [];
   /** The workers run the program in batches and can walk capture records themselves (WorkerInit.batch). */
   readonly #records: boolean;
   readonly #events: readonly EventMap[];
@@ -182,6 +192,7 @@ export class Pipeline {
       throw e;
     }
     const t0 = process.hrtime.bigint();
+    const c0 = THREAD_CPU ? threadCpuNs() : 0;
     const outputs = openOutputs(r, this.#o.prog.type);
     try {
       const skb = this.#o.prog.type !== ProgType.BPF_PROG_TYPE_XDP;
@@ -197,6 +208,7 @@ export class Pipeline {
         r.queueDepth?.(0);
         return;
       }
+      if (!r.preload) this.#deepen();
       const fill = async (set: number): Promise<Window> => {
         let limit = WINDOW;
         if (pace) {
@@ -205,38 +217,61 @@ export class Pipeline {
           limit = due;
         }
         if (r.signal?.aborted) limit = 0;
-        const w = source.fill(this.#bufs[set], this.#staging[set], { skb, limit, tally: !outputs.writes, records: this.#records });
+        // one worker walks the records where they lie; more take descriptors (the main thread hashes), so none reads another's packets
+        const records = this.#records && this.#bufs[set].length === 1;
+        const w = source.fill(this.#bufs[set], this.#staging[set], { skb, limit, tally: !outputs.writes, records });
         pace?.sent(w.count);
         return w;
       };
-      // two windows in flight: a worker finds the next waiting when it is done with one
+      // up to a window per set in flight: a worker finds the next waiting when it is done with one, and
+      // one that ran ahead of the others goes on while the main thread waits for the slowest
+      const sets = this.#bufs.length;
+      const flight: { win: Window; running: Promise<(BatchResult | undefined)[]> }[] = [];
+      const depth = () => r.queueDepth?.(flight.reduce((n, f) => n + f.win.count, 0));
       let set = 0;
-      let current = await fill(0);
-      let running = this.#dispatch(current);
-      let next = await fill(1);
-      let runningNext = next.count ? this.#dispatch(next) : running;
-      r.queueDepth?.(current.count + next.count);
       // a window is empty only when the captures are done (or the pass was stopped)
-      while (current.count > 0) {
-        const results = await running;
-        this.#emit(current, results, outputs);
+      let done = false;
+      for (;;) {
+        while (!done && flight.length < sets) {
+          const win = await fill(set);
+          set = (set + 1) % sets;
+          if (!win.count) done = true;
+          else flight.push({ win, running: this.#dispatch(win) });
+        }
+        depth();
+        const head = flight.shift();
+        if (!head) break;
+        this.#emit(head.win, await head.running, outputs);
         r.progress?.({ packets: s.packets, fileBytes: source.position, totalBytes: source.size });
-        // the window just done frees its set of buffers for the one after next
-        const more = next.count > 0;
-        current = next;
-        running = runningNext;
-        next = more ? await fill(set) : current;
-        if (next !== current && next.count) runningNext = this.#dispatch(next);
-        r.queueDepth?.(current.count + (next === current ? 0 : next.count));
-        set = 1 - set;
       }
-      await running;
       r.queueDepth?.(0);
     } finally {
       outputs.close();
       s.seconds += Number(process.hrtime.bigint() - t0) / 1e9;
       s.mpps = s.seconds > 0 ? s.packets / s.seconds / 1e6 : 0;
+      if (THREAD_CPU) {
+        const t = (s.thread_cpu_seconds ??= { main: 0, workers: Array(this.#bufs[0].length).fill(0) });
+        t.main += (threadCpuNs() - c0) / 1e9;
+        this.#cpu.forEach((c, w) => (t.workers[w] += c ? (c.end - c.start) / 1e9 : 0));
+        this.#cpu = [];
+      }
       this.#running = false;
+    }
+  }
+
+  /**
+   * #deepen maps two more sets of buffers (SETS in all) for a streamed pass, once, if the
+   * address space has room for them and still DEEPEN_SPARE: more windows in flight let a worker
+   * that is ahead go on while another finishes (the flows' split is seldom even, window by
+   * window). Where they do not fit, the pass goes on with two.
+   */
+  #deepen(): void {
+    const mem = this.#o.kernel.memory;
+    const n = this.#bufs[0].length;
+    while (this.#bufs.length < SETS && mem.unmapped - (n * BUF_BYTES + STAGING_BYTES) >= DEEPEN_SPARE) {
+      const set = this.#bufs.length;
+      this.#bufs.push(Array.from({ length: n }, (_, w) => mem.map(BUF_BYTES, Perm.RW, `ingress/cpu${w}/${set}`)));
+      this.#staging.push(mem.map(STAGING_BYTES, Perm.READ, `capture/${set}`));
     }
   }
 
@@ -264,6 +299,7 @@ export class Pipeline {
       if (!r) return;
       for (const t of r.traces) o.trace?.(t, w);
       s.busy_seconds[w] += r.ns / 1e9;
+      if (r.cpu) this.#cpu[w] = { start: this.#cpu[w]?.start ?? r.cpu.start, end: r.cpu.end };
       o.onBatch?.(w, r.samples);
       if (r.events) this.#emitEvents(r.events.counts, r.events.records);
     });

@@ -95,4 +95,10 @@ export interface BatchResult {
   readonly samples: number[];
   /** The events the request produced (only a program with ring buffers or perf event arrays, and only when there were some). */
   readonly events?: EventBatch;
+  /**
+   * Only when BPFBOX_THREAD_CPU is set (threadCpu.ts): the worker thread's CPU time so far (ns)
+   * when the request began and when it ended (the kernel brings it up to date at each switch
+   * and tick, so a difference over one short request says little; over a pass, within a tick).
+   */
+  readonly cpu?: { readonly start: number; readonly end: number };
 }

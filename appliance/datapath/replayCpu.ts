@@ -1,3 +1,4 @@
+import { THREAD_CPU, threadCpuNs } from './threadCpu.js';
 import type { EngineName } from '../../vm/engine.js';
 import { type IngressResult, skbIngress, xdpIngress } from '../../hooks/ingress.js';
 import type { LoadedProgram } from '../../hooks/loadedProgram.js';
@@ -125,6 +126,7 @@ export class ReplayCpu {
     this.#space.refresh();
     const i32 = this.#space.i32;
     const t0 = process.hrtime.bigint();
+    const c0 = THREAD_CPU ? threadCpuNs() : 0;
     if (req.records && !this.#walker) throw new Error('internal: records sent to a worker that does not batch');
     if (req.records) this.#runRecords(this.#walker!, b, req.records);
     else
@@ -140,7 +142,8 @@ export class ReplayCpu {
     if (this.#batch && !b.perPacket && !req.records) b.fromTally(this.#space.view, this.#tallyAt);
     const res = b.result(req.id, Number(process.hrtime.bigint() - t0), this.#traces.splice(0));
     const events = this.#tap?.take();
-    return events ? { ...res, events } : res;
+    const cpu = THREAD_CPU ? { cpu: { start: c0, end: threadCpuNs() } } : undefined;
+    return events || cpu ? { ...res, ...(events ? { events } : {}), ...cpu } : res;
   }
 
   /** #runOne runs packet `i` of a batch (its descriptor at word `d`) on its own: the per-packet path. */

@@ -19,7 +19,7 @@ export const STOP_TALLY = 2;
 const PRIME = 0x01000193;
 
 /** hash(b, len): flowHash (appliance/datapath/flowHash.ts, the definition) of the `len`-byte frame at `b`. */
-function hashFn(): Code {
+export function hashFn(): Code {
   const [b, len, end, off, type, a, z, n, proto, l4, pa, pz, i, h, x] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
   const c = new Code();
   // a big-endian 16-bit field at the address `at` pushes

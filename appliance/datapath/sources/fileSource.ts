@@ -12,6 +12,7 @@ import { ETH_HLEN } from '../../../uapi/ethernet.js';
 import { XDP_PACKET_HEADROOM } from '../../../uapi/xdp.js';
 import { DESC_BYTES, DescWord } from '../../../vm/jit/xdpBatchDriver.js';
 import { flowHash } from '../flowHash.js';
+import { RecordSplitter } from '../../../vm/jit/recordSplit.js';
 
 /** Ingress buffers: two sets (one filling while the other runs), 8 MiB per worker each. */
 export const BUF_BYTES = 8 << 20;
@@ -20,6 +21,8 @@ export const STAGING_BYTES = 4 << 20;
 export const WINDOW = 8192;
 /** The descriptors of a window's batch come first in each ingress buffer; slots follow. */
 const DESC_AREA = WINDOW * DESC_BYTES;
+/** #fillSplit hashes this many records at a time, right after the scan read them: their headers are still in the cache. */
+const SPLIT_RECORDS = 512;
 /** The longest packet replay runs: an XDP frame of 17 fragments past its linear part, or a 64 KiB skb. */
 const MAX_LEN = 65535;
 
@@ -123,6 +126,8 @@ export class Source {
   #preloaded?: CaptureReader[];
   /** Streams (standard input, FIFOs, pipes) opened by the constructor: they cannot be opened twice, so they are read on from there. */
   readonly #streams = new Map<number, CaptureReader>();
+  /** #fillSplit's hash and descriptors in WebAssembly, made at its first use. */
+  #splitter?: RecordSplitter;
 
   constructor(paths: readonly string[], mem: AddressSpace, s: Tally, warn: ((l: string) => void) | undefined, keep: boolean) {
     this.#keep = keep;
@@ -262,6 +267,7 @@ export class Source {
     if (!this.#reader && this.#i < this.#paths.length) this.#open(f.staging);
     if (o.records && tally && this.#fillRecords(win, max)) return win;
     while (win.count < max && !this.#finished) {
+      if (n > 1 && this.#fillSplit(win, max, o.skb, f)) continue;
       if (this.#fillScanned(win, max, o.skb)) continue;
       if (!this.#fillOne(win, f)) break;
     }
@@ -282,6 +288,46 @@ export class Source {
     if (!got) return false;
     win.records = { start, end: r.bytes.u8.byteOffset + r.bytes.at };
     win.count = got;
+    return true;
+  }
+
+  /**
+   * #fillSplit adds plain records of a little-endian classic pcap of Ethernet frames when several
+   * workers run them and nothing is written out: PcapReader.scan checks them (moving over them),
+   * then recordSplit hashes each where it lies and writes its worker's descriptor, pointing at
+   * it (in WebAssembly: the main thread's cost per packet is what decides whether more workers
+   * go faster). It says whether it added any (else #fillScanned and #fillOne take the next).
+   */
+  #fillSplit(win: Window, max: number, skb: boolean, f: Filling): boolean {
+    const r = this.#reader;
+    if (
+      !win.tally ||
+      this.#keep ||
+      this.#held ||
+      !(r instanceof PcapReader) ||
+      !r.littleEndian ||
+      r.linkType !== LinkType.LINKTYPE_ETHERNET
+    )
+      return false;
+    if (f.used[0] + 4 * win.desc.length > f.bufs[0].size) return false;
+    const start = r.bytes.u8.byteOffset + r.bytes.at;
+    const got = r.scan(undefined, Math.min(max - win.count, SPLIT_RECORDS), skb ? ETH_HLEN : 0, MAX_PACKET);
+    if (!got) return false;
+    const end = r.bytes.u8.byteOffset + r.bytes.at;
+    // each worker's next descriptor, in the first worker's slot area (no slot is taken before the window's last split)
+    const next = f.bufs[0].start + f.used[0];
+    const i32 = this.#mem.i32;
+    win.desc.forEach((d, w) => (i32[(next >> 2) + w] = d + win.batchLen[w] * DESC_BYTES));
+    (this.#splitter ??= new RecordSplitter(this.#mem.memory as unknown as WebAssembly.Memory)).split(
+      start,
+      end,
+      win.desc.length,
+      next,
+      r.nanosecond ? 1 : 1000,
+    );
+    const after = this.#mem.i32;
+    win.desc.forEach((d, w) => (win.batchLen[w] = (after[(next >> 2) + w] - d) / DESC_BYTES));
+    win.count += got;
     return true;
   }
 
