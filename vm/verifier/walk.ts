@@ -5,7 +5,8 @@ import type { Instruction } from '../instruction.js';
 import { type SlotMap, flowOf } from '../cfg.js';
 import { Class, JmpOp, LDDW, Mode, Pseudo, Source, opClass } from '../opcodes.js';
 import { checkHelperCall, unreleased } from './helpers.js';
-import { type Scratched, stateText } from './log.js';
+import { stateText } from './log.js';
+import { type LogPos, LogWriter, touched } from './logWriter.js';
 
 /** LineInfo: the source line an instruction (and those after it, up to the next entry) comes from (BTF line_info). */
 export interface LineInfo {
@@ -474,124 +475,6 @@ function enter(vs: VState, target: number, ret: number, args: readonly Reg[], ca
 
 /** readyStats: a fresh set of counters. */
 export const readyStats = (): WalkStats => ({ processed: 0, totalStates: 0, peakStates: 0, maxStatesPerInsn: 0, slot: 0 });
-
-/** LogPos: a place in the log (the kernel's log end_pos): lines kept, and how much of the last one. */
-interface LogPos {
-  readonly lines: number;
-  readonly chars: number;
-}
-
-const ALL_REGS = 0x7ff;
-const ALL_SLOTS = (1n << 64n) - 1n;
-
-/**
- * touched: the registers an instruction names (check_reg_arg marks them scratched, read or
- * written): destination and source register, r6 and r0-r5 for packet loads, r0-r5 for calls.
- */
-function touched(i: Instruction): number {
-  const cls = opClass(i.opcode);
-  const op = i.opcode & 0xf0;
-  const x = (i.opcode & Source.BPF_X) !== 0;
-  switch (cls) {
-    case Class.BPF_LD:
-      if (i.opcode === LDDW) return 1 << i.dst;
-      return (1 << 6) | 0x3f | ((i.opcode & 0xe0) === Mode.BPF_IND ? 1 << i.src : 0);
-    case Class.BPF_LDX:
-    case Class.BPF_STX:
-      return (1 << i.dst) | (1 << i.src);
-    case Class.BPF_ST:
-      return 1 << i.dst;
-    case Class.BPF_ALU:
-    case Class.BPF_ALU64:
-      return (1 << i.dst) | (x ? 1 << i.src : 0);
-    default:
-      if (op === JmpOp.BPF_CALL) return 0x3f;
-      if (op === JmpOp.BPF_EXIT) return 1;
-      if (op === JmpOp.BPF_JA) return 0;
-      return (1 << i.dst) | (x ? 1 << i.src : 0);
-  }
-}
-
-/**
- * LogWriter: the verifier log as the kernel writes it: the instruction, then on its line what
- * it touched (print_insn_state, aligned as vlog_alignment does), or on a line of its own
- * (`7: R0=...`) when something was printed in between; a rewind to a branch's position cuts
- * the line it lands in (pop_stack's bpf_vlog_reset), and what follows goes on that line.
- */
-class LogWriter {
-  /** The instruction line last printed, while nothing has been printed after it (prev_log_pos). */
-  #insnAt: LogPos | undefined;
-  /** The last line is open: the next text goes on it. */
-  #open = false;
-  readonly #scratched: Scratched = { regs: ALL_REGS, slots: ALL_SLOTS };
-
-  readonly log: string[];
-
-  constructor(log: string[]) {
-    this.log = log;
-  }
-
-  /** emit: a line (a leading newline ends an open line first, or makes an empty one). */
-  emit(text: string): void {
-    if (text.startsWith('\n')) {
-      if (!this.#open) this.log.push('');
-      this.#open = false;
-      text = text.slice(1);
-    }
-    if (this.#open) this.log[this.log.length - 1] += text;
-    else this.log.push(text);
-    this.#open = false;
-  }
-
-  insn(text: string): void {
-    this.emit(text);
-    this.#insnAt = { lines: this.log.length, chars: text.length };
-  }
-
-  pos(): LogPos {
-    // the position after the last line's newline
-    return { lines: this.log.length, chars: (this.log[this.log.length - 1] ?? '').length + 1 };
-  }
-
-  rewind(p: LogPos): void {
-    this.log.length = p.lines;
-    const last = this.log[p.lines - 1];
-    // the line was extended after the position was taken: cut it there, and it stays open
-    if (last !== undefined && last.length >= p.chars) {
-      this.log[p.lines - 1] = last.slice(0, p.chars);
-      this.#open = true;
-    } else this.#open = false;
-    this.#insnAt = undefined;
-  }
-
-  scratch(regs: number, slot: number | undefined): void {
-    this.#scratched.regs |= regs;
-    if (slot !== undefined) this.#scratched.slots |= 1n << BigInt(slot);
-  }
-
-  scratchAll(): void {
-    this.#scratched.regs = ALL_REGS;
-    this.#scratched.slots = ALL_SLOTS;
-  }
-
-  /** insnState: print_insn_state, when something was touched (`always`: check_cond_jmp_op prints regardless). */
-  insnState(slot: number, vs: VState, always = false): void {
-    const sc = this.#scratched;
-    if (!always && !sc.regs && !sc.slots) return;
-    const state = stateText(vs, sc);
-    const text = state ? ` ${state}` : '';
-    const at = this.#insnAt;
-    const last = this.log.length - 1;
-    if (at && !this.#open && at.lines === this.log.length && this.log[last].length === at.chars) {
-      // vlog_alignment: the ';' at a multiple of 8, column 38 at least
-      const pos = at.chars + 1;
-      const width = Math.ceil(Math.max(pos + 4, 40) / 8) * 8 - pos - 1;
-      this.log[last] += `${' '.repeat(width)};${text}`;
-    } else this.emit(`${slot}:${text}`);
-    sc.regs = 0;
-    sc.slots = 0n;
-  }
-}
 
 /** isIterNextInsn: a kfunc call of an iterator's next method (a forced prune point, where iterator loops converge). */
 function isIterNextInsn(i: Instruction | undefined): boolean {
