@@ -2,6 +2,7 @@ import type { Instruction } from '../instruction.js';
 import { JmpOp, Source } from '../opcodes.js';
 import { type CmpOp, branchTaken, refine } from './branch.js';
 import type { Env } from './memory.js';
+import { MAX_VAR_OFF } from './refuse.js';
 import { scalarConst } from './scalar.js';
 import { type Reg, type VState, cloneState, constReg, mapRegs, scalar } from './state.js';
 import { cur, read } from './step.js';
@@ -67,11 +68,7 @@ export function branch(vs: VState, i: Instruction, bits: 32 | 64, env: Env): [VS
     return [withRange(vs, pkt, ranges[0]), withRange(vs, pkt, ranges[1])];
   }
   // a pointer that cannot be NULL against zero: decided (is_branch_taken on pointers)
-  if (
-    bits === 64 &&
-    (op === JmpOp.BPF_JEQ || op === JmpOp.BPF_JNE) &&
-    ((a.k !== 'scalar' && !nullable(a) && isZero(b)) || (b.k !== 'scalar' && !nullable(b) && isZero(a)))
-  ) {
+  if (bits === 64 && (op === JmpOp.BPF_JEQ || op === JmpOp.BPF_JNE) && ((notNull(a) && isZero(b)) || (notNull(b) && isZero(a)))) {
     return op === JmpOp.BPF_JEQ ? [undefined, vs] : [vs, undefined];
   }
   // other pointer comparisons (privileged): both sides, nothing learned
@@ -143,4 +140,16 @@ function markNull(vs: VState, id: number, isNull: boolean): VState {
   // a NULL reservation holds nothing to release
   if (released !== undefined) s.refs.delete(released);
   return s;
+}
+
+/**
+ * notNull: reg_not_null (kernel/bpf/verifier.c): the pointer kinds the kernel knows are not
+ * NULL (map values, memory, maps) and whose variable part cannot wrap them to zero. The
+ * context, the stack and packet pointers are not among them: a comparison of one with zero
+ * is not decided, both branches are walked (verifier_unpriv.c's fill_of_different_pointers_*).
+ */
+function notNull(r: Reg): boolean {
+  if (r.k === 'map_ptr') return true;
+  if (r.k !== 'map_value' && r.k !== 'mem') return false;
+  return r.var.smin > -MAX_VAR_OFF && r.var.smax < MAX_VAR_OFF;
 }

@@ -1,6 +1,6 @@
 import type { Instruction } from '../instruction.js';
 import { AluOp, Class, LDDW, Mode, Pseudo, Size, Source, opClass } from '../opcodes.js';
-import { type Env, load, mapValueWrite, store } from './memory.js';
+import { type Env, load, mapValueWrite, saveAuxPtrType, store } from './memory.js';
 import { EBADF, EINVAL, ENOTSUPP, MAX_VAR_OFF, refuse, unsupported } from './refuse.js';
 import { type AluOpName, type Scalar, UNKNOWN, alu, isConstScalar, scalarConst, sync } from './scalar.js';
 import * as T from './tnum.js';
@@ -73,6 +73,7 @@ export function step(vs: VState, i: Instruction, env: Env, slot: number): void {
       const base = read(vs, i.src);
       fpWrite(i.dst);
       const v = load(vs, base, i.src, i.offset, size, env);
+      saveAuxPtrType(env, slot, base.k);
       if (mode === Mode.BPF_MEMSX)
         regs[i.dst] = v.k === 'scalar' ? scalar(signExtended(UNKNOWN, size * 8)) : refuse(`R${i.src} invalid sign-extending load`);
       else regs[i.dst] = size < 8 && v.k === 'scalar' ? scalar(sync({ ...UNKNOWN, umax: (1n << BigInt(size * 8)) - 1n })) : v;
@@ -83,7 +84,8 @@ export function step(vs: VState, i: Instruction, env: Env, slot: number): void {
       if (mode === Mode.BPF_ATOMIC && cls === Class.BPF_STX) return atomic(vs, i, env);
       const base = read(vs, i.dst);
       const value = cls === Class.BPF_STX ? read(vs, i.src) : constReg(BigInt.asUintN(64, BigInt(Number(i.imm))));
-      return store(vs, base, i.dst, i.offset, SIZES[i.opcode & 0x18], value, env);
+      store(vs, base, i.dst, i.offset, SIZES[i.opcode & 0x18], value, env);
+      return saveAuxPtrType(env, slot, base.k);
     }
   }
   unsupported(`class ${cls}`);

@@ -207,6 +207,7 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
           ops: options.ops,
           maps: options.maps ?? [],
           stackDepth,
+          ptrKinds: new Map(),
           nextId: () => ++id,
           demand: (regs, spis = []) => void pending.push({ regs, spis }),
           slots: { read: () => undefined, write: () => undefined },
