@@ -64,7 +64,7 @@ export function load(vs: VState, base: Reg, r: number, off: number, size: number
     case 'pkt_meta':
       return (packetAccess(base, r, off, size, false, env), unknownScalar);
     case 'map_value':
-      return (regionAccess(base, r, off, size, base.m.valueSize), unknownScalar);
+      return (mapValueRead(base, r, off, size), unknownScalar);
     case 'mem':
       return (regionAccess(base, r, off, size, base.size), unknownScalar);
     case 'map_ptr':
@@ -231,6 +231,12 @@ export function mapValueWrite(base: { m: MapInfo; off: number; var: Scalar }, r:
   regionAccess(base, r, off, size, base.m.valueSize);
 }
 
+/** mapValueRead: a load from a map value: not from a map programs may only write (check_map_access_type), then inside it. */
+function mapValueRead(base: { m: MapInfo; off: number; var: Scalar }, r: number, off: number, size: number): void {
+  if (base.m.writeonlyProg) refuse(`read from map forbidden, value_size=${base.m.valueSize} off=${base.off + off} size=${size}`);
+  regionAccess(base, r, off, size, base.m.valueSize);
+}
+
 /**
  * helperMemory: a helper reads (or, `raw`, writes) `size` bytes at the pointer in `r`
  * (check_helper_mem_access): stack, packet, map value or ring buffer memory, for every size
@@ -266,7 +272,7 @@ export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: b
     case 'pkt_meta':
       return packetAccess(p, r, 0, n, raw, env);
     case 'map_value':
-      return raw ? mapValueWrite(p, r, 0, n) : regionAccess(p, r, 0, n, p.m.valueSize);
+      return raw ? mapValueWrite(p, r, 0, n) : mapValueRead(p, r, 0, n);
     case 'mem':
       return regionAccess(p, r, 0, n, p.size);
     case 'ctx':

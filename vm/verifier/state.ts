@@ -14,6 +14,8 @@ export interface MapInfo {
   readonly maxEntries?: number;
   /** BPF_F_RDONLY_PROG (as `.rodata`): programs may read the values, not write them. */
   readonly readonlyProg?: boolean;
+  /** BPF_F_WRONLY_PROG: programs may write the values, not read them. */
+  readonly writeonlyProg?: boolean;
   /** A frozen map (bpf_map_freeze): its values are constants (as `.rodata`, for format strings). */
   readonly frozen?: boolean;
   /** The map's name (the kernel's messages name it). */
