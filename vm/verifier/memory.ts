@@ -1,7 +1,18 @@
 import { EACCES, EINVAL, MAX_VAR_OFF, Refused, refuse, unsupported } from './refuse.js';
 import { type Scalar, UNKNOWN, scalarConst, sync } from './scalar.js';
 import * as T from './tnum.js';
-import { type Kind, type MapInfo, type Reg, STACK_SIZE, type StackSlot, type VState, ZERO, kindName, scalar, unknownScalar } from './state.js';
+import {
+  type Kind,
+  type MapInfo,
+  type Reg,
+  STACK_SIZE,
+  type StackSlot,
+  type VState,
+  ZERO,
+  kindName,
+  scalar,
+  unknownScalar,
+} from './state.js';
 import type { VerifierOps } from './verifierOps.js';
 
 /** Env: what every check needs besides the state: the program type and its ops, its maps, and what the walk records. */

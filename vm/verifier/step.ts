@@ -293,13 +293,16 @@ function atomic(vs: VState, i: Instruction, env: Env): void {
 
 /**
  * packetLoad: LD_ABS / LD_IND (check_ld_abs): only types that may read the skb this way (the ops' may_access_skb), with
- * the skb in r6; r0 gets the bytes (unknown), r1-r5 are clobbered.
+ * the skb in r6, no reference or spin lock held (the load may end the program); r0 gets the bytes (unknown), r1-r5 are clobbered.
  */
 function packetLoad(vs: VState, i: Instruction, env: Env): void {
   if (!env.ops.mayAccessSkb) {
     refuse('BPF_LD_[ABS|IND] instructions not allowed for this program type', EINVAL);
   }
   const r6 = read(vs, 6);
+  // gen_ld_abs may end the program at run time: no reference may be held, no lock
+  if (vs.refs.size) refuse('BPF_LD_[ABS|IND] cannot be mixed with socket references', EINVAL);
+  if (vs.lock) refuse('BPF_LD_[ABS|IND] cannot be used inside bpf_spin_lock-ed region', EINVAL);
   if (r6.k !== 'ctx') refuse('at the time of BPF_LD_ABS|IND R6 != pointer to skb', EINVAL);
   if ((i.opcode & 0xe0) === Mode.BPF_IND && read(vs, i.src).k !== 'scalar')
     refuse(`R${i.src} type=${kindName(read(vs, i.src))} expected=scalar`);

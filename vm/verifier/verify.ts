@@ -19,6 +19,11 @@ export interface VerifyOptions {
   readonly limit?: number;
   /** BTF func_info came with the program (the kernel needs it for callbacks). */
   readonly funcInfo?: boolean;
+  /**
+   * The first slots of the functions whose BTF return type (func_info) is not a scalar (void, a
+   * pointer, a struct): they may not hold LD_ABS/LD_IND or a tail call (check_btf_func).
+   */
+  readonly nonScalarReturn?: readonly number[];
   /** The state at entry (default: r1 the context, r10 the frame pointer). */
   readonly entry?: VState;
   /** BTF line info (the loader's line_info): the log shows each source line before its instructions, as the kernel's does. */
@@ -45,7 +50,7 @@ interface Static {
 }
 
 /** check_cfg and check_subprogs: jumps in range and on instructions, every instruction reachable, no falling off the end. */
-function staticChecks(map: SlotMap, funcInfo: boolean): Static {
+function staticChecks(map: SlotMap, funcInfo: boolean, nonScalarReturn: readonly number[]): Static {
   const n = map.length;
   const prune = new Uint8Array(n);
   const starts = new Set<number>([0]);
@@ -122,6 +127,19 @@ function staticChecks(map: SlotMap, funcInfo: boolean): Static {
       }
     }
   }
+  // check_btf_func: subprograms that return no scalar (has_ld_abs, has_tail_call: any insn of theirs, reached or not)
+  for (const f of nonScalarReturn) {
+    if (f === 0 || !starts.has(f)) continue;
+    for (let s = f; s < endOf(f); s++) {
+      const i = map.at[s];
+      if (!i) continue;
+      const mode = i.opcode & 0xe0;
+      if (opClass(i.opcode) === Class.BPF_LD && (mode === Mode.BPF_ABS || mode === Mode.BPF_IND))
+        throw new Refused(EINVAL, "LD_ABS is only allowed in functions that return 'int'.");
+      if (i.opcode === 0x85 && i.src === 0 && Number(i.imm) === 12)
+        throw new Refused(EINVAL, "tail_call is only allowed in functions that return 'int'.");
+    }
+  }
   for (let s = 0; s < n; s++) if (map.at[s] && !seen[s]) throw new Refused(EINVAL, `unreachable insn ${s}`);
   return { prune, calls };
 }
@@ -182,7 +200,7 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
   const map = slotMap(insns);
   try {
     resolve(insns, options.maps ?? []);
-    statics = staticChecks(map, options.funcInfo ?? false);
+    statics = staticChecks(map, options.funcInfo ?? false, options.nonScalarReturn ?? []);
   } catch (e) {
     // found before the walk: the log shows no instruction
     if (e instanceof Refused) return done({ ok: false, insn: -1, errno: e.errno, message: e.message });
