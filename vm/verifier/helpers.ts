@@ -330,7 +330,8 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         key < BigInt(map!.maxEntries ?? 0)
       ) {
         env.demand(0, [keySlot]);
-        regs[0] = { k: 'map_value', m: map!, off: 0, var: ZERO };
+        // a value holding a spin lock gets an id all the same: which lock is held is map and id
+        regs[0] = { k: 'map_value', m: map!, off: 0, var: ZERO, ...(map!.spinLock !== undefined ? { id: env.nextId() } : {}) };
         break;
       }
       regs[0] = map!.ofMaps
@@ -385,10 +386,10 @@ function spinLock(vs: VState, v: Reg, r: number, take: boolean): void {
   if (off !== m.spinLock) refuse(`off ${off} doesn't point to 'struct bpf_spin_lock' that is at ${m.spinLock}`, EINVAL);
   if (take) {
     if (vs.lock) refuse('Locking two bpf_spin_locks are not allowed', EINVAL);
-    vs.lock = { m, off };
+    vs.lock = { m, off, id: v.id ?? 0 };
     return;
   }
   if (!vs.lock) refuse('bpf_spin_unlock without taking a lock', EINVAL);
-  if (vs.lock!.m !== m || vs.lock!.off !== off) refuse('bpf_spin_unlock of different lock', EINVAL);
+  if (vs.lock!.m !== m || vs.lock!.off !== off || vs.lock!.id !== (v.id ?? 0)) refuse('bpf_spin_unlock of different lock', EINVAL);
   vs.lock = undefined;
 }

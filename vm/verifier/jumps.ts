@@ -131,7 +131,9 @@ function markNull(vs: VState, id: number, isNull: boolean): VState {
         if (r.k === 'mem_or_null') released = r.ref;
         return constReg(0n);
       }
-      if (r.k === 'map_value_or_null') return { k: 'map_value', m: r.m, off: r.off, var: scalarConst(0n) };
+      // mark_ptr_or_null_reg: the id stays only on values that hold a spin lock (reg_may_point_to_spin_lock)
+      if (r.k === 'map_value_or_null')
+        return { k: 'map_value', m: r.m, off: r.off, var: scalarConst(0n), ...(r.m.spinLock !== undefined ? { id: r.id } : {}) };
       if (r.k === 'map_ptr_or_null') return { k: 'map_ptr', m: r.m, off: r.off };
       return { k: 'mem', size: r.size, off: r.off, ref: r.ref, var: scalarConst(0n) };
     }
