@@ -163,6 +163,10 @@ function aluStep(vs: VState, i: Instruction, bits: 32 | 64, env: Env): void {
     return;
   }
   const dst = read(vs, i.dst);
+  // check_alu_op: a constant divisor of zero, a constant shift past the width (reached code only)
+  if (!x && (op === AluOp.BPF_DIV || op === AluOp.BPF_MOD) && Number(i.imm) === 0) refuse('div by zero', EINVAL);
+  if (!x && (op === AluOp.BPF_LSH || op === AluOp.BPF_RSH || op === AluOp.BPF_ARSH) && (Number(i.imm) < 0 || Number(i.imm) >= bits))
+    refuse(`invalid shift ${Number(i.imm)}`, EINVAL);
   if (dst.k === 'scalar' && src.k === 'scalar') {
     const signed = (op === AluOp.BPF_DIV || op === AluOp.BPF_MOD) && i.offset === 1;
     regs[i.dst] = scalar(alu(signed ? (op === AluOp.BPF_DIV ? 'sdiv' : 'smod') : OPS[op], dst.s, src.s, bits));
