@@ -144,7 +144,8 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       for (const d of input.pending.splice(0)) demand(map, vs, history, parent, d.regs, d.spis);
     };
     let fromLine = logLevel >= 2 && from >= 0;
-    let first = from >= 0;
+    // a path resumed from the stack is checked at its first instruction too (do_check: pop_stack, then is_state_visited)
+    let first = false;
     for (;;) {
       if (++stats.processed > input.limit) refuse(`BPF program is too large. Processed ${stats.processed} insn`, E2BIG);
       stats.slot = slot;
