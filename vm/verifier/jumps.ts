@@ -83,10 +83,11 @@ export function branch(vs: VState, i: Instruction, bits: 32 | 64, env: Env): [VS
 function packetCompare(op: number, a: Reg, b: Reg, bits: number): [number, number] | undefined {
   let pkt: Reg;
   let flip = false;
-  // data_end bounds packet pointers; data itself (as it came) bounds data_meta pointers
+  // data_end bounds packet pointers; data itself (as it came) bounds data_meta pointers (not data_end:
+  // try_match_pkt_pointers has no such pair, so a data_meta pointer compared with data_end learns nothing)
   const isData = (r: Reg) => r.k === 'pkt' && r.off === 0 && r.id === 0;
-  if ((a.k === 'pkt' || a.k === 'pkt_meta') && b.k === 'pkt_end') pkt = a;
-  else if (a.k === 'pkt_end' && (b.k === 'pkt' || b.k === 'pkt_meta')) ((pkt = b), (flip = true));
+  if (a.k === 'pkt' && b.k === 'pkt_end') pkt = a;
+  else if (a.k === 'pkt_end' && b.k === 'pkt') ((pkt = b), (flip = true));
   else if (a.k === 'pkt_meta' && isData(b)) pkt = a;
   else if (isData(a) && b.k === 'pkt_meta') ((pkt = b), (flip = true));
   else return undefined;
