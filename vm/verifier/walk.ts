@@ -144,11 +144,21 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       for (const d of input.pending.splice(0)) demand(map, vs, history, parent, d.regs, d.spis);
     };
     let fromLine = logLevel >= 2 && from >= 0;
-    // a path resumed from the stack is checked at its first instruction too (do_check: pop_stack, then is_state_visited)
-    let first = false;
+    let first = from >= 0;
     for (;;) {
       if (++stats.processed > input.limit) refuse(`BPF program is too large. Processed ${stats.processed} insn`, E2BIG);
       stats.slot = slot;
+      // a path resumed from the stack at a jump target: the kernel checks states at the jump itself
+      // (its prune point), where this one came from; what it finds there that matters is a loop that
+      // came back to a state still being explored, equal to this one (verifier_cfg.c conditional_loop)
+      if (input.prunePoints[slot] && first) {
+        for (const sl of visited.get(slot) ?? [])
+          if (sl.branches > 0 && covers(sl.vs, vs, slot, input.live, true))
+            throw new Refused(EINVAL, `infinite loop detected at insn ${slot}`, [
+              `cur state: ${stateText(vs)}`,
+              `old state: ${stateText(sl.vs)}`,
+            ]);
+      }
       if (input.prunePoints[slot] && !first) {
         const list = visited.get(slot) ?? [];
         let pruned = false;
