@@ -21,6 +21,7 @@ export function mapInfo(spec: MapSpec, frozen = false): MapInfo {
     maxEntries: spec.maxEntries,
     array: spec.type === MapType.BPF_MAP_TYPE_ARRAY,
     readonlyProg: ((spec.flags ?? 0) & MapFlag.BPF_F_RDONLY_PROG) !== 0,
+    writeonlyProg: ((spec.flags ?? 0) & MapFlag.BPF_F_WRONLY_PROG) !== 0,
     frozen,
     ofMaps,
     inner: ofMaps && spec.innerMap ? mapInfo(spec.innerMap) : undefined,

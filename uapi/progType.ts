@@ -52,6 +52,37 @@ export function isProgType(type: number): boolean {
 /**
  * AttachType: the enum bpf_attach_type values bpfbox acts on, BPF_PROG_LOAD's
  * expected_attach_type: an XDP program for a DEVMAP or CPUMAP entry (it may read
- * xdp_md's egress_ifindex), or for an interface.
+ * xdp_md's egress_ifindex), or for an interface; the cgroup, tracing and netfilter hooks
+ * whose return-value range check_return_code picks by it.
  */
-export const AttachType = { BPF_XDP_DEVMAP: 33, BPF_XDP_CPUMAP: 35, BPF_XDP: 37 } as const;
+export const AttachType = {
+  BPF_CGROUP_INET_INGRESS: 0,
+  BPF_CGROUP_INET_EGRESS: 1,
+  BPF_CGROUP_INET_SOCK_CREATE: 2,
+  BPF_CGROUP_INET4_BIND: 8,
+  BPF_CGROUP_INET6_BIND: 9,
+  BPF_CGROUP_INET4_CONNECT: 10,
+  BPF_CGROUP_INET6_CONNECT: 11,
+  BPF_CGROUP_INET4_POST_BIND: 12,
+  BPF_CGROUP_INET6_POST_BIND: 13,
+  BPF_CGROUP_UDP4_SENDMSG: 14,
+  BPF_CGROUP_UDP6_SENDMSG: 15,
+  BPF_CGROUP_UDP4_RECVMSG: 19,
+  BPF_CGROUP_UDP6_RECVMSG: 20,
+  BPF_TRACE_FENTRY: 24,
+  BPF_TRACE_FEXIT: 25,
+  BPF_CGROUP_INET4_GETPEERNAME: 29,
+  BPF_CGROUP_INET6_GETPEERNAME: 30,
+  BPF_CGROUP_INET4_GETSOCKNAME: 31,
+  BPF_CGROUP_INET6_GETSOCKNAME: 32,
+  BPF_XDP_DEVMAP: 33,
+  BPF_CGROUP_INET_SOCK_RELEASE: 34,
+  BPF_XDP_CPUMAP: 35,
+  BPF_XDP: 37,
+  BPF_NETFILTER: 45,
+  BPF_CGROUP_UNIX_CONNECT: 49,
+  BPF_CGROUP_UNIX_SENDMSG: 50,
+  BPF_CGROUP_UNIX_RECVMSG: 51,
+  BPF_CGROUP_UNIX_GETPEERNAME: 52,
+  BPF_CGROUP_UNIX_GETSOCKNAME: 53,
+} as const;

@@ -7,11 +7,37 @@ import type { BpfboxResult } from './worker.js';
  * Category: where bpfbox and the running kernel stand on one program. `unsafe` (bpfbox accepts
  * what the kernel refuses) is the safety bug the issue wants at zero; `falseReject` refuses what
  * the kernel loads. `loader`: libbpf could not hand the program to the kernel at all (a ksym of
- * bpf_testmod, a relocation), so there is no kernel decision to hold bpfbox to.
+ * bpf_testmod, a relocation), so there is no kernel decision to hold bpfbox to. `early`: the
+ * kernel refused the program before its verifier looked at the instructions (kernelRefusedEarly),
+ * so its refusal says nothing of the program's safety: not judged either.
  */
-export type Category = 'agreeAccept' | 'agreeReject' | 'unsafe' | 'falseReject' | 'timeout' | 'crash' | 'loader';
+export type Category = 'agreeAccept' | 'agreeReject' | 'unsafe' | 'falseReject' | 'timeout' | 'crash' | 'loader' | 'early';
 
-export const CATEGORIES: readonly Category[] = ['agreeAccept', 'agreeReject', 'unsafe', 'falseReject', 'timeout', 'crash', 'loader'];
+export const CATEGORIES: readonly Category[] = [
+  'agreeAccept',
+  'agreeReject',
+  'unsafe',
+  'falseReject',
+  'timeout',
+  'crash',
+  'loader',
+  'early',
+];
+
+const EPERM = 1;
+
+/**
+ * kernelRefusedEarly: refusals of the running kernel that come before verification, not from it:
+ * EPERM with an empty verifier log (this VM's kernel so refuses every program attached through
+ * BTF: `lsm/`, `fentry`/`fexit`, `tp_btf`, `iter/`: at attach-target resolution, before do_check
+ * writes a line), and CO-RE relocations libbpf could not resolve and poisoned (the selftests give
+ * those programs a custom BTF, `__btf_path`, that neither side is given here).
+ */
+export function kernelRefusedEarly(k: KernelResult): boolean {
+  if (k.stage !== 'verifier') return false;
+  if (k.errno === EPERM && /BPF program load failed: Operation not permitted$/.test(k.msg)) return true;
+  return /^failed to resolve CO-RE relocation /.test(k.msg);
+}
 
 /** ProgramRow: one program's whole comparison, as the results JSON keeps it. */
 export interface ProgramRow {
@@ -39,6 +65,7 @@ export function compareProgram(file: string, k: KernelResult, b: BpfboxResult, a
   const kAccept = k.stage === 'ok';
   let category: Category;
   if (k.stage === 'loader') category = 'loader';
+  else if (kernelRefusedEarly(k)) category = 'early';
   else if (b.outcome === 'timeout') category = 'timeout';
   else if (b.outcome === 'crash') category = 'crash';
   else if (b.outcome === 'accept') category = kAccept ? 'agreeAccept' : 'unsafe';

@@ -48,6 +48,7 @@ const SHORT: Record<string, string> = {
   timeout: 'timeout',
   crash: 'crash',
   loader: 'kLoader',
+  early: 'kEarly',
 };
 
 function header(first: string): string {
@@ -139,7 +140,7 @@ async function main(): Promise<void> {
   for (const [ty, t] of [...byType.entries()].sort((a, b) => b[1].total - a[1].total)) console.log(line(ty, t));
   console.log('\n' + header('TOTAL'));
   console.log(line(`${rows.length} programs, ${compiled.length - failed.length} objects`, total));
-  const decided = total.total - total.counts.loader;
+  const decided = total.total - total.counts.loader - total.counts.early;
   const agree = total.counts.agreeAccept + total.counts.agreeReject;
   console.log(
     `decision agreement ${agree}/${decided} (${((100 * agree) / Math.max(1, decided)).toFixed(1)}%) of programs the kernel decided;` +

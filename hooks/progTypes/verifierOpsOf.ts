@@ -1,6 +1,7 @@
-import { helperName } from '../../uapi/helperNames.js';
+import { helperId, helperName } from '../../uapi/helperNames.js';
 import { AttachType, ProgType } from '../../uapi/progType.js';
 import type { VerifierOps } from '../../vm/verifier/verifierOps.js';
+import { retvalRangeOf } from './retvalRange.js';
 import { tcClsActVerifierOps } from './schedCls.js';
 import { skFilterVerifierOps } from './socketFilter.js';
 import { xdpDevmapVerifierOps, xdpVerifierOps } from './xdp.js';
@@ -25,12 +26,45 @@ const UNMODELLED_OPS: VerifierOps = {
 };
 
 /**
+ * TRACING_FUNC_PROTO_TYPES: the types whose get_func_proto falls back on bpf_tracing_func_proto
+ * (kernel/trace/bpf_trace.c), not on bpf_sk_base_func_proto: they have no
+ * bpf_ktime_get_coarse_ns ("program of this type cannot use helper", verifier_helper_restricted.c).
+ */
+const TRACING_FUNC_PROTO_TYPES: ReadonlySet<number> = new Set([
+  ProgType.BPF_PROG_TYPE_KPROBE,
+  ProgType.BPF_PROG_TYPE_TRACEPOINT,
+  ProgType.BPF_PROG_TYPE_PERF_EVENT,
+  ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT,
+  ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE,
+  ProgType.BPF_PROG_TYPE_TRACING,
+  ProgType.BPF_PROG_TYPE_LSM,
+]);
+
+const KTIME_GET_COARSE_NS = helperId('ktime_get_coarse_ns');
+
+/**
+ * unmodelledOps: UNMODELLED_OPS for one type bpfbox does not model, with what the verifier
+ * checks of it without its context: the return-value range at exit (retvalRangeOf) and the
+ * tracing types' missing helpers.
+ */
+function unmodelledOps(type: number, expectedAttachType: number): VerifierOps {
+  const retvalRange = retvalRangeOf(type, expectedAttachType);
+  const tracing = TRACING_FUNC_PROTO_TYPES.has(type);
+  if (!retvalRange && !tracing) return UNMODELLED_OPS;
+  return {
+    ...UNMODELLED_OPS,
+    ...(tracing ? { getFuncProto: (id: number) => id !== KTIME_GET_COARSE_NS } : {}),
+    ...(retvalRange ? { retvalRange } : {}),
+  };
+}
+
+/**
  * verifierOpsOf gives the verifier's ops for program type `type` loaded for
  * `expectedAttachType` (a fallback for types bpfbox does not model).
  */
 export function verifierOpsOf(type: number, expectedAttachType = 0): VerifierOps {
   if (type === ProgType.BPF_PROG_TYPE_XDP && expectedAttachType === AttachType.BPF_XDP_DEVMAP) return xdpDevmapVerifierOps;
-  return BPF_VERIFIER_OPS[type] ?? UNMODELLED_OPS;
+  return BPF_VERIFIER_OPS[type] ?? unmodelledOps(type, expectedAttachType);
 }
 
 /** typeModelled tells whether bpfbox runs programs of `type` (so every helper they call must exist here). */

@@ -61,6 +61,7 @@ export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'>; BPF_PROG_B
       logLevel: level,
       lineInfo: a.line_info,
       funcInfo: (a.func_info?.length ?? 0) > 0,
+      nonScalarReturn: (a.func_info ?? []).filter((f) => !scalarReturn(f.name)).map((f) => f.insn),
     });
     const log = [...result.log];
     let errno = result.ok ? 0 : result.errno;
@@ -122,3 +123,15 @@ export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'>; BPF_PROG_B
     return 0;
   },
 };
+
+/**
+ * scalarReturn: whether a func_info signature (`int f(struct __sk_buff * skb)`) returns a
+ * scalar (btf_type_is_small_int or an enum, typedefs seen through): anything but void, a
+ * pointer, a struct or union. A name func_info gives without a signature counts as a scalar.
+ */
+function scalarReturn(signature: string): boolean {
+  const paren = signature.indexOf('(');
+  if (paren < 0) return true;
+  const ret = signature.slice(0, paren).trim().split(/\s+/).slice(0, -1).join(' ');
+  return ret !== '' && !/^(const |volatile )*void$/.test(ret) && !ret.includes('*') && !/^(const |volatile )*(struct|union) /.test(ret);
+}

@@ -18,11 +18,13 @@ describe('verifier: program type ops', () => {
     assert.match(r.message, /does not model the context of program type 2 \(insn 0\)/);
   });
 
-  it('a return value range at exit is unmodelled, not ignored', () => {
+  it('a return value range at exit is enforced (check_return_code), and the types bpfbox runs have none', () => {
     const ops = { ...verifierOpsOf(ProgType.BPF_PROG_TYPE_XDP), retvalRange: { minval: 0, maxval: 1 } };
-    const r = verify(EXIT0, { progType: ProgType.BPF_PROG_TYPE_XDP, ops });
-    assert.ok(!r.ok && r.unsupported, JSON.stringify(r));
-    assert.match(r.message, /check_return_code/);
-    assert.ok(verify(EXIT0, { progType: ProgType.BPF_PROG_TYPE_XDP, ops: verifierOpsOf(ProgType.BPF_PROG_TYPE_XDP) }).ok);
+    assert.ok(verify(EXIT0, { progType: ProgType.BPF_PROG_TYPE_XDP, ops }).ok);
+    const r = verify([insn(0xb7, 0, 0, 0, 7), insn(0x95, 0, 0, 0, 0)], { progType: ProgType.BPF_PROG_TYPE_XDP, ops });
+    assert.ok(!r.ok && !r.unsupported, JSON.stringify(r));
+    assert.equal(r.message, 'At program exit the register R0 has smin=7 smax=7 should have been in [0, 1]');
+    for (const t of [ProgType.BPF_PROG_TYPE_XDP, ProgType.BPF_PROG_TYPE_SCHED_CLS, ProgType.BPF_PROG_TYPE_SOCKET_FILTER])
+      assert.equal(verifierOpsOf(t).retvalRange, undefined);
   });
 });

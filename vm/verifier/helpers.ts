@@ -254,7 +254,11 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
       case 'fixed':
         if (v.k === 'scalar' || v.k === 'ctx' || v.k === 'map_ptr' || v.k === 'pkt_end' || v.k.endsWith('_or_null') || v.k === 'func')
           refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
-        if (a !== 'fixed') return helperMemory(vs, v, r, scalarConst(a === 'long' ? 8n : 4n), true, env);
+        if (a !== 'fixed') {
+          // the memory first, then its alignment (check_func_arg, ARG_PTR_TO_FIXED_SIZE_MEM)
+          helperMemory(vs, v, r, scalarConst(a === 'long' ? 8n : 4n), true, env);
+          return alignedArg(v, a === 'long' ? 8 : 4);
+        }
         return helperMemory(vs, v, r, scalarConst(BigInt(proto.fixed![fixedN++])), false, env);
       case 'size':
       case 'size0': {
@@ -330,7 +334,8 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         key < BigInt(map!.maxEntries ?? 0)
       ) {
         env.demand(0, [keySlot]);
-        regs[0] = { k: 'map_value', m: map!, off: 0, var: ZERO };
+        // a value holding a spin lock gets an id all the same: which lock is held is map and id
+        regs[0] = { k: 'map_value', m: map!, off: 0, var: ZERO, ...(map!.spinLock !== undefined ? { id: env.nextId() } : {}) };
         break;
       }
       regs[0] = map!.ofMaps
@@ -385,10 +390,28 @@ function spinLock(vs: VState, v: Reg, r: number, take: boolean): void {
   if (off !== m.spinLock) refuse(`off ${off} doesn't point to 'struct bpf_spin_lock' that is at ${m.spinLock}`, EINVAL);
   if (take) {
     if (vs.lock) refuse('Locking two bpf_spin_locks are not allowed', EINVAL);
-    vs.lock = { m, off };
+    vs.lock = { m, off, id: v.id ?? 0 };
     return;
   }
   if (!vs.lock) refuse('bpf_spin_unlock without taking a lock', EINVAL);
-  if (vs.lock!.m !== m || vs.lock!.off !== off) refuse('bpf_spin_unlock of different lock', EINVAL);
+  if (vs.lock!.m !== m || vs.lock!.off !== off || vs.lock!.id !== (v.id ?? 0)) refuse('bpf_spin_unlock of different lock', EINVAL);
   vs.lock = undefined;
 }
+
+/**
+ * alignedArg: MEM_ALIGNED arguments (ARG_PTR_TO_LONG, ARG_PTR_TO_INT: check_ptr_alignment,
+ * strict): the pointer is aligned to the size it points at; packet pointers counted from
+ * NET_IP_ALIGN (2), as check_pkt_ptr_alignment does.
+ */
+function alignedArg(v: Reg, size: number): void {
+  if (v.k !== 'stack' && v.k !== 'map_value' && v.k !== 'mem' && v.k !== 'pkt' && v.k !== 'pkt_meta') return;
+  const variable = v.k === 'stack' ? ZERO.var : v.var.var;
+  const pkt = v.k === 'pkt' || v.k === 'pkt_meta';
+  const at = BigInt(v.off + (pkt ? 2 : 0));
+  if (!(((variable.value + at) | variable.mask) & BigInt(size - 1))) return;
+  const t = variable.mask === 0n ? `${variable.value}` : `(${hex(variable.value)}; ${hex(variable.mask)})`;
+  if (pkt) refuse(`misaligned packet access off 2+${t}+${v.off}+0 size ${size}`);
+  refuse(`misaligned ${v.k === 'stack' ? 'stack ' : v.k === 'map_value' ? 'value ' : ''}access off ${t}+${v.off}+0 size ${size}`);
+}
+
+const hex = (x: bigint): string => (x === 0n ? '0' : `0x${x.toString(16)}`);

@@ -2,6 +2,7 @@ import type { Instruction } from '../instruction.js';
 import { JmpOp, Source } from '../opcodes.js';
 import { type CmpOp, branchTaken, refine } from './branch.js';
 import type { Env } from './memory.js';
+import { MAX_VAR_OFF } from './refuse.js';
 import { scalarConst } from './scalar.js';
 import { type Reg, type VState, cloneState, constReg, mapRegs, scalar } from './state.js';
 import { cur, read } from './step.js';
@@ -67,11 +68,7 @@ export function branch(vs: VState, i: Instruction, bits: 32 | 64, env: Env): [VS
     return [withRange(vs, pkt, ranges[0]), withRange(vs, pkt, ranges[1])];
   }
   // a pointer that cannot be NULL against zero: decided (is_branch_taken on pointers)
-  if (
-    bits === 64 &&
-    (op === JmpOp.BPF_JEQ || op === JmpOp.BPF_JNE) &&
-    ((a.k !== 'scalar' && !nullable(a) && isZero(b)) || (b.k !== 'scalar' && !nullable(b) && isZero(a)))
-  ) {
+  if (bits === 64 && (op === JmpOp.BPF_JEQ || op === JmpOp.BPF_JNE) && ((notNull(a) && isZero(b)) || (notNull(b) && isZero(a)))) {
     return op === JmpOp.BPF_JEQ ? [undefined, vs] : [vs, undefined];
   }
   // other pointer comparisons (privileged): both sides, nothing learned
@@ -86,10 +83,11 @@ export function branch(vs: VState, i: Instruction, bits: 32 | 64, env: Env): [VS
 function packetCompare(op: number, a: Reg, b: Reg, bits: number): [number, number] | undefined {
   let pkt: Reg;
   let flip = false;
-  // data_end bounds packet pointers; data itself (as it came) bounds data_meta pointers
+  // data_end bounds packet pointers; data itself (as it came) bounds data_meta pointers (not data_end:
+  // try_match_pkt_pointers has no such pair, so a data_meta pointer compared with data_end learns nothing)
   const isData = (r: Reg) => r.k === 'pkt' && r.off === 0 && r.id === 0;
-  if ((a.k === 'pkt' || a.k === 'pkt_meta') && b.k === 'pkt_end') pkt = a;
-  else if (a.k === 'pkt_end' && (b.k === 'pkt' || b.k === 'pkt_meta')) ((pkt = b), (flip = true));
+  if (a.k === 'pkt' && b.k === 'pkt_end') pkt = a;
+  else if (a.k === 'pkt_end' && b.k === 'pkt') ((pkt = b), (flip = true));
   else if (a.k === 'pkt_meta' && isData(b)) pkt = a;
   else if (isData(a) && b.k === 'pkt_meta') ((pkt = b), (flip = true));
   else return undefined;
@@ -134,7 +132,9 @@ function markNull(vs: VState, id: number, isNull: boolean): VState {
         if (r.k === 'mem_or_null') released = r.ref;
         return constReg(0n);
       }
-      if (r.k === 'map_value_or_null') return { k: 'map_value', m: r.m, off: r.off, var: scalarConst(0n) };
+      // mark_ptr_or_null_reg: the id stays only on values that hold a spin lock (reg_may_point_to_spin_lock)
+      if (r.k === 'map_value_or_null')
+        return { k: 'map_value', m: r.m, off: r.off, var: scalarConst(0n), ...(r.m.spinLock !== undefined ? { id: r.id } : {}) };
       if (r.k === 'map_ptr_or_null') return { k: 'map_ptr', m: r.m, off: r.off };
       return { k: 'mem', size: r.size, off: r.off, ref: r.ref, var: scalarConst(0n), ...(r.rdonly ? { rdonly: true } : {}) };
     }
@@ -143,4 +143,16 @@ function markNull(vs: VState, id: number, isNull: boolean): VState {
   // a NULL reservation holds nothing to release
   if (released !== undefined) s.refs.delete(released);
   return s;
+}
+
+/**
+ * notNull: reg_not_null (kernel/bpf/verifier.c): the pointer kinds the kernel knows are not
+ * NULL (map values, memory, maps) and whose variable part cannot wrap them to zero. The
+ * context, the stack and packet pointers are not among them: a comparison of one with zero
+ * is not decided, both branches are walked (verifier_unpriv.c's fill_of_different_pointers_*).
+ */
+function notNull(r: Reg): boolean {
+  if (r.k === 'map_ptr') return true;
+  if (r.k !== 'map_value' && r.k !== 'mem') return false;
+  return r.var.smin > -MAX_VAR_OFF && r.var.smax < MAX_VAR_OFF;
 }

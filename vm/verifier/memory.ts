@@ -1,7 +1,18 @@
 import { EACCES, EINVAL, MAX_VAR_OFF, Refused, refuse, unsupported } from './refuse.js';
 import { type Scalar, UNKNOWN, scalarConst, sync } from './scalar.js';
 import * as T from './tnum.js';
-import { type MapInfo, type Reg, STACK_SIZE, type StackSlot, type VState, ZERO, kindName, scalar, unknownScalar } from './state.js';
+import {
+  type Kind,
+  type MapInfo,
+  type Reg,
+  STACK_SIZE,
+  type StackSlot,
+  type VState,
+  ZERO,
+  kindName,
+  scalar,
+  unknownScalar,
+} from './state.js';
 import type { VerifierOps } from './verifierOps.js';
 
 /** Env: what every check needs besides the state: the program type and its ops, its maps, and what the walk records. */
@@ -20,6 +31,11 @@ export interface Env {
   readonly slots: { read(frame: number, spi: number): void; write(frame: number, spi: number): void };
   /** Safety depended on these registers (bit n = rN) and stack slots of the innermost frame: they become precise (precision.ts). */
   demand(regs: number, spis?: readonly number[]): void;
+  /**
+   * ptrKinds: the kind of pointer each load/store instruction (by slot) first accessed memory
+   * through, on any path (the kernel's insn_aux_data[].ptr_type, kept across paths).
+   */
+  readonly ptrKinds: Map<number, Kind>;
   /** What the program does that its runner may want to know (engines can skip copying a packet nothing writes). */
   readonly effects: { writesPacket: boolean };
 }
@@ -59,7 +75,7 @@ export function load(vs: VState, base: Reg, r: number, off: number, size: number
     case 'pkt_meta':
       return (packetAccess(base, r, off, size, false, env), unknownScalar);
     case 'map_value':
-      return (regionAccess(base, r, off, size, base.m.valueSize), unknownScalar);
+      return (mapValueRead(base, r, off, size), unknownScalar);
     case 'mem':
       return (regionAccess(base, r, off, size, base.size), unknownScalar);
     case 'map_ptr':
@@ -232,6 +248,12 @@ export function mapValueWrite(base: { m: MapInfo; off: number; var: Scalar }, r:
   regionAccess(base, r, off, size, base.m.valueSize);
 }
 
+/** mapValueRead: a load from a map value: not from a map programs may only write (check_map_access_type), then inside it. */
+function mapValueRead(base: { m: MapInfo; off: number; var: Scalar }, r: number, off: number, size: number): void {
+  if (base.m.writeonlyProg) refuse(`read from map forbidden, value_size=${base.m.valueSize} off=${base.off + off} size=${size}`);
+  regionAccess(base, r, off, size, base.m.valueSize);
+}
+
 /**
  * helperMemory: a helper reads (or, `raw`, writes) `size` bytes at the pointer in `r`
  * (check_helper_mem_access): stack, packet, map value or ring buffer memory, for every size
@@ -267,7 +289,7 @@ export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: b
     case 'pkt_meta':
       return packetAccess(p, r, 0, n, raw, env);
     case 'map_value':
-      return raw ? mapValueWrite(p, r, 0, n) : regionAccess(p, r, 0, n, p.m.valueSize);
+      return raw ? mapValueWrite(p, r, 0, n) : mapValueRead(p, r, 0, n);
     case 'mem':
       return regionAccess(p, r, 0, n, p.size);
     case 'ctx':
@@ -278,4 +300,17 @@ export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: b
         EACCES,
       );
   }
+}
+
+/**
+ * saveAuxPtrType: save_aux_ptr_type (kernel/bpf/verifier.c): the instruction at `slot` accessed
+ * memory through a pointer of kind `k`. One instruction may not serve the context on one path
+ * and another kind on another (the kernel rewrites context accesses in place, so one
+ * instruction cannot be both): "same insn cannot be used with different pointers". Other
+ * kinds may mix (reg_type_mismatch_ok; bpfbox has none of its socket and BTF kinds).
+ */
+export function saveAuxPtrType(env: Env, slot: number, k: Kind): void {
+  const prev = env.ptrKinds.get(slot);
+  if (prev === undefined) env.ptrKinds.set(slot, k);
+  else if (prev !== k && (prev === 'ctx' || k === 'ctx')) refuse('same insn cannot be used with different pointers', EINVAL);
 }

@@ -98,6 +98,12 @@ class IdMap {
   }
 }
 
+/** sameIds: check_ids for ids that may be absent (0): both absent, or both set and matched. */
+function sameIds(o: number | undefined, c: number | undefined, ids: IdMap): boolean {
+  if (!o || !c) return !o && !c;
+  return ids.match(o, c);
+}
+
 /** regCovers: whatever a later path may do from `c`, it was checked from `o` (regsafe; `exact` for loop detection). */
 function regCovers(o: Reg, c: Reg, ids: IdMap, exact: boolean, range = false): boolean {
   if (o.k === 'none') return !exact || c.k === 'none';
@@ -120,7 +126,7 @@ function regCovers(o: Reg, c: Reg, ids: IdMap, exact: boolean, range = false): b
       return o.m === (c as typeof o).m && o.off === (c as typeof o).off;
     case 'map_value': {
       const cc = c as typeof o;
-      return o.m === cc.m && o.off === cc.off && (exact ? sameScalar(o.var, cc.var) : within(o.var, cc.var));
+      return o.m === cc.m && o.off === cc.off && (exact ? sameScalar(o.var, cc.var) : within(o.var, cc.var)) && sameIds(o.id, cc.id, ids);
     }
     case 'map_value_or_null':
     case 'map_ptr_or_null': {
@@ -213,6 +219,7 @@ export function covers(
   if (o.frames.length !== c.frames.length || o.refs.size !== c.refs.size) return false;
   if (o.lock?.m !== c.lock?.m || o.lock?.off !== c.lock?.off) return false;
   const ids = new IdMap();
+  if (o.lock && !sameIds(o.lock.id, c.lock!.id, ids)) return false;
   for (let f = 0; f < o.frames.length; f++) {
     const inner = f === o.frames.length - 1;
     const mask = inner ? live[slot] : live[o.frames[f + 1].ret] & ~1;

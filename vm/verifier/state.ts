@@ -14,6 +14,8 @@ export interface MapInfo {
   readonly maxEntries?: number;
   /** BPF_F_RDONLY_PROG (as `.rodata`): programs may read the values, not write them. */
   readonly readonlyProg?: boolean;
+  /** BPF_F_WRONLY_PROG: programs may write the values, not read them. */
+  readonly writeonlyProg?: boolean;
   /** A frozen map (bpf_map_freeze): its values are constants (as `.rodata`, for format strings). */
   readonly frozen?: boolean;
   /** The map's name (the kernel's messages name it). */
@@ -44,7 +46,8 @@ export type Reg =
   | { readonly k: 'pkt_end'; readonly off: number }
   /** A map (lddw BPF_PSEUDO_MAP_FD or an inner map), a value in it, or what a lookup returned before its NULL check (`id` ties copies together). */
   | { readonly k: 'map_ptr'; readonly m: MapInfo; readonly off: number }
-  | { readonly k: 'map_value'; readonly m: MapInfo; readonly off: number; readonly var: Scalar }
+  /** `id`: the lookup that gave it, kept for values holding a bpf_spin_lock (which lock is held is map and id). */
+  | { readonly k: 'map_value'; readonly m: MapInfo; readonly off: number; readonly var: Scalar; readonly id?: number }
   | { readonly k: 'map_value_or_null'; readonly m: MapInfo; readonly off: number; readonly id: number }
   | { readonly k: 'map_ptr_or_null'; readonly m: MapInfo; readonly off: number; readonly id: number }
   /** Ring buffer memory from bpf_ringbuf_reserve (`ref`: the reference to release). */
@@ -114,8 +117,8 @@ export interface VState {
   readonly frames: FrameState[];
   /** Ring buffer reservations not yet submitted or discarded: reference id → slot of the reserve. */
   readonly refs: Map<number, number>;
-  /** The bpf_spin_lock held (its map and offset in the value), if any. */
-  lock?: { readonly m: MapInfo; readonly off: number };
+  /** The bpf_spin_lock held (its map, offset in the value and the id of the value's lookup, 0 for global data), if any. */
+  lock?: { readonly m: MapInfo; readonly off: number; readonly id: number };
 }
 
 const freshStack = (): StackSlot[] => Array.from({ length: STACK_SIZE / 8 }, () => ({ k: 'invalid' }) as StackSlot);

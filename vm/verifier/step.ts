@@ -1,6 +1,6 @@
 import type { Instruction } from '../instruction.js';
 import { AluOp, Class, LDDW, Mode, Pseudo, Size, Source, opClass } from '../opcodes.js';
-import { type Env, load, mapValueWrite, store } from './memory.js';
+import { type Env, load, mapValueWrite, saveAuxPtrType, store } from './memory.js';
 import { EBADF, EINVAL, ENOTSUPP, MAX_VAR_OFF, refuse, unsupported } from './refuse.js';
 import { type AluOpName, type Scalar, UNKNOWN, alu, isConstScalar, scalarConst, sync } from './scalar.js';
 import * as T from './tnum.js';
@@ -73,6 +73,7 @@ export function step(vs: VState, i: Instruction, env: Env, slot: number): void {
       const base = read(vs, i.src);
       fpWrite(i.dst);
       const v = load(vs, base, i.src, i.offset, size, env);
+      saveAuxPtrType(env, slot, base.k);
       if (mode === Mode.BPF_MEMSX)
         regs[i.dst] = v.k === 'scalar' ? scalar(signExtended(UNKNOWN, size * 8)) : refuse(`R${i.src} invalid sign-extending load`);
       else regs[i.dst] = size < 8 && v.k === 'scalar' ? scalar(sync({ ...UNKNOWN, umax: (1n << BigInt(size * 8)) - 1n })) : v;
@@ -83,7 +84,8 @@ export function step(vs: VState, i: Instruction, env: Env, slot: number): void {
       if (mode === Mode.BPF_ATOMIC && cls === Class.BPF_STX) return atomic(vs, i, env);
       const base = read(vs, i.dst);
       const value = cls === Class.BPF_STX ? read(vs, i.src) : constReg(BigInt.asUintN(64, BigInt(Number(i.imm))));
-      return store(vs, base, i.dst, i.offset, SIZES[i.opcode & 0x18], value, env);
+      store(vs, base, i.dst, i.offset, SIZES[i.opcode & 0x18], value, env);
+      return saveAuxPtrType(env, slot, base.k);
     }
   }
   unsupported(`class ${cls}`);
@@ -161,6 +163,10 @@ function aluStep(vs: VState, i: Instruction, bits: 32 | 64, env: Env): void {
     return;
   }
   const dst = read(vs, i.dst);
+  // check_alu_op: a constant divisor of zero, a constant shift past the width (reached code only)
+  if (!x && (op === AluOp.BPF_DIV || op === AluOp.BPF_MOD) && Number(i.imm) === 0) refuse('div by zero', EINVAL);
+  if (!x && (op === AluOp.BPF_LSH || op === AluOp.BPF_RSH || op === AluOp.BPF_ARSH) && (Number(i.imm) < 0 || Number(i.imm) >= bits))
+    refuse(`invalid shift ${Number(i.imm)}`, EINVAL);
   if (dst.k === 'scalar' && src.k === 'scalar') {
     const signed = (op === AluOp.BPF_DIV || op === AluOp.BPF_MOD) && i.offset === 1;
     regs[i.dst] = scalar(alu(signed ? (op === AluOp.BPF_DIV ? 'sdiv' : 'smod') : OPS[op], dst.s, src.s, bits));
@@ -291,13 +297,16 @@ function atomic(vs: VState, i: Instruction, env: Env): void {
 
 /**
  * packetLoad: LD_ABS / LD_IND (check_ld_abs): only types that may read the skb this way (the ops' may_access_skb), with
- * the skb in r6; r0 gets the bytes (unknown), r1-r5 are clobbered.
+ * the skb in r6, no reference or spin lock held (the load may end the program); r0 gets the bytes (unknown), r1-r5 are clobbered.
  */
 function packetLoad(vs: VState, i: Instruction, env: Env): void {
   if (!env.ops.mayAccessSkb) {
     refuse('BPF_LD_[ABS|IND] instructions not allowed for this program type', EINVAL);
   }
   const r6 = read(vs, 6);
+  // gen_ld_abs may end the program at run time: no reference may be held, no lock
+  if (vs.refs.size) refuse('BPF_LD_[ABS|IND] cannot be mixed with socket references', EINVAL);
+  if (vs.lock) refuse('BPF_LD_[ABS|IND] cannot be used inside bpf_spin_lock-ed region', EINVAL);
   if (r6.k !== 'ctx') refuse('at the time of BPF_LD_ABS|IND R6 != pointer to skb', EINVAL);
   if ((i.opcode & 0xe0) === Mode.BPF_IND && read(vs, i.src).k !== 'scalar')
     refuse(`R${i.src} type=${kindName(read(vs, i.src))} expected=scalar`);

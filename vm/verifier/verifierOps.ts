@@ -36,9 +36,8 @@ export interface VerifierOps {
   /**
    * retvalRange: the range check_return_code (kernel/bpf/verifier.c) holds r0 to at the main
    * program's exit; absent: none. XDP, socket filters and tc (SCHED_CLS, SCHED_ACT) have
-   * none: the function's switch has no case for them, and its default accepts any r0. The
-   * verifier does not model enforcing a range; a type that had one would be refused as
-   * unmodelled at exit rather than run unchecked.
+   * none: the function's switch has no case for them, and its default accepts any r0. Types
+   * bpfbox only verifies get theirs from hooks/progTypes/retvalRange.ts.
    */
   readonly retvalRange?: RetvalRange;
 }

@@ -20,6 +20,11 @@ export interface VerifyOptions {
   readonly limit?: number;
   /** BTF func_info came with the program (the kernel needs it for callbacks). */
   readonly funcInfo?: boolean;
+  /**
+   * The first slots of the functions whose BTF return type (func_info) is not a scalar (void, a
+   * pointer, a struct): they may not hold LD_ABS/LD_IND or a tail call (check_btf_func).
+   */
+  readonly nonScalarReturn?: readonly number[];
   /** The state at entry (default: r1 the context, r10 the frame pointer). */
   readonly entry?: VState;
   /** BTF line info (the loader's line_info): the log shows each source line before its instructions, as the kernel's does. */
@@ -46,7 +51,7 @@ interface Static {
 }
 
 /** check_cfg and check_subprogs: jumps in range and on instructions, every instruction reachable, no falling off the end. */
-function staticChecks(map: SlotMap, funcInfo: boolean): Static {
+function staticChecks(map: SlotMap, funcInfo: boolean, nonScalarReturn: readonly number[]): Static {
   const n = map.length;
   const prune = new Uint8Array(n);
   const starts = new Set<number>([0]);
@@ -121,6 +126,19 @@ function staticChecks(map: SlotMap, funcInfo: boolean): Static {
         prune[s + 1] = 1;
         stack.push(s + 1);
       }
+    }
+  }
+  // check_btf_func: subprograms that return no scalar (has_ld_abs, has_tail_call: any insn of theirs, reached or not)
+  for (const f of nonScalarReturn) {
+    if (f === 0 || !starts.has(f)) continue;
+    for (let s = f; s < endOf(f); s++) {
+      const i = map.at[s];
+      if (!i) continue;
+      const mode = i.opcode & 0xe0;
+      if (opClass(i.opcode) === Class.BPF_LD && (mode === Mode.BPF_ABS || mode === Mode.BPF_IND))
+        throw new Refused(EINVAL, "LD_ABS is only allowed in functions that return 'int'.");
+      if (i.opcode === 0x85 && i.src === 0 && Number(i.imm) === 12)
+        throw new Refused(EINVAL, "tail_call is only allowed in functions that return 'int'.");
     }
   }
   for (let s = 0; s < n; s++) if (map.at[s] && !seen[s]) throw new Refused(EINVAL, `unreachable insn ${s}`);
@@ -218,7 +236,7 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
   const map = slotMap(insns);
   try {
     resolve(insns, options.maps ?? []);
-    statics = staticChecks(map, options.funcInfo ?? false);
+    statics = staticChecks(map, options.funcInfo ?? false, options.nonScalarReturn ?? []);
     // add_subprog_and_kfunc: every kfunc call, reached or not, names a kfunc of the program's type
     for (const i of map.at)
       if (i && (i.opcode & 0xf0) === JmpOp.BPF_CALL && opClass(i.opcode) === Class.BPF_JMP && i.src === Pseudo.BPF_PSEUDO_KFUNC_CALL)
@@ -247,6 +265,7 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
           ops: options.ops,
           maps: options.maps ?? [],
           stackDepth,
+          ptrKinds: new Map(),
           nextId: () => ++id,
           demand: (regs, spis = []) => void pending.push({ regs, spis }),
           slots: { read: () => undefined, write: () => undefined },

@@ -21,7 +21,8 @@ import { branch } from './jumps.js';
 import { covers } from './prune.js';
 import { checkKfuncCall, isIterNext, iterActiveAt, iterDrain, iterNextActive, widenImprecise } from './kfuncs.js';
 import { E2BIG, EINVAL, Refused, refuse, unsupported } from './refuse.js';
-import { type FrameState, NONE, type Reg, type VState, cloneState, frame, mapRegs, unknownScalar } from './state.js';
+import { type FrameState, NONE, type Reg, type VState, cloneState, frame, kindName, mapRegs, unknownScalar } from './state.js';
+import type { RetvalRange } from './verifierOps.js';
 import { cur, read, step } from './step.js';
 
 /** The kernel's limit on instructions processed over all paths (BPF_COMPLEXITY_LIMIT_INSNS). */
@@ -421,8 +422,7 @@ function exit(vs: VState, env: Env): number {
   if (vs.lock) refuse('bpf_spin_unlock is missing', EINVAL);
   if (vs.frames.length === 1) {
     if (vs.refs.size) throw new Refused(EINVAL, 'BPF_EXIT instruction in main prog would lead to reference leak', [], [unreleased(vs)]);
-    // check_return_code: none of the types bpfbox models has a range for r0
-    if (env.ops.retvalRange) unsupported('return value ranges at program exit (check_return_code)');
+    if (env.ops.retvalRange) checkReturnCode(r0, env.ops.retvalRange, env);
     return -1;
   }
   if (f.callback) {
@@ -441,6 +441,26 @@ function exit(vs: VState, env: Env): number {
   if (!f.callback) caller.regs[0] = r0.k === 'stack' && r0.frame >= depth ? unknownScalar : r0;
   for (let r = 1; r <= 5; r++) caller.regs[r] = NONE;
   return f.ret;
+}
+
+/**
+ * checkReturnCode: check_return_code's range check at the main program's exit: r0 must be a
+ * scalar (precise: the decision depends on it) whose signed bounds lie in the type's range.
+ */
+const S64_MIN = -(1n << 63n);
+const S64_MAX = (1n << 63n) - 1n;
+
+function checkReturnCode(r0: Reg, range: RetvalRange, env: Env): void {
+  if (r0.k !== 'scalar') return refuse(`At program exit the register R0 is not a known value (${kindName(r0)})`, EINVAL);
+  env.demand(1);
+  const { smin, smax } = r0.s;
+  if (smin >= BigInt(range.minval) && smax <= BigInt(range.maxval)) return;
+  // verbose_invalid_scalar: the bounds that are not the type's extremes, or "unknown scalar value"
+  const known = `${smin > S64_MIN ? ` smin=${smin}` : ''}${smax < S64_MAX ? ` smax=${smax}` : ''}`;
+  refuse(
+    `At program exit the register R0 has${known || ' unknown scalar value'} should have been in [${range.minval}, ${range.maxval}]`,
+    EINVAL,
+  );
 }
 
 /** call: a helper (checked against its prototype), a bpf-to-bpf call or a callback (a new frame); the slot to go on at. */
