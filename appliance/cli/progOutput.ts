@@ -1,9 +1,9 @@
-import { progTypeName } from '../../uapi/progType.js';
+import { ProgType, progTypeName } from '../../uapi/progType.js';
 import type { ProgObject } from '../../kernel/objects.js';
 import { decode } from '../../vm/decode.js';
 import { disassemble } from '../../vm/disassembler.js';
 import { width } from '../../vm/instruction.js';
-import { LDDW, Pseudo } from '../../vm/opcodes.js';
+import { Class, JmpOp, LDDW, Pseudo } from '../../vm/opcodes.js';
 
 /** ProgShow is what `prog show` prints for one program (bpftool's fields). */
 export interface ProgShow {
@@ -74,6 +74,20 @@ export function progShowJson(p: ProgShow): Record<string, unknown> {
   return o;
 }
 
+const CALL = Class.BPF_JMP | JmpOp.BPF_CALL;
+
+/**
+ * XLATED_NAMES: helpers whose proto for a program type points to a function of another name
+ * (net/core/filter.c: bpf_xdp_fib_lookup_proto, bpf_skb_check_mtu_proto, …); the xlated dump
+ * shows that function's name, as bpftool resolves it through kallsyms.
+ */
+const XLATED_NAMES: Readonly<Partial<Record<number, Readonly<Record<number, string>>>>> = {
+  [ProgType.BPF_PROG_TYPE_XDP]: { 25: 'bpf_xdp_event_output', 69: 'bpf_xdp_fib_lookup', 163: 'bpf_xdp_check_mtu' },
+  [ProgType.BPF_PROG_TYPE_SCHED_CLS]: { 25: 'bpf_skb_event_output', 69: 'bpf_skb_fib_lookup', 163: 'bpf_skb_check_mtu' },
+  [ProgType.BPF_PROG_TYPE_SCHED_ACT]: { 25: 'bpf_skb_event_output', 69: 'bpf_skb_fib_lookup', 163: 'bpf_skb_check_mtu' },
+  [ProgType.BPF_PROG_TYPE_SOCKET_FILTER]: { 25: 'bpf_skb_event_output' },
+};
+
 /**
  * xlatedLines renders a program as `bpftool prog dump xlated` does: a function header and
  * the C source line (`; …`) where BTF gives them, map references as `map[id:N]` and
@@ -92,6 +106,9 @@ export function xlatedLines(
     // bpftool prints a constant lddw without llvm's "ll" (bpfbox's own disassembly keeps it
     // so that it assembles back to lddw rather than mov)
     let text = disassemble(i).replace(/ ll$/, '');
+    // the kernel names a call by the function its program type's proto points to (bpf_xdp_check_mtu for XDP's bpf_check_mtu)
+    const own = i.opcode === CALL && i.src === 0 ? XLATED_NAMES[p.type]?.[Number(i.imm)] : undefined;
+    if (own) text = `call ${own}#${Number(i.imm)}`;
     if (i.opcode === LDDW && (i.src === Pseudo.BPF_PSEUDO_MAP_FD || i.src === Pseudo.BPF_PSEUDO_MAP_VALUE)) {
       const fd = Number(BigInt.asUintN(32, i.imm));
       const id = p.maps[p.mapFds.indexOf(fd)]?.id ?? 0;
