@@ -223,6 +223,7 @@ function doRun({ s, t, o }: ProgArgs): number {
   };
   // a repeated run prints each trace line once, with its count (not `repeat` copies)
   if (repeat > 1) s.collectTraces();
+  checkOutPath('--events', args['--events']);
   const events = args['--events'] === undefined ? undefined : new RunEvents(s, p, args['--events']);
   let r: number;
   try {

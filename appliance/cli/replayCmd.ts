@@ -103,6 +103,7 @@ export function replayOptions(given: ReplayArgs): ReplayOptions {
     }
   }
   checkOutPath('--out', a.out);
+  checkOutPath('--events', a.events);
   checkOutPath('--out-pass', a.outPass);
   checkOutPath('--out-drop', a.outDrop);
   if (a.events === STDIO && [a.out, a.outPass, a.outDrop].includes(STDIO))

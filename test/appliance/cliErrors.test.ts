@@ -266,6 +266,11 @@ describe('bpfbox errors (CLI): the everyday mistakes of issue 17, one line each'
       1,
       new RegExp(`^Error: --out-drop ${dir}: is a directory`),
     );
+    everyday(
+      bpfbox(state, 'replay', SAMPLE, '--obj', STATS, '--events', '/nodir/x.jsonl'),
+      1,
+      /^Error: --events \/nodir\/x\.jsonl: no such file or directory \(expected a file to create in an existing, writable directory\)$/,
+    );
   });
 
   it('prog run … data_in nope.bin', () => {
@@ -280,6 +285,11 @@ describe('bpfbox errors (CLI): the everyday mistakes of issue 17, one line each'
       bpfbox(state, 'prog', 'run', 'pinned', '/sys/fs/bpf/run', 'data_in', join(dir, 'in.bin'), 'data_out', '/nodir/out.bin'),
       255,
       /^Error: data_out \/nodir\/out\.bin: no such file or directory \(expected a file to create in an existing, writable directory\)$/,
+    );
+    everyday(
+      bpfbox(state, 'prog', 'run', 'pinned', '/sys/fs/bpf/run', 'data_in', join(dir, 'in.bin'), '--events', '/nodir/e.jsonl'),
+      255,
+      /^Error: --events \/nodir\/e\.jsonl: no such file or directory \(expected a file to create in an existing, writable directory\)$/,
     );
   });
 
