@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, bpfbox, tempState } from './cliSupport.js';
 import { kernelBpffs } from '../support/bpffs.js';
+import { handFrames, handPcap } from '../support/handPcap.js';
 
 /**
  * katran's balancer (facebookincubator/katran, lib/bpf/balancer.bpf.c), built from the checkout
@@ -71,33 +72,6 @@ const icmpEcho = () => {
   i.writeUInt16BE(ipCsum(Buffer.concat([i, Buffer.alloc(i.length % 2)])), 2);
   return i;
 };
-
-/** a classic pcap (microsecond timestamps, Ethernet) of the frames, written byte by byte */
-function pcap(frames: Buffer[]): Buffer {
-  const head = Buffer.alloc(24);
-  head.writeUInt32LE(0xa1b2c3d4, 0);
-  head.writeUInt16LE(2, 4);
-  head.writeUInt16LE(4, 6);
-  head.writeUInt32LE(65535, 16);
-  head.writeUInt32LE(1, 20);
-  return Buffer.concat([
-    head,
-    ...frames.flatMap((f, i) => {
-      const r = Buffer.alloc(16);
-      r.writeUInt32LE(i + 1, 0);
-      r.writeUInt32LE(f.length, 8);
-      r.writeUInt32LE(f.length, 12);
-      return [r, f];
-    }),
-  ]);
-}
-
-/** the frames of a classic pcap */
-function pcapFrames(b: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let o = 24; o + 16 <= b.length; o += 16 + b.readUInt32LE(o + 8)) out.push(b.subarray(o + 16, o + 16 + b.readUInt32LE(o + 8)));
-  return out;
-}
 
 /** why the differential cannot run here, or '' */
 function unavailable(src: string | undefined): string {
@@ -228,7 +202,7 @@ for (const build of BUILDS)
       const input = join(tmp, 'in.pcap');
       const out = join(tmp, 'out.pcap');
       writeFileSync(initFile, JSON.stringify(init));
-      writeFileSync(input, pcap(frames));
+      writeFileSync(input, handPcap(frames));
       // (spawned here, not by cliSupport's bpfbox: the --json summary of katran's maps is larger than spawnSync's default 1 MB buffer)
       const run = spawnSync(
         process.execPath,
@@ -247,7 +221,7 @@ for (const build of BUILDS)
       for (const [rv] of kernelRuns) want[rv] = (want[rv] ?? 0) + 1;
       assert.deepEqual(verdicts, want);
       assert.deepEqual(
-        pcapFrames(readFileSync(out)).map((f) => f.toString('hex')),
+        handFrames(readFileSync(out)).map((f) => f.toString('hex')),
         kernelRuns.map(([, bytes]) => bytes),
       );
     });

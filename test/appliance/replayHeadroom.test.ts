@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { bpfbox, tempState } from './cliSupport.js';
 import { kernelBpffs } from '../support/bpffs.js';
 import { REPO_ROOT } from '../support/paths.js';
+import { handFrames, handPcap } from '../support/handPcap.js';
 
 const OBJ = join(REPO_ROOT, 'bpf', 'xdp_headroom.o');
 
@@ -18,38 +19,6 @@ const frame = (mark: number) => {
   f[59] = 0x5a;
   return f;
 };
-
-/** a classic pcap of the frames (written here byte by byte) */
-function pcap(frames: Buffer[]): Buffer {
-  const h = Buffer.alloc(24);
-  h.writeUInt32LE(0xa1b2c3d4, 0);
-  h.writeUInt16LE(2, 4);
-  h.writeUInt16LE(4, 6);
-  h.writeUInt32LE(65535, 16);
-  h.writeUInt32LE(1, 20);
-  return Buffer.concat([
-    h,
-    ...frames.flatMap((f, i) => {
-      const r = Buffer.alloc(16);
-      r.writeUInt32LE(i + 1, 0);
-      r.writeUInt32LE(f.length, 8);
-      r.writeUInt32LE(f.length, 12);
-      return [r, f];
-    }),
-  ]);
-}
-
-/** the frames of a classic pcap */
-function frames(file: string): Buffer[] {
-  const b = readFileSync(file);
-  const out: Buffer[] = [];
-  for (let o = 24; o + 16 <= b.length; ) {
-    const n = b.readUInt32LE(o + 8);
-    out.push(b.subarray(o + 16, o + 16 + n));
-    o += 16 + n;
-  }
-  return out;
-}
 
 describe('replay: headroom a program exposes is zero, as in a test run, whatever an earlier packet left there', function () {
   this.timeout(60_000);
@@ -67,10 +36,10 @@ describe('replay: headroom a program exposes is zero, as in a test run, whatever
   it('a marked packet fills its new head with 0xaa; the unmarked one after it on the same worker gets 16 zero bytes', () => {
     const input = join(tmp, 'in.pcap');
     const out = join(tmp, 'out.pcap');
-    writeFileSync(input, pcap([frame(1), frame(0), frame(1), frame(0)]));
+    writeFileSync(input, handPcap([frame(1), frame(0), frame(1), frame(0)]));
     const r = bpfbox(state, 'replay', input, '--obj', OBJ, '--workers', '1', '--out', out);
     assert.equal(r.code, 0, r.err);
-    const got = frames(out);
+    const got = handFrames(readFileSync(out));
     // hand-computed: 16 bytes of 0xaa or of zero, then the frame as it came
     assert.deepEqual(
       got.map((f) => f.toString('hex')),
