@@ -367,7 +367,8 @@ export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => {
     const timer = setTimeout(() => killGroup(child, 'SIGKILL'), STOP_MS);
-    child.once('exit', (code) => {
+    // 'close', not 'exit': only then has all the child's output arrived (tcpdump's counts come last)
+    child.once('close', (code) => {
       clearTimeout(timer);
       resolve(code);
     });
