@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCollection } from '../../elf/collection.js';
@@ -11,6 +11,7 @@ import { jit } from '../../vm/jit/jit.js';
 import { kernelBpffs } from '../support/bpffs.js';
 import { PACKETS } from '../support/packets.js';
 import { REPO_ROOT } from '../support/paths.js';
+import { runBoth } from '../support/runBoth.js';
 
 /**
  * Differential: bpf/kfuncs.o's programs (an open-coded numeric iterator, an XDP dynptr and its
@@ -50,27 +51,7 @@ describe('differential: kfunc programs test-run as on the kernel', function () {
       });
       let compared = 0;
       for (const [name, pkt] of Object.entries(PACKETS)) {
-        const inFile = join(tmp, 'in.bin');
-        const outFile = join(tmp, 'out.bin');
-        writeFileSync(inFile, pkt);
-        rmSync(outFile, { force: true });
-        const kr = bt('-j', 'prog', 'run', 'pinned', `${DIR}/${prog}`, 'data_in', inFile, 'data_out', outFile);
-        for (const { k, l, engine } of sides) {
-          const a = { prog_fd: l.programs.get(prog)!, data_in: pkt, data_out: new Uint8Array(16384), retval: 0, data_size_out: 0 };
-          const r = k.bpf('BPF_PROG_TEST_RUN', a);
-          if (kr.status !== 0) {
-            assert.ok(r < 0, `${name} (${engine}): the kernel refused (${kr.stdout.trim()}), bpfbox ran it`);
-            continue;
-          }
-          assert.equal(r, 0, `${name} (${engine}): the kernel ran it, bpfbox refused: ${r}`);
-          assert.equal(a.retval, JSON.parse(kr.stdout).retval, `${name} (${engine}): return value`);
-          assert.equal(
-            Buffer.from(a.data_out.subarray(0, a.data_size_out)).toString('hex'),
-            readFileSync(outFile).toString('hex'),
-            `${name} (${engine}): data_out`,
-          );
-          compared++;
-        }
+        compared += runBoth(`${DIR}/${prog}`, prog, sides, name, pkt, tmp);
       }
       assert.ok(compared > 0, 'no packet was compared');
     });

@@ -11,6 +11,7 @@ import { Kernel } from '../../kernel/kernel.js';
 import { strerror } from '../../uapi/errno.js';
 import { PACKETS } from '../support/packets.js';
 import { REPO_ROOT } from '../support/paths.js';
+import { runBoth } from '../support/runBoth.js';
 import { kernelBpffs } from '../support/bpffs.js';
 
 /**
@@ -109,26 +110,7 @@ describe('differential: test runs agree with the kernel packet for packet (inter
           );
       }
       for (const [name, pkt] of Object.entries({ ...PACKETS, ...EXTRA[obj] })) {
-        const inFile = join(tmp, 'in.bin');
-        const outFile = join(tmp, 'out.bin');
-        writeFileSync(inFile, pkt);
-        rmSync(outFile, { force: true });
-        const kr = bt('-j', 'prog', 'run', 'pinned', `${pins}/${progName}`, 'data_in', inFile, 'data_out', outFile);
-        for (const { k, l, engine } of sides) {
-          const a = { prog_fd: l.programs.get(progName)!, data_in: pkt, data_out: new Uint8Array(16384), retval: 0, data_size_out: 0 };
-          const r = k.bpf('BPF_PROG_TEST_RUN', a);
-          if (kr.status !== 0) {
-            assert.ok(r < 0, `${name} (${engine}): the kernel refused (${kr.stdout.trim()}), bpfbox ran it`);
-            continue;
-          }
-          assert.equal(r, 0, `${name} (${engine}): the kernel ran it, bpfbox refused: ${r}`);
-          assert.equal(a.retval, JSON.parse(kr.stdout).retval, `${name} (${engine}): return value`);
-          assert.deepEqual(
-            Buffer.from(a.data_out.subarray(0, a.data_size_out)).toString('hex'),
-            readFileSync(outFile).toString('hex'),
-            `${name} (${engine}): data_out`,
-          );
-        }
+        runBoth(`${pins}/${progName}`, progName, sides, name, pkt, tmp);
       }
       // the maps afterwards
       for (const { k, l } of sides)
