@@ -32,3 +32,21 @@ export function startServe(state: string): Promise<ChildProcess> {
     p.on('exit', (code) => fail(new Error(`serve exited with ${code}: ${err}`)));
   });
 }
+
+/** startServeConfig: `bpfbox serve --config` on a loopback port of its own, resolved once it says where. */
+export function startServeConfig(config: string, state: string): Promise<{ p: ChildProcess; url: string; err: () => string }> {
+  return new Promise((ok, fail) => {
+    const p = spawn(process.execPath, [CLI, 'serve', '--config', config, '--metrics-addr', '127.0.0.1:0'], {
+      env: { ...process.env, BPFBOX_BPFFS: state },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    p.stderr!.setEncoding('utf8');
+    p.stderr!.on('data', (d: string) => {
+      err += d;
+      const m = /metrics on (\S+),/.exec(err);
+      if (m) ok({ p, url: m[1], err: () => err });
+    });
+    p.on('exit', (code) => fail(new Error(`serve exited with ${code}: ${err}`)));
+  });
+}

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../support/paths.js';
-import { CLI } from './cliSupport.js';
+import { CLI, startServeConfig } from './cliSupport.js';
 import { loadConfig } from '../../appliance/config/config.js';
 import type { Config } from '../../appliance/config/config.js';
 import { metricNameWarnings } from '../../appliance/config/metricNames.js';
@@ -15,24 +15,6 @@ import { parseExposition } from '../support/exposition.js';
 const require = createRequire(import.meta.url);
 const EXAMPLE = join(REPO_ROOT, 'config', 'appliance.yaml');
 const DASHBOARD = join(REPO_ROOT, 'config', 'grafana-dashboard.json');
-
-/** start: `bpfbox serve --config` on a loopback port of its own, resolved once it says where. */
-function start(config: string, state: string): Promise<{ p: ChildProcess; url: string; err: () => string }> {
-  return new Promise((ok, fail) => {
-    const p = spawn(process.execPath, [CLI, 'serve', '--config', config, '--metrics-addr', '127.0.0.1:0'], {
-      env: { ...process.env, BPFBOX_BPFFS: state },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let err = '';
-    p.stderr!.setEncoding('utf8');
-    p.stderr!.on('data', (d: string) => {
-      err += d;
-      const m = /metrics on (\S+),/.exec(err);
-      if (m) ok({ p, url: m[1], err: () => err });
-    });
-    p.on('exit', (code) => fail(new Error(`serve exited with ${code}: ${err}`)));
-  });
-}
 
 const cfg = (exporter: Config['exporter']): Config => ({ programs: [{ name: 'p', obj: 'x.o' }], exporter }) as unknown as Config;
 const counter = (name: string, fields?: string[]) => ({ name, help: 'h', map: 'm', fields });
@@ -97,11 +79,11 @@ describe('metrics: Prometheus naming check of exporter entries', () => {
 describe('metrics: a serve of config/appliance.yaml, scraped over HTTP', function () {
   this.timeout(60_000);
   let state: string;
-  let serve: Awaited<ReturnType<typeof start>> | undefined;
+  let serve: Awaited<ReturnType<typeof startServeConfig>> | undefined;
   let text = '';
   before(async () => {
     state = mkdtempSync(join(tmpdir(), 'bpfbox-metrics-state-'));
-    serve = await start(EXAMPLE, state);
+    serve = await startServeConfig(EXAMPLE, state);
     // bounded: until the sources have run some packets through the maps (the example paces 20,000 a second)
     for (let i = 0; i < 100; i++) {
       text = await (await fetch(serve.url)).text();

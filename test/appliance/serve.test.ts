@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../support/paths.js';
-import { CLI, bpfbox } from './cliSupport.js';
+import { bpfbox, startServeConfig } from './cliSupport.js';
 import { type Sample, parseExposition } from '../support/exposition.js';
 
 const require = createRequire(import.meta.url);
@@ -21,23 +20,6 @@ function frames(): Promise<Buffer[]> {
     p.on('packet', (x: { data: Buffer }) => out.push(Buffer.from(x.data)));
     p.on('end', () => resolve(out));
     p.on('error', reject);
-  });
-}
-
-function start(config: string, state: string): Promise<{ p: ChildProcess; url: string; err: () => string }> {
-  return new Promise((ok, fail) => {
-    const p = spawn(process.execPath, [CLI, 'serve', '--config', config, '--metrics-addr', '127.0.0.1:0'], {
-      env: { ...process.env, BPFBOX_BPFFS: state },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let err = '';
-    p.stderr!.setEncoding('utf8');
-    p.stderr!.on('data', (d: string) => {
-      err += d;
-      const m = /metrics on (\S+),/.exec(err);
-      if (m) ok({ p, url: m[1], err: () => err });
-    });
-    p.on('exit', (code) => fail(new Error(`serve exited with ${code}: ${err}`)));
   });
 }
 
@@ -79,7 +61,7 @@ describe('bpfbox serve --config: metrics over HTTP', function () {
   this.timeout(60_000);
   let dir: string;
   let state: string;
-  let serve: Awaited<ReturnType<typeof start>> | undefined;
+  let serve: Awaited<ReturnType<typeof startServeConfig>> | undefined;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'bpfbox-serve-'));
     state = mkdtempSync(join(tmpdir(), 'bpfbox-serve-state-'));
@@ -97,7 +79,7 @@ describe('bpfbox serve --config: metrics over HTTP', function () {
   it('scrapes the pipeline series and the map series, which agree with the capture', async () => {
     const config = join(dir, 'c.yaml');
     writeFileSync(config, CONFIG());
-    serve = await start(config, state);
+    serve = await startServeConfig(config, state);
     const fs = await frames();
     let xs: Sample[] = [];
     for (let i = 0; i < 100; i++) {
