@@ -1,7 +1,8 @@
 // fresh.mjs: compile TypeScript only when dist/ is older than the sources (npm start runs it first).
 // dist/.fresh is stamped with the time a build started: a source changed since (or during) that
-// build is newer than the stamp, and so is tsconfig.json or package.json. No stamp, or no
-// dist/appliance/cli/main.js: build. Plain JavaScript, because it runs before anything is compiled.
+// build is newer than the stamp, and so is tsconfig.json, package.json or scripts/bundle.mjs. No
+// stamp, or no dist/bundle/cli/main.js: build (tsc, then the bundle: what `npm run build` does).
+// Plain JavaScript, because it runs before anything is compiled.
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,13 +38,15 @@ const mtime = (p) => {
 };
 
 const include = JSON.parse(readFileSync(join(ROOT, 'tsconfig.json'), 'utf8')).include;
-const sources = Math.max(...[...include, 'tsconfig.json', 'package.json'].map((p) => newest(join(ROOT, p))));
+const sources = Math.max(...[...include, 'tsconfig.json', 'package.json', 'scripts/bundle.mjs'].map((p) => newest(join(ROOT, p))));
 const stamp = mtime(STAMP);
-if (stamp !== undefined && stamp >= sources && mtime(join(ROOT, 'dist', 'appliance', 'cli', 'main.js')) !== undefined) process.exit(0);
+if (stamp !== undefined && stamp >= sources && mtime(join(ROOT, 'dist', 'bundle', 'cli', 'main.js')) !== undefined) process.exit(0);
 
 const started = new Date();
-console.error('fresh: dist/ is older than the sources: tsc -p .');
-const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', ROOT], { stdio: 'inherit' });
-if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+console.error('fresh: dist/ is older than the sources: tsc -p . && node scripts/bundle.mjs');
+for (const step of [[join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', ROOT], [join(ROOT, 'scripts', 'bundle.mjs')]]) {
+  const r = spawnSync(process.execPath, step, { stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
 closeSync(openSync(STAMP, 'a'));
 utimesSync(STAMP, started, started);

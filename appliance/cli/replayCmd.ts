@@ -1,10 +1,8 @@
-import cliProgress from 'cli-progress';
 import type { EngineName } from '../../vm/engine.js';
 import { parseSet } from '../config/parseSet.js';
 import { readRouteTable } from '../config/routes.js';
 import { checkOutPath } from './outPath.js';
 import { configPaths, readMapInit } from '../datapath/mapInit.js';
-import { ConfigError, loadConfig } from '../config/config.js';
 import { UsageError } from './usageError.js';
 import { BPFFS_ROOT, checkBpffsPath } from '../../kernel/pins.js';
 import { STDIO, isStreamPath } from '../../pcaps/streamIo.js';
@@ -48,7 +46,9 @@ export interface ReplayArgs {
  * --config-program names, else the first source's, else the first), its captures, and the
  * global settings. What the command line gives wins.
  */
-function fromConfig(a: ReplayArgs): { args: ReplayArgs; inline?: ReplayOptions['mapInitMore'] } {
+async function fromConfig(a: ReplayArgs): Promise<{ args: ReplayArgs; inline?: ReplayOptions['mapInitMore'] }> {
+  // the config module (and the YAML parser it brings) loads only for --config
+  const { ConfigError, loadConfig } = await import('../config/config.js');
   const cfg = loadConfig(a.config!);
   const name = a.configProgram ?? cfg.sources?.[0]?.program ?? cfg.programs[0].name;
   const i = cfg.programs.findIndex((p) => p.name === name);
@@ -86,8 +86,8 @@ function fromConfig(a: ReplayArgs): { args: ReplayArgs; inline?: ReplayOptions['
 }
 
 /** replayOptions turns flags into ReplayOptions (files read, knobs parsed). */
-export function replayOptions(given: ReplayArgs): ReplayOptions {
-  const { args: a, inline } = given.config ? fromConfig(given) : { args: given, inline: undefined };
+export async function replayOptions(given: ReplayArgs): Promise<ReplayOptions> {
+  const { args: a, inline } = given.config ? await fromConfig(given) : { args: given, inline: undefined };
   if (!a.obj) throw new UsageError('replay needs --obj OBJ (or a --config with programs)');
   if (!a.captures.length) throw new UsageError('replay needs captures (or a --config with sources)');
   const set: Record<string, bigint> = {};
@@ -136,14 +136,16 @@ export function replayOptions(given: ReplayArgs): ReplayOptions {
 
 /** runReplay runs the replay with a progress bar on a terminal and prints the summary. */
 export async function runReplay(a: ReplayArgs): Promise<ReplaySummary> {
-  const o = replayOptions(a);
+  const o = await replayOptions(a);
   // with a capture on standard output, stdout is the capture alone: the summary goes to stderr
   const toStdout = [o.out, o.outPass, o.outDrop, o.events].includes(STDIO);
   const say = (text: string) => (toStdout ? process.stderr : process.stdout).write(text);
   // a stream (standard input, a FIFO) has no size: the bar shows packets and rate, no total
   const streamed = o.captures.some(isStreamPath);
   const tty = a.progress ?? (process.stderr.isTTY && !a.json);
-  const bar = tty
+  // the progress bar's module loads only for a terminal
+  const cliProgress = tty ? (await import('cli-progress')).default : undefined;
+  const bar = cliProgress
     ? new cliProgress.SingleBar(
         {
           stream: process.stderr,

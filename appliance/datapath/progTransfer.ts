@@ -1,12 +1,9 @@
-import { verifierOpsOf } from '../../hooks/progTypes/verifierOpsOf.js';
 import { attachMap } from '../../maps/factory.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { MapObject, ProgObject } from '../../kernel/objects.js';
 import { decode } from '../../vm/decode.js';
 import type { AddressSpace } from '../../vm/memory.js';
-import type { MapInfo } from '../../vm/verifier/state.js';
-import { verifyProgram } from '../../vm/verifier/verified.js';
-import { mapInfo } from '../../kernel/verifierMaps.js';
+import { type VerifiedFacts, adoptVerified, verifiedFacts } from '../../vm/verifier/verified.js';
 
 /**
  * ProgTransfer: a loaded program as plain data a worker thread can receive (structured
@@ -29,10 +26,9 @@ export interface ProgTransfer {
     readonly keySize: number;
     readonly valueSize: number;
     readonly maxEntries: number;
-    readonly info: MapInfo;
   }[];
-  /** BTF func_info came with the program (the verifier needs it for callbacks). */
-  readonly funcInfo: boolean;
+  /** What the verifier found when the program was loaded (the worker does not verify it again). */
+  readonly verified: VerifiedFacts;
 }
 
 /** exportProgs describes every program the kernel holds (tail calls may reach any of them). */
@@ -46,7 +42,7 @@ export function exportProgs(k: Kernel): ProgTransfer[] {
     tag: p.tag,
     license: p.license,
     mapFds: p.mapFds,
-    funcInfo: p.funcInfo.size > 0,
+    verified: verifiedFacts(p.program),
     maps: p.maps.map((m) => ({
       id: m.id,
       desc: m.map.desc,
@@ -54,14 +50,13 @@ export function exportProgs(k: Kernel): ProgTransfer[] {
       keySize: m.spec.keySize,
       valueSize: m.spec.valueSize,
       maxEntries: m.spec.maxEntries,
-      info: mapInfo(m.spec, m.frozen),
     })),
   }));
 }
 
 /**
- * importProgs rebuilds the programs in a worker, attached to the maps in the shared memory;
- * each is verified again (only the verifier makes the programs engines run).
+ * importProgs rebuilds the programs in a worker, attached to the maps in the shared memory,
+ * as the loading thread's verifier accepted them (adoptVerified).
  */
 export function importProgs(space: AddressSpace, progs: readonly ProgTransfer[]): Map<number, ProgObject> {
   const maps = new Map<number, MapObject>();
@@ -81,15 +76,7 @@ export function importProgs(space: AddressSpace, progs: readonly ProgTransfer[])
         );
       return o;
     });
-    const infos: MapInfo[] = [];
-    t.mapFds.forEach((fd, n) => (infos[fd] = t.maps[n].info));
-    const { result, program } = verifyProgram(decode(t.bytecode), {
-      progType: t.type,
-      ops: verifierOpsOf(t.type, t.expectedAttachType),
-      maps: infos,
-      funcInfo: t.funcInfo,
-    });
-    if (!program) throw new Error(`program ${t.name} (id ${t.id}) failed verification in the worker: ${result.ok ? '' : result.message}`);
+    const program = adoptVerified(decode(t.bytecode), t.verified);
     out.set(
       t.id,
       new ProgObject(t.id, {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../support/paths.js';
 
 /** CLI is the built command line entry. */
-export const CLI = join(REPO_ROOT, 'dist', 'appliance', 'cli', 'main.js');
+export const CLI = join(REPO_ROOT, 'dist', 'bundle', 'cli', 'main.js');
 
 /** tempState makes a fresh bpffs state directory. */
 export const tempState = () => mkdtempSync(join(tmpdir(), 'bpfbox-bpffs-'));

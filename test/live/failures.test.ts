@@ -72,14 +72,14 @@ describe('bpfbox live: bad input and failures', function () {
     cpSync(join(REPO_ROOT, 'config'), join(pkg, 'config'), { recursive: true });
     symlinkSync(join(REPO_ROOT, 'node_modules'), join(pkg, 'node_modules'));
     oneLine(
-      live(t, ['--dev', 'b0', '--peer', 'b1', '--obj', LIVE_OBJ], { cli: join(pkg, 'dist/appliance/cli/main.js') }),
+      live(t, ['--dev', 'b0', '--peer', 'b1', '--obj', LIVE_OBJ], { cli: join(pkg, 'dist/bundle/cli/main.js') }),
       /not built.*npm rebuild/,
     );
     // and replay still works there
     const r = spawnSync(
       'node',
       [
-        join(pkg, 'dist/appliance/cli/main.js'),
+        join(pkg, 'dist/bundle/cli/main.js'),
         'replay',
         join(REPO_ROOT, 'pcaps/sample.pcap'),
         '--obj',

@@ -10,7 +10,7 @@ import { REPO_ROOT } from '../support/paths.js';
  * import 'bpfbox' from TypeScript, type-check (NodeNext, lib ES2022 without the DOM, library
  * checks on) and run it; and run the `bpfbox` command it installs. The TypeScript run is the
  * README's "Use as a library" block. The tarball is packed from dist/ as the suite's own
- * `tsc -p .` left it (the `prepare` script runs that same command), so packing skips scripts.
+ * `npm run build` left it (tsc and the CLI's bundle; `prepare` runs the same), so packing skips scripts.
  */
 const NPM_FLAGS = ['--no-audit', '--no-fund', '--no-update-notifier', '--loglevel=error'];
 const npm = (args: readonly string[], cwd: string) =>
@@ -43,7 +43,9 @@ describe('the npm package', function () {
       'package.json',
       'dist/index.js',
       'dist/index.d.ts',
-      'dist/appliance/cli/main.js',
+      'dist/bundle/cli/main.js',
+      'dist/bundle/cli/worker.js',
+      'dist/bundle/cli/liveWorker.js',
       'dist/appliance/datapath/worker.js',
       'dist/kernel/kernel.d.ts',
       'config/schema.json',

@@ -54,3 +54,34 @@ export function verifyProgram(
     program: Object.freeze({ ...checked, stackDepth: result.stackDepth, writesPacket: result.writesPacket, [verified]: true as const }),
   };
 }
+
+/**
+ * VerifiedFacts: what the verifier found about a program it accepted, beyond what the load
+ * checks find again, as plain data (a structured clone keeps it; it loses VerifiedProgram's brand).
+ */
+export interface VerifiedFacts {
+  readonly stackDepth: readonly (readonly [number, number])[];
+  readonly writesPacket: boolean;
+}
+
+/** verifiedFacts: a VerifiedProgram's facts, to send with its bytecode to another thread. */
+export function verifiedFacts(p: VerifiedProgram): VerifiedFacts {
+  return { stackDepth: [...p.stackDepth], writesPacket: p.writesPacket };
+}
+
+/**
+ * adoptVerified rebuilds, in a worker thread, a program the verifier accepted in the thread
+ * that loaded it: the same instructions and the facts `verifiedFacts` took from that
+ * VerifiedProgram. The load checks run again (they are cheap and index the program for the
+ * engines); the walk does not, since with the same instructions, maps and options it decides
+ * the same, and it is the slow part (katran's balancer: seconds per worker). Only a loader's
+ * own workers call this, with what its BPF_PROG_LOAD verified.
+ */
+export function adoptVerified(insns: readonly Instruction[], facts: VerifiedFacts): VerifiedProgram {
+  return Object.freeze({
+    ...checkProgram(insns),
+    stackDepth: new Map(facts.stackDepth),
+    writesPacket: facts.writesPacket,
+    [verified]: true as const,
+  });
+}
