@@ -9,7 +9,7 @@ import { UserError } from '../../uapi/userError.js';
 import { cpuRegionsBytes } from '../../hooks/runtime.js';
 import type { MapsJson } from './mapsJson.js';
 import { type OutputFiles, openOutputs } from './sinks/captureFiles.js';
-import { WorkerPool } from './pool.js';
+import { type StartedWorkers, WorkerPool } from './pool.js';
 import { cpuInits } from './cpuInits.js';
 import { type EventCount, type EventMap, type EventRecord, eventMaps, openPerfEvents } from './events.js';
 import { type BatchResult, OUT_FIELDS, Out, OutFlag, type PacketExtra } from './protocol.js';
@@ -80,6 +80,8 @@ export interface PipelineOptions {
   readonly prog: ProgObject;
   /** Worker threads (emulated CPUs, at most the kernel's ncpus); default: the number of cores. */
   readonly workers?: number;
+  /** Those workers, started while the object loaded (replay's start-up); the pipeline then owns them. */
+  readonly early?: StartedWorkers;
   readonly deterministic?: boolean;
   readonly seed?: number;
   readonly ifindex?: number;
@@ -158,7 +160,7 @@ export class Pipeline {
     this.#staging = [0, 1].map((set) => mem.map(STAGING_BYTES, Perm.READ, `capture/${set}`));
     openPerfEvents(o.prog, n);
     const { inits, batch } = cpuInits(o, n);
-    this.#pool = new WorkerPool(inits);
+    this.#pool = new WorkerPool(inits, o.early);
     this.#records = batch;
     this.summary = emptySummary(o.prog, n);
     this.#events = eventMaps(o.prog);

@@ -1,6 +1,42 @@
 import { Worker } from 'node:worker_threads';
 import type { BatchRequest, BatchResult, WorkerInit } from './protocol.js';
 
+/** WORKER_URL: the replay worker's module, beside this one (in dist/ and in the CLI's bundle). */
+const WORKER_URL = new URL('./worker.js', import.meta.url);
+
+/**
+ * StartedWorkers: replay workers started before their programs exist, so that a thread's own
+ * start (Node's bootstrap, loading the worker's modules: a few hundred ms) overlaps the main
+ * thread's loading of the object and its verifier. Each waits for its WorkerInit as its first
+ * message; a WorkerPool given them sends it. What is never given to a pool must be stopped.
+ */
+export class StartedWorkers {
+  readonly workers: readonly Worker[];
+  /** Why a worker ended before a pool took it, by index (a pool taking it fails at once). */
+  readonly ended = new Map<number, Error>();
+  #taken = false;
+
+  constructor(n: number) {
+    this.workers = Array.from({ length: n }, () => new Worker(WORKER_URL, { workerData: null }));
+    this.workers.forEach((w, i) => {
+      w.on('error', (e) => this.ended.set(i, e));
+      w.on('exit', (code) => this.ended.has(i) || this.ended.set(i, new Error(`exited with code ${code}`)));
+    });
+  }
+
+  /** take hands the workers to one pool (once). */
+  take(n: number): readonly Worker[] {
+    if (this.#taken || n !== this.workers.length) throw new Error(`${this.workers.length} started workers, a pool of ${n}`);
+    this.#taken = true;
+    return this.workers;
+  }
+
+  /** stop ends workers no pool took (a load that failed). */
+  async stop(): Promise<void> {
+    if (!this.#taken) await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
 /**
  * WorkerPool: one worker thread per emulated CPU. Batches sent to a worker queue up and come
  * back in the order sent (a worker runs one at a time), so a pipeline can keep the next batch
@@ -13,10 +49,13 @@ export class WorkerPool {
   /** Settles when every worker has its programs ready to run (or one failed to start). */
   readonly ready: Promise<void>;
 
-  constructor(inits: readonly WorkerInit[]) {
+  /** `early`: workers started before the programs were loaded (they get their init as a message); else new ones. */
+  constructor(inits: readonly WorkerInit[], early?: StartedWorkers) {
     const started: Promise<void>[] = [];
+    const given = early?.take(inits.length);
     inits.forEach((init, w) => {
-      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
+      const worker = given?.[w] ?? new Worker(WORKER_URL, { workerData: init });
+      if (given) worker.postMessage(init);
       let ready!: () => void;
       let failed!: (e: Error) => void;
       started.push(new Promise<void>((ok, no) => ((ready = ok), (failed = no))));
@@ -31,6 +70,8 @@ export class WorkerPool {
       };
       worker.on('error', fail);
       worker.on('exit', (code) => code !== 0 && fail(new Error(`exited with code ${code}`)));
+      const ended = early?.ended.get(w);
+      if (ended) fail(ended);
       this.#workers.push(worker);
       this.#pending.push([]);
     });

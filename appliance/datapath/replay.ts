@@ -5,6 +5,7 @@ import { mapsJson } from './mapsJson.js';
 import { pinReplayMaps } from '../bpffs/replayPins.js';
 import { eventTyper } from './eventTypes.js';
 import { EventsFile } from './sinks/eventsFile.js';
+import { StartedWorkers } from './pool.js';
 import { Pipeline, type PipelineOptions, type ReplaySummary, type RunOptions } from './pipeline.js';
 
 export type { ReplaySummary } from './pipeline.js';
@@ -33,22 +34,30 @@ export interface ReplayOptions
  */
 export async function replay(o: ReplayOptions): Promise<ReplaySummary> {
   const workers = Math.max(1, o.workers ?? cpus().length);
-  const { kernel, loaded, prog } = loadForReplay({ obj: o.obj, prog: o.prog, type: o.type, ncpus: workers, set: o.set });
+  // the worker threads start now, and load their code while this thread loads the object and verifies it
+  // (up to one a core: more is rare, and a count the address space cannot take is refused by the pipeline first)
+  const early = workers <= cpus().length ? new StartedWorkers(workers) : undefined;
   try {
-    for (const m of [o.mapInit, o.mapInitMore]) if (m) applyMapInit(kernel, m.init, loaded.maps, loaded.programs, m.where, m.paths);
-    const events = o.events === undefined ? undefined : new EventsFile(o.events, eventTyper(o.obj));
-    const p = new Pipeline({ ...o, kernel, prog, workers, onEvents: events ? (r, m) => events.write(r, m) : undefined });
+    const { kernel, loaded, prog } = loadForReplay({ obj: o.obj, prog: o.prog, type: o.type, ncpus: workers, set: o.set });
     try {
-      await p.run(o.captures, o);
+      for (const m of [o.mapInit, o.mapInitMore]) if (m) applyMapInit(kernel, m.init, loaded.maps, loaded.programs, m.where, m.paths);
+      const events = o.events === undefined ? undefined : new EventsFile(o.events, eventTyper(o.obj));
+      const p = new Pipeline({ ...o, kernel, prog, workers, early, onEvents: events ? (r, m) => events.write(r, m) : undefined });
+      try {
+        await p.run(o.captures, o);
+      } finally {
+        await p.close();
+        events?.close();
+      }
+      p.summary.maps = mapsJson(kernel, loaded.maps);
+      if (o.pinmaps) p.summary.pinned_maps = pinReplayMaps(kernel, loaded.maps, o.pinmaps.dir, o.pinmaps.bpffs);
+      p.summary.max_rss_mb = Math.round(process.resourceUsage().maxRSS / 1024);
+      return p.summary;
     } finally {
-      await p.close();
-      events?.close();
+      loaded.close();
     }
-    p.summary.maps = mapsJson(kernel, loaded.maps);
-    if (o.pinmaps) p.summary.pinned_maps = pinReplayMaps(kernel, loaded.maps, o.pinmaps.dir, o.pinmaps.bpffs);
-    p.summary.max_rss_mb = Math.round(process.resourceUsage().maxRSS / 1024);
-    return p.summary;
   } finally {
-    loaded.close();
+    // workers no pipeline took (the load or the map init failed) stop here
+    await early?.stop();
   }
 }

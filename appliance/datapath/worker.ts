@@ -1,4 +1,5 @@
 import './eagerWasm.js';
+import { once } from 'node:events';
 import { parentPort, workerData } from 'node:worker_threads';
 import { type BatchRequest, type WorkerInit } from './protocol.js';
 import { ReplayCpu } from './replayCpu.js';
@@ -7,7 +8,9 @@ import { ReplayCpu } from './replayCpu.js';
 // programs, and runs each batch of packets the main thread placed in its ingress buffer:
 // a JIT-compiled XDP program whose helpers allow it many packets per call into WebAssembly
 // (hooks/xdpBatch.ts), anything else one packet at a time (ReplayCpu).
-const cpu = new ReplayCpu(workerData as WorkerInit);
+// Started early (StartedWorkers), a worker has no workerData: its WorkerInit is the first message.
+const init = (workerData ?? ((await once(parentPort!, 'message')) as [WorkerInit])[0]) as WorkerInit;
+const cpu = new ReplayCpu(init);
 parentPort!.on('message', (req: BatchRequest) => {
   const res = cpu.handle(req);
   parentPort!.postMessage(res, res.results ? [res.results.buffer as ArrayBuffer] : []);
