@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { Errno } from '../../uapi/errno.js';
 import { type Helper, negErrno as neg, argU32 as u32 } from '../../vm/helpers.js';
 import type { HookRuntime } from '../runtime.js';
@@ -23,9 +22,13 @@ const TCPOPT_EOL = 0;
 const TCPOPT_NOP = 1;
 const TCPOPT_MSS = 2;
 const TCPOLEN_MSS = 4;
-/** syncookie_secret[2] and syncookie6_secret[2]: 16-byte SipHash keys. */
-const SECRET_V4 = [randomBytes(16), randomBytes(16)];
-const SECRET_V6 = [randomBytes(16), randomBytes(16)];
+/**
+ * syncookie_secret[2] and syncookie6_secret[2]: 16-byte SipHash keys, drawn at the first cookie
+ * (as the kernel's net_get_random_once), not at load: a worker that makes none loads no crypto.
+ */
+let secrets: { readonly v4: Uint8Array[]; readonly v6: Uint8Array[] } | undefined;
+const key = () => globalThis.crypto.getRandomValues(new Uint8Array(16));
+const secret = (v6: boolean, c: number) => (secrets ??= { v4: [key(), key()], v6: [key(), key()] })[v6 ? 'v6' : 'v4'][c];
 
 const M64 = (1n << 64n) - 1n;
 const rotl = (x: bigint, b: bigint) => ((x << b) | (x >> (64n - b))) & M64;
@@ -93,7 +96,7 @@ function cookieHash(f: Flow, count: number, c: 0 | 1): number {
     dv.setUint32(8, ((sport << 16) | dport) >>> 0, true);
     dv.setUint32(12, count, true);
   }
-  return Number(siphash(buf, (f.v6 ? SECRET_V6 : SECRET_V4)[c]) & 0xffffffffn);
+  return Number(siphash(buf, secret(f.v6, c)) & 0xffffffffn);
 }
 
 /** tcpParseMssOption: tcp_parse_mss_option(th, 0): the MSS option among the header's options, 0 without one. */
