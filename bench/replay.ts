@@ -16,7 +16,7 @@ export interface ReplayBench {
 }
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = join(ROOT, 'dist', 'appliance', 'cli', 'main.js');
+const CLI = join(ROOT, 'dist', 'bundle', 'cli', 'main.js');
 
 /** Runs of each JIT configuration (this machine's figures vary by a third from run to run): the median is reported. */
 const RUNS = 7;

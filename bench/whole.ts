@@ -16,7 +16,9 @@ import { genCaptures, SAMPLE } from './genCaptures.js';
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = join(ROOT, 'dist', 'appliance', 'cli', 'main.js');
+const CLI = join(ROOT, 'dist', 'bundle', 'cli', 'main.js');
+/** tsc's output of the same CLI, one module a file (the bundle's baseline). */
+const UNBUNDLED_CLI = join(ROOT, 'dist', 'appliance', 'cli', 'main.js');
 const OBJ = join(ROOT, 'bpf', 'lpm_firewall.o');
 const PROG = 'xdp_firewall';
 
@@ -92,9 +94,9 @@ function peakRss(cmd: readonly string[]): number | undefined {
   return r.status === 0 && Number.isFinite(kb) ? Math.round(kb / 1024) : undefined;
 }
 
-const replay = (file: string, workers: number) => [
+const replay = (file: string, workers: number, cli = CLI) => [
   process.execPath,
-  CLI,
+  cli,
   'replay',
   file,
   '--obj',
@@ -166,8 +168,18 @@ export function wholeBenchmarks(options: { bigPackets?: number } = {}): { rows: 
     ...(typeof kreplay === 'string' ? [{ what: 'kernel test-run per packet (kreplay)', cmd: [kreplay, OBJ, PROG, file] }] : []),
   ];
   try {
-    add('--version', [{ what: 'bpfbox --version', cmd: [process.execPath, CLI, '--version'] }], 10);
-    add('sample (1,000 packets)', on(SAMPLE, [1]), 10, SAMPLE);
+    // the floor: Node starting and ending with nothing to do
+    add(
+      '--version',
+      [
+        { what: 'bpfbox --version', cmd: [process.execPath, CLI, '--version'] },
+        { what: 'node -e 0 (Node alone: the floor)', cmd: [process.execPath, '-e', '0'] },
+      ],
+      10,
+    );
+    // the same replay from tsc's modules, not the bundle: what bundling saves
+    const unbundled = { what: 'bpfbox replay, 1 worker, unbundled (dist/appliance/cli)', cmd: replay(SAMPLE, 1, UNBUNDLED_CLI) };
+    add('sample (1,000 packets)', [...on(SAMPLE, [1]), unbundled], 10, SAMPLE);
     add('1M mixed', on(mixed, [1, 2]), 5, mixed);
     add(`${bigN / 1e6}M 64-byte`, on(big, [1, 2]), 3, big);
   } finally {
