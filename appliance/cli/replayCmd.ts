@@ -228,7 +228,9 @@ export function summaryText(s: ReplaySummary, wholeSeconds?: number): string {
       }${more}`,
     );
   }
-  lines.push(`per CPU: ${s.per_cpu.map((n, i) => `cpu${i} ${n}`).join(', ')}`);
+  lines.push(
+    `per CPU: ${s.per_cpu.map((n, i) => `cpu${i} ${n}`).join(', ')}${s.inline ? ' (a short capture: the CPUs ran in turns on the main thread)' : ''}`,
+  );
   if (s.pinned_maps?.length) lines.push(`maps pinned: ${s.pinned_maps.join(', ')} (bpfbox map dump pinned PATH shows them)`);
   if (s.errors) lines.push(`program faults: ${s.errors} (handled as aborted runs)`);
   if (s.skipped) lines.push(`not run: ${s.skipped}`);

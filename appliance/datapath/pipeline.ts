@@ -9,7 +9,7 @@ import { UserError } from '../../uapi/userError.js';
 import { cpuRegionsBytes } from '../../hooks/runtime.js';
 import type { MapsJson } from './mapsJson.js';
 import { type OutputFiles, openOutputs } from './sinks/captureFiles.js';
-import { type StartedWorkers, WorkerPool } from './pool.js';
+import { InlinePool, type StartedWorkers, WorkerPool } from './pool.js';
 import { cpuInits } from './cpuInits.js';
 import { type EventCount, type EventMap, type EventRecord, eventMaps, openPerfEvents } from './events.js';
 import { type BatchResult, OUT_FIELDS, Out, OutFlag, type PacketExtra } from './protocol.js';
@@ -50,6 +50,8 @@ export interface ReplaySummary {
   pinned_maps?: string[];
   /** Only with BPFBOX_THREAD_CPU set (threadCpu.ts): CPU seconds of the passes, the main thread's and each worker's in its requests. */
   thread_cpu_seconds?: { main: number; workers: number[] };
+  /** The emulated CPUs ran in turns on the main thread, no worker threads (a short capture: InlinePool). */
+  inline?: boolean;
 }
 
 /** emptySummary: a summary of no packets yet, for `prog` on `n` CPUs (replay's, and a live bridge's start). */
@@ -82,6 +84,8 @@ export interface PipelineOptions {
   readonly workers?: number;
   /** Those workers, started while the object loaded (replay's start-up); the pipeline then owns them. */
   readonly early?: StartedWorkers;
+  /** Run the emulated CPUs on this thread in turns, no worker threads (InlinePool: a capture too short to pay for threads). */
+  readonly inline?: boolean;
   readonly deterministic?: boolean;
   readonly seed?: number;
   readonly ifindex?: number;
@@ -129,7 +133,7 @@ export interface RunOptions {
 export class Pipeline {
   readonly summary: ReplaySummary;
   readonly #o: PipelineOptions;
-  readonly #pool: WorkerPool;
+  readonly #pool: WorkerPool | InlinePool;
   /** Sets of ingress buffers (one per worker) and staging buffers: two from the start, more for a streamed pass where they fit (#deepen). */
   readonly #bufs: Region[][];
   readonly #staging: Region[];
@@ -160,7 +164,7 @@ export class Pipeline {
     this.#staging = [0, 1].map((set) => mem.map(STAGING_BYTES, Perm.READ, `capture/${set}`));
     openPerfEvents(o.prog, n);
     const { inits, batch } = cpuInits(o, n);
-    this.#pool = new WorkerPool(inits, o.early);
+    this.#pool = o.inline ? new InlinePool(inits) : new WorkerPool(inits, o.early);
     this.#records = batch;
     this.summary = emptySummary(o.prog, n);
     this.#events = eventMaps(o.prog);

@@ -97,3 +97,31 @@ export class WorkerPool {
     await Promise.all(this.#workers.map((w) => w.terminate()));
   }
 }
+
+/**
+ * InlinePool: the emulated CPUs run on the calling thread, one after another, instead of on
+ * worker threads: for a capture so short that starting threads (Node's bootstrap and the
+ * workers' code, a few hundred ms) would be most of the replay. Each CPU is the same ReplayCpu
+ * a worker runs, with its own cpu id, runtime and regions, so verdicts, per-CPU maps and the
+ * flow → CPU split are those of the same number of workers; the CPUs take turns instead of
+ * overlapping (a valid order of the kernel's: any interleaving is one).
+ */
+export class InlinePool {
+  readonly #cpus: Promise<readonly { handle(req: BatchRequest): BatchResult }[]>;
+  readonly ready: Promise<void>;
+  readonly size: number;
+
+  constructor(inits: readonly WorkerInit[]) {
+    this.size = inits.length;
+    // replayCpu.js (the engines, the batch walk) loads only for a replay that runs inline
+    this.#cpus = import('./replayCpu.js').then(({ ReplayCpu }) => inits.map((i) => new ReplayCpu(i)));
+    this.ready = this.#cpus.then(() => undefined);
+    this.ready.catch(() => undefined);
+  }
+
+  async run(w: number, req: BatchRequest): Promise<BatchResult> {
+    return (await this.#cpus)[w].handle(req);
+  }
+
+  async close(): Promise<void> {}
+}

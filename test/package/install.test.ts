@@ -148,12 +148,14 @@ describe('the npm package', function () {
       const replay = spawnSync(
         bin,
         ['replay', join(REPO_ROOT, 'pcaps', 'sample.pcap'), '--obj', 'bpf/xdp_stats.o', '--workers', '1', '--json'],
-        { cwd: project, encoding: 'utf8', timeout: 60_000 },
+        // a capture this short runs on the main thread unless told: the worker's bundle is what is checked here
+        { cwd: project, encoding: 'utf8', timeout: 60_000, env: { ...process.env, BPFBOX_INLINE_BYTES: '0' } },
       );
       assert.equal(replay.status, 0, replay.stderr);
-      const s = JSON.parse(replay.stdout) as { packets: number; per_cpu: number[] };
+      const s = JSON.parse(replay.stdout) as { packets: number; per_cpu: number[]; inline?: boolean };
       assert.equal(s.packets, records);
       assert.deepEqual(s.per_cpu, [records]);
+      assert.equal(s.inline, undefined, 'ran on a worker thread');
     });
   });
 });
