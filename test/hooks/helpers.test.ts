@@ -32,7 +32,6 @@ const NOT_IMPLEMENTED: readonly number[] = [
   'tcp_gen_syncookie',
   'send_signal_thread',
   'get_ns_current_pid_tgid',
-  'get_netns_cookie',
   'get_current_ancestor_cgroup_id',
   'sk_assign',
   'skc_to_tcp6_sock',
