@@ -1,7 +1,28 @@
 import { BpfSock } from '../../uapi/bpfSock.js';
 import { AttachType } from '../../uapi/progType.js';
 import type { VerifierOps } from '../../vm/verifier/verifierOps.js';
+import { BASE_FUNC_PROTO, ids } from './baseFuncProto.js';
 import { inField } from './ctxField.js';
+
+/**
+ * SOCK_FILTER_FUNC_PROTO: sock_filter_func_proto (net/core/filter.c, 6.18):
+ * cgroup_common_func_proto's (kernel/bpf/cgroup.c: local storage, and the retval helpers the
+ * socket hooks have), its own cases, then bpf_base_func_proto's (no socket casts).
+ */
+export const SOCK_FILTER_FUNC_PROTO: readonly number[] = [
+  ...ids([
+    'get_local_storage',
+    'get_retval',
+    'set_retval',
+    'get_socket_cookie',
+    'get_netns_cookie',
+    'perf_event_output',
+    'sk_storage_get',
+    'ktime_get_coarse_ns',
+  ]),
+  ...BASE_FUNC_PROTO,
+];
+const FUNCS: ReadonlySet<number> = new Set(SOCK_FILTER_FUNC_PROTO);
 
 /** The bpf_sock fields bpf_sock_is_valid_access lets a program read narrowly (1, 2 or 4 bytes) where they start. */
 const NARROW_AT: ReadonlySet<number> = new Set([
@@ -52,12 +73,13 @@ function sockFilterCheckAttachType(off: number, write: boolean, attach: number):
  * cgroupSockVerifierOps: BPF_PROG_TYPE_CGROUP_SOCK loaded for `attach` (cg_sock_verifier_ops,
  * net/core/filter.c: sock_filter_is_valid_access): struct bpf_sock, what the hook may touch
  * (an expected_attach_type of 0 is BPF_CGROUP_INET_SOCK_CREATE, as bpf_prog_load_fixup_attach_type
- * makes it); no packet, no LD_ABS. Verified only.
+ * makes it), sock_filter_func_proto's helpers; no packet, no LD_ABS. Verified only.
  */
-export function cgroupSockVerifierOps(attach: number): Omit<VerifierOps, 'getFuncProto'> {
+export function cgroupSockVerifierOps(attach: number): VerifierOps {
   const hook = attach === 0 ? A.BPF_CGROUP_INET_SOCK_CREATE : attach;
   return {
     isValidAccess: ({ off, size, write }) => bpfSockIsValidAccess(off, size) && sockFilterCheckAttachType(off, write, hook),
+    getFuncProto: (id) => FUNCS.has(id),
     mayAccessSkb: false,
     directPacketWrite: false,
   };

@@ -1,5 +1,28 @@
 import { SkMsgMd } from '../../uapi/skMsgMd.js';
 import type { VerifierOps } from '../../vm/verifier/verifierOps.js';
+import { SK_BASE_FUNC_PROTO, ids } from './baseFuncProto.js';
+
+/**
+ * SK_MSG_FUNC_PROTO: sk_msg_func_proto (net/core/filter.c, 6.18), its own cases (the current
+ * uid/gid and cgroup classid ones are in the base already), then bpf_sk_base_func_proto's.
+ */
+export const SK_MSG_FUNC_PROTO: readonly number[] = [
+  ...ids([
+    'msg_redirect_map',
+    'msg_redirect_hash',
+    'msg_apply_bytes',
+    'msg_cork_bytes',
+    'msg_pull_data',
+    'msg_push_data',
+    'msg_pop_data',
+    'perf_event_output',
+    'sk_storage_get',
+    'sk_storage_delete',
+    'get_netns_cookie',
+  ]),
+  ...SK_BASE_FUNC_PROTO,
+];
+const FUNCS: ReadonlySet<number> = new Set(SK_MSG_FUNC_PROTO);
 
 /**
  * SK_MSG_FIELDS: sk_msg_is_valid_access's table (net/core/filter.c, 6.18): the field at each
@@ -35,8 +58,9 @@ function skMsgIsValidAccess(off: number, size: number, write: boolean): boolean 
  * net/core/filter.c): struct sk_msg_md read-only, data and data_end packet pointers (no
  * data_meta), packet reads and stores, `sk` a PTR_TO_SOCKET, no LD_ABS. Verified only.
  */
-export const skMsgVerifierOps: Omit<VerifierOps, 'getFuncProto'> = {
+export const skMsgVerifierOps: VerifierOps = {
   isValidAccess: ({ off, size, write }) => skMsgIsValidAccess(off, size, write),
+  getFuncProto: (id) => FUNCS.has(id),
   packetFields: { data: SkMsgMd.data, dataEnd: SkMsgMd.data_end },
   pointerFields: { [SkMsgMd.sk]: 'sock' },
   mayAccessSkb: false,

@@ -3,7 +3,7 @@ import { AttachType, ProgType } from '../../uapi/progType.js';
 import type { VerifierOps } from '../../vm/verifier/verifierOps.js';
 import { cgSkbVerifierOps } from './cgroupSkb.js';
 import { cgroupSockVerifierOps } from './cgroupSock.js';
-import { lwtVerifierOps, lwtXmitVerifierOps } from './lwt.js';
+import { lwtInVerifierOps, lwtOutVerifierOps, lwtVerifierOps, lwtXmitVerifierOps } from './lwt.js';
 import { retvalRangeOf } from './retvalRange.js';
 import { tcClsActVerifierOps } from './schedCls.js';
 import { skMsgVerifierOps } from './skMsg.js';
@@ -19,20 +19,20 @@ const BPF_VERIFIER_OPS: Readonly<Record<number, VerifierOps>> = {
   [ProgType.BPF_PROG_TYPE_XDP]: xdpVerifierOps,
 };
 
-/** ContextOps: a type's context rules (is_valid_access and what follows from it), without its helpers. */
-type ContextOps = Omit<VerifierOps, 'getFuncProto'>;
+/** ContextOps: a type's context rules (is_valid_access and what follows from it), and its helpers where tabled. */
+type ContextOps = Omit<VerifierOps, 'getFuncProto'> & Partial<Pick<VerifierOps, 'getFuncProto'>>;
 
 /**
  * VERIFIED_CONTEXTS: the types bpfbox verifies but does not run, whose context is a small table
  * the kernel's own verifier tests use (hooks/progTypes/cgroupSkb.ts, lwt.ts, skSkb.ts,
- * skMsg.ts, cgroupSock.ts), by BPF_PROG_TYPE_* id and expected_attach_type. Their helpers
- * and return ranges are the fallback's (unmodelledOps).
+ * skMsg.ts, cgroupSock.ts), by BPF_PROG_TYPE_* id and expected_attach_type, with their
+ * get_func_proto tables (but lwt_seg6local's); return ranges are the fallback's (unmodelledOps).
  */
 const VERIFIED_CONTEXTS: Readonly<Record<number, (attach: number) => ContextOps>> = {
   [ProgType.BPF_PROG_TYPE_CGROUP_SKB]: () => cgSkbVerifierOps,
   [ProgType.BPF_PROG_TYPE_CGROUP_SOCK]: cgroupSockVerifierOps,
-  [ProgType.BPF_PROG_TYPE_LWT_IN]: () => lwtVerifierOps,
-  [ProgType.BPF_PROG_TYPE_LWT_OUT]: () => lwtVerifierOps,
+  [ProgType.BPF_PROG_TYPE_LWT_IN]: () => lwtInVerifierOps,
+  [ProgType.BPF_PROG_TYPE_LWT_OUT]: () => lwtOutVerifierOps,
   [ProgType.BPF_PROG_TYPE_LWT_SEG6LOCAL]: () => lwtVerifierOps,
   [ProgType.BPF_PROG_TYPE_LWT_XMIT]: () => lwtXmitVerifierOps,
   [ProgType.BPF_PROG_TYPE_SK_SKB]: () => skSkbVerifierOps,
@@ -99,9 +99,12 @@ export function typeModelled(type: number): boolean {
   return BPF_VERIFIER_OPS[type] !== undefined;
 }
 
-/** helpersOf lists the helper ids a modelled type may call: every kernel helper its get_func_proto offers. */
+/**
+ * helpersOf lists the helper ids a modelled type (or a verified one with a table, loaded
+ * without an expected_attach_type) may call: every kernel helper its get_func_proto offers.
+ */
 export function helpersOf(type: number): readonly number[] {
-  const ops = BPF_VERIFIER_OPS[type];
+  const ops = BPF_VERIFIER_OPS[type] ?? (VERIFIED_CONTEXTS[type]?.(0).getFuncProto ? verifierOpsOf(type) : undefined);
   const out: number[] = [];
   for (let id = 1; ops && helperName(id) !== undefined; id++) if (ops.getFuncProto(id)) out.push(id);
   return out;
