@@ -44,6 +44,8 @@ export interface RuntimeOptions {
   readonly routes?: readonly Route[];
   /** The resolved neighbours (next hop → MAC) bpf_fib_lookup fills the MACs from. */
   readonly neighbours?: readonly Neighbour[];
+  /** The network namespace's cookie bpf_get_netns_cookie returns (net->net_cookie; default 1). */
+  readonly netnsCookie?: bigint;
   /** The devices bpf_fib_lookup knows (default: the loopback device, forwarding). */
   readonly devices?: readonly Device[];
   /**

@@ -1,8 +1,13 @@
 import { helperId, helperName } from '../../uapi/helperNames.js';
 import { AttachType, ProgType } from '../../uapi/progType.js';
 import type { VerifierOps } from '../../vm/verifier/verifierOps.js';
+import { cgSkbVerifierOps } from './cgroupSkb.js';
+import { cgroupSockVerifierOps } from './cgroupSock.js';
+import { lwtInVerifierOps, lwtOutVerifierOps, lwtVerifierOps, lwtXmitVerifierOps } from './lwt.js';
 import { retvalRangeOf } from './retvalRange.js';
 import { tcClsActVerifierOps } from './schedCls.js';
+import { skMsgVerifierOps } from './skMsg.js';
+import { skSkbVerifierOps } from './skSkb.js';
 import { skFilterVerifierOps } from './socketFilter.js';
 import { xdpDevmapVerifierOps, xdpVerifierOps } from './xdp.js';
 
@@ -12,6 +17,26 @@ const BPF_VERIFIER_OPS: Readonly<Record<number, VerifierOps>> = {
   [ProgType.BPF_PROG_TYPE_SCHED_CLS]: tcClsActVerifierOps,
   [ProgType.BPF_PROG_TYPE_SCHED_ACT]: tcClsActVerifierOps,
   [ProgType.BPF_PROG_TYPE_XDP]: xdpVerifierOps,
+};
+
+/** ContextOps: a type's context rules (is_valid_access and what follows from it), and its helpers where tabled. */
+type ContextOps = Omit<VerifierOps, 'getFuncProto'> & Partial<Pick<VerifierOps, 'getFuncProto'>>;
+
+/**
+ * VERIFIED_CONTEXTS: the types bpfbox verifies but does not run, whose context is a small table
+ * the kernel's own verifier tests use (hooks/progTypes/cgroupSkb.ts, lwt.ts, skSkb.ts,
+ * skMsg.ts, cgroupSock.ts), by BPF_PROG_TYPE_* id and expected_attach_type, with their
+ * get_func_proto tables (but lwt_seg6local's); return ranges are the fallback's (unmodelledOps).
+ */
+const VERIFIED_CONTEXTS: Readonly<Record<number, (attach: number) => ContextOps>> = {
+  [ProgType.BPF_PROG_TYPE_CGROUP_SKB]: () => cgSkbVerifierOps,
+  [ProgType.BPF_PROG_TYPE_CGROUP_SOCK]: cgroupSockVerifierOps,
+  [ProgType.BPF_PROG_TYPE_LWT_IN]: () => lwtInVerifierOps,
+  [ProgType.BPF_PROG_TYPE_LWT_OUT]: () => lwtOutVerifierOps,
+  [ProgType.BPF_PROG_TYPE_LWT_SEG6LOCAL]: () => lwtVerifierOps,
+  [ProgType.BPF_PROG_TYPE_LWT_XMIT]: () => lwtXmitVerifierOps,
+  [ProgType.BPF_PROG_TYPE_SK_SKB]: () => skSkbVerifierOps,
+  [ProgType.BPF_PROG_TYPE_SK_MSG]: () => skMsgVerifierOps,
 };
 
 /**
@@ -43,16 +68,18 @@ const TRACING_FUNC_PROTO_TYPES: ReadonlySet<number> = new Set([
 const KTIME_GET_COARSE_NS = helperId('ktime_get_coarse_ns');
 
 /**
- * unmodelledOps: UNMODELLED_OPS for one type bpfbox does not model, with what the verifier
- * checks of it without its context: the return-value range at exit (retvalRangeOf) and the
- * tracing types' missing helpers.
+ * unmodelledOps: UNMODELLED_OPS for one type bpfbox does not run, with what the verifier
+ * checks of it: its context where VERIFIED_CONTEXTS has it, the return-value range at exit
+ * (retvalRangeOf) and the tracing types' missing helpers.
  */
 function unmodelledOps(type: number, expectedAttachType: number): VerifierOps {
   const retvalRange = retvalRangeOf(type, expectedAttachType);
   const tracing = TRACING_FUNC_PROTO_TYPES.has(type);
-  if (!retvalRange && !tracing) return UNMODELLED_OPS;
+  const context = VERIFIED_CONTEXTS[type]?.(expectedAttachType);
+  if (!retvalRange && !tracing && !context) return UNMODELLED_OPS;
   return {
     ...UNMODELLED_OPS,
+    ...context,
     ...(tracing ? { getFuncProto: (id: number) => id !== KTIME_GET_COARSE_NS } : {}),
     ...(retvalRange ? { retvalRange } : {}),
   };
@@ -72,9 +99,12 @@ export function typeModelled(type: number): boolean {
   return BPF_VERIFIER_OPS[type] !== undefined;
 }
 
-/** helpersOf lists the helper ids a modelled type may call: every kernel helper its get_func_proto offers. */
+/**
+ * helpersOf lists the helper ids a modelled type (or a verified one with a table, loaded
+ * without an expected_attach_type) may call: every kernel helper its get_func_proto offers.
+ */
 export function helpersOf(type: number): readonly number[] {
-  const ops = BPF_VERIFIER_OPS[type];
+  const ops = BPF_VERIFIER_OPS[type] ?? (VERIFIED_CONTEXTS[type]?.(0).getFuncProto ? verifierOpsOf(type) : undefined);
   const out: number[] = [];
   for (let id = 1; ops && helperName(id) !== undefined; id++) if (ops.getFuncProto(id)) out.push(id);
   return out;

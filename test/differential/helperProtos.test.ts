@@ -12,7 +12,8 @@ import { kernelProbeForSuite } from '../support/kernelProbe.js';
  * verifier (test/differential/c/ctx_probe.c, as root: CAP_BPF and CAP_PERFMON); the kernel
  * offers the helper unless it answers "program of this type cannot use helper" (or "invalid
  * func" for an id it does not know). bpfbox's tables (hooks/progTypes/*: xdp_func_proto,
- * tc_cls_act_func_proto, sk_filter_func_proto, bpf_base_func_proto) must list the same ids.
+ * tc_cls_act_func_proto, sk_filter_func_proto, bpf_base_func_proto, and those of the types
+ * bpfbox only verifies: cg_skb, sock_filter, lwt_in/out/xmit, sk_skb, sk_msg) must list the same ids.
  * (`bpftool feature probe` is no independent source on 6.18: v7.1 reports every helper for
  * every type.)
  */
@@ -21,6 +22,14 @@ const TYPES: readonly [string, number][] = [
   ['sched_cls', ProgType.BPF_PROG_TYPE_SCHED_CLS],
   ['sched_act', ProgType.BPF_PROG_TYPE_SCHED_ACT],
   ['socket_filter', ProgType.BPF_PROG_TYPE_SOCKET_FILTER],
+  // verified, not run (as loaded without an expected_attach_type: cgroup_skb ingress, cgroup_sock sock_create)
+  ['cgroup_skb', ProgType.BPF_PROG_TYPE_CGROUP_SKB],
+  ['cgroup_sock', ProgType.BPF_PROG_TYPE_CGROUP_SOCK],
+  ['lwt_in', ProgType.BPF_PROG_TYPE_LWT_IN],
+  ['lwt_out', ProgType.BPF_PROG_TYPE_LWT_OUT],
+  ['lwt_xmit', ProgType.BPF_PROG_TYPE_LWT_XMIT],
+  ['sk_skb', ProgType.BPF_PROG_TYPE_SK_SKB],
+  ['sk_msg', ProgType.BPF_PROG_TYPE_SK_MSG],
 ];
 /** Past the last id bpfbox knows, so a helper the kernel has and bpfbox lacks shows. */
 const PROBE_IDS = 240;

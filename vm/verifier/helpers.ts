@@ -8,7 +8,7 @@ import { cur, read } from './step.js';
 
 /**
  * Arg: the argument kinds of helper prototypes (the kernel's enum bpf_arg_type):
- * ctx PTR_TO_CTX, map CONST_MAP_PTR, key/value PTR_TO_MAP_KEY/VALUE (sized by the map),
+ * ctx PTR_TO_CTX (ctx0 ARG_PTR_TO_CTX_OR_NULL: the context or a constant 0), map CONST_MAP_PTR, key/value PTR_TO_MAP_KEY/VALUE (sized by the map),
  * uvalue the same written by the helper, mem/mem0 PTR_TO_MEM read (mem0 may be NULL), umem
  * PTR_TO_UNINIT_MEM written, each followed by its size (size CONST_SIZE, size0 _OR_ZERO),
  * fixed memory of the prototype's fixed size read (ARG_PTR_TO_FIXED_SIZE_MEM, `fixed` gives the sizes),
@@ -19,6 +19,7 @@ import { cur, read } from './step.js';
 type Arg =
   | 'lock'
   | 'ctx'
+  | 'ctx0'
   | 'map'
   | 'key'
   | 'value'
@@ -154,6 +155,8 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   118: { args: [] }, // bpf_jiffies64
   151: { args: CTX_ANY(0) }, // bpf_skb_cgroup_classid
   208: { args: [] }, // bpf_ktime_get_tai_ns
+  67: { args: ['ctx', 'umem', 'size0', 'any'] }, // bpf_get_stack
+  122: { args: ['ctx0'] }, // bpf_get_netns_cookie (every type's proto takes the context or NULL)
   204: { args: ['fixed', 'mem', 'size0'], fixed: [20], pktAccess: true }, // bpf_tcp_raw_gen_syncookie_ipv4
   205: { args: ['fixed', 'mem', 'size0'], fixed: [40], pktAccess: true }, // bpf_tcp_raw_gen_syncookie_ipv6
   206: { args: ['fixed', 'fixed'], fixed: [20, 20], pktAccess: true }, // bpf_tcp_raw_check_syncookie_ipv4
@@ -176,6 +179,16 @@ const MAP_ONLY: Readonly<Record<number, readonly number[]>> = {
   [M.BPF_MAP_TYPE_BLOOM_FILTER]: [87, 89],
   [M.BPF_MAP_TYPE_CGROUP_ARRAY]: [33, 37], // bpf_skb_under_cgroup, bpf_current_task_under_cgroup
 };
+
+/**
+ * SIZE_BOUNDED_RET: the helpers whose r0 do_refine_retval_range (kernel/bpf/verifier.c) bounds
+ * by their buffer: at most the size argument's largest value (meta->msize_max_value), at least
+ * -MAX_ERRNO, in 64 and 32 bits: bpf_probe_read_str, bpf_get_stack, bpf_probe_read_user_str,
+ * bpf_probe_read_kernel_str, bpf_get_task_stack.
+ */
+const SIZE_BOUNDED_RET: ReadonlySet<number> = new Set([45, 67, 114, 115, 141]);
+/** MAX_ERRNO (include/linux/err.h). */
+const MAX_ERRNO = 4095n;
 
 /** BPF_MAX_VAR_SIZ: the largest size a helper may be given. */
 const MAX_VAR_SIZ = 1n << 29n;
@@ -210,6 +223,7 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   let key: bigint | undefined;
   let keySlot = 0;
   let fixedN = 0;
+  let msizeMax = 0n;
   proto.args.forEach((a, n) => {
     const r = n + 1;
     const v = read(vs, r);
@@ -219,7 +233,9 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         return;
       case 'lock':
         return spinLock(vs, v, r, id === 93);
+      case 'ctx0':
       case 'ctx':
+        if (a === 'ctx0' && v.k === 'scalar' && isConstScalar(v.s) && v.s.var.value === 0n) return;
         if (v.k !== 'ctx') refuse(`R${r} type=${kindName(v)} expected=ctx`);
         if (v.k === 'ctx') ctxPointerOk(v, r);
         return;
@@ -268,6 +284,7 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         if (s.umin === 0n && a === 'size') refuse(`R${r} invalid zero-sized read: u64=[${s.umin},${s.umax}]`);
         if (s.umax >= MAX_VAR_SIZ) refuse(`R${r} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
         env.demand(1 << r);
+        msizeMax = s.umax;
         if (mem && !mem.nullable) helperMemory(vs, mem.reg, mem.r, s, mem.raw, env);
         else if (mem?.nullable && s.umax !== 0n) refuse(`R${mem.r} type=scalar expected=${MEM_EXPECTED}`);
         mem = undefined;
@@ -353,6 +370,8 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
     }
   }
   if (id === 8) regs[0] = { k: 'scalar', s: sync({ ...UNKNOWN, umax: 0xffffffffn }) };
+  if (SIZE_BOUNDED_RET.has(id))
+    regs[0] = { k: 'scalar', s: sync({ ...UNKNOWN, smin: -MAX_ERRNO, smax: msizeMax, s32min: -MAX_ERRNO, s32max: msizeMax }) };
   if (callback === undefined) return undefined;
   if (proto.callback === 'loop') return { target: callback, args: [{ k: 'scalar', s: sync({ ...UNKNOWN, umax: 0xffffffffn }) }, cbCtx] };
   // bpf_for_each_map_elem: (map, key, value, ctx); the key read-only

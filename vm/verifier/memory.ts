@@ -53,6 +53,8 @@ function ctxAccess(base: { off: number; var?: Scalar }, r: number, off: number, 
   const { isValidAccess, packetFields: fields } = env.ops;
   if (!isValidAccess) return unsupported(`the context of program type ${env.progType}`);
   if (!isValidAccess({ off, size, write })) refuse(`invalid bpf_context access off=${off} size=${size}`);
+  const pointer = write ? undefined : env.ops.pointerFields?.[off];
+  if (pointer) return unsupported(`the ${pointer} pointer a read of context offset ${off} gives`);
   if (!write && fields) {
     const id = 0;
     if (off === fields.data) return { k: 'pkt', off: 0, range: 0, id, var: ZERO };

@@ -290,6 +290,11 @@ function alu64(op: AluOpName, a: Scalar, b: Scalar, bits: 32 | 64): Scalar {
       if (shiftConst < 0) break;
       v = T.lshift(a.var, shiftConst);
       if (aumax << BigInt(shiftConst) <= M) ((umin = aumin << BigInt(shiftConst)), (umax = aumax << BigInt(shiftConst)));
+      // __scalar64_min_max_lsh's special case, the `<<32 s>>32` sign extension: nonnegative 32-bit bounds move up whole
+      if (bits === 64 && shiftConst === 32) {
+        if (a.s32max >= 0n) smax = a.s32max << 32n;
+        if (a.s32min >= 0n) smin = a.s32min << 32n;
+      }
       break;
     case 'rsh':
       if (shiftConst < 0) break;

@@ -18,6 +18,13 @@ export interface VerifierOps {
    */
   readonly packetFields?: PacketFields;
   /**
+   * pointerFields: context fields a read turns into a pointer kind bpfbox's verifier does not
+   * model (is_valid_access's PTR_TO_SOCKET, PTR_TO_SOCK_COMMON_OR_NULL: struct sk_msg_md's and
+   * struct __sk_buff's `sk`), by offset, with the kind's name; a read of one is refused as
+   * unsupported, never taken for a scalar.
+   */
+  readonly pointerFields?: Readonly<Record<number, string>>;
+  /**
    * getFuncProto: the type's get_func_proto, as a question: may its programs call helper `id`.
    * The prototypes themselves are the verifier's (PROTOS in helpers.ts); a helper the type
    * does not offer is refused, naming it.
@@ -49,11 +56,11 @@ export interface CtxAccess {
   readonly write: boolean;
 }
 
-/** PacketFields: where a context holds its packet pointers: data, data_end, data_meta. */
+/** PacketFields: where a context holds its packet pointers: data, data_end, data_meta (absent: the context has none). */
 export interface PacketFields {
   readonly data: number;
   readonly dataEnd: number;
-  readonly dataMeta: number;
+  readonly dataMeta?: number;
 }
 
 /** RetvalRange: struct bpf_retval_range: the values r0 may hold at exit, both ends included. */
