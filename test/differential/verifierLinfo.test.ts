@@ -94,7 +94,8 @@ describe('differential: source lines in the verifier log', function () {
         log
           .split('\n')
           .filter(
-            (l) => l && !/^\(0\) |^verification time|^stack depth|^mark_precise|^Live regs|^ +\d+: [0-9.]{10} |^func#|^libbpf/.test(l),
+            (l) =>
+              l && !/^\(0\) |^verification time|^stack depth|^mark_precise|^Live regs|^ +(\d+ +)?\d+: [0-9.]{10} |^func#|^libbpf/.test(l),
           )
           .map((l) =>
             l.replace(/^(\d+: \(18\) r\d+ = )(0x[0-9a-f]+|map\[[^ ]*( ll)?) *;/, '$1MAP ;').replace(/^(processed \d+ insns).*/, '$1'),

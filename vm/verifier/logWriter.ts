@@ -4,6 +4,7 @@
  * left open for the next text, rewinding to a branch's push position at level 1, and which
  * registers and stack slots an instruction touched. walk.ts drives it.
  */
+import { disassemble } from '../disassembler.js';
 import { Class, JmpOp, LDDW, Mode, Source, opClass } from '../opcodes.js';
 import type { Instruction } from '../instruction.js';
 import { type Scratched, stateText } from './log.js';
@@ -17,6 +18,16 @@ export interface LogPos {
 
 const ALL_REGS = 0x7ff;
 const ALL_SLOTS = (1n << 64n) - 1n;
+
+/**
+ * insnText: an instruction as the verifier's log prints it (print_bpf_insn): `7: (18) r1 = 0x10`;
+ * a 64-bit constant without the assembler's ` ll` (the kernel's disassembler has no cb_imm
+ * there; a map's lddw keeps bpfbox's `map[fd:N] ll`, where the kernel prints the map's address).
+ */
+export function insnText(slot: number, i: Instruction): string {
+  const text = disassemble(i).replace(/^(r\d+ = 0x[0-9a-f]+) ll$/, '$1');
+  return `${slot}: (${i.opcode.toString(16).padStart(2, '0')}) ${text}`;
+}
 
 /**
  * touched: the registers an instruction names (check_reg_arg marks them scratched, read or

@@ -38,6 +38,8 @@ export interface Env {
   readonly ptrKinds: Map<number, Kind>;
   /** What the program does that its runner may want to know (engines can skip copying a packet nothing writes). */
   readonly effects: { writesPacket: boolean };
+  /** The log: a stack slot of frame `frame` an instruction wrote some bytes of (mark_stack_slot_scratched). */
+  scratchSlot?(frame: number, spi: number): void;
 }
 
 /** ctxPointerOk: the context pointer as it came (check_ptr_off_reg): no fixed offset, no variable part. */
@@ -281,6 +283,7 @@ export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: b
           const bit = 1 << (a + 8 * (i + 1));
           const was = stack[i];
           stack[i] = { k: 'misc', zero: (was.k === 'misc' ? was.zero : 0) & ~bit, valid: validBits(was) | bit };
+          env.scratchSlot?.(p.frame, i);
         }
       }
       return;
