@@ -3,7 +3,7 @@ import { JmpOp, Source } from '../opcodes.js';
 import { type CmpOp, branchTaken, refine } from './branch.js';
 import type { Env } from './memory.js';
 import { MAX_VAR_OFF } from './refuse.js';
-import { scalarConst } from './scalar.js';
+import { type Scalar, scalarConst } from './scalar.js';
 import { type Reg, type VState, cloneState, constReg, mapRegs, scalar } from './state.js';
 import { cur, read } from './step.js';
 
@@ -56,8 +56,10 @@ export function branch(vs: VState, i: Instruction, bits: 32 | 64, env: Env): [VS
       const r = refine(cmp, a.s, b.s, bits, t);
       if (!r) return undefined;
       const s2 = cloneState(vs);
-      cur(s2).regs[i.dst] = scalar(r[0]);
-      if (x) cur(s2).regs[i.src] = scalar(r[1]);
+      // the registers keep their ids (reg_set_min_max narrows them in place)
+      const keep = (v: Reg, n: Scalar): Reg => (v.k === 'scalar' && v.id ? { k: 'scalar', s: n, id: v.id, delta: v.delta } : scalar(n));
+      cur(s2).regs[i.dst] = keep(a, r[0]);
+      if (x) cur(s2).regs[i.src] = keep(b, r[1]);
       return s2;
     };
     return [side(true), side(false)];

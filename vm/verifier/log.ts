@@ -61,13 +61,20 @@ function ptrText(kind: string, fields: (string | false | undefined)[], v?: Scala
 const mapFields = (m: MapInfo) => [m.name ? `map=${m.name}` : '', `ks=${m.keySize}`, `vs=${m.valueSize}`];
 const off = (o: number) => (o ? `off=${o}` : '');
 
+/** idText: a scalar's id first in its fields (`scalar(id=1,smin=...)`, `scalar(id=1+5)`); a constant shows none. */
+function idText(r: { s: Scalar; id?: number; delta?: number }, text: string): string {
+  if (!r.id || !text.startsWith('scalar(')) return text;
+  const id = `id=${r.id}${r.delta !== undefined ? `+${r.delta}` : ''}`;
+  return text === 'scalar()' ? `scalar(${id})` : `scalar(${id},${text.slice('scalar('.length)}`;
+}
+
 /** regText: a register as the kernel's log prints it (`ctx()`, `fp-8`, `pkt(off=14,r=14)`, `map_value(map=m,ks=4,vs=16)`, `P0`). */
 export function regText(r: Reg): string {
   switch (r.k) {
     case 'none':
       return '?';
     case 'scalar':
-      return `${r.precise ? 'P' : ''}${scalarText(r.s)}`;
+      return `${r.precise ? 'P' : ''}${idText(r, scalarText(r.s))}`;
     case 'ctx':
       return ptrText('ctx', [off(r.off)], r.var);
     case 'stack':
