@@ -256,7 +256,8 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
           refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
         if (a !== 'fixed') {
           // the memory first, then its alignment (check_func_arg, ARG_PTR_TO_FIXED_SIZE_MEM)
-          helperMemory(vs, v, r, scalarConst(a === 'long' ? 8n : 4n), true, env);
+          // bpf_check_mtu's mtu_len is MEM_WRITE, not MEM_UNINIT (6.12); strtol's result is both
+          helperMemory(vs, v, r, scalarConst(a === 'long' ? 8n : 4n), true, env, a === 'long');
           return alignedArg(v, a === 'long' ? 8 : 4);
         }
         return helperMemory(vs, v, r, scalarConst(BigInt(proto.fixed![fixedN++])), false, env);

@@ -134,7 +134,15 @@ function stackWrite(vs: VState, base: { off: number; frame: number }, r: number,
   if (size !== 8 && value.k !== 'scalar' && value.k !== 'none') refuse('invalid size of register spill', EACCES);
   // a whole register, or (privileged) a scalar at the slot's start, is spilled: it reads back as it was
   if (size === 8 || (b === 0 && value.k === 'scalar')) {
-    stack[i] = { k: 'spill', reg: value, size };
+    // save_register_state: the bytes above a narrow spill stay zero or unwritten, any other becomes misc
+    if (size === 8) stack[i] = { k: 'spill', reg: value, size };
+    else {
+      const was = stack[i];
+      const up = 0xff & ~((1 << size) - 1);
+      const valid = validBits(was) & up;
+      const zero = (was.k === 'misc' ? was.zero : was.k === 'spill' ? (was.above?.zero ?? 0) & ~((1 << was.size) - 1) : 0) & up;
+      stack[i] = { k: 'spill', reg: value, size, above: { zero, valid } };
+    }
     if (size === 8) env.slots.write(base.frame, i);
     return;
   }
@@ -142,12 +150,13 @@ function stackWrite(vs: VState, base: { off: number; frame: number }, r: number,
   const was = stack[i];
   const bits = ((1 << size) - 1) << b;
   const zero = value.k === 'scalar' && value.s.umax === 0n;
-  const before = was.k === 'misc' ? was.zero : 0;
+  const before = was.k === 'misc' ? was.zero : was.k === 'spill' ? (was.above?.zero ?? 0) : 0;
   stack[i] = { k: 'misc', zero: zero ? before | bits : before & ~bits, valid: validBits(was) | bits };
 }
 
 /** validBits: the bytes of a slot written so far (for the log's `mmmm????`). */
-const validBits = (s: StackSlot): number => (s.k === 'invalid' ? 0 : s.k === 'misc' ? (s.valid ?? 0xff) : (1 << s.size) - 1);
+const validBits = (s: StackSlot): number =>
+  s.k === 'invalid' ? 0 : s.k === 'misc' ? (s.valid ?? 0xff) : ((1 << s.size) - 1) | (s.above?.valid ?? 0);
 
 /** The value of `size` bytes, unknown but for their width. */
 const bytesOf = (size: number): Reg => (size === 8 ? unknownScalar : scalar(sync({ ...UNKNOWN, umax: (1n << BigInt(8 * size)) - 1n })));
@@ -259,9 +268,10 @@ function mapValueRead(base: { m: MapInfo; off: number; var: Scalar }, r: number,
 /**
  * helperMemory: a helper reads (or, `raw`, writes) `size` bytes at the pointer in `r`
  * (check_helper_mem_access): stack, packet, map value or ring buffer memory, for every size
- * the size register may hold.
+ * the size register may hold. `uninit`: the argument is MEM_UNINIT (the log then shows the
+ * stack slots written, for a size known).
  */
-export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: boolean, env: Env): void {
+export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: boolean, env: Env, uninit = raw): void {
   const n = Number(size.umax);
   if (size.umax === 0n) return;
   switch (p.k) {
@@ -283,7 +293,8 @@ export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: b
           const bit = 1 << (a + 8 * (i + 1));
           const was = stack[i];
           stack[i] = { k: 'misc', zero: (was.k === 'misc' ? was.zero : 0) & ~bit, valid: validBits(was) | bit };
-          env.scratchSlot?.(p.frame, i);
+          // the kernel's byte-by-byte write of MEM_UNINIT memory of a known size scratches the slots (check_helper_call)
+          if (uninit && size.umin === size.umax) env.scratchSlot?.(p.frame, i);
         }
       }
       return;

@@ -102,7 +102,11 @@ export type StackSlot =
   | { readonly k: 'invalid' }
   /** `valid`: the bytes written (bit b as for `zero`; absent: all 8), the others print as `?` (STACK_INVALID). */
   | { readonly k: 'misc'; readonly zero: number; readonly valid?: number }
-  | { readonly k: 'spill'; readonly reg: Reg; readonly size: number };
+  /**
+   * `above`: for a spill narrower than the slot, what the bytes above it hold (bits as for
+   * `misc`: written, known zero), as save_register_state leaves them (for the log's `fp-24=0000` + value).
+   */
+  | { readonly k: 'spill'; readonly reg: Reg; readonly size: number; readonly above?: { readonly zero: number; readonly valid: number } };
 
 /** FrameState: the registers and the stack of one function frame. */
 export interface FrameState {

@@ -201,10 +201,12 @@ function aluStep(vs: VState, i: Instruction, bits: 32 | 64, env: Env): void {
   if (dst.k === 'scalar' && src.k === 'scalar') {
     const signed = (op === AluOp.BPF_DIV || op === AluOp.BPF_MOD) && i.offset === 1;
     regs[i.dst] = scalar(alu(signed ? (op === AluOp.BPF_DIV ? 'sdiv' : 'smod') : OPS[op], dst.s, src.s, bits));
-    // rX += const keeps rX's id with the constant (BPF_ADD_CONST), once and up to S32_MAX; anything else drops it
-    if (op === AluOp.BPF_ADD && bits === 64 && dst.id && isConstScalar(src.s) && !(x && i.src === i.dst)) {
-      const val = BigInt.asUintN(64, src.s.var.value);
-      if (dst.delta === undefined && val <= 0x7fffffffn) regs[i.dst] = { ...regs[i.dst], id: dst.id, delta: Number(val) } as Reg;
+    // rX += const (or -=) keeps rX's id with the constant (BPF_ADD_CONST), once and within s32; anything else drops it
+    if ((op === AluOp.BPF_ADD || op === AluOp.BPF_SUB) && bits === 64 && dst.id && isConstScalar(src.s) && !(x && i.src === i.dst)) {
+      const val = BigInt.asIntN(64, src.s.var.value);
+      const fits = val >= -0x80000000n && val <= 0x7fffffffn && !(op === AluOp.BPF_SUB && val === -0x80000000n);
+      const delta = Number(op === AluOp.BPF_SUB ? -val : val);
+      if (dst.delta === undefined && fits) regs[i.dst] = { ...regs[i.dst], id: dst.id, delta } as Reg;
     }
     return;
   }
