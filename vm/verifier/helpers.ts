@@ -122,7 +122,7 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   181: { args: ['any', 'func', 'stack0', 'any'], callback: 'loop' }, // bpf_loop
   188: { args: CTX_ANY(0) }, // bpf_xdp_get_buff_len
   189: { args: ['ctx', 'any', 'umem', 'size'] }, // bpf_xdp_load_bytes
-  190: { args: ['ctx', 'any', 'umem', 'size'] }, // bpf_xdp_store_bytes
+  190: { args: ['ctx', 'any', 'mem', 'size'] }, // bpf_xdp_store_bytes (ARG_PTR_TO_MEM | MEM_RDONLY: it reads the buffer)
   32: { args: CTX_ANY(1) }, // bpf_skb_change_type
   35: { args: [] }, // bpf_get_current_task
   97: { args: CTX_ANY(0) }, // bpf_skb_ecn_set_ce

@@ -101,7 +101,7 @@ export function regText(r: Reg): string {
       if (r.rdonly) return ptrText('rdonly_mem_or_null', [`id=${r.id}`, off(r.off), `sz=${r.size}`]);
       return ptrText('ringbuf_mem_or_null', [`id=${r.id}`, `ref_obj_id=${r.ref}`, off(r.off), `sz=${r.size}`]);
     case 'func':
-      return `func(pc=${r.target})`;
+      return 'func()';
     case 'iter':
       return `iter_num(ref_id=${r.ref},state=${r.state},depth=${r.depth})`;
     case 'dynptr':

@@ -150,7 +150,8 @@ function stackWrite(vs: VState, base: { off: number; frame: number }, r: number,
   const was = stack[i];
   const bits = ((1 << size) - 1) << b;
   const zero = value.k === 'scalar' && value.s.umax === 0n;
-  const before = was.k === 'misc' ? was.zero : was.k === 'spill' ? (was.above?.zero ?? 0) : 0;
+  // over a spill, every byte written before becomes misc (scrub_spilled_slot), zero ones too
+  const before = was.k === 'misc' ? was.zero : 0;
   stack[i] = { k: 'misc', zero: zero ? before | bits : before & ~bits, valid: validBits(was) | bits };
 }
 
@@ -292,7 +293,10 @@ export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: b
           const i = (-a - 1) >> 3;
           const bit = 1 << (a + 8 * (i + 1));
           const was = stack[i];
-          stack[i] = { k: 'misc', zero: (was.k === 'misc' ? was.zero : 0) & ~bit, valid: validBits(was) | bit };
+          // MEM_WRITE memory (not MEM_UNINIT) is clobbered byte by byte: above a narrow spill the spill stays
+          if (!uninit && was.k === 'spill' && was.above && bit >= 1 << was.size)
+            stack[i] = { ...was, above: { zero: was.above.zero & ~bit, valid: was.above.valid | bit } };
+          else stack[i] = { k: 'misc', zero: (was.k === 'misc' ? was.zero : 0) & ~bit, valid: validBits(was) | bit };
           // the kernel's byte-by-byte write of MEM_UNINIT memory of a known size scratches the slots (check_helper_call)
           if (uninit && size.umin === size.umax) env.scratchSlot?.(p.frame, i);
         }

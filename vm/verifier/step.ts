@@ -76,6 +76,8 @@ export function step(vs: VState, i: Instruction, env: Env, slot: number): void {
       saveAuxPtrType(env, slot, base.k);
       if (mode === Mode.BPF_MEMSX)
         regs[i.dst] = v.k === 'scalar' ? scalar(signExtended(UNKNOWN, size * 8)) : refuse(`R${i.src} invalid sign-extending load`);
+      // a narrow fill of a narrow spill gives the spilled scalar back (stackRead sizes what it returns)
+      else if (base.k === 'stack') regs[i.dst] = v;
       else regs[i.dst] = size < 8 && v.k === 'scalar' ? scalar(sync({ ...UNKNOWN, umax: (1n << BigInt(size * 8)) - 1n })) : v;
       return;
     }
