@@ -146,7 +146,7 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   17: { args: CTX_ANY(0) }, // bpf_get_cgroup_classid
   24: { args: CTX_ANY(0) }, // bpf_get_route_realm
   40: { args: CTX_ANY(1) }, // bpf_csum_update
-  41: { args: CTX_ANY(0), ret: 'void' }, // bpf_set_hash_invalid
+  41: { args: CTX_ANY(0) }, // bpf_set_hash_invalid (RET_INTEGER)
   79: { args: CTX_ANY(0) }, // bpf_skb_cgroup_id
   83: { args: CTX_ANY(1) }, // bpf_skb_ancestor_cgroup_id
   112: { args: ['umem', 'size0', 'any'] }, // bpf_probe_read_user
@@ -238,7 +238,11 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         // a constant key in the innermost frame may make an array lookup unable to fail (its slot then precise)
         if (a === 'key' && v.k === 'stack' && v.frame === vs.frames.length - 1)
           ((key = constantKey(vs, v, size)), (keySlot = (-v.off - 1) >> 3));
-        return helperMemory(vs, v, r, scalarConst(BigInt(size)), a === 'uvalue', env);
+        helperMemory(vs, v, r, scalarConst(BigInt(size)), a === 'uvalue', env);
+        // get_constant_map_key (6.13+): an array's constant key, for any helper, is relied on (its slot precise)
+        if (a === 'key' && key !== undefined && (map.type === M.BPF_MAP_TYPE_ARRAY || map.type === M.BPF_MAP_TYPE_PERCPU_ARRAY))
+          env.demand(0, [keySlot]);
+        return;
       }
       case 'mem':
       case 'mem0':
@@ -334,7 +338,6 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         key !== undefined &&
         key < BigInt(map!.maxEntries ?? 0)
       ) {
-        env.demand(0, [keySlot]);
         // a value holding a spin lock gets an id all the same: which lock is held is map and id
         regs[0] = { k: 'map_value', m: map!, off: 0, var: ZERO, ...(map!.spinLock !== undefined ? { id: env.nextId() } : {}) };
         break;
