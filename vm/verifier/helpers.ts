@@ -123,7 +123,7 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   181: { args: ['any', 'func', 'stack0', 'any'], callback: 'loop' }, // bpf_loop
   188: { args: CTX_ANY(0) }, // bpf_xdp_get_buff_len
   189: { args: ['ctx', 'any', 'umem', 'size'] }, // bpf_xdp_load_bytes
-  190: { args: ['ctx', 'any', 'umem', 'size'] }, // bpf_xdp_store_bytes
+  190: { args: ['ctx', 'any', 'mem', 'size'] }, // bpf_xdp_store_bytes (ARG_PTR_TO_MEM | MEM_RDONLY: it reads the buffer)
   32: { args: CTX_ANY(1) }, // bpf_skb_change_type
   35: { args: [] }, // bpf_get_current_task
   97: { args: CTX_ANY(0) }, // bpf_skb_ecn_set_ce
@@ -147,7 +147,7 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   17: { args: CTX_ANY(0) }, // bpf_get_cgroup_classid
   24: { args: CTX_ANY(0) }, // bpf_get_route_realm
   40: { args: CTX_ANY(1) }, // bpf_csum_update
-  41: { args: CTX_ANY(0), ret: 'void' }, // bpf_set_hash_invalid
+  41: { args: CTX_ANY(0) }, // bpf_set_hash_invalid (RET_INTEGER)
   79: { args: CTX_ANY(0) }, // bpf_skb_cgroup_id
   83: { args: CTX_ANY(1) }, // bpf_skb_ancestor_cgroup_id
   112: { args: ['umem', 'size0', 'any'] }, // bpf_probe_read_user
@@ -254,7 +254,11 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         // a constant key in the innermost frame may make an array lookup unable to fail (its slot then precise)
         if (a === 'key' && v.k === 'stack' && v.frame === vs.frames.length - 1)
           ((key = constantKey(vs, v, size)), (keySlot = (-v.off - 1) >> 3));
-        return helperMemory(vs, v, r, scalarConst(BigInt(size)), a === 'uvalue', env);
+        helperMemory(vs, v, r, scalarConst(BigInt(size)), a === 'uvalue', env);
+        // get_constant_map_key (6.13+): an array's constant key, for any helper, is relied on (its slot precise)
+        if (a === 'key' && key !== undefined && (map.type === M.BPF_MAP_TYPE_ARRAY || map.type === M.BPF_MAP_TYPE_PERCPU_ARRAY))
+          env.demand(0, [keySlot]);
+        return;
       }
       case 'mem':
       case 'mem0':
@@ -272,7 +276,8 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
           refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
         if (a !== 'fixed') {
           // the memory first, then its alignment (check_func_arg, ARG_PTR_TO_FIXED_SIZE_MEM)
-          helperMemory(vs, v, r, scalarConst(a === 'long' ? 8n : 4n), true, env);
+          // bpf_check_mtu's mtu_len is MEM_WRITE, not MEM_UNINIT (6.12); strtol's result is both
+          helperMemory(vs, v, r, scalarConst(a === 'long' ? 8n : 4n), true, env, a === 'long');
           return alignedArg(v, a === 'long' ? 8 : 4);
         }
         return helperMemory(vs, v, r, scalarConst(BigInt(proto.fixed![fixedN++])), false, env);
@@ -350,7 +355,6 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         key !== undefined &&
         key < BigInt(map!.maxEntries ?? 0)
       ) {
-        env.demand(0, [keySlot]);
         // a value holding a spin lock gets an id all the same: which lock is held is map and id
         regs[0] = { k: 'map_value', m: map!, off: 0, var: ZERO, ...(map!.spinLock !== undefined ? { id: env.nextId() } : {}) };
         break;

@@ -32,8 +32,13 @@ export interface MapInfo {
  */
 export type Reg =
   | { readonly k: 'none' }
-  /** A number; `precise` once a safety decision depended on its value (state pruning then compares it). */
-  | { readonly k: 'scalar'; readonly s: Scalar; readonly precise?: boolean }
+  /**
+   * A number; `precise` once a safety decision depended on its value (state pruning then compares it);
+   * `id`: the scalar id a copy shares with its source (assign_scalar_id_before_mov), `delta` the
+   * constant added to the copy since (BPF_ADD_CONST, the log's `id=1+5`). Shown in the log; bpfbox
+   * does not carry a comparison's bounds across the registers sharing an id (sync_linked_regs).
+   */
+  | { readonly k: 'scalar'; readonly s: Scalar; readonly precise?: boolean; readonly id?: number; readonly delta?: number }
   /** The context; `var` the bounds of a variable part added to it (any access then refused). */
   | { readonly k: 'ctx'; readonly off: number; readonly var?: Scalar }
   /** A pointer into the stack of call frame `frame` (0: the main function). */
@@ -97,7 +102,11 @@ export type StackSlot =
   | { readonly k: 'invalid' }
   /** `valid`: the bytes written (bit b as for `zero`; absent: all 8), the others print as `?` (STACK_INVALID). */
   | { readonly k: 'misc'; readonly zero: number; readonly valid?: number }
-  | { readonly k: 'spill'; readonly reg: Reg; readonly size: number };
+  /**
+   * `above`: for a spill narrower than the slot, what the bytes above it hold (bits as for
+   * `misc`: written, known zero), as save_register_state leaves them (for the log's `fp-24=0000` + value).
+   */
+  | { readonly k: 'spill'; readonly reg: Reg; readonly size: number; readonly above?: { readonly zero: number; readonly valid: number } };
 
 /** FrameState: the registers and the stack of one function frame. */
 export interface FrameState {

@@ -123,7 +123,8 @@ function staticChecks(map: SlotMap, funcInfo: boolean, nonScalarReturn: readonly
       prune[t] = 1;
       stack.push(t);
       if (op !== JmpOp.BPF_JA) {
-        prune[s + 1] = 1;
+        // visit_insn: a conditional jump is a prune point itself (its fall-through is not)
+        prune[s] = 1;
         stack.push(s + 1);
       }
     }

@@ -1,4 +1,3 @@
-import { disassemble } from '../disassembler.js';
 import { InstructionError } from '../errors.js';
 import { checkLegal } from '../legality.js';
 import type { Instruction } from '../instruction.js';
@@ -6,7 +5,7 @@ import { type SlotMap, flowOf } from '../cfg.js';
 import { Class, JmpOp, LDDW, Mode, Pseudo, Source, opClass } from '../opcodes.js';
 import { checkHelperCall, unreleased } from './helpers.js';
 import { stateText } from './log.js';
-import { type LogPos, LogWriter, touched } from './logWriter.js';
+import { type LogPos, LogWriter, insnText, touched } from './logWriter.js';
 
 /** LineInfo: the source line an instruction (and those after it, up to the next entry) comes from (BTF line_info). */
 export interface LineInfo {
@@ -139,6 +138,9 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
   };
   env.slots.read = (frame, spi) => readSlot(frame * 64 + spi);
   env.slots.write = (frame, spi) => void writtenNow.add(frame * 64 + spi);
+  // a helper's write to the stack: the slots it reached print after the call
+  let innermost = 0;
+  env.scratchSlot = (frame, spi) => frame === innermost && out.scratch(0, spi);
   // is_state_visited's add_new_state: instructions and jumps processed when a state was last kept
   let lastAdd = 0;
   let jumps = 0;
@@ -158,14 +160,27 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
     parentNow = parent;
     writtenNow = written;
     // precision: the demands of an instruction walk back from before it
-    const settle = () => {
-      for (const d of input.pending.splice(0)) demand(map, vs, history, parent, d.regs, d.spis);
+    // at log level 2 the walk back is told (mark_precise: lines), as the kernel tells it
+    const told = (at: number) => (logLevel >= 2 ? { at, emit: (l: string) => out.emit(l) } : undefined);
+    // propagate_precision: what was precise in the old state, named before its walk back
+    const propagating = (regs: number, spis: readonly number[]) => {
+      const names = [
+        ...Array.from({ length: 10 }, (_, r) => r)
+          .filter((r) => (regs >> r) & 1)
+          .map((r) => `r${r}`),
+        ...spis.map((spi) => `fp${-(spi + 1) * 8}`),
+      ];
+      if (names.length) out.emit(`frame ${vs.frames.length - 1}: propagating ${names.join(',')}`);
+    };
+    const settle = (at: number) => {
+      for (const d of input.pending.splice(0)) demand(map, vs, history, parent, d.regs, d.spis, told(at));
     };
     let fromLine = logLevel >= 2 && from >= 0;
     let first = from >= 0;
     for (;;) {
       if (++stats.processed > input.limit) refuse(`BPF program is too large. Processed ${stats.processed} insn`, E2BIG);
       stats.slot = slot;
+      innermost = vs.frames.length - 1;
       // a path taken from the stack is compared at its first instruction too (is_state_visited
       // runs before each prune point's instruction, "from 18 to 20: safe"), so the branches a
       // long run of jumps leaves waiting end at once instead of each walking to the end
@@ -183,7 +198,8 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
             if (iterNext) {
               if (iterActiveAt(vs) && covers(sl.vs, vs, slot, input.live, false, undefined, true)) {
                 const p = precisePart(sl.vs);
-                if (p) demand(map, vs, history, parent, p.regs, p.spis);
+                if (p && logLevel >= 2) propagating(p.regs & input.live[slot], p.spis);
+                if (p) demand(map, vs, history, parent, p.regs, p.spis, told(slot));
                 // the states of the loop's body belong to it until it is done (update_loop_entry)
                 for (let cp = parent; cp && cp !== sl; cp = cp.parent) if (!cp.loopEntry || isAncestor(sl, cp.loopEntry)) cp.loopEntry = sl;
                 pruned = true;
@@ -209,7 +225,8 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
             for (const key of sl.read) readSlot(key);
             // what mattered from the old state matters on this path too (propagate_precision)
             const p = precisePart(sl.vs);
-            if (p) demand(map, vs, history, parent, p.regs, p.spis);
+            if (p && logLevel >= 2) propagating(p.regs & input.live[slot], p.spis);
+            if (p) demand(map, vs, history, parent, p.regs, p.spis, told(slot));
             else demand(map, vs, [{ slot, frames: true }], parent, 0);
             pruned = true;
             break;
@@ -262,7 +279,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
         // what the instruction before touched, after it (`; R1=ctx() R2=pkt(r=0)`), or the state (`0: R1=ctx() R10=fp0`)
         out.insnState(slot, vs);
         linfo(slot);
-        out.insn(`${slot}: (${i.opcode.toString(16).padStart(2, '0')}) ${disassemble(i)}`);
+        out.insn(insnText(slot, i));
       }
       const wrote = () => out.scratch(touched(i), undefined);
       const cls = opClass(i.opcode);
@@ -270,8 +287,12 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       const op = i.opcode & 0xf0;
       if (cls !== Class.BPF_JMP && cls !== Class.BPF_JMP32) {
         const spi = stackSlotOf(vs, i);
+        const zeroSpill = logLevel >= 2 ? zeroStackStore(vs, i) : undefined;
         step(vs, i, env, slot);
-        settle();
+        settle(slot);
+        // check_stack_write_fixed_off: a known zero stored not as a spill asks for its precision
+        // (mark_chain_precision, told in the log); bpfbox's rules do not ask it, so this is told only
+        if (zeroSpill !== undefined) demand(map, cloneState(vs), history, undefined, 1 << zeroSpill, [], told(slot));
         history.push(spi === undefined ? { slot } : { slot, spi });
         out.scratch(touched(i), spi);
         slot += i.opcode === LDDW ? 2 : 1;
@@ -281,7 +302,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
         wrote();
         const depth = vs.frames.length;
         const to = exit(vs, env);
-        settle();
+        settle(slot);
         if (to < 0) {
           finish(parent);
           break;
@@ -318,7 +339,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
             });
           }
         }
-        settle();
+        settle(at);
         history.push({ slot: at, frames: vs.frames.length !== depth });
         wrote();
         continue;
@@ -331,7 +352,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       }
       const [fall, target] = flow.next;
       const sides = branch(vs, i, cls === Class.BPF_JMP ? 64 : 32, env);
-      settle();
+      settle(slot);
       history.push({ slot });
       wrote();
       // the target waits on the stack, the fall-through goes on
@@ -347,9 +368,12 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
         if (logLevel) out.insnState(slot, onFall, true);
         vs = onFall;
         slot = fall;
-      } else if (onFall) ((vs = onFall), (slot = fall));
-      else if (onTaken) ((vs = onTaken), (slot = target));
-      else {
+      } else if (onFall || onTaken) {
+        // check_cond_jmp_op, one side only: the state on the jump's line (print_insn_state)
+        vs = (onFall ?? onTaken)!;
+        if (logLevel) out.insnState(slot, vs, true);
+        slot = onFall ? fall : target;
+      } else {
         finish(parent);
         break;
       }
@@ -357,6 +381,20 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
   }
   // log_level 1 and the program accepted: no path failed, none is kept (the kernel's log then holds its summary only)
   if (logLevel === 1) log.length = 0;
+}
+
+/**
+ * zeroStackStore: the register of a store of a known zero scalar to the innermost frame's stack
+ * that is not a register spill (a 1-, 2- or 4-byte store, or one off the 8-byte grid): the
+ * kernel's check_stack_write_fixed_off marks the slot's bytes STACK_ZERO and asks for the
+ * register's precision there.
+ */
+function zeroStackStore(vs: VState, i: Instruction): number | undefined {
+  if (opClass(i.opcode) !== Class.BPF_STX || (i.opcode & 0xe0) !== Mode.BPF_MEM) return undefined;
+  const base = cur(vs).regs[i.dst];
+  const value = cur(vs).regs[i.src];
+  if (base.k !== 'stack' || base.frame !== vs.frames.length - 1 || value.k !== 'scalar' || value.s.umax !== 0n) return undefined;
+  return (base.off + i.offset) % 8 !== 0 ? i.src : undefined;
 }
 
 /** stackSlotOf: the slot of the innermost frame's stack a load or store reaches through a stack pointer (before it runs). */
