@@ -288,7 +288,7 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         env.demand(1 << r);
         return;
       case 'ringmem':
-        if (v.k !== 'mem') return void refuse(`R${r} type=${kindName(v)} expected=ringbuf_mem`);
+        if (v.k !== 'mem' || v.btf) return void refuse(`R${r} type=${kindName(v)} expected=ringbuf_mem`);
         if (v.off !== 0 || v.var.umax !== 0n)
           refuse(`R${r} must have zero offset when passed to release func or trusted arg to kfunc`, EINVAL);
         released = v.ref;
