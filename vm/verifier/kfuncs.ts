@@ -105,7 +105,14 @@ const TABLE: readonly Omit<KfuncDef, 'id'>[] = [
   { name: 'bpf_task_from_pid', args: ['scalar'], ret: 'btf', flags: KF_ACQUIRE | KF_RET_NULL, set: 'generic', btf: TASK },
   { name: 'bpf_task_release', args: ['release'], ret: 'void', flags: KF_RELEASE, set: 'generic', btf: TASK },
   // kernel/trace/bpf_trace.c, key_sig_kfunc_set
-  { name: 'bpf_lookup_user_key', args: ['scalar', 'scalar'], ret: 'btf', flags: KF_ACQUIRE | KF_RET_NULL | KF_SLEEPABLE, set: 'tracing', btf: KEY },
+  {
+    name: 'bpf_lookup_user_key',
+    args: ['scalar', 'scalar'],
+    ret: 'btf',
+    flags: KF_ACQUIRE | KF_RET_NULL | KF_SLEEPABLE,
+    set: 'tracing',
+    btf: KEY,
+  },
   { name: 'bpf_lookup_system_key', args: ['scalar'], ret: 'btf', flags: KF_ACQUIRE | KF_RET_NULL, set: 'tracing', btf: KEY },
   { name: 'bpf_key_put', args: ['release'], ret: 'void', flags: KF_RELEASE, set: 'tracing', btf: KEY },
 ];
@@ -168,12 +175,13 @@ export function kfuncAllowed(k: KfuncDef, progType: number): boolean {
   return types === 'all' || types.includes(progType);
 }
 
-/** checkKfuncStatic: the checks add_kfunc_call makes of every kfunc call, reached or not. */
-export function checkKfuncStatic(id: number, progType: number): void {
+/**
+ * checkKfuncStatic: the checks add_kfunc_call makes of every kfunc call, reached or not (that
+ * the program type may call it is checked only where the call is reached: fetch_kfunc_meta).
+ */
+export function checkKfuncStatic(id: number): void {
   if (id === 0) return; // an unresolved weak kfunc: refused only if reached
-  const k = kfuncById(id);
-  if (!k) return refuse(`kernel btf_id ${id} is not a function`, EINVAL);
-  if (!kfuncAllowed(k, progType)) return refuse(`calling kernel function ${k.name} is not allowed`, EINVAL);
+  if (!kfuncById(id)) return refuse(`kernel btf_id ${id} is not a function`, EINVAL);
 }
 
 /** The stack pointer a dynptr or iterator argument must be: constant offset, inside the frame. */
@@ -205,7 +213,7 @@ export function checkKfuncCall(vs: VState, id: number, env: Env, slot: number): 
   if (id === 0) return refuse('invalid kernel function call not eliminated in verifier pass', EINVAL);
   const k = kfuncById(id);
   if (!k) return refuse(`kernel btf_id ${id} is not a function`, EINVAL);
-  if (!kfuncAllowed(k, env.progType)) return refuse(`calling kernel function ${k.name} is not allowed`, EINVAL);
+  if (!kfuncAllowed(k, env.progType)) return refuse(`calling kernel function ${k.name} is not allowed`, EACCES);
   const f = cur(vs);
   let dynptrKind: 'xdp' | 'skb' | undefined;
   let size = 0;
@@ -230,7 +238,8 @@ export function checkKfuncCall(vs: VState, id: number, env: Env, slot: number): 
         const spis = iterSlots(spi, type);
         for (const i of spis) {
           const s = st[i];
-          if (s.k === 'spill' && (s.reg.k === 'iter' || s.reg.k === 'dynptr')) refuse(`expected uninitialized iter_${type} as arg #${n}`, EINVAL);
+          if (s.k === 'spill' && (s.reg.k === 'iter' || s.reg.k === 'dynptr'))
+            refuse(`expected uninitialized iter_${type} as arg #${n}`, EINVAL);
         }
         const ref = env.nextId();
         vs.refs.set(ref, slot);
@@ -274,6 +283,7 @@ export function checkKfuncCall(vs: VState, id: number, env: Env, slot: number): 
         // KF_RELEASE: the referenced object itself (check_kfunc_args, release_reference)
         const want = k.btf!.name;
         if (v.k === 'mem_or_null' && v.btf === want) return refuse(`Possibly NULL pointer passed to trusted arg${n}`, EACCES);
+        if (v.k === 'scalar') return refuse(`arg#${n} pointer type STRUCT ${want} must point to scalar, or struct with scalar`, EINVAL);
         if (v.k !== 'mem' || v.btf !== want)
           return refuse(`arg#${n} expected pointer to btf or socket, got ${kindName(v)} (${want} expected)`, EINVAL);
         if (v.off !== 0 || v.var.umax !== 0n)

@@ -100,6 +100,8 @@ export function store(vs: VState, base: Reg, r: number, off: number, size: numbe
     case 'map_value':
       return mapValueWrite(base, r, off, size);
     case 'mem':
+      // a kernel object a kfunc gave (PTR_TO_BTF_ID): btf_struct_access allows no writes for the types bpfbox has
+      if (base.btf) return void refuse('only read is supported', EACCES);
       if (base.rdonly) return void refuse(`R${r} cannot write into rdonly_mem`, EACCES);
       return regionAccess(base, r, off, size, base.size);
     case 'map_ptr':

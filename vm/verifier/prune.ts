@@ -164,7 +164,14 @@ function regCovers(o: Reg, c: Reg, ids: IdMap, exact: boolean, range = false): b
     }
     case 'mem_or_null': {
       const cc = c as typeof o;
-      return !o.rdonly === !cc.rdonly && o.btf === cc.btf && o.size === cc.size && o.off === cc.off && ids.match(-o.ref, -cc.ref) && ids.match(o.id, cc.id);
+      return (
+        !o.rdonly === !cc.rdonly &&
+        o.btf === cc.btf &&
+        o.size === cc.size &&
+        o.off === cc.off &&
+        ids.match(-o.ref, -cc.ref) &&
+        ids.match(o.id, cc.id)
+      );
     }
   }
 }
