@@ -214,6 +214,9 @@ export function checkKfuncCall(vs: VState, id: number, env: Env, slot: number): 
   const k = kfuncById(id);
   if (!k) return refuse(`kernel btf_id ${id} is not a function`, EINVAL);
   if (!kfuncAllowed(k, env.progType)) return refuse(`calling kernel function ${k.name} is not allowed`, EACCES);
+  // bpfbox does not model sleepable programs (lsm.s, fentry.s, syscall): a sleepable kfunc is refused
+  // as the kernel refuses it in a program that is not (a false refusal for a sleepable one, never an unsafe accept)
+  if (k.flags & KF_SLEEPABLE) return refuse(`program must be sleepable to call sleepable kfunc ${k.name}`, EACCES);
   const f = cur(vs);
   let dynptrKind: 'xdp' | 'skb' | undefined;
   let size = 0;
