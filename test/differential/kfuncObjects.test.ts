@@ -9,15 +9,15 @@ import { REPO_ROOT } from '../support/paths.js';
 
 /**
  * Differential: bpf/kfuncObjects.o's programs (the bits iterator, bpf_task_from_pid /
- * bpf_task_release references, bpf_cast_to_kern_ctx; in XDP and a socket filter), each loaded
+ * bpf_task_release references, bpf_cast_to_kern_ctx, conntrack lookups; in XDP and a socket filter), each loaded
  * alone in the running kernel (bench/selftests/kload.c, libbpf) and in bpfbox: the same
  * decision, errno and final log line; for the programs that touch no kernel object, the same
  * test-run return value on 64 zero bytes. The *_bad programs are the ones the kernel refuses,
  * the others it loads; both sides are read, neither is assumed.
  */
 const OBJ = join(REPO_ROOT, 'bpf', 'kfuncObjects.o');
-/** Test-run on both sides: no task, key or kernel struct is read, so the results must agree. */
-const RUN = ['bits_count', 'bits_errors', 'task_none', 'kern_ctx'];
+/** Test-run on both sides: no task, connection or kernel struct is read, so the results must agree. */
+const RUN = ['bits_count', 'bits_errors', 'task_none', 'kern_ctx', 'ct_miss', 'ct_errors'];
 
 describe('differential: kfuncs with references, casts and the bits iterator, as the kernel decides', function () {
   this.timeout(120_000);
@@ -58,6 +58,10 @@ describe('differential: kfuncs with references, casts and the bits iterator, as 
     'task_socket_bad',
     'kern_ctx',
     'kern_ctx_write_bad',
+    'ct_miss',
+    'ct_errors',
+    'ct_leak_bad',
+    'ct_socket_bad',
   ];
   for (const name of PROGS)
     it(name, function () {

@@ -74,7 +74,7 @@ describe('kfuncs', () => {
   }
 
   for (const engine of [interpreter, jit]) {
-    it(`runs the bits iterator, the task lookup and the context cast (${engine.name})`, () => {
+    it(`runs the bits iterator, the task and conntrack lookups and the context cast (${engine.name})`, () => {
       const k = new Kernel({ ncpus: 1, runtime: { seed: 1, clock: () => 1n, engine } });
       const file = join(REPO_ROOT, 'bpf', 'kfuncObjects.o');
       const spec = readCollection(readFileSync(file), { name: 'kfuncObjects.o' });
@@ -95,6 +95,8 @@ describe('kfuncs', () => {
       assert.equal(run('bits_errors'), (22 << 16) | (22 << 8) | 7); // EINVAL (NULL), EINVAL (no words), E2BIG (512 words)
       assert.equal(run('task_none'), 3); // no task: NULL
       assert.equal(run('kern_ctx'), 2);
+      assert.equal(run('ct_miss'), 2); // ENOENT: no connection tracked
+      assert.equal(run('ct_errors'), (71 << 16) | (22 << 8) | 97); // EPROTO (ICMP), EINVAL (8-byte opts), EAFNOSUPPORT (20-byte tuple)
     });
   }
 

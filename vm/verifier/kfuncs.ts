@@ -36,9 +36,23 @@ export const KF = {
  * `__uninit` suffix) on the stack, ctx the program's context, buf_opt a buffer that may be
  * NULL sized by the next argument, szk that size (`__szk`: a constant), k a constant (`__k`),
  * scalar any number, ign any initialised register (`__ign`: not checked), release the
- * referenced object a KF_RELEASE kfunc puts (its struct is the kfunc's `btf`).
+ * referenced object a KF_RELEASE kfunc puts (its struct is the kfunc's `btf`), mem memory the
+ * kfunc reads and writes, sized by the next argument, sz (`__sz`, bounded, not necessarily constant).
  */
-export type KfuncArg = 'iter_uninit' | 'iter' | 'dynptr_uninit' | 'dynptr' | 'ctx' | 'buf_opt' | 'szk' | 'k' | 'scalar' | 'ign' | 'release';
+export type KfuncArg =
+  | 'iter_uninit'
+  | 'iter'
+  | 'dynptr_uninit'
+  | 'dynptr'
+  | 'ctx'
+  | 'buf_opt'
+  | 'szk'
+  | 'k'
+  | 'scalar'
+  | 'ign'
+  | 'release'
+  | 'mem'
+  | 'sz';
 
 /**
  * KfuncRet: int/void; iter_next `int *` (4 bytes, NULL when drained); slice/slice_rdwr the
@@ -52,9 +66,9 @@ export type KfuncRet = 'int' | 'void' | 'iter_next' | 'slice' | 'slice_rdwr' | '
  * KfuncSet: the program types a kfunc set is registered for (register_btf_kfunc_id_set):
  * common every type; generic kernel/bpf/helpers.c's generic_kfunc_set; tracing the
  * BTF_KFUNC_HOOK_TRACING types (kernel/trace/bpf_trace.c's key_sig_kfunc_set); xdp/skb
- * net/core/filter.c's.
+ * net/core/filter.c's; ct net/netfilter/nf_conntrack_bpf.c's nf_conntrack_kfunc_set.
  */
-type KfuncSet = 'common' | 'generic' | 'tracing' | 'xdp' | 'skb';
+type KfuncSet = 'common' | 'generic' | 'tracing' | 'xdp' | 'skb' | 'ct';
 
 export interface KfuncDef {
   readonly id: number;
@@ -69,6 +83,8 @@ export interface KfuncDef {
   readonly iter?: IterType;
   /** The kernel struct a 'btf' return or 'release' argument is, and its size (6.18's BTF). */
   readonly btf?: { readonly name: string; readonly size: number };
+  /** A 'ctx' argument of one program type's context (struct xdp_md or __sk_buff), not any context. */
+  readonly ctxOf?: number;
 }
 
 /** ITER_SIZE: the bytes of each iterator's struct on the stack (struct bpf_iter_num / bpf_iter_bits). */
@@ -76,6 +92,7 @@ const ITER_SIZE: Readonly<Record<IterType, number>> = { num: 8, bits: 16 };
 
 const TASK = { name: 'task_struct', size: 3264 };
 const KEY = { name: 'bpf_key', size: 16 };
+const NF_CONN = { name: 'nf_conn', size: 248 };
 const { KF_ACQUIRE, KF_RELEASE, KF_RET_NULL, KF_SLEEPABLE, KF_FASTCALL } = KF;
 
 /** KFUNC_BTF_ID_BASE: bpfbox's kfunc ids start here, clear of helper ids (`call N` with src 0). */
@@ -115,6 +132,26 @@ const TABLE: readonly Omit<KfuncDef, 'id'>[] = [
   },
   { name: 'bpf_lookup_system_key', args: ['scalar'], ret: 'btf', flags: KF_ACQUIRE | KF_RET_NULL, set: 'tracing', btf: KEY },
   { name: 'bpf_key_put', args: ['release'], ret: 'void', flags: KF_RELEASE, set: 'tracing', btf: KEY },
+  // net/netfilter/nf_conntrack_bpf.c, nf_ct_kfunc_set (XDP and TC)
+  {
+    name: 'bpf_xdp_ct_lookup',
+    args: ['ctx', 'mem', 'sz', 'mem', 'sz'],
+    ret: 'btf',
+    flags: KF_ACQUIRE | KF_RET_NULL,
+    set: 'ct',
+    btf: NF_CONN,
+    ctxOf: P.BPF_PROG_TYPE_XDP,
+  },
+  {
+    name: 'bpf_skb_ct_lookup',
+    args: ['ctx', 'mem', 'sz', 'mem', 'sz'],
+    ret: 'btf',
+    flags: KF_ACQUIRE | KF_RET_NULL,
+    set: 'ct',
+    btf: NF_CONN,
+    ctxOf: P.BPF_PROG_TYPE_SCHED_CLS,
+  },
+  { name: 'bpf_ct_release', args: ['release'], ret: 'void', flags: KF_RELEASE, set: 'ct', btf: NF_CONN },
 ];
 
 /** KFUNCS: the registry, with bpfbox's ids. */
@@ -153,6 +190,7 @@ const SET_TYPES: Readonly<Record<KfuncSet, readonly number[] | 'all'>> = {
     P.BPF_PROG_TYPE_CGROUP_SYSCTL,
   ],
   tracing: TRACING_HOOK,
+  ct: [P.BPF_PROG_TYPE_XDP, P.BPF_PROG_TYPE_SCHED_CLS],
   xdp: [P.BPF_PROG_TYPE_XDP],
   skb: [
     P.BPF_PROG_TYPE_SCHED_CLS,
@@ -232,6 +270,8 @@ export function checkKfuncCall(vs: VState, id: number, env: Env, slot: number): 
       case 'ctx':
         if (v.k !== 'ctx') return refuse(`arg#${n} expected pointer to ctx, but got ${kindName(v)}`, EINVAL);
         if (v.off !== 0) return refuse(`dereference of modified ctx ptr R${r} off=${v.off} disallowed`, EACCES);
+        // btf_is_prog_ctx_type: a kfunc for another type's context takes no context of this one
+        if (k.ctxOf !== undefined && k.ctxOf !== env.progType) return refuse(`arg#${n} expected pointer to btf or socket, got ctx`, EINVAL);
         return;
       case 'iter_uninit': {
         // is_iter_reg_valid_uninit: none of the iterator's slots holds an iterator or a dynptr
@@ -276,7 +316,19 @@ export function checkKfuncCall(vs: VState, id: number, env: Env, slot: number): 
         return;
       }
       case 'ign':
+      case 'sz':
         return;
+      case 'mem': {
+        // KF_ARG_PTR_TO_MEM_SIZE: the memory, read and written, for every size the next register may hold
+        const szReg = f.regs[r + 1];
+        read(vs, r + 1);
+        if (szReg.k !== 'scalar') return refuse(`R${r + 1} is not a scalar`, EINVAL);
+        if (szReg.s.smin < 0n) return refuse(`R${r + 1} min value is negative, either use unsigned or 'var &= const'`, EACCES);
+        if (szReg.s.umax >= 1n << 29n) return refuse(`R${r + 1} unbounded memory access, use 'var &= const' or 'if (var < const)'`, EACCES);
+        env.demand(1 << (r + 1));
+        helperMemory(vs, v, r, szReg.s, true, env);
+        return;
+      }
       case 'k':
         // `__k`: a constant the kernel reads at verification time (for bpf_rdonly_cast, a BTF type id)
         if (v.k !== 'scalar' || !isConstScalar(v.s)) return refuse(`R${r} must be a known constant`, EINVAL);
