@@ -8,14 +8,14 @@ import type { BpfboxResult } from '../../bench/selftests/worker.js';
 import { REPO_ROOT } from '../support/paths.js';
 
 /**
- * Differential: bpf/kfuncObjects.o's programs (the bits iterator, bpf_task_from_pid /
+ * Differential: test/fixtures/bpf/kfuncObjects.o's programs (the bits iterator, bpf_task_from_pid /
  * bpf_task_release references, bpf_cast_to_kern_ctx, conntrack lookups; in XDP and a socket filter), each loaded
  * alone in the running kernel (bench/selftests/kload.c, libbpf) and in bpfbox: the same
  * decision, errno and final log line; for the programs that touch no kernel object, the same
  * test-run return value on 64 zero bytes. The *_bad programs are the ones the kernel refuses,
  * the others it loads; both sides are read, neither is assumed.
  */
-const OBJ = join(REPO_ROOT, 'bpf', 'kfuncObjects.o');
+const OBJ = join(REPO_ROOT, 'test', 'fixtures', 'bpf', 'kfuncObjects.o');
 /** Test-run on both sides: no task, connection or kernel struct is read, so the results must agree. */
 const RUN = ['bits_count', 'bits_errors', 'task_none', 'kern_ctx', 'ct_miss', 'ct_errors'];
 

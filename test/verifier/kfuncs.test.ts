@@ -76,7 +76,7 @@ describe('kfuncs', () => {
   for (const engine of [interpreter, jit]) {
     it(`runs the bits iterator, the task and conntrack lookups and the context cast (${engine.name})`, () => {
       const k = new Kernel({ ncpus: 1, runtime: { seed: 1, clock: () => 1n, engine } });
-      const file = join(REPO_ROOT, 'bpf', 'kfuncObjects.o');
+      const file = join(REPO_ROOT, 'test', 'fixtures', 'bpf', 'kfuncObjects.o');
       const spec = readCollection(readFileSync(file), { name: 'kfuncObjects.o' });
       // only the programs the kernel loads (the *_bad ones it refuses)
       const l = loadCollection(k.process, { ...spec, programs: spec.programs.filter((p) => !p.name.endsWith('_bad')) });
