@@ -9,7 +9,8 @@ import { REPO_ROOT } from '../support/paths.js';
 
 /**
  * Differential: test/fixtures/bpf/kfuncObjects.o's programs (the bits iterator, bpf_task_from_pid /
- * bpf_task_release references, bpf_cast_to_kern_ctx, conntrack lookups; in XDP and a socket filter), each loaded
+ * bpf_task_release references, bpf_cast_to_kern_ctx, conntrack lookups; in XDP, tc, cgroup_skb, socket
+ * filter and act programs), each loaded
  * alone in the running kernel (bench/selftests/kload.c, libbpf) and in bpfbox: the same
  * decision, errno and final log line; for the programs that touch no kernel object, the same
  * test-run return value on 64 zero bytes. The *_bad programs are the ones the kernel refuses,
@@ -17,7 +18,7 @@ import { REPO_ROOT } from '../support/paths.js';
  */
 const OBJ = join(REPO_ROOT, 'test', 'fixtures', 'bpf', 'kfuncObjects.o');
 /** Test-run on both sides: no task, connection or kernel struct is read, so the results must agree. */
-const RUN = ['bits_count', 'bits_errors', 'task_none', 'kern_ctx', 'ct_miss', 'ct_errors'];
+const RUN = ['bits_count', 'bits_errors', 'task_none', 'kern_ctx', 'ct_miss', 'ct_errors', 'task_tc', 'ct_tc'];
 
 describe('differential: kfuncs with references, casts and the bits iterator, as the kernel decides', function () {
   this.timeout(120_000);
@@ -62,6 +63,12 @@ describe('differential: kfuncs with references, casts and the bits iterator, as 
     'ct_errors',
     'ct_leak_bad',
     'ct_socket_bad',
+    // availability per program type: sched_cls and cgroup_skb have the generic and conntrack sets, sched_act neither
+    'task_tc',
+    'task_act_bad',
+    'task_cgroup_skb',
+    'ct_tc',
+    'ct_act_bad',
   ];
   for (const name of PROGS)
     it(name, function () {
