@@ -56,6 +56,7 @@ describe('differential: kfuncs with references, casts and the bits iterator, as 
     'task_leak_bad',
     'task_unchecked_bad',
     'task_twice_bad',
+    'task_dst_bad',
     'task_socket_bad',
     'kern_ctx',
     'kern_ctx_write_bad',

@@ -167,7 +167,7 @@ export function mapRegs(s: VState, f: (r: Reg) => Reg): void {
 }
 
 /** kindName: the kernel log's name of a register's kind (scalar, ctx, fp, map_value_or_null). */
-export const kindName = (r: Reg): string => KIND_NAMES[r.k] ?? r.k;
+export const kindName = (r: Reg): string => (r.k === 'mem' && r.btf ? (r.ref ? 'ptr_' : 'trusted_ptr_') : (KIND_NAMES[r.k] ?? r.k));
 const KIND_NAMES: Partial<Record<Kind, string>> = {
   none: '?',
   stack: 'fp',
