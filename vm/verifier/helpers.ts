@@ -247,7 +247,7 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
       case 'value':
       case 'uvalue': {
         if (!map) return void refuse(`invalid map_ptr to access map->${a === 'key' ? 'key' : 'value'}`);
-        if (v.k !== 'stack' && v.k !== 'pkt' && v.k !== 'pkt_meta' && v.k !== 'map_value' && v.k !== 'mem')
+        if ((v.k !== 'stack' && v.k !== 'pkt' && v.k !== 'pkt_meta' && v.k !== 'map_value' && v.k !== 'mem') || referencedBtf(v))
           refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
         const size = a === 'key' ? map.keySize : map.valueSize;
         if (size === 0) refuse('invalid zero-sized read');
@@ -265,14 +265,30 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
       case 'umem':
         if (a === 'mem0' && v.k === 'scalar' && isConstScalar(v.s) && v.s.var.value === 0n)
           return void (mem = { reg: v, r, raw: false, nullable: true });
-        if (v.k === 'scalar' || v.k === 'ctx' || v.k === 'map_ptr' || v.k === 'pkt_end' || v.k.endsWith('_or_null') || v.k === 'func')
+        if (
+          v.k === 'scalar' ||
+          v.k === 'ctx' ||
+          v.k === 'map_ptr' ||
+          v.k === 'pkt_end' ||
+          v.k.endsWith('_or_null') ||
+          v.k === 'func' ||
+          referencedBtf(v)
+        )
           refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
         mem = { reg: v, r, raw: a === 'umem', nullable: false };
         return;
       case 'u32out':
       case 'long':
       case 'fixed':
-        if (v.k === 'scalar' || v.k === 'ctx' || v.k === 'map_ptr' || v.k === 'pkt_end' || v.k.endsWith('_or_null') || v.k === 'func')
+        if (
+          v.k === 'scalar' ||
+          v.k === 'ctx' ||
+          v.k === 'map_ptr' ||
+          v.k === 'pkt_end' ||
+          v.k.endsWith('_or_null') ||
+          v.k === 'func' ||
+          referencedBtf(v)
+        )
           refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
         if (a !== 'fixed') {
           // the memory first, then its alignment (check_func_arg, ARG_PTR_TO_FIXED_SIZE_MEM)
@@ -310,7 +326,7 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         env.demand(1 << r);
         return;
       case 'ringmem':
-        if (v.k !== 'mem') return void refuse(`R${r} type=${kindName(v)} expected=ringbuf_mem`);
+        if (v.k !== 'mem' || v.btf) return void refuse(`R${r} type=${kindName(v)} expected=ringbuf_mem`);
         if (v.off !== 0 || v.var.umax !== 0n)
           refuse(`R${r} must have zero offset when passed to release func or trusted arg to kfunc`, EINVAL);
         released = v.ref;
@@ -391,6 +407,12 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
     ],
   };
 }
+
+/**
+ * referencedBtf: a kernel object a KF_ACQUIRE kfunc gave (PTR_TO_BTF_ID with a reference, not
+ * PTR_TRUSTED): no helper memory argument takes it (compatible_reg_types' mem_types).
+ */
+const referencedBtf = (v: Reg): boolean => v.k === 'mem' && v.btf !== undefined && v.ref !== 0;
 
 /** unreleased: the kernel's line naming the first reference still held. */
 export function unreleased(vs: VState): string {

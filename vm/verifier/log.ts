@@ -95,15 +95,17 @@ export function regText(r: Reg): string {
     case 'map_ptr_or_null':
       return ptrText(r.k, [`id=${r.id}`, ...mapFields(r.m), off(r.off)]);
     case 'mem':
+      if (r.btf) return ptrText(`${r.ref ? '' : 'trusted_'}ptr_${r.btf}`, [r.ref ? `ref_obj_id=${r.ref}` : '', off(r.off)], r.var);
       if (r.rdonly) return ptrText('rdonly_mem', [off(r.off), `sz=${r.size}`], r.var);
       return ptrText('ringbuf_mem', [`ref_obj_id=${r.ref}`, off(r.off), `sz=${r.size}`], r.var);
     case 'mem_or_null':
+      if (r.btf) return ptrText(`ptr_or_null_${r.btf}`, [`id=${r.id}`, r.ref ? `ref_obj_id=${r.ref}` : '', off(r.off)]);
       if (r.rdonly) return ptrText('rdonly_mem_or_null', [`id=${r.id}`, off(r.off), `sz=${r.size}`]);
       return ptrText('ringbuf_mem_or_null', [`id=${r.id}`, `ref_obj_id=${r.ref}`, off(r.off), `sz=${r.size}`]);
     case 'func':
       return 'func()';
     case 'iter':
-      return `iter_num(ref_id=${r.ref},state=${r.state},depth=${r.depth})`;
+      return `iter_${r.type}(ref_id=${r.ref},state=${r.state},depth=${r.depth})`;
     case 'dynptr':
       return `dynptr_${r.type}(id=${r.id})`;
   }

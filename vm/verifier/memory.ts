@@ -104,6 +104,8 @@ export function store(vs: VState, base: Reg, r: number, off: number, size: numbe
     case 'map_value':
       return mapValueWrite(base, r, off, size);
     case 'mem':
+      // a kernel object a kfunc gave (PTR_TO_BTF_ID): btf_struct_access allows no writes for the types bpfbox has
+      if (base.btf) return void refuse('only read is supported', EACCES);
       if (base.rdonly) return void refuse(`R${r} cannot write into rdonly_mem`, EACCES);
       return regionAccess(base, r, off, size, base.size);
     case 'map_ptr':
@@ -311,6 +313,9 @@ export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: b
     case 'map_value':
       return raw ? mapValueWrite(p, r, 0, n) : mapValueRead(p, r, 0, n);
     case 'mem':
+      // check_helper_mem_access: a kernel object (PTR_TO_BTF_ID) or read-only memory is no destination
+      if (raw && p.btf) return void refuse('only read is supported', EACCES);
+      if (raw && p.rdonly) return void refuse(`R${r} cannot write into rdonly_mem`, EACCES);
       return regionAccess(p, r, 0, n, p.size);
     case 'ctx':
       return void refuse(`R${r} type=ctx expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_`, EACCES);

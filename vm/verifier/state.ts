@@ -55,7 +55,11 @@ export type Reg =
   | { readonly k: 'map_value'; readonly m: MapInfo; readonly off: number; readonly var: Scalar; readonly id?: number }
   | { readonly k: 'map_value_or_null'; readonly m: MapInfo; readonly off: number; readonly id: number }
   | { readonly k: 'map_ptr_or_null'; readonly m: MapInfo; readonly off: number; readonly id: number }
-  /** Ring buffer memory from bpf_ringbuf_reserve (`ref`: the reference to release). */
+  /**
+   * Ring buffer memory from bpf_ringbuf_reserve (`ref`: the reference to release), or, with
+   * `btf`, a kernel object a kfunc gave (the kernel's PTR_TO_BTF_ID: `btf` names its struct,
+   * `size` its size; always read-only here; `ref` the reference a KF_ACQUIRE kfunc took).
+   */
   | {
       readonly k: 'mem';
       readonly size: number;
@@ -63,6 +67,7 @@ export type Reg =
       readonly ref: number;
       readonly var: Scalar;
       readonly rdonly?: boolean;
+      readonly btf?: string;
     }
   | {
       readonly k: 'mem_or_null';
@@ -71,17 +76,21 @@ export type Reg =
       readonly ref: number;
       readonly id: number;
       readonly rdonly?: boolean;
+      readonly btf?: string;
     }
   /**
    * Only in a stack slot (kfuncs.ts): an open-coded iterator (STACK_ITER; `ref` the reference
    * its constructor took), or one of a dynptr's two slots (STACK_DYNPTR; `first` the lower one).
    */
-  | { readonly k: 'iter'; readonly ref: number; readonly state: 'active' | 'drained'; readonly depth: number }
+  | { readonly k: 'iter'; readonly type: IterType; readonly ref: number; readonly state: 'active' | 'drained'; readonly depth: number }
   | { readonly k: 'dynptr'; readonly type: 'xdp' | 'skb'; readonly id: number; readonly first: boolean }
   /** A function's first slot (lddw BPF_PSEUDO_FUNC), for callbacks. */
   | { readonly k: 'func'; readonly target: number; readonly off: number };
 
 export type Kind = Reg['k'];
+
+/** IterType: the open-coded iterators bpfbox knows (struct bpf_iter_num: 8 bytes, bpf_iter_bits: 16). */
+export type IterType = 'num' | 'bits';
 
 export const NONE: Reg = { k: 'none' };
 export const scalar = (s: Scalar): Reg => ({ k: 'scalar', s });
@@ -167,7 +176,7 @@ export function mapRegs(s: VState, f: (r: Reg) => Reg): void {
 }
 
 /** kindName: the kernel log's name of a register's kind (scalar, ctx, fp, map_value_or_null). */
-export const kindName = (r: Reg): string => KIND_NAMES[r.k] ?? r.k;
+export const kindName = (r: Reg): string => (r.k === 'mem' && r.btf ? (r.ref ? 'ptr_' : 'trusted_ptr_') : (KIND_NAMES[r.k] ?? r.k));
 const KIND_NAMES: Partial<Record<Kind, string>> = {
   none: '?',
   stack: 'fp',

@@ -238,10 +238,10 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
   try {
     resolve(insns, options.maps ?? []);
     statics = staticChecks(map, options.funcInfo ?? false, options.nonScalarReturn ?? []);
-    // add_subprog_and_kfunc: every kfunc call, reached or not, names a kfunc of the program's type
+    // add_subprog_and_kfunc: every kfunc call, reached or not, names a kfunc
     for (const i of map.at)
       if (i && (i.opcode & 0xf0) === JmpOp.BPF_CALL && opClass(i.opcode) === Class.BPF_JMP && i.src === Pseudo.BPF_PSEUDO_KFUNC_CALL)
-        checkKfuncStatic(Number(i.imm), options.progType);
+        checkKfuncStatic(Number(i.imm));
   } catch (e) {
     // found before the walk: the log shows no instruction
     if (e instanceof Refused) return done({ ok: false, insn: -1, errno: e.errno, message: e.message });
