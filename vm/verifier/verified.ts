@@ -1,6 +1,7 @@
 import type { Instruction } from '../instruction.js';
 import { LoadError } from '../errors.js';
 import { type CheckedProgram, checkProgram } from '../program.js';
+import { sanitizeDeadCode } from './deadCode.js';
 import { EINVAL } from './refuse.js';
 import { type VerifyOptions, type VerifyResult, verify } from './verify.js';
 
@@ -30,10 +31,12 @@ export function verifyProgram(
 ): { readonly result: VerifyResult; readonly program?: VerifiedProgram } {
   const result = verify(insns, options);
   if (!result.ok) return { result };
-  // the structural checks hold for whatever the verifier accepts; they index the program for the engines
+  // the structural checks hold for whatever the verifier accepts; they index the program for the
+  // engines, and see only the code the verifier walked (dead code is `ja -1`, as the kernel leaves
+  // it); which registers are read initialised the verifier proved path by path, more precisely
   let checked: CheckedProgram;
   try {
-    checked = checkProgram(insns);
+    checked = checkProgram(sanitizeDeadCode(insns, result.seen), { registersProven: true });
   } catch (e) {
     // a disagreement is bpfbox's bug; the program is refused rather than run unchecked
     if (!(e instanceof LoadError)) throw e;

@@ -39,6 +39,8 @@ export type VerifyResult = {
   readonly stackDepth: ReadonlyMap<number, number>;
   /** Some path writes packet memory through a packet pointer (see VerifiedProgram.writesPacket). */
   readonly writesPacket: boolean;
+  /** 1 at each slot some path of the walk reached; 0 is dead code the kernel never runs (sanitize_dead_code). */
+  readonly seen: Uint8Array;
 } & (
   | { readonly ok: true }
   | { readonly ok: false; readonly insn: number; readonly errno: number; readonly message: string; readonly unsupported?: boolean }
@@ -230,10 +232,11 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
     log.push(
       `processed ${stats.processed} insns (limit ${COMPLEXITY_LIMIT}) max_states_per_insn ${stats.maxStatesPerInsn} total_states ${stats.totalStates} peak_states ${stats.peakStates} mark_read 0`,
     );
-    return { ...r, log, stats, stackDepth, writesPacket: effects.writesPacket };
+    return { ...r, log, stats, stackDepth, writesPacket: effects.writesPacket, seen };
   };
   let statics: Static;
   const map = slotMap(insns);
+  const seen = new Uint8Array(map.length);
   try {
     resolve(insns, options.maps ?? []);
     statics = staticChecks(map, options.funcInfo ?? false, options.nonScalarReturn ?? []);
@@ -260,6 +263,7 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
         lineInfo: [...(options.lineInfo ?? [])].sort((a, b) => a.insn - b.insn),
         funcInfo: options.funcInfo ?? false,
         pending,
+        seen,
         env: {
           progType: options.progType,
           ops: options.ops,

@@ -82,6 +82,8 @@ export interface WalkInput {
   readonly funcInfo: boolean;
   /** Precision demands the checks of the current instruction made (env.demand pushes them). */
   readonly pending: { regs: number; spis: readonly number[] }[];
+  /** Set to 1 at each slot some path reaches (the kernel's insn_aux_data[].seen): the rest is dead code. */
+  readonly seen: Uint8Array;
 }
 
 /**
@@ -254,6 +256,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       }
       first = false;
       const i = map.at[slot]!;
+      input.seen[slot] = 1;
       legal(i, slot);
       if (logLevel) {
         // log_level 2, a path taken from the stack: its whole state first
