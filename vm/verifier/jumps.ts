@@ -136,7 +136,15 @@ function markNull(vs: VState, id: number, isNull: boolean): VState {
       if (r.k === 'map_value_or_null')
         return { k: 'map_value', m: r.m, off: r.off, var: scalarConst(0n), ...(r.m.spinLock !== undefined ? { id: r.id } : {}) };
       if (r.k === 'map_ptr_or_null') return { k: 'map_ptr', m: r.m, off: r.off };
-      return { k: 'mem', size: r.size, off: r.off, ref: r.ref, var: scalarConst(0n), ...(r.rdonly ? { rdonly: true } : {}) };
+      return {
+        k: 'mem',
+        size: r.size,
+        off: r.off,
+        ref: r.ref,
+        var: scalarConst(0n),
+        ...(r.rdonly ? { rdonly: true } : {}),
+        ...(r.plain ? { plain: true } : {}),
+      };
     }
     return r;
   });

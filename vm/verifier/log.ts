@@ -85,9 +85,11 @@ export function regText(r: Reg): string {
     case 'map_ptr_or_null':
       return ptrText(r.k, [`id=${r.id}`, ...mapFields(r.m), off(r.off)]);
     case 'mem':
+      if (r.plain) return ptrText('mem', [off(r.off), `sz=${r.size}`], r.var);
       if (r.rdonly) return ptrText('rdonly_mem', [off(r.off), `sz=${r.size}`], r.var);
       return ptrText('ringbuf_mem', [`ref_obj_id=${r.ref}`, off(r.off), `sz=${r.size}`], r.var);
     case 'mem_or_null':
+      if (r.plain) return ptrText('mem_or_null', [`id=${r.id}`, off(r.off), `sz=${r.size}`]);
       if (r.rdonly) return ptrText('rdonly_mem_or_null', [`id=${r.id}`, off(r.off), `sz=${r.size}`]);
       return ptrText('ringbuf_mem_or_null', [`id=${r.id}`, `ref_obj_id=${r.ref}`, off(r.off), `sz=${r.size}`]);
     case 'func':

@@ -18,6 +18,11 @@ export interface MapInfo {
   readonly writeonlyProg?: boolean;
   /** A frozen map (bpf_map_freeze): its values are constants (as `.rodata`, for format strings). */
   readonly frozen?: boolean;
+  /**
+   * The value of a one-entry array that is read-only for programs and frozen (`.rodata`):
+   * loads at a constant offset read it as a known scalar (bpf_map_direct_read).
+   */
+  readonly constValue?: Uint8Array;
   /** The map's name (the kernel's messages name it). */
   readonly name?: string;
   /** Whether BTF describes the value, and where in it a `struct bpf_spin_lock` lies. */
@@ -58,6 +63,8 @@ export type Reg =
       readonly ref: number;
       readonly var: Scalar;
       readonly rdonly?: boolean;
+      /** PTR_TO_MEM of a global function's argument (globalFunc.ts): not ring buffer memory, the log says `mem`. */
+      readonly plain?: boolean;
     }
   | {
       readonly k: 'mem_or_null';
@@ -66,6 +73,7 @@ export type Reg =
       readonly ref: number;
       readonly id: number;
       readonly rdonly?: boolean;
+      readonly plain?: boolean;
     }
   /**
    * Only in a stack slot (kfuncs.ts): an open-coded iterator (STACK_ITER; `ref` the reference
@@ -110,6 +118,8 @@ export interface FrameState {
   readonly ret: number;
   /** A callback's frame: the range r0 must be in at its exit. */
   readonly callback?: readonly [number, number];
+  /** A global function's frame: it returns a scalar, and its caller sees an unknown one (check_func_call). */
+  readonly global?: boolean;
 }
 
 /** VState: the whole verifier state of a path: call frames (innermost last) and held references. */
@@ -158,7 +168,7 @@ export function mapRegs(s: VState, f: (r: Reg) => Reg): void {
 }
 
 /** kindName: the kernel log's name of a register's kind (scalar, ctx, fp, map_value_or_null). */
-export const kindName = (r: Reg): string => KIND_NAMES[r.k] ?? r.k;
+export const kindName = (r: Reg): string => ((r.k === 'mem' || r.k === 'mem_or_null') && r.plain ? r.k : (KIND_NAMES[r.k] ?? r.k));
 const KIND_NAMES: Partial<Record<Kind, string>> = {
   none: '?',
   stack: 'fp',

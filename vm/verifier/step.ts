@@ -74,9 +74,18 @@ export function step(vs: VState, i: Instruction, env: Env, slot: number): void {
       fpWrite(i.dst);
       const v = load(vs, base, i.src, i.offset, size, env);
       saveAuxPtrType(env, slot, base.k);
+      // a constant (bpf_map_direct_read of `.rodata`) stays one, sign-extended for BPF_MEMSX
+      const known = v.k === 'scalar' && isConstScalar(v.s) ? v.s.umin : undefined;
       if (mode === Mode.BPF_MEMSX)
-        regs[i.dst] = v.k === 'scalar' ? scalar(signExtended(UNKNOWN, size * 8)) : refuse(`R${i.src} invalid sign-extending load`);
-      else regs[i.dst] = size < 8 && v.k === 'scalar' ? scalar(sync({ ...UNKNOWN, umax: (1n << BigInt(size * 8)) - 1n })) : v;
+        regs[i.dst] =
+          v.k !== 'scalar'
+            ? refuse(`R${i.src} invalid sign-extending load`)
+            : known !== undefined
+              ? constReg(BigInt.asUintN(64, BigInt.asIntN(size * 8, known)))
+              : scalar(signExtended(UNKNOWN, size * 8));
+      else
+        regs[i.dst] =
+          size < 8 && v.k === 'scalar' && known === undefined ? scalar(sync({ ...UNKNOWN, umax: (1n << BigInt(size * 8)) - 1n })) : v;
       return;
     }
     case Class.BPF_ST:

@@ -1,6 +1,7 @@
 import { type SlotMap, slotMap } from '../cfg.js';
 import type { Instruction } from '../instruction.js';
 import { legalityTable } from '../legality.js';
+import type { GlobalFunc } from './globalFunc.js';
 import { checkKfuncStatic, isIterNext } from './kfuncs.js';
 import { Class, JmpOp, LDDW, Mode, Pseudo, Source, opClass } from '../opcodes.js';
 import { liveIn } from './prune.js';
@@ -27,6 +28,8 @@ export interface VerifyOptions {
   readonly nonScalarReturn?: readonly number[];
   /** The state at entry (default: r1 the context, r10 the frame pointer). */
   readonly entry?: VState;
+  /** The global functions (BTF_FUNC_GLOBAL) by first slot, with their BTF arguments (globalFunc.ts). */
+  readonly globalFuncs?: ReadonlyMap<number, GlobalFunc>;
   /** BTF line info (the loader's line_info): the log shows each source line before its instructions, as the kernel's does. */
   readonly lineInfo?: readonly LineInfo[];
 }
@@ -264,6 +267,7 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
         funcInfo: options.funcInfo ?? false,
         pending,
         seen,
+        globalFuncs: options.globalFuncs ?? new Map(),
         env: {
           progType: options.progType,
           ops: options.ops,

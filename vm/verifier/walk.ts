@@ -4,6 +4,7 @@ import { checkLegal } from '../legality.js';
 import type { Instruction } from '../instruction.js';
 import { type SlotMap, flowOf } from '../cfg.js';
 import { Class, JmpOp, LDDW, Mode, Pseudo, Source, opClass } from '../opcodes.js';
+import { type GlobalFunc, argModels, globalCall } from './globalFunc.js';
 import { checkHelperCall, unreleased } from './helpers.js';
 import { stateText } from './log.js';
 import { type LogPos, LogWriter, touched } from './logWriter.js';
@@ -82,6 +83,8 @@ export interface WalkInput {
   readonly funcInfo: boolean;
   /** Precision demands the checks of the current instruction made (env.demand pushes them). */
   readonly pending: { regs: number; spis: readonly number[] }[];
+  /** The global functions (BTF_FUNC_GLOBAL) by first slot. */
+  readonly globalFuncs: ReadonlyMap<number, GlobalFunc>;
   /** Set to 1 at each slot some path reaches (the kernel's insn_aux_data[].seen): the rest is dead code. */
   readonly seen: Uint8Array;
 }
@@ -421,7 +424,7 @@ function legal(i: Instruction, slot: number): void {
 function exit(vs: VState, env: Env): number {
   const f = cur(vs);
   // a callee may return nothing (r0 then unset in the caller); the main function and callbacks may not
-  const r0 = vs.frames.length === 1 || f.callback ? read(vs, 0) : f.regs[0];
+  const r0 = vs.frames.length === 1 || f.callback || f.global ? read(vs, 0) : f.regs[0];
   if (vs.lock) refuse('bpf_spin_unlock is missing', EINVAL);
   if (vs.frames.length === 1) {
     if (vs.refs.size) throw new Refused(EINVAL, 'BPF_EXIT instruction in main prog would lead to reference leak', [], [unreleased(vs)]);
@@ -435,13 +438,15 @@ function exit(vs: VState, env: Env): number {
     if (r0.s.smin < BigInt(lo) || r0.s.smax > BigInt(hi))
       refuse(`At callback return the register R0 has smin=${r0.s.smin} smax=${r0.s.smax} should have been in [${lo}, ${hi}]`, EINVAL);
   }
+  // check_return_code: a global function returns a scalar (and the caller knows nothing of it)
+  if (f.global && r0.k !== 'scalar') refuse(`At subprogram exit the register R0 is not a scalar value (${kindName(r0)})`, EINVAL);
   if (r0.k === 'stack' && r0.frame === vs.frames.length - 1) refuse('cannot return stack pointer to the caller', EINVAL);
   vs.frames.pop();
   // pointers into the popped frame's stack die with it
   const depth = vs.frames.length;
   mapRegs(vs, (r) => (r.k === 'stack' && r.frame >= depth ? unknownScalar : r));
   const caller = cur(vs);
-  if (!f.callback) caller.regs[0] = r0.k === 'stack' && r0.frame >= depth ? unknownScalar : r0;
+  if (!f.callback) caller.regs[0] = f.global || (r0.k === 'stack' && r0.frame >= depth) ? unknownScalar : r0;
   for (let r = 1; r <= 5; r++) caller.regs[r] = NONE;
   return f.ret;
 }
@@ -472,6 +477,14 @@ function call(vs: VState, i: Instruction, slot: number, input: WalkInput): numbe
   if (i.opcode & Source.BPF_X) refuse('BPF_CALL uses reserved fields', EINVAL);
   if (i.src === Pseudo.BPF_PSEUDO_CALL) {
     const target = slot + 1 + Number(i.imm);
+    // a global function: its arguments checked against its BTF, and walked from what BTF says of them
+    const g = input.globalFuncs.get(target);
+    const models = g && argModels(g, input.env.progType);
+    if (g && models) {
+      enter(vs, target, slot + 1, globalCall(vs, g, models, input.env));
+      vs.frames[vs.frames.length - 1] = { ...cur(vs), global: true };
+      return target;
+    }
     return enter(
       vs,
       target,
