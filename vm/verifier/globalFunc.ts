@@ -57,6 +57,14 @@ export function argModels(fn: GlobalFunc, progType: number): readonly ArgModel[]
 
 const isNull = (r: Reg) => r.k === 'scalar' && r.s.umin === 0n && r.s.umax === 0n;
 
+/** notNull: mark_ptr_not_null_reg: what a pointer that may be NULL points at where it is not. */
+function notNull(r: Reg): Reg {
+  if (r.k === 'map_value_or_null') return { k: 'map_value', m: r.m, off: r.off, var: scalarConst(0n) };
+  if (r.k === 'mem_or_null')
+    return { k: 'mem', size: r.size, off: r.off, ref: r.ref, var: scalarConst(0n), rdonly: r.rdonly, plain: r.plain };
+  return r;
+}
+
 /**
  * globalCall: check_func_call for a global function: no lock held, each argument register what
  * the function's BTF says (btf_check_func_arg_match; "Caller passes invalid args into
@@ -83,16 +91,19 @@ export function globalCall(vs: VState, fn: GlobalFunc, models: readonly ArgModel
       args.push({ k: 'ctx', off: 0 });
       return;
     }
-    // check_mem_reg: NULL passes where the argument may be NULL; otherwise `size` bytes readable and writable
-    if (!(m.nullable && isNull(reg))) {
+    // check_mem_reg: NULL passes; otherwise `size` bytes readable and writable, a pointer that may
+    // be NULL checked as if it were not, and then refused where the argument may not be NULL
+    if (!isNull(reg)) {
       const size = scalarConst(BigInt(m.size));
+      const there = notNull(reg);
       try {
-        helperMemory(vs, reg, r, size, false, env);
-        helperMemory(vs, reg, r, size, true, env);
+        helperMemory(vs, there, r, size, false, env);
+        helperMemory(vs, there, r, size, true, env);
       } catch (e) {
         if (e instanceof Refused) fail(e.message);
         throw e;
       }
+      if (there !== reg && !m.nullable) fail(`arg#${i} is expected to be non-NULL`);
     }
     args.push(
       m.nullable
