@@ -22,7 +22,7 @@ import { branch } from './jumps.js';
 import { covers } from './prune.js';
 import { checkKfuncCall, isIterNext, iterActiveAt, iterDrain, iterNextActive, widenImprecise } from './kfuncs.js';
 import { E2BIG, EINVAL, Refused, refuse, unsupported } from './refuse.js';
-import { type FrameState, NONE, type Reg, type VState, cloneState, frame, kindName, mapRegs, unknownScalar } from './state.js';
+import { type FrameState, NONE, type Reg, type VState, cloneState, constReg, frame, kindName, mapRegs, unknownScalar } from './state.js';
 import type { RetvalRange } from './verifierOps.js';
 import { cur, read, step } from './step.js';
 
@@ -276,7 +276,24 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       const op = i.opcode & 0xf0;
       if (cls !== Class.BPF_JMP && cls !== Class.BPF_JMP32) {
         const spi = stackSlotOf(vs, i);
+        // bpf_gen_ld_abs's hidden exit: in a called function, where LD_ABS/LD_IND fails the
+        // function returns 0 to its caller; that path waits on the stack (check_ld_abs, 6.18)
+        const ldFails = cls === Class.BPF_LD && i.opcode !== LDDW && vs.frames.length > 1 ? cloneState(vs) : undefined;
         step(vs, i, env, slot);
+        if (ldFails) {
+          cur(ldFails).regs[0] = constReg(0n);
+          const to = exit(ldFails, env);
+          if (parent) parent.branches++;
+          work.push({
+            slot: to,
+            vs: ldFails,
+            parent,
+            from: slot,
+            history: [...history, { slot }],
+            written: new Set(writtenNow),
+            logAt: out.pos(),
+          });
+        }
         settle();
         history.push(spi === undefined ? { slot } : { slot, spi });
         out.scratch(touched(i), spi);
