@@ -192,6 +192,7 @@ function markNull(vs: VState, id: number, isNull: boolean): VState {
         var: scalarConst(0n),
         ...(r.rdonly ? { rdonly: true } : {}),
         ...(r.btf ? { btf: r.btf } : {}),
+        ...(r.plain ? { plain: true } : {}),
       };
     }
     return r;

@@ -96,10 +96,12 @@ export function regText(r: Reg): string {
       return ptrText(r.k, [`id=${r.id}`, ...mapFields(r.m), off(r.off)]);
     case 'mem':
       if (r.btf) return ptrText(`${r.ref ? '' : 'trusted_'}ptr_${r.btf}`, [r.ref ? `ref_obj_id=${r.ref}` : '', off(r.off)], r.var);
+      if (r.plain) return ptrText('mem', [off(r.off), `sz=${r.size}`], r.var);
       if (r.rdonly) return ptrText('rdonly_mem', [off(r.off), `sz=${r.size}`], r.var);
       return ptrText('ringbuf_mem', [`ref_obj_id=${r.ref}`, off(r.off), `sz=${r.size}`], r.var);
     case 'mem_or_null':
       if (r.btf) return ptrText(`ptr_or_null_${r.btf}`, [`id=${r.id}`, r.ref ? `ref_obj_id=${r.ref}` : '', off(r.off)]);
+      if (r.plain) return ptrText('mem_or_null', [`id=${r.id}`, off(r.off), `sz=${r.size}`]);
       if (r.rdonly) return ptrText('rdonly_mem_or_null', [`id=${r.id}`, off(r.off), `sz=${r.size}`]);
       return ptrText('ringbuf_mem_or_null', [`id=${r.id}`, `ref_obj_id=${r.ref}`, off(r.off), `sz=${r.size}`]);
     case 'func':

@@ -1,5 +1,5 @@
 import { EACCES, EINVAL, MAX_VAR_OFF, Refused, refuse, unsupported } from './refuse.js';
-import { type Scalar, UNKNOWN, scalarConst, sync } from './scalar.js';
+import { type Scalar, UNKNOWN, isConstScalar, scalarConst, sync } from './scalar.js';
 import * as T from './tnum.js';
 import {
   type Kind,
@@ -9,6 +9,7 @@ import {
   type StackSlot,
   type VState,
   ZERO,
+  constReg,
   kindName,
   scalar,
   unknownScalar,
@@ -79,7 +80,8 @@ export function load(vs: VState, base: Reg, r: number, off: number, size: number
     case 'pkt_meta':
       return (packetAccess(base, r, off, size, false, env), unknownScalar);
     case 'map_value':
-      return (mapValueRead(base, r, off, size), unknownScalar);
+      mapValueRead(base, r, off, size);
+      return directRead(base, off, size) ?? unknownScalar;
     case 'mem':
       return (regionAccess(base, r, off, size, base.size), unknownScalar);
     case 'map_ptr':
@@ -265,6 +267,20 @@ export function mapValueWrite(base: { m: MapInfo; off: number; var: Scalar }, r:
 }
 
 /** mapValueRead: a load from a map value: not from a map programs may only write (check_map_access_type), then inside it. */
+/**
+ * directRead: bpf_map_direct_read: a load of 1, 2, 4 or 8 bytes at a constant offset in the
+ * value of a frozen read-only array (`.rodata`) reads the constant there (little-endian).
+ */
+function directRead(base: { m: MapInfo; off: number; var: Scalar }, off: number, size: number): Reg | undefined {
+  const bytes = base.m.constValue;
+  if (!bytes || !isConstScalar(base.var) || ![1, 2, 4, 8].includes(size)) return undefined;
+  const at = base.off + Number(base.var.umin) + off;
+  if (at < 0 || at + size > bytes.length) return undefined;
+  let v = 0n;
+  for (let b = size - 1; b >= 0; b--) v = (v << 8n) | BigInt(bytes[at + b]);
+  return constReg(v);
+}
+
 function mapValueRead(base: { m: MapInfo; off: number; var: Scalar }, r: number, off: number, size: number): void {
   if (base.m.writeonlyProg) refuse(`read from map forbidden, value_size=${base.m.valueSize} off=${base.off + off} size=${size}`);
   regionAccess(base, r, off, size, base.m.valueSize);

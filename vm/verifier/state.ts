@@ -18,6 +18,11 @@ export interface MapInfo {
   readonly writeonlyProg?: boolean;
   /** A frozen map (bpf_map_freeze): its values are constants (as `.rodata`, for format strings). */
   readonly frozen?: boolean;
+  /**
+   * The value of a one-entry array that is read-only for programs and frozen (`.rodata`):
+   * loads at a constant offset read it as a known scalar (bpf_map_direct_read).
+   */
+  readonly constValue?: Uint8Array;
   /** The map's name (the kernel's messages name it). */
   readonly name?: string;
   /** Whether BTF describes the value, and where in it a `struct bpf_spin_lock` lies. */
@@ -68,6 +73,8 @@ export type Reg =
       readonly var: Scalar;
       readonly rdonly?: boolean;
       readonly btf?: string;
+      /** PTR_TO_MEM of a global function's argument (globalFunc.ts): not ring buffer memory, the log says `mem`. */
+      readonly plain?: boolean;
     }
   | {
       readonly k: 'mem_or_null';
@@ -77,6 +84,7 @@ export type Reg =
       readonly id: number;
       readonly rdonly?: boolean;
       readonly btf?: string;
+      readonly plain?: boolean;
     }
   /**
    * Only in a stack slot (kfuncs.ts): an open-coded iterator (STACK_ITER; `ref` the reference
@@ -128,6 +136,8 @@ export interface FrameState {
   readonly ret: number;
   /** A callback's frame: the range r0 must be in at its exit. */
   readonly callback?: readonly [number, number];
+  /** A global function's frame: it returns a scalar, and its caller sees an unknown one (check_func_call). */
+  readonly global?: boolean;
 }
 
 /** VState: the whole verifier state of a path: call frames (innermost last) and held references. */
@@ -176,7 +186,14 @@ export function mapRegs(s: VState, f: (r: Reg) => Reg): void {
 }
 
 /** kindName: the kernel log's name of a register's kind (scalar, ctx, fp, map_value_or_null). */
-export const kindName = (r: Reg): string => (r.k === 'mem' && r.btf ? (r.ref ? 'ptr_' : 'trusted_ptr_') : (KIND_NAMES[r.k] ?? r.k));
+export const kindName = (r: Reg): string =>
+  r.k === 'mem' && r.btf
+    ? r.ref
+      ? 'ptr_'
+      : 'trusted_ptr_'
+    : (r.k === 'mem' || r.k === 'mem_or_null') && r.plain
+      ? r.k
+      : (KIND_NAMES[r.k] ?? r.k);
 const KIND_NAMES: Partial<Record<Kind, string>> = {
   none: '?',
   stack: 'fp',

@@ -74,11 +74,20 @@ export function step(vs: VState, i: Instruction, env: Env, slot: number): void {
       fpWrite(i.dst);
       const v = load(vs, base, i.src, i.offset, size, env);
       saveAuxPtrType(env, slot, base.k);
+      // a constant (bpf_map_direct_read of `.rodata`) stays one, sign-extended for BPF_MEMSX
+      const known = v.k === 'scalar' && isConstScalar(v.s) ? v.s.umin : undefined;
       if (mode === Mode.BPF_MEMSX)
-        regs[i.dst] = v.k === 'scalar' ? scalar(signExtended(UNKNOWN, size * 8)) : refuse(`R${i.src} invalid sign-extending load`);
+        regs[i.dst] =
+          v.k !== 'scalar'
+            ? refuse(`R${i.src} invalid sign-extending load`)
+            : known !== undefined
+              ? constReg(BigInt.asUintN(64, BigInt.asIntN(size * 8, known)))
+              : scalar(signExtended(UNKNOWN, size * 8));
       // a narrow fill of a narrow spill gives the spilled scalar back (stackRead sizes what it returns)
       else if (base.k === 'stack') regs[i.dst] = v;
-      else regs[i.dst] = size < 8 && v.k === 'scalar' ? scalar(sync({ ...UNKNOWN, umax: (1n << BigInt(size * 8)) - 1n })) : v;
+      else
+        regs[i.dst] =
+          size < 8 && v.k === 'scalar' && known === undefined ? scalar(sync({ ...UNKNOWN, umax: (1n << BigInt(size * 8)) - 1n })) : v;
       return;
     }
     case Class.BPF_ST:

@@ -3,6 +3,7 @@ import { checkLegal } from '../legality.js';
 import type { Instruction } from '../instruction.js';
 import { type SlotMap, flowOf } from '../cfg.js';
 import { Class, JmpOp, LDDW, Mode, Pseudo, Source, opClass } from '../opcodes.js';
+import { type GlobalFunc, argModels, globalCall } from './globalFunc.js';
 import { checkHelperCall, unreleased } from './helpers.js';
 import { stateText } from './log.js';
 import { type LogPos, LogWriter, insnText, touched } from './logWriter.js';
@@ -20,7 +21,7 @@ import { branch } from './jumps.js';
 import { covers } from './prune.js';
 import { checkKfuncCall, isIterNext, iterActiveAt, iterDrain, iterNextActive, widenImprecise } from './kfuncs.js';
 import { E2BIG, EINVAL, Refused, refuse, unsupported } from './refuse.js';
-import { type FrameState, NONE, type Reg, type VState, cloneState, frame, kindName, mapRegs, unknownScalar } from './state.js';
+import { type FrameState, NONE, type Reg, type VState, cloneState, constReg, frame, kindName, mapRegs, unknownScalar } from './state.js';
 import type { RetvalRange } from './verifierOps.js';
 import { cur, read, step } from './step.js';
 
@@ -81,6 +82,10 @@ export interface WalkInput {
   readonly funcInfo: boolean;
   /** Precision demands the checks of the current instruction made (env.demand pushes them). */
   readonly pending: { regs: number; spis: readonly number[] }[];
+  /** The global functions (BTF_FUNC_GLOBAL) by first slot. */
+  readonly globalFuncs: ReadonlyMap<number, GlobalFunc>;
+  /** Set to 1 at each slot some path reaches (the kernel's insn_aux_data[].seen): the rest is dead code. */
+  readonly seen: Uint8Array;
 }
 
 /**
@@ -271,6 +276,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       }
       first = false;
       const i = map.at[slot]!;
+      input.seen[slot] = 1;
       legal(i, slot);
       if (logLevel) {
         // log_level 2, a path taken from the stack: its whole state first
@@ -288,7 +294,24 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       if (cls !== Class.BPF_JMP && cls !== Class.BPF_JMP32) {
         const spi = stackSlotOf(vs, i);
         const zeroSpill = logLevel >= 2 ? zeroStackStore(vs, i) : undefined;
+        // bpf_gen_ld_abs's hidden exit: in a called function, where LD_ABS/LD_IND fails the
+        // function returns 0 to its caller; that path waits on the stack (check_ld_abs, 6.18)
+        const ldFails = cls === Class.BPF_LD && i.opcode !== LDDW && vs.frames.length > 1 ? cloneState(vs) : undefined;
         step(vs, i, env, slot);
+        if (ldFails) {
+          cur(ldFails).regs[0] = constReg(0n);
+          const to = exit(ldFails, env);
+          if (parent) parent.branches++;
+          work.push({
+            slot: to,
+            vs: ldFails,
+            parent,
+            from: slot,
+            history: [...history, { slot }],
+            written: new Set(writtenNow),
+            logAt: out.pos(),
+          });
+        }
         settle(slot);
         // check_stack_write_fixed_off: a known zero stored not as a spill asks for its precision
         // (mark_chain_precision, told in the log); bpfbox's rules do not ask it, so this is told only
@@ -456,7 +479,7 @@ function legal(i: Instruction, slot: number): void {
 function exit(vs: VState, env: Env): number {
   const f = cur(vs);
   // a callee may return nothing (r0 then unset in the caller); the main function and callbacks may not
-  const r0 = vs.frames.length === 1 || f.callback ? read(vs, 0) : f.regs[0];
+  const r0 = vs.frames.length === 1 || f.callback || f.global ? read(vs, 0) : f.regs[0];
   if (vs.lock) refuse('bpf_spin_unlock is missing', EINVAL);
   if (vs.frames.length === 1) {
     if (vs.refs.size) throw new Refused(EINVAL, 'BPF_EXIT instruction in main prog would lead to reference leak', [], [unreleased(vs)]);
@@ -470,13 +493,15 @@ function exit(vs: VState, env: Env): number {
     if (r0.s.smin < BigInt(lo) || r0.s.smax > BigInt(hi))
       refuse(`At callback return the register R0 has smin=${r0.s.smin} smax=${r0.s.smax} should have been in [${lo}, ${hi}]`, EINVAL);
   }
+  // check_return_code: a global function returns a scalar (and the caller knows nothing of it)
+  if (f.global && r0.k !== 'scalar') refuse(`At subprogram exit the register R0 is not a scalar value (${kindName(r0)})`, EINVAL);
   if (r0.k === 'stack' && r0.frame === vs.frames.length - 1) refuse('cannot return stack pointer to the caller', EINVAL);
   vs.frames.pop();
   // pointers into the popped frame's stack die with it
   const depth = vs.frames.length;
   mapRegs(vs, (r) => (r.k === 'stack' && r.frame >= depth ? unknownScalar : r));
   const caller = cur(vs);
-  if (!f.callback) caller.regs[0] = r0.k === 'stack' && r0.frame >= depth ? unknownScalar : r0;
+  if (!f.callback) caller.regs[0] = f.global || (r0.k === 'stack' && r0.frame >= depth) ? unknownScalar : r0;
   for (let r = 1; r <= 5; r++) caller.regs[r] = NONE;
   return f.ret;
 }
@@ -507,6 +532,14 @@ function call(vs: VState, i: Instruction, slot: number, input: WalkInput): numbe
   if (i.opcode & Source.BPF_X) refuse('BPF_CALL uses reserved fields', EINVAL);
   if (i.src === Pseudo.BPF_PSEUDO_CALL) {
     const target = slot + 1 + Number(i.imm);
+    // a global function: its arguments checked against its BTF, and walked from what BTF says of them
+    const g = input.globalFuncs.get(target);
+    const models = g && argModels(g, input.env.progType);
+    if (g && models) {
+      enter(vs, target, slot + 1, globalCall(vs, g, models, input.env));
+      vs.frames[vs.frames.length - 1] = { ...cur(vs), global: true };
+      return target;
+    }
     return enter(
       vs,
       target,
