@@ -17,7 +17,7 @@ import { BUF_BYTES, STAGING_BYTES, Source, WINDOW, type Window } from './sources
 import { RxQueues, steer } from './sources/preload.js';
 import { THREAD_CPU, threadCpuNs } from './threadCpu.js';
 import { CaptureError } from '../../pcaps/record.js';
-import { SLOT_BYTES, type StreamFile, ctlBytes, windowsOf, WINDOW_BYTES } from './sources/windowRing.js';
+import { type StreamFile, ctlBytes, ringSlotBytes, streamEnabled, streamed, windowBytes, windowsOf } from './sources/windowRing.js';
 import type { StreamWindow } from './sources/windowWalk.js';
 
 /** Sets of buffers a streamed pass keeps in flight where they fit (#deepen), and the address space they leave at least. */
@@ -150,7 +150,7 @@ export class Pipeline {
   readonly #records: boolean;
   readonly #events: readonly EventMap[];
   /** A streamed pass the workers read (#stream): the ring of window slots and its control words, mapped at the first. */
-  #ring?: { readonly slots: Region; readonly ctl: Region; readonly count: number };
+  #ring?: { readonly slots: Region; readonly ctl: Region; readonly count: number; readonly bytes: number };
 
   constructor(o: PipelineOptions) {
     const n = Math.max(1, o.workers ?? cpus().length);
@@ -222,7 +222,10 @@ export class Pipeline {
       if (!r.preload) this.#deepen();
       // several workers, plain pcap files, nothing written out: the workers read the files themselves
       const n = this.#bufs[0].length;
-      const files = n > 1 && !pace && !r.preload && !outputs.writes && !this.#events.length && !this.#o.trace ? source.streamFiles() : undefined;
+      const files =
+        n > 1 && streamEnabled() && !pace && !r.preload && !outputs.writes && !this.#events.length && !this.#o.trace
+          ? source.streamFiles()
+          : undefined;
       if (files && this.#mapRing()) {
         await this.#stream(files, skb, outputs, r);
         return;
@@ -299,12 +302,19 @@ export class Pipeline {
 
   /** #mapRing maps the ring of a streamed pass (a slot per set of buffers) and its control words, once; false where they do not fit. */
   #mapRing(): boolean {
-    if (this.#ring) return true;
+    const bytes = windowBytes();
+    if (this.#ring) return this.#ring.bytes === bytes;
     const mem = this.#o.kernel.memory;
     const count = this.#bufs.length;
     const n = this.#bufs[0].length;
-    if (mem.unmapped < count * SLOT_BYTES + ctlBytes(count, n) + DEEPEN_SPARE) return false;
-    this.#ring = { slots: mem.map(count * SLOT_BYTES, Perm.READ, 'stream/ring'), ctl: mem.map(ctlBytes(count, n), Perm.READ, 'stream/ctl'), count };
+    const slot = ringSlotBytes(bytes);
+    if (mem.unmapped < count * slot + ctlBytes(count, n) + DEEPEN_SPARE) return false;
+    this.#ring = {
+      slots: mem.map(count * slot, Perm.READ, 'stream/ring'),
+      ctl: mem.map(ctlBytes(count, n), Perm.READ, 'stream/ctl'),
+      count,
+      bytes,
+    };
     return true;
   }
 
@@ -318,9 +328,11 @@ export class Pipeline {
     const mem = this.#o.kernel.memory;
     const n = this.#bufs[0].length;
     const S = ring.count;
+    const W = ring.bytes;
+    const SLOT = ringSlotBytes(W);
     mem.u8.fill(0, ring.ctl.start, ring.ctl.start + ring.ctl.size);
     const ctlAt = (slot: number) => ring.ctl.start + ctlBytes(slot, n);
-    const list = files.flatMap((file) => Array.from({ length: windowsOf(file.size) }, (_, win) => ({ file, win })));
+    const list = files.flatMap((file) => Array.from({ length: windowsOf(file.size, W) }, (_, win) => ({ file, win })));
     const total = files.reduce((t, f) => t + f.size, 0);
     const window = (g: number): StreamWindow => {
       const { file, win } = list[g];
@@ -330,27 +342,50 @@ export class Pipeline {
         seq: g + 1,
         file,
         win,
+        bytes: W,
         reader: g % n,
         workers: n,
         slots: S,
-        slot: ring.slots.start + s * SLOT_BYTES,
+        slot: ring.slots.start + s * SLOT,
         ctl: ctlAt(s),
         nextCtl: ctlAt((g + 1) % S),
         ctlBase: ring.ctl.start,
         desc: this.#bufs[s].map((b) => b.start),
         skb,
-        ahead: next && { seq: g + 2, file: next.file, win: next.win, slot: ring.slots.start + ((g + 1) % S) * SLOT_BYTES, ctl: ctlAt((g + 1) % S) },
+        ahead: next && {
+          seq: g + 2,
+          file: next.file,
+          win: next.win,
+          slot: ring.slots.start + ((g + 1) % S) * SLOT,
+          ctl: ctlAt((g + 1) % S),
+        },
       };
     };
     const flight: { g: number; running: Promise<BatchResult[]> }[] = [];
-    const win: Window = { count: 0, tally: true, worker: new Int32Array(0), index: new Int32Array(0), tsSec: new Float64Array(0), tsNsec: new Int32Array(0), origLen: new Int32Array(0), notRun: new Map(), desc: [], batchLen: [] };
+    const win: Window = {
+      count: 0,
+      tally: true,
+      worker: new Int32Array(0),
+      index: new Int32Array(0),
+      tsSec: new Float64Array(0),
+      tsNsec: new Int32Array(0),
+      origLen: new Int32Array(0),
+      notRun: new Map(),
+      desc: [],
+      batchLen: [],
+    };
     let g = 0;
     let bytes = 0;
     try {
       for (;;) {
         while (g < list.length && flight.length < S && !r.signal?.aborted) {
           const w = window(g);
-          flight.push({ g, running: Promise.all(Array.from({ length: n }, (_, k) => this.#pool.run(k, { id: k, desc: w.desc[k], n: 0, tally: true, window: w }))) });
+          flight.push({
+            g,
+            running: Promise.all(
+              Array.from({ length: n }, (_, k) => this.#pool.run(k, { id: k, desc: w.desc[k], n: 0, tally: true, window: w })),
+            ),
+          });
           g++;
         }
         const head = flight.shift();
@@ -359,7 +394,8 @@ export class Pipeline {
         const { file, win: i } = list[head.g];
         this.#walked(file, results[head.g % n].walk);
         this.#emit(win, results, outputs);
-        bytes += Math.min(WINDOW_BYTES, Math.max(0, file.size - 24 - i * WINDOW_BYTES)) + (i === 0 ? 24 : 0);
+        streamed.windows++;
+        bytes += Math.min(W, Math.max(0, file.size - 24 - i * W)) + (i === 0 ? 24 : 0);
         r.progress?.({ packets: this.summary.packets, fileBytes: bytes, totalBytes: total });
       }
     } catch (e) {

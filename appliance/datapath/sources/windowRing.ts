@@ -5,26 +5,41 @@ import { DESC_BYTES } from '../../../vm/jit/xdpBatchDriver.js';
 /**
  * windowRing: the shared layout of a streamed pass in which the workers read the capture
  * themselves (sources/windowWalk.ts), as a NIC's queues each DMA their own descriptors' buffers:
- * the file is cut into fixed byte ranges (windows of WINDOW_BYTES after the 24-byte header),
+ * the file is cut into fixed byte ranges (windows of windowBytes() after the 24-byte header),
  * window g is read with pread by worker g mod N into ring slot g mod S, and the control words
  * below pass what only the previous window's header walk knows (where the first record of the
  * next window starts, and its record index) from worker to worker with Atomics. The main
  * thread sends each worker one request per window and does no work per packet or per byte.
  */
 
-/** WINDOW_BYTES: a window's bytes (BPFBOX_STREAM_WINDOW overrides it: the tests make records straddle many windows). */
-export const WINDOW_BYTES = Number(process.env.BPFBOX_STREAM_WINDOW) > 0 ? Math.floor(Number(process.env.BPFBOX_STREAM_WINDOW)) : 2 << 20;
+/** MAX_WINDOW: a window's bytes (at most: a worker's descriptors for it fill half its ingress buffer, bigAt). */
+export const MAX_WINDOW = 2 << 20;
+
+/** windowBytes: a streamed pass's window (BPFBOX_STREAM_WINDOW, read at each pass, makes it smaller: the tests make records straddle many windows). */
+export function windowBytes(): number {
+  const env = Math.floor(Number(process.env.BPFBOX_STREAM_WINDOW));
+  return env > 0 ? Math.min(env, MAX_WINDOW) : MAX_WINDOW;
+}
+
+/**
+ * streamEnabled: whether a pass may have the workers read (BPFBOX_STREAM=off, read at each
+ * pass, keeps the main thread reading: the tests' and benchmark's reference).
+ */
+export const streamEnabled = () => process.env.BPFBOX_STREAM !== 'off';
+
+/** streamed: windows the workers have read in this process (the tests check that a pass took this way). */
+export const streamed = { windows: 0 };
+
 /** TAIL_BYTES: room after a window for the rest of the record that crosses its end (a header and the longest record read). */
 export const TAIL_BYTES = Math.ceil((16 + MAX_RECORD) / PAGE_SIZE) * PAGE_SIZE;
-/** SLOT_BYTES: one ring slot, a window and its tail. */
-export const SLOT_BYTES = Math.ceil((WINDOW_BYTES + TAIL_BYTES) / PAGE_SIZE) * PAGE_SIZE;
+/** ringSlotBytes: one ring slot, a window of `w` bytes and its tail. */
+export const ringSlotBytes = (w: number) => Math.ceil((w + TAIL_BYTES) / PAGE_SIZE) * PAGE_SIZE;
 /**
- * DESC_MAX: the descriptor area of one worker's list for one window, in its ingress buffer: a
- * record takes at least its 16-byte header, so a window starts at most WINDOW_BYTES / 16 + 1.
- * A record longer than a CPU's frame runs in the scratch slot that follows (BIG_AT).
+ * bigAt: where, in a worker's ingress buffer, a record longer than a CPU's frame runs (a scratch
+ * slot, one such record at a time): after the descriptors of a window of `w` bytes, which holds
+ * at most w / 16 + 1 records (each has its 16-byte header).
  */
-export const DESC_MAX = (Math.floor(WINDOW_BYTES / 16) + 1) * DESC_BYTES;
-export const BIG_AT = Math.ceil(DESC_MAX / PAGE_SIZE) * PAGE_SIZE;
+export const bigAt = (w: number) => Math.ceil(((Math.floor(w / 16) + 1) * DESC_BYTES) / PAGE_SIZE) * PAGE_SIZE;
 
 /** Control words (i32) of the pass: ABORT is set by a worker that stopped the pass (a corrupt record), so none waits on. */
 export const Ctl = { ABORT: 0, SLOTS: 4 } as const;
@@ -74,5 +89,5 @@ export interface StreamFile {
   readonly nanosecond: boolean;
 }
 
-/** windowsOf: how many windows a file of `size` bytes takes (at least one: its end is walked to say whether a record is cut off). */
-export const windowsOf = (size: number) => Math.max(1, Math.ceil((size - 24) / WINDOW_BYTES));
+/** windowsOf: how many windows of `w` bytes a file of `size` bytes takes (at least one: its end is walked to say whether a record is cut off). */
+export const windowsOf = (size: number, w: number) => Math.max(1, Math.ceil((size - 24) / w));

@@ -6,13 +6,13 @@ import type { AddressSpace } from '../../../vm/memory.js';
 import { RecordSplitter } from '../../../vm/jit/recordSplit.js';
 import { DESC_BYTES, DescWord } from '../../../vm/jit/xdpBatchDriver.js';
 import { MAX_LEN, slotBytes } from './fileSource.js';
-import { BIG_AT, Ctl, SlotCtl, type StreamFile, StreamAborted, WINDOW_BYTES, publish, waitSeq, windowsOf } from './windowRing.js';
+import { Ctl, SlotCtl, type StreamFile, StreamAborted, bigAt, publish, waitSeq, windowsOf } from './windowRing.js';
 
 /** A record header's bytes (pcap's pcaprec_hdr). */
 const REC = 16;
 
 /**
- * StreamWindow: window `win` of `file` (its bytes [24 + win * WINDOW_BYTES, + WINDOW_BYTES)), the
+ * StreamWindow: window `win` of `file` (its bytes [24 + win * bytes, + bytes)), the
  * `seq`-th of the pass (from 1), read and walked by worker `reader` into the ring slot at `slot`;
  * `ctl` and `nextCtl`: the control words (byte addresses, windowRing's SlotCtl) of its slot and
  * of the next window's; `desc`: each worker's descriptor area for it; `ahead`: the next window,
@@ -22,6 +22,8 @@ export interface StreamWindow {
   readonly seq: number;
   readonly file: StreamFile;
   readonly win: number;
+  /** The pass's window size (windowRing's windowBytes). */
+  readonly bytes: number;
   readonly reader: number;
   readonly workers: number;
   readonly slots: number;
@@ -81,7 +83,7 @@ export class WindowWalker {
         }
         return { n: i32[c + SlotCtl.PER_WORKER + w.workers + me], report };
       }
-      if (w.ahead && me === (w.reader + 1) % w.workers) this.#readAhead(w.ahead, w.slots, w.workers, abort);
+      if (w.ahead && me === (w.reader + 1) % w.workers) this.#readAhead(w.ahead, w, abort);
       waitSeq(i32, c + SlotCtl.READY_SEQ, w.seq, abort, undefined, `window ${w.win} of ${w.file.path}`);
       return { n: i32[c + SlotCtl.PER_WORKER + w.workers + me] };
     } catch (e) {
@@ -115,18 +117,18 @@ export class WindowWalker {
   }
 
   /** #readWindow reads window `win` of `file` into the slot at `slot`: its bytes, fewer for the last. */
-  #readWindow(file: StreamFile, win: number, slot: number): number {
-    const from = 24 + win * WINDOW_BYTES;
-    return this.#pread(file, slot, from, Math.min(from + WINDOW_BYTES, Math.max(file.size, from)));
+  #readWindow(file: StreamFile, win: number, bytes: number, slot: number): number {
+    const from = 24 + win * bytes;
+    return this.#pread(file, slot, from, Math.min(from + bytes, Math.max(file.size, from)));
   }
 
   /** #readAhead reads the next window now if its slot is free (every worker is done with the window it held); else its request will. */
-  #readAhead(a: NonNullable<StreamWindow['ahead']>, slots: number, workers: number, abort: number): void {
+  #readAhead(a: NonNullable<StreamWindow['ahead']>, { slots, workers, bytes }: StreamWindow, abort: number): void {
     if (Atomics.load(this.#space.i32, abort)) return;
     const held = a.seq - slots;
     const fin = (a.ctl >> 2) + SlotCtl.PER_WORKER + 2 * workers;
     for (let k = 0; k < workers; k++) if (held > 0 && Atomics.load(this.#space.i32, fin + k) < held) return;
-    this.#ahead = { seq: a.seq, have: this.#readWindow(a.file, a.win, a.slot) };
+    this.#ahead = { seq: a.seq, have: this.#readWindow(a.file, a.win, bytes, a.slot) };
   }
 
   /** #walk reads window `w` (unless read ahead), walks its record headers, hands on the next start, then splits its records. */
@@ -135,8 +137,9 @@ export class WindowWalker {
     const abort = (w.ctlBase >> 2) + Ctl.ABORT;
     const c = w.ctl >> 2;
     const { file, slot } = w;
-    let have = this.#ahead.seq === w.seq ? this.#ahead.have : this.#readWindow(file, w.win, slot);
-    const fileAt = 24 + w.win * WINDOW_BYTES;
+    const W = w.bytes;
+    let have = this.#ahead.seq === w.seq ? this.#ahead.have : this.#readWindow(file, w.win, W, slot);
+    const fileAt = 24 + w.win * W;
     let p = 0;
     let index = 0;
     if (w.win > 0) {
@@ -150,14 +153,13 @@ export class WindowWalker {
     const dv = this.#space.view;
     const fracLimit = file.nanosecond ? 1e9 : 1e6;
     let runStart = p;
-    const last = w.win === windowsOf(file.size) - 1;
+    const last = w.win === windowsOf(file.size, W) - 1;
     // records that start in this window (the last: up to the file's end)
-    while (p < WINDOW_BYTES && (p < have || !last)) {
+    while (p < W && (p < have || !last)) {
       if (p + REC > have) {
         have += this.#pread(file, slot + have, fileAt + have, fileAt + p + REC);
         if (p + REC > have) {
           if (p < have) report.cut = cutOff(file.path, fileAt + p, index, `a ${REC}-byte record header`);
-          p = Math.max(p, file.size - fileAt);
           break;
         }
       }
@@ -179,8 +181,6 @@ export class WindowWalker {
         have += this.#pread(file, slot + have, fileAt + have, fileAt + p + REC + caplen);
         if (p + REC + caplen > have) {
           report.cut = cutOff(file.path, offset, index, `${caplen} bytes of packet data`);
-          // the windows after it (the record ran into them) have no records
-          p = file.size - fileAt;
           break;
         }
       }
@@ -199,10 +199,10 @@ export class WindowWalker {
       p += REC + caplen;
       index++;
     }
-    // the next window starts where this one's last record ends
+    // the next window starts where this one's last record ends (after a cut record: at the file's end, no records)
     if (!last) {
       const n = w.nextCtl >> 2;
-      i32[n + SlotCtl.START_OFF] = p - WINDOW_BYTES;
+      i32[n + SlotCtl.START_OFF] = (report.cut ? Math.max(p, file.size - fileAt) : p) - W;
       i32[n + SlotCtl.START_INDEX] = index;
       publish(i32, n + SlotCtl.START_SEQ, w.seq + 1);
     }
@@ -231,7 +231,7 @@ export class WindowWalker {
       const d = i32[next + k] >> 2;
       i32[next + k] += DESC_BYTES;
       const u32 = (o: number) => this.#space.view.getUint32(at + o, true);
-      i32[d + DescWord.HARD_START] = w.desc[k] + BIG_AT;
+      i32[d + DescWord.HARD_START] = w.desc[k] + bigAt(w.bytes);
       i32[d + DescWord.ROOM] = slotBytes(long);
       i32[d + DescWord.LEN] = long;
       i32[d + DescWord.WIRE_LEN] = Math.max(u32(12), long);
