@@ -17,7 +17,7 @@ import { BUF_BYTES, STAGING_BYTES, Source, WINDOW, type Window } from './sources
 import { RxQueues, steer } from './sources/preload.js';
 import { THREAD_CPU, threadCpuNs } from './threadCpu.js';
 import { CaptureError } from '../../pcaps/record.js';
-import { type StreamFile, ctlBytes, ringSlotBytes, streamEnabled, streamed, windowBytes, windowsOf } from './sources/windowRing.js';
+import { type StreamFile, bigAt, ctlBytes, ringSlotBytes, streamEnabled, streamed, windowBytes, windowsOf } from './sources/windowRing.js';
 import type { StreamWindow } from './sources/windowWalk.js';
 
 /** Sets of buffers a streamed pass keeps in flight where they fit (#deepen), and the address space they leave at least. */
@@ -351,6 +351,8 @@ export class Pipeline {
         nextCtl: ctlAt((g + 1) % S),
         ctlBase: ring.ctl.start,
         desc: this.#bufs[s].map((b) => b.start),
+        // the first set's buffers were mapped before the workers started; a window's descriptors take at most bigAt of them
+        big: this.#bufs[0].map((b) => b.start + bigAt(W)),
         skb,
         ahead: next && {
           seq: g + 2,

@@ -60,7 +60,9 @@ function perCpu(maps: ReplaySummary['maps']): unknown {
   const out: Record<string, unknown> = {};
   for (const [name, entries] of Object.entries(maps)) {
     const list = entries as { key: unknown; values?: unknown }[];
-    if (list.some((e) => e.values !== undefined)) out[name] = list;
+    // in key order: a per-CPU hash's order is which CPU inserted first (a race)
+    if (list.some((e) => e.values !== undefined))
+      out[name] = [...list].sort((x, y) => (JSON.stringify(x.key) < JSON.stringify(y.key) ? -1 : 1));
   }
   return out;
 }

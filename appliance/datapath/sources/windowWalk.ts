@@ -6,7 +6,7 @@ import type { AddressSpace } from '../../../vm/memory.js';
 import { RecordSplitter } from '../../../vm/jit/recordSplit.js';
 import { DESC_BYTES, DescWord } from '../../../vm/jit/xdpBatchDriver.js';
 import { MAX_LEN, slotBytes } from './fileSource.js';
-import { Ctl, SlotCtl, type StreamFile, StreamAborted, bigAt, publish, waitSeq, windowsOf } from './windowRing.js';
+import { Ctl, SlotCtl, type StreamFile, StreamAborted, publish, waitSeq, windowsOf } from './windowRing.js';
 
 /** A record header's bytes (pcap's pcaprec_hdr). */
 const REC = 16;
@@ -32,6 +32,12 @@ export interface StreamWindow {
   readonly nextCtl: number;
   readonly ctlBase: number;
   readonly desc: readonly number[];
+  /**
+   * Each worker's scratch slot, where a record longer than a CPU's frame runs (one at a time):
+   * in a region the workers were started with (their region tables know it: the interpreter
+   * checks every access against them).
+   */
+  readonly big: readonly number[];
   /** The program takes an skb: a frame shorter than an Ethernet header is not run. */
   readonly skb: boolean;
   readonly ahead?: { readonly seq: number; readonly file: StreamFile; readonly win: number; readonly slot: number; readonly ctl: number };
@@ -231,7 +237,7 @@ export class WindowWalker {
       const d = i32[next + k] >> 2;
       i32[next + k] += DESC_BYTES;
       const u32 = (o: number) => this.#space.view.getUint32(at + o, true);
-      i32[d + DescWord.HARD_START] = w.desc[k] + bigAt(w.bytes);
+      i32[d + DescWord.HARD_START] = w.big[k];
       i32[d + DescWord.ROOM] = slotBytes(long);
       i32[d + DescWord.LEN] = long;
       i32[d + DescWord.WIRE_LEN] = Math.max(u32(12), long);
