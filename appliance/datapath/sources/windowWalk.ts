@@ -158,6 +158,7 @@ export class WindowWalker {
     marks.length = 0;
     const dv = this.#space.view;
     const fracLimit = file.nanosecond ? 1e9 : 1e6;
+    const snap = file.snapLen > 0 ? Math.min(file.snapLen, MAX_RECORD) : MAX_RECORD;
     let runStart = p;
     const last = w.win === windowsOf(file.size, W) - 1;
     // records that start in this window (the last: up to the file's end)
@@ -172,21 +173,14 @@ export class WindowWalker {
       const at = slot + p;
       const caplen = dv.getUint32(at + 8, true);
       const frac = dv.getUint32(at + 4, true);
-      const name = `record ${index}`;
-      const offset = fileAt + p;
-      let error: string | undefined;
-      if (caplen > MAX_RECORD) error = `${name}: captured length ${caplen} is larger than ${MAX_RECORD} bytes (a corrupt record header?)`;
-      else if (file.snapLen > 0 && caplen > file.snapLen)
-        error = `${name}: captured length ${caplen} is larger than the file's snap length ${file.snapLen}`;
-      else if (frac >= fracLimit) error = `${name}: timestamp fraction ${frac} is not below one second`;
-      if (error) {
-        report.error = { offset, message: error };
+      if (caplen > snap || frac >= fracLimit) {
+        report.error = { offset: fileAt + p, message: corrupt(index, caplen, frac, file.snapLen) };
         return report;
       }
       if (p + REC + caplen > have) {
         have += this.#pread(file, slot + have, fileAt + have, fileAt + p + REC + caplen);
         if (p + REC + caplen > have) {
-          report.cut = cutOff(file.path, offset, index, `${caplen} bytes of packet data`);
+          report.cut = cutOff(file.path, fileAt + p, index, `${caplen} bytes of packet data`);
           break;
         }
       }
@@ -196,7 +190,7 @@ export class WindowWalker {
           : w.skb && caplen < ETH_HLEN
             ? `${caplen} bytes: shorter than an Ethernet header, which no skb is`
             : undefined;
-      if (why) report.notRun.push({ index, offset, why });
+      if (why) report.notRun.push({ index, offset: fileAt + p, why });
       if (why || caplen > MAX_PACKET) {
         // the plain records before it, then it (a long one runs in its worker's scratch slot)
         marks.push(runStart, p, why ? -1 : caplen);
@@ -252,6 +246,14 @@ export class WindowWalker {
     for (const fd of this.#fds.values()) closeSync(fd);
     this.#fds.clear();
   }
+}
+
+/** corrupt: PcapReader's error for record `index`'s header (its caplen over MAX_RECORD or the snap length, or its fraction of a second too big). */
+function corrupt(index: number, caplen: number, frac: number, snapLen: number): string {
+  const name = `record ${index}`;
+  if (caplen > MAX_RECORD) return `${name}: captured length ${caplen} is larger than ${MAX_RECORD} bytes (a corrupt record header?)`;
+  if (snapLen > 0 && caplen > snapLen) return `${name}: captured length ${caplen} is larger than the file's snap length ${snapLen}`;
+  return `${name}: timestamp fraction ${frac} is not below one second`;
 }
 
 /** cutOff: PcapReader's warning for a record the file's end cuts. */
