@@ -17,7 +17,16 @@ import { BUF_BYTES, STAGING_BYTES, Source, WINDOW, type Window } from './sources
 import { RxQueues, steer } from './sources/preload.js';
 import { THREAD_CPU, threadCpuNs } from './threadCpu.js';
 import { CaptureError } from '../../pcaps/record.js';
-import { type StreamFile, bigAt, ctlBytes, ringSlotBytes, streamEnabled, streamed, windowBytes, windowsOf } from './sources/windowRing.js';
+import {
+  type StreamFile,
+  ctlBytes,
+  descBytes,
+  ringSlotBytes,
+  streamEnabled,
+  streamed,
+  windowBytes,
+  windowsOf,
+} from './sources/windowRing.js';
 import type { StreamWindow } from './sources/windowWalk.js';
 
 /** Sets of buffers a streamed pass keeps in flight where they fit (#deepen), and the address space they leave at least. */
@@ -150,7 +159,7 @@ export class Pipeline {
   readonly #records: boolean;
   readonly #events: readonly EventMap[];
   /** A streamed pass the workers read (#stream): the ring of window slots and its control words, mapped at the first. */
-  #ring?: { readonly slots: Region; readonly ctl: Region; readonly count: number; readonly bytes: number };
+  #ring?: { readonly slots: Region; readonly ctl: Region; readonly desc: Region[][]; readonly count: number; readonly bytes: number };
 
   constructor(o: PipelineOptions) {
     const n = Math.max(1, o.workers ?? cpus().length);
@@ -308,10 +317,13 @@ export class Pipeline {
     const count = this.#bufs.length;
     const n = this.#bufs[0].length;
     const slot = ringSlotBytes(bytes);
-    if (mem.unmapped < count * slot + ctlBytes(count, n) + DEEPEN_SPARE) return false;
+    if (mem.unmapped < count * (slot + n * descBytes(bytes)) + ctlBytes(count, n) + DEEPEN_SPARE) return false;
     this.#ring = {
       slots: mem.map(count * slot, Perm.READ, 'stream/ring'),
       ctl: mem.map(ctlBytes(count, n), Perm.READ, 'stream/ctl'),
+      desc: Array.from({ length: count }, (_, s) =>
+        Array.from({ length: n }, (_, w) => mem.map(descBytes(bytes), Perm.RW, `stream/desc/cpu${w}/${s}`)),
+      ),
       count,
       bytes,
     };
@@ -350,9 +362,9 @@ export class Pipeline {
         ctl: ctlAt(s),
         nextCtl: ctlAt((g + 1) % S),
         ctlBase: ring.ctl.start,
-        desc: this.#bufs[s].map((b) => b.start),
-        // the first set's buffers were mapped before the workers started; a window's descriptors take at most bigAt of them
-        big: this.#bufs[0].map((b) => b.start + bigAt(W)),
+        desc: ring.desc[s].map((d) => d.start),
+        // the first set's ingress buffers (unused by this pass) were mapped before the workers started: their region tables know them
+        big: this.#bufs[0].map((b) => b.start),
         skb,
         ahead: next && {
           seq: g + 2,

@@ -12,8 +12,8 @@ import { DESC_BYTES } from '../../../vm/jit/xdpBatchDriver.js';
  * thread sends each worker one request per window and does no work per packet or per byte.
  */
 
-/** MAX_WINDOW: a window's bytes (at most: a worker's descriptors for it fill half its ingress buffer, bigAt). */
-export const MAX_WINDOW = 2 << 20;
+/** MAX_WINDOW: a window's bytes (a worker's descriptors for one take up to twice that: descBytes). */
+export const MAX_WINDOW = 4 << 20;
 
 /** windowBytes: a streamed pass's window (BPFBOX_STREAM_WINDOW, read at each pass, makes it smaller: the tests make records straddle many windows). */
 export function windowBytes(): number {
@@ -34,12 +34,8 @@ export const streamed = { windows: 0 };
 export const TAIL_BYTES = Math.ceil((16 + MAX_RECORD) / PAGE_SIZE) * PAGE_SIZE;
 /** ringSlotBytes: one ring slot, a window of `w` bytes and its tail. */
 export const ringSlotBytes = (w: number) => Math.ceil((w + TAIL_BYTES) / PAGE_SIZE) * PAGE_SIZE;
-/**
- * bigAt: where, in a worker's ingress buffer, a record longer than a CPU's frame runs (a scratch
- * slot, one such record at a time): after the descriptors of a window of `w` bytes, which holds
- * at most w / 16 + 1 records (each has its 16-byte header).
- */
-export const bigAt = (w: number) => Math.ceil(((Math.floor(w / 16) + 1) * DESC_BYTES) / PAGE_SIZE) * PAGE_SIZE;
+/** descBytes: one worker's descriptors for a window of `w` bytes, which holds at most w / 16 + 1 records (each has its 16-byte header). */
+export const descBytes = (w: number) => Math.ceil(((Math.floor(w / 16) + 1) * DESC_BYTES) / PAGE_SIZE) * PAGE_SIZE;
 
 /** Control words (i32) of the pass: ABORT is set by a worker that stopped the pass (a corrupt record), so none waits on. */
 export const Ctl = { ABORT: 0, SLOTS: 4 } as const;
