@@ -141,6 +141,8 @@ export interface RunOptions {
  * pass reads captures in windows: the main thread reads a window into the shared memory
  * (each packet for the worker its flow hashes to), the workers run window k+1 while the main
  * thread writes out window k and reads k+2; verdicts and packets come out in capture order.
+ * With several workers, plain pcap files and nothing written out, the workers read the files
+ * themselves instead (#stream, sources/windowRing.ts): the main thread only sends requests.
  */
 export class Pipeline {
   readonly summary: ReplaySummary;

@@ -63,7 +63,7 @@ export class WindowWalker {
   #splitter?: RecordSplitter;
   /** The window last read into its slot ahead of its request (seq), and its bytes. */
   #ahead = { seq: 0, have: 0 };
-  /** The walk's stretches: [kind, start, caplen] triples (kind: PLAIN run end..., see #walk). */
+  /** The walk's stretches, [from, to, long] triples: plain records in [from, to), then the record at `to`: not run (-1), run in a scratch slot (its caplen), none (0). */
   #marks: number[] = [];
 
   constructor(space: AddressSpace) {
@@ -99,9 +99,18 @@ export class WindowWalker {
     }
   }
 
-  /** finish says worker `me` is done with window `w`'s packets (its slot may be read into again once all are). */
+  /**
+   * finish says worker `me` is done with window `w`'s packets (its slot may be read into again
+   * once all are); after a file's last window, this worker's descriptor of the file is closed
+   * (every window of it has been read: the next use of the path opens it again).
+   */
   finish(w: StreamWindow, me: number): void {
     publish(this.#space.i32, (w.ctl >> 2) + SlotCtl.PER_WORKER + 2 * w.workers + me, w.seq);
+    const fd = this.#fds.get(w.file.path);
+    if (fd !== undefined && w.win === windowsOf(w.file.size, w.bytes) - 1 && w.ahead?.file.path !== w.file.path) {
+      closeSync(fd);
+      this.#fds.delete(w.file.path);
+    }
   }
 
   #fd(path: string): number {
@@ -240,11 +249,6 @@ export class WindowWalker {
       i32[d + DescWord.SRC] = at + REC;
     }
     for (let k = 0; k < n; k++) i32[next + n + k] = (i32[next + k] - w.desc[k]) / DESC_BYTES;
-  }
-
-  close(): void {
-    for (const fd of this.#fds.values()) closeSync(fd);
-    this.#fds.clear();
   }
 }
 
