@@ -232,9 +232,10 @@ export class Pipeline {
       }
       if (!r.preload) this.#deepen();
       // several workers, plain pcap files, nothing written out: the workers read the files themselves
+      // (not inline: its CPUs take turns on one thread, and a CPU may wait for the one that reads a window)
       const n = this.#bufs[0].length;
       const files =
-        n > 1 && streamEnabled() && !pace && !r.preload && !outputs.writes && !this.#events.length && !this.#o.trace
+        n > 1 && !this.#o.inline && streamEnabled() && !pace && !r.preload && !outputs.writes && !this.#events.length && !this.#o.trace
           ? source.streamFiles()
           : undefined;
       if (files && this.#mapRing()) {
