@@ -2,6 +2,7 @@ import type { Instruction } from '../instruction.js';
 import { JmpOp, Source } from '../opcodes.js';
 import { type CmpOp, branchTaken, refine } from './branch.js';
 import type { Env } from './memory.js';
+import { linkedRegs, syncLinked } from './linked.js';
 import { MAX_VAR_OFF } from './refuse.js';
 import { type Scalar, scalarConst } from './scalar.js';
 import { type Reg, type VState, cloneState, constReg, mapRegs, scalar } from './state.js';
@@ -50,16 +51,28 @@ export function branch(vs: VState, i: Instruction, bits: 32 | 64, env: Env): [VS
     const cmp = CMP[op];
     const taken = branchTaken(cmp, a.s, b.s, bits);
     // a branch the bounds decide: the values decided it (mark_chain_precision on both)
-    if (taken !== undefined) env.demand((1 << i.dst) | (x ? 1 << i.src : 0));
+    // collect_linked_regs: the scalars sharing the compared registers' ids (before the sides part)
+    const ids = [...(x && b.k === 'scalar' && b.id ? [b.id] : []), ...(a.k === 'scalar' && a.id ? [a.id] : [])];
+    const links = linkedRegs(vs, ids);
+    // the linked registers' precision goes with the compared ones' (the jump history's linked_regs)
+    env.linked?.(links);
+    if (taken !== undefined) env.demand((1 << i.dst) | (x ? 1 << i.src : 0) | links.regs, links.spis);
     const side = (t: boolean): VState | undefined => {
       if (taken !== undefined && taken !== t) return undefined;
       const r = refine(cmp, a.s, b.s, bits, t);
       if (!r) return undefined;
       const s2 = cloneState(vs);
       // the registers keep their ids (reg_set_min_max narrows them in place)
-      const keep = (v: Reg, n: Scalar): Reg => (v.k === 'scalar' && v.id ? { k: 'scalar', s: n, id: v.id, delta: v.delta } : scalar(n));
+      const keep = (v: Reg, n: Scalar): Reg =>
+        v.k === 'scalar' && v.id ? { k: 'scalar', s: n, id: v.id, delta: v.delta, ...(v.precise ? { precise: true } : {}) } : scalar(n);
       cur(s2).regs[i.dst] = keep(a, r[0]);
       if (x) cur(s2).regs[i.src] = keep(b, r[1]);
+      // sync_linked_regs: what the comparison taught the source, then the destination, every register
+      // sharing its id learns (not where the bounds decided the branch: the kernel then narrows nothing)
+      if (taken === undefined) {
+        if (x) syncLinked(s2, links, i.src);
+        syncLinked(s2, links, i.dst);
+      }
       return s2;
     };
     return [side(true), side(false)];

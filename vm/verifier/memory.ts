@@ -1,3 +1,4 @@
+import type { LinkedRegs } from './linked.js';
 import { EACCES, EINVAL, MAX_VAR_OFF, Refused, refuse, unsupported } from './refuse.js';
 import { type Scalar, UNKNOWN, isConstScalar, scalarConst, sync } from './scalar.js';
 import * as T from './tnum.js';
@@ -39,6 +40,8 @@ export interface Env {
   readonly ptrKinds: Map<number, Kind>;
   /** What the program does that its runner may want to know (engines can skip copying a packet nothing writes). */
   readonly effects: { writesPacket: boolean };
+  /** The scalars a conditional jump linked (collect_linked_regs), for the jump's history entry (precision.ts). */
+  linked?(links: LinkedRegs): void;
   /** The log: a stack slot of frame `frame` an instruction wrote some bytes of (mark_stack_slot_scratched). */
   scratchSlot?(frame: number, spi: number): void;
 }

@@ -1,5 +1,6 @@
 import type { SlotMap } from '../cfg.js';
 import { AluOp, Class, JmpOp, LDDW, Mode, Source, opClass } from '../opcodes.js';
+import type { LinkedRegs } from './linked.js';
 import { stateText } from './log.js';
 import { insnText } from './logWriter.js';
 import type { Reg, StackSlot, VState } from './state.js';
@@ -20,6 +21,8 @@ export interface HistoryEntry {
   readonly spi?: number;
   /** The instruction changed frames (a call or an exit): precision is not tracked across it. */
   readonly frames?: boolean;
+  /** A conditional jump's linked scalars (bt_sync_linked_regs): one of them precise makes them all so. */
+  readonly linked?: LinkedRegs;
 }
 
 /** Chain: a kept state and the path that led to it from its own parent. */
@@ -107,10 +110,23 @@ function backtrack(map: SlotMap, e: HistoryEntry, need: { regs: number; spis: Se
         return true;
       }
       if (op === JmpOp.BPF_EXIT || op === JmpOp.BPF_JA) return true;
-      // a comparison: both sides' bounds came from each other
+      // a comparison: both sides' bounds came from each other, and from the scalars linked to them
+      if (!syncLinkedNeed(e.linked, need)) return false;
       if (has(d) || (x && has(s))) need.regs |= d | (x ? s : 0);
-      return true;
+      return syncLinkedNeed(e.linked, need);
   }
+}
+
+/**
+ * syncLinkedNeed: bt_sync_linked_regs: if one of a jump's linked scalars is wanted, all are;
+ * false where one is in a caller's frame (not followed here: the caller marks all).
+ */
+function syncLinkedNeed(links: LinkedRegs | undefined, need: { regs: number; spis: Set<number> }): boolean {
+  if (!links || (!(need.regs & links.regs) && !links.spis.some((spi) => need.spis.has(spi)))) return true;
+  if (links.outer) return false;
+  need.regs |= links.regs;
+  for (const spi of links.spis) need.spis.add(spi);
+  return true;
 }
 
 /**

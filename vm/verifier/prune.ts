@@ -86,6 +86,11 @@ export const sameScalar = (a: Scalar, b: Scalar): boolean => within(a, b) && wit
 class IdMap {
   readonly #m = new Map<number, number>();
   readonly #back = new Map<number, number>();
+  #tmp = TMP_IDS;
+  /** A temporary id no register has (idmap->tmp_id_gen), for a current scalar with none. */
+  tmp(): number {
+    return ++this.#tmp;
+  }
   match(o: number, c: number): boolean {
     const a = this.#m.get(o);
     const b = this.#back.get(c);
@@ -96,6 +101,27 @@ class IdMap {
     }
     return a === c && b === o;
   }
+}
+
+/** Scalar ids with a constant added (BPF_ADD_CONST) are told from the plain ones by this bit; temporary ids start past both. */
+const ADD_CONST = 2 ** 40;
+const TMP_IDS = 2 ** 41;
+const scalarIdKey = (r: { id?: number; delta?: number }): number => (r.id ?? 0) + (r.id && r.delta !== undefined ? ADD_CONST : 0);
+
+/**
+ * scalarIdsCover: regsafe's rules for the ids of a precise scalar (check_scalar_ids): an old scalar
+ * with no id links nothing, so any current one will do; one with an id must map consistently
+ * (a current scalar with none gets a temporary id of its own, so two linked old registers do not
+ * match two unlinked current ones); a constant added (BPF_ADD_CONST) on one side only, or a
+ * different constant, does not match; and a compound id maps its base id consistently too.
+ */
+function scalarIdsCover(o: { id?: number; delta?: number }, c: { id?: number; delta?: number }, ids: IdMap): boolean {
+  if (!o.id) return true;
+  const oAdd = o.delta !== undefined;
+  const cAdd = !!c.id && c.delta !== undefined;
+  if (oAdd !== cAdd || (oAdd && o.delta !== c.delta)) return false;
+  if (!ids.match(scalarIdKey(o), c.id ? scalarIdKey(c) : ids.tmp())) return false;
+  return !oAdd || ids.match(o.id, c.id!);
 }
 
 /** sameIds: check_ids for ids that may be absent (0): both absent, or both set and matched. */
@@ -110,8 +136,12 @@ function regCovers(o: Reg, c: Reg, ids: IdMap, exact: boolean, range = false): b
   if (o.k !== c.k) return false;
   switch (o.k) {
     // an imprecise scalar: no decision from the old state on looked at its value
-    case 'scalar':
-      return exact ? sameScalar(o.s, (c as typeof o).s) : (!o.precise && !range) || within(o.s, (c as typeof o).s);
+    // (regs_exact also compares the ids and the constant added; a precise one, its links: scalarIdsCover)
+    case 'scalar': {
+      const cc = c as typeof o;
+      if (exact) return sameScalar(o.s, cc.s) && o.delta === cc.delta && sameIds(scalarIdKey(o), scalarIdKey(cc), ids);
+      return (!o.precise && !range) || (scalarIdsCover(o, cc, ids) && within(o.s, cc.s));
+    }
     case 'ctx': {
       const cc = c as typeof o;
       return o.off === cc.off && !o.var === !cc.var && (!o.var || sameScalar(o.var, cc.var!));
@@ -185,7 +215,8 @@ function slotCovers(o: StackSlot, c: StackSlot, ids: IdMap, exact: boolean, rang
   // privileged: unwritten bytes read as unknown, as written ones do
   if (o.k === 'invalid') return true;
   if (o.k === 'misc') return c.k === 'misc' ? (o.zero & ~c.zero) === 0 : o.zero === 0 && (c.k === 'invalid' || c.reg.k === 'scalar');
-  if (c.k !== 'spill') return o.reg.k === 'scalar' && ((!o.reg.precise && !range) || within(o.reg.s, UNKNOWN));
+  if (c.k !== 'spill')
+    return o.reg.k === 'scalar' && ((!o.reg.precise && !range) || (scalarIdsCover(o.reg, {}, ids) && within(o.reg.s, UNKNOWN)));
   if (o.reg.k === 'scalar' && !o.reg.precise && !range) return c.reg.k === 'scalar';
   return o.size === c.size && regCovers(o.reg, c.reg, ids, false, range);
 }

@@ -16,6 +16,7 @@ export interface LineInfo {
   readonly lineNum?: number;
 }
 import type { Env } from './memory.js';
+import type { LinkedRegs } from './linked.js';
 import { type Chain, type HistoryEntry, demand, precisePart } from './precision.js';
 import { branch } from './jumps.js';
 import { covers } from './prune.js';
@@ -374,9 +375,11 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
         continue;
       }
       const [fall, target] = flow.next;
+      let linked: LinkedRegs | undefined;
+      env.linked = (l) => void (linked = l.entries.length > 1 ? l : undefined);
       const sides = branch(vs, i, cls === Class.BPF_JMP ? 64 : 32, env);
       settle(slot);
-      history.push({ slot });
+      history.push(linked ? { slot, linked } : { slot });
       wrote();
       // the target waits on the stack, the fall-through goes on
       const onTaken = sides[0];
