@@ -30,9 +30,10 @@ const CMP: Readonly<Record<number, CmpOp>> = {
 
 /**
  * branch: the states on each side of a conditional jump, [taken, fall-through], undefined for
- * a side no value can reach.
+ * a side no value can reach; `live`: the innermost frame's registers live at the jump (bit n = rN),
+ * the only ones a comparison's bounds reach through a shared id.
  */
-export function branch(vs: VState, i: Instruction, bits: 32 | 64, env: Env): [VState | undefined, VState | undefined] {
+export function branch(vs: VState, i: Instruction, bits: 32 | 64, env: Env, live = 0xffff): [VState | undefined, VState | undefined] {
   const op = i.opcode & 0xf0;
   const x = (i.opcode & Source.BPF_X) !== 0;
   const a = read(vs, i.dst);
@@ -51,12 +52,13 @@ export function branch(vs: VState, i: Instruction, bits: 32 | 64, env: Env): [VS
     const cmp = CMP[op];
     const taken = branchTaken(cmp, a.s, b.s, bits);
     // a branch the bounds decide: the values decided it (mark_chain_precision on both)
-    // collect_linked_regs: the scalars sharing the compared registers' ids (before the sides part)
-    const ids = [...(x && b.k === 'scalar' && b.id ? [b.id] : []), ...(a.k === 'scalar' && a.id ? [a.id] : [])];
-    const links = linkedRegs(vs, ids);
-    // the linked registers' precision goes with the compared ones' (the jump history's linked_regs)
+    if (taken !== undefined) env.demand((1 << i.dst) | (x ? 1 << i.src : 0));
+    // collect_linked_regs (where the branch is not decided): the scalars sharing the compared
+    // registers' ids, kept in the jump's history entry for precision (push_insn_history); the
+    // running kernel (6.18) leaves out registers dead at the jump (xdp_headroom.o's level 2 log)
+    const ids = taken !== undefined ? [] : [...(x && b.k === 'scalar' && b.id ? [b.id] : []), ...(a.k === 'scalar' && a.id ? [a.id] : [])];
+    const links = linkedRegs(vs, ids, live);
     env.linked?.(links);
-    if (taken !== undefined) env.demand((1 << i.dst) | (x ? 1 << i.src : 0) | links.regs, links.spis);
     const side = (t: boolean): VState | undefined => {
       if (taken !== undefined && taken !== t) return undefined;
       const r = refine(cmp, a.s, b.s, bits, t);
@@ -67,12 +69,9 @@ export function branch(vs: VState, i: Instruction, bits: 32 | 64, env: Env): [VS
         v.k === 'scalar' && v.id ? { k: 'scalar', s: n, id: v.id, delta: v.delta, ...(v.precise ? { precise: true } : {}) } : scalar(n);
       cur(s2).regs[i.dst] = keep(a, r[0]);
       if (x) cur(s2).regs[i.src] = keep(b, r[1]);
-      // sync_linked_regs: what the comparison taught the source, then the destination, every register
-      // sharing its id learns (not where the bounds decided the branch: the kernel then narrows nothing)
-      if (taken === undefined) {
-        if (x) syncLinked(s2, links, i.src);
-        syncLinked(s2, links, i.dst);
-      }
+      // sync_linked_regs: what the comparison taught the source, then the destination, every register sharing its id learns
+      if (x) syncLinked(s2, links, i.src);
+      syncLinked(s2, links, i.dst);
       return s2;
     };
     return [side(true), side(false)];

@@ -32,9 +32,10 @@ const noId = (r: Reg): Reg => (r.k === 'scalar' ? { k: 'scalar', s: r.s, ...(r.p
 /**
  * linkedRegs: collect_linked_regs for each id in turn (the source's, then the destination's):
  * every scalar register (r0-r9) and spilled scalar with that id, innermost frame first. Past
- * LINKED_REGS_MAX entries a register's id is cleared (in `vs`) instead.
+ * LINKED_REGS_MAX entries a register's id is cleared (in `vs`) instead. Registers of the innermost
+ * frame not in `live` (dead at the jump) are left out.
  */
-export function linkedRegs(vs: VState, ids: readonly number[]): LinkedRegs {
+export function linkedRegs(vs: VState, ids: readonly number[], live = 0xffff): LinkedRegs {
   const entries: LinkedReg[] = [];
   const inner = vs.frames.length - 1;
   let regs = 0;
@@ -43,7 +44,7 @@ export function linkedRegs(vs: VState, ids: readonly number[]): LinkedRegs {
     for (let f = inner; f >= 0; f--) {
       const fr = vs.frames[f];
       for (let r = 0; r < 10; r++) {
-        if (idOf(fr.regs[r]) !== id) continue;
+        if (idOf(fr.regs[r]) !== id || (f === inner && !((live >> r) & 1))) continue;
         if (entries.length >= LINKED_REGS_MAX) fr.regs[r] = noId(fr.regs[r]);
         else {
           entries.push({ frame: f, reg: r });

@@ -377,7 +377,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       const [fall, target] = flow.next;
       let linked: LinkedRegs | undefined;
       env.linked = (l) => void (linked = l.entries.length > 1 ? l : undefined);
-      const sides = branch(vs, i, cls === Class.BPF_JMP ? 64 : 32, env);
+      const sides = branch(vs, i, cls === Class.BPF_JMP ? 64 : 32, env, input.live[slot]);
       settle(slot);
       history.push(linked ? { slot, linked } : { slot });
       wrote();
