@@ -101,6 +101,7 @@ describe('differential: source lines in the verifier log', function () {
     'tc_room.o',
     'trace_print.o',
     'xdp_encap.o',
+    'xdp_frags.o',
     'xdp_headroom.o',
     'xdp_mtu.o',
     'xdp_strings.o',
