@@ -102,6 +102,7 @@ describe('differential: source lines in the verifier log', function () {
     'trace_print.o',
     'xdp_encap.o',
     'xdp_frags.o',
+    'live.o',
     'xdp_headroom.o',
     'xdp_mtu.o',
     'xdp_strings.o',
