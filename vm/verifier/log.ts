@@ -81,7 +81,7 @@ export function regText(r: Reg): string {
     case 'ctx':
       return ptrText('ctx', [off(r.off)], r.var);
     case 'stack':
-      return `fp${r.off || r.frame ? r.off : '0'}`;
+      return r.var ? ptrText('fp', [off(r.off)], r.var) : `fp${r.off || r.frame ? r.off : '0'}`;
     case 'pkt':
     case 'pkt_meta':
       return ptrText(r.k, [r.id ? `id=${r.id}` : '', off(r.off), `r=${unum(BigInt.asUintN(64, BigInt(r.range)))}`], r.var);

@@ -78,7 +78,7 @@ export function load(vs: VState, base: Reg, r: number, off: number, size: number
     case 'ctx':
       return ctxAccess(base, r, off, size, false, env);
     case 'stack':
-      return stackRead(vs, base, r, off, size, env);
+      return base.var ? stackReadVarOff(vs, base as VarStack, r, off, size, env) : stackRead(vs, base, r, off, size, env);
     case 'pkt':
     case 'pkt_meta':
       return (packetAccess(base, r, off, size, false, env), unknownScalar);
@@ -102,7 +102,7 @@ export function store(vs: VState, base: Reg, r: number, off: number, size: numbe
     case 'ctx':
       return void ctxAccess(base, r, off, size, true, env);
     case 'stack':
-      return stackWrite(vs, base, r, off, size, value, env);
+      return base.var ? stackWriteVarOff(vs, base as VarStack, r, off, size, value, env) : stackWrite(vs, base, r, off, size, value, env);
     case 'pkt':
     case 'pkt_meta':
       return packetAccess(base, r, off, size, true, env);
@@ -196,12 +196,92 @@ function stackRead(vs: VState, base: { off: number; frame: number }, r: number, 
   return bytesOf(size);
 }
 
+/** VarStack: a stack pointer with a variable part. */
+type VarStack = { readonly off: number; readonly frame: number; readonly var: Scalar };
+
+/**
+ * stackVarRange: check_ptr_alignment and check_stack_access_within_bounds for a stack pointer
+ * with a variable part: the variable part aligned to the size (strictly, as the stack always is),
+ * bounded, and every byte it may reach inside the 512 bytes below the frame pointer. Returns the
+ * lowest and one past the highest byte offset (from the frame pointer) the access may touch.
+ */
+function stackVarRange(vs: VState, base: VarStack, r: number, off: number, size: number, what: string, env: Env): [number, number] {
+  const v = base.var;
+  const fixed = base.off + off;
+  const at = T.add(v.var, T.tnumConst(BigInt.asUintN(64, BigInt(fixed))));
+  if (((at.value | at.mask) & BigInt(size - 1)) !== 0n)
+    refuse(`misaligned stack access off ${T.show(v.var)}+${base.off}+${off} size ${size}`, EACCES);
+  if (v.smax >= MAX_VAR_OFF || v.smin <= -MAX_VAR_OFF) refuse(`invalid unbounded variable-offset ${what} stack R${r}`, EACCES);
+  const lo = Number(v.smin) + fixed;
+  const hi = Number(v.smax) + fixed + size;
+  const bad = (errno: number) =>
+    refuse(`invalid variable-offset ${what} stack R${r} var_off=${T.show(v.var)} off=${fixed} size=${size}`, errno);
+  if (lo < -STACK_SIZE || lo > -1) bad(EACCES);
+  if (hi > 0) bad(EINVAL);
+  touch(env, vs, base.frame, lo);
+  return [lo, hi];
+}
+
+/** Each byte offset in [lo, hi) (from the frame pointer) as its slot and its byte in the slot (bit b of `misc.zero`). */
+function* bytesIn(lo: number, hi: number): Generator<[spi: number, b: number, o: number]> {
+  for (let o = lo; o < hi; o++) {
+    const spi = (-o - 1) >> 3;
+    yield [spi, o + 8 * (spi + 1), o];
+  }
+}
+
+/**
+ * stackReadVarOff: check_stack_read_var_off, privileged: any byte in reach may be read (written or
+ * not, spilled scalars and pointers alike) but an iterator's or dynptr's; the value is 0 when every
+ * byte in reach is a known zero (STACK_ZERO), else unknown (mark_reg_stack_read).
+ */
+function stackReadVarOff(vs: VState, base: VarStack, r: number, off: number, size: number, env: Env): Reg {
+  const [lo, hi] = stackVarRange(vs, base, r, off, size, 'read from', env);
+  const stack = vs.frames[base.frame].stack;
+  let zeros = true;
+  for (const [spi, b, o] of bytesIn(lo, hi)) {
+    const slot = stack[spi];
+    if (slot.k === 'spill' && (slot.reg.k === 'iter' || slot.reg.k === 'dynptr'))
+      refuse(`invalid read from stack R${r} var_off ${T.show(base.var.var)}+${o - lo} size ${size}`, EACCES);
+    env.slots.read(base.frame, spi);
+    env.scratchSlot?.(base.frame, spi);
+    if (!(slot.k === 'misc' && (slot.zero >> b) & 1)) zeros = false;
+  }
+  return zeros ? constReg(0n) : unknownScalar;
+}
+
+/**
+ * stackWriteVarOff: check_stack_write_var_off, privileged: every byte in reach may be written, so
+ * each becomes misc (STACK_ZERO for a zero written over a known zero; a spilled zero under a zero
+ * stays), and a spill it reaches is gone. No slot counts as fully written (liveness). A zero kept
+ * as STACK_ZERO asks for the written register's precision.
+ */
+function stackWriteVarOff(vs: VState, base: VarStack, r: number, off: number, size: number, value: Reg, env: Env): void {
+  const [lo, hi] = stackVarRange(vs, base, r, off, size, 'write to', env);
+  const stack = vs.frames[base.frame].stack;
+  const zero = value.k === 'scalar' && value.s.umax === 0n;
+  for (const [spi, b] of bytesIn(lo, hi)) {
+    const slot = stack[spi];
+    env.scratchSlot?.(base.frame, spi);
+    if (slot.k === 'spill') {
+      if (slot.reg.k === 'iter' || slot.reg.k === 'dynptr') return unsupported('a variable-offset stack write over an iterator or dynptr');
+      if (zero && slot.reg.k === 'scalar' && slot.reg.s.umax === 0n) continue;
+      // scrub: the spill's bytes become unknown data
+      stack[spi] = { k: 'misc', zero: 0, valid: validBits(slot) };
+    }
+    const was = stack[spi] as Exclude<StackSlot, { k: 'spill' }>;
+    const before = was.k === 'misc' ? was.zero : 0;
+    const bit = 1 << b;
+    stack[spi] = { k: 'misc', zero: zero && before & bit ? before : before & ~bit, valid: validBits(was) | bit };
+  }
+}
+
 /**
  * constantKey: the value a key on the stack is known to hold (get_constant_map_key): zero
  * bytes, or a constant scalar spilled with exactly the key's size at the key's address.
  */
 export function constantKey(vs: VState, key: Reg, size: number): bigint | undefined {
-  if (key.k !== 'stack' || size === 0 || size > 8) return undefined;
+  if (key.k !== 'stack' || key.var || size === 0 || size > 8) return undefined;
   const i = (-key.off - 1) >> 3;
   const b = key.off + 8 * (i + 1);
   const slot = vs.frames[key.frame].stack[i];

@@ -148,8 +148,11 @@ function regCovers(o: Reg, c: Reg, ids: IdMap, exact: boolean, range = false): b
     }
     case 'pkt_end':
       return o.off === (c as typeof o).off;
-    case 'stack':
-      return o.off === (c as typeof o).off && o.frame === (c as typeof o).frame;
+    // regs_exact: a variable part too
+    case 'stack': {
+      const cc = c as typeof o;
+      return o.off === cc.off && o.frame === cc.frame && !o.var === !cc.var && (!o.var || sameScalar(o.var, cc.var!));
+    }
     case 'func':
       return o.target === (c as typeof o).target;
     case 'map_ptr':

@@ -46,8 +46,11 @@ export type Reg =
   | { readonly k: 'scalar'; readonly s: Scalar; readonly precise?: boolean; readonly id?: number; readonly delta?: number }
   /** The context; `var` the bounds of a variable part added to it (any access then refused). */
   | { readonly k: 'ctx'; readonly off: number; readonly var?: Scalar }
-  /** A pointer into the stack of call frame `frame` (0: the main function). */
-  | { readonly k: 'stack'; readonly off: number; readonly frame: number }
+  /**
+   * A pointer into the stack of call frame `frame` (0: the main function); `var` the bounds of a
+   * variable part added to it (privileged: check_stack_read_var_off / check_stack_write_var_off).
+   */
+  | { readonly k: 'stack'; readonly off: number; readonly frame: number; readonly var?: Scalar }
   /**
    * A packet pointer `off` bytes past data (or data_meta) plus `var`; `range`: bytes past
    * the pointer proven below data_end; pointers with the same `id` share `var` (id 0: none).

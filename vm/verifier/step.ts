@@ -97,7 +97,7 @@ export function step(vs: VState, i: Instruction, env: Env, slot: number): void {
       let value = cls === Class.BPF_STX ? read(vs, i.src) : constReg(BigInt.asUintN(64, BigInt(Number(i.imm))));
       const size = SIZES[i.opcode & 0x18];
       // a scalar spilled (at a slot's start) keeps an id with its register when it fits, else none
-      if (cls === Class.BPF_STX && value.k === 'scalar' && base.k === 'stack' && (base.off + i.offset) % 8 === 0) {
+      if (cls === Class.BPF_STX && value.k === 'scalar' && base.k === 'stack' && !base.var && (base.off + i.offset) % 8 === 0) {
         const fits = size === 8 || value.s.umax < 1n << BigInt(8 * size);
         if (fits) {
           const id = idBeforeMov(vs, i.src, env);
@@ -277,7 +277,7 @@ function pointerArith(op: number, d: number, dst: Reg, src: Reg, bits: 32 | 64, 
     if (off >= Number(MAX_VAR_OFF) || off <= -Number(MAX_VAR_OFF)) refuse(`${mathName(ptr)} pointer offset ${off} is not allowed`, EINVAL);
     return { ...p, off } as Reg;
   }
-  if (p.k !== 'pkt' && p.k !== 'pkt_meta' && p.k !== 'map_value' && p.k !== 'mem' && p.k !== 'ctx')
+  if (p.k !== 'pkt' && p.k !== 'pkt_meta' && p.k !== 'map_value' && p.k !== 'mem' && p.k !== 'ctx' && p.k !== 'stack')
     return unsupported(`variable offsets on ${mathName(ptr)} pointers`);
   const v = alu(op === AluOp.BPF_SUB ? 'sub' : 'add', p.var ?? scalarConst(0n), k, 64);
   saneOffset(v, p.off, mathName(ptr), true);
@@ -327,6 +327,7 @@ function atomic(vs: VState, i: Instruction, env: Env): void {
   if (base.k === 'ctx' || base.k === 'pkt' || base.k === 'pkt_meta') refuse(`BPF_ATOMIC stores into R${i.dst} ${base.k} is not allowed`);
   if (base.k !== 'stack' && base.k !== 'map_value' && base.k !== 'mem')
     return void refuse(`R${i.dst} invalid mem access '${kindName(base)}'`);
+  if (base.k === 'stack' && base.var) return unsupported('atomics through fp pointers with a variable offset');
   // atomics are always strictly aligned (check_generic_ptr_alignment; the stack is checked in load)
   if (base.k !== 'stack') {
     const v = base.var;
