@@ -450,7 +450,7 @@ function spinLock(vs: VState, v: Reg, r: number, take: boolean): void {
  */
 function alignedArg(v: Reg, size: number): void {
   if (v.k !== 'stack' && v.k !== 'map_value' && v.k !== 'mem' && v.k !== 'pkt' && v.k !== 'pkt_meta') return;
-  const variable = v.k === 'stack' ? ZERO.var : v.var.var;
+  const variable = v.k === 'stack' ? (v.var ?? ZERO).var : v.var.var;
   const pkt = v.k === 'pkt' || v.k === 'pkt_meta';
   const at = BigInt(v.off + (pkt ? 2 : 0));
   if (!(((variable.value + at) | variable.mask) & BigInt(size - 1))) return;

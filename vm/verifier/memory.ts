@@ -205,11 +205,20 @@ type VarStack = { readonly off: number; readonly frame: number; readonly var: Sc
  * bounded, and every byte it may reach inside the 512 bytes below the frame pointer. Returns the
  * lowest and one past the highest byte offset (from the frame pointer) the access may touch.
  */
-function stackVarRange(vs: VState, base: VarStack, r: number, off: number, size: number, what: string, env: Env): [number, number] {
+function stackVarRange(
+  vs: VState,
+  base: VarStack,
+  r: number,
+  off: number,
+  size: number,
+  what: string,
+  env: Env,
+  aligned = true,
+): [number, number] {
   const v = base.var;
   const fixed = base.off + off;
   const at = T.add(v.var, T.tnumConst(BigInt.asUintN(64, BigInt(fixed))));
-  if (((at.value | at.mask) & BigInt(size - 1)) !== 0n)
+  if (aligned && size > 0 && ((at.value | at.mask) & BigInt(size - 1)) !== 0n)
     refuse(`misaligned stack access off ${T.show(v.var)}+${base.off}+${off} size ${size}`, EACCES);
   if (v.smax >= MAX_VAR_OFF || v.smin <= -MAX_VAR_OFF) refuse(`invalid unbounded variable-offset ${what} stack R${r}`, EACCES);
   const lo = Number(v.smin) + fixed;
@@ -273,6 +282,22 @@ function stackWriteVarOff(vs: VState, base: VarStack, r: number, off: number, si
     const before = was.k === 'misc' ? was.zero : 0;
     const bit = 1 << b;
     stack[spi] = { k: 'misc', zero: zero && before & bit ? before : before & ~bit, valid: validBits(was) | bit };
+  }
+}
+
+/**
+ * helperStackVarOff: check_stack_range_initialized for a helper's memory on the stack at a variable
+ * offset, privileged: in bounds (not aligned), any byte readable but an iterator's or dynptr's; a
+ * helper's write there marks nothing written (the kernel cannot say which bytes it fills).
+ */
+function helperStackVarOff(vs: VState, p: VarStack, r: number, n: number, raw: boolean, env: Env): void {
+  const [lo, hi] = stackVarRange(vs, p, r, 0, n, raw ? 'write to' : 'read from', env, false);
+  const stack = vs.frames[p.frame].stack;
+  for (const [spi, , o] of bytesIn(lo, hi)) {
+    const slot = stack[spi];
+    if (slot.k === 'spill' && (slot.reg.k === 'iter' || slot.reg.k === 'dynptr'))
+      refuse(`invalid read from stack R${r} var_off ${T.show(p.var.var)}+${o - lo} size ${n}`, EACCES);
+    env.slots.read(p.frame, spi);
   }
 }
 
@@ -377,6 +402,7 @@ function mapValueRead(base: { m: MapInfo; off: number; var: Scalar }, r: number,
  */
 export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: boolean, env: Env, uninit = raw): void {
   const n = Number(size.umax);
+  if (p.k === 'stack' && p.var) return helperStackVarOff(vs, p as VarStack, r, n, raw, env);
   if (size.umax === 0n) return;
   switch (p.k) {
     case 'stack': {

@@ -531,8 +531,8 @@ function checkReturnCode(r0: Reg, range: RetvalRange, env: Env): void {
 
 /** call: a helper (checked against its prototype), a bpf-to-bpf call or a callback (a new frame); the slot to go on at. */
 function call(vs: VState, i: Instruction, slot: number, input: WalkInput): number {
-  // a stack pointer with a variable part as an argument (check_helper_mem_access's var-off rules) is not modelled
-  for (let r = 1; r <= 5; r++) {
+  // a stack pointer with a variable part as a kfunc's or a bpf-to-bpf call's argument is not modelled (helpers: helperMemory)
+  for (let r = 1; r <= 5 && i.src !== 0; r++) {
     const a = cur(vs).regs[r];
     if (a.k === 'stack' && a.var) unsupported(`variable offsets on fp pointers passed to a call (R${r})`);
   }
