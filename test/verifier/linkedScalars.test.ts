@@ -23,6 +23,12 @@ const byte = (r: typeof R6) => [call(PRANDOM), alu64('and', R0, 0xff), mov(r, R0
 /** Some jumps and instructions, so both walkers keep states at the next prune point. */
 const pad = (n: string) => [
   mov(R8, 0),
+  ...Array.from({ length: 4 }, (_, k) => [jmp('jgt', R8, k + 1, n), ...Array.from({ length: 8 }, () => mov(R8, k))]).flat(),
+  label(n),
+];
+/** A shorter padding (the spilled-id case keeps its state at `join` with this one). */
+const shortPad = (n: string) => [
+  mov(R8, 0),
   jmp('jgt', R8, 1, n),
   mov(R8, 1),
   jmp('jgt', R8, 2, n),
@@ -117,19 +123,23 @@ const CASES: [string, Instruction[], 'ok' | 'refused'][] = [
     ]),
     'refused',
   ],
-  // the constants added must be the same: r7 = r6 + 1 on one path, r6 + 2 on the other
+  // the kernel's own example (check_scalar_ids): r7 = r6 + 1 on one path, r7 = r1 + 1 (r1 a byte
+  // unrelated to r6, with the same bounds) on the other; the bounds agree, only the ids tell them apart
   [
-    'pruning compares the constants added to linked registers',
+    'pruning maps the ids of registers with a constant added',
     link([
       ...byte(R6),
       call(PRANDOM),
-      mov(R7, R6),
+      mov(R1, R0),
+      alu64('and', R1, 0xff),
       jmp('jgt', R0, 100, 'two'),
+      mov(R7, R6),
       add(R7, 1),
+      ...pad('p1'),
       ja('join'),
       label('two'),
-      add(R7, 2),
-      ...pad('p1'),
+      mov(R7, R1),
+      add(R7, 1),
       label('join'),
       jmp('jgt', R6, 10, 'out'),
       jmp('jgt', R7, 11, 'bad'),
@@ -147,7 +157,7 @@ const CASES: [string, Instruction[], 'ok' | 'refused'][] = [
       stx('u64', R10, -8, R7),
       jmp('jgt', R6, R7, 'join'),
       stx('u64', R10, -8, R6),
-      ...pad('p1'),
+      ...shortPad('p1'),
       label('join'),
       jmp('jgt', R6, 4, 'out'),
       ldx('u64', R1, R10, -8),

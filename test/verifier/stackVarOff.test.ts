@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ProgType } from '../../uapi/progType.js';
 import { encode } from '../../vm/decode.js';
-import { R0, R1, R2, R3, R8, R9, R10, add, alu64, call, exit, jmp, label, lddw, ldx, link, mov, st, stx } from '../../vm/dsl.js';
+import { R0, R1, R2, R3, R8, R9, R10, add, alu64, call, exit, ja, jmp, label, lddw, ldx, link, mov, st, stx } from '../../vm/dsl.js';
 import type { Instruction } from '../../vm/instruction.js';
 import { kernelProbeForSuite } from '../support/kernelProbe.js';
 import { verdict } from '../support/verdict.js';
@@ -101,14 +101,19 @@ const CASES: [string, Instruction[], string | RegExp][] = [
       alu64('and', R3, 8),
       mov(R1, R10),
       add(R1, -8),
-      jmp('jgt', R0, 100, 'join'),
-      add(R1, R3),
+      jmp('jgt', R0, 100, 'var'),
+      // the fixed path, walked first: its state is kept at `join`
       mov(R8, 0),
       jmp('jgt', R8, 1, 'join'),
       mov(R8, 1),
       mov(R8, 2),
       mov(R8, 3),
       mov(R8, 4),
+      jmp('jgt', R8, 5, 'join'),
+      ...Array.from({ length: 8 }, (_, n) => mov(R8, n)),
+      ja('join'),
+      label('var'),
+      add(R1, R3),
       label('join'),
       st('u64', R1, 0, 0),
       ...OK,
