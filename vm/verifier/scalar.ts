@@ -270,7 +270,12 @@ function alu64(op: AluOpName, a: Scalar, b: Scalar, bits: 32 | 64): Scalar {
     case 'mul':
       v = T.mul(a.var, b.var);
       if (aumax * bumax <= M) ((umin = aumin * bumin), (umax = aumax * bumax));
-      if (asmin >= 0n && bsmin >= 0n && aumax * bumax <= SMAX) ((smin = umin), (smax = umax));
+      {
+        // scalar_min_max_mul (6.14+): the signed bounds are the least and the most of the four
+        // corner products, unless one of them overflows the width
+        const corners = [asmin * bsmin, asmin * bsmax, asmax * bsmin, asmax * bsmax];
+        if (corners.every((c) => c >= SMIN && c <= SMAX)) ((smin = corners.reduce(min)), (smax = corners.reduce(max)));
+      }
       break;
     case 'and':
       v = T.and(a.var, b.var);
