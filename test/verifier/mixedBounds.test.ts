@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
-import { verifierOpsOf } from '../../hooks/progTypes/verifierOpsOf.js';
 import { ProgType } from '../../uapi/progType.js';
-import { encode } from '../../vm/decode.js';
 import { R0, R1, R2, R7, R10, add, call, exit, jeq, jmp, label, lddw, ldx, link, mov, st } from '../../vm/dsl.js';
 import type { Instruction } from '../../vm/instruction.js';
-import { verifyProgram } from '../../vm/verifier/verified.js';
-import { kernelProbeForSuite } from '../support/kernelProbe.js';
-import { PROBE_MAPS, lastLine } from '../support/verdict.js';
+import { decidesAsTheKernel, loadVerdict } from '../support/verdict.js';
 
 /**
  * The 64-bit bounds learn from the 32-bit ones (__reg_deduce_mixed_bounds): a u32 loaded from
@@ -40,15 +36,10 @@ const CASES: [string, Instruction[], accepted: boolean][] = [
   ['w7 <= 13: the load may end past the value', indexed(13), false],
 ];
 
-const decide = (p: readonly Instruction[]) => {
-  const { result, program } = verifyProgram(p, { progType: P, ops: verifierOpsOf(P), maps: PROBE_MAPS });
-  return program ? 'ok' : `err ${result.ok ? 0 : result.errno} ${lastLine(result.log)}`;
-};
-
 describe('verifier: 64-bit bounds from 32-bit ones (__reg_deduce_mixed_bounds)', () => {
   for (const [what, p, ok] of CASES)
     it(`${what}: ${ok ? 'accepted' : 'refused'}`, () => {
-      const d = decide(p);
+      const d = loadVerdict(p, P);
       if (ok) assert.equal(d, 'ok');
       else assert.match(d, /^err 13 R0 max value is outside of the allowed memory range$/);
     });
@@ -56,12 +47,9 @@ describe('verifier: 64-bit bounds from 32-bit ones (__reg_deduce_mixed_bounds)',
 
 describe('differential: 64-bit bounds from 32-bit ones, against the running kernel', function () {
   this.timeout(60_000);
-  const probe = kernelProbeForSuite('mixed bounds differential');
-  it('the same decision and final line as the kernel for each program', () => {
-    const kernel = probe().ask(CASES.map(([, p]) => [P, encode(p)] as const));
-    assert.deepEqual(
-      CASES.map(([, p]) => decide(p)),
-      kernel,
-    );
-  });
+  decidesAsTheKernel(
+    'mixed bounds differential',
+    P,
+    CASES.map(([, p]) => p),
+  );
 });

@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
-import { verifierOpsOf } from '../../hooks/progTypes/verifierOpsOf.js';
 import { ProgType } from '../../uapi/progType.js';
-import { encode } from '../../vm/decode.js';
 import { R0, R1, R5, alu64, call, exit, jmp, label, link, mov, sub } from '../../vm/dsl.js';
 import type { Instruction } from '../../vm/instruction.js';
-import { verifyProgram } from '../../vm/verifier/verified.js';
-import { kernelProbeForSuite } from '../support/kernelProbe.js';
-import { PROBE_MAPS, lastLine } from '../support/verdict.js';
+import { decidesAsTheKernel, loadVerdict } from '../support/verdict.js';
 
 /**
  * The signed bounds of a multiply (scalar_min_max_mul as of 6.14, the running kernel's): the
@@ -43,15 +39,10 @@ const CASES: [string, Instruction[], accepted: boolean][] = [
   ['[-3, 4] * [-3, 4] is at least -12 (as the verifier sees it)', past('jslt', -12, true), true],
 ];
 
-const decide = (p: readonly Instruction[]) => {
-  const { result, program } = verifyProgram(p, { progType: P, ops: verifierOpsOf(P), maps: PROBE_MAPS });
-  return program ? 'ok' : `err ${result.ok ? 0 : result.errno} ${lastLine(result.log)}`;
-};
-
 describe('verifier: the signed bounds of a multiply (scalar_min_max_mul)', () => {
   for (const [what, p, ok] of CASES)
     it(`${what}: ${ok ? 'accepted' : 'refused, R5 !read_ok'}`, () => {
-      const d = decide(p);
+      const d = loadVerdict(p, P);
       if (ok) assert.equal(d, 'ok');
       else assert.match(d, /^err 13 R5 !read_ok$/);
     });
@@ -59,12 +50,9 @@ describe('verifier: the signed bounds of a multiply (scalar_min_max_mul)', () =>
 
 describe('differential: the signed bounds of a multiply, against the running kernel', function () {
   this.timeout(60_000);
-  const probe = kernelProbeForSuite('multiply bounds differential');
-  it('the same decision and final line as the kernel for each program', () => {
-    const kernel = probe().ask(CASES.map(([, p]) => [P, encode(p)] as const));
-    assert.deepEqual(
-      CASES.map(([, p]) => decide(p)),
-      kernel,
-    );
-  });
+  decidesAsTheKernel(
+    'multiply bounds differential',
+    P,
+    CASES.map(([, p]) => p),
+  );
 });

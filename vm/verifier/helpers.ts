@@ -193,6 +193,15 @@ const MAX_ERRNO = 4095n;
 /** BPF_MAX_VAR_SIZ: the largest size a helper may be given. */
 const MAX_VAR_SIZ = 1n << 29n;
 const MEM_EXPECTED = 'fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_';
+/** notMemory: a register no memory argument takes (check_reg_type against the mem arg types, MEM_EXPECTED). */
+const notMemory = (v: Reg): boolean =>
+  v.k === 'scalar' ||
+  v.k === 'ctx' ||
+  v.k === 'map_ptr' ||
+  v.k === 'pkt_end' ||
+  v.k.endsWith('_or_null') ||
+  v.k === 'func' ||
+  referencedBtf(v);
 
 /** CallbackSetup: the frame a callback helper asks the walker to run next. */
 export interface CallbackSetup {
@@ -265,31 +274,13 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
       case 'umem':
         if (a === 'mem0' && v.k === 'scalar' && isConstScalar(v.s) && v.s.var.value === 0n)
           return void (mem = { reg: v, r, raw: false, nullable: true });
-        if (
-          v.k === 'scalar' ||
-          v.k === 'ctx' ||
-          v.k === 'map_ptr' ||
-          v.k === 'pkt_end' ||
-          v.k.endsWith('_or_null') ||
-          v.k === 'func' ||
-          referencedBtf(v)
-        )
-          refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
+        if (notMemory(v)) refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
         mem = { reg: v, r, raw: a === 'umem', nullable: false };
         return;
       case 'u32out':
       case 'long':
       case 'fixed':
-        if (
-          v.k === 'scalar' ||
-          v.k === 'ctx' ||
-          v.k === 'map_ptr' ||
-          v.k === 'pkt_end' ||
-          v.k.endsWith('_or_null') ||
-          v.k === 'func' ||
-          referencedBtf(v)
-        )
-          refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
+        if (notMemory(v)) refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
         if (a !== 'fixed') {
           // the memory first, then its alignment (check_func_arg, ARG_PTR_TO_FIXED_SIZE_MEM)
           // bpf_check_mtu's mtu_len is MEM_WRITE, not MEM_UNINIT (6.12); strtol's result is both
