@@ -29,5 +29,33 @@ export function socketHelpers(rt: HookRuntime): Helper[] {
     },
     { id: 47, name: 'bpf_get_socket_uid', fn: () => 0n },
     { id: 122, name: 'bpf_get_netns_cookie', fn: () => rt.options.netnsCookie ?? 1n },
+    ...socketLookupHelpers(),
+  ];
+}
+
+/**
+ * socketLookupHelpers: the socket lookups and what their results may be given to. bpfbox has
+ * no sockets (no socket table yet: the issue's `--sockets` file, later the host's own), so
+ * bpf_sk_lookup_tcp (84), bpf_sk_lookup_udp (85) and bpf_skc_lookup_tcp (99) always miss and
+ * return NULL, as the kernel's do for a tuple no socket listens on; __sk_buff.sk reads 0 too.
+ * No socket pointer ever exists at run time, so the helpers that take one (bpf_sk_release 86,
+ * bpf_sk_fullsock 95, bpf_tcp_sock 96, bpf_get_listener_sock 98, bpf_tcp_check_syncookie 100,
+ * bpf_tcp_gen_syncookie 110) are never reached with one; given one they would have nothing to
+ * do, and return what the kernel returns for no socket (NULL, or -EINVAL for the syncookies).
+ * The verifier (vm/verifier/sockets.ts) checks references as the kernel does all the same.
+ */
+function socketLookupHelpers(): Helper[] {
+  const miss = () => 0n;
+  const einval = () => BigInt.asUintN(64, -22n);
+  return [
+    { id: 84, name: 'bpf_sk_lookup_tcp', fn: miss },
+    { id: 85, name: 'bpf_sk_lookup_udp', fn: miss },
+    { id: 99, name: 'bpf_skc_lookup_tcp', fn: miss },
+    { id: 86, name: 'bpf_sk_release', fn: () => 0n },
+    { id: 95, name: 'bpf_sk_fullsock', fn: miss },
+    { id: 96, name: 'bpf_tcp_sock', fn: miss },
+    { id: 98, name: 'bpf_get_listener_sock', fn: miss },
+    { id: 100, name: 'bpf_tcp_check_syncookie', fn: einval },
+    { id: 110, name: 'bpf_tcp_gen_syncookie', fn: einval },
   ];
 }
