@@ -40,7 +40,7 @@ export function socketHelpers(rt: HookRuntime): Helper[] {
  * return NULL, as the kernel's do for a tuple no socket listens on; __sk_buff.sk reads 0 too.
  * No socket pointer ever exists at run time, so the helpers that take one (bpf_sk_release 86,
  * bpf_sk_fullsock 95, bpf_tcp_sock 96, bpf_get_listener_sock 98, bpf_tcp_check_syncookie 100,
- * bpf_tcp_gen_syncookie 110) are never reached with one; given one they would have nothing to
+ * bpf_tcp_gen_syncookie 110, the bpf_skc_to_* casts 136-140, 178, 196) are never reached with one; given one they would have nothing to
  * do, and return what the kernel returns for no socket (NULL, or -EINVAL for the syncookies).
  * The verifier (vm/verifier/sockets.ts) checks references as the kernel does all the same.
  */
@@ -57,5 +57,16 @@ function socketLookupHelpers(): Helper[] {
     { id: 98, name: 'bpf_get_listener_sock', fn: miss },
     { id: 100, name: 'bpf_tcp_check_syncookie', fn: einval },
     { id: 110, name: 'bpf_tcp_gen_syncookie', fn: einval },
+    ...(
+      [
+        [136, 'bpf_skc_to_tcp6_sock'],
+        [137, 'bpf_skc_to_tcp_sock'],
+        [138, 'bpf_skc_to_tcp_timewait_sock'],
+        [139, 'bpf_skc_to_tcp_request_sock'],
+        [140, 'bpf_skc_to_udp6_sock'],
+        [178, 'bpf_skc_to_unix_sock'],
+        [196, 'bpf_skc_to_mptcp_sock'],
+      ] as const
+    ).map(([id, name]) => ({ id, name, fn: miss })),
   ];
 }

@@ -22,6 +22,8 @@ const F = {
   tcp_sock: 96,
   get_listener_sock: 98,
   skc_lookup_tcp: 99,
+  skc_to_tcp_sock: 137,
+  skc_to_udp6_sock: 140,
 };
 const SKB_SK = 168;
 const mov = (d: number, v: number) => insn(0xb7, d, 0, 0, v);
@@ -139,6 +141,55 @@ export function probes(): [string, number, Instruction[]][] {
     checked(F.skc_lookup_tcp, [movr(1, 6), call(F.get_listener_sock), jeq0(0, 2), movr(1, 0), call(F.sk_release)]),
   ]);
   out.push(['get_listener_sock read', tc, checked(F.skc_lookup_tcp, [movr(1, 6), call(F.get_listener_sock), jeq0(0, 1), ldxw(7, 0, 4)])]);
+  // bpf_skc_to_*: PTR_TO_BTF_ID_OR_NULL carrying the lookup's reference (verifier_ref_tracking.c sk_release_btf_tcp_sock)
+  const skcTo = (after: Instruction[], func = F.skc_to_tcp_sock) =>
+    checked(F.skc_lookup_tcp, [movr(1, 6), call(func), jeq0(0, after.length), ...after]);
+  out.push(['skc_to_tcp_sock: read', tc, skcTo([ldxw(7, 0, 4)])]);
+  out.push(['skc_to_udp6_sock: read', tc, skcTo([ldxw(7, 0, 4)], F.skc_to_udp6_sock)]);
+  out.push(['skc_to_tcp_sock: write', tc, skcTo([insn(0x62, 0, 0, 4, 1)])]);
+  out.push(['skc_to_tcp_sock: passed to tcp_sock', tc, skcTo([movr(1, 0), call(F.tcp_sock)])]);
+  out.push([
+    'skc_to_tcp_sock unchecked, released',
+    tc,
+    checked(F.skc_lookup_tcp, [movr(1, 6), call(F.skc_to_tcp_sock), movr(1, 0), call(F.sk_release)]),
+  ]);
+  out.push([
+    'skc_to_tcp_sock: released through it',
+    tc,
+    [
+      ...lookup(F.skc_lookup_tcp),
+      movr(6, 0),
+      jeq0(0, 9),
+      movr(1, 0),
+      call(F.skc_to_tcp_sock),
+      jeq0(0, 4),
+      movr(1, 0),
+      call(F.sk_release),
+      ...RET0,
+      movr(1, 6),
+      call(F.sk_release),
+      ...RET0,
+    ],
+  ]);
+  out.push([
+    'skc_to_tcp_sock: read after release',
+    tc,
+    [
+      ...lookup(F.skc_lookup_tcp),
+      movr(6, 0),
+      jeq0(0, 9),
+      movr(1, 0),
+      call(F.skc_to_tcp_sock),
+      jeq0(0, 4),
+      movr(7, 0),
+      movr(1, 6),
+      call(F.sk_release),
+      ldxw(0, 7, 4),
+      movr(1, 6),
+      call(F.sk_release),
+      ...RET0,
+    ],
+  ]);
   out.push(['release a scalar', tc, [mov(1, 0), call(F.sk_release), ...RET0]]);
   // references and LD_ABS, tail calls
   out.push([

@@ -3,7 +3,7 @@ import { MapType as M } from '../../uapi/mapType.js';
 import { type Env, constantKey, ctxPointerOk, helperMemory } from './memory.js';
 import { EINVAL, Refused, refuse, unsupported } from './refuse.js';
 import { type Scalar, UNKNOWN, isConstScalar, scalarConst, sync } from './scalar.js';
-import { type SockArg, type SockRet, sockArgument } from './sockets.js';
+import { SOCK_BTF, type SockArg, type SockRet, sockArgument } from './sockets.js';
 import { type MapInfo, NONE, type Reg, type VState, ZERO, kindName, mapRegs, unknownScalar, unreleased } from './state.js';
 import { cur, read } from './step.js';
 
@@ -59,6 +59,8 @@ interface Proto {
   readonly callback?: 'loop' | 'for_each';
   /** A helper returning a socket pointer (sockets.ts): which, and whether it takes or passes on a reference. */
   readonly sock?: SockRet;
+  /** bpf_skc_to_*: a cast to the kernel socket struct named (PTR_TO_BTF_ID_OR_NULL, passing the argument's reference on). */
+  readonly skcTo?: string;
 }
 
 const CTX_ANY = (n: number): Arg[] => ['ctx', ...Array<Arg>(n).fill('any')];
@@ -177,6 +179,13 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   98: { args: ['sockc'], sock: { type: 'sock', how: 'plain' } }, // bpf_get_listener_sock
   100: { args: ['btfsockc', 'mem', 'size', 'mem', 'size'], pktAccess: true }, // bpf_tcp_check_syncookie
   110: { args: ['btfsockc', 'mem', 'size', 'mem', 'size'], pktAccess: true }, // bpf_tcp_gen_syncookie
+  136: { args: ['btfsockc'], skcTo: 'tcp6_sock' }, // bpf_skc_to_tcp6_sock
+  137: { args: ['btfsockc'], skcTo: 'tcp_sock' }, // bpf_skc_to_tcp_sock
+  138: { args: ['btfsockc'], skcTo: 'tcp_timewait_sock' }, // bpf_skc_to_tcp_timewait_sock
+  139: { args: ['btfsockc'], skcTo: 'tcp_request_sock' }, // bpf_skc_to_tcp_request_sock
+  140: { args: ['btfsockc'], skcTo: 'udp6_sock' }, // bpf_skc_to_udp6_sock
+  178: { args: ['btfsockc'], skcTo: 'unix_sock' }, // bpf_skc_to_unix_sock
+  196: { args: ['btfsockc'], skcTo: 'mptcp_sock' }, // bpf_skc_to_mptcp_sock
 };
 
 /** Map types only some helpers may take (the other direction of check_map_func_compatibility). */
@@ -416,6 +425,10 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
     let ref = proto.sock.how === 'cast' ? argRef : 0;
     if (proto.sock.how === 'acquire') vs.refs.set((ref = env.nextId()), slot);
     regs[0] = { k: 'sock_or_null', type: proto.sock.type, ref, id: proto.sock.how === 'acquire' ? ref : nullId };
+  }
+  if (proto.skcTo) {
+    const size = SOCK_BTF.get(proto.skcTo)!;
+    regs[0] = { k: 'mem_or_null', size, off: 0, ref: argRef, id: env.nextId(), rdonly: true, btf: proto.skcTo };
   }
   if (id === 8) regs[0] = { k: 'scalar', s: sync({ ...UNKNOWN, umax: 0xffffffffn }) };
   if (SIZE_BOUNDED_RET.has(id))

@@ -93,9 +93,30 @@ export const SOCK_ARG_TYPES: Readonly<Record<SockArg, readonly string[]>> = {
  */
 export function sockArgument(v: Reg, r: number, a: SockArg): number {
   const want = SOCK_ARG_TYPES[a];
+  // PTR_TO_BTF_ID of a socket struct (bpf_skc_to_*'s results): btf_struct_ids_match against sock_common
+  if (a === 'btfsockc' && v.k === 'mem' && v.btf) {
+    if (!SOCK_BTF.has(v.btf)) refuse(`R${r} is of type ${v.btf} but sock_common is expected`, EACCES);
+    return v.ref;
+  }
   if (v.k !== 'sock' || !want.includes(v.type)) refuse(`R${r} type=${kindName(v)} expected=${want.join(', ')}`, EACCES);
   return (v as Reg & { k: 'sock' }).ref;
 }
+
+/**
+ * SOCK_BTF: the kernel socket structs (6.18's BTF sizes) that begin with a struct sock_common,
+ * as bpf_skc_to_* return them (RET_PTR_TO_BTF_ID_OR_NULL) and ARG_PTR_TO_BTF_ID_SOCK_COMMON takes them.
+ */
+export const SOCK_BTF: ReadonlyMap<string, number> = new Map([
+  ['sock_common', 136],
+  ['sock', 784],
+  ['tcp_sock', 2304],
+  ['tcp6_sock', 2432],
+  ['udp6_sock', 1472],
+  ['tcp_timewait_sock', 248],
+  ['tcp_request_sock', 312],
+  ['unix_sock', 1152],
+  ['mptcp_sock', 1936],
+]);
 
 /**
  * SockRet: what a helper returns (enum bpf_return_type): RET_PTR_TO_SOCKET_OR_NULL,

@@ -202,13 +202,15 @@ export const kindName = (r: Reg): string =>
     ? r.type
     : r.k === 'sock_or_null'
       ? `${r.type}_or_null`
-      : r.k === 'mem' && r.btf
-        ? r.ref
-          ? 'ptr_'
-          : 'trusted_ptr_'
-        : (r.k === 'mem' || r.k === 'mem_or_null') && r.plain
-          ? r.k
-          : (KIND_NAMES[r.k] ?? r.k);
+      : r.k === 'mem_or_null' && r.btf
+        ? 'ptr_or_null_'
+        : r.k === 'mem' && r.btf
+          ? r.ref
+            ? 'ptr_'
+            : 'trusted_ptr_'
+          : (r.k === 'mem' || r.k === 'mem_or_null') && r.plain
+            ? r.k
+            : (KIND_NAMES[r.k] ?? r.k);
 const KIND_NAMES: Partial<Record<Kind, string>> = {
   none: '?',
   stack: 'fp',
