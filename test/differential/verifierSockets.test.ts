@@ -190,6 +190,18 @@ export function probes(): [string, number, Instruction[]][] {
       ...RET0,
     ],
   ]);
+  // bpf_sk_assign (tc): a socket, not NULL
+  out.push([
+    'sk_assign of a checked lookup',
+    tc,
+    [movr(7, 1), ...checked(F.sk_lookup_tcp, [movr(1, 7), movr(2, 6), mov(3, 0), call(124)])],
+  ]);
+  out.push(['sk_assign of NULL', tc, [mov(2, 0), mov(3, 0), call(124), ...RET0]]);
+  out.push([
+    'sk_assign of sock_or_null',
+    tc,
+    [movr(7, 1), ...lookup(F.sk_lookup_tcp), movr(6, 0), movr(1, 7), movr(2, 6), mov(3, 0), call(124), ...RET0],
+  ]);
   out.push(['release a scalar', tc, [mov(1, 0), call(F.sk_release), ...RET0]]);
   // references and LD_ABS, tail calls
   out.push([

@@ -24,7 +24,6 @@ const NOT_IMPLEMENTED: readonly number[] = [
   'send_signal_thread',
   'get_ns_current_pid_tgid',
   'get_current_ancestor_cgroup_id',
-  'sk_assign',
   'get_task_stack',
   'copy_from_user',
   'snprintf_btf',

@@ -179,6 +179,7 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   98: { args: ['sockc'], sock: { type: 'sock', how: 'plain' } }, // bpf_get_listener_sock
   100: { args: ['btfsockc', 'mem', 'size', 'mem', 'size'], pktAccess: true }, // bpf_tcp_check_syncookie
   110: { args: ['btfsockc', 'mem', 'size', 'mem', 'size'], pktAccess: true }, // bpf_tcp_gen_syncookie
+  124: { args: ['ctx', 'btfsockc', 'any'] }, // bpf_sk_assign
   136: { args: ['btfsockc'], skcTo: 'tcp6_sock' }, // bpf_skc_to_tcp6_sock
   137: { args: ['btfsockc'], skcTo: 'tcp_sock' }, // bpf_skc_to_tcp_sock
   138: { args: ['btfsockc'], skcTo: 'tcp_timewait_sock' }, // bpf_skc_to_tcp_timewait_sock
