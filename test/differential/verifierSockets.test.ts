@@ -202,6 +202,8 @@ export function probes(): [string, number, Instruction[]][] {
     tc,
     [movr(7, 1), ...lookup(F.sk_lookup_tcp), movr(6, 0), movr(1, 7), movr(2, 6), mov(3, 0), call(124), ...RET0],
   ]);
+  // a socket is no memory argument (bpf_csum_diff's `from`)
+  out.push(['sock as helper memory', tc, checked(F.sk_lookup_tcp, [movr(1, 6), mov(2, 4), mov(3, 0), mov(4, 0), mov(5, 0), call(28)])]);
   out.push(['release a scalar', tc, [mov(1, 0), call(F.sk_release), ...RET0]]);
   // references and LD_ABS, tail calls
   out.push([

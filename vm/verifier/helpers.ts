@@ -227,6 +227,7 @@ const notMemory = (v: Reg): boolean =>
   v.k === 'pkt_end' ||
   v.k.endsWith('_or_null') ||
   v.k === 'func' ||
+  v.k === 'sock' ||
   referencedBtf(v);
 
 /** CallbackSetup: the frame a callback helper asks the walker to run next. */
