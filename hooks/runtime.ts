@@ -224,10 +224,12 @@ export class HookRuntime {
   #packetLoad(off: number, size: 1 | 2 | 4): number | undefined {
     const c = this.current;
     if (c.kind !== 'skb') return undefined;
-    // SKF_NET_OFF / SKF_LL_OFF: offsets relative to the network or link-layer header
+    // SKF_NET_OFF / SKF_LL_OFF: [SKF_NET_OFF, 0) from the network header, [SKF_LL_OFF, SKF_NET_OFF)
+    // from the link-layer header, anything lower nothing (bpf_internal_load_pointer_neg_helper)
     let base = c.pkt.data;
-    if (off <= -0x100000 && off > -0x200000) ((base = c.pkt.network), (off += 0x100000));
-    else if (off <= -0x200000) ((base = c.pkt.mac), (off += 0x200000));
+    if (off < 0 && off >= -0x100000) ((base = c.pkt.network), (off += 0x100000));
+    else if (off < -0x100000 && off >= -0x200000) ((base = c.pkt.mac), (off += 0x200000));
+    else if (off < -0x200000) return undefined;
     if (off < 0 || base + off + size > c.pkt.dataEnd) return undefined;
     const u8 = this.kernel.memory.u8;
     let v = 0;

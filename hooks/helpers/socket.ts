@@ -29,5 +29,46 @@ export function socketHelpers(rt: HookRuntime): Helper[] {
     },
     { id: 47, name: 'bpf_get_socket_uid', fn: () => 0n },
     { id: 122, name: 'bpf_get_netns_cookie', fn: () => rt.options.netnsCookie ?? 1n },
+    ...socketLookupHelpers(),
+  ];
+}
+
+/**
+ * socketLookupHelpers: the socket lookups and what their results may be given to. bpfbox has
+ * no sockets (no socket table yet: the issue's `--sockets` file, later the host's own), so
+ * bpf_sk_lookup_tcp (84), bpf_sk_lookup_udp (85) and bpf_skc_lookup_tcp (99) always miss and
+ * return NULL, as the kernel's do for a tuple no socket listens on; __sk_buff.sk reads 0 too.
+ * No socket pointer ever exists at run time, so the helpers that take one (bpf_sk_release 86,
+ * bpf_sk_fullsock 95, bpf_tcp_sock 96, bpf_get_listener_sock 98, bpf_tcp_check_syncookie 100,
+ * bpf_tcp_gen_syncookie 110, bpf_sk_assign 124, the bpf_skc_to_* casts 136-140, 178, 196) are never reached with one; given one they would have nothing to
+ * do, and return what the kernel returns for no socket (NULL, or -EINVAL for the syncookies and bpf_sk_assign).
+ * The verifier (vm/verifier/sockets.ts) checks references as the kernel does all the same.
+ */
+function socketLookupHelpers(): Helper[] {
+  const miss = () => 0n;
+  const einval = () => BigInt.asUintN(64, -22n);
+  return [
+    { id: 84, name: 'bpf_sk_lookup_tcp', fn: miss },
+    { id: 85, name: 'bpf_sk_lookup_udp', fn: miss },
+    { id: 99, name: 'bpf_skc_lookup_tcp', fn: miss },
+    { id: 86, name: 'bpf_sk_release', fn: () => 0n },
+    { id: 95, name: 'bpf_sk_fullsock', fn: miss },
+    { id: 96, name: 'bpf_tcp_sock', fn: miss },
+    { id: 98, name: 'bpf_get_listener_sock', fn: miss },
+    { id: 100, name: 'bpf_tcp_check_syncookie', fn: einval },
+    { id: 110, name: 'bpf_tcp_gen_syncookie', fn: einval },
+    // bpf_sk_assign: `if (!sk || flags != 0) return -EINVAL;` comes first
+    { id: 124, name: 'bpf_sk_assign', fn: einval },
+    ...(
+      [
+        [136, 'bpf_skc_to_tcp6_sock'],
+        [137, 'bpf_skc_to_tcp_sock'],
+        [138, 'bpf_skc_to_tcp_timewait_sock'],
+        [139, 'bpf_skc_to_tcp_request_sock'],
+        [140, 'bpf_skc_to_udp6_sock'],
+        [178, 'bpf_skc_to_unix_sock'],
+        [196, 'bpf_skc_to_mptcp_sock'],
+      ] as const
+    ).map(([id, name]) => ({ id, name, fn: miss })),
   ];
 }

@@ -2,7 +2,7 @@ import { SkBuff } from '../../uapi/skBuff.js';
 import type { VerifierOps } from '../../vm/verifier/verifierOps.js';
 import { ids } from './baseFuncProto.js';
 import { inField } from './ctxField.js';
-import { skbIsValidAccess } from './skbIsValidAccess.js';
+import { SKB_SK_POINTER, skbIsValidAccess } from './skbIsValidAccess.js';
 import { SK_FILTER_FUNC_PROTO } from './socketFilter.js';
 
 /**
@@ -33,11 +33,7 @@ export const CG_SKB_FUNC_PROTO: readonly number[] = [
 ];
 const FUNCS: ReadonlySet<number> = new Set(CG_SKB_FUNC_PROTO);
 
-/**
- * SKB_SK_POINTER: struct __sk_buff's `sk`, which bpf_skb_is_valid_access reads as
- * PTR_TO_SOCK_COMMON_OR_NULL (a kind bpfbox's verifier does not model).
- */
-export const SKB_SK_POINTER: Readonly<Record<number, string>> = { [SkBuff.sk]: 'sock_common_or_null' };
+export { SKB_SK_POINTER } from './skbIsValidAccess.js';
 
 /**
  * cgSkbIsValidAccess: cg_skb_is_valid_access (net/core/filter.c, 6.18): no tc_classid,

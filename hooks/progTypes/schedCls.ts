@@ -2,7 +2,7 @@ import { SkBuff } from '../../uapi/skBuff.js';
 import type { VerifierOps } from '../../vm/verifier/verifierOps.js';
 import { SK_BASE_FUNC_PROTO, ids } from './baseFuncProto.js';
 import { inField } from './ctxField.js';
-import { skbIsValidAccess } from './skbIsValidAccess.js';
+import { SKB_SK_POINTER, skbIsValidAccess } from './skbIsValidAccess.js';
 
 /**
  * TC_CLS_ACT_FUNC_PROTO: tc_cls_act_func_proto (net/core/filter.c, 6.18), its own cases,
@@ -103,6 +103,7 @@ function tcClsActIsValidAccess(off: number, size: number, write: boolean): boole
 export const tcClsActVerifierOps: VerifierOps = {
   isValidAccess: ({ off, size, write }) => tcClsActIsValidAccess(off, size, write),
   packetFields: { data: SkBuff.data, dataEnd: SkBuff.data_end, dataMeta: SkBuff.data_meta },
+  pointerFields: SKB_SK_POINTER,
   getFuncProto: (id) => FUNCS.has(id),
   mayAccessSkb: true,
   directPacketWrite: true,

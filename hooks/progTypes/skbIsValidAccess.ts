@@ -27,3 +27,10 @@ export function skbIsValidAccess(off: number, size: number, write: boolean): boo
   // everything else: whole-word writes, narrow (1, 2, 4-byte) reads
   return write ? size === 4 : size <= 4;
 }
+
+/**
+ * SKB_SK_POINTER: struct __sk_buff's `sk`, which bpf_skb_is_valid_access (shared by every skb
+ * type) reads as PTR_TO_SOCK_COMMON_OR_NULL (vm/verifier/sockets.ts). At run time bpfbox's skbs
+ * have no socket: the field reads 0 (NULL), where the kernel's test-run skb has one.
+ */
+export const SKB_SK_POINTER: Readonly<Record<number, string>> = { [SkBuff.sk]: 'sock_common_or_null' };

@@ -2,7 +2,7 @@ import { SkBuff } from '../../uapi/skBuff.js';
 import type { VerifierOps } from '../../vm/verifier/verifierOps.js';
 import { SK_BASE_FUNC_PROTO, ids } from './baseFuncProto.js';
 import { inField } from './ctxField.js';
-import { skbIsValidAccess } from './skbIsValidAccess.js';
+import { SKB_SK_POINTER, skbIsValidAccess } from './skbIsValidAccess.js';
 
 /**
  * SK_FILTER_FUNC_PROTO: sk_filter_func_proto (net/core/filter.c, 6.18): the skb loads, the
@@ -33,6 +33,7 @@ function skFilterIsValidAccess(off: number, size: number, write: boolean): boole
  */
 export const skFilterVerifierOps: VerifierOps = {
   isValidAccess: ({ off, size, write }) => skFilterIsValidAccess(off, size, write),
+  pointerFields: SKB_SK_POINTER,
   getFuncProto: (id) => FUNCS.has(id),
   mayAccessSkb: true,
   directPacketWrite: false,

@@ -3,7 +3,8 @@ import { MapType as M } from '../../uapi/mapType.js';
 import { type Env, constantKey, ctxPointerOk, helperMemory } from './memory.js';
 import { EINVAL, Refused, refuse, unsupported } from './refuse.js';
 import { type Scalar, UNKNOWN, isConstScalar, scalarConst, sync } from './scalar.js';
-import { type MapInfo, NONE, type Reg, type VState, ZERO, kindName, mapRegs, unknownScalar } from './state.js';
+import { SOCK_BTF, type SockArg, type SockRet, sockArgument } from './sockets.js';
+import { type MapInfo, NONE, type Reg, type VState, ZERO, kindName, mapRegs, unknownScalar, unreleased } from './state.js';
 import { cur, read } from './step.js';
 
 /**
@@ -14,7 +15,8 @@ import { cur, read } from './step.js';
  * fixed memory of the prototype's fixed size read (ARG_PTR_TO_FIXED_SIZE_MEM, `fixed` gives the sizes),
  * long a long the helper writes (the same, 8 bytes), u32out a u32 the helper writes (ARG_PTR_TO_FIXED_SIZE_MEM | MEM_WRITE, arg size 4),
  * any ANYTHING, func PTR_TO_FUNC, stack0 PTR_TO_STACK_OR_NULL, ringmem the reserved record
- * to release, alloc CONST_ALLOC_SIZE_OR_ZERO, str PTR_TO_CONST_STR.
+ * to release, alloc CONST_ALLOC_SIZE_OR_ZERO, str PTR_TO_CONST_STR; the socket kinds of
+ * sockets.ts, and release the socket reference bpf_sk_release drops (ARG_PTR_TO_BTF_ID_SOCK_COMMON | OBJ_RELEASE).
  */
 type Arg =
   | 'lock'
@@ -37,7 +39,9 @@ type Arg =
   | 'stack0'
   | 'ringmem'
   | 'alloc'
-  | 'str';
+  | 'str'
+  | SockArg
+  | 'release';
 type Ret = 'int' | 'void' | 'map_value_or_null' | 'ringbuf_mem_or_null';
 
 interface Proto {
@@ -53,6 +57,10 @@ interface Proto {
   readonly fixed?: readonly number[];
   /** A callback helper: the callback's arguments after the frame is set up. */
   readonly callback?: 'loop' | 'for_each';
+  /** A helper returning a socket pointer (sockets.ts): which, and whether it takes or passes on a reference. */
+  readonly sock?: SockRet;
+  /** bpf_skc_to_*: a cast to the kernel socket struct named (PTR_TO_BTF_ID_OR_NULL, passing the argument's reference on). */
+  readonly skcTo?: string;
 }
 
 const CTX_ANY = (n: number): Arg[] => ['ctx', ...Array<Arg>(n).fill('any')];
@@ -161,6 +169,24 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   205: { args: ['fixed', 'mem', 'size0'], fixed: [40], pktAccess: true }, // bpf_tcp_raw_gen_syncookie_ipv6
   206: { args: ['fixed', 'fixed'], fixed: [20, 20], pktAccess: true }, // bpf_tcp_raw_check_syncookie_ipv4
   207: { args: ['fixed', 'fixed'], fixed: [40, 20], pktAccess: true }, // bpf_tcp_raw_check_syncookie_ipv6
+  // socket lookups and what a socket pointer may be given to (net/core/filter.c; the skb and xdp protos alike)
+  84: { args: ['ctx', 'mem', 'size', 'any', 'any'], pktAccess: true, sock: { type: 'sock', how: 'acquire' } }, // bpf_sk_lookup_tcp
+  85: { args: ['ctx', 'mem', 'size', 'any', 'any'], pktAccess: true, sock: { type: 'sock', how: 'acquire' } }, // bpf_sk_lookup_udp
+  99: { args: ['ctx', 'mem', 'size', 'any', 'any'], pktAccess: true, sock: { type: 'sock_common', how: 'acquire' } }, // bpf_skc_lookup_tcp
+  86: { args: ['release'] }, // bpf_sk_release
+  95: { args: ['sockc'], sock: { type: 'sock', how: 'cast' } }, // bpf_sk_fullsock
+  96: { args: ['sockc'], sock: { type: 'tcp_sock', how: 'cast' } }, // bpf_tcp_sock
+  98: { args: ['sockc'], sock: { type: 'sock', how: 'plain' } }, // bpf_get_listener_sock
+  100: { args: ['btfsockc', 'mem', 'size', 'mem', 'size'], pktAccess: true }, // bpf_tcp_check_syncookie
+  110: { args: ['btfsockc', 'mem', 'size', 'mem', 'size'], pktAccess: true }, // bpf_tcp_gen_syncookie
+  124: { args: ['ctx', 'btfsockc', 'any'] }, // bpf_sk_assign
+  136: { args: ['btfsockc'], skcTo: 'tcp6_sock' }, // bpf_skc_to_tcp6_sock
+  137: { args: ['btfsockc'], skcTo: 'tcp_sock' }, // bpf_skc_to_tcp_sock
+  138: { args: ['btfsockc'], skcTo: 'tcp_timewait_sock' }, // bpf_skc_to_tcp_timewait_sock
+  139: { args: ['btfsockc'], skcTo: 'tcp_request_sock' }, // bpf_skc_to_tcp_request_sock
+  140: { args: ['btfsockc'], skcTo: 'udp6_sock' }, // bpf_skc_to_udp6_sock
+  178: { args: ['btfsockc'], skcTo: 'unix_sock' }, // bpf_skc_to_unix_sock
+  196: { args: ['btfsockc'], skcTo: 'mptcp_sock' }, // bpf_skc_to_mptcp_sock
 };
 
 /** Map types only some helpers may take (the other direction of check_map_func_compatibility). */
@@ -193,6 +219,16 @@ const MAX_ERRNO = 4095n;
 /** BPF_MAX_VAR_SIZ: the largest size a helper may be given. */
 const MAX_VAR_SIZ = 1n << 29n;
 const MEM_EXPECTED = 'fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_';
+/** notMemory: a register no memory argument takes (check_reg_type against the mem arg types, MEM_EXPECTED). */
+const notMemory = (v: Reg): boolean =>
+  v.k === 'scalar' ||
+  v.k === 'ctx' ||
+  v.k === 'map_ptr' ||
+  v.k === 'pkt_end' ||
+  v.k.endsWith('_or_null') ||
+  v.k === 'func' ||
+  v.k === 'sock' ||
+  referencedBtf(v);
 
 /** CallbackSetup: the frame a callback helper asks the walker to run next. */
 export interface CallbackSetup {
@@ -224,6 +260,8 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   let keySlot = 0;
   let fixedN = 0;
   let msizeMax = 0n;
+  /** meta->ref_obj_id: the reference a socket argument carries (a cast passes it on to r0). */
+  let argRef = 0;
   proto.args.forEach((a, n) => {
     const r = n + 1;
     const v = read(vs, r);
@@ -265,31 +303,13 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
       case 'umem':
         if (a === 'mem0' && v.k === 'scalar' && isConstScalar(v.s) && v.s.var.value === 0n)
           return void (mem = { reg: v, r, raw: false, nullable: true });
-        if (
-          v.k === 'scalar' ||
-          v.k === 'ctx' ||
-          v.k === 'map_ptr' ||
-          v.k === 'pkt_end' ||
-          v.k.endsWith('_or_null') ||
-          v.k === 'func' ||
-          referencedBtf(v)
-        )
-          refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
+        if (notMemory(v)) refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
         mem = { reg: v, r, raw: a === 'umem', nullable: false };
         return;
       case 'u32out':
       case 'long':
       case 'fixed':
-        if (
-          v.k === 'scalar' ||
-          v.k === 'ctx' ||
-          v.k === 'map_ptr' ||
-          v.k === 'pkt_end' ||
-          v.k.endsWith('_or_null') ||
-          v.k === 'func' ||
-          referencedBtf(v)
-        )
-          refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
+        if (notMemory(v)) refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
         if (a !== 'fixed') {
           // the memory first, then its alignment (check_func_arg, ARG_PTR_TO_FIXED_SIZE_MEM)
           // bpf_check_mtu's mtu_len is MEM_WRITE, not MEM_UNINIT (6.12); strtol's result is both
@@ -331,6 +351,16 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
           refuse(`R${r} must have zero offset when passed to release func or trusted arg to kfunc`, EINVAL);
         released = v.ref;
         return;
+      case 'sock':
+      case 'sockc':
+      case 'btfsockc':
+        argRef = sockArgument(v, r, a);
+        return;
+      case 'release':
+        argRef = sockArgument(v, r, 'btfsockc');
+        if (!argRef) refuse(`R${r} must be referenced when passed to release function`, EINVAL);
+        released = argRef;
+        return;
       case 'str':
         if (v.k !== 'map_value') return void refuse(`R${r} type=${kindName(v)} expected=map_value`);
         // bpf_map_is_rdonly: read-only for programs and frozen
@@ -352,7 +382,9 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   if (released !== undefined) {
     vs.refs.delete(released);
     const gone = released;
-    mapRegs(vs, (r) => ((r.k === 'mem' || r.k === 'mem_or_null') && r.ref === gone ? unknownScalar : r));
+    mapRegs(vs, (r) =>
+      (r.k === 'mem' || r.k === 'mem_or_null' || r.k === 'sock' || r.k === 'sock_or_null') && r.ref === gone ? unknownScalar : r,
+    );
   }
   if (proto.changesPkt) mapRegs(vs, (r) => (r.k === 'pkt' || r.k === 'pkt_end' || r.k === 'pkt_meta' ? unknownScalar : r));
   switch (proto.ret ?? 'int') {
@@ -389,6 +421,17 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
       break;
     }
   }
+  if (proto.sock) {
+    // RET_PTR_TO_*_OR_NULL: an id for the NULL check; a lookup's reference becomes its id too (as for ringbuf_mem_or_null)
+    const nullId = env.nextId();
+    let ref = proto.sock.how === 'cast' ? argRef : 0;
+    if (proto.sock.how === 'acquire') vs.refs.set((ref = env.nextId()), slot);
+    regs[0] = { k: 'sock_or_null', type: proto.sock.type, ref, id: proto.sock.how === 'acquire' ? ref : nullId };
+  }
+  if (proto.skcTo) {
+    const size = SOCK_BTF.get(proto.skcTo)!;
+    regs[0] = { k: 'mem_or_null', size, off: 0, ref: argRef, id: env.nextId(), rdonly: true, btf: proto.skcTo };
+  }
   if (id === 8) regs[0] = { k: 'scalar', s: sync({ ...UNKNOWN, umax: 0xffffffffn }) };
   if (SIZE_BOUNDED_RET.has(id))
     regs[0] = { k: 'scalar', s: sync({ ...UNKNOWN, smin: -MAX_ERRNO, smax: msizeMax, s32min: -MAX_ERRNO, s32max: msizeMax }) };
@@ -414,11 +457,7 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
  */
 const referencedBtf = (v: Reg): boolean => v.k === 'mem' && v.btf !== undefined && v.ref !== 0;
 
-/** unreleased: the kernel's line naming the first reference still held. */
-export function unreleased(vs: VState): string {
-  const [id, at] = [...vs.refs][0];
-  return `Unreleased reference id=${id} alloc_insn=${at}`;
-}
+export { unreleased } from './state.js';
 
 /**
  * spinLock: the argument of bpf_spin_lock / bpf_spin_unlock (process_spin_lock): the lock

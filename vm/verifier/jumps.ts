@@ -40,10 +40,12 @@ export function branch(vs: VState, i: Instruction, bits: 32 | 64, env: Env, live
   const b: Reg = x ? read(vs, i.src) : scalar(scalarConst(BigInt.asUintN(64, BigInt(Number(i.imm)))));
   void env;
   const isZero = (r: Reg) => r.k === 'scalar' && r.s.umax === 0n;
-  const nullable = (r: Reg) => r.k === 'map_value_or_null' || r.k === 'map_ptr_or_null' || r.k === 'mem_or_null';
-  if ((op === JmpOp.BPF_JEQ || op === JmpOp.BPF_JNE) && bits === 64 && ((nullable(a) && isZero(b)) || (nullable(b) && isZero(a)))) {
-    // the NULL check: one side has the object, the other NULL (every copy, by id)
-    const p = (nullable(a) ? a : b) as { id: number };
+  const nullable = (r: Reg) => r.k === 'map_value_or_null' || r.k === 'map_ptr_or_null' || r.k === 'mem_or_null' || r.k === 'sock_or_null';
+  const eq = (op === JmpOp.BPF_JEQ || op === JmpOp.BPF_JNE) && bits === 64;
+  if (eq && nullable(a) && isZero(b)) {
+    // the NULL check: the destination has the object, the source (an immediate or a register) is
+    // NULL; every copy, by id. A NULL destination against a maybe-NULL source checks nothing.
+    const p = a as { id: number };
     const isNull = markNull(vs, p.id, true);
     const notNull = markNull(vs, p.id, false);
     return op === JmpOp.BPF_JEQ ? [isNull, notNull] : [notNull, isNull];
@@ -102,6 +104,14 @@ export function branch(vs: VState, i: Instruction, bits: 32 | 64, env: Env, live
   // a pointer that cannot be NULL against zero: decided (is_branch_taken on pointers)
   if (bits === 64 && (op === JmpOp.BPF_JEQ || op === JmpOp.BPF_JNE) && ((notNull(a) && isZero(b)) || (notNull(b) && isZero(a)))) {
     return op === JmpOp.BPF_JEQ ? [undefined, vs] : [vs, undefined];
+  }
+  // two pointers equal: one known not NULL makes the other so on the equal side (PTR_TO_BTF_ID aside)
+  if (eq && x && isPointer(a) && isPointer(b)) {
+    const sides: [VState, VState] = [cloneState(vs), vs];
+    const equal = cur(sides[op === JmpOp.BPF_JEQ ? 0 : 1]).regs;
+    if (notNull(a) && nullable(b)) equal[i.src] = present(b as Parameters<typeof present>[0]);
+    if (notNull(b) && nullable(a)) equal[i.dst] = present(a as Parameters<typeof present>[0]);
+    return sides;
   }
   // other pointer comparisons (privileged): both sides, nothing learned
   return [cloneState(vs), vs];
@@ -187,31 +197,41 @@ function markNull(vs: VState, id: number, isNull: boolean): VState {
   const s = cloneState(vs);
   let released: number | undefined;
   mapRegs(s, (r) => {
-    if ((r.k === 'map_value_or_null' || r.k === 'map_ptr_or_null' || r.k === 'mem_or_null') && r.id === id) {
+    if ((r.k === 'map_value_or_null' || r.k === 'map_ptr_or_null' || r.k === 'mem_or_null' || r.k === 'sock_or_null') && r.id === id) {
       if (isNull) {
-        if (r.k === 'mem_or_null') released = r.ref;
+        // only the acquired pointer itself (id == ref_obj_id) drops the reference, not a cast of it
+        if (r.k === 'mem_or_null' || (r.k === 'sock_or_null' && r.ref === r.id)) released = r.ref;
         return constReg(0n);
       }
-      // mark_ptr_or_null_reg: the id stays only on values that hold a spin lock (reg_may_point_to_spin_lock)
-      if (r.k === 'map_value_or_null')
-        return { k: 'map_value', m: r.m, off: r.off, var: scalarConst(0n), ...(r.m.spinLock !== undefined ? { id: r.id } : {}) };
-      if (r.k === 'map_ptr_or_null') return { k: 'map_ptr', m: r.m, off: r.off };
-      return {
-        k: 'mem',
-        size: r.size,
-        off: r.off,
-        ref: r.ref,
-        var: scalarConst(0n),
-        ...(r.rdonly ? { rdonly: true } : {}),
-        ...(r.btf ? { btf: r.btf } : {}),
-        ...(r.plain ? { plain: true } : {}),
-      };
+      return present(r);
     }
     return r;
   });
   // a NULL reservation holds nothing to release
   if (released !== undefined) s.refs.delete(released);
   return s;
+}
+
+/** isPointer: a pointer the kernel lifts NULL-ness between (__is_pointer_value, not PTR_TO_BTF_ID). */
+const isPointer = (r: Reg): boolean => r.k !== 'scalar' && r.k !== 'none' && !((r.k === 'mem' || r.k === 'mem_or_null') && r.btf);
+
+/** present: a maybe-NULL pointer known not to be NULL (mark_ptr_not_null_reg). */
+function present(r: Reg & { k: 'map_value_or_null' | 'map_ptr_or_null' | 'mem_or_null' | 'sock_or_null' }): Reg {
+  // mark_ptr_or_null_reg: the id stays only on values that hold a spin lock (reg_may_point_to_spin_lock)
+  if (r.k === 'map_value_or_null')
+    return { k: 'map_value', m: r.m, off: r.off, var: scalarConst(0n), ...(r.m.spinLock !== undefined ? { id: r.id } : {}) };
+  if (r.k === 'map_ptr_or_null') return { k: 'map_ptr', m: r.m, off: r.off };
+  if (r.k === 'sock_or_null') return { k: 'sock', type: r.type, ref: r.ref };
+  return {
+    k: 'mem',
+    size: r.size,
+    off: r.off,
+    ref: r.ref,
+    var: scalarConst(0n),
+    ...(r.rdonly ? { rdonly: true } : {}),
+    ...(r.btf ? { btf: r.btf } : {}),
+    ...(r.plain ? { plain: true } : {}),
+  };
 }
 
 /**
@@ -221,7 +241,7 @@ function markNull(vs: VState, id: number, isNull: boolean): VState {
  * is not decided, both branches are walked (verifier_unpriv.c's fill_of_different_pointers_*).
  */
 function notNull(r: Reg): boolean {
-  if (r.k === 'map_ptr') return true;
+  if (r.k === 'map_ptr' || r.k === 'sock') return true;
   if (r.k !== 'map_value' && r.k !== 'mem') return false;
   return r.var.smin > -MAX_VAR_OFF && r.var.smax < MAX_VAR_OFF;
 }

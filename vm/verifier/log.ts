@@ -106,6 +106,10 @@ export function regText(r: Reg): string {
       return ptrText('ringbuf_mem_or_null', [`id=${r.id}`, `ref_obj_id=${r.ref}`, off(r.off), `sz=${r.size}`]);
     case 'func':
       return 'func()';
+    case 'sock':
+      return ptrText(r.type, [r.ref ? `ref_obj_id=${r.ref}` : '']);
+    case 'sock_or_null':
+      return ptrText(`${r.type}_or_null`, [`id=${r.id}`, r.ref ? `ref_obj_id=${r.ref}` : '']);
     case 'iter':
       return `iter_${r.type}(ref_id=${r.ref},state=${r.state},depth=${r.depth})`;
     case 'dynptr':

@@ -15,6 +15,7 @@ import {
   scalar,
   unknownScalar,
 } from './state.js';
+import { ctxSocket, sockAccess } from './sockets.js';
 import type { VerifierOps } from './verifierOps.js';
 
 /** Env: what every check needs besides the state: the program type and its ops, its maps, and what the walk records. */
@@ -60,7 +61,7 @@ function ctxAccess(base: { off: number; var?: Scalar }, r: number, off: number, 
   if (!isValidAccess) return unsupported(`the context of program type ${env.progType}`);
   if (!isValidAccess({ off, size, write })) refuse(`invalid bpf_context access off=${off} size=${size}`);
   const pointer = write ? undefined : env.ops.pointerFields?.[off];
-  if (pointer) return unsupported(`the ${pointer} pointer a read of context offset ${off} gives`);
+  if (pointer) return ctxSocket(pointer, env) ?? unsupported(`the ${pointer} pointer a read of context offset ${off} gives`);
   if (!write && fields) {
     const id = 0;
     if (off === fields.data) return { k: 'pkt', off: 0, range: 0, id, var: ZERO };
@@ -89,6 +90,8 @@ export function load(vs: VState, base: Reg, r: number, off: number, size: number
       return (regionAccess(base, r, off, size, base.size), unknownScalar);
     case 'map_ptr':
       return unsupported('loads of struct bpf_map fields through a map pointer');
+    case 'sock':
+      return (sockAccess(base, r, off, size, false), unknownScalar);
     default:
       return refuse(`R${r} invalid mem access '${kindName(base)}'`);
   }
@@ -115,6 +118,8 @@ export function store(vs: VState, base: Reg, r: number, off: number, size: numbe
       return regionAccess(base, r, off, size, base.size);
     case 'map_ptr':
       return void refuse(`R${r} invalid mem access 'map_ptr'`);
+    case 'sock':
+      return sockAccess(base, r, off, size, true);
     default:
       return void refuse(`R${r} invalid mem access '${kindName(base)}'`);
   }

@@ -191,6 +191,12 @@ function regCovers(o: Reg, c: Reg, ids: IdMap, exact: boolean, range = false): b
       const cc = c as typeof o;
       return o.type === cc.type && o.state === cc.state && ids.match(-o.ref, -cc.ref) && (!exact || o.depth === cc.depth);
     }
+    case 'sock':
+      return o.type === (c as typeof o).type && ids.match(-o.ref, -(c as typeof o).ref);
+    case 'sock_or_null': {
+      const cc = c as typeof o;
+      return o.type === cc.type && ids.match(-o.ref, -cc.ref) && ids.match(o.id, cc.id);
+    }
     case 'dynptr': {
       const cc = c as typeof o;
       return o.type === cc.type && o.first === cc.first && ids.match(o.id, cc.id);

@@ -95,10 +95,21 @@ export type Reg =
    */
   | { readonly k: 'iter'; readonly type: IterType; readonly ref: number; readonly state: 'active' | 'drained'; readonly depth: number }
   | { readonly k: 'dynptr'; readonly type: 'xdp' | 'skb'; readonly id: number; readonly first: boolean }
+  /**
+   * A socket (sockets.ts: PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK by `type`): never
+   * offset (pointer arithmetic on one is refused); `ref` the reference a lookup took (0: none, as
+   * for __sk_buff.sk), which casts (bpf_sk_fullsock, bpf_tcp_sock) pass on; `id` ties the copies
+   * of one that may still be NULL.
+   */
+  | { readonly k: 'sock'; readonly type: SockType; readonly ref: number }
+  | { readonly k: 'sock_or_null'; readonly type: SockType; readonly ref: number; readonly id: number }
   /** A function's first slot (lddw BPF_PSEUDO_FUNC), for callbacks. */
   | { readonly k: 'func'; readonly target: number; readonly off: number };
 
 export type Kind = Reg['k'];
+
+/** SockType: the socket views the kernel's verifier tells apart (struct bpf_sock_common's fields, struct bpf_sock, struct bpf_tcp_sock). */
+export type SockType = 'sock_common' | 'sock' | 'tcp_sock';
 
 /** IterType: the open-coded iterators bpfbox knows (struct bpf_iter_num: 8 bytes, bpf_iter_bits: 16). */
 export type IterType = 'num' | 'bits';
@@ -190,13 +201,19 @@ export function mapRegs(s: VState, f: (r: Reg) => Reg): void {
 
 /** kindName: the kernel log's name of a register's kind (scalar, ctx, fp, map_value_or_null). */
 export const kindName = (r: Reg): string =>
-  r.k === 'mem' && r.btf
-    ? r.ref
-      ? 'ptr_'
-      : 'trusted_ptr_'
-    : (r.k === 'mem' || r.k === 'mem_or_null') && r.plain
-      ? r.k
-      : (KIND_NAMES[r.k] ?? r.k);
+  r.k === 'sock'
+    ? r.type
+    : r.k === 'sock_or_null'
+      ? `${r.type}_or_null`
+      : r.k === 'mem_or_null' && r.btf
+        ? 'ptr_or_null_'
+        : r.k === 'mem' && r.btf
+          ? r.ref
+            ? 'ptr_'
+            : 'trusted_ptr_'
+          : (r.k === 'mem' || r.k === 'mem_or_null') && r.plain
+            ? r.k
+            : (KIND_NAMES[r.k] ?? r.k);
 const KIND_NAMES: Partial<Record<Kind, string>> = {
   none: '?',
   stack: 'fp',
@@ -205,3 +222,9 @@ const KIND_NAMES: Partial<Record<Kind, string>> = {
   map_ptr_or_null: 'map_value_or_null',
   func: 'func',
 };
+
+/** unreleased: the kernel's line naming the first reference still held (check_reference_leak). */
+export function unreleased(vs: VState): string {
+  const [id, at] = [...vs.refs][0];
+  return `Unreleased reference id=${id} alloc_insn=${at}`;
+}

@@ -1,10 +1,10 @@
 import type { Instruction } from '../instruction.js';
 import { AluOp, Class, LDDW, Mode, Pseudo, Size, Source, opClass } from '../opcodes.js';
 import { type Env, load, mapValueWrite, saveAuxPtrType, store } from './memory.js';
-import { EBADF, EINVAL, ENOTSUPP, MAX_VAR_OFF, refuse, unsupported } from './refuse.js';
+import { EBADF, EINVAL, ENOTSUPP, MAX_VAR_OFF, Refused, refuse, unsupported } from './refuse.js';
 import { type AluOpName, type Scalar, UNKNOWN, alu, isConstScalar, scalarConst, sync } from './scalar.js';
 import * as T from './tnum.js';
-import { NONE, type Reg, type VState, constReg, kindName, scalar, unknownScalar } from './state.js';
+import { NONE, type Reg, type VState, constReg, kindName, scalar, unknownScalar, unreleased } from './state.js';
 
 export const SIZES: Readonly<Record<number, number>> = { [Size.BPF_W]: 4, [Size.BPF_H]: 2, [Size.BPF_B]: 1, [Size.BPF_DW]: 8 };
 const OPS: Readonly<Record<number, AluOpName>> = {
@@ -264,9 +264,10 @@ function pointerArith(op: number, d: number, dst: Reg, src: Reg, bits: 32 | 64, 
   if (op === AluOp.BPF_SUB && dst.k === 'scalar') refuse(`R${d} tried to subtract pointer from scalar`);
   if (op === AluOp.BPF_SUB && ptr.k === 'stack') refuse(`R${d} subtraction from stack pointer prohibited`);
   if (ptr.k === 'pkt_end') refuse(`R${d} pointer arithmetic on pkt_end prohibited`);
-  if (ptr.k === 'map_value_or_null' || ptr.k === 'map_ptr_or_null' || ptr.k === 'mem_or_null')
+  if (ptr.k === 'map_value_or_null' || ptr.k === 'map_ptr_or_null' || ptr.k === 'mem_or_null' || ptr.k === 'sock_or_null')
     refuse(`R${d} pointer arithmetic on ${kindName(ptr)} prohibited, null-check it first`);
   if (ptr.k === 'map_ptr') refuse(`R${d} pointer arithmetic on map_ptr prohibited`);
+  if (ptr.k === 'sock') refuse(`R${d} pointer arithmetic on ${ptr.type} prohibited`);
   if (ptr.k === 'func') refuse(`R${d} pointer arithmetic on func prohibited`);
   const k = src.k === 'scalar' ? src.s : (dst as { s: Scalar }).s;
   const p = ptr as Reg & { off: number };
@@ -355,7 +356,8 @@ function packetLoad(vs: VState, i: Instruction, env: Env): void {
   }
   const r6 = read(vs, 6);
   // gen_ld_abs may end the program at run time: no reference may be held, no lock
-  if (vs.refs.size) refuse('BPF_LD_[ABS|IND] cannot be mixed with socket references', EINVAL);
+  // check_resource_leak (6.18): the reference named, then the instruction's own line
+  if (vs.refs.size) throw new Refused(EINVAL, 'BPF_LD_[ABS|IND] would lead to reference leak', [], [unreleased(vs)]);
   if (vs.lock) refuse('BPF_LD_[ABS|IND] cannot be used inside bpf_spin_lock-ed region', EINVAL);
   if (r6.k !== 'ctx') refuse('at the time of BPF_LD_ABS|IND R6 != pointer to skb', EINVAL);
   if ((i.opcode & 0xe0) === Mode.BPF_IND && read(vs, i.src).k !== 'scalar')

@@ -18,10 +18,10 @@ export interface VerifierOps {
    */
   readonly packetFields?: PacketFields;
   /**
-   * pointerFields: context fields a read turns into a pointer kind bpfbox's verifier does not
-   * model (is_valid_access's PTR_TO_SOCKET, PTR_TO_SOCK_COMMON_OR_NULL: struct sk_msg_md's and
-   * struct __sk_buff's `sk`), by offset, with the kind's name; a read of one is refused as
-   * unsupported, never taken for a scalar.
+   * pointerFields: context fields a read turns into a pointer (is_valid_access's
+   * PTR_TO_SOCKET, PTR_TO_SOCK_COMMON_OR_NULL: struct sk_msg_md's and struct __sk_buff's `sk`),
+   * by offset, with the kind's log name; socket kinds are modelled (sockets.ts), a read of any
+   * other is refused as unsupported, never taken for a scalar.
    */
   readonly pointerFields?: Readonly<Record<number, string>>;
   /**
