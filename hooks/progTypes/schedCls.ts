@@ -102,6 +102,8 @@ function tcClsActIsValidAccess(off: number, size: number, write: boolean): boole
  */
 export const tcClsActVerifierOps: VerifierOps = {
   isValidAccess: ({ off, size, write }) => tcClsActIsValidAccess(off, size, write),
+  // `sk`: PTR_TO_SOCK_COMMON_OR_NULL (bpf_skb_is_valid_access), a kind bpfbox's verifier does not model (never a scalar)
+  pointerFields: { [SkBuff.sk]: 'sock_common_or_null' },
   packetFields: { data: SkBuff.data, dataEnd: SkBuff.data_end, dataMeta: SkBuff.data_meta },
   getFuncProto: (id) => FUNCS.has(id),
   mayAccessSkb: true,

@@ -33,6 +33,8 @@ function skFilterIsValidAccess(off: number, size: number, write: boolean): boole
  */
 export const skFilterVerifierOps: VerifierOps = {
   isValidAccess: ({ off, size, write }) => skFilterIsValidAccess(off, size, write),
+  // `sk`: PTR_TO_SOCK_COMMON_OR_NULL (bpf_skb_is_valid_access), a kind bpfbox's verifier does not model (never a scalar)
+  pointerFields: { [SkBuff.sk]: 'sock_common_or_null' },
   getFuncProto: (id) => FUNCS.has(id),
   mayAccessSkb: true,
   directPacketWrite: false,

@@ -1,5 +1,6 @@
 import { helperName } from '../../uapi/helperNames.js';
 import { MapType as M } from '../../uapi/mapType.js';
+import { ProgType as P } from '../../uapi/progType.js';
 import { type Env, constantKey, ctxPointerOk, helperMemory } from './memory.js';
 import { EINVAL, Refused, refuse, unsupported } from './refuse.js';
 import { type Scalar, UNKNOWN, isConstScalar, scalarConst, sync } from './scalar.js';
@@ -14,7 +15,8 @@ import { cur, read } from './step.js';
  * fixed memory of the prototype's fixed size read (ARG_PTR_TO_FIXED_SIZE_MEM, `fixed` gives the sizes),
  * long a long the helper writes (the same, 8 bytes), u32out a u32 the helper writes (ARG_PTR_TO_FIXED_SIZE_MEM | MEM_WRITE, arg size 4),
  * any ANYTHING, func PTR_TO_FUNC, stack0 PTR_TO_STACK_OR_NULL, ringmem the reserved record
- * to release, alloc CONST_ALLOC_SIZE_OR_ZERO, str PTR_TO_CONST_STR.
+ * to release, alloc CONST_ALLOC_SIZE_OR_ZERO, str PTR_TO_CONST_STR, sock ARG_PTR_TO_BTF_ID_SOCK_COMMON
+ * (a socket: bpfbox's verifier has no socket pointers, so every register it can hold is refused here).
  */
 type Arg =
   | 'lock'
@@ -37,8 +39,9 @@ type Arg =
   | 'stack0'
   | 'ringmem'
   | 'alloc'
-  | 'str';
-type Ret = 'int' | 'void' | 'map_value_or_null' | 'ringbuf_mem_or_null';
+  | 'str'
+  | 'sock';
+type Ret = 'int' | 'void' | 'map_value' | 'map_value_or_null' | 'ringbuf_mem_or_null';
 
 interface Proto {
   readonly args: readonly Arg[];
@@ -52,12 +55,13 @@ interface Proto {
   /** The sizes of its `fixed` arguments, in order (arg1_size ...). */
   readonly fixed?: readonly number[];
   /** A callback helper: the callback's arguments after the frame is set up. */
-  readonly callback?: 'loop' | 'for_each';
+  readonly callback?: 'loop' | 'for_each' | 'drain';
 }
 
 const CTX_ANY = (n: number): Arg[] => ['ctx', ...Array<Arg>(n).fill('any')];
 const REDIRECT_MAPS = [M.BPF_MAP_TYPE_DEVMAP, M.BPF_MAP_TYPE_DEVMAP_HASH, M.BPF_MAP_TYPE_CPUMAP, M.BPF_MAP_TYPE_XSKMAP];
 const RB = [M.BPF_MAP_TYPE_RINGBUF];
+const CGROUP_STORAGES = [M.BPF_MAP_TYPE_CGROUP_STORAGE, M.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE];
 
 /** PROTOS: the prototypes of the helpers bpfbox runs (the kernel's *_proto structs). */
 export const PROTOS: Readonly<Record<number, Proto>> = {
@@ -71,7 +75,8 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   9: { args: ['ctx', 'any', 'mem', 'size', 'any'], changesPkt: true }, // bpf_skb_store_bytes
   10: { args: CTX_ANY(4), changesPkt: true }, // bpf_l3_csum_replace
   11: { args: CTX_ANY(4), changesPkt: true }, // bpf_l4_csum_replace
-  12: { args: ['ctx', 'map', 'any'], ret: 'void', mapTypes: [M.BPF_MAP_TYPE_PROG_ARRAY] }, // bpf_tail_call
+  // the tail-called program may change the packet: packet pointers die (bpf_helper_changes_pkt_data)
+  12: { args: ['ctx', 'map', 'any'], ret: 'void', mapTypes: [M.BPF_MAP_TYPE_PROG_ARRAY], changesPkt: true }, // bpf_tail_call
   13: { args: CTX_ANY(2), changesPkt: true }, // bpf_clone_redirect
   18: { args: CTX_ANY(2), changesPkt: true }, // bpf_skb_vlan_push
   19: { args: CTX_ANY(0), changesPkt: true }, // bpf_skb_vlan_pop
@@ -161,6 +166,11 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   205: { args: ['fixed', 'mem', 'size0'], fixed: [40], pktAccess: true }, // bpf_tcp_raw_gen_syncookie_ipv6
   206: { args: ['fixed', 'fixed'], fixed: [20, 20], pktAccess: true }, // bpf_tcp_raw_check_syncookie_ipv4
   207: { args: ['fixed', 'fixed'], fixed: [40, 20], pktAccess: true }, // bpf_tcp_raw_check_syncookie_ipv6
+  81: { args: ['map', 'any'], ret: 'map_value', mapTypes: CGROUP_STORAGES }, // bpf_get_local_storage (RET_PTR_TO_MAP_VALUE: never NULL)
+  107: { args: ['map', 'sock', 'any', 'any'], ret: 'map_value_or_null', mapTypes: [M.BPF_MAP_TYPE_SK_STORAGE] }, // bpf_sk_storage_get
+  108: { args: ['map', 'sock'], mapTypes: [M.BPF_MAP_TYPE_SK_STORAGE] }, // bpf_sk_storage_delete
+  // bpf_user_ringbuf_drain: the callback gets (const struct bpf_dynptr *, ctx) per record
+  209: { args: ['map', 'func', 'stack0', 'any'], callback: 'drain', mapTypes: [M.BPF_MAP_TYPE_USER_RINGBUF] },
 };
 
 /** Map types only some helpers may take (the other direction of check_map_func_compatibility). */
@@ -178,7 +188,47 @@ const MAP_ONLY: Readonly<Record<number, readonly number[]>> = {
   [M.BPF_MAP_TYPE_STACK]: [87, 88, 89],
   [M.BPF_MAP_TYPE_BLOOM_FILTER]: [87, 89],
   [M.BPF_MAP_TYPE_CGROUP_ARRAY]: [33, 37], // bpf_skb_under_cgroup, bpf_current_task_under_cgroup
+  // sk_redirect_map, sock_map_update, msg_redirect_map, sk_select_reuseport, map_lookup_elem (and updates: mayUpdateSockmap)
+  [M.BPF_MAP_TYPE_SOCKMAP]: [52, 53, 60, 82, 1],
+  // sk_redirect_hash, sock_hash_update, msg_redirect_hash, sk_select_reuseport, map_lookup_elem (and updates: mayUpdateSockmap)
+  [M.BPF_MAP_TYPE_SOCKHASH]: [72, 70, 71, 82, 1],
+  [M.BPF_MAP_TYPE_REUSEPORT_SOCKARRAY]: [82], // sk_select_reuseport
+  [M.BPF_MAP_TYPE_CGROUP_STORAGE]: [81], // get_local_storage
+  [M.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE]: [81],
+  [M.BPF_MAP_TYPE_SK_STORAGE]: [107, 108, 194], // sk_storage_get, sk_storage_delete, kptr_xchg
+  [M.BPF_MAP_TYPE_USER_RINGBUF]: [209], // user_ringbuf_drain
 };
+
+/** The other direction: helpers that take only these map types (the sockmap helpers bpfbox does not model are refused before). */
+const SOCK_MAPS: readonly number[] = [M.BPF_MAP_TYPE_SOCKMAP, M.BPF_MAP_TYPE_SOCKHASH];
+
+/**
+ * mayUpdateSockmap: may_update_sockmap (kernel/bpf/verifier.c): bpf_map_update_elem and
+ * bpf_map_delete_elem on a sockmap or sockhash only where no locked struct sock can be
+ * reached: socket filters, tc, XDP, sk_reuseport, the flow dissector, sk_lookup; sock_ops
+ * may delete (its updates go through bpf_sock_map_update, which checks the event). Tracing
+ * iterators (BPF_TRACE_ITER) may too: bpfbox does not know the attach type here and refuses
+ * them as unmodelled rather than guess.
+ */
+function mayUpdateSockmap(progType: number, id: number): boolean {
+  if (id !== 2 && id !== 3) return false;
+  switch (progType) {
+    case P.BPF_PROG_TYPE_TRACING:
+      return unsupported('sockmap updates from tracing programs (allowed for BPF_TRACE_ITER only)');
+    case P.BPF_PROG_TYPE_SOCK_OPS:
+      return id === 3;
+    case P.BPF_PROG_TYPE_SOCKET_FILTER:
+    case P.BPF_PROG_TYPE_SCHED_CLS:
+    case P.BPF_PROG_TYPE_SCHED_ACT:
+    case P.BPF_PROG_TYPE_XDP:
+    case P.BPF_PROG_TYPE_SK_REUSEPORT:
+    case P.BPF_PROG_TYPE_FLOW_DISSECTOR:
+    case P.BPF_PROG_TYPE_SK_LOOKUP:
+      return true;
+    default:
+      return false;
+  }
+}
 
 /**
  * SIZE_BOUNDED_RET: the helpers whose r0 do_refine_retval_range (kernel/bpf/verifier.c) bounds
@@ -247,6 +297,8 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
       case 'value':
       case 'uvalue': {
         if (!map) return void refuse(`invalid map_ptr to access map->${a === 'key' ? 'key' : 'value'}`);
+        // resolve_map_arg_type: a sockmap's or sockhash's value, from a program, is a socket
+        if (a === 'value' && SOCK_MAPS.includes(map.type ?? -1)) return sockArg(v, r);
         if (v.k !== 'stack' && v.k !== 'pkt' && v.k !== 'pkt_meta' && v.k !== 'map_value' && v.k !== 'mem')
           refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
         const size = a === 'key' ? map.keySize : map.valueSize;
@@ -310,6 +362,8 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
           refuse(`R${r} must have zero offset when passed to release func or trusted arg to kfunc`, EINVAL);
         released = v.ref;
         return;
+      case 'sock':
+        return sockArg(v, r);
       case 'str':
         if (v.k !== 'map_value') return void refuse(`R${r} type=${kindName(v)} expected=map_value`);
         // bpf_map_is_rdonly: read-only for programs and frozen
@@ -319,12 +373,25 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   });
   // a tail call never returns: a reference held now would never be released
   if (id === 12 && vs.refs.size) throw new Refused(EINVAL, 'tail_call would lead to reference leak', [], [unreleased(vs)]);
+  // bpf_get_local_storage cannot fail, so it has no flags to get wrong (check_helper_call: register_is_null)
+  if (id === 81) {
+    const f = read(vs, 2);
+    if (!(f.k === 'scalar' && isConstScalar(f.s) && f.s.var.value === 0n))
+      refuse("get_local_storage() doesn't support non-zero flags", EINVAL);
+  }
   // the map's type against the helper (check_map_func_compatibility, after the arguments)
   const t = map?.type;
   if (t !== undefined && id === 12 && t !== M.BPF_MAP_TYPE_PROG_ARRAY) refuse('expected prog array map for tail call', EINVAL);
   if (t !== undefined && ((proto.mapTypes && !proto.mapTypes.includes(t)) || (MAP_ONLY[t] && !MAP_ONLY[t].includes(id)))) {
-    refuse(`cannot pass map_type ${t} into func ${name}#${id}`, EINVAL);
+    const sockUpdate = SOCK_MAPS.includes(t) && (id === 2 || id === 3);
+    if (!sockUpdate || !mayUpdateSockmap(env.progType, id)) {
+      const why = sockUpdate ? ['cannot update sockmap in this context'] : [];
+      throw new Refused(EINVAL, `cannot pass map_type ${t} into func ${name}#${id}`, [], why);
+    }
   }
+  // a sockmap lookup returns a referenced socket (PTR_TO_SOCKET_OR_NULL), which bpfbox's verifier does not model
+  if (t !== undefined && id === 1 && SOCK_MAPS.includes(t))
+    unsupported('bpf_map_lookup_elem on a sockmap or sockhash (the socket it returns)');
   // the call's effects
   const regs = cur(vs).regs;
   for (let r = 1; r <= 5; r++) regs[r] = NONE;
@@ -341,6 +408,9 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
       break;
     case 'int':
       regs[0] = unknownScalar;
+      break;
+    case 'map_value':
+      regs[0] = { k: 'map_value', m: map!, off: 0, var: ZERO };
       break;
     case 'map_value_or_null':
       // privileged: an array lookup with a constant key in range cannot fail (can_elide_value_nullness)
@@ -373,6 +443,12 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   if (SIZE_BOUNDED_RET.has(id))
     regs[0] = { k: 'scalar', s: sync({ ...UNKNOWN, smin: -MAX_ERRNO, smax: msizeMax, s32min: -MAX_ERRNO, s32max: msizeMax }) };
   if (callback === undefined) return undefined;
+  // bpf_user_ringbuf_drain calls its callback once per record, any number of times: the kernel
+  // walks it to a fixpoint (push_callback_call, back to the call site at each exit); bpfbox's walk
+  // enters a callback once, which would be unsound here, and has no CONST_PTR_TO_DYNPTR kind for
+  // its first argument. The arguments and the map are checked above; the callback is not modelled.
+  if (proto.callback === 'drain')
+    return unsupported('the callback of bpf_user_ringbuf_drain (called once per record, walked to a fixpoint)');
   if (proto.callback === 'loop') return { target: callback, args: [{ k: 'scalar', s: sync({ ...UNKNOWN, umax: 0xffffffffn }) }, cbCtx] };
   // bpf_for_each_map_elem: (map, key, value, ctx); the key read-only
   const m = map!;
@@ -434,3 +510,15 @@ function alignedArg(v: Reg, size: number): void {
 }
 
 const hex = (x: bigint): string => (x === 0n ? '0' : `0x${x.toString(16)}`);
+
+/** SOCK_EXPECTED: compatible_reg_types for ARG_PTR_TO_BTF_ID_SOCK_COMMON (btf_id_sock_common_types), as the log names them. */
+const SOCK_EXPECTED = 'sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_';
+
+/**
+ * sockArg: an argument that must be a socket (ARG_PTR_TO_BTF_ID_SOCK_COMMON). bpfbox's
+ * verifier has no socket pointer kinds (a read of one is refused as unmodelled where it is
+ * made), so whatever register gets here is not one: check_reg_type's refusal.
+ */
+function sockArg(v: Reg, r: number): never {
+  return refuse(`R${r} type=${kindName(v)} expected=${SOCK_EXPECTED}`);
+}
