@@ -75,8 +75,7 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   9: { args: ['ctx', 'any', 'mem', 'size', 'any'], changesPkt: true }, // bpf_skb_store_bytes
   10: { args: CTX_ANY(4), changesPkt: true }, // bpf_l3_csum_replace
   11: { args: CTX_ANY(4), changesPkt: true }, // bpf_l4_csum_replace
-  // the tail-called program may change the packet: packet pointers die (bpf_helper_changes_pkt_data)
-  12: { args: ['ctx', 'map', 'any'], ret: 'void', mapTypes: [M.BPF_MAP_TYPE_PROG_ARRAY], changesPkt: true }, // bpf_tail_call
+  12: { args: ['ctx', 'map', 'any'], ret: 'void', mapTypes: [M.BPF_MAP_TYPE_PROG_ARRAY] }, // bpf_tail_call (packet pointers: see tailCallInSubprog)
   13: { args: CTX_ANY(2), changesPkt: true }, // bpf_clone_redirect
   18: { args: CTX_ANY(2), changesPkt: true }, // bpf_skb_vlan_push
   19: { args: CTX_ANY(0), changesPkt: true }, // bpf_skb_vlan_pop
@@ -400,7 +399,12 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
     const gone = released;
     mapRegs(vs, (r) => ((r.k === 'mem' || r.k === 'mem_or_null') && r.ref === gone ? unknownScalar : r));
   }
-  if (proto.changesPkt) mapRegs(vs, (r) => (r.k === 'pkt' || r.k === 'pkt_end' || r.k === 'pkt_meta' ? unknownScalar : r));
+  // a tail call from a subprogram makes it one that changes the packet (the tail-called program
+  // may): packet pointers die; from the main program they do not (a failed tail call goes on
+  // there with the packet as it was): both as the running 6.18 kernel decides
+  const tailCallInSubprog = id === 12 && vs.frames.length > 1;
+  if (proto.changesPkt || tailCallInSubprog)
+    mapRegs(vs, (r) => (r.k === 'pkt' || r.k === 'pkt_end' || r.k === 'pkt_meta' ? unknownScalar : r));
   switch (proto.ret ?? 'int') {
     case 'void':
       // RET_VOID: r0 is left not initialised (the log shows nothing for it after the call)
