@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCollection } from '../../elf/collection.js';
+import { adjustRingbufSize } from '../../elf/mapDefs.js';
 import { loadCollection } from '../../kernel/loadCollection.js';
 import { Kernel } from '../../kernel/kernel.js';
 import { Errno } from '../../uapi/errno.js';
@@ -65,13 +66,26 @@ const CREATE: readonly Attrs[] = [
   ['sk_storage', 4, 4, 0],
 ];
 
-/** The errno bpftool's "map create failed: <strerror>" names. */
+/** The errno bpftool's "<op> failed: <strerror>" names. */
 const STRERROR: Readonly<Record<string, number>> = {
   'Invalid argument': Errno.EINVAL,
   'Argument list too long': Errno.E2BIG,
   'Bad file descriptor': Errno.EBADF,
   'Operation not permitted': Errno.EPERM,
+  'No such file or directory': Errno.ENOENT,
+  'No space left on device': Errno.ENOSPC,
+  'Unknown error 524': Errno.ENOTSUPP,
 };
+
+/** Userspace commands on an empty map, by bpftool and by bpfbox's door: [type, key, value, entries]. */
+const EMPTY: readonly Attrs[] = [
+  ['sockmap', 4, 4, 2],
+  ['sockmap', 4, 8, 2],
+  ['sockhash', 4, 4, 2],
+  ['sockhash', 4, 8, 2],
+  ['reuseport_sockarray', 4, 4, 2],
+  ['reuseport_sockarray', 4, 8, 2],
+];
 
 const HEAD = `
 #include <linux/bpf.h>
@@ -222,6 +236,68 @@ describe('differential: socket, cgroup storage and user ring buffer maps on the 
     });
   }
 
+  for (const [type, key, value, entries] of EMPTY) {
+    it(`an empty ${type} (value ${value}): lookup, delete in and out of range, get-next`, () => {
+      const pin = `${DIR}/e`;
+      rmSync(pin, { force: true });
+      const c = spawnSync('bpftool', [
+        'map',
+        'create',
+        pin,
+        'type',
+        type,
+        'key',
+        `${key}`,
+        'value',
+        `${value}`,
+        'entries',
+        `${entries}`,
+        'name',
+        'e',
+      ]);
+      assert.equal(c.status, 0, String(c.stderr));
+      const k = new Kernel({ ncpus: 1 }).process;
+      const fd = k.bpf('BPF_MAP_CREATE', {
+        map_type: mapTypeByName(type)!,
+        key_size: key,
+        value_size: value,
+        max_entries: entries,
+        map_name: 'e',
+      });
+      assert.ok(fd > 0);
+      // bpftool says ENOENT on a lookup as "Not found" on stdout, other errnos as "<op> failed: <strerror>"
+      const errno = (r: { status: number | null; stdout: string; stderr: string }): number | string =>
+        r.status === 0
+          ? 0
+          : /^Not found$/m.test(r.stdout)
+            ? Errno.ENOENT
+            : (STRERROR[/failed: (.*)$|next key: (.*)$/m.exec(r.stderr)?.slice(1).find(Boolean) ?? ''] ?? r.stderr.trim());
+      const le = (i: number) => Uint8Array.from([i, 0, 0, 0]);
+      try {
+        for (const i of [0, 9]) {
+          const bytes = ['key', `${i}`, '0', '0', '0'];
+          const kl = spawnSync('bpftool', ['map', 'lookup', 'pinned', pin, ...bytes], { encoding: 'utf8' });
+          const bl = k.bpf('BPF_MAP_LOOKUP_ELEM', { map_fd: fd, key: le(i), value: new Uint8Array(value) });
+          assert.equal(bl < 0 ? -bl : 0, errno(kl), `lookup key ${i}`);
+          const kd = spawnSync('bpftool', ['map', 'delete', 'pinned', pin, ...bytes], { encoding: 'utf8' });
+          const bd = k.bpf('BPF_MAP_DELETE_ELEM', { map_fd: fd, key: le(i) });
+          assert.equal(bd < 0 ? -bd : 0, errno(kd), `delete key ${i}`);
+        }
+        const kn = spawnSync('bpftool', ['map', 'getnext', 'pinned', pin, 'key', '1', '0', '0', '0'], { encoding: 'utf8' });
+        const bn = k.bpf('BPF_MAP_GET_NEXT_KEY', { map_fd: fd, key: le(1), next_key: new Uint8Array(key) });
+        assert.equal(bn < 0 ? -bn : 0, errno(kn), 'getnext after key 1');
+        const kf = spawnSync('bpftool', ['map', 'getnext', 'pinned', pin, 'key', '0', '0', '0', '0'], { encoding: 'utf8' });
+        const next = new Uint8Array(key);
+        const bf = k.bpf('BPF_MAP_GET_NEXT_KEY', { map_fd: fd, key: le(0), next_key: next });
+        assert.equal(bf < 0 ? -bf : 0, errno(kf), 'getnext after key 0');
+        if (bf === 0)
+          assert.match(kf.stdout, new RegExp(`next key:\\s*${[...next].map((b) => b.toString(16).padStart(2, '0')).join(' ')}`));
+      } finally {
+        rmSync(pin, { force: true });
+      }
+    });
+  }
+
   VERIFY.forEach(([name, body, expected], n) => {
     it(`verify: ${name} (${expected})`, () => {
       const src = join(tmp, `v${n}.c`);
@@ -253,5 +329,19 @@ describe('differential: socket, cgroup storage and user ring buffer maps on the 
         assert.ok(k.stderr.includes(line), `bpfbox says '${line}'; the kernel's log:\n${k.stderr.trim().split('\n').slice(-8).join('\n')}`);
       }
     });
+  });
+});
+
+describe('libbpf: a ring buffer size rounded up to a power-of-2 multiple of the page (adjust_ringbuf_sz)', () => {
+  it('values computed by hand from libbpf.c', () => {
+    for (const [asked, made] of [
+      [0, 0],
+      [8, 4096],
+      [4096, 4096],
+      [4097, 8192],
+      [12288, 16384],
+      [1 << 20, 1 << 20],
+    ])
+      assert.equal(adjustRingbufSize(asked), made, `${asked}`);
   });
 });
