@@ -159,6 +159,17 @@ const VERIFY: readonly (readonly [string, string, 'accept' | 'reject'])[] = [
     'SEC("socket") __attribute__((naked)) int p(void) { asm volatile("r6 = r1; r0 = 1; r1 = %[m] ll; r2 = r1; r2 += r0; r1 = r6; r3 = 0; call %[tc]; r0 = 0; exit;" :: [m]"i"(&jmp), [tc]"i"(BPF_FUNC_tail_call) : "memory"); }',
     'reject',
   ],
+  // check_ptr_to_map_access: a map pointer read as its kernel struct (verifier_map_ptr.c)
+  [
+    'a map pointer read at a negative offset',
+    'SEC("socket") __attribute__((naked)) int p(void) { asm volatile("r1 = %[m] ll; r6 = *(u64 *)(r1 - 8); r0 = 1; exit;" :: [m]"i"(&sockmap) : "memory"); }',
+    'reject',
+  ],
+  [
+    'a store through a map pointer',
+    'SEC("socket") __attribute__((naked)) int p(void) { asm volatile("r2 = 0; r1 = %[m] ll; *(u64 *)(r1 + 0) = r2; r0 = 1; exit;" :: [m]"i"(&cgs) : "memory"); }',
+    'reject',
+  ],
   [
     'a packet pointer used after a tail call from a subprogram',
     'static __attribute__((noinline)) int tcall(struct __sk_buff *s) { bpf_tail_call_static(s, &jmp, 0); return 0; }\nSEC("tc") int p(struct __sk_buff *s) { int *q = (void *)(long)s->data; if ((void *)(q + 1) > (void *)(long)s->data_end) return 0; tcall(s); *q = 42; return 0; }',
