@@ -192,6 +192,8 @@ function frameCovers(
   range = false,
 ): boolean {
   if (o.fn !== c.fn || o.ret !== c.ret) return false;
+  // a state that had called a callback more often (bpf_loop's count reached sooner) cannot stand for one with calls left
+  if ((o.callbackDepth ?? 0) > (c.callbackDepth ?? 0)) return false;
   for (let r = 0; r <= 10; r++) {
     if ((live >> r) & 1 && !regCovers(o.regs[r], c.regs[r], ids, exact, range)) return false;
   }

@@ -110,6 +110,11 @@ export interface FrameState {
   readonly ret: number;
   /** A callback's frame: the range r0 must be in at its exit. */
   readonly callback?: readonly [number, number];
+  /**
+   * callback_depth: how many times this path has called the callback a helper call in this
+   * frame gives (bpf_loop stops queueing calls at its count); 0 on the path that goes on.
+   */
+  callbackDepth?: number;
 }
 
 /** VState: the whole verifier state of a path: call frames (innermost last) and held references. */
