@@ -159,6 +159,17 @@ const VERIFY: readonly (readonly [string, string, 'accept' | 'reject'])[] = [
     'SEC("socket") __attribute__((naked)) int p(void) { asm volatile("r6 = r1; r0 = 1; r1 = %[m] ll; r2 = r1; r2 += r0; r1 = r6; r3 = 0; call %[tc]; r0 = 0; exit;" :: [m]"i"(&jmp), [tc]"i"(BPF_FUNC_tail_call) : "memory"); }',
     'reject',
   ],
+  // callbacks called any number of times (verifier_iterating_callbacks.c): bpf_loop's count bounds them
+  [
+    'an index a bpf_loop callback raises 8 times, into 2 bytes',
+    'struct cbctx { __u64 i; }; char choice[2] = {}; static long cb(__u64 n, void *d) { ((struct cbctx *)d)->i++; return 0; }\nSEC("socket") int p(struct __sk_buff *s) { struct cbctx c = { 0 }; bpf_loop(8, cb, &c, 0); return choice[c.i]; }',
+    'reject',
+  ],
+  [
+    'an index a bpf_loop callback raises once, into 2 bytes',
+    'struct cbctx { __u64 i; }; char choice[2] = {}; static long cb(__u64 n, void *d) { ((struct cbctx *)d)->i++; return 0; }\nSEC("socket") int p(struct __sk_buff *s) { struct cbctx c = { 0 }; bpf_loop(1, cb, &c, 0); return choice[c.i]; }',
+    'accept',
+  ],
   // check_ptr_to_map_access: a map pointer read as its kernel struct (verifier_map_ptr.c)
   [
     'a map pointer read at a negative offset',

@@ -447,12 +447,10 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   if (SIZE_BOUNDED_RET.has(id))
     regs[0] = { k: 'scalar', s: sync({ ...UNKNOWN, smin: -MAX_ERRNO, smax: msizeMax, s32min: -MAX_ERRNO, s32max: msizeMax }) };
   if (callback === undefined) return undefined;
-  // bpf_user_ringbuf_drain calls its callback once per record, any number of times: the kernel
-  // walks it to a fixpoint (push_callback_call, back to the call site at each exit); bpfbox's walk
-  // enters a callback once, which would be unsound here, and has no CONST_PTR_TO_DYNPTR kind for
-  // its first argument. The arguments and the map are checked above; the callback is not modelled.
-  if (proto.callback === 'drain')
-    return unsupported('the callback of bpf_user_ringbuf_drain (called once per record, walked to a fixpoint)');
+  // bpf_user_ringbuf_drain calls its callback once per record with a CONST_PTR_TO_DYNPTR, a
+  // register kind bpfbox's verifier does not have yet: the arguments and the map are checked
+  // above; the callback is refused as unmodelled rather than walked with r1 unreadable
+  if (proto.callback === 'drain') return unsupported('the callback of bpf_user_ringbuf_drain (its dynptr argument)');
   if (proto.callback === 'loop') return { target: callback, args: [{ k: 'scalar', s: sync({ ...UNKNOWN, umax: 0xffffffffn }) }, cbCtx] };
   // bpf_for_each_map_elem: (map, key, value, ctx); the key read-only
   const m = map!;
