@@ -26,6 +26,10 @@ export interface BtfType {
   readonly nelems?: number;
   readonly intBits?: number;
   readonly signed?: boolean;
+  /** FUNC: its linkage (BTF_FUNC_STATIC 0, BTF_FUNC_GLOBAL 1, BTF_FUNC_EXTERN 2). */
+  readonly linkage?: number;
+  /** DECL_TAG: the argument it tags (-1: the whole declaration); `type` is the tagged declaration. */
+  readonly componentIdx?: number;
 }
 
 const SIZED: readonly number[] = [Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.DATASEC, Kind.FLOAT, Kind.ENUM64];
@@ -142,10 +146,14 @@ export class Btf {
           break;
         }
         case Kind.VAR:
-        case Kind.DECL_TAG:
           need(4);
           p += 4;
           types.push({ ...base, members: [] });
+          break;
+        case Kind.DECL_TAG:
+          need(4);
+          types.push({ ...base, members: [], componentIdx: dv.getInt32(p, true) });
+          p += 4;
           break;
         case Kind.DATASEC: {
           need(12 * vlen);
@@ -157,13 +165,15 @@ export class Btf {
           types.push({ ...base, members });
           break;
         }
+        case Kind.FUNC:
+          types.push({ ...base, members: [], linkage: vlen });
+          break;
         case Kind.PTR:
         case Kind.FWD:
         case Kind.TYPEDEF:
         case Kind.VOLATILE:
         case Kind.CONST:
         case Kind.RESTRICT:
-        case Kind.FUNC:
         case Kind.FLOAT:
         case Kind.TYPE_TAG:
           types.push({ ...base, members: [] });

@@ -1,3 +1,4 @@
+import type { GlobalArg } from '../vm/verifier/globalFunc.js';
 import { Btf, sectionVars } from './btf.js';
 import { Kind } from '../uapi/btf.js';
 import { type BtfExt, parseBtfExt } from './btfExt.js';
@@ -23,6 +24,8 @@ export interface CollectionSpec {
   readonly btfExt?: BtfExt;
   /** C signatures of the functions, by `section:offset` (bpftool prints them in listings). */
   readonly funcs?: ReadonlyMap<string, string>;
+  /** The arguments of the global (BTF_FUNC_GLOBAL) functions, by `section:offset`: the verifier checks their calls against them. */
+  readonly globalFuncs?: ReadonlyMap<string, readonly GlobalArg[]>;
 }
 
 /** ReadOptions: the object's name (libbpf: the file name up to its first dot), knobs, a type override. */
@@ -78,7 +81,38 @@ export function readCollection(bytes: Uint8Array, options: ReadOptions = {}): Co
     : '';
   const ver = elf.section('version');
   const version = ver && ver.size >= 4 ? new DataView(ver.data.buffer, ver.data.byteOffset, 4).getUint32(0, true) : 0;
-  return { name, maps, programs, license, version, btf, btfExt, funcs: funcSignatures(elf, btf) };
+  return { name, maps, programs, license, version, btf, btfExt, funcs: funcSignatures(elf, btf), globalFuncs: globalFuncArgs(elf, btf) };
+}
+
+/**
+ * globalFuncArgs: the arguments of each global function (BTF_FUNC_GLOBAL) as btf_prepare_func_args
+ * reads them: integers and enums, pointers (the pointee's size where it has one, its struct
+ * name) with the `arg:` decl tags on them, anything else.
+ */
+function globalFuncArgs(elf: ElfFile, btf: Btf | undefined): Map<string, readonly GlobalArg[]> {
+  const out = new Map<string, readonly GlobalArg[]>();
+  if (!btf) return out;
+  for (const sym of elf.symbols) {
+    if (sym.type !== STT.FUNC || sym.size === 0) continue;
+    const fn = btf.byName(Kind.FUNC, sym.name);
+    if (!fn || fn.linkage !== 1) continue;
+    const tags = btf.types.filter((t) => t.kind === Kind.DECL_TAG && t.type === fn.id && t.name.startsWith('arg:'));
+    const args = btf.get(fn.type).members.map((m, i): GlobalArg => {
+      const t = btf.skipModifiers(m.type);
+      if (t.kind === Kind.INT || t.kind === Kind.ENUM || t.kind === Kind.ENUM64) return { kind: 'int' };
+      if (t.kind !== Kind.PTR) return { kind: 'other' };
+      const to = btf.skipModifiers(t.type);
+      const sized = [Kind.INT, Kind.ENUM, Kind.ENUM64, Kind.STRUCT, Kind.UNION, Kind.ARRAY, Kind.PTR, Kind.FLOAT].includes(to.kind as 1);
+      return {
+        kind: 'ptr',
+        ...(sized ? { size: btf.sizeOf(to.id) } : {}),
+        ...(to.kind === Kind.STRUCT ? { struct: to.name } : {}),
+        tags: tags.filter((d) => d.componentIdx === i).map((d) => d.name.slice(4)),
+      };
+    });
+    out.set(`${elf.sections[sym.shndx].name}:${sym.value}`, args);
+  }
+  return out;
 }
 
 /** setGlobal writes a global's new value into its data map, checking that the name and value fit. */

@@ -1,3 +1,4 @@
+import type { GlobalArg } from '../vm/verifier/globalFunc.js';
 import type { CmdName } from '../uapi/cmd.js';
 import type { MapInfo, ProgInfo } from '../uapi/info.js';
 import type { MapSpec } from '../maps/spec.js';
@@ -104,7 +105,7 @@ export interface ProgLoadAttr {
     readonly col?: number;
   }[];
   /** BTF func info (the kernel's `func_info`): where each function starts, and its C signature. */
-  func_info?: readonly { readonly insn: number; readonly name: string }[];
+  func_info?: readonly { readonly insn: number; readonly name: string; readonly global?: readonly GlobalArg[] }[];
 }
 
 /** ObjPathAttr: BPF_OBJ_PIN / BPF_OBJ_GET (`file_flags`: BPF_F_RDONLY / BPF_F_WRONLY for the new fd). */

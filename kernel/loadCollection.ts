@@ -1,3 +1,4 @@
+import type { GlobalArg } from '../vm/verifier/globalFunc.js';
 import { BpfErrno, Errno } from '../uapi/errno.js';
 import { BpfError } from '../vm/errors.js';
 import type { BpfProcess } from './process.js';
@@ -198,13 +199,14 @@ function createMap(
 function lineAndFuncInfo(spec: CollectionSpec, prog: CollectionSpec['programs'][number]) {
   const lines = spec.btfExt?.lines;
   const line_info: { insn: number; line: string; file: string; lineNum: number; col: number }[] = [];
-  const func_info: { insn: number; name: string }[] = [];
+  const func_info: { insn: number; name: string; global?: readonly GlobalArg[] }[] = [];
   const funcs = spec.funcs ?? new Map<string, string>();
   prog.origins.forEach((o, slot) => {
     const l = lines?.get(o.section)?.find((x) => x.insnOff === o.offset);
     if (l) line_info.push({ insn: slot, line: l.line, file: l.file, lineNum: l.lineNum, col: l.col });
     const f = funcs.get(`${o.section}:${o.offset}`);
-    if (f) func_info.push({ insn: slot, name: f });
+    const global = spec.globalFuncs?.get(`${o.section}:${o.offset}`);
+    if (f) func_info.push({ insn: slot, name: f, ...(global ? { global } : {}) });
   });
   return { line_info, func_info };
 }

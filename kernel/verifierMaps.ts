@@ -39,7 +39,11 @@ export function verifierMaps(p: BpfProcess, insns: readonly Instruction[]): MapI
     if (i.opcode !== LDDW || (i.src !== Pseudo.BPF_PSEUDO_MAP_FD && i.src !== Pseudo.BPF_PSEUDO_MAP_VALUE)) continue;
     const fd = Number(BigInt.asUintN(32, i.imm));
     const o = p.fds.get(fd)?.obj;
-    if (o instanceof MapObject && !out[fd]) out[fd] = mapInfo(o.spec, o.frozen);
+    if (!(o instanceof MapObject) || out[fd]) continue;
+    const info = mapInfo(o.spec, o.frozen);
+    // bpf_map_is_rdonly and array_map_direct_value_addr: the value is a constant the verifier reads
+    const direct = info.frozen && info.readonlyProg && info.array && info.maxEntries === 1;
+    out[fd] = direct ? { ...info, constValue: Uint8Array.from(o.map.lookupBytes(new Uint8Array(4))) } : info;
   }
   return out;
 }

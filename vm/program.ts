@@ -29,6 +29,13 @@ export interface CheckedProgram {
 export interface CheckOptions {
   /** Registers initialised at entry, as rN numbers; default r1 (context) and r10. */
   readonly entryRegisters?: readonly number[];
+  /**
+   * The verifier walked every path and proved each register read initialised on it
+   * (check_reg_arg's "!read_ok", path by path): the flow-insensitive check here would refuse
+   * reads that are initialised on every path that reaches them (a loop's exit test that the
+   * first pass never takes, a callee exit that leaves r0 unset for a caller that ignores it).
+   */
+  readonly registersProven?: boolean;
 }
 
 /**
@@ -64,7 +71,7 @@ export function checkProgram(insns: readonly Instruction[], options: CheckOption
     for (const r of options.entryRegisters ?? [1, 10]) entryMask |= 1 << r;
     const entries = new Map<number, number>();
     for (const f of functions) entries.set(f, f === 0 ? entryMask | SUBPROG_R10 : SUBPROG_ENTRY);
-    checkInitialised(slots, entries);
+    if (!options.registersProven) checkInitialised(slots, entries);
     return Object.freeze({ insns, slots, functions: [...functions].sort((a, b) => a - b), [checked]: true as const });
   } catch (e) {
     if (e instanceof InstructionError) throw new LoadError(e);

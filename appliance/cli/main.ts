@@ -142,6 +142,9 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 function reportBug(e: unknown): void {
   console.error('bpfbox: internal error (a bug in bpfbox, not in your input; please report it with the lines below):');
   console.error(e instanceof Error ? (e.stack ?? String(e)) : e);
+  // the installed command is a bundle: its source maps turn the stack into TypeScript lines
+  if (!(process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled)
+    console.error('(NODE_OPTIONS=--enable-source-maps, in a checkout, gives the stack in source lines)');
   process.exitCode = 70;
 }
 

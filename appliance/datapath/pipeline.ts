@@ -16,6 +16,18 @@ import { type BatchResult, OUT_FIELDS, Out, OutFlag, type PacketExtra } from './
 import { BUF_BYTES, STAGING_BYTES, Source, WINDOW, type Window } from './sources/fileSource.js';
 import { RxQueues, steer } from './sources/preload.js';
 import { THREAD_CPU, threadCpuNs } from './threadCpu.js';
+import { CaptureError } from '../../pcaps/record.js';
+import {
+  type StreamFile,
+  ctlBytes,
+  descBytes,
+  ringSlotBytes,
+  streamEnabled,
+  streamed,
+  windowBytes,
+  windowsOf,
+} from './sources/windowRing.js';
+import type { StreamWindow } from './sources/windowWalk.js';
 
 /** Sets of buffers a streamed pass keeps in flight where they fit (#deepen), and the address space they leave at least. */
 const SETS = 4;
@@ -129,6 +141,8 @@ export interface RunOptions {
  * pass reads captures in windows: the main thread reads a window into the shared memory
  * (each packet for the worker its flow hashes to), the workers run window k+1 while the main
  * thread writes out window k and reads k+2; verdicts and packets come out in capture order.
+ * With several workers, plain pcap files and nothing written out, the workers read the files
+ * themselves instead (#stream, sources/windowRing.ts): the main thread only sends requests.
  */
 export class Pipeline {
   readonly summary: ReplaySummary;
@@ -146,6 +160,8 @@ export class Pipeline {
   /** The workers run the program in batches and can walk capture records themselves (WorkerInit.batch). */
   readonly #records: boolean;
   readonly #events: readonly EventMap[];
+  /** A streamed pass the workers read (#stream): the ring of window slots and its control words, mapped at the first. */
+  #ring?: { readonly slots: Region; readonly ctl: Region; readonly desc: Region[][]; readonly count: number; readonly bytes: number };
 
   constructor(o: PipelineOptions) {
     const n = Math.max(1, o.workers ?? cpus().length);
@@ -215,6 +231,17 @@ export class Pipeline {
         return;
       }
       if (!r.preload) this.#deepen();
+      // several workers, plain pcap files, nothing written out: the workers read the files themselves
+      // (not inline: its CPUs take turns on one thread, and a CPU may wait for the one that reads a window)
+      const n = this.#bufs[0].length;
+      const files =
+        n > 1 && !this.#o.inline && streamEnabled() && !pace && !r.preload && !outputs.writes && !this.#events.length && !this.#o.trace
+          ? source.streamFiles()
+          : undefined;
+      if (files && this.#mapRing()) {
+        await this.#stream(files, skb, outputs, r);
+        return;
+      }
       const fill = async (set: number): Promise<Window> => {
         let limit = WINDOW;
         if (pace) {
@@ -283,6 +310,126 @@ export class Pipeline {
 
   async close(): Promise<void> {
     await this.#pool.close();
+  }
+
+  /** #mapRing maps the ring of a streamed pass (a slot per set of buffers) and its control words, once; false where they do not fit. */
+  #mapRing(): boolean {
+    const bytes = windowBytes();
+    if (this.#ring) return this.#ring.bytes === bytes;
+    const mem = this.#o.kernel.memory;
+    const count = this.#bufs.length;
+    const n = this.#bufs[0].length;
+    const slot = ringSlotBytes(bytes);
+    if (mem.unmapped < count * (slot + n * descBytes(bytes)) + ctlBytes(count, n) + DEEPEN_SPARE) return false;
+    this.#ring = {
+      slots: mem.map(count * slot, Perm.READ, 'stream/ring'),
+      ctl: mem.map(ctlBytes(count, n), Perm.READ, 'stream/ctl'),
+      desc: Array.from({ length: count }, (_, s) =>
+        Array.from({ length: n }, (_, w) => mem.map(descBytes(bytes), Perm.RW, `stream/desc/cpu${w}/${s}`)),
+      ),
+      count,
+      bytes,
+    };
+    return true;
+  }
+
+  /**
+   * #stream is a pass over `files` that the workers read themselves (sources/windowRing.ts):
+   * the main thread sends each worker a request per window, a set's slot of the ring per window
+   * in flight, and adds up the results window by window, in the order of the files.
+   */
+  async #stream(files: readonly StreamFile[], skb: boolean, outputs: OutputFiles, r: RunOptions): Promise<void> {
+    const ring = this.#ring!;
+    const mem = this.#o.kernel.memory;
+    const n = this.#bufs[0].length;
+    const S = ring.count;
+    const W = ring.bytes;
+    const SLOT = ringSlotBytes(W);
+    mem.u8.fill(0, ring.ctl.start, ring.ctl.start + ring.ctl.size);
+    const ctlAt = (slot: number) => ring.ctl.start + ctlBytes(slot, n);
+    const list = files.flatMap((file) => Array.from({ length: windowsOf(file.size, W) }, (_, win) => ({ file, win })));
+    const total = files.reduce((t, f) => t + f.size, 0);
+    const window = (g: number): StreamWindow => {
+      const { file, win } = list[g];
+      const s = g % S;
+      const next = list[g + 1];
+      return {
+        seq: g + 1,
+        file,
+        win,
+        bytes: W,
+        reader: g % n,
+        workers: n,
+        slots: S,
+        slot: ring.slots.start + s * SLOT,
+        ctl: ctlAt(s),
+        nextCtl: ctlAt((g + 1) % S),
+        ctlBase: ring.ctl.start,
+        desc: ring.desc[s].map((d) => d.start),
+        // the first set's ingress buffers (unused by this pass) were mapped before the workers started: their region tables know them
+        big: this.#bufs[0].map((b) => b.start),
+        skb,
+        ahead: next && {
+          seq: g + 2,
+          file: next.file,
+          win: next.win,
+          slot: ring.slots.start + ((g + 1) % S) * SLOT,
+          ctl: ctlAt((g + 1) % S),
+        },
+      };
+    };
+    const flight: { g: number; running: Promise<BatchResult[]> }[] = [];
+    const win: Window = {
+      count: 0,
+      tally: true,
+      worker: new Int32Array(0),
+      index: new Int32Array(0),
+      tsSec: new Float64Array(0),
+      tsNsec: new Int32Array(0),
+      origLen: new Int32Array(0),
+      notRun: new Map(),
+      desc: [],
+      batchLen: [],
+    };
+    let g = 0;
+    let bytes = 0;
+    try {
+      for (;;) {
+        while (g < list.length && flight.length < S && !r.signal?.aborted) {
+          const w = window(g);
+          flight.push({
+            g,
+            running: Promise.all(
+              Array.from({ length: n }, (_, k) => this.#pool.run(k, { id: k, desc: w.desc[k], n: 0, tally: true, window: w })),
+            ),
+          });
+          g++;
+        }
+        const head = flight.shift();
+        if (!head) break;
+        const results = await head.running;
+        const { file, win: i } = list[head.g];
+        this.#walked(file, results[head.g % n].walk);
+        this.#emit(win, results, outputs);
+        streamed.windows++;
+        bytes += Math.min(W, Math.max(0, file.size - 24 - i * W)) + (i === 0 ? 24 : 0);
+        r.progress?.({ packets: this.summary.packets, fileBytes: bytes, totalBytes: total });
+      }
+    } catch (e) {
+      // the windows still in flight end (the workers see the pass aborted) before the error goes up
+      await Promise.allSettled(flight.map((f) => f.running));
+      throw e;
+    }
+  }
+
+  /** #walked adds what a window's walk found besides packets: records not run, a record cut off at the end; a corrupt header ends the pass. */
+  #walked(file: StreamFile, report: BatchResult['walk']): void {
+    if (!report) return;
+    const s = this.summary;
+    const warn = (l: string) => (s.warnings.push(l), this.#o.warn?.(l));
+    for (const x of report.notRun) if (++s.skipped <= 10) warn(`${file.path}: record ${x.index} (offset ${x.offset}): not run: ${x.why}`);
+    if (report.error) throw new CaptureError(file.path, report.error.offset, report.error.message);
+    if (report.cut) warn(report.cut);
   }
 
   #dispatch(win: Window): Promise<(BatchResult | undefined)[]> {

@@ -4,6 +4,7 @@ import type { RedirectTarget } from '../../hooks/helpers/redirect.js';
 import type { AddressSpaceSnapshot } from '../../vm/memory.js';
 import type { ProgTransfer } from './progTransfer.js';
 import type { EventBatch, EventMap } from './events.js';
+import type { StreamWindow, WalkReport } from './sources/windowWalk.js';
 
 /** WorkerInit: what a replay worker (one emulated CPU) receives when it starts. */
 export interface WorkerInit {
@@ -59,6 +60,12 @@ export interface BatchRequest {
    * `workers` (vm/jit/recordWalk.ts), tallied in the CPU's tally page (`desc` unused).
    */
   readonly records?: { readonly start: number; readonly end: number; readonly workers: number };
+  /**
+   * Instead of descriptors placed by the main thread: a window of a capture the workers read
+   * themselves (sources/windowRing.ts); `id` is the worker. Its reader reads and walks it, every
+   * worker then runs its own packets of it (`n` unused: the walk counts them).
+   */
+  readonly window?: StreamWindow;
 }
 
 /** PacketExtra: what does not fit in the fixed fields. */
@@ -95,6 +102,8 @@ export interface BatchResult {
   readonly samples: number[];
   /** The events the request produced (only a program with ring buffers or perf event arrays, and only when there were some). */
   readonly events?: EventBatch;
+  /** A streamed window's reader: what its walk found besides packets (records not run, a cut-off end, a corrupt header). */
+  readonly walk?: WalkReport;
   /**
    * Only when BPFBOX_THREAD_CPU is set (threadCpu.ts): the worker thread's CPU time so far (ns)
    * when the request began and when it ended (the kernel brings it up to date at each switch

@@ -14,6 +14,7 @@ import { engineByName } from '../../vm/engines.js';
 import { BatchTally } from '../../vm/jit/batchTally.js';
 import { RecordWalker, STOP_TALLY } from '../../vm/jit/recordWalk.js';
 import { BatchLedger } from './batchLedger.js';
+import { WindowWalker } from './sources/windowWalk.js';
 import { EventTap } from './eventTap.js';
 import { importProgs } from './progTransfer.js';
 import { type BatchRequest, type BatchResult, OutFlag, type WorkerInit } from './protocol.js';
@@ -41,6 +42,8 @@ export class ReplayCpu {
   #now = 0n;
   readonly #traces: string[] = [];
   readonly #tap?: EventTap;
+  /** A streamed pass's windows, read and walked by the workers (made at the first). */
+  #windows?: WindowWalker;
 
   constructor(init: WorkerInit) {
     this.#init = init;
@@ -121,12 +124,17 @@ export class ReplayCpu {
 
   /** handle runs a request: its descriptors (in batches as far as they go) or its records. */
   handle(req: BatchRequest): BatchResult {
-    const { n, desc } = req;
-    const b = new BatchLedger(this.#prog.type, n, req.tally);
+    const { desc } = req;
+    let { n } = req;
     this.#space.refresh();
-    const i32 = this.#space.i32;
     const t0 = process.hrtime.bigint();
     const c0 = THREAD_CPU ? threadCpuNs() : 0;
+    const win = req.window;
+    // a streamed window: read and walked here or by another worker, then this worker's packets of it run as descriptors
+    const walked = win ? (this.#windows ??= new WindowWalker(this.#space)).prepare(win, req.id) : undefined;
+    if (walked) n = walked.n;
+    const b = new BatchLedger(this.#prog.type, n, req.tally);
+    const i32 = this.#space.i32;
     if (req.records && !this.#walker) throw new Error('internal: records sent to a worker that does not batch');
     if (req.records) this.#runRecords(this.#walker!, b, req.records);
     else
@@ -140,7 +148,9 @@ export class ReplayCpu {
         i++;
       }
     if (this.#batch && !b.perPacket && !req.records) b.fromTally(this.#space.view, this.#tallyAt);
-    const res = b.result(req.id, Number(process.hrtime.bigint() - t0), this.#traces.splice(0));
+    if (win) this.#windows!.finish(win, req.id);
+    const r0 = b.result(req.id, Number(process.hrtime.bigint() - t0), this.#traces.splice(0));
+    const res = walked?.report ? { ...r0, walk: walked.report } : r0;
     const events = this.#tap?.take();
     const cpu = THREAD_CPU ? { cpu: { start: c0, end: threadCpuNs() } } : undefined;
     return events || cpu ? { ...res, ...(events ? { events } : {}), ...cpu } : res;

@@ -1,6 +1,15 @@
 import type { Helper } from '../../vm/helpers.js';
+import { conntrackKfuncs } from './conntrack.js';
 import { packetDynptrKfuncs } from './dynptr.js';
+import { iterBitsKfuncs } from './iterBits.js';
 import { iterNumKfuncs } from './iterNum.js';
+import { kernelObjectKfuncs } from './kernelObjects.js';
 
 /** kfuncHelpers: the kfuncs bpfbox runs, registered with the helpers under their BTF ids (vm/verifier/kfuncs.ts). */
-export const kfuncHelpers = (): Helper[] => [...iterNumKfuncs(), ...packetDynptrKfuncs()];
+export const kfuncHelpers = (): Helper[] => [
+  ...iterNumKfuncs(),
+  ...iterBitsKfuncs(),
+  ...packetDynptrKfuncs(),
+  ...kernelObjectKfuncs(),
+  ...conntrackKfuncs(),
+];

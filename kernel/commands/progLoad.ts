@@ -62,6 +62,12 @@ export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'>; BPF_PROG_B
       lineInfo: a.line_info,
       funcInfo: (a.func_info?.length ?? 0) > 0,
       nonScalarReturn: (a.func_info ?? []).filter((f) => !scalarReturn(f.name)).map((f) => f.insn),
+      // the global functions (not the program itself): func#N is the function's index in func_info
+      globalFuncs: new Map(
+        (a.func_info ?? []).flatMap((f, index) =>
+          f.global && f.insn !== 0 ? [[f.insn, { index, name: funcName(f.name), args: f.global }] as const] : [],
+        ),
+      ),
     });
     const log = [...result.log];
     let errno = result.ok ? 0 : result.errno;
@@ -123,6 +129,18 @@ export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'>; BPF_PROG_B
     return 0;
   },
 };
+
+/** funcName: the function's name in a func_info signature (`int f(int * p)` → f). */
+function funcName(signature: string): string {
+  const paren = signature.indexOf('(');
+  return paren < 0
+    ? signature
+    : (signature
+        .slice(0, paren)
+        .trim()
+        .split(/[\s*]+/)
+        .pop() ?? signature);
+}
 
 /**
  * scalarReturn: whether a func_info signature (`int f(struct __sk_buff * skb)`) returns a

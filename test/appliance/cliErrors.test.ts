@@ -201,7 +201,7 @@ describe('bpfbox errors (CLI): a user error is one line, a bug keeps its stack',
     const run = (...args: string[]) => {
       const r = spawnSync(process.execPath, ['--import', preload, CLI, ...args], {
         encoding: 'utf8',
-        env: { ...process.env, BPFBOX_BPFFS: state },
+        env: { ...process.env, BPFBOX_BPFFS: state, NODE_OPTIONS: '' },
       });
       return { err: r.stderr, code: r.status ?? -1 };
     };
@@ -210,6 +210,13 @@ describe('bpfbox errors (CLI): a user error is one line, a bug keeps its stack',
     assert.match(r.err, /^bpfbox: internal error \(a bug in bpfbox, not in your input/m, 'marked as a bug');
     assert.match(r.err, /TypeError: injected bug\n\s+at /);
     assert.doesNotMatch(r.err, /^Error: injected bug/m);
+    assert.match(r.err, /--enable-source-maps/, 'says how to get source lines');
+    // the bundle's source maps lead back to the TypeScript: the command that read the file
+    const mapped = spawnSync(process.execPath, ['--enable-source-maps', '--import', preload, CLI, 'verify', '/bug/injected'], {
+      encoding: 'utf8',
+      env: { ...process.env, BPFBOX_BPFFS: state, NODE_OPTIONS: '' },
+    });
+    assert.match(mapped.stderr, /TypeError: injected bug\n[^]*appliance\/cli\/verifyCmd\.ts:\d+/);
     assert.equal(bpfbox(state, 'prog', 'load', STATS, '/sys/fs/bpf/bug').code, 0);
     r = run('prog', 'run', 'pinned', '/sys/fs/bpf/bug', 'data_in', '/bug/injected');
     assert.notEqual(r.code, 0);

@@ -2,10 +2,9 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../support/paths.js';
+import { CLI } from '../support/cli.js';
 
-/** CLI is the built command line entry. */
-export const CLI = join(REPO_ROOT, 'dist', 'bundle', 'cli', 'main.js');
+export { CLI };
 
 /** tempState makes a fresh bpffs state directory. */
 export const tempState = () => mkdtempSync(join(tmpdir(), 'bpfbox-bpffs-'));

@@ -8,7 +8,9 @@ import { loadAfPacket } from '../../appliance/live/native.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { type Topology, HOST_A, HOST_C, stopChild } from '../support/topology.js';
 
-export const CLI = join(REPO_ROOT, 'dist/bundle/cli/main.js');
+import { CLI } from '../support/cli.js';
+
+export { CLI };
 export const LIVE_OBJ = join(REPO_ROOT, 'bpf/live.o');
 /** The tests' own state directory for offloads left off (BPFBOX_RUN_DIR), not the host's /run/bpfbox. */
 export const RUN_DIR = mkdtempSync(join(tmpdir(), 'bpfbox-run-'));

@@ -1,4 +1,8 @@
+import assert from 'node:assert/strict';
 import { verifierOpsOf } from '../../hooks/progTypes/verifierOpsOf.js';
+import { encode } from '../../vm/decode.js';
+import { verifyProgram } from '../../vm/verifier/verified.js';
+import { kernelProbeForSuite } from './kernelProbe.js';
 import { MapType } from '../../uapi/mapType.js';
 import type { Instruction } from '../../vm/instruction.js';
 import type { MapInfo } from '../../vm/verifier/state.js';
@@ -34,4 +38,26 @@ export function verdict(p: readonly Instruction[], progType: number, maps: reado
   if (v.ok) return 'ok';
   if (v.unsupported) return undefined;
   return `err ${v.errno} ${lastLine(v.log)}`;
+}
+
+/** loadVerdict: bpfbox's answer in ctx_probe's form as BPF_PROG_LOAD gives it (the verifier, then the load checks). */
+export function loadVerdict(p: readonly Instruction[], progType: number, maps: readonly MapInfo[] = PROBE_MAPS): string {
+  const { result, program } = verifyProgram(p, { progType, ops: verifierOpsOf(progType), maps });
+  return program ? 'ok' : `err ${result.ok ? 0 : result.errno} ${lastLine(result.log)}`;
+}
+
+/**
+ * decidesAsTheKernel registers, inside a describe, one test: each program gets the same
+ * loadVerdict from bpfbox as from the running kernel (ctx_probe.c; the suite skips, saying
+ * why, where BPF is not allowed).
+ */
+export function decidesAsTheKernel(label: string, progType: number, programs: readonly (readonly Instruction[])[]): void {
+  const probe = kernelProbeForSuite(label);
+  it('the same decision and final line as the running kernel for each program', () => {
+    const kernel = probe().ask(programs.map((p) => [progType, encode(p)] as const));
+    assert.deepEqual(
+      programs.map((p) => loadVerdict(p, progType)),
+      kernel,
+    );
+  });
 }

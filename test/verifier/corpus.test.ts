@@ -7,6 +7,7 @@ import { loadCollection } from '../../kernel/loadCollection.js';
 import { Kernel } from '../../kernel/kernel.js';
 import type { ProgObject } from '../../kernel/objects.js';
 import { verifierMaps } from '../../kernel/verifierMaps.js';
+import { decode } from '../../vm/decode.js';
 import { verify } from '../../vm/verifier/verify.js';
 import { REPO_ROOT } from '../support/paths.js';
 
@@ -24,10 +25,12 @@ describe('verifier over the corpus', () => {
       const loaded = loadCollection(k.process, readCollection(readFileSync(join(REPO_ROOT, 'bpf', f)), { name: f }));
       for (const [name, fd] of loaded.programs) {
         const p = k.process.fds.get(fd)!.obj as ProgObject;
-        const v = verify(p.program.insns, {
+        // the bytecode as loaded (the program kept has its dead code made `ja -1`, which no verifier would take)
+        const insns = decode(p.bytecode);
+        const v = verify(insns, {
           progType: p.type,
           ops: verifierOpsOf(p.type, p.expectedAttachType),
-          maps: verifierMaps(k.process, p.program.insns),
+          maps: verifierMaps(k.process, insns),
           funcInfo: p.funcInfo.size > 0,
         });
         assert.ok(v.ok, `${f} ${name}: ${v.ok ? '' : `refused at insn ${v.insn}: ${v.message}`}`);

@@ -73,6 +73,33 @@ describe('kfuncs', () => {
     });
   }
 
+  for (const engine of [interpreter, jit]) {
+    it(`runs the bits iterator, the task and conntrack lookups and the context cast (${engine.name})`, () => {
+      const k = new Kernel({ ncpus: 1, runtime: { seed: 1, clock: () => 1n, engine } });
+      const file = join(REPO_ROOT, 'test', 'fixtures', 'bpf', 'kfuncObjects.o');
+      const spec = readCollection(readFileSync(file), { name: 'kfuncObjects.o' });
+      // only the programs the kernel loads (the *_bad ones it refuses)
+      const l = loadCollection(k.process, { ...spec, programs: spec.programs.filter((p) => !p.name.endsWith('_bad')) });
+      const run = (name: string) => {
+        const a = {
+          prog_fd: l.programs.get(name)!,
+          data_in: new Uint8Array(64),
+          data_out: new Uint8Array(256),
+          retval: 0,
+          data_size_out: 0,
+        };
+        assert.equal(k.bpf('BPF_PROG_TEST_RUN', a), 0);
+        return a.retval;
+      };
+      assert.equal(run('bits_count'), (5 << 16) | (0 + 4 + 63 + 64 + 66)); // bits 0, 4, 63 of word 0; 0, 2 of word 1
+      assert.equal(run('bits_errors'), (22 << 16) | (22 << 8) | 7); // EINVAL (NULL), EINVAL (no words), E2BIG (512 words)
+      assert.equal(run('task_none'), 3); // no task: NULL
+      assert.equal(run('kern_ctx'), 2);
+      assert.equal(run('ct_miss'), 2); // ENOENT: no connection tracked
+      assert.equal(run('ct_errors'), (71 << 16) | (22 << 8) | 97); // EPROTO (ICMP), EINVAL (8-byte opts), EAFNOSUPPORT (20-byte tuple)
+    });
+  }
+
   describe('verifier', () => {
     const ITER = `r1 = r10
 r1 += -8
@@ -85,7 +112,7 @@ call kernel-function#${id('bpf_iter_num_new')}`;
         'an XDP kfunc in a socket filter',
         ProgType.BPF_PROG_TYPE_SOCKET_FILTER,
         `r2 = 0\nr3 = r10\nr3 += -16\ncall kernel-function#${id('bpf_dynptr_from_xdp')}\nr0 = 0\nexit`,
-        'err 22 calling kernel function bpf_dynptr_from_xdp is not allowed',
+        'err 13 calling kernel function bpf_dynptr_from_xdp is not allowed',
       ],
       [
         'an iterator never destroyed',

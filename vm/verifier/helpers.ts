@@ -127,7 +127,7 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   181: { args: ['any', 'func', 'stack0', 'any'], callback: 'loop' }, // bpf_loop
   188: { args: CTX_ANY(0) }, // bpf_xdp_get_buff_len
   189: { args: ['ctx', 'any', 'umem', 'size'] }, // bpf_xdp_load_bytes
-  190: { args: ['ctx', 'any', 'umem', 'size'] }, // bpf_xdp_store_bytes
+  190: { args: ['ctx', 'any', 'mem', 'size'] }, // bpf_xdp_store_bytes (ARG_PTR_TO_MEM | MEM_RDONLY: it reads the buffer)
   32: { args: CTX_ANY(1) }, // bpf_skb_change_type
   35: { args: [] }, // bpf_get_current_task
   97: { args: CTX_ANY(0) }, // bpf_skb_ecn_set_ce
@@ -151,7 +151,7 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   17: { args: CTX_ANY(0) }, // bpf_get_cgroup_classid
   24: { args: CTX_ANY(0) }, // bpf_get_route_realm
   40: { args: CTX_ANY(1) }, // bpf_csum_update
-  41: { args: CTX_ANY(0), ret: 'void' }, // bpf_set_hash_invalid
+  41: { args: CTX_ANY(0) }, // bpf_set_hash_invalid (RET_INTEGER)
   79: { args: CTX_ANY(0) }, // bpf_skb_cgroup_id
   83: { args: CTX_ANY(1) }, // bpf_skb_ancestor_cgroup_id
   112: { args: ['umem', 'size0', 'any'] }, // bpf_probe_read_user
@@ -242,6 +242,15 @@ const MAX_ERRNO = 4095n;
 /** BPF_MAX_VAR_SIZ: the largest size a helper may be given. */
 const MAX_VAR_SIZ = 1n << 29n;
 const MEM_EXPECTED = 'fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_';
+/** notMemory: a register no memory argument takes (check_reg_type against the mem arg types, MEM_EXPECTED). */
+const notMemory = (v: Reg): boolean =>
+  v.k === 'scalar' ||
+  v.k === 'ctx' ||
+  v.k === 'map_ptr' ||
+  v.k === 'pkt_end' ||
+  v.k.endsWith('_or_null') ||
+  v.k === 'func' ||
+  referencedBtf(v);
 
 /** CallbackSetup: the frame a callback helper asks the walker to run next. */
 export interface CallbackSetup {
@@ -298,32 +307,35 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         if (!map) return void refuse(`invalid map_ptr to access map->${a === 'key' ? 'key' : 'value'}`);
         // resolve_map_arg_type: a sockmap's or sockhash's value, from a program, is a socket
         if (a === 'value' && SOCK_MAPS.includes(map.type ?? -1)) return sockArg(v, r);
-        if (v.k !== 'stack' && v.k !== 'pkt' && v.k !== 'pkt_meta' && v.k !== 'map_value' && v.k !== 'mem')
+        if ((v.k !== 'stack' && v.k !== 'pkt' && v.k !== 'pkt_meta' && v.k !== 'map_value' && v.k !== 'mem') || referencedBtf(v))
           refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
         const size = a === 'key' ? map.keySize : map.valueSize;
         if (size === 0) refuse('invalid zero-sized read');
         // a constant key in the innermost frame may make an array lookup unable to fail (its slot then precise)
         if (a === 'key' && v.k === 'stack' && v.frame === vs.frames.length - 1)
           ((key = constantKey(vs, v, size)), (keySlot = (-v.off - 1) >> 3));
-        return helperMemory(vs, v, r, scalarConst(BigInt(size)), a === 'uvalue', env);
+        helperMemory(vs, v, r, scalarConst(BigInt(size)), a === 'uvalue', env);
+        // get_constant_map_key (6.13+): an array's constant key, for any helper, is relied on (its slot precise)
+        if (a === 'key' && key !== undefined && (map.type === M.BPF_MAP_TYPE_ARRAY || map.type === M.BPF_MAP_TYPE_PERCPU_ARRAY))
+          env.demand(0, [keySlot]);
+        return;
       }
       case 'mem':
       case 'mem0':
       case 'umem':
         if (a === 'mem0' && v.k === 'scalar' && isConstScalar(v.s) && v.s.var.value === 0n)
           return void (mem = { reg: v, r, raw: false, nullable: true });
-        if (v.k === 'scalar' || v.k === 'ctx' || v.k === 'map_ptr' || v.k === 'pkt_end' || v.k.endsWith('_or_null') || v.k === 'func')
-          refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
+        if (notMemory(v)) refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
         mem = { reg: v, r, raw: a === 'umem', nullable: false };
         return;
       case 'u32out':
       case 'long':
       case 'fixed':
-        if (v.k === 'scalar' || v.k === 'ctx' || v.k === 'map_ptr' || v.k === 'pkt_end' || v.k.endsWith('_or_null') || v.k === 'func')
-          refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
+        if (notMemory(v)) refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
         if (a !== 'fixed') {
           // the memory first, then its alignment (check_func_arg, ARG_PTR_TO_FIXED_SIZE_MEM)
-          helperMemory(vs, v, r, scalarConst(a === 'long' ? 8n : 4n), true, env);
+          // bpf_check_mtu's mtu_len is MEM_WRITE, not MEM_UNINIT (6.12); strtol's result is both
+          helperMemory(vs, v, r, scalarConst(a === 'long' ? 8n : 4n), true, env, a === 'long');
           return alignedArg(v, a === 'long' ? 8 : 4);
         }
         return helperMemory(vs, v, r, scalarConst(BigInt(proto.fixed![fixedN++])), false, env);
@@ -356,7 +368,7 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         env.demand(1 << r);
         return;
       case 'ringmem':
-        if (v.k !== 'mem') return void refuse(`R${r} type=${kindName(v)} expected=ringbuf_mem`);
+        if (v.k !== 'mem' || v.btf) return void refuse(`R${r} type=${kindName(v)} expected=ringbuf_mem`);
         if (v.off !== 0 || v.var.umax !== 0n)
           refuse(`R${r} must have zero offset when passed to release func or trusted arg to kfunc`, EINVAL);
         released = v.ref;
@@ -424,7 +436,6 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         key !== undefined &&
         key < BigInt(map!.maxEntries ?? 0)
       ) {
-        env.demand(0, [keySlot]);
         // a value holding a spin lock gets an id all the same: which lock is held is map and id
         regs[0] = { k: 'map_value', m: map!, off: 0, var: ZERO, ...(map!.spinLock !== undefined ? { id: env.nextId() } : {}) };
         break;
@@ -465,6 +476,12 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
     ],
   };
 }
+
+/**
+ * referencedBtf: a kernel object a KF_ACQUIRE kfunc gave (PTR_TO_BTF_ID with a reference, not
+ * PTR_TRUSTED): no helper memory argument takes it (compatible_reg_types' mem_types).
+ */
+const referencedBtf = (v: Reg): boolean => v.k === 'mem' && v.btf !== undefined && v.ref !== 0;
 
 /** unreleased: the kernel's line naming the first reference still held. */
 export function unreleased(vs: VState): string {

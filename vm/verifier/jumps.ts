@@ -3,7 +3,7 @@ import { JmpOp, Source } from '../opcodes.js';
 import { type CmpOp, branchTaken, refine } from './branch.js';
 import type { Env } from './memory.js';
 import { MAX_VAR_OFF } from './refuse.js';
-import { scalarConst } from './scalar.js';
+import { type Scalar, scalarConst } from './scalar.js';
 import { type Reg, type VState, cloneState, constReg, mapRegs, scalar } from './state.js';
 import { cur, read } from './step.js';
 
@@ -56,16 +56,36 @@ export function branch(vs: VState, i: Instruction, bits: 32 | 64, env: Env): [VS
       const r = refine(cmp, a.s, b.s, bits, t);
       if (!r) return undefined;
       const s2 = cloneState(vs);
-      cur(s2).regs[i.dst] = scalar(r[0]);
-      if (x) cur(s2).regs[i.src] = scalar(r[1]);
+      // the registers keep their ids (reg_set_min_max narrows them in place)
+      const keep = (v: Reg, n: Scalar): Reg => (v.k === 'scalar' && v.id ? { k: 'scalar', s: n, id: v.id, delta: v.delta } : scalar(n));
+      cur(s2).regs[i.dst] = keep(a, r[0]);
+      if (x) cur(s2).regs[i.src] = keep(b, r[1]);
       return s2;
     };
     return [side(true), side(false)];
   }
+  // a packet pointer known to be at or past pkt_end decides its comparisons with pkt_end (is_pkt_ptr_branch_taken)
+  const known = bits === 64 ? pktEndTaken(op, a, b) : undefined;
+  if (known !== undefined) return known ? [vs, undefined] : [undefined, vs];
   const ranges = packetCompare(op, a, b, bits);
   if (ranges) {
     const pkt = (a.k === 'pkt_end' || (a.k === 'pkt' && b.k === 'pkt_meta') ? b : a) as { k: string; id: number; off: number };
-    return [withRange(vs, pkt, ranges[0]), withRange(vs, pkt, ranges[1])];
+    const sides: [VState, VState] = [withRange(vs, pkt, ranges[0]), withRange(vs, pkt, ranges[1])];
+    // mark_pkt_end: on the side where the pointer is past pkt_end (or at it), the compared register says so
+    if (bits === 64 && ((a.k === 'pkt' && b.k === 'pkt_end') || (a.k === 'pkt_end' && b.k === 'pkt'))) {
+      const r = a.k === 'pkt' ? i.dst : i.src;
+      const rel = pktRelation(op, a.k === 'pkt_end');
+      const mark = (side: VState, relation: string | undefined) => {
+        const range = relation === 'gt' ? BEYOND_PKT_END : relation === 'ge' ? AT_PKT_END : undefined;
+        const p = cur(side).regs[r];
+        if (range !== undefined && p.k === 'pkt') cur(side).regs[r] = { ...p, range };
+      };
+      if (rel) {
+        mark(sides[0], rel);
+        mark(sides[1], NEGATED[rel]);
+      }
+    }
+    return sides;
   }
   // a pointer that cannot be NULL against zero: decided (is_branch_taken on pointers)
   if (bits === 64 && (op === JmpOp.BPF_JEQ || op === JmpOp.BPF_JNE) && ((notNull(a) && isZero(b)) || (notNull(b) && isZero(a)))) {
@@ -73,6 +93,34 @@ export function branch(vs: VState, i: Instruction, bits: 32 | 64, env: Env): [VS
   }
   // other pointer comparisons (privileged): both sides, nothing learned
   return [cloneState(vs), vs];
+}
+
+/** The kernel's packet ranges for a pointer past pkt_end (BEYOND_PKT_END) and at it or past (AT_PKT_END). */
+const BEYOND_PKT_END = -2;
+const AT_PKT_END = -1;
+const NEGATED: Record<string, string> = { gt: 'le', ge: 'lt', lt: 'ge', le: 'gt' };
+/** flip_opcode: the operands swapped. */
+const FLIPPED: Record<string, string> = { gt: 'lt', ge: 'le', lt: 'gt', le: 'ge' };
+
+/** pktRelation: the unsigned comparison seen from the packet pointer's side (`flip`: pkt_end is the destination). */
+function pktRelation(op: number, flip: boolean): string | undefined {
+  const rel = ({ [JmpOp.BPF_JGT]: 'gt', [JmpOp.BPF_JLT]: 'lt', [JmpOp.BPF_JGE]: 'ge', [JmpOp.BPF_JLE]: 'le' } as Record<number, string>)[
+    op
+  ];
+  return flip && rel ? FLIPPED[rel] : rel;
+}
+
+/**
+ * pktEndTaken: is_pkt_ptr_branch_taken: a packet pointer past pkt_end (BEYOND_PKT_END) is not <= or < it
+ * and is > and >= it; one at it (AT_PKT_END) is >= it and not < it. Undefined: not decided.
+ */
+function pktEndTaken(op: number, a: Reg, b: Reg): boolean | undefined {
+  const pkt = b.k === 'pkt_end' ? a : a.k === 'pkt_end' ? b : undefined;
+  if (!pkt || (pkt.k !== 'pkt' && pkt.k !== 'pkt_meta') || pkt.range >= 0) return undefined;
+  const rel = pktRelation(op, a.k === 'pkt_end');
+  if ((rel === 'le' || rel === 'gt') && pkt.range === BEYOND_PKT_END) return rel === 'gt';
+  if ((rel === 'lt' || rel === 'ge') && (pkt.range === BEYOND_PKT_END || pkt.range === AT_PKT_END)) return rel === 'ge';
+  return undefined;
 }
 
 /**
@@ -136,7 +184,16 @@ function markNull(vs: VState, id: number, isNull: boolean): VState {
       if (r.k === 'map_value_or_null')
         return { k: 'map_value', m: r.m, off: r.off, var: scalarConst(0n), ...(r.m.spinLock !== undefined ? { id: r.id } : {}) };
       if (r.k === 'map_ptr_or_null') return { k: 'map_ptr', m: r.m, off: r.off };
-      return { k: 'mem', size: r.size, off: r.off, ref: r.ref, var: scalarConst(0n), ...(r.rdonly ? { rdonly: true } : {}) };
+      return {
+        k: 'mem',
+        size: r.size,
+        off: r.off,
+        ref: r.ref,
+        var: scalarConst(0n),
+        ...(r.rdonly ? { rdonly: true } : {}),
+        ...(r.btf ? { btf: r.btf } : {}),
+        ...(r.plain ? { plain: true } : {}),
+      };
     }
     return r;
   });

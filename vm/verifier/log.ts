@@ -9,6 +9,8 @@ import type { MapInfo, Reg, StackSlot, VState } from './state.js';
 const unum = (v: bigint) => (v <= 0xffffn ? v.toString() : `0x${v.toString(16)}`);
 const snum = (v: bigint) => (v >= -0x8000n && v <= 0x7fffn ? v.toString() : `0x${BigInt.asUintN(64, v).toString(16)}`);
 
+const hex32 = (v: bigint) => (v >= -0x8000n && v <= 0x7fffn ? v : BigInt.asUintN(32, v));
+
 /**
  * scalarText: a scalar as the kernel's log prints it (print_scalar_ranges): `0`, `scalar()`,
  * `scalar(smin=umin=umin32=1,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff))`: bounds at
@@ -21,8 +23,9 @@ export function scalarText(s: Scalar): string {
     { name: 'smax', val: s.smax, omit: s.smax === UNKNOWN.smax, signed: true },
     { name: 'umin', val: s.umin, omit: s.umin === 0n, signed: false },
     { name: 'umax', val: s.umax, omit: s.umax === UNKNOWN.umax, signed: false },
-    { name: 'smin32', val: s.s32min, omit: s.s32min === UNKNOWN.s32min, signed: true },
-    { name: 'smax32', val: s.s32max, omit: s.s32max === UNKNOWN.s32max, signed: true },
+    // 32-bit signed bounds printed in hex are their 32-bit patterns (smin32=0x80000001), not sign-extended
+    { name: 'smin32', val: hex32(s.s32min), omit: s.s32min === UNKNOWN.s32min, signed: true },
+    { name: 'smax32', val: hex32(s.s32max), omit: s.s32max === UNKNOWN.s32max, signed: true },
     { name: 'umin32', val: s.u32min, omit: s.u32min === 0n, signed: false },
     { name: 'umax32', val: s.u32max, omit: s.u32max === UNKNOWN.u32max, signed: false },
   ];
@@ -61,13 +64,20 @@ function ptrText(kind: string, fields: (string | false | undefined)[], v?: Scala
 const mapFields = (m: MapInfo) => [m.name ? `map=${m.name}` : '', `ks=${m.keySize}`, `vs=${m.valueSize}`];
 const off = (o: number) => (o ? `off=${o}` : '');
 
+/** idText: a scalar's id first in its fields (`scalar(id=1,smin=...)`, `scalar(id=1+5)`); a constant shows none. */
+function idText(r: { s: Scalar; id?: number; delta?: number }, text: string): string {
+  if (!r.id || !text.startsWith('scalar(')) return text;
+  const id = `id=${r.id}${r.delta === undefined ? '' : r.delta < 0 ? r.delta : `+${r.delta}`}`;
+  return text === 'scalar()' ? `scalar(${id})` : `scalar(${id},${text.slice('scalar('.length)}`;
+}
+
 /** regText: a register as the kernel's log prints it (`ctx()`, `fp-8`, `pkt(off=14,r=14)`, `map_value(map=m,ks=4,vs=16)`, `P0`). */
 export function regText(r: Reg): string {
   switch (r.k) {
     case 'none':
       return '?';
     case 'scalar':
-      return `${r.precise ? 'P' : ''}${scalarText(r.s)}`;
+      return `${r.precise ? 'P' : ''}${idText(r, scalarText(r.s))}`;
     case 'ctx':
       return ptrText('ctx', [off(r.off)], r.var);
     case 'stack':
@@ -85,15 +95,19 @@ export function regText(r: Reg): string {
     case 'map_ptr_or_null':
       return ptrText(r.k, [`id=${r.id}`, ...mapFields(r.m), off(r.off)]);
     case 'mem':
+      if (r.btf) return ptrText(`${r.ref ? '' : 'trusted_'}ptr_${r.btf}`, [r.ref ? `ref_obj_id=${r.ref}` : '', off(r.off)], r.var);
+      if (r.plain) return ptrText('mem', [off(r.off), `sz=${r.size}`], r.var);
       if (r.rdonly) return ptrText('rdonly_mem', [off(r.off), `sz=${r.size}`], r.var);
       return ptrText('ringbuf_mem', [`ref_obj_id=${r.ref}`, off(r.off), `sz=${r.size}`], r.var);
     case 'mem_or_null':
+      if (r.btf) return ptrText(`ptr_or_null_${r.btf}`, [`id=${r.id}`, r.ref ? `ref_obj_id=${r.ref}` : '', off(r.off)]);
+      if (r.plain) return ptrText('mem_or_null', [`id=${r.id}`, off(r.off), `sz=${r.size}`]);
       if (r.rdonly) return ptrText('rdonly_mem_or_null', [`id=${r.id}`, off(r.off), `sz=${r.size}`]);
       return ptrText('ringbuf_mem_or_null', [`id=${r.id}`, `ref_obj_id=${r.ref}`, off(r.off), `sz=${r.size}`]);
     case 'func':
-      return `func(pc=${r.target})`;
+      return 'func()';
     case 'iter':
-      return `iter_num(ref_id=${r.ref},state=${r.state},depth=${r.depth})`;
+      return `iter_${r.type}(ref_id=${r.ref},state=${r.state},depth=${r.depth})`;
     case 'dynptr':
       return `dynptr_${r.type}(id=${r.id})`;
   }
@@ -102,7 +116,11 @@ export function regText(r: Reg): string {
 /** The kernel's slot_type_char: what each byte of a stack slot holds. */
 const slotChar = (s: StackSlot, byte: number): string => {
   if (s.k === 'invalid') return '?';
-  if (s.k === 'spill') return byte < s.size ? 'r' : '?';
+  if (s.k === 'spill') {
+    if (byte < s.size) return 'r';
+    if (!(((s.above?.valid ?? 0) >> byte) & 1)) return '?';
+    return ((s.above?.zero ?? 0) >> byte) & 1 ? '0' : 'm';
+  }
   if (!(((s.valid ?? 0xff) >> byte) & 1)) return '?';
   return (s.zero >> byte) & 1 ? '0' : 'm';
 };
@@ -132,7 +150,7 @@ export function stateText(vs: VState, only?: Scratched): string {
     const types = Array.from({ length: 8 }, (_, j) => slotChar(s, 7 - j)).join('');
     if (types === '????????') return;
     // a spill narrower than the slot: the bytes above it, then the register (`fp-16=????0`)
-    const spilled = s.k === 'spill' ? `${'?'.repeat(8 - s.size)}${regText(s.reg)}` : types;
+    const spilled = s.k === 'spill' ? `${types.slice(0, 8 - s.size)}${regText(s.reg)}` : types;
     parts.push(`fp${-8 * (n + 1)}=${spilled}`);
   });
   if (vs.refs.size) parts.push(`refs=${[...vs.refs.keys()].join(',')}`);

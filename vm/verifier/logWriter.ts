@@ -4,7 +4,8 @@
  * left open for the next text, rewinding to a branch's push position at level 1, and which
  * registers and stack slots an instruction touched. walk.ts drives it.
  */
-import { Class, JmpOp, LDDW, Mode, Source, opClass } from '../opcodes.js';
+import { disassemble } from '../disassembler.js';
+import { AluOp, Class, JmpOp, LDDW, Mode, Pseudo, Source, opClass } from '../opcodes.js';
 import type { Instruction } from '../instruction.js';
 import { type Scratched, stateText } from './log.js';
 import type { VState } from './state.js';
@@ -17,6 +18,20 @@ export interface LogPos {
 
 const ALL_REGS = 0x7ff;
 const ALL_SLOTS = (1n << 64n) - 1n;
+
+/**
+ * insnText: an instruction as the verifier's log prints it (print_bpf_insn): `7: (18) r1 = 0x10`;
+ * a 64-bit constant without the assembler's ` ll` (the kernel's disassembler has no cb_imm
+ * there; a map's lddw keeps bpfbox's `map[fd:N] ll`, where the kernel prints the map's address).
+ */
+export function insnText(slot: number, i: Instruction): string {
+  let text = disassemble(i).replace(/^(r\d+ = 0x[0-9a-f]+) ll$/, '$1');
+  // a function's address: the kernel prints the lddw's immediate (the offset to the function)
+  if (i.opcode === LDDW && i.src === Pseudo.BPF_PSEUDO_FUNC) text = `r${i.dst} = 0x${BigInt.asUintN(64, i.imm).toString(16)}`;
+  // atomics name the source register rN whatever the width (print_bpf_insn)
+  if (opClass(i.opcode) === Class.BPF_STX && (i.opcode & 0xe0) === Mode.BPF_ATOMIC) text = text.replace(/\bw(\d+)\b/g, 'r$1');
+  return `${slot}: (${i.opcode.toString(16).padStart(2, '0')}) ${text}`;
+}
 
 /**
  * touched: the registers an instruction names (check_reg_arg marks them scratched, read or
@@ -37,6 +52,8 @@ export function touched(i: Instruction): number {
       return 1 << i.dst;
     case Class.BPF_ALU:
     case Class.BPF_ALU64:
+      // BPF_END's source bit is the byte order, BPF_NEG has none: the destination only
+      if (op === AluOp.BPF_END || op === AluOp.BPF_NEG) return 1 << i.dst;
       return (1 << i.dst) | (x ? 1 << i.src : 0);
     default:
       if (op === JmpOp.BPF_CALL) return 0x3f;

@@ -1,6 +1,6 @@
 import { EACCES, EINVAL, MAX_VAR_OFF, Refused, refuse, unsupported } from './refuse.js';
 import { mapPtrAccess } from './mapPtrAccess.js';
-import { type Scalar, UNKNOWN, scalarConst, sync } from './scalar.js';
+import { type Scalar, UNKNOWN, isConstScalar, scalarConst, sync } from './scalar.js';
 import * as T from './tnum.js';
 import {
   type Kind,
@@ -10,6 +10,7 @@ import {
   type StackSlot,
   type VState,
   ZERO,
+  constReg,
   kindName,
   scalar,
   unknownScalar,
@@ -39,6 +40,8 @@ export interface Env {
   readonly ptrKinds: Map<number, Kind>;
   /** What the program does that its runner may want to know (engines can skip copying a packet nothing writes). */
   readonly effects: { writesPacket: boolean };
+  /** The log: a stack slot of frame `frame` an instruction wrote some bytes of (mark_stack_slot_scratched). */
+  scratchSlot?(frame: number, spi: number): void;
 }
 
 /** ctxPointerOk: the context pointer as it came (check_ptr_off_reg): no fixed offset, no variable part. */
@@ -78,7 +81,8 @@ export function load(vs: VState, base: Reg, r: number, off: number, size: number
     case 'pkt_meta':
       return (packetAccess(base, r, off, size, false, env), unknownScalar);
     case 'map_value':
-      return (mapValueRead(base, r, off, size), unknownScalar);
+      mapValueRead(base, r, off, size);
+      return directRead(base, off, size) ?? unknownScalar;
     case 'mem':
       return (regionAccess(base, r, off, size, base.size), unknownScalar);
     case 'map_ptr':
@@ -103,6 +107,8 @@ export function store(vs: VState, base: Reg, r: number, off: number, size: numbe
     case 'map_value':
       return mapValueWrite(base, r, off, size);
     case 'mem':
+      // a kernel object a kfunc gave (PTR_TO_BTF_ID): btf_struct_access allows no writes for the types bpfbox has
+      if (base.btf) return void refuse('only read is supported', EACCES);
       if (base.rdonly) return void refuse(`R${r} cannot write into rdonly_mem`, EACCES);
       return regionAccess(base, r, off, size, base.size);
     case 'map_ptr':
@@ -135,7 +141,15 @@ function stackWrite(vs: VState, base: { off: number; frame: number }, r: number,
   if (size !== 8 && value.k !== 'scalar' && value.k !== 'none') refuse('invalid size of register spill', EACCES);
   // a whole register, or (privileged) a scalar at the slot's start, is spilled: it reads back as it was
   if (size === 8 || (b === 0 && value.k === 'scalar')) {
-    stack[i] = { k: 'spill', reg: value, size };
+    // save_register_state: the bytes above a narrow spill stay zero or unwritten, any other becomes misc
+    if (size === 8) stack[i] = { k: 'spill', reg: value, size };
+    else {
+      const was = stack[i];
+      const up = 0xff & ~((1 << size) - 1);
+      const valid = validBits(was) & up;
+      const zero = (was.k === 'misc' ? was.zero : was.k === 'spill' ? (was.above?.zero ?? 0) & ~((1 << was.size) - 1) : 0) & up;
+      stack[i] = { k: 'spill', reg: value, size, above: { zero, valid } };
+    }
     if (size === 8) env.slots.write(base.frame, i);
     return;
   }
@@ -143,12 +157,14 @@ function stackWrite(vs: VState, base: { off: number; frame: number }, r: number,
   const was = stack[i];
   const bits = ((1 << size) - 1) << b;
   const zero = value.k === 'scalar' && value.s.umax === 0n;
+  // over a spill, every byte written before becomes misc (scrub_spilled_slot), zero ones too
   const before = was.k === 'misc' ? was.zero : 0;
   stack[i] = { k: 'misc', zero: zero ? before | bits : before & ~bits, valid: validBits(was) | bits };
 }
 
 /** validBits: the bytes of a slot written so far (for the log's `mmmm????`). */
-const validBits = (s: StackSlot): number => (s.k === 'invalid' ? 0 : s.k === 'misc' ? (s.valid ?? 0xff) : (1 << s.size) - 1);
+const validBits = (s: StackSlot): number =>
+  s.k === 'invalid' ? 0 : s.k === 'misc' ? (s.valid ?? 0xff) : ((1 << s.size) - 1) | (s.above?.valid ?? 0);
 
 /** The value of `size` bytes, unknown but for their width. */
 const bytesOf = (size: number): Reg => (size === 8 ? unknownScalar : scalar(sync({ ...UNKNOWN, umax: (1n << BigInt(8 * size)) - 1n })));
@@ -252,6 +268,20 @@ export function mapValueWrite(base: { m: MapInfo; off: number; var: Scalar }, r:
 }
 
 /** mapValueRead: a load from a map value: not from a map programs may only write (check_map_access_type), then inside it. */
+/**
+ * directRead: bpf_map_direct_read: a load of 1, 2, 4 or 8 bytes at a constant offset in the
+ * value of a frozen read-only array (`.rodata`) reads the constant there (little-endian).
+ */
+function directRead(base: { m: MapInfo; off: number; var: Scalar }, off: number, size: number): Reg | undefined {
+  const bytes = base.m.constValue;
+  if (!bytes || !isConstScalar(base.var) || ![1, 2, 4, 8].includes(size)) return undefined;
+  const at = base.off + Number(base.var.umin) + off;
+  if (at < 0 || at + size > bytes.length) return undefined;
+  let v = 0n;
+  for (let b = size - 1; b >= 0; b--) v = (v << 8n) | BigInt(bytes[at + b]);
+  return constReg(v);
+}
+
 function mapValueRead(base: { m: MapInfo; off: number; var: Scalar }, r: number, off: number, size: number): void {
   if (base.m.writeonlyProg) refuse(`read from map forbidden, value_size=${base.m.valueSize} off=${base.off + off} size=${size}`);
   regionAccess(base, r, off, size, base.m.valueSize);
@@ -260,9 +290,10 @@ function mapValueRead(base: { m: MapInfo; off: number; var: Scalar }, r: number,
 /**
  * helperMemory: a helper reads (or, `raw`, writes) `size` bytes at the pointer in `r`
  * (check_helper_mem_access): stack, packet, map value or ring buffer memory, for every size
- * the size register may hold.
+ * the size register may hold. `uninit`: the argument is MEM_UNINIT (the log then shows the
+ * stack slots written, for a size known).
  */
-export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: boolean, env: Env): void {
+export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: boolean, env: Env, uninit = raw): void {
   const n = Number(size.umax);
   if (size.umax === 0n) return;
   switch (p.k) {
@@ -283,7 +314,12 @@ export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: b
           const i = (-a - 1) >> 3;
           const bit = 1 << (a + 8 * (i + 1));
           const was = stack[i];
-          stack[i] = { k: 'misc', zero: (was.k === 'misc' ? was.zero : 0) & ~bit, valid: validBits(was) | bit };
+          // MEM_WRITE memory (not MEM_UNINIT) is clobbered byte by byte: above a narrow spill the spill stays
+          if (!uninit && was.k === 'spill' && was.above && bit >= 1 << was.size)
+            stack[i] = { ...was, above: { zero: was.above.zero & ~bit, valid: was.above.valid | bit } };
+          else stack[i] = { k: 'misc', zero: (was.k === 'misc' ? was.zero : 0) & ~bit, valid: validBits(was) | bit };
+          // the kernel's byte-by-byte write of MEM_UNINIT memory of a known size scratches the slots (check_helper_call)
+          if (uninit && size.umin === size.umax) env.scratchSlot?.(p.frame, i);
         }
       }
       return;
@@ -294,6 +330,9 @@ export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: b
     case 'map_value':
       return raw ? mapValueWrite(p, r, 0, n) : mapValueRead(p, r, 0, n);
     case 'mem':
+      // check_helper_mem_access: a kernel object (PTR_TO_BTF_ID) or read-only memory is no destination
+      if (raw && p.btf) return void refuse('only read is supported', EACCES);
+      if (raw && p.rdonly) return void refuse(`R${r} cannot write into rdonly_mem`, EACCES);
       return regionAccess(p, r, 0, n, p.size);
     case 'ctx':
       return void refuse(`R${r} type=ctx expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_`, EACCES);

@@ -1,5 +1,7 @@
 import type { SlotMap } from '../cfg.js';
 import { AluOp, Class, JmpOp, LDDW, Mode, Source, opClass } from '../opcodes.js';
+import { stateText } from './log.js';
+import { insnText } from './logWriter.js';
 import type { Reg, StackSlot, VState } from './state.js';
 
 /**
@@ -112,9 +114,57 @@ function backtrack(map: SlotMap, e: HistoryEntry, need: { regs: number; spis: Se
 }
 
 /**
+ * PrecisionLog: where the walk back is told at log level 2, as __mark_chain_precision tells it:
+ * `mark_precise: frame0: last_idx 4 first_idx 0 subseq_idx -1 `, then for each instruction
+ * walked back with something still wanted `mark_precise: frame0: regs=r1 stack= before 3: (b7) r1 = 0`,
+ * and at each kept state reached `mark_precise: frame0: parent state regs=r1 stack=: <its state>`.
+ * `at`: the instruction that asked (last_idx). The indexes are bpfbox's: its kept states are
+ * not always where the kernel keeps its own.
+ */
+export interface PrecisionLog {
+  readonly at: number;
+  readonly emit: (line: string) => void;
+}
+
+/** fmt_reg_mask, fmt_stack_mask: `r1,r4` and `-8,-24`. */
+const regsText = (regs: number) =>
+  Array.from({ length: 11 }, (_, r) => r)
+    .filter((r) => (regs >> r) & 1)
+    .map((r) => `r${r}`)
+    .join(',');
+const stackText = (spis: ReadonlySet<number>) =>
+  [...spis]
+    .sort((a, b) => a - b)
+    .map((spi) => String(-(spi + 1) * 8))
+    .join(',');
+
+/**
+ * tellWalk: the log lines of one segment of the walk back (the instructions of `hist`, last
+ * first, while something is still wanted); the wanted set is a copy, nothing is marked.
+ */
+function tellWalk(
+  map: SlotMap,
+  trace: PrecisionLog,
+  hist: readonly HistoryEntry[],
+  need: { regs: number; spis: Set<number> },
+  last: number,
+  subseq: number,
+  frame: number,
+): void {
+  trace.emit(`mark_precise: frame${frame}: last_idx ${last} first_idx ${hist[0]?.slot ?? last} subseq_idx ${subseq} `);
+  const want = { regs: need.regs, spis: new Set(need.spis) };
+  for (let n = hist.length - 1; n >= 0 && (want.regs || want.spis.size); n--) {
+    trace.emit(
+      `mark_precise: frame${frame}: regs=${regsText(want.regs)} stack=${stackText(want.spis)} before ${insnText(hist[n].slot, map.at[hist[n].slot]!)}`,
+    );
+    if (!backtrack(map, hist[n], want)) return;
+  }
+}
+
+/**
  * demand makes registers `regs` and slots `spis` of the innermost frame precise in the current
  * state, then walks back through `history` and the kept states of `chain`, marking where the
- * values came from.
+ * values came from; with `trace` (log level 2) it tells the walk as the kernel does.
  */
 export function demand(
   map: SlotMap,
@@ -123,8 +173,16 @@ export function demand(
   chain: Chain | undefined,
   regs: number,
   spis: readonly number[] = [],
+  trace?: PrecisionLog,
 ): void {
   const need = { regs, spis: new Set(spis) };
+  if (trace) {
+    // the kernel asks only for spilled scalars (a key of STACK_ZERO bytes needs no walk back)
+    const stack = vs.frames[vs.frames.length - 1].stack;
+    const told = { regs, spis: new Set(spis.filter((spi) => stack[spi].k === 'spill' && (stack[spi] as { reg: Reg }).reg.k === 'scalar')) };
+    if (told.regs || told.spis.size) tellWalk(map, trace, history, told, trace.at, -1, vs.frames.length - 1);
+    else trace = undefined;
+  }
   mark(vs, need.regs, need.spis);
   let hist = history;
   let at = chain;
@@ -138,7 +196,16 @@ export function demand(
     }
     if ((need.regs === 0 && need.spis.size === 0) || !at) return;
     // the kept state: its registers now precise; if they were already, its own walk back happened
-    if (!mark(at.vs, need.regs, need.spis)) return;
+    const changed = mark(at.vs, need.regs, need.spis);
+    if (trace) {
+      const frame = vs.frames.length - 1;
+      trace.emit(
+        `mark_precise: frame${frame}: parent state regs=${regsText(need.regs)} stack=${stackText(need.spis)}: ${stateText(at.vs)}`,
+      );
+      if (changed && at.history.length)
+        tellWalk(map, trace, at.history, need, at.history[at.history.length - 1].slot, hist[0]?.slot ?? trace.at, frame);
+    }
+    if (!changed) return;
     hist = at.history;
     at = at.parent;
   }

@@ -146,6 +146,7 @@ function regCovers(o: Reg, c: Reg, ids: IdMap, exact: boolean, range = false): b
       const cc = c as typeof o;
       return (
         !o.rdonly === !cc.rdonly &&
+        o.btf === cc.btf &&
         o.size === cc.size &&
         o.off === cc.off &&
         (exact ? sameScalar(o.var, cc.var) : within(o.var, cc.var)) &&
@@ -155,7 +156,7 @@ function regCovers(o: Reg, c: Reg, ids: IdMap, exact: boolean, range = false): b
     // an iterator's depth is not compared (it only tells loops apart): iter_active_depths_differ
     case 'iter': {
       const cc = c as typeof o;
-      return o.state === cc.state && ids.match(-o.ref, -cc.ref) && (!exact || o.depth === cc.depth);
+      return o.type === cc.type && o.state === cc.state && ids.match(-o.ref, -cc.ref) && (!exact || o.depth === cc.depth);
     }
     case 'dynptr': {
       const cc = c as typeof o;
@@ -163,7 +164,14 @@ function regCovers(o: Reg, c: Reg, ids: IdMap, exact: boolean, range = false): b
     }
     case 'mem_or_null': {
       const cc = c as typeof o;
-      return !o.rdonly === !cc.rdonly && o.size === cc.size && o.off === cc.off && ids.match(-o.ref, -cc.ref) && ids.match(o.id, cc.id);
+      return (
+        !o.rdonly === !cc.rdonly &&
+        o.btf === cc.btf &&
+        o.size === cc.size &&
+        o.off === cc.off &&
+        ids.match(-o.ref, -cc.ref) &&
+        ids.match(o.id, cc.id)
+      );
     }
   }
 }

@@ -123,6 +123,24 @@ export function sync(x: Scalar): Scalar {
         s32max = min(s32max, s32(u32max));
       }
     }
+    // __reg_deduce_mixed_bounds: the low half's ranges tighten the 64-bit ones, each bound
+    // keeping its own high half (a value with a bound's high half has its low half in range)
+    const HI = ~0xffffffffn;
+    const low = (lo: bigint, hi: bigint) => {
+      umin = max(umin, (umin & HI) | lo);
+      umax = min(umax, (umax & HI) | hi);
+      smin = max(smin, (smin & HI) | lo);
+      smax = min(smax, (smax & HI) | hi);
+    };
+    low(u32min, u32max);
+    if (u32(s32min) <= u32(s32max)) low(u32(s32min), u32(s32max));
+    // a 64-bit range within the s32 range, with a nonnegative low half: the high half is zero
+    if (s32min >= 0n && smin >= S32MIN && smax <= S32MAX) {
+      smin = max(smin, s32min);
+      smax = min(smax, s32max);
+      umin = max(umin, s32min);
+      umax = min(umax, s32max);
+    }
     // the ranges narrow the bits
     v = T.intersect(v, T.tnumRange(umin, umax));
     v = T.withSubreg(v, T.intersect(T.subreg(v), T.tnumRange(u32min, u32max)));
@@ -270,7 +288,12 @@ function alu64(op: AluOpName, a: Scalar, b: Scalar, bits: 32 | 64): Scalar {
     case 'mul':
       v = T.mul(a.var, b.var);
       if (aumax * bumax <= M) ((umin = aumin * bumin), (umax = aumax * bumax));
-      if (asmin >= 0n && bsmin >= 0n && aumax * bumax <= SMAX) ((smin = umin), (smax = umax));
+      {
+        // scalar_min_max_mul (6.14+): the signed bounds are the least and the most of the four
+        // corner products, unless one of them overflows the width
+        const corners = [asmin * bsmin, asmin * bsmax, asmax * bsmin, asmax * bsmax];
+        if (corners.every((c) => c >= SMIN && c <= SMAX)) ((smin = corners.reduce(min)), (smax = corners.reduce(max)));
+      }
       break;
     case 'and':
       v = T.and(a.var, b.var);

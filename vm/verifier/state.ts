@@ -18,6 +18,11 @@ export interface MapInfo {
   readonly writeonlyProg?: boolean;
   /** A frozen map (bpf_map_freeze): its values are constants (as `.rodata`, for format strings). */
   readonly frozen?: boolean;
+  /**
+   * The value of a one-entry array that is read-only for programs and frozen (`.rodata`):
+   * loads at a constant offset read it as a known scalar (bpf_map_direct_read).
+   */
+  readonly constValue?: Uint8Array;
   /** The map's name (the kernel's messages name it). */
   readonly name?: string;
   /** Whether BTF describes the value, and where in it a `struct bpf_spin_lock` lies. */
@@ -32,8 +37,13 @@ export interface MapInfo {
  */
 export type Reg =
   | { readonly k: 'none' }
-  /** A number; `precise` once a safety decision depended on its value (state pruning then compares it). */
-  | { readonly k: 'scalar'; readonly s: Scalar; readonly precise?: boolean }
+  /**
+   * A number; `precise` once a safety decision depended on its value (state pruning then compares it);
+   * `id`: the scalar id a copy shares with its source (assign_scalar_id_before_mov), `delta` the
+   * constant added to the copy since (BPF_ADD_CONST, the log's `id=1+5`). Shown in the log; bpfbox
+   * does not carry a comparison's bounds across the registers sharing an id (sync_linked_regs).
+   */
+  | { readonly k: 'scalar'; readonly s: Scalar; readonly precise?: boolean; readonly id?: number; readonly delta?: number }
   /** The context; `var` the bounds of a variable part added to it (any access then refused). */
   | { readonly k: 'ctx'; readonly off: number; readonly var?: Scalar }
   /** A pointer into the stack of call frame `frame` (0: the main function). */
@@ -50,7 +60,11 @@ export type Reg =
   | { readonly k: 'map_value'; readonly m: MapInfo; readonly off: number; readonly var: Scalar; readonly id?: number }
   | { readonly k: 'map_value_or_null'; readonly m: MapInfo; readonly off: number; readonly id: number }
   | { readonly k: 'map_ptr_or_null'; readonly m: MapInfo; readonly off: number; readonly id: number }
-  /** Ring buffer memory from bpf_ringbuf_reserve (`ref`: the reference to release). */
+  /**
+   * Ring buffer memory from bpf_ringbuf_reserve (`ref`: the reference to release), or, with
+   * `btf`, a kernel object a kfunc gave (the kernel's PTR_TO_BTF_ID: `btf` names its struct,
+   * `size` its size; always read-only here; `ref` the reference a KF_ACQUIRE kfunc took).
+   */
   | {
       readonly k: 'mem';
       readonly size: number;
@@ -58,6 +72,9 @@ export type Reg =
       readonly ref: number;
       readonly var: Scalar;
       readonly rdonly?: boolean;
+      readonly btf?: string;
+      /** PTR_TO_MEM of a global function's argument (globalFunc.ts): not ring buffer memory, the log says `mem`. */
+      readonly plain?: boolean;
     }
   | {
       readonly k: 'mem_or_null';
@@ -66,17 +83,22 @@ export type Reg =
       readonly ref: number;
       readonly id: number;
       readonly rdonly?: boolean;
+      readonly btf?: string;
+      readonly plain?: boolean;
     }
   /**
    * Only in a stack slot (kfuncs.ts): an open-coded iterator (STACK_ITER; `ref` the reference
    * its constructor took), or one of a dynptr's two slots (STACK_DYNPTR; `first` the lower one).
    */
-  | { readonly k: 'iter'; readonly ref: number; readonly state: 'active' | 'drained'; readonly depth: number }
+  | { readonly k: 'iter'; readonly type: IterType; readonly ref: number; readonly state: 'active' | 'drained'; readonly depth: number }
   | { readonly k: 'dynptr'; readonly type: 'xdp' | 'skb'; readonly id: number; readonly first: boolean }
   /** A function's first slot (lddw BPF_PSEUDO_FUNC), for callbacks. */
   | { readonly k: 'func'; readonly target: number; readonly off: number };
 
 export type Kind = Reg['k'];
+
+/** IterType: the open-coded iterators bpfbox knows (struct bpf_iter_num: 8 bytes, bpf_iter_bits: 16). */
+export type IterType = 'num' | 'bits';
 
 export const NONE: Reg = { k: 'none' };
 export const scalar = (s: Scalar): Reg => ({ k: 'scalar', s });
@@ -97,7 +119,11 @@ export type StackSlot =
   | { readonly k: 'invalid' }
   /** `valid`: the bytes written (bit b as for `zero`; absent: all 8), the others print as `?` (STACK_INVALID). */
   | { readonly k: 'misc'; readonly zero: number; readonly valid?: number }
-  | { readonly k: 'spill'; readonly reg: Reg; readonly size: number };
+  /**
+   * `above`: for a spill narrower than the slot, what the bytes above it hold (bits as for
+   * `misc`: written, known zero), as save_register_state leaves them (for the log's `fp-24=0000` + value).
+   */
+  | { readonly k: 'spill'; readonly reg: Reg; readonly size: number; readonly above?: { readonly zero: number; readonly valid: number } };
 
 /** FrameState: the registers and the stack of one function frame. */
 export interface FrameState {
@@ -115,6 +141,8 @@ export interface FrameState {
    * frame gives (bpf_loop stops queueing calls at its count); 0 on the path that goes on.
    */
   callbackDepth?: number;
+  /** A global function's frame: it returns a scalar, and its caller sees an unknown one (check_func_call). */
+  readonly global?: boolean;
 }
 
 /** VState: the whole verifier state of a path: call frames (innermost last) and held references. */
@@ -163,7 +191,14 @@ export function mapRegs(s: VState, f: (r: Reg) => Reg): void {
 }
 
 /** kindName: the kernel log's name of a register's kind (scalar, ctx, fp, map_value_or_null). */
-export const kindName = (r: Reg): string => KIND_NAMES[r.k] ?? r.k;
+export const kindName = (r: Reg): string =>
+  r.k === 'mem' && r.btf
+    ? r.ref
+      ? 'ptr_'
+      : 'trusted_ptr_'
+    : (r.k === 'mem' || r.k === 'mem_or_null') && r.plain
+      ? r.k
+      : (KIND_NAMES[r.k] ?? r.k);
 const KIND_NAMES: Partial<Record<Kind, string>> = {
   none: '?',
   stack: 'fp',

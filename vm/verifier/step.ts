@@ -74,21 +74,60 @@ export function step(vs: VState, i: Instruction, env: Env, slot: number): void {
       fpWrite(i.dst);
       const v = load(vs, base, i.src, i.offset, size, env);
       saveAuxPtrType(env, slot, base.k);
+      // a constant (bpf_map_direct_read of `.rodata`) stays one, sign-extended for BPF_MEMSX
+      const known = v.k === 'scalar' && isConstScalar(v.s) ? v.s.umin : undefined;
       if (mode === Mode.BPF_MEMSX)
-        regs[i.dst] = v.k === 'scalar' ? scalar(signExtended(UNKNOWN, size * 8)) : refuse(`R${i.src} invalid sign-extending load`);
-      else regs[i.dst] = size < 8 && v.k === 'scalar' ? scalar(sync({ ...UNKNOWN, umax: (1n << BigInt(size * 8)) - 1n })) : v;
+        regs[i.dst] =
+          v.k !== 'scalar'
+            ? refuse(`R${i.src} invalid sign-extending load`)
+            : known !== undefined
+              ? constReg(BigInt.asUintN(64, BigInt.asIntN(size * 8, known)))
+              : scalar(signExtended(UNKNOWN, size * 8));
+      // a narrow fill of a narrow spill gives the spilled scalar back (stackRead sizes what it returns)
+      else if (base.k === 'stack') regs[i.dst] = v;
+      else
+        regs[i.dst] =
+          size < 8 && v.k === 'scalar' && known === undefined ? scalar(sync({ ...UNKNOWN, umax: (1n << BigInt(size * 8)) - 1n })) : v;
       return;
     }
     case Class.BPF_ST:
     case Class.BPF_STX: {
       if (mode === Mode.BPF_ATOMIC && cls === Class.BPF_STX) return atomic(vs, i, env);
       const base = read(vs, i.dst);
-      const value = cls === Class.BPF_STX ? read(vs, i.src) : constReg(BigInt.asUintN(64, BigInt(Number(i.imm))));
-      store(vs, base, i.dst, i.offset, SIZES[i.opcode & 0x18], value, env);
+      let value = cls === Class.BPF_STX ? read(vs, i.src) : constReg(BigInt.asUintN(64, BigInt(Number(i.imm))));
+      const size = SIZES[i.opcode & 0x18];
+      // a scalar spilled (at a slot's start) keeps an id with its register when it fits, else none
+      if (cls === Class.BPF_STX && value.k === 'scalar' && base.k === 'stack' && (base.off + i.offset) % 8 === 0) {
+        const fits = size === 8 || value.s.umax < 1n << BigInt(8 * size);
+        if (fits) {
+          const id = idBeforeMov(vs, i.src, env);
+          value = read(vs, i.src);
+          if (id && value.k === 'scalar') value = { ...value, id };
+        } else if (value.id) value = { ...value, id: undefined, delta: undefined };
+      }
+      store(vs, base, i.dst, i.offset, size, value, env);
       return saveAuxPtrType(env, slot, base.k);
     }
   }
   unsupported(`class ${cls}`);
+}
+
+/**
+ * idBeforeMov: assign_scalar_id_before_mov: a scalar about to be copied (moved or spilled) gets a
+ * fresh id unless it has one or is a constant (an id with a constant added is replaced); the id.
+ */
+function idBeforeMov(vs: VState, r: number, env: Env): number | undefined {
+  const regs = cur(vs).regs;
+  const v = regs[r];
+  if (v.k !== 'scalar') return undefined;
+  if (v.id && v.delta === undefined) return v.id;
+  if (isConstScalar(v.s)) {
+    if (v.id) regs[r] = { k: 'scalar', s: v.s, ...(v.precise ? { precise: true } : {}) };
+    return undefined;
+  }
+  const id = env.nextId();
+  regs[r] = { ...v, id, delta: undefined };
+  return id;
 }
 
 /** aluReserved: the fields each ALU instruction must leave zero or set to what it allows (check_alu_op). */
@@ -158,8 +197,11 @@ function aluStep(vs: VState, i: Instruction, bits: 32 | 64, env: Env): void {
       regs[i.dst] = scalar(bits === 32 ? alu('mov', ext, ext, 32) : ext);
       return;
     }
+    // a copy of a scalar shares its id (of a 32-bit move: when the value fits in 32 bits)
+    const id = x && src.k === 'scalar' && (bits === 64 || src.s.umax <= 0xffffffffn) ? idBeforeMov(vs, i.src, env) : undefined;
     // a 32-bit move keeps the low half (zero-extended); of a pointer, an unknown scalar
-    regs[i.dst] = bits === 64 ? src : src.k === 'scalar' ? scalar(alu('mov', src.s, src.s, 32)) : unknownScalar;
+    if (bits === 64) regs[i.dst] = x ? regs[i.src] : src;
+    else regs[i.dst] = src.k === 'scalar' ? { ...scalar(alu('mov', src.s, src.s, 32)), ...(id ? { id } : {}) } : unknownScalar;
     return;
   }
   const dst = read(vs, i.dst);
@@ -170,6 +212,13 @@ function aluStep(vs: VState, i: Instruction, bits: 32 | 64, env: Env): void {
   if (dst.k === 'scalar' && src.k === 'scalar') {
     const signed = (op === AluOp.BPF_DIV || op === AluOp.BPF_MOD) && i.offset === 1;
     regs[i.dst] = scalar(alu(signed ? (op === AluOp.BPF_DIV ? 'sdiv' : 'smod') : OPS[op], dst.s, src.s, bits));
+    // rX += const (or -=) keeps rX's id with the constant (BPF_ADD_CONST), once and within s32; anything else drops it
+    if ((op === AluOp.BPF_ADD || op === AluOp.BPF_SUB) && bits === 64 && dst.id && isConstScalar(src.s) && !(x && i.src === i.dst)) {
+      const val = BigInt.asIntN(64, src.s.var.value);
+      const fits = val >= -0x80000000n && val <= 0x7fffffffn && !(op === AluOp.BPF_SUB && val === -0x80000000n);
+      const delta = Number(op === AluOp.BPF_SUB ? -val : val);
+      if (dst.delta === undefined && fits) regs[i.dst] = { ...regs[i.dst], id: dst.id, delta } as Reg;
+    }
     return;
   }
   regs[i.dst] = pointerArith(op, i.dst, dst, src, bits, env);

@@ -1,6 +1,7 @@
 import type { Instruction } from '../instruction.js';
 import { LoadError } from '../errors.js';
 import { type CheckedProgram, checkProgram } from '../program.js';
+import { sanitizeDeadCode } from './deadCode.js';
 import { EINVAL } from './refuse.js';
 import { type VerifyOptions, type VerifyResult, verify } from './verify.js';
 
@@ -21,6 +22,8 @@ export interface VerifiedProgram extends CheckedProgram {
    * not count. A program that neither writes nor calls those can run on a packet where it lies.
    */
   readonly writesPacket: boolean;
+  /** The slots the verifier reached; the others are dead code, rewritten `ja -1` (sanitize_dead_code). */
+  readonly seen: Uint8Array;
 }
 
 /** verifyProgram runs the verifier and, when it accepts, gives the program as a VerifiedProgram beside the result. */
@@ -30,10 +33,12 @@ export function verifyProgram(
 ): { readonly result: VerifyResult; readonly program?: VerifiedProgram } {
   const result = verify(insns, options);
   if (!result.ok) return { result };
-  // the structural checks hold for whatever the verifier accepts; they index the program for the engines
+  // the structural checks hold for whatever the verifier accepts; they index the program for the
+  // engines, and see only the code the verifier walked (dead code is `ja -1`, as the kernel leaves
+  // it); which registers are read initialised the verifier proved path by path, more precisely
   let checked: CheckedProgram;
   try {
-    checked = checkProgram(insns);
+    checked = checkProgram(sanitizeDeadCode(insns, result.seen), { registersProven: true });
   } catch (e) {
     // a disagreement is bpfbox's bug; the program is refused rather than run unchecked
     if (!(e instanceof LoadError)) throw e;
@@ -51,7 +56,13 @@ export function verifyProgram(
   }
   return {
     result,
-    program: Object.freeze({ ...checked, stackDepth: result.stackDepth, writesPacket: result.writesPacket, [verified]: true as const }),
+    program: Object.freeze({
+      ...checked,
+      stackDepth: result.stackDepth,
+      writesPacket: result.writesPacket,
+      seen: result.seen,
+      [verified]: true as const,
+    }),
   };
 }
 
@@ -62,11 +73,13 @@ export function verifyProgram(
 export interface VerifiedFacts {
   readonly stackDepth: readonly (readonly [number, number])[];
   readonly writesPacket: boolean;
+  /** The slots the verifier reached (the rest is dead code, `ja -1`). */
+  readonly seen: Uint8Array;
 }
 
 /** verifiedFacts: a VerifiedProgram's facts, to send with its bytecode to another thread. */
 export function verifiedFacts(p: VerifiedProgram): VerifiedFacts {
-  return { stackDepth: [...p.stackDepth], writesPacket: p.writesPacket };
+  return { stackDepth: [...p.stackDepth], writesPacket: p.writesPacket, seen: p.seen };
 }
 
 /**
@@ -79,9 +92,10 @@ export function verifiedFacts(p: VerifiedProgram): VerifiedFacts {
  */
 export function adoptVerified(insns: readonly Instruction[], facts: VerifiedFacts): VerifiedProgram {
   return Object.freeze({
-    ...checkProgram(insns),
+    ...checkProgram(sanitizeDeadCode(insns, facts.seen), { registersProven: true }),
     stackDepth: new Map(facts.stackDepth),
     writesPacket: facts.writesPacket,
+    seen: facts.seen,
     [verified]: true as const,
   });
 }

@@ -1,6 +1,7 @@
 import { type SlotMap, slotMap } from '../cfg.js';
 import type { Instruction } from '../instruction.js';
 import { legalityTable } from '../legality.js';
+import type { GlobalFunc } from './globalFunc.js';
 import { checkKfuncStatic, isIterNext } from './kfuncs.js';
 import { Class, JmpOp, LDDW, Mode, Pseudo, Source, opClass } from '../opcodes.js';
 import { liveIn } from './prune.js';
@@ -27,6 +28,8 @@ export interface VerifyOptions {
   readonly nonScalarReturn?: readonly number[];
   /** The state at entry (default: r1 the context, r10 the frame pointer). */
   readonly entry?: VState;
+  /** The global functions (BTF_FUNC_GLOBAL) by first slot, with their BTF arguments (globalFunc.ts). */
+  readonly globalFuncs?: ReadonlyMap<number, GlobalFunc>;
   /** BTF line info (the loader's line_info): the log shows each source line before its instructions, as the kernel's does. */
   readonly lineInfo?: readonly LineInfo[];
 }
@@ -39,6 +42,8 @@ export type VerifyResult = {
   readonly stackDepth: ReadonlyMap<number, number>;
   /** Some path writes packet memory through a packet pointer (see VerifiedProgram.writesPacket). */
   readonly writesPacket: boolean;
+  /** 1 at each slot some path of the walk reached; 0 is dead code the kernel never runs (sanitize_dead_code). */
+  readonly seen: Uint8Array;
 } & (
   | { readonly ok: true }
   | { readonly ok: false; readonly insn: number; readonly errno: number; readonly message: string; readonly unsupported?: boolean }
@@ -123,7 +128,8 @@ function staticChecks(map: SlotMap, funcInfo: boolean, nonScalarReturn: readonly
       prune[t] = 1;
       stack.push(t);
       if (op !== JmpOp.BPF_JA) {
-        prune[s + 1] = 1;
+        // visit_insn: a conditional jump is a prune point itself (its fall-through is not)
+        prune[s] = 1;
         stack.push(s + 1);
       }
     }
@@ -230,17 +236,18 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
     log.push(
       `processed ${stats.processed} insns (limit ${COMPLEXITY_LIMIT}) max_states_per_insn ${stats.maxStatesPerInsn} total_states ${stats.totalStates} peak_states ${stats.peakStates} mark_read 0`,
     );
-    return { ...r, log, stats, stackDepth, writesPacket: effects.writesPacket };
+    return { ...r, log, stats, stackDepth, writesPacket: effects.writesPacket, seen };
   };
   let statics: Static;
   const map = slotMap(insns);
+  const seen = new Uint8Array(map.length);
   try {
     resolve(insns, options.maps ?? []);
     statics = staticChecks(map, options.funcInfo ?? false, options.nonScalarReturn ?? []);
-    // add_subprog_and_kfunc: every kfunc call, reached or not, names a kfunc of the program's type
+    // add_subprog_and_kfunc: every kfunc call, reached or not, names a kfunc
     for (const i of map.at)
       if (i && (i.opcode & 0xf0) === JmpOp.BPF_CALL && opClass(i.opcode) === Class.BPF_JMP && i.src === Pseudo.BPF_PSEUDO_KFUNC_CALL)
-        checkKfuncStatic(Number(i.imm), options.progType);
+        checkKfuncStatic(Number(i.imm));
   } catch (e) {
     // found before the walk: the log shows no instruction
     if (e instanceof Refused) return done({ ok: false, insn: -1, errno: e.errno, message: e.message });
@@ -260,6 +267,8 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
         lineInfo: [...(options.lineInfo ?? [])].sort((a, b) => a.insn - b.insn),
         funcInfo: options.funcInfo ?? false,
         pending,
+        seen,
+        globalFuncs: options.globalFuncs ?? new Map(),
         env: {
           progType: options.progType,
           ops: options.ops,

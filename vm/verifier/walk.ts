@@ -1,12 +1,12 @@
-import { disassemble } from '../disassembler.js';
 import { InstructionError } from '../errors.js';
 import { checkLegal } from '../legality.js';
 import type { Instruction } from '../instruction.js';
 import { type SlotMap, flowOf } from '../cfg.js';
 import { Class, JmpOp, LDDW, Mode, Pseudo, Source, opClass } from '../opcodes.js';
+import { type GlobalFunc, argModels, globalCall } from './globalFunc.js';
 import { checkHelperCall, unreleased } from './helpers.js';
 import { stateText } from './log.js';
-import { type LogPos, LogWriter, touched } from './logWriter.js';
+import { type LogPos, LogWriter, insnText, touched } from './logWriter.js';
 
 /** LineInfo: the source line an instruction (and those after it, up to the next entry) comes from (BTF line_info). */
 export interface LineInfo {
@@ -21,7 +21,7 @@ import { branch } from './jumps.js';
 import { covers } from './prune.js';
 import { checkKfuncCall, isIterNext, iterActiveAt, iterDrain, iterNextActive, widenImprecise } from './kfuncs.js';
 import { E2BIG, EINVAL, Refused, refuse, unsupported } from './refuse.js';
-import { type FrameState, NONE, type Reg, type VState, cloneState, frame, kindName, mapRegs, unknownScalar } from './state.js';
+import { type FrameState, NONE, type Reg, type VState, cloneState, constReg, frame, kindName, mapRegs, unknownScalar } from './state.js';
 import type { RetvalRange } from './verifierOps.js';
 import { cur, read, step } from './step.js';
 
@@ -82,6 +82,10 @@ export interface WalkInput {
   readonly funcInfo: boolean;
   /** Precision demands the checks of the current instruction made (env.demand pushes them). */
   readonly pending: { regs: number; spis: readonly number[] }[];
+  /** The global functions (BTF_FUNC_GLOBAL) by first slot. */
+  readonly globalFuncs: ReadonlyMap<number, GlobalFunc>;
+  /** Set to 1 at each slot some path reaches (the kernel's insn_aux_data[].seen): the rest is dead code. */
+  readonly seen: Uint8Array;
 }
 
 /**
@@ -139,6 +143,9 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
   };
   env.slots.read = (frame, spi) => readSlot(frame * 64 + spi);
   env.slots.write = (frame, spi) => void writtenNow.add(frame * 64 + spi);
+  // a helper's write to the stack: the slots it reached print after the call
+  let innermost = 0;
+  env.scratchSlot = (frame, spi) => frame === innermost && out.scratch(0, spi);
   // is_state_visited's add_new_state: instructions and jumps processed when a state was last kept
   let lastAdd = 0;
   let jumps = 0;
@@ -158,14 +165,27 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
     parentNow = parent;
     writtenNow = written;
     // precision: the demands of an instruction walk back from before it
-    const settle = () => {
-      for (const d of input.pending.splice(0)) demand(map, vs, history, parent, d.regs, d.spis);
+    // at log level 2 the walk back is told (mark_precise: lines), as the kernel tells it
+    const told = (at: number) => (logLevel >= 2 ? { at, emit: (l: string) => out.emit(l) } : undefined);
+    // propagate_precision: what was precise in the old state, named before its walk back
+    const propagating = (regs: number, spis: readonly number[]) => {
+      const names = [
+        ...Array.from({ length: 10 }, (_, r) => r)
+          .filter((r) => (regs >> r) & 1)
+          .map((r) => `r${r}`),
+        ...spis.map((spi) => `fp${-(spi + 1) * 8}`),
+      ];
+      if (names.length) out.emit(`frame ${vs.frames.length - 1}: propagating ${names.join(',')}`);
+    };
+    const settle = (at: number) => {
+      for (const d of input.pending.splice(0)) demand(map, vs, history, parent, d.regs, d.spis, told(at));
     };
     let fromLine = logLevel >= 2 && from >= 0;
     let first = from >= 0;
     for (;;) {
       if (++stats.processed > input.limit) refuse(`BPF program is too large. Processed ${stats.processed} insn`, E2BIG);
       stats.slot = slot;
+      innermost = vs.frames.length - 1;
       // a path taken from the stack is compared at its first instruction too (is_state_visited
       // runs before each prune point's instruction, "from 18 to 20: safe"), so the branches a
       // long run of jumps leaves waiting end at once instead of each walking to the end
@@ -196,7 +216,8 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
             if (iterNext) {
               if (iterActiveAt(vs) && covers(sl.vs, vs, slot, input.live, false, undefined, true)) {
                 const p = precisePart(sl.vs);
-                if (p) demand(map, vs, history, parent, p.regs, p.spis);
+                if (p && logLevel >= 2) propagating(p.regs & input.live[slot], p.spis);
+                if (p) demand(map, vs, history, parent, p.regs, p.spis, told(slot));
                 // the states of the loop's body belong to it until it is done (update_loop_entry)
                 for (let cp = parent; cp && cp !== sl; cp = cp.parent) if (!cp.loopEntry || isAncestor(sl, cp.loopEntry)) cp.loopEntry = sl;
                 pruned = true;
@@ -222,7 +243,8 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
             for (const key of sl.read) readSlot(key);
             // what mattered from the old state matters on this path too (propagate_precision)
             const p = precisePart(sl.vs);
-            if (p) demand(map, vs, history, parent, p.regs, p.spis);
+            if (p && logLevel >= 2) propagating(p.regs & input.live[slot], p.spis);
+            if (p) demand(map, vs, history, parent, p.regs, p.spis, told(slot));
             else demand(map, vs, [{ slot, frames: true }], parent, 0);
             pruned = true;
             break;
@@ -267,6 +289,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       }
       first = false;
       const i = map.at[slot]!;
+      input.seen[slot] = 1;
       legal(i, slot);
       if (logLevel) {
         // log_level 2, a path taken from the stack: its whole state first
@@ -275,7 +298,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
         // what the instruction before touched, after it (`; R1=ctx() R2=pkt(r=0)`), or the state (`0: R1=ctx() R10=fp0`)
         out.insnState(slot, vs);
         linfo(slot);
-        out.insn(`${slot}: (${i.opcode.toString(16).padStart(2, '0')}) ${disassemble(i)}`);
+        out.insn(insnText(slot, i));
       }
       const wrote = () => out.scratch(touched(i), undefined);
       const cls = opClass(i.opcode);
@@ -283,8 +306,29 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       const op = i.opcode & 0xf0;
       if (cls !== Class.BPF_JMP && cls !== Class.BPF_JMP32) {
         const spi = stackSlotOf(vs, i);
+        const zeroSpill = logLevel >= 2 ? zeroStackStore(vs, i) : undefined;
+        // bpf_gen_ld_abs's hidden exit: in a called function, where LD_ABS/LD_IND fails the
+        // function returns 0 to its caller; that path waits on the stack (check_ld_abs, 6.18)
+        const ldFails = cls === Class.BPF_LD && i.opcode !== LDDW && vs.frames.length > 1 ? cloneState(vs) : undefined;
         step(vs, i, env, slot);
-        settle();
+        if (ldFails) {
+          cur(ldFails).regs[0] = constReg(0n);
+          const to = exit(ldFails, env);
+          if (parent) parent.branches++;
+          work.push({
+            slot: to,
+            vs: ldFails,
+            parent,
+            from: slot,
+            history: [...history, { slot }],
+            written: new Set(writtenNow),
+            logAt: out.pos(),
+          });
+        }
+        settle(slot);
+        // check_stack_write_fixed_off: a known zero stored not as a spill asks for its precision
+        // (mark_chain_precision, told in the log); bpfbox's rules do not ask it, so this is told only
+        if (zeroSpill !== undefined) demand(map, cloneState(vs), history, undefined, 1 << zeroSpill, [], told(slot));
         history.push(spi === undefined ? { slot } : { slot, spi });
         out.scratch(touched(i), spi);
         slot += i.opcode === LDDW ? 2 : 1;
@@ -294,7 +338,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
         wrote();
         const depth = vs.frames.length;
         const to = exit(vs, env);
-        settle();
+        settle(slot);
         if (to < 0) {
           finish(parent);
           break;
@@ -345,7 +389,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
             });
           }
         }
-        settle();
+        settle(at);
         history.push({ slot: at, frames: vs.frames.length !== depth });
         wrote();
         continue;
@@ -358,7 +402,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       }
       const [fall, target] = flow.next;
       const sides = branch(vs, i, cls === Class.BPF_JMP ? 64 : 32, env);
-      settle();
+      settle(slot);
       history.push({ slot });
       wrote();
       // the target waits on the stack, the fall-through goes on
@@ -374,9 +418,12 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
         if (logLevel) out.insnState(slot, onFall, true);
         vs = onFall;
         slot = fall;
-      } else if (onFall) ((vs = onFall), (slot = fall));
-      else if (onTaken) ((vs = onTaken), (slot = target));
-      else {
+      } else if (onFall || onTaken) {
+        // check_cond_jmp_op, one side only: the state on the jump's line (print_insn_state)
+        vs = (onFall ?? onTaken)!;
+        if (logLevel) out.insnState(slot, vs, true);
+        slot = onFall ? fall : target;
+      } else {
         finish(parent);
         break;
       }
@@ -384,6 +431,20 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
   }
   // log_level 1 and the program accepted: no path failed, none is kept (the kernel's log then holds its summary only)
   if (logLevel === 1) log.length = 0;
+}
+
+/**
+ * zeroStackStore: the register of a store of a known zero scalar to the innermost frame's stack
+ * that is not a register spill (a 1-, 2- or 4-byte store, or one off the 8-byte grid): the
+ * kernel's check_stack_write_fixed_off marks the slot's bytes STACK_ZERO and asks for the
+ * register's precision there.
+ */
+function zeroStackStore(vs: VState, i: Instruction): number | undefined {
+  if (opClass(i.opcode) !== Class.BPF_STX || (i.opcode & 0xe0) !== Mode.BPF_MEM) return undefined;
+  const base = cur(vs).regs[i.dst];
+  const value = cur(vs).regs[i.src];
+  if (base.k !== 'stack' || base.frame !== vs.frames.length - 1 || value.k !== 'scalar' || value.s.umax !== 0n) return undefined;
+  return (base.off + i.offset) % 8 !== 0 ? i.src : undefined;
 }
 
 /** stackSlotOf: the slot of the innermost frame's stack a load or store reaches through a stack pointer (before it runs). */
@@ -445,7 +506,7 @@ function legal(i: Instruction, slot: number): void {
 function exit(vs: VState, env: Env): number {
   const f = cur(vs);
   // a callee may return nothing (r0 then unset in the caller); the main function and callbacks may not
-  const r0 = vs.frames.length === 1 || f.callback ? read(vs, 0) : f.regs[0];
+  const r0 = vs.frames.length === 1 || f.callback || f.global ? read(vs, 0) : f.regs[0];
   if (vs.lock) refuse('bpf_spin_unlock is missing', EINVAL);
   if (vs.frames.length === 1) {
     if (vs.refs.size) throw new Refused(EINVAL, 'BPF_EXIT instruction in main prog would lead to reference leak', [], [unreleased(vs)]);
@@ -459,6 +520,8 @@ function exit(vs: VState, env: Env): number {
     if (r0.s.smin < BigInt(lo) || r0.s.smax > BigInt(hi))
       refuse(`At callback return the register R0 has smin=${r0.s.smin} smax=${r0.s.smax} should have been in [${lo}, ${hi}]`, EINVAL);
   }
+  // check_return_code: a global function returns a scalar (and the caller knows nothing of it)
+  if (f.global && r0.k !== 'scalar') refuse(`At subprogram exit the register R0 is not a scalar value (${kindName(r0)})`, EINVAL);
   if (r0.k === 'stack' && r0.frame === vs.frames.length - 1) refuse('cannot return stack pointer to the caller', EINVAL);
   vs.frames.pop();
   // pointers into the popped frame's stack die with it
@@ -467,7 +530,7 @@ function exit(vs: VState, env: Env): number {
   const caller = cur(vs);
   // a callback goes back to the helper call, its caller's registers as they were there (prepare_func_exit)
   if (f.callback) return f.ret;
-  caller.regs[0] = r0.k === 'stack' && r0.frame >= depth ? unknownScalar : r0;
+  caller.regs[0] = f.global || (r0.k === 'stack' && r0.frame >= depth) ? unknownScalar : r0;
   for (let r = 1; r <= 5; r++) caller.regs[r] = NONE;
   return f.ret;
 }
@@ -498,6 +561,14 @@ function call(vs: VState, i: Instruction, slot: number, input: WalkInput, queue:
   if (i.opcode & Source.BPF_X) refuse('BPF_CALL uses reserved fields', EINVAL);
   if (i.src === Pseudo.BPF_PSEUDO_CALL) {
     const target = slot + 1 + Number(i.imm);
+    // a global function: its arguments checked against its BTF, and walked from what BTF says of them
+    const g = input.globalFuncs.get(target);
+    const models = g && argModels(g, input.env.progType);
+    if (g && models) {
+      enter(vs, target, slot + 1, globalCall(vs, g, models, input.env));
+      vs.frames[vs.frames.length - 1] = { ...cur(vs), global: true };
+      return target;
+    }
     return enter(
       vs,
       target,

@@ -13,6 +13,7 @@ import { XDP_PACKET_HEADROOM } from '../../../uapi/xdp.js';
 import { DESC_BYTES, DescWord } from '../../../vm/jit/xdpBatchDriver.js';
 import { flowHash } from '../flowHash.js';
 import { RecordSplitter } from '../../../vm/jit/recordSplit.js';
+import type { StreamFile } from './windowRing.js';
 
 /** Ingress buffers: two sets (one filling while the other runs), 8 MiB per worker each. */
 export const BUF_BYTES = 8 << 20;
@@ -24,7 +25,7 @@ const DESC_AREA = WINDOW * DESC_BYTES;
 /** #fillSplit hashes this many records at a time, right after the scan read them: their headers are still in the cache. */
 const SPLIT_RECORDS = 512;
 /** The longest packet replay runs: an XDP frame of 17 fragments past its linear part, or a 64 KiB skb. */
-const MAX_LEN = 65535;
+export const MAX_LEN = 65535;
 
 /**
  * slotBytes: the room a packet of `len` bytes gets in an ingress buffer (an IngressSlot, the
@@ -181,6 +182,26 @@ export class Source {
       b.need(size - b.offset);
       return r;
     });
+  }
+
+  /**
+   * streamFiles: the captures as files the workers can read themselves (windowRing.ts), or
+   * undefined unless every one is a plain little-endian pcap of Ethernet frames in a file (not
+   * a stream: standard input, a FIFO, a pipe) and none was preloaded or read yet.
+   */
+  streamFiles(): StreamFile[] | undefined {
+    if (this.#preloaded || this.#reader || this.#i > 0 || this.#streams.size || this.#paths.some(isStdin)) return undefined;
+    const files: StreamFile[] = [];
+    for (const path of this.#paths) {
+      const r = openCapture(path);
+      try {
+        if (!(r instanceof PcapReader) || r.bytes.stream || !r.littleEndian || r.linkType !== LinkType.LINKTYPE_ETHERNET) return undefined;
+        files.push({ path, size: r.size, snapLen: r.snapLen, nanosecond: r.nanosecond });
+      } finally {
+        r.close();
+      }
+    }
+    return files;
   }
 
   /** #take: capture `i`'s reader, the one the constructor kept if it is a stream, else opened now. */
