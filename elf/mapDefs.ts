@@ -1,4 +1,5 @@
 import { MapType } from '../uapi/mapType.js';
+import { PAGE_SIZE } from '../vm/memory.js';
 import type { MapSpec } from '../maps/spec.js';
 import { type Btf, sectionVars, typeDesc } from './btf.js';
 import { Kind } from '../uapi/btf.js';
@@ -118,7 +119,10 @@ function parseBtfMapStruct(
         throw new ElfError(`map ${name}: unknown attribute ${m.name}`, { section: where });
     }
   }
-  if (type === MapType.BPF_MAP_TYPE_RINGBUF) keySize = valueSize = 0;
+  if (type === MapType.BPF_MAP_TYPE_RINGBUF || type === MapType.BPF_MAP_TYPE_USER_RINGBUF) {
+    keySize = valueSize = 0;
+    maxEntries = adjustRingbufSize(maxEntries);
+  }
   const btfDesc = keyType || valueType ? { key: keyType, value: valueType } : undefined;
   return {
     spec: { type, keySize, valueSize, maxEntries, flags, name: name.slice(0, 15), mapExtra, innerMap: inner?.spec, btf: btfDesc },
@@ -126,6 +130,17 @@ function parseBtfMapStruct(
     valuesOff,
     inner,
   };
+}
+
+/**
+ * adjustRingbufSize: libbpf's adjust_ringbuf_sz: a ring buffer's size is made the smallest
+ * power-of-2 multiple of the page size above what the object asked for (`max_entries 8`
+ * becomes 4096), as the kernel requires; 0 and sizes already right pass through.
+ */
+export function adjustRingbufSize(sz: number): number {
+  if (sz === 0 || (sz % PAGE_SIZE === 0 && ((sz / PAGE_SIZE) & (sz / PAGE_SIZE - 1)) === 0)) return sz;
+  for (let mul = 1; mul <= Math.floor(0xffffffff / PAGE_SIZE); mul *= 2) if (mul * PAGE_SIZE > sz) return mul * PAGE_SIZE;
+  return sz;
 }
 
 /** btfMaps reads the BTF-defined maps of the `.maps` section, with their initial `values`. */

@@ -6,7 +6,7 @@ import { LIBBPF_PIN_BY_NAME, type MapDef } from '../elf/mapDefs.js';
 import type { CollectionSpec } from '../elf/collection.js';
 import { attachTypeForSection, autoloadOff } from '../elf/sectionTypes.js';
 import { mapCreateAttr } from './attr.js';
-import { mapTypeEnumName } from '../uapi/mapType.js';
+import { MapType, mapTypeEnumName } from '../uapi/mapType.js';
 
 /** LoadOptions: where pin-by-name maps go (libbpf's pin_root_path). */
 export interface LoadOptions {
@@ -141,7 +141,9 @@ function createMap(
   opened: number[],
   check: (r: number, what: string, log?: string) => number,
 ): number {
-  const s = m.spec;
+  // libbpf: a perf event array without max_entries gets one slot per possible CPU
+  const s =
+    m.spec.type === MapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY && !m.spec.maxEntries ? { ...m.spec, maxEntries: p.kernel.ncpus } : m.spec;
   if (m.pinning === LIBBPF_PIN_BY_NAME) {
     const path = `${options.pinRoot ?? '/sys/fs/bpf'}/${m.name}`;
     const fd = p.bpf('BPF_OBJ_GET', { pathname: path });

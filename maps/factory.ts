@@ -10,6 +10,7 @@ import { QueueStack } from './queueStack.js';
 import { RingBuf } from './ringbuf.js';
 import { SlotArray } from './slotArray.js';
 import { type MapSpec, checkSpec } from './spec.js';
+import { UnbackedMap } from './unbackedMap.js';
 
 type MapClass = {
   create(space: AddressSpace, spec: MapSpec, ncpus: number): BpfMap;
@@ -38,6 +39,13 @@ const IMPLS: Readonly<Record<number, MapClass>> = {
   [MapType.BPF_MAP_TYPE_STACK]: QueueStack,
   [MapType.BPF_MAP_TYPE_BLOOM_FILTER]: BloomFilter,
   [MapType.BPF_MAP_TYPE_RINGBUF]: RingBuf,
+  [MapType.BPF_MAP_TYPE_USER_RINGBUF]: UnbackedMap,
+  [MapType.BPF_MAP_TYPE_SOCKMAP]: UnbackedMap,
+  [MapType.BPF_MAP_TYPE_SOCKHASH]: UnbackedMap,
+  [MapType.BPF_MAP_TYPE_REUSEPORT_SOCKARRAY]: UnbackedMap,
+  [MapType.BPF_MAP_TYPE_SK_STORAGE]: UnbackedMap,
+  [MapType.BPF_MAP_TYPE_CGROUP_STORAGE]: UnbackedMap,
+  [MapType.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE]: UnbackedMap,
 };
 
 /** createMap validates `spec` (throwing the kernel's errno) and creates the map in `space`. */

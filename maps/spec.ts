@@ -28,6 +28,16 @@ const MAX_HASH_VALUE_SIZE = (1 << 22) - 512 - 64;
 /** Any value: round_up(value_size, 8) must not overflow an int. */
 const MAX_VALUE_SIZE = 0x7fffffff;
 
+/**
+ * BPF_LOCAL_STORAGE_MAX_VALUE_SIZE: U16_MAX less sizeof(struct bpf_local_storage_elem) (128 on
+ * x86-64 6.18, found by creating cgroup storages in the running kernel); a per-CPU cgroup
+ * storage at most PCPU_MIN_UNIT_SIZE (32 KiB).
+ */
+const LOCAL_STORAGE_MAX_VALUE_SIZE = 0xffff - 128;
+const PCPU_MIN_UNIT_SIZE = 32 << 10;
+/** MAX_BPF_STACK: a sockhash key is at most a stack's worth. */
+const MAX_BPF_STACK = 512;
+
 /** LPM_DATA_SIZE_MAX: an LPM trie key holds at most 256 bytes of data after its prefix length. */
 const LPM_DATA_SIZE_MAX = 256;
 
@@ -38,6 +48,8 @@ type Rule = {
   readonly key?: number;
   /** Value size: exactly this, or any (undefined). */
   readonly value?: number;
+  /** max_entries must be 0: local storages hold one element per socket or cgroup, not a count. */
+  readonly noEntries?: true;
 };
 
 const F = MapFlag;
@@ -67,6 +79,14 @@ const RULES: Readonly<Record<number, Rule>> = {
   [MapType.BPF_MAP_TYPE_BLOOM_FILTER]: { flags: ACCESS | PROG_ACCESS, key: 0 },
   // slots of cgroup fds: created and read as the kernel's; no fd here is a cgroup, so updates are EBADF
   [MapType.BPF_MAP_TYPE_CGROUP_ARRAY]: { flags: ACCESS, key: 4, value: 4 },
+  // kernel objects bpfbox has none of (unbackedMap.ts): created as the kernel's, they hold nothing
+  [MapType.BPF_MAP_TYPE_USER_RINGBUF]: { flags: F.BPF_F_NUMA_NODE, key: 0, value: 0 }, // RINGBUF_CREATE_FLAG_MASK
+  [MapType.BPF_MAP_TYPE_SOCKMAP]: { flags: ACCESS, key: 4 }, // sock_map_alloc: SOCK_CREATE_FLAG_MASK
+  [MapType.BPF_MAP_TYPE_SOCKHASH]: { flags: ACCESS }, // sock_hash_alloc
+  [MapType.BPF_MAP_TYPE_REUSEPORT_SOCKARRAY]: { flags: ACCESS | PROG_ACCESS | F.BPF_F_INNER_MAP, key: 4 }, // array_map_alloc_check
+  [MapType.BPF_MAP_TYPE_SK_STORAGE]: { flags: F.BPF_F_NO_PREALLOC | F.BPF_F_CLONE, key: 4, noEntries: true }, // BPF_LOCAL_STORAGE_CREATE_FLAG_MASK
+  [MapType.BPF_MAP_TYPE_CGROUP_STORAGE]: { flags: ACCESS | PROG_ACCESS, noEntries: true }, // LOCAL_STORAGE_CREATE_FLAG_MASK
+  [MapType.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE]: { flags: ACCESS | PROG_ACCESS, noEntries: true },
 };
 
 /** supportedMapTypes lists the map types bpfbox implements. */
@@ -104,7 +124,8 @@ export function checkSpec(s: MapSpec, added = true): void {
   if (flags & ~valid) fail(Errno.EINVAL, `flags 0x${(flags & ~valid).toString(16)} are not valid for this map type`);
   if (flags & F.BPF_F_RDONLY && flags & F.BPF_F_WRONLY) fail(Errno.EINVAL, 'BPF_F_RDONLY and BPF_F_WRONLY together');
   if (flags & F.BPF_F_RDONLY_PROG && flags & F.BPF_F_WRONLY_PROG) fail(Errno.EINVAL, 'BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG together');
-  if (s.maxEntries === 0) fail(Errno.EINVAL, 'max_entries is 0');
+  if (rule.noEntries ? s.maxEntries !== 0 : s.maxEntries === 0)
+    fail(Errno.EINVAL, rule.noEntries ? 'max_entries must be 0' : 'max_entries is 0');
   if (s.name !== undefined && (s.name.length >= BPF_OBJ_NAME_LEN || !/^[A-Za-z0-9_.]*$/.test(s.name))) {
     fail(Errno.EINVAL, `name '${s.name}': at most 15 of [A-Za-z0-9_.]`);
   }
@@ -134,6 +155,7 @@ export function checkSpec(s: MapSpec, added = true): void {
         fail(Errno.EINVAL, 'LPM key is {u32 prefixlen; 1..256 bytes}');
       break;
     case MapType.BPF_MAP_TYPE_RINGBUF:
+    case MapType.BPF_MAP_TYPE_USER_RINGBUF:
       if (s.maxEntries < 4096 || (s.maxEntries & (s.maxEntries - 1)) !== 0)
         fail(Errno.EINVAL, 'ring buffer size must be a power of 2 of at least a page');
       break;
@@ -144,6 +166,28 @@ export function checkSpec(s: MapSpec, added = true): void {
     case MapType.BPF_MAP_TYPE_CPUMAP:
       if (s.valueSize !== 4 && s.valueSize !== 8) fail(Errno.EINVAL, 'cpumap value is a queue size (4) or struct bpf_cpumap_val (8)');
       break;
+    case MapType.BPF_MAP_TYPE_SOCKMAP:
+    case MapType.BPF_MAP_TYPE_SOCKHASH:
+    case MapType.BPF_MAP_TYPE_REUSEPORT_SOCKARRAY:
+      if (s.keySize === 0) fail(Errno.EINVAL, 'key size must be positive');
+      if (s.valueSize !== 4 && s.valueSize !== 8) fail(Errno.EINVAL, 'value is a socket fd (4) or cookie (8)');
+      if (s.keySize > MAX_BPF_STACK) fail(Errno.E2BIG, 'key too large');
+      break;
+    case MapType.BPF_MAP_TYPE_SK_STORAGE:
+      // BTF is required (bpf_local_storage_map_alloc_check, "for userspace sk dumping"), its key an int
+      if (s.valueSize === 0 || !s.btf?.key || !s.btf.value) fail(Errno.EINVAL, 'socket storage needs BTF for its key and value');
+      if (s.btf.key.k !== 'int' || s.btf.key.size !== 4) fail(Errno.EINVAL, 'socket storage key must be an int');
+      if (s.valueSize > LOCAL_STORAGE_MAX_VALUE_SIZE) fail(Errno.E2BIG, 'value too large');
+      break;
+    case MapType.BPF_MAP_TYPE_CGROUP_STORAGE:
+    case MapType.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE: {
+      // cgroup_storage_map_alloc: a u64 cgroup id or struct bpf_cgroup_storage_key {u64 cgroup_inode_id; u32 attach_type;}
+      if (s.keySize !== 8 && s.keySize !== 16) fail(Errno.EINVAL, 'cgroup storage key is a u64 or struct bpf_cgroup_storage_key');
+      if (s.valueSize === 0) fail(Errno.EINVAL, 'value size must be positive');
+      const percpu = s.type === MapType.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
+      if (s.valueSize > (percpu ? PCPU_MIN_UNIT_SIZE : LOCAL_STORAGE_MAX_VALUE_SIZE)) fail(Errno.E2BIG, 'value too large');
+      break;
+    }
   }
   if ((s.type === MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS || s.type === MapType.BPF_MAP_TYPE_HASH_OF_MAPS) && !s.innerMap) {
     fail(Errno.EINVAL, 'a map of maps needs an inner map');

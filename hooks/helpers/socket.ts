@@ -40,8 +40,10 @@ export function socketHelpers(rt: HookRuntime): Helper[] {
  * return NULL, as the kernel's do for a tuple no socket listens on; __sk_buff.sk reads 0 too.
  * No socket pointer ever exists at run time, so the helpers that take one (bpf_sk_release 86,
  * bpf_sk_fullsock 95, bpf_tcp_sock 96, bpf_get_listener_sock 98, bpf_tcp_check_syncookie 100,
- * bpf_tcp_gen_syncookie 110, bpf_sk_assign 124, the bpf_skc_to_* casts 136-140, 178, 196) are never reached with one; given one they would have nothing to
- * do, and return what the kernel returns for no socket (NULL, or -EINVAL for the syncookies and bpf_sk_assign).
+ * bpf_tcp_gen_syncookie 110, bpf_sk_assign 124, the bpf_skc_to_* casts 136-140, 178, 196, and
+ * a BPF_MAP_TYPE_SK_STORAGE's bpf_sk_storage_get 107 and bpf_sk_storage_delete 108) are never
+ * reached with one; given one they would have nothing to do, and return what the kernel returns
+ * for no socket (NULL, or -EINVAL for the syncookies, bpf_sk_assign and bpf_sk_storage_delete).
  * The verifier (vm/verifier/sockets.ts) checks references as the kernel does all the same.
  */
 function socketLookupHelpers(): Helper[] {
@@ -59,6 +61,9 @@ function socketLookupHelpers(): Helper[] {
     { id: 110, name: 'bpf_tcp_gen_syncookie', fn: einval },
     // bpf_sk_assign: `if (!sk || flags != 0) return -EINVAL;` comes first
     { id: 124, name: 'bpf_sk_assign', fn: einval },
+    // bpf_sk_storage_get: no (full) socket, NULL; bpf_sk_storage_delete: no socket, -EINVAL
+    { id: 107, name: 'bpf_sk_storage_get', fn: miss },
+    { id: 108, name: 'bpf_sk_storage_delete', fn: einval },
     ...(
       [
         [136, 'bpf_skc_to_tcp6_sock'],

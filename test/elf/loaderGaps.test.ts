@@ -28,7 +28,7 @@ char LICENSE[] SEC("license") = "GPL";
 const SOCKMAP = `
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
-struct { __uint(type, BPF_MAP_TYPE_SOCKHASH); __uint(max_entries, 4); __type(key, __u32); __type(value, __u32); } socks SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_STACK_TRACE); __uint(max_entries, 4); __type(key, __u32); __uint(value_size, 64); } socks SEC(".maps");
 SEC("xdp") int p(struct xdp_md *ctx) { return XDP_PASS; }
 char LICENSE[] SEC("license") = "GPL";
 `;
@@ -75,7 +75,7 @@ describe('loader: autoload off, map_extra, map types bpfbox does not model', fun
     assert.equal(spec.maps.find((m) => m.name === 'narrow')!.spec.mapExtra, 3);
   });
 
-  it('a SOCKHASH map: ENOTSUPP naming BPF_MAP_TYPE_SOCKHASH, on one line', () => {
+  it('a STACK_TRACE map: ENOTSUPP naming BPF_MAP_TYPE_STACK_TRACE, on one line', () => {
     const spec = readCollection(build('socks', SOCKMAP), { name: 'socks.o' });
     const k = new Kernel({ ncpus: 1 });
     assert.throws(
@@ -83,7 +83,7 @@ describe('loader: autoload off, map_extra, map types bpfbox does not model', fun
       (e: unknown) =>
         e instanceof CollectionLoadError &&
         e.errno === Errno.ENOTSUPP &&
-        e.message === 'load map socks: BPF_MAP_TYPE_SOCKHASH maps are not supported by bpfbox (ENOTSUPP)',
+        e.message === 'load map socks: BPF_MAP_TYPE_STACK_TRACE maps are not supported by bpfbox (ENOTSUPP)',
     );
   });
 });

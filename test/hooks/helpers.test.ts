@@ -18,8 +18,6 @@ const NOT_IMPLEMENTED: readonly number[] = [
   'perf_event_read_value',
   'skb_get_xfrm_state',
   'get_current_cgroup_id',
-  'sk_storage_get',
-  'sk_storage_delete',
   'send_signal',
   'send_signal_thread',
   'get_ns_current_pid_tgid',
@@ -50,7 +48,6 @@ const NOT_IMPLEMENTED: readonly number[] = [
   'dynptr_read',
   'dynptr_write',
   'dynptr_data',
-  'user_ringbuf_drain',
   'cgrp_storage_get',
   'cgrp_storage_delete',
 ].map((n) => helperId(n)!);

@@ -1,5 +1,6 @@
 import { helperName } from '../../uapi/helperNames.js';
 import { MapType as M } from '../../uapi/mapType.js';
+import { ProgType as P } from '../../uapi/progType.js';
 import { type Env, constantKey, ctxPointerOk, helperMemory } from './memory.js';
 import { EINVAL, Refused, refuse, unsupported } from './refuse.js';
 import { type Scalar, UNKNOWN, isConstScalar, scalarConst, sync } from './scalar.js';
@@ -42,7 +43,7 @@ type Arg =
   | 'str'
   | SockArg
   | 'release';
-type Ret = 'int' | 'void' | 'map_value_or_null' | 'ringbuf_mem_or_null';
+type Ret = 'int' | 'void' | 'map_value' | 'map_value_or_null' | 'ringbuf_mem_or_null';
 
 interface Proto {
   readonly args: readonly Arg[];
@@ -56,7 +57,7 @@ interface Proto {
   /** The sizes of its `fixed` arguments, in order (arg1_size ...). */
   readonly fixed?: readonly number[];
   /** A callback helper: the callback's arguments after the frame is set up. */
-  readonly callback?: 'loop' | 'for_each';
+  readonly callback?: 'loop' | 'for_each' | 'drain';
   /** A helper returning a socket pointer (sockets.ts): which, and whether it takes or passes on a reference. */
   readonly sock?: SockRet;
   /** bpf_skc_to_*: a cast to the kernel socket struct named (PTR_TO_BTF_ID_OR_NULL, passing the argument's reference on). */
@@ -66,6 +67,7 @@ interface Proto {
 const CTX_ANY = (n: number): Arg[] => ['ctx', ...Array<Arg>(n).fill('any')];
 const REDIRECT_MAPS = [M.BPF_MAP_TYPE_DEVMAP, M.BPF_MAP_TYPE_DEVMAP_HASH, M.BPF_MAP_TYPE_CPUMAP, M.BPF_MAP_TYPE_XSKMAP];
 const RB = [M.BPF_MAP_TYPE_RINGBUF];
+const CGROUP_STORAGES = [M.BPF_MAP_TYPE_CGROUP_STORAGE, M.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE];
 
 /** PROTOS: the prototypes of the helpers bpfbox runs (the kernel's *_proto structs). */
 export const PROTOS: Readonly<Record<number, Proto>> = {
@@ -79,7 +81,7 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   9: { args: ['ctx', 'any', 'mem', 'size', 'any'], changesPkt: true }, // bpf_skb_store_bytes
   10: { args: CTX_ANY(4), changesPkt: true }, // bpf_l3_csum_replace
   11: { args: CTX_ANY(4), changesPkt: true }, // bpf_l4_csum_replace
-  12: { args: ['ctx', 'map', 'any'], ret: 'void', mapTypes: [M.BPF_MAP_TYPE_PROG_ARRAY] }, // bpf_tail_call
+  12: { args: ['ctx', 'map', 'any'], ret: 'void', mapTypes: [M.BPF_MAP_TYPE_PROG_ARRAY] }, // bpf_tail_call (packet pointers: see tailCallInSubprog)
   13: { args: CTX_ANY(2), changesPkt: true }, // bpf_clone_redirect
   18: { args: CTX_ANY(2), changesPkt: true }, // bpf_skb_vlan_push
   19: { args: CTX_ANY(0), changesPkt: true }, // bpf_skb_vlan_pop
@@ -187,6 +189,11 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   140: { args: ['btfsockc'], skcTo: 'udp6_sock' }, // bpf_skc_to_udp6_sock
   178: { args: ['btfsockc'], skcTo: 'unix_sock' }, // bpf_skc_to_unix_sock
   196: { args: ['btfsockc'], skcTo: 'mptcp_sock' }, // bpf_skc_to_mptcp_sock
+  81: { args: ['map', 'any'], ret: 'map_value', mapTypes: CGROUP_STORAGES }, // bpf_get_local_storage (RET_PTR_TO_MAP_VALUE: never NULL)
+  107: { args: ['map', 'btfsockc', 'any', 'any'], ret: 'map_value_or_null', mapTypes: [M.BPF_MAP_TYPE_SK_STORAGE] }, // bpf_sk_storage_get
+  108: { args: ['map', 'btfsockc'], mapTypes: [M.BPF_MAP_TYPE_SK_STORAGE] }, // bpf_sk_storage_delete
+  // bpf_user_ringbuf_drain: the callback gets (const struct bpf_dynptr *, ctx) per record
+  209: { args: ['map', 'func', 'stack0', 'any'], callback: 'drain', mapTypes: [M.BPF_MAP_TYPE_USER_RINGBUF] },
 };
 
 /** Map types only some helpers may take (the other direction of check_map_func_compatibility). */
@@ -204,7 +211,47 @@ const MAP_ONLY: Readonly<Record<number, readonly number[]>> = {
   [M.BPF_MAP_TYPE_STACK]: [87, 88, 89],
   [M.BPF_MAP_TYPE_BLOOM_FILTER]: [87, 89],
   [M.BPF_MAP_TYPE_CGROUP_ARRAY]: [33, 37], // bpf_skb_under_cgroup, bpf_current_task_under_cgroup
+  // sk_redirect_map, sock_map_update, msg_redirect_map, sk_select_reuseport, map_lookup_elem (and updates: mayUpdateSockmap)
+  [M.BPF_MAP_TYPE_SOCKMAP]: [52, 53, 60, 82, 1],
+  // sk_redirect_hash, sock_hash_update, msg_redirect_hash, sk_select_reuseport, map_lookup_elem (and updates: mayUpdateSockmap)
+  [M.BPF_MAP_TYPE_SOCKHASH]: [72, 70, 71, 82, 1],
+  [M.BPF_MAP_TYPE_REUSEPORT_SOCKARRAY]: [82], // sk_select_reuseport
+  [M.BPF_MAP_TYPE_CGROUP_STORAGE]: [81], // get_local_storage
+  [M.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE]: [81],
+  [M.BPF_MAP_TYPE_SK_STORAGE]: [107, 108, 194], // sk_storage_get, sk_storage_delete, kptr_xchg
+  [M.BPF_MAP_TYPE_USER_RINGBUF]: [209], // user_ringbuf_drain
 };
+
+/** The other direction: helpers that take only these map types (the sockmap helpers bpfbox does not model are refused before). */
+const SOCK_MAPS: readonly number[] = [M.BPF_MAP_TYPE_SOCKMAP, M.BPF_MAP_TYPE_SOCKHASH];
+
+/**
+ * mayUpdateSockmap: may_update_sockmap (kernel/bpf/verifier.c): bpf_map_update_elem and
+ * bpf_map_delete_elem on a sockmap or sockhash only where no locked struct sock can be
+ * reached: socket filters, tc, XDP, sk_reuseport, the flow dissector, sk_lookup; sock_ops
+ * may delete (its updates go through bpf_sock_map_update, which checks the event). Tracing
+ * iterators (BPF_TRACE_ITER) may too: bpfbox does not know the attach type here and refuses
+ * them as unmodelled rather than guess.
+ */
+function mayUpdateSockmap(progType: number, id: number): boolean {
+  if (id !== 2 && id !== 3) return false;
+  switch (progType) {
+    case P.BPF_PROG_TYPE_TRACING:
+      return unsupported('sockmap updates from tracing programs (allowed for BPF_TRACE_ITER only)');
+    case P.BPF_PROG_TYPE_SOCK_OPS:
+      return id === 3;
+    case P.BPF_PROG_TYPE_SOCKET_FILTER:
+    case P.BPF_PROG_TYPE_SCHED_CLS:
+    case P.BPF_PROG_TYPE_SCHED_ACT:
+    case P.BPF_PROG_TYPE_XDP:
+    case P.BPF_PROG_TYPE_SK_REUSEPORT:
+    case P.BPF_PROG_TYPE_FLOW_DISSECTOR:
+    case P.BPF_PROG_TYPE_SK_LOOKUP:
+      return true;
+    default:
+      return false;
+  }
+}
 
 /**
  * SIZE_BOUNDED_RET: the helpers whose r0 do_refine_retval_range (kernel/bpf/verifier.c) bounds
@@ -285,6 +332,8 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
       case 'value':
       case 'uvalue': {
         if (!map) return void refuse(`invalid map_ptr to access map->${a === 'key' ? 'key' : 'value'}`);
+        // resolve_map_arg_type: a sockmap's or sockhash's value, from a program, is a socket
+        if (a === 'value' && SOCK_MAPS.includes(map.type ?? -1)) return void sockArgument(v, r, 'btfsockc');
         if ((v.k !== 'stack' && v.k !== 'pkt' && v.k !== 'pkt_meta' && v.k !== 'map_value' && v.k !== 'mem') || referencedBtf(v))
           refuse(`R${r} type=${kindName(v)} expected=${MEM_EXPECTED}`);
         const size = a === 'key' ? map.keySize : map.valueSize;
@@ -351,7 +400,6 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
           refuse(`R${r} must have zero offset when passed to release func or trusted arg to kfunc`, EINVAL);
         released = v.ref;
         return;
-      case 'sock':
       case 'sockc':
       case 'btfsockc':
         argRef = sockArgument(v, r, a);
@@ -370,12 +418,25 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   });
   // a tail call never returns: a reference held now would never be released
   if (id === 12 && vs.refs.size) throw new Refused(EINVAL, 'tail_call would lead to reference leak', [], [unreleased(vs)]);
+  // bpf_get_local_storage cannot fail, so it has no flags to get wrong (check_helper_call: register_is_null)
+  if (id === 81) {
+    const f = read(vs, 2);
+    if (!(f.k === 'scalar' && isConstScalar(f.s) && f.s.var.value === 0n))
+      refuse("get_local_storage() doesn't support non-zero flags", EINVAL);
+  }
   // the map's type against the helper (check_map_func_compatibility, after the arguments)
   const t = map?.type;
   if (t !== undefined && id === 12 && t !== M.BPF_MAP_TYPE_PROG_ARRAY) refuse('expected prog array map for tail call', EINVAL);
   if (t !== undefined && ((proto.mapTypes && !proto.mapTypes.includes(t)) || (MAP_ONLY[t] && !MAP_ONLY[t].includes(id)))) {
-    refuse(`cannot pass map_type ${t} into func ${name}#${id}`, EINVAL);
+    const sockUpdate = SOCK_MAPS.includes(t) && (id === 2 || id === 3);
+    if (!sockUpdate || !mayUpdateSockmap(env.progType, id)) {
+      const why = sockUpdate ? ['cannot update sockmap in this context'] : [];
+      throw new Refused(EINVAL, `cannot pass map_type ${t} into func ${name}#${id}`, [], why);
+    }
   }
+  // a sockmap lookup returns a referenced socket (PTR_TO_SOCKET_OR_NULL), which bpfbox's verifier does not model
+  if (t !== undefined && id === 1 && SOCK_MAPS.includes(t))
+    unsupported('bpf_map_lookup_elem on a sockmap or sockhash (the socket it returns)');
   // the call's effects
   const regs = cur(vs).regs;
   for (let r = 1; r <= 5; r++) regs[r] = NONE;
@@ -386,7 +447,12 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
       (r.k === 'mem' || r.k === 'mem_or_null' || r.k === 'sock' || r.k === 'sock_or_null') && r.ref === gone ? unknownScalar : r,
     );
   }
-  if (proto.changesPkt) mapRegs(vs, (r) => (r.k === 'pkt' || r.k === 'pkt_end' || r.k === 'pkt_meta' ? unknownScalar : r));
+  // a tail call from a subprogram makes it one that changes the packet (the tail-called program
+  // may): packet pointers die; from the main program they do not (a failed tail call goes on
+  // there with the packet as it was): both as the running 6.18 kernel decides
+  const tailCallInSubprog = id === 12 && vs.frames.length > 1;
+  if (proto.changesPkt || tailCallInSubprog)
+    mapRegs(vs, (r) => (r.k === 'pkt' || r.k === 'pkt_end' || r.k === 'pkt_meta' ? unknownScalar : r));
   switch (proto.ret ?? 'int') {
     case 'void':
       // RET_VOID: r0 is left not initialised (the log shows nothing for it after the call)
@@ -394,6 +460,9 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
       break;
     case 'int':
       regs[0] = unknownScalar;
+      break;
+    case 'map_value':
+      regs[0] = { k: 'map_value', m: map!, off: 0, var: ZERO };
       break;
     case 'map_value_or_null':
       // privileged: an array lookup with a constant key in range cannot fail (can_elide_value_nullness)
@@ -436,6 +505,10 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   if (SIZE_BOUNDED_RET.has(id))
     regs[0] = { k: 'scalar', s: sync({ ...UNKNOWN, smin: -MAX_ERRNO, smax: msizeMax, s32min: -MAX_ERRNO, s32max: msizeMax }) };
   if (callback === undefined) return undefined;
+  // bpf_user_ringbuf_drain calls its callback once per record with a CONST_PTR_TO_DYNPTR, a
+  // register kind bpfbox's verifier does not have yet: the arguments and the map are checked
+  // above; the callback is refused as unmodelled rather than walked with r1 unreadable
+  if (proto.callback === 'drain') return unsupported('the callback of bpf_user_ringbuf_drain (its dynptr argument)');
   if (proto.callback === 'loop') return { target: callback, args: [{ k: 'scalar', s: sync({ ...UNKNOWN, umax: 0xffffffffn }) }, cbCtx] };
   // bpf_for_each_map_elem: (map, key, value, ctx); the key read-only
   const m = map!;

@@ -1,5 +1,6 @@
 import type { LinkedRegs } from './linked.js';
 import { EACCES, EINVAL, MAX_VAR_OFF, Refused, refuse, unsupported } from './refuse.js';
+import { mapPtrAccess } from './mapPtrAccess.js';
 import { type Scalar, UNKNOWN, isConstScalar, scalarConst, sync } from './scalar.js';
 import * as T from './tnum.js';
 import {
@@ -89,7 +90,7 @@ export function load(vs: VState, base: Reg, r: number, off: number, size: number
     case 'mem':
       return (regionAccess(base, r, off, size, base.size), unknownScalar);
     case 'map_ptr':
-      return unsupported('loads of struct bpf_map fields through a map pointer');
+      return mapPtrAccess(base.m, r, base.off + off, false);
     case 'sock':
       return (sockAccess(base, r, off, size, false), unknownScalar);
     default:
@@ -117,7 +118,7 @@ export function store(vs: VState, base: Reg, r: number, off: number, size: numbe
       if (base.rdonly) return void refuse(`R${r} cannot write into rdonly_mem`, EACCES);
       return regionAccess(base, r, off, size, base.size);
     case 'map_ptr':
-      return void refuse(`R${r} invalid mem access 'map_ptr'`);
+      return mapPtrAccess(base.m, r, base.off + off, true);
     case 'sock':
       return sockAccess(base, r, off, size, true);
     default:

@@ -240,6 +240,10 @@ function frameCovers(
   range = false,
 ): boolean {
   if (o.fn !== c.fn || o.ret !== c.ret) return false;
+  // a state that had called a callback more often (bpf_loop's count reached sooner) cannot stand for one with calls left
+  if ((o.callbackDepth ?? 0) > (c.callbackDepth ?? 0)) return false;
+  // another call of the same callback is not a loop come back to where it was (callback_unroll_depth differs)
+  if (exact && (o.callbackDepth ?? 0) !== (c.callbackDepth ?? 0)) return false;
   for (let r = 0; r <= 10; r++) {
     if ((live >> r) & 1 && !regCovers(o.regs[r], c.regs[r], ids, exact, range)) return false;
   }

@@ -150,6 +150,11 @@ export interface FrameState {
   readonly ret: number;
   /** A callback's frame: the range r0 must be in at its exit. */
   readonly callback?: readonly [number, number];
+  /**
+   * callback_depth: how many times this path has called the callback a helper call in this
+   * frame gives (bpf_loop stops queueing calls at its count); 0 on the path that goes on.
+   */
+  callbackDepth?: number;
   /** A global function's frame: it returns a scalar, and its caller sees an unknown one (check_func_call). */
   readonly global?: boolean;
 }

@@ -266,7 +266,10 @@ function pointerArith(op: number, d: number, dst: Reg, src: Reg, bits: 32 | 64, 
   if (ptr.k === 'pkt_end') refuse(`R${d} pointer arithmetic on pkt_end prohibited`);
   if (ptr.k === 'map_value_or_null' || ptr.k === 'map_ptr_or_null' || ptr.k === 'mem_or_null' || ptr.k === 'sock_or_null')
     refuse(`R${d} pointer arithmetic on ${kindName(ptr)} prohibited, null-check it first`);
-  if (ptr.k === 'map_ptr') refuse(`R${d} pointer arithmetic on map_ptr prohibited`);
+  // CONST_PTR_TO_MAP: adding a known 0 is the one arithmetic allowed (it leaves the map pointer)
+  const offReg = src.k === 'scalar' ? src : dst;
+  const plusZero = op === AluOp.BPF_ADD && offReg.k === 'scalar' && isConstScalar(offReg.s) && offReg.s.var.value === 0n;
+  if (ptr.k === 'map_ptr' && !plusZero) refuse(`R${d} pointer arithmetic on map_ptr prohibited`);
   if (ptr.k === 'sock') refuse(`R${d} pointer arithmetic on ${ptr.type} prohibited`);
   if (ptr.k === 'func') refuse(`R${d} pointer arithmetic on func prohibited`);
   const k = src.k === 'scalar' ? src.s : (dst as { s: Scalar }).s;

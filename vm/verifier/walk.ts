@@ -190,17 +190,30 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
       // a path taken from the stack is compared at its first instruction too (is_state_visited
       // runs before each prune point's instruction, "from 18 to 20: safe"), so the branches a
       // long run of jumps leaves waiting end at once instead of each walking to the end
-      if (input.prunePoints[slot]) {
+      if (input.prunePoints[slot] || isCallbackCallInsn(map.at[slot])) {
         const list = visited.get(slot) ?? [];
         let pruned = false;
         // in a loop, keep a state only now and then (as the kernel does); an iterator's next always (mark_force_checkpoint)
         let add = jumps - lastJumps >= 2 && stats.processed - lastAdd >= 8;
         const iterNext = isIterNextInsn(map.at[slot]);
+        // a helper that calls a callback (mark_force_checkpoint): each call comes back here, and converges as a loop
+        const cbCall = isCallbackCallInsn(map.at[slot]);
         for (let at = 0; at < list.length; at++) {
           const sl = list[at];
           if (sl.branches > 0) {
             // an iterator's next, back with the iterator active in a state the loop's first pass
             // includes: the loop converged (is_state_visited's iter_next case); never "infinite"
+            // a callback called once more, in a state an earlier call includes (calls_callback: RANGE_WITHIN)
+            if (cbCall) {
+              if (covers(sl.vs, vs, slot, input.live, false, undefined, true)) {
+                const p = precisePart(sl.vs);
+                if (p) demand(map, vs, history, parent, p.regs, p.spis);
+                for (let cp = parent; cp && cp !== sl; cp = cp.parent) if (!cp.loopEntry || isAncestor(sl, cp.loopEntry)) cp.loopEntry = sl;
+                pruned = true;
+                break;
+              }
+              continue;
+            }
             if (iterNext) {
               if (iterActiveAt(vs) && covers(sl.vs, vs, slot, input.live, false, undefined, true)) {
                 const p = precisePart(sl.vs);
@@ -251,7 +264,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
           finish(parent);
           break;
         }
-        if (add || iterNext) {
+        if (add || iterNext || cbCall) {
           const cp: Checkpoint = {
             vs: cloneState(vs),
             branches: 1,
@@ -341,7 +354,21 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
         // an iterator's next: the path where it has an element waits on the stack (process_iter_next_call)
         const active = isIterNextInsn(i) ? cloneState(vs) : undefined;
         const iterPtr = cur(vs).regs[1];
-        slot = call(vs, i, slot, input);
+        const queue: CallbackPath[] = [];
+        slot = call(vs, i, slot, input, queue);
+        // a callback helper: the callback's path waits on the stack (push_callback_call); it comes back to this call
+        for (const q of queue) {
+          if (parent) parent.branches++;
+          work.push({
+            slot: q.slot,
+            vs: q.vs,
+            parent,
+            from: at,
+            history: [...history, { slot: at, frames: true }],
+            written: new Set(writtenNow),
+            logAt: out.pos(),
+          });
+        }
         if (active) {
           iterDrain(vs, iterPtr);
           const queued = iterNextActive(active, env);
@@ -504,7 +531,9 @@ function exit(vs: VState, env: Env): number {
   const depth = vs.frames.length;
   mapRegs(vs, (r) => (r.k === 'stack' && r.frame >= depth ? unknownScalar : r));
   const caller = cur(vs);
-  if (!f.callback) caller.regs[0] = f.global || (r0.k === 'stack' && r0.frame >= depth) ? unknownScalar : r0;
+  // a callback goes back to the helper call, its caller's registers as they were there (prepare_func_exit)
+  if (f.callback) return f.ret;
+  caller.regs[0] = f.global || (r0.k === 'stack' && r0.frame >= depth) ? unknownScalar : r0;
   for (let r = 1; r <= 5; r++) caller.regs[r] = NONE;
   return f.ret;
 }
@@ -530,7 +559,7 @@ function checkReturnCode(r0: Reg, range: RetvalRange, env: Env): void {
 }
 
 /** call: a helper (checked against its prototype), a bpf-to-bpf call or a callback (a new frame); the slot to go on at. */
-function call(vs: VState, i: Instruction, slot: number, input: WalkInput): number {
+function call(vs: VState, i: Instruction, slot: number, input: WalkInput, queue: CallbackPath[]): number {
   // a stack pointer with a variable part as a kfunc's or a bpf-to-bpf call's argument is not modelled (helpers: helperMemory)
   for (let r = 1; r <= 5 && i.src !== 0; r++) {
     const a = cur(vs).regs[r];
@@ -560,10 +589,46 @@ function call(vs: VState, i: Instruction, slot: number, input: WalkInput): numbe
     return slot + 1;
   }
   if (i.src !== 0) return unsupported(`calls with src_reg ${i.src}`);
+  // the state before the call, for the callback's path: the caller's r1-r5 as they were (push_stack
+  // in push_callback_call copies it before check_helper_call resets them)
+  const before = CALLBACK_HELPERS.has(Number(i.imm)) ? cloneState(vs) : undefined;
   const cb = checkHelperCall(vs, Number(i.imm), input.env, slot);
   if (!cb) return slot + 1;
   if (!input.funcInfo) refuse('missing btf func_info', EINVAL);
-  return enter(vs, cb.target, slot + 1, cb.args, [0, 1]);
+  const caller = cur(before!);
+  const depth = caller.callbackDepth ?? 0;
+  // bpf_loop: no more calls once the path has made as many as r1 can ask for (its umax, then precise)
+  if (Number(i.imm) === BPF_FUNC_loop) {
+    const n = caller.regs[1];
+    input.env.demand(1 << 1);
+    if (!(n.k === 'scalar' && BigInt(depth) < n.s.umax)) {
+      cur(vs).callbackDepth = 0;
+      return slot + 1;
+    }
+  }
+  // the path that goes on has called the callback as often as it will: 0 more times
+  cur(vs).callbackDepth = 0;
+  caller.callbackDepth = depth + 1;
+  enter(before!, cb.target, slot, cb.args, [0, 1]);
+  queue.push({ slot: cb.target, vs: before! });
+  return slot + 1;
+}
+
+/** CallbackPath: a callback's first instruction and the state it starts in. */
+interface CallbackPath {
+  readonly slot: number;
+  readonly vs: VState;
+}
+
+/** The helpers that call a callback in the caller's frame: bpf_for_each_map_elem, bpf_loop, bpf_user_ringbuf_drain. */
+const BPF_FUNC_loop = 181;
+const CALLBACK_HELPERS: ReadonlySet<number> = new Set([164, BPF_FUNC_loop, 209]);
+
+/** isCallbackCallInsn: a call of a helper that calls a callback (a forced checkpoint, where its calls converge). */
+function isCallbackCallInsn(i: Instruction | undefined): boolean {
+  return (
+    !!i && opClass(i.opcode) === Class.BPF_JMP && (i.opcode & 0xf0) === JmpOp.BPF_CALL && i.src === 0 && CALLBACK_HELPERS.has(Number(i.imm))
+  );
 }
 
 function enter(vs: VState, target: number, ret: number, args: readonly Reg[], callback?: readonly [number, number]): number {
