@@ -40,8 +40,8 @@ export type Reg =
   /**
    * A number; `precise` once a safety decision depended on its value (state pruning then compares it);
    * `id`: the scalar id a copy shares with its source (assign_scalar_id_before_mov), `delta` the
-   * constant added to the copy since (BPF_ADD_CONST, the log's `id=1+5`). Shown in the log; bpfbox
-   * does not carry a comparison's bounds across the registers sharing an id (sync_linked_regs).
+   * constant added to the copy since (BPF_ADD_CONST, the log's `id=1+5`). A comparison's bounds reach
+   * every register sharing the id (linked.ts: sync_linked_regs); pruning maps ids (prune.ts: check_scalar_ids).
    */
   | { readonly k: 'scalar'; readonly s: Scalar; readonly precise?: boolean; readonly id?: number; readonly delta?: number }
   /** The context; `var` the bounds of a variable part added to it (any access then refused). */
