@@ -191,6 +191,17 @@ const VERIFY: readonly (readonly [string, string, 'accept' | 'reject'])[] = [
     `SEC("tc") __attribute__((naked)) int p(void) { asm volatile("r6 = r1; r7 = *(u32 *)(r1 + %[data]); r8 = *(u32 *)(r1 + %[end]); r0 = r7; r0 += 4; if r0 > r8 goto 1f; r1 = r6; r2 = %[m] ll; r3 = 0; call %[tc]; r0 = *(u32 *)(r7 + 0); exit; 1: r0 = 0; exit;" :: [m]"i"(&jmp), [tc]"i"(BPF_FUNC_tail_call), [data]"i"(__builtin_offsetof(struct __sk_buff, data)), [end]"i"(__builtin_offsetof(struct __sk_buff, data_end)) : "memory"); }`,
     'accept',
   ],
+  // bpf_sk_storage_get's value is ARG_PTR_TO_MAP_VALUE_OR_NULL: NULL, or memory of the value's size; 1 is neither
+  [
+    'bpf_sk_storage_get with a value of 1 (neither NULL nor memory)',
+    'SEC("tc") int p(struct __sk_buff *s) { struct bpf_sock *sk = s->sk; if (!sk) return 0; sk = bpf_sk_fullsock(sk); if (!sk) return 0; bpf_sk_storage_get(&sks, sk, (void *)1, 1); return 0; }',
+    'reject',
+  ],
+  [
+    'bpf_sk_storage_get with a NULL value and with a value on the stack',
+    'SEC("tc") int p(struct __sk_buff *s) { long v = 0; struct bpf_sock *sk = s->sk; if (!sk) return 0; sk = bpf_sk_fullsock(sk); if (!sk) return 0; bpf_sk_storage_get(&sks, sk, 0, 1); bpf_sk_storage_get(&sks, sk, &v, 1); return 0; }',
+    'accept',
+  ],
 ];
 
 describe('differential: socket, cgroup storage and user ring buffer maps on the kernel and bpfbox', function () {

@@ -11,7 +11,7 @@ import { cur, read } from './step.js';
 /**
  * Arg: the argument kinds of helper prototypes (the kernel's enum bpf_arg_type):
  * ctx PTR_TO_CTX (ctx0 ARG_PTR_TO_CTX_OR_NULL: the context or a constant 0), map CONST_MAP_PTR, key/value PTR_TO_MAP_KEY/VALUE (sized by the map),
- * uvalue the same written by the helper, mem/mem0 PTR_TO_MEM read (mem0 may be NULL), umem
+ * uvalue the same written by the helper, value0 ARG_PTR_TO_MAP_VALUE_OR_NULL (a value or a constant 0), mem/mem0 PTR_TO_MEM read (mem0 may be NULL), umem
  * PTR_TO_UNINIT_MEM written, each followed by its size (size CONST_SIZE, size0 _OR_ZERO),
  * fixed memory of the prototype's fixed size read (ARG_PTR_TO_FIXED_SIZE_MEM, `fixed` gives the sizes),
  * long a long the helper writes (the same, 8 bytes), u32out a u32 the helper writes (ARG_PTR_TO_FIXED_SIZE_MEM | MEM_WRITE, arg size 4),
@@ -27,6 +27,7 @@ type Arg =
   | 'key'
   | 'value'
   | 'uvalue'
+  | 'value0'
   | 'mem'
   | 'mem0'
   | 'umem'
@@ -190,7 +191,7 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   178: { args: ['btfsockc'], skcTo: 'unix_sock' }, // bpf_skc_to_unix_sock
   196: { args: ['btfsockc'], skcTo: 'mptcp_sock' }, // bpf_skc_to_mptcp_sock
   81: { args: ['map', 'any'], ret: 'map_value', mapTypes: CGROUP_STORAGES }, // bpf_get_local_storage (RET_PTR_TO_MAP_VALUE: never NULL)
-  107: { args: ['map', 'btfsockc', 'any', 'any'], ret: 'map_value_or_null', mapTypes: [M.BPF_MAP_TYPE_SK_STORAGE] }, // bpf_sk_storage_get
+  107: { args: ['map', 'btfsockc', 'value0', 'any'], ret: 'map_value_or_null', mapTypes: [M.BPF_MAP_TYPE_SK_STORAGE] }, // bpf_sk_storage_get
   108: { args: ['map', 'btfsockc'], mapTypes: [M.BPF_MAP_TYPE_SK_STORAGE] }, // bpf_sk_storage_delete
   // bpf_user_ringbuf_drain: the callback gets (const struct bpf_dynptr *, ctx) per record
   209: { args: ['map', 'func', 'stack0', 'any'], callback: 'drain', mapTypes: [M.BPF_MAP_TYPE_USER_RINGBUF] },
@@ -330,8 +331,11 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         return;
       case 'key':
       case 'value':
-      case 'uvalue': {
+      case 'uvalue':
+      case 'value0': {
         if (!map) return void refuse(`invalid map_ptr to access map->${a === 'key' ? 'key' : 'value'}`);
+        // ARG_PTR_TO_MAP_VALUE_OR_NULL: a known NULL is no memory to check (register_is_null)
+        if (a === 'value0' && v.k === 'scalar' && isConstScalar(v.s) && v.s.var.value === 0n) return;
         // resolve_map_arg_type: a sockmap's or sockhash's value, from a program, is a socket
         if (a === 'value' && SOCK_MAPS.includes(map.type ?? -1)) return void sockArgument(v, r, 'btfsockc');
         if ((v.k !== 'stack' && v.k !== 'pkt' && v.k !== 'pkt_meta' && v.k !== 'map_value' && v.k !== 'mem') || referencedBtf(v))
