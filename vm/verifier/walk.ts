@@ -52,8 +52,10 @@ interface Checkpoint extends Chain {
   loopEntry?: Checkpoint;
 }
 
-/** is_state_visited's `n` for states that are not iterator checkpoints: more than hits * n + n misses and a state is dropped. */
+/** is_state_visited's `n`: more than hits * n + n misses and a state is dropped from its instruction's list. */
 const EVICT_MISSES = 3;
+/** The same for a forced checkpoint (an iterator's next, a callback call) whose loop is still walked. */
+const FORCED_EVICT_MISSES = 64;
 /** BPF_COMPLEXITY_LIMIT_JMP_SEQ: branches waiting to be walked at once ("The sequence of N jumps is too complex."). */
 export const JMP_SEQ_LIMIT = 8192;
 
@@ -138,6 +140,9 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
   const readSlot = (key: number) => {
     if (writtenNow.has(key)) return;
     for (let cp = parentNow; cp; cp = cp.parent) {
+      // mark_reg_read's shortcut: a state already marked had its parents marked then (up to a
+      // writer), and the chain never changes; without it a long loop's reads cost its length each
+      if (cp.read.has(key)) return;
       cp.read.add(key);
       if (cp.written.has(key)) return;
     }
@@ -212,9 +217,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
                 pruned = true;
                 break;
               }
-              continue;
-            }
-            if (iterNext) {
+            } else if (iterNext) {
               if (iterActiveAt(vs) && covers(sl.vs, vs, slot, input.live, false, undefined, true)) {
                 const p = precisePart(sl.vs);
                 if (p && logLevel >= 2) propagating(p.regs & input.live[slot], p.spis);
@@ -224,15 +227,15 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
                 pruned = true;
                 break;
               }
-              continue;
+            } else {
+              if (covers(sl.vs, vs, slot, input.live, true)) {
+                throw new Refused(EINVAL, `infinite loop detected at insn ${slot}`, [
+                  `cur state: ${stateText(vs)}`,
+                  `old state: ${stateText(sl.vs)}`,
+                ]);
+              }
+              if (jumps - lastJumps < 20 && stats.processed - lastAdd < 100) add = false;
             }
-            if (covers(sl.vs, vs, slot, input.live, true)) {
-              throw new Refused(EINVAL, `infinite loop detected at insn ${slot}`, [
-                `cur state: ${stateText(vs)}`,
-                `old state: ${stateText(sl.vs)}`,
-              ]);
-            }
-            if (jumps - lastJumps < 20 && stats.processed - lastAdd < 100) add = false;
           } else if (
             // a state of a loop still being walked: its read marks are not final, scalars compare by range (force_exact)
             sl.loopEntry && sl.loopEntry.branches > 0
@@ -253,8 +256,12 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
           // is_state_visited's eviction: a state that keeps missing is dropped from the list
           // (it stays in its paths' parent chains); this is what keeps a loop that never
           // converges from comparing every state against thousands of its own iterations
-          if (add) sl.misses++;
-          if (sl.misses > sl.hits * EVICT_MISSES + EVICT_MISSES) {
+          // (a forced checkpoint, an iterator's next or a callback call, counts every miss and, while
+          // its loop is walked, may miss 64 times as often: evicted too early it would hinder convergence)
+          const force = iterNext || cbCall;
+          if (add || force) sl.misses++;
+          const n = force && sl.branches > 0 ? FORCED_EVICT_MISSES : EVICT_MISSES;
+          if (sl.misses > sl.hits * n + n) {
             list.splice(at--, 1);
             if (sl.branches === 0) stats.peakStates--;
           }
