@@ -476,7 +476,8 @@ function zeroStackStore(vs: VState, i: Instruction): number | undefined {
   if (opClass(i.opcode) !== Class.BPF_STX || (i.opcode & 0xe0) !== Mode.BPF_MEM) return undefined;
   const base = cur(vs).regs[i.dst];
   const value = cur(vs).regs[i.src];
-  if (base.k !== 'stack' || base.frame !== vs.frames.length - 1 || value.k !== 'scalar' || value.s.umax !== 0n) return undefined;
+  if (!base || !value || base.k !== 'stack' || base.frame !== vs.frames.length - 1 || value.k !== 'scalar' || value.s.umax !== 0n)
+    return undefined;
   return (base.off + i.offset) % 8 !== 0 ? i.src : undefined;
 }
 
@@ -485,7 +486,8 @@ function stackSlotOf(vs: VState, i: Instruction): number | undefined {
   const cls = opClass(i.opcode);
   if (cls !== Class.BPF_LDX && cls !== Class.BPF_ST && cls !== Class.BPF_STX) return undefined;
   const base = cur(vs).regs[cls === Class.BPF_LDX ? i.src : i.dst];
-  if (base.k !== 'stack' || base.frame !== vs.frames.length - 1) return undefined;
+  // a register past r10 (an atomic's fields are checked by step.ts, after its size): no slot
+  if (!base || base.k !== 'stack' || base.frame !== vs.frames.length - 1) return undefined;
   const at = base.off + i.offset;
   return at < 0 && at >= -512 ? (-at - 1) >> 3 : undefined;
 }
