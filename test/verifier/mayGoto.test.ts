@@ -81,6 +81,27 @@ describe('verifier: may_goto (check_cond_jmp_op BPF_JCOND, is_state_visited)', (
     assert.ok(lines.length > 0);
     for (const l of lines) assert.match(l, /^1: \(e5\) may_goto pc\+2$/);
   });
+  it("walks the count loop as the running kernel does (6.18's level-2 log: its instruction and `from` lines, 14 processed)", () => {
+    // copied from the log BPF_PROG_LOAD gave for count() at log_level 2 on 6.18 (NOTES-maygoto.md has the loader)
+    const pass = (r0: string) => [`from 1 to 2: R0=${r0} R1=ctx() R10=fp0`, '2: (07) r0 += 1', '3: (05) goto pc-3'];
+    const kernel = [
+      '0: (b7) r0 = 0',
+      '1: (e5) may_goto pc+2',
+      '4: (95) exit',
+      ...pass('0'),
+      '1: (e5) may_goto pc+2',
+      '4: (95) exit',
+      ...pass('scalar()'),
+      '1: (e5) may_goto pc+2',
+      '4: (95) exit',
+      ...pass('scalar()'),
+      '1: safe',
+    ];
+    const v = verify(count(), { progType: P, ops: verifierOpsOf(P), logLevel: 2 });
+    const lines = v.log.filter((l) => /^(\d+: \(|from |\d+: safe)/.test(l)).map((l) => l.replace(/\s+;.*$/, '').trim());
+    assert.deepEqual(lines, kernel);
+    assert.match(v.log.at(-1)!, /^processed 14 insns/);
+  });
 });
 
 describe('differential: may_goto, against the running kernel', function () {
