@@ -74,6 +74,8 @@ export function disassemble(i: Instruction): string {
         const name = helperName(imm);
         return name ? `call ${name}#${imm}` : `call ${imm}`;
       }
+      // the kernel's print_bpf_insn: `may_goto pc+3`
+      if (op === JmpOp.BPF_JCOND) return `may_goto pc${sgn(i.offset)}`;
       if (op === JmpOp.BPF_JA) return cls === Class.BPF_JMP ? `goto pc${sgn(i.offset)}` : `gotol pc${sgn(imm)}`;
       const r = cls === Class.BPF_JMP ? 'r' : 'w';
       return `if ${r}${i.dst} ${JMP_SYM[op]} ${x ? `${r}${i.src}` : hex(imm)} goto pc${sgn(i.offset)}`;

@@ -111,6 +111,14 @@ export const gotol = (target: string): Item => ({
   field: 'imm',
 });
 
+/** mayGoto jumps to `target` once the function's loop counter is spent, else counts down and falls through (`may_goto`). */
+export const mayGoto = (target: string): Item => ({
+  kind: 'insn',
+  insn: insn(Class.BPF_JMP | JmpOp.BPF_JCOND, 0, 0, 0, 0),
+  target,
+  field: 'offset',
+});
+
 type Width = 'u8' | 'u16' | 'u32' | 'u64';
 const SIZES: Record<Width, number> = { u8: Size.BPF_B, u16: Size.BPF_H, u32: Size.BPF_W, u64: Size.BPF_DW };
 

@@ -17,7 +17,7 @@ export function regsRead(i: Instruction): number {
       return bit(i.dst) | (x ? bit(i.src) : 0);
     case Class.BPF_JMP:
     case Class.BPF_JMP32:
-      if (op === JmpOp.BPF_JA) return 0;
+      if (op === JmpOp.BPF_JA || op === JmpOp.BPF_JCOND) return 0; // may_goto reads no register
       if (op === JmpOp.BPF_EXIT) return bit(0);
       if (op === JmpOp.BPF_CALL) return x ? bit(i.dst) : 0;
       return bit(i.dst) | (x ? bit(i.src) : 0);

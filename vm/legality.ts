@@ -78,6 +78,9 @@ function buildTable(): ReadonlyMap<number, Rule> {
     }
   }
 
+  // may_goto: the only BPF_JCOND instruction (JMP, K form); its offset may be 0
+  row(Class.BPF_JMP | JmpOp.BPF_JCOND | Source.BPF_K, { name: 'may_goto', dst: 'zero', src: [0], off: 'any', imm: 'zero' });
+
   row(Class.BPF_LD | Mode.BPF_IMM | Size.BPF_DW, { name: 'lddw', dst: 'write', src: [0, 1, 2, 3, 4, 5, 6], off: 'zero', imm: 'any' });
   for (const size of [Size.BPF_W, Size.BPF_H, Size.BPF_B]) {
     const s = SIZE_NAMES[size];

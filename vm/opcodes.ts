@@ -72,6 +72,8 @@ export const JmpOp = {
   BPF_JLE: 0xb0,
   BPF_JSLT: 0xc0,
   BPF_JSLE: 0xd0,
+  /** Conditional pseudo jumps (6.9+): with src BPF_MAY_GOTO, may_goto. */
+  BPF_JCOND: 0xe0,
 } as const;
 
 /** Atomic operations: the imm field of a BPF_STX | BPF_ATOMIC instruction. */
@@ -118,6 +120,24 @@ export const Pseudo = {
 
 /** BPF_LD | BPF_IMM | BPF_DW: the two-slot 64-bit immediate load. */
 export const LDDW = Class.BPF_LD | Mode.BPF_IMM | Size.BPF_DW;
+
+/** BPF_MAY_GOTO: the src field of a BPF_JCOND jump that is may_goto. */
+export const BPF_MAY_GOTO = 0;
+
+/**
+ * MAY_GOTO: BPF_JMP | BPF_JCOND | BPF_K (0xe5) with src BPF_MAY_GOTO, dst 0, imm 0: `may_goto pc+off`.
+ * It jumps to its target once the function's hidden loop counter is spent; until then it counts
+ * down and falls through (do_misc_fixups), so a loop bounded only by it always ends.
+ */
+export const MAY_GOTO = Class.BPF_JMP | JmpOp.BPF_JCOND | Source.BPF_K;
+
+/** BPF_MAX_LOOPS: the iterations a function's may_goto counter allows per call (8 * 1024 * 1024, as bpf_loop's limit). */
+export const BPF_MAX_LOOPS = 8 * 1024 * 1024;
+
+/** isMayGoto tells whether an instruction is may_goto (the only BPF_JCOND instruction). */
+export function isMayGoto(i: { readonly opcode: number; readonly src: number }): boolean {
+  return i.opcode === MAY_GOTO && i.src === BPF_MAY_GOTO;
+}
 
 /** opClass returns the BPF_CLASS of an opcode. */
 export function opClass(opcode: number): number {

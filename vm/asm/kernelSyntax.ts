@@ -33,6 +33,7 @@ const RULES: readonly Rule[] = [
   [/^exit$/, () => ({ insn: insn(Class.BPF_JMP | JmpOp.BPF_EXIT, 0, 0, 0, 0) })],
   [/^goto\s+(\S+)$/, (m) => ({ insn: insn(Class.BPF_JMP | JmpOp.BPF_JA, 0, 0, 0, 0), target: parseTarget(m[1]), field: 'offset' })],
   [/^gotol\s+(\S+)$/, (m) => ({ insn: insn(Class.BPF_JMP32 | JmpOp.BPF_JA, 0, 0, 0, 0), target: parseTarget(m[1]), field: 'imm' })],
+  [/^may_goto\s+(\S+)$/, (m) => ({ insn: insn(Class.BPF_JMP | JmpOp.BPF_JCOND, 0, 0, 0, 0), target: parseTarget(m[1]), field: 'offset' })],
   [/^callx\s+(r\d+)$/, (m) => ({ insn: insn(Class.BPF_JMP | JmpOp.BPF_CALL | Source.BPF_X, parseReg(m[1]), 0, 0, 0) })],
   [/^call\s+pc([+-]\d+)$/, (m) => ({ insn: insn(Class.BPF_JMP | JmpOp.BPF_CALL, 0, Pseudo.BPF_PSEUDO_CALL, 0, Number(m[1])) })],
   [
@@ -149,7 +150,7 @@ function aluInsn(m: RegExpExecArray): AsmItem {
 
 /** looksKernel tells whether a line is in the kernel's syntax rather than the dialect's. */
 export function looksKernel(line: string): boolean {
-  return /=|^if\s|^goto|^gotol|^callx\s+r|^call\s+(pc|kernel-function|[a-z_]\w*#|bpf_)/.test(line);
+  return /=|^if\s|^goto|^gotol|^may_goto|^callx\s+r|^call\s+(pc|kernel-function|[a-z_]\w*#|bpf_)/.test(line);
 }
 
 /**

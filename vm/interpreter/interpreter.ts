@@ -3,7 +3,7 @@ import type { Engine, Machine, Prepared, PrepareOptions, RunArgs } from '../engi
 import { InstructionError, LoadError, RuntimeError } from '../errors.js';
 import { flowOf } from '../cfg.js';
 import type { Instruction } from '../instruction.js';
-import { AluOp, Class, JmpOp, MAX_BPF_STACK, MAX_CALL_FRAMES, Mode, Pseudo, Source, opClass } from '../opcodes.js';
+import { AluOp, BPF_MAX_LOOPS, Class, JmpOp, MAX_BPF_STACK, MAX_CALL_FRAMES, Mode, Pseudo, Source, opClass } from '../opcodes.js';
 import type { CheckedProgram } from '../program.js';
 import { compileAlu } from './alu.js';
 import { compileAtomic } from './atomic.js';
@@ -200,6 +200,7 @@ class InterpretedProgram implements Prepared {
     const st = this.#st;
     st.lo[10] = st.machine.stack.start + MAX_CALL_FRAMES * MAX_BPF_STACK;
     st.depth = 0;
+    st.loops[0] = BPF_MAX_LOOPS;
     st.tailCount = tailCalls;
   }
 

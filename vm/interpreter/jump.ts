@@ -11,6 +11,11 @@ export function compileJump(i: Instruction, st: ExecState, s: number, taken: num
   const d = i.dst;
   const op = i.opcode & 0xf0;
   if (op === JmpOp.BPF_JA) return () => taken;
+  if (op === JmpOp.BPF_JCOND) {
+    // may_goto: the running function's counter spent, the target; else one less, the fall-through
+    const loops = st.loops;
+    return () => (loops[st.depth] === 0 ? taken : (loops[st.depth]--, next));
+  }
   if ((i.opcode & 0x07) === Class.BPF_JMP32) {
     switch (op) {
       case JmpOp.BPF_JEQ:

@@ -1,6 +1,7 @@
 import { MemoryFault } from '../errors.js';
 import type { Machine, Prepared } from '../engine.js';
 import { Perm } from '../memory.js';
+import { BPF_MAX_LOOPS, MAX_CALL_FRAMES } from '../opcodes.js';
 
 /** Step executes one instruction and returns the next slot, or a negative Stop code. */
 export type Step = () => number;
@@ -30,6 +31,11 @@ export class ExecState {
   we = 0;
   readonly frames = new Int32Array(8 * FRAME_WORDS);
   depth = 0;
+  /**
+   * loops: each frame's may_goto counter (the kernel's hidden stack slot), BPF_MAX_LOOPS at every
+   * function entry (pushFrame, and a run's start), counted down by may_goto.
+   */
+  readonly loops = new Int32Array(MAX_CALL_FRAMES + 1);
   tailTarget: Prepared | undefined;
   /** Tail calls taken so far in this chain. */
   tailCount = 0;
@@ -94,6 +100,7 @@ export class ExecState {
     }
     f[at + 9] = this.lo[10];
     this.depth++;
+    this.loops[this.depth] = BPF_MAX_LOOPS;
     return true;
   }
 

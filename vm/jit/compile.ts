@@ -1,13 +1,27 @@
 import { type SlotMap, flowOf } from '../cfg.js';
 import { CALLBACK_TAG } from '../helpers.js';
 import type { Instruction } from '../instruction.js';
-import { BPF_FUNC_tail_call, Class, JmpOp, LDDW, MAX_BPF_STACK, MAX_CALL_FRAMES, Mode, Pseudo, Size, Source, opClass } from '../opcodes.js';
+import {
+  BPF_FUNC_tail_call,
+  BPF_MAX_LOOPS,
+  Class,
+  JmpOp,
+  LDDW,
+  MAX_BPF_STACK,
+  MAX_CALL_FRAMES,
+  Mode,
+  Pseudo,
+  Size,
+  Source,
+  isMayGoto,
+  opClass,
+} from '../opcodes.js';
 import type { ArrayLayout, DescriptorLayout, LpmLayout } from '../engine.js';
 import type { CheckedProgram } from '../program.js';
 import { alu, atomic } from './arith.js';
 import { inlineArrayLookup, inlineDynamicLookup, inlineLpmLookup, inlineTailCall } from './inline.js';
 import { type Construct, stackify } from './stackify.js';
-import { Access, Fn, G, PC, REG, Stop, T, T32 } from './layout.js';
+import { Access, Fn, G, LOOPS, PC, REG, Stop, T, T32 } from './layout.js';
 import { Code, type FuncDef, I32, I64, type ModuleDef, Op, type ValType, encodeModule } from './wasm.js';
 
 export { Stop } from './layout.js';
@@ -23,8 +37,11 @@ export { Stop } from './layout.js';
  * of tail calls stays in WebAssembly. `chain` holds the count for the `tail` import.
  */
 
-/** A function's locals after its parameters (layout.ts): r0, r6-r9, pc, two i64 temps, seven i32 temps (T32 on; the inline lookups use them). */
-const LOCALS: ValType[] = [I64, I64, I64, I64, I64, I32, I64, I64, I32, I32, I32, I32, I32, I32, I32];
+/**
+ * A function's locals after its parameters (layout.ts): r0, r6-r9, pc, two i64 temps, seven i32 temps (T32 on; the inline
+ * lookups use them), the may_goto counter (LOOPS).
+ */
+const LOCALS: ValType[] = [I64, I64, I64, I64, I64, I32, I64, I64, I32, I32, I32, I32, I32, I32, I32, I32];
 
 const LOADS: Readonly<Record<number, [number, number]>> = {
   [Size.BPF_B]: [Op.i64_load8_u, 0],
@@ -279,6 +296,8 @@ function compileFunction(program: CheckedProgram, start: number, fnIndex: Readon
   const c = new Code();
   // the frame pointer for callbacks, and the frame count
   c.get(REG[10]).op(Op.i32_wrap_i64, Op.global_set).u(G.sp);
+  // may_goto's counter, per call of the function (do_misc_fixups sets the hidden slot at the function's entry)
+  if ([...reach].some((s) => isMayGoto(map.at[s]!))) c.i32(BPF_MAX_LOOPS).set(LOOPS);
   /** Where block n ends, and what its end does: a jump's taken target, falling through (to `stop`), or neither (exit, ja). */
   const exits = (n: number) => {
     const stop = endOf(n);
@@ -331,6 +350,13 @@ function compileFunction(program: CheckedProgram, start: number, fnIndex: Readon
         } else if (op === JmpOp.BPF_JA) {
           const t = flowOf(map, s).next[0];
           if (t !== stop || blocks[n + 1] !== stop) to(t, false);
+        } else if (op === JmpOp.BPF_JCOND) {
+          // may_goto: the counter spent, the target; else one less, on to the fall-through
+          const [, t] = flowOf(map, s).next;
+          c.get(LOOPS).op(Op.i32_eqz, Op.if, 0x40);
+          to(t, true);
+          c.op(Op.end);
+          c.get(LOOPS).i32(1).op(Op.i32_sub).set(LOOPS);
         } else {
           const [, t] = flowOf(map, s).next;
           compare(c, i, cls === Class.BPF_JMP32);

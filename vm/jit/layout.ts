@@ -47,6 +47,8 @@ export const T1 = 12;
 export const T2 = 13;
 /** The first of seven i32 scratch locals (14-20). */
 export const T32 = 14;
+/** LOOPS: the function's may_goto counter (i32 local 21; the kernel keeps it in a hidden stack slot), BPF_MAX_LOOPS at entry. */
+export const LOOPS = 21;
 
 /** Stop: what a run left to its caller in the `stop` global (compile.ts explains the chain). */
 export const Stop = { TAIL: 1, ABORT_ZERO: 2, TAIL_WASM: 3 } as const;

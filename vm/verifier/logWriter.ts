@@ -58,7 +58,7 @@ export function touched(i: Instruction): number {
     default:
       if (op === JmpOp.BPF_CALL) return 0x3f;
       if (op === JmpOp.BPF_EXIT) return 1;
-      if (op === JmpOp.BPF_JA) return 0;
+      if (op === JmpOp.BPF_JA || op === JmpOp.BPF_JCOND) return 0; // may_goto names no register
       return (1 << i.dst) | (x ? 1 << i.src : 0);
   }
 }

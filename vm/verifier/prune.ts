@@ -48,7 +48,7 @@ export function liveIn(map: SlotMap): Uint16Array {
       default:
         if (op === JmpOp.BPF_CALL) ((use[s] = 0b111110), (def[s] = 0b111111));
         else if (op === JmpOp.BPF_EXIT) use[s] = 1;
-        else if (op !== JmpOp.BPF_JA) use[s] = d | (x ? src : 0);
+        else if (op !== JmpOp.BPF_JA && op !== JmpOp.BPF_JCOND) use[s] = d | (x ? src : 0); // may_goto reads no register
     }
   }
   const live = new Uint16Array(n);

@@ -166,6 +166,8 @@ export interface VState {
   readonly refs: Map<number, number>;
   /** The bpf_spin_lock held (its map, offset in the value and the id of the value's lookup, 0 for global data), if any. */
   lock?: { readonly m: MapInfo; readonly off: number; readonly id: number };
+  /** may_goto_depth: the may_goto fall-throughs this path took (each one a loop iteration the counter allows); undefined is 0. */
+  mayGotoDepth?: number;
 }
 
 const freshStack = (): StackSlot[] => Array.from({ length: STACK_SIZE / 8 }, () => ({ k: 'invalid' }) as StackSlot);
@@ -192,7 +194,12 @@ export function entryState(): VState {
 }
 
 export const cloneFrame = (f: FrameState): FrameState => ({ ...f, regs: [...f.regs], stack: [...f.stack] });
-export const cloneState = (s: VState): VState => ({ frames: s.frames.map(cloneFrame), refs: new Map(s.refs), lock: s.lock });
+export const cloneState = (s: VState): VState => ({
+  frames: s.frames.map(cloneFrame),
+  refs: new Map(s.refs),
+  lock: s.lock,
+  ...(s.mayGotoDepth ? { mayGotoDepth: s.mayGotoDepth } : {}),
+});
 
 /** mapRegs applies `f` to every register and spilled register of every frame, in place. */
 export function mapRegs(s: VState, f: (r: Reg) => Reg): void {

@@ -324,6 +324,8 @@ function lddw(i: Instruction, env: Env, slot: number): Reg {
 function atomic(vs: VState, i: Instruction, env: Env): void {
   const size = SIZES[i.opcode & 0x18];
   if (size !== 4 && size !== 8) refuse('invalid atomic operand size', EINVAL);
+  // check_reg_arg: the source, then the destination, must be registers (r0-r10)
+  for (const r of [i.src, i.dst]) if (r > 10) refuse(`R${r} is invalid`, EINVAL);
   const base = read(vs, i.dst);
   read(vs, i.src);
   const imm = Number(i.imm);

@@ -2,7 +2,7 @@ import { InstructionError } from '../errors.js';
 import { checkLegal } from '../legality.js';
 import type { Instruction } from '../instruction.js';
 import { type SlotMap, flowOf } from '../cfg.js';
-import { Class, JmpOp, LDDW, Mode, Pseudo, Source, opClass } from '../opcodes.js';
+import { BPF_MAY_GOTO, Class, JmpOp, LDDW, MAY_GOTO, Mode, Pseudo, Source, isMayGoto, opClass } from '../opcodes.js';
 import { type GlobalFunc, argModels, globalCall } from './globalFunc.js';
 import { checkHelperCall, unreleased } from './helpers.js';
 import { stateText } from './log.js';
@@ -203,9 +203,21 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
         const iterNext = isIterNextInsn(map.at[slot]);
         // a helper that calls a callback (mark_force_checkpoint): each call comes back here, and converges as a loop
         const cbCall = isCallbackCallInsn(map.at[slot]);
+        // may_goto: a checkpoint itself (mark_force_checkpoint)
+        const mayGoto = isMayGoto(map.at[slot]!);
         for (let at = 0; at < list.length; at++) {
           const sl = list[at];
           if (sl.branches > 0) {
+            // may_goto, back one iteration deeper in a state the loop's earlier pass includes
+            // (RANGE_WITHIN): the loop converged (is_state_visited); otherwise the checks below
+            if (mayGoto && depthOf(sl.vs) !== depthOf(vs) && covers(sl.vs, vs, slot, input.live, false, undefined, true)) {
+              const p = precisePart(sl.vs);
+              if (p && logLevel >= 2) propagating(p.regs & input.live[slot], p.spis);
+              if (p) demand(map, vs, history, parent, p.regs, p.spis, told(slot));
+              for (let cp = parent; cp && cp !== sl; cp = cp.parent) if (!cp.loopEntry || isAncestor(sl, cp.loopEntry)) cp.loopEntry = sl;
+              pruned = true;
+              break;
+            }
             // an iterator's next, back with the iterator active in a state the loop's first pass
             // includes: the loop converged (is_state_visited's iter_next case); never "infinite"
             // a callback called once more, in a state an earlier call includes (calls_callback: RANGE_WITHIN)
@@ -228,7 +240,8 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
                 break;
               }
             } else {
-              if (covers(sl.vs, vs, slot, input.live, true)) {
+              // a path that took a different number of may_goto fall-throughs is not looping forever
+              if (depthOf(sl.vs) === depthOf(vs) && covers(sl.vs, vs, slot, input.live, true)) {
                 throw new Refused(EINVAL, `infinite loop detected at insn ${slot}`, [
                   `cur state: ${stateText(vs)}`,
                   `old state: ${stateText(sl.vs)}`,
@@ -258,7 +271,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
           // converges from comparing every state against thousands of its own iterations
           // (a forced checkpoint, an iterator's next or a callback call, counts every miss and, while
           // its loop is walked, may miss 64 times as often: evicted too early it would hinder convergence)
-          const force = iterNext || cbCall;
+          const force = iterNext || cbCall || mayGoto;
           if (add || force) sl.misses++;
           const n = force && sl.branches > 0 ? FORCED_EVICT_MISSES : EVICT_MISSES;
           if (sl.misses > sl.hits * n + n) {
@@ -271,7 +284,7 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
           finish(parent);
           break;
         }
-        if (add || iterNext || cbCall) {
+        if (add || iterNext || cbCall || mayGoto) {
           const cp: Checkpoint = {
             vs: cloneState(vs),
             branches: 1,
@@ -409,6 +422,23 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
         continue;
       }
       const [fall, target] = flow.next;
+      if (isMayGoto(i)) {
+        // check_cond_jmp_op, BPF_JCOND: the fall-through (one more iteration) waits on the stack one
+        // may_goto deeper, its imprecise scalars widened against this may_goto's state one pass
+        // before (find_prev_entry, widen_imprecise_scalars); this path goes on at the target
+        const queued = cloneState(vs);
+        queued.mayGotoDepth = depthOf(vs) + 1;
+        const here = visited.get(slot) ?? [];
+        let prev = parent?.parent;
+        while (prev && !(prev.branches > 0 && here.includes(prev))) prev = prev.parent;
+        if (prev) widenImprecise(prev.vs, queued);
+        history.push({ slot });
+        if (parent) parent.branches++;
+        work.push({ slot: fall, vs: queued, parent, from: slot, history: [...history], written: new Set(writtenNow), logAt: out.pos() });
+        if (work.length > JMP_SEQ_LIMIT) refuse(`The sequence of ${work.length} jumps is too complex.`, E2BIG);
+        slot = target;
+        continue;
+      }
       let linked: LinkedRegs | undefined;
       env.linked = (l) => void (linked = l.entries.length > 1 ? l : undefined);
       const sides = branch(vs, i, cls === Class.BPF_JMP ? 64 : 32, env, input.live[slot]);
@@ -453,7 +483,8 @@ function zeroStackStore(vs: VState, i: Instruction): number | undefined {
   if (opClass(i.opcode) !== Class.BPF_STX || (i.opcode & 0xe0) !== Mode.BPF_MEM) return undefined;
   const base = cur(vs).regs[i.dst];
   const value = cur(vs).regs[i.src];
-  if (base.k !== 'stack' || base.frame !== vs.frames.length - 1 || value.k !== 'scalar' || value.s.umax !== 0n) return undefined;
+  if (!base || !value || base.k !== 'stack' || base.frame !== vs.frames.length - 1 || value.k !== 'scalar' || value.s.umax !== 0n)
+    return undefined;
   return (base.off + i.offset) % 8 !== 0 ? i.src : undefined;
 }
 
@@ -462,7 +493,8 @@ function stackSlotOf(vs: VState, i: Instruction): number | undefined {
   const cls = opClass(i.opcode);
   if (cls !== Class.BPF_LDX && cls !== Class.BPF_ST && cls !== Class.BPF_STX) return undefined;
   const base = cur(vs).regs[cls === Class.BPF_LDX ? i.src : i.dst];
-  if (base.k !== 'stack' || base.frame !== vs.frames.length - 1) return undefined;
+  // a register past r10 (an atomic's fields are checked by step.ts, after its size): no slot
+  if (!base || base.k !== 'stack' || base.frame !== vs.frames.length - 1) return undefined;
   const at = base.off + i.offset;
   return at < 0 && at >= -512 ? (-at - 1) >> 3 : undefined;
 }
@@ -494,6 +526,9 @@ function reservedName(i: Instruction): string {
  * checked field by field in step.ts, with their own messages).
  */
 function legal(i: Instruction, slot: number): void {
+  // check_cond_jmp_op (6.18): may_goto's other fields, before any register is checked
+  if (i.opcode === MAY_GOTO && (i.src !== BPF_MAY_GOTO || i.dst !== 0 || i.imm !== 0n))
+    refuse(`invalid may_goto imm ${Number(BigInt.asIntN(32, i.imm))}`, EINVAL);
   try {
     checkLegal(i, slot);
   } catch (e) {
@@ -646,6 +681,9 @@ function enter(vs: VState, target: number, ret: number, args: readonly Reg[], ca
 
 /** readyStats: a fresh set of counters. */
 export const readyStats = (): WalkStats => ({ processed: 0, totalStates: 0, peakStates: 0, maxStatesPerInsn: 0, slot: 0 });
+
+/** depthOf: a state's may_goto_depth. */
+const depthOf = (vs: VState): number => vs.mayGotoDepth ?? 0;
 
 /** isIterNextInsn: a kfunc call of an iterator's next method (a forced prune point, where iterator loops converge). */
 function isIterNextInsn(i: Instruction | undefined): boolean {
