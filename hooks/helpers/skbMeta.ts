@@ -2,6 +2,7 @@ import { Errno } from '../../uapi/errno.js';
 import { SkBuff } from '../../uapi/skBuff.js';
 import { XdpMd } from '../../uapi/xdp.js';
 import { type Helper, negErrno as neg, argU32 as u32, argS32 as s32 } from '../../vm/helpers.js';
+import { ETH_HLEN } from '../../uapi/ethernet.js';
 import { Perm } from '../../vm/memory.js';
 import type { HookRuntime } from '../runtime.js';
 
@@ -9,8 +10,6 @@ import type { HookRuntime } from '../runtime.js';
 const BPF_MTU_CHK_SEGS = 1n;
 const BPF_MTU_CHK_RET_SUCCESS = 0n;
 const BPF_MTU_CHK_RET_FRAG_NEEDED = 1n;
-/** dev->hard_header_len of an Ethernet device (and of loopback). */
-const ETH_HLEN = 14;
 const LOOPBACK_IFINDEX = 1;
 const LOOPBACK_MTU = 65536;
 const DEFAULT_MTU = 1500;

@@ -205,16 +205,22 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
         const cbCall = isCallbackCallInsn(map.at[slot]);
         // may_goto: a checkpoint itself (mark_force_checkpoint)
         const mayGoto = isMayGoto(map.at[slot]!);
+        // a loop converged at a forced checkpoint (may_goto, an iterator's next, a callback call)
+        // on `sl`: what mattered there matters here (told in the log, but for callbacks), and the
+        // states of the loop's body belong to it until it is done (update_loop_entry)
+        const converged = (sl: Checkpoint, logged: boolean) => {
+          const p = precisePart(sl.vs);
+          if (p && logged && logLevel >= 2) propagating(p.regs & input.live[slot], p.spis);
+          if (p) demand(map, vs, history, parent, p.regs, p.spis, logged ? told(slot) : undefined);
+          for (let cp = parent; cp && cp !== sl; cp = cp.parent) if (!cp.loopEntry || isAncestor(sl, cp.loopEntry)) cp.loopEntry = sl;
+        };
         for (let at = 0; at < list.length; at++) {
           const sl = list[at];
           if (sl.branches > 0) {
             // may_goto, back one iteration deeper in a state the loop's earlier pass includes
             // (RANGE_WITHIN): the loop converged (is_state_visited); otherwise the checks below
             if (mayGoto && depthOf(sl.vs) !== depthOf(vs) && covers(sl.vs, vs, slot, input.live, false, undefined, true)) {
-              const p = precisePart(sl.vs);
-              if (p && logLevel >= 2) propagating(p.regs & input.live[slot], p.spis);
-              if (p) demand(map, vs, history, parent, p.regs, p.spis, told(slot));
-              for (let cp = parent; cp && cp !== sl; cp = cp.parent) if (!cp.loopEntry || isAncestor(sl, cp.loopEntry)) cp.loopEntry = sl;
+              converged(sl, true);
               pruned = true;
               break;
             }
@@ -223,19 +229,13 @@ export function walk(input: WalkInput, entry: VState, stats: WalkStats): void {
             // a callback called once more, in a state an earlier call includes (calls_callback: RANGE_WITHIN)
             if (cbCall) {
               if (covers(sl.vs, vs, slot, input.live, false, undefined, true)) {
-                const p = precisePart(sl.vs);
-                if (p) demand(map, vs, history, parent, p.regs, p.spis);
-                for (let cp = parent; cp && cp !== sl; cp = cp.parent) if (!cp.loopEntry || isAncestor(sl, cp.loopEntry)) cp.loopEntry = sl;
+                converged(sl, false);
                 pruned = true;
                 break;
               }
             } else if (iterNext) {
               if (iterActiveAt(vs) && covers(sl.vs, vs, slot, input.live, false, undefined, true)) {
-                const p = precisePart(sl.vs);
-                if (p && logLevel >= 2) propagating(p.regs & input.live[slot], p.spis);
-                if (p) demand(map, vs, history, parent, p.regs, p.spis, told(slot));
-                // the states of the loop's body belong to it until it is done (update_loop_entry)
-                for (let cp = parent; cp && cp !== sl; cp = cp.parent) if (!cp.loopEntry || isAncestor(sl, cp.loopEntry)) cp.loopEntry = sl;
+                converged(sl, true);
                 pruned = true;
                 break;
               }

@@ -27,6 +27,13 @@ const SPLIT_RECORDS = 512;
 /** The longest packet replay runs: an XDP frame of 17 fragments past its linear part, or a 64 KiB skb. */
 export const MAX_LEN = 65535;
 
+/** notRunnable: why a record of `len` bytes is not run (longer than any device receives; a runt no skb is), or undefined. */
+export function notRunnable(len: number, skb: boolean): string | undefined {
+  if (len > MAX_LEN) return `${len} bytes: longer than ${MAX_LEN}`;
+  if (skb && len < ETH_HLEN) return `${len} bytes: shorter than an Ethernet header, which no skb is`;
+  return undefined;
+}
+
 /**
  * slotBytes: the room a packet of `len` bytes gets in an ingress buffer (an IngressSlot, the
  * packet at XDP_PACKET_HEADROOM): a page (XDP's frame) when it fits the linear part, else
@@ -423,12 +430,7 @@ export class Source {
       p = { src: frame, off: 0, len: frame.length, tsSec, tsNsec, origLen };
     }
     const { len } = p;
-    const why =
-      len > MAX_LEN
-        ? `${len} bytes: longer than ${MAX_LEN}`
-        : f.skb && len < ETH_HLEN
-          ? `${len} bytes: shorter than an Ethernet header, which no skb is`
-          : undefined;
+    const why = notRunnable(len, f.skb);
     if (why === undefined) return p;
     this.#notRun(win, r, { frame: p.src.slice(p.off, p.off + len), tsSec, tsNsec, origLen }, why);
     return undefined;

@@ -1,11 +1,10 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { MAX_PACKET } from '../../../hooks/runtime.js';
 import { MAX_RECORD } from '../../../pcaps/record.js';
-import { ETH_HLEN } from '../../../uapi/ethernet.js';
 import type { AddressSpace } from '../../../vm/memory.js';
 import { RecordSplitter } from '../../../vm/jit/recordSplit.js';
 import { DESC_BYTES, DescWord } from '../../../vm/jit/xdpBatchDriver.js';
-import { MAX_LEN, slotBytes } from './fileSource.js';
+import { notRunnable, slotBytes } from './fileSource.js';
 import { Ctl, SlotCtl, type StreamFile, StreamAborted, publish, waitSeq, windowsOf } from './windowRing.js';
 
 /** A record header's bytes (pcap's pcaprec_hdr). */
@@ -193,12 +192,7 @@ export class WindowWalker {
           break;
         }
       }
-      const why =
-        caplen > MAX_LEN
-          ? `${caplen} bytes: longer than ${MAX_LEN}`
-          : w.skb && caplen < ETH_HLEN
-            ? `${caplen} bytes: shorter than an Ethernet header, which no skb is`
-            : undefined;
+      const why = notRunnable(caplen, w.skb);
       if (why) report.notRun.push({ index, offset: fileAt + p, why });
       if (why || caplen > MAX_PACKET) {
         // the plain records before it, then it (a long one runs in its worker's scratch slot)
