@@ -38,7 +38,9 @@ const mtime = (p) => {
 };
 
 const include = JSON.parse(readFileSync(join(ROOT, 'tsconfig.json'), 'utf8')).include;
-const sources = Math.max(...[...include, 'tsconfig.json', 'package.json', 'scripts/bundle.mjs'].map((p) => newest(join(ROOT, p))));
+const sources = Math.max(
+  ...[...include, 'tsconfig.json', 'package.json', 'scripts/bundle.mjs', 'scripts/bundleLoader.cjs'].map((p) => newest(join(ROOT, p))),
+);
 const stamp = mtime(STAMP);
 if (stamp !== undefined && stamp >= sources && mtime(join(ROOT, 'dist', 'bundle', 'cli', 'main.js')) !== undefined) process.exit(0);
 

@@ -451,7 +451,7 @@ async function main(raw: string[]): Promise<void> {
 
 // `node main.js` with a bug: the bug line and stack, never an unhandled rejection's
 // tcpdump's habits for replay (-r, a lone -, --out -) rewritten before yargs sees them
-await main(tcpdumpArgs(process.argv.slice(2))).catch((e: unknown) => {
+void main(tcpdumpArgs(process.argv.slice(2))).catch((e: unknown) => {
   if (printUserError(e, { json: false, out: (t) => console.log(t), err: (t) => console.error(t) })) process.exitCode = 1;
   else reportBug(e);
 });

@@ -1,5 +1,4 @@
 import './eagerWasm.js';
-import { once } from 'node:events';
 import { parentPort, workerData } from 'node:worker_threads';
 import { type BatchRequest, type WorkerInit } from './protocol.js';
 import { ReplayCpu } from './replayCpu.js';
@@ -9,10 +8,14 @@ import { ReplayCpu } from './replayCpu.js';
 // a JIT-compiled XDP program whose helpers allow it many packets per call into WebAssembly
 // (hooks/xdpBatch.ts), anything else one packet at a time (ReplayCpu).
 // Started early (StartedWorkers), a worker has no workerData: its WorkerInit is the first message.
-const init = (workerData ?? ((await once(parentPort!, 'message')) as [WorkerInit])[0]) as WorkerInit;
-const cpu = new ReplayCpu(init);
-parentPort!.on('message', (req: BatchRequest) => {
-  const res = cpu.handle(req);
-  parentPort!.postMessage(res, res.results ? [res.results.buffer as ArrayBuffer] : []);
-});
-parentPort!.postMessage('ready');
+// (No top-level await: the installed worker is a CommonJS bundle, scripts/bundle.mjs.)
+const start = (init: WorkerInit) => {
+  const cpu = new ReplayCpu(init);
+  parentPort!.on('message', (req: BatchRequest) => {
+    const res = cpu.handle(req);
+    parentPort!.postMessage(res, res.results ? [res.results.buffer as ArrayBuffer] : []);
+  });
+  parentPort!.postMessage('ready');
+};
+if (workerData) start(workerData as WorkerInit);
+else parentPort!.once('message', start);
