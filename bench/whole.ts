@@ -17,6 +17,8 @@ import { genCaptures, SAMPLE } from './genCaptures.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist', 'bundle', 'cli', 'main.js');
+/** The installed command (package.json's bin): a shell entry that answers --version and runs CLI in Node otherwise. */
+const BIN = join(ROOT, 'dist', 'bundle', 'cli', 'bpfbox');
 /** tsc's output of the same CLI, one module a file (the bundle's baseline). */
 const UNBUNDLED_CLI = join(ROOT, 'dist', 'appliance', 'cli', 'main.js');
 const OBJ = join(ROOT, 'bpf', 'lpm_firewall.o');
@@ -94,9 +96,9 @@ function peakRss(cmd: readonly string[]): number | undefined {
   return r.status === 0 && Number.isFinite(kb) ? Math.round(kb / 1024) : undefined;
 }
 
-const replay = (file: string, workers: number, cli = CLI) => [
-  process.execPath,
-  cli,
+/** replay: the installed command's replay of a file (or, given tsc's output, the same in Node from one module a file). */
+const replay = (file: string, workers: number, unbundled?: string) => [
+  ...(unbundled ? [process.execPath, unbundled] : [BIN]),
   'replay',
   file,
   '--obj',
@@ -172,7 +174,8 @@ export function wholeBenchmarks(options: { bigPackets?: number } = {}): { rows: 
     add(
       '--version',
       [
-        { what: 'bpfbox --version', cmd: [process.execPath, CLI, '--version'] },
+        { what: 'bpfbox --version', cmd: [BIN, '--version'] },
+        { what: 'node main.js --version (in Node)', cmd: [process.execPath, CLI, '--version'] },
         { what: 'node -e 0 (Node alone: the floor)', cmd: [process.execPath, '-e', '0'] },
       ],
       10,

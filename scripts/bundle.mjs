@@ -23,7 +23,7 @@
 // under `node --enable-source-maps`. Plain JavaScript, because it runs right after tsc.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -71,6 +71,20 @@ for (const name of Object.keys(ENTRIES)) {
     { mode: 0o755 },
   );
 }
+
+// the installed command (package.json's bin): Node alone takes about 100 ms to start here, so
+// `bpfbox --version` is answered by the shell; the rest runs main.js in Node
+const { version } = JSON.parse(readFileSync(ROOT + 'package.json', 'utf8'));
+writeFileSync(
+  ROOT + OUT + '/bpfbox',
+  `#!/bin/sh
+# bpfbox, as installed: \`--version\` here (${ENTRIES.main} would start Node for it), the rest in Node
+if [ $# -eq 1 ] && { [ "$1" = --version ] || [ "$1" = -V ]; }; then echo ${JSON.stringify(version)}; exit 0; fi
+self=$(readlink -f -- "$0") || self=$0
+exec node "\${self%/*}/main.js" "$@"
+`,
+  { mode: 0o755 },
+);
 
 // the code caches: what a replay of the sample compiles, on the main thread (a short capture
 // runs there) and in a worker thread

@@ -43,6 +43,7 @@ describe('the npm package', function () {
       'package.json',
       'dist/index.js',
       'dist/index.d.ts',
+      'dist/bundle/cli/bpfbox',
       'dist/bundle/cli/main.js',
       'dist/bundle/cli/worker.js',
       'dist/bundle/cli/liveWorker.js',
@@ -138,6 +139,19 @@ describe('the npm package', function () {
 
     it('runs the bpfbox command it installs: verify, and replay on a worker thread', () => {
       const bin = join(project, 'node_modules', '.bin', 'bpfbox');
+      // --version is answered by the shell entry, the rest by Node: both give package.json's version
+      const pkgVersion = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+      for (const flag of ['--version', '-V']) {
+        const v = spawnSync(bin, [flag], { cwd: project, encoding: 'utf8', timeout: 60_000 });
+        assert.equal(v.status, 0, v.stderr);
+        assert.equal(v.stdout, `${pkgVersion}\n`);
+      }
+      assert.equal(
+        spawnSync(process.execPath, [join(project, 'node_modules', 'bpfbox', 'dist', 'bundle', 'cli', 'main.js'), '--version'], {
+          encoding: 'utf8',
+        }).stdout,
+        `${pkgVersion}\n`,
+      );
       const verify = spawnSync(bin, ['verify', 'bpf/xdp_stats.o'], { cwd: project, encoding: 'utf8', timeout: 60_000 });
       assert.equal(verify.status, 0, verify.stderr);
       assert.match(lastLine(verify.stdout), /^xdp_stats: accepted /);
