@@ -8,7 +8,7 @@ import { defaultTask } from '../hooks/currentTask.js';
  * mount point, the filesystem type after the " - " separator): /sys/fs/cgroup on a unified
  * host, /sys/fs/cgroup/unified on a hybrid one; undefined without cgroup2.
  */
-function cgroup2Mount(mountinfo: string): string | undefined {
+export function cgroup2Mount(mountinfo: string): string | undefined {
   for (const line of mountinfo.split('\n')) {
     const [pre, post] = line.split(' - ');
     if (post?.split(' ')[0] === 'cgroup2') return pre.split(' ')[4].replace(/\\040/g, ' ');
