@@ -7,7 +7,8 @@
 // a wrong size and a wrong dev; bpf_send_signal(_thread) of the packet's signal; no LBR for
 // bpf_get_branch_snapshot; bpf_trace_vprintk's length and its -EINVALs; bpf_map_lookup_percpu_elem
 // for the packet's cpu; bpf_skb_under_cgroup / bpf_current_task_under_cgroup on an empty cgroup
-// array (-EAGAIN) and past its end (-E2BIG).
+// array (-EAGAIN) and past its end (-E2BIG); bpf_skb_cgroup_id and _ancestor_cgroup_id of the
+// test run's socket.
 //
 // The packet, after its 14-byte Ethernet header: u64 dev, u64 ino, u32 signal, u32 cgroup
 // level, u32 cpu (little-endian).
@@ -121,6 +122,9 @@ int tc_base_helpers(struct __sk_buff *skb)
 	put(32, bpf_skb_under_cgroup(skb, &cgroups, 2));
 	put(33, bpf_current_task_under_cgroup(&cgroups, 1));
 	put(34, bpf_current_task_under_cgroup(&cgroups, 100));
+	// the test run's socket, made by the calling task, is in its cgroup
+	put(35, bpf_skb_cgroup_id(skb));
+	put(36, bpf_skb_ancestor_cgroup_id(skb, in.level));
 	return 0;
 }
 

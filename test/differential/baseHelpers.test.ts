@@ -22,7 +22,7 @@ import { kernelBpffs } from '../support/bpffs.js';
 const DIR = `/sys/fs/bpf/bpfbox_base_${process.pid}`;
 const OBJ = 'tc_base_helpers';
 /** Slots 0..SLOTS-1 of `results` are written by the program. */
-const SLOTS = 35;
+const SLOTS = 37;
 const bt = (...a: string[]) => spawnSync('bpftool', a, { encoding: 'utf8' });
 
 /** packet: an Ethernet header, then u64 dev, u64 ino, u32 signal, u32 cgroup level, u32 cpu, padded to 60 bytes. */
