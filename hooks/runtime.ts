@@ -25,6 +25,14 @@ import { type Device, type Neighbour, type Route, fibHelpers } from './helpers/f
 import { type PerfRecord, outputHelpers } from './helpers/output.js';
 import { timeHelpers } from './helpers/time.js';
 import type { SkbPacket } from './skb.js';
+import type { CurrentTask } from './currentTask.js';
+import { cgroupHelpers } from './helpers/cgroup.js';
+import { perfEventHelpers } from './helpers/perfEvent.js';
+import { signalHelpers, type SignalCounts } from './helpers/signal.js';
+import { tracingHelpers } from './helpers/tracing.js';
+import { pidnsHelpers } from './helpers/pidns.js';
+import { xfrmHelpers } from './helpers/xfrm.js';
+import { percpuLookupHelpers } from './helpers/percpuLookup.js';
 import { XDP_TAILROOM, type XdpFrame } from './xdp.js';
 import { XDP_PACKET_HEADROOM } from '../uapi/xdp.js';
 
@@ -48,6 +56,8 @@ export interface RuntimeOptions {
   readonly netnsCookie?: bigint;
   /** The devices bpf_fib_lookup knows (default: the loopback device, forwarding). */
   readonly devices?: readonly Device[];
+  /** The task programs run in: its cgroup ancestry and pid namespace (the appliance reads the host's: kernel/hostTask.ts; default defaultTask()). */
+  readonly task?: CurrentTask;
   /**
    * The CPU's stack, context and frame regions when they were mapped already (a worker
    * thread attaching to regions the control plane mapped for it; see `cpuRegions`).
@@ -137,6 +147,8 @@ export class HookRuntime {
   current: Current = { kind: 'none' };
   /** Samples from bpf_perf_event_output, oldest first, for a reader to take. */
   readonly perf: PerfRecord[] = [];
+  /** Signals bpf_send_signal / bpf_send_signal_thread asked for and bpfbox did not deliver (helpers/signal.ts). */
+  readonly signals: SignalCounts = new Map();
   readonly #prepared = new Map<LoadedProgram, Prepared>();
 
   constructor(kernel: RuntimeHost, options: RuntimeOptions = {}) {
@@ -167,6 +179,13 @@ export class HookRuntime {
       ...syncookieHelpers(this),
       ...taskHelpers(this),
       ...stringHelpers(this),
+      ...cgroupHelpers(this),
+      ...perfEventHelpers(this),
+      ...signalHelpers(this),
+      ...tracingHelpers(this),
+      ...pidnsHelpers(this),
+      ...xfrmHelpers(this),
+      ...percpuLookupHelpers(this),
       ...kfuncHelpers(),
     ]);
   }

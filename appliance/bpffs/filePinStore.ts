@@ -32,7 +32,8 @@ export function stateDir(option?: string): string {
 }
 
 const parentOf = (p: string) => p.slice(0, p.lastIndexOf('/')) || '/';
-const HIDDEN = /^\.|\.tmp-\d+-/;
+/** HIDDEN: the store's own files (`.held`, `.next_id`, `.lock`, temporaries); other dot names are pins (bpftool's pinmaps names a `.rodata.str1.1` map so). */
+const HIDDEN = /^\.(held|next_id|lock)$|\.tmp-\d+-/;
 /** HELD_DIR: where maps that only pinned programs hold are kept (hidden from listings, as the kernel's are from bpffs). */
 const HELD_DIR = '.held';
 

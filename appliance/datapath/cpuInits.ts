@@ -1,3 +1,4 @@
+import { hostTask } from '../../kernel/hostTask.js';
 import { cpuRegions } from '../../hooks/runtime.js';
 import { xdpBatchable } from '../../hooks/xdpBatch.js';
 import { ProgType } from '../../uapi/progType.js';
@@ -20,6 +21,8 @@ export function cpuInits(o: PipelineOptions, n: number): { inits: WorkerInit[]; 
   const batch = runsInBatches(o);
   const maps = eventMaps(o.prog);
   const events = maps.length ? { maps, keep: o.onEvents !== undefined } : undefined;
+  // one read of the host's cgroup and pid namespace for every worker (they all run in this process)
+  const task = hostTask();
   const regions = Array.from({ length: n }, (_, w) => cpuRegions(mem, w));
   const inits = regions.map((r, w) => ({
     space: mem.snapshot(),
@@ -34,6 +37,7 @@ export function cpuInits(o: PipelineOptions, n: number): { inits: WorkerInit[]; 
     routes: o.routes,
     neighbours: o.neighbours,
     devices: o.devices,
+    task,
     engine,
     batch,
     events,

@@ -1,3 +1,4 @@
+import type { CurrentTask } from '../../hooks/currentTask.js';
 import type { Device, Route, Neighbour } from '../../hooks/helpers/fib.js';
 import type { CpuRegions } from '../../hooks/runtime.js';
 import type { RedirectTarget } from '../../hooks/helpers/redirect.js';
@@ -21,6 +22,8 @@ export interface WorkerInit {
   readonly routes?: readonly Route[];
   readonly neighbours?: readonly Neighbour[];
   readonly devices?: readonly Device[];
+  /** The task programs run in (the host's cgroup and pid namespace: kernel/hostTask.ts). */
+  readonly task?: CurrentTask;
   readonly ifindexes?: readonly number[];
   readonly engine?: string;
   /**

@@ -58,6 +58,7 @@ export class ReplayCpu {
         routes: init.routes,
         neighbours: init.neighbours,
         devices: init.devices,
+        task: init.task,
         ifindexes: init.ifindexes,
         engine: init.engine ? engineByName(init.engine as EngineName) : undefined,
         seed: init.deterministic ? (init.seed ^ Math.imul(init.cpu + 1, 0x9e3779b1)) >>> 0 : undefined,

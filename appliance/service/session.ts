@@ -1,3 +1,4 @@
+import { hostTask } from '../../kernel/hostTask.js';
 import type { EngineName } from '../../vm/engine.js';
 import { DEFAULT_ENGINE, engineByName } from '../../vm/engines.js';
 import { availableParallelism } from 'node:os';
@@ -52,6 +53,8 @@ export class Session {
         trace: (line) => this.#trace(line),
         ...options.routes,
         engine: engineByName(options.engine ?? DEFAULT_ENGINE),
+        // the cgroup and pid namespace bpfbox runs in: what current-task helpers answer
+        task: hostTask(),
       },
     });
     this.store.attach(this.kernel);

@@ -4,6 +4,7 @@ import { XdpMd } from '../../uapi/xdp.js';
 import { type Helper, negErrno as neg, argU32 as u32, argS32 as s32 } from '../../vm/helpers.js';
 import { ETH_HLEN } from '../../uapi/ethernet.js';
 import { Perm } from '../../vm/memory.js';
+import { defaultTask } from '../currentTask.js';
 import type { HookRuntime } from '../runtime.js';
 
 /** bpf_check_mtu's flags and answers (include/uapi/linux/bpf.h). */
@@ -33,8 +34,6 @@ const ETH_P_IPV6_CTX = 0xdd86;
  * behind. Nonzero, as the kernel's always is; reads through it fault.
  */
 export const CURRENT_TASK = 0xffff_8880_0100_0000n;
-/** The root cgroup's id on cgroup v2. */
-const ROOT_CGROUP_ID = 1n;
 /** x86-64's TASK_SIZE_MAX + PAGE_SIZE: copy_from_kernel_nofault refuses (-ERANGE) addresses below it. */
 const KERNEL_SPACE = 1n << 47n;
 /** Below it (and from KERNEL_SPACE up) x86-64 addresses are not canonical: -ERANGE too. */
@@ -51,6 +50,7 @@ const CANONICAL_HIGH = 0xffff_8000_0000_0000n;
 export function skbMetaHelpers(rt: HookRuntime): Helper[] {
   const mem = () => rt.kernel.memory;
   const skb = () => (rt.current.kind === 'skb' ? rt.current : undefined);
+  const { cgroupIds } = rt.options.task ?? defaultTask();
   /** __dev_via_ifindex: 0 is the context's device, else the device table's (unknown: ENODEV). Returns its MTU. */
   const deviceMtu = (ifindex: number): number | undefined => {
     const c = rt.current;
@@ -195,9 +195,19 @@ export function skbMetaHelpers(rt: HookRuntime): Helper[] {
     // dst_tclassid: no route (realm) is attached to a packet here; no net_cls class (cgroup v2)
     { id: 24, name: 'bpf_get_route_realm', fn: () => 0n },
     { id: 151, name: 'bpf_skb_cgroup_classid', fn: () => 0n },
-    // the cgroup of the skb's socket: test-run's is in the root cgroup (id 1, level 0); no socket, 0
-    { id: 79, name: 'bpf_skb_cgroup_id', fn: () => (skb()?.pkt.sock ? ROOT_CGROUP_ID : 0n) },
-    { id: 83, name: 'bpf_skb_ancestor_cgroup_id', fn: (_skb, level) => (skb()?.pkt.sock && level === 0n ? ROOT_CGROUP_ID : 0n) },
+    // the cgroup of the skb's socket: test-run's is made by the calling task (sk_alloc ->
+    // cgroup_sk_alloc), so it is in the task's cgroup (RuntimeOptions.task; default the root,
+    // id 1, level 0); the ancestor at a level past the socket's, or no socket, 0
+    { id: 79, name: 'bpf_skb_cgroup_id', fn: () => (skb()?.pkt.sock ? cgroupIds[cgroupIds.length - 1] : 0n) },
+    {
+      id: 83,
+      name: 'bpf_skb_ancestor_cgroup_id',
+      // ancestor_level is an int: the low 32 bits, signed (cgroup_ancestor: below 0 none)
+      fn: (_skb, level) => {
+        const l = Number(BigInt.asIntN(32, level));
+        return skb()?.pkt.sock && l >= 0 && l < cgroupIds.length ? cgroupIds[l] : 0n;
+      },
+    },
     {
       id: 113,
       name: 'bpf_probe_read_kernel',

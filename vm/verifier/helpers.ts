@@ -63,12 +63,15 @@ interface Proto {
   readonly sock?: SockRet;
   /** bpf_skc_to_*: a cast to the kernel socket struct named (PTR_TO_BTF_ID_OR_NULL, passing the argument's reference on). */
   readonly skcTo?: string;
+  /** `.might_sleep`: refused in a program that is not sleepable (bpfbox models none), before its arguments are looked at. */
+  readonly mightSleep?: boolean;
 }
 
 const CTX_ANY = (n: number): Arg[] => ['ctx', ...Array<Arg>(n).fill('any')];
 const REDIRECT_MAPS = [M.BPF_MAP_TYPE_DEVMAP, M.BPF_MAP_TYPE_DEVMAP_HASH, M.BPF_MAP_TYPE_CPUMAP, M.BPF_MAP_TYPE_XSKMAP];
 const RB = [M.BPF_MAP_TYPE_RINGBUF];
 const CGROUP_STORAGES = [M.BPF_MAP_TYPE_CGROUP_STORAGE, M.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE];
+const PERCPU_MAPS = [M.BPF_MAP_TYPE_PERCPU_ARRAY, M.BPF_MAP_TYPE_PERCPU_HASH, M.BPF_MAP_TYPE_LRU_PERCPU_HASH];
 
 /** PROTOS: the prototypes of the helpers bpfbox runs (the kernel's *_proto structs). */
 export const PROTOS: Readonly<Record<number, Proto>> = {
@@ -195,12 +198,30 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   108: { args: ['map', 'btfsockc'], mapTypes: [M.BPF_MAP_TYPE_SK_STORAGE] }, // bpf_sk_storage_delete
   // bpf_user_ringbuf_drain: the callback gets (const struct bpf_dynptr *, ctx) per record
   209: { args: ['map', 'func', 'stack0', 'any'], callback: 'drain', mapTypes: [M.BPF_MAP_TYPE_USER_RINGBUF] },
+  // the base helpers of kernel/trace/bpf_trace.c, kernel/bpf/helpers.c and net/core/filter.c (hooks/helpers/perfEvent.ts, cgroup.ts, ...)
+  22: { args: ['map', 'any'], mapTypes: [M.BPF_MAP_TYPE_PERF_EVENT_ARRAY] }, // bpf_perf_event_read
+  55: { args: ['map', 'any', 'umem', 'size'], mapTypes: [M.BPF_MAP_TYPE_PERF_EVENT_ARRAY] }, // bpf_perf_event_read_value
+  66: { args: ['ctx', 'any', 'umem', 'size', 'any'] }, // bpf_skb_get_xfrm_state
+  80: { args: [] }, // bpf_get_current_cgroup_id
+  123: { args: ['any'] }, // bpf_get_current_ancestor_cgroup_id
+  120: { args: ['any', 'any', 'umem', 'size'] }, // bpf_get_ns_current_pid_tgid
+  109: { args: ['any'] }, // bpf_send_signal
+  117: { args: ['any'] }, // bpf_send_signal_thread
+  176: { args: ['umem', 'size0', 'any'] }, // bpf_get_branch_snapshot
+  177: { args: ['mem', 'size', 'mem0', 'size0'] }, // bpf_trace_vprintk
+  195: { args: ['map', 'key', 'any'], ret: 'map_value_or_null', mapTypes: PERCPU_MAPS }, // bpf_map_lookup_percpu_elem
+  33: { args: ['ctx', 'map', 'any'], mapTypes: [M.BPF_MAP_TYPE_CGROUP_ARRAY] }, // bpf_skb_under_cgroup
+  37: { args: ['map', 'any'], mapTypes: [M.BPF_MAP_TYPE_CGROUP_ARRAY] }, // bpf_current_task_under_cgroup
+  // .might_sleep: the running 6.18 kernel offers them to XDP, tc and socket filters and then refuses
+  // the call ("helper call might sleep in a non-sleepable prog"); their arguments are never reached
+  148: { args: ['umem', 'size0', 'any'], mightSleep: true }, // bpf_copy_from_user
+  191: { args: ['umem', 'size0', 'any', 'any', 'any'], mightSleep: true }, // bpf_copy_from_user_task
 };
 
 /** Map types only some helpers may take (the other direction of check_map_func_compatibility). */
 const MAP_ONLY: Readonly<Record<number, readonly number[]>> = {
   [M.BPF_MAP_TYPE_PROG_ARRAY]: [12],
-  [M.BPF_MAP_TYPE_PERF_EVENT_ARRAY]: [25],
+  [M.BPF_MAP_TYPE_PERF_EVENT_ARRAY]: [25, 22, 55], // perf_event_output, perf_event_read, perf_event_read_value
   [M.BPF_MAP_TYPE_RINGBUF]: [130, 131, 134],
   [M.BPF_MAP_TYPE_DEVMAP]: [51, 1],
   [M.BPF_MAP_TYPE_DEVMAP_HASH]: [51, 1],
@@ -296,6 +317,7 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   if (!env.ops.getFuncProto(id)) refuse(`program of this type cannot use helper ${name}#${id}`, EINVAL);
   const proto = PROTOS[id];
   if (!proto) return unsupported(`helper ${name}#${id} (the kernel offers it to this program type; bpfbox does not implement it yet)`);
+  if (proto.mightSleep) refuse('helper call might sleep in a non-sleepable prog', EINVAL);
   // while a bpf_spin_lock is held, only its unlock may be called
   if (vs.lock && id !== 94) refuse('function calls are not allowed while holding a lock', EINVAL);
   let map: MapInfo | undefined;
@@ -469,8 +491,10 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
       regs[0] = { k: 'map_value', m: map!, off: 0, var: ZERO };
       break;
     case 'map_value_or_null':
-      // privileged: an array lookup with a constant key in range cannot fail (can_elide_value_nullness)
+      // privileged: an array lookup with a constant key in range cannot fail (can_elide_value_nullness;
+      // bpf_map_lookup_elem only: bpf_map_lookup_percpu_elem's cpu may be out of range)
       if (
+        id === 1 &&
         !map!.ofMaps &&
         (map!.type === M.BPF_MAP_TYPE_ARRAY || map!.type === M.BPF_MAP_TYPE_PERCPU_ARRAY) &&
         key !== undefined &&
