@@ -372,6 +372,9 @@ export function regionAccess(base: { off: number; var: Scalar; m?: MapInfo }, r:
   const lock = base.m?.spinLock;
   if (lock !== undefined && smin + at < BigInt(lock + 4) && umax + at + BigInt(size) > BigInt(lock))
     refuse('bpf_spin_lock cannot be accessed directly by load/store');
+  const timer = base.m?.timer;
+  if (timer !== undefined && smin + at < BigInt(timer + 16) && umax + at + BigInt(size) > BigInt(timer))
+    refuse('bpf_timer cannot be accessed directly by load/store');
 }
 
 /** mapValueWrite: a store into a map value: not into a map programs may only read (check_map_access_type), then inside it. */
