@@ -5,6 +5,7 @@ import { readCollection } from '../../elf/collection.js';
 import { verifierOpsOf } from '../../hooks/progTypes/verifierOpsOf.js';
 import { Kernel } from '../../kernel/kernel.js';
 import { loadCollection } from '../../kernel/loadCollection.js';
+import { Errno } from '../../uapi/errno.js';
 import { MapType } from '../../uapi/mapType.js';
 import { ProgType } from '../../uapi/progType.js';
 import { type Item, R0, R1, R2, R3, R10, add, call, exit, jne, label, lddw, ldx, link, mov, st } from '../../vm/dsl.js';
@@ -73,6 +74,22 @@ for (const [name, engine] of [
       t.advance(1_000_000_000n);
       assert.equal(t.lookup('timers', 1, 40).readBigUInt64LE(0), 1n, 'a timer fires once per start');
       assert.equal(t.lookup('timers', 0, 40).readBigUInt64LE(0), 0n, 'the element whose init failed has no timer');
+    });
+    it('only a hash, LRU hash or array may hold a timer (map_check_btf: EOPNOTSUPP)', () => {
+      const t = setup(engine);
+      const u64 = { k: 'int', size: 8, signed: false } as const;
+      const timer = { k: 'struct', size: 16, name: 'bpf_timer', members: [{ name: 'a', bitOffset: 0, type: u64 }] } as const;
+      const value = { k: 'struct', size: 16, members: [{ name: 't', bitOffset: 0, type: timer }] } as const;
+      const create = (map_type: number) =>
+        t.k.bpf('BPF_MAP_CREATE', {
+          map_type,
+          key_size: 4,
+          value_size: 16,
+          max_entries: 1,
+          btf_desc: { key: { k: 'int', size: 4, signed: false }, value },
+        });
+      assert.ok(create(MapType.BPF_MAP_TYPE_ARRAY) > 0);
+      assert.equal(create(MapType.BPF_MAP_TYPE_PERCPU_ARRAY), -Errno.EOPNOTSUPP);
     });
     it('an update of the element from userspace cancels its timer (bpf_obj_free_fields)', () => {
       const t = setup(engine);
@@ -150,6 +167,11 @@ describe('bpf_timer in the verifier (the kernel messages)', () => {
     assert.equal(refusal(init(0, 0)), "off 0 doesn't point to 'struct bpf_timer' that is at 8");
     assert.equal(refusal(init(8, 1)), "timer pointer in R1 map_uid=0 doesn't match map pointer in R2 map_uid=0");
     assert.equal(refusal(init(8, 2, 2)), "map 'plain' has no valid bpf_timer");
+  });
+  it('tracing programs may not use a map holding a timer (check_map_prog_compatibility)', () => {
+    const K = ProgType.BPF_PROG_TYPE_KPROBE;
+    const v = verify(link([...lookup0(0), mov(R0, 0), exit()]), { progType: K, ops: verifierOpsOf(K), maps: [TIMED], funcInfo: true });
+    assert.equal(v.ok ? 'accepted' : v.message, 'tracing progs cannot use bpf_timer yet');
   });
   it('the callback is verified as an async callback: (map, key, value), returning 0', () => {
     assert.equal(withCallback(0, true), 'accepted');

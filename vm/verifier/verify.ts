@@ -1,3 +1,4 @@
+import { ProgType } from '../../uapi/progType.js';
 import { type SlotMap, slotMap } from '../cfg.js';
 import type { Instruction } from '../instruction.js';
 import { legalityTable } from '../legality.js';
@@ -161,11 +162,33 @@ function staticChecks(map: SlotMap, funcInfo: boolean, nonScalarReturn: readonly
   return { prune, calls };
 }
 
+/** TRACING_TYPES: is_tracing_prog_type (kprobe, tracepoint, perf_event, raw_tracepoint and its writable form). */
+const TRACING_TYPES: readonly number[] = [
+  ProgType.BPF_PROG_TYPE_KPROBE,
+  ProgType.BPF_PROG_TYPE_TRACEPOINT,
+  ProgType.BPF_PROG_TYPE_PERF_EVENT,
+  ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT,
+  ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE,
+];
+
+/**
+ * mapProgCompatible: check_map_prog_compatibility's rules on the special fields of a map's value:
+ * no bpf_spin_lock in socket filters or tracing programs, no bpf_timer in tracing programs.
+ */
+function mapProgCompatible(m: MapInfo, progType: number): void {
+  const tracing = TRACING_TYPES.includes(progType);
+  if (m.spinLock !== undefined && progType === ProgType.BPF_PROG_TYPE_SOCKET_FILTER)
+    throw new Refused(EINVAL, 'socket filter progs cannot use bpf_spin_lock yet');
+  if (m.spinLock !== undefined && tracing) throw new Refused(EINVAL, 'tracing progs cannot use bpf_spin_lock yet');
+  if (m.timer !== undefined && tracing) throw new Refused(EINVAL, 'tracing progs cannot use bpf_timer yet');
+}
+
 /**
  * resolve: resolve_pseudo_ldimm64, before the walk: every opcode exists, every map an lddw names
- * exists, and a direct value address (global data) lies inside the value of a one-entry array.
+ * exists and may be used by the program's type, and a direct value address (global data) lies
+ * inside the value of a one-entry array.
  */
-function resolve(insns: readonly Instruction[], maps: readonly MapInfo[]): void {
+function resolve(insns: readonly Instruction[], maps: readonly MapInfo[], progType: number): void {
   for (const i of insns) {
     const atomic = opClass(i.opcode) === Class.BPF_STX && (i.opcode & 0xe0) === Mode.BPF_ATOMIC;
     if (!legalityTable.has(i.opcode) && !atomic) throw new Refused(EINVAL, `unknown opcode ${i.opcode.toString(16).padStart(2, '0')}`);
@@ -173,6 +196,7 @@ function resolve(insns: readonly Instruction[], maps: readonly MapInfo[]): void 
     const n = Number(BigInt.asUintN(32, i.imm));
     const m = maps[n];
     if (!m) throw new Refused(EBADF, `fd ${n} is not pointing to valid bpf_map`);
+    mapProgCompatible(m, progType);
     if (i.src === Pseudo.BPF_PSEUDO_MAP_FD || !m.array) continue;
     // array_map_direct_value_addr: one entry only (ENOTSUPP), the offset inside the value (EINVAL)
     const off = Number(BigInt.asUintN(32, i.imm >> 32n));
@@ -242,7 +266,7 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
   const map = slotMap(insns);
   const seen = new Uint8Array(map.length);
   try {
-    resolve(insns, options.maps ?? []);
+    resolve(insns, options.maps ?? [], options.progType);
     statics = staticChecks(map, options.funcInfo ?? false, options.nonScalarReturn ?? []);
     // add_subprog_and_kfunc: every kfunc call, reached or not, names a kfunc
     for (const i of map.at)
