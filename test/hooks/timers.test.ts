@@ -139,14 +139,18 @@ function refusal(items: Item[]): string {
 /** slotsOf: the slots instructions take (a lddw two). */
 const slotsOf = (items: Item[]): number => link(items).reduce((n, i) => n + (i.opcode === 0x18 ? 2 : 1), 0);
 
-/** set_callback(value + 8, cb) then return XDP_PASS; the callback returns `ret` (after reading the value at r3 when `read`). */
-function withCallback(ret: number, read = false): string {
-  const before = [...lookup0(0), mov(R1, R0), add(R1, 8)];
+/**
+ * set_callback(value + 8, cb) then return XDP_PASS; the callback returns `ret` (after reading the
+ * value at r3 when `read`); with `stack`, main and callback each write a byte `stack` bytes below r10.
+ */
+function withCallback(ret: number, read = false, stack = 0): string {
+  const deep = stack ? [st('u8', R10, -stack, 0)] : [];
+  const before = [...deep, ...lookup0(0), mov(R1, R0), add(R1, 8)];
   const rest = [call(170), mov(R0, 2), exit()];
   // lddw BPF_PSEUDO_FUNC: the callback's first slot, less the lddw's slot and 1
   const cbSlot = slotsOf(before) + 2 + slotsOf(rest);
   const main = [...before, lddw(R2, cbSlot - slotsOf(before) - 1, Pseudo.BPF_PSEUDO_FUNC), ...rest];
-  return refusal([...main, ...(read ? [ldx('u64', R0, R3, 0)] : []), mov(R0, ret), exit()]);
+  return refusal([...main, ...deep, ...(read ? [ldx('u64', R0, R3, 0)] : []), mov(R0, ret), exit()]);
 }
 
 describe('bpf_timer in the verifier (the kernel messages)', () => {
@@ -176,5 +180,7 @@ describe('bpf_timer in the verifier (the kernel messages)', () => {
   it('the callback is verified as an async callback: (map, key, value), returning 0', () => {
     assert.equal(withCallback(0, true), 'accepted');
     assert.equal(withCallback(1), 'At async callback return the register R0 has smin=1 smax=1 should have been in [0, 0]');
+    // an async callback's stack is its own (check_max_stack_depth: is_async_cb roots): 304 + 304 bytes fit
+    assert.equal(withCallback(0, false, 304), 'accepted');
   });
 });

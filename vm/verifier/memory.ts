@@ -26,6 +26,8 @@ export interface Env {
   readonly maps: readonly MapInfo[];
   /** Deepest stack byte each function touches (by its first slot), for check_max_stack_depth. */
   readonly stackDepth: Map<number, number>;
+  /** is_async_cb: the functions given to bpf_timer_set_callback (check_max_stack_depth takes them as roots of their own). */
+  readonly asyncCallbacks?: Set<number>;
   /** A fresh id for lookup results, packet pointers with a variable part and references. */
   nextId(): number;
   /**

@@ -54,6 +54,8 @@ interface Static {
   readonly prune: Uint8Array;
   /** Function starts (main, bpf-to-bpf callees, callbacks) and the functions each calls, call site by call site in instruction order. */
   readonly calls: Map<number, number[]>;
+  /** The call sites of `calls` that are `lddw BPF_PSEUDO_FUNC` loads (`function/index`), not calls. */
+  readonly funcRefs: Set<string>;
 }
 
 /** check_cfg and check_subprogs: jumps in range and on instructions, every instruction reachable, no falling off the end. */
@@ -94,6 +96,7 @@ function staticChecks(map: SlotMap, funcInfo: boolean, nonScalarReturn: readonly
       throw new Refused(EINVAL, 'last insn is not an exit or jmp');
   }
   const calls = new Map<number, number[]>(sorted.map((f) => [f, []]));
+  const funcRefs = new Set<string>();
   const seen = new Uint8Array(n);
   for (const f of sorted) {
     prune[f] = 1;
@@ -154,12 +157,14 @@ function staticChecks(map: SlotMap, funcInfo: boolean, nonScalarReturn: readonly
     for (let s = f; s < endOf(f); s++) {
       const i = map.at[s];
       if (!i) continue;
-      if (i.opcode === LDDW && i.src === Pseudo.BPF_PSEUDO_FUNC) calls.get(f)!.push(s + 1 + Number(BigInt.asIntN(32, i.imm)));
-      else if (opClass(i.opcode) === Class.BPF_JMP && (i.opcode & 0xf0) === JmpOp.BPF_CALL && i.src === Pseudo.BPF_PSEUDO_CALL)
+      if (i.opcode === LDDW && i.src === Pseudo.BPF_PSEUDO_FUNC) {
+        funcRefs.add(`${f}/${calls.get(f)!.length}`);
+        calls.get(f)!.push(s + 1 + Number(BigInt.asIntN(32, i.imm)));
+      } else if (opClass(i.opcode) === Class.BPF_JMP && (i.opcode & 0xf0) === JmpOp.BPF_CALL && i.src === Pseudo.BPF_PSEUDO_CALL)
         calls.get(f)!.push(s + 1 + Number(i.imm));
     }
   }
-  return { prune, calls };
+  return { prune, calls, funcRefs };
 }
 
 /** TRACING_TYPES: is_tracing_prog_type (kprobe, tracepoint, perf_event, raw_tracepoint and its writable form). */
@@ -213,8 +218,15 @@ function resolve(insns: readonly Instruction[], maps: readonly MapInfo[], progTy
  * an array of return points, not recursion; so does this, and a function entered again at the
  * same frame and combined depth as a walk already finished is not walked again (it would find
  * nothing new), which keeps the walk polynomial where the kernel's is exponential in the calls.
+ * An async callback (a bpf_timer callback, `async`) is a root of its own: its stack does not add
+ * to the function that names it with `lddw BPF_PSEUDO_FUNC`, only to one that calls it directly.
  */
-function checkStackDepth(calls: Map<number, number[]>, depth: ReadonlyMap<number, number>): void {
+function checkStackDepth(
+  calls: Map<number, number[]>,
+  depth: ReadonlyMap<number, number>,
+  funcRefs: ReadonlySet<string>,
+  async: ReadonlySet<number>,
+): void {
   const round = (d: number) => Math.ceil(d / 16) * 16;
   const finished = new Set<string>();
   const key = (f: number, frame: number, before: number) => `${f}/${frame}/${before}`;
@@ -225,19 +237,26 @@ function checkStackDepth(calls: Map<number, number[]>, depth: ReadonlyMap<number
     if (total > STACK_SIZE) throw new Refused(EACCES, `combined stack size of ${frames.length + 1} calls is ${total}. Too large`);
     frames.push({ f, before, total, next: 0 });
   };
-  enter(0, 0);
-  while (frames.length) {
-    const top = frames[frames.length - 1];
-    const sites = calls.get(top.f) ?? [];
-    if (top.next >= sites.length) {
-      finished.add(key(top.f, frames.length - 1, top.before));
-      frames.pop();
-      continue;
+  for (const root of [0, ...async]) {
+    enter(root, 0);
+    walkFrom();
+  }
+  function walkFrom(): void {
+    while (frames.length) {
+      const top = frames[frames.length - 1];
+      const sites = calls.get(top.f) ?? [];
+      if (top.next >= sites.length) {
+        finished.add(key(top.f, frames.length - 1, top.before));
+        frames.pop();
+        continue;
+      }
+      const at = top.next++;
+      const g = sites[at];
+      if (async.has(g) && funcRefs.has(`${top.f}/${at}`)) continue;
+      if (finished.has(key(g, frames.length, top.total))) continue;
+      if (frames.length >= MAX_CALL_FRAMES) throw new Refused(E2BIG, `the call stack of ${frames.length} frames is too deep !`);
+      enter(g, top.total);
     }
-    const g = sites[top.next++];
-    if (finished.has(key(g, frames.length, top.total))) continue;
-    if (frames.length >= MAX_CALL_FRAMES) throw new Refused(E2BIG, `the call stack of ${frames.length} frames is too deep !`);
-    enter(g, top.total);
   }
 }
 
@@ -251,6 +270,8 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
   const stats = readyStats();
   const stackDepth = new Map<number, number>();
   const effects = { writesPacket: false };
+  /** is_async_cb: the functions bpf_timer_set_callback was given (walk.ts adds them). */
+  const asyncCallbacks = new Set<number>();
   const logLevel = options.logLevel ?? 0;
   let id = 0;
   let details: readonly string[] = [];
@@ -298,6 +319,7 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
           ops: options.ops,
           maps: options.maps ?? [],
           stackDepth,
+          asyncCallbacks,
           ptrKinds: new Map(),
           nextId: () => ++id,
           demand: (regs, spis = []) => void pending.push({ regs, spis }),
@@ -309,7 +331,7 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
       stats,
     );
     walked = true;
-    checkStackDepth(statics.calls, stackDepth);
+    checkStackDepth(statics.calls, stackDepth, statics.funcRefs, asyncCallbacks);
   } catch (e) {
     // found after the walk: the log (level 1) kept no path
     if (e instanceof Refused) {

@@ -639,6 +639,7 @@ function call(vs: VState, i: Instruction, slot: number, input: WalkInput, queue:
   // bpf_timer_set_callback: an async callback (push_async_cb) is a path of its own, its first
   // frame the callback's, with no references or lock of the caller's; the caller goes on
   if (Number(i.imm) === BPF_FUNC_timer_set_callback) {
+    input.env.asyncCallbacks?.add(cb.target);
     const f = { ...frame(cb.target, -1, 0, cb.args), async: true };
     queue.push({ slot: cb.target, vs: { frames: [f], refs: new Map() } });
     return slot + 1;
