@@ -17,3 +17,16 @@ export function specialField(value: TypeDesc | undefined, name: SpecialField): n
   const m = value.members.find((x) => x.type.k === 'struct' && x.type.name === name);
   return m ? m.bitOffset / 8 : undefined;
 }
+
+/**
+ * zeroSpecialFields: what userspace sees of a value: its bpf_spin_lock and bpf_timer bytes as
+ * zeros (bpf_map_copy_value: copy_map_value skips them, check_and_init_map_value zeroes them),
+ * whatever state the emulator keeps there.
+ */
+export function zeroSpecialFields(value: TypeDesc | undefined, bytes: Uint8Array): Uint8Array {
+  for (const name of Object.keys(SPECIAL_FIELDS) as SpecialField[]) {
+    const at = specialField(value, name);
+    if (at !== undefined) bytes.fill(0, at, at + SPECIAL_FIELDS[name]);
+  }
+  return bytes;
+}

@@ -17,8 +17,8 @@ import { kernelBpffs } from '../support/bpffs.js';
  * timer answered. The packet runs once through `bpftool prog run` on the running kernel; after
  * the callback's 1000 ns have passed (a bounded wait, polling the map), `results` and the array
  * element's count, key and self-cancel are read with bpftool. bpfbox runs the same packet with
- * a clock the test moves past the timer's expiry, then reads the same. The timer's own bytes
- * are not compared (the kernel's lookups show them as zeros; bpfbox keeps a timer id there).
+ * a clock the test moves past the timer's expiry, then reads the same: both elements whole,
+ * the timer's 16 bytes included (userspace sees them as zeros in both).
  */
 const DIR = `/sys/fs/bpf/bpfbox_timer_${process.pid}`;
 const bt = (...a: string[]) => spawnSync('bpftool', a, { encoding: 'utf8' });
@@ -40,8 +40,13 @@ describe('differential: bpf_timer helpers against the kernel (init, set_callback
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  /** elem: struct elem's count, self_cancel and key, from a value's bytes. */
-  const elem = (v: Buffer) => ({ count: v.readBigUInt64LE(0), selfCancel: v.readBigInt64LE(24), key: v.readUInt32LE(32) });
+  /** elem: struct elem's count, self_cancel and key, from a value's bytes, and the bytes whole (the timer's as userspace sees them). */
+  const elem = (v: Buffer) => ({
+    count: v.readBigUInt64LE(0),
+    selfCancel: v.readBigInt64LE(24),
+    key: v.readUInt32LE(32),
+    hex: v.toString('hex'),
+  });
   const kernelValues = (pin: string) =>
     (JSON.parse(bt('-j', 'map', 'dump', 'pinned', pin).stdout) as { key: string[]; value: string[] }[]).map((e) =>
       Buffer.from(e.value.map((h) => parseInt(h, 16))),
@@ -78,6 +83,7 @@ describe('differential: bpf_timer helpers against the kernel (init, set_callback
       return Buffer.from(v);
     };
     const ours = elem(look('timers', 1, 40));
+    assert.equal(elem(look('timers', 0, 40)).hex, elem(kernelValues(`${mapPins}/timers`)[0]).hex, 'the element whose init failed');
     const ourResults = Array.from({ length: SLOTS }, (_, i) => look('results', i, 8).readBigInt64LE(0));
     const show = (xs: bigint[]) => xs.map((x, i) => `${i}:${x}`).join(' ');
     assert.equal(show(ourResults), show(theirResults.slice(0, SLOTS)), 'results');

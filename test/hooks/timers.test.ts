@@ -70,6 +70,7 @@ for (const [name, engine] of [
       t.advance(1n);
       const v = t.lookup('timers', 1, 40);
       assert.deepEqual([v.readBigUInt64LE(0), v.readBigInt64LE(24), v.readUInt32LE(32)], [1n, -35n, 101]);
+      assert.equal(v.subarray(8, 24).toString('hex'), '00'.repeat(16), 'userspace sees the timer as zeros (check_and_init_map_value)');
       assert.equal(t.k.runtime(0).timers.pending, 0, 'fired once, and the deleted element dropped, not fired');
       t.advance(1_000_000_000n);
       assert.equal(t.lookup('timers', 1, 40).readBigUInt64LE(0), 1n, 'a timer fires once per start');
