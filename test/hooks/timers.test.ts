@@ -76,22 +76,6 @@ for (const [name, engine] of [
       assert.equal(t.lookup('timers', 1, 40).readBigUInt64LE(0), 1n, 'a timer fires once per start');
       assert.equal(t.lookup('timers', 0, 40).readBigUInt64LE(0), 0n, 'the element whose init failed has no timer');
     });
-    it('only a hash, LRU hash or array may hold a timer (map_check_btf: EOPNOTSUPP)', () => {
-      const t = setup(engine);
-      const u64 = { k: 'int', size: 8, signed: false } as const;
-      const timer = { k: 'struct', size: 16, name: 'bpf_timer', members: [{ name: 'a', bitOffset: 0, type: u64 }] } as const;
-      const value = { k: 'struct', size: 16, members: [{ name: 't', bitOffset: 0, type: timer }] } as const;
-      const create = (map_type: number) =>
-        t.k.bpf('BPF_MAP_CREATE', {
-          map_type,
-          key_size: 4,
-          value_size: 16,
-          max_entries: 1,
-          btf_desc: { key: { k: 'int', size: 4, signed: false }, value },
-        });
-      assert.ok(create(MapType.BPF_MAP_TYPE_ARRAY) > 0);
-      assert.equal(create(MapType.BPF_MAP_TYPE_PERCPU_ARRAY), -Errno.EOPNOTSUPP);
-    });
     it('an update of the element from userspace cancels its timer (bpf_obj_free_fields)', () => {
       const t = setup(engine);
       t.run();
@@ -154,7 +138,7 @@ function withCallback(ret: number, read = false, stack = 0): string {
   return refusal([...main, ...deep, ...(read ? [ldx('u64', R0, R3, 0)] : []), mov(R0, ret), exit()]);
 }
 
-describe('bpf_timer in the verifier (the kernel messages)', () => {
+describe('bpf_timer at map creation and load (the kernel messages)', () => {
   it('the timer is reached through helpers only, at its offset, with its own map', () => {
     assert.equal(refusal([...lookup0(0), ldx('u64', R0, R0, 8), exit()]), 'bpf_timer cannot be accessed directly by load/store');
     assert.equal(refusal([...lookup0(0), ldx('u64', R0, R0, 0), mov(R0, 2), exit()]), 'accepted', 'the bytes before it are plain');
@@ -172,6 +156,22 @@ describe('bpf_timer in the verifier (the kernel messages)', () => {
     assert.equal(refusal(init(0, 0)), "off 0 doesn't point to 'struct bpf_timer' that is at 8");
     assert.equal(refusal(init(8, 1)), "timer pointer in R1 map_uid=0 doesn't match map pointer in R2 map_uid=0");
     assert.equal(refusal(init(8, 2, 2)), "map 'plain' has no valid bpf_timer");
+  });
+  it('only a hash, LRU hash or array may hold a timer (map_check_btf: EOPNOTSUPP)', () => {
+    const t = setup(interpreter);
+    const u64 = { k: 'int', size: 8, signed: false } as const;
+    const timer = { k: 'struct', size: 16, name: 'bpf_timer', members: [{ name: 'a', bitOffset: 0, type: u64 }] } as const;
+    const value = { k: 'struct', size: 16, members: [{ name: 't', bitOffset: 0, type: timer }] } as const;
+    const create = (map_type: number) =>
+      t.k.bpf('BPF_MAP_CREATE', {
+        map_type,
+        key_size: 4,
+        value_size: 16,
+        max_entries: 1,
+        btf_desc: { key: { k: 'int', size: 4, signed: false }, value },
+      });
+    assert.ok(create(MapType.BPF_MAP_TYPE_ARRAY) > 0);
+    assert.equal(create(MapType.BPF_MAP_TYPE_PERCPU_ARRAY), -Errno.EOPNOTSUPP);
   });
   it('tracing programs may not use a map holding a timer (check_map_prog_compatibility)', () => {
     const K = ProgType.BPF_PROG_TYPE_KPROBE;
