@@ -23,7 +23,9 @@ import { taskHelpers } from './helpers/task.js';
 import { stringHelpers } from './helpers/strings.js';
 import { type Device, type Neighbour, type Route, fibHelpers } from './helpers/fib.js';
 import { type PerfRecord, outputHelpers } from './helpers/output.js';
-import { timeHelpers } from './helpers/time.js';
+import { monotonicNs, timeHelpers } from './helpers/time.js';
+import { timerHelpers } from './helpers/timer.js';
+import { type TimerQueue, timerQueueOf } from './timerQueue.js';
 import type { SkbPacket } from './skb.js';
 import type { CurrentTask } from './currentTask.js';
 import { cgroupHelpers } from './helpers/cgroup.js';
@@ -150,6 +152,12 @@ export class HookRuntime {
   /** Signals bpf_send_signal / bpf_send_signal_thread asked for and bpfbox did not deliver (helpers/signal.ts). */
   readonly signals: SignalCounts = new Map();
   readonly #prepared = new Map<LoadedProgram, Prepared>();
+  /** The bpf_timers of this address space (hooks/timerQueue.ts), shared with the other CPUs' runtimes on it. */
+  readonly timers: TimerQueue;
+  /** The runtime's clock (bpf_ktime_get_ns's), in nanoseconds. */
+  readonly clock: () => bigint;
+  /** CLOCK_REALTIME less the runtime's clock, taken once: a REALTIME timer's time. */
+  readonly #realtimeOffset: bigint;
 
   constructor(kernel: RuntimeHost, options: RuntimeOptions = {}) {
     this.kernel = kernel;
@@ -164,6 +172,9 @@ export class HookRuntime {
       tally: this.tally,
     } = options.regions ?? cpuRegions(mem, this.cpu));
     this.views = new MapViews(mem);
+    this.timers = timerQueueOf(mem);
+    this.clock = options.clock ?? monotonicNs;
+    this.#realtimeOffset = BigInt(Date.now()) * 1_000_000n - this.clock();
     this.helpers = new HelperRegistry([
       ...mapHelpers(this.views, this.cpu),
       ...timeHelpers(this),
@@ -172,6 +183,7 @@ export class HookRuntime {
       ...skbResizeHelpers(this),
       ...socketHelpers(this),
       ...callbackHelpers(this),
+      ...timerHelpers(this),
       ...outputHelpers(this),
       ...fibHelpers(this),
       ...skbMetaHelpers(this),
@@ -188,6 +200,44 @@ export class HookRuntime {
       ...percpuLookupHelpers(this),
       ...kfuncHelpers(),
     ]);
+  }
+
+  /** timerClock: now on a timer's clock (CLOCK_MONOTONIC and CLOCK_BOOTTIME: the runtime's clock; CLOCK_REALTIME: wall time). */
+  timerClock(clockid: number): bigint {
+    return clockid === 0 ? this.clock() + this.#realtimeOffset : this.clock();
+  }
+
+  /**
+   * elementOf: the element of the map at `desc` whose value holds `addr` (its key's and value's
+   * addresses; an array's key is its index, written to scratch), or undefined when no live
+   * element does (a deleted hash element). A walk over the map: timers are few, maps small.
+   */
+  elementOf(desc: number, addr: number): { key: number; value: number } | undefined {
+    const m = this.views.get(desc);
+    let found: { key: number; value: number } | undefined;
+    m.forEachElem(
+      (key, value) => ((found = addr >= value && addr < value + m.valueSize ? { key, value } : undefined), !!found),
+      this.cpu,
+      this.ctx.start + 240,
+    );
+    return found;
+  }
+
+  /**
+   * runTimers fires the bpf_timer callbacks due now (hooks/timerQueue.ts: when that is), with no
+   * packet current; how many ran.
+   */
+  runTimers(): number {
+    const saved = this.current;
+    this.current = { kind: 'none' };
+    try {
+      return this.timers.runDue(
+        (clockid) => this.timerClock(clockid),
+        (desc, value) => this.elementOf(desc, value)?.key,
+      );
+    } finally {
+      this.current = saved;
+    }
   }
 
   /** forget drops what this CPU prepared for a program that is gone (the kernel freed it). */

@@ -66,10 +66,13 @@ function timed(rt: HookRuntime, prog: LoadedProgram, repeat: number, r1: number)
   const p = rt.prepare(prog);
   const n = Math.max(1, repeat);
   let r0 = 0;
+  // bpf_timer callbacks due before the run, then those due by its end (hooks/timerQueue.ts)
+  if (rt.timers.pending) rt.runTimers();
   const t0 = process.hrtime.bigint();
   if (p.repeat32) r0 = p.repeat32(r1, n);
   else for (let i = 0; i < n; i++) r0 = p.run32(r1);
   const ns = Number(process.hrtime.bigint() - t0);
+  if (rt.timers.pending) rt.runTimers();
   prog.runCnt += n;
   prog.runTimeNs += ns;
   return { retval: r0, duration: Math.round(ns / n) };

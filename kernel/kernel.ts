@@ -84,6 +84,12 @@ export class Kernel {
     }
   }
 
+  /** runTimers fires the bpf_timer callbacks due now (hooks/timerQueue.ts; one queue serves every CPU's runtime). */
+  runTimers(): void {
+    const rt = this.#runtimes.values().next().value as HookRuntime | undefined;
+    if (rt?.timers.pending) rt.runTimers();
+  }
+
   /** runtime returns the runtime that runs programs for CPU `cpu` (made on first use). */
   runtime(cpu = 0): HookRuntime {
     let rt = this.#runtimes.get(cpu);

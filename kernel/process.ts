@@ -52,6 +52,8 @@ export class BpfProcess {
       if (!allowed.includes(k) && v !== undefined && v !== 0 && v !== null) return -Errno.EINVAL;
     }
     try {
+      // bpf_timer callbacks due by now run first, as the kernel's softirq would have run them
+      this.kernel.runTimers();
       return handler(this.kernel, this, attr);
     } catch (e) {
       if (e instanceof BpfErrno) return -e.errno;

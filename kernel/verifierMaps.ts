@@ -5,16 +5,17 @@ import type { BpfProcess } from './process.js';
 import { MapFlag, MapType } from '../uapi/mapType.js';
 import { MapObject } from './objects.js';
 import type { MapSpec } from '../maps/spec.js';
+import { specialField } from '../maps/specialFields.js';
 
 /** mapInfo: what the verifier needs of a map (spec.ts's MapSpec and whether it is frozen). */
 export function mapInfo(spec: MapSpec, frozen = false): MapInfo {
   const ofMaps = spec.type === MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS || spec.type === MapType.BPF_MAP_TYPE_HASH_OF_MAPS;
   const v = spec.btf?.value;
-  const lock = v?.k === 'struct' ? v.members.find((m) => m.type.k === 'struct' && m.type.name === 'bpf_spin_lock') : undefined;
   return {
     name: spec.name ?? '',
     btf: v !== undefined,
-    spinLock: lock ? lock.bitOffset / 8 : undefined,
+    spinLock: specialField(v, 'bpf_spin_lock'),
+    timer: specialField(v, 'bpf_timer'),
     type: spec.type,
     keySize: spec.keySize,
     valueSize: spec.valueSize,

@@ -1,6 +1,7 @@
 import { Errno, fail } from '../uapi/errno.js';
 import { MapFlag, MapType, mapTypeEnumName } from '../uapi/mapType.js';
 import type { MapBtf } from './typeDesc.js';
+import { specialField } from './specialFields.js';
 
 /**
  * MapSpec is a map as plain data (cilium/ebpf's MapSpec): what BPF_MAP_CREATE takes.
@@ -192,5 +193,9 @@ export function checkSpec(s: MapSpec, added = true): void {
   if ((s.type === MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS || s.type === MapType.BPF_MAP_TYPE_HASH_OF_MAPS) && !s.innerMap) {
     fail(Errno.EINVAL, 'a map of maps needs an inner map');
   }
+  // map_check_btf: a struct bpf_timer only in a hash, LRU hash or array's value
+  const timerMaps: readonly number[] = [MapType.BPF_MAP_TYPE_HASH, MapType.BPF_MAP_TYPE_LRU_HASH, MapType.BPF_MAP_TYPE_ARRAY];
+  if (specialField(s.btf?.value, 'bpf_timer') !== undefined && !timerMaps.includes(s.type))
+    fail(Errno.EOPNOTSUPP, 'a struct bpf_timer may be in the value of a hash, LRU hash or array only');
   if (s.type === MapType.BPF_MAP_TYPE_BLOOM_FILTER && (s.mapExtra ?? 0) > 15) fail(Errno.EINVAL, 'bloom filter: at most 15 hash functions');
 }

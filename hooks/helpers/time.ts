@@ -3,6 +3,8 @@ import type { HookRuntime } from '../runtime.js';
 import { formatPrintf } from './output.js';
 
 const started = process.hrtime.bigint();
+/** monotonicNs: the runtime's default clock (nanoseconds since this module loaded, from 1), bpf_ktime_get_ns's and the timers'. */
+export const monotonicNs = (): bigint => process.hrtime.bigint() - started + 1n;
 
 /**
  * timeHelpers: bpf_ktime_get_ns (5), _boot_ns (125), _coarse_ns (160), _tai_ns (208), bpf_jiffies64 (118), bpf_get_prandom_u32
@@ -10,7 +12,7 @@ const started = process.hrtime.bigint();
  * bpf_get_numa_node_id (42, always 0), bpf_trace_printk (6, to the runtime's trace sink).
  */
 export function timeHelpers(rt: HookRuntime): Helper[] {
-  const clock = rt.options.clock ?? (() => process.hrtime.bigint() - started + 1n);
+  const clock = rt.options.clock ?? monotonicNs;
   let state = (rt.options.seed ?? Date.now()) >>> 0 || 0x9e3779b9;
   const next = () => {
     state ^= state << 13;

@@ -8,6 +8,7 @@ import { AttachType, ProgType } from '../../uapi/progType.js';
 import { type AnyObject, MapObject } from '../objects.js';
 import { ArrayMap } from '../../maps/array.js';
 import { MAP_FLAGS_ADDED, type MapSpec, checkSpec } from '../../maps/spec.js';
+import { zeroSpecialFields } from '../../maps/specialFields.js';
 
 const T = MapType;
 /** The device maps, whose 8-byte values can name a program to run before a redirected frame leaves. */
@@ -55,7 +56,7 @@ function sameShape(a: MapSpec, b: MapSpec): boolean {
 export function lookupValue(m: MapObject, key: Uint8Array | null): Uint8Array {
   const v = m.map.lookupBytes(key as Uint8Array);
   if (MAP_IN_MAP.includes(m.spec.type)) return le32(readDesc(m.map.space, u32(v), Desc.ID));
-  return v;
+  return zeroSpecialFields(m.spec.btf?.value, v);
 }
 
 /** updateValue stores `value` under `key`, turning fds into held objects for fd maps. */

@@ -17,10 +17,12 @@ import { cur, read } from './step.js';
  * long a long the helper writes (the same, 8 bytes), u32out a u32 the helper writes (ARG_PTR_TO_FIXED_SIZE_MEM | MEM_WRITE, arg size 4),
  * any ANYTHING, func PTR_TO_FUNC, stack0 PTR_TO_STACK_OR_NULL, ringmem the reserved record
  * to release, alloc CONST_ALLOC_SIZE_OR_ZERO, str PTR_TO_CONST_STR; the socket kinds of
- * sockets.ts, and release the socket reference bpf_sk_release drops (ARG_PTR_TO_BTF_ID_SOCK_COMMON | OBJ_RELEASE).
+ * sockets.ts, and release the socket reference bpf_sk_release drops (ARG_PTR_TO_BTF_ID_SOCK_COMMON | OBJ_RELEASE);
+ * timer ARG_PTR_TO_TIMER (the value's `struct bpf_timer`, at its offset).
  */
 type Arg =
   | 'lock'
+  | 'timer'
   | 'ctx'
   | 'ctx0'
   | 'map'
@@ -58,7 +60,7 @@ interface Proto {
   /** The sizes of its `fixed` arguments, in order (arg1_size ...). */
   readonly fixed?: readonly number[];
   /** A callback helper: the callback's arguments after the frame is set up. */
-  readonly callback?: 'loop' | 'for_each' | 'drain';
+  readonly callback?: 'loop' | 'for_each' | 'drain' | 'timer';
   /** A helper returning a socket pointer (sockets.ts): which, and whether it takes or passes on a reference. */
   readonly sock?: SockRet;
   /** bpf_skc_to_*: a cast to the kernel socket struct named (PTR_TO_BTF_ID_OR_NULL, passing the argument's reference on). */
@@ -196,6 +198,11 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   81: { args: ['map', 'any'], ret: 'map_value', mapTypes: CGROUP_STORAGES }, // bpf_get_local_storage (RET_PTR_TO_MAP_VALUE: never NULL)
   107: { args: ['map', 'btfsockc', 'value0', 'any'], ret: 'map_value_or_null', mapTypes: [M.BPF_MAP_TYPE_SK_STORAGE] }, // bpf_sk_storage_get
   108: { args: ['map', 'btfsockc'], mapTypes: [M.BPF_MAP_TYPE_SK_STORAGE] }, // bpf_sk_storage_delete
+  // bpf_timer_*: the timer is the map value's struct bpf_timer (process_timer_func); the callback is async (set_timer_callback_state)
+  169: { args: ['timer', 'map', 'any'] }, // bpf_timer_init
+  170: { args: ['timer', 'func'], callback: 'timer' }, // bpf_timer_set_callback
+  171: { args: ['timer', 'any', 'any'] }, // bpf_timer_start
+  172: { args: ['timer'] }, // bpf_timer_cancel
   // bpf_user_ringbuf_drain: the callback gets (const struct bpf_dynptr *, ctx) per record
   209: { args: ['map', 'func', 'stack0', 'any'], callback: 'drain', mapTypes: [M.BPF_MAP_TYPE_USER_RINGBUF] },
   // the base helpers of kernel/trace/bpf_trace.c, kernel/bpf/helpers.c and net/core/filter.c (hooks/helpers/perfEvent.ts, cgroup.ts, ...)
@@ -341,6 +348,9 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         return;
       case 'lock':
         return spinLock(vs, v, r, id === 93);
+      case 'timer':
+        map = timerArg(v, r);
+        return;
       case 'ctx0':
       case 'ctx':
         if (a === 'ctx0' && v.k === 'scalar' && isConstScalar(v.s) && v.s.var.value === 0n) return;
@@ -349,6 +359,8 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         return;
       case 'map':
         if (v.k !== 'map_ptr') return void refuse(`R${r} type=${kindName(v)} expected=map_ptr`);
+        // bpf_timer_init: the map the timer's value came from (map_uid: bpfbox's inner maps have none)
+        if (map && map !== v.m) refuse(`timer pointer in R1 map_uid=0 doesn't match map pointer in R2 map_uid=0`, EINVAL);
         map = v.m;
         return;
       case 'key':
@@ -537,6 +549,18 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   // register kind bpfbox's verifier does not have yet: the arguments and the map are checked
   // above; the callback is refused as unmodelled rather than walked with r1 unreadable
   if (proto.callback === 'drain') return unsupported('the callback of bpf_user_ringbuf_drain (its dynptr argument)');
+  // bpf_timer_set_callback: callback_fn(map, key, value), run later (walk.ts verifies it as a path of its own)
+  if (proto.callback === 'timer') {
+    const m = map!;
+    return {
+      target: callback,
+      args: [
+        { k: 'map_ptr', m, off: 0 },
+        { k: 'map_value', m: { keySize: 0, valueSize: m.keySize, readonlyProg: true }, off: 0, var: ZERO },
+        { k: 'map_value', m, off: 0, var: ZERO },
+      ],
+    };
+  }
   if (proto.callback === 'loop') return { target: callback, args: [{ k: 'scalar', s: sync({ ...UNKNOWN, umax: 0xffffffffn }) }, cbCtx] };
   // bpf_for_each_map_elem: (map, key, value, ctx); the key read-only
   const m = map!;
@@ -581,6 +605,21 @@ function spinLock(vs: VState, v: Reg, r: number, take: boolean): void {
   if (!vs.lock) refuse('bpf_spin_unlock without taking a lock', EINVAL);
   if (vs.lock!.m !== m || vs.lock!.off !== off || vs.lock!.id !== (v.id ?? 0)) refuse('bpf_spin_unlock of different lock', EINVAL);
   vs.lock = undefined;
+}
+
+/**
+ * timerArg: ARG_PTR_TO_TIMER (process_timer_func): a map value pointer at the constant offset of
+ * the `struct bpf_timer` BTF places in the value; the map it names.
+ */
+function timerArg(v: Reg, r: number): MapInfo {
+  if (v.k !== 'map_value') return refuse(`R${r} type=${kindName(v)} expected=map_value`);
+  if (v.var.var.mask !== 0n) refuse(`R${r} doesn't have constant offset. bpf_timer has to be at the constant offset`, EINVAL);
+  const m = v.m;
+  if (!m.btf) refuse(`map '${m.name ?? ''}' has to have BTF in order to use bpf_timer`, EINVAL);
+  if (m.timer === undefined) refuse(`map '${m.name ?? ''}' has no valid bpf_timer`, EINVAL);
+  const off = v.off + Number(v.var.var.value);
+  if (off !== m.timer) refuse(`off ${off} doesn't point to 'struct bpf_timer' that is at ${m.timer}`, EINVAL);
+  return m;
 }
 
 /**

@@ -26,6 +26,8 @@ export interface Env {
   readonly maps: readonly MapInfo[];
   /** Deepest stack byte each function touches (by its first slot), for check_max_stack_depth. */
   readonly stackDepth: Map<number, number>;
+  /** is_async_cb: the functions given to bpf_timer_set_callback (check_max_stack_depth takes them as roots of their own). */
+  readonly asyncCallbacks?: Set<number>;
   /** A fresh id for lookup results, packet pointers with a variable part and references. */
   nextId(): number;
   /**
@@ -372,6 +374,9 @@ export function regionAccess(base: { off: number; var: Scalar; m?: MapInfo }, r:
   const lock = base.m?.spinLock;
   if (lock !== undefined && smin + at < BigInt(lock + 4) && umax + at + BigInt(size) > BigInt(lock))
     refuse('bpf_spin_lock cannot be accessed directly by load/store');
+  const timer = base.m?.timer;
+  if (timer !== undefined && smin + at < BigInt(timer + 16) && umax + at + BigInt(size) > BigInt(timer))
+    refuse('bpf_timer cannot be accessed directly by load/store');
 }
 
 /** mapValueWrite: a store into a map value: not into a map programs may only read (check_map_access_type), then inside it. */

@@ -28,6 +28,8 @@ export interface MapInfo {
   /** Whether BTF describes the value, and where in it a `struct bpf_spin_lock` lies. */
   readonly btf?: boolean;
   readonly spinLock?: number;
+  /** Where in the value a `struct bpf_timer` lies (btf_record's timer_off), when BTF places one. */
+  readonly timer?: number;
 }
 
 /**
@@ -157,6 +159,11 @@ export interface FrameState {
   callbackDepth?: number;
   /** A global function's frame: it returns a scalar, and its caller sees an unknown one (check_func_call). */
   readonly global?: boolean;
+  /**
+   * An async callback's frame (in_async_callback_fn: a bpf_timer callback): the first frame of a
+   * path of its own (push_async_cb), its r0 checked at exit against [0, 0] (set_timer_callback_state).
+   */
+  readonly async?: boolean;
 }
 
 /** VState: the whole verifier state of a path: call frames (innermost last) and held references. */

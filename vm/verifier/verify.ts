@@ -1,3 +1,4 @@
+import { ProgType } from '../../uapi/progType.js';
 import { type SlotMap, slotMap } from '../cfg.js';
 import type { Instruction } from '../instruction.js';
 import { legalityTable } from '../legality.js';
@@ -53,6 +54,8 @@ interface Static {
   readonly prune: Uint8Array;
   /** Function starts (main, bpf-to-bpf callees, callbacks) and the functions each calls, call site by call site in instruction order. */
   readonly calls: Map<number, number[]>;
+  /** The call sites of `calls` that are `lddw BPF_PSEUDO_FUNC` loads (`function/index`), not calls. */
+  readonly funcRefs: Set<string>;
 }
 
 /** check_cfg and check_subprogs: jumps in range and on instructions, every instruction reachable, no falling off the end. */
@@ -93,6 +96,7 @@ function staticChecks(map: SlotMap, funcInfo: boolean, nonScalarReturn: readonly
       throw new Refused(EINVAL, 'last insn is not an exit or jmp');
   }
   const calls = new Map<number, number[]>(sorted.map((f) => [f, []]));
+  const funcRefs = new Set<string>();
   const seen = new Uint8Array(n);
   for (const f of sorted) {
     prune[f] = 1;
@@ -153,19 +157,43 @@ function staticChecks(map: SlotMap, funcInfo: boolean, nonScalarReturn: readonly
     for (let s = f; s < endOf(f); s++) {
       const i = map.at[s];
       if (!i) continue;
-      if (i.opcode === LDDW && i.src === Pseudo.BPF_PSEUDO_FUNC) calls.get(f)!.push(s + 1 + Number(BigInt.asIntN(32, i.imm)));
-      else if (opClass(i.opcode) === Class.BPF_JMP && (i.opcode & 0xf0) === JmpOp.BPF_CALL && i.src === Pseudo.BPF_PSEUDO_CALL)
+      if (i.opcode === LDDW && i.src === Pseudo.BPF_PSEUDO_FUNC) {
+        funcRefs.add(`${f}/${calls.get(f)!.length}`);
+        calls.get(f)!.push(s + 1 + Number(BigInt.asIntN(32, i.imm)));
+      } else if (opClass(i.opcode) === Class.BPF_JMP && (i.opcode & 0xf0) === JmpOp.BPF_CALL && i.src === Pseudo.BPF_PSEUDO_CALL)
         calls.get(f)!.push(s + 1 + Number(i.imm));
     }
   }
-  return { prune, calls };
+  return { prune, calls, funcRefs };
+}
+
+/** TRACING_TYPES: is_tracing_prog_type (kprobe, tracepoint, perf_event, raw_tracepoint and its writable form). */
+const TRACING_TYPES: readonly number[] = [
+  ProgType.BPF_PROG_TYPE_KPROBE,
+  ProgType.BPF_PROG_TYPE_TRACEPOINT,
+  ProgType.BPF_PROG_TYPE_PERF_EVENT,
+  ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT,
+  ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE,
+];
+
+/**
+ * mapProgCompatible: check_map_prog_compatibility's rules on the special fields of a map's value:
+ * no bpf_spin_lock in socket filters or tracing programs, no bpf_timer in tracing programs.
+ */
+function mapProgCompatible(m: MapInfo, progType: number): void {
+  const tracing = TRACING_TYPES.includes(progType);
+  if (m.spinLock !== undefined && progType === ProgType.BPF_PROG_TYPE_SOCKET_FILTER)
+    throw new Refused(EINVAL, 'socket filter progs cannot use bpf_spin_lock yet');
+  if (m.spinLock !== undefined && tracing) throw new Refused(EINVAL, 'tracing progs cannot use bpf_spin_lock yet');
+  if (m.timer !== undefined && tracing) throw new Refused(EINVAL, 'tracing progs cannot use bpf_timer yet');
 }
 
 /**
  * resolve: resolve_pseudo_ldimm64, before the walk: every opcode exists, every map an lddw names
- * exists, and a direct value address (global data) lies inside the value of a one-entry array.
+ * exists and may be used by the program's type, and a direct value address (global data) lies
+ * inside the value of a one-entry array.
  */
-function resolve(insns: readonly Instruction[], maps: readonly MapInfo[]): void {
+function resolve(insns: readonly Instruction[], maps: readonly MapInfo[], progType: number): void {
   for (const i of insns) {
     const atomic = opClass(i.opcode) === Class.BPF_STX && (i.opcode & 0xe0) === Mode.BPF_ATOMIC;
     if (!legalityTable.has(i.opcode) && !atomic) throw new Refused(EINVAL, `unknown opcode ${i.opcode.toString(16).padStart(2, '0')}`);
@@ -173,6 +201,7 @@ function resolve(insns: readonly Instruction[], maps: readonly MapInfo[]): void 
     const n = Number(BigInt.asUintN(32, i.imm));
     const m = maps[n];
     if (!m) throw new Refused(EBADF, `fd ${n} is not pointing to valid bpf_map`);
+    mapProgCompatible(m, progType);
     if (i.src === Pseudo.BPF_PSEUDO_MAP_FD || !m.array) continue;
     // array_map_direct_value_addr: one entry only (ENOTSUPP), the offset inside the value (EINVAL)
     const off = Number(BigInt.asUintN(32, i.imm >> 32n));
@@ -189,8 +218,15 @@ function resolve(insns: readonly Instruction[], maps: readonly MapInfo[]): void 
  * an array of return points, not recursion; so does this, and a function entered again at the
  * same frame and combined depth as a walk already finished is not walked again (it would find
  * nothing new), which keeps the walk polynomial where the kernel's is exponential in the calls.
+ * An async callback (a bpf_timer callback, `async`) is a root of its own: its stack does not add
+ * to the function that names it with `lddw BPF_PSEUDO_FUNC`, only to one that calls it directly.
  */
-function checkStackDepth(calls: Map<number, number[]>, depth: ReadonlyMap<number, number>): void {
+function checkStackDepth(
+  calls: Map<number, number[]>,
+  depth: ReadonlyMap<number, number>,
+  funcRefs: ReadonlySet<string>,
+  async: ReadonlySet<number>,
+): void {
   const round = (d: number) => Math.ceil(d / 16) * 16;
   const finished = new Set<string>();
   const key = (f: number, frame: number, before: number) => `${f}/${frame}/${before}`;
@@ -201,19 +237,26 @@ function checkStackDepth(calls: Map<number, number[]>, depth: ReadonlyMap<number
     if (total > STACK_SIZE) throw new Refused(EACCES, `combined stack size of ${frames.length + 1} calls is ${total}. Too large`);
     frames.push({ f, before, total, next: 0 });
   };
-  enter(0, 0);
-  while (frames.length) {
-    const top = frames[frames.length - 1];
-    const sites = calls.get(top.f) ?? [];
-    if (top.next >= sites.length) {
-      finished.add(key(top.f, frames.length - 1, top.before));
-      frames.pop();
-      continue;
+  for (const root of [0, ...async]) {
+    enter(root, 0);
+    walkFrom();
+  }
+  function walkFrom(): void {
+    while (frames.length) {
+      const top = frames[frames.length - 1];
+      const sites = calls.get(top.f) ?? [];
+      if (top.next >= sites.length) {
+        finished.add(key(top.f, frames.length - 1, top.before));
+        frames.pop();
+        continue;
+      }
+      const at = top.next++;
+      const g = sites[at];
+      if (async.has(g) && funcRefs.has(`${top.f}/${at}`)) continue;
+      if (finished.has(key(g, frames.length, top.total))) continue;
+      if (frames.length >= MAX_CALL_FRAMES) throw new Refused(E2BIG, `the call stack of ${frames.length} frames is too deep !`);
+      enter(g, top.total);
     }
-    const g = sites[top.next++];
-    if (finished.has(key(g, frames.length, top.total))) continue;
-    if (frames.length >= MAX_CALL_FRAMES) throw new Refused(E2BIG, `the call stack of ${frames.length} frames is too deep !`);
-    enter(g, top.total);
   }
 }
 
@@ -227,6 +270,8 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
   const stats = readyStats();
   const stackDepth = new Map<number, number>();
   const effects = { writesPacket: false };
+  /** is_async_cb: the functions bpf_timer_set_callback was given (walk.ts adds them). */
+  const asyncCallbacks = new Set<number>();
   const logLevel = options.logLevel ?? 0;
   let id = 0;
   let details: readonly string[] = [];
@@ -242,7 +287,7 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
   const map = slotMap(insns);
   const seen = new Uint8Array(map.length);
   try {
-    resolve(insns, options.maps ?? []);
+    resolve(insns, options.maps ?? [], options.progType);
     statics = staticChecks(map, options.funcInfo ?? false, options.nonScalarReturn ?? []);
     // add_subprog_and_kfunc: every kfunc call, reached or not, names a kfunc
     for (const i of map.at)
@@ -274,6 +319,7 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
           ops: options.ops,
           maps: options.maps ?? [],
           stackDepth,
+          asyncCallbacks,
           ptrKinds: new Map(),
           nextId: () => ++id,
           demand: (regs, spis = []) => void pending.push({ regs, spis }),
@@ -285,7 +331,7 @@ export function verify(insns: readonly Instruction[], options: VerifyOptions): V
       stats,
     );
     walked = true;
-    checkStackDepth(statics.calls, stackDepth);
+    checkStackDepth(statics.calls, stackDepth, statics.funcRefs, asyncCallbacks);
   } catch (e) {
     // found after the walk: the log (level 1) kept no path
     if (e instanceof Refused) {

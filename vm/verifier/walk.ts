@@ -555,7 +555,9 @@ function exit(vs: VState, env: Env): number {
   if (vs.lock) refuse('bpf_spin_unlock is missing', EINVAL);
   if (vs.frames.length === 1) {
     if (vs.refs.size) throw new Refused(EINVAL, 'BPF_EXIT instruction in main prog would lead to reference leak', [], [unreleased(vs)]);
-    if (env.ops.retvalRange) checkReturnCode(r0, env.ops.retvalRange, env);
+    // an async callback returns 0 (check_return_code: in_async_callback_fn)
+    if (f.async) checkReturnCode(r0, { minval: 0, maxval: 0 }, env, 'At async callback return');
+    else if (env.ops.retvalRange) checkReturnCode(r0, env.ops.retvalRange, env);
     return -1;
   }
   if (f.callback) {
@@ -587,17 +589,14 @@ function exit(vs: VState, env: Env): number {
 const S64_MIN = -(1n << 63n);
 const S64_MAX = (1n << 63n) - 1n;
 
-function checkReturnCode(r0: Reg, range: RetvalRange, env: Env): void {
-  if (r0.k !== 'scalar') return refuse(`At program exit the register R0 is not a known value (${kindName(r0)})`, EINVAL);
+function checkReturnCode(r0: Reg, range: RetvalRange, env: Env, where = 'At program exit'): void {
+  if (r0.k !== 'scalar') return refuse(`${where} the register R0 is not a known value (${kindName(r0)})`, EINVAL);
   env.demand(1);
   const { smin, smax } = r0.s;
   if (smin >= BigInt(range.minval) && smax <= BigInt(range.maxval)) return;
   // verbose_invalid_scalar: the bounds that are not the type's extremes, or "unknown scalar value"
   const known = `${smin > S64_MIN ? ` smin=${smin}` : ''}${smax < S64_MAX ? ` smax=${smax}` : ''}`;
-  refuse(
-    `At program exit the register R0 has${known || ' unknown scalar value'} should have been in [${range.minval}, ${range.maxval}]`,
-    EINVAL,
-  );
+  refuse(`${where} the register R0 has${known || ' unknown scalar value'} should have been in [${range.minval}, ${range.maxval}]`, EINVAL);
 }
 
 /** call: a helper (checked against its prototype), a bpf-to-bpf call or a callback (a new frame); the slot to go on at. */
@@ -637,6 +636,14 @@ function call(vs: VState, i: Instruction, slot: number, input: WalkInput, queue:
   const cb = checkHelperCall(vs, Number(i.imm), input.env, slot);
   if (!cb) return slot + 1;
   if (!input.funcInfo) refuse('missing btf func_info', EINVAL);
+  // bpf_timer_set_callback: an async callback (push_async_cb) is a path of its own, its first
+  // frame the callback's, with no references or lock of the caller's; the caller goes on
+  if (Number(i.imm) === BPF_FUNC_timer_set_callback) {
+    input.env.asyncCallbacks?.add(cb.target);
+    const f = { ...frame(cb.target, -1, 0, cb.args), async: true };
+    queue.push({ slot: cb.target, vs: { frames: [f], refs: new Map() } });
+    return slot + 1;
+  }
   const caller = cur(before!);
   const depth = caller.callbackDepth ?? 0;
   // bpf_loop: no more calls once the path has made as many as r1 can ask for (its umax, then precise)
@@ -664,6 +671,7 @@ interface CallbackPath {
 
 /** The helpers that call a callback in the caller's frame: bpf_for_each_map_elem, bpf_loop, bpf_user_ringbuf_drain. */
 const BPF_FUNC_loop = 181;
+const BPF_FUNC_timer_set_callback = 170;
 const CALLBACK_HELPERS: ReadonlySet<number> = new Set([164, BPF_FUNC_loop, 209]);
 
 /** isCallbackCallInsn: a call of a helper that calls a callback (a forced checkpoint, where its calls converge). */
