@@ -24,6 +24,7 @@ import { stringHelpers } from './helpers/strings.js';
 import { type Device, type Neighbour, type Route, fibHelpers } from './helpers/fib.js';
 import { type PerfRecord, outputHelpers } from './helpers/output.js';
 import { timeHelpers } from './helpers/time.js';
+import { btfPrintHelpers } from './helpers/btfPrint.js';
 import type { SkbPacket } from './skb.js';
 import { XDP_TAILROOM, type XdpFrame } from './xdp.js';
 import { XDP_PACKET_HEADROOM } from '../uapi/xdp.js';
@@ -31,6 +32,8 @@ import { XDP_PACKET_HEADROOM } from '../uapi/xdp.js';
 /** RuntimeOptions: the CPU this runtime emulates, the clock, the random seed, the trace sink. */
 export interface RuntimeOptions {
   readonly cpu?: number;
+  /** The CPUs the kernel has (nr_cpu_ids: bpf_per_cpu_ptr returns NULL for others); default 1. */
+  readonly ncpus?: number;
   /** Nanoseconds for bpf_ktime_get_ns; default a monotonic clock. */
   readonly clock?: () => bigint;
   /** Seed for bpf_get_prandom_u32 (seeded runs repeat exactly). */
@@ -135,6 +138,8 @@ export class HookRuntime {
   readonly views: MapViews;
   readonly options: RuntimeOptions;
   current: Current = { kind: 'none' };
+  /** The program last prepared here: the one running (hooks prepare right before they run; a tail call prepares its target). */
+  running: LoadedProgram | undefined;
   /** Samples from bpf_perf_event_output, oldest first, for a reader to take. */
   readonly perf: PerfRecord[] = [];
   readonly #prepared = new Map<LoadedProgram, Prepared>();
@@ -167,6 +172,7 @@ export class HookRuntime {
       ...syncookieHelpers(this),
       ...taskHelpers(this),
       ...stringHelpers(this),
+      ...btfPrintHelpers(this),
       ...kfuncHelpers(),
     ]);
   }
@@ -182,6 +188,7 @@ export class HookRuntime {
 
   /** prepare returns the program ready to run on this CPU (once per program). */
   prepare(prog: LoadedProgram): Prepared {
+    this.running = prog;
     let p = this.#prepared.get(prog);
     if (!p) {
       const machine: Machine = {

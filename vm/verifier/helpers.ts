@@ -17,7 +17,8 @@ import { cur, read } from './step.js';
  * long a long the helper writes (the same, 8 bytes), u32out a u32 the helper writes (ARG_PTR_TO_FIXED_SIZE_MEM | MEM_WRITE, arg size 4),
  * any ANYTHING, func PTR_TO_FUNC, stack0 PTR_TO_STACK_OR_NULL, ringmem the reserved record
  * to release, alloc CONST_ALLOC_SIZE_OR_ZERO, str PTR_TO_CONST_STR; the socket kinds of
- * sockets.ts, and release the socket reference bpf_sk_release drops (ARG_PTR_TO_BTF_ID_SOCK_COMMON | OBJ_RELEASE).
+ * sockets.ts, and release the socket reference bpf_sk_release drops (ARG_PTR_TO_BTF_ID_SOCK_COMMON | OBJ_RELEASE),
+ * percpu ARG_PTR_TO_PERCPU_BTF_ID (a typed percpu `__ksym` variable: bpfbox provides none, so no register is one).
  */
 type Arg =
   | 'lock'
@@ -43,7 +44,8 @@ type Arg =
   | 'alloc'
   | 'str'
   | SockArg
-  | 'release';
+  | 'release'
+  | 'percpu';
 type Ret = 'int' | 'void' | 'map_value' | 'map_value_or_null' | 'ringbuf_mem_or_null';
 
 interface Proto {
@@ -193,6 +195,9 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   81: { args: ['map', 'any'], ret: 'map_value', mapTypes: CGROUP_STORAGES }, // bpf_get_local_storage (RET_PTR_TO_MAP_VALUE: never NULL)
   107: { args: ['map', 'btfsockc', 'value0', 'any'], ret: 'map_value_or_null', mapTypes: [M.BPF_MAP_TYPE_SK_STORAGE] }, // bpf_sk_storage_get
   108: { args: ['map', 'btfsockc'], mapTypes: [M.BPF_MAP_TYPE_SK_STORAGE] }, // bpf_sk_storage_delete
+  149: { args: ['umem', 'size', 'mem', 'size', 'any'] }, // bpf_snprintf_btf (ARG_PTR_TO_MEM | MEM_WRITE, ARG_CONST_SIZE, btf_ptr read)
+  153: { args: ['percpu', 'any'] }, // bpf_per_cpu_ptr (RET_PTR_TO_MEM_OR_BTF_ID | PTR_MAYBE_NULL | MEM_RDONLY)
+  154: { args: ['percpu'] }, // bpf_this_cpu_ptr (RET_PTR_TO_MEM_OR_BTF_ID | MEM_RDONLY)
   // bpf_user_ringbuf_drain: the callback gets (const struct bpf_dynptr *, ctx) per record
   209: { args: ['map', 'func', 'stack0', 'any'], callback: 'drain', mapTypes: [M.BPF_MAP_TYPE_USER_RINGBUF] },
 };
@@ -413,6 +418,9 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         if (!argRef) refuse(`R${r} must be referenced when passed to release function`, EINVAL);
         released = argRef;
         return;
+      case 'percpu':
+        // percpu_btf_ptr_types: PTR_TO_BTF_ID | MEM_PERCPU (plain, MEM_RCU, PTR_TRUSTED); bpfbox loads no percpu ksym, so none reaches here
+        return void refuse(`R${r} type=${kindName(v)} expected=percpu_ptr_, percpu_rcu_ptr_, percpu_trusted_ptr_`);
       case 'str':
         if (v.k !== 'map_value') return void refuse(`R${r} type=${kindName(v)} expected=map_value`);
         // bpf_map_is_rdonly: read-only for programs and frozen
