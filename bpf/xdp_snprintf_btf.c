@@ -6,8 +6,8 @@
  * 6.18): libbpf relocates bpf_core_type_id_kernel to vmlinux's id, bpfbox to this object's.
  * iphdr has bitfields, typedefs and a nested anonymous union of structs; acpi_platform_list
  * char arrays, an enum and pointers; ethhdr unsigned char arrays. Each is shown with every
- * combination of BTF_F_* (`results[type * 16 + flags]`: the return value, then the string),
- * then a truncated show and the -EINVAL cases.
+ * combination of BTF_F_* (the packet's first byte; `results[type * 16 + flags]`: the return
+ * value, then the string), then a truncated show and the -EINVAL cases.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -126,13 +126,17 @@ int xdp_snprintf_btf(struct xdp_md *ctx)
 	__builtin_memcpy(acpi->oem_table_id, "BX\x01" "C\xe9\0\0\0", 9);
 	acpi->pred = equal;
 	acpi->data = 0xffffffff;
-	for (__u64 flags = 0; flags < 16; flags++) {
-		/* a pointer other than NULL prints as itself only raw (%px): %p hashes it */
-		acpi->reason = flags & 4 ? (char *)0xffff888012345678ULL : 0;
-		show(flags, &ip, ids[0], TEXT, sizeof(struct btf_ptr), flags);
-		show(16 + flags, acpi, ids[1], TEXT, sizeof(struct btf_ptr), flags);
-		show(32 + flags, &eth, ids[2], TEXT, sizeof(struct btf_ptr), flags);
-	}
+	/* the flags come in the packet's first byte: one run per combination keeps the program small */
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	if (data + 1 > data_end)
+		return 0;
+	__u64 flags = *(__u8 *)data & 15;
+	/* a pointer other than NULL prints as itself only raw (%px): %p hashes it */
+	acpi->reason = flags & 4 ? (char *)0xffff888012345678ULL : 0;
+	show(flags, &ip, ids[0], TEXT, sizeof(struct btf_ptr), flags);
+	show(16 + flags, acpi, ids[1], TEXT, sizeof(struct btf_ptr), flags);
+	show(32 + flags, &eth, ids[2], TEXT, sizeof(struct btf_ptr), flags);
 	show(48, &ip, ids[0], 20, sizeof(struct btf_ptr), 0);	/* truncated */
 	show(49, &ip, ids[0], TEXT, sizeof(struct btf_ptr), 16);	/* a flag beyond BTF_F_ALL */
 	show(50, &ip, 0, TEXT, sizeof(struct btf_ptr), 0);	/* type id 0 */

@@ -12,9 +12,10 @@ import { kernelBpffs } from '../support/bpffs.js';
 /**
  * Differential for bpf_snprintf_btf (hooks/helpers/btfShow.ts, btfPrint.ts): bpf/xdp_snprintf_btf.o
  * shows three vmlinux types (copied member for member: the kernel shows vmlinux BTF only) with
- * every BTF_F_* combination, a truncated show and three -EINVAL cases, keeping each return value
- * and string in `results`. The program runs once through `bpftool prog run` on the running
- * kernel and once through bpfbox's test run; every slot of `results` must be byte-identical.
+ * every BTF_F_* combination (the packet's first byte), a truncated show and three -EINVAL cases,
+ * keeping each return value and string in `results`. The program runs through `bpftool prog run`
+ * on the running kernel and through bpfbox's test run, once per combination; then every slot of
+ * `results` must be byte-identical.
  */
 const DIR = `/sys/fs/bpf/bpfbox_snprintf_btf_${process.pid}`;
 const OBJ = 'xdp_snprintf_btf';
@@ -42,18 +43,20 @@ describe('differential: bpf_snprintf_btf against the kernel (BTF_F_COMPACT, NONA
     const file = join(REPO_ROOT, 'bpf', `${OBJ}.o`);
     const loaded = bt('prog', 'loadall', file, `${DIR}/p`, 'pinmaps', `${DIR}/m`);
     assert.equal(loaded.status, 0, loaded.stderr);
-    const pkt = new Uint8Array(64);
-    writeFileSync(join(tmp, 'in.bin'), pkt);
-    const kr = bt('-j', 'prog', 'run', 'pinned', `${DIR}/p/${OBJ}`, 'data_in', join(tmp, 'in.bin'));
-    assert.equal(kr.status, 0, kr.stderr);
-    const dump = JSON.parse(bt('-j', 'map', 'dump', 'pinned', `${DIR}/m/results`).stdout) as { key: string[]; value: string[] }[];
-    const theirs = dump.map((e) => Buffer.from(e.value.map((h) => parseInt(h, 16))));
-
     const k = new Kernel({ ncpus: 1, runtime: { seed: 1, clock: () => 1n } });
     const l = loadCollection(k.process, readCollection(readFileSync(file), { name: `${OBJ}.o` }));
-    const a = { prog_fd: l.programs.get(OBJ)!, data_in: pkt, retval: 0 };
-    assert.equal(k.bpf('BPF_PROG_TEST_RUN', a), 0);
-    assert.equal(a.retval, JSON.parse(kr.stdout).retval);
+    // one run per BTF_F_* combination: the packet's first byte
+    for (let flags = 0; flags < 16; flags++) {
+      const pkt = Uint8Array.from({ length: 64 }, (_, i) => (i === 0 ? flags : 0));
+      writeFileSync(join(tmp, 'in.bin'), pkt);
+      const kr = bt('-j', 'prog', 'run', 'pinned', `${DIR}/p/${OBJ}`, 'data_in', join(tmp, 'in.bin'));
+      assert.equal(kr.status, 0, kr.stderr);
+      const a = { prog_fd: l.programs.get(OBJ)!, data_in: pkt, retval: 0 };
+      assert.equal(k.bpf('BPF_PROG_TEST_RUN', a), 0);
+      assert.equal(a.retval, JSON.parse(kr.stdout).retval, `flags ${flags}: return value`);
+    }
+    const dump = JSON.parse(bt('-j', 'map', 'dump', 'pinned', `${DIR}/m/results`).stdout) as { key: string[]; value: string[] }[];
+    const theirs = dump.map((e) => Buffer.from(e.value.map((h) => parseInt(h, 16))));
     const ours = Array.from({ length: SLOTS }, (_, i) => {
       const v = new Uint8Array(VALUE_SIZE);
       k.bpf('BPF_MAP_LOOKUP_ELEM', { map_fd: l.maps.get('results')!, key: Uint8Array.from([i, 0, 0, 0]), value: v });
