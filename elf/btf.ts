@@ -11,6 +11,8 @@ export interface Member {
   readonly offset: number;
   /** Size in bytes, for datasec entries. */
   readonly size: number;
+  /** A struct member's bitfield size (BTF_MEMBER_BITFIELD_SIZE, kind_flag set), 0 otherwise. */
+  readonly bitSize?: number;
 }
 
 /** BtfType is one type of a BTF blob. `type` is the referenced type or the size, by kind. */
@@ -30,6 +32,10 @@ export interface BtfType {
   readonly linkage?: number;
   /** DECL_TAG: the argument it tags (-1: the whole declaration); `type` is the tagged declaration. */
   readonly componentIdx?: number;
+  /** The info word's kind_flag (ENUM: signed values; STRUCT/UNION: bitfield sizes in member offsets). */
+  readonly kflag?: boolean;
+  /** INT: the encoding's bit offset (BTF_INT_OFFSET, 0 in what clang emits). */
+  readonly intOffset?: number;
 }
 
 const SIZED: readonly number[] = [Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.DATASEC, Kind.FLOAT, Kind.ENUM64];
@@ -84,6 +90,7 @@ export class Btf {
         name: str(nameOff, at),
         size: SIZED.includes(kind) ? sizeOrType : 0,
         type: SIZED.includes(kind) ? 0 : sizeOrType,
+        ...(info >>> 31 ? { kflag: true } : {}),
       };
       const need = (n: number) => {
         if (p + n > end) fail(`type ${id} runs past the type section`, at);
@@ -93,7 +100,7 @@ export class Btf {
           need(4);
           const enc = dv.getUint32(p, true);
           p += 4;
-          types.push({ ...base, members: [], intBits: enc & 0xff, signed: ((enc >>> 24) & 1) === 1 });
+          types.push({ ...base, members: [], intBits: enc & 0xff, signed: ((enc >>> 24) & 1) === 1, intOffset: (enc >>> 16) & 0xff });
           break;
         }
         case Kind.ARRAY: {
@@ -113,6 +120,7 @@ export class Btf {
               type: dv.getUint32(p + 4, true),
               offset: info >>> 31 ? off & 0xffffff : off,
               size: 0,
+              ...(info >>> 31 && off >>> 24 ? { bitSize: off >>> 24 } : {}),
             });
           }
           types.push({ ...base, members });

@@ -1,5 +1,7 @@
 import { LDDW, Pseudo } from '../vm/opcodes.js';
 import { ElfError } from './elfError.js';
+import { Btf } from './btf.js';
+import { Kind } from '../uapi/btf.js';
 import { type ElfFile, type Relocation, R_BPF, STB, STT, type Section, type Symbol } from './elfFile.js';
 import { kfuncByName } from '../vm/verifier/kfuncs.js';
 import type { MapDef } from './mapDefs.js';
@@ -26,6 +28,19 @@ export interface ProgramSpec {
 }
 
 const CALL = 0x85;
+
+/**
+ * isKsymVar: whether an extern `__ksym` is a variable (a VAR in the `.ksyms` DATASEC, as
+ * `extern const int bpf_prog_active __ksym;`), not a function: libbpf gives those a
+ * BPF_PSEUDO_BTF_ID to a kernel variable (percpu ones typed MEM_PERCPU), which bpfbox does not
+ * provide yet.
+ */
+function isKsymVar(elf: ElfFile, name: string): boolean {
+  const sec = elf.section('.BTF');
+  if (!sec) return false;
+  const btf = new Btf(sec.data);
+  return !!btf.datasec('.ksyms')?.members.some((m) => m.name === name && btf.get(m.type).kind === Kind.VAR);
+}
 
 /** MapLookup finds the map a relocation's symbol names. */
 export type MapLookup = (sym: Symbol, sec: Section) => MapDef | undefined;
@@ -130,6 +145,8 @@ export function linkProgram(elf: ElfFile, sym: Symbol, findMap: MapLookup, type:
   function kfuncId(ext: Symbol, s: Section, at: number): number {
     const k = kfuncByName(ext.name);
     if (k) return k.id;
+    if (isKsymVar(elf, ext.name))
+      throw new ElfError(`extern (var ksym) '${ext.name}': not provided by bpfbox`, { section: s.name, offset: at * 8 });
     if (ext.bind === STB.WEAK) return 0;
     throw new ElfError(`extern (func ksym) '${ext.name}': not found in kernel or module BTFs`, { section: s.name, offset: at * 8 });
   }

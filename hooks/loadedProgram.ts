@@ -1,3 +1,4 @@
+import type { ShowBtf } from './helpers/btfShow.js';
 import type { ProgramMaps } from '../maps/programSide.js';
 import type { VerifiedProgram } from '../vm/verifier/verified.js';
 
@@ -11,6 +12,8 @@ export interface LoadedProgram extends ProgramMaps {
   readonly id: number;
   readonly type: number;
   readonly program: VerifiedProgram;
+  /** The object's BTF types, when its loader gave them: the types bpf_snprintf_btf's ids name. */
+  readonly btf?: ShowBtf;
   runCnt: number;
   runTimeNs: number;
 }

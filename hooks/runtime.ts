@@ -26,6 +26,7 @@ import { type PerfRecord, outputHelpers } from './helpers/output.js';
 import { monotonicNs, timeHelpers } from './helpers/time.js';
 import { timerHelpers } from './helpers/timer.js';
 import { type TimerQueue, timerQueueOf } from './timerQueue.js';
+import { btfPrintHelpers } from './helpers/btfPrint.js';
 import type { SkbPacket } from './skb.js';
 import type { CurrentTask } from './currentTask.js';
 import { cgroupHelpers } from './helpers/cgroup.js';
@@ -41,6 +42,8 @@ import { XDP_PACKET_HEADROOM } from '../uapi/xdp.js';
 /** RuntimeOptions: the CPU this runtime emulates, the clock, the random seed, the trace sink. */
 export interface RuntimeOptions {
   readonly cpu?: number;
+  /** The CPUs the kernel has (nr_cpu_ids: bpf_per_cpu_ptr returns NULL for others); default 1. */
+  readonly ncpus?: number;
   /** Nanoseconds for bpf_ktime_get_ns; default a monotonic clock. */
   readonly clock?: () => bigint;
   /** Seed for bpf_get_prandom_u32 (seeded runs repeat exactly). */
@@ -147,6 +150,8 @@ export class HookRuntime {
   readonly views: MapViews;
   readonly options: RuntimeOptions;
   current: Current = { kind: 'none' };
+  /** The program last prepared here: the one running (hooks prepare right before they run; a tail call prepares its target). */
+  running: LoadedProgram | undefined;
   /** Samples from bpf_perf_event_output, oldest first, for a reader to take. */
   readonly perf: PerfRecord[] = [];
   /** Signals bpf_send_signal / bpf_send_signal_thread asked for and bpfbox did not deliver (helpers/signal.ts). */
@@ -198,6 +203,7 @@ export class HookRuntime {
       ...pidnsHelpers(this),
       ...xfrmHelpers(this),
       ...percpuLookupHelpers(this),
+      ...btfPrintHelpers(this),
       ...kfuncHelpers(),
     ]);
   }
@@ -251,6 +257,7 @@ export class HookRuntime {
 
   /** prepare returns the program ready to run on this CPU (once per program). */
   prepare(prog: LoadedProgram): Prepared {
+    this.running = prog;
     let p = this.#prepared.get(prog);
     if (!p) {
       const machine: Machine = {

@@ -1,3 +1,4 @@
+import type { ShowBtf } from '../hooks/helpers/btfShow.js';
 import type { GlobalArg } from '../vm/verifier/globalFunc.js';
 import type { CmdName } from '../uapi/cmd.js';
 import type { MapInfo, ProgInfo } from '../uapi/info.js';
@@ -106,6 +107,8 @@ export interface ProgLoadAttr {
   }[];
   /** BTF func info (the kernel's `func_info`): where each function starts, and its C signature. */
   func_info?: readonly { readonly insn: number; readonly name: string; readonly global?: readonly GlobalArg[] }[];
+  /** bpfbox's stand-in for prog_btf_fd: the object's BTF types (the ids bpf_snprintf_btf is given name them). */
+  prog_btf?: ShowBtf;
 }
 
 /** ObjPathAttr: BPF_OBJ_PIN / BPF_OBJ_GET (`file_flags`: BPF_F_RDONLY / BPF_F_WRONLY for the new fd). */
@@ -200,6 +203,7 @@ export const ATTR_FIELDS: { readonly [C in CmdName]: readonly (keyof AttrOf[C])[
     'expected_attach_type',
     'line_info',
     'func_info',
+    'prog_btf',
   ],
   BPF_OBJ_PIN: ['pathname', 'bpf_fd', 'file_flags'],
   BPF_OBJ_GET: ['pathname', 'bpf_fd', 'file_flags'],

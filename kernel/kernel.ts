@@ -94,7 +94,7 @@ export class Kernel {
   runtime(cpu = 0): HookRuntime {
     let rt = this.#runtimes.get(cpu);
     if (!rt) {
-      rt = new HookRuntime(this, { ...this.#runtimeOptions, cpu });
+      rt = new HookRuntime(this, { ncpus: this.ncpus, ...this.#runtimeOptions, cpu });
       this.#runtimes.set(cpu, rt);
     }
     return rt;

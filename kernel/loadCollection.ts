@@ -81,6 +81,7 @@ export function loadProgram(
     prog_name: prog.name.slice(0, 15),
     ...(log ? { log_level: logLevel, log_buf: log, log_size: log.length } : {}),
     ...lineAndFuncInfo(spec, prog),
+    ...(spec.btf ? { prog_btf: spec.btf } : {}),
   });
   const text = log ? new TextDecoder().decode(log.subarray(0, Math.max(0, log.indexOf(0)))) : '';
   return { fd: Math.max(fd, -1), errno: fd < 0 ? -fd : 0, log: text };

@@ -1,3 +1,4 @@
+import type { ShowBtf } from '../hooks/helpers/btfShow.js';
 import type { VerifiedProgram } from '../vm/verifier/verified.js';
 import type { BpfMap } from '../maps/bpfMap.js';
 import type { MapSpec } from '../maps/spec.js';
@@ -59,6 +60,8 @@ export class ProgObject extends KernelObject {
   /** Source lines by slot and function names by first slot, when the loader gave BTF info. */
   readonly lineInfo: ReadonlyMap<number, { line: string; file?: string; lineNum?: number; col?: number }>;
   readonly funcInfo: ReadonlyMap<number, string>;
+  /** The object's BTF types, when the loader gave them (prog_btf): what bpf_snprintf_btf shows. */
+  readonly btf?: ShowBtf;
   runCnt = 0;
   runTimeNs = 0;
 
@@ -76,6 +79,7 @@ export class ProgObject extends KernelObject {
       mapFds: number[];
       lineInfo?: ReadonlyMap<number, { line: string; file?: string; lineNum?: number; col?: number }>;
       funcInfo?: ReadonlyMap<number, string>;
+      btf?: ShowBtf;
     },
   ) {
     super(id);
@@ -90,6 +94,7 @@ export class ProgObject extends KernelObject {
     this.mapFds = fields.mapFds;
     this.lineInfo = fields.lineInfo ?? new Map();
     this.funcInfo = fields.funcInfo ?? new Map();
+    this.btf = fields.btf;
   }
 
   /** gplCompatible: the kernel's license_is_gpl_compatible(). */

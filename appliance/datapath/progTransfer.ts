@@ -1,3 +1,4 @@
+import type { ShowBtf } from '../../hooks/helpers/btfShow.js';
 import { attachMap } from '../../maps/factory.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { MapObject, ProgObject } from '../../kernel/objects.js';
@@ -29,6 +30,8 @@ export interface ProgTransfer {
   }[];
   /** What the verifier found when the program was loaded (the worker does not verify it again). */
   readonly verified: VerifiedFacts;
+  /** The object's BTF types (bpf_snprintf_btf shows them). */
+  readonly btf?: ShowBtf;
 }
 
 /** exportProgs describes every program the kernel holds (tail calls may reach any of them). */
@@ -43,6 +46,7 @@ export function exportProgs(k: Kernel): ProgTransfer[] {
     license: p.license,
     mapFds: p.mapFds,
     verified: verifiedFacts(p.program),
+    ...(p.btf ? { btf: { types: p.btf.types } } : {}),
     maps: p.maps.map((m) => ({
       id: m.id,
       desc: m.map.desc,
@@ -88,6 +92,7 @@ export function importProgs(space: AddressSpace, progs: readonly ProgTransfer[])
         tag: t.tag,
         license: t.license,
         maps: objs,
+        ...(t.btf ? { btf: t.btf } : {}),
         mapFds: [...t.mapFds],
       }),
     );

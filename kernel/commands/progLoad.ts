@@ -110,6 +110,7 @@ export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'>; BPF_PROG_B
       mapFds,
       lineInfo: new Map((a.line_info ?? []).map((l) => [l.insn, l])),
       funcInfo: new Map((a.func_info ?? []).map((f) => [f.insn, f.name])),
+      ...(a.prog_btf ? { btf: a.prog_btf } : {}),
     });
     for (const m of maps) k.hold(m);
     k.register(obj);

@@ -13,9 +13,6 @@ import { PROTOS } from '../../vm/verifier/helpers.js';
 /** NOT_IMPLEMENTED: helpers the kernel offers XDP, tc or socket filters that bpfbox refuses (ENOTSUPP, naming them) until implemented. */
 const NOT_IMPLEMENTED: readonly number[] = [
   'get_task_stack',
-  'snprintf_btf',
-  'per_cpu_ptr',
-  'this_cpu_ptr',
   'task_storage_get',
   'task_storage_delete',
   'get_current_task_btf',

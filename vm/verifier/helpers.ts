@@ -18,7 +18,8 @@ import { cur, read } from './step.js';
  * any ANYTHING, func PTR_TO_FUNC, stack0 PTR_TO_STACK_OR_NULL, ringmem the reserved record
  * to release, alloc CONST_ALLOC_SIZE_OR_ZERO, str PTR_TO_CONST_STR; the socket kinds of
  * sockets.ts, and release the socket reference bpf_sk_release drops (ARG_PTR_TO_BTF_ID_SOCK_COMMON | OBJ_RELEASE);
- * timer ARG_PTR_TO_TIMER (the value's `struct bpf_timer`, at its offset).
+ * timer ARG_PTR_TO_TIMER (the value's `struct bpf_timer`, at its offset);
+ * percpu ARG_PTR_TO_PERCPU_BTF_ID (a typed percpu `__ksym` variable: bpfbox provides none, so no register is one).
  */
 type Arg =
   | 'lock'
@@ -45,7 +46,8 @@ type Arg =
   | 'alloc'
   | 'str'
   | SockArg
-  | 'release';
+  | 'release'
+  | 'percpu';
 type Ret = 'int' | 'void' | 'map_value' | 'map_value_or_null' | 'ringbuf_mem_or_null';
 
 interface Proto {
@@ -203,6 +205,9 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   170: { args: ['timer', 'func'], callback: 'timer' }, // bpf_timer_set_callback
   171: { args: ['timer', 'any', 'any'] }, // bpf_timer_start
   172: { args: ['timer'] }, // bpf_timer_cancel
+  149: { args: ['umem', 'size', 'mem', 'size', 'any'] }, // bpf_snprintf_btf (ARG_PTR_TO_MEM | MEM_WRITE, ARG_CONST_SIZE, btf_ptr read)
+  153: { args: ['percpu', 'any'] }, // bpf_per_cpu_ptr (RET_PTR_TO_MEM_OR_BTF_ID | PTR_MAYBE_NULL | MEM_RDONLY)
+  154: { args: ['percpu'] }, // bpf_this_cpu_ptr (RET_PTR_TO_MEM_OR_BTF_ID | MEM_RDONLY)
   // bpf_user_ringbuf_drain: the callback gets (const struct bpf_dynptr *, ctx) per record
   209: { args: ['map', 'func', 'stack0', 'any'], callback: 'drain', mapTypes: [M.BPF_MAP_TYPE_USER_RINGBUF] },
   // the base helpers of kernel/trace/bpf_trace.c, kernel/bpf/helpers.c and net/core/filter.c (hooks/helpers/perfEvent.ts, cgroup.ts, ...)
@@ -447,6 +452,9 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         if (!argRef) refuse(`R${r} must be referenced when passed to release function`, EINVAL);
         released = argRef;
         return;
+      case 'percpu':
+        // percpu_btf_ptr_types: PTR_TO_BTF_ID | MEM_PERCPU (plain, MEM_RCU, PTR_TRUSTED); bpfbox loads no percpu ksym, so none reaches here
+        return void refuse(`R${r} type=${kindName(v)} expected=percpu_ptr_, percpu_rcu_ptr_, percpu_trusted_ptr_`);
       case 'str':
         if (v.k !== 'map_value') return void refuse(`R${r} type=${kindName(v)} expected=map_value`);
         // bpf_map_is_rdonly: read-only for programs and frozen
