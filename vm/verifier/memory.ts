@@ -1,5 +1,6 @@
 import type { LinkedRegs } from './linked.js';
 import { EACCES, EINVAL, MAX_VAR_OFF, Refused, refuse, unsupported } from './refuse.js';
+import { btfStructRead, kernStructSize } from './btfStruct.js';
 import { mapPtrAccess } from './mapPtrAccess.js';
 import { type Scalar, UNKNOWN, isConstScalar, scalarConst, sync } from './scalar.js';
 import * as T from './tnum.js';
@@ -88,6 +89,15 @@ export function load(vs: VState, base: Reg, r: number, off: number, size: number
       mapValueRead(base, r, off, size);
       return directRead(base, off, size) ?? unknownScalar;
     case 'mem':
+      // a kernel struct whose layout bpfbox keeps (btfStruct.ts): check_ptr_to_btf_access
+      if (base.btf && kernStructSize(base.btf) !== undefined) {
+        if (base.var.var.mask !== 0n || base.var.var.value !== 0n)
+          refuse(
+            `R${r} is ptr_${base.btf} invalid variable offset: off=${base.off + off}, var_off=(0x${base.var.var.value.toString(16)}; 0x${base.var.var.mask.toString(16)})`,
+            EACCES,
+          );
+        return btfStructRead(base.btf, r, base.off + off, size);
+      }
       return (regionAccess(base, r, off, size, base.size), unknownScalar);
     case 'map_ptr':
       return mapPtrAccess(base.m, r, base.off + off, false);
