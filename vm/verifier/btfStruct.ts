@@ -41,8 +41,10 @@ const tname = (key: string): string => (key.startsWith('#') ? '(anon)' : key.rep
 export function btfStructRead(name: string, r: number, off: number, size: number): Reg {
   if (off < 0) refuse(`R${r} is ptr_${name} invalid negative access: off=${off}`, EACCES);
   let key = name;
+  // PTR_UNTRUSTED, once a union of more than one member is walked into: kept across the nested walks (tmp_flag)
+  const flag = { untrusted: false };
   for (;;) {
-    const walked = walk(key, off, size);
+    const walked = walk(key, off, size, flag);
     if (walked.k === 'scalar') return unknownScalar; // narrowed to the load's size by the caller
     if (walked.k === 'ptr') return UNTRUSTED;
     // a nested struct reached at its start: walk on inside it (WALK_STRUCT)
@@ -53,9 +55,11 @@ export function btfStructRead(name: string, r: number, off: number, size: number
 type Walked = { k: 'scalar' } | { k: 'ptr' } | { k: 'struct'; key: string; off: number };
 
 /** walk: one btf_struct_walk over struct `key`, descending into the member that holds `off`. */
-function walk(key: string, off: number, size: number): Walked {
+function walk(key: string, off: number, size: number, flag: { untrusted: boolean }): Walked {
   for (;;) {
     const t = KERN_STRUCTS[key]!;
+    // walking unions yields untrusted pointers, and no member end check (unions of one member excepted)
+    if (t.union && t.m.length !== 1) flag.untrusted = true;
     // a flexible array of structs last: bpfbox keeps no memory past the struct, so no relaxation
     if (off + size > t.size) refuse(`access beyond struct ${tname(key)} at off ${off} size ${size}`, EACCES);
     let next: { key: string; off: number } | undefined;
@@ -87,7 +91,7 @@ function walk(key: string, off: number, size: number): Walked {
         return { k: 'ptr' };
       }
       // a scalar, or an array of them: any bytes inside it (mtrue_end: the array's end)
-      if (off + size > mtrueEnd)
+      if (off + size > mtrueEnd && !flag.untrusted)
         refuse(`access beyond the end of member ${mname} (mend:${mtrueEnd}) in struct ${tname(key)} with off ${off} size ${size}`, EACCES);
       return { k: 'scalar' };
     }
