@@ -457,6 +457,8 @@ export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: b
       // check_helper_mem_access: a kernel object (PTR_TO_BTF_ID) or read-only memory is no destination
       if (raw && p.btf) return void refuse('only read is supported', EACCES);
       if (raw && p.rdonly) return void refuse(`R${r} cannot write into rdonly_mem`, EACCES);
+      // a kernel struct bpfbox keeps the layout of: the bytes read as one load of that size (check_ptr_to_btf_access)
+      if (p.btf && kernStructSize(p.btf) !== undefined) return void load(vs, p, r, 0, n, env);
       return regionAccess(p, r, 0, n, p.size);
     case 'ctx':
       return void refuse(`R${r} type=ctx expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_`, EACCES);
