@@ -78,6 +78,11 @@ describe('current as a kernel object: bpf_get_current_task_btf and the task_stru
     assert.equal(read('u64', 32), 'ok');
     assert.notEqual(read('u64', 32, [ldx('u64', R1, R1, 0)]), 'ok');
     assert.equal(refusal([call(158), st('u32', R0, PID, 1), mov(R0, 0), exit()]), 'only read is supported');
+    // a helper reading task memory reads it as one load of its size: all of comm, not pid and tgid at once
+    const csumDiff = (off: number, size: number) =>
+      refusal([call(158), mov(R1, R0), add(R1, off), mov(R2, size), mov(R3, 0), mov(R4, 0), mov(R5, 0), call(28), exit()]);
+    assert.equal(csumDiff(COMM, 16), 'ok');
+    assert.equal(csumDiff(PID, 8), 'access beyond the end of member pid (mend:1268) in struct task_struct with off 1264 size 8');
     assert.equal(refusal([call(158), mov(R1, R0), call(175), ldx('u64', R0, R0, 160), exit()]), 'ok'); // pt_regs.ss
     assert.equal(
       refusal([call(158), mov(R1, R0), call(175), ldx('u64', R0, R0, 168), exit()]),
