@@ -13,7 +13,7 @@ import { type Reg, ZERO, unknownScalar } from './state.js';
  * one is refused, as unmodelled, never run into memory that is not there).
  */
 
-/** kernStruct: the size of a kernel struct bpfbox knows the layout of, or undefined. */
+/** kernStructSize: the size of a kernel struct bpfbox knows the layout of, or undefined. */
 export const kernStructSize = (name: string): number | undefined => KERN_STRUCTS[name]?.size;
 
 /** UNTRUSTED: the pointer a pointer member gives (kfuncs.ts's bpf_rdonly_cast result, read-only, nothing readable). */

@@ -198,7 +198,7 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   81: { args: ['map', 'any'], ret: 'map_value', mapTypes: CGROUP_STORAGES }, // bpf_get_local_storage (RET_PTR_TO_MAP_VALUE: never NULL)
   107: { args: ['map', 'btfsockc', 'value0', 'any'], ret: 'map_value_or_null', mapTypes: [M.BPF_MAP_TYPE_SK_STORAGE] }, // bpf_sk_storage_get
   108: { args: ['map', 'btfsockc'], mapTypes: [M.BPF_MAP_TYPE_SK_STORAGE] }, // bpf_sk_storage_delete
-  // current and its storage (taskHelpers.ts): ARG_PTR_TO_BTF_ID(_OR_NULL) of task_struct / cgroup
+  // current and its storage (hooks/helpers/currentTask.ts): ARG_PTR_TO_BTF_ID(_OR_NULL) of task_struct / cgroup (btfArgs.ts)
   158: { args: [], btfRet: 'task_struct' }, // bpf_get_current_task_btf (RET_PTR_TO_BTF_ID_TRUSTED)
   175: { args: ['task'], btfRet: 'pt_regs' }, // bpf_task_pt_regs (RET_PTR_TO_BTF_ID)
   141: { args: ['task', 'umem', 'size0', 'any'] }, // bpf_get_task_stack
