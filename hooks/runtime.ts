@@ -20,6 +20,7 @@ import { skbMetaHelpers } from './helpers/skbMeta.js';
 import { tunnelHelpers } from './helpers/tunnel.js';
 import { syncookieHelpers } from './helpers/syncookie.js';
 import { taskHelpers } from './helpers/task.js';
+import { CURRENT_TASK_BYTES, currentTaskHelpers } from './helpers/currentTask.js';
 import { stringHelpers } from './helpers/strings.js';
 import { type Device, type Neighbour, type Route, fibHelpers } from './helpers/fib.js';
 import { type PerfRecord, outputHelpers } from './helpers/output.js';
@@ -94,6 +95,8 @@ export interface CpuRegions {
   readonly frame: Region;
   readonly tails?: Region;
   readonly tally?: Region;
+  /** `current` as programs read it through BTF (helpers/currentTask.ts): a task_struct and its pt_regs. */
+  readonly task?: Region;
 }
 
 /** TAIL_IDS: program ids up to this have a word in a CPU's `tails` region: 1 + the compiled program's index in the JIT's table, or 0. */
@@ -106,6 +109,7 @@ const CPU_REGION_SIZES = {
   frame: () => XDP_PACKET_HEADROOM + MAX_PACKET + XDP_TAILROOM,
   tails: () => TAIL_IDS * 4,
   tally: () => PAGE_SIZE,
+  task: () => CURRENT_TASK_BYTES,
 } as const;
 
 /** cpuRegionsBytes: what cpuRegions takes of an address space for one CPU (each region page-aligned). */
@@ -116,7 +120,7 @@ export function cpuRegionsBytes(): number {
 /** cpuRegions maps the regions a runtime for `cpu` uses (the control plane does this for its workers). */
 export function cpuRegions(mem: AddressSpace, cpu: number): CpuRegions {
   const map = (name: keyof typeof CPU_REGION_SIZES) => mem.map(CPU_REGION_SIZES[name](), Perm.RW, `${name}/cpu${cpu}`);
-  return { stack: map('stack'), ctx: map('ctx'), frame: map('frame'), tails: map('tails'), tally: map('tally') };
+  return { stack: map('stack'), ctx: map('ctx'), frame: map('frame'), tails: map('tails'), tally: map('tally'), task: map('task') };
 }
 
 /** MAX_PACKET: the largest packet a runtime frame holds (a jumbo frame and then some). */
@@ -146,6 +150,8 @@ export class HookRuntime {
   readonly #tails?: Region;
   /** Where batches count verdicts (CpuRegions.tally). */
   readonly tally?: Region;
+  /** `current`'s task_struct and pt_regs (CpuRegions.task). */
+  readonly task?: Region;
   readonly helpers: HelperRegistry;
   readonly views: MapViews;
   readonly options: RuntimeOptions;
@@ -175,6 +181,7 @@ export class HookRuntime {
       frame: this.frame,
       tails: this.#tails,
       tally: this.tally,
+      task: this.task,
     } = options.regions ?? cpuRegions(mem, this.cpu));
     this.views = new MapViews(mem);
     this.timers = timerQueueOf(mem);
@@ -195,6 +202,7 @@ export class HookRuntime {
       ...tunnelHelpers(this),
       ...syncookieHelpers(this),
       ...taskHelpers(this),
+      ...currentTaskHelpers(this),
       ...stringHelpers(this),
       ...cgroupHelpers(this),
       ...perfEventHelpers(this),

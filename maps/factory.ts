@@ -4,6 +4,7 @@ import { BloomFilter } from './bloomFilter.js';
 import type { BpfMap } from './bpfMap.js';
 import { Desc, readDesc } from './descriptor.js';
 import { HashMap } from './hash.js';
+import { LocalStorageMap } from './localStorage.js';
 import { LpmTrie } from './lpmTrie.js';
 import { MapType } from '../uapi/mapType.js';
 import { QueueStack } from './queueStack.js';
@@ -46,6 +47,8 @@ const IMPLS: Readonly<Record<number, MapClass>> = {
   [MapType.BPF_MAP_TYPE_SK_STORAGE]: UnbackedMap,
   [MapType.BPF_MAP_TYPE_CGROUP_STORAGE]: UnbackedMap,
   [MapType.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE]: UnbackedMap,
+  [MapType.BPF_MAP_TYPE_TASK_STORAGE]: LocalStorageMap,
+  [MapType.BPF_MAP_TYPE_CGRP_STORAGE]: LocalStorageMap,
 };
 
 /** createMap validates `spec` (throwing the kernel's errno) and creates the map in `space`. */

@@ -86,6 +86,8 @@ const RULES: Readonly<Record<number, Rule>> = {
   [MapType.BPF_MAP_TYPE_SOCKHASH]: { flags: ACCESS }, // sock_hash_alloc
   [MapType.BPF_MAP_TYPE_REUSEPORT_SOCKARRAY]: { flags: ACCESS | PROG_ACCESS | F.BPF_F_INNER_MAP, key: 4 }, // array_map_alloc_check
   [MapType.BPF_MAP_TYPE_SK_STORAGE]: { flags: F.BPF_F_NO_PREALLOC | F.BPF_F_CLONE, key: 4, noEntries: true }, // BPF_LOCAL_STORAGE_CREATE_FLAG_MASK
+  [MapType.BPF_MAP_TYPE_TASK_STORAGE]: { flags: F.BPF_F_NO_PREALLOC | F.BPF_F_CLONE, key: 4, noEntries: true }, // a pidfd's task's (localStorage.ts)
+  [MapType.BPF_MAP_TYPE_CGRP_STORAGE]: { flags: F.BPF_F_NO_PREALLOC | F.BPF_F_CLONE, key: 4, noEntries: true }, // a cgroup fd's cgroup's
   [MapType.BPF_MAP_TYPE_CGROUP_STORAGE]: { flags: ACCESS | PROG_ACCESS, noEntries: true }, // LOCAL_STORAGE_CREATE_FLAG_MASK
   [MapType.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE]: { flags: ACCESS | PROG_ACCESS, noEntries: true },
 };
@@ -174,7 +176,12 @@ export function checkSpec(s: MapSpec, added = true): void {
       if (s.valueSize !== 4 && s.valueSize !== 8) fail(Errno.EINVAL, 'value is a socket fd (4) or cookie (8)');
       if (s.keySize > MAX_BPF_STACK) fail(Errno.E2BIG, 'key too large');
       break;
+    case MapType.BPF_MAP_TYPE_TASK_STORAGE:
+    case MapType.BPF_MAP_TYPE_CGRP_STORAGE:
     case MapType.BPF_MAP_TYPE_SK_STORAGE:
+      // bpf_local_storage_map_alloc_check: BPF_F_NO_PREALLOC required (storage is allocated per owner, never in advance)
+      if (s.type !== MapType.BPF_MAP_TYPE_SK_STORAGE && !(flags & F.BPF_F_NO_PREALLOC))
+        fail(Errno.EINVAL, 'local storage needs BPF_F_NO_PREALLOC');
       // BTF is required (bpf_local_storage_map_alloc_check, "for userspace sk dumping"), its key an int
       if (s.valueSize === 0 || !s.btf?.key || !s.btf.value) fail(Errno.EINVAL, 'socket storage needs BTF for its key and value');
       if (s.btf.key.k !== 'int' || s.btf.key.size !== 4) fail(Errno.EINVAL, 'socket storage key must be an int');

@@ -12,12 +12,6 @@ import { PROTOS } from '../../vm/verifier/helpers.js';
 
 /** NOT_IMPLEMENTED: helpers the kernel offers XDP, tc or socket filters that bpfbox refuses (ENOTSUPP, naming them) until implemented. */
 const NOT_IMPLEMENTED: readonly number[] = [
-  'get_task_stack',
-  'task_storage_get',
-  'task_storage_delete',
-  'get_current_task_btf',
-  'task_pt_regs',
-  'find_vma',
   'kptr_xchg',
   'dynptr_from_mem',
   'ringbuf_reserve_dynptr',
@@ -26,8 +20,6 @@ const NOT_IMPLEMENTED: readonly number[] = [
   'dynptr_read',
   'dynptr_write',
   'dynptr_data',
-  'cgrp_storage_get',
-  'cgrp_storage_delete',
 ].map((n) => helperId(n)!);
 
 /** A kernel with a fixed clock and seed, and a trace sink. */

@@ -4,6 +4,8 @@ import { ProgType as P } from '../../uapi/progType.js';
 import { type Env, constantKey, ctxPointerOk, helperMemory } from './memory.js';
 import { EINVAL, Refused, refuse, unsupported } from './refuse.js';
 import { type Scalar, UNKNOWN, isConstScalar, scalarConst, sync } from './scalar.js';
+import { btfPtr } from './btfStruct.js';
+import { type BtfArg, btfArgument } from './btfArgs.js';
 import { SOCK_BTF, type SockArg, type SockRet, sockArgument } from './sockets.js';
 import { type MapInfo, NONE, type Reg, type VState, ZERO, kindName, mapRegs, unknownScalar, unreleased } from './state.js';
 import { cur, read } from './step.js';
@@ -47,7 +49,8 @@ type Arg =
   | 'str'
   | SockArg
   | 'release'
-  | 'percpu';
+  | 'percpu'
+  | BtfArg;
 type Ret = 'int' | 'void' | 'map_value' | 'map_value_or_null' | 'ringbuf_mem_or_null';
 
 interface Proto {
@@ -62,13 +65,15 @@ interface Proto {
   /** The sizes of its `fixed` arguments, in order (arg1_size ...). */
   readonly fixed?: readonly number[];
   /** A callback helper: the callback's arguments after the frame is set up. */
-  readonly callback?: 'loop' | 'for_each' | 'drain' | 'timer';
+  readonly callback?: 'loop' | 'for_each' | 'drain' | 'timer' | 'find_vma';
   /** A helper returning a socket pointer (sockets.ts): which, and whether it takes or passes on a reference. */
   readonly sock?: SockRet;
   /** bpf_skc_to_*: a cast to the kernel socket struct named (PTR_TO_BTF_ID_OR_NULL, passing the argument's reference on). */
   readonly skcTo?: string;
   /** `.might_sleep`: refused in a program that is not sleepable (bpfbox models none), before its arguments are looked at. */
   readonly mightSleep?: boolean;
+  /** RET_PTR_TO_BTF_ID(_TRUSTED): a pointer to the kernel struct named, never NULL (btfStruct.ts: its fields readable). */
+  readonly btfRet?: string;
 }
 
 const CTX_ANY = (n: number): Arg[] => ['ctx', ...Array<Arg>(n).fill('any')];
@@ -208,6 +213,15 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   149: { args: ['umem', 'size', 'mem', 'size', 'any'] }, // bpf_snprintf_btf (ARG_PTR_TO_MEM | MEM_WRITE, ARG_CONST_SIZE, btf_ptr read)
   153: { args: ['percpu', 'any'] }, // bpf_per_cpu_ptr (RET_PTR_TO_MEM_OR_BTF_ID | PTR_MAYBE_NULL | MEM_RDONLY)
   154: { args: ['percpu'] }, // bpf_this_cpu_ptr (RET_PTR_TO_MEM_OR_BTF_ID | MEM_RDONLY)
+  // current and its storage (hooks/helpers/currentTask.ts): ARG_PTR_TO_BTF_ID(_OR_NULL) of task_struct / cgroup (btfArgs.ts)
+  158: { args: [], btfRet: 'task_struct' }, // bpf_get_current_task_btf (RET_PTR_TO_BTF_ID_TRUSTED)
+  175: { args: ['task'], btfRet: 'pt_regs' }, // bpf_task_pt_regs (RET_PTR_TO_BTF_ID)
+  141: { args: ['task', 'umem', 'size0', 'any'] }, // bpf_get_task_stack
+  180: { args: ['task', 'any', 'func', 'stack0', 'any'], callback: 'find_vma' }, // bpf_find_vma
+  156: { args: ['map', 'task0', 'value0', 'any'], ret: 'map_value_or_null', mapTypes: [M.BPF_MAP_TYPE_TASK_STORAGE] }, // bpf_task_storage_get
+  157: { args: ['map', 'task0'], mapTypes: [M.BPF_MAP_TYPE_TASK_STORAGE] }, // bpf_task_storage_delete
+  210: { args: ['map', 'cgrp0', 'value0', 'any'], ret: 'map_value_or_null', mapTypes: [M.BPF_MAP_TYPE_CGRP_STORAGE] }, // bpf_cgrp_storage_get
+  211: { args: ['map', 'cgrp0'], mapTypes: [M.BPF_MAP_TYPE_CGRP_STORAGE] }, // bpf_cgrp_storage_delete
   // bpf_user_ringbuf_drain: the callback gets (const struct bpf_dynptr *, ctx) per record
   209: { args: ['map', 'func', 'stack0', 'any'], callback: 'drain', mapTypes: [M.BPF_MAP_TYPE_USER_RINGBUF] },
   // the base helpers of kernel/trace/bpf_trace.c, kernel/bpf/helpers.c and net/core/filter.c (hooks/helpers/perfEvent.ts, cgroup.ts, ...)
@@ -254,6 +268,8 @@ const MAP_ONLY: Readonly<Record<number, readonly number[]>> = {
   [M.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE]: [81],
   [M.BPF_MAP_TYPE_SK_STORAGE]: [107, 108, 194], // sk_storage_get, sk_storage_delete, kptr_xchg
   [M.BPF_MAP_TYPE_USER_RINGBUF]: [209], // user_ringbuf_drain
+  [M.BPF_MAP_TYPE_TASK_STORAGE]: [156, 157, 194], // task_storage_get, task_storage_delete, kptr_xchg
+  [M.BPF_MAP_TYPE_CGRP_STORAGE]: [210, 211, 194], // cgrp_storage_get, cgrp_storage_delete, kptr_xchg
 };
 
 /** The other direction: helpers that take only these map types (the sockmap helpers bpfbox does not model are refused before). */
@@ -342,6 +358,7 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   let keySlot = 0;
   let fixedN = 0;
   let msizeMax = 0n;
+  const findVmaTask = id === 180 ? read(vs, 1) : undefined;
   /** meta->ref_obj_id: the reference a socket argument carries (a cast passes it on to r0). */
   let argRef = 0;
   proto.args.forEach((a, n) => {
@@ -455,6 +472,11 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
       case 'percpu':
         // percpu_btf_ptr_types: PTR_TO_BTF_ID | MEM_PERCPU (plain, MEM_RCU, PTR_TRUSTED); bpfbox loads no percpu ksym, so none reaches here
         return void refuse(`R${r} type=${kindName(v)} expected=percpu_ptr_, percpu_rcu_ptr_, percpu_trusted_ptr_`);
+      case 'task':
+      case 'task0':
+      case 'cgrp0':
+        btfArgument(v, r, a);
+        return;
       case 'str':
         if (v.k !== 'map_value') return void refuse(`R${r} type=${kindName(v)} expected=map_value`);
         // bpf_map_is_rdonly: read-only for programs and frozen
@@ -545,6 +567,7 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
     if (proto.sock.how === 'acquire') vs.refs.set((ref = env.nextId()), slot);
     regs[0] = { k: 'sock_or_null', type: proto.sock.type, ref, id: proto.sock.how === 'acquire' ? ref : nullId };
   }
+  if (proto.btfRet) regs[0] = btfPtr(proto.btfRet);
   if (proto.skcTo) {
     const size = SOCK_BTF.get(proto.skcTo)!;
     regs[0] = { k: 'mem_or_null', size, off: 0, ref: argRef, id: env.nextId(), rdonly: true, btf: proto.skcTo };
@@ -569,6 +592,8 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
       ],
     };
   }
+  // bpf_find_vma: (task, vma, ctx), the task the caller's r1 (set_find_vma_callback_state); the vma a PTR_TO_BTF_ID
+  if (proto.callback === 'find_vma') return { target: callback, args: [findVmaTask!, btfPtr('vm_area_struct'), cbCtx] };
   if (proto.callback === 'loop') return { target: callback, args: [{ k: 'scalar', s: sync({ ...UNKNOWN, umax: 0xffffffffn }) }, cbCtx] };
   // bpf_for_each_map_elem: (map, key, value, ctx); the key read-only
   const m = map!;

@@ -1,5 +1,6 @@
 import type { LinkedRegs } from './linked.js';
 import { EACCES, EINVAL, MAX_VAR_OFF, Refused, refuse, unsupported } from './refuse.js';
+import { btfStructRead, kernStructSize } from './btfStruct.js';
 import { mapPtrAccess } from './mapPtrAccess.js';
 import { type Scalar, UNKNOWN, isConstScalar, scalarConst, sync } from './scalar.js';
 import * as T from './tnum.js';
@@ -90,6 +91,15 @@ export function load(vs: VState, base: Reg, r: number, off: number, size: number
       mapValueRead(base, r, off, size);
       return directRead(base, off, size) ?? unknownScalar;
     case 'mem':
+      // a kernel struct whose layout bpfbox keeps (btfStruct.ts): check_ptr_to_btf_access
+      if (base.btf && kernStructSize(base.btf) !== undefined) {
+        if (base.var.var.mask !== 0n || base.var.var.value !== 0n)
+          refuse(
+            `R${r} is ptr_${base.btf} invalid variable offset: off=${base.off + off}, var_off=(0x${base.var.var.value.toString(16)}; 0x${base.var.var.mask.toString(16)})`,
+            EACCES,
+          );
+        return btfStructRead(base.btf, r, base.off + off, size);
+      }
       return (regionAccess(base, r, off, size, base.size), unknownScalar);
     case 'map_ptr':
       return mapPtrAccess(base.m, r, base.off + off, false);
@@ -452,6 +462,8 @@ export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: b
       // check_helper_mem_access: a kernel object (PTR_TO_BTF_ID) or read-only memory is no destination
       if (raw && p.btf) return void refuse('only read is supported', EACCES);
       if (raw && p.rdonly) return void refuse(`R${r} cannot write into rdonly_mem`, EACCES);
+      // a kernel struct bpfbox keeps the layout of: the bytes read as one load of that size (check_ptr_to_btf_access)
+      if (p.btf && kernStructSize(p.btf) !== undefined) return void load(vs, p, r, 0, n, env);
       return regionAccess(p, r, 0, n, p.size);
     case 'ctx':
       return void refuse(`R${r} type=ctx expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_`, EACCES);

@@ -669,10 +669,10 @@ interface CallbackPath {
   readonly vs: VState;
 }
 
-/** The helpers that call a callback in the caller's frame: bpf_for_each_map_elem, bpf_loop, bpf_user_ringbuf_drain. */
+/** The helpers that call a callback in the caller's frame: bpf_for_each_map_elem, bpf_loop, bpf_user_ringbuf_drain, bpf_find_vma. */
 const BPF_FUNC_loop = 181;
 const BPF_FUNC_timer_set_callback = 170;
-const CALLBACK_HELPERS: ReadonlySet<number> = new Set([164, BPF_FUNC_loop, 209]);
+const CALLBACK_HELPERS: ReadonlySet<number> = new Set([164, BPF_FUNC_loop, 209, 180]);
 
 /** isCallbackCallInsn: a call of a helper that calls a callback (a forced checkpoint, where its calls converge). */
 function isCallbackCallInsn(i: Instruction | undefined): boolean {
