@@ -20,6 +20,7 @@ import { skbMetaHelpers } from './helpers/skbMeta.js';
 import { tunnelHelpers } from './helpers/tunnel.js';
 import { syncookieHelpers } from './helpers/syncookie.js';
 import { taskHelpers } from './helpers/task.js';
+import { dynptrHelpers } from './helpers/dynptr.js';
 import { stringHelpers } from './helpers/strings.js';
 import { type Device, type Neighbour, type Route, fibHelpers } from './helpers/fib.js';
 import { type PerfRecord, outputHelpers } from './helpers/output.js';
@@ -167,7 +168,8 @@ export class HookRuntime {
       ...syncookieHelpers(this),
       ...taskHelpers(this),
       ...stringHelpers(this),
-      ...kfuncHelpers(),
+      ...dynptrHelpers(this),
+      ...kfuncHelpers(this),
     ]);
   }
 

@@ -41,13 +41,6 @@ const NOT_IMPLEMENTED: readonly number[] = [
   'copy_from_user_task',
   'kptr_xchg',
   'map_lookup_percpu_elem',
-  'dynptr_from_mem',
-  'ringbuf_reserve_dynptr',
-  'ringbuf_submit_dynptr',
-  'ringbuf_discard_dynptr',
-  'dynptr_read',
-  'dynptr_write',
-  'dynptr_data',
   'cgrp_storage_get',
   'cgrp_storage_delete',
 ].map((n) => helperId(n)!);
