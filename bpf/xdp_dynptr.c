@@ -73,6 +73,9 @@ int xdp_dynptr(struct xdp_md *ctx)
 	bpf_ringbuf_discard_dynptr(&r2, 0);
 	put(19, bpf_ringbuf_reserve_dynptr(&rb, 20, 0, &r3));
 	bpf_ringbuf_discard_dynptr(&r3, 0);
+	/* an empty record: its header alone */
+	put(29, bpf_ringbuf_reserve_dynptr(&rb, 0, 0, &r3));
+	bpf_ringbuf_submit_dynptr(&r3, 0);
 	put(20, bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA));
 	put(21, bpf_dynptr_from_mem(value, 16, 1, &null)); /* -EINVAL, the dynptr NULL */
 	put(22, bpf_dynptr_read(&out, 1, &null, 0, 0));    /* -EINVAL */

@@ -22,7 +22,7 @@ import { kernelBpffs } from '../support/bpffs.js';
  * byte count (BPF_RB_AVAIL_DATA), which counts every record reserved so far on both sides.
  */
 const DIR = `/sys/fs/bpf/bpfbox_dynptr_${process.pid}`;
-const SLOTS = 29;
+const SLOTS = 30;
 const bt = (...a: string[]) => spawnSync('bpftool', a, { encoding: 'utf8' });
 
 describe('differential: dynptr helpers against the kernel (from_mem, read, write, data, ringbuf reserve/submit/discard dynptr)', function () {
