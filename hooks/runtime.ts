@@ -21,6 +21,7 @@ import { tunnelHelpers } from './helpers/tunnel.js';
 import { syncookieHelpers } from './helpers/syncookie.js';
 import { taskHelpers } from './helpers/task.js';
 import { CURRENT_TASK_BYTES, currentTaskHelpers } from './helpers/currentTask.js';
+import { dynptrHelpers } from './helpers/dynptr.js';
 import { stringHelpers } from './helpers/strings.js';
 import { type Device, type Neighbour, type Route, fibHelpers } from './helpers/fib.js';
 import { type PerfRecord, outputHelpers } from './helpers/output.js';
@@ -212,7 +213,8 @@ export class HookRuntime {
       ...xfrmHelpers(this),
       ...percpuLookupHelpers(this),
       ...btfPrintHelpers(this),
-      ...kfuncHelpers(),
+      ...dynptrHelpers(this),
+      ...kfuncHelpers(this),
     ]);
   }
 

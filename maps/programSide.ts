@@ -8,6 +8,7 @@ import type { BpfMap } from './bpfMap.js';
 import { Errno } from '../uapi/errno.js';
 import { attachMap } from './factory.js';
 import { RingBuf, ringbufSubmit } from './ringbuf.js';
+import { ringbufDynptrHelpers } from './ringbufDynptr.js';
 
 /**
  * MapViews finds the map whose descriptor is at an address, attaching a view the first time:
@@ -37,7 +38,7 @@ export class MapViews {
  * `bpf_map_delete_elem` (3), `bpf_map_push_elem` (87), `bpf_map_pop_elem` (88),
  * `bpf_map_peek_elem` (89) return 0 or a negative errno, and the ring buffer helpers
  * `bpf_ringbuf_output` (130), `_reserve` (131), `_submit` (132), `_discard` (133),
- * `_query` (134). `cpu` is the CPU the calling thread emulates (per-CPU slots).
+ * `_query` (134), and their dynptr flavour (ringbufDynptr.ts). `cpu` is the CPU the calling thread emulates (per-CPU slots).
  */
 export function mapHelpers(views: MapViews, cpu = 0): Helper[] {
   const m = (r1: bigint) => views.get(Number(r1));
@@ -93,6 +94,7 @@ export function mapHelpers(views: MapViews, cpu = 0): Helper[] {
         return rb instanceof RingBuf ? BigInt(rb.available) : 0n;
       },
     },
+    ...ringbufDynptrHelpers(views),
   ];
 }
 

@@ -62,7 +62,8 @@ export class RingBuf extends BpfMap {
 
   /** reserve returns the address of `size` bytes for a record, or 0 when there is no room. */
   reserve(size: number): number {
-    if (size <= 0 || size > this.maxEntries / 2) return 0;
+    // an empty record is a record (__bpf_ringbuf_reserve): its header alone
+    if (size < 0 || size > this.maxEntries / 2) return 0;
     const total = (size + BPF_RINGBUF_HDR_SZ + 7) & ~7;
     return withLock(this.#lock, () => {
       let prod = this.#producer;

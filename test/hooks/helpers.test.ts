@@ -13,13 +13,6 @@ import { PROTOS } from '../../vm/verifier/helpers.js';
 /** NOT_IMPLEMENTED: helpers the kernel offers XDP, tc or socket filters that bpfbox refuses (ENOTSUPP, naming them) until implemented. */
 const NOT_IMPLEMENTED: readonly number[] = [
   'kptr_xchg',
-  'dynptr_from_mem',
-  'ringbuf_reserve_dynptr',
-  'ringbuf_submit_dynptr',
-  'ringbuf_discard_dynptr',
-  'dynptr_read',
-  'dynptr_write',
-  'dynptr_data',
 ].map((n) => helperId(n)!);
 
 /** A kernel with a fixed clock and seed, and a trace sink. */

@@ -1,4 +1,5 @@
 import { ProgType as P } from '../../uapi/progType.js';
+import { dynptrArg } from './dynptr.js';
 import { type Env, helperMemory } from './memory.js';
 import { EINVAL, Refused, refuse } from './refuse.js';
 import { scalarConst } from './scalar.js';
@@ -53,6 +54,24 @@ export function argModels(fn: GlobalFunc, progType: number): readonly ArgModel[]
     else out.push({ k: 'mem', size: a.size, nullable: !a.tags.includes('nonnull') });
   }
   return out;
+}
+
+/**
+ * checkDynptrArgs: a global function walked with its caller's registers still has its
+ * `const struct bpf_dynptr *` arguments checked at the call (btf_check_func_arg_match,
+ * ARG_PTR_TO_DYNPTR | MEM_RDONLY: an initialised dynptr on the caller's stack).
+ */
+export function checkDynptrArgs(vs: VState, fn: GlobalFunc, env: Env): void {
+  fn.args.forEach((a, i) => {
+    if (a.kind !== 'ptr' || a.struct !== 'bpf_dynptr') return;
+    try {
+      dynptrArg(vs, i + 1, env);
+    } catch (e) {
+      if (e instanceof Refused)
+        throw new Refused(EINVAL, `Caller passes invalid args into func#${fn.index} ('${fn.name}')`, [], [e.message]);
+      throw e;
+    }
+  });
 }
 
 const isNull = (r: Reg) => r.k === 'scalar' && r.s.umin === 0n && r.s.umax === 0n;

@@ -2,12 +2,13 @@ import { helperName } from '../../uapi/helperNames.js';
 import { MapType as M } from '../../uapi/mapType.js';
 import { ProgType as P } from '../../uapi/progType.js';
 import { type Env, constantKey, ctxPointerOk, helperMemory } from './memory.js';
-import { EINVAL, Refused, refuse, unsupported } from './refuse.js';
+import { EACCES, EINVAL, Refused, refuse, unsupported } from './refuse.js';
 import { type Scalar, UNKNOWN, isConstScalar, scalarConst, sync } from './scalar.js';
 import { btfPtr } from './btfStruct.js';
 import { type BtfArg, btfArgument } from './btfArgs.js';
+import { type DynptrAt, dynptrArg, dynptrSpi, markDynptr, releaseDynptr } from './dynptr.js';
 import { SOCK_BTF, type SockArg, type SockRet, sockArgument } from './sockets.js';
-import { type MapInfo, NONE, type Reg, type VState, ZERO, kindName, mapRegs, unknownScalar, unreleased } from './state.js';
+import { type DynptrType, type MapInfo, NONE, type Reg, type VState, ZERO, kindName, mapRegs, unknownScalar, unreleased } from './state.js';
 import { cur, read } from './step.js';
 
 /**
@@ -50,8 +51,16 @@ type Arg =
   | SockArg
   | 'release'
   | 'percpu'
-  | BtfArg;
-type Ret = 'int' | 'void' | 'map_value' | 'map_value_or_null' | 'ringbuf_mem_or_null';
+  | BtfArg
+  | DynptrArgKind;
+type Ret = 'int' | 'void' | 'map_value' | 'map_value_or_null' | 'ringbuf_mem_or_null' | 'dynptr_mem_or_null';
+
+/**
+ * DynptrArgKind: ARG_PTR_TO_DYNPTR as the dynptr helpers take it (dynptr.ts): local_uninit /
+ * ringbuf_uninit `DYNPTR_TYPE_* | MEM_UNINIT` (the helper makes one), ro `MEM_RDONLY` (an
+ * initialised dynptr of any type), ringbuf_release `DYNPTR_TYPE_RINGBUF | OBJ_RELEASE`.
+ */
+type DynptrArgKind = 'dynptr_local_uninit' | 'dynptr_ringbuf_uninit' | 'dynptr_ro' | 'dynptr_ringbuf_release';
 
 interface Proto {
   readonly args: readonly Arg[];
@@ -222,6 +231,14 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   157: { args: ['map', 'task0'], mapTypes: [M.BPF_MAP_TYPE_TASK_STORAGE] }, // bpf_task_storage_delete
   210: { args: ['map', 'cgrp0', 'value0', 'any'], ret: 'map_value_or_null', mapTypes: [M.BPF_MAP_TYPE_CGRP_STORAGE] }, // bpf_cgrp_storage_get
   211: { args: ['map', 'cgrp0'], mapTypes: [M.BPF_MAP_TYPE_CGRP_STORAGE] }, // bpf_cgrp_storage_delete
+  // kernel/bpf/helpers.c and ringbuf.c: the dynptr helpers (bpf_dynptr_from_mem also wants a map value: check_helper_call)
+  197: { args: ['umem', 'size0', 'any', 'dynptr_local_uninit'] }, // bpf_dynptr_from_mem
+  198: { args: ['map', 'any', 'any', 'dynptr_ringbuf_uninit'], mapTypes: RB }, // bpf_ringbuf_reserve_dynptr
+  199: { args: ['dynptr_ringbuf_release', 'any'], ret: 'void' }, // bpf_ringbuf_submit_dynptr
+  200: { args: ['dynptr_ringbuf_release', 'any'], ret: 'void' }, // bpf_ringbuf_discard_dynptr
+  201: { args: ['umem', 'size0', 'dynptr_ro', 'any', 'any'] }, // bpf_dynptr_read
+  202: { args: ['dynptr_ro', 'any', 'mem', 'size0', 'any'] }, // bpf_dynptr_write (a skb dynptr's write changes the packet)
+  203: { args: ['dynptr_ro', 'any', 'alloc'], ret: 'dynptr_mem_or_null' }, // bpf_dynptr_data
   // bpf_user_ringbuf_drain: the callback gets (const struct bpf_dynptr *, ctx) per record
   209: { args: ['map', 'func', 'stack0', 'any'], callback: 'drain', mapTypes: [M.BPF_MAP_TYPE_USER_RINGBUF] },
   // the base helpers of kernel/trace/bpf_trace.c, kernel/bpf/helpers.c and net/core/filter.c (hooks/helpers/perfEvent.ts, cgroup.ts, ...)
@@ -248,7 +265,7 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
 const MAP_ONLY: Readonly<Record<number, readonly number[]>> = {
   [M.BPF_MAP_TYPE_PROG_ARRAY]: [12],
   [M.BPF_MAP_TYPE_PERF_EVENT_ARRAY]: [25, 22, 55], // perf_event_output, perf_event_read, perf_event_read_value
-  [M.BPF_MAP_TYPE_RINGBUF]: [130, 131, 134],
+  [M.BPF_MAP_TYPE_RINGBUF]: [130, 131, 134, 198],
   [M.BPF_MAP_TYPE_DEVMAP]: [51, 1],
   [M.BPF_MAP_TYPE_DEVMAP_HASH]: [51, 1],
   [M.BPF_MAP_TYPE_CPUMAP]: [51],
@@ -361,6 +378,11 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   const findVmaTask = id === 180 ? read(vs, 1) : undefined;
   /** meta->ref_obj_id: the reference a socket argument carries (a cast passes it on to r0). */
   let argRef = 0;
+  /** The dynptr a `dynptr_ro` argument names (bpf_dynptr_data's slice, bpf_dynptr_write's packet). */
+  let dynptr: DynptrAt | undefined;
+  /** The `dynptr_*_uninit` argument's register: its slots are marked after every argument is checked. */
+  let dynptrOut: { r: number; type: DynptrType } | undefined;
+  let releaseR: number | undefined;
   proto.args.forEach((a, n) => {
     const r = n + 1;
     const v = read(vs, r);
@@ -455,7 +477,8 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
         env.demand(1 << r);
         return;
       case 'ringmem':
-        if (v.k !== 'mem' || v.btf) return void refuse(`R${r} type=${kindName(v)} expected=ringbuf_mem`);
+        if (v.k !== 'mem' || v.btf || v.plain || v.dynptr !== undefined)
+          return void refuse(`R${r} type=${kindName(v)} expected=ringbuf_mem`);
         if (v.off !== 0 || v.var.umax !== 0n)
           refuse(`R${r} must have zero offset when passed to release func or trusted arg to kfunc`, EINVAL);
         released = v.ref;
@@ -476,6 +499,18 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
       case 'task0':
       case 'cgrp0':
         btfArgument(v, r, a);
+        return;
+      case 'dynptr_local_uninit':
+      case 'dynptr_ringbuf_uninit':
+        // is_dynptr_reg_valid_uninit, then the 16 bytes written (check_mem_access, BPF_DW twice)
+        dynptrSpi(vs, r);
+        dynptrOut = { r, type: a === 'dynptr_local_uninit' ? 'local' : 'ringbuf' };
+        return;
+      case 'dynptr_ro':
+        dynptr = dynptrArg(vs, r, env);
+        return;
+      case 'dynptr_ringbuf_release':
+        releaseR = r;
         return;
       case 'str':
         if (v.k !== 'map_value') return void refuse(`R${r} type=${kindName(v)} expected=map_value`);
@@ -505,6 +540,19 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   // a sockmap lookup returns a referenced socket (PTR_TO_SOCKET_OR_NULL), which bpfbox's verifier does not model
   if (t !== undefined && id === 1 && SOCK_MAPS.includes(t))
     unsupported('bpf_map_lookup_elem on a sockmap or sockhash (the socket it returns)');
+  // bpf_dynptr_from_mem makes dynptrs of map values only (check_helper_call)
+  if (id === 197 && read(vs, 1).k !== 'map_value')
+    refuse(`Unsupported reg type ${kindName(read(vs, 1))} for bpf_dynptr_from_mem data`, EACCES);
+  // the dynptr made (mark_stack_slots_dynptr) or released (unmark_stack_slots_dynptr)
+  if (dynptrOut) {
+    const at = dynptrSpi(vs, dynptrOut.r);
+    markDynptr(vs, dynptrOut.r, at, dynptrOut.type, env, slot);
+  }
+  if (releaseR !== undefined) releaseDynptr(vs, releaseR, env);
+  // a skb dynptr's write may move the packet: packet pointers and packet slices die (check_helper_call)
+  const dynptrPkt = id === 202 && (dynptr?.type === 'skb' || dynptr?.type === 'xdp');
+  if (dynptrPkt) env.effects.writesPacket = true;
+  const dynptrMovesPkt = id === 202 && dynptr?.type === 'skb';
   // the call's effects
   const regs = cur(vs).regs;
   for (let r = 1; r <= 5; r++) regs[r] = NONE;
@@ -519,8 +567,12 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   // may): packet pointers die; from the main program they do not (a failed tail call goes on
   // there with the packet as it was): both as the running 6.18 kernel decides
   const tailCallInSubprog = id === 12 && vs.frames.length > 1;
-  if (proto.changesPkt || tailCallInSubprog)
-    mapRegs(vs, (r) => (r.k === 'pkt' || r.k === 'pkt_end' || r.k === 'pkt_meta' ? unknownScalar : r));
+  if (proto.changesPkt || tailCallInSubprog || dynptrMovesPkt)
+    mapRegs(vs, (r) =>
+      r.k === 'pkt' || r.k === 'pkt_end' || r.k === 'pkt_meta' || ((r.k === 'mem' || r.k === 'mem_or_null') && r.pktSlice)
+        ? unknownScalar
+        : r,
+    );
   switch (proto.ret ?? 'int') {
     case 'void':
       // RET_VOID: r0 is left not initialised (the log shows nothing for it after the call)
@@ -549,6 +601,10 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
       regs[0] = map!.ofMaps
         ? { k: 'map_ptr_or_null', m: map!.inner ?? unsupported('maps of maps without an inner map description'), off: 0, id: env.nextId() }
         : { k: 'map_value_or_null', m: map!, off: 0, id: env.nextId() };
+      break;
+    case 'dynptr_mem_or_null':
+      // RET_PTR_TO_DYNPTR_MEM_OR_NULL: `len` writable bytes, dying with the dynptr (dynptr_id) and its reference (ref_obj_id)
+      regs[0] = { k: 'mem_or_null', size: allocSize, off: 0, ref: dynptr!.ref, id: env.nextId(), plain: true, dynptr: dynptr!.id };
       break;
     case 'ringbuf_mem_or_null': {
       // an id for the NULL check, then the reference's, which the register then takes as its id

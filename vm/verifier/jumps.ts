@@ -231,6 +231,8 @@ function present(r: Reg & { k: 'map_value_or_null' | 'map_ptr_or_null' | 'mem_or
     ...(r.rdonly ? { rdonly: true } : {}),
     ...(r.btf ? { btf: r.btf } : {}),
     ...(r.plain ? { plain: true } : {}),
+    ...(r.dynptr !== undefined ? { dynptr: r.dynptr } : {}),
+    ...(r.pktSlice ? { pktSlice: true } : {}),
   };
 }
 

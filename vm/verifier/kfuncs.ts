@@ -5,7 +5,8 @@ import { EINVAL, refuse } from './refuse.js';
 import { sameScalar } from './prune.js';
 import { isConstScalar, scalarConst } from './scalar.js';
 import { KERN_CTX } from './kernCtx.js';
-import { type IterType, NONE, type Reg, type VState, kindName, mapRegs, unknownScalar } from './state.js';
+import { dynptrArg, dynptrSpi, markDynptr } from './dynptr.js';
+import { type DynptrType, type IterType, NONE, type Reg, type VState, kindName, mapRegs, unknownScalar } from './state.js';
 import { cur, read } from './step.js';
 
 /**
@@ -256,7 +257,9 @@ export function checkKfuncCall(vs: VState, id: number, env: Env, slot: number): 
   // as the kernel refuses it in a program that is not (a false refusal for a sleepable one, never an unsafe accept)
   if (k.flags & KF_SLEEPABLE) return refuse(`program must be sleepable to call sleepable kfunc ${k.name}`, EACCES);
   const f = cur(vs);
-  let dynptrKind: 'xdp' | 'skb' | undefined;
+  let dynptrKind: DynptrType | undefined;
+  let dynptrId: number | undefined;
+  let dynptrRef = 0;
   let size = 0;
   let released: number | undefined;
   k.args.forEach((a, n) => {
@@ -348,36 +351,16 @@ export function checkKfuncCall(vs: VState, id: number, env: Env, slot: number): 
         return;
       }
       case 'dynptr_uninit': {
-        const { frame, spi } = stackArg(vs, r, 16, 'dynptr');
-        const st = vs.frames[frame].stack;
-        for (const i of [spi, spi - 1]) {
-          const s = st[i];
-          if (s.k === 'spill' && s.reg.k === 'iter') return refuse(`Dynptr has to be an uninitialized dynptr`, EINVAL);
-        }
-        const dynId = env.nextId();
-        st[spi] = { k: 'spill', reg: { k: 'dynptr', type: k.dynptr!, id: dynId, first: true }, size: 8 };
-        st[spi - 1] = { k: 'spill', reg: { k: 'dynptr', type: k.dynptr!, id: dynId, first: false }, size: 8 };
-        env.slots.write(frame, spi);
-        env.slots.write(frame, spi - 1);
-        return;
+        // the same slots as the helpers' dynptrs (dynptr.ts); stackArg keeps the kfuncs' messages
+        stackArg(vs, r, 16, 'dynptr');
+        return void markDynptr(vs, r, dynptrSpi(vs, r), k.dynptr!, env, slot);
       }
       case 'dynptr': {
-        const { frame, spi } = stackArg(vs, r, 16, 'dynptr');
-        const st = vs.frames[frame].stack;
-        env.slots.read(frame, spi);
-        env.slots.read(frame, spi - 1);
-        const a0 = st[spi];
-        const a1 = st[spi - 1];
-        if (
-          a0.k !== 'spill' ||
-          a0.reg.k !== 'dynptr' ||
-          !a0.reg.first ||
-          a1.k !== 'spill' ||
-          a1.reg.k !== 'dynptr' ||
-          a1.reg.id !== a0.reg.id
-        )
-          return refuse(`Expected an initialized dynptr as arg #${n}`, EINVAL);
-        dynptrKind = a0.reg.type;
+        stackArg(vs, r, 16, 'dynptr');
+        const d = dynptrArg(vs, r, env);
+        dynptrKind = d.type;
+        dynptrId = d.id;
+        dynptrRef = d.ref;
         return;
       }
       case 'buf_opt': {
@@ -415,9 +398,21 @@ export function checkKfuncCall(vs: VState, id: number, env: Env, slot: number): 
       break;
     case 'slice':
     case 'slice_rdwr': {
+      // a writable slice, of any dynptr, only where the program may write packets (may_access_direct_pkt_data, BPF_WRITE)
+      if (k.ret === 'slice_rdwr' && !env.ops.directPacketWrite) return refuse('the prog does not allow writes to packet data', EINVAL);
       if (k.ret === 'slice_rdwr') env.effects.writesPacket = true;
-      void dynptrKind;
-      r0 = { k: 'mem_or_null', size, off: 0, ref: 0, id: env.nextId(), rdonly: k.ret === 'slice' };
+      // tied to its dynptr (dynptr_id); a packet dynptr's slice dies where packet pointers do
+      const pktSlice = dynptrKind === 'skb' || dynptrKind === 'xdp';
+      r0 = {
+        k: 'mem_or_null',
+        size,
+        off: 0,
+        ref: dynptrRef,
+        id: env.nextId(),
+        rdonly: k.ret === 'slice',
+        dynptr: dynptrId,
+        ...(pktSlice ? { pktSlice } : {}),
+      };
       break;
     }
     case 'kern_ctx': {

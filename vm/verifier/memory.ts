@@ -1,3 +1,4 @@
+import { destroyDynptrSlot, isDynptrSlot } from './dynptr.js';
 import type { LinkedRegs } from './linked.js';
 import { EACCES, EINVAL, MAX_VAR_OFF, Refused, refuse, unsupported } from './refuse.js';
 import { btfStructRead, kernStructSize } from './btfStruct.js';
@@ -156,6 +157,8 @@ function stackWrite(vs: VState, base: { off: number; frame: number }, r: number,
   const stack = vs.frames[base.frame].stack;
   const i = (-total - 1) >> 3;
   const b = total + 8 * (i + 1);
+  // a write over a dynptr's slot destroys the dynptr (destroy_if_dynptr_stack_slot)
+  destroyDynptrSlot(vs, base.frame, i, env);
   // check_stack_write_fixed_off: a pointer is spilled whole or not at all (a scalar may be
   // spilled in part, privileged, at the slot's start)
   if (size !== 8 && value.k !== 'scalar' && value.k !== 'none') refuse('invalid size of register spill', EACCES);
@@ -431,6 +434,10 @@ export function helperMemory(vs: VState, p: Reg, r: number, size: Scalar, raw: b
       if (lo + n > 0) refuse(`invalid ${raw ? 'write to' : 'read from'} stack R${r} off=${lo} size=${n}`, EINVAL);
       if (lo < -STACK_SIZE) refuse(`invalid ${raw ? 'write to' : 'read from'} stack R${r} off=${lo} size=${n}`);
       touch(env, vs, p.frame, lo);
+      // a dynptr's bytes are neither a helper's to write nor to read (check_stack_range_initialized)
+      for (let a = lo; a < lo + n; a++)
+        if (isDynptrSlot(vs, p.frame, (-a - 1) >> 3))
+          refuse(raw ? `potential write to dynptr at off=${a} disallowed` : `invalid read from stack R${r} off ${lo}+0 size ${n}`, EACCES);
       // liveness: a read of every slot it may reach; a write of the slots it surely fills (umin bytes)
       for (let i = (-lo - 1) >> 3; i >= -(lo + n) >> 3 && i >= 0; i--) {
         if (!raw) env.slots.read(p.frame, i);

@@ -183,7 +183,8 @@ function regCovers(o: Reg, c: Reg, ids: IdMap, exact: boolean, range = false): b
         o.size === cc.size &&
         o.off === cc.off &&
         (exact ? sameScalar(o.var, cc.var) : within(o.var, cc.var)) &&
-        ids.match(-o.ref, -cc.ref)
+        ids.match(-o.ref, -cc.ref) &&
+        sameSlice(o, cc, ids)
       );
     }
     // an iterator's depth is not compared (it only tells loops apart): iter_active_depths_differ
@@ -199,7 +200,7 @@ function regCovers(o: Reg, c: Reg, ids: IdMap, exact: boolean, range = false): b
     }
     case 'dynptr': {
       const cc = c as typeof o;
-      return o.type === cc.type && o.first === cc.first && ids.match(o.id, cc.id);
+      return o.type === cc.type && o.first === cc.first && ids.match(o.id, cc.id) && ids.match(-o.ref, -cc.ref);
     }
     case 'mem_or_null': {
       const cc = c as typeof o;
@@ -209,7 +210,8 @@ function regCovers(o: Reg, c: Reg, ids: IdMap, exact: boolean, range = false): b
         o.size === cc.size &&
         o.off === cc.off &&
         ids.match(-o.ref, -cc.ref) &&
-        ids.match(o.id, cc.id)
+        ids.match(o.id, cc.id) &&
+        sameSlice(o, cc, ids)
       );
     }
   }
@@ -279,4 +281,11 @@ export function covers(
       return false;
   }
   return true;
+}
+
+/** sameSlice: two memory pointers are slices of matching dynptrs, or neither is one (the dynptr_id check of regsafe). */
+function sameSlice(o: { dynptr?: number; pktSlice?: boolean }, c: { dynptr?: number; pktSlice?: boolean }, ids: IdMap): boolean {
+  if (!o.pktSlice !== !c.pktSlice) return false;
+  if (o.dynptr === undefined || c.dynptr === undefined) return o.dynptr === c.dynptr;
+  return ids.match(o.dynptr, c.dynptr);
 }

@@ -80,6 +80,10 @@ export type Reg =
       readonly btf?: string;
       /** PTR_TO_MEM of a global function's argument (globalFunc.ts): not ring buffer memory, the log says `mem`. */
       readonly plain?: boolean;
+      /** A dynptr's slice (dynptr_id): it dies with the dynptr (dynptr.ts). */
+      readonly dynptr?: number;
+      /** A skb or xdp dynptr's slice: it dies where packet pointers do (reg_is_dynptr_slice_pkt). */
+      readonly pktSlice?: boolean;
     }
   | {
       readonly k: 'mem_or_null';
@@ -90,13 +94,15 @@ export type Reg =
       readonly rdonly?: boolean;
       readonly btf?: string;
       readonly plain?: boolean;
+      readonly dynptr?: number;
+      readonly pktSlice?: boolean;
     }
   /**
    * Only in a stack slot (kfuncs.ts): an open-coded iterator (STACK_ITER; `ref` the reference
    * its constructor took), or one of a dynptr's two slots (STACK_DYNPTR; `first` the lower one).
    */
   | { readonly k: 'iter'; readonly type: IterType; readonly ref: number; readonly state: 'active' | 'drained'; readonly depth: number }
-  | { readonly k: 'dynptr'; readonly type: 'xdp' | 'skb'; readonly id: number; readonly first: boolean }
+  | { readonly k: 'dynptr'; readonly type: DynptrType; readonly id: number; readonly ref: number; readonly first: boolean }
   /**
    * A socket (sockets.ts: PTR_TO_SOCKET, PTR_TO_SOCK_COMMON, PTR_TO_TCP_SOCK by `type`): never
    * offset (pointer arithmetic on one is refused); `ref` the reference a lookup took (0: none, as
@@ -109,6 +115,9 @@ export type Reg =
   | { readonly k: 'func'; readonly target: number; readonly off: number };
 
 export type Kind = Reg['k'];
+
+/** DynptrType: enum bpf_dynptr_type's kinds bpfbox's verifier knows (dynptr_type_str's names). */
+export type DynptrType = 'local' | 'ringbuf' | 'skb' | 'xdp';
 
 /** SockType: the socket views the kernel's verifier tells apart (struct bpf_sock_common's fields, struct bpf_sock, struct bpf_tcp_sock). */
 export type SockType = 'sock_common' | 'sock' | 'tcp_sock';

@@ -3,7 +3,7 @@ import { checkLegal } from '../legality.js';
 import type { Instruction } from '../instruction.js';
 import { type SlotMap, flowOf } from '../cfg.js';
 import { BPF_MAY_GOTO, Class, JmpOp, LDDW, MAY_GOTO, Mode, Pseudo, Source, isMayGoto, opClass } from '../opcodes.js';
-import { type GlobalFunc, argModels, globalCall } from './globalFunc.js';
+import { type GlobalFunc, argModels, checkDynptrArgs, globalCall } from './globalFunc.js';
 import { checkHelperCall, unreleased } from './helpers.js';
 import { stateText } from './log.js';
 import { type LogPos, LogWriter, insnText, touched } from './logWriter.js';
@@ -618,6 +618,7 @@ function call(vs: VState, i: Instruction, slot: number, input: WalkInput, queue:
       vs.frames[vs.frames.length - 1] = { ...cur(vs), global: true };
       return target;
     }
+    if (g) checkDynptrArgs(vs, g, input.env);
     return enter(
       vs,
       target,
