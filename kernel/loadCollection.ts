@@ -107,7 +107,8 @@ export function loadCollection(p: BpfProcess, spec: CollectionSpec, options: Loa
   };
   try {
     for (const m of spec.maps) maps.set(m.name, createMap(p, m, options, opened, check));
-    const rodata = spec.maps.find((m) => m.internal?.elfSection === '.rodata')?.name;
+    // libbpf's LIBBPF_MAP_RODATA maps: `.rodata` and every `.rodata.*` (string literals, constants)
+    const rodata = spec.maps.filter((m) => m.internal && /^\.rodata($|\.)/.test(m.internal.elfSection)).map((m) => m.name);
     const wanted = (prog: CollectionSpec['programs'][number]) => !autoloadOff(prog.section) || options.autoload?.includes(prog.name);
     for (const prog of options.mapsOnly ? [] : spec.programs.filter(wanted)) {
       // as libbpf: without a log first; on failure again with log_level 1 for the log
@@ -116,9 +117,9 @@ export function loadCollection(p: BpfProcess, spec: CollectionSpec, options: Loa
       check(r.fd < 0 ? -r.errno : r.fd, `program ${prog.name}`, r.log);
       opened.push(r.fd);
       programs.set(prog.name, r.fd);
-      // as libbpf (bpf_object_load_prog): the object's .rodata bound to every program, for tools that read its metadata
-      if (rodata !== undefined)
-        check(p.bpf('BPF_PROG_BIND_MAP', { prog_fd: r.fd, map_fd: maps.get(rodata)! }), `program ${prog.name} (bind .rodata)`);
+      // as libbpf (bpf_object_load_prog): the object's read-only data bound to every program, for tools that read its metadata
+      for (const name of rodata)
+        check(p.bpf('BPF_PROG_BIND_MAP', { prog_fd: r.fd, map_fd: maps.get(name)! }), `program ${prog.name} (bind ${name})`);
     }
     if (options.mapsOnly) return { maps, programs, close };
     for (const m of spec.maps) {

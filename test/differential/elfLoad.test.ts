@@ -90,7 +90,12 @@ describe('differential: clang objects load in bpfbox as libbpf loads them in the
             frozen: m.frozen ? 1 : 0,
           }),
         );
-        assert.deepEqual(ourMaps.sort(), kMaps.map(shape).sort(), `${kp.name}: maps`);
+        // an older bpftool prints a map type it has no name for as its number (cgrp_storage is 32)
+        const named = (m: { type: string | number }) => ({
+          ...m,
+          type: /^\d+$/.test(String(m.type)) ? mapTypeName(Number(m.type)) : m.type,
+        });
+        assert.deepEqual(ourMaps.sort(), kMaps.map(named).map(shape).sort(), `${kp.name}: maps`);
         // the xlated listing, where the kernel kept the instruction count (no inlined helpers)
         const kx = JSON.parse(bt('-j', 'prog', 'dump', 'xlated', 'pinned', `${pins}/${kp.name}`).stdout) as { disasm: string }[];
         const ox = xlatedLines(p);
