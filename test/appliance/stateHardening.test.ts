@@ -349,6 +349,86 @@ describe('control socket limits', function () {
   });
 });
 
+/** serveChild: `bpfbox serve` on `state` (its argv prefixed by `wrap`), resolved once it listens. */
+function serveChild(state: string, wrap: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ p: ChildProcess; err: () => string }> {
+  return new Promise((ok, no) => {
+    const argv = [...wrap, process.execPath, CLI, '--bpffs', state, 'serve', '--flush-ms', '100'];
+    const p = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr!.setEncoding('utf8');
+    p.stderr!.on('data', (d: string) => {
+      err += d;
+      if (err.includes('listening on')) ok({ p, err: () => err });
+    });
+    p.on('exit', (code) => no(new Error(`serve exited with ${code}: ${err}`)));
+  });
+}
+
+describe('serve: out of file descriptors, and without the native module', function () {
+  this.timeout(60_000);
+
+  it('with 40 fds and 100 clients connecting, serve stays up (accept and flush errors logged) and answers afterwards', async () => {
+    const state = join(openParent(), 'state');
+    const mk = spawnSync(
+      process.execPath,
+      [CLI, '--bpffs', state, 'map', 'create', '/sys/fs/bpf/m', 'type', 'array', 'key', '4', 'value', '4', 'entries', '4', 'name', 'm'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(mk.status, 0, mk.stderr);
+    const { p, err } = await serveChild(state, ['prlimit', '--nofile=40']);
+    const exited = new Promise((ok) => p.once('exit', ok));
+    try {
+      const sock = join(state, '.run', `${p.pid}.sock`);
+      const cs: Socket[] = [];
+      const settled: Promise<void>[] = [];
+      for (let i = 0; i < 100; i++) {
+        const c = createConnection(sock);
+        c.on('error', () => undefined);
+        cs.push(c);
+        settled.push(new Promise((ok) => (c.once('connect', () => ok()), c.once('close', () => ok()))));
+      }
+      await Promise.all(settled);
+      await new Promise((ok) => setTimeout(ok, 500)); // flushes run (every 100 ms) while the fds are gone
+      for (const c of cs) c.destroy();
+      assert.equal(p.exitCode, null, `serve is still running: ${err()}`);
+      const up = spawnSync(
+        process.execPath,
+        [CLI, '--bpffs', state, 'map', 'update', 'pinned', '/sys/fs/bpf/m', 'key', '0', '0', '0', '0', 'value', '7', '0', '0', '0'],
+        {
+          encoding: 'utf8',
+          timeout: 30_000,
+        },
+      );
+      assert.equal(up.status, 0, up.stderr);
+      assert.equal(p.exitCode, null, `serve is still running: ${err()}`);
+      assert.doesNotMatch(err(), /\n\s+at /, 'no stack trace');
+    } finally {
+      p.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  it('without the native module (BPFBOX_NO_PEERCRED=1), serve listens owner-only, and refuses a control group it could not check', async () => {
+    const state = join(openParent(), 'state');
+    const { p } = await serveChild(state, [], { BPFBOX_NO_PEERCRED: '1' });
+    const exited = new Promise((ok) => p.once('exit', ok));
+    assert.equal(mode(join(state, '.run')), 0o700);
+    assert.equal(mode(join(state, '.run', `${p.pid}.sock`)), 0o600);
+    p.kill('SIGTERM');
+    await exited;
+    const r = spawnSync(process.execPath, [CLI, '--bpffs', state, 'serve'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, BPFBOX_NO_PEERCRED: '1', BPFBOX_CONTROL_GROUP: '0' },
+    });
+    assert.notEqual(r.status, 0);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /control group 0: peers cannot be checked without the native module/);
+  });
+});
+
 describe('client: it checks the socket and its listener before sending a byte', () => {
   it('a socket named for pid 1 whose listener is another process is refused (SO_PEERCRED)', async function () {
     if (!peerCredAvailable()) {
