@@ -184,6 +184,29 @@ export class FilePinStore implements PinStore {
     });
   }
 
+  /**
+   * sweepTemp removes the temporary files (`.tmp-PID-…`, `<name>.tmp-PID-…`) of writers that are
+   * gone (a SIGKILL between create and rename), in every directory of the state; returns how many.
+   * A live writer's are left alone. Links are not followed (lstat), nor entered.
+   */
+  sweepTemp(): number {
+    let n = 0;
+    const sweep = (d: string) => {
+      for (const name of readdirSync(d)) {
+        const f = join(d, name);
+        const st = lstatSync(f);
+        if (st.isDirectory() && name !== '.run') sweep(f);
+        const m = /\.tmp-(\d+)-/.exec(name);
+        if (m && st.isFile() && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) {
+          unlinkSync(f);
+          n++;
+        }
+      }
+    };
+    this.locked(() => sweep(this.dir));
+    return n;
+  }
+
   #heldPath(m: MapObject): string {
     return `${this.#root}/${HELD_DIR}/map-${m.id}`;
   }

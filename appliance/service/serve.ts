@@ -1,7 +1,7 @@
 import { BpfErrno } from '../../uapi/errno.js';
 import { readFileSync } from 'node:fs';
 import { UserError } from '../../uapi/userError.js';
-import { type ControlOptions, type OwnerHandlers, serveControl } from './control.js';
+import { type ControlOptions, type OwnerHandlers, liveOwners, serveControl } from './control.js';
 import type { MapShow } from '../cli/mapOutput.js';
 import { Session } from './session.js';
 import { TraceLog } from './traceLog.js';
@@ -73,6 +73,10 @@ export async function serve(options: ServeOptions = {}): Promise<{ stop: () => P
       log(`flush failed: ${(e as Error).message.split('\n')[0]}`);
     }
   };
+  // what killed writers and owners left: their temporary files and sockets
+  const swept = s.store.sweepTemp();
+  if (swept > 0) log(`removed ${swept} temporary file(s) of writers that are gone`);
+  liveOwners(s.state);
   s.store.locked(() => {
     for (const path of [...s.store.walk(), ...s.store.heldPaths()]) {
       try {

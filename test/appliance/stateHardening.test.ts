@@ -233,6 +233,29 @@ describe('links inside the state directory are never followed', () => {
   });
 });
 
+describe('what killed writers leave', () => {
+  it("sweepTemp removes a dead writer's temporary files in every directory, and leaves a live one's", async () => {
+    const state = join(openParent(), 'state');
+    const { store } = proc(state);
+    const dead = spawnSync('true').pid!; // a pid that has exited
+    const live = spawn('sleep', ['30']);
+    try {
+      await new Promise((ok) => live.once('spawn', ok));
+      mkdirSync(join(state, '.held'), { mode: 0o700 });
+      for (const f of [`.tmp-${dead}-a`, `m.tmp-${dead}-b`, `.held/.tmp-${dead}-c`, `.tmp-${live.pid}-d`])
+        writeFileSync(join(state, f), 'x');
+      assert.equal(store.sweepTemp(), 3);
+      assert.deepEqual(
+        readdirSync(state).filter((n) => n.includes('.tmp-')),
+        [`.tmp-${live.pid}-d`],
+      );
+      assert.deepEqual(readdirSync(join(state, '.held')), []);
+    } finally {
+      live.kill();
+    }
+  });
+});
+
 describe('the state lock', function () {
   this.timeout(60_000);
   const lockOf = (state: string) => join(state, '.lock');
