@@ -956,6 +956,34 @@ static napi_value js_permission(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * peerCred(fd): SO_PEERCRED of a connected Unix socket, {pid, uid, gid}: the credentials the
+ * peer had when it called connect(2) or listen(2). The control socket's server checks who
+ * connected, and a client checks who listens (appliance/service/peer.ts); Node has no API for it.
+ */
+static napi_value js_peer_cred(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  uint32_t fd;
+  if (!arg_u32(env, argv[0], "fd", &fd)) return NULL;
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt((int)fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+    char subject[24];
+    snprintf(subject, sizeof subject, "fd %u", fd);
+    throw_errno(env, "SO_PEERCRED", subject, errno);
+    return NULL;
+  }
+  napi_value out, v;
+  napi_create_object(env, &out);
+  napi_create_int32(env, (int32_t)cred.pid, &v);
+  napi_set_named_property(env, out, "pid", v);
+  napi_create_uint32(env, (uint32_t)cred.uid, &v);
+  napi_set_named_property(env, out, "uid", v);
+  napi_create_uint32(env, (uint32_t)cred.gid, &v);
+  napi_set_named_property(env, out, "gid", v);
+  return out;
+}
+
 static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
@@ -974,6 +1002,7 @@ NAPI_MODULE_INIT() {
   export_fn(env, exports, "stats", js_stats);
   export_fn(env, exports, "close", js_close);
   export_fn(env, exports, "permission", js_permission);
+  export_fn(env, exports, "peerCred", js_peer_cred);
   napi_value desc;
   napi_create_object(env, &desc);
   static const struct {

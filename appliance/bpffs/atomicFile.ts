@@ -1,14 +1,18 @@
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, constants, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 /**
  * writeFileAtomic replaces `path` so that a reader, or a process killed at any instant, sees
  * either the old file or the new one whole: write a temporary file beside it, fsync it,
- * rename it over `path`, fsync the directory.
+ * rename it over `path`, fsync the directory. The temporary file is created new (O_EXCL,
+ * O_NOFOLLOW: never through a link planted under its name) and owner-only (0600: the mode is
+ * given at creation, so the umask can only narrow it); rename(2) replaces a link at `path`
+ * itself, never what it points to.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const fd = openSync(tmp, 'w', 0o600);
+  // `.tmp-PID-…` beside it, not `<name>.tmp-…`: a 255-byte name (NAME_MAX) must still have room for its temporary file
+  const tmp = join(dirname(path), `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
     fsyncSync(fd);

@@ -1,23 +1,14 @@
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmdirSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { BpfErrno, Errno, fail } from '../../uapi/errno.js';
+import { Errno, fail } from '../../uapi/errno.js';
 import type { Kernel } from '../../kernel/kernel.js';
 import { type AnyObject, MapObject, ProgObject } from '../../kernel/objects.js';
 import { BPFFS_ROOT, type PinStore, checkBpffsPath } from '../../kernel/pins.js';
-import { pidAlive, sleepSync, writeFileAtomic } from './atomicFile.js';
+import { pidAlive, writeFileAtomic } from './atomicFile.js';
+import { checkNoLinks, readNoFollow } from './noFollow.js';
+import { TMP_PATTERN, checkNameLength, checkNewName } from './pinName.js';
+import { StateLock } from './stateLock.js';
 import { type Owner, type PinnedObject, parsePinned, restoreMap, restoreProg, snapshotMap, snapshotProg } from './pinFile.js';
 
 /**
@@ -32,8 +23,8 @@ export function stateDir(option?: string): string {
 }
 
 const parentOf = (p: string) => p.slice(0, p.lastIndexOf('/')) || '/';
-/** HIDDEN: the store's own files (`.held`, `.next_id`, `.lock`, temporaries); other dot names are pins (bpftool's pinmaps names a `.rodata.str1.1` map so). */
-const HIDDEN = /^\.(held|next_id|lock)$|\.tmp-\d+-/;
+/** HIDDEN: the store's own files (every name starting with '.', which bpffs refuses to pins: pinName.ts) and temporaries. */
+const HIDDEN = new RegExp(`^\\.|${TMP_PATTERN.source}`);
 /** HELD_DIR: where maps that only pinned programs hold are kept (hidden from listings, as the kernel's are from bpffs). */
 const HELD_DIR = '.held';
 
@@ -62,11 +53,18 @@ export class FilePinStore implements PinStore {
   readonly #dirty = new Set<AnyObject>();
   #owner?: Owner;
   #lockDepth = 0;
+  readonly #lock: StateLock;
 
+  /** The state directory is made owner-only (0700, whatever the umask) when it does not exist; an existing one is left as it is. */
   constructor(dir: string, root = BPFFS_ROOT) {
     this.dir = dir;
     this.#root = root;
-    mkdirSync(dir, { recursive: true });
+    this.#lock = new StateLock(dir);
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      fail(Errno.ENOENT, `cannot make the state directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+    }
   }
 
   /** attach gives the store the kernel it restores pins into. */
@@ -79,23 +77,27 @@ export class FilePinStore implements PinStore {
     this.#owner = owner;
   }
 
+  /** #file maps a bpffs path to its file, refusing over-long names and any symbolic link on the way (noFollow.ts). */
   #file(path: string): string {
+    checkNameLength(path);
     const p = checkBpffsPath(path, this.#root);
-    return join(this.dir, p.slice(this.#root.length));
+    const f = join(this.dir, p.slice(this.#root.length));
+    checkNoLinks(this.dir, f, path);
+    return f;
+  }
+
+  /** #newFile is #file for a pin or directory about to be made: its names are checked as bpffs would, and against bpfbox's own (pinName.ts). */
+  #newFile(path: string): string {
+    checkNameLength(path);
+    const p = checkBpffsPath(path, this.#root);
+    checkNewName(path, p.slice(this.#root.length));
+    return this.#file(p);
   }
 
   /** read returns a pin file's contents, or throws ENOENT / EISDIR. */
   read(path: string): PinnedObject {
     const f = this.#file(path);
-    let text: string;
-    try {
-      if (statSync(f).isDirectory()) fail(Errno.EISDIR);
-      text = readFileSync(f, 'utf8');
-    } catch (e) {
-      if (e instanceof BpfErrno) throw e;
-      fail(Errno.ENOENT, `no pin at ${path}`);
-    }
-    return parsePinned(f, text);
+    return parsePinned(f, readNoFollow(f, path));
   }
 
   /** liveOwner returns the owner of a pin if that process is still running. */
@@ -106,7 +108,7 @@ export class FilePinStore implements PinStore {
   }
 
   pin(path: string, obj: AnyObject): void {
-    const f = this.#file(path);
+    const f = this.#newFile(path);
     if (existsSync(f)) fail(Errno.EEXIST);
     const parent = f.slice(0, f.lastIndexOf('/'));
     if (!existsSync(parent) || !statSync(parent).isDirectory()) fail(Errno.ENOENT);
@@ -183,6 +185,29 @@ export class FilePinStore implements PinStore {
     });
   }
 
+  /**
+   * sweepTemp removes the temporary files (`.tmp-PID-…`, `<name>.tmp-PID-…`) of writers that are
+   * gone (a SIGKILL between create and rename), in every directory of the state; returns how many.
+   * A live writer's are left alone. Links are not followed (lstat), nor entered.
+   */
+  sweepTemp(): number {
+    let n = 0;
+    const sweep = (d: string) => {
+      for (const name of readdirSync(d)) {
+        const f = join(d, name);
+        const st = lstatSync(f);
+        if (st.isDirectory() && name !== '.run') sweep(f);
+        const m = /\.tmp-(\d+)-/.exec(name);
+        if (m && st.isFile() && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) {
+          unlinkSync(f);
+          n++;
+        }
+      }
+    };
+    this.locked(() => sweep(this.dir));
+    return n;
+  }
+
   #heldPath(m: MapObject): string {
     return `${this.#root}/${HELD_DIR}/map-${m.id}`;
   }
@@ -231,7 +256,7 @@ export class FilePinStore implements PinStore {
         this.#live.set(this.#heldPath(m), m);
         continue;
       }
-      mkdirSync(join(this.dir, HELD_DIR), { recursive: true });
+      mkdirSync(join(this.dir, HELD_DIR), { recursive: true, mode: 0o700 });
       this.#live.set(this.#heldPath(m), m);
       this.#write(this.#heldPath(m), m);
     }
@@ -253,7 +278,7 @@ export class FilePinStore implements PinStore {
     if (file.kind === 'map' && this.#heldIdOf(p) === undefined && this.#heldBy(file.id).length > 0 && !this.#otherPin(file.id, p)) {
       // the map's last visible pin, but a pinned program still holds it: it goes back to being held
       const held = `${this.#root}/${HELD_DIR}/map-${file.id}`;
-      mkdirSync(join(this.dir, HELD_DIR), { recursive: true });
+      mkdirSync(join(this.dir, HELD_DIR), { recursive: true, mode: 0o700 });
       renameSync(f, this.#file(held));
       if (obj) this.#live.set(held, obj);
       return obj;
@@ -287,10 +312,10 @@ export class FilePinStore implements PinStore {
   }
 
   mkdir(path: string): void {
-    const f = this.#file(path);
+    const f = this.#newFile(path);
     if (existsSync(f)) fail(Errno.EEXIST);
     try {
-      mkdirSync(f);
+      mkdirSync(f, { mode: 0o700 });
     } catch {
       fail(Errno.ENOENT);
     }
@@ -310,7 +335,8 @@ export class FilePinStore implements PinStore {
     const out: string[] = [];
     for (const name of this.list(dir)) {
       const p = `${dir}/${name}`;
-      if (statSync(this.#file(p)).isDirectory()) out.push(...this.walk(p));
+      // lstat: a symbolic link is listed as a file, and reading it is the error naming it
+      if (lstatSync(join(this.dir, p.slice(this.#root.length))).isDirectory()) out.push(...this.walk(p));
       else out.push(p);
     }
     return out;
@@ -331,7 +357,7 @@ export class FilePinStore implements PinStore {
   pinCopy(path: string, m: MapObject): number {
     return this.locked(() => {
       const p = checkBpffsPath(path, this.#root);
-      const f = this.#file(p);
+      const f = this.#newFile(p);
       if (existsSync(f)) {
         if (statSync(f).isDirectory()) fail(Errno.EISDIR, `${path} is a directory`);
         this.unlink(p);
@@ -347,13 +373,14 @@ export class FilePinStore implements PinStore {
   /** mkdirs makes a bpffs directory and its parents (`mkdir -p`). */
   mkdirs(path: string): void {
     const p = checkBpffsPath(path, this.#root);
+    checkNewName(path, p.slice(this.#root.length));
     const parts = p.slice(this.#root.length).split('/').filter(Boolean);
     for (let i = 1; i <= parts.length; i++) {
       const d = `${this.#root}/${parts.slice(0, i).join('/')}`;
       const f = this.#file(d);
       if (existsSync(f)) {
         if (!statSync(f).isDirectory()) fail(Errno.ENOTDIR, `${d} is not a directory`);
-      } else mkdirSync(f);
+      } else mkdirSync(f, { mode: 0o700 });
     }
   }
 
@@ -400,42 +427,19 @@ export class FilePinStore implements PinStore {
     }
   }
 
-  /** acquire takes the state directory's lock file (a dead holder's lock is broken). */
+  /** acquire takes the state directory's lock file (stateLock.ts: a holder not shown alive is broken). */
   acquire(): void {
     if (this.#lockDepth++ > 0) return;
-    const lock = join(this.dir, '.lock');
-    for (let tries = 0; ; tries++) {
-      try {
-        const fd = openSync(lock, 'wx');
-        writeSync(fd, String(process.pid));
-        closeSync(fd);
-        return;
-      } catch {
-        let holder = 0;
-        try {
-          holder = Number(readFileSync(lock, 'utf8'));
-        } catch {
-          continue;
-        }
-        if (holder && holder !== process.pid && !pidAlive(holder)) {
-          try {
-            unlinkSync(lock);
-          } catch {
-            /* someone else broke it */
-          }
-          continue;
-        }
-        if (tries > 2000) {
-          this.#lockDepth--;
-          fail(Errno.EBUSY, `${lock} is held by process ${holder}`);
-        }
-        sleepSync(5);
-      }
+    try {
+      this.#lock.acquire();
+    } catch (e) {
+      this.#lockDepth--;
+      throw e;
     }
   }
 
   /** releaseLock gives back what acquire took. */
   releaseLock(): void {
-    if (--this.#lockDepth === 0) unlinkSync(join(this.dir, '.lock'));
+    if (--this.#lockDepth === 0) this.#lock.release();
   }
 }

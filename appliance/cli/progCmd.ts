@@ -14,6 +14,7 @@ import { UsageError, usage } from './usageError.js';
 import { displayName, progShowJson, progShowOf, progShowPlain, xlatedLines, xlatedPlain } from './progOutput.js';
 import type { Session } from '../service/session.js';
 import { RunEvents } from './runEvents.js';
+import { pinmapsName } from '../bpffs/pinName.js';
 
 /** ProgRef: `id N`, `pinned FILE`, `name NAME` or `tag TAG`. */
 type ProgRef = { id: number } | { pinned: string } | { name: string } | { tag: string };
@@ -135,7 +136,7 @@ function loadWithOptions({ s, t, o, set }: ProgArgs, first: boolean): number {
       } catch (e) {
         if (!(e instanceof BpfErrno) || e.errno !== Errno.EEXIST) throw e;
       }
-      for (const [name, fd] of loaded.maps) s.kernel.bpf('BPF_OBJ_PIN', { pathname: `${pinmaps}/${name}`, bpf_fd: fd });
+      for (const [name, fd] of loaded.maps) s.kernel.bpf('BPF_OBJ_PIN', { pathname: `${pinmaps}/${pinmapsName(name)}`, bpf_fd: fd });
     }
     const progs = [...loaded.programs];
     if (progs.length === 0) {

@@ -83,6 +83,12 @@ export interface AfPacket {
   close(handle: number): void;
   /** permission: opens and closes a bare AF_PACKET socket; throws EPERM without CAP_NET_RAW. */
   permission(): void;
+  /**
+   * peerCred: SO_PEERCRED of a connected Unix socket's fd: the peer's pid, uid and gid as of its connect(2)
+   * or listen(2); throws EBADF, ENOTSOCK. The control socket's checks use it (appliance/service/peer.ts);
+   * a module built before it lacks it, so callers test for it.
+   */
+  peerCred?(fd: number): { pid: number; uid: number; gid: number };
 }
 
 /** RING: ring geometries for OpenOptions. `mtu` holds a 1500-byte MTU's frames; `gso` holds 64 KiB GSO frames (generic XDP after GRO). */

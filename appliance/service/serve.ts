@@ -1,5 +1,7 @@
 import { BpfErrno } from '../../uapi/errno.js';
-import { type OwnerHandlers, serveControl } from './control.js';
+import { readFileSync } from 'node:fs';
+import { UserError } from '../../uapi/userError.js';
+import { type ControlOptions, type OwnerHandlers, liveOwners, serveControl } from './control.js';
 import type { MapShow } from '../cli/mapOutput.js';
 import { Session } from './session.js';
 import { TraceLog } from './traceLog.js';
@@ -15,6 +17,26 @@ export interface ServeOptions {
   readonly net?: OwnerHandlers['net'];
   /** The programs' bpf_trace_printk lines, for `bpfbox prog tracelog` (serve --config fills it; a plain serve's stays empty). */
   readonly traces?: TraceLog;
+  /** A group whose members may use the control socket besides this uid and root (gid or name; default: $BPFBOX_CONTROL_GROUP). */
+  readonly controlGroup?: number | string;
+  /** Control-socket limits (tests make them small). */
+  readonly control?: Omit<ControlOptions, 'group' | 'log'>;
+}
+
+/** groupId resolves a group given by number or by name (/etc/group), or throws a one-line error. */
+export function groupId(g: number | string): number {
+  if (typeof g === 'number' || /^\d+$/.test(g)) return Number(g);
+  let text = '';
+  try {
+    text = readFileSync('/etc/group', 'utf8');
+  } catch {
+    /* no group file */
+  }
+  for (const line of text.split('\n')) {
+    const [name, , gid] = line.split(':');
+    if (name === g && gid !== undefined) return Number(gid);
+  }
+  throw new UserError(`control group ${g}: no such group`);
 }
 
 /**
@@ -28,15 +50,33 @@ export async function serve(options: ServeOptions = {}): Promise<{ stop: () => P
   const s = options.session ?? new Session({ bpffs: options.bpffs });
   const log = options.log ?? (() => undefined);
   let idle: TraceLog | undefined;
-  const { server, socket } = serveControl(s.state, {
-    async list(): Promise<MapShow[]> {
-      return Promise.all(s.localMaps().map((m) => s.openLocal({ id: m.id }).show()));
+  const groupOpt = options.controlGroup ?? process.env.BPFBOX_CONTROL_GROUP;
+  const group = groupOpt === undefined || groupOpt === '' ? undefined : groupId(groupOpt);
+  const { server, socket } = serveControl(
+    s.state,
+    {
+      async list(): Promise<MapShow[]> {
+        return Promise.all(s.localMaps().map((m) => s.openLocal({ id: m.id }).show()));
+      },
+      open: (ref) => s.openLocal(ref),
+      after: () => s.store.flush(),
+      net: options.net,
+      tracelog: (send) => (options.traces ?? (idle ??= new TraceLog())).follow(send),
     },
-    open: (ref) => s.openLocal(ref),
-    after: () => s.store.flush(),
-    net: options.net,
-    tracelog: (send) => (options.traces ?? (idle ??= new TraceLog())).follow(send),
-  });
+    { ...options.control, group, log: options.log },
+  );
+  // a flush that fails (EMFILE, a full disk) is logged and tried again at the next tick, never thrown out of a timer
+  const flush = () => {
+    try {
+      s.store.flush(true);
+    } catch (e) {
+      log(`flush failed: ${(e as Error).message.split('\n')[0]}`);
+    }
+  };
+  // what killed writers and owners left: their temporary files and sockets
+  const swept = s.store.sweepTemp();
+  if (swept > 0) log(`removed ${swept} temporary file(s) of writers that are gone`);
+  liveOwners(s.state);
   s.store.locked(() => {
     for (const path of [...s.store.walk(), ...s.store.heldPaths()]) {
       try {
@@ -51,7 +91,7 @@ export async function serve(options: ServeOptions = {}): Promise<{ stop: () => P
     s.store.own({ pid: process.pid, socket });
     s.store.flush(true);
   });
-  const timer = setInterval(() => s.store.flush(true), options.flushEveryMs ?? 1000);
+  const timer = setInterval(flush, options.flushEveryMs ?? 1000);
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -60,6 +100,9 @@ export async function serve(options: ServeOptions = {}): Promise<{ stop: () => P
     await new Promise<void>((ok) => server.close(() => ok()));
     s.store.locked(() => s.store.release());
   };
-  await new Promise<void>((ok) => server.once('listening', () => ok()));
+  await new Promise<void>((ok, no) => {
+    server.once('listening', () => ok());
+    server.once('error', (e) => no(new UserError(`cannot listen on ${socket}: ${e.message}`)));
+  });
   return { stop, socket };
 }

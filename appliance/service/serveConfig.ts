@@ -24,6 +24,7 @@ import { Attachments, NetError, kindOf } from './attachments.js';
 import { liveMetrics } from './metrics/liveMetrics.js';
 import type { NetProgRef, NetRequest } from './netRequest.js';
 import { displayName } from '../cli/progOutput.js';
+import { pinmapsName } from '../bpffs/pinName.js';
 
 /** ServeConfigOptions: the config file, and flags that override it. */
 export interface ServeConfigOptions {
@@ -268,7 +269,7 @@ function loadProgram(session: Session, cfg: Config, i: number, file: string, cre
       }
       for (const [name, fd] of loaded.maps) {
         replaceStalePin(session, `${p.pinmaps}/${name}`, `${file}: programs[${i}].pinmaps`);
-        const r = k.bpf('BPF_OBJ_PIN', { pathname: `${p.pinmaps}/${name}`, bpf_fd: fd });
+        const r = k.bpf('BPF_OBJ_PIN', { pathname: `${p.pinmaps}/${pinmapsName(name)}`, bpf_fd: fd });
         if (r >= 0) created.push(`${p.pinmaps}/${name}`);
         if (r < 0) {
           const cause = new BpfErrno(-r);
