@@ -1,4 +1,5 @@
 import type { Kernel } from '../../kernel/kernel.js';
+import { pinmapsName } from './pinName.js';
 import { FilePinStore, stateDir } from './filePinStore.js';
 
 /**
@@ -15,7 +16,7 @@ export function pinReplayMaps(kernel: Kernel, maps: ReadonlyMap<string, number>,
     store.mkdirs(dir);
     const out: string[] = [];
     for (const [name, fd] of maps) {
-      const path = `${dir.replace(/\/+$/, '')}/${name}`;
+      const path = `${dir.replace(/\/+$/, '')}/${pinmapsName(name)}`;
       store.pinCopy(path, kernel.process.mapOf(fd).map);
       out.push(path);
     }

@@ -268,12 +268,13 @@ function loadProgram(session: Session, cfg: Config, i: number, file: string, cre
         if (!(e instanceof BpfErrno) || e.errno !== Errno.EEXIST) throw e;
       }
       for (const [name, fd] of loaded.maps) {
-        replaceStalePin(session, `${p.pinmaps}/${name}`, `${file}: programs[${i}].pinmaps`);
-        const r = k.bpf('BPF_OBJ_PIN', { pathname: `${p.pinmaps}/${pinmapsName(name)}`, bpf_fd: fd });
-        if (r >= 0) created.push(`${p.pinmaps}/${name}`);
+        const path = `${p.pinmaps}/${pinmapsName(name)}`;
+        replaceStalePin(session, path, `${file}: programs[${i}].pinmaps`);
+        const r = k.bpf('BPF_OBJ_PIN', { pathname: path, bpf_fd: fd });
+        if (r >= 0) created.push(path);
         if (r < 0) {
           const cause = new BpfErrno(-r);
-          throw new ConfigError(`${file}: programs[${i}].pinmaps: pin ${p.pinmaps}/${name}: ${cause.message}`, {
+          throw new ConfigError(`${file}: programs[${i}].pinmaps: pin ${path}: ${cause.message}`, {
             file,
             field: `programs[${i}].pinmaps`,
             cause,
