@@ -72,9 +72,11 @@ export async function serveConfig(o: ServeConfigOptions): Promise<Running> {
   const metricsAddr = o.metricsAddr ?? cfg.metrics?.addr ?? '127.0.0.1:9435';
   const addrWhere =
     o.metricsAddr !== undefined ? '--metrics-addr' : cfg.metrics?.addr !== undefined ? `${o.config}: metrics.addr` : 'metrics address';
-  parseListenAddr(metricsAddr, addrWhere);
+  const listen = parseListenAddr(metricsAddr, addrWhere);
   checkCaptures(cfg, o.config);
   const log = o.log ?? (() => undefined);
+  if (listen.public)
+    log(`warning: ${addrWhere} ${metricsAddr}: metrics listen on every interface (public: anyone who reaches this machine)`);
   for (const w of metricNameWarnings(cfg, o.config)) log(`warning: ${w}`);
   const workers = cfg.workers ?? availableParallelism();
   const rt = cfg.routes ? readRouteTable(cfg.routes) : undefined;
