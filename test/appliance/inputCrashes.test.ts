@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../support/paths.js';
@@ -250,6 +250,33 @@ describe('issue 22: crashes on input', function () {
         assert.deepEqual(lines(ours), lines(theirs));
       } finally {
         rmSync(pin, { force: true });
+      }
+    });
+  });
+
+  describe('15: limits of the address space, checked with one line', () => {
+    it('--workers 64 and a config of workers: 200 name the limit (already so before this branch: issue 17)', () => {
+      const input = join(dir, 'w.pcap');
+      writeFileSync(input, pcapWithCorruptRecord(1).subarray(0, 24 + 16 + FRAME.length));
+      const flag = bpfbox(state, 'replay', '--obj', XDP, input, '--workers', '64');
+      assert.equal(flag.code, 1, flag.err);
+      assert.match(oneLineError(flag.err), /--workers 64: each worker needs 16 MiB of the 1024 MiB address space: at most 63 workers fit/);
+      const config = join(dir, 'w.yaml');
+      writeFileSync(config, `workers: 200\nprograms:\n  - name: a\n    obj: ${XDP}\n`);
+      const cfg = bpfbox(state, 'replay', '--config', config, input);
+      assert.equal(cfg.code, 1, cfg.err);
+      assert.match(oneLineError(cfg.err), /at most 63 workers fit/);
+    });
+    it('--preload of a capture larger than the address space is one line (was a RangeError and a stack)', () => {
+      const input = join(dir, 'big.pcap');
+      writeFileSync(input, pcapWithCorruptRecord(0).subarray(0, 24));
+      truncateSync(input, 1200 * 2 ** 20); // sparse: 1200 MiB of zero records
+      try {
+        const r = bpfbox(state, 'replay', '--obj', XDP, input, '--preload');
+        assert.equal(r.code, 1, r.err);
+        assert.match(oneLineError(r.err), /^Error: --preload: the captures .*do not fit .*; replay (them )?without --preload$/);
+      } finally {
+        rmSync(input, { force: true });
       }
     });
   });
