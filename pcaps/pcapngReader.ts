@@ -229,7 +229,8 @@ export class PcapngReader implements CaptureReader {
     }
     const t = (BigInt(high) << 32n) | BigInt(low);
     const unit = iface.tsDecimal ? 10n ** BigInt(iface.tsExponent) : 1n << BigInt(iface.tsExponent);
-    r.tsSec = Number(t / unit) + iface.tsOffset;
+    // whole seconds past 2^63 wrap to negative, as Wireshark's wiretap keeps them (a signed time_t)
+    r.tsSec = Number(BigInt.asIntN(64, t / unit)) + iface.tsOffset;
     r.tsNsec = Number(((t % unit) * 1_000_000_000n) / unit);
   }
 

@@ -22,17 +22,53 @@ const OPT_IF_TSRESOL = 9;
 const OPT_EPB_VERDICT = 7;
 const OPT_EPB_QUEUE = 6;
 
+/** TWO_64: an EPB's timestamp is an unsigned 64-bit count of if_tsresol units. */
+const TWO_64 = 1n << 64n;
+
+/**
+ * TS_RESOLUTIONS: the if_tsresol values (decimal exponents) the writer uses, finest first.
+ * Interface 0 has nanoseconds; an instant that nanoseconds cannot hold in 64 bits (after the
+ * year 2554, or before 1970) goes to an interface of the finest resolution that holds it
+ * exactly, added when first needed (pcapng allows an IDB anywhere in its section).
+ */
+const TS_RESOLUTIONS = [9, 6, 3, 0] as const;
+
+/**
+ * tsUnits: the instant (`sec`, `nsec`) as an EPB timestamp at 10^-`exp` seconds, or undefined
+ * if it is not a whole number of those units within 64 bits. A negative count of seconds is
+ * written in two's complement at 10^0, which readers that keep time_t (Wireshark's
+ * wiretap) read back as the same negative second, as they read it in the input.
+ */
+function tsUnits(sec: number, nsec: number, exp: number): bigint | undefined {
+  const per = 10n ** BigInt(9 - exp);
+  const ns = BigInt(sec) * 1_000_000_000n + BigInt(nsec);
+  if (ns % per !== 0n) return undefined;
+  const units = ns / per;
+  if (units >= TWO_64) return undefined;
+  if (units < 0n) return exp === 0 && units >= -(TWO_64 >> 1n) ? units + TWO_64 : undefined;
+  return units;
+}
+
 /**
  * PcapngWriter writes a little-endian pcapng section with one interface (nanosecond
  * timestamps) and an EPB per packet; a packet's verdict goes in an epb_verdict option, as
  * xdpdump writes it (type 2 with the 8-byte XDP action, type 1 with the TC_ACT_* value).
+ * A timestamp nanoseconds cannot carry goes under a coarser interface (TS_RESOLUTIONS).
  */
 export class PcapngWriter {
   readonly #out: FileOut;
+  readonly #idb: { linkType: number; snapLen: number; interfaceName?: string };
+  /** The interface index of each if_tsresol written so far. */
+  readonly #ifaceOf = new Map<number, number>();
   packets = 0;
 
   constructor(path: string, options: { linkType?: number; snapLen?: number; application?: string; interfaceName?: string } = {}) {
     this.#out = new FileOut(path);
+    this.#idb = {
+      linkType: options.linkType ?? LinkType.LINKTYPE_ETHERNET,
+      snapLen: options.snapLen ?? MAX_RECORD,
+      interfaceName: options.interfaceName,
+    };
     this.#block(
       Block.SHB,
       16,
@@ -44,16 +80,37 @@ export class PcapngWriter {
       },
       [[OPT_SHB_USERAPPL, Buffer.from(options.application ?? 'bpfbox')]],
     );
+    this.#interface(9);
+  }
+
+  /** #interface: the index of the interface with if_tsresol 10^-`exp`, its IDB written now if it is new. */
+  #interface(exp: number): number {
+    const known = this.#ifaceOf.get(exp);
+    if (known !== undefined) return known;
+    const { linkType, snapLen, interfaceName } = this.#idb;
     this.#block(
       Block.IDB,
       8,
       (b, at) => {
-        b.writeUInt16LE(options.linkType ?? LinkType.LINKTYPE_ETHERNET, at);
+        b.writeUInt16LE(linkType, at);
         b.writeUInt16LE(0, at + 2);
-        b.writeUInt32LE(options.snapLen ?? MAX_RECORD, at + 4);
+        b.writeUInt32LE(snapLen, at + 4);
       },
-      [[OPT_IF_TSRESOL, Buffer.from([9])], ...(options.interfaceName ? [[2, Buffer.from(options.interfaceName)] as [number, Buffer]] : [])],
+      [[OPT_IF_TSRESOL, Buffer.from([exp])], ...(interfaceName ? [[2, Buffer.from(interfaceName)] as [number, Buffer]] : [])],
     );
+    this.#ifaceOf.set(exp, this.#ifaceOf.size);
+    return this.#ifaceOf.size - 1;
+  }
+
+  /** #timestamp: the interface and the 64-bit count of its units for an instant (the finest exact one; else whole seconds, clamped). */
+  #timestamp(sec: number, nsec: number): { iface: number; units: bigint } {
+    for (const exp of TS_RESOLUTIONS) {
+      const units = tsUnits(sec, nsec, exp);
+      if (units !== undefined) return { iface: this.#interface(exp), units };
+    }
+    const whole = BigInt(Math.trunc(sec));
+    const units = whole < 0n ? (whole < -(TWO_64 >> 1n) ? TWO_64 >> 1n : whole + TWO_64) : whole >= TWO_64 ? TWO_64 - 1n : whole;
+    return { iface: this.#interface(0), units };
   }
 
   write(p: PacketOut, verdict?: PacketVerdict): void {
@@ -67,14 +124,14 @@ export class PcapngWriter {
     }
     if (verdict?.queue !== undefined) opts.push([OPT_EPB_QUEUE, Uint8Array.from(Buffer.from(new Uint32Array([verdict.queue]).buffer))]);
     if (verdict?.comment) opts.push([OPT_COMMENT, Buffer.from(verdict.comment)]);
-    const ts = BigInt(p.tsSec) * 1_000_000_000n + BigInt(p.tsNsec);
+    const { iface, units } = this.#timestamp(p.tsSec, p.tsNsec);
     this.#block(
       Block.EPB,
       20 + ((n + 3) & ~3),
       (b, at) => {
-        b.writeUInt32LE(0, at);
-        b.writeUInt32LE(Number(ts >> 32n), at + 4);
-        b.writeUInt32LE(Number(ts & 0xffffffffn), at + 8);
+        b.writeUInt32LE(iface, at);
+        b.writeUInt32LE(Number(units >> 32n), at + 4);
+        b.writeUInt32LE(Number(units & 0xffffffffn), at + 8);
         b.writeUInt32LE(n, at + 12);
         b.writeUInt32LE(Math.max(n, p.origLen ?? n), at + 16);
         b.set(p.data, at + 20);

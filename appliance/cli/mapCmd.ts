@@ -50,12 +50,24 @@ function parseMapRef(t: Tokens): MapRef {
   return usage(`expected 'id', 'pinned' or 'name', got: '${kind}'?`);
 }
 
-/** strtoul(s, base 0): 0x hex, leading 0 octal, else decimal; undefined unless it all parses. */
-function strtoul(s: string, hex: boolean): number | undefined {
+/** ULONG_MAX: where strtoul saturates (ERANGE) on a 64-bit machine. */
+const ULONG_MAX = (1n << 64n) - 1n;
+
+/**
+ * strtoulBig(s, base 0): 0x hex, leading 0 octal, else decimal (base 16 after `hex`),
+ * saturated at ULONG_MAX as strtoul's ERANGE is; undefined unless it all parses.
+ */
+function strtoulBig(s: string, hex: boolean): bigint | undefined {
   const m = hex ? /^(?:0x)?([0-9a-f]+)$/i.exec(s) : /^(0x[0-9a-f]+|0[0-7]*|[1-9]\d*)$/i.exec(s);
   if (!m) return undefined;
-  if (hex) return parseInt(m[1], 16);
-  return s.startsWith('0x') || s.startsWith('0X') ? parseInt(s, 16) : s.startsWith('0') ? parseInt(s, 8) : parseInt(s, 10);
+  const v = hex ? BigInt(`0x${m[1]}`) : /^0[0-7]/.test(s) ? BigInt(`0o${s.slice(1)}`) : BigInt(s);
+  return v > ULONG_MAX ? ULONG_MAX : v;
+}
+
+/** strtoul(s, base 0): strtoulBig as a number (exact up to 2^53). */
+function strtoul(s: string, hex: boolean): number | undefined {
+  const v = strtoulBig(s, hex);
+  return v === undefined ? undefined : Number(v);
 }
 
 /**
@@ -66,10 +78,10 @@ function parseBytes(t: Tokens, what: string, n: number): Uint8Array {
   const hex = t.take('hex');
   const out: number[] = [];
   while (out.length < n && t.peek() !== undefined) {
-    const v = strtoul(t.peek()!, hex);
+    const v = strtoulBig(t.peek()!, hex);
     if (v === undefined) break;
     t.next('byte');
-    out.push(v & 0xff);
+    out.push(Number(v & 0xffn)); // bpftool stores strtoul's result in a byte: 300 is 0x2c, 99999999999999999999 (ULONG_MAX) 0xff
   }
   if (out.length !== n) usage(`${what} expected ${n} bytes got ${out.length}`);
   return Uint8Array.from(out);

@@ -130,21 +130,20 @@ function loadWithOptions({ s, t, o, set }: ProgArgs, first: boolean): number {
   try {
     const spec = readCollection(bytes, { name: basename(file), set, type });
     const loaded = loadCollection(s.kernel.process, spec);
-    if (pinmaps) {
-      try {
-        s.store.mkdir(pinmaps);
-      } catch (e) {
-        if (!(e instanceof BpfErrno) || e.errno !== Errno.EEXIST) throw e;
-      }
-      for (const [name, fd] of loaded.maps) s.kernel.bpf('BPF_OBJ_PIN', { pathname: `${pinmaps}/${pinmapsName(name)}`, bpf_fd: fd });
-    }
     const progs = [...loaded.programs];
     if (progs.length === 0) {
       loaded.close();
-      throw new UsageError(`${file}: no program to load (every section says autoload off: SEC("?…"))`, { file });
+      throw new UsageError(`${file}: object file doesn't contain any bpf program`, { file });
     }
+    // as bpftool's load_with_options: the program(s) pinned, then the maps; a map that will not pin unpins what this load pinned
+    const pinned: string[] = [];
+    const pin = (pathname: string, fd: number): number => {
+      const r = s.kernel.bpf('BPF_OBJ_PIN', { pathname, bpf_fd: fd });
+      if (r >= 0) pinned.push(pathname);
+      return r;
+    };
     if (first) {
-      const r = s.kernel.bpf('BPF_OBJ_PIN', { pathname: path, bpf_fd: progs[0][1] });
+      const r = pin(path, progs[0][1]);
       if (r < 0) throw new BpfErrno(-r, `pin ${path}`);
     } else {
       try {
@@ -153,8 +152,25 @@ function loadWithOptions({ s, t, o, set }: ProgArgs, first: boolean): number {
         if (!(e instanceof BpfErrno) || e.errno !== Errno.EEXIST) throw e;
       }
       for (const [name, fd] of progs) {
-        const r = s.kernel.bpf('BPF_OBJ_PIN', { pathname: `${path}/${name}`, bpf_fd: fd });
+        const r = pin(`${path}/${name}`, fd);
         if (r < 0) throw new BpfErrno(-r, `pin ${path}/${name}`);
+      }
+    }
+    if (pinmaps) {
+      try {
+        s.store.mkdir(pinmaps);
+      } catch (e) {
+        if (!(e instanceof BpfErrno) || e.errno !== Errno.EEXIST) throw e;
+      }
+      for (const [name, fd] of loaded.maps) {
+        const r = pin(`${pinmaps}/${pinmapsName(name)}`, fd);
+        if (r >= 0) continue;
+        for (const p of pinned.reverse()) s.store.unlink(p); // pins this load made, removed as bpftool's err_unpin
+        loaded.close();
+        const msg = `failed to pin all maps (${pinmaps}/${pinmapsName(name)}: ${strerror(-r)})`;
+        if (o.json) o.out(JSON.stringify({ error: msg }));
+        else o.err(`Error: ${msg}`);
+        return 255;
       }
     }
     if (o.json) o.out('null');
@@ -174,6 +190,26 @@ function loadWithOptions({ s, t, o, set }: ProgArgs, first: boolean): number {
     if (!printUserError(e, o)) throw e;
     return 255;
   }
+}
+
+/** RUN_SIZE_MAX: the largest data_size_out/ctx_size_out `prog run` allocates (bpftool's calloc of a u32 may take 4 GiB; bpfbox stops at 64 MiB). */
+const RUN_SIZE_MAX = 64 << 20;
+/** REPEAT_MAX: the largest `repeat` (the kernel's test run takes a u32). */
+const REPEAT_MAX = 0xffff_ffff;
+
+/**
+ * runNumber reads a `prog run` number as bpftool's strtoul(…, 0) does (0x hex, leading 0
+ * octal, else decimal); what does not parse is bpftool's one line (`can't parse abc as repeat
+ * number`). A negative number (which strtoul wraps to a huge one) is refused with the same line,
+ * and a size past RUN_SIZE_MAX names the limit.
+ */
+function runNumber(v: string, what: string): number {
+  const m = /^(0x[0-9a-f]+|0[0-7]*|[1-9]\d*)$/i.exec(v);
+  if (!m) return usage(`can't parse ${v} as ${what}`);
+  const n = Number(/^0[0-7]/.test(v) ? parseInt(v, 8) : v);
+  const max = what === 'repeat number' ? REPEAT_MAX : RUN_SIZE_MAX;
+  if (n > max) usage(`${what} ${v} is larger than ${max}${what === 'repeat number' ? '' : ' bytes (bpfbox limit)'}`);
+  return n;
 }
 
 /** bpftool's default data_size_out for `prog run` (a larger data_out is ENOSPC, as in bpftool). */
@@ -207,7 +243,9 @@ function doRun({ s, t, o }: ProgArgs): number {
       throw fileError(keyword, f, e, 'a file of input bytes, or - for standard input');
     }
   };
-  const repeat = args.repeat ? Number(args.repeat) : 1;
+  const repeat = args.repeat === undefined ? 1 : runNumber(args.repeat, 'repeat number');
+  const dataSizeOut = args.data_size_out === undefined ? 0 : runNumber(args.data_size_out, 'output data size');
+  const ctxSizeOut = args.ctx_size_out === undefined ? 0 : runNumber(args.ctx_size_out, 'output context size');
   const fd = s.kernel.bpf('BPF_PROG_GET_FD_BY_ID', { prog_id: p.id });
   const a = {
     prog_fd: fd,
@@ -215,8 +253,8 @@ function doRun({ s, t, o }: ProgArgs): number {
     ctx_in: args.ctx_in ? Uint8Array.from(read(args.ctx_in, 'ctx_in')) : undefined,
     // bpftool always passes an output buffer: data_size_out bytes, 32768 unless told
     repeat,
-    data_out: new Uint8Array(args.data_size_out ? Number(args.data_size_out) : BPFTOOL_DATA_SIZE_OUT),
-    ctx_out: new Uint8Array(args.ctx_size_out ? Number(args.ctx_size_out) : 256),
+    data_out: new Uint8Array(dataSizeOut || BPFTOOL_DATA_SIZE_OUT),
+    ctx_out: new Uint8Array(ctxSizeOut || 256),
     retval: 0,
     duration: 0,
     data_size_out: 0,

@@ -40,12 +40,15 @@ export class StartedWorkers {
 /**
  * WorkerPool: one worker thread per emulated CPU. Batches sent to a worker queue up and come
  * back in the order sent (a worker runs one at a time), so a pipeline can keep the next batch
- * waiting. A worker that dies (an error outside a program run) fails every batch it was given.
+ * waiting. A worker that dies (an error outside a program run) fails every batch it was given;
+ * closing the pool is not a death (see close).
  */
 export class WorkerPool {
   readonly #workers: Worker[] = [];
   readonly #pending: { resolve: (r: BatchResult) => void; reject: (e: Error) => void }[][] = [];
   #failure?: Error;
+  /** close() was called: the workers' exits (terminate() ends a thread with code 1) are not failures. */
+  #closing = false;
   /** Settles when every worker has its programs ready to run (or one failed to start). */
   readonly ready: Promise<void>;
 
@@ -64,6 +67,9 @@ export class WorkerPool {
         this.#pending[w].shift()?.resolve(r);
       });
       const fail = (e: Error) => {
+        // a pool closed while batches were in flight (a pass that failed, its error already on its way up) abandons
+        // them: they never settle, instead of rejecting promises nobody awaits any more (an unhandled rejection)
+        if (this.#closing) return;
         this.#failure ??= new Error(`replay worker ${w} (cpu ${init.cpu}) failed: ${e.message}`, { cause: e });
         for (const p of this.#pending[w].splice(0)) p.reject(this.#failure);
         failed(this.#failure);
@@ -93,7 +99,9 @@ export class WorkerPool {
     });
   }
 
+  /** close ends the workers; batches still in flight never settle (close comes after a pass, or after its failure). */
   async close(): Promise<void> {
+    this.#closing = true;
     await Promise.all(this.#workers.map((w) => w.terminate()));
   }
 }

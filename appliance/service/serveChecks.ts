@@ -14,11 +14,18 @@ import { isFsError, fileError } from '../../uapi/fileError.js';
 export interface ListenAddr {
   readonly host: string;
   readonly port: number;
+  /** The host is the wildcard address (0.0.0.0 or ::): every interface, so anyone who reaches the machine. */
+  readonly public: boolean;
 }
 
+/** WILDCARD: the hosts that mean every interface (INADDR_ANY, in6addr_any). */
+const WILDCARD = /^(0\.0\.0\.0|(0{0,4}:){2,7}0{0,4})$/;
+
 /**
- * parseListenAddr reads HOST:PORT (`127.0.0.1:9435`, `[::1]:9435`, `:9435` for every address);
- * anything else is a UserError naming `where` (`--metrics-addr`, `c.yaml: metrics.addr`).
+ * parseListenAddr reads HOST:PORT (`127.0.0.1:9435`, `[::1]:9435`); anything else is a
+ * UserError naming `where` (`--metrics-addr`, `c.yaml: metrics.addr`). The host is required,
+ * as the config schema requires it: `:9435` (Node's every interface) is refused, and every
+ * interface is said explicitly (`0.0.0.0:9435`, `[::]:9435`) and then `public`.
  */
 export function parseListenAddr(addr: string, where: string): ListenAddr {
   const i = addr.lastIndexOf(':');
@@ -26,7 +33,12 @@ export function parseListenAddr(addr: string, where: string): ListenAddr {
   const port = i < 0 ? '' : addr.slice(i + 1);
   if (i < 0 || !/^\d{1,5}$/.test(port) || Number(port) > 65535 || /[\s/[\]]/.test(host))
     throw new UserError(`${where} ${addr}: expected HOST:PORT with a port from 0 to 65535 (e.g. 127.0.0.1:9435)`, { field: where });
-  return { host, port: Number(port) };
+  if (host === '')
+    throw new UserError(
+      `${where} ${addr}: no host: give 127.0.0.1:${port} for this machine only, or 0.0.0.0:${port} (or [::]:${port}) for every interface`,
+      { field: where },
+    );
+  return { host, port: Number(port), public: WILDCARD.test(host) };
 }
 
 /** LISTEN_REASONS: why listen(2) failed, by errno, in words that say what to do. */

@@ -73,9 +73,11 @@ export async function serveConfig(o: ServeConfigOptions): Promise<Running> {
   const metricsAddr = o.metricsAddr ?? cfg.metrics?.addr ?? '127.0.0.1:9435';
   const addrWhere =
     o.metricsAddr !== undefined ? '--metrics-addr' : cfg.metrics?.addr !== undefined ? `${o.config}: metrics.addr` : 'metrics address';
-  parseListenAddr(metricsAddr, addrWhere);
+  const listen = parseListenAddr(metricsAddr, addrWhere);
   checkCaptures(cfg, o.config);
   const log = o.log ?? (() => undefined);
+  if (listen.public)
+    log(`warning: ${addrWhere} ${metricsAddr}: metrics listen on every interface (public: anyone who reaches this machine)`);
   for (const w of metricNameWarnings(cfg, o.config)) log(`warning: ${w}`);
   const workers = cfg.workers ?? availableParallelism();
   const rt = cfg.routes ? readRouteTable(cfg.routes) : undefined;
@@ -90,7 +92,8 @@ export async function serveConfig(o: ServeConfigOptions): Promise<Running> {
     session.finish();
     locked = false;
     const metrics = new PipelineMetrics();
-    for (const m of exporterMetrics(cfg, programs, o.config)) metrics.registry.registerMetric(m as never);
+    const taken = new Set(metrics.registry.getMetricsAsArray().map((m) => m.name));
+    for (const m of exporterMetrics(cfg, programs, o.config, taken)) metrics.registry.registerMetric(m as never);
     attachments = new Attachments({
       kernel: session.kernel,
       workers,
@@ -265,7 +268,13 @@ function loadProgram(session: Session, cfg: Config, i: number, file: string, cre
         session.store.mkdir(p.pinmaps);
         created.push(p.pinmaps);
       } catch (e) {
-        if (!(e instanceof BpfErrno) || e.errno !== Errno.EEXIST) throw e;
+        if (!(e instanceof BpfErrno)) throw e;
+        if (e.errno !== Errno.EEXIST)
+          throw new ConfigError(`${file}: programs[${i}].pinmaps: ${p.pinmaps}: ${strerror(e.errno)}`, {
+            file,
+            field: `programs[${i}].pinmaps`,
+            cause: e,
+          });
       }
       for (const [name, fd] of loaded.maps) {
         const path = `${p.pinmaps}/${pinmapsName(name)}`;
@@ -314,12 +323,18 @@ function replaceStalePin(session: Session, path: string, at: string): void {
   session.store.unlink(path);
 }
 
-/** exporterMetrics builds the map metrics, each checked against its map now (not at the first scrape). */
-function exporterMetrics(cfg: Config, programs: readonly LoadedProgram[], file: string): CollectedMetric[] {
+/** exporterMetrics builds the map metrics, each checked against its map now (not at the first scrape), their names against `taken` (added to it). */
+function exporterMetrics(cfg: Config, programs: readonly LoadedProgram[], file: string, taken: Set<string>): CollectedMetric[] {
   const out: CollectedMetric[] = [];
+  const where = new Map<string, string>();
   for (const kind of ['counters', 'gauges', 'histograms'] as const) {
     (cfg.exporter?.[kind] ?? []).forEach((m, i) => {
       const at = `${file}: exporter.${kind}[${i}] (${m.name})`;
+      // a name the service's own series or an earlier entry has: one line, not prom-client's throw at registration
+      if (taken.has(m.name))
+        throw new MapMetricError(`${at}: the name is taken (by ${where.get(m.name) ?? "the service's own series"}): choose another`);
+      taken.add(m.name);
+      where.set(m.name, `exporter.${kind}[${i}]`);
       const p = programs.find((x) => x.name === (m.program ?? programs[0].name))!;
       const fd = p.loaded.maps.get(m.map) ?? [...p.loaded.maps].find(([n]) => n.endsWith(`.${m.map}`))?.[1];
       if (fd === undefined)
@@ -333,10 +348,23 @@ function exporterMetrics(cfg: Config, programs: readonly LoadedProgram[], file: 
   return out;
 }
 
+/** RETRY_FIRST_MS, RETRY_MAX_MS: a failed looping source waits 1 s, doubling to 30 s, between passes. */
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 30_000;
+
+/** sleep waits `ms`, or less if `signal` aborts. */
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((ok) => {
+    const done = () => (clearTimeout(t), signal.removeEventListener('abort', done), ok());
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
+
 /**
  * runSources ingests every source; sources of one program take turns on its pipeline (one
  * pass at a time), programs run side by side. `once` ends; `loop` and `rate` go on until
- * the signal; rate-paced passes drop what overflows their queue.
+ * the signal; rate-paced passes drop what overflows their queue. A pass that fails is logged
+ * and counted (bpfbox_source_failures_total): a once source stops, a looping one retries.
  */
 async function runSources(
   cfg: Config,
@@ -352,24 +380,47 @@ async function runSources(
       const p = programs.find((x) => x.name === name)!;
       const pipeline = p.pipeline!;
       const pending = [...sources!];
+      /** Failures in a row, by source (the backoff's exponent). */
+      const failures = new Map<(typeof pending)[number], number>();
       while (pending.length && !signal.aborted) {
         for (const src of [...pending]) {
           if (signal.aborted) break;
           const label = `${name}:${src.captures.join(',')}`;
           const before = { skipped: pipeline.summary.skipped, dropped: pipeline.summary.dropped_overload };
-          await pipeline.run(src.captures, {
-            rate: src.mode === 'rate' ? src.rate : undefined,
-            queueCapacity: src.queue_capacity,
-            signal,
-            queueDepth: (n) => metrics.queueDepth.set({ source: label }, n),
-            progress: () => {
-              const s = pipeline.summary;
-              if (s.skipped > before.skipped) metrics.notRun.inc({ source: label }, s.skipped - before.skipped);
-              if (s.dropped_overload > before.dropped) metrics.droppedOverload.inc({ source: label }, s.dropped_overload - before.dropped);
-              before.skipped = s.skipped;
-              before.dropped = s.dropped_overload;
-            },
-          });
+          try {
+            await pipeline.run(src.captures, {
+              rate: src.mode === 'rate' ? src.rate : undefined,
+              queueCapacity: src.queue_capacity,
+              signal,
+              queueDepth: (n) => metrics.queueDepth.set({ source: label }, n),
+              progress: () => {
+                const s = pipeline.summary;
+                if (s.skipped > before.skipped) metrics.notRun.inc({ source: label }, s.skipped - before.skipped);
+                if (s.dropped_overload > before.dropped)
+                  metrics.droppedOverload.inc({ source: label }, s.dropped_overload - before.dropped);
+                before.skipped = s.skipped;
+                before.dropped = s.dropped_overload;
+              },
+            });
+            failures.delete(src);
+          } catch (e) {
+            if (signal.aborted) break;
+            // a pass that fails (the capture deleted, replaced by a directory, corrupt) is one line and a count;
+            // the service stays up: a once source stops, a looping one retries after a backoff
+            metrics.sourceFailures.inc({ source: label });
+            const why = e instanceof Error ? e.message : String(e);
+            if ((src.mode ?? 'once') === 'once') {
+              pending.splice(pending.indexOf(src), 1);
+              log(`source ${label}: failed: ${why} (stopped)`);
+              continue;
+            }
+            const n = (failures.get(src) ?? 0) + 1;
+            failures.set(src, n);
+            const wait = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (n - 1));
+            log(`source ${label}: failed: ${why} (retry ${n} in ${wait / 1000} s)`);
+            await sleep(wait, signal);
+            continue;
+          }
           if ((src.mode ?? 'once') === 'once') {
             pending.splice(pending.indexOf(src), 1);
             log(`source ${label}: done (${pipeline.summary.packets} packets so far for ${name})`);

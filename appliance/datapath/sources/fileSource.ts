@@ -172,7 +172,7 @@ export class Source {
   preload(): void {
     const mem = this.#mem;
     const tooBig = (bytes: number) =>
-      new RangeError(
+      new UserError(
         `--preload: the captures (${Math.ceil(bytes / 2 ** 20)} MiB) do not fit the ${Math.floor(mem.unmapped / 2 ** 20)} MiB the address space has left; replay them without --preload`,
       );
     if (this.size > mem.unmapped) throw tooBig(this.size);

@@ -1,3 +1,4 @@
+import { UserError } from '../../../uapi/userError.js';
 import { MAX_PACKET } from '../../../hooks/runtime.js';
 import { type AddressSpace, PAGE_SIZE, Perm, type Region } from '../../../vm/memory.js';
 import { DESC_BYTES, DESC_WORDS, DescWord } from '../../../vm/jit/xdpBatchDriver.js';
@@ -49,7 +50,7 @@ class Bump {
         if (r) this.#mem.unmap(r);
         const size = Math.max(this.chunk, n);
         if (size > this.#mem.unmapped) {
-          throw new RangeError(
+          throw new UserError(
             `--preload: the captures do not fit in the address space (${this.#name} needs another ${size >> 20} MiB, ${this.#mem.unmapped >> 20} MiB are left); replay without --preload`,
           );
         }

@@ -24,6 +24,7 @@ export class PipelineMetrics {
   readonly queueDepth: Gauge<'source'>;
   readonly droppedOverload: Counter<'source'>;
   readonly notRun: Counter<'source'>;
+  readonly sourceFailures: Counter<'source'>;
 
   constructor(registry = new Registry()) {
     this.registry = registry;
@@ -71,6 +72,12 @@ export class PipelineMetrics {
     this.notRun = new Counter({
       name: 'bpfbox_not_run_total',
       help: 'Packets that could not be run (not convertible to Ethernet, runts, too long)',
+      labelNames: ['source'],
+      registers: [registry],
+    });
+    this.sourceFailures = new Counter({
+      name: 'bpfbox_source_failures_total',
+      help: 'Passes of a source that failed (a capture missing, unreadable or corrupt); a looping source retries',
       labelNames: ['source'],
       registers: [registry],
     });
