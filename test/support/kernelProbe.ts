@@ -33,11 +33,12 @@ export class KernelProbe {
   /**
    * ask loads each (program type, bytecode) and returns "ok" or "err ERRNO <last log line>" for
    * each; `insn` makes errors "err ERRNO @INSN <line>" (the last instruction the log shows),
-   * `full` "err ERRNO <every line of the log, joined by |>".
+   * `full` "err ERRNO <every line of the log, joined by |>"; `stats` "ok|err ERRNO <the log at
+   * BPF_LOG_STATS (level 4): the error, the time, the stack depth and the processed line, joined by |>".
    */
-  ask(programs: readonly (readonly [number, Uint8Array])[], mode: boolean | 'insn' | 'full' = false): string[] {
+  ask(programs: readonly (readonly [number, Uint8Array])[], mode: boolean | 'insn' | 'full' | 'stats' = false): string[] {
     const input = programs.map(([t, b]) => `${t} ${Buffer.from(b).toString('hex')}`).join('\n') + '\n';
-    const flag = mode === 'full' ? ['-f'] : mode ? ['-i'] : [];
+    const flag = mode === 'full' ? ['-f'] : mode === 'stats' ? ['-l', '4'] : mode ? ['-i'] : [];
     const r = spawnSync(this.#tool, flag, { input, encoding: 'utf8', maxBuffer: 1 << 26 });
     const out = r.stdout.trim().split('\n');
     if (out.length !== programs.length) throw new Error(`ctx_probe answered ${out.length} of ${programs.length}: ${r.stderr}`);

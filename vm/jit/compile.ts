@@ -20,6 +20,7 @@ import type { ArrayLayout, DescriptorLayout, LpmLayout } from '../engine.js';
 import type { CheckedProgram } from '../program.js';
 import { alu, atomic } from './arith.js';
 import { inlineArrayLookup, inlineDynamicLookup, inlineLpmLookup, inlineTailCall } from './inline.js';
+import { BPF_FUNC_loop, callbackTargets, inlineBpfLoop } from './inlineLoop.js';
 import { type Construct, stackify } from './stackify.js';
 import { Access, Fn, G, LOOPS, PC, REG, Stop, T, T32 } from './layout.js';
 import { Code, type FuncDef, I32, I64, type ModuleDef, Op, type ValType, encodeModule } from './wasm.js';
@@ -525,6 +526,16 @@ function call(c: Code, i: Instruction, slot: number, fnIndex: ReadonlyMap<number
   else {
     const id = Number(i.imm);
     if (options.helperExists && !options.helperExists(id)) throw new JitError(slot, `invalid func unknown#${id}`);
+    // bpf_loop over one of the program's own functions: the loop and its calls stay in WebAssembly
+    const targets = id === BPF_FUNC_loop && i.src === 0 && !options.checked ? callbackTargets(map) : [];
+    if (targets.length) {
+      inlineBpfLoop(c, targets, fnIndex, () => {
+        c.i32(id);
+        for (let r = 1; r <= 5; r++) c.get(REG[r]);
+        c.i32(slot).op(Op.call).u(Fn.helper).set(REG[0]);
+      });
+      return;
+    }
     const value = options.constantHelper?.(id);
     if (value !== undefined) {
       c.i64(value).set(REG[0]);

@@ -84,9 +84,12 @@ export function contains(s: Scalar, n: bigint): boolean {
  * the 32-bit ones when the upper half is known, and the ranges narrow the bits.
  */
 export function sync(x: Scalar): Scalar {
+  // a known value its bounds allow: every bound becomes that value (the rounds below would say the same, slower)
+  if (x.var.mask === 0n && contains(x, x.var.value)) return scalarConst(x.var.value);
   let { umin, umax, smin, smax, u32min, u32max, s32min, s32max } = x;
   let v = x.var;
   for (let round = 0; round < 2; round++) {
+    const was = [umin, umax, smin, smax, u32min, u32max, s32min, s32max, v.value, v.mask];
     // the bits bound the ranges
     umin = max(umin, v.value);
     umax = min(umax, v.value | v.mask);
@@ -144,6 +147,9 @@ export function sync(x: Scalar): Scalar {
     // the ranges narrow the bits
     v = T.intersect(v, T.tnumRange(umin, umax));
     v = T.withSubreg(v, T.intersect(T.subreg(v), T.tnumRange(u32min, u32max)));
+    // a round that changed nothing: the next would change nothing either
+    const now = [umin, umax, smin, smax, u32min, u32max, s32min, s32max, v.value, v.mask];
+    if (now.every((n, k) => n === was[k])) break;
   }
   return { var: v, umin, umax, smin, smax, u32min, u32max, s32min, s32max };
 }
