@@ -46,6 +46,8 @@ const IMPLS: Readonly<Record<number, MapClass>> = {
   [MapType.BPF_MAP_TYPE_SK_STORAGE]: UnbackedMap,
   [MapType.BPF_MAP_TYPE_CGROUP_STORAGE]: UnbackedMap,
   [MapType.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE]: UnbackedMap,
+  // the value's bytes live beside the map (kernel/structOps/mapState.ts); the array gives get_next_key
+  [MapType.BPF_MAP_TYPE_STRUCT_OPS]: ArrayMap,
 };
 
 /** createMap validates `spec` (throwing the kernel's errno) and creates the map in `space`. */

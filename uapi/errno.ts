@@ -23,8 +23,10 @@ export const Errno = {
   ENOSPC: 28,
   ERANGE: 34,
   ENOTEMPTY: 39,
+  ENOLINK: 67,
   EPROTO: 71,
   EALREADY: 114,
+  EINPROGRESS: 115,
   EOPNOTSUPP: 95,
   ENOTSUPP: 524,
 } as const;
@@ -50,6 +52,8 @@ const MESSAGES: Record<number, string> = {
   [Errno.ERANGE]: 'Numerical result out of range',
   [Errno.ENOTEMPTY]: 'Directory not empty',
   [Errno.EALREADY]: 'Operation already in progress',
+  [Errno.EINPROGRESS]: 'Operation now in progress',
+  [Errno.ENOLINK]: 'Link has been severed',
   [Errno.EOPNOTSUPP]: 'Operation not supported',
   [Errno.ENOTSUPP]: 'Unknown error 524',
 };
