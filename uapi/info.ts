@@ -9,8 +9,8 @@ export interface MapInfo {
   map_flags: number;
   name: string;
   map_extra: number;
-  /** A struct_ops map's value type id in the base BTF (0 for other maps). */
-  btf_vmlinux_value_type_id: number;
+  /** A struct_ops map's value type id in the base BTF (present for struct_ops maps only). */
+  btf_vmlinux_value_type_id?: number;
   /** bpfbox: whether the map is frozen (bpftool reads it from fdinfo). */
   frozen: boolean;
   /** bpfbox: bytes of memory the map occupies (bpftool's memlock). */

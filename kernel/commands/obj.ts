@@ -32,7 +32,7 @@ export function mapInfo(m: MapObject): MapInfo {
     map_flags: m.spec.flags ?? 0,
     name: m.spec.name ?? '',
     map_extra: m.spec.mapExtra ?? 0,
-    btf_vmlinux_value_type_id: m.structOps?.ops.valueTypeId ?? 0,
+    ...(m.structOps ? { btf_vmlinux_value_type_id: m.structOps.ops.valueTypeId } : {}),
     frozen: m.frozen,
     bytes_memlock: m.map.bytes,
   };
