@@ -183,8 +183,12 @@ export const elemCommands: { [C in ElemCmd]: Handler<C> } = {
     const { map: m, write } = p.mapOf(a.map_fd);
     if (!write) fail(Errno.EPERM);
     if (!a.value || a.value.length !== m.map.userValueSize) fail(Errno.EINVAL, `value must be ${m.map.userValueSize} bytes`);
-    if (m.structOps) m.structOps.update(k, p, m, keyOf(m, a.key)!, a.value, a.flags ?? 0);
-    else updateValue(k, p, m, keyOf(m, a.key), a.value, a.flags ?? 0);
+    if (m.structOps) {
+      const r = m.structOps.update(k, p, m, keyOf(m, a.key)!, a.value, a.flags ?? 0);
+      k.wrote(m);
+      return r;
+    }
+    updateValue(k, p, m, keyOf(m, a.key), a.value, a.flags ?? 0);
     k.wrote(m);
     return 0;
   },

@@ -54,39 +54,48 @@ export class StructOpsMapState {
 
   /**
    * update: bpf_struct_ops_map_update_elem, in the kernel's order: flags EINVAL; key E2BIG;
-   * non-zero holes, state or refcnt EINVAL; not INIT EBUSY; then each member (the module
+   * non-zero holes in the struct, state or refcnt EINVAL; not INIT EBUSY; then each member (the module
    * owner must be zero; init_member; other non-functions zero; programs of the right type,
    * struct and member); validate; a BPF_F_LINK map READY, else reg and INUSE holding the map.
-   * Any failure after the state check leaves the map in INIT with nothing held.
+   * Any failure after the state check leaves the map in INIT with nothing held. Returns what
+   * bpf() returns: 0, or, for a non-zero module owner, the kernel's quirk (6.18 measured): the
+   * map is reset and the call returns the last init_member result (1 after tcp's `name`).
    */
-  update(k: Kernel, p: BpfProcess, map: MapObject, key: Uint8Array, value: Uint8Array, flags: number): void {
+  update(k: Kernel, p: BpfProcess, map: MapObject, key: Uint8Array, value: Uint8Array, flags: number): number {
     const { ops } = this;
     if (flags) fail(Errno.EINVAL, 'struct_ops update flags must be 0');
     if (u32At(key, 0) !== 0) fail(Errno.E2BIG);
     const data = value.subarray(ops.dataOff, ops.dataOff + ops.type.size);
-    if (!zeroHoles(ops, ops.valueType, value) || !zeroHoles(ops, ops.type, data)) fail(Errno.EINVAL, 'non-zero padding');
+    // only the struct's own holes: 6.18 takes non-zero bytes between `common` and `data` (measured, test/differential/structOps.test.ts)
+    if (!zeroHoles(ops, ops.type, data)) fail(Errno.EINVAL, 'non-zero padding');
     if (u32At(value, 0) !== 0 || u32At(value, 4) !== 0) fail(Errno.EINVAL, 'refcnt and state must be 0');
     if (this.state !== S.BPF_STRUCT_OPS_STATE_INIT) fail(Errno.EBUSY);
     this.#uvalue.set(value);
     const udata = this.#uvalue.subarray(ops.dataOff, ops.dataOff + ops.type.size);
     const kbytes = new Uint8Array(ops.type.size);
     const progs = new Map<string, ProgObject>();
+    // the kernel's `err` through the member loop: a non-zero owner returns it as it stands
+    let lastInit = 0;
     try {
-      ops.type.members.forEach((m, i) => {
+      for (const [i, m] of ops.type.members.entries()) {
         const { off, size } = memberBytes(ops.btf, m);
         if (isModulePtr(ops, m.type)) {
-          if (!allZero(udata.subarray(off, off + 8))) fail(Errno.EINVAL, `${m.name}: the module owner must be 0`);
-          return;
+          if (!allZero(udata.subarray(off, off + 8))) {
+            this.#reset(k);
+            return lastInit;
+          }
+          continue;
         }
         const err = ops.desc.initMember(m, udata, kbytes);
+        lastInit = err;
         if (err < 0) fail(-err, `${ops.desc.name}.${m.name}: refused by the subsystem`);
-        if (err > 0) return;
+        if (err > 0) continue;
         if (!ops.protos[i]) {
           if (!allZero(udata.subarray(off, off + size))) fail(Errno.EINVAL, `${ops.desc.name}.${m.name} must be 0`);
-          return;
+          continue;
         }
         const fd = new DataView(udata.buffer, udata.byteOffset + off, 8).getInt32(0, true);
-        if (!fd) return;
+        if (!fd) continue;
         const prog = p.progOf(fd);
         if (prog.type !== ProgType.BPF_PROG_TYPE_STRUCT_OPS || prog.attachBtfId !== ops.typeId || prog.expectedAttachType !== i)
           fail(Errno.EINVAL, `${ops.desc.name}.${m.name}: program ${prog.id} is not a struct_ops program for this member`);
@@ -97,20 +106,21 @@ export class StructOpsMapState {
         id.setBigUint64(0, BigInt(prog.id), true);
         udata.set(new Uint8Array(id.buffer), off);
         kbytes.set(new Uint8Array(id.buffer), off);
-      });
+      }
       const kdata: StructOpsKdata = { bytes: kbytes, progs };
       const verr = ops.desc.validate?.(kdata) ?? 0;
       if (verr) fail(-verr, `${ops.desc.name}: validate refused it`);
       this.kdata = kdata;
       if (this.link) {
         this.state = S.BPF_STRUCT_OPS_STATE_READY;
-        return;
+        return 0;
       }
       const rerr = ops.desc.reg(kdata);
       if (rerr) fail(-rerr, `${ops.desc.name}: registration refused`);
       k.hold(map);
       this.subsystemRefs = 1;
       this.state = S.BPF_STRUCT_OPS_STATE_INUSE;
+      return 0;
     } catch (e) {
       this.#reset(k);
       throw e;

@@ -34,8 +34,8 @@ export interface TcpCongestionOpsOptions {
  * kernel's registration rules and no TCP stack behind it: init_member takes `flags` (within
  * TCP_CONG_MASK) and `name` (1 to 15 characters); validate wants the required members;
  * reg (tcp_register_congestion_control) refuses a name already registered (EEXIST); update
- * (tcp_update_congestion_control) swaps an algorithm for another, EEXIST if the new name is
- * another's; get_info cannot be a program (check_member: ENOTSUPP).
+ * (tcp_update_congestion_control) swaps an algorithm for another of the same name (another
+ * name is EINVAL on 6.18, measured); get_info cannot be a program (check_member: ENOTSUPP).
  */
 export function tcpCongestionOps(options: TcpCongestionOpsOptions = {}): StructOpsDesc & { registered(): string[] } {
   const builtins = options.builtins ?? ['reno', 'cubic'];
@@ -75,8 +75,8 @@ export function tcpCongestionOps(options: TcpCongestionOpsOptions = {}): StructO
     update(k, old) {
       const err = validate(k);
       if (err) return err;
-      if (registered.get(nameOf(old)) !== old) return -Errno.EINVAL;
-      if (nameOf(k) !== nameOf(old) && registered.has(nameOf(k))) return -Errno.EEXIST;
+      // 6.18 (measured): a link keeps its algorithm's name: another name is EINVAL ("not registered or non-unique key")
+      if (registered.get(nameOf(old)) !== old || nameOf(k) !== nameOf(old)) return -Errno.EINVAL;
       registered.delete(nameOf(old));
       registered.set(nameOf(k), k);
       return 0;
