@@ -1,7 +1,7 @@
 import type { ShowBtf } from '../hooks/helpers/btfShow.js';
 import type { GlobalArg } from '../vm/verifier/globalFunc.js';
 import type { CmdName } from '../uapi/cmd.js';
-import type { MapInfo, ProgInfo } from '../uapi/info.js';
+import type { LinkInfo, MapInfo, ProgInfo } from '../uapi/info.js';
 import type { MapSpec } from '../maps/spec.js';
 import type { MapBtf } from '../maps/typeDesc.js';
 
@@ -17,6 +17,10 @@ export interface MapCreateAttr {
   map_extra?: number;
   /** bpfbox's stand-in for btf_fd + btf_key_type_id + btf_value_type_id: the types themselves. */
   btf_desc?: MapBtf;
+  /** A struct_ops map's value type: `struct bpf_struct_ops_<name>`'s id in the base BTF. */
+  btf_vmlinux_value_type_id?: number;
+  /** With BPF_F_VTYPE_BTF_OBJ_FD: the module BTF holding the value type (bpfbox has none: EINVAL). */
+  value_type_btf_obj_fd?: number;
 }
 
 /**
@@ -97,6 +101,8 @@ export interface ProgLoadAttr {
   prog_flags?: number;
   prog_name?: string;
   expected_attach_type?: number;
+  /** The BTF id the program attaches to: a struct_ops program's struct in the base BTF. */
+  attach_btf_id?: number;
   /** BTF line info (the kernel's `line_info`): the source line of instructions, by slot. */
   line_info?: readonly {
     readonly insn: number;
@@ -128,13 +134,14 @@ export interface GetNextIdAttr {
 export interface GetFdByIdAttr {
   map_id?: number;
   prog_id?: number;
+  link_id?: number;
   open_flags?: number;
 }
 
 /** ObjInfoAttr: BPF_OBJ_GET_INFO_BY_FD: `info` receives the object's description. */
 export interface ObjInfoAttr {
   bpf_fd: number;
-  info?: MapInfo | ProgInfo;
+  info?: MapInfo | ProgInfo | LinkInfo;
 }
 
 /**
@@ -155,6 +162,30 @@ export interface ProgTestRunAttr {
   duration?: number;
   cpu?: number;
   flags?: number;
+}
+
+/** LinkCreateAttr: BPF_LINK_CREATE: for BPF_STRUCT_OPS, `map_fd` names a READY BPF_F_LINK struct_ops map. Returns a link fd. */
+export interface LinkCreateAttr {
+  prog_fd?: number;
+  map_fd?: number;
+  target_fd?: number;
+  attach_type: number;
+  flags?: number;
+}
+
+/** LinkUpdateAttr: BPF_LINK_UPDATE: a struct_ops link gets `new_map_fd`; with BPF_F_REPLACE only if it has `old_map_fd`. */
+export interface LinkUpdateAttr {
+  link_fd: number;
+  new_map_fd?: number;
+  new_prog_fd?: number;
+  flags?: number;
+  old_map_fd?: number;
+  old_prog_fd?: number;
+}
+
+/** LinkDetachAttr: BPF_LINK_DETACH. */
+export interface LinkDetachAttr {
+  link_fd: number;
 }
 
 /** AttrOf maps each command to its attribute type. */
@@ -180,11 +211,28 @@ export interface AttrOf {
   BPF_MAP_UPDATE_BATCH: MapBatchAttr;
   BPF_MAP_DELETE_BATCH: MapBatchAttr;
   BPF_PROG_BIND_MAP: ProgBindMapAttr;
+  BPF_LINK_CREATE: LinkCreateAttr;
+  BPF_LINK_UPDATE: LinkUpdateAttr;
+  BPF_LINK_DETACH: LinkDetachAttr;
+  BPF_LINK_GET_FD_BY_ID: GetFdByIdAttr;
+  BPF_LINK_GET_NEXT_ID: GetNextIdAttr;
 }
 
 /** The attribute fields each command reads; anything else set is EINVAL (the kernel's CHECK_ATTR). */
 export const ATTR_FIELDS: { readonly [C in CmdName]: readonly (keyof AttrOf[C])[] } = {
-  BPF_MAP_CREATE: ['map_type', 'key_size', 'value_size', 'max_entries', 'map_flags', 'inner_map_fd', 'map_name', 'map_extra', 'btf_desc'],
+  BPF_MAP_CREATE: [
+    'map_type',
+    'key_size',
+    'value_size',
+    'max_entries',
+    'map_flags',
+    'inner_map_fd',
+    'map_name',
+    'map_extra',
+    'btf_desc',
+    'btf_vmlinux_value_type_id',
+    'value_type_btf_obj_fd',
+  ],
   BPF_MAP_LOOKUP_ELEM: ['map_fd', 'key', 'value', 'flags'],
   BPF_MAP_UPDATE_ELEM: ['map_fd', 'key', 'value', 'flags'],
   BPF_MAP_DELETE_ELEM: ['map_fd', 'key', 'flags'],
@@ -201,6 +249,7 @@ export const ATTR_FIELDS: { readonly [C in CmdName]: readonly (keyof AttrOf[C])[
     'prog_flags',
     'prog_name',
     'expected_attach_type',
+    'attach_btf_id',
     'line_info',
     'func_info',
     'prog_btf',
@@ -233,4 +282,9 @@ export const ATTR_FIELDS: { readonly [C in CmdName]: readonly (keyof AttrOf[C])[
   BPF_MAP_UPDATE_BATCH: ['map_fd', 'keys', 'values', 'count', 'elem_flags', 'flags'],
   BPF_MAP_DELETE_BATCH: ['map_fd', 'keys', 'count', 'elem_flags', 'flags'],
   BPF_PROG_BIND_MAP: ['prog_fd', 'map_fd', 'flags'],
+  BPF_LINK_CREATE: ['prog_fd', 'map_fd', 'target_fd', 'attach_type', 'flags'],
+  BPF_LINK_UPDATE: ['link_fd', 'new_map_fd', 'new_prog_fd', 'flags', 'old_map_fd', 'old_prog_fd'],
+  BPF_LINK_DETACH: ['link_fd'],
+  BPF_LINK_GET_FD_BY_ID: ['link_id', 'open_flags'],
+  BPF_LINK_GET_NEXT_ID: ['start_id', 'next_id'],
 };

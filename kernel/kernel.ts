@@ -3,7 +3,9 @@ import type { CmdName } from '../uapi/cmd.js';
 import type { AttrOf } from './attr.js';
 import { HookRuntime, type RuntimeOptions } from '../hooks/runtime.js';
 import { BpfErrno } from '../uapi/errno.js';
-import { type AnyObject, MapObject, ProgObject } from './objects.js';
+import { type AnyObject, LinkObject, MapObject, ProgObject } from './objects.js';
+import { StructOpsRegistry } from './structOps/registry.js';
+import { tcpCongestionOps } from './structOps/tcpCongestionOps.js';
 import { MemoryPinStore, type PinStore } from './pins.js';
 import { BpfProcess } from './process.js';
 
@@ -20,6 +22,8 @@ export interface KernelOptions {
   readonly onWrite?: (obj: MapObject) => void;
   /** How test runs execute: the clock, the random seed, the trace sink, the engine. */
   readonly runtime?: Omit<RuntimeOptions, 'cpu'>;
+  /** The struct_ops subsystems (default: tcp_congestion_ops alone; subsystems may add theirs later with `structOps.add`). */
+  readonly structOps?: StructOpsRegistry;
 }
 
 /**
@@ -33,6 +37,9 @@ export class Kernel {
   readonly pins: PinStore;
   readonly maps = new Map<number, MapObject>();
   readonly progs = new Map<number, ProgObject>();
+  readonly links = new Map<number, LinkObject>();
+  /** The subsystems users program with struct_ops maps (the kernel's bpf_struct_ops descs). */
+  readonly structOps: StructOpsRegistry;
   readonly #default: BpfProcess;
   readonly #allocId?: () => number;
   readonly #onWrite?: (obj: MapObject) => void;
@@ -50,6 +57,7 @@ export class Kernel {
     this.#allocId = options.allocId;
     this.#onWrite = options.onWrite;
     this.#runtimeOptions = options.runtime ?? {};
+    this.structOps = options.structOps ?? defaultStructOps();
     this.#default = new BpfProcess(this);
   }
 
@@ -77,10 +85,11 @@ export class Kernel {
   allocId(): number {
     const wanted = this.#wantedId;
     this.#wantedId = 0;
-    if (wanted && !this.maps.has(wanted) && !this.progs.has(wanted)) return wanted;
+    const free = (id: number) => !this.maps.has(id) && !this.progs.has(id) && !this.links.has(id);
+    if (wanted && free(wanted)) return wanted;
     for (;;) {
       const id = this.#allocId ? this.#allocId() : this.#nextId++;
-      if (!this.maps.has(id) && !this.progs.has(id)) return id;
+      if (free(id)) return id;
     }
   }
 
@@ -128,6 +137,7 @@ export class Kernel {
   /** register adds a new object to the table. */
   register(obj: AnyObject): void {
     if (obj instanceof MapObject) this.maps.set(obj.id, obj);
+    else if (obj instanceof LinkObject) this.links.set(obj.id, obj);
     else this.progs.set(obj.id, obj);
   }
 
@@ -142,6 +152,10 @@ export class Kernel {
       this.maps.delete(obj.id);
       for (const held of obj.slots.values()) this.put(held);
       obj.slots.clear();
+      obj.structOps?.free(this);
+    } else if (obj instanceof LinkObject) {
+      this.links.delete(obj.id);
+      obj.impl.release();
     } else {
       this.progs.delete(obj.id);
       for (const m of obj.maps) this.put(m);
@@ -163,7 +177,14 @@ export class Kernel {
   }
 
   /** objectById returns a live object. */
-  objectById(kind: 'map' | 'prog', id: number): AnyObject | undefined {
-    return kind === 'map' ? this.maps.get(id) : this.progs.get(id);
+  objectById(kind: 'map' | 'prog' | 'link', id: number): AnyObject | undefined {
+    return kind === 'map' ? this.maps.get(id) : kind === 'link' ? this.links.get(id) : this.progs.get(id);
   }
+}
+
+/** defaultStructOps: the subsystems every Kernel has: tcp_congestion_ops (registration only). */
+function defaultStructOps(): StructOpsRegistry {
+  const r = new StructOpsRegistry();
+  r.add(tcpCongestionOps());
+  return r;
 }

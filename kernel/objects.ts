@@ -2,6 +2,7 @@ import type { ShowBtf } from '../hooks/helpers/btfShow.js';
 import type { VerifiedProgram } from '../vm/verifier/verified.js';
 import type { BpfMap } from '../maps/bpfMap.js';
 import type { MapSpec } from '../maps/spec.js';
+import type { StructOpsMapState } from './structOps/mapState.js';
 
 /**
  * KernelObject is a map or a program in the kernel's object table. It lives while
@@ -28,6 +29,8 @@ export class MapObject extends KernelObject {
   ownerProgType?: number;
   /** Objects held through slots (prog array programs, inner maps), by slot key in hex. */
   readonly slots = new Map<string, AnyObject>();
+  /** For a BPF_MAP_TYPE_STRUCT_OPS map: its subsystem, state and programs (kernel/structOps). */
+  structOps?: StructOpsMapState;
 
   constructor(id: number, map: BpfMap, spec: MapSpec) {
     super(id);
@@ -40,8 +43,10 @@ export class MapObject extends KernelObject {
 export class ProgObject extends KernelObject {
   readonly kind = 'prog' as const;
   readonly type: number;
-  /** BPF_PROG_LOAD's expected_attach_type (AttachType; 0 when not given). */
+  /** BPF_PROG_LOAD's expected_attach_type (AttachType; 0 when not given; a struct_ops program's member index). */
   readonly expectedAttachType: number;
+  /** BPF_PROG_LOAD's attach_btf_id: for a struct_ops program, its struct's id in the base BTF (0: none). */
+  readonly attachBtfId: number;
   readonly name: string;
   readonly bytecode: Uint8Array;
   readonly program: VerifiedProgram;
@@ -70,6 +75,7 @@ export class ProgObject extends KernelObject {
     fields: {
       type: number;
       expectedAttachType?: number;
+      attachBtfId?: number;
       name: string;
       bytecode: Uint8Array;
       program: VerifiedProgram;
@@ -85,6 +91,7 @@ export class ProgObject extends KernelObject {
     super(id);
     this.type = fields.type;
     this.expectedAttachType = fields.expectedAttachType ?? 0;
+    this.attachBtfId = fields.attachBtfId ?? 0;
     this.name = fields.name;
     this.bytecode = fields.bytecode;
     this.program = fields.program;
@@ -99,9 +106,42 @@ export class ProgObject extends KernelObject {
 
   /** gplCompatible: the kernel's license_is_gpl_compatible(). */
   get gplCompatible(): boolean {
-    return ['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL'].includes(this.license);
+    return licenseIsGplCompatible(this.license);
   }
 }
 
-/** AnyObject is a map or a program. */
-export type AnyObject = MapObject | ProgObject;
+/** licenseIsGplCompatible: the kernel's license_is_gpl_compatible(). */
+export function licenseIsGplCompatible(license: string): boolean {
+  return ['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL'].includes(license);
+}
+
+/**
+ * LinkImpl: what a link type does (the kernel's `struct bpf_link_ops`): `release` when the last
+ * reference goes (dealloc), `detach` for BPF_LINK_DETACH, `updateMap` for BPF_LINK_UPDATE with
+ * a map (absent: EINVAL), `info` for BPF_OBJ_GET_INFO_BY_FD. Failures throw BpfErrno.
+ */
+export interface LinkImpl {
+  release(): void;
+  detach(): void;
+  updateMap?(newMap: MapObject, expectedOld?: MapObject): void;
+  info(): Readonly<Record<string, number>>;
+}
+
+/** LinkObject: a BPF link (`struct bpf_link`): an attachment with an id, held by fds and pins. */
+export class LinkObject extends KernelObject {
+  readonly kind = 'link' as const;
+  /** enum bpf_link_type (BPF_LINK_TYPE_STRUCT_OPS 9, …). */
+  readonly linkType: number;
+  readonly attachType: number;
+  readonly impl: LinkImpl;
+
+  constructor(id: number, fields: { linkType: number; attachType: number; impl: LinkImpl }) {
+    super(id);
+    this.linkType = fields.linkType;
+    this.attachType = fields.attachType;
+    this.impl = fields.impl;
+  }
+}
+
+/** AnyObject is a map, a program or a link. */
+export type AnyObject = MapObject | ProgObject | LinkObject;

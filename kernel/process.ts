@@ -2,6 +2,7 @@ import { ATTR_FIELDS, type AttrOf } from './attr.js';
 import { Cmd, type CmdName } from '../uapi/cmd.js';
 import { batchCommands } from './commands/mapBatch.js';
 import { elemCommands } from './commands/mapElem.js';
+import { linkCommands } from './commands/link.js';
 import { objCommands } from './commands/obj.js';
 import { progCommands } from './commands/progLoad.js';
 import { testRunCommands } from './commands/progTestRun.js';
@@ -26,6 +27,7 @@ const HANDLERS: { [C in CmdName]: Handler<C> } = {
   ...progCommands,
   ...objCommands,
   ...testRunCommands,
+  ...linkCommands,
 };
 
 /**

@@ -49,6 +49,8 @@ const IMPLS: Readonly<Record<number, MapClass>> = {
   [MapType.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE]: UnbackedMap,
   [MapType.BPF_MAP_TYPE_TASK_STORAGE]: LocalStorageMap,
   [MapType.BPF_MAP_TYPE_CGRP_STORAGE]: LocalStorageMap,
+  // the value's bytes live beside the map (kernel/structOps/mapState.ts); the array gives get_next_key
+  [MapType.BPF_MAP_TYPE_STRUCT_OPS]: ArrayMap,
 };
 
 /** createMap validates `spec` (throwing the kernel's errno) and creates the map in `space`. */

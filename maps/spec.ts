@@ -90,6 +90,8 @@ const RULES: Readonly<Record<number, Rule>> = {
   [MapType.BPF_MAP_TYPE_CGRP_STORAGE]: { flags: F.BPF_F_NO_PREALLOC | F.BPF_F_CLONE, key: 4, noEntries: true }, // a cgroup fd's cgroup's
   [MapType.BPF_MAP_TYPE_CGROUP_STORAGE]: { flags: ACCESS | PROG_ACCESS, noEntries: true }, // LOCAL_STORAGE_CREATE_FLAG_MASK
   [MapType.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE]: { flags: ACCESS | PROG_ACCESS, noEntries: true },
+  // one value, a kernel struct of programs (bpf_struct_ops_map_alloc_check; the value type is kernel/structOps' to check)
+  [MapType.BPF_MAP_TYPE_STRUCT_OPS]: { flags: F.BPF_F_LINK | F.BPF_F_VTYPE_BTF_OBJ_FD, key: 4 },
 };
 
 /** supportedMapTypes lists the map types bpfbox implements. */
@@ -175,6 +177,9 @@ export function checkSpec(s: MapSpec, added = true): void {
       if (s.keySize === 0) fail(Errno.EINVAL, 'key size must be positive');
       if (s.valueSize !== 4 && s.valueSize !== 8) fail(Errno.EINVAL, 'value is a socket fd (4) or cookie (8)');
       if (s.keySize > MAX_BPF_STACK) fail(Errno.E2BIG, 'key too large');
+      break;
+    case MapType.BPF_MAP_TYPE_STRUCT_OPS:
+      if (s.maxEntries !== 1) fail(Errno.EINVAL, 'a struct_ops map has one entry');
       break;
     case MapType.BPF_MAP_TYPE_TASK_STORAGE:
     case MapType.BPF_MAP_TYPE_CGRP_STORAGE:

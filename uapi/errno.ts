@@ -26,8 +26,10 @@ export const Errno = {
   ENAMETOOLONG: 36,
   ELOOP: 40,
   ENOTEMPTY: 39,
+  ENOLINK: 67,
   EPROTO: 71,
   EALREADY: 114,
+  EINPROGRESS: 115,
   EOPNOTSUPP: 95,
   ENOTSUPP: 524,
 } as const;
@@ -56,6 +58,8 @@ const MESSAGES: Record<number, string> = {
   [Errno.ELOOP]: 'Too many levels of symbolic links',
   [Errno.ENOTEMPTY]: 'Directory not empty',
   [Errno.EALREADY]: 'Operation already in progress',
+  [Errno.EINPROGRESS]: 'Operation now in progress',
+  [Errno.ENOLINK]: 'Link has been severed',
   [Errno.EOPNOTSUPP]: 'Operation not supported',
   [Errno.ENOTSUPP]: 'Unknown error 524',
 };

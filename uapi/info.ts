@@ -9,6 +9,8 @@ export interface MapInfo {
   map_flags: number;
   name: string;
   map_extra: number;
+  /** A struct_ops map's value type id in the base BTF (present for struct_ops maps only). */
+  btf_vmlinux_value_type_id?: number;
   /** bpfbox: whether the map is frozen (bpftool reads it from fdinfo). */
   frozen: boolean;
   /** bpfbox: bytes of memory the map occupies (bpftool's memlock). */
@@ -32,4 +34,16 @@ export interface ProgInfo {
   run_cnt: number;
   run_time_ns: number;
   nr_map_ids: number;
+}
+
+/** LinkInfo is `struct bpf_link_info` as BPF_OBJ_GET_INFO_BY_FD fills it (the struct_ops part: the map's id). */
+export interface LinkInfo {
+  kind: 'link';
+  /** enum bpf_link_type. */
+  type: number;
+  id: number;
+  prog_id: number;
+  attach_type: number;
+  /** The link type's own fields (struct_ops: map_id). */
+  [field: string]: number | string;
 }

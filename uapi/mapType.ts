@@ -73,6 +73,10 @@ export const MapFlag = {
   BPF_F_MMAPABLE: 1 << 10,
   BPF_F_PRESERVE_ELEMS: 1 << 11,
   BPF_F_INNER_MAP: 1 << 12,
+  /** BPF_F_LINK: a struct_ops map registered through a link (BPF_LINK_CREATE), not by its update. */
+  BPF_F_LINK: 1 << 13,
+  /** BPF_F_VTYPE_BTF_OBJ_FD: a struct_ops value type from a module's BTF (value_type_btf_obj_fd). */
+  BPF_F_VTYPE_BTF_OBJ_FD: 1 << 15,
 } as const;
 
 /** UpdateFlag: update flags (`flags` of BPF_MAP_UPDATE_ELEM). */

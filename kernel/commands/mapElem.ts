@@ -9,6 +9,8 @@ import { type AnyObject, MapObject } from '../objects.js';
 import { ArrayMap } from '../../maps/array.js';
 import { MAP_FLAGS_ADDED, type MapSpec, checkSpec } from '../../maps/spec.js';
 import { zeroSpecialFields } from '../../maps/specialFields.js';
+import { structOpsMapCreate } from '../structOps/mapCreate.js';
+import { StructOpsMapState } from '../structOps/mapState.js';
 
 const T = MapType;
 /** The device maps, whose 8-byte values can name a program to run before a redirected frame leaves. */
@@ -131,6 +133,9 @@ type ElemCmd =
 /** elemCommands: map creation, the element commands and freeze. */
 export const elemCommands: { [C in ElemCmd]: Handler<C> } = {
   BPF_MAP_CREATE(k, p, a) {
+    if (a.btf_vmlinux_value_type_id && a.map_type !== T.BPF_MAP_TYPE_STRUCT_OPS)
+      fail(Errno.EINVAL, 'btf_vmlinux_value_type_id is for struct_ops maps');
+    const structOps = a.map_type === T.BPF_MAP_TYPE_STRUCT_OPS ? structOpsMapCreate(k, a) : undefined;
     const innerMap = a.inner_map_fd ? p.mapOf(a.inner_map_fd).map.spec : undefined;
     let spec: MapSpec = {
       type: a.map_type,
@@ -141,13 +146,14 @@ export const elemCommands: { [C in ElemCmd]: Handler<C> } = {
       name: a.map_name ?? '',
       mapExtra: a.map_extra ?? 0,
       innerMap,
-      btf: a.btf_desc,
+      btf: structOps?.btf ?? a.btf_desc,
     };
     // the creator's flags checked as given, then those the type adds (a devmap's BPF_F_RDONLY_PROG)
     checkSpec(spec, false);
     if (MAP_FLAGS_ADDED[spec.type]) spec = { ...spec, flags: spec.flags! | MAP_FLAGS_ADDED[spec.type]! };
     const map = createMap(k.memory, spec, k.mapNcpus());
     const obj = new MapObject(k.allocId(), map, spec);
+    if (structOps) obj.structOps = new StructOpsMapState(structOps.ops, spec.flags ?? 0);
     writeDesc(k.memory, map.desc, Desc.ID, obj.id);
     k.register(obj);
     return p.install(obj);
@@ -169,7 +175,8 @@ export const elemCommands: { [C in ElemCmd]: Handler<C> } = {
       m.spec.type === T.BPF_MAP_TYPE_CGROUP_ARRAY
     )
       fail(Errno.ENOTSUPP);
-    out(a.value, lookupValue(m, keyOf(m, a.key)));
+    if (m.structOps) out(a.value, m.structOps.lookup(keyOf(m, a.key)!));
+    else out(a.value, lookupValue(m, keyOf(m, a.key)));
     return 0;
   },
 
@@ -177,6 +184,11 @@ export const elemCommands: { [C in ElemCmd]: Handler<C> } = {
     const { map: m, write } = p.mapOf(a.map_fd);
     if (!write) fail(Errno.EPERM);
     if (!a.value || a.value.length !== m.map.userValueSize) fail(Errno.EINVAL, `value must be ${m.map.userValueSize} bytes`);
+    if (m.structOps) {
+      const r = m.structOps.update(k, p, m, keyOf(m, a.key)!, a.value, a.flags ?? 0);
+      k.wrote(m);
+      return r;
+    }
     updateValue(k, p, m, keyOf(m, a.key), a.value, a.flags ?? 0);
     k.wrote(m);
     return 0;
@@ -186,7 +198,8 @@ export const elemCommands: { [C in ElemCmd]: Handler<C> } = {
     const { map: m, write } = p.mapOf(a.map_fd);
     if (!write) fail(Errno.EPERM);
     if (KEYLESS.includes(m.spec.type)) fail(m.spec.type === T.BPF_MAP_TYPE_BLOOM_FILTER ? Errno.EOPNOTSUPP : Errno.EINVAL);
-    deleteValue(k, m, keyOf(m, a.key)!);
+    if (m.structOps) m.structOps.delete(k, m);
+    else deleteValue(k, m, keyOf(m, a.key)!);
     k.wrote(m);
     return 0;
   },

@@ -2,7 +2,7 @@ import { FD_ACCESS_FLAGS } from './mapElem.js';
 import { Errno, fail } from '../../uapi/errno.js';
 import type { Kernel } from '../kernel.js';
 import type { Handler } from '../process.js';
-import { MapObject } from '../objects.js';
+import { LinkObject, MapObject } from '../objects.js';
 import type { MapInfo, ProgInfo } from '../../uapi/info.js';
 
 type ObjCmd =
@@ -32,6 +32,7 @@ export function mapInfo(m: MapObject): MapInfo {
     map_flags: m.spec.flags ?? 0,
     name: m.spec.name ?? '',
     map_extra: m.spec.mapExtra ?? 0,
+    ...(m.structOps ? { btf_vmlinux_value_type_id: m.structOps.ops.valueTypeId } : {}),
     frozen: m.frozen,
     bytes_memlock: m.map.bytes,
   };
@@ -97,7 +98,12 @@ export const objCommands: { [C in ObjCmd]: Handler<C> } = {
 
   BPF_OBJ_GET_INFO_BY_FD(k, p, a) {
     const obj = p.entry(a.bpf_fd).obj;
-    a.info = obj instanceof MapObject ? mapInfo(obj) : progInfo(k, obj.id);
+    a.info =
+      obj instanceof MapObject
+        ? mapInfo(obj)
+        : obj instanceof LinkObject
+          ? { kind: 'link', type: obj.linkType, id: obj.id, prog_id: 0, attach_type: obj.attachType, ...obj.impl.info() }
+          : progInfo(k, obj.id);
     return 0;
   },
 };

@@ -1,5 +1,6 @@
 import { typeModelled, verifierOpsOf } from '../../hooks/progTypes/verifierOpsOf.js';
-import { isProgType } from '../../uapi/progType.js';
+import { ProgType, isProgType } from '../../uapi/progType.js';
+import { structOpsProgOps } from '../structOps/progCheck.js';
 import { decode } from '../../vm/decode.js';
 import { BpfError } from '../../vm/errors.js';
 import { helperName } from '../../uapi/helperNames.js';
@@ -46,6 +47,10 @@ export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'>; BPF_PROG_B
     if (a.prog_name !== undefined && !NAME_RE.test(a.prog_name)) fail(Errno.EINVAL, 'name: at most 15 of [A-Za-z0-9_.]');
     if (!(a.insns instanceof Uint8Array) || a.insns.length === 0 || a.insns.length % 8 !== 0) fail(Errno.EINVAL, 'insns');
     if (a.insns.length / 8 > MAX_INSNS) fail(Errno.E2BIG);
+    if (a.attach_btf_id && a.prog_type !== ProgType.BPF_PROG_TYPE_STRUCT_OPS)
+      fail(Errno.EINVAL, 'attach_btf_id: bpfbox has it for struct_ops programs only');
+    const ops =
+      a.prog_type === ProgType.BPF_PROG_TYPE_STRUCT_OPS ? structOpsProgOps(k, a) : verifierOpsOf(a.prog_type, a.expected_attach_type ?? 0);
     let insns;
     try {
       insns = decode(a.insns);
@@ -56,7 +61,7 @@ export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'>; BPF_PROG_B
     // the verifier decides (vm/verifier); its log goes to the user's buffer in the kernel's shape
     const { result, program } = verifyProgram(insns, {
       progType: a.prog_type,
-      ops: verifierOpsOf(a.prog_type, a.expected_attach_type ?? 0),
+      ops,
       maps: verifierMaps(p, insns),
       logLevel: level,
       lineInfo: a.line_info,
@@ -101,6 +106,7 @@ export const progCommands: { BPF_PROG_LOAD: Handler<'BPF_PROG_LOAD'>; BPF_PROG_B
     const obj = new ProgObject(k.allocId(), {
       type: a.prog_type,
       expectedAttachType: a.expected_attach_type ?? 0,
+      attachBtfId: a.attach_btf_id ?? 0,
       name: a.prog_name ?? '',
       bytecode: Uint8Array.from(a.insns),
       program,

@@ -47,6 +47,11 @@ export interface VerifierOps {
    * bpfbox only verifies get theirs from hooks/progTypes/retvalRange.ts.
    */
   readonly retvalRange?: RetvalRange;
+  /**
+   * voidReturn: the program implements a function returning void (a struct_ops member, an LSM
+   * hook): check_return_code returns before reading R0, so the main program may exit with R0 unset.
+   */
+  readonly voidReturn?: boolean;
 }
 
 /** CtxAccess: an access of `size` bytes at `off` of the context: a read, or a store when `write`. */

@@ -551,7 +551,9 @@ function legal(i: Instruction, slot: number): void {
 function exit(vs: VState, env: Env): number {
   const f = cur(vs);
   // a callee may return nothing (r0 then unset in the caller); the main function and callbacks may not
-  const r0 = vs.frames.length === 1 || f.callback || f.global ? read(vs, 0) : f.regs[0];
+  // a struct_ops member returning void returns nothing (check_return_code returns before R0 is read)
+  const main = vs.frames.length === 1 && !env.ops.voidReturn;
+  const r0 = main || f.callback || f.global ? read(vs, 0) : f.regs[0];
   if (vs.lock) refuse('bpf_spin_unlock is missing', EINVAL);
   if (vs.frames.length === 1) {
     if (vs.refs.size) throw new Refused(EINVAL, 'BPF_EXIT instruction in main prog would lead to reference leak', [], [unreleased(vs)]);
