@@ -10,7 +10,7 @@ import { REPO_ROOT } from '../support/paths.js';
 import { kernelBpffs } from '../support/bpffs.js';
 
 /**
- * Differential for kptrs and bpf_kptr_xchg: bpf/xdp_kptr.c (a map value with a `__kptr` and a
+ * Differential for kptrs and bpf_kptr_xchg: test/differential/c/xdp_kptr.c (a map value with a `__kptr` and a
  * `__kptr_untrusted` task_struct pointer; xchg NULL in, load the untrusted one, bpf_task_from_pid
  * of a pid no task has) built at test time, since clang 14 (the corpus's compiler) drops
  * `btf_type_tag` from BTF: built with clang 16 the kernel and bpfbox both load it and give the
@@ -25,7 +25,7 @@ describe('differential: kptr fields and bpf_kptr_xchg against the kernel', funct
   const tmp = mkdtempSync(join(tmpdir(), 'bpfbox-kptr-'));
   const build = (clang: string): string => {
     const out = join(tmp, `${clang}.o`);
-    const src = join(REPO_ROOT, 'bpf', 'xdp_kptr.c');
+    const src = join(REPO_ROOT, 'test', 'differential', 'c', 'xdp_kptr.c');
     const r = spawnSync(clang, ['-O2', '-g', '-target', 'bpf', `-I/usr/include/${MULTIARCH}`, '-c', src, '-o', out], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     return out;
