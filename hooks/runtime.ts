@@ -22,6 +22,7 @@ import { syncookieHelpers } from './helpers/syncookie.js';
 import { taskHelpers } from './helpers/task.js';
 import { CURRENT_TASK_BYTES, currentTaskHelpers } from './helpers/currentTask.js';
 import { dynptrHelpers } from './helpers/dynptr.js';
+import { kptrHelpers } from './helpers/kptr.js';
 import { stringHelpers } from './helpers/strings.js';
 import { type Device, type Neighbour, type Route, fibHelpers } from './helpers/fib.js';
 import { type PerfRecord, outputHelpers } from './helpers/output.js';
@@ -214,6 +215,7 @@ export class HookRuntime {
       ...percpuLookupHelpers(this),
       ...btfPrintHelpers(this),
       ...dynptrHelpers(this),
+      ...kptrHelpers(),
       ...kfuncHelpers(this),
     ]);
   }

@@ -5,7 +5,7 @@ import type { BpfProcess } from './process.js';
 import { MapFlag, MapType } from '../uapi/mapType.js';
 import { MapObject } from './objects.js';
 import type { MapSpec } from '../maps/spec.js';
-import { specialField } from '../maps/specialFields.js';
+import { kptrFields, specialField } from '../maps/specialFields.js';
 
 /** mapInfo: what the verifier needs of a map (spec.ts's MapSpec and whether it is frozen). */
 export function mapInfo(spec: MapSpec, frozen = false): MapInfo {
@@ -16,6 +16,7 @@ export function mapInfo(spec: MapSpec, frozen = false): MapInfo {
     btf: v !== undefined,
     spinLock: specialField(v, 'bpf_spin_lock'),
     timer: specialField(v, 'bpf_timer'),
+    ...(kptrFields(v).length ? { kptrs: kptrFields(v) } : {}),
     type: spec.type,
     keySize: spec.keySize,
     valueSize: spec.valueSize,

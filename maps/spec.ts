@@ -1,7 +1,7 @@
 import { Errno, fail } from '../uapi/errno.js';
 import { MapFlag, MapType, mapTypeEnumName } from '../uapi/mapType.js';
 import type { MapBtf } from './typeDesc.js';
-import { specialField } from './specialFields.js';
+import { KPTR_MAPS, KPTR_REF_STRUCTS, kptrFields, specialField } from './specialFields.js';
 
 /**
  * MapSpec is a map as plain data (cilium/ebpf's MapSpec): what BPF_MAP_CREATE takes.
@@ -209,5 +209,11 @@ export function checkSpec(s: MapSpec, added = true): void {
   const timerMaps: readonly number[] = [MapType.BPF_MAP_TYPE_HASH, MapType.BPF_MAP_TYPE_LRU_HASH, MapType.BPF_MAP_TYPE_ARRAY];
   if (specialField(s.btf?.value, 'bpf_timer') !== undefined && !timerMaps.includes(s.type))
     fail(Errno.EOPNOTSUPP, 'a struct bpf_timer may be in the value of a hash, LRU hash or array only');
+  // map_check_btf: kptrs only in the map types that free them with their elements
+  if (kptrFields(s.btf?.value).length && !KPTR_MAPS.includes(s.type))
+    fail(Errno.EOPNOTSUPP, 'a kptr may be in the value of a hash, array or local storage map only');
+  for (const f of kptrFields(s.btf?.value))
+    if (f.tag === 'percpu_kptr' || (f.tag === 'kptr' && !KPTR_REF_STRUCTS.includes(f.struct)))
+      fail(Errno.EOPNOTSUPP, `bpfbox models referenced kptrs to ${KPTR_REF_STRUCTS.join(' and ')} only, not struct ${f.struct || '?'}`);
   if (s.type === MapType.BPF_MAP_TYPE_BLOOM_FILTER && (s.mapExtra ?? 0) > 15) fail(Errno.EINVAL, 'bloom filter: at most 15 hash functions');
 }

@@ -18,7 +18,17 @@ export type TypeDesc =
     }
   | { readonly k: 'array'; readonly elem: TypeDesc; readonly n: number }
   | { readonly k: 'enum'; readonly size: number; readonly values: readonly (readonly [string, number])[] }
-  | { readonly k: 'raw'; readonly size: number };
+  /** Bytes shown raw; `kptr` when BTF made them a pointer tagged `__kptr`, `__kptr_untrusted` or `__percpu_kptr` (btf_parse_kptr). */
+  | { readonly k: 'raw'; readonly size: number; readonly kptr?: KptrDesc };
+
+/**
+ * KptrDesc: a kptr field's BTF_KIND_TYPE_TAG (`kptr` a referenced kptr, `kptr_untrusted` an
+ * unreferenced one, `percpu_kptr`) and the name of the struct it points to.
+ */
+export interface KptrDesc {
+  readonly tag: 'kptr' | 'kptr_untrusted' | 'percpu_kptr';
+  readonly struct: string;
+}
 
 /** MapBtf: the types of a map's key and value, when BTF described them. */
 export interface MapBtf {

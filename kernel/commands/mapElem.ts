@@ -8,7 +8,7 @@ import { AttachType, ProgType } from '../../uapi/progType.js';
 import { type AnyObject, MapObject } from '../objects.js';
 import { ArrayMap } from '../../maps/array.js';
 import { MAP_FLAGS_ADDED, type MapSpec, checkSpec } from '../../maps/spec.js';
-import { zeroSpecialFields } from '../../maps/specialFields.js';
+import { kptrFields, zeroSpecialFields } from '../../maps/specialFields.js';
 import { structOpsMapCreate } from '../structOps/mapCreate.js';
 import { StructOpsMapState } from '../structOps/mapState.js';
 
@@ -96,6 +96,14 @@ export function updateValue(k: Kernel, p: BpfProcess, m: MapObject, key: Uint8Ar
       stored.set(le32(prog.id), 4);
       held = prog;
     } else stored.set(le32(0), 4);
+  }
+  // kptrs: copy_map_value copies around them and bpf_obj_free_fields drops what the element held,
+  // so after an update from userspace each is NULL (for per-CPU values, in every CPU's copy)
+  const kptrs = kptrFields(m.spec.btf?.value);
+  if (kptrs.length) {
+    stored = Uint8Array.from(stored);
+    const stride = (m.spec.valueSize + 7) & ~7;
+    for (let base = 0; base < stored.length; base += stride) for (const f of kptrs) stored.fill(0, base + f.off, base + f.off + 8);
   }
   if (KEYLESS.includes(m.spec.type)) m.map.pushBytes(stored, flags);
   else m.map.updateBytes(key as Uint8Array, stored, flags);

@@ -11,9 +11,7 @@ import { Pseudo } from '../../vm/opcodes.js';
 import { PROTOS } from '../../vm/verifier/helpers.js';
 
 /** NOT_IMPLEMENTED: helpers the kernel offers XDP, tc or socket filters that bpfbox refuses (ENOTSUPP, naming them) until implemented. */
-const NOT_IMPLEMENTED: readonly number[] = [
-  'kptr_xchg',
-].map((n) => helperId(n)!);
+const NOT_IMPLEMENTED: readonly number[] = [].map((n) => helperId(n)!);
 
 /** A kernel with a fixed clock and seed, and a trace sink. */
 function setup(trace: string[] = []) {

@@ -23,6 +23,9 @@ const EXPECTED = 'ptr_, trusted_ptr_, rcu_ptr_';
 export function btfArgument(v: Reg, r: number, a: BtfArg): void {
   const nullable = a !== 'task';
   if (nullable && v.k === 'scalar' && isConstScalar(v.s) && v.s.var.value === 0n) return;
+  // a pointer loaded from a kptr_untrusted field is PTR_UNTRUSTED (kptr.ts): not in btf_ptr_types
+  if ((v.k === 'mem' || v.k === 'mem_or_null') && v.trust === 'untrusted')
+    return void refuse(`R${r} type=${kindName(v)} expected=${EXPECTED}`, EACCES);
   if (v.k === 'mem_or_null' && v.btf && v.btf !== 'untrusted') {
     if (!nullable) refuse(`Possibly NULL pointer passed to helper arg${r}`, EACCES);
   } else if (v.k !== 'mem' || !v.btf || v.btf === 'untrusted') return void refuse(`R${r} type=${kindName(v)} expected=${EXPECTED}`, EACCES);

@@ -4,11 +4,24 @@ import { ProgType as P } from '../../uapi/progType.js';
 import { type Env, constantKey, ctxPointerOk, helperMemory } from './memory.js';
 import { EACCES, EINVAL, Refused, refuse, unsupported } from './refuse.js';
 import { type Scalar, UNKNOWN, isConstScalar, scalarConst, sync } from './scalar.js';
-import { btfPtr } from './btfStruct.js';
+import { btfPtr, kernStructSize } from './btfStruct.js';
 import { type BtfArg, btfArgument } from './btfArgs.js';
+import { kptrXchgDest, kptrXchgSrc } from './kptr.js';
 import { type DynptrAt, dynptrArg, dynptrSpi, markDynptr, releaseDynptr } from './dynptr.js';
 import { SOCK_BTF, type SockArg, type SockRet, sockArgument } from './sockets.js';
-import { type DynptrType, type MapInfo, NONE, type Reg, type VState, ZERO, kindName, mapRegs, unknownScalar, unreleased } from './state.js';
+import {
+  type DynptrType,
+  type KptrInfo,
+  type MapInfo,
+  NONE,
+  type Reg,
+  type VState,
+  ZERO,
+  kindName,
+  mapRegs,
+  unknownScalar,
+  unreleased,
+} from './state.js';
 import { cur, read } from './step.js';
 
 /**
@@ -22,7 +35,8 @@ import { cur, read } from './step.js';
  * to release, alloc CONST_ALLOC_SIZE_OR_ZERO, str PTR_TO_CONST_STR; the socket kinds of
  * sockets.ts, and release the socket reference bpf_sk_release drops (ARG_PTR_TO_BTF_ID_SOCK_COMMON | OBJ_RELEASE);
  * timer ARG_PTR_TO_TIMER (the value's `struct bpf_timer`, at its offset);
- * percpu ARG_PTR_TO_PERCPU_BTF_ID (a typed percpu `__ksym` variable: bpfbox provides none, so no register is one).
+ * percpu ARG_PTR_TO_PERCPU_BTF_ID (a typed percpu `__ksym` variable: bpfbox provides none, so no register is one);
+ * kptr_dest ARG_KPTR_XCHG_DEST and kptr_src its ARG_PTR_TO_BTF_ID_OR_NULL | OBJ_RELEASE (kptr.ts).
  */
 type Arg =
   | 'lock'
@@ -52,8 +66,10 @@ type Arg =
   | 'release'
   | 'percpu'
   | BtfArg
-  | DynptrArgKind;
-type Ret = 'int' | 'void' | 'map_value' | 'map_value_or_null' | 'ringbuf_mem_or_null' | 'dynptr_mem_or_null';
+  | DynptrArgKind
+  | 'kptr_dest'
+  | 'kptr_src';
+type Ret = 'int' | 'void' | 'map_value' | 'map_value_or_null' | 'ringbuf_mem_or_null' | 'dynptr_mem_or_null' | 'kptr_or_null';
 
 /**
  * DynptrArgKind: ARG_PTR_TO_DYNPTR as the dynptr helpers take it (dynptr.ts): local_uninit /
@@ -224,6 +240,7 @@ export const PROTOS: Readonly<Record<number, Proto>> = {
   154: { args: ['percpu'] }, // bpf_this_cpu_ptr (RET_PTR_TO_MEM_OR_BTF_ID | MEM_RDONLY)
   // current and its storage (hooks/helpers/currentTask.ts): ARG_PTR_TO_BTF_ID(_OR_NULL) of task_struct / cgroup (btfArgs.ts)
   158: { args: [], btfRet: 'task_struct' }, // bpf_get_current_task_btf (RET_PTR_TO_BTF_ID_TRUSTED)
+  194: { args: ['kptr_dest', 'kptr_src'], ret: 'kptr_or_null' }, // bpf_kptr_xchg (kptr.ts; RET_PTR_TO_BTF_ID_OR_NULL, an acquire)
   175: { args: ['task'], btfRet: 'pt_regs' }, // bpf_task_pt_regs (RET_PTR_TO_BTF_ID)
   141: { args: ['task', 'umem', 'size0', 'any'] }, // bpf_get_task_stack
   180: { args: ['task', 'any', 'func', 'stack0', 'any'], callback: 'find_vma' }, // bpf_find_vma
@@ -383,6 +400,8 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
   /** The `dynptr_*_uninit` argument's register: its slots are marked after every argument is checked. */
   let dynptrOut: { r: number; type: DynptrType } | undefined;
   let releaseR: number | undefined;
+  /** bpf_kptr_xchg's field (meta->kptr_field): the second argument's type and r0's. */
+  let kptr: KptrInfo | undefined;
   proto.args.forEach((a, n) => {
     const r = n + 1;
     const v = read(vs, r);
@@ -500,6 +519,14 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
       case 'cgrp0':
         btfArgument(v, r, a);
         return;
+      case 'kptr_dest':
+        kptr = kptrXchgDest(v, r);
+        return;
+      case 'kptr_src': {
+        const ref = kptrXchgSrc(kptr!, v, r, (regs) => env.demand(regs));
+        if (ref) released = ref;
+        return;
+      }
       case 'dynptr_local_uninit':
       case 'dynptr_ringbuf_uninit':
         // is_dynptr_reg_valid_uninit, then the 16 bytes written (check_mem_access, BPF_DW twice)
@@ -606,6 +633,15 @@ export function checkHelperCall(vs: VState, id: number, env: Env, slot: number):
       // RET_PTR_TO_DYNPTR_MEM_OR_NULL: `len` writable bytes, dying with the dynptr (dynptr_id) and its reference (ref_obj_id)
       regs[0] = { k: 'mem_or_null', size: allocSize, off: 0, ref: dynptr!.ref, id: env.nextId(), plain: true, dynptr: dynptr!.id };
       break;
+    case 'kptr_or_null': {
+      // RET_PTR_TO_BTF_ID_OR_NULL of the field's struct, and (is_acquire_function) a new reference
+      env.nextId();
+      const ref = env.nextId();
+      vs.refs.set(ref, slot);
+      const size = kernStructSize(kptr!.struct) ?? 0;
+      regs[0] = { k: 'mem_or_null', size, off: 0, ref, id: ref, rdonly: true, btf: kptr!.struct };
+      break;
+    }
     case 'ringbuf_mem_or_null': {
       // an id for the NULL check, then the reference's, which the register then takes as its id
       // too (the kernel numbers them so: the log shows `ringbuf_mem_or_null(id=2,ref_obj_id=2,sz=8)`)

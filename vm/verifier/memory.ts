@@ -2,6 +2,7 @@ import { destroyDynptrSlot, isDynptrSlot } from './dynptr.js';
 import type { LinkedRegs } from './linked.js';
 import { EACCES, EINVAL, MAX_VAR_OFF, Refused, refuse, unsupported } from './refuse.js';
 import { btfStructRead, kernStructSize } from './btfStruct.js';
+import { kptrAccess, kptrLoad, kptrStore } from './kptr.js';
 import { mapPtrAccess } from './mapPtrAccess.js';
 import { type Scalar, UNKNOWN, isConstScalar, scalarConst, sync } from './scalar.js';
 import * as T from './tnum.js';
@@ -88,9 +89,13 @@ export function load(vs: VState, base: Reg, r: number, off: number, size: number
     case 'pkt':
     case 'pkt_meta':
       return (packetAccess(base, r, off, size, false, env), unknownScalar);
-    case 'map_value':
-      mapValueRead(base, r, off, size);
+    case 'map_value': {
+      mapValueRead(base, r, off, size, true);
+      // a kptr field gives the pointer it holds (check_map_kptr_access, BPF_LDX)
+      const kptr = kptrAccess(base, r, off, size, true);
+      if (kptr) return kptrLoad(kptr, () => env.nextId());
       return directRead(base, off, size) ?? unknownScalar;
+    }
     case 'mem':
       // a kernel struct whose layout bpfbox keeps (btfStruct.ts): check_ptr_to_btf_access
       if (base.btf && kernStructSize(base.btf) !== undefined) {
@@ -111,8 +116,11 @@ export function load(vs: VState, base: Reg, r: number, off: number, size: number
   }
 }
 
-/** store: a write of `size` bytes of `value` at `off` from the pointer in `r` (check_mem_access, BPF_WRITE). */
-export function store(vs: VState, base: Reg, r: number, off: number, size: number, value: Reg, env: Env): void {
+/**
+ * store: a write of `size` bytes of `value` at `off` from the pointer in `r` (check_mem_access,
+ * BPF_WRITE); `src` the value's register for BPF_STX (undefined for BPF_ST's immediate).
+ */
+export function store(vs: VState, base: Reg, r: number, off: number, size: number, value: Reg, env: Env, src?: number): void {
   switch (base.k) {
     case 'scalar':
       return void refuse(`R${r} invalid mem access 'scalar'`);
@@ -123,8 +131,13 @@ export function store(vs: VState, base: Reg, r: number, off: number, size: numbe
     case 'pkt':
     case 'pkt_meta':
       return packetAccess(base, r, off, size, true, env);
-    case 'map_value':
-      return mapValueWrite(base, r, off, size);
+    case 'map_value': {
+      mapValueWrite(base, r, off, size, true);
+      // a kptr field takes only what check_map_kptr_access allows
+      const kptr = kptrAccess(base, r, off, size, true);
+      if (kptr) kptrStore(kptr, value, src, (regs) => env.demand(regs));
+      return;
+    }
     case 'mem':
       // a kernel object a kfunc gave (PTR_TO_BTF_ID): btf_struct_access allows no writes for the types bpfbox has
       if (base.btf) return void refuse('only read is supported', EACCES);
@@ -368,7 +381,14 @@ function packetAccess(
  * regionAccess: inside a map value or ring buffer record of `limit` bytes, for every value
  * the variable part may take (check_mem_region_access; the log's last line names the register).
  */
-export function regionAccess(base: { off: number; var: Scalar; m?: MapInfo }, r: number, off: number, size: number, limit: number): void {
+export function regionAccess(
+  base: { off: number; var: Scalar; m?: MapInfo },
+  r: number,
+  off: number,
+  size: number,
+  limit: number,
+  direct = false,
+): void {
   const at = BigInt(base.off + off);
   const { smin, umax } = base.var;
   // __check_mem_access's line before the message
@@ -390,12 +410,14 @@ export function regionAccess(base: { off: number; var: Scalar; m?: MapInfo }, r:
   const timer = base.m?.timer;
   if (timer !== undefined && smin + at < BigInt(timer + 16) && umax + at + BigInt(size) > BigInt(timer))
     refuse('bpf_timer cannot be accessed directly by load/store');
+  // kptr fields: a direct 8-byte access exactly at one, never a helper's (check_map_access)
+  if (base.m?.kptrs) kptrAccess({ ...base, m: base.m }, r, off, size, direct);
 }
 
 /** mapValueWrite: a store into a map value: not into a map programs may only read (check_map_access_type), then inside it. */
-export function mapValueWrite(base: { m: MapInfo; off: number; var: Scalar }, r: number, off: number, size: number): void {
+export function mapValueWrite(base: { m: MapInfo; off: number; var: Scalar }, r: number, off: number, size: number, direct = false): void {
   if (base.m.readonlyProg) refuse(`write into map forbidden, value_size=${base.m.valueSize} off=${base.off + off} size=${size}`);
-  regionAccess(base, r, off, size, base.m.valueSize);
+  regionAccess(base, r, off, size, base.m.valueSize, direct);
 }
 
 /** mapValueRead: a load from a map value: not from a map programs may only write (check_map_access_type), then inside it. */
@@ -413,9 +435,9 @@ function directRead(base: { m: MapInfo; off: number; var: Scalar }, off: number,
   return constReg(v);
 }
 
-function mapValueRead(base: { m: MapInfo; off: number; var: Scalar }, r: number, off: number, size: number): void {
+function mapValueRead(base: { m: MapInfo; off: number; var: Scalar }, r: number, off: number, size: number, direct = false): void {
   if (base.m.writeonlyProg) refuse(`read from map forbidden, value_size=${base.m.valueSize} off=${base.off + off} size=${size}`);
-  regionAccess(base, r, off, size, base.m.valueSize);
+  regionAccess(base, r, off, size, base.m.valueSize, direct);
 }
 
 /**

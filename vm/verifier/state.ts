@@ -30,6 +30,18 @@ export interface MapInfo {
   readonly spinLock?: number;
   /** Where in the value a `struct bpf_timer` lies (btf_record's timer_off), when BTF places one. */
   readonly timer?: number;
+  /** The value's kptr fields (btf_record's BPF_KPTR_*), when BTF places any (kptr.ts). */
+  readonly kptrs?: readonly KptrInfo[];
+}
+
+/**
+ * KptrInfo: a kptr field of a map value: its offset, its tag (`kptr` referenced, `kptr_untrusted`,
+ * `percpu_kptr`) and the kernel struct it points to.
+ */
+export interface KptrInfo {
+  readonly off: number;
+  readonly tag: 'kptr' | 'kptr_untrusted' | 'percpu_kptr';
+  readonly struct: string;
 }
 
 /**
@@ -84,6 +96,8 @@ export type Reg =
       readonly dynptr?: number;
       /** A skb or xdp dynptr's slice: it dies where packet pointers do (reg_is_dynptr_slice_pkt). */
       readonly pktSlice?: boolean;
+      /** A pointer loaded from a kptr field (kptr.ts): PTR_UNTRUSTED or MEM_RCU rather than trusted. */
+      readonly trust?: BtfTrust;
     }
   | {
       readonly k: 'mem_or_null';
@@ -96,6 +110,7 @@ export type Reg =
       readonly plain?: boolean;
       readonly dynptr?: number;
       readonly pktSlice?: boolean;
+      readonly trust?: BtfTrust;
     }
   /**
    * Only in a stack slot (kfuncs.ts): an open-coded iterator (STACK_ITER; `ref` the reference
@@ -115,6 +130,9 @@ export type Reg =
   | { readonly k: 'func'; readonly target: number; readonly off: number };
 
 export type Kind = Reg['k'];
+
+/** BtfTrust: the flags a PTR_TO_BTF_ID loaded from a kptr field carries (btf_ld_kptr_type): PTR_UNTRUSTED or MEM_RCU. */
+export type BtfTrust = 'untrusted' | 'rcu';
 
 /** DynptrType: enum bpf_dynptr_type's kinds bpfbox's verifier knows (dynptr_type_str's names). */
 export type DynptrType = 'local' | 'ringbuf' | 'skb' | 'xdp';
@@ -233,15 +251,17 @@ export const kindName = (r: Reg): string =>
     ? r.type
     : r.k === 'sock_or_null'
       ? `${r.type}_or_null`
-      : r.k === 'mem_or_null' && r.btf
-        ? 'ptr_or_null_'
-        : r.k === 'mem' && r.btf
-          ? r.ref
-            ? 'ptr_'
-            : 'trusted_ptr_'
-          : (r.k === 'mem' || r.k === 'mem_or_null') && r.plain
-            ? r.k
-            : (KIND_NAMES[r.k] ?? r.k);
+      : (r.k === 'mem' || r.k === 'mem_or_null') && r.trust
+        ? `${r.trust}_ptr_${r.k === 'mem_or_null' ? 'or_null_' : ''}`
+        : r.k === 'mem_or_null' && r.btf
+          ? 'ptr_or_null_'
+          : r.k === 'mem' && r.btf
+            ? r.ref
+              ? 'ptr_'
+              : 'trusted_ptr_'
+            : (r.k === 'mem' || r.k === 'mem_or_null') && r.plain
+              ? r.k
+              : (KIND_NAMES[r.k] ?? r.k);
 const KIND_NAMES: Partial<Record<Kind, string>> = {
   none: '?',
   stack: 'fp',

@@ -1,6 +1,7 @@
 import type { Instruction } from '../instruction.js';
 import { AluOp, Class, LDDW, Mode, Pseudo, Size, Source, opClass } from '../opcodes.js';
 import { type Env, load, mapValueWrite, saveAuxPtrType, store } from './memory.js';
+import { kptrAtomic } from './kptr.js';
 import { EBADF, EINVAL, ENOTSUPP, MAX_VAR_OFF, Refused, refuse, unsupported } from './refuse.js';
 import { type AluOpName, type Scalar, UNKNOWN, alu, isConstScalar, scalarConst, sync } from './scalar.js';
 import * as T from './tnum.js';
@@ -105,7 +106,7 @@ export function step(vs: VState, i: Instruction, env: Env, slot: number): void {
           if (id && value.k === 'scalar') value = { ...value, id };
         } else if (value.id) value = { ...value, id: undefined, delta: undefined };
       }
-      store(vs, base, i.dst, i.offset, size, value, env);
+      store(vs, base, i.dst, i.offset, size, value, env, cls === Class.BPF_STX ? i.src : undefined);
       return saveAuxPtrType(env, slot, base.k);
     }
   }
@@ -343,6 +344,7 @@ function atomic(vs: VState, i: Instruction, env: Env): void {
       refuse(`misaligned ${base.k === 'map_value' ? 'value ' : ''}access off ${t}+${base.off}+${i.offset} size ${size}`);
     }
   }
+  if (base.k === 'map_value') kptrAtomic(base, i.dst, i.offset, size);
   load(vs, base, i.dst, i.offset, size, env);
   if (base.k === 'map_value') mapValueWrite(base, i.dst, i.offset, size);
   else store(vs, base, i.dst, i.offset, size, unknownScalar, env);
