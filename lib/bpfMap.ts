@@ -75,18 +75,19 @@ export class BpfMap<V = MapValue> {
   }
 
   /** valueBytes encodes a value; for a per-CPU map one per CPU (or one for all CPUs), packed as the kernel wants them (8-byte slots). */
-  valueBytes(value: V | MapValue | MapValue[]): Uint8Array {
-    const one = (v: MapValue) => {
+  valueBytes(value: TypedInput): Uint8Array {
+    const one = (v: TypedInput) => {
       if (v instanceof Uint8Array) return v;
       if (!this.valueType)
         throw new BpfCallError(`map ${this.name}`, Errno.EINVAL, 'the map has no BTF value type: give the value as bytes');
-      return encodeValue(this.valueType, v as TypedInput, 'value');
+      return encodeValue(this.valueType, v, 'value');
     };
-    if (!this.percpu) return one(value as MapValue);
+    if (!this.percpu) return one(value);
     const step = round8(this.spec.valueSize);
     const out = new Uint8Array(step * this.ncpus);
-    const per = Array.isArray(value) && !(this.valueType?.k === 'array' && !Array.isArray(value[0]) && value.length !== this.ncpus);
-    for (let c = 0; c < this.ncpus; c++) out.set(one(per ? (value as MapValue[])[c] : (value as MapValue)), c * step);
+    // an array is one value per CPU, unless the value type is itself an array and this one is not of arrays
+    const per = Array.isArray(value) && (this.valueType?.k !== 'array' || Array.isArray(value[0]) || value[0] instanceof Uint8Array);
+    for (let c = 0; c < this.ncpus; c++) out.set(one(per ? (value as readonly TypedInput[])[c] : value), c * step);
     return out;
   }
 
@@ -119,7 +120,7 @@ export class BpfMap<V = MapValue> {
   }
 
   /** update writes `value` at `key` (flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK). */
-  update(key: MapKey | null, value: V | MapValue | MapValue[], flags: number = UpdateFlag.BPF_ANY): void {
+  update(key: MapKey | null, value: TypedInput, flags: number = UpdateFlag.BPF_ANY): void {
     check(
       this.#p.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: this.fd, key: this.keyBytes(key), value: this.valueBytes(value), flags }),
       `map ${this.name}: update`,
@@ -181,7 +182,7 @@ export class BpfMap<V = MapValue> {
   }
 
   /** updateBatch writes the elements in one BPF_MAP_UPDATE_BATCH; returns how many were written. */
-  updateBatch(keys: readonly MapKey[], values: readonly (V | MapValue | MapValue[])[], flags: number = UpdateFlag.BPF_ANY): number {
+  updateBatch(keys: readonly MapKey[], values: readonly TypedInput[], flags: number = UpdateFlag.BPF_ANY): number {
     if (keys.length !== values.length)
       throw new BpfCallError(`map ${this.name}: update batch`, Errno.EINVAL, 'as many keys as values are needed');
     const attr = {
