@@ -23,6 +23,8 @@ export interface RingBufferOptions {
  */
 export class RingBufferReader implements AsyncIterable<Uint8Array> {
   readonly #ring: RingBuf;
+  /** The ring as each CPU's runtime sees it (where a program's reserve runs): the drain is set on these. */
+  readonly #views: RingBuf[] = [];
   readonly #options: RingBufferOptions;
   readonly #pending: Uint8Array[] = [];
   #closed = false;
@@ -30,10 +32,15 @@ export class RingBufferReader implements AsyncIterable<Uint8Array> {
   constructor(map: BpfMap, kernel: Kernel, options: RingBufferOptions = {}) {
     const ring = kernel.process.mapOf(map.fd).map.map;
     if (!(ring instanceof RingBuf)) throw new BpfCallError(`ring buffer ${map.name}`, Errno.EINVAL, 'not a BPF_MAP_TYPE_RINGBUF map');
-    if (ring.reader) throw new BpfCallError(`ring buffer ${map.name}`, Errno.EBUSY, 'another reader has it');
     this.#ring = ring;
     this.#options = options;
-    ring.reader = (records) => this.#pending.push(...records);
+    for (let cpu = 0; cpu < kernel.ncpus; cpu++) {
+      const v = kernel.runtime(cpu).views.get(ring.desc);
+      if (!(v instanceof RingBuf)) continue;
+      if (v.reader) throw new BpfCallError(`ring buffer ${map.name}`, Errno.EBUSY, 'another reader has it');
+      this.#views.push(v);
+    }
+    for (const v of this.#views) v.reader = (records) => this.#pending.push(...records);
   }
 
   /** available: bytes submitted or reserved and not yet consumed (BPF_RB_AVAIL_DATA). */
@@ -64,7 +71,7 @@ export class RingBufferReader implements AsyncIterable<Uint8Array> {
   /** close detaches the reader; records left in the ring stay there. */
   close(): void {
     this.#closed = true;
-    if (this.#ring.reader) this.#ring.reader = undefined;
+    for (const v of this.#views.splice(0)) v.reader = undefined;
   }
 
   [Symbol.dispose](): void {
