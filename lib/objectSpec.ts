@@ -11,6 +11,8 @@ import { loadCollection } from '../kernel/loadCollection.js';
 import type { TypeDesc } from '../maps/typeDesc.js';
 import { progTypeName } from '../uapi/progType.js';
 import { UserError } from '../uapi/userError.js';
+import type { EngineName } from '../vm/engine.js';
+import { DEFAULT_ENGINE, engineByName } from '../vm/engines.js';
 import { Collection } from './collection.js';
 import { type Typed, decodeValue } from './typedValue.js';
 
@@ -24,9 +26,13 @@ export interface OpenOptions {
   readonly pinRoot?: string;
 }
 
-/** LoadObjectOptions: the kernel to load into (default a new one-CPU Kernel), programs to load that say autoload off. */
+/**
+ * LoadObjectOptions: the kernel to load into (default a new one-CPU Kernel running programs on
+ * `engine`, DEFAULT_ENGINE (the JIT) unless given, as the CLI does), programs to load that say autoload off.
+ */
 export interface LoadObjectOptions {
   readonly kernel?: Kernel;
+  readonly engine?: EngineName;
   readonly autoload?: readonly string[];
 }
 
@@ -182,7 +188,7 @@ export class ObjectSpec {
    * what failed, and nothing stays loaded then.
    */
   load(options: LoadObjectOptions = {}): Collection {
-    const kernel = options.kernel ?? new Kernel();
+    const kernel = options.kernel ?? new Kernel({ runtime: { engine: engineByName(options.engine ?? DEFAULT_ENGINE) } });
     const loaded = loadCollection(kernel.process, this.spec, { pinRoot: this.#options.pinRoot, autoload: options.autoload });
     return new Collection(kernel, loaded);
   }
