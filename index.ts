@@ -68,7 +68,23 @@ export { UserError } from './uapi/userError.js';
 export { BpfError, ProgramFault } from './vm/errors.js';
 export { ElfError } from './elf/elfError.js';
 
-// Replay: captures through a program on worker threads (`bpfbox replay`).
-export { replay, type ReplayOptions, type ReplaySummary } from './appliance/datapath/replay.js';
+// Replay: captures through a program on worker threads (`bpfbox replay`): `replay(captures, options)`
+// to iterate (progress, then the summary) or `replay(options)` for the summary alone.
+export { type ReplayOptions, type ReplaySummary } from './appliance/datapath/replay.js';
+export { replay, ReplayRun, type ReplayRunOptions, type ReplayProgress, type ReplayDone } from './lib/replay.js';
 export { ReplayLoadError } from './appliance/datapath/load.js';
 export { type MapInit, MapInitError } from './appliance/datapath/mapInit.js';
+
+// The library API (lib/), shaped after libbpf and cilium/ebpf: open an object, change it, load
+// it, and use its programs and maps as objects; each call goes through the bpf() door above.
+export { openObject, ObjectSpec, type OpenOptions, type LoadObjectOptions, type GlobalVar, type ProgramInfo } from './lib/objectSpec.js';
+export { Collection } from './lib/collection.js';
+export { BpfMap, type MapKey, type MapValue, type BatchResult } from './lib/bpfMap.js';
+export { Program, type TestRunOptions, type TestRunResult } from './lib/program.js';
+export { verify, type VerifyOptions, type VerifyResult } from './lib/verify.js';
+export { parseVerifierLog, type VerifierLogEntry } from './lib/verifierLog.js';
+export { RingBufferReader, type RingBufferOptions } from './lib/ringBuffer.js';
+export { openPinned, unpin } from './lib/pins.js';
+export { encodeValue, decodeValue, type Typed, type TypedInput } from './lib/typedValue.js';
+export { BpfCallError } from './lib/bpfCallError.js';
+export type { TypeDesc, MapBtf } from './maps/typeDesc.js';

@@ -17,6 +17,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['elf'],
   ['kernel'],
   ['appliance'],
+  ['lib'],
   ['index.ts'],
 ];
 
