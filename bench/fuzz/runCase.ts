@@ -20,15 +20,21 @@ export function nodeArgs(args: readonly string[], limits: Limits): string[] {
   return [`--max-old-space-size=${limits.heapMb}`, CLI_BUNDLE, ...args];
 }
 
-/**
- * runCli runs the CLI once in `cwd` with its own bpffs state directory, bounded by `limits`.
- * The child leads a process group of its own so a hang is killed whole (workers included).
- */
+/** runCli runs the installed CLI with `args` (see runNode). */
 export function runCli(args: readonly string[], cwd: string, state: string, limits: Limits): Promise<Ended & { stdout: string }> {
+  return runNode(nodeArgs(args, limits), cwd, state, limits);
+}
+
+/**
+ * runNode runs node with `argv` once in `cwd` with its own bpffs state directory, bounded by
+ * `limits` (the heap limit is in argv). The child leads a process group of its own so a hang
+ * is killed whole (workers included).
+ */
+export function runNode(argv: readonly string[], cwd: string, state: string, limits: Limits): Promise<Ended & { stdout: string }> {
   return new Promise((resolve) => {
     const env: NodeJS.ProcessEnv = { ...process.env, BPFBOX_BPFFS: state };
     delete env.NODE_OPTIONS;
-    const p = spawn(process.execPath, nodeArgs(args, limits), { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, argv, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout!.setEncoding('utf8').on('data', (d: string) => {
