@@ -117,7 +117,8 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 /** mutateBytes stacks 1 to 4 byte edits on a seed; it returns the input and the edits' names. */
 export function mutateBytes(seed: Uint8Array, r: Rng, others: readonly Uint8Array[]): { input: Uint8Array; edits: string[] } {
   const names = Object.keys(BYTE_MUTATORS);
-  let input = seed;
+  // a plain Uint8Array copy: slice() below must copy (a Buffer's slice is a view of the seed)
+  let input: Uint8Array = Uint8Array.from(seed);
   const edits: string[] = [];
   for (let n = 1 + r.below(4); n > 0; n--) {
     const name = r.pick(names);

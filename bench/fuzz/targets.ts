@@ -73,10 +73,13 @@ const ROUTE_SEEDS: readonly unknown[] = [
 ];
 
 const cache = new Map<string, Uint8Array>();
-/** read caches a seed file (a run reads each thousands of times). */
+/**
+ * read caches a seed file (a run reads each thousands of times) as a plain Uint8Array: a
+ * Buffer's slice() is a view, and the mutators' copies would write through to the seed.
+ */
 function read(path: string): Uint8Array {
   let b = cache.get(path);
-  if (!b) cache.set(path, (b = readFileSync(path)));
+  if (!b) cache.set(path, (b = new Uint8Array(readFileSync(path))));
   return b;
 }
 
