@@ -434,6 +434,15 @@ async function main(raw: string[]): Promise<void> {
     .command('prog', "bpftool's prog commands: show, list, dump xlated, pin, load, loadall, run, tracelog (bpfbox prog help: the grammar)")
     .demandCommand(1, 'expected a command')
     .strict()
+    // a string option given twice is an array to yargs, which a handler would take for a path: one line instead
+    .middleware((argv, y) => {
+      const o = (y as unknown as { getOptions(): { string: string[]; array: string[] } }).getOptions();
+      for (const k of o.string) {
+        const v = argv[k];
+        if (!o.array.includes(k) && Array.isArray(v))
+          throw new UsageError(`--${k} given ${v.length} times (${v.join(', ')}): it takes one value`);
+      }
+    })
     .help()
     .alias('help', 'h')
     .version(version())

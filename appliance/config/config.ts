@@ -134,12 +134,26 @@ export function loadConfig(path: string): Config {
     const { line, col } = lines.linePos(e.pos[0]);
     throw new ConfigError(`${path}:${line}:${col}: ${e.message.split('\n')[0]}`, { file: path, line, cause: e });
   }
-  const cfg = doc.toJS() as unknown;
   const where = (parts: (string | number)[]) => {
     const node = doc.getIn(parts, true) as { range?: [number, number, number] } | undefined;
     const pos = node?.range ? lines.linePos(node.range[0]) : undefined;
     return `${path}${pos ? `:${pos.line}:${pos.col}` : ''}: ${configPath(parts) || '(top)'}`;
   };
+  let cfg: unknown;
+  try {
+    cfg = doc.toJS();
+  } catch (e) {
+    // what parsing lets through and making values refuses: an alias whose anchor is not set before it (`program: *x`)
+    throw new ConfigError(`${path}: ${(e as Error).message.split('\n')[0]}`, { file: path, cause: e });
+  }
+  // a NUL byte cannot be in a path (or any name) the config gives: the system calls would refuse it with a raw error
+  const nul = (v: unknown, at: (string | number)[]): void => {
+    if (typeof v === 'string' && v.includes('\0'))
+      throw new ConfigError(`${where(at)}: a NUL byte in ${JSON.stringify(v)}`, { file: path });
+    if (Array.isArray(v)) v.forEach((x, i) => nul(x, [...at, i]));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) nul(x, [...at, k]);
+  };
+  nul(cfg, []);
   if (!validate(cfg))
     throw new ConfigError(
       validate
