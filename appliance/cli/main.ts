@@ -148,6 +148,19 @@ function reportBug(e: unknown): void {
   process.exitCode = 70;
 }
 
+/**
+ * singleValues (yargs middleware): a string option given twice is an array to yargs, which a
+ * handler would take for a path (`--obj a.o --obj b.o`); one line saying so instead.
+ */
+function singleValues(argv: Record<string, unknown>, y: { getOptions(): { string: string[]; array: string[] } }): void {
+  const o = y.getOptions();
+  for (const k of o.string) {
+    const v = argv[k];
+    if (!o.array.includes(k) && Array.isArray(v))
+      throw new UsageError(`--${k} given ${v.length} times (${v.join(', ')}): it takes one value`);
+  }
+}
+
 /** main runs one command line: `--version`, a bpftool-style object (map, prog, net), or a yargs command. */
 async function main(raw: string[]): Promise<void> {
   // `--version` alone needs nothing else: answered before yargs (and everything) loads
@@ -434,15 +447,7 @@ async function main(raw: string[]): Promise<void> {
     .command('prog', "bpftool's prog commands: show, list, dump xlated, pin, load, loadall, run, tracelog (bpfbox prog help: the grammar)")
     .demandCommand(1, 'expected a command')
     .strict()
-    // a string option given twice is an array to yargs, which a handler would take for a path: one line instead
-    .middleware((argv, y) => {
-      const o = (y as unknown as { getOptions(): { string: string[]; array: string[] } }).getOptions();
-      for (const k of o.string) {
-        const v = argv[k];
-        if (!o.array.includes(k) && Array.isArray(v))
-          throw new UsageError(`--${k} given ${v.length} times (${v.join(', ')}): it takes one value`);
-      }
-    })
+    .middleware(singleValues as never)
     .help()
     .alias('help', 'h')
     .version(version())
