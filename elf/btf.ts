@@ -282,11 +282,12 @@ export function typeDesc(btf: Btf, id: number, depth = 0): TypeDesc {
       };
     case Kind.PTR: {
       // btf_find_kptr: a pointer whose first modifier is a type tag `kptr`, `kptr_untrusted` or
-      // `percpu_kptr`, to a struct (what any other tag or target is, the kernel refuses at map creation)
+      // `percpu_kptr`, to a struct, or its forward declaration (resolved by name, as the kernel does in
+      // vmlinux); what any other tag or target is, the kernel refuses at map creation
       const tag = btf.get(t.type);
       const to = btf.skipModifiers(t.type);
       if (tag.kind === Kind.TYPE_TAG && (tag.name === 'kptr' || tag.name === 'kptr_untrusted' || tag.name === 'percpu_kptr'))
-        return { k: 'raw', size: 8, kptr: { tag: tag.name, struct: to.kind === Kind.STRUCT ? to.name : '' } };
+        return { k: 'raw', size: 8, kptr: { tag: tag.name, struct: to.kind === Kind.STRUCT || to.kind === Kind.FWD ? to.name : '' } };
       return { k: 'raw', size: 8 };
     }
     default:
