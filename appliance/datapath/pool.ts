@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { BatchRequest, BatchResult, WorkerInit } from './protocol.js';
+import type { BatchFailure, BatchRequest, BatchResult, WorkerInit } from './protocol.js';
 
 /** WORKER_URL: the replay worker's module, beside this one (in dist/ and in the CLI's bundle). */
 const WORKER_URL = new URL('./worker.js', import.meta.url);
@@ -62,9 +62,11 @@ export class WorkerPool {
       let ready!: () => void;
       let failed!: (e: Error) => void;
       started.push(new Promise<void>((ok, no) => ((ready = ok), (failed = no))));
-      worker.on('message', (r: BatchResult | 'ready') => {
+      worker.on('message', (r: BatchResult | BatchFailure | 'ready') => {
         if (r === 'ready') return ready();
-        this.#pending[w].shift()?.resolve(r);
+        const p = this.#pending[w].shift();
+        if ('failed' in r) p?.reject(new Error(`replay worker ${w} (cpu ${init.cpu}) failed: ${r.failed}`));
+        else p?.resolve(r);
       });
       const fail = (e: Error) => {
         // a pool closed while batches were in flight (a pass that failed, its error already on its way up) abandons

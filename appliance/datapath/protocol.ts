@@ -94,6 +94,16 @@ export interface TallyRow {
 }
 
 /** BatchResult: the results of a batch: counted by verdict, and per packet in the batch's order (Out) unless tallied. */
+/**
+ * BatchFailure: a worker's answer to a request it could not run (a streamed window whose file is
+ * gone or is a directory now): that batch fails, the worker stays, and a later pass (serve's
+ * retry of a looping source) runs on it again.
+ */
+export interface BatchFailure {
+  readonly id: number;
+  readonly failed: string;
+}
+
 export interface BatchResult {
   readonly id: number;
   readonly results?: Int32Array;

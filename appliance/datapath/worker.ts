@@ -1,6 +1,6 @@
 import './eagerWasm.js';
 import { parentPort, workerData } from 'node:worker_threads';
-import { type BatchRequest, type WorkerInit } from './protocol.js';
+import { type BatchFailure, type BatchRequest, type WorkerInit } from './protocol.js';
 import { ReplayCpu } from './replayCpu.js';
 
 // A replay worker: one emulated CPU. It attaches to the shared memory, rebuilds the loaded
@@ -12,7 +12,15 @@ import { ReplayCpu } from './replayCpu.js';
 const start = (init: WorkerInit) => {
   const cpu = new ReplayCpu(init);
   parentPort!.on('message', (req: BatchRequest) => {
-    const res = cpu.handle(req);
+    let res;
+    try {
+      res = cpu.handle(req);
+    } catch (e) {
+      // the batch fails, not the worker (BatchFailure)
+      const failure: BatchFailure = { id: req.id, failed: e instanceof Error ? e.message : String(e) };
+      parentPort!.postMessage(failure);
+      return;
+    }
     parentPort!.postMessage(res, res.results ? [res.results.buffer as ArrayBuffer] : []);
   });
   parentPort!.postMessage('ready');
