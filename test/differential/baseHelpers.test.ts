@@ -9,6 +9,7 @@ import { loadCollection } from '../../kernel/loadCollection.js';
 import { Kernel } from '../../kernel/kernel.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { kernelBpffs } from '../support/bpffs.js';
+import { bpfboxSlots, kernelSlots, showSlots } from '../support/resultSlots.js';
 
 /**
  * Differential for the base helpers (hooks/helpers/perfEvent.ts, cgroup.ts, pidns.ts,
@@ -102,15 +103,9 @@ describe('differential: base helpers against the kernel (perf_event_read, cgroup
       const a = { prog_fd: l.programs.get(OBJ)!, data_in: pkt, retval: 0 };
       assert.equal(k.bpf('BPF_PROG_TEST_RUN', a), 0, `${name}: bpfbox refused the run`);
       assert.equal(a.retval, JSON.parse(kr.stdout).retval, `${name}: return value`);
-      const dump = JSON.parse(bt('-j', 'map', 'dump', 'pinned', `${mapPins}/results`).stdout) as { key: string[]; value: string[] }[];
-      const theirs = dump.map((e) => Buffer.from(e.value.map((h) => parseInt(h, 16))).readBigUInt64LE(0));
-      const ours = Array.from({ length: SLOTS }, (_, i) => {
-        const v = new Uint8Array(8);
-        k.bpf('BPF_MAP_LOOKUP_ELEM', { map_fd: l.maps.get('results')!, key: Uint8Array.from([i, 0, 0, 0]), value: v });
-        return Buffer.from(v).readBigUInt64LE(0);
-      });
-      const show = (xs: bigint[]) => xs.map((x, i) => `${i}:${BigInt.asIntN(64, x)}`).join(' ');
-      assert.equal(show(ours), show(theirs.slice(0, SLOTS)), `${name}: results`);
+      const theirs = kernelSlots(bt('-j', 'map', 'dump', 'pinned', `${mapPins}/results`).stdout);
+      const ours = bpfboxSlots(k, l.maps.get('results')!, SLOTS);
+      assert.equal(showSlots(ours), showSlots(theirs.slice(0, SLOTS)), `${name}: results`);
     }
   });
 });

@@ -11,6 +11,7 @@ import { jit } from '../../vm/jit/jit.js';
 import { PACKETS } from '../support/packets.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { kernelBpffs } from '../support/bpffs.js';
+import { bpfboxSlots, kernelSlots, showSlots } from '../support/resultSlots.js';
 
 /**
  * Differential for the dynptr helpers (hooks/helpers/dynptr.ts, maps/ringbufDynptr.ts):
@@ -60,8 +61,7 @@ describe('differential: dynptr helpers against the kernel (from_mem, read, write
       writeFileSync(inFile, pkt);
       rmSync(outFile, { force: true });
       const kr = bt('-j', 'prog', 'run', 'pinned', `${pins}/${obj}`, 'data_in', inFile, 'data_out', outFile);
-      const dump = JSON.parse(bt('-j', 'map', 'dump', 'pinned', `${mapPins}/results`).stdout) as { key: string[]; value: string[] }[];
-      const theirs = dump.map((e) => Buffer.from(e.value.map((h) => parseInt(h, 16))).readBigUInt64LE(0));
+      const theirs = kernelSlots(bt('-j', 'map', 'dump', 'pinned', `${mapPins}/results`).stdout);
       for (const { k, l, engine } of sides) {
         const at = `${name} (${engine})`;
         const a = { prog_fd: l.programs.get(obj)!, data_in: pkt, data_out: new Uint8Array(16384), retval: 0, data_size_out: 0 };
@@ -77,13 +77,8 @@ describe('differential: dynptr helpers against the kernel (from_mem, read, write
           readFileSync(outFile).toString('hex'),
           `${at}: data_out`,
         );
-        const ours = Array.from({ length: theirs.length }, (_, i) => {
-          const v = new Uint8Array(8);
-          k.bpf('BPF_MAP_LOOKUP_ELEM', { map_fd: l.maps.get('results')!, key: Uint8Array.from([i, 0, 0, 0]), value: v });
-          return Buffer.from(v).readBigUInt64LE(0);
-        });
-        const show = (xs: bigint[]) => xs.map((x, i) => `${i}:${BigInt.asIntN(64, x)}`).join(' ');
-        assert.equal(show(ours.slice(0, SLOTS)), show(theirs.slice(0, SLOTS)), `${at}: results`);
+        const ours = bpfboxSlots(k, l.maps.get('results')!, theirs.length);
+        assert.equal(showSlots(ours.slice(0, SLOTS)), showSlots(theirs.slice(0, SLOTS)), `${at}: results`);
       }
       if (kr.status === 0) compared++;
     }

@@ -9,6 +9,7 @@ import { Kernel } from '../../kernel/kernel.js';
 import { PACKETS } from '../support/packets.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { kernelBpffs } from '../support/bpffs.js';
+import { bpfboxSlots, kernelSlots, showSlots } from '../support/resultSlots.js';
 
 /**
  * Differential for the skb metadata helpers (hooks/helpers/skbMeta.ts, tunnel.ts, tc's
@@ -148,15 +149,9 @@ describe('differential: skb metadata helpers against the kernel (check_mtu, csum
           readFileSync(outFile).toString('hex'),
           `${name}: data_out`,
         );
-        const dump = JSON.parse(bt('-j', 'map', 'dump', 'pinned', `${mapPins}/results`).stdout) as { key: string[]; value: string[] }[];
-        const theirs = dump.map((e) => Buffer.from(e.value.map((h) => parseInt(h, 16))).readBigUInt64LE(0));
-        const ours = Array.from({ length: theirs.length }, (_, i) => {
-          const v = new Uint8Array(8);
-          k.bpf('BPF_MAP_LOOKUP_ELEM', { map_fd: l.maps.get('results')!, key: Uint8Array.from([i, 0, 0, 0]), value: v });
-          return Buffer.from(v).readBigUInt64LE(0);
-        });
-        const show = (xs: bigint[]) => xs.map((x, i) => `${i}:${BigInt.asIntN(64, x)}`).join(' ');
-        assert.equal(show(ours.slice(0, slots)), show(theirs.slice(0, slots)), `${name}: results`);
+        const theirs = kernelSlots(bt('-j', 'map', 'dump', 'pinned', `${mapPins}/results`).stdout);
+        const ours = bpfboxSlots(k, l.maps.get('results')!, theirs.length);
+        assert.equal(showSlots(ours.slice(0, slots)), showSlots(theirs.slice(0, slots)), `${name}: results`);
         compared++;
       }
       assert.ok(compared >= 4, `${obj}: only ${compared} packets ran in the kernel`);

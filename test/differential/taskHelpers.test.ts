@@ -9,6 +9,7 @@ import { Kernel } from '../../kernel/kernel.js';
 import { PACKETS } from '../support/packets.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { kernelBpffs } from '../support/bpffs.js';
+import { bpfboxSlots, kernelSlots, showSlots } from '../support/resultSlots.js';
 
 /**
  * Differential for `current` as a kernel object (hooks/helpers/currentTask.ts): bpf/tc_task.o
@@ -68,18 +69,12 @@ describe('differential: current as a kernel object (get_current_task_btf fields,
         readFileSync(outFile).toString('hex'),
         `${name}: data_out`,
       );
-      const dump = JSON.parse(bt('-j', 'map', 'dump', 'pinned', `${mapPins}/results`).stdout) as { key: string[]; value: string[] }[];
-      const theirs = dump.map((e) => Buffer.from(e.value.map((h) => parseInt(h, 16))).readBigUInt64LE(0));
-      const ours = Array.from({ length: theirs.length }, (_, i) => {
-        const v = new Uint8Array(8);
-        k.bpf('BPF_MAP_LOOKUP_ELEM', { map_fd: l.maps.get('results')!, key: Uint8Array.from([i, 0, 0, 0]), value: v });
-        return Buffer.from(v).readBigUInt64LE(0);
-      });
-      const show = (xs: bigint[]) => xs.map((x, i) => `${i}:${BigInt.asIntN(64, x)}`).join(' ');
-      assert.equal(show(ours.slice(0, SLOTS)), show(theirs.slice(0, SLOTS)), `${name}: results`);
+      const theirs = kernelSlots(bt('-j', 'map', 'dump', 'pinned', `${mapPins}/results`).stdout);
+      const ours = bpfboxSlots(k, l.maps.get('results')!, theirs.length);
+      assert.equal(showSlots(ours.slice(0, SLOTS)), showSlots(theirs.slice(0, SLOTS)), `${name}: results`);
       // the answers the program was written for (the kernel's, on 6.18): pid/tgid/comm agree, 7 then 12, 0 then -ENOENT ...
       assert.equal(
-        show(theirs.slice(0, SLOTS)),
+        showSlots(theirs.slice(0, SLOTS)),
         '0:1 1:1 2:1 3:1 4:7 5:12 6:0 7:-2 8:0 9:-22 10:0 11:-2 12:0 13:-22 14:-22 15:0 16:1 17:0 18:-22',
       );
       compared++;
